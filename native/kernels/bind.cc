@@ -1,0 +1,179 @@
+// Internal kernel entry points for the kernel tests and benchmarks: `exports._kernels` (absent from the public
+// types). Every function is [sync], re-validates its arguments (TypeError for wrong types, RangeError for bad values
+// or lengths, each naming the function and the argument) and copies its inputs before running one kernel family.
+//
+//   f32Gemm(isa, m, n, k, a: Float32Array[m*k], w: Float32Array[n*k] (out-major), bias: Float32Array[n] | null,
+//           min, max) -> Float32Array[m*n]                     C = clamp(A * W^T + bias, min, max)
+//   f32Dwconv(isa, shape {channels, inH, inW, outH, outW, kernelH, kernelW, strideH, strideW, padTop, padLeft},
+//             input: Float32Array[inH*inW*channels] (HWC), weights: Float32Array[channels*kernelH*kernelW],
+//             bias: Float32Array[channels] | null, min, max) -> Float32Array[outH*outW*channels] (HWC)
+//   names(isa) -> { gemm, dwconv }: the names of the kernels chosen for that level.
+//
+// `isa` is "scalar" | "avx2" | "avx512vnni"; an unknown name, or a level above the CPU's (detected_isa()), throws a
+// RangeError (the latter's message says "not supported by this CPU", so tests can skip that level).
+#include "kernels/bind.h"
+
+#include <napi.h>
+
+#include <cstdint>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "common/cpu.h"
+#include "common/napi_args.h"
+#include "kernels/f32-dwconv/f32-dwconv.h"
+#include "kernels/f32-gemm/f32-gemm.h"
+
+namespace arq::kernels {
+namespace {
+
+constexpr int64_t kMaxDim = int64_t(1) << 24;
+constexpr int64_t kMaxElements = int64_t(1) << 28;  // per array (1 GiB of floats)
+
+void expect_args(const Napi::CallbackInfo& info, size_t count, const std::string& where) {
+  if (info.Length() < count) {
+    napi::throw_type(info.Env(), where,
+                     "expected " + std::to_string(count) + " arguments, got " + std::to_string(info.Length()));
+  }
+}
+
+Isa isa_arg(const Napi::CallbackInfo& info, size_t index, const std::string& where) {
+  if (info.Length() <= index || !info[index].IsString()) napi::throw_type(info.Env(), where, "isa must be a string");
+  const std::string text = info[index].As<Napi::String>().Utf8Value();
+  Isa isa;
+  if (!parse_isa(text, &isa)) {
+    napi::throw_range(info.Env(), where, "isa must be scalar, avx2 or avx512vnni, got '" + text + "'");
+  }
+  if (static_cast<int>(isa) > static_cast<int>(detected_isa())) {
+    napi::throw_range(info.Env(), where,
+                      "isa " + text + " is not supported by this CPU (detected " + isa_name(detected_isa()) + ")");
+  }
+  return isa;
+}
+
+void check_elements(Napi::Env env, int64_t count, const std::string& where, const std::string& name) {
+  if (count > kMaxElements) {
+    napi::throw_range(env, where, name + " would have " + std::to_string(count) + " elements, more than " +
+                                      std::to_string(kMaxElements));
+  }
+}
+
+// A Float32Array of `expected` elements, or null/undefined (returns false) when `nullable`.
+bool optional_float_array(Napi::Env env, const Napi::Value& value, int64_t expected, const std::string& where,
+                          const std::string& name, std::vector<float>* out) {
+  if (value.IsNull() || value.IsUndefined()) return false;
+  *out = napi::float_array(env, value, expected, where, name + " (or null)");
+  return true;
+}
+
+void min_max_args(const Napi::CallbackInfo& info, size_t index, const std::string& where, float* min, float* max) {
+  const double lo = napi::number_value(info.Env(), info[index], where, "min");
+  const double hi = napi::number_value(info.Env(), info[index + 1], where, "max");
+  if (lo > hi) napi::throw_range(info.Env(), where, "min must not exceed max");
+  *min = static_cast<float>(lo);
+  *max = static_cast<float>(hi);
+}
+
+Napi::Value F32Gemm(const Napi::CallbackInfo& info) {
+  const std::string where = "_kernels.f32Gemm";
+  Napi::Env env = info.Env();
+  expect_args(info, 9, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const int64_t m = napi::int_value(env, info[1], 1, kMaxDim, where, "m");
+  const int64_t n = napi::int_value(env, info[2], 1, kMaxDim, where, "n");
+  const int64_t k = napi::int_value(env, info[3], 1, kMaxDim, where, "k");
+  check_elements(env, m * k, where, "a");
+  check_elements(env, n * k, where, "w");
+  check_elements(env, m * n, where, "the result");
+  const std::vector<float> a = napi::float_array(env, info[4], m * k, where, "a");
+  const std::vector<float> w = napi::float_array(env, info[5], n * k, where, "w");
+  std::vector<float> bias;
+  const bool has_bias = optional_float_array(env, info[6], n, where, "bias", &bias);
+  float min, max;
+  min_max_args(info, 7, where, &min, &max);
+
+  try {
+    const F32GemmConfig& config = f32_gemm_config(isa);
+    const std::vector<float> packed = f32_gemm_pack(config, w.data(), static_cast<size_t>(k),
+                                                    has_bias ? bias.data() : nullptr, static_cast<size_t>(n),
+                                                    static_cast<size_t>(k));
+    Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(m * n));
+    f32_gemm(config, static_cast<size_t>(m), static_cast<size_t>(n), static_cast<size_t>(k), a.data(),
+             static_cast<size_t>(k), packed.data(), out.Data(), static_cast<size_t>(n), min, max);
+    return out;
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, where + ": out of memory");
+  }
+}
+
+Napi::Value F32Dwconv(const Napi::CallbackInfo& info) {
+  const std::string where = "_kernels.f32Dwconv";
+  Napi::Env env = info.Env();
+  expect_args(info, 7, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const Napi::Object shape_arg = napi::object_arg(info, 1, where + " shape");
+  DwconvShape s;
+  s.channels = static_cast<size_t>(napi::int_field(shape_arg, "channels", 1, kMaxDim, where));
+  s.in_h = static_cast<size_t>(napi::int_field(shape_arg, "inH", 1, kMaxDim, where));
+  s.in_w = static_cast<size_t>(napi::int_field(shape_arg, "inW", 1, kMaxDim, where));
+  s.out_h = static_cast<size_t>(napi::int_field(shape_arg, "outH", 1, kMaxDim, where));
+  s.out_w = static_cast<size_t>(napi::int_field(shape_arg, "outW", 1, kMaxDim, where));
+  s.kernel_h = static_cast<size_t>(napi::int_field(shape_arg, "kernelH", 1, 1024, where));
+  s.kernel_w = static_cast<size_t>(napi::int_field(shape_arg, "kernelW", 1, 1024, where));
+  s.stride_h = static_cast<size_t>(napi::int_field(shape_arg, "strideH", 1, 1024, where));
+  s.stride_w = static_cast<size_t>(napi::int_field(shape_arg, "strideW", 1, 1024, where));
+  s.pad_top = static_cast<size_t>(napi::int_field(shape_arg, "padTop", 0, 1023, where));
+  s.pad_left = static_cast<size_t>(napi::int_field(shape_arg, "padLeft", 0, 1023, where));
+  if (s.pad_top >= s.kernel_h || s.pad_left >= s.kernel_w) {
+    napi::throw_range(env, where, "padTop/padLeft must be smaller than kernelH/kernelW");
+  }
+  // Every output window must overlap the image (as ONNX shape inference guarantees for pads < kernel).
+  if ((s.out_h - 1) * s.stride_h >= s.in_h + s.pad_top || (s.out_w - 1) * s.stride_w >= s.in_w + s.pad_left) {
+    napi::throw_range(env, where, "outH/outW too large for inH/inW, stride and padding");
+  }
+  const int64_t channels = static_cast<int64_t>(s.channels);
+  const int64_t in_count = static_cast<int64_t>(s.in_h * s.in_w) * channels;
+  const int64_t out_count = static_cast<int64_t>(s.out_h * s.out_w) * channels;
+  const int64_t weight_count = static_cast<int64_t>(s.kernel_h * s.kernel_w) * channels;
+  check_elements(env, in_count, where, "input");
+  check_elements(env, out_count, where, "the result");
+  check_elements(env, weight_count, where, "weights");
+  const std::vector<float> input = napi::float_array(env, info[2], in_count, where, "input");
+  const std::vector<float> weights = napi::float_array(env, info[3], weight_count, where, "weights");
+  std::vector<float> bias;
+  const bool has_bias = optional_float_array(env, info[4], channels, where, "bias", &bias);
+  float min, max;
+  min_max_args(info, 5, where, &min, &max);
+
+  try {
+    const F32DwconvConfig& config = f32_dwconv_config(isa);
+    const std::vector<float> packed = f32_dwconv_pack(config, weights.data(), has_bias ? bias.data() : nullptr,
+                                                      s.channels, s.kernel_h, s.kernel_w);
+    Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(out_count));
+    config.kernel(s, input.data(), s.channels, packed.data(), out.Data(), s.channels, min, max);
+    return out;
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, where + ": out of memory");
+  }
+}
+
+Napi::Value Names(const Napi::CallbackInfo& info) {
+  const Isa isa = isa_arg(info, 0, "_kernels.names");
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("gemm", f32_gemm_config(isa).name);
+  out.Set("dwconv", f32_dwconv_config(isa).name);
+  return out;
+}
+
+}  // namespace
+
+void register_bindings(Napi::Env env, Napi::Object exports) {
+  Napi::Object kernels = Napi::Object::New(env);
+  kernels.Set("f32Gemm", Napi::Function::New(env, F32Gemm, "f32Gemm"));
+  kernels.Set("f32Dwconv", Napi::Function::New(env, F32Dwconv, "f32Dwconv"));
+  kernels.Set("names", Napi::Function::New(env, Names, "names"));
+  exports.Set("_kernels", kernels);
+}
+
+}  // namespace arq::kernels

@@ -1,0 +1,40 @@
+// f32-gemm: C[M x N] = clamp(A[M x K] * W^T + bias, min, max) with W given out-major ([N][K], as ONNX Conv and
+// Gemm store weights) and packed once into the panel layout of the chosen kernel.
+// Float kernels need not agree to the bit across ISAs (only the integer engine must), but within one config every
+// output element is computed with the same summation order whatever M, its row position and the thread count.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "common/cpu.h"
+
+namespace arq::kernels {
+
+// One microkernel computes an mr x nr tile of C from a packed panel of W over the whole K.
+//   a: row i of the tile starts at a + i*lda; rows >= m are not read.
+//   w: one packed panel (nr columns: bias[nr] then K groups of nr weights, zero-padded past N).
+//   c: row i starts at c + i*ldc; only m rows and n columns are written (m <= mr, n <= nr).
+using F32GemmUkernel = void (*)(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* w, float* c,
+                                size_t ldc, float min, float max);
+
+struct F32GemmConfig {
+  const char* name;  // e.g. "f32_gemm_ukernel_6x16__avx2"
+  Isa isa;
+  size_t mr;
+  size_t nr;
+  F32GemmUkernel ukernel;
+};
+
+// The config for `isa`, falling back to the best lower level compiled in.
+const F32GemmConfig& f32_gemm_config(Isa isa);
+
+// Packs weights [N][K] (row stride ldw) and bias[N] (nullptr = zeros) into panels of config.nr columns.
+std::vector<float> f32_gemm_pack(const F32GemmConfig& config, const float* weights, size_t ldw, const float* bias,
+                                 size_t n, size_t k);
+
+// Full single-threaded GEMM over packed weights; allocates nothing.
+void f32_gemm(const F32GemmConfig& config, size_t m, size_t n, size_t k, const float* a, size_t lda,
+              const float* packed, float* c, size_t ldc, float min, float max);
+
+}  // namespace arq::kernels

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+/** The `arq` command line: registers the commands (src/cli/*) and turns errors into one-line messages. */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { infoCommand } from './cli/info.js';
+import { predictCommand } from './cli/predict.js';
+
+function fail(message: string): never {
+  process.stderr.write(`arq: ${message}\n`);
+  process.exit(1);
+}
+
+try {
+  await yargs(hideBin(process.argv))
+    .scriptName('arq')
+    .usage('$0 <command> [options]\n\nLow-bit, certifiably robust networks: quantize, certify and search bit widths.')
+    .command(infoCommand)
+    .command(predictCommand)
+    .demandCommand(1, 'name a command (arq --help lists them)')
+    .strict()
+    .help()
+    .fail((message, error) => {
+      if (error) throw error;
+      fail(message);
+    })
+    .parseAsync();
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error);
+  if (process.env.ARQ_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  fail(message);
+}

@@ -1,0 +1,38 @@
+/** `arq info MODEL`: layers, shapes, MACs, parameters and float BitOps. */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { withOutputOptions } from './options.js';
+
+interface InfoArgs {
+  model: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+export const infoCommand: CommandModule<object, InfoArgs> = {
+  command: 'info <model>',
+  describe: 'show the layers, shapes, MACs and parameters of an ONNX model',
+  builder: (yargs: Argv) => withOutputOptions(yargs.positional('model', { type: 'string', demandOption: true, describe: 'ONNX file' })) as unknown as Argv<InfoArgs>,
+  handler: async (args: ArgumentsCamelCase<InfoArgs>) => {
+    const { loadModel } = await import('../model.js');
+    const { layerCosts, totalCost } = await import('../graph/cost.js');
+    const { printJson, table, formatCount } = await import('./print.js');
+    const model = await loadModel(args.model);
+    const layers = layerCosts(model.graph);
+    const total = totalCost(model.graph);
+    if (args.json) {
+      printJson({
+        model: model.path, sha256: model.sha256, opset: model.opset, input: model.graph.input.shape,
+        layers: layers.map((l) => ({ name: l.name, op: l.op, macs: l.macs, params: l.params, input_shape: l.inputShape, output_shape: l.outputShape })),
+        macs: total.macs, params: total.params, float_bitops: total.floatBitOps,
+      });
+      return;
+    }
+    const counts = new Map<string, number>();
+    for (const node of model.graph.nodes) counts.set(node.op, (counts.get(node.op) ?? 0) + 1);
+    console.log(`${model.path}  (opset ${model.opset}${model.producer ? `, ${model.producer}` : ''})`);
+    console.log(`sha256 ${model.sha256}`);
+    console.log(`input [${model.graph.input.shape.join(', ')}] per image, ${model.graph.nodes.length} nodes after folding: ${[...counts].map(([op, n]) => `${op} ${n}`).join(', ')}\n`);
+    console.log(table(layers.map((l) => [l.name, l.op, `[${l.outputShape.join(',')}]`, formatCount(l.macs), formatCount(l.params)]), ['layer', 'op', 'output', 'MACs', 'params']));
+    console.log(`\n${layers.length} quantizable layers, ${formatCount(total.macs)} MACs and ${formatCount(total.params)} parameters per image; float BitOps ${formatCount(total.floatBitOps)} (MACs x 32 x 32; only Conv and Gemm layers are counted)`);
+  },
+};

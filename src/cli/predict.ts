@@ -1,0 +1,70 @@
+/** `arq predict`: predictions and accuracy of a model on a dataset. */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { EngineName } from '../engine/classifier.js';
+import { withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
+
+interface PredictArgs {
+  model: string;
+  data: string;
+  engine: EngineName;
+  max?: number;
+  batch: number;
+  threads?: number;
+  logits?: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+export const predictCommand: CommandModule<object, PredictArgs> = {
+  command: 'predict',
+  describe: 'predict a dataset with a model and report accuracy',
+  builder: (yargs: Argv) =>
+    withThreadsOption(withEngineOption(withDataOptions(withOutputOptions(yargs))))
+      .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
+      .option('batch', { type: 'number', default: 256, describe: 'images per engine call' })
+      .option('logits', { type: 'string', describe: 'write float32 logits [N, classes] to this .npy file' }) as unknown as Argv<PredictArgs>,
+  handler: async (args: ArgumentsCamelCase<PredictArgs>) => {
+    const { loadModel } = await import('../model.js');
+    const { loadDataset, subset, writeNpy } = await import('../data/index.js');
+    const { createClassifier } = await import('../engine/classifier.js');
+    const { predictDataset } = await import('../engine/predict.js');
+    const { integerInRange } = await import('../util/check.js');
+    const { progressBar } = await import('./progress.js');
+    const { printJson } = await import('./print.js');
+
+    const batch = integerInRange('--batch', args.batch, 1, 65536);
+    const threads = args.threads === undefined ? undefined : integerInRange('--threads', args.threads, 1, 256);
+    const model = await loadModel(args.model);
+    let dataset = await loadDataset(args.data, 'test');
+    if (args.max !== undefined) {
+      const max = integerInRange('--max', args.max, 1, dataset.count);
+      dataset = subset(dataset, Array.from({ length: max }, (_, i) => i));
+    }
+    checkInputShape(model.graph.input.shape, dataset.shape, dataset.name);
+    const classifier = await createClassifier(model, args.engine, { threads });
+    const bar = progressBar('predict', args);
+    try {
+      const result = await predictDataset(classifier, dataset, { batch, onProgress: (done, total) => bar.update(done, total) });
+      bar.stop();
+      if (args.logits) await writeNpy(args.logits, result.logits, [result.count, result.classes]);
+      const samplesPerSecond = result.count / result.seconds;
+      if (args.json) {
+        printJson({ count: result.count, accuracy: result.accuracy, predictions: Array.from(result.predictions), engine: args.engine, seconds: result.seconds, samples_per_second: samplesPerSecond });
+      } else {
+        console.log(`${dataset.name}: accuracy ${(100 * result.accuracy).toFixed(2)}% on ${result.count} images (engine ${args.engine}, ${result.seconds.toFixed(2)} s, ${samplesPerSecond.toFixed(0)} images/s)`);
+        if (args.logits) console.log(`logits written to ${args.logits}`);
+      }
+    } finally {
+      bar.stop();
+      await classifier.close();
+    }
+  },
+};
+
+function checkInputShape(model: readonly number[], data: readonly number[], name: string): void {
+  const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  const flatOk = model[1] === 1 && model[2] === 1 && model[0] === size(data);
+  if (!flatOk && model.some((d, i) => d !== data[i])) {
+    throw new Error(`the model expects images of shape [${model.join(', ')}] but ${name} has [${data.join(', ')}]`);
+  }
+}

@@ -1,0 +1,34 @@
+/** Progress bars for long CLI work: shown only on a terminal, and never with --json or --quiet. */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  update(done: number, total: number, payload?: Record<string, string | number>): void;
+  stop(): void;
+}
+
+const silent: Progress = { update() {}, stop() {} };
+
+export function progressBar(label: string, options: { quiet?: boolean; json?: boolean }): Progress {
+  if (options.quiet || options.json || !process.stderr.isTTY) return silent;
+  const bar = new cliProgress.SingleBar(
+    { format: `${label} [{bar}] {percentage}% | {value}/{total} | {rate} | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, etaBuffer: 20 },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  const begin = performance.now();
+  return {
+    update(done, total, payload = {}) {
+      const rate = `${(done / Math.max(1e-9, (performance.now() - begin) / 1000)).toFixed(0)}/s`;
+      if (!started) {
+        bar.start(total, done, { rate, ...payload });
+        started = true;
+      } else {
+        bar.setTotal(total);
+        bar.update(done, { rate, ...payload });
+      }
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}

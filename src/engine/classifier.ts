@@ -1,0 +1,47 @@
+/**
+ * A base classifier arq can run: ONNX Runtime (the float reference) or the native fp32 plan. Both take NCHW
+ * float32 images in [0,1] (any normalisation is part of the model) and return logits.
+ */
+import type { LoadedModel } from '../model.js';
+import { OrtModel } from '../ort/session.js';
+import { cpuInfo } from '../native.js';
+import { FloatPlan } from './float-plan.js';
+
+export const ENGINES = ['ort', 'float'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+export interface Classifier {
+  readonly engine: EngineName;
+  readonly classes: number;
+  /** Logits [batch x classes]. */
+  logits(images: Float32Array, batch: number): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+export interface ClassifierOptions {
+  /** Threads for the engine; defaults to the machine's core count. */
+  readonly threads?: number;
+}
+
+export async function createClassifier(model: LoadedModel, engine: EngineName, options: ClassifierOptions = {}): Promise<Classifier> {
+  const threads = options.threads ?? cpuInfo().threads;
+  const classes = model.graph.shapes.get(model.graph.output)!.reduce((a, b) => a * b, 1);
+  if (engine === 'ort') {
+    const session = await OrtModel.load(model.bytes, model.graph.input.shape, model.graph.input.rank, { threads });
+    return { engine, classes, logits: (images, batch) => session.run(images, batch), close: () => session.release() };
+  }
+  const plan = FloatPlan.build(model.graph);
+  return { engine, classes, logits: (images, batch) => plan.run(images, batch, threads), close: async () => {} };
+}
+
+/** Index of the largest logit per row; ties go to the lowest class index. */
+export function argmax(logits: Float32Array, classes: number): Int32Array {
+  const rows = logits.length / classes;
+  const out = new Int32Array(rows);
+  for (let row = 0; row < rows; row++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (logits[row * classes + c] > logits[row * classes + best]) best = c;
+    out[row] = best;
+  }
+  return out;
+}

@@ -1,0 +1,83 @@
+/**
+ * Lowers the graph IR to a native fp32 plan: values are numbered (0 = input) and a clamp that is the only consumer
+ * of a conv, gemm or add is fused into it.
+ */
+import type { Graph, Node } from '../graph/ir.js';
+import { addon, withStack, type FloatPlanOp, type FloatPlanSpec, type NativeFloatPlan } from '../native.js';
+
+export function consumerCounts(graph: Graph): Map<string, number> {
+  const counts = new Map<string, number>([[graph.output, 1]]);
+  for (const node of graph.nodes) for (const input of node.inputs) counts.set(input, (counts.get(input) ?? 0) + 1);
+  return counts;
+}
+
+function lowerOp(node: Node, inputs: number[], output: number): FloatPlanOp {
+  const base = { inputs, output };
+  switch (node.op) {
+    case 'conv':
+      return { ...base, op: 'conv', weight: node.weight, bias: node.bias ?? null, outChannels: node.outChannels, kernel: [...node.kernel], strides: [...node.strides], pads: [...node.pads], group: node.group };
+    case 'gemm':
+      return { ...base, op: 'gemm', weight: node.weight, bias: node.bias ?? null, outFeatures: node.outFeatures };
+    case 'clamp':
+      return { ...base, op: 'clamp', clamp: [node.range.min, node.range.max] };
+    case 'add':
+    case 'globalavgpool':
+    case 'flatten':
+      return { ...base, op: node.op };
+    case 'maxpool':
+      return { ...base, op: 'maxpool', kernel: [...node.kernel], strides: [...node.strides], pads: [...node.pads] };
+    case 'avgpool':
+      return { ...base, op: 'avgpool', kernel: [...node.kernel], strides: [...node.strides], pads: [...node.pads], countIncludePad: node.countIncludePad };
+    case 'pad':
+      return { ...base, op: 'pad', pads: [...node.pads], value: node.value };
+    case 'elementwise':
+      return { ...base, op: 'elementwise', operation: node.operation, constant: node.constant, constantFirst: node.constantFirst };
+    case 'repeat':
+      return { ...base, op: 'repeat', factor: node.factor };
+  }
+}
+
+export function floatPlanSpec(graph: Graph): FloatPlanSpec {
+  const ids = new Map<string, number>([[graph.input.name, 0]]);
+  const consumers = consumerCounts(graph);
+  const ops: FloatPlanOp[] = [];
+  const fusedInto = new Map<string, FloatPlanOp>(); // IR value -> the op that already computes it
+  let values = 1;
+  for (const node of graph.nodes) {
+    const producer = node.op === 'clamp' ? fusedInto.get(node.inputs[0]) : undefined;
+    if (node.op === 'clamp' && producer && !producer.clamp && consumers.get(node.inputs[0]) === 1) {
+      producer.clamp = [node.range.min, node.range.max];
+      ids.set(node.output, producer.output);
+      continue;
+    }
+    const output = values++;
+    ids.set(node.output, output);
+    const op = lowerOp(node, node.inputs.map((name) => ids.get(name)!), output);
+    if (node.op === 'conv' || node.op === 'gemm' || node.op === 'add') fusedInto.set(node.output, op);
+    ops.push(op);
+  }
+  return { input: [...graph.input.shape], values, output: ids.get(graph.output)!, ops };
+}
+
+/** The graph compiled for the native fp32 executor. */
+export class FloatPlan {
+  private constructor(private readonly native: NativeFloatPlan) {}
+
+  static build(graph: Graph): FloatPlan {
+    const Native = addon().FloatPlan;
+    return new FloatPlan(new Native(floatPlanSpec(graph)));
+  }
+
+  get classes(): number {
+    return this.native.classes;
+  }
+
+  get kernels(): string {
+    return this.native.kernels;
+  }
+
+  /** Logits [batch x classes] for `batch` NCHW images; runs off the JavaScript thread on `threads` threads. */
+  run(images: Float32Array, batch: number, threads: number): Promise<Float32Array> {
+    return withStack(() => this.native.run(images, batch, threads));
+  }
+}

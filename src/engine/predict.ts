@@ -1,0 +1,41 @@
+/** Batched prediction over a dataset with progress: the work behind `arq predict`. */
+import type { Dataset } from '../data/index.js';
+import { ArqError } from '../util/errors.js';
+import { argmax, type Classifier } from './classifier.js';
+
+export interface PredictOptions {
+  /** Images per engine call (default 256). */
+  readonly batch?: number;
+  /** Called after each batch with the number of images done. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface PredictResult {
+  readonly count: number;
+  readonly classes: number;
+  readonly logits: Float32Array;
+  readonly predictions: Int32Array;
+  readonly accuracy: number;
+  readonly seconds: number;
+}
+
+export async function predictDataset(classifier: Classifier, dataset: Dataset, options: PredictOptions = {}): Promise<PredictResult> {
+  const batch = options.batch ?? 256;
+  const imageSize = dataset.shape[0] * dataset.shape[1] * dataset.shape[2];
+  const classes = classifier.classes;
+  const logits = new Float32Array(dataset.count * classes);
+  const started = performance.now();
+  for (let first = 0; first < dataset.count; first += batch) {
+    const count = Math.min(batch, dataset.count - first);
+    const images = dataset.images.subarray(first * imageSize, (first + count) * imageSize);
+    const out = await classifier.logits(images, count);
+    if (out.length !== count * classes) throw new ArqError(`the ${classifier.engine} engine returned ${out.length} logits for ${count} images of ${classes} classes`);
+    logits.set(out, first * classes);
+    options.onProgress?.(first + count, dataset.count);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const predictions = argmax(logits, classes);
+  let correct = 0;
+  for (let i = 0; i < dataset.count; i++) if (predictions[i] === dataset.labels[i]) correct++;
+  return { count: dataset.count, classes, logits, predictions, accuracy: correct / dataset.count, seconds };
+}

@@ -1,0 +1,33 @@
+/**
+ * Per-layer MACs and parameter counts (per image), as quantization.md's cost model defines them: only Conv and
+ * Gemm layers count; pools, adds and activations are not counted.
+ */
+import { isQuantizable, type Graph, type QuantizableNode } from './ir.js';
+
+export interface LayerCost {
+  readonly name: string;
+  readonly op: 'conv' | 'gemm';
+  readonly macs: number;
+  readonly params: number;
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+}
+
+export function layerCosts(graph: Graph): LayerCost[] {
+  return graph.nodes.filter(isQuantizable).map((node: QuantizableNode) => {
+    const input = graph.shapes.get(node.inputs[0])!;
+    const output = graph.shapes.get(node.output)!;
+    const weights = node.weight.length;
+    // Conv: C_out*H_out*W_out*(C_in/groups)*kh*kw = (output pixels) * weights; Gemm: in*out = weights.
+    const macs = node.op === 'conv' ? output[1] * output[2] * weights : weights;
+    const params = weights + (node.bias?.length ?? 0);
+    return { name: node.name, op: node.op, macs, params, inputShape: [...input], outputShape: [...output] };
+  });
+}
+
+export function totalCost(graph: Graph): { macs: number; params: number; floatBitOps: number } {
+  const costs = layerCosts(graph);
+  const macs = costs.reduce((sum, layer) => sum + layer.macs, 0);
+  const params = costs.reduce((sum, layer) => sum + layer.params, 0);
+  return { macs, params, floatBitOps: macs * 32 * 32 };
+}

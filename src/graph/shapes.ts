@@ -1,0 +1,71 @@
+/** Shape inference over the IR: one rule per operator, errors name the node. */
+import { ArqError } from '../util/errors.js';
+import type { Node, Shape } from './ir.js';
+
+function windowOut(size: number, padBegin: number, padEnd: number, kernel: number, stride: number): number {
+  return Math.floor((size + padBegin + padEnd - kernel) / stride) + 1;
+}
+
+/** The output shape of `node` given the shapes of its inputs (in order). */
+export function inferShape(node: Node, inputs: readonly Shape[]): Shape {
+  const fail = (what: string): never => {
+    throw new ArqError(`node '${node.name}' (${node.op}): ${what}; input shapes ${inputs.map((s) => `[${s.join(', ')}]`).join(' and ')}`);
+  };
+  const [c, h, w] = inputs[0];
+  switch (node.op) {
+    case 'conv': {
+      if (c % node.group !== 0) fail(`${c} input channels do not divide into ${node.group} groups`);
+      const expected = node.outChannels * (c / node.group) * node.kernel[0] * node.kernel[1];
+      if (node.weight.length !== expected) fail(`weight has ${node.weight.length} values, expected ${expected}`);
+      const oh = windowOut(h, node.pads[0], node.pads[2], node.kernel[0], node.strides[0]);
+      const ow = windowOut(w, node.pads[1], node.pads[3], node.kernel[1], node.strides[1]);
+      if (oh < 1 || ow < 1) fail('the kernel is larger than the padded input');
+      return [node.outChannels, oh, ow];
+    }
+    case 'gemm': {
+      if (h !== 1 || w !== 1) fail('a fully connected layer needs a flat input');
+      if (node.weight.length !== node.outFeatures * c) fail(`weight has ${node.weight.length} values, expected ${node.outFeatures * c}`);
+      return [node.outFeatures, 1, 1];
+    }
+    case 'add': {
+      const [c2, h2, w2] = inputs[1];
+      if (c !== c2 || h !== h2 || w !== w2) fail('operands must have the same shape');
+      return [c, h, w];
+    }
+    case 'clamp':
+    case 'elementwise':
+      if (node.op === 'elementwise' && node.constant.length !== 1 && node.constant.length !== c) {
+        fail(`the constant must have 1 or ${c} values, it has ${node.constant.length}`);
+      }
+      return [c, h, w];
+    case 'maxpool':
+    case 'avgpool': {
+      const oh = windowOut(h, node.pads[0], node.pads[2], node.kernel[0], node.strides[0]);
+      const ow = windowOut(w, node.pads[1], node.pads[3], node.kernel[1], node.strides[1]);
+      if (oh < 1 || ow < 1) fail('the window is larger than the padded input');
+      return [c, oh, ow];
+    }
+    case 'globalavgpool':
+      return [c, 1, 1];
+    case 'pad':
+      return [c, h + node.pads[0] + node.pads[2], w + node.pads[1] + node.pads[3]];
+    case 'repeat':
+      return [c * node.factor, h, w];
+    case 'flatten':
+      return [c * h * w, 1, 1];
+  }
+}
+
+/** Shapes of every value of a node list, starting from the input's. */
+export function inferShapes(input: { readonly name: string; readonly shape: Shape }, nodes: readonly Node[]): Map<string, Shape> {
+  const shapes = new Map<string, Shape>([[input.name, input.shape]]);
+  for (const node of nodes) {
+    const inputShapes = node.inputs.map((name) => {
+      const shape = shapes.get(name);
+      if (!shape) throw new ArqError(`node '${node.name}' (${node.op}): input '${name}' is not computed before it`);
+      return shape;
+    });
+    shapes.set(node.output, inferShape(node, inputShapes));
+  }
+  return shapes;
+}

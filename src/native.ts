@@ -1,0 +1,102 @@
+/**
+ * The only module that loads the native addon. It declares the addon's surface as TypeScript interfaces so no
+ * untyped native value leaks out, and wraps async calls so a rejection carries the caller's JavaScript stack.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { ArqError } from './util/errors.js';
+
+export type IsaName = 'scalar' | 'avx2' | 'avx512vnni';
+export const ISA_LEVELS: readonly IsaName[] = ['scalar', 'avx2', 'avx512vnni'];
+
+/** One operator of a native fp32 plan (see native/engine/float_plan.h). Value 0 is the network input. */
+export type FloatPlanOp = { inputs: number[]; output: number; clamp?: [number, number] } & (
+  | { op: 'conv'; weight: Float32Array; bias: Float32Array | null; outChannels: number; kernel: [number, number]; strides: [number, number]; pads: [number, number, number, number]; group: number }
+  | { op: 'gemm'; weight: Float32Array; bias: Float32Array | null; outFeatures: number }
+  | { op: 'add' | 'clamp' | 'globalavgpool' | 'flatten' }
+  | { op: 'maxpool'; kernel: [number, number]; strides: [number, number]; pads: [number, number, number, number] }
+  | { op: 'avgpool'; kernel: [number, number]; strides: [number, number]; pads: [number, number, number, number]; countIncludePad: boolean }
+  | { op: 'pad'; pads: [number, number, number, number]; value: number }
+  | { op: 'elementwise'; operation: 'add' | 'sub' | 'mul' | 'div'; constant: Float32Array; constantFirst: boolean }
+  | { op: 'repeat'; factor: number }
+);
+
+export interface FloatPlanSpec {
+  input: [number, number, number];
+  values: number;
+  output: number;
+  ops: FloatPlanOp[];
+}
+
+export interface NativeFloatPlan {
+  readonly classes: number;
+  readonly inputShape: [number, number, number];
+  readonly kernels: string;
+  /** Logits [batch x classes] of `batch` NCHW images. */
+  run(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
+}
+
+export interface DwconvShape {
+  channels: number; inH: number; inW: number; outH: number; outW: number;
+  kernelH: number; kernelW: number; strideH: number; strideW: number; padTop: number; padLeft: number;
+}
+
+/** Internal single-kernel entry points for tests and benchmarks. */
+export interface NativeKernels {
+  f32Gemm(isa: IsaName, m: number, n: number, k: number, a: Float32Array, w: Float32Array, bias: Float32Array | null, min: number, max: number): Float32Array;
+  f32Dwconv(isa: IsaName, shape: DwconvShape, input: Float32Array, weights: Float32Array, bias: Float32Array | null, min: number, max: number): Float32Array;
+  names(isa: IsaName): { gemm: string; dwconv: string };
+}
+
+interface Addon {
+  cpuInfo(): { detected: IsaName; active: IsaName; threads: number };
+  _setIsaCap(isa: IsaName): void;
+  FloatPlan: new (spec: FloatPlanSpec) => NativeFloatPlan;
+  _kernels: NativeKernels;
+}
+
+function locateAddon(): string {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const candidates = ['build/Release/arq.node', 'build/Debug/arq.node'].map((p) => path.join(root, p));
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new ArqError(`the native addon is not built (looked for ${candidates.join(', ')}); run \`npm install\` or \`npm run build\``);
+  return found;
+}
+
+let loaded: Addon | undefined;
+
+export function addon(): Addon {
+  loaded ??= createRequire(import.meta.url)(locateAddon()) as Addon;
+  return loaded;
+}
+
+/** Runs a native async call so that its rejection carries the JavaScript stack of the caller. */
+export async function withStack<T>(call: () => Promise<T>): Promise<T> {
+  const trace = new Error();
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof Error) error.stack = `${error.name}: ${error.message}\n${(trace.stack ?? '').split('\n').slice(1).join('\n')}`;
+    throw error;
+  }
+}
+
+export function cpuInfo(): { detected: IsaName; active: IsaName; threads: number } {
+  return addon().cpuInfo();
+}
+
+/** ISA levels this CPU supports, lowest first. */
+export function supportedIsas(): IsaName[] {
+  return ISA_LEVELS.slice(0, ISA_LEVELS.indexOf(cpuInfo().detected) + 1);
+}
+
+/** Caps the ISA used by plans built afterwards (tests and benchmarks compare the paths in one process). */
+export function setIsaCap(isa: IsaName): void {
+  addon()._setIsaCap(isa);
+}
+
+export function kernels(): NativeKernels {
+  return addon()._kernels;
+}

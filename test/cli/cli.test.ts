@@ -1,0 +1,87 @@
+// The CLI as a user runs it: the compiled bin (npm test compiles dist/ first) in a child process.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, test } from 'vitest';
+import { decodeNpy } from '../../src/data/index.js';
+import { fixturePath } from '../support/fixtures.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const run = promisify(execFile);
+
+async function arq(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [path.join(root, 'dist/cli.js'), ...args], { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('arq info', () => {
+  test('prints layers, MACs and parameters', async () => {
+    const { code, stdout } = await arq('info', fixturePath('resnet20'));
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/21 quantizable layers/);
+  });
+
+  test('--json follows the documented fields', async () => {
+    const { stdout } = await arq('info', fixturePath('mnist_cnn'), '--json');
+    const info = JSON.parse(stdout);
+    expect(info.layers).toHaveLength(4);
+    expect(Object.keys(info.layers[0])).toEqual(expect.arrayContaining(['name', 'op', 'macs', 'params']));
+    expect(info.macs).toBe(info.layers.reduce((s: number, l: { macs: number }) => s + l.macs, 0));
+  });
+
+  test('a missing file or a non-ONNX file fails with one line and a non-zero exit', async () => {
+    const missing = await arq('info', '/nonexistent/model.onnx');
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr.trim()).toMatch(/^arq: cannot read model \/nonexistent\/model\.onnx: ENOENT$/);
+    const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-'));
+    writeFileSync(path.join(dir, 'bad.onnx'), 'not a model at all');
+    const bad = await arq('info', path.join(dir, 'bad.onnx'));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('arq predict', () => {
+  test('--json prints the documented fields and --logits writes [N, classes] float32 NPY', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-'));
+    const logits = path.join(dir, 'logits.npy');
+    const { code, stdout } = await arq('predict', '--model', fixturePath('mnist_cnn'), '--data', 'mnist', '--max', '50', '--json', '--logits', logits);
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(Object.keys(result)).toEqual(['count', 'accuracy', 'predictions', 'engine', 'seconds', 'samples_per_second']);
+    expect(result.count).toBe(50);
+    expect(result.engine).toBe('float');
+    const npy = decodeNpy(readFileSync(logits));
+    expect(npy.dtype).toBe('float32');
+    expect(npy.shape).toEqual([50, 10]);
+  });
+
+  test('the ort and float engines predict the same classes', async () => {
+    const args = ['predict', '--model', fixturePath('mnist_cnn'), '--data', 'mnist:test', '--max', '64', '--json'];
+    const ort = JSON.parse((await arq(...args, '--engine', 'ort')).stdout);
+    const native = JSON.parse((await arq(...args, '--engine', 'float')).stdout);
+    expect(native.predictions).toEqual(ort.predictions);
+  });
+
+  test('bad flags and mismatched data fail with one line', async () => {
+    const engine = await arq('predict', '--model', fixturePath('mnist_cnn'), '--data', 'mnist', '--engine', 'gpu');
+    expect(engine.code).not.toBe(0);
+    expect(engine.stderr).toMatch(/Invalid values/);
+    const shape = await arq('predict', '--model', fixturePath('resnet20'), '--data', 'mnist', '--max', '4');
+    expect(shape.code).not.toBe(0);
+    expect(shape.stderr.trim()).toMatch(/^arq: the model expects images of shape \[3, 32, 32\] but mnist:test has \[1, 28, 28\]$/);
+    const spec = await arq('predict', '--model', fixturePath('mnist_cnn'), '--data', 'foo:bar');
+    expect(spec.code).not.toBe(0);
+    expect(spec.stderr).toMatch(/unknown kind/);
+    const batch = await arq('predict', '--model', fixturePath('mnist_cnn'), '--data', 'mnist', '--batch', '0');
+    expect(batch.stderr.trim()).toBe('arq: --batch: expected an integer in [1, 65536], got 0');
+  });
+});

@@ -1,0 +1,189 @@
+// f32-gemm: every ISA level the CPU supports against a naive double-precision reference, plus clamping, row
+// independence (bit-equal whatever the row's position in M) and argument validation of _kernels.f32Gemm.
+import { createRequire } from 'node:module';
+import { describe, expect, test } from 'vitest';
+import type { IsaName, NativeKernels } from '../../src/native.js';
+
+// The addon, loaded in one place (to be routed through src/native.ts later).
+function loadAddon(): { cpuInfo(): { detected: IsaName }; _kernels: NativeKernels } {
+  return createRequire(import.meta.url)('../../build/Release/arq.node');
+}
+const addon = loadAddon();
+const kernels = addon._kernels;
+const LEVELS: IsaName[] = ['scalar', 'avx2', 'avx512vnni'];
+const detected = LEVELS.indexOf(addon.cpuInfo().detected);
+
+function rng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+function randomArray(length: number, next: () => number, scale = 1): Float32Array {
+  return Float32Array.from({ length }, () => scale * (2 * next() - 1));
+}
+
+interface Case {
+  m: number;
+  n: number;
+  k: number;
+  a: Float32Array;
+  w: Float32Array;
+  bias: Float32Array | null;
+  min: number;
+  max: number;
+}
+
+function makeCase(m: number, n: number, k: number, next: () => number, opts: Partial<Case> = {}): Case {
+  return {
+    m, n, k,
+    a: randomArray(m * k, next),
+    w: randomArray(n * k, next),
+    bias: randomArray(n, next),
+    min: -Infinity,
+    max: Infinity,
+    ...opts,
+  };
+}
+
+// Returns the first mismatch as a string, or null: |got - ref| <= 1e-5 * (|bias| + sum |a*w|).
+function compareWithReference(c: Case, got: Float32Array): string | null {
+  if (got.length !== c.m * c.n) return `length ${got.length}, expected ${c.m * c.n}`;
+  for (let i = 0; i < c.m; i++) {
+    for (let j = 0; j < c.n; j++) {
+      let ref = c.bias ? c.bias[j] : 0;
+      let mag = Math.abs(ref);
+      for (let p = 0; p < c.k; p++) {
+        const t = c.a[i * c.k + p] * c.w[j * c.k + p];
+        ref += t;
+        mag += Math.abs(t);
+      }
+      ref = Math.min(Math.max(ref, c.min), c.max);
+      const value = got[i * c.n + j];
+      if (!(Math.abs(value - ref) <= 1e-5 * mag + 1e-30)) {
+        return `m=${c.m} n=${c.n} k=${c.k} at (${i}, ${j}): got ${value}, reference ${ref}`;
+      }
+    }
+  }
+  return null;
+}
+
+function run(isa: IsaName, c: Case): Float32Array {
+  return kernels.f32Gemm(isa, c.m, c.n, c.k, c.a, c.w, c.bias, c.min, c.max);
+}
+
+function bitEqual(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
+for (const [level, isa] of LEVELS.entries()) {
+  describe.skipIf(level > detected)(`f32-gemm ${isa}`, () => {
+    test('reports its kernel name', () => {
+      const { gemm } = kernels.names(isa);
+      expect(gemm).toMatch(/^f32_gemm_ukernel_\d+x\d+__/);
+      expect(gemm.endsWith(isa === 'avx512vnni' ? '__avx512' : `__${isa}`)).toBe(true);
+    });
+
+    test('matches the reference on shapes with row and column tails', () => {
+      const next = rng(17 + level);
+      const cases: Case[] = [];
+      // Systematic tails: every M up to two 8-row tiles, N around 8, 16 and 32 columns, K = 1 and small K.
+      for (const m of [1, 2, 3, 5, 6, 7, 8, 9, 12, 13, 16, 17]) {
+        for (const n of [1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 70]) {
+          cases.push(makeCase(m, n, (m * 7 + n) % 3 === 0 ? 1 : 1 + ((m + n) % 5), next));
+        }
+      }
+      // Random shapes: M in 1..40, N in 1..70, K in 1..300.
+      for (let i = 0; i < 40; i++) {
+        cases.push(makeCase(1 + Math.floor(next() * 40), 1 + Math.floor(next() * 70), 1 + Math.floor(next() * 300), next));
+      }
+      // K at and around common blocks, and an A larger than the driver's row block (crosses block boundaries).
+      for (const k of [255, 256, 257, 512, 1024]) cases.push(makeCase(11, 37, k, next));
+      cases.push(makeCase(70, 19, 2100, next));
+      for (const c of cases) expect(compareWithReference(c, run(isa, c))).toBeNull();
+    });
+
+    test('null bias is zero', () => {
+      const next = rng(5);
+      const c = makeCase(9, 21, 33, next, { bias: null });
+      expect(compareWithReference(c, run(isa, c))).toBeNull();
+      const zeros = { ...c, bias: new Float32Array(c.n) };
+      expect(bitEqual(run(isa, c), run(isa, zeros))).toBe(true);
+    });
+
+    test('clamps to [min, max]', () => {
+      const next = rng(23);
+      for (const [min, max] of [[0, 6], [-0.5, 0.75], [0, Infinity], [-Infinity, 0], [0.25, 0.25]] as const) {
+        const c = makeCase(13, 45, 29, next, { min, max });
+        const got = run(isa, c);
+        expect(compareWithReference(c, got)).toBeNull();
+        expect(got.every((v) => v >= min && v <= max)).toBe(true);
+      }
+    });
+
+    test('a row gives bit-identical results at any position in M', () => {
+      const next = rng(99);
+      for (const [m, n, k] of [[13, 37, 1], [13, 70, 300], [29, 33, 77], [9, 16, 256]]) {
+        const c = makeCase(m, n, k, next, { min: -2, max: 2 });
+        const full = run(isa, c);
+        for (let i = 0; i < m; i++) {
+          const alone = run(isa, { ...c, m: 1, a: c.a.slice(i * k, (i + 1) * k) });
+          expect(bitEqual(alone, full.subarray(i * n, (i + 1) * n)), `row ${i} of m=${m} n=${n} k=${k}`).toBe(true);
+        }
+        // The same rows shifted down by 3 (different tile rows and tile boundaries).
+        const shifted = run(isa, { ...c, m: m + 3, a: Float32Array.from([...randomArray(3 * k, next), ...c.a]) });
+        expect(bitEqual(shifted.subarray(3 * n), full)).toBe(true);
+      }
+    });
+  });
+}
+
+describe('f32-gemm argument checks', () => {
+  const a = new Float32Array(6);
+  const w = new Float32Array(9);
+  const bias = new Float32Array(3);
+  const call = (...args: unknown[]) => () => (kernels.f32Gemm as (...x: unknown[]) => unknown)(...args);
+
+  test('valid call returns m*n values', () => {
+    expect(call('scalar', 2, 3, 3, a, w, bias, -Infinity, Infinity)()).toHaveLength(6);
+  });
+
+  test('wrong lengths throw RangeError', () => {
+    expect(call('scalar', 2, 3, 3, new Float32Array(5), w, bias, 0, 1)).toThrow(RangeError);
+    expect(call('scalar', 2, 3, 3, a, new Float32Array(10), bias, 0, 1)).toThrow(RangeError);
+    expect(call('scalar', 2, 3, 3, a, w, new Float32Array(2), 0, 1)).toThrow(/bias/);
+  });
+
+  test('non-typed arrays and wrong element types throw TypeError', () => {
+    expect(call('scalar', 2, 3, 3, [0, 0, 0, 0, 0, 0], w, bias, 0, 1)).toThrow(TypeError);
+    expect(call('scalar', 2, 3, 3, new Float64Array(6), w, bias, 0, 1)).toThrow(TypeError);
+    expect(call('scalar', 2, 3, 3, a, w, 'bias', 0, 1)).toThrow(TypeError);
+    expect(call('scalar', 2, 3, 3, a, w)).toThrow(TypeError);
+  });
+
+  test('bad sizes and bounds throw', () => {
+    expect(call('scalar', -2, 3, 3, a, w, bias, 0, 1)).toThrow(RangeError);
+    expect(call('scalar', 0, 3, 3, a, w, bias, 0, 1)).toThrow(RangeError);
+    expect(call('scalar', 2, 3, 1.5, a, w, bias, 0, 1)).toThrow(TypeError);
+    expect(call('scalar', 2, '3', 3, a, w, bias, 0, 1)).toThrow(TypeError);
+    expect(call('scalar', 2 ** 40, 3, 3, a, w, bias, 0, 1)).toThrow(RangeError);
+    expect(call('scalar', 2, 3, 3, a, w, bias, 1, 0)).toThrow(RangeError);
+    expect(call('scalar', 2, 3, 3, a, w, bias, NaN, 0)).toThrow(RangeError);
+  });
+
+  test('unknown ISA names throw and name the function', () => {
+    expect(call('sse9', 2, 3, 3, a, w, bias, 0, 1)).toThrow(RangeError);
+    expect(call(3, 2, 3, 3, a, w, bias, 0, 1)).toThrow(TypeError);
+    expect(call('sse9', 2, 3, 3, a, w, bias, 0, 1)).toThrow(/f32Gemm/);
+    expect(() => kernels.names('sse9' as IsaName)).toThrow(RangeError);
+  });
+
+  test.skipIf(detected === LEVELS.length - 1)('levels above the CPU throw "not supported by this CPU"', () => {
+    expect(call(LEVELS[detected + 1], 2, 3, 3, a, w, bias, 0, 1)).toThrow(/not supported by this CPU/);
+  });
+});
