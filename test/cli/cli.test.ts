@@ -26,7 +26,7 @@ describe('arq info', () => {
   test('prints layers, MACs and parameters', async () => {
     const { code, stdout } = await arq('info', fixturePath('resnet20'));
     expect(code).toBe(0);
-    expect(stdout).toMatch(/21 quantizable layers/);
+    expect(stdout).toMatch(/22 quantizable layers/);
   });
 
   test('--json follows the documented fields', async () => {
