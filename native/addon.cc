@@ -5,7 +5,10 @@
 #include "common/napi_args.h"
 #include "common/thread_pool.h"
 #include "engine/bind.h"
+#include "engine/int_bind.h"
 #include "kernels/bind.h"
+#include "kernels/qbind.h"
+#include "noise/bind.h"
 
 namespace {
 
@@ -35,7 +38,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo, "cpuInfo"));
   exports.Set("_setIsaCap", Napi::Function::New(env, SetIsaCap, "_setIsaCap"));
   arq::engine::register_bindings(env, exports);
+  arq::engine::register_int_bindings(env, exports);
   arq::kernels::register_bindings(env, exports);
+  arq::kernels::register_quant_bindings(env, exports);
+  arq::noise::register_bindings(env, exports);
   return exports;
 }
 

@@ -12,7 +12,8 @@ export type IsaName = 'scalar' | 'avx2' | 'avx512vnni';
 export const ISA_LEVELS: readonly IsaName[] = ['scalar', 'avx2', 'avx512vnni'];
 
 /** One operator of a native fp32 plan (see native/engine/float_plan.h). Value 0 is the network input. */
-export type FloatPlanOp = { inputs: number[]; output: number; clamp?: [number, number] } & (
+/** `name` is the IR node's (for diagnostics and policies; the addon ignores it). */
+export type FloatPlanOp = { inputs: number[]; output: number; clamp?: [number, number]; name?: string } & (
   | { op: 'conv'; weight: Float32Array; bias: Float32Array | null; outChannels: number; kernel: [number, number]; strides: [number, number]; pads: [number, number, number, number]; group: number }
   | { op: 'gemm'; weight: Float32Array; bias: Float32Array | null; outFeatures: number }
   | { op: 'add' | 'clamp' | 'globalavgpool' | 'flatten' }
@@ -30,12 +31,54 @@ export interface FloatPlanSpec {
   ops: FloatPlanOp[];
 }
 
+/** A carrier grid (8-bit) or a layer input grid (`bits` = the layer's abits): real = scale * (q - zero). */
+export interface NativeGrid {
+  scale: number;
+  zero: number;
+}
+
+/** One operator of a native integer plan: the fp32 op's structure, with codes instead of float weights. */
+export type IntPlanOp =
+  | (Exclude<FloatPlanOp, { op: 'conv' | 'gemm' }>)
+  | (Omit<Extract<FloatPlanOp, { op: 'conv' }>, 'weight'> & IntLayerFields)
+  | (Omit<Extract<FloatPlanOp, { op: 'gemm' }>, 'weight'> & IntLayerFields);
+
+export interface IntLayerFields {
+  weight: Int8Array;
+  wbits: number;
+  weightScales: Float32Array;
+  inputGrid: NativeGrid & { bits: number };
+}
+
+export interface IntPlanSpec {
+  input: [number, number, number];
+  values: number;
+  output: number;
+  /** Per value: its 8-bit carrier grid, or null for float values (the input, its float prefix, the logits). */
+  grids: (NativeGrid | null)[];
+  ops: IntPlanOp[];
+}
+
+export interface NativeIntPlan {
+  readonly classes: number;
+  readonly kernels: string;
+  run(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
+  /** The plain reference executor of the same semantics (slow; tests). */
+  _runReference(input: Float32Array, batch: number): Promise<Float32Array>;
+}
+
 export interface NativeFloatPlan {
   readonly classes: number;
   readonly inputShape: [number, number, number];
   readonly kernels: string;
+  /** Number of plan values (value 0 is the input). */
+  readonly values: number;
   /** Logits [batch x classes] of `batch` NCHW images. */
   run(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
+  /** [min, max] of every plan value over the batch. */
+  observeRanges(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
+  /** Histograms of `bins` equal bins over the given ranges, values x bins counts. */
+  observeHistograms(input: Float32Array, batch: number, threads: number, ranges: Float32Array, bins: number): Promise<Float64Array>;
 }
 
 export interface DwconvShape {
@@ -50,11 +93,27 @@ export interface NativeKernels {
   names(isa: IsaName): { gemm: string; dwconv: string };
 }
 
+/**
+ * Internal entry points of the Gaussian noise generator (native/noise/bind.cc) for tests and benchmarks. The seed
+ * is two uint32 halves, seed = seedHi * 2^32 + seedLo; values are sample-major [samples x elements].
+ */
+export interface NativeNoise {
+  gaussian(isa: IsaName, seedHi: number, seedLo: number, image: number, firstSample: number, samples: number, elements: number, sigma: number, threads?: number): Float32Array;
+  addGaussian(isa: IsaName, seedHi: number, seedLo: number, image: number, firstSample: number, samples: number, imageData: Float32Array, sigma: number, threads?: number): Float32Array;
+  name(isa: IsaName): string;
+  /** Seconds taken by `iterations` one-sample fills of `elements` values. */
+  fillTime(isa: IsaName, elements: number, iterations: number): number;
+  /** One Philox4x32-10 block: counter [4] and key [2] as uint32 words. */
+  philox(counter: readonly number[], key: readonly number[]): Uint32Array;
+}
+
 interface Addon {
   cpuInfo(): { detected: IsaName; active: IsaName; threads: number };
   _setIsaCap(isa: IsaName): void;
   FloatPlan: new (spec: FloatPlanSpec) => NativeFloatPlan;
+  IntPlan: new (spec: IntPlanSpec) => NativeIntPlan;
   _kernels: NativeKernels;
+  _noise: NativeNoise;
 }
 
 function locateAddon(): string {
@@ -99,4 +158,8 @@ export function setIsaCap(isa: IsaName): void {
 
 export function kernels(): NativeKernels {
   return addon()._kernels;
+}
+
+export function noise(): NativeNoise {
+  return addon()._noise;
 }

@@ -80,6 +80,16 @@ inline std::vector<float> float_array(Napi::Env env, const Napi::Value& value, i
   return std::vector<float>(array.Data(), array.Data() + array.ElementLength());
 }
 
+// Copies an Int8Array into an owned vector.
+inline std::vector<int8_t> int8_array(Napi::Env env, const Napi::Value& value, const std::string& where,
+                                      const std::string& name) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int8_array) {
+    throw_type(env, where, name + " must be an Int8Array");
+  }
+  const auto array = value.As<Napi::Int8Array>();
+  return std::vector<int8_t>(array.Data(), array.Data() + array.ElementLength());
+}
+
 inline std::vector<int64_t> int_array(Napi::Env env, const Napi::Value& value, size_t expected, int64_t min,
                                       int64_t max, const std::string& where, const std::string& name) {
   if (!value.IsArray()) throw_type(env, where, name + " must be an array");

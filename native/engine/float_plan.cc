@@ -5,35 +5,15 @@
 #include <stdexcept>
 #include <utility>
 
+#include "common/aligned.h"
 #include "common/thread_pool.h"
+#include "engine/nhwc_ops.h"
 
 namespace arq::engine {
 namespace {
 
 constexpr int64_t kChunkImages = 8;    // images per pool task
 constexpr int64_t kConvRowBlock = 192;  // im2col rows per GEMM call (a multiple of every kernel's mr)
-
-const char* kind_name(OpKind kind) {
-  switch (kind) {
-    case OpKind::kConv: return "conv";
-    case OpKind::kGemm: return "gemm";
-    case OpKind::kAdd: return "add";
-    case OpKind::kClamp: return "clamp";
-    case OpKind::kMaxPool: return "maxpool";
-    case OpKind::kAvgPool: return "avgpool";
-    case OpKind::kGlobalAvgPool: return "globalavgpool";
-    case OpKind::kPad: return "pad";
-    case OpKind::kElementwise: return "elementwise";
-    case OpKind::kRepeat: return "repeat";
-    case OpKind::kFlatten: return "flatten";
-  }
-  return "?";
-}
-
-int64_t window_out(int64_t in, int64_t pad_begin, int64_t pad_end, int64_t kernel, int64_t stride) {
-  const int64_t span = in + pad_begin + pad_end - kernel;
-  return span < 0 ? 0 : span / stride + 1;
-}
 
 inline float clampf(float x, float lo, float hi) { return std::min(std::max(x, lo), hi); }
 
@@ -49,8 +29,8 @@ struct FloatPlan::Op {
 };
 
 struct FloatPlan::Workspace {
-  std::vector<std::vector<float>> slots;
-  std::vector<float> col;
+  std::vector<AlignedVector<float>> slots;
+  AlignedVector<float> col;
 };
 
 FloatPlan::FloatPlan(PlanSpec spec)
@@ -58,140 +38,57 @@ FloatPlan::FloatPlan(PlanSpec spec)
       output_value_(spec.output),
       gemm_(&kernels::f32_gemm_config(active_isa())),
       dwconv_(&kernels::f32_dwconv_config(active_isa())) {
-  if (input_.c <= 0 || input_.h <= 0 || input_.w <= 0) throw std::invalid_argument("input shape must be positive");
-  if (spec.values < 1 || spec.values > (1 << 20)) throw std::invalid_argument("values out of range");
-  if (spec.output < 0 || spec.output >= spec.values) throw std::invalid_argument("output value out of range");
-  shapes_.assign(spec.values, Shape{});
-  std::vector<bool> defined(spec.values, false);
-  std::vector<int> last_use(spec.values, -1);
-  shapes_[0] = input_;
-  defined[0] = true;
+  std::vector<const OpGeometry*> geometry;
+  for (OpSpec& s : spec.ops) {
+    s.weight_count = s.weight.size();
+    s.bias_count = s.bias.size();
+    geometry.push_back(&s);
+  }
+  PlanLayout layout = plan_layout(input_, spec.values, spec.output, geometry);
+  shapes_ = std::move(layout.shapes);
+  slot_of_ = std::move(layout.slot_of);
+  slot_size_ = std::move(layout.slot_size);
+  output_shape_ = layout.output;
 
   for (size_t index = 0; index < spec.ops.size(); ++index) {
     OpSpec& s = spec.ops[index];
-    const std::string where = "op #" + std::to_string(index) + " (" + kind_name(s.kind) + "): ";
-    auto fail = [&](const std::string& what) { throw std::invalid_argument(where + what); };
-    const size_t arity = s.kind == OpKind::kAdd ? 2 : 1;
-    if (s.inputs.size() != arity) fail("expected " + std::to_string(arity) + " inputs");
-    for (int value : s.inputs) {
-      if (value < 0 || value >= spec.values || !defined[value]) fail("input value " + std::to_string(value) + " is not defined yet");
-      last_use[value] = static_cast<int>(index);
-    }
-    if (s.output <= 0 || s.output >= spec.values || defined[s.output]) fail("output value is out of range or defined twice");
-    if (!(s.min <= s.max)) fail("clamp min must not exceed max");
-
     auto op = std::make_unique<Op>();
-    const Shape in = shapes_[s.inputs[0]];
-    Shape out = in;
-    auto check_window = [&] {
-      if (s.kernel_h < 1 || s.kernel_w < 1 || s.stride_h < 1 || s.stride_w < 1) fail("kernel and strides must be >= 1");
-      for (int64_t pad : s.pads) if (pad < 0 || pad > 1024) fail("pads must be in [0, 1024]");
-      out.h = window_out(in.h, s.pads[0], s.pads[2], s.kernel_h, s.stride_h);
-      out.w = window_out(in.w, s.pads[1], s.pads[3], s.kernel_w, s.stride_w);
-      if (out.h < 1 || out.w < 1) fail("the window is larger than the padded input");
-    };
-    switch (s.kind) {
-      case OpKind::kConv: {
-        if (s.group < 1 || in.c % s.group != 0 || s.out_channels < 1 || s.out_channels % s.group != 0) {
-          fail("channels must divide by group");
-        }
-        check_window();
-        out.c = s.out_channels;
-        const int64_t in_per_group = in.c / s.group;
-        const int64_t out_per_group = s.out_channels / s.group;
-        const int64_t taps = s.kernel_h * s.kernel_w;
-        if (static_cast<int64_t>(s.weight.size()) != s.out_channels * in_per_group * taps) fail("weight size mismatch");
-        if (!s.bias.empty() && static_cast<int64_t>(s.bias.size()) != s.out_channels) fail("bias size mismatch");
-        op->depthwise = in_per_group == 1 && out_per_group == 1;
-        op->pointwise = s.group == 1 && taps == 1 && s.stride_h == 1 && s.stride_w == 1 &&
-                        s.pads[0] == 0 && s.pads[1] == 0 && s.pads[2] == 0 && s.pads[3] == 0;
-        if (op->depthwise) {
-          op->packed.push_back(kernels::f32_dwconv_pack(*dwconv_, s.weight.data(), s.bias.empty() ? nullptr : s.bias.data(),
-                                                        in.c, s.kernel_h, s.kernel_w));
-        } else {
-          // Reorder each group's weights to [out][ky][kx][in] so one im2col row (NHWC taps) is the GEMM's K.
-          op->group_k = taps * in_per_group;
-          std::vector<float> reordered(out_per_group * op->group_k);
-          for (int64_t g = 0; g < s.group; ++g) {
-            for (int64_t o = 0; o < out_per_group; ++o) {
-              const float* src = s.weight.data() + (g * out_per_group + o) * in_per_group * taps;
-              for (int64_t ci = 0; ci < in_per_group; ++ci)
-                for (int64_t t = 0; t < taps; ++t) reordered[o * op->group_k + t * in_per_group + ci] = src[ci * taps + t];
-            }
-            const float* bias = s.bias.empty() ? nullptr : s.bias.data() + g * out_per_group;
-            op->packed.push_back(kernels::f32_gemm_pack(*gemm_, reordered.data(), op->group_k, bias, out_per_group, op->group_k));
+    op->in = layout.op_in[index];
+    op->out = layout.op_out[index];
+    const Shape& in = op->in;
+    if (s.kind == OpKind::kConv) {
+      const int64_t in_per_group = in.c / s.group;
+      const int64_t out_per_group = s.out_channels / s.group;
+      const int64_t taps = s.kernel_h * s.kernel_w;
+      op->depthwise = in_per_group == 1 && out_per_group == 1;
+      op->pointwise = s.group == 1 && taps == 1 && s.stride_h == 1 && s.stride_w == 1 &&
+                      s.pads[0] == 0 && s.pads[1] == 0 && s.pads[2] == 0 && s.pads[3] == 0;
+      if (op->depthwise) {
+        op->packed.push_back(kernels::f32_dwconv_pack(*dwconv_, s.weight.data(), s.bias.empty() ? nullptr : s.bias.data(),
+                                                      in.c, s.kernel_h, s.kernel_w));
+      } else {
+        // Reorder each group's weights to [out][ky][kx][in] so one im2col row (NHWC taps) is the GEMM's K.
+        op->group_k = taps * in_per_group;
+        std::vector<float> reordered(out_per_group * op->group_k);
+        for (int64_t g = 0; g < s.group; ++g) {
+          for (int64_t o = 0; o < out_per_group; ++o) {
+            const float* src = s.weight.data() + (g * out_per_group + o) * in_per_group * taps;
+            for (int64_t ci = 0; ci < in_per_group; ++ci)
+              for (int64_t t = 0; t < taps; ++t) reordered[o * op->group_k + t * in_per_group + ci] = src[ci * taps + t];
           }
-          if (!op->pointwise) col_size_ = std::max(col_size_, kConvRowBlock * op->group_k);
+          const float* bias = s.bias.empty() ? nullptr : s.bias.data() + g * out_per_group;
+          op->packed.push_back(kernels::f32_gemm_pack(*gemm_, reordered.data(), op->group_k, bias, out_per_group, op->group_k));
         }
-        break;
+        if (!op->pointwise) col_size_ = std::max(col_size_, kConvRowBlock * op->group_k);
       }
-      case OpKind::kGemm: {
-        if (in.h != 1 || in.w != 1) fail("input must be a flat vector (flatten first)");
-        if (s.out_channels < 1 || static_cast<int64_t>(s.weight.size()) != s.out_channels * in.c) fail("weight size mismatch");
-        if (!s.bias.empty() && static_cast<int64_t>(s.bias.size()) != s.out_channels) fail("bias size mismatch");
-        out = Shape{s.out_channels, 1, 1};
-        op->packed.push_back(kernels::f32_gemm_pack(*gemm_, s.weight.data(), in.c, s.bias.empty() ? nullptr : s.bias.data(),
-                                                    s.out_channels, in.c));
-        break;
-      }
-      case OpKind::kAdd: {
-        const Shape other = shapes_[s.inputs[1]];
-        if (other.c != in.c || other.h != in.h || other.w != in.w) fail("operand shapes differ");
-        break;
-      }
-      case OpKind::kClamp: break;
-      case OpKind::kMaxPool:
-      case OpKind::kAvgPool: check_window(); break;
-      case OpKind::kGlobalAvgPool: out.h = out.w = 1; break;
-      case OpKind::kPad: {
-        for (int64_t pad : s.pads) if (pad < 0 || pad > 1024) fail("pads must be in [0, 1024]");
-        out.h = in.h + s.pads[0] + s.pads[2];
-        out.w = in.w + s.pads[1] + s.pads[3];
-        break;
-      }
-      case OpKind::kElementwise: {
-        const auto count = static_cast<int64_t>(s.constant.size());
-        if (count != 1 && count != in.c) fail("constant must have 1 or " + std::to_string(in.c) + " values");
-        break;
-      }
-      case OpKind::kRepeat:
-        if (s.repeat < 1 || s.repeat > 4096) fail("repeat factor must be in [1, 4096]");
-        out.c = in.c * s.repeat;
-        break;
-      case OpKind::kFlatten: out = Shape{in.size(), 1, 1}; break;
+    } else if (s.kind == OpKind::kGemm) {
+      op->packed.push_back(kernels::f32_gemm_pack(*gemm_, s.weight.data(), in.c, s.bias.empty() ? nullptr : s.bias.data(),
+                                                  s.out_channels, in.c));
     }
-    if (out.size() > (int64_t{1} << 26)) fail("tensor too large");
-    op->in = in;
-    op->out = out;
+    s.weight.clear();
+    s.weight.shrink_to_fit();
     op->spec = std::move(s);
-    shapes_[op->spec.output] = out;
-    defined[op->spec.output] = true;
     ops_.push_back(std::move(op));
-  }
-  if (!defined[spec.output]) throw std::invalid_argument("the output value is never computed");
-  output_shape_ = shapes_[spec.output];
-
-  // Greedy buffer slots by liveness: a value's slot is free again after its last use.
-  slot_of_.assign(spec.values, -1);
-  std::vector<bool> slot_busy;
-  auto take_slot = [&](int value) {
-    size_t slot = 0;
-    while (slot < slot_busy.size() && slot_busy[slot]) ++slot;
-    if (slot == slot_busy.size()) {
-      slot_busy.push_back(false);
-      slot_size_.push_back(0);
-    }
-    slot_busy[slot] = true;
-    slot_size_[slot] = std::max(slot_size_[slot], shapes_[value].size());
-    slot_of_[value] = static_cast<int>(slot);
-  };
-  take_slot(0);
-  last_use[spec.output] = static_cast<int>(ops_.size());  // keep the output alive
-  for (size_t index = 0; index < ops_.size(); ++index) {
-    take_slot(ops_[index]->spec.output);
-    for (int value : ops_[index]->spec.inputs) {
-      if (last_use[value] == static_cast<int>(index)) slot_busy[slot_of_[value]] = false;
-    }
   }
 }
 
@@ -200,6 +97,11 @@ FloatPlan::~FloatPlan() = default;
 std::string FloatPlan::kernels() const { return std::string(gemm_->name) + ", " + dwconv_->name; }
 
 void FloatPlan::run(const float* input, int64_t batch, float* logits, int threads) const {
+  run_batches(input, batch, logits, threads, [](int) -> const Observer* { return nullptr; });
+}
+
+void FloatPlan::run_batches(const float* input, int64_t batch, float* logits, int threads,
+                            const std::function<const Observer*(int slot)>& observe) const {
   if (batch <= 0) return;
   threads = std::max(1, threads);
   const int64_t per_thread = (batch + threads - 1) / threads;
@@ -216,11 +118,65 @@ void FloatPlan::run(const float* input, int64_t batch, float* logits, int thread
     }
     const int64_t first = task * chunk;
     const int64_t images = std::min(chunk, batch - first);
-    run_chunk(input + first * in_size, images, logits + first * out_size, ws);
+    float* out = logits == nullptr ? nullptr : logits + first * out_size;
+    run_chunk(input + first * in_size, images, out, ws, observe(slot));
   });
 }
 
-void FloatPlan::run_chunk(const float* input, int64_t images, float* logits, Workspace& ws) const {
+std::vector<float> FloatPlan::observe_ranges(const float* input, int64_t batch, int threads) const {
+  const int count = values();
+  std::vector<std::vector<float>> partial(static_cast<size_t>(std::max(1, threads)));
+  std::vector<Observer> observers;
+  for (auto& ranges : partial) {
+    ranges.resize(2 * static_cast<size_t>(count));
+    for (int v = 0; v < count; ++v) ranges[2 * v] = INFINITY, ranges[2 * v + 1] = -INFINITY;
+    observers.emplace_back([&ranges](int value, const float* data, int64_t n) {
+      float lo = ranges[2 * value], hi = ranges[2 * value + 1];
+      for (int64_t i = 0; i < n; ++i) lo = std::min(lo, data[i]), hi = std::max(hi, data[i]);
+      ranges[2 * value] = lo, ranges[2 * value + 1] = hi;
+    });
+  }
+  run_batches(input, batch, nullptr, threads, [&](int slot) { return &observers[slot]; });
+  std::vector<float> merged = partial[0];
+  for (const auto& ranges : partial) {
+    for (int v = 0; v < count; ++v) {
+      merged[2 * v] = std::min(merged[2 * v], ranges[2 * v]);
+      merged[2 * v + 1] = std::max(merged[2 * v + 1], ranges[2 * v + 1]);
+    }
+  }
+  return merged;
+}
+
+std::vector<double> FloatPlan::observe_histograms(const float* input, int64_t batch, int threads,
+                                                  const std::vector<float>& ranges, int bins) const {
+  const int count = values();
+  if (static_cast<int64_t>(ranges.size()) != 2 * int64_t{count}) throw std::invalid_argument("ranges must hold 2 floats per value");
+  if (bins < 1) throw std::invalid_argument("bins must be positive");
+  std::vector<std::vector<uint64_t>> partial(static_cast<size_t>(std::max(1, threads)));
+  std::vector<Observer> observers;
+  for (auto& counts : partial) {
+    counts.assign(static_cast<size_t>(count) * bins, 0);
+    observers.emplace_back([&counts, &ranges, bins](int value, const float* data, int64_t n) {
+      const float lo = ranges[2 * value];
+      const float width = ranges[2 * value + 1] - lo;
+      const float per_unit = width > 0 ? static_cast<float>(bins) / width : 0.0f;
+      uint64_t* hist = counts.data() + static_cast<size_t>(value) * bins;
+      for (int64_t i = 0; i < n; ++i) {
+        const float position = (data[i] - lo) * per_unit;
+        const int bin = position <= 0 ? 0 : position >= static_cast<float>(bins - 1) ? bins - 1 : static_cast<int>(position);
+        ++hist[bin];
+      }
+    });
+  }
+  run_batches(input, batch, nullptr, threads, [&](int slot) { return &observers[slot]; });
+  std::vector<double> merged(static_cast<size_t>(count) * bins, 0.0);
+  for (const auto& counts : partial)
+    for (size_t i = 0; i < counts.size(); ++i) merged[i] += static_cast<double>(counts[i]);
+  return merged;
+}
+
+void FloatPlan::run_chunk(const float* input, int64_t images, float* logits, Workspace& ws,
+                          const Observer* observer) const {
   auto buffer = [&](int value) { return ws.slots[slot_of_[value]].data(); };
   {  // NCHW -> NHWC
     float* x = buffer(0);
@@ -228,6 +184,7 @@ void FloatPlan::run_chunk(const float* input, int64_t images, float* logits, Wor
     for (int64_t n = 0; n < images; ++n)
       for (int64_t c = 0; c < input_.c; ++c)
         for (int64_t p = 0; p < hw; ++p) x[(n * hw + p) * input_.c + c] = input[(n * input_.c + c) * hw + p];
+    if (observer != nullptr) (*observer)(0, x, images * input_.size());
   }
   for (const auto& op_ptr : ops_) {
     const Op& op = *op_ptr;
@@ -298,14 +255,15 @@ void FloatPlan::run_chunk(const float* input, int64_t images, float* logits, Wor
         break;
       }
       case OpKind::kMaxPool:
+        max_pool(x, y, images, in, out, s);
+        break;
       case OpKind::kAvgPool: {
-        const bool is_max = s.kind == OpKind::kMaxPool;
         const float full_count = static_cast<float>(s.kernel_h * s.kernel_w);
         for (int64_t n = 0; n < images; ++n) {
           for (int64_t oy = 0; oy < out.h; ++oy) {
             for (int64_t ox = 0; ox < out.w; ++ox) {
               float* dst = y + ((n * out.h + oy) * out.w + ox) * out.c;
-              std::fill(dst, dst + out.c, is_max ? -INFINITY : 0.0f);
+              std::fill(dst, dst + out.c, 0.0f);
               int64_t valid = 0;
               for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
                 const int64_t iy = oy * s.stride_h + ky - s.pads[0];
@@ -315,17 +273,11 @@ void FloatPlan::run_chunk(const float* input, int64_t images, float* logits, Wor
                   if (ix < 0 || ix >= in.w) continue;
                   ++valid;
                   const float* src = x + ((n * in.h + iy) * in.w + ix) * in.c;
-                  if (is_max) {
-                    for (int64_t c = 0; c < in.c; ++c) dst[c] = std::max(dst[c], src[c]);
-                  } else {
-                    for (int64_t c = 0; c < in.c; ++c) dst[c] += src[c];
-                  }
+                  for (int64_t c = 0; c < in.c; ++c) dst[c] += src[c];
                 }
               }
-              if (!is_max) {
-                const float count = s.count_include_pad ? full_count : static_cast<float>(valid);
-                for (int64_t c = 0; c < in.c; ++c) dst[c] /= count;
-              }
+              const float count = s.count_include_pad ? full_count : static_cast<float>(valid);
+              for (int64_t c = 0; c < in.c; ++c) dst[c] /= count;
             }
           }
         }
@@ -344,52 +296,22 @@ void FloatPlan::run_chunk(const float* input, int64_t images, float* logits, Wor
         }
         break;
       }
-      case OpKind::kPad: {
-        std::fill(y, y + images * out.size(), s.pad_value);
-        for (int64_t n = 0; n < images; ++n)
-          for (int64_t iy = 0; iy < in.h; ++iy) {
-            const float* src = x + (n * in.h + iy) * in.w * in.c;
-            float* dst = y + ((n * out.h + iy + s.pads[0]) * out.w + s.pads[1]) * out.c;
-            std::copy(src, src + in.w * in.c, dst);
-          }
+      case OpKind::kPad:
+        pad_spatial(x, y, images, in, out, s.pads, s.pad_value);
         break;
-      }
-      case OpKind::kElementwise: {
-        const int64_t pixels = images * in.h * in.w;
-        const bool scalar = s.constant.size() == 1;
-        for (int64_t p = 0; p < pixels; ++p) {
-          for (int64_t c = 0; c < in.c; ++c) {
-            const float a = x[p * in.c + c];
-            const float k = s.constant[scalar ? 0 : c];
-            const float l = s.constant_first ? k : a;
-            const float r = s.constant_first ? a : k;
-            float v = 0.0f;
-            switch (s.elementwise) {
-              case ElementwiseKind::kAdd: v = l + r; break;
-              case ElementwiseKind::kSub: v = l - r; break;
-              case ElementwiseKind::kMul: v = l * r; break;
-              case ElementwiseKind::kDiv: v = l / r; break;
-            }
-            y[p * in.c + c] = v;
-          }
-        }
+      case OpKind::kElementwise:
+        elementwise(x, y, images * in.h * in.w, in.c, s);
         break;
-      }
-      case OpKind::kRepeat: {
-        const int64_t pixels = images * in.h * in.w;
-        for (int64_t p = 0; p < pixels; ++p)
-          for (int64_t r = 0; r < s.repeat; ++r) std::copy(x + p * in.c, x + (p + 1) * in.c, y + (p * s.repeat + r) * in.c);
+      case OpKind::kRepeat:
+        repeat_channels(x, y, images * in.h * in.w, in.c, s.repeat);
         break;
-      }
-      case OpKind::kFlatten: {  // NHWC storage -> NCHW element order, as ONNX flattens
-        const int64_t hw = in.h * in.w;
-        for (int64_t n = 0; n < images; ++n)
-          for (int64_t p = 0; p < hw; ++p)
-            for (int64_t c = 0; c < in.c; ++c) y[n * in.size() + c * hw + p] = x[(n * hw + p) * in.c + c];
+      case OpKind::kFlatten:
+        flatten_nchw(x, y, images, in);
         break;
-      }
     }
+    if (observer != nullptr) (*observer)(s.output, y, images * out.size());
   }
+  if (logits == nullptr) return;
   const float* result = buffer(output_value_);  // logits in NCHW order
   const int64_t hw = output_shape_.h * output_shape_.w;
   const int64_t channels = output_shape_.c;

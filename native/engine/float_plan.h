@@ -6,42 +6,20 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/geometry.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/f32-gemm/f32-gemm.h"
 
 namespace arq::engine {
 
-struct Shape {  // per image; a flat vector is (features, 1, 1)
-  int64_t c = 0, h = 0, w = 0;
-  int64_t size() const { return c * h * w; }
-};
-
-enum class OpKind { kConv, kGemm, kAdd, kClamp, kMaxPool, kAvgPool, kGlobalAvgPool, kPad, kElementwise, kRepeat, kFlatten };
-enum class ElementwiseKind { kAdd, kSub, kMul, kDiv };
-
-// One operator as the plan description gives it. Fields not used by a kind stay at their defaults.
-struct OpSpec {
-  OpKind kind = OpKind::kClamp;
-  std::vector<int> inputs;
-  int output = -1;
-  // conv / gemm
-  std::vector<float> weight, bias;  // conv: [out][in/group][kh][kw]; gemm: [out][in]; bias may be empty
-  int64_t out_channels = 0, group = 1;
-  // conv / pools / pad: kernel, strides, pads [top, left, bottom, right]
-  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
-  int64_t pads[4] = {0, 0, 0, 0};
-  bool count_include_pad = false;
-  float min = -INFINITY, max = INFINITY;  // fused clamp (conv, gemm, add, clamp)
-  float pad_value = 0.0f;
-  // elementwise with a constant of 1 or C values: y = x op k, or k op x when constant_first
-  ElementwiseKind elementwise = ElementwiseKind::kAdd;
-  std::vector<float> constant;
-  bool constant_first = false;
-  int64_t repeat = 1;  // channel repeat factor
+// One fp32 operator: its structure plus float weights ([out][in/group][kh][kw] for conv, [out][in] for gemm).
+struct OpSpec : OpGeometry {
+  std::vector<float> weight, bias;  // bias may be empty
 };
 
 struct PlanSpec {
@@ -64,19 +42,34 @@ class FloatPlan {
   int64_t classes() const { return output_shape_.size(); }
   std::string kernels() const;  // names of the kernels chosen
 
+  int values() const { return static_cast<int>(shapes_.size()); }
+
   // input: batch images NCHW float32; logits: batch x classes. Runs on up to `threads` pool threads.
   void run(const float* input, int64_t batch, float* logits, int threads) const;
+
+  // Calibration passes over every value of the plan (value 0 is the input as given):
+  // ranges: [min, max] per value, 2 * values() floats.
+  std::vector<float> observe_ranges(const float* input, int64_t batch, int threads) const;
+  // histograms: `bins` equal-width bins per value over ranges[2v]..ranges[2v+1] (values outside fall into the end
+  // bins), values() * bins counts. Counts are exact integers, so the result never depends on the thread count.
+  std::vector<double> observe_histograms(const float* input, int64_t batch, int threads, const std::vector<float>& ranges,
+                                         int bins) const;
 
  private:
   struct Op;
   struct Workspace;
-  void run_chunk(const float* input, int64_t images, float* logits, Workspace& ws) const;
+  // Called with each value's data (images * size floats, NHWC) as soon as it is computed.
+  using Observer = std::function<void(int value, const float* data, int64_t count)>;
+  void run_chunk(const float* input, int64_t images, float* logits, Workspace& ws, const Observer* observer) const;
+  // Runs the batch in chunks; observe(slot) gives the observer of a pool slot (nullptr: none).
+  void run_batches(const float* input, int64_t batch, float* logits, int threads,
+                   const std::function<const Observer*(int slot)>& observe) const;
 
   Shape input_;
   Shape output_shape_;
   int output_value_ = -1;
-  std::vector<Shape> shapes_;  // per value
-  std::vector<int> slot_of_;   // value -> buffer slot
+  std::vector<Shape> shapes_;       // per value
+  std::vector<int> slot_of_;        // value -> buffer slot
   std::vector<int64_t> slot_size_;  // floats per image per slot
   int64_t col_size_ = 0;            // im2col floats per row block
   std::vector<std::unique_ptr<Op>> ops_;

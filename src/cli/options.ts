@@ -23,5 +23,20 @@ export function withDataOptions<T>(yargs: Argv<T>) {
 }
 
 export function withEngineOption<T>(yargs: Argv<T>) {
-  return yargs.option('engine', { choices: ENGINES, default: 'float' as const, describe: 'ort = ONNX Runtime float reference; float = native fp32 plan' });
+  return yargs.option('engine', { choices: ENGINES, default: 'float' as const, describe: 'ort = ONNX Runtime float reference; float = native fp32 plan; int = native integer plan (needs --bits or --policy)' });
+}
+
+export function withPolicyOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('policy', { type: 'string', describe: 'quantization policy file (arq-policy/1 JSON)' })
+    .option('bits', { type: 'string', describe: 'uniform policy shorthand, e.g. w8a8, w4a4, w2a8' })
+    .conflicts('policy', 'bits');
+}
+
+export function withCalibrationOptions<T>(yargs: Argv<T>) {
+  return withPolicyOptions(yargs)
+    .option('sigma', { type: 'number', default: 0.25, describe: 'Gaussian noise of the calibration images (use the sigma you certify at)' })
+    .option('calibration-data', { type: 'string', describe: 'calibration images (default: the training split of --data)' })
+    .option('calibration', { type: 'number', default: 256, describe: 'number of calibration images' })
+    .option('seed', { type: 'number', default: 0, describe: 'seed of the calibration noise' });
 }

@@ -1,9 +1,16 @@
 /** `arq predict`: predictions and accuracy of a model on a dataset. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { EngineName } from '../engine/classifier.js';
-import { withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
+import { ArqError } from '../util/errors.js';
+import { withCalibrationOptions, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
 
 interface PredictArgs {
+  policy?: string;
+  bits?: string;
+  sigma: number;
+  calibrationData?: string;
+  calibration: number;
+  seed: number;
   model: string;
   data: string;
   engine: EngineName;
@@ -19,7 +26,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
   command: 'predict',
   describe: 'predict a dataset with a model and report accuracy',
   builder: (yargs: Argv) =>
-    withThreadsOption(withEngineOption(withDataOptions(withOutputOptions(yargs))))
+    withCalibrationOptions(withThreadsOption(withEngineOption(withDataOptions(withOutputOptions(yargs)))))
       .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
       .option('batch', { type: 'number', default: 256, describe: 'images per engine call' })
       .option('logits', { type: 'string', describe: 'write float32 logits [N, classes] to this .npy file' }) as unknown as Argv<PredictArgs>,
@@ -41,7 +48,18 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       dataset = subset(dataset, Array.from({ length: max }, (_, i) => i));
     }
     checkInputShape(model.graph.input.shape, dataset.shape, dataset.name);
-    const classifier = await createClassifier(model, args.engine, { threads });
+    let quantization;
+    if (args.engine === 'int') {
+      const { prepareQuantization } = await import('../quant/quantize.js');
+      const { numberInRange } = await import('../util/check.js');
+      quantization = await prepareQuantization(model, {
+        policy: args.policy, bits: args.bits, data: args.data, calibrationData: args.calibrationData, threads,
+        sigma: numberInRange('--sigma', args.sigma, 0, 10), calibrationCount: integerInRange('--calibration', args.calibration, 1, 1e6), seed: integerInRange('--seed', args.seed, 0, Number.MAX_SAFE_INTEGER),
+      });
+    } else if (args.policy || args.bits) {
+      throw new ArqError('--policy and --bits apply to --engine int');
+    }
+    const classifier = await createClassifier(model, args.engine, { threads, quantization });
     const bar = progressBar('predict', args);
     try {
       const result = await predictDataset(classifier, dataset, { batch, onProgress: (done, total) => bar.update(done, total) });
@@ -52,6 +70,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
         printJson({ count: result.count, accuracy: result.accuracy, predictions: Array.from(result.predictions), engine: args.engine, seconds: result.seconds, samples_per_second: samplesPerSecond });
       } else {
         console.log(`${dataset.name}: accuracy ${(100 * result.accuracy).toFixed(2)}% on ${result.count} images (engine ${args.engine}, ${result.seconds.toFixed(2)} s, ${samplesPerSecond.toFixed(0)} images/s)`);
+        if (quantization) console.log(`policy: BitOps ${quantization.cost.bitopsPercent.toFixed(3)}% of float, ${quantization.cost.sizeBytes} bytes of weights (float ${quantization.cost.floatSizeBytes}); calibrated on ${quantization.calibration.settings.count} images of ${quantization.calibration.settings.data} at sigma ${quantization.calibration.settings.sigma}`);
         if (args.logits) console.log(`logits written to ${args.logits}`);
       }
     } finally {
@@ -65,6 +84,6 @@ function checkInputShape(model: readonly number[], data: readonly number[], name
   const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
   const flatOk = model[1] === 1 && model[2] === 1 && model[0] === size(data);
   if (!flatOk && model.some((d, i) => d !== data[i])) {
-    throw new Error(`the model expects images of shape [${model.join(', ')}] but ${name} has [${data.join(', ')}]`);
+    throw new ArqError(`the model expects images of shape [${model.join(', ')}] but ${name} has [${data.join(', ')}]`);
   }
 }

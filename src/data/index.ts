@@ -11,7 +11,7 @@ import { loadNpyDataset } from './npy-dataset.js';
 
 export type { Dataset, Split } from './dataset.js';
 export { makeDataset, subset, selectEvery, classesOf, MAX_LABEL } from './dataset.js';
-export { parseDataSpec, DATA_SPEC_FORMS, type DataSpec } from './spec.js';
+export { parseDataSpec, trainingSpec, DATA_SPEC_FORMS, type DataSpec } from './spec.js';
 export { loadMnist, mnistFiles } from './mnist.js';
 export { loadIdx, decodeIdxImages, decodeIdxLabels, isGzip } from './idx.js';
 export { loadCifar10 } from './cifar10.js';

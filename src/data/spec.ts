@@ -70,3 +70,12 @@ export function parseDataSpec(spec: string, defaultSplit: Split): DataSpec {
       throw bad(spec, kind === '' ? 'missing the kind' : `unknown kind ${JSON.stringify(kind)}`);
   }
 }
+
+/** The spec of the training images that go with `spec` (calibration defaults to them): the train split of MNIST or
+ * CIFAR-10, or the same files for idx and npy data, which have no split. */
+export function trainingSpec(spec: string): string {
+  const parsed = parseDataSpec(spec, 'train');
+  if (parsed.kind === 'mnist') return 'mnist:train';
+  if (parsed.kind === 'cifar10') return `cifar10:${parsed.dir}#train`;
+  return spec;
+}

@@ -1,13 +1,18 @@
 /**
- * A base classifier arq can run: ONNX Runtime (the float reference) or the native fp32 plan. Both take NCHW
+ * A base classifier arq can run: ONNX Runtime (the float reference), the native fp32 plan, or the native integer
+ * plan of a quantization policy. All take NCHW
  * float32 images in [0,1] (any normalisation is part of the model) and return logits.
  */
 import type { LoadedModel } from '../model.js';
 import { OrtModel } from '../ort/session.js';
 import { cpuInfo } from '../native.js';
 import { FloatPlan } from './float-plan.js';
+import { IntPlan } from '../quant/int-plan.js';
+import type { Calibration } from '../quant/calibrate.js';
+import type { Policy } from '../quant/policy.js';
+import { ArqError } from '../util/errors.js';
 
-export const ENGINES = ['ort', 'float'] as const;
+export const ENGINES = ['ort', 'float', 'int'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
 export interface Classifier {
@@ -21,6 +26,8 @@ export interface Classifier {
 export interface ClassifierOptions {
   /** Threads for the engine; defaults to the machine's core count. */
   readonly threads?: number;
+  /** The integer engine's policy and calibration (required for engine 'int'). */
+  readonly quantization?: { readonly policy: Policy; readonly calibration: Calibration };
 }
 
 export async function createClassifier(model: LoadedModel, engine: EngineName, options: ClassifierOptions = {}): Promise<Classifier> {
@@ -29,6 +36,11 @@ export async function createClassifier(model: LoadedModel, engine: EngineName, o
   if (engine === 'ort') {
     const session = await OrtModel.load(model.bytes, model.graph.input.shape, model.graph.input.rank, { threads });
     return { engine, classes, logits: (images, batch) => session.run(images, batch), close: () => session.release() };
+  }
+  if (engine === 'int') {
+    if (!options.quantization) throw new ArqError('the int engine needs a quantization policy and a calibration');
+    const plan = IntPlan.build(model.graph, options.quantization.policy, options.quantization.calibration);
+    return { engine, classes, logits: (images, batch) => plan.run(images, batch, threads), close: async () => {} };
   }
   const plan = FloatPlan.build(model.graph);
   return { engine, classes, logits: (images, batch) => plan.run(images, batch, threads), close: async () => {} };

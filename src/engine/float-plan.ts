@@ -12,7 +12,7 @@ export function consumerCounts(graph: Graph): Map<string, number> {
 }
 
 function lowerOp(node: Node, inputs: number[], output: number): FloatPlanOp {
-  const base = { inputs, output };
+  const base = { inputs, output, name: node.name };
   switch (node.op) {
     case 'conv':
       return { ...base, op: 'conv', weight: node.weight, bias: node.bias ?? null, outChannels: node.outChannels, kernel: [...node.kernel], strides: [...node.strides], pads: [...node.pads], group: node.group };
@@ -37,7 +37,17 @@ function lowerOp(node: Node, inputs: number[], output: number): FloatPlanOp {
   }
 }
 
+/** The lowered plan and the plan value of every IR value (fused clamps share their producer's value). */
+export interface LoweredGraph {
+  readonly spec: FloatPlanSpec;
+  readonly valueOf: ReadonlyMap<string, number>;
+}
+
 export function floatPlanSpec(graph: Graph): FloatPlanSpec {
+  return lowerGraph(graph).spec;
+}
+
+export function lowerGraph(graph: Graph): LoweredGraph {
   const ids = new Map<string, number>([[graph.input.name, 0]]);
   const consumers = consumerCounts(graph);
   const ops: FloatPlanOp[] = [];
@@ -56,7 +66,7 @@ export function floatPlanSpec(graph: Graph): FloatPlanSpec {
     if (node.op === 'conv' || node.op === 'gemm' || node.op === 'add') fusedInto.set(node.output, op);
     ops.push(op);
   }
-  return { input: [...graph.input.shape], values, output: ids.get(graph.output)!, ops };
+  return { spec: { input: [...graph.input.shape], values, output: ids.get(graph.output)!, ops }, valueOf: ids };
 }
 
 /** The graph compiled for the native fp32 executor. */
@@ -70,6 +80,16 @@ export class FloatPlan {
 
   get classes(): number {
     return this.native.classes;
+  }
+
+  /** [min, max] per plan value over `batch` images (calibration). */
+  observeRanges(images: Float32Array, batch: number, threads: number): Promise<Float32Array> {
+    return withStack(() => this.native.observeRanges(images, batch, threads));
+  }
+
+  /** Histograms of `bins` equal bins over `ranges`, one per plan value (calibration). */
+  observeHistograms(images: Float32Array, batch: number, threads: number, ranges: Float32Array, bins: number): Promise<Float64Array> {
+    return withStack(() => this.native.observeHistograms(images, batch, threads, ranges, bins));
   }
 
   get kernels(): string {

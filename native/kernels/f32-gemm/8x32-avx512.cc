@@ -62,15 +62,4 @@ void f32_gemm_ukernel_8x32__avx512(size_t m, size_t n, size_t k, const float* a,
   gemm_tile<8>(m, n, k, a, lda, w, c, ldc, min, max);
 }
 
-#ifdef ARQ_GEMM_BENCH_TILES
-void f32_gemm_ukernel_12x32__avx512(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* w, float* c,
-                                    size_t ldc, float min, float max) {
-  gemm_tile<12>(m, n, k, a, lda, w, c, ldc, min, max);
-}
-void f32_gemm_ukernel_14x32__avx512(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* w, float* c,
-                                    size_t ldc, float min, float max) {
-  gemm_tile<14>(m, n, k, a, lda, w, c, ldc, min, max);
-}
-#endif
-
 }  // namespace arq::kernels

@@ -1,0 +1,51 @@
+// What the fp32 and integer executors share: operator kinds, per-image shapes, and the validation of a plan
+// description (value indices, topological order, shapes, weight sizes) with its buffer-slot assignment.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace arq::engine {
+
+struct Shape {  // per image; a flat vector is (features, 1, 1)
+  int64_t c = 0, h = 0, w = 0;
+  int64_t size() const { return c * h * w; }
+};
+
+enum class OpKind { kConv, kGemm, kAdd, kClamp, kMaxPool, kAvgPool, kGlobalAvgPool, kPad, kElementwise, kRepeat, kFlatten };
+enum class ElementwiseKind { kAdd, kSub, kMul, kDiv };
+
+const char* kind_name(OpKind kind);
+
+// One operator's structure, as a plan description gives it. Fields not used by a kind keep their defaults.
+struct OpGeometry {
+  OpKind kind = OpKind::kClamp;
+  std::vector<int> inputs;
+  int output = -1;
+  int64_t out_channels = 0, group = 1;               // conv, gemm
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;  // conv, pools
+  int64_t pads[4] = {0, 0, 0, 0};                    // [top, left, bottom, right]: conv, pools, pad
+  bool count_include_pad = false;                    // avgpool
+  float min = -INFINITY, max = INFINITY;             // fused clamp (real values): conv, gemm, add, clamp
+  float pad_value = 0.0f;                            // pad
+  ElementwiseKind elementwise = ElementwiseKind::kAdd;  // y = x op k, or k op x when constant_first
+  std::vector<float> constant;                       // 1 or C values
+  bool constant_first = false;
+  int64_t repeat = 1;                                // channel repeat factor
+  size_t weight_count = 0, bias_count = 0;           // conv, gemm: sizes to validate (bias 0 = none)
+};
+
+struct PlanLayout {
+  std::vector<Shape> shapes;               // per value
+  std::vector<Shape> op_in, op_out;        // per op: its first input's and its output's shape
+  std::vector<int> slot_of;                // value -> buffer slot
+  std::vector<int64_t> slot_size;          // elements per image per slot
+  Shape output;
+};
+
+// Throws std::invalid_argument naming the op ("op #3 (conv): ...") on any inconsistency.
+PlanLayout plan_layout(const Shape& input, int values, int output, const std::vector<const OpGeometry*>& ops);
+
+}  // namespace arq::engine

@@ -1,0 +1,122 @@
+// Bindings for the integer executor. IntPlan is an ObjectWrap:
+//   new IntPlan(spec)                  [sync]  validates, derives constants, packs weights; throws TypeError/RangeError/Error
+//   plan.run(input, batch, threads)    [async] -> Promise<Float32Array> logits [batch x classes]
+//   plan._runReference(input, batch)   [async] the same through the plain reference (tests only; slow)
+//   plan.classes, plan.kernels         [sync]
+#include "engine/int_bind.h"
+
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+#include "common/napi_args.h"
+#include "common/promise_worker.h"
+#include "engine/int_plan.h"
+#include "engine/run_job.h"
+#include "engine/spec_reader.h"
+
+namespace arq::engine {
+namespace {
+
+using arq::napi::field;
+using arq::napi::float_array;
+using arq::napi::int_field;
+using arq::napi::number_field;
+
+Grid read_grid(const Napi::Value& value, const std::string& where, bool with_bits) {
+  if (!value.IsObject()) arq::napi::throw_type(value.Env(), where, "a grid must be an object {scale, zero" + std::string(with_bits ? ", bits}" : "}"));
+  const auto o = value.As<Napi::Object>();
+  Grid grid;
+  grid.scale = static_cast<float>(number_field(o, "scale", where));
+  grid.bits = with_bits ? static_cast<int>(int_field(o, "bits", 2, 8, where)) : 8;
+  grid.zero = static_cast<int32_t>(int_field(o, "zero", 0, (1 << grid.bits) - 1, where));
+  return grid;
+}
+
+IntPlanSpec read_int_spec(const Napi::Object& o) {
+  const std::string where = "IntPlan";
+  Napi::Env env = o.Env();
+  IntPlanSpec spec;
+  const Napi::Array ops = read_plan_header(o, where, &spec.input, &spec.values, &spec.output);
+  const Napi::Value grids = field(o, "grids", where);
+  if (!grids.IsArray() || grids.As<Napi::Array>().Length() != static_cast<uint32_t>(spec.values)) {
+    arq::napi::throw_type(env, where, "grids must be an array with one entry per value");
+  }
+  for (uint32_t v = 0; v < static_cast<uint32_t>(spec.values); ++v) {
+    const Napi::Value grid = grids.As<Napi::Array>().Get(v);
+    if (grid.IsNull() || grid.IsUndefined()) {
+      spec.grids.emplace_back();
+    } else {
+      spec.grids.emplace_back(read_grid(grid, where + " grids[" + std::to_string(v) + "]", false));
+    }
+  }
+  for (uint32_t i = 0; i < ops.Length(); ++i) {
+    const std::string at = where + " op #" + std::to_string(i);
+    IntOpSpec s;
+    const Napi::Object op = read_geometry(ops.Get(i), s, spec.values, at);
+    if (s.kind == OpKind::kConv || s.kind == OpKind::kGemm) {
+      s.weight = arq::napi::int8_array(env, field(op, "weight", at), at, "weight");
+      s.wbits = static_cast<int>(int_field(op, "wbits", 2, 8, at));
+      s.weight_scales = float_array(env, field(op, "weightScales", at), s.out_channels, at, "weightScales");
+      s.bias = optional_floats(op, "bias", at);
+      s.input_grid = read_grid(field(op, "inputGrid", at), at + " inputGrid", true);
+    }
+    spec.ops.push_back(std::move(s));
+  }
+  return spec;
+}
+
+class IntPlanWrap : public Napi::ObjectWrap<IntPlanWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "IntPlan",
+                       {InstanceMethod<&IntPlanWrap::Run>("run"),
+                        InstanceMethod<&IntPlanWrap::RunReference>("_runReference"),
+                        InstanceAccessor<&IntPlanWrap::Classes>("classes"),
+                        InstanceAccessor<&IntPlanWrap::Kernels>("kernels")});
+  }
+
+  explicit IntPlanWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IntPlanWrap>(info) {
+    IntPlanSpec spec = read_int_spec(arq::napi::object_arg(info, 0, "IntPlan"));
+    try {
+      plan_ = std::make_shared<const IntPlan>(std::move(spec));
+    } catch (const std::exception& error) {
+      throw Napi::Error::New(info.Env(), std::string("IntPlan: ") + error.what());
+    }
+  }
+
+ private:
+  std::unique_ptr<RunJob> job(const Napi::CallbackInfo& info, const std::string& where) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2) arq::napi::throw_type(env, where, "expected (input, batch, ...)");
+    auto job = std::make_unique<RunJob>();
+    job->batch = arq::napi::int_value(env, info[1], 1, int64_t{1} << 24, where, "batch");
+    job->input = float_array(env, info[0], job->batch * plan_->network().input.size(), where, "input");
+    job->classes = plan_->classes();
+    return job;
+  }
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    const std::string where = "IntPlan.run";
+    auto run = job(info, where);
+    if (info.Length() < 3) arq::napi::throw_type(info.Env(), where, "expected (input, batch, threads)");
+    const int threads = static_cast<int>(arq::napi::int_value(info.Env(), info[2], 1, 256, where, "threads"));
+    run->run = [plan = plan_, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
+    return arq::napi::PromiseWorker<RunJob>::queue(info.Env(), where, std::move(run));
+  }
+  Napi::Value RunReference(const Napi::CallbackInfo& info) {
+    const std::string where = "IntPlan._runReference";
+    auto run = job(info, where);
+    run->run = [plan = plan_](const float* input, int64_t batch, float* logits) { run_reference(plan->network(), input, batch, logits); };
+    return arq::napi::PromiseWorker<RunJob>::queue(info.Env(), where, std::move(run));
+  }
+  Napi::Value Classes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(plan_->classes())); }
+  Napi::Value Kernels(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), plan_->kernels()); }
+
+  std::shared_ptr<const IntPlan> plan_;
+};
+
+}  // namespace
+
+void register_int_bindings(Napi::Env env, Napi::Object exports) { exports.Set("IntPlan", IntPlanWrap::define(env)); }
+
+}  // namespace arq::engine

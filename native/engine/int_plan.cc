@@ -1,0 +1,310 @@
+#include "engine/int_plan.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include "common/aligned.h"
+#include "common/thread_pool.h"
+#include "engine/nhwc_ops.h"
+
+namespace arq::engine {
+namespace {
+
+constexpr int64_t kChunkImages = 8;     // images per pool task
+constexpr int64_t kConvRowBlock = 192;  // im2col rows per GEMM call
+
+size_t round_up(size_t value, size_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+}  // namespace
+
+struct IntPlan::Layer {
+  bool depthwise = false;
+  bool direct = false;   // A is the input buffer itself (pointwise conv or gemm on identity-grid codes)
+  size_t k = 0, kc = 0;  // per-group GEMM depth, padded to the kernel's k-block
+  std::vector<kernels::QPackedWeights> packed;  // per group
+  std::vector<int8_t> dw_packed;
+};
+
+struct IntPlan::Workspace {
+  std::vector<AlignedVector<float>> slots;  // float values or uint8 codes (viewed as bytes)
+  AlignedVector<uint8_t> col;
+  AlignedVector<uint8_t> converted;  // depthwise input on the layer grid
+  AlignedVector<int8_t> scratch;
+  std::vector<int32_t> sums;       // pooling accumulators, one per channel
+};
+
+IntPlan::IntPlan(IntPlanSpec spec)
+    : net_(build_network(std::move(spec))),
+      gemm_(&kernels::qgemm_config(active_isa())),
+      dwconv_(&kernels::qdwconv_config(active_isa())) {
+  for (const IntOp& op : net_.ops) {
+    auto layer = std::make_unique<Layer>();
+    const IntOpSpec& s = op.spec;
+    if (s.kind == OpKind::kConv || s.kind == OpKind::kGemm) {
+      const int64_t group = s.kind == OpKind::kConv ? s.group : 1;
+      const int64_t in_per_group = op.in.c / group;
+      const int64_t out_per_group = s.out_channels / group;
+      const int64_t taps = s.kind == OpKind::kConv ? s.kernel_h * s.kernel_w : 1;
+      layer->depthwise = s.kind == OpKind::kConv && in_per_group == 1 && out_per_group == 1 && !op.float_in && !op.float_out;
+      if (layer->depthwise) {
+        layer->dw_packed = kernels::qdwconv_pack(*dwconv_, s.weight.data(), op.in.c, s.kernel_h, s.kernel_w);
+      } else {
+        layer->k = static_cast<size_t>(taps * in_per_group);
+        layer->kc = round_up(layer->k, gemm_->kr);
+        const bool pointwise = s.kind == OpKind::kGemm ||
+                               (group == 1 && taps == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pads[0] == 0 &&
+                                s.pads[1] == 0 && s.pads[2] == 0 && s.pads[3] == 0);
+        layer->direct = pointwise && !op.float_in && op.lut_identity && layer->k == layer->kc;
+        // Reorder each group's weights to [out][ky][kx][in] so one im2col row (NHWC taps) is the GEMM's K.
+        std::vector<int8_t> reordered(static_cast<size_t>(out_per_group) * layer->k);
+        for (int64_t g = 0; g < group; ++g) {
+          for (int64_t o = 0; o < out_per_group; ++o) {
+            const int8_t* src = s.weight.data() + (g * out_per_group + o) * in_per_group * taps;
+            for (int64_t ci = 0; ci < in_per_group; ++ci)
+              for (int64_t t = 0; t < taps; ++t) reordered[o * layer->k + t * in_per_group + ci] = src[ci * taps + t];
+          }
+          layer->packed.push_back(kernels::qgemm_pack(*gemm_, reordered.data(), layer->k, out_per_group, layer->k, s.wbits));
+          scratch_bytes_ = std::max(scratch_bytes_, kernels::qgemm_scratch_bytes(*gemm_, layer->packed.back()));
+        }
+        if (!layer->direct) col_bytes_ = std::max(col_bytes_, static_cast<size_t>(kConvRowBlock) * layer->kc);
+      }
+    }
+    layers_.push_back(std::move(layer));
+  }
+}
+
+IntPlan::~IntPlan() = default;
+
+std::string IntPlan::kernels() const { return std::string(gemm_->name) + ", " + dwconv_->name; }
+
+void IntPlan::run(const float* input, int64_t batch, float* logits, int threads) const {
+  if (batch <= 0) return;
+  threads = std::max(1, threads);
+  const int64_t per_thread = (batch + threads - 1) / threads;
+  const int64_t chunk = std::max<int64_t>(1, std::min(kChunkImages, per_thread));
+  const int64_t tasks = (batch + chunk - 1) / chunk;
+  std::vector<Workspace> workspaces(static_cast<size_t>(std::min<int64_t>(threads, tasks)));
+  const int64_t in_size = net_.input.size();
+  const int64_t out_size = classes();
+  global_pool().parallel_for(tasks, threads, [&](int64_t task, int slot) {
+    Workspace& ws = workspaces[slot];
+    if (ws.slots.empty()) {
+      // A float value needs 4 bytes per element and a code 1: size every slot for floats.
+      for (int64_t size : net_.layout.slot_size) ws.slots.emplace_back(static_cast<size_t>(size * chunk));
+      ws.col.resize(col_bytes_);
+      ws.scratch.resize(scratch_bytes_);
+      int64_t largest_dw = 0;
+      for (const IntOp& op : net_.ops) if (op.spec.kind == OpKind::kConv) largest_dw = std::max(largest_dw, op.in.size());
+      ws.converted.resize(static_cast<size_t>(largest_dw * chunk));
+      int64_t channels = 0;
+      for (const IntOp& op : net_.ops) channels = std::max(channels, op.in.c);
+      ws.sums.resize(static_cast<size_t>(channels));
+    }
+    const int64_t first = task * chunk;
+    const int64_t images = std::min(chunk, batch - first);
+    run_chunk(input + first * in_size, images, logits + first * out_size, ws);
+  });
+}
+
+void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Workspace& ws) const {
+  auto floats = [&](int value) { return ws.slots[net_.layout.slot_of[value]].data(); };
+  auto codes = [&](int value) { return reinterpret_cast<uint8_t*>(ws.slots[net_.layout.slot_of[value]].data()); };
+  {  // NCHW -> NHWC
+    float* x = floats(0);
+    const Shape& s = net_.input;
+    const int64_t hw = s.h * s.w;
+    for (int64_t n = 0; n < images; ++n)
+      for (int64_t c = 0; c < s.c; ++c)
+        for (int64_t p = 0; p < hw; ++p) x[(n * hw + p) * s.c + c] = input[(n * s.c + c) * hw + p];
+  }
+  for (size_t index = 0; index < net_.ops.size(); ++index) {
+    const IntOp& op = net_.ops[index];
+    const Layer& layer = *layers_[index];
+    const IntOpSpec& s = op.spec;
+    const Shape& in = op.in;
+    const Shape& out = op.out;
+    const int in_value = s.inputs[0];
+    switch (s.kind) {
+      case OpKind::kConv:
+      case OpKind::kGemm: {
+        const uint8_t* x = codes(in_value);
+        const float* xf = floats(in_value);
+        const kernels::RequantParams all{op.layer.multiplier.data(), op.layer.bias.data(), op.layer.correction.data(),
+                                         op.layer.min, op.layer.max};
+        if (layer.depthwise) {
+          const uint8_t* source = x;
+          if (!op.lut_identity) {
+            for (int64_t i = 0; i < images * in.size(); ++i) ws.converted[i] = op.lut[x[i]];
+            source = ws.converted.data();
+          }
+          const kernels::QDwconvShape shape{static_cast<size_t>(in.c), static_cast<size_t>(in.h), static_cast<size_t>(in.w),
+                                            static_cast<size_t>(out.h), static_cast<size_t>(out.w),
+                                            static_cast<size_t>(s.kernel_h), static_cast<size_t>(s.kernel_w),
+                                            static_cast<size_t>(s.stride_h), static_cast<size_t>(s.stride_w),
+                                            static_cast<size_t>(s.pads[0]), static_cast<size_t>(s.pads[1])};
+          const kernels::RequantParams params{op.layer.multiplier.data(), op.layer.bias.data(), nullptr, op.layer.min, op.layer.max};
+          uint8_t* y = codes(s.output);
+          for (int64_t n = 0; n < images; ++n) {
+            dwconv_->kernel(shape, source + n * in.size(), in.c, static_cast<uint8_t>(s.input_grid.zero), layer.dw_packed.data(),
+                            y + n * out.size(), out.c, params);
+          }
+          break;
+        }
+        const bool is_conv = s.kind == OpKind::kConv;
+        const int64_t group = is_conv ? s.group : 1;
+        const int64_t in_per_group = in.c / group;
+        const int64_t out_per_group = out.c / group;
+        const int64_t rows = images * out.h * out.w;
+        const int64_t out_hw = out.h * out.w;
+        const uint8_t layer_zero = static_cast<uint8_t>(s.input_grid.zero);
+        void* y = op.float_out ? static_cast<void*>(floats(s.output)) : static_cast<void*>(codes(s.output));
+        const size_t element = op.float_out ? sizeof(float) : 1;
+        if (layer.direct) {
+          kernels::qgemm(*gemm_, rows, x, layer.kc, layer.packed[0], y, out.c, all, op.float_out, ws.scratch.data());
+        } else {
+          for (int64_t g = 0; g < group; ++g) {
+            const kernels::RequantParams params{all.multiplier + g * out_per_group, all.bias + g * out_per_group,
+                                                all.correction + g * out_per_group, all.min, all.max};
+            for (int64_t row0 = 0; row0 < rows; row0 += kConvRowBlock) {
+              const int64_t block = std::min(kConvRowBlock, rows - row0);
+              for (int64_t r = 0; r < block; ++r) {  // im2col of one output pixel on the layer grid: taps in (ky, kx, ci)
+                const int64_t row = row0 + r;
+                const int64_t n = row / out_hw, oy = (row % out_hw) / out.w, ox = row % out.w;
+                uint8_t* col = ws.col.data() + r * layer.kc;
+                for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+                  const int64_t iy = oy * s.stride_h + ky - s.pads[0];
+                  for (int64_t kx = 0; kx < s.kernel_w; ++kx, col += in_per_group) {
+                    const int64_t ix = ox * s.stride_w + kx - s.pads[1];
+                    if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
+                      std::memset(col, layer_zero, static_cast<size_t>(in_per_group));
+                      continue;
+                    }
+                    const int64_t at = ((n * in.h + iy) * in.w + ix) * in.c + g * in_per_group;
+                    if (op.float_in) {
+                      for (int64_t ci = 0; ci < in_per_group; ++ci) col[ci] = quantize_value(xf[at + ci], s.input_grid);
+                    } else if (op.lut_identity) {
+                      std::memcpy(col, x + at, static_cast<size_t>(in_per_group));
+                    } else {
+                      for (int64_t ci = 0; ci < in_per_group; ++ci) col[ci] = op.lut[x[at + ci]];
+                    }
+                  }
+                }
+                std::memset(ws.col.data() + r * layer.kc + layer.k, 0, layer.kc - layer.k);
+              }
+              kernels::qgemm(*gemm_, block, ws.col.data(), layer.kc, layer.packed[g],
+                             static_cast<uint8_t*>(y) + (row0 * out.c + g * out_per_group) * element, out.c, params,
+                             op.float_out, ws.scratch.data());
+            }
+          }
+        }
+        if (op.float_out && (std::isfinite(s.min) || std::isfinite(s.max))) {
+          float* yf = floats(s.output);
+          for (int64_t i = 0; i < images * out.size(); ++i) yf[i] = std::fmin(std::fmax(yf[i], s.min), s.max);
+        }
+        break;
+      }
+      case OpKind::kAdd: {
+        const uint8_t* a = codes(in_value);
+        const uint8_t* b = codes(s.inputs[1]);
+        uint8_t* y = codes(s.output);
+        for (int64_t i = 0; i < images * out.size(); ++i) y[i] = add_codes(a[i], b[i], op.add);
+        break;
+      }
+      case OpKind::kClamp: {
+        const uint8_t* x = codes(in_value);
+        uint8_t* y = codes(s.output);
+        const auto lo = static_cast<uint8_t>(op.clamp_lo), hi = static_cast<uint8_t>(op.clamp_hi);
+        for (int64_t i = 0; i < images * out.size(); ++i) y[i] = std::min(std::max(x[i], lo), hi);
+        break;
+      }
+      case OpKind::kMaxPool:
+        max_pool(codes(in_value), codes(s.output), images, in, out, s);
+        break;
+      case OpKind::kAvgPool: {
+        const uint8_t* x = codes(in_value);
+        uint8_t* y = codes(s.output);
+        const int32_t zero = (*net_.grids[in_value]).zero;
+        std::vector<int32_t>& sums = ws.sums;
+        for (int64_t n = 0; n < images; ++n)
+          for (int64_t oy = 0; oy < out.h; ++oy)
+            for (int64_t ox = 0; ox < out.w; ++ox) {
+              std::fill(sums.begin(), sums.begin() + in.c, 0);
+              int64_t count = 0;
+              for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+                const int64_t iy = oy * s.stride_h + ky - s.pads[0];
+                for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
+                  const int64_t ix = ox * s.stride_w + kx - s.pads[1];
+                  if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
+                    if (!s.count_include_pad) continue;
+                    for (int64_t c = 0; c < in.c; ++c) sums[c] += zero;  // a padded tap is real zero
+                  } else {
+                    const uint8_t* src = x + ((n * in.h + iy) * in.w + ix) * in.c;
+                    for (int64_t c = 0; c < in.c; ++c) sums[c] += src[c];
+                  }
+                  ++count;
+                }
+              }
+              uint8_t* dst = y + ((n * out.h + oy) * out.w + ox) * out.c;
+              const float inv = inverse_count(count);
+              for (int64_t c = 0; c < in.c; ++c) dst[c] = average_code(sums[c], inv);
+            }
+        break;
+      }
+      case OpKind::kGlobalAvgPool: {
+        const uint8_t* x = codes(in_value);
+        uint8_t* y = codes(s.output);
+        const int64_t hw = in.h * in.w;
+        std::vector<int32_t>& sums = ws.sums;
+        for (int64_t n = 0; n < images; ++n) {
+          std::fill(sums.begin(), sums.begin() + in.c, 0);
+          for (int64_t p = 0; p < hw; ++p) {
+            const uint8_t* src = x + (n * hw + p) * in.c;
+            for (int64_t c = 0; c < in.c; ++c) sums[c] += src[c];
+          }
+          for (int64_t c = 0; c < in.c; ++c) y[n * in.c + c] = average_code(sums[c], op.inv_count);
+        }
+        break;
+      }
+      case OpKind::kPad:
+        if (op.float_in) {
+          pad_spatial(floats(in_value), floats(s.output), images, in, out, s.pads, s.pad_value);
+        } else {
+          pad_spatial(codes(in_value), codes(s.output), images, in, out, s.pads, op.pad_code);
+        }
+        break;
+      case OpKind::kElementwise:
+        elementwise(floats(in_value), floats(s.output), images * in.h * in.w, in.c, s);
+        break;
+      case OpKind::kRepeat:
+        if (op.float_in) {
+          repeat_channels(floats(in_value), floats(s.output), images * in.h * in.w, in.c, s.repeat);
+        } else {
+          repeat_channels(codes(in_value), codes(s.output), images * in.h * in.w, in.c, s.repeat);
+        }
+        break;
+      case OpKind::kFlatten:
+        if (op.float_in) {
+          flatten_nchw(floats(in_value), floats(s.output), images, in);
+        } else {
+          flatten_nchw(codes(in_value), codes(s.output), images, in);
+        }
+        break;
+    }
+  }
+  // Logits in NCHW order: float values as they are, codes dequantized.
+  const Shape& shape = net_.layout.output;
+  const int64_t hw = shape.h * shape.w;
+  const auto& grid = net_.grids[net_.output];
+  const float* result = floats(net_.output);
+  const uint8_t* result_codes = codes(net_.output);
+  for (int64_t n = 0; n < images; ++n)
+    for (int64_t p = 0; p < hw; ++p)
+      for (int64_t c = 0; c < shape.c; ++c) {
+        const int64_t at = (n * hw + p) * shape.c + c;
+        logits[(n * shape.c + c) * hw + p] = grid ? dequantize_value(result_codes[at], *grid) : result[at];
+      }
+}
+
+}  // namespace arq::engine

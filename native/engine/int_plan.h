@@ -1,0 +1,97 @@
+// The integer executor: runs a network under a per-layer quantization policy exactly as quantization.md defines it
+// (semantics in int_semantics.h), on the qu8-qs8 kernels, whole batches at a time. Activations between operators
+// are uint8 carrier codes (NHWC per image); the network input and the elementwise operators before the first layer
+// stay float32 until the first layer quantizes them onto its own grid. Results are identical whatever the batch
+// size, the thread count and the ISA; int_reference.h computes the same outputs with plain loops.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/geometry.h"
+#include "engine/int_semantics.h"
+#include "kernels/qu8-qs8-dwconv/qdwconv.h"
+#include "kernels/qu8-qs8-gemm/qgemm.h"
+
+namespace arq::engine {
+
+struct IntOpSpec : OpGeometry {
+  std::vector<int8_t> weight;        // conv/gemm: codes, [out][in/group][kh][kw] or [out][in]
+  int wbits = 8;
+  std::vector<float> weight_scales;  // per output channel
+  std::vector<float> bias;           // float32, may be empty
+  Grid input_grid;                   // the layer's own input grid (bits = abits)
+};
+
+struct IntPlanSpec {
+  Shape input;
+  int values = 0;
+  int output = -1;
+  // Per value: the 8-bit carrier grid, or none for a float32 value (the input, values computed from it by
+  // elementwise/repeat/pad before the first layer, and the logits).
+  std::vector<std::optional<Grid>> grids;
+  std::vector<IntOpSpec> ops;
+};
+
+// A validated plan with every derived constant. Shared by the optimised executor and the reference.
+struct IntOp {
+  IntOpSpec spec;
+  Shape in, out;
+  bool float_in = false;   // conv/gemm reading a float value (quantized while packing), or a float-prefix op
+  bool float_out = false;  // conv/gemm writing float logits
+  LayerConstants layer;    // conv/gemm
+  std::array<uint8_t, 256> lut{};  // conv/gemm on codes: carrier -> layer codes
+  bool lut_identity = false;
+  AddConstants add;        // add
+  float clamp_lo = 0.0f, clamp_hi = 255.0f;  // clamp on codes
+  float inv_count = 1.0f;  // global average pool
+  uint8_t pad_code = 0;    // pad on codes
+};
+
+struct IntNetwork {
+  Shape input;
+  int output = -1;
+  std::vector<Shape> shapes;
+  std::vector<std::optional<Grid>> grids;
+  std::vector<IntOp> ops;
+  PlanLayout layout;
+};
+
+// Validates the description and derives every constant; throws std::invalid_argument naming the op.
+IntNetwork build_network(IntPlanSpec spec);
+
+class IntPlan {
+ public:
+  explicit IntPlan(IntPlanSpec spec);
+  ~IntPlan();
+  IntPlan(const IntPlan&) = delete;
+  IntPlan& operator=(const IntPlan&) = delete;
+
+  const IntNetwork& network() const { return net_; }
+  int64_t classes() const { return net_.layout.output.size(); }
+  std::string kernels() const;
+
+  // input: batch images NCHW float32; logits: batch x classes. Runs on up to `threads` pool threads.
+  void run(const float* input, int64_t batch, float* logits, int threads) const;
+
+ private:
+  struct Layer;
+  struct Workspace;
+  void run_chunk(const float* input, int64_t images, float* logits, Workspace& ws) const;
+
+  IntNetwork net_;
+  std::vector<std::unique_ptr<Layer>> layers_;  // per op: packed weights (conv/gemm)
+  const kernels::QGemmConfig* gemm_;
+  const kernels::QDwconvConfig* dwconv_;
+  size_t col_bytes_ = 0;      // im2col buffer per row block
+  size_t scratch_bytes_ = 0;  // qgemm scratch
+};
+
+// The plain reference of the same semantics: NCHW, naive loops, no packing; for tests (slow).
+void run_reference(const IntNetwork& net, const float* input, int64_t batch, float* logits);
+
+}  // namespace arq::engine

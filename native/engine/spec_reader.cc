@@ -1,0 +1,123 @@
+// Reading plan descriptions from JavaScript (binding code): the fields the fp32 and integer plans share.
+#include "engine/spec_reader.h"
+
+#include <string>
+#include <utility>
+
+namespace arq::engine {
+namespace {
+
+using arq::napi::field;
+using arq::napi::float_array;
+using arq::napi::int_array;
+using arq::napi::int_field;
+using arq::napi::number_field;
+using arq::napi::string_field;
+
+constexpr int64_t kMaxDim = int64_t{1} << 24;
+
+OpKind parse_kind(Napi::Env env, const std::string& name, const std::string& where) {
+  static const std::pair<const char*, OpKind> kinds[] = {
+      {"conv", OpKind::kConv},       {"gemm", OpKind::kGemm},       {"add", OpKind::kAdd},
+      {"clamp", OpKind::kClamp},     {"maxpool", OpKind::kMaxPool}, {"avgpool", OpKind::kAvgPool},
+      {"globalavgpool", OpKind::kGlobalAvgPool}, {"pad", OpKind::kPad}, {"elementwise", OpKind::kElementwise},
+      {"repeat", OpKind::kRepeat},   {"flatten", OpKind::kFlatten}};
+  for (const auto& [text, kind] : kinds) if (name == text) return kind;
+  arq::napi::throw_range(env, where, "unknown op '" + name + "'");
+}
+
+ElementwiseKind parse_elementwise(Napi::Env env, const std::string& name, const std::string& where) {
+  if (name == "add") return ElementwiseKind::kAdd;
+  if (name == "sub") return ElementwiseKind::kSub;
+  if (name == "mul") return ElementwiseKind::kMul;
+  if (name == "div") return ElementwiseKind::kDiv;
+  arq::napi::throw_range(env, where, "unknown elementwise operation '" + name + "'");
+}
+
+void read_window(const Napi::Object& o, OpGeometry& s, const std::string& where, bool with_kernel) {
+  Napi::Env env = o.Env();
+  if (with_kernel) {
+    const auto kernel = int_array(env, field(o, "kernel", where), 2, 1, 64, where, "kernel");
+    s.kernel_h = kernel[0];
+    s.kernel_w = kernel[1];
+    const auto strides = int_array(env, field(o, "strides", where), 2, 1, 64, where, "strides");
+    s.stride_h = strides[0];
+    s.stride_w = strides[1];
+  }
+  const auto pads = int_array(env, field(o, "pads", where), 4, 0, 1024, where, "pads");
+  std::copy(pads.begin(), pads.end(), s.pads);
+}
+
+void read_clamp(const Napi::Object& o, OpGeometry& s, const std::string& where) {
+  if (!o.Has("clamp") || o.Get("clamp").IsUndefined() || o.Get("clamp").IsNull()) return;
+  const Napi::Value value = o.Get("clamp");
+  if (!value.IsArray() || value.As<Napi::Array>().Length() != 2) arq::napi::throw_type(o.Env(), where, "clamp must be [min, max]");
+  const auto array = value.As<Napi::Array>();
+  s.min = static_cast<float>(arq::napi::number_value(o.Env(), array.Get(0u), where, "clamp[0]"));
+  s.max = static_cast<float>(arq::napi::number_value(o.Env(), array.Get(1u), where, "clamp[1]"));
+}
+
+
+}  // namespace
+
+std::vector<float> optional_floats(const Napi::Object& o, const char* key, const std::string& where) {
+  if (!o.Has(key) || o.Get(key).IsNull() || o.Get(key).IsUndefined()) return {};
+  return float_array(o.Env(), o.Get(key), -1, where, key);
+}
+
+Napi::Array read_plan_header(const Napi::Object& o, const std::string& where, Shape* input, int* values, int* output) {
+  Napi::Env env = o.Env();
+  const auto dims = int_array(env, field(o, "input", where), 3, 1, kMaxDim, where, "input");
+  *input = Shape{dims[0], dims[1], dims[2]};
+  *values = static_cast<int>(int_field(o, "values", 1, 1 << 20, where));
+  *output = static_cast<int>(int_field(o, "output", 0, *values - 1, where));
+  const Napi::Value ops = field(o, "ops", where);
+  if (!ops.IsArray()) arq::napi::throw_type(env, where, "ops must be an array");
+  return ops.As<Napi::Array>();
+}
+
+Napi::Object read_geometry(const Napi::Value& value, OpGeometry& s, int values, const std::string& at) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject()) arq::napi::throw_type(env, at, "must be an object");
+  const auto op = value.As<Napi::Object>();
+  s.kind = parse_kind(env, string_field(op, "op", at), at);
+  const Napi::Value inputs = field(op, "inputs", at);
+  if (!inputs.IsArray()) arq::napi::throw_type(env, at, "inputs must be an array");
+  const auto input_ids = int_array(env, inputs, inputs.As<Napi::Array>().Length(), 0, values - 1, at, "inputs");
+  s.inputs.assign(input_ids.begin(), input_ids.end());
+  s.output = static_cast<int>(int_field(op, "output", 1, values - 1, at));
+  read_clamp(op, s, at);
+  switch (s.kind) {
+    case OpKind::kConv:
+      read_window(op, s, at, true);
+      s.group = int_field(op, "group", 1, kMaxDim, at);
+      s.out_channels = int_field(op, "outChannels", 1, kMaxDim, at);
+      break;
+    case OpKind::kGemm: s.out_channels = int_field(op, "outFeatures", 1, kMaxDim, at); break;
+    case OpKind::kMaxPool: read_window(op, s, at, true); break;
+    case OpKind::kAvgPool: {
+      read_window(op, s, at, true);
+      const Napi::Value include = field(op, "countIncludePad", at);
+      if (!include.IsBoolean()) arq::napi::throw_type(env, at, "countIncludePad must be a boolean");
+      s.count_include_pad = include.As<Napi::Boolean>().Value();
+      break;
+    }
+    case OpKind::kPad:
+      read_window(op, s, at, false);
+      s.pad_value = static_cast<float>(number_field(op, "value", at));
+      break;
+    case OpKind::kElementwise: {
+      s.elementwise = parse_elementwise(env, string_field(op, "operation", at), at);
+      s.constant = float_array(env, field(op, "constant", at), -1, at, "constant");
+      const Napi::Value first = field(op, "constantFirst", at);
+      if (!first.IsBoolean()) arq::napi::throw_type(env, at, "constantFirst must be a boolean");
+      s.constant_first = first.As<Napi::Boolean>().Value();
+      break;
+    }
+    case OpKind::kRepeat: s.repeat = int_field(op, "factor", 1, 4096, at); break;
+    default: break;
+  }
+  return op;
+}
+
+}  // namespace arq::engine

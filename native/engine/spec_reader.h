@@ -1,0 +1,22 @@
+// Reading plan descriptions from JavaScript (binding code only): the header and per-op fields the fp32 and
+// integer plans share. Every reader throws TypeError/RangeError naming the plan, the op and the field.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+#include "common/napi_args.h"
+#include "engine/geometry.h"
+
+namespace arq::engine {
+
+// Reads input [c, h, w], values and output; returns the ops array.
+Napi::Array read_plan_header(const Napi::Object& o, const std::string& where, Shape* input, int* values, int* output);
+// Reads one op's kind, inputs, output, clamp and structural fields; returns the op object for kind-specific reads.
+Napi::Object read_geometry(const Napi::Value& value, OpGeometry& s, int values, const std::string& at);
+// A Float32Array field that may be absent or null (empty result).
+std::vector<float> optional_floats(const Napi::Object& o, const char* key, const std::string& where);
+
+}  // namespace arq::engine

@@ -1,0 +1,357 @@
+// Internal integer-kernel entry points for the kernel tests and benchmarks: `exports._qkernels` (absent from the
+// public types). Every function is [sync], re-validates its arguments (TypeError for wrong types, RangeError for bad
+// values or lengths, each naming the function and the argument) and copies its inputs before running.
+//
+//   qgemm(isa, m, n, k, wbits, a: Uint8Array[m*k], w: Int8Array[n*k] (out-major codes within +-(2^(wbits-1)-1)),
+//         multiplier: Float32Array[n], bias: Float32Array[n], correction: Int32Array[n] | null, min, max,
+//         floatOut: boolean, path?: 'auto' | 'unpack') -> Uint8Array[m*n] | Float32Array[m*n]
+//       out[i][c] = requant_code(sum_k a[i][k] * w[c][k] - correction[c], multiplier[c], bias[c], min, max), or
+//       requant_float(...) when floatOut (min/max then unused). Codes need 0 <= min <= max <= 255; k <= 65536.
+//       path 'unpack' disables the config's direct sub-byte microkernels (tests reach the unpack path with it).
+//   qdwconv(isa, shape {channels, inH, inW, outH, outW, kernelH, kernelW, strideH, strideW, padTop, padLeft},
+//           input: Uint8Array[inH*inW*channels] (HWC), inputZero (0..255),
+//           weights: Int8Array[channels*kernelH*kernelW], multiplier: Float32Array[channels],
+//           bias: Float32Array[channels], min, max) -> Uint8Array[outH*outW*channels] (HWC); 0 <= min <= max <= 255
+//   names(isa) -> { gemm, dwconv, gemmTile: [mr, nr, kr] }: the kernels chosen for that level.
+//   qgemmTime(isa, m, n, k, wbits, iterations, copies = 1) -> seconds for `iterations` qgemm calls (after one
+//       warm-up) on internal pseudo-random data; `copies` distinct weight sets are used in turn, so weights larger
+//       than the caches stream from memory as in a network.
+//   dotPeak(isa, seconds) -> operations per second of a register-resident integer dot-product loop (peak.h; one
+//       u8 x s8 multiply-add = 2 operations), run for about `seconds`.
+//
+// `isa` is "scalar" | "avx2" | "avx512vnni"; an unknown name, or a level above the CPU's (detected_isa()), throws a
+// RangeError (the latter's message says "not supported by this CPU", so tests can skip that level).
+#include "kernels/qbind.h"
+
+#include <napi.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/cpu.h"
+#include "common/napi_args.h"
+#include "kernels/qu8-qs8-dwconv/qdwconv.h"
+#include "kernels/qu8-qs8-gemm/peak.h"
+#include "kernels/qu8-qs8-gemm/qgemm.h"
+
+namespace arq::kernels {
+namespace {
+
+constexpr int64_t kMaxDim = int64_t(1) << 24;
+constexpr int64_t kMaxK = 65536;                    // keeps every int32 accumulator exact (255 * 127 * 65536 < 2^31)
+constexpr int64_t kMaxElements = int64_t(1) << 28;  // per array
+constexpr int64_t kMaxTaps = 65536;
+
+void expect_args(const Napi::CallbackInfo& info, size_t count, const std::string& where) {
+  if (info.Length() < count) {
+    napi::throw_type(info.Env(), where,
+                     "expected " + std::to_string(count) + " arguments, got " + std::to_string(info.Length()));
+  }
+}
+
+Isa isa_arg(const Napi::CallbackInfo& info, size_t index, const std::string& where) {
+  if (info.Length() <= index || !info[index].IsString()) napi::throw_type(info.Env(), where, "isa must be a string");
+  const std::string text = info[index].As<Napi::String>().Utf8Value();
+  Isa isa;
+  if (!parse_isa(text, &isa)) {
+    napi::throw_range(info.Env(), where, "isa must be scalar, avx2 or avx512vnni, got '" + text + "'");
+  }
+  if (static_cast<int>(isa) > static_cast<int>(detected_isa())) {
+    napi::throw_range(info.Env(), where,
+                      "isa " + text + " is not supported by this CPU (detected " + isa_name(detected_isa()) + ")");
+  }
+  return isa;
+}
+
+void check_elements(Napi::Env env, int64_t count, const std::string& where, const std::string& name) {
+  if (count > kMaxElements) {
+    napi::throw_range(env, where, name + " would have " + std::to_string(count) + " elements, more than " +
+                                      std::to_string(kMaxElements));
+  }
+}
+
+// Copies a typed array of element type T (napi type `type`, named `type_name` in messages) of exactly `expected`
+// elements.
+template <typename T>
+std::vector<T> typed_array(Napi::Env env, const Napi::Value& value, napi_typedarray_type type, const char* type_name,
+                           int64_t expected, const std::string& where, const std::string& name) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
+    napi::throw_type(env, where, name + " must be a " + type_name);
+  }
+  const auto array = value.As<Napi::TypedArrayOf<T>>();
+  if (static_cast<int64_t>(array.ElementLength()) != expected) {
+    napi::throw_range(env, where, name + " must have " + std::to_string(expected) + " elements, got " +
+                                      std::to_string(array.ElementLength()));
+  }
+  return std::vector<T>(array.Data(), array.Data() + array.ElementLength());
+}
+
+bool bool_arg(const Napi::CallbackInfo& info, size_t index, const std::string& where, const std::string& name) {
+  if (info.Length() <= index || !info[index].IsBoolean()) {
+    napi::throw_type(info.Env(), where, name + " must be a boolean");
+  }
+  return info[index].As<Napi::Boolean>().Value();
+}
+
+// min/max of the code clamp: numbers with min <= max; within [0, 255] when `codes`.
+void clamp_args(const Napi::CallbackInfo& info, size_t index, bool codes, const std::string& where, float* min,
+                float* max) {
+  const double lo = napi::number_value(info.Env(), info[index], where, "min");
+  const double hi = napi::number_value(info.Env(), info[index + 1], where, "max");
+  if (lo > hi) napi::throw_range(info.Env(), where, "min must not exceed max");
+  if (codes && (lo < 0 || hi > 255)) {
+    napi::throw_range(info.Env(), where, "min and max must lie within [0, 255] for uint8 codes");
+  }
+  *min = static_cast<float>(lo);
+  *max = static_cast<float>(hi);
+}
+
+// Keeps a 64-byte aligned scratch buffer alive.
+struct Scratch {
+  explicit Scratch(size_t bytes) : storage(bytes + 64) {}
+  int8_t* data() {
+    const uintptr_t p = reinterpret_cast<uintptr_t>(storage.data());
+    return storage.data() + ((64 - p % 64) % 64);
+  }
+  std::vector<int8_t> storage;
+};
+
+// A copy of A with rows padded to kc (zeros), as qgemm requires.
+std::vector<uint8_t> pad_rows(const uint8_t* a, size_t m, size_t k, size_t kc) {
+  std::vector<uint8_t> padded(m * kc, 0);
+  for (size_t i = 0; i < m; ++i) std::memcpy(padded.data() + i * kc, a + i * k, k);
+  return padded;
+}
+
+Napi::Value QGemm(const Napi::CallbackInfo& info) {
+  const std::string where = "_qkernels.qgemm";
+  Napi::Env env = info.Env();
+  expect_args(info, 13, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const int64_t m = napi::int_value(env, info[1], 1, kMaxDim, where, "m");
+  const int64_t n = napi::int_value(env, info[2], 1, kMaxDim, where, "n");
+  const int64_t k = napi::int_value(env, info[3], 1, kMaxK, where, "k");
+  const int wbits = static_cast<int>(napi::int_value(env, info[4], 2, 8, where, "wbits"));
+  check_elements(env, m * k, where, "a");
+  check_elements(env, n * k, where, "w");
+  check_elements(env, m * n, where, "the result");
+  const std::vector<uint8_t> a = typed_array<uint8_t>(env, info[5], napi_uint8_array, "Uint8Array", m * k, where, "a");
+  const std::vector<int8_t> w = typed_array<int8_t>(env, info[6], napi_int8_array, "Int8Array", n * k, where, "w");
+  const std::vector<float> multiplier = napi::float_array(env, info[7], n, where, "multiplier");
+  const std::vector<float> bias = napi::float_array(env, info[8], n, where, "bias");
+  std::vector<int32_t> correction;
+  const bool has_correction = !info[9].IsNull() && !info[9].IsUndefined();
+  if (has_correction) {
+    correction = typed_array<int32_t>(env, info[9], napi_int32_array, "Int32Array (or null)", n, where, "correction");
+  }
+  const bool float_out = bool_arg(info, 12, where, "floatOut");
+  float min, max;
+  clamp_args(info, 10, !float_out, where, &min, &max);
+  bool force_unpack = false;
+  if (info.Length() > 13 && !info[13].IsUndefined()) {
+    if (!info[13].IsString()) napi::throw_type(env, where, "path must be 'auto' or 'unpack'");
+    const std::string path = info[13].As<Napi::String>().Utf8Value();
+    if (path != "auto" && path != "unpack") {
+      napi::throw_range(env, where, "path must be 'auto' or 'unpack', got '" + path + "'");
+    }
+    force_unpack = path == "unpack";
+  }
+
+  QGemmConfig config = qgemm_config(isa);
+  if (force_unpack) config.ukernel_s4 = config.ukernel_s2 = nullptr;
+  QPackedWeights packed;
+  try {
+    packed = qgemm_pack(config, w.data(), static_cast<size_t>(k), static_cast<size_t>(n), static_cast<size_t>(k),
+                        wbits);
+  } catch (const std::invalid_argument& error) {
+    napi::throw_range(env, where, error.what());
+  }
+  try {
+    const std::vector<uint8_t> padded = pad_rows(a.data(), static_cast<size_t>(m), static_cast<size_t>(k), packed.kc);
+    Scratch scratch(qgemm_scratch_bytes(config, packed));
+    const RequantParams params{multiplier.data(), bias.data(), has_correction ? correction.data() : nullptr, min, max};
+    const size_t rows = static_cast<size_t>(m);
+    const size_t cols = static_cast<size_t>(n);
+    if (float_out) {
+      Napi::Float32Array out = Napi::Float32Array::New(env, rows * cols);
+      qgemm(config, rows, padded.data(), packed.kc, packed, out.Data(), cols, params, true, scratch.data());
+      return out;
+    }
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, rows * cols);
+    qgemm(config, rows, padded.data(), packed.kc, packed, out.Data(), cols, params, false, scratch.data());
+    return out;
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, where + ": out of memory");
+  }
+}
+
+Napi::Value QDwconv(const Napi::CallbackInfo& info) {
+  const std::string where = "_qkernels.qdwconv";
+  Napi::Env env = info.Env();
+  expect_args(info, 9, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const Napi::Object shape_arg = napi::object_arg(info, 1, where + " shape");
+  QDwconvShape s;
+  s.channels = static_cast<size_t>(napi::int_field(shape_arg, "channels", 1, kMaxDim, where));
+  s.in_h = static_cast<size_t>(napi::int_field(shape_arg, "inH", 1, kMaxDim, where));
+  s.in_w = static_cast<size_t>(napi::int_field(shape_arg, "inW", 1, kMaxDim, where));
+  s.out_h = static_cast<size_t>(napi::int_field(shape_arg, "outH", 1, kMaxDim, where));
+  s.out_w = static_cast<size_t>(napi::int_field(shape_arg, "outW", 1, kMaxDim, where));
+  s.kernel_h = static_cast<size_t>(napi::int_field(shape_arg, "kernelH", 1, 1024, where));
+  s.kernel_w = static_cast<size_t>(napi::int_field(shape_arg, "kernelW", 1, 1024, where));
+  s.stride_h = static_cast<size_t>(napi::int_field(shape_arg, "strideH", 1, 1024, where));
+  s.stride_w = static_cast<size_t>(napi::int_field(shape_arg, "strideW", 1, 1024, where));
+  s.pad_top = static_cast<size_t>(napi::int_field(shape_arg, "padTop", 0, 1023, where));
+  s.pad_left = static_cast<size_t>(napi::int_field(shape_arg, "padLeft", 0, 1023, where));
+  if (s.pad_top >= s.kernel_h || s.pad_left >= s.kernel_w) {
+    napi::throw_range(env, where, "padTop/padLeft must be smaller than kernelH/kernelW");
+  }
+  if (static_cast<int64_t>(s.kernel_h * s.kernel_w) > kMaxTaps) {
+    napi::throw_range(env, where, "kernelH * kernelW must not exceed " + std::to_string(kMaxTaps));
+  }
+  // Every output window must overlap the image (as ONNX shape inference guarantees for pads < kernel).
+  if ((s.out_h - 1) * s.stride_h >= s.in_h + s.pad_top || (s.out_w - 1) * s.stride_w >= s.in_w + s.pad_left) {
+    napi::throw_range(env, where, "outH/outW too large for inH/inW, stride and padding");
+  }
+  const int64_t channels = static_cast<int64_t>(s.channels);
+  const int64_t in_count = static_cast<int64_t>(s.in_h * s.in_w) * channels;
+  const int64_t out_count = static_cast<int64_t>(s.out_h * s.out_w) * channels;
+  const int64_t weight_count = static_cast<int64_t>(s.kernel_h * s.kernel_w) * channels;
+  check_elements(env, in_count, where, "input");
+  check_elements(env, out_count, where, "the result");
+  check_elements(env, weight_count, where, "weights");
+  const std::vector<uint8_t> input =
+      typed_array<uint8_t>(env, info[2], napi_uint8_array, "Uint8Array", in_count, where, "input");
+  const uint8_t input_zero = static_cast<uint8_t>(napi::int_value(env, info[3], 0, 255, where, "inputZero"));
+  const std::vector<int8_t> weights =
+      typed_array<int8_t>(env, info[4], napi_int8_array, "Int8Array", weight_count, where, "weights");
+  const std::vector<float> multiplier = napi::float_array(env, info[5], channels, where, "multiplier");
+  const std::vector<float> bias = napi::float_array(env, info[6], channels, where, "bias");
+  float min, max;
+  clamp_args(info, 7, true, where, &min, &max);
+
+  try {
+    const QDwconvConfig& config = qdwconv_config(isa);
+    const std::vector<int8_t> packed = qdwconv_pack(config, weights.data(), s.channels, s.kernel_h, s.kernel_w);
+    const RequantParams params{multiplier.data(), bias.data(), nullptr, min, max};
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(out_count));
+    config.kernel(s, input.data(), s.channels, input_zero, packed.data(), out.Data(), s.channels, params);
+    return out;
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, where + ": out of memory");
+  }
+}
+
+Napi::Value Names(const Napi::CallbackInfo& info) {
+  const Isa isa = isa_arg(info, 0, "_qkernels.names");
+  Napi::Env env = info.Env();
+  const QGemmConfig& gemm = qgemm_config(isa);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("gemm", gemm.name);
+  out.Set("dwconv", qdwconv_config(isa).name);
+  Napi::Array tile = Napi::Array::New(env, 3);
+  tile.Set(0u, Napi::Number::New(env, static_cast<double>(gemm.mr)));
+  tile.Set(1u, Napi::Number::New(env, static_cast<double>(gemm.nr)));
+  tile.Set(2u, Napi::Number::New(env, static_cast<double>(gemm.kr)));
+  out.Set("gemmTile", tile);
+  return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
+  const std::string where = "_qkernels.qgemmTime";
+  Napi::Env env = info.Env();
+  expect_args(info, 6, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const int64_t m = napi::int_value(env, info[1], 1, kMaxDim, where, "m");
+  const int64_t n = napi::int_value(env, info[2], 1, kMaxDim, where, "n");
+  const int64_t k = napi::int_value(env, info[3], 1, kMaxK, where, "k");
+  const int wbits = static_cast<int>(napi::int_value(env, info[4], 2, 8, where, "wbits"));
+  const int64_t iterations = napi::int_value(env, info[5], 1, 1000000, where, "iterations");
+  const int64_t copies =
+      info.Length() > 6 && !info[6].IsUndefined() ? napi::int_value(env, info[6], 1, 64, where, "copies") : 1;
+  check_elements(env, m * k, where, "a");
+  check_elements(env, m * n, where, "the result");
+  check_elements(env, n * k * copies, where, "the weights (all copies)");
+
+  try {
+    const QGemmConfig& config = qgemm_config(isa);
+    std::mt19937 rng(12345);
+    const int qmax = (1 << (wbits - 1)) - 1;
+    std::vector<QPackedWeights> weights;
+    std::vector<int8_t> w(static_cast<size_t>(n * k));
+    for (int64_t c = 0; c < copies; ++c) {
+      for (int8_t& v : w) v = static_cast<int8_t>(static_cast<int>(rng() % (2 * qmax + 1)) - qmax);
+      weights.push_back(qgemm_pack(config, w.data(), static_cast<size_t>(k), static_cast<size_t>(n),
+                                   static_cast<size_t>(k), wbits));
+    }
+    const size_t kc = weights[0].kc;
+    std::vector<uint8_t> a(static_cast<size_t>(m) * kc, 0);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t q = 0; q < k; ++q) a[static_cast<size_t>(i) * kc + static_cast<size_t>(q)] = rng() & 0xFF;
+    }
+    std::vector<float> multiplier(static_cast<size_t>(n), 1.0f / 4096.0f), bias(static_cast<size_t>(n), 128.0f);
+    std::vector<int32_t> correction(static_cast<size_t>(n), 0);
+    std::vector<uint8_t> out(static_cast<size_t>(m * n));
+    Scratch scratch(qgemm_scratch_bytes(config, weights[0]));
+    const RequantParams params{multiplier.data(), bias.data(), correction.data(), 0.0f, 255.0f};
+    const auto run = [&](const QPackedWeights& pw) {
+      qgemm(config, static_cast<size_t>(m), a.data(), kc, pw, out.data(), static_cast<size_t>(n), params, false,
+            scratch.data());
+    };
+    for (const QPackedWeights& pw : weights) run(pw);  // warm-up
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t it = 0; it < iterations; ++it) run(weights[static_cast<size_t>(it % copies)]);
+    return Napi::Number::New(env, seconds_since(start));
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, where + ": out of memory");
+  }
+}
+
+Napi::Value DotPeak(const Napi::CallbackInfo& info) {
+  const std::string where = "_qkernels.dotPeak";
+  Napi::Env env = info.Env();
+  expect_args(info, 2, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const double seconds = napi::number_value(env, info[1], where, "seconds");
+  if (!(seconds > 0 && seconds <= 60)) napi::throw_range(env, where, "seconds must be in (0, 60]");
+  // Rounds of a few milliseconds; the best round's rate is the peak (a preempted round only lowers its own rate).
+  uint64_t chunk = 1 << 14;
+  double best = 0;
+  const auto start = std::chrono::steady_clock::now();
+  do {
+    const auto round = std::chrono::steady_clock::now();
+    const uint64_t ops = qu8_qs8_dot_peak(isa, chunk);
+    const double elapsed = seconds_since(round);
+    if (elapsed < 2e-3) {
+      chunk *= 2;
+      continue;
+    }
+    const double rate = static_cast<double>(ops) / elapsed;
+    if (rate > best) best = rate;
+  } while (seconds_since(start) < seconds);
+  return Napi::Number::New(env, best);
+}
+
+}  // namespace
+
+void register_quant_bindings(Napi::Env env, Napi::Object exports) {
+  Napi::Object kernels = Napi::Object::New(env);
+  kernels.Set("qgemm", Napi::Function::New(env, QGemm, "qgemm"));
+  kernels.Set("qdwconv", Napi::Function::New(env, QDwconv, "qdwconv"));
+  kernels.Set("names", Napi::Function::New(env, Names, "names"));
+  kernels.Set("qgemmTime", Napi::Function::New(env, QGemmTime, "qgemmTime"));
+  kernels.Set("dotPeak", Napi::Function::New(env, DotPeak, "dotPeak"));
+  exports.Set("_qkernels", kernels);
+}
+
+}  // namespace arq::kernels

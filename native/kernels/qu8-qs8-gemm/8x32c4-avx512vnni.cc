@@ -1,0 +1,238 @@
+// qu8-qs8-gemm microkernels, 8x32c4 tile, AVX-512 VNNI: 16 zmm int32 accumulators (8 rows x 2 vectors of 16
+// columns). Per k-group of 4: two 64-byte vectors of the c4 panel (16 columns x 4 k each), then per row one
+// broadcast A dword (4 uint8 codes) and one vpdpbusd per vector (u8 x s8 products summed in 4s into int32, no
+// saturation). Three variants differ only in where the two weight vectors come from:
+//   8x32c4:    int8 panel (8-bit storage, or a sub-byte panel already unpacked into scratch);
+//   8x32c4s4:  4-bit storage read directly: one 64-byte block is exactly one k-group (low nibbles = columns 0-15,
+//              high nibbles = columns 16-31);
+//   8x32c4s2:  2-bit storage read directly: one 64-byte block is two k-groups (fields 0, 1 = group g; 2, 3 = g+1).
+// The direct variants move each field to the top of its byte (shift + and), where as an int8 it reads as 2^(8-bits)
+// times the signed code, and shift the int32 sums right by 8-bits at the end: exact while |sum| * 2^(8-bits) fits in
+// int32, which kc <= kQGemmDirectMaxKc guarantees. All three compute identical int32 sums.
+// Each variant is compiled once per row count 1..8 and dispatched on m, so a short tile computes only its rows.
+// Epilogue = requant.h: acc - correction, cvtepi32_ps (nearest even), _mm512_fmadd_ps, max/min clamp, cvtps_epi32
+// under the default MXCSR (nearest even), then int32 -> uint8 (already within [0, 255]); columns past n are masked.
+// Measured on Zen 5 (one thread, K = 2304): 4x32 ~85%, 6x32 ~90%, 8x32 ~96%, 10x32 to 14x32 no better than 8x32
+// (and less regular) of the vpdpbusd peak; 8x16 and 16x16 lower.
+// Also the AVX-512 sub-byte unpacker (one 64-byte storage block per step, vpshufb sign-extension tables).
+// GCC 12 flags _mm512_undefined_* inside its own intrinsics as maybe-uninitialized (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/qu8-qs8-gemm/qgemm.h"
+
+namespace arq::kernels {
+namespace {
+
+inline int32_t load_dword(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// vpshufb tables (the same 16 bytes in every 128-bit lane): a 4-bit or 2-bit two's-complement field -> int8.
+inline __m512i s4_table() {
+  return _mm512_set4_epi32(static_cast<int>(0xFFFEFDFCu), static_cast<int>(0xFBFAF9F8u), 0x07060504, 0x03020100);
+}
+inline __m512i s2_table() { return _mm512_set4_epi32(0, 0, 0, static_cast<int>(0xFFFE0100u)); }
+
+// Field `shift` of every byte of v (fields of `mask` bits), sign-extended through `table`.
+inline __m512i field(__m512i v, int shift, __m512i mask, __m512i table) {
+  const __m512i f = shift == 0 ? v : _mm512_srli_epi16(v, static_cast<unsigned>(shift));
+  return _mm512_shuffle_epi8(table, _mm512_and_si512(f, mask));
+}
+
+// Field of every byte moved to the top of the byte: (v << shift) & mask, mask 0xF0 (4-bit) or 0xC0 (2-bit).
+inline __m512i top_field(__m512i v, unsigned shift, __m512i mask) {
+  return _mm512_and_si512(shift == 0 ? v : _mm512_slli_epi16(v, shift), mask);
+}
+
+// Epilogue of one tile: acc[i][j] holds rows i < kMr, column vectors j < kNv (16 columns each), scaled by
+// 2^kScaleShift (see the direct variants).
+template <size_t kMr, size_t kNv, unsigned kScaleShift>
+inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size_t ldc, const RequantParams& params,
+                       bool float_out) {
+  const __m512 vmin = _mm512_set1_ps(params.min);
+  const __m512 vmax = _mm512_set1_ps(params.max);
+  for (size_t j = 0; j < kNv && 16 * j < n; ++j) {
+    const size_t cols = n - 16 * j;
+    const __mmask16 mask = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+    const __m512i vcorr = params.correction != nullptr ? _mm512_maskz_loadu_epi32(mask, params.correction + 16 * j)
+                                                       : _mm512_setzero_si512();
+    const __m512 vm = _mm512_maskz_loadu_ps(mask, params.multiplier + 16 * j);
+    const __m512 vb = _mm512_maskz_loadu_ps(mask, params.bias + 16 * j);
+    for (size_t i = 0; i < kMr; ++i) {
+      const __m512i sum = kScaleShift == 0 ? acc[i][j] : _mm512_srai_epi32(acc[i][j], kScaleShift);
+      const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, vcorr)), vm, vb);
+      if (float_out) {
+        _mm512_mask_storeu_ps(static_cast<float*>(out) + i * ldc + 16 * j, mask, y);
+      } else {
+        const __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(y, vmin), vmax));
+        _mm_mask_storeu_epi8(static_cast<uint8_t*>(out) + i * ldc + 16 * j, mask, _mm512_cvtepi32_epi8(q));
+      }
+    }
+  }
+}
+
+// The k loops are written with one named variable per accumulator and row pointer (macros over the row list):
+// GCC 12 keeps an array of zmm accumulators in registers only by copying it around the loop.
+#define ARQ_DECLARE_ROW(i)                  \
+  const uint8_t* a##i = a + (i) * lda;      \
+  __m512i c##i##0 = _mm512_setzero_si512(); \
+  __m512i c##i##1 = _mm512_setzero_si512();
+#define ARQ_STEP_ROW(i)                                         \
+  {                                                             \
+    const __m512i va = _mm512_set1_epi32(load_dword(a##i + g)); \
+    c##i##0 = _mm512_dpbusd_epi32(c##i##0, va, w0);             \
+    c##i##1 = _mm512_dpbusd_epi32(c##i##1, va, w1);             \
+  }
+#define ARQ_SAVE_ROW(i) \
+  acc[i][0] = c##i##0;  \
+  acc[i][1] = c##i##1;
+#define ARQ_TILE_SIGNATURE(NAME)                                                                                  \
+  void NAME(size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* w, void* out, size_t ldc,           \
+            const RequantParams& params, bool float_out)
+#define ARQ_STORE(MR, ROWS, SHIFT) \
+  __m512i acc[MR][2];              \
+  ROWS(ARQ_SAVE_ROW)               \
+  store_tile<MR, 2, SHIFT>(acc, n, out, ldc, params, float_out);
+
+// int8 panel.
+#define ARQ_TILE_S8(NAME, MR, ROWS)                    \
+  ARQ_TILE_SIGNATURE(NAME) {                           \
+    ROWS(ARQ_DECLARE_ROW)                              \
+    for (size_t g = 0; g < kc; g += 4, w += 128) {     \
+      const __m512i w0 = _mm512_loadu_si512(w);        \
+      const __m512i w1 = _mm512_loadu_si512(w + 64);   \
+      ROWS(ARQ_STEP_ROW)                               \
+    }                                                  \
+    ARQ_STORE(MR, ROWS, 0)                             \
+  }
+// 4-bit storage (w points at the stored panel): sums scaled by 16.
+#define ARQ_TILE_S4(NAME, MR, ROWS)                                   \
+  ARQ_TILE_SIGNATURE(NAME) {                                          \
+    const __m512i mask = _mm512_set1_epi8(static_cast<char>(0xF0));   \
+    ROWS(ARQ_DECLARE_ROW)                                             \
+    for (size_t g = 0; g < kc; g += 4, w += 64) {                     \
+      const __m512i v = _mm512_loadu_si512(w);                        \
+      const __m512i w0 = top_field(v, 4, mask);                       \
+      const __m512i w1 = top_field(v, 0, mask);                       \
+      ROWS(ARQ_STEP_ROW)                                              \
+    }                                                                 \
+    ARQ_STORE(MR, ROWS, 4)                                            \
+  }
+// 2-bit storage (w points at the stored panel): sums scaled by 64. An odd last k-group (the first half of the last
+// block) is done first, so the k loop has no tail after it (GCC would copy the accumulators around the loop).
+#define ARQ_TILE_S2(NAME, MR, ROWS)                                   \
+  ARQ_TILE_SIGNATURE(NAME) {                                          \
+    const __m512i mask = _mm512_set1_epi8(static_cast<char>(0xC0));   \
+    ROWS(ARQ_DECLARE_ROW)                                             \
+    const size_t pairs_end = kc / 8 * 8;                              \
+    if (pairs_end != kc) {                                            \
+      const size_t g = pairs_end;                                     \
+      const __m512i v = _mm512_loadu_si512(w + pairs_end / 8 * 64);   \
+      const __m512i w0 = top_field(v, 6, mask);                       \
+      const __m512i w1 = top_field(v, 4, mask);                       \
+      ROWS(ARQ_STEP_ROW)                                              \
+    }                                                                 \
+    for (size_t g = 0; g < pairs_end; g += 4, w += 64) {              \
+      const __m512i v = _mm512_loadu_si512(w);                        \
+      {                                                               \
+        const __m512i w0 = top_field(v, 6, mask);                     \
+        const __m512i w1 = top_field(v, 4, mask);                     \
+        ROWS(ARQ_STEP_ROW)                                            \
+      }                                                               \
+      g += 4;                                                         \
+      const __m512i w0 = top_field(v, 2, mask);                       \
+      const __m512i w1 = top_field(v, 0, mask);                       \
+      ROWS(ARQ_STEP_ROW)                                              \
+    }                                                                 \
+    ARQ_STORE(MR, ROWS, 6)                                            \
+  }
+
+#define ARQ_ROWS_1(X) X(0)
+#define ARQ_ROWS_2(X) ARQ_ROWS_1(X) X(1)
+#define ARQ_ROWS_3(X) ARQ_ROWS_2(X) X(2)
+#define ARQ_ROWS_4(X) ARQ_ROWS_3(X) X(3)
+#define ARQ_ROWS_5(X) ARQ_ROWS_4(X) X(4)
+#define ARQ_ROWS_6(X) ARQ_ROWS_5(X) X(5)
+#define ARQ_ROWS_7(X) ARQ_ROWS_6(X) X(6)
+#define ARQ_ROWS_8(X) ARQ_ROWS_7(X) X(7)
+#define ARQ_ALL_ROWS(TILE, PREFIX)                                                              \
+  TILE(PREFIX##1, 1, ARQ_ROWS_1)                                                                \
+  TILE(PREFIX##2, 2, ARQ_ROWS_2)                                                                \
+  TILE(PREFIX##3, 3, ARQ_ROWS_3)                                                                \
+  TILE(PREFIX##4, 4, ARQ_ROWS_4)                                                                \
+  TILE(PREFIX##5, 5, ARQ_ROWS_5)                                                                \
+  TILE(PREFIX##6, 6, ARQ_ROWS_6)                                                                \
+  TILE(PREFIX##7, 7, ARQ_ROWS_7)                                                                \
+  TILE(PREFIX##8, 8, ARQ_ROWS_8)
+
+ARQ_ALL_ROWS(ARQ_TILE_S8, s8_rows)
+ARQ_ALL_ROWS(ARQ_TILE_S4, s4_rows)
+ARQ_ALL_ROWS(ARQ_TILE_S2, s2_rows)
+
+}  // namespace
+
+#define ARQ_DISPATCH(PREFIX)                                                  \
+  switch (m) {                                                                \
+    case 1: return PREFIX##1(n, kc, a, lda, w, out, ldc, params, float_out);  \
+    case 2: return PREFIX##2(n, kc, a, lda, w, out, ldc, params, float_out);  \
+    case 3: return PREFIX##3(n, kc, a, lda, w, out, ldc, params, float_out);  \
+    case 4: return PREFIX##4(n, kc, a, lda, w, out, ldc, params, float_out);  \
+    case 5: return PREFIX##5(n, kc, a, lda, w, out, ldc, params, float_out);  \
+    case 6: return PREFIX##6(n, kc, a, lda, w, out, ldc, params, float_out);  \
+    case 7: return PREFIX##7(n, kc, a, lda, w, out, ldc, params, float_out);  \
+    default: return PREFIX##8(n, kc, a, lda, w, out, ldc, params, float_out); \
+  }
+
+void qu8_qs8_gemm_ukernel_8x32c4__avx512vnni(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda,
+                                             const int8_t* w, void* out, size_t ldc, const RequantParams& params,
+                                             bool float_out) {
+  ARQ_DISPATCH(s8_rows)
+}
+void qu8_qs8_gemm_ukernel_8x32c4s4__avx512vnni(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda,
+                                               const int8_t* w, void* out, size_t ldc, const RequantParams& params,
+                                               bool float_out) {
+  ARQ_DISPATCH(s4_rows)
+}
+void qu8_qs8_gemm_ukernel_8x32c4s2__avx512vnni(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda,
+                                               const int8_t* w, void* out, size_t ldc, const RequantParams& params,
+                                               bool float_out) {
+  ARQ_DISPATCH(s2_rows)
+}
+
+void qu8_qs8_gemm_unpack__avx512vnni(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits) {
+  const int bits = qgemm_storage_bits(wbits);
+  if (bits == 8) {
+    std::memcpy(panel, packed, bytes_unpacked);
+    return;
+  }
+  if (bits == 4) {
+    const __m512i table = s4_table();
+    const __m512i mask = _mm512_set1_epi8(0x0F);
+    for (size_t e = 0; e < bytes_unpacked; e += 128, packed += 64, panel += 128) {
+      const __m512i v = _mm512_loadu_si512(packed);
+      _mm512_storeu_si512(panel, field(v, 0, mask, table));
+      _mm512_storeu_si512(panel + 64, field(v, 4, mask, table));
+    }
+    return;
+  }
+  const __m512i table = s2_table();
+  const __m512i mask = _mm512_set1_epi8(0x03);
+  for (size_t e = 0; e < bytes_unpacked; e += 256, packed += 64, panel += 256) {
+    const __m512i v = _mm512_loadu_si512(packed);
+    _mm512_storeu_si512(panel, field(v, 0, mask, table));
+    _mm512_storeu_si512(panel + 64, field(v, 2, mask, table));
+    _mm512_storeu_si512(panel + 128, field(v, 4, mask, table));
+    _mm512_storeu_si512(panel + 192, field(v, 6, mask, table));
+  }
+}
+
+}  // namespace arq::kernels

@@ -1,0 +1,46 @@
+// qu8-qs8 dot-product peak loop, scalar (see peak.h), and the dispatch over ISA levels.
+#include <cstdint>
+
+#include "kernels/qu8-qs8-gemm/peak.h"
+
+namespace arq::kernels {
+
+uint64_t qu8_qs8_dot_peak__avx2(uint64_t iterations);
+uint64_t qu8_qs8_dot_peak__avx512vnni(uint64_t iterations);
+
+namespace {
+
+uint64_t dot_peak_scalar(uint64_t iterations) {
+  constexpr int kAcc = 8;
+  int32_t acc[kAcc];
+  for (int j = 0; j < kAcc; ++j) acc[j] = j;
+  int32_t a = 200, b = -100;
+  // The empty asm keeps the operands opaque, so the loop is neither folded nor vectorised.
+  asm volatile("" : "+r"(a), "+r"(b));
+  for (uint64_t it = 0; it < iterations; ++it) {
+    // One multiply-add per accumulator and round (modulo 2^32), 8 independent chains.
+    for (int j = 0; j < kAcc; ++j) {
+      const uint32_t v = static_cast<uint32_t>(acc[j]) * static_cast<uint32_t>(a) + static_cast<uint32_t>(b);
+      acc[j] = static_cast<int32_t>(v);
+    }
+    asm volatile("" : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3]), "+r"(acc[4]), "+r"(acc[5]),
+                 "+r"(acc[6]), "+r"(acc[7]));
+  }
+  int32_t sum = 0;
+  for (int j = 0; j < kAcc; ++j) sum ^= acc[j];
+  asm volatile("" : : "r"(sum));
+  return iterations * kAcc * 2;
+}
+
+}  // namespace
+
+uint64_t qu8_qs8_dot_peak(Isa isa, uint64_t iterations) {
+  switch (isa) {
+    case Isa::kAvx512Vnni: return qu8_qs8_dot_peak__avx512vnni(iterations);
+    case Isa::kAvx2: return qu8_qs8_dot_peak__avx2(iterations);
+    case Isa::kScalar: break;
+  }
+  return dot_peak_scalar(iterations);
+}
+
+}  // namespace arq::kernels

@@ -1,0 +1,88 @@
+// qu8-qs8-gemm: quantized GEMM with uint8 activation codes (A, per-tensor zero point) and signed int8 weight codes
+// (W, per output column, symmetric), int32 accumulation and the requant.h epilogue:
+//   acc[i][c] = sum_k A[i][k] * W[c][k] - correction[c]           (exact int32)
+//   out[i][c] = requant_code(acc, m_c, b_c, min, max)  (uint8)   or   requant_float(acc, m_c, b_c)  (float)
+// Weights of 2..8 bits are stored packed (8: one code per byte; 4 and 3: two per byte; 2: four per byte). A sub-byte
+// panel is unpacked to int8 into caller scratch once per row block before the row tiles reuse it, so the main
+// microkernel only ever sees int8 panels; where a config has direct sub-byte microkernels and only a few row tiles
+// share a panel (small M), qgemm runs those on the stored panel instead (unpacking in registers), because the
+// scratch round trip would then cost more than the arithmetic. Every path computes identical outputs whatever the
+// ISA, the row position, the path or the thread count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "common/cpu.h"
+#include "kernels/requant.h"
+
+namespace arq::kernels {
+
+// Packed layout (every config; pack.cc writes it, the microkernels read it). Panel p holds columns n0 = p*nr ..
+// n0+nr-1 (zero past n) over kc = K rounded up to kr (zero past K), as kc/kr k-groups of nr columns x kr bytes:
+//   panel[(q / kr) * nr * kr + j * kr + q % kr] = W[n0 + j][q]
+// ("c4" for kr = 4: one k-group of 16 columns is one 64-byte vector, 4 consecutive k per column).
+// Sub-byte storage (wbits < 8) compresses the int8 panel, padded with zeros to whole blocks, block by block: a block is
+// kQGemmStorageBlockBytes bytes holding 8/bits * that many codes (bits = 4 for wbits 3 and 4, 2 for wbits 2);
+// byte b of a block holds unpacked element b + s * kQGemmStorageBlockBytes in bits [s*bits, (s+1)*bits) as a
+// two's-complement field, for s = 0 .. 8/bits - 1. Unpacking sign-extends each field.
+constexpr size_t kQGemmStorageBlockBytes = 64;
+inline int qgemm_storage_bits(int wbits) { return wbits >= 5 ? 8 : wbits >= 3 ? 4 : 2; }
+// Largest kc the direct sub-byte microkernels take (they accumulate 2^(8-bits) times the sums in int32).
+constexpr size_t kQGemmDirectMaxKc = 65536;
+
+// One mr x nr tile over the whole kc (K rounded up to kr; the caller zero-pads A's row tails and the packer pads W).
+//   a: row i at a + i*lda (bytes); rows >= m are not read.  w: one unpacked int8 panel in the config's layout.
+//   out: uint8 codes (ldc in bytes) or float (ldc in floats) when float_out; only m rows and n columns are written.
+//   params: already offset to this panel's first column; correction may be nullptr (no zero-point term).
+//   Alignment: none required (unaligned loads and masked stores throughout).
+using QGemmUkernel = void (*)(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* w, void* out,
+                              size_t ldc, const RequantParams& params, bool float_out);
+// Unpacks one sub-byte panel (storage of `wbits`) into an int8 panel of the same layout; bytes_unpacked is the
+// panel's element count rounded up to whole storage blocks (QPackedWeights::unpacked_bytes).
+using QUnpackFn = void (*)(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
+
+struct QGemmConfig {
+  const char* name;  // e.g. "qu8_qs8_gemm_ukernel_8x16c4__avx512vnni"
+  Isa isa;
+  size_t mr, nr, kr;  // tile rows, panel columns, k-block (A rows are padded to a multiple of kr)
+  QGemmUkernel ukernel;
+  QUnpackFn unpack;
+  // Optional (nullptr if absent): microkernels that read 4-bit / 2-bit storage directly (w = the stored panel, its
+  // bytes reinterpreted), same contract and results as unpack + ukernel for kc <= kQGemmDirectMaxKc. qgemm uses them
+  // when a panel serves at most direct_max_tiles row tiles and kc <= kQGemmDirectMaxKc.
+  QGemmUkernel ukernel_s4 = nullptr;
+  QGemmUkernel ukernel_s2 = nullptr;
+  size_t direct_max_tiles = 0;
+};
+
+const QGemmConfig& qgemm_config(Isa isa);
+
+// Weights packed for one config: panels of nr columns over kc rows, in `wbits` storage.
+struct QPackedWeights {
+  int wbits = 8;
+  size_t n = 0, k = 0, kc = 0;
+  size_t panel_bytes = 0;     // bytes of one stored panel
+  size_t unpacked_bytes = 0;  // bytes of one panel unpacked to int8 (nr * kc rounded up to whole storage blocks)
+  std::vector<uint8_t> data;
+};
+
+// w: int8 codes [n][k] (row stride ldw), each within the symmetric range of wbits (2..8; checked, throws
+// std::invalid_argument otherwise).
+QPackedWeights qgemm_pack(const QGemmConfig& config, const int8_t* w, size_t ldw, size_t n, size_t k, int wbits);
+
+// Scratch bytes qgemm needs for these weights: one unpacked panel (unpacked_bytes), or 0 for 8-bit storage
+// (wbits 5..8). Any alignment works; 64-byte alignment is fastest.
+size_t qgemm_scratch_bytes(const QGemmConfig& config, const QPackedWeights& w);
+
+// out[m][n] for A [m][kc] (row stride lda >= kc, bytes k..kc-1 of each row zero; nothing past byte kc-1 of a row is
+// read). out: uint8 codes with row stride ldc bytes, or float with row stride ldc floats when float_out; params
+// cover all n columns. Loop order: blocks of rows of A sized for L2, then panels (each sub-byte panel unpacked into
+// scratch once per row block, or read directly; see QGemmConfig), then mr-row tiles. Single-threaded, allocates
+// nothing; threads may split M and call this on disjoint row ranges, each with its own scratch (a split into ranges
+// of at least 64 rows keeps the unpacked path; see config.cc).
+void qgemm(const QGemmConfig& config, size_t m, const uint8_t* a, size_t lda, const QPackedWeights& w, void* out,
+           size_t ldc, const RequantParams& params, bool float_out, int8_t* scratch);
+
+}  // namespace arq::kernels

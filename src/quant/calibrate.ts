@@ -1,0 +1,51 @@
+/**
+ * Calibration (quantization.md): the float model runs on training images with Gaussian noise at the certification
+ * sigma (the smoothed classifier only ever sees noisy inputs), and every tensor's range and histogram are recorded.
+ * Grids are then chosen from these statistics (grid.ts). Deterministic for a given dataset, count and seed.
+ */
+import type { Dataset } from '../data/index.js';
+import type { Graph } from '../graph/ir.js';
+import { FloatPlan, lowerGraph } from '../engine/float-plan.js';
+import { cpuInfo } from '../native.js';
+import { noisyCopy } from '../noise.js';
+import { ArqError } from '../util/errors.js';
+
+export const HISTOGRAM_BINS = 2048;
+
+export interface CalibrationOptions {
+  /** Noise standard deviation added to the [0,1] images (the certification sigma). */
+  readonly sigma: number;
+  /** Calibration images, spread evenly over the dataset (default 256). */
+  readonly count?: number;
+  readonly seed?: number;
+  readonly threads?: number;
+}
+
+export interface Calibration {
+  /** Plan value of every IR value (see engine/float-plan.ts). */
+  readonly valueOf: ReadonlyMap<string, number>;
+  /** [min, max] per plan value. */
+  readonly ranges: Float32Array;
+  /** HISTOGRAM_BINS counts per plan value over its range. */
+  readonly histograms: Float64Array;
+  readonly settings: { readonly sigma: number; readonly count: number; readonly seed: number; readonly data: string };
+}
+
+export async function calibrate(graph: Graph, data: Dataset, options: CalibrationOptions): Promise<Calibration> {
+  const count = Math.min(options.count ?? 256, data.count);
+  const seed = options.seed ?? 0;
+  const threads = options.threads ?? cpuInfo().threads;
+  const size = data.shape[0] * data.shape[1] * data.shape[2];
+  const expected = graph.input.shape[0] * graph.input.shape[1] * graph.input.shape[2];
+  if (size !== expected) throw new ArqError(`calibration data ${data.name} has images of ${size} values, the model expects ${expected}`);
+  const images = new Float32Array(count * size);
+  const stride = Math.floor(data.count / count);
+  for (let k = 0; k < count; k++) {
+    const index = k * stride;
+    images.set(noisyCopy(data.images.subarray(index * size, (index + 1) * size), options.sigma, seed, index), k * size);
+  }
+  const plan = FloatPlan.build(graph);
+  const ranges = await plan.observeRanges(images, count, threads);
+  const histograms = await plan.observeHistograms(images, count, threads, ranges, HISTOGRAM_BINS);
+  return { valueOf: lowerGraph(graph).valueOf, ranges, histograms, settings: { sigma: options.sigma, count, seed, data: data.name } };
+}

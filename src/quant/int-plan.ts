@@ -1,0 +1,96 @@
+/**
+ * Building an integer plan: the graph lowered as for the fp32 plan (same fused clamps), with per-layer weight codes
+ * and scales (grid.ts) under the policy, and every tensor's grid from calibration. Carriers are 8-bit; each layer
+ * reads its input on its own abits grid; pools, clamps and reshapes keep their input's grid; the layer that
+ * produces the network output writes float logits.
+ */
+import type { Graph, QuantizableNode } from '../graph/ir.js';
+import { lowerGraph } from '../engine/float-plan.js';
+import { addon, withStack, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan } from '../native.js';
+import { ArqError } from '../util/errors.js';
+import { HISTOGRAM_BINS, type Calibration } from './calibrate.js';
+import { activationGrid, quantizeWeights } from './grid.js';
+import type { Policy } from './policy.js';
+
+export function intPlanSpec(graph: Graph, policy: Policy, calibration: Calibration): IntPlanSpec {
+  const { spec } = lowerGraph(graph);
+  const bits = new Map(policy.layers.map((layer) => [layer.name, layer]));
+  const layers = new Map(graph.nodes.filter((n): n is QuantizableNode => n.op === 'conv' || n.op === 'gemm').map((n) => [n.name, n]));
+  const gridOf = (value: number, width: number) => {
+    const histogram = calibration.histograms.subarray(value * HISTOGRAM_BINS, (value + 1) * HISTOGRAM_BINS);
+    return activationGrid(calibration.ranges[2 * value], calibration.ranges[2 * value + 1], histogram, width);
+  };
+  const grids: (NativeGrid | null)[] = new Array<NativeGrid | null>(spec.values).fill(null);
+  const isFloat = new Array<boolean>(spec.values).fill(false);
+  isFloat[0] = true;
+  const carrier = (value: number): NativeGrid => {
+    const { scale, zero } = gridOf(value, 8);
+    return { scale, zero };
+  };
+  const ops: IntPlanOp[] = spec.ops.map((op) => {
+    const input = op.inputs[0];
+    const out = op.output;
+    switch (op.op) {
+      case 'conv':
+      case 'gemm': {
+        const node = layers.get(op.name!)!;
+        const layer = bits.get(node.name);
+        if (!layer) throw new ArqError(`the policy has no bit widths for layer '${node.name}'`);
+        isFloat[out] = out === spec.output;
+        grids[out] = isFloat[out] ? null : carrier(out);
+        const channels = node.op === 'conv' ? node.outChannels : node.outFeatures;
+        const { codes, scales } = quantizeWeights(node.weight, channels, layer.wbits);
+        const { scale, zero } = gridOf(input, layer.abits);
+        const { weight: _float, ...structure } = op;
+        void _float;
+        return { ...structure, weight: codes, wbits: layer.wbits, weightScales: scales, inputGrid: { scale, zero, bits: layer.abits } } as IntPlanOp;
+      }
+      case 'add':
+        grids[out] = carrier(out);
+        return op;
+      case 'elementwise':
+        if (!isFloat[input]) throw new ArqError(`node '${op.name}': elementwise operators are supported only before the first layer`);
+        isFloat[out] = true;
+        return op;
+      case 'repeat':
+      case 'pad':
+      case 'flatten':
+        isFloat[out] = isFloat[input];
+        grids[out] = grids[input];
+        return op;
+      default:
+        if (isFloat[input]) throw new ArqError(`node '${op.name}' (${op.op}) needs a quantized input: the integer plan quantizes at the first Conv or Gemm layer`);
+        grids[out] = grids[input];
+        return op;
+    }
+  });
+  return { ...spec, grids, ops };
+}
+
+/** A network compiled for arq's integer engine under one policy. */
+export class IntPlan {
+  private constructor(private readonly native: NativeIntPlan) {}
+
+  static build(graph: Graph, policy: Policy, calibration: Calibration): IntPlan {
+    const Native = addon().IntPlan;
+    return new IntPlan(new Native(intPlanSpec(graph, policy, calibration)));
+  }
+
+  get classes(): number {
+    return this.native.classes;
+  }
+
+  get kernels(): string {
+    return this.native.kernels;
+  }
+
+  /** Logits [batch x classes]; off the JavaScript thread on `threads` threads. */
+  run(images: Float32Array, batch: number, threads: number): Promise<Float32Array> {
+    return withStack(() => this.native.run(images, batch, threads));
+  }
+
+  /** The same logits from the plain reference executor (slow; tests). */
+  runReference(images: Float32Array, batch: number): Promise<Float32Array> {
+    return withStack(() => this.native._runReference(images, batch));
+  }
+}

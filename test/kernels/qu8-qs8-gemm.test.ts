@@ -1,0 +1,358 @@
+// qu8-qs8-gemm: every ISA level the CPU supports against the scalar kernel, bit for bit (codes and float outputs),
+// and the scalar kernel against a JavaScript reference of quantization.md's formula with an exact emulation of
+// fmaf; plus crafted rounding ties, clamps, zero-point corrections, every weight width (packed storage and both
+// sub-byte paths) and argument validation of _qkernels.qgemm.
+import { createRequire } from 'node:module';
+import { describe, expect, test } from 'vitest';
+
+type IsaName = 'scalar' | 'avx2' | 'avx512vnni';
+
+// Local typed view of the internal `_qkernels` binding (native/kernels/qbind.cc).
+interface QKernels {
+  qgemm(isa: IsaName, m: number, n: number, k: number, wbits: number, a: Uint8Array, w: Int8Array,
+    multiplier: Float32Array, bias: Float32Array, correction: Int32Array | null, min: number, max: number,
+    floatOut: boolean, path?: 'auto' | 'unpack'): Uint8Array | Float32Array;
+  names(isa: IsaName): { gemm: string; dwconv: string; gemmTile: [number, number, number] };
+}
+
+function loadAddon(): { cpuInfo(): { detected: IsaName }; _qkernels: QKernels } {
+  return createRequire(import.meta.url)('../../build/Release/arq.node');
+}
+const addon = loadAddon();
+const q = addon._qkernels;
+const LEVELS: IsaName[] = ['scalar', 'avx2', 'avx512vnni'];
+const detected = LEVELS.indexOf(addon.cpuInfo().detected);
+
+function rng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+const randInt = (next: () => number, lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
+
+// ---- The reference: quantization.md, Operators, in plain JavaScript -------------------------------------------
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+// The float32 next to r (a float32, finite) in the direction of `toward`.
+function nextF32(r: number, toward: number): number {
+  if (r === 0) return toward > 0 ? 2 ** -149 : -(2 ** -149);
+  f32[0] = r;
+  u32[0] += (toward > r) === (r > 0) ? 1 : -1;
+  return f32[0];
+}
+
+// fmaf(float(acc), m, b) rounded once, exactly: float(acc) is fround of an exact integer; the product of two 24-bit
+// significands is exact in a double; TwoSum gives the exact error of the double sum, which decides the one case a
+// double sum could round wrongly (landing exactly halfway between two float32 values).
+function fmaF32(acc: number, m: number, b: number): number {
+  const x = Math.fround(acc);
+  const p = x * m;
+  const s = p + b;
+  const bv = s - p;
+  const err = (p - (s - bv)) + (b - bv);
+  let r = Math.fround(s);
+  if (err !== 0 && r !== s) {
+    const other = nextF32(r, s);
+    if (s - r === other - s) r = err > 0 ? Math.max(r, other) : Math.min(r, other);
+  }
+  return r;
+}
+
+function roundHalfEven(y: number): number {
+  const f = Math.floor(y);
+  const d = y - f;
+  if (d !== 0.5) return d < 0.5 ? f : f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+function requantCode(acc: number, m: number, b: number, min: number, max: number): number {
+  const y = Math.min(Math.max(fmaF32(acc, m, b), Math.fround(min)), Math.fround(max));
+  return roundHalfEven(y);
+}
+
+interface Case {
+  m: number; n: number; k: number; wbits: number;
+  a: Uint8Array; w: Int8Array; multiplier: Float32Array; bias: Float32Array; correction: Int32Array | null;
+  min: number; max: number;
+}
+
+function accumulators(c: Case): Float64Array {
+  const acc = new Float64Array(c.m * c.n);
+  for (let i = 0; i < c.m; i++) {
+    for (let j = 0; j < c.n; j++) {
+      let s = 0;
+      for (let p = 0; p < c.k; p++) s += c.a[i * c.k + p] * c.w[j * c.k + p];
+      acc[i * c.n + j] = (s - (c.correction ? c.correction[j] : 0)) | 0;  // int32, as the kernels wrap
+    }
+  }
+  return acc;
+}
+
+function reference(c: Case, floatOut: boolean): Uint8Array | Float32Array {
+  const acc = accumulators(c);
+  const out = floatOut ? new Float32Array(c.m * c.n) : new Uint8Array(c.m * c.n);
+  for (let i = 0; i < c.m; i++) {
+    for (let j = 0; j < c.n; j++) {
+      const v = acc[i * c.n + j];
+      out[i * c.n + j] = floatOut ? fmaF32(v, c.multiplier[j], c.bias[j]) : requantCode(v, c.multiplier[j], c.bias[j], c.min, c.max);
+    }
+  }
+  return out;
+}
+
+// ---- Cases ------------------------------------------------------------------------------------------------------
+
+// A layer-like case: activation codes with zero point za (correction = za * sum_k w), weights of `wbits`, per-column
+// multipliers that map the accumulator range onto roughly [0, 255] around z_out, and a clamp.
+function makeCase(m: number, n: number, k: number, wbits: number, next: () => number, opts: { za?: number; relu6?: boolean } = {}): Case {
+  const qmax = 2 ** (wbits - 1) - 1;
+  const a = Uint8Array.from({ length: m * k }, () => randInt(next, 0, 255));
+  const w = Int8Array.from({ length: n * k }, () => randInt(next, -qmax, qmax));
+  const za = opts.za ?? 0;
+  let correction: Int32Array | null = null;
+  if (za !== 0) {
+    correction = new Int32Array(n);
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += w[j * k + p];
+      correction[j] = za * s;
+    }
+  }
+  const zOut = randInt(next, 0, 40);
+  const spread = 128 * qmax * Math.sqrt(k) + 1;
+  const multiplier = Float32Array.from({ length: n }, () => (60 + 100 * next()) / spread);
+  const bias = Float32Array.from({ length: n }, () => zOut + 40 * (next() - 0.5));
+  const max = opts.relu6 ? Math.min(255, zOut + randInt(next, 20, 200)) : 255;
+  return { m, n, k, wbits, a, w, multiplier, bias, correction, min: zOut, max };
+}
+
+function run(isa: IsaName, c: Case, floatOut = false, path: 'auto' | 'unpack' = 'auto'): Uint8Array | Float32Array {
+  return q.qgemm(isa, c.m, c.n, c.k, c.wbits, c.a, c.w, c.multiplier, c.bias, c.correction, c.min, c.max, floatOut, path);
+}
+
+function bytesOf(x: Uint8Array | Float32Array): Buffer {
+  return Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+}
+
+// First mismatch as a string, or null (bitwise comparison, so -0 and NaN patterns count too).
+function firstMismatch(c: Case, got: Uint8Array | Float32Array, want: Uint8Array | Float32Array, label: string): string | null {
+  if (got.length !== want.length || got.constructor !== want.constructor) return `${label}: wrong result type or length`;
+  if (bytesOf(got).equals(bytesOf(want))) return null;
+  for (let i = 0; i < got.length; i++) {
+    if (!Object.is(got[i], want[i])) {
+      return `${label} m=${c.m} n=${c.n} k=${c.k} w${c.wbits} at (${Math.floor(i / c.n)}, ${i % c.n}): got ${got[i]}, want ${want[i]}`;
+    }
+  }
+  return `${label}: bit patterns differ`;
+}
+
+// Shapes around every tile and block size in use (mr 4/6/8, nr 8/32, kr 4, storage blocks of 64 bytes, the AVX2
+// kernel's 512-k chunk), with odd M and N and K = 1.
+function shapeCases(seed: number): Case[] {
+  const next = rng(seed);
+  const cases: Case[] = [];
+  const ms = [1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 25];
+  const ns = [1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 63, 65];
+  const ks = [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513, 1000];
+  let i = 0;
+  for (const m of ms) {
+    for (const n of ns) {
+      const k = ks[(i * 7) % ks.length];
+      const wbits = 2 + (i % 7);
+      cases.push(makeCase(m, n, k, wbits, next, { za: i % 3 === 0 ? 0 : randInt(next, 1, 255), relu6: i % 4 === 1 }));
+      i++;
+    }
+  }
+  for (const k of ks) {
+    for (let wbits = 2; wbits <= 8; wbits++) cases.push(makeCase(9, 33, k, wbits, next, { za: 128 }));
+  }
+  // Larger: several row tiles and panels, a K past the AVX2 chunk, every width.
+  for (let wbits = 2; wbits <= 8; wbits++) cases.push(makeCase(37, 70, 600 + 4 * wbits + (wbits % 3), wbits, next, { za: 3 }));
+  return cases;
+}
+
+const casesForIsa = shapeCases(1234);
+
+// ---- Tests --------------------------------------------------------------------------------------------------------
+
+describe('qu8-qs8-gemm scalar reference', () => {
+  test('matches the JavaScript reference of the formula (codes and float outputs)', () => {
+    for (const c of casesForIsa.filter((_, i) => i % 2 === 0)) {
+      expect(firstMismatch(c, run('scalar', c), reference(c, false), 'codes')).toBeNull();
+      expect(firstMismatch(c, run('scalar', c, true), reference(c, true), 'float')).toBeNull();
+    }
+  });
+
+  test('the fma emulation itself: single rounding where a multiply then add would round twice', () => {
+    // acc = 5, m = 1 + 2^-23: acc * m = 5 + 1.25 ulp(5) rounds to 5 + 1 ulp; with b = -(4.5 + 2^-21) a separate
+    // add gives exactly 0.5 (code 0), the fused result 0.5 + 2^-23 (code 1).
+    const m = 1 + 2 ** -23;
+    const b = -(4.5 + 2 ** -21);
+    expect(fmaF32(5, m, b)).toBe(0.5 + 2 ** -23);
+    expect(Math.fround(Math.fround(5 * m) + b)).toBe(0.5);
+  });
+
+  test('float(acc) rounds to nearest even above 2^24', () => {
+    expect(fmaF32(2 ** 24 + 1, 1, 0)).toBe(2 ** 24);
+    expect(fmaF32(2 ** 24 + 3, 1, 0)).toBe(2 ** 24 + 4);
+  });
+});
+
+// Cases whose accumulator is set exactly through the correction (a = 0): acc = -correction[j].
+function accCase(accs: number[], multiplier: number[], bias: number[], min = 0, max = 255): Case {
+  const n = accs.length;
+  return {
+    m: 1, n, k: 1, wbits: 8,
+    a: new Uint8Array(1), w: new Int8Array(n).fill(1),
+    multiplier: Float32Array.from(multiplier), bias: Float32Array.from(bias),
+    correction: Int32Array.from(accs, (v) => -v), min, max,
+  };
+}
+
+for (const [level, isa] of LEVELS.entries()) {
+  describe.skipIf(level > detected)(`qu8-qs8-gemm ${isa}`, () => {
+    test('reports its kernel name and tile', () => {
+      const { gemm, gemmTile } = q.names(isa);
+      expect(gemm).toMatch(new RegExp(`^qu8_qs8_gemm_ukernel_\\d+x\\d+c4__${isa}$`));
+      expect(gemm).toContain(`${gemmTile[0]}x${gemmTile[1]}c${gemmTile[2]}`);
+    });
+
+    test('equals the scalar kernel bit for bit on shapes with tails, every width and zero point', () => {
+      for (const c of casesForIsa) {
+        const codes = run(isa, c);
+        const floats = run(isa, c, true);
+        expect(firstMismatch(c, codes, run('scalar', c), 'codes')).toBeNull();
+        expect(firstMismatch(c, floats, run('scalar', c, true), 'float')).toBeNull();
+        if (c.wbits < 5) expect(firstMismatch(c, run(isa, c, false, 'unpack'), codes, 'unpack path')).toBeNull();
+      }
+    });
+
+    test('rounds ties to even and applies one fused multiply-add', () => {
+      // y = acc * 0.5: every odd acc is a tie.
+      const accs = Array.from({ length: 64 }, (_, i) => i);
+      const half = accCase(accs, accs.map(() => 0.5), accs.map(() => 0));
+      expect(Array.from(run(isa, half))).toEqual(accs.map((v) => roundHalfEven(v / 2)));
+      expect(Array.from(run(isa, half)).slice(0, 8)).toEqual([0, 0, 1, 2, 2, 2, 3, 4]);
+      // Ties from the bias: (acc + 1) / 4.
+      const quarter = accCase(accs, accs.map(() => 0.25), accs.map(() => 0.25));
+      expect(Array.from(run(isa, quarter))).toEqual(accs.map((v) => roundHalfEven((v + 1) / 4)));
+      // Fused versus separate rounding (see the reference test): code 1, not 0; float 0.5 + 2^-23.
+      const fused = accCase([5, 5, 7], [1 + 2 ** -23, 1 + 2 ** -23, 0.5], [-(4.5 + 2 ** -21), -(4.5 + 2 ** -21), 0]);
+      expect(Array.from(run(isa, fused))).toEqual([1, 1, 4]);
+      expect(run(isa, fused, true)[0]).toBe(0.5 + 2 ** -23);
+      // float(acc) above 2^24 (nearest even) and negative accumulators clamp at min.
+      const big = accCase([2 ** 24 + 1, 2 ** 24 + 3, -(2 ** 30), 2 ** 31 - 1, -1000], [2 ** -17, 2 ** -17, 1e-3, 1e-7, 1], [0, 0, 0, 0, 0]);
+      expect(Array.from(run(isa, big, true))).toEqual([
+        128, 128 + 2 ** -15, fmaF32(-(2 ** 30), Math.fround(1e-3), 0), fmaF32(2 ** 31 - 1, Math.fround(1e-7), 0), -1000,
+      ]);
+      expect(Array.from(run(isa, big))).toEqual([128, 128, 0, 215, 0]);
+      for (const c of [half, quarter, fused, big]) {
+        expect(firstMismatch(c, run(isa, c), reference(c, false), 'codes')).toBeNull();
+        expect(firstMismatch(c, run(isa, c, true), reference(c, true), 'float')).toBeNull();
+      }
+    });
+
+    test('clamps to [min, max] before rounding (ReLU and ReLU6 in codes)', () => {
+      const accs = Array.from({ length: 40 }, (_, i) => 10 * i - 100);
+      const c = accCase(accs, accs.map(() => 1), accs.map(() => 20));
+      for (const [min, max] of [[20, 255], [20, 62], [0, 255], [0.4, 254.6], [100, 100], [19.5, 40.5]]) {
+        const got = run(isa, { ...c, min, max });
+        expect(Array.from(got)).toEqual(accs.map((v) => roundHalfEven(Math.min(Math.max(v + 20, min), max))));
+      }
+    });
+
+    test('null correction is zero and a row does not depend on its position in M', () => {
+      const next = rng(77 + level);
+      const c = makeCase(21, 45, 70, 4, next);
+      const zeros = { ...c, correction: new Int32Array(c.n) };
+      expect(bytesOf(run(isa, c)).equals(bytesOf(run(isa, zeros)))).toBe(true);
+      const full = run(isa, c, true) as Float32Array;
+      for (const i of [0, 7, 8, 20]) {
+        const alone = run(isa, { ...c, m: 1, a: c.a.slice(i * c.k, (i + 1) * c.k) }, true) as Float32Array;
+        expect(bytesOf(alone).equals(bytesOf(full.subarray(i * c.n, (i + 1) * c.n)))).toBe(true);
+      }
+    });
+  });
+}
+
+describe('qu8-qs8-gemm argument checks', () => {
+  const a = new Uint8Array(6);
+  const w = new Int8Array(9);
+  const f = new Float32Array(3);
+  const corr = new Int32Array(3);
+  const call = (...args: unknown[]) => () => (q.qgemm as (...x: unknown[]) => unknown)(...args);
+  const good = ['scalar', 2, 3, 3, 8, a, w, f, f, corr, 0, 255, false];
+  const withArg = (index: number, value: unknown) => good.map((v, i) => (i === index ? value : v));
+
+  test('a valid call returns m*n codes or floats', () => {
+    expect(call(...good)()).toBeInstanceOf(Uint8Array);
+    expect(call(...withArg(12, true))()).toBeInstanceOf(Float32Array);
+    expect(call(...withArg(9, null))()).toHaveLength(6);
+  });
+
+  test('wrong lengths and out-of-range values throw RangeError', () => {
+    expect(call(...withArg(5, new Uint8Array(5)))).toThrow(RangeError);
+    expect(call(...withArg(6, new Int8Array(10)))).toThrow(RangeError);
+    expect(call(...withArg(7, new Float32Array(2)))).toThrow(/multiplier/);
+    expect(call(...withArg(9, new Int32Array(4)))).toThrow(/correction/);
+    expect(call(...withArg(4, 9))).toThrow(RangeError);
+    expect(call(...withArg(4, 1))).toThrow(RangeError);
+    expect(call(...withArg(3, 0))).toThrow(RangeError);
+    expect(call(...withArg(3, 65537))).toThrow(RangeError);
+    expect(call(...withArg(1, 2 ** 40))).toThrow(RangeError);
+    expect(call(...withArg(10, 300))).toThrow(RangeError);
+    expect(call(...withArg(10, -1))).toThrow(RangeError);
+    expect(call(...withArg(11, 256))).toThrow(RangeError);
+    expect(call('scalar', 2, 3, 3, 8, a, w, f, f, corr, 9, 8, false)).toThrow(/min must not exceed max/);
+    expect(call(...withArg(10, NaN))).toThrow(RangeError);
+    expect(call(...good, 'fast')).toThrow(RangeError);
+  });
+
+  test('weight codes outside the symmetric range of wbits throw RangeError naming the code', () => {
+    const withCode = (code: number, wbits: number) => {
+      const codes = new Int8Array(9);
+      codes[4] = code;
+      return call(...good.map((v, i) => (i === 6 ? codes : i === 4 ? wbits : v)));
+    };
+    expect(withCode(2, 2)).toThrow(/weight code 2 .*\[-1, 1\]/);
+    expect(withCode(-2, 2)).toThrow(RangeError);
+    expect(withCode(1, 2)()).toHaveLength(6);
+    expect(withCode(-3, 3)()).toHaveLength(6);
+    expect(withCode(4, 3)).toThrow(RangeError);
+    expect(withCode(7, 4)()).toHaveLength(6);
+    expect(withCode(-8, 4)).toThrow(RangeError);
+    expect(withCode(-128, 8)).toThrow(RangeError);
+    expect(withCode(127, 8)()).toHaveLength(6);
+  });
+
+  test('wrong types throw TypeError', () => {
+    expect(call(...withArg(5, new Int8Array(6)))).toThrow(TypeError);
+    expect(call(...withArg(5, [0, 0, 0, 0, 0, 0]))).toThrow(TypeError);
+    expect(call(...withArg(6, new Uint8Array(9)))).toThrow(TypeError);
+    expect(call(...withArg(7, new Float64Array(3)))).toThrow(TypeError);
+    expect(call(...withArg(9, new Uint32Array(3)))).toThrow(TypeError);
+    expect(call(...withArg(12, 1))).toThrow(TypeError);
+    expect(call(...withArg(2, '3'))).toThrow(TypeError);
+    expect(call(...withArg(3, 1.5))).toThrow(TypeError);
+    expect(call(...good, 3)).toThrow(TypeError);
+    expect(call('scalar', 2, 3, 3)).toThrow(TypeError);
+  });
+
+  test('unknown ISA names throw and name the function', () => {
+    expect(call(...withArg(0, 'sse9'))).toThrow(RangeError);
+    expect(call(...withArg(0, 'sse9'))).toThrow(/qgemm/);
+    expect(call(...withArg(0, 3))).toThrow(TypeError);
+    expect(() => q.names('sse9' as IsaName)).toThrow(RangeError);
+  });
+
+  test.skipIf(detected === LEVELS.length - 1)('levels above the CPU throw "not supported by this CPU"', () => {
+    expect(call(...withArg(0, LEVELS[detected + 1]))).toThrow(/not supported by this CPU/);
+  });
+});

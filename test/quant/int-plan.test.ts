@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { FIXTURES, loadFixture, type FixtureName } from '../support/fixtures.js';
+import { makeDataset, type Dataset } from '../../src/data/index.js';
+import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
+import { IntPlan } from '../../src/quant/int-plan.js';
+import { uniformPolicy, layerNames, type Policy } from '../../src/quant/policy.js';
+import { setIsaCap, supportedIsas, ISA_LEVELS } from '../../src/native.js';
+import type { LoadedModel } from '../../src/model.js';
+
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+function syntheticData(model: LoadedModel, count: number, seed: number): Dataset {
+  const shape = model.graph.input.shape;
+  const next = random(seed);
+  const images = Float32Array.from({ length: count * shape[0] * shape[1] * shape[2] }, () => next());
+  return makeDataset({ name: 'synthetic', shape: [...shape] as [number, number, number], images, labels: new Int32Array(count) });
+}
+
+function mixedPolicy(model: LoadedModel, seed: number): Policy {
+  const next = random(seed);
+  const bits = () => 2 + Math.floor(next() * 7);
+  return { format: 'arq-policy/1', model: model.sha256, layers: layerNames(model.graph).map((name) => ({ name, wbits: bits(), abits: bits() })) };
+}
+
+const cases = new Map<FixtureName, { model: LoadedModel; calibration: Calibration; images: Float32Array }>();
+const MODELS: FixtureName[] = FIXTURES.filter((name) => name !== 'mnist_cnn_bn');
+
+beforeAll(async () => {
+  for (const name of MODELS) {
+    const model = loadFixture(name);
+    const data = syntheticData(model, 64, 1);
+    const calibration = await calibrate(model.graph, data, { sigma: 0.25, count: 64, seed: 3 });
+    cases.set(name, { model, calibration, images: syntheticData(model, 13, 2).images });
+  }
+});
+
+afterAll(() => setIsaCap('avx512vnni'));
+
+describe('the integer engine equals the plain reference bit for bit', () => {
+  const policies: [string, (m: LoadedModel) => Policy][] = [
+    ['w8a8', (m) => uniformPolicy(m.graph, m.sha256, 8, 8)],
+    ['w4a4', (m) => uniformPolicy(m.graph, m.sha256, 4, 4)],
+    ['w2a8', (m) => uniformPolicy(m.graph, m.sha256, 2, 8)],
+    ['mixed', (m) => mixedPolicy(m, 11)],
+  ];
+  for (const name of MODELS) {
+    test.each(policies)(`${name} under %s`, async (_, makePolicy) => {
+      const { model, calibration, images } = cases.get(name)!;
+      const plan = IntPlan.build(model.graph, makePolicy(model), calibration);
+      const reference = await plan.runReference(images, 13);
+      expect(await plan.run(images, 13, 2)).toEqual(reference);
+    });
+  }
+});
+
+describe('results do not depend on the ISA, the thread count or the batch split', () => {
+  test.each(ISA_LEVELS)('%s path', async (isa) => {
+    if (!supportedIsas().includes(isa)) return;
+    for (const name of ['resnet20', 'mobilenetv2', 'mnist_cnn'] as const) {
+      const { model, calibration, images } = cases.get(name)!;
+      const policy = mixedPolicy(model, 5);
+      setIsaCap('scalar');
+      const expected = await IntPlan.build(model.graph, policy, calibration).run(images, 13, 1);
+      setIsaCap(isa);
+      const plan = IntPlan.build(model.graph, policy, calibration);
+      for (const threads of [1, 2, 3]) expect(await plan.run(images, 13, threads)).toEqual(expected);
+      const size = images.length / 13;
+      const single = await plan.run(images.subarray(4 * size, 5 * size), 1, 1);
+      expect(single).toEqual(expected.subarray(40, 50));
+    }
+    setIsaCap('avx512vnni');
+  });
+});
+
+describe('policies and plans reject bad input', () => {
+  test('a policy missing a layer is rejected naming it', async () => {
+    const { model, calibration } = cases.get('tiny_mlp')!;
+    const policy = uniformPolicy(model.graph, model.sha256, 8, 8);
+    const partial = { ...policy, layers: policy.layers.slice(1) };
+    expect(() => IntPlan.build(model.graph, partial, calibration)).toThrow(/no bit widths for layer/);
+  });
+});
