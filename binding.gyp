@@ -13,6 +13,7 @@
       'type': 'static_library',
       'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-fPIC'],
       'sources': [
+        'native/kernels/qu8-elementwise/x16-avx2.cc',
         'native/kernels/f32-gemm/6x16-avx2.cc',
         'native/kernels/f32-dwconv/c8-avx2.cc',
         'native/kernels/qu8-qs8-gemm/6x8c4-avx2.cc',
@@ -26,6 +27,7 @@
       'type': 'static_library',
       'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mavx512vnni', '-fPIC'],
       'sources': [
+        'native/kernels/qu8-elementwise/x16-avx512.cc',
         'native/kernels/f32-gemm/8x32-avx512.cc',
         'native/kernels/f32-dwconv/c16-avx512.cc',
         'native/kernels/qu8-qs8-gemm/8x32c4-avx512vnni.cc',
@@ -38,6 +40,8 @@
       'target_name': 'arq',
       'dependencies': ['arq_avx2', 'arq_avx512'],
       'sources': [
+        'native/kernels/qu8-elementwise/config.cc',
+        'native/kernels/qu8-elementwise/scalar.cc',
         'native/addon.cc',
         'native/common/cpu.cc',
         'native/common/thread_pool.cc',

@@ -8,6 +8,7 @@
 #include "common/aligned.h"
 #include "common/thread_pool.h"
 #include "engine/nhwc_ops.h"
+#include "kernels/qu8-elementwise/elementwise.h"
 
 namespace arq::engine {
 namespace {
@@ -17,6 +18,49 @@ constexpr int64_t kConvRowBlock = 192;  // im2col rows per GEMM call
 
 size_t round_up(size_t value, size_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
+// im2col of output pixels [row0, row0 + rows) of codes x (NHWC, in.c channels, the channel slice [c0, c0 + cg)):
+// row r of col holds the taps in (ky, kx, ci) order, padding taps as `zero`, then zeros up to kc. Taps that are
+// adjacent in the image and in the row (consecutive kx, whole pixels) are copied as one span.
+void im2col(const uint8_t* x, const Shape& in, const Shape& out, const OpGeometry& s, int64_t c0, int64_t cg, uint8_t zero,
+            int64_t row0, int64_t rows, uint8_t* col, size_t k, size_t kc) {
+  const int64_t out_hw = out.h * out.w;
+  int64_t n = row0 / out_hw, oy = (row0 % out_hw) / out.w, ox = row0 % out.w;
+  const bool whole_pixels = cg == in.c;
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* dst = col + r * kc;
+    const int64_t iy0 = oy * s.stride_h - s.pads[0];
+    const int64_t ix0 = ox * s.stride_w - s.pads[1];
+    const bool inside_x = ix0 >= 0 && ix0 + s.kernel_w <= in.w;
+    for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+      const int64_t iy = iy0 + ky;
+      if (iy < 0 || iy >= in.h) {
+        std::memset(dst, zero, static_cast<size_t>(s.kernel_w * cg));
+        dst += s.kernel_w * cg;
+        continue;
+      }
+      const uint8_t* row = x + ((n * in.h + iy) * in.w) * in.c + c0;
+      if (inside_x && whole_pixels) {
+        std::memcpy(dst, row + ix0 * in.c, static_cast<size_t>(s.kernel_w * cg));
+        dst += s.kernel_w * cg;
+        continue;
+      }
+      for (int64_t kx = 0; kx < s.kernel_w; ++kx, dst += cg) {
+        const int64_t ix = ix0 + kx;
+        if (ix < 0 || ix >= in.w) {
+          std::memset(dst, zero, static_cast<size_t>(cg));
+        } else {
+          std::memcpy(dst, row + ix * in.c, static_cast<size_t>(cg));
+        }
+      }
+    }
+    std::memset(col + r * kc + k, 0, kc - k);
+    if (++ox == out.w) {
+      ox = 0;
+      if (++oy == out.h) oy = 0, ++n;
+    }
+  }
+}
+
 }  // namespace
 
 struct IntPlan::Layer {
@@ -25,6 +69,9 @@ struct IntPlan::Layer {
   size_t k = 0, kc = 0;  // per-group GEMM depth, padded to the kernel's k-block
   std::vector<kernels::QPackedWeights> packed;  // per group
   std::vector<int8_t> dw_packed;
+  kernels::QuantizeParams quantize{};  // float input -> layer grid
+  kernels::VaddParams vadd{};          // add
+  kernels::ConvertParams convert{};    // carrier -> layer grid
 };
 
 struct IntPlan::Workspace {
@@ -38,16 +85,28 @@ struct IntPlan::Workspace {
 IntPlan::IntPlan(IntPlanSpec spec)
     : net_(build_network(std::move(spec))),
       gemm_(&kernels::qgemm_config(active_isa())),
-      dwconv_(&kernels::qdwconv_config(active_isa())) {
+      dwconv_(&kernels::qdwconv_config(active_isa())),
+      elementwise_(&kernels::elementwise_config(active_isa())) {
   for (const IntOp& op : net_.ops) {
     auto layer = std::make_unique<Layer>();
     const IntOpSpec& s = op.spec;
+    if (s.kind == OpKind::kAdd) {
+      const Grid& a = *net_.grids[s.inputs[0]];
+      const Grid& b = *net_.grids[s.inputs[1]];
+      layer->vadd = {a.scale, static_cast<float>(a.zero), b.scale, static_cast<float>(b.zero),
+                     op.add.inv_scale, op.add.zero, op.add.min, op.add.max};
+    }
+    const Grid& g = s.input_grid;
+    layer->quantize = {g.scale, static_cast<float>(-g.zero), static_cast<float>(g.levels() - g.zero), g.zero};
+    if (const auto& carrier = net_.grids[s.inputs[0]]) {
+      layer->convert = {carrier->scale, static_cast<float>(carrier->zero), layer->quantize};
+    }
     if (s.kind == OpKind::kConv || s.kind == OpKind::kGemm) {
       const int64_t group = s.kind == OpKind::kConv ? s.group : 1;
       const int64_t in_per_group = op.in.c / group;
       const int64_t out_per_group = s.out_channels / group;
       const int64_t taps = s.kind == OpKind::kConv ? s.kernel_h * s.kernel_w : 1;
-      layer->depthwise = s.kind == OpKind::kConv && in_per_group == 1 && out_per_group == 1 && !op.float_in && !op.float_out;
+      layer->depthwise = s.kind == OpKind::kConv && in_per_group == 1 && out_per_group == 1 && !op.float_out;
       if (layer->depthwise) {
         layer->dw_packed = kernels::qdwconv_pack(*dwconv_, s.weight.data(), op.in.c, s.kernel_h, s.kernel_w);
       } else {
@@ -56,7 +115,7 @@ IntPlan::IntPlan(IntPlanSpec spec)
         const bool pointwise = s.kind == OpKind::kGemm ||
                                (group == 1 && taps == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pads[0] == 0 &&
                                 s.pads[1] == 0 && s.pads[2] == 0 && s.pads[3] == 0);
-        layer->direct = pointwise && !op.float_in && op.lut_identity && layer->k == layer->kc;
+        layer->direct = pointwise && layer->k == layer->kc;
         // Reorder each group's weights to [out][ky][kx][in] so one im2col row (NHWC taps) is the GEMM's K.
         std::vector<int8_t> reordered(static_cast<size_t>(out_per_group) * layer->k);
         for (int64_t g = 0; g < group; ++g) {
@@ -95,9 +154,11 @@ void IntPlan::run(const float* input, int64_t batch, float* logits, int threads)
       for (int64_t size : net_.layout.slot_size) ws.slots.emplace_back(static_cast<size_t>(size * chunk));
       ws.col.resize(col_bytes_);
       ws.scratch.resize(scratch_bytes_);
-      int64_t largest_dw = 0;
-      for (const IntOp& op : net_.ops) if (op.spec.kind == OpKind::kConv) largest_dw = std::max(largest_dw, op.in.size());
-      ws.converted.resize(static_cast<size_t>(largest_dw * chunk));
+      int64_t largest_input = 0;  // of a layer whose input is converted to its own grid
+      for (const IntOp& op : net_.ops) {
+        if (op.spec.kind == OpKind::kConv || op.spec.kind == OpKind::kGemm) largest_input = std::max(largest_input, op.in.size());
+      }
+      ws.converted.resize(static_cast<size_t>(largest_input * chunk));
       int64_t channels = 0;
       for (const IntOp& op : net_.ops) channels = std::max(channels, op.in.c);
       ws.sums.resize(static_cast<size_t>(channels));
@@ -129,16 +190,20 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
     switch (s.kind) {
       case OpKind::kConv:
       case OpKind::kGemm: {
+        // The layer's input codes: the float input quantized, or the carrier converted, onto the layer grid
+        // (the carrier itself when the grids coincide).
         const uint8_t* x = codes(in_value);
-        const float* xf = floats(in_value);
+        const int64_t in_elements = images * in.size();
+        if (op.float_in) {
+          elementwise_->quantize(static_cast<size_t>(in_elements), floats(in_value), ws.converted.data(), layer.quantize);
+          x = ws.converted.data();
+        } else if (!op.lut_identity) {
+          elementwise_->convert(static_cast<size_t>(in_elements), x, ws.converted.data(), layer.convert);
+          x = ws.converted.data();
+        }
         const kernels::RequantParams all{op.layer.multiplier.data(), op.layer.bias.data(), op.layer.correction.data(),
                                          op.layer.min, op.layer.max};
         if (layer.depthwise) {
-          const uint8_t* source = x;
-          if (!op.lut_identity) {
-            for (int64_t i = 0; i < images * in.size(); ++i) ws.converted[i] = op.lut[x[i]];
-            source = ws.converted.data();
-          }
           const kernels::QDwconvShape shape{static_cast<size_t>(in.c), static_cast<size_t>(in.h), static_cast<size_t>(in.w),
                                             static_cast<size_t>(out.h), static_cast<size_t>(out.w),
                                             static_cast<size_t>(s.kernel_h), static_cast<size_t>(s.kernel_w),
@@ -147,7 +212,7 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
           const kernels::RequantParams params{op.layer.multiplier.data(), op.layer.bias.data(), nullptr, op.layer.min, op.layer.max};
           uint8_t* y = codes(s.output);
           for (int64_t n = 0; n < images; ++n) {
-            dwconv_->kernel(shape, source + n * in.size(), in.c, static_cast<uint8_t>(s.input_grid.zero), layer.dw_packed.data(),
+            dwconv_->kernel(shape, x + n * in.size(), in.c, static_cast<uint8_t>(s.input_grid.zero), layer.dw_packed.data(),
                             y + n * out.size(), out.c, params);
           }
           break;
@@ -157,7 +222,6 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
         const int64_t in_per_group = in.c / group;
         const int64_t out_per_group = out.c / group;
         const int64_t rows = images * out.h * out.w;
-        const int64_t out_hw = out.h * out.w;
         const uint8_t layer_zero = static_cast<uint8_t>(s.input_grid.zero);
         void* y = op.float_out ? static_cast<void*>(floats(s.output)) : static_cast<void*>(codes(s.output));
         const size_t element = op.float_out ? sizeof(float) : 1;
@@ -169,30 +233,7 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
                                                 all.correction + g * out_per_group, all.min, all.max};
             for (int64_t row0 = 0; row0 < rows; row0 += kConvRowBlock) {
               const int64_t block = std::min(kConvRowBlock, rows - row0);
-              for (int64_t r = 0; r < block; ++r) {  // im2col of one output pixel on the layer grid: taps in (ky, kx, ci)
-                const int64_t row = row0 + r;
-                const int64_t n = row / out_hw, oy = (row % out_hw) / out.w, ox = row % out.w;
-                uint8_t* col = ws.col.data() + r * layer.kc;
-                for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-                  const int64_t iy = oy * s.stride_h + ky - s.pads[0];
-                  for (int64_t kx = 0; kx < s.kernel_w; ++kx, col += in_per_group) {
-                    const int64_t ix = ox * s.stride_w + kx - s.pads[1];
-                    if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
-                      std::memset(col, layer_zero, static_cast<size_t>(in_per_group));
-                      continue;
-                    }
-                    const int64_t at = ((n * in.h + iy) * in.w + ix) * in.c + g * in_per_group;
-                    if (op.float_in) {
-                      for (int64_t ci = 0; ci < in_per_group; ++ci) col[ci] = quantize_value(xf[at + ci], s.input_grid);
-                    } else if (op.lut_identity) {
-                      std::memcpy(col, x + at, static_cast<size_t>(in_per_group));
-                    } else {
-                      for (int64_t ci = 0; ci < in_per_group; ++ci) col[ci] = op.lut[x[at + ci]];
-                    }
-                  }
-                }
-                std::memset(ws.col.data() + r * layer.kc + layer.k, 0, layer.kc - layer.k);
-              }
+              im2col(x, in, out, s, g * in_per_group, in_per_group, layer_zero, row0, block, ws.col.data(), layer.k, layer.kc);
               kernels::qgemm(*gemm_, block, ws.col.data(), layer.kc, layer.packed[g],
                              static_cast<uint8_t*>(y) + (row0 * out.c + g * out_per_group) * element, out.c, params,
                              op.float_out, ws.scratch.data());
@@ -209,7 +250,7 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
         const uint8_t* a = codes(in_value);
         const uint8_t* b = codes(s.inputs[1]);
         uint8_t* y = codes(s.output);
-        for (int64_t i = 0; i < images * out.size(); ++i) y[i] = add_codes(a[i], b[i], op.add);
+        elementwise_->vadd(static_cast<size_t>(images * out.size()), a, b, y, layer.vadd);
         break;
       }
       case OpKind::kClamp: {

@@ -14,6 +14,7 @@
 
 #include "engine/geometry.h"
 #include "engine/int_semantics.h"
+#include "kernels/qu8-elementwise/elementwise.h"
 #include "kernels/qu8-qs8-dwconv/qdwconv.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
 
@@ -87,6 +88,7 @@ class IntPlan {
   std::vector<std::unique_ptr<Layer>> layers_;  // per op: packed weights (conv/gemm)
   const kernels::QGemmConfig* gemm_;
   const kernels::QDwconvConfig* dwconv_;
+  const kernels::ElementwiseConfig* elementwise_;
   size_t col_bytes_ = 0;      // im2col buffer per row block
   size_t scratch_bytes_ = 0;  // qgemm scratch
 };

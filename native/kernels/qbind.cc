@@ -13,9 +13,9 @@
 //           weights: Int8Array[channels*kernelH*kernelW], multiplier: Float32Array[channels],
 //           bias: Float32Array[channels], min, max) -> Uint8Array[outH*outW*channels] (HWC); 0 <= min <= max <= 255
 //   names(isa) -> { gemm, dwconv, gemmTile: [mr, nr, kr] }: the kernels chosen for that level.
-//   qgemmTime(isa, m, n, k, wbits, iterations, copies = 1) -> seconds for `iterations` qgemm calls (after one
-//       warm-up) on internal pseudo-random data; `copies` distinct weight sets are used in turn, so weights larger
-//       than the caches stream from memory as in a network.
+//   qgemmTime(isa, m, n, k, wbits, iterations, copies = 1, repeats = 1) -> seconds for `iterations` qgemm calls
+//       (after one warm-up) on internal pseudo-random data, the shortest of `repeats` timed runs; `copies` distinct
+//       weight sets are used in turn, so weights larger than the caches stream from memory as in a network.
 //   dotPeak(isa, seconds) -> operations per second of a register-resident integer dot-product loop (peak.h; one
 //       u8 x s8 multiply-add = 2 operations), run for about `seconds`.
 //
@@ -279,6 +279,8 @@ Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
   const int64_t iterations = napi::int_value(env, info[5], 1, 1000000, where, "iterations");
   const int64_t copies =
       info.Length() > 6 && !info[6].IsUndefined() ? napi::int_value(env, info[6], 1, 64, where, "copies") : 1;
+  const int64_t repeats =
+      info.Length() > 7 && !info[7].IsUndefined() ? napi::int_value(env, info[7], 1, 1000, where, "repeats") : 1;
   check_elements(env, m * k, where, "a");
   check_elements(env, m * n, where, "the result");
   check_elements(env, n * k * copies, where, "the weights (all copies)");
@@ -286,11 +288,16 @@ Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
   try {
     const QGemmConfig& config = qgemm_config(isa);
     std::mt19937 rng(12345);
-    const int qmax = (1 << (wbits - 1)) - 1;
+    const uint32_t qmax = (1u << (wbits - 1)) - 1;
     std::vector<QPackedWeights> weights;
-    std::vector<int8_t> w(static_cast<size_t>(n * k));
+    std::vector<int8_t> codes(static_cast<size_t>(n * k));
+    for (int8_t& v : codes) v = static_cast<int8_t>(static_cast<int32_t>(rng() % (2 * qmax + 1) - qmax));
+    std::vector<int8_t> w(codes.size());
     for (int64_t c = 0; c < copies; ++c) {
-      for (int8_t& v : w) v = static_cast<int8_t>(static_cast<int>(rng() % (2 * qmax + 1)) - qmax);
+      // Distinct sets: the codes rotated by a different offset each.
+      const size_t shift = static_cast<size_t>(c) * 7919 % codes.size();
+      std::memcpy(w.data(), codes.data() + shift, codes.size() - shift);
+      std::memcpy(w.data() + codes.size() - shift, codes.data(), shift);
       weights.push_back(qgemm_pack(config, w.data(), static_cast<size_t>(k), static_cast<size_t>(n),
                                    static_cast<size_t>(k), wbits));
     }
@@ -309,9 +316,14 @@ Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
             scratch.data());
     };
     for (const QPackedWeights& pw : weights) run(pw);  // warm-up
-    const auto start = std::chrono::steady_clock::now();
-    for (int64_t it = 0; it < iterations; ++it) run(weights[static_cast<size_t>(it % copies)]);
-    return Napi::Number::New(env, seconds_since(start));
+    double best = 0;
+    for (int64_t r = 0; r < repeats; ++r) {
+      const auto start = std::chrono::steady_clock::now();
+      for (int64_t it = 0; it < iterations; ++it) run(weights[static_cast<size_t>(it % copies)]);
+      const double elapsed = seconds_since(start);
+      if (r == 0 || elapsed < best) best = elapsed;
+    }
+    return Napi::Number::New(env, best);
   } catch (const std::bad_alloc&) {
     throw Napi::Error::New(env, where + ": out of memory");
   }

@@ -268,6 +268,25 @@ for (const [level, isa] of LEVELS.entries()) {
       }
     });
 
+    test('extreme accumulators at the largest K stay exact (every width)', () => {
+      // All codes at their extremes: |acc| up to 65536 * 255 * 127, the bound the binding's K limit keeps in int32.
+      for (const [k, wbits] of [[65536, 8], [65536, 4], [65533, 4], [65536, 3], [65536, 2], [65533, 2]]) {
+        const qmax = 2 ** (wbits - 1) - 1;
+        const n = 33;
+        const w = new Int8Array(n * k);
+        for (let j = 0; j < n; j++) w.fill(j % 3 === 0 ? qmax : j % 3 === 1 ? -qmax : (j % 2) * qmax, j * k, (j + 1) * k);
+        const c: Case = {
+          m: 2, n, k, wbits, a: new Uint8Array(2 * k).fill(255), w,
+          multiplier: new Float32Array(n).fill(1 / (255 * 127 * 65536)), bias: new Float32Array(n).fill(100),
+          correction: null, min: 0, max: 255,
+        };
+        c.a.fill(0, k + 1, 2 * k);  // row 1: a single 255
+        const floats = run(isa, c, true);
+        expect(firstMismatch(c, floats, reference(c, true), 'float')).toBeNull();
+        expect(firstMismatch(c, run(isa, c), reference(c, false), 'codes')).toBeNull();
+      }
+    });
+
     test('null correction is zero and a row does not depend on its position in M', () => {
       const next = rng(77 + level);
       const c = makeCase(21, 45, 70, 4, next);

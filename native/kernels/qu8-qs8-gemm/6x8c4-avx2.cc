@@ -20,6 +20,8 @@ namespace arq::kernels {
 namespace {
 
 constexpr size_t kChunk = 512;  // k values of A widened at a time (a multiple of 4)
+// Software prefetch distance along the weight stream (see 8x32c4-avx512vnni.cc; weights from DRAM at small M).
+constexpr size_t kPrefetchBytes = 8192;
 
 // dst[q] = src[q] for q < len (len a multiple of 4); reads exactly len bytes.
 inline void widen(const uint8_t* src, int16_t* dst, size_t len) {
@@ -51,10 +53,10 @@ void gemm_rows(size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* 
   for (size_t k0 = 0; k0 < kc; k0 += kChunk) {
     const size_t len = kc - k0 < kChunk ? kc - k0 : kChunk;
     for (size_t i = 0; i < kRows; ++i) widen(a + i * lda + k0, abuf[i], len);
-    for (size_t g = 0; g < len; g += 4) {
+    for (size_t g = 0; g < len; g += 4, w += 32) {
+      _mm_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes, _MM_HINT_T0);
       const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
       const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 16)));
-      w += 32;
       for (size_t i = 0; i < kRows; ++i) {
         const __m256i va = _mm256_set1_epi64x(load_qword(abuf[i] + g));
         acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(va, w0));
@@ -119,6 +121,7 @@ void qu8_qs8_gemm_unpack__avx2(const uint8_t* packed, int8_t* panel, size_t byte
                                          7, -8, -7, -6, -5, -4, -3, -2, -1);
     const __m256i low = _mm256_set1_epi8(0x0F);
     for (size_t e = 0; e < bytes_unpacked; e += 128, packed += 64, panel += 128) {
+      _mm_prefetch(reinterpret_cast<const char*>(packed) + kPrefetchBytes, _MM_HINT_T0);
       for (size_t h = 0; h < 2; ++h) {
         const __m256i v = load(packed + 32 * h);
         store(panel + 32 * h, _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)));
@@ -131,6 +134,7 @@ void qu8_qs8_gemm_unpack__avx2(const uint8_t* packed, int8_t* panel, size_t byte
                                        0, 0, 0, 0, 0, 0);
   const __m256i low = _mm256_set1_epi8(0x03);
   for (size_t e = 0; e < bytes_unpacked; e += 256, packed += 64, panel += 256) {
+    _mm_prefetch(reinterpret_cast<const char*>(packed) + kPrefetchBytes, _MM_HINT_T0);
     for (size_t h = 0; h < 2; ++h) {
       const __m256i v = load(packed + 32 * h);
       store(panel + 32 * h, _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low)));

@@ -7,7 +7,7 @@
 
 namespace arq::kernels {
 
-// Microkernels and unpackers of this family (scalar.cc + pack.cc, 6x8c4-avx2.cc, 8x32c4-avx512vnni.cc).
+// Microkernels and unpackers of this family (scalar.cc, 6x8c4-avx2.cc, 8x32c4-avx512vnni.cc).
 void qu8_qs8_gemm_ukernel_4x8c4__scalar(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* w,
                                         void* out, size_t ldc, const RequantParams& params, bool float_out);
 void qu8_qs8_gemm_ukernel_6x8c4__avx2(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* w,
@@ -29,11 +29,14 @@ namespace {
 
 const QGemmConfig kScalarConfig{"qu8_qs8_gemm_ukernel_4x8c4__scalar", Isa::kScalar, 4, 8, 4,
                                 qu8_qs8_gemm_ukernel_4x8c4__scalar, qu8_qs8_gemm_unpack__scalar};
+// AVX2 has no direct sub-byte kernels: a variant that sign-extends 4-/2-bit fields in registers (zero-extend, shift
+// left, shift right arithmetic) measured 0.8x of int8 at every M on Zen 5 (the extra shifts compete with vpmaddwd),
+// while unpacking into scratch costs 0.87-0.92x at M = 6 and nothing measurable from M = 24.
 const QGemmConfig kAvx2Config{"qu8_qs8_gemm_ukernel_6x8c4__avx2", Isa::kAvx2, 6, 8, 4, qu8_qs8_gemm_ukernel_6x8c4__avx2,
                               qu8_qs8_gemm_unpack__avx2};
-// Direct sub-byte kernels at every M: measured on Zen 5 (one thread, N = 512, K = 576 and 4096, M = 8 .. 256) they run
-// at the int8 kernel's speed (within noise) for 4 and 2 bits, while unpacking into scratch costs ~40% of one 8-row
-// tile's arithmetic (M = 8: 4-bit at 0.6x, 2-bit at 0.7x of int8) and still 2-5% at M = 256.
+// AVX-512 VNNI: direct sub-byte kernels at every M. Measured on Zen 5 (one thread, N = 512, K = 576 and 4096,
+// M = 8 .. 256) they run at the int8 kernel's speed (within noise) for 4 and 2 bits, while unpacking into scratch
+// costs ~40% of one 8-row tile's arithmetic (M = 8: 4-bit at 0.6x, 2-bit at 0.7x of int8) and still 2-5% at M = 256.
 constexpr size_t kDirectMaxTiles = SIZE_MAX;
 const QGemmConfig kAvx512VnniConfig{"qu8_qs8_gemm_ukernel_8x32c4__avx512vnni",
                                     Isa::kAvx512Vnni,
@@ -57,9 +60,9 @@ const QGemmConfig& qgemm_config(Isa isa) {
   return kScalarConfig;
 }
 
-// Loop order: blocks of rows of A sized to stay in L2 (kABlockBytes), then panels (a sub-byte panel is unpacked into
-// scratch once per row block), then mr-row tiles, each one ukernel call over the whole kc, so blocking never changes
-// a result.
+// Loop order: blocks of rows of A sized to stay in L2 (kABlockBytes), then panels (a sub-byte panel is read by the
+// config's direct kernel, or unpacked into scratch once per row block), then mr-row tiles, each one ukernel call over
+// the whole kc, so neither blocking nor the path changes a result.
 void qgemm(const QGemmConfig& config, size_t m, const uint8_t* a, size_t lda, const QPackedWeights& w, void* out,
            size_t ldc, const RequantParams& params, bool float_out, int8_t* scratch) {
   constexpr size_t kABlockBytes = 512 * 1024;

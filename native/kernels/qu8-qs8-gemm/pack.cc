@@ -1,5 +1,6 @@
 // qu8-qs8-gemm weight packing: int8 codes [n][k] into the panel layout and sub-byte storage defined in qgemm.h,
-// reading mr/nr/kr from the config so packer and microkernel cannot drift. Also the scalar reference unpacker.
+// reading nr and kr from the config, so packer and microkernels cannot drift.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -11,8 +12,9 @@
 namespace arq::kernels {
 
 QPackedWeights qgemm_pack(const QGemmConfig& config, const int8_t* w, size_t ldw, size_t n, size_t k, int wbits) {
-  if (wbits < 2 || wbits > 8) throw std::invalid_argument("qgemm_pack: wbits must be in 2..8, got " +
-                                                          std::to_string(wbits));
+  if (wbits < 2 || wbits > 8) {
+    throw std::invalid_argument("qgemm_pack: wbits must be in 2..8, got " + std::to_string(wbits));
+  }
   if (n == 0 || k == 0) throw std::invalid_argument("qgemm_pack: n and k must be positive");
   const int qmax = (1 << (wbits - 1)) - 1;
   for (size_t c = 0; c < n; ++c) {
@@ -50,7 +52,10 @@ QPackedWeights qgemm_pack(const QGemmConfig& config, const int8_t* w, size_t ldw
     const size_t cols = n - n0 < nr ? n - n0 : nr;
     for (size_t j = 0; j < cols; ++j) {
       const int8_t* row = w + (n0 + j) * ldw;
-      for (size_t q = 0; q < k; ++q) panel[(q / kr) * nr * kr + j * kr + q % kr] = row[q];
+      int8_t* dst = panel.data() + j * kr;  // k-group g of this column starts at dst + g * nr * kr
+      for (size_t q0 = 0; q0 < k; q0 += kr, dst += nr * kr) {
+        for (size_t t = 0; t < kr && q0 + t < k; ++t) dst[t] = row[q0 + t];
+      }
     }
     uint8_t* dst = out.data.data() + p * out.panel_bytes;
     if (bits == 8) {
@@ -73,31 +78,12 @@ QPackedWeights qgemm_pack(const QGemmConfig& config, const int8_t* w, size_t ldw
   return out;
 }
 
-size_t qgemm_scratch_bytes(const QGemmConfig& /*config*/, const QPackedWeights& w) {
-  return qgemm_storage_bits(w.wbits) == 8 ? 0 : w.unpacked_bytes;
-}
-
-// Reference unpacker (any ISA): field s of byte b of each block becomes element b + s * 64, sign-extended.
-void qu8_qs8_gemm_unpack__scalar(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits) {
-  const int bits = qgemm_storage_bits(wbits);
-  if (bits == 8) {
-    for (size_t e = 0; e < bytes_unpacked; ++e) panel[e] = static_cast<int8_t>(packed[e]);
-    return;
-  }
-  const size_t per_byte = static_cast<size_t>(8 / bits);
-  const size_t block_elems = kQGemmStorageBlockBytes * per_byte;
-  const int field = (1 << bits) - 1;
-  const int sign = 1 << (bits - 1);
-  for (size_t blk = 0; blk < bytes_unpacked / block_elems; ++blk) {
-    const uint8_t* bytes = packed + blk * kQGemmStorageBlockBytes;
-    int8_t* dst = panel + blk * block_elems;
-    for (size_t b = 0; b < kQGemmStorageBlockBytes; ++b) {
-      for (size_t s = 0; s < per_byte; ++s) {
-        const int v = (bytes[b] >> (s * bits)) & field;
-        dst[b + s * kQGemmStorageBlockBytes] = static_cast<int8_t>((v ^ sign) - sign);
-      }
-    }
-  }
+size_t qgemm_scratch_bytes(const QGemmConfig& config, const QPackedWeights& w) {
+  const int bits = qgemm_storage_bits(w.wbits);
+  if (bits == 8) return 0;
+  const QGemmUkernel direct = bits == 4 ? config.ukernel_s4 : config.ukernel_s2;
+  const bool always_direct = direct != nullptr && config.direct_max_tiles == SIZE_MAX && w.kc <= kQGemmDirectMaxKc;
+  return always_direct ? 0 : w.unpacked_bytes;
 }
 
 }  // namespace arq::kernels

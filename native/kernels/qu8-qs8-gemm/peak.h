@@ -2,7 +2,8 @@
 // core (for the kernel benchmark; not used by the engine). Each runs `iterations` rounds over independent
 // accumulators with no memory traffic and returns the operations done, counting one multiply-add of a u8 x s8 pair
 // as 2 operations:
-//   scalar: int32 multiply-adds (8 independent chains acc = acc * a + b)
+//   scalar: on x86-64, the baseline SSE2 pmaddwd + paddd on xmm (8 pair products each; 12 accumulators), since
+//           the compiler vectorises the reference kernel with it; elsewhere 8 chains of int32 multiply-adds
 //   avx2: vpmaddwd + vpaddd on ymm (16 pair products each; 12 accumulators)
 //   avx512vnni: vpdpbusd on zmm (64 u8 x s8 products each; 16 accumulators)
 #pragma once

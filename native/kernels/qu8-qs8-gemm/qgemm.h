@@ -4,10 +4,10 @@
 //   out[i][c] = requant_code(acc, m_c, b_c, min, max)  (uint8)   or   requant_float(acc, m_c, b_c)  (float)
 // Weights of 2..8 bits are stored packed (8: one code per byte; 4 and 3: two per byte; 2: four per byte). A sub-byte
 // panel is unpacked to int8 into caller scratch once per row block before the row tiles reuse it, so the main
-// microkernel only ever sees int8 panels; where a config has direct sub-byte microkernels and only a few row tiles
-// share a panel (small M), qgemm runs those on the stored panel instead (unpacking in registers), because the
-// scratch round trip would then cost more than the arithmetic. Every path computes identical outputs whatever the
-// ISA, the row position, the path or the thread count.
+// microkernel only ever sees int8 panels; a config may instead carry direct sub-byte microkernels that read the
+// stored panel and expand the fields in registers (AVX-512 VNNI, at every M: as fast as int8, where the scratch
+// round trip costs up to 40% at small M). Every path computes identical outputs whatever the ISA, the row position,
+// the path or the thread count.
 #pragma once
 
 #include <cstddef>
@@ -44,7 +44,7 @@ using QGemmUkernel = void (*)(size_t m, size_t n, size_t kc, const uint8_t* a, s
 using QUnpackFn = void (*)(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
 
 struct QGemmConfig {
-  const char* name;  // e.g. "qu8_qs8_gemm_ukernel_8x16c4__avx512vnni"
+  const char* name;  // e.g. "qu8_qs8_gemm_ukernel_8x32c4__avx512vnni"
   Isa isa;
   size_t mr, nr, kr;  // tile rows, panel columns, k-block (A rows are padded to a multiple of kr)
   QGemmUkernel ukernel;
@@ -72,16 +72,16 @@ struct QPackedWeights {
 // std::invalid_argument otherwise).
 QPackedWeights qgemm_pack(const QGemmConfig& config, const int8_t* w, size_t ldw, size_t n, size_t k, int wbits);
 
-// Scratch bytes qgemm needs for these weights: one unpacked panel (unpacked_bytes), or 0 for 8-bit storage
-// (wbits 5..8). Any alignment works; 64-byte alignment is fastest.
+// Scratch bytes qgemm needs for these weights: one unpacked panel (unpacked_bytes), or 0 when no panel is ever
+// unpacked (8-bit storage, wbits 5..8, or the config's direct kernels cover every M at this kc); scratch may then be
+// nullptr. Any alignment works; 64-byte alignment is fastest.
 size_t qgemm_scratch_bytes(const QGemmConfig& config, const QPackedWeights& w);
 
 // out[m][n] for A [m][kc] (row stride lda >= kc, bytes k..kc-1 of each row zero; nothing past byte kc-1 of a row is
 // read). out: uint8 codes with row stride ldc bytes, or float with row stride ldc floats when float_out; params
 // cover all n columns. Loop order: blocks of rows of A sized for L2, then panels (each sub-byte panel unpacked into
 // scratch once per row block, or read directly; see QGemmConfig), then mr-row tiles. Single-threaded, allocates
-// nothing; threads may split M and call this on disjoint row ranges, each with its own scratch (a split into ranges
-// of at least 64 rows keeps the unpacked path; see config.cc).
+// nothing; threads may split M and call this on disjoint row ranges, each with its own scratch.
 void qgemm(const QGemmConfig& config, size_t m, const uint8_t* a, size_t lda, const QPackedWeights& w, void* out,
            size_t ldc, const RequantParams& params, bool float_out, int8_t* scratch);
 

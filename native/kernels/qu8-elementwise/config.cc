@@ -1,0 +1,31 @@
+// qu8-elementwise dispatch: the one place that picks a variant by ISA level.
+#include "kernels/qu8-elementwise/elementwise.h"
+
+namespace arq::kernels {
+
+void qu8_vadd__scalar(size_t n, const uint8_t* a, const uint8_t* b, uint8_t* y, const VaddParams& p);
+void qu8_vadd__avx2(size_t n, const uint8_t* a, const uint8_t* b, uint8_t* y, const VaddParams& p);
+void qu8_vadd__avx512(size_t n, const uint8_t* a, const uint8_t* b, uint8_t* y, const VaddParams& p);
+void f32_qu8_quantize__scalar(size_t n, const float* x, uint8_t* y, const QuantizeParams& p);
+void f32_qu8_quantize__avx2(size_t n, const float* x, uint8_t* y, const QuantizeParams& p);
+void f32_qu8_quantize__avx512(size_t n, const float* x, uint8_t* y, const QuantizeParams& p);
+void qu8_convert__scalar(size_t n, const uint8_t* x, uint8_t* y, const ConvertParams& p);
+void qu8_convert__avx2(size_t n, const uint8_t* x, uint8_t* y, const ConvertParams& p);
+void qu8_convert__avx512(size_t n, const uint8_t* x, uint8_t* y, const ConvertParams& p);
+
+namespace {
+const ElementwiseConfig kScalar{"qu8_elementwise__scalar", Isa::kScalar, qu8_vadd__scalar, f32_qu8_quantize__scalar, qu8_convert__scalar};
+const ElementwiseConfig kAvx2{"qu8_elementwise_x16__avx2", Isa::kAvx2, qu8_vadd__avx2, f32_qu8_quantize__avx2, qu8_convert__avx2};
+const ElementwiseConfig kAvx512{"qu8_elementwise_x16__avx512", Isa::kAvx512Vnni, qu8_vadd__avx512, f32_qu8_quantize__avx512, qu8_convert__avx512};
+}  // namespace
+
+const ElementwiseConfig& elementwise_config(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512Vnni: return kAvx512;
+    case Isa::kAvx2: return kAvx2;
+    case Isa::kScalar: break;
+  }
+  return kScalar;
+}
+
+}  // namespace arq::kernels
