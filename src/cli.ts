@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { infoCommand } from './cli/info.js';
 import { predictCommand } from './cli/predict.js';
+import { quantizeCommand } from './cli/quantize.js';
 
 function fail(message: string): never {
   process.stderr.write(`arq: ${message}\n`);
@@ -16,6 +17,7 @@ try {
     .usage('$0 <command> [options]\n\nLow-bit, certifiably robust networks: quantize, certify and search bit widths.')
     .command(infoCommand)
     .command(predictCommand)
+    .command(quantizeCommand)
     .demandCommand(1, 'name a command (arq --help lists them)')
     .strict()
     .help()

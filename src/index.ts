@@ -8,3 +8,9 @@ export { predictDataset, type PredictOptions, type PredictResult } from './engin
 export { FloatPlan } from './engine/float-plan.js';
 export { loadDataset, parseDataSpec, subset, selectEvery, readNpy, writeNpy, type Dataset, type Split, type DataSpec } from './data/index.js';
 export { cpuInfo, type IsaName } from './native.js';
+export { uniformPolicy, validatePolicy, loadPolicy, savePolicy, resolvePolicy, parseBits, type Policy, type LayerBits } from './quant/policy.js';
+export { policyCost, type PolicyCost } from './quant/cost.js';
+export { calibrate, type Calibration, type CalibrationOptions } from './quant/calibrate.js';
+export { prepareQuantization, type Quantization, type QuantizationOptions } from './quant/quantize.js';
+export { IntPlan, intPlanSpec } from './quant/int-plan.js';
+export { exportQdq, exportQdqModel, QDQ_DIFFERENCES, type QdqOptions } from './onnx/qdq.js';

@@ -18,6 +18,17 @@ constexpr int64_t kConvRowBlock = 192;  // im2col rows per GEMM call
 
 size_t round_up(size_t value, size_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
+// Copies n bytes as 16-byte moves (the last one overlapping) so short spans cost no library call.
+inline void copy_span(uint8_t* dst, const uint8_t* src, size_t n) {
+  if (n < 16) {
+    std::memcpy(dst, src, n);
+    return;
+  }
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) std::memcpy(dst + i, src + i, 16);
+  if (i < n) std::memcpy(dst + n - 16, src + n - 16, 16);
+}
+
 // im2col of output pixels [row0, row0 + rows) of codes x (NHWC, in.c channels, the channel slice [c0, c0 + cg)):
 // row r of col holds the taps in (ky, kx, ci) order, padding taps as `zero`, then zeros up to kc. Taps that are
 // adjacent in the image and in the row (consecutive kx, whole pixels) are copied as one span.
@@ -40,7 +51,7 @@ void im2col(const uint8_t* x, const Shape& in, const Shape& out, const OpGeometr
       }
       const uint8_t* row = x + ((n * in.h + iy) * in.w) * in.c + c0;
       if (inside_x && whole_pixels) {
-        std::memcpy(dst, row + ix0 * in.c, static_cast<size_t>(s.kernel_w * cg));
+        copy_span(dst, row + ix0 * in.c, static_cast<size_t>(s.kernel_w * cg));
         dst += s.kernel_w * cg;
         continue;
       }
@@ -49,11 +60,11 @@ void im2col(const uint8_t* x, const Shape& in, const Shape& out, const OpGeometr
         if (ix < 0 || ix >= in.w) {
           std::memset(dst, zero, static_cast<size_t>(cg));
         } else {
-          std::memcpy(dst, row + ix * in.c, static_cast<size_t>(cg));
+          copy_span(dst, row + ix * in.c, static_cast<size_t>(cg));
         }
       }
     }
-    std::memset(col + r * kc + k, 0, kc - k);
+    if (kc > k) std::memset(col + r * kc + k, 0, kc - k);
     if (++ox == out.w) {
       ox = 0;
       if (++oy == out.h) oy = 0, ++n;

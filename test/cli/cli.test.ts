@@ -85,3 +85,32 @@ describe('arq predict', () => {
     expect(batch.stderr.trim()).toBe('arq: --batch: expected an integer in [1, 65536], got 0');
   });
 });
+
+describe('arq quantize and the int engine', () => {
+  test('quantize writes a QDQ model and its policy; predict --policy reuses it; --json follows the fields', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-'));
+    const out = path.join(dir, 'q.onnx');
+    const model = path.join(root, 'models/mnist-cnn-s025.onnx');
+    const quantized = await arq('quantize', '--model', model, '--bits', 'w4a8', '--calibration', '64', '--out', out, '--json');
+    expect(quantized.code).toBe(0);
+    const result = JSON.parse(quantized.stdout);
+    expect(result.bitops_percent).toBeCloseTo(3.125, 6);
+    const policy = JSON.parse(readFileSync(path.join(dir, 'q.policy.json'), 'utf8'));
+    expect(policy.layers.every((l: { wbits: number; abits: number }) => l.wbits === 4 && l.abits === 8)).toBe(true);
+    const predicted = await arq('predict', '--model', model, '--data', 'mnist', '--max', '500', '--engine', 'int', '--policy', path.join(dir, 'q.policy.json'), '--calibration', '64', '--json');
+    expect(predicted.code).toBe(0);
+    expect(JSON.parse(predicted.stdout).accuracy).toBeGreaterThan(0.97);
+  });
+
+  test('bad policies and bit widths fail with one line', async () => {
+    const model = path.join(root, 'models/mnist-cnn-s025.onnx');
+    const bits = await arq('predict', '--model', model, '--data', 'mnist', '--engine', 'int', '--bits', 'w9a8');
+    expect(bits.stderr.trim()).toMatch(/^arq: --bits: expected a shorthand like w8a8/);
+    const missing = await arq('predict', '--model', model, '--data', 'mnist', '--engine', 'int');
+    expect(missing.stderr.trim()).toBe('arq: a quantization policy is needed: give --policy FILE or --bits w8a8');
+    const floatWithBits = await arq('predict', '--model', model, '--data', 'mnist', '--bits', 'w8a8');
+    expect(floatWithBits.stderr.trim()).toBe('arq: --policy and --bits apply to --engine int');
+    const out = await arq('quantize', '--model', model, '--bits', 'w8a8', '--out', '/tmp/x.bin');
+    expect(out.stderr.trim()).toMatch(/--out: expected a \.onnx file/);
+  });
+});

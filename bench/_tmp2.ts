@@ -1,0 +1,13 @@
+import { loadModel } from '../src/model.js';
+import { createClassifier } from '../src/engine/classifier.js';
+import { makeDataset } from '../src/data/index.js';
+import { calibrate } from '../src/quant/calibrate.js';
+import { uniformPolicy } from '../src/quant/policy.js';
+const model = await loadModel('test/fixtures/resnet20.onnx');
+const size = model.graph.input.shape.reduce((a, b) => a * b, 1);
+const batch = 256;
+const images = Float32Array.from({ length: batch * size }, (_, i) => ((i * 2654435761) % 1000) / 1000);
+const data = makeDataset({ name: 's', shape: [...model.graph.input.shape] as [number, number, number], images, labels: new Int32Array(batch) });
+const calibration = await calibrate(model.graph, data, { sigma: 0.25, count: 64 });
+const c = await createClassifier(model, 'int', { threads: 1, quantization: { policy: uniformPolicy(model.graph, model.sha256, 8, 8), calibration } });
+for (let i = 0; i < 60; i++) await c.logits(images, batch);

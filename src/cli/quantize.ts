@@ -1,0 +1,67 @@
+/** `arq quantize`: calibrate a policy on noisy training images and write the quantized model as ONNX QDQ. */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { withCalibrationOptions, withOutputOptions, withThreadsOption } from './options.js';
+
+interface QuantizeArgs {
+  model: string;
+  data: string;
+  policy?: string;
+  bits?: string;
+  sigma: number;
+  calibrationData?: string;
+  calibration: number;
+  seed: number;
+  threads?: number;
+  out: string;
+  opset: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
+  command: 'quantize',
+  describe: 'calibrate a quantization policy and write the quantized model (ONNX QDQ) with its policy',
+  builder: (yargs: Argv) =>
+    withThreadsOption(withCalibrationOptions(withOutputOptions(yargs)))
+      .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
+      .option('data', { type: 'string', default: 'mnist', describe: 'dataset whose training split calibrates (see --calibration-data)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output .onnx (QDQ); the policy goes to OUT.policy.json' })
+      .option('opset', { type: 'number', default: 21, describe: 'ONNX opset of the export (21+: int4 weights; 13..20: int8 storage)' }) as unknown as Argv<QuantizeArgs>,
+  handler: async (args: ArgumentsCamelCase<QuantizeArgs>) => {
+    const { writeFile } = await import('node:fs/promises');
+    const { loadModel } = await import('../model.js');
+    const { prepareQuantization } = await import('../quant/quantize.js');
+    const { intPlanSpec } = await import('../quant/int-plan.js');
+    const { savePolicy } = await import('../quant/policy.js');
+    const { exportQdqModel } = await import('../onnx/qdq.js');
+    const { integerInRange, numberInRange } = await import('../util/check.js');
+    const { ArqError } = await import('../util/errors.js');
+    const { printJson } = await import('./print.js');
+
+    if (!args.out.endsWith('.onnx')) throw new ArqError(`--out: expected a .onnx file (the QDQ export), got ${JSON.stringify(args.out)}`);
+    const model = await loadModel(args.model);
+    const quantization = await prepareQuantization(model, {
+      policy: args.policy, bits: args.bits, data: args.data, calibrationData: args.calibrationData,
+      sigma: numberInRange('--sigma', args.sigma, 0, 10), calibrationCount: integerInRange('--calibration', args.calibration, 1, 1e6),
+      seed: integerInRange('--seed', args.seed, 0, Number.MAX_SAFE_INTEGER),
+      threads: args.threads === undefined ? undefined : integerInRange('--threads', args.threads, 1, 256),
+    });
+    const spec = intPlanSpec(model.graph, quantization.policy, quantization.calibration);
+    const exported = exportQdqModel(model.graph, spec, { opset: integerInRange('--opset', args.opset, 13, 22) });
+    await writeFile(args.out, exported.bytes);
+    const policyPath = `${args.out.slice(0, -'.onnx'.length)}.policy.json`;
+    await savePolicy(policyPath, quantization.policy);
+    const result = {
+      out: args.out, policy: policyPath, bytes: exported.bytes.length, bitops_percent: quantization.cost.bitopsPercent,
+      size_bytes: quantization.cost.sizeBytes, calibration: quantization.calibration.settings, differences: exported.metadata.differences,
+    };
+    if (args.json) {
+      printJson(result);
+      return;
+    }
+    console.log(`wrote ${args.out} (${exported.bytes.length} bytes, QDQ opset ${args.opset}) and ${policyPath}`);
+    console.log(`BitOps ${quantization.cost.bitopsPercent.toFixed(3)}% of float; weights ${quantization.cost.sizeBytes} bytes (float32 ${quantization.cost.floatSizeBytes})`);
+    console.log(`calibrated on ${quantization.calibration.settings.count} images of ${quantization.calibration.settings.data} at sigma ${quantization.calibration.settings.sigma}`);
+    console.log('ONNX Runtime runs this file close to, not bit-identical with, arq\'s integer engine; see the file\'s arq.qdq.differences metadata.');
+  },
+};
