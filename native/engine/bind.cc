@@ -21,12 +21,6 @@ namespace {
 
 using arq::napi::field;
 using arq::napi::float_array;
-using arq::napi::int_array;
-using arq::napi::int_field;
-using arq::napi::number_field;
-using arq::napi::string_field;
-
-constexpr int64_t kMaxDim = int64_t{1} << 24;
 
 PlanSpec read_spec(const Napi::Object& o) {
   const std::string where = "FloatPlan";

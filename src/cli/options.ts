@@ -2,6 +2,28 @@
 import type { Argv } from 'yargs';
 import { ENGINES } from '../engine/classifier.js';
 
+/** The parsed flags of withCalibrationOptions. */
+export interface CalibrationArgs {
+  policy?: string;
+  bits?: string;
+  sigma: number;
+  calibrationData?: string;
+  calibration: number;
+  seed: number;
+  threads?: number;
+}
+
+/** prepareQuantization's options from the calibration flags, each checked. */
+export async function calibrationFromArgs(args: CalibrationArgs, data: string) {
+  const { integerInRange, numberInRange } = await import('../util/check.js');
+  return {
+    policy: args.policy, bits: args.bits, data, calibrationData: args.calibrationData,
+    sigma: numberInRange('--sigma', args.sigma, 0, 10), calibrationCount: integerInRange('--calibration', args.calibration, 1, 1e6),
+    seed: integerInRange('--seed', args.seed, 0, Number.MAX_SAFE_INTEGER),
+    threads: args.threads === undefined ? undefined : integerInRange('--threads', args.threads, 1, 256),
+  };
+}
+
 export function withOutputOptions<T>(yargs: Argv<T>) {
   return yargs
     .option('json', { type: 'boolean', default: false, describe: 'print the result as one JSON object on stdout' })

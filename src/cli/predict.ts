@@ -2,21 +2,14 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { EngineName } from '../engine/classifier.js';
 import { ArqError } from '../util/errors.js';
-import { withCalibrationOptions, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
+import { calibrationFromArgs, withCalibrationOptions, type CalibrationArgs, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
 
-interface PredictArgs {
-  policy?: string;
-  bits?: string;
-  sigma: number;
-  calibrationData?: string;
-  calibration: number;
-  seed: number;
+interface PredictArgs extends CalibrationArgs {
   model: string;
   data: string;
   engine: EngineName;
   max?: number;
   batch: number;
-  threads?: number;
   logits?: string;
   json: boolean;
   quiet: boolean;
@@ -51,11 +44,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
     let quantization;
     if (args.engine === 'int') {
       const { prepareQuantization } = await import('../quant/quantize.js');
-      const { numberInRange } = await import('../util/check.js');
-      quantization = await prepareQuantization(model, {
-        policy: args.policy, bits: args.bits, data: args.data, calibrationData: args.calibrationData, threads,
-        sigma: numberInRange('--sigma', args.sigma, 0, 10), calibrationCount: integerInRange('--calibration', args.calibration, 1, 1e6), seed: integerInRange('--seed', args.seed, 0, Number.MAX_SAFE_INTEGER),
-      });
+      quantization = await prepareQuantization(model, await calibrationFromArgs(args, args.data));
     } else if (args.policy || args.bits) {
       throw new ArqError('--policy and --bits apply to --engine int');
     }

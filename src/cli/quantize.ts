@@ -1,17 +1,10 @@
 /** `arq quantize`: calibrate a policy on noisy training images and write the quantized model as ONNX QDQ. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { withCalibrationOptions, withOutputOptions, withThreadsOption } from './options.js';
+import { calibrationFromArgs, withCalibrationOptions, withOutputOptions, withThreadsOption, type CalibrationArgs } from './options.js';
 
-interface QuantizeArgs {
+interface QuantizeArgs extends CalibrationArgs {
   model: string;
   data: string;
-  policy?: string;
-  bits?: string;
-  sigma: number;
-  calibrationData?: string;
-  calibration: number;
-  seed: number;
-  threads?: number;
   out: string;
   opset: number;
   json: boolean;
@@ -34,18 +27,13 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
     const { intPlanSpec } = await import('../quant/int-plan.js');
     const { savePolicy } = await import('../quant/policy.js');
     const { exportQdqModel } = await import('../onnx/qdq.js');
-    const { integerInRange, numberInRange } = await import('../util/check.js');
+    const { integerInRange } = await import('../util/check.js');
     const { ArqError } = await import('../util/errors.js');
     const { printJson } = await import('./print.js');
 
     if (!args.out.endsWith('.onnx')) throw new ArqError(`--out: expected a .onnx file (the QDQ export), got ${JSON.stringify(args.out)}`);
     const model = await loadModel(args.model);
-    const quantization = await prepareQuantization(model, {
-      policy: args.policy, bits: args.bits, data: args.data, calibrationData: args.calibrationData,
-      sigma: numberInRange('--sigma', args.sigma, 0, 10), calibrationCount: integerInRange('--calibration', args.calibration, 1, 1e6),
-      seed: integerInRange('--seed', args.seed, 0, Number.MAX_SAFE_INTEGER),
-      threads: args.threads === undefined ? undefined : integerInRange('--threads', args.threads, 1, 256),
-    });
+    const quantization = await prepareQuantization(model, await calibrationFromArgs(args, args.data));
     const spec = intPlanSpec(model.graph, quantization.policy, quantization.calibration);
     const exported = exportQdqModel(model.graph, spec, { opset: integerInRange('--opset', args.opset, 13, 22) });
     await writeFile(args.out, exported.bytes);
