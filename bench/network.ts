@@ -1,12 +1,19 @@
 /**
- * Whole-network fp32 throughput: arq's native fp32 plan against ONNX Runtime on the same model, machine, batch
- * and thread count, in one process. Prints samples/second and the ratio.
+ * Whole-network throughput in one process on the same model, batch and thread count: ONNX Runtime fp32, arq's
+ * native fp32 plan, arq's integer engine under uniform policies, and ONNX Runtime running arq's W8A8 QDQ export
+ * (which it fuses into QLinearConv/QGemm: its own int8 path). Prints images/second and ratios.
  *
  *   npm run bench -- network [--model test/fixtures/resnet20.onnx] [--batch 256] [--threads 1,2] [--seconds 3]
  */
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/model.js';
 import { createClassifier, type Classifier } from '../src/engine/classifier.js';
+import { makeDataset } from '../src/data/index.js';
+import { calibrate } from '../src/quant/calibrate.js';
+import { intPlanSpec } from '../src/quant/int-plan.js';
+import { uniformPolicy } from '../src/quant/policy.js';
+import { exportQdq } from '../src/onnx/qdq.js';
+import { OrtModel } from '../src/ort/session.js';
 import { cpuInfo } from '../src/native.js';
 
 const { values } = parseArgs({
@@ -18,12 +25,14 @@ const { values } = parseArgs({
   },
 });
 
-async function samplesPerSecond(classifier: Classifier, images: Float32Array, batch: number, seconds: number): Promise<number> {
-  await classifier.logits(images, batch); // warm-up
+type Logits = (images: Float32Array, batch: number) => Promise<Float32Array>;
+
+async function imagesPerSecond(run: Logits, images: Float32Array, batch: number, seconds: number): Promise<number> {
+  await run(images, batch); // warm-up
   let runs = 0;
   const start = performance.now();
   while (performance.now() - start < seconds * 1000 || runs < 2) {
-    await classifier.logits(images, batch);
+    await run(images, batch);
     runs++;
   }
   return (runs * batch) / ((performance.now() - start) / 1000);
@@ -32,17 +41,31 @@ async function samplesPerSecond(classifier: Classifier, images: Float32Array, ba
 const model = await loadModel(values.model!);
 const batch = Number(values.batch);
 const seconds = Number(values.seconds);
-const size = model.graph.input.shape.reduce((a, b) => a * b, 1);
+const shape = model.graph.input.shape;
+const size = shape[0] * shape[1] * shape[2];
 const images = Float32Array.from({ length: batch * size }, (_, i) => ((i * 2654435761) % 1000) / 1000);
+// Calibration on noisy copies of the benchmark images (sigma 0.25): the speed does not depend on the grids.
+const calibration = await calibrate(model.graph, makeDataset({ name: 'bench', shape: [shape[0], shape[1], shape[2]], images, labels: new Int32Array(batch) }), { sigma: 0.25, count: Math.min(batch, 128) });
+const policies = [[8, 8], [4, 8], [4, 4], [2, 8]] as const;
+const qdq = exportQdq(model.graph, intPlanSpec(model.graph, uniformPolicy(model.graph, model.sha256, 8, 8), calibration));
+
 const cpu = cpuInfo();
-console.log(`model ${values.model}, batch ${batch}, CPU ${cpu.detected} (${cpu.threads} hardware threads)`);
-console.log('threads  ort fp32 (img/s)  arq fp32 (img/s)  arq/ort');
+console.log(`model ${values.model}, batch ${batch}, CPU ${cpu.detected} (${cpu.threads} hardware threads); images/second`);
+const header = ['threads', 'ort fp32', 'ort int8 (QDQ)', 'arq fp32', ...policies.map(([w, a]) => `arq W${w}A${a}`), 'W8A8/ort fp32', 'W8A8/ort int8'];
+console.log(header.join('\t'));
 for (const threads of values.threads!.split(',').map(Number)) {
   const ort = await createClassifier(model, 'ort', { threads });
+  const ortQdq = await OrtModel.load(qdq, model.graph.input.shape, model.graph.input.rank, { threads });
   const native = await createClassifier(model, 'float', { threads });
-  const ortRate = await samplesPerSecond(ort, images, batch, seconds);
-  const nativeRate = await samplesPerSecond(native, images, batch, seconds);
-  console.log(`${String(threads).padStart(7)}  ${ortRate.toFixed(0).padStart(16)}  ${nativeRate.toFixed(0).padStart(16)}  ${(nativeRate / ortRate).toFixed(2).padStart(7)}`);
+  const rates: number[] = [];
+  for (const classifier of [ort, { logits: (x: Float32Array, n: number) => ortQdq.run(x, n) }, native] as Pick<Classifier, 'logits'>[]) {
+    rates.push(await imagesPerSecond((x, n) => classifier.logits(x, n), images, batch, seconds));
+  }
+  for (const [wbits, abits] of policies) {
+    const int = await createClassifier(model, 'int', { threads, quantization: { policy: uniformPolicy(model.graph, model.sha256, wbits, abits), calibration } });
+    rates.push(await imagesPerSecond((x, n) => int.logits(x, n), images, batch, seconds));
+  }
+  console.log([threads, ...rates.map((r) => r.toFixed(0)), (rates[3] / rates[0]).toFixed(2), (rates[3] / rates[1]).toFixed(2)].join('\t'));
   await ort.close();
-  await native.close();
+  await ortQdq.release();
 }
