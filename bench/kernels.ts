@@ -10,18 +10,11 @@
  * slow a run down). Timing loops run inside C++ on internal pseudo-random data (_qkernels.qgemmTime / dotPeak).
  */
 import { parseArgs } from 'node:util';
-import { addon, cpuInfo } from '../src/native.js';
+import { cpuInfo, ISA_LEVELS, qkernels, type IsaName } from '../src/native.js';
 
-type IsaName = 'scalar' | 'avx2' | 'avx512vnni';
 
-// Local typed view of the internal `_qkernels` binding (native/kernels/qbind.cc); not part of src/native.ts.
-interface QKernelsBench {
-  names(isa: IsaName): { gemm: string; dwconv: string; gemmTile: [number, number, number] };
-  qgemmTime(isa: IsaName, m: number, n: number, k: number, wbits: number, iterations: number, copies?: number,
-    repeats?: number): number;
-  dotPeak(isa: IsaName, seconds: number): number;
-}
-const q = (addon() as unknown as { _qkernels: QKernelsBench })._qkernels;
+
+const q = qkernels();
 
 const { values } = parseArgs({
   options: {
@@ -32,7 +25,7 @@ const { values } = parseArgs({
 });
 const seconds = Number(values.seconds);
 const repeats = Number(values.repeats);
-const LEVELS: IsaName[] = ['scalar', 'avx2', 'avx512vnni'];
+const LEVELS: readonly IsaName[] = ISA_LEVELS;
 const cpu = cpuInfo();
 const detected = LEVELS.indexOf(cpu.detected as IsaName);
 const isas = values.isa!.split(',').map((s) => s.trim() as IsaName).filter((isa) => {

@@ -107,12 +107,29 @@ export interface NativeNoise {
   philox(counter: readonly number[], key: readonly number[]): Uint32Array;
 }
 
+export interface QDwconvShape extends DwconvShape {}
+
+/** Internal integer-kernel entry points (native/kernels/qbind.cc) for tests and benchmarks. */
+export interface NativeQKernels {
+  qgemm(isa: IsaName, m: number, n: number, k: number, wbits: number, a: Uint8Array, w: Int8Array,
+    multiplier: Float32Array, bias: Float32Array, correction: Int32Array | null, min: number, max: number,
+    floatOut: boolean, path?: 'auto' | 'unpack'): Uint8Array | Float32Array;
+  qdwconv(isa: IsaName, shape: QDwconvShape, input: Uint8Array, inputZero: number, weights: Int8Array,
+    multiplier: Float32Array, bias: Float32Array, min: number, max: number): Uint8Array;
+  names(isa: IsaName): { gemm: string; dwconv: string; gemmTile: [number, number, number] };
+  /** Seconds for `iterations` GEMMs of the shape on internal data (copies: distinct weight sets cycled). */
+  qgemmTime(isa: IsaName, m: number, n: number, k: number, wbits: number, iterations: number, copies?: number, repeats?: number): number;
+  /** Measured int8 multiply-add throughput of one thread (ops/s, a multiply-add counted as 2). */
+  dotPeak(isa: IsaName, seconds: number): number;
+}
+
 interface Addon {
   cpuInfo(): { detected: IsaName; active: IsaName; threads: number };
   _setIsaCap(isa: IsaName): void;
   FloatPlan: new (spec: FloatPlanSpec) => NativeFloatPlan;
   IntPlan: new (spec: IntPlanSpec) => NativeIntPlan;
   _kernels: NativeKernels;
+  _qkernels: NativeQKernels;
   _noise: NativeNoise;
 }
 
@@ -158,6 +175,10 @@ export function setIsaCap(isa: IsaName): void {
 
 export function kernels(): NativeKernels {
   return addon()._kernels;
+}
+
+export function qkernels(): NativeQKernels {
+  return addon()._qkernels;
 }
 
 export function noise(): NativeNoise {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/cpu.h"
+
 namespace arq::napi {
 
 [[noreturn]] inline void throw_type(Napi::Env env, const std::string& where, const std::string& what) {
@@ -17,6 +19,32 @@ namespace arq::napi {
 }
 [[noreturn]] inline void throw_range(Napi::Env env, const std::string& where, const std::string& what) {
   throw Napi::RangeError::New(env, where + ": " + what);
+}
+
+inline void expect_args(const Napi::CallbackInfo& info, size_t count, const std::string& where) {
+  if (info.Length() < count) {
+    throw_type(info.Env(), where, "expected " + std::to_string(count) + " arguments, got " + std::to_string(info.Length()));
+  }
+}
+
+// An ISA level by name; a level above the CPU's throws RangeError "... not supported by this CPU ..." so tests can
+// report it as skipped.
+inline Isa isa_arg(const Napi::CallbackInfo& info, size_t index, const std::string& where) {
+  if (info.Length() <= index || !info[index].IsString()) throw_type(info.Env(), where, "isa must be a string");
+  const std::string text = info[index].As<Napi::String>().Utf8Value();
+  Isa isa;
+  if (!parse_isa(text, &isa)) throw_range(info.Env(), where, "isa must be scalar, avx2 or avx512vnni, got '" + text + "'");
+  if (static_cast<int>(isa) > static_cast<int>(detected_isa())) {
+    throw_range(info.Env(), where, "isa " + text + " is not supported by this CPU (detected " + isa_name(detected_isa()) + ")");
+  }
+  return isa;
+}
+
+// Rejects arrays larger than `max_elements` before anything is allocated.
+inline void check_elements(Napi::Env env, int64_t count, int64_t max_elements, const std::string& where, const std::string& name) {
+  if (count > max_elements) {
+    throw_range(env, where, name + " would have " + std::to_string(count) + " elements, more than " + std::to_string(max_elements));
+  }
 }
 
 inline Napi::Object object_arg(const Napi::CallbackInfo& info, size_t index, const std::string& where) {

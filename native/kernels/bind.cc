@@ -28,36 +28,14 @@
 namespace arq::kernels {
 namespace {
 
+using napi::expect_args;
+using napi::isa_arg;
+
 constexpr int64_t kMaxDim = int64_t(1) << 24;
 constexpr int64_t kMaxElements = int64_t(1) << 28;  // per array (1 GiB of floats)
 
-void expect_args(const Napi::CallbackInfo& info, size_t count, const std::string& where) {
-  if (info.Length() < count) {
-    napi::throw_type(info.Env(), where,
-                     "expected " + std::to_string(count) + " arguments, got " + std::to_string(info.Length()));
-  }
-}
 
-Isa isa_arg(const Napi::CallbackInfo& info, size_t index, const std::string& where) {
-  if (info.Length() <= index || !info[index].IsString()) napi::throw_type(info.Env(), where, "isa must be a string");
-  const std::string text = info[index].As<Napi::String>().Utf8Value();
-  Isa isa;
-  if (!parse_isa(text, &isa)) {
-    napi::throw_range(info.Env(), where, "isa must be scalar, avx2 or avx512vnni, got '" + text + "'");
-  }
-  if (static_cast<int>(isa) > static_cast<int>(detected_isa())) {
-    napi::throw_range(info.Env(), where,
-                      "isa " + text + " is not supported by this CPU (detected " + isa_name(detected_isa()) + ")");
-  }
-  return isa;
-}
 
-void check_elements(Napi::Env env, int64_t count, const std::string& where, const std::string& name) {
-  if (count > kMaxElements) {
-    napi::throw_range(env, where, name + " would have " + std::to_string(count) + " elements, more than " +
-                                      std::to_string(kMaxElements));
-  }
-}
 
 // A Float32Array of `expected` elements, or null/undefined (returns false) when `nullable`.
 bool optional_float_array(Napi::Env env, const Napi::Value& value, int64_t expected, const std::string& where,
@@ -83,9 +61,9 @@ Napi::Value F32Gemm(const Napi::CallbackInfo& info) {
   const int64_t m = napi::int_value(env, info[1], 1, kMaxDim, where, "m");
   const int64_t n = napi::int_value(env, info[2], 1, kMaxDim, where, "n");
   const int64_t k = napi::int_value(env, info[3], 1, kMaxDim, where, "k");
-  check_elements(env, m * k, where, "a");
-  check_elements(env, n * k, where, "w");
-  check_elements(env, m * n, where, "the result");
+  napi::check_elements(env, m * k, kMaxElements, where, "a");
+  napi::check_elements(env, n * k, kMaxElements, where, "w");
+  napi::check_elements(env, m * n, kMaxElements, where, "the result");
   const std::vector<float> a = napi::float_array(env, info[4], m * k, where, "a");
   const std::vector<float> w = napi::float_array(env, info[5], n * k, where, "w");
   std::vector<float> bias;
@@ -136,9 +114,9 @@ Napi::Value F32Dwconv(const Napi::CallbackInfo& info) {
   const int64_t in_count = static_cast<int64_t>(s.in_h * s.in_w) * channels;
   const int64_t out_count = static_cast<int64_t>(s.out_h * s.out_w) * channels;
   const int64_t weight_count = static_cast<int64_t>(s.kernel_h * s.kernel_w) * channels;
-  check_elements(env, in_count, where, "input");
-  check_elements(env, out_count, where, "the result");
-  check_elements(env, weight_count, where, "weights");
+  napi::check_elements(env, in_count, kMaxElements, where, "input");
+  napi::check_elements(env, out_count, kMaxElements, where, "the result");
+  napi::check_elements(env, weight_count, kMaxElements, where, "weights");
   const std::vector<float> input = napi::float_array(env, info[2], in_count, where, "input");
   const std::vector<float> weights = napi::float_array(env, info[3], weight_count, where, "weights");
   std::vector<float> bias;

@@ -35,30 +35,14 @@
 namespace arq::noise {
 namespace {
 
+using napi::expect_args;
+using napi::isa_arg;
+
 constexpr int64_t kMaxU32 = 0xFFFFFFFFll;
 constexpr int64_t kMaxElements = int64_t(1) << 28;  // per result (1 GiB of floats)
 constexpr int64_t kSamplesPerTask = 8;
 
-void expect_args(const Napi::CallbackInfo& info, size_t count, const std::string& where) {
-  if (info.Length() < count) {
-    napi::throw_type(info.Env(), where,
-                     "expected " + std::to_string(count) + " arguments, got " + std::to_string(info.Length()));
-  }
-}
 
-Isa isa_arg(const Napi::CallbackInfo& info, size_t index, const std::string& where) {
-  if (info.Length() <= index || !info[index].IsString()) napi::throw_type(info.Env(), where, "isa must be a string");
-  const std::string text = info[index].As<Napi::String>().Utf8Value();
-  Isa isa;
-  if (!parse_isa(text, &isa)) {
-    napi::throw_range(info.Env(), where, "isa must be scalar, avx2 or avx512vnni, got '" + text + "'");
-  }
-  if (static_cast<int>(isa) > static_cast<int>(detected_isa())) {
-    napi::throw_range(info.Env(), where,
-                      "isa " + text + " is not supported by this CPU (detected " + isa_name(detected_isa()) + ")");
-  }
-  return isa;
-}
 
 // The arguments shared by gaussian and addGaussian, read from index 1 on.
 struct Stream {

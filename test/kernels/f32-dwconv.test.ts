@@ -1,28 +1,10 @@
 // f32-dwconv: every ISA level the CPU supports against a naive double-precision reference (NHWC, zero padding,
 // strides 1-3, kernels 1x1 to 5x5, channel tails), plus clamping and argument validation of _kernels.f32Dwconv.
-import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
 import type { DwconvShape, IsaName, NativeKernels } from '../../src/native.js';
+import { detected, kernels as nativeKernels, LEVELS, rng } from '../support/native.js';
 
-// The addon, loaded in one place (to be routed through src/native.ts later).
-function loadAddon(): { cpuInfo(): { detected: IsaName }; _kernels: NativeKernels } {
-  return createRequire(import.meta.url)('../../build/Release/arq.node');
-}
-const addon = loadAddon();
-const kernels = addon._kernels;
-const LEVELS: IsaName[] = ['scalar', 'avx2', 'avx512vnni'];
-const detected = LEVELS.indexOf(addon.cpuInfo().detected);
-
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+const kernels = nativeKernels();
 
 const randomArray = (length: number, next: () => number) => Float32Array.from({ length }, () => 2 * next() - 1);
 const randomInt = (next: () => number, lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));

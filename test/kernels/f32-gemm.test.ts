@@ -1,28 +1,10 @@
 // f32-gemm: every ISA level the CPU supports against a naive double-precision reference, plus clamping, row
 // independence (bit-equal whatever the row's position in M) and argument validation of _kernels.f32Gemm.
-import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
 import type { IsaName, NativeKernels } from '../../src/native.js';
+import { detected, kernels as nativeKernels, LEVELS, rng } from '../support/native.js';
 
-// The addon, loaded in one place (to be routed through src/native.ts later).
-function loadAddon(): { cpuInfo(): { detected: IsaName }; _kernels: NativeKernels } {
-  return createRequire(import.meta.url)('../../build/Release/arq.node');
-}
-const addon = loadAddon();
-const kernels = addon._kernels;
-const LEVELS: IsaName[] = ['scalar', 'avx2', 'avx512vnni'];
-const detected = LEVELS.indexOf(addon.cpuInfo().detected);
-
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+const kernels = nativeKernels();
 
 function randomArray(length: number, next: () => number, scale = 1): Float32Array {
   return Float32Array.from({ length }, () => scale * (2 * next() - 1));

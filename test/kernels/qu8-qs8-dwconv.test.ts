@@ -2,41 +2,13 @@
 // against a JavaScript reference (acc = sum over taps inside the image of w * (x - z), then requant_code with an
 // exact fmaf emulation); 3x3 and 5x5 (interior fast paths) and other kernels, strides 1 and 2, padding, channel
 // tails, zero points and clamps; plus argument validation of _qkernels.qdwconv.
-import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
 
-type IsaName = 'scalar' | 'avx2' | 'avx512vnni';
+import type { IsaName, QDwconvShape } from '../../src/native.js';
+import { detected, LEVELS, qkernels, rng } from '../support/native.js';
 
-interface QDwconvShape {
-  channels: number; inH: number; inW: number; outH: number; outW: number;
-  kernelH: number; kernelW: number; strideH: number; strideW: number; padTop: number; padLeft: number;
-}
+const q = qkernels();
 
-// Local typed view of the internal `_qkernels` binding (native/kernels/qbind.cc).
-interface QKernels {
-  qdwconv(isa: IsaName, shape: QDwconvShape, input: Uint8Array, inputZero: number, weights: Int8Array,
-    multiplier: Float32Array, bias: Float32Array, min: number, max: number): Uint8Array;
-  names(isa: IsaName): { gemm: string; dwconv: string };
-}
-
-function loadAddon(): { cpuInfo(): { detected: IsaName }; _qkernels: QKernels } {
-  return createRequire(import.meta.url)('../../build/Release/arq.node');
-}
-const addon = loadAddon();
-const q = addon._qkernels;
-const LEVELS: IsaName[] = ['scalar', 'avx2', 'avx512vnni'];
-const detected = LEVELS.indexOf(addon.cpuInfo().detected);
-
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 const randInt = (next: () => number, lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
 
 // ---- Reference (quantization.md, Operators; the same fmaf emulation as qu8-qs8-gemm.test.ts) -------------------
