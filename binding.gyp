@@ -40,6 +40,8 @@
       'target_name': 'arq',
       'dependencies': ['arq_avx2', 'arq_avx512'],
       'sources': [
+        'native/certify/sampler.cc',
+        'native/certify/bind.cc',
         'native/kernels/qu8-elementwise/config.cc',
         'native/kernels/qu8-elementwise/scalar.cc',
         'native/addon.cc',

@@ -59,10 +59,31 @@ export interface IntPlanSpec {
   ops: IntPlanOp[];
 }
 
+/** One call of the certification sampling loop (native/certify): samples firstSample .. firstSample+count-1. */
+export interface SampleRequest {
+  image: Float32Array;
+  sigma: number;
+  seedHi: number;
+  seedLo: number;
+  imageIndex: number;
+  firstSample: number;
+  count: number;
+  batch: number;
+  threads: number;
+  /** Return each sample's predicted class (the IRS cache). */
+  record: boolean;
+}
+
+export interface SampleResult {
+  counts: Uint32Array;
+  predictions: Uint8Array | null;
+}
+
 export interface NativeIntPlan {
   readonly classes: number;
   readonly kernels: string;
   run(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
+  sample(request: SampleRequest): Promise<SampleResult>;
   /** The plain reference executor of the same semantics (slow; tests). */
   _runReference(input: Float32Array, batch: number): Promise<Float32Array>;
 }
@@ -75,6 +96,7 @@ export interface NativeFloatPlan {
   readonly values: number;
   /** Logits [batch x classes] of `batch` NCHW images. */
   run(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
+  sample(request: SampleRequest): Promise<SampleResult>;
   /** [min, max] of every plan value over the batch. */
   observeRanges(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
   /** Histograms of `bins` equal bins over the given ranges, values x bins counts. */

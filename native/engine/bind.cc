@@ -1,6 +1,7 @@
 // Bindings for the fp32 executor. FloatPlan is an ObjectWrap:
 //   new FloatPlan(spec)            [sync]  builds and validates a plan; throws TypeError/RangeError/Error
 //   plan.run(input, batch, threads) [async] -> Promise<Float32Array> logits [batch x classes]
+//   plan.sample(request)           [async] the certification sampling loop (certify/bind.h)
 //   plan.observeRanges(input, batch, threads) [async] -> Promise<Float32Array> [min, max] per plan value
 //   plan.observeHistograms(input, batch, threads, ranges, bins) [async] -> Promise<Float64Array> values x bins
 //   plan.classes, plan.values, plan.inputShape, plan.kernels   [sync] read-only facts
@@ -10,6 +11,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "certify/bind.h"
 #include "common/napi_args.h"
 #include "common/promise_worker.h"
 #include "engine/float_plan.h"
@@ -72,6 +74,7 @@ class FloatPlanWrap : public Napi::ObjectWrap<FloatPlanWrap> {
   static Napi::Function define(Napi::Env env) {
     return DefineClass(env, "FloatPlan",
                        {InstanceMethod<&FloatPlanWrap::Run>("run"),
+                        InstanceMethod<&FloatPlanWrap::Sample>("sample"),
                         InstanceMethod<&FloatPlanWrap::ObserveRanges>("observeRanges"),
                         InstanceMethod<&FloatPlanWrap::ObserveHistograms>("observeHistograms"),
                         InstanceAccessor<&FloatPlanWrap::Values>("values"),
@@ -101,6 +104,11 @@ class FloatPlanWrap : public Napi::ObjectWrap<FloatPlanWrap> {
     job->classes = plan_->classes();
     job->run = [plan = plan_, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
     return arq::napi::PromiseWorker<RunJob>::queue(env, where, std::move(job));
+  }
+  Napi::Value Sample(const Napi::CallbackInfo& info) {
+    return certify::queue_sample(info, "FloatPlan.sample", plan_->input_shape().size(), plan_->classes(), [plan = plan_](int threads) {
+      return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
+    });
   }
   std::unique_ptr<ObserveJob> observe_job(const Napi::CallbackInfo& info, const std::string& where) {
     Napi::Env env = info.Env();

@@ -1,6 +1,7 @@
 // Bindings for the integer executor. IntPlan is an ObjectWrap:
 //   new IntPlan(spec)                  [sync]  validates, derives constants, packs weights; throws TypeError/RangeError/Error
 //   plan.run(input, batch, threads)    [async] -> Promise<Float32Array> logits [batch x classes]
+//   plan.sample(request)               [async] the certification sampling loop (certify/bind.h)
 //   plan._runReference(input, batch)   [async] the same through the plain reference (tests only; slow)
 //   plan.classes, plan.kernels         [sync]
 #include "engine/int_bind.h"
@@ -9,6 +10,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "certify/bind.h"
 #include "common/napi_args.h"
 #include "common/promise_worker.h"
 #include "engine/int_plan.h"
@@ -71,6 +73,7 @@ class IntPlanWrap : public Napi::ObjectWrap<IntPlanWrap> {
   static Napi::Function define(Napi::Env env) {
     return DefineClass(env, "IntPlan",
                        {InstanceMethod<&IntPlanWrap::Run>("run"),
+                        InstanceMethod<&IntPlanWrap::Sample>("sample"),
                         InstanceMethod<&IntPlanWrap::RunReference>("_runReference"),
                         InstanceAccessor<&IntPlanWrap::Classes>("classes"),
                         InstanceAccessor<&IntPlanWrap::Kernels>("kernels")});
@@ -102,6 +105,11 @@ class IntPlanWrap : public Napi::ObjectWrap<IntPlanWrap> {
     const int threads = static_cast<int>(arq::napi::int_value(info.Env(), info[2], 1, 256, where, "threads"));
     run->run = [plan = plan_, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
     return arq::napi::PromiseWorker<RunJob>::queue(info.Env(), where, std::move(run));
+  }
+  Napi::Value Sample(const Napi::CallbackInfo& info) {
+    return certify::queue_sample(info, "IntPlan.sample", plan_->network().input.size(), plan_->classes(), [plan = plan_](int threads) {
+      return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
+    });
   }
   Napi::Value RunReference(const Napi::CallbackInfo& info) {
     const std::string where = "IntPlan._runReference";

@@ -3,7 +3,7 @@
  * of a conv, gemm or add is fused into it.
  */
 import type { Graph, Node } from '../graph/ir.js';
-import { addon, withStack, type FloatPlanOp, type FloatPlanSpec, type NativeFloatPlan } from '../native.js';
+import { addon, withStack, type FloatPlanOp, type FloatPlanSpec, type NativeFloatPlan, type SampleRequest, type SampleResult } from '../native.js';
 
 export function consumerCounts(graph: Graph): Map<string, number> {
   const counts = new Map<string, number>([[graph.output, 1]]);
@@ -94,6 +94,11 @@ export class FloatPlan {
 
   get kernels(): string {
     return this.native.kernels;
+  }
+
+  /** The certification sampling loop on this plan (native/certify): counts, and predictions when recorded. */
+  sample(request: SampleRequest): Promise<SampleResult> {
+    return withStack(() => this.native.sample(request));
   }
 
   /** Logits [batch x classes] for `batch` NCHW images; runs off the JavaScript thread on `threads` threads. */

@@ -6,7 +6,7 @@
  */
 import type { Graph, QuantizableNode } from '../graph/ir.js';
 import { lowerGraph } from '../engine/float-plan.js';
-import { addon, withStack, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan } from '../native.js';
+import { addon, withStack, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan, type SampleRequest, type SampleResult } from '../native.js';
 import { ArqError } from '../util/errors.js';
 import { HISTOGRAM_BINS, type Calibration } from './calibrate.js';
 import { activationGrid, quantizeWeights } from './grid.js';
@@ -82,6 +82,11 @@ export class IntPlan {
 
   get kernels(): string {
     return this.native.kernels;
+  }
+
+  /** The certification sampling loop on this plan (native/certify): counts, and predictions when recorded. */
+  sample(request: SampleRequest): Promise<SampleResult> {
+    return withStack(() => this.native.sample(request));
   }
 
   /** Logits [batch x classes]; off the JavaScript thread on `threads` threads. */

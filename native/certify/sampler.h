@@ -1,0 +1,36 @@
+// The certification sampling loop (smoothing.md): for one image, batch after batch of noisy copies (native/noise,
+// counter-based, so the noise of sample i is the same however the samples are split into calls and batches), run
+// through a base classifier, arg-maxed (ties to the lowest class) and counted, with no JavaScript round trip per
+// batch. Optionally records every sample's prediction (the IRS cache). Statistics stay in TypeScript.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace arq::certify {
+
+struct SampleRequest {
+  std::vector<float> image;  // one image, NCHW, in the classifier's input space
+  float sigma = 0.0f;
+  uint64_t seed = 0;
+  uint64_t image_index = 0;   // the noise stream: (seed, image_index, sample)
+  uint64_t first_sample = 0;
+  int64_t count = 0;          // samples first_sample .. first_sample + count - 1
+  int64_t batch = 1;          // noisy copies per classifier call
+  bool record = false;        // keep each sample's predicted class
+};
+
+struct SampleResult {
+  std::vector<uint32_t> counts;     // per class
+  std::vector<uint8_t> predictions; // per sample when recorded (classes <= 256)
+};
+
+// run(input, batch, logits): the base classifier on `batch` images, logits [batch x classes].
+using RunBatch = std::function<void(const float* input, int64_t batch, float* logits)>;
+
+// Throws std::invalid_argument on an inconsistent request (sizes, a stream beyond 2^32 samples, more than 256
+// classes when recording).
+SampleResult sample(const SampleRequest& request, int64_t classes, const RunBatch& run);
+
+}  // namespace arq::certify
