@@ -36,3 +36,23 @@ describe('native sampling loop', () => {
     await expect(plan.sample({ ...base, record: 1 as unknown as boolean })).rejects.toThrow(/record must be a boolean/);
   });
 });
+
+describe('samplers', () => {
+  test('ONNX Runtime in a worker and the native fp32 plan give identical counts with the same seed', async () => {
+    const { nativeSampler, ortSampler } = await import('../../src/smoothing/samplers.js');
+    const model = loadFixture('mnist_cnn');
+    const options = { sigma: 0.25, seed: 9, batch: 64, threads: 1 };
+    const ort = await ortSampler(model, options);
+    const native = nativeSampler(FloatPlan.build(model.graph), 784, options);
+    const image = Float32Array.from({ length: 784 }, (_, i) => (i % 29) / 29);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const [a, b] = await Promise.all([ort.sample(image, 5, 100, 300, true), native.sample(image, 5, 100, 300, true)]);
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(0);
+    // The two float engines agree on every sample here, so the counts must be identical.
+    expect(Array.from(a.predictions!)).toEqual(Array.from(b.predictions!));
+    expect(Array.from(a.counts)).toEqual(Array.from(b.counts));
+    await ort.close();
+  });
+});

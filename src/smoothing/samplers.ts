@@ -1,0 +1,102 @@
+/**
+ * The Samplers arq certifies with: a native plan (fp32 or integer; the whole loop of noise, inference, arg-max and
+ * counting runs in C++ off the JavaScript thread), or ONNX Runtime in a worker thread (onnxruntime-node computes
+ * on the thread that calls run(), so it must not be the main one) with the same counter-based noise.
+ */
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { FloatPlan } from '../engine/float-plan.js';
+import type { LoadedModel } from '../model.js';
+import type { IntPlan } from '../quant/int-plan.js';
+import { ArqError } from '../util/errors.js';
+import type { Sampler } from './sampler.js';
+import type { OrtWorkerReply, OrtWorkerRequest, OrtWorkerSetup } from './ort-worker.js';
+
+export interface SamplerOptions {
+  readonly sigma: number;
+  readonly seed: number;
+  /** Noisy copies per classifier call. */
+  readonly batch: number;
+  readonly threads: number;
+}
+
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+function seedWords(seed: number): { seedHi: number; seedLo: number } {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new ArqError(`seed: expected a non-negative integer, got ${seed}`);
+  return { seedHi: Math.floor(seed / 2 ** 32), seedLo: seed % 2 ** 32 };
+}
+
+export function nativeSampler(plan: FloatPlan | IntPlan, inputSize: number, options: SamplerOptions): Sampler {
+  const words = seedWords(options.seed);
+  return {
+    classes: plan.classes,
+    inputSize,
+    sigma: options.sigma,
+    sample: (image, imageIndex, first, count, record) =>
+      plan.sample({ image, imageIndex, firstSample: first, count, record, sigma: options.sigma, batch: options.batch, threads: options.threads, ...words }),
+    close: async () => {},
+  };
+}
+
+/** The compiled worker script (dist/); from the TypeScript sources (tests) the build output is used too. */
+function workerScript(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const compiled = path.join(here, 'ort-worker.js');
+  if (existsSync(compiled)) return compiled;
+  const fromSources = path.resolve(here, '../../dist/smoothing/ort-worker.js');
+  if (existsSync(fromSources)) return fromSources;
+  throw new ArqError('the ONNX Runtime worker is not built; run `npm run build`');
+}
+
+export async function ortSampler(model: LoadedModel, options: SamplerOptions): Promise<Sampler> {
+  const words = seedWords(options.seed);
+  const classes = model.graph.shapes.get(model.graph.output)!.reduce((a, b) => a * b, 1);
+  const inputSize = model.graph.input.shape.reduce((a, b) => a * b, 1);
+  const setup: OrtWorkerSetup = {
+    model: model.bytes, inputShape: [...model.graph.input.shape], rank: model.graph.input.rank, classes,
+    threads: options.threads, sigma: options.sigma, batch: options.batch, ...words,
+  };
+  const worker = new Worker(workerScript(), { workerData: setup });
+  const pending = new Map<number, { resolve: (reply: OrtWorkerReply) => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  let failure: Error | undefined;
+  const failAll = (error: Error) => {
+    failure = error;
+    for (const { reject } of pending.values()) reject(error);
+    pending.clear();
+  };
+  worker.on('message', (reply: OrtWorkerReply) => {
+    const waiter = pending.get(reply.id);
+    pending.delete(reply.id);
+    if (!waiter) return;
+    if (reply.error) waiter.reject(new ArqError(reply.error));
+    else waiter.resolve(reply);
+  });
+  worker.on('error', (error) => failAll(error));
+  worker.on('exit', (code) => failAll(new ArqError(`the ONNX Runtime worker exited (code ${code})`)));
+  const call = (request: WithoutId<OrtWorkerRequest>): Promise<OrtWorkerReply> => {
+    if (failure) return Promise.reject(failure);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ ...request, id });
+    });
+  };
+  await call({ kind: 'ready' });
+  return {
+    classes,
+    inputSize,
+    sigma: options.sigma,
+    async sample(image, imageIndex, first, count, record) {
+      const reply = await call({ kind: 'sample', image, imageIndex, first, count, record });
+      return { counts: reply.counts!, predictions: reply.predictions ?? null };
+    },
+    async close() {
+      worker.removeAllListeners('exit');
+      await worker.terminate();
+    },
+  };
+}
