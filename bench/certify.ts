@@ -1,0 +1,69 @@
+/**
+ * Certification throughput in one process on the same model, machine, batch and thread count: noisy samples
+ * classified per second by the sampling loop (noise + inference + arg-max + counting) with ONNX Runtime fp32 (in a
+ * worker), arq's fp32 plan and arq's W8A8 plan, plus the cost of the noise itself against the network's time.
+ *
+ *   npm run bench -- certify [--model test/fixtures/resnet20.onnx] [--samples 4000] [--batch 400] [--threads 2]
+ */
+import { parseArgs } from 'node:util';
+import { loadModel } from '../src/model.js';
+import { makeDataset } from '../src/data/index.js';
+import { FloatPlan } from '../src/engine/float-plan.js';
+import { calibrate } from '../src/quant/calibrate.js';
+import { IntPlan } from '../src/quant/int-plan.js';
+import { uniformPolicy } from '../src/quant/policy.js';
+import { nativeSampler, ortSampler } from '../src/smoothing/samplers.js';
+import type { Sampler } from '../src/smoothing/sampler.js';
+import { cpuInfo, noise } from '../src/native.js';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'test/fixtures/resnet20.onnx' },
+    samples: { type: 'string', default: '4000' },
+    batch: { type: 'string', default: '400' },
+    threads: { type: 'string', default: '2' },
+    sigma: { type: 'string', default: '0.25' },
+  },
+});
+
+const model = await loadModel(values.model!);
+const samples = Number(values.samples);
+const batch = Number(values.batch);
+const threads = Number(values.threads);
+const sigma = Number(values.sigma);
+const shape = model.graph.input.shape;
+const size = shape[0] * shape[1] * shape[2];
+const image = Float32Array.from({ length: size }, (_, i) => ((i * 2654435761) % 1000) / 1000);
+const calibrationImages = Float32Array.from({ length: 64 * size }, (_, i) => ((i * 40503) % 1000) / 1000);
+const calibration = await calibrate(model.graph, makeDataset({ name: 'bench', shape: [shape[0], shape[1], shape[2]], images: calibrationImages, labels: new Int32Array(64) }), { sigma, count: 64 });
+const options = { sigma, seed: 0, batch, threads };
+
+async function rate(sampler: Sampler): Promise<number> {
+  await sampler.sample(image, 0, 0, batch, false); // warm-up
+  const start = performance.now();
+  await sampler.sample(image, 1, 0, samples, false);
+  return samples / ((performance.now() - start) / 1000);
+}
+
+const ort = await ortSampler(model, options);
+const ortRate = await rate(ort);
+await ort.close();
+const floatRate = await rate(nativeSampler(FloatPlan.build(model.graph), size, options));
+const int8 = IntPlan.build(model.graph, uniformPolicy(model.graph, model.sha256, 8, 8), calibration);
+const intRate = await rate(nativeSampler(int8, size, options));
+
+// Noise alone at the same batch: one thread fills `batch` noisy copies.
+const isa = cpuInfo().active;
+const fills = 20;
+const noiseStart = performance.now();
+for (let i = 0; i < fills; i++) noise().addGaussian(isa, 0, 0, 0, i * batch, batch, image, sigma);
+const noisePerBatch = (performance.now() - noiseStart) / 1000 / fills;
+const networkPerBatch = batch / intRate - noisePerBatch;
+
+console.log(`model ${values.model}, ${samples} samples of one image, batch ${batch}, ${threads} threads, CPU ${cpuInfo().detected}`);
+console.log('sampler\tsamples/s');
+console.log(`ort fp32 (worker)\t${ortRate.toFixed(0)}`);
+console.log(`arq fp32\t${floatRate.toFixed(0)}`);
+console.log(`arq W8A8\t${intRate.toFixed(0)}`);
+console.log(`W8A8 / ort fp32\t${(intRate / ortRate).toFixed(2)}`);
+console.log(`noise per batch ${(noisePerBatch * 1e3).toFixed(2)} ms vs W8A8 network ${(networkPerBatch * 1e3).toFixed(2)} ms: ${((100 * noisePerBatch) / networkPerBatch).toFixed(1)}% of the network's time`);
