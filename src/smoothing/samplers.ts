@@ -7,9 +7,12 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { FloatPlan } from '../engine/float-plan.js';
+import type { EngineName } from '../engine/classifier.js';
+import { FloatPlan } from '../engine/float-plan.js';
 import type { LoadedModel } from '../model.js';
-import type { IntPlan } from '../quant/int-plan.js';
+import type { Calibration } from '../quant/calibrate.js';
+import { IntPlan } from '../quant/int-plan.js';
+import type { Policy } from '../quant/policy.js';
 import { ArqError } from '../util/errors.js';
 import type { Sampler } from './sampler.js';
 import type { OrtWorkerReply, OrtWorkerRequest, OrtWorkerSetup } from './ort-worker.js';
@@ -27,6 +30,19 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 function seedWords(seed: number): { seedHi: number; seedLo: number } {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new ArqError(`seed: expected a non-negative integer, got ${seed}`);
   return { seedHi: Math.floor(seed / 2 ** 32), seedLo: seed % 2 ** 32 };
+}
+
+/** The Sampler of an engine: ONNX Runtime (worker), the fp32 plan, or the integer plan of a quantization. */
+export async function createSampler(
+  model: LoadedModel,
+  engine: EngineName,
+  options: SamplerOptions & { readonly quantization?: { readonly policy: Policy; readonly calibration: Calibration } },
+): Promise<Sampler> {
+  const inputSize = model.graph.input.shape.reduce((a, b) => a * b, 1);
+  if (engine === 'ort') return ortSampler(model, options);
+  if (engine === 'float') return nativeSampler(FloatPlan.build(model.graph), inputSize, options);
+  if (!options.quantization) throw new ArqError('the int engine needs a quantization policy and a calibration');
+  return nativeSampler(IntPlan.build(model.graph, options.quantization.policy, options.quantization.calibration), inputSize, options);
 }
 
 export function nativeSampler(plan: FloatPlan | IntPlan, inputSize: number, options: SamplerOptions): Sampler {
