@@ -13,8 +13,11 @@
 namespace arq::engine {
 namespace {
 
-constexpr int64_t kChunkImages = 8;     // images per pool task
+// Images per pool task. 4, 8 and 16 measured within noise of each other on Zen 5 (ResNet-20, W8A8, 1 and 2
+// threads) once convolutions run without im2col.
+constexpr int64_t kChunkImages = 8;
 constexpr int64_t kConvRowBlock = 192;  // im2col rows per GEMM call
+constexpr int64_t kIndirectRows = 512;  // row pointers per indirect GEMM call
 
 size_t round_up(size_t value, size_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
@@ -72,11 +75,41 @@ void im2col(const uint8_t* x, const Shape& in, const Shape& out, const OpGeometr
   }
 }
 
+// Copies codes x (images of in, NHWC) into y with `top`/`left` rows/columns of `zero` before and zeros after, so y
+// holds images of padded_h x padded_w pixels.
+void pad_pixels(const uint8_t* x, uint8_t* y, int64_t images, const Shape& in, int64_t top, int64_t left,
+               int64_t padded_h, int64_t padded_w, uint8_t zero) {
+  const size_t c = static_cast<size_t>(in.c);
+  const size_t row_bytes = static_cast<size_t>(padded_w) * c;
+  const size_t left_bytes = static_cast<size_t>(left) * c;
+  const size_t in_row_bytes = static_cast<size_t>(in.w) * c;
+  const size_t right_bytes = row_bytes - left_bytes - in_row_bytes;
+  for (int64_t n = 0; n < images; ++n) {
+    const uint8_t* src = x + n * in.size();
+    uint8_t* dst = y + n * padded_h * static_cast<int64_t>(row_bytes);
+    std::memset(dst, zero, static_cast<size_t>(top) * row_bytes);
+    dst += top * row_bytes;
+    for (int64_t iy = 0; iy < in.h; ++iy, src += in_row_bytes, dst += row_bytes) {
+      std::memset(dst, zero, left_bytes);
+      std::memcpy(dst + left_bytes, src, in_row_bytes);
+      std::memset(dst + left_bytes + in_row_bytes, zero, right_bytes);
+    }
+    std::memset(dst, zero, static_cast<size_t>(padded_h - top - in.h) * row_bytes);
+  }
+}
+
 }  // namespace
 
 struct IntPlan::Layer {
   bool depthwise = false;
   bool direct = false;   // A is the input buffer itself (pointwise conv or gemm on identity-grid codes)
+  // Indirect conv: the GEMM reads A through row pointers into the (padded) input, no im2col buffer.
+  bool indirect = false;
+  bool pad_copy = false;                  // the input is first copied into a padded buffer
+  int64_t padded_h = 0, padded_w = 0;     // image size the row pointers address
+  std::vector<ptrdiff_t> tap_offsets;     // per tap: byte offset from an output pixel's first tap
+  size_t tap_bytes = 0;                   // bytes of A per tap (taps * tap_bytes = k)
+  const kernels::QGemmConfig* gemm = nullptr;  // per layer: the panel width follows the layer's output channels
   size_t k = 0, kc = 0;  // per-group GEMM depth, padded to the kernel's k-block
   std::vector<kernels::QPackedWeights> packed;  // per group
   std::vector<int8_t> dw_packed;
@@ -90,6 +123,8 @@ struct IntPlan::Workspace {
   AlignedVector<uint8_t> col;
   AlignedVector<uint8_t> converted;  // depthwise input on the layer grid
   AlignedVector<int8_t> scratch;
+  AlignedVector<uint8_t> padded;          // input of an indirect conv with padding
+  std::vector<const uint8_t*> row_ptrs;   // indirect conv: first tap of each output pixel of a row block
   std::vector<int32_t> sums;       // pooling accumulators, one per channel
 };
 
@@ -121,8 +156,10 @@ IntPlan::IntPlan(IntPlanSpec spec)
       if (layer->depthwise) {
         layer->dw_packed = kernels::qdwconv_pack(*dwconv_, s.weight.data(), op.in.c, s.kernel_h, s.kernel_w);
       } else {
+        const kernels::QGemmConfig& config = kernels::qgemm_config(active_isa(), static_cast<size_t>(out_per_group));
+        layer->gemm = &config;
         layer->k = static_cast<size_t>(taps * in_per_group);
-        layer->kc = round_up(layer->k, gemm_->kr);
+        layer->kc = round_up(layer->k, config.kr);
         const bool pointwise = s.kind == OpKind::kGemm ||
                                (group == 1 && taps == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pads[0] == 0 &&
                                 s.pads[1] == 0 && s.pads[2] == 0 && s.pads[3] == 0);
@@ -135,10 +172,28 @@ IntPlan::IntPlan(IntPlanSpec spec)
             for (int64_t ci = 0; ci < in_per_group; ++ci)
               for (int64_t t = 0; t < taps; ++t) reordered[o * layer->k + t * in_per_group + ci] = src[ci * taps + t];
           }
-          layer->packed.push_back(kernels::qgemm_pack(*gemm_, reordered.data(), layer->k, out_per_group, layer->k, s.wbits));
-          scratch_bytes_ = std::max(scratch_bytes_, kernels::qgemm_scratch_bytes(*gemm_, layer->packed.back()));
+          layer->packed.push_back(kernels::qgemm_pack(config, reordered.data(), layer->k, out_per_group, layer->k, s.wbits));
+          scratch_bytes_ = std::max(scratch_bytes_, kernels::qgemm_scratch_bytes(config, layer->packed.back()));
         }
-        if (!layer->direct) col_bytes_ = std::max(col_bytes_, static_cast<size_t>(kConvRowBlock) * layer->kc);
+        // Indirect: ungrouped convs whose channels fill whole k-groups (grouped convs, which no fixture has, and
+        // channel counts such as an RGB input's 3 keep im2col).
+        layer->indirect = !layer->direct && s.kind == OpKind::kConv && group == 1 && config.iukernel != nullptr &&
+                          in_per_group % static_cast<int64_t>(config.kr) == 0;
+        if (layer->indirect) {
+          // Padded so every tap of every output pixel lies inside (rows/columns past the input are padding too).
+          layer->padded_h = std::max(op.in.h + s.pads[0] + s.pads[2], (op.out.h - 1) * s.stride_h + s.kernel_h);
+          layer->padded_w = std::max(op.in.w + s.pads[1] + s.pads[3], (op.out.w - 1) * s.stride_w + s.kernel_w);
+          layer->pad_copy = layer->padded_h != op.in.h || layer->padded_w != op.in.w;
+          // Taps in (ky, kx, c) order as the packed K: the kernel_w pixels of one kernel row are adjacent whole
+          // pixels, so each kernel row is one tap of kernel_w * C bytes (fewer, longer taps for the kernel).
+          layer->tap_bytes = static_cast<size_t>(s.kernel_w * in_per_group);
+          for (int64_t ky = 0; ky < s.kernel_h; ++ky) layer->tap_offsets.push_back(ky * layer->padded_w * op.in.c);
+          if (layer->pad_copy) padded_bytes_ = std::max(padded_bytes_, static_cast<size_t>(layer->padded_h * layer->padded_w * op.in.c));
+          for (const kernels::QPackedWeights& w : layer->packed)
+            scratch_bytes_ = std::max(scratch_bytes_, kernels::qgemm_indirect_scratch_bytes(w));
+        } else if (!layer->direct) {
+          col_bytes_ = std::max(col_bytes_, static_cast<size_t>(kConvRowBlock) * layer->kc);
+        }
       }
     }
     layers_.push_back(std::move(layer));
@@ -164,6 +219,8 @@ void IntPlan::run(const float* input, int64_t batch, float* logits, int threads)
       // A float value needs 4 bytes per element and a code 1: size every slot for floats.
       for (int64_t size : net_.layout.slot_size) ws.slots.emplace_back(static_cast<size_t>(size * chunk));
       ws.col.resize(col_bytes_);
+      ws.padded.resize(padded_bytes_ * static_cast<size_t>(chunk));
+      ws.row_ptrs.resize(static_cast<size_t>(kIndirectRows));
       ws.scratch.resize(scratch_bytes_);
       int64_t largest_input = 0;  // of a layer whose input is converted to its own grid
       for (const IntOp& op : net_.ops) {
@@ -236,8 +293,41 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
         const uint8_t layer_zero = static_cast<uint8_t>(s.input_grid.zero);
         void* y = op.float_out ? static_cast<void*>(floats(s.output)) : static_cast<void*>(codes(s.output));
         const size_t element = op.float_out ? sizeof(float) : 1;
-        if (layer.direct) {
-          kernels::qgemm(*gemm_, rows, x, layer.kc, layer.packed[0], y, out.c, all, op.float_out, ws.scratch.data());
+        if (layer.indirect) {
+          const uint8_t* xp = x;
+          if (layer.pad_copy) {
+            pad_pixels(x, ws.padded.data(), images, in, s.pads[0], s.pads[1], layer.padded_h, layer.padded_w, layer_zero);
+            xp = ws.padded.data();
+          }
+          const int64_t image_bytes = layer.padded_h * layer.padded_w * in.c;
+          const int64_t row_step = s.stride_h * layer.padded_w * in.c;
+          const int64_t col_step = s.stride_w * in.c;
+          // Output pixel (n, oy, ox) reads from line_start + ox * col_step; line_start walks the output rows.
+          const uint8_t* image_start = xp;
+          const uint8_t* line_start = xp;
+          int64_t oy = 0, ox = 0;
+          for (int64_t row0 = 0; row0 < rows; row0 += kIndirectRows) {
+            const int64_t block = std::min(kIndirectRows, rows - row0);
+            const uint8_t** row_ptrs = ws.row_ptrs.data();
+            for (int64_t r = 0; r < block;) {
+              const int64_t run = std::min(out.w - ox, block - r);
+              const uint8_t* p = line_start + ox * col_step;
+              for (int64_t e = 0; e < run; ++e, p += col_step) row_ptrs[r + e] = p;
+              r += run;
+              ox += run;
+              if (ox == out.w) {
+                ox = 0;
+                line_start += row_step;
+                if (++oy == out.h) oy = 0, image_start += image_bytes, line_start = image_start;
+              }
+            }
+            kernels::qgemm_indirect(*layer.gemm, static_cast<size_t>(block), row_ptrs, layer.tap_offsets.data(),
+                                    layer.tap_offsets.size(), layer.tap_bytes, layer.packed[0],
+                                    static_cast<uint8_t*>(y) + row0 * out.c * element, out.c, all, op.float_out,
+                                    ws.scratch.data());
+          }
+        } else if (layer.direct) {
+          kernels::qgemm(*layer.gemm, rows, x, layer.kc, layer.packed[0], y, out.c, all, op.float_out, ws.scratch.data());
         } else {
           for (int64_t g = 0; g < group; ++g) {
             const kernels::RequantParams params{all.multiplier + g * out_per_group, all.bias + g * out_per_group,
@@ -245,7 +335,7 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
             for (int64_t row0 = 0; row0 < rows; row0 += kConvRowBlock) {
               const int64_t block = std::min(kConvRowBlock, rows - row0);
               im2col(x, in, out, s, g * in_per_group, in_per_group, layer_zero, row0, block, ws.col.data(), layer.k, layer.kc);
-              kernels::qgemm(*gemm_, block, ws.col.data(), layer.kc, layer.packed[g],
+              kernels::qgemm(*layer.gemm, block, ws.col.data(), layer.kc, layer.packed[g],
                              static_cast<uint8_t*>(y) + (row0 * out.c + g * out_per_group) * element, out.c, params,
                              op.float_out, ws.scratch.data());
             }

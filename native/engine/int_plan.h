@@ -91,6 +91,7 @@ class IntPlan {
   const kernels::ElementwiseConfig* elementwise_;
   size_t col_bytes_ = 0;      // im2col buffer per row block
   size_t scratch_bytes_ = 0;  // qgemm scratch
+  size_t padded_bytes_ = 0;   // spatially padded input of an indirect conv, per image
 };
 
 // The plain reference of the same semantics: NCHW, naive loops, no packing; for tests (slow).

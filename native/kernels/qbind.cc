@@ -7,12 +7,17 @@
 //         floatOut: boolean, path?: 'auto' | 'unpack') -> Uint8Array[m*n] | Float32Array[m*n]
 //       out[i][c] = requant_code(sum_k a[i][k] * w[c][k] - correction[c], multiplier[c], bias[c], min, max), or
 //       requant_float(...) when floatOut (min/max then unused). Codes need 0 <= min <= max <= 255; k <= 65536.
-//       path 'unpack' disables the config's direct sub-byte microkernels (tests reach the unpack path with it).
+//       path 'unpack' disables the config's direct sub-byte microkernels (tests reach the unpack path with it);
+//       path 'indirect' runs qgemm_indirect with taps of `tap` bytes (argument 14, default k; a multiple of the
+//       kernel's kr dividing k): each tap of each row is stored in its own place (later taps at lower addresses, so
+//       offsets are negative) and read through row pointers and tap offsets. RangeError where the level has none.
+//       The config is the one qgemm_config(isa, n) picks for n columns.
 //   qdwconv(isa, shape {channels, inH, inW, outH, outW, kernelH, kernelW, strideH, strideW, padTop, padLeft},
 //           input: Uint8Array[inH*inW*channels] (HWC), inputZero (0..255),
 //           weights: Int8Array[channels*kernelH*kernelW], multiplier: Float32Array[channels],
 //           bias: Float32Array[channels], min, max) -> Uint8Array[outH*outW*channels] (HWC); 0 <= min <= max <= 255
-//   names(isa) -> { gemm, dwconv, gemmTile: [mr, nr, kr] }: the kernels chosen for that level.
+//   names(isa) -> { gemm, dwconv, gemmTile: [mr, nr, kr], indirect }: the kernels chosen for that level (the widest
+//       qgemm config; indirect: whether it has an indirect microkernel).
 //   qgemmTime(isa, m, n, k, wbits, iterations, copies = 1, repeats = 1) -> seconds for `iterations` qgemm calls
 //       (after one warm-up) on internal pseudo-random data, the shortest of `repeats` timed runs; `copies` distinct
 //       weight sets are used in turn, so weights larger than the caches stream from memory as in a network.
@@ -25,6 +30,7 @@
 
 #include <napi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -154,17 +160,27 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
   float min, max;
   clamp_args(info, 10, !float_out, where, &min, &max);
   bool force_unpack = false;
+  bool indirect = false;
   if (info.Length() > 13 && !info[13].IsUndefined()) {
-    if (!info[13].IsString()) napi::throw_type(env, where, "path must be 'auto' or 'unpack'");
+    if (!info[13].IsString()) napi::throw_type(env, where, "path must be 'auto', 'unpack' or 'indirect'");
     const std::string path = info[13].As<Napi::String>().Utf8Value();
-    if (path != "auto" && path != "unpack") {
-      napi::throw_range(env, where, "path must be 'auto' or 'unpack', got '" + path + "'");
+    if (path != "auto" && path != "unpack" && path != "indirect") {
+      napi::throw_range(env, where, "path must be 'auto', 'unpack' or 'indirect', got '" + path + "'");
     }
     force_unpack = path == "unpack";
+    indirect = path == "indirect";
   }
 
-  QGemmConfig config = qgemm_config(isa);
+  QGemmConfig config = qgemm_config(isa, static_cast<size_t>(n));
   if (force_unpack) config.ukernel_s4 = config.ukernel_s2 = nullptr;
+  int64_t tap = k;
+  if (indirect) {
+    if (config.iukernel == nullptr) napi::throw_range(env, where, std::string("no indirect kernel at level ") + isa_name(isa));
+    if (info.Length() > 14 && !info[14].IsUndefined()) tap = napi::int_value(env, info[14], 1, k, where, "tap");
+    if (tap % static_cast<int64_t>(config.kr) != 0 || k % tap != 0) {
+      napi::throw_range(env, where, "tap must be a multiple of " + std::to_string(config.kr) + " dividing k");
+    }
+  }
   QPackedWeights packed;
   try {
     packed = qgemm_pack(config, w.data(), static_cast<size_t>(k), static_cast<size_t>(n), static_cast<size_t>(k),
@@ -174,10 +190,35 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
   }
   try {
     const std::vector<uint8_t> padded = pad_rows(a.data(), static_cast<size_t>(m), static_cast<size_t>(k), packed.kc);
-    Scratch scratch(qgemm_scratch_bytes(config, packed));
+    Scratch scratch(std::max(qgemm_scratch_bytes(config, packed), qgemm_indirect_scratch_bytes(packed)));
     const RequantParams params{multiplier.data(), bias.data(), has_correction ? correction.data() : nullptr, min, max};
     const size_t rows = static_cast<size_t>(m);
     const size_t cols = static_cast<size_t>(n);
+    if (indirect) {
+      // Tap t of row i at block (taps - 1 - t) * rows + i of `scattered`; row pointers address tap 0.
+      const size_t cg = static_cast<size_t>(tap);
+      const size_t taps = static_cast<size_t>(k / tap);
+      std::vector<uint8_t> scattered(taps * rows * cg);
+      std::vector<const uint8_t*> row_ptrs(rows);
+      std::vector<ptrdiff_t> offsets(taps);
+      for (size_t t = 0; t < taps; ++t) {
+        offsets[t] = -static_cast<ptrdiff_t>(t * rows * cg);
+        for (size_t i = 0; i < rows; ++i) {
+          std::memcpy(scattered.data() + ((taps - 1 - t) * rows + i) * cg, a.data() + i * static_cast<size_t>(k) + t * cg, cg);
+        }
+      }
+      for (size_t i = 0; i < rows; ++i) row_ptrs[i] = scattered.data() + ((taps - 1) * rows + i) * cg;
+      if (float_out) {
+        Napi::Float32Array out = Napi::Float32Array::New(env, rows * cols);
+        qgemm_indirect(config, rows, row_ptrs.data(), offsets.data(), taps, cg, packed, out.Data(), cols, params, true,
+                       scratch.data());
+        return out;
+      }
+      Napi::Uint8Array out = Napi::Uint8Array::New(env, rows * cols);
+      qgemm_indirect(config, rows, row_ptrs.data(), offsets.data(), taps, cg, packed, out.Data(), cols, params, false,
+                     scratch.data());
+      return out;
+    }
     if (float_out) {
       Napi::Float32Array out = Napi::Float32Array::New(env, rows * cols);
       qgemm(config, rows, padded.data(), packed.kc, packed, out.Data(), cols, params, true, scratch.data());
@@ -260,6 +301,7 @@ Napi::Value Names(const Napi::CallbackInfo& info) {
   tile.Set(1u, Napi::Number::New(env, static_cast<double>(gemm.nr)));
   tile.Set(2u, Napi::Number::New(env, static_cast<double>(gemm.kr)));
   out.Set("gemmTile", tile);
+  out.Set("indirect", gemm.iukernel != nullptr);
   return out;
 }
 
@@ -286,7 +328,7 @@ Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
   check_elements(env, n * k * copies, where, "the weights (all copies)");
 
   try {
-    const QGemmConfig& config = qgemm_config(isa);
+    const QGemmConfig& config = qgemm_config(isa, static_cast<size_t>(n));
     std::mt19937 rng(12345);
     const uint32_t qmax = (1u << (wbits - 1)) - 1;
     std::vector<QPackedWeights> weights;

@@ -11,8 +11,8 @@ type IsaName = 'scalar' | 'avx2' | 'avx512vnni';
 interface QKernels {
   qgemm(isa: IsaName, m: number, n: number, k: number, wbits: number, a: Uint8Array, w: Int8Array,
     multiplier: Float32Array, bias: Float32Array, correction: Int32Array | null, min: number, max: number,
-    floatOut: boolean, path?: 'auto' | 'unpack'): Uint8Array | Float32Array;
-  names(isa: IsaName): { gemm: string; dwconv: string; gemmTile: [number, number, number] };
+    floatOut: boolean, path?: 'auto' | 'unpack' | 'indirect', tap?: number): Uint8Array | Float32Array;
+  names(isa: IsaName): { gemm: string; dwconv: string; gemmTile: [number, number, number]; indirect: boolean };
 }
 
 function loadAddon(): { cpuInfo(): { detected: IsaName }; _qkernels: QKernels } {
@@ -133,8 +133,8 @@ function makeCase(m: number, n: number, k: number, wbits: number, next: () => nu
   return { m, n, k, wbits, a, w, multiplier, bias, correction, min: zOut, max };
 }
 
-function run(isa: IsaName, c: Case, floatOut = false, path: 'auto' | 'unpack' = 'auto'): Uint8Array | Float32Array {
-  return q.qgemm(isa, c.m, c.n, c.k, c.wbits, c.a, c.w, c.multiplier, c.bias, c.correction, c.min, c.max, floatOut, path);
+function run(isa: IsaName, c: Case, floatOut = false, path: 'auto' | 'unpack' | 'indirect' = 'auto', tap?: number): Uint8Array | Float32Array {
+  return q.qgemm(isa, c.m, c.n, c.k, c.wbits, c.a, c.w, c.multiplier, c.bias, c.correction, c.min, c.max, floatOut, path, tap);
 }
 
 function bytesOf(x: Uint8Array | Float32Array): Buffer {
@@ -153,7 +153,8 @@ function firstMismatch(c: Case, got: Uint8Array | Float32Array, want: Uint8Array
   return `${label}: bit patterns differ`;
 }
 
-// Shapes around every tile and block size in use (mr 4/6/8, nr 8/32, kr 4, storage blocks of 64 bytes, the AVX2
+// Shapes around every tile and block size in use (mr 4/6/8/12, nr 8/16/32 (the VNNI level picks the 16-column
+// panel for n <= 16), kr 4, storage blocks of 64 bytes, the AVX2
 // kernel's 512-k chunk), with odd M and N and K = 1.
 function shapeCases(seed: number): Case[] {
   const next = rng(seed);
@@ -232,6 +233,30 @@ for (const [level, isa] of LEVELS.entries()) {
         expect(firstMismatch(c, floats, run('scalar', c, true), 'float')).toBeNull();
         if (c.wbits < 5) expect(firstMismatch(c, run(isa, c, false, 'unpack'), codes, 'unpack path')).toBeNull();
       }
+    });
+
+    test.skipIf(!q.names(isa).indirect)('indirect kernel (rows through pointers and tap offsets) equals the scalar kernel', () => {
+      const next = rng(4242 + level);
+      // Conv-like shapes: 9 taps of 4/16/32/64 channels (narrow and wide panels), 1 tap, and row counts around
+      // every tile; every weight width (sub-byte panels are unpacked).
+      const shapes: [number, number, number, number][] = [
+        [1, 16, 9 * 16, 16], [13, 16, 9 * 16, 16], [25, 10, 9 * 4, 4], [37, 32, 9 * 32, 32], [17, 64, 9 * 64, 64],
+        [9, 33, 3 * 8, 8], [8, 7, 16, 16], [26, 48, 4 * 12, 12], [3, 70, 2 * 100, 100], [40, 16, 36, 4],
+      ];
+      let i = 0;
+      for (const [m, n, k, tap] of shapes) {
+        for (let wbits = 2; wbits <= 8; wbits += 2) {
+          const c = makeCase(m, n, k, wbits + (i % 2 === 1 && wbits < 8 ? 1 : 0), next, { za: i % 3 === 0 ? 0 : randInt(next, 1, 255), relu6: i % 4 === 1 });
+          i++;
+          expect(firstMismatch(c, run(isa, c, false, 'indirect', tap), run('scalar', c), 'indirect codes')).toBeNull();
+          expect(firstMismatch(c, run(isa, c, true, 'indirect', tap), run('scalar', c, true), 'indirect float')).toBeNull();
+        }
+      }
+      // Every row position of a tile, alone and in a block.
+      const c = makeCase(30, 16, 64, 8, next, { za: 7 });
+      expect(firstMismatch(c, run(isa, c, false, 'indirect', 16), run('scalar', c), 'indirect rows')).toBeNull();
+      expect(() => run(isa, c, false, 'indirect', 6)).toThrow(RangeError);
+      expect(() => run(isa, c, false, 'indirect', 48)).toThrow(RangeError);
     });
 
     test('rounds ties to even and applies one fused multiply-add', () => {
@@ -332,6 +357,7 @@ describe('qu8-qs8-gemm argument checks', () => {
     expect(call('scalar', 2, 3, 3, 8, a, w, f, f, corr, 9, 8, false)).toThrow(/min must not exceed max/);
     expect(call(...withArg(10, NaN))).toThrow(RangeError);
     expect(call(...good, 'fast')).toThrow(RangeError);
+    expect(call(...good, 'indirect')).toThrow(RangeError);  // scalar has no indirect kernel (and k = 3)
   });
 
   test('weight codes outside the symmetric range of wbits throw RangeError naming the code', () => {

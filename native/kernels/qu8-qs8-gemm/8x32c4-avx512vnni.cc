@@ -9,32 +9,26 @@
 // The direct variants move each field to the top of its byte (shift + and), where as an int8 it reads as 2^(8-bits)
 // times the signed code, and shift the int32 sums right by 8-bits at the end: exact while |sum| * 2^(8-bits) fits in
 // int32, which kc <= kQGemmDirectMaxKc guarantees. All three compute identical int32 sums.
+// Plus the indirect int8 variant (QIGemmUkernel: A rows through row pointers and per-tap offsets, for convolutions
+// without an im2col buffer), the same k-groups in the same order as 8x32c4.
 // Each variant is compiled once per row count 1..8 and dispatched on m, so a short tile computes only its rows.
 // Epilogue = requant.h: acc - correction, cvtepi32_ps (nearest even), _mm512_fmadd_ps, max/min clamp, cvtps_epi32
 // under the default MXCSR (nearest even), then int32 -> uint8 (already within [0, 255]); columns past n are masked.
 // Tile measured on Zen 5 (one thread, M x N x K = 4096 x 256 x 2304 and 1024 x 64 x 576, fraction of the vpdpbusd
 // peak): 4x32 ~85%, 6x32 ~90%, 8x32 ~96%, 10x32 to 14x32 no better than 8x32 and less regular.
 // Also the AVX-512 sub-byte unpacker (one 64-byte storage block per step, vpshufb sign-extension tables).
-// GCC 12 flags _mm512_undefined_* inside its own intrinsics as maybe-uninitialized (GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/qu8-qs8-gemm/avx512vnni-tile.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
 
 namespace arq::kernels {
 namespace {
 
-inline int32_t load_dword(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
+using vnni::load_dword;
+using vnni::store_tile;
 
 // vpshufb tables (the same 16 bytes in every 128-bit lane): a 4-bit or 2-bit two's-complement field -> int8.
 inline __m512i s4_table() {
@@ -60,33 +54,6 @@ inline void prefetch_weights(const int8_t* w) {
 // Field of every byte moved to the top of the byte: (v << shift) & mask, mask 0xF0 (4-bit) or 0xC0 (2-bit).
 inline __m512i top_field(__m512i v, unsigned shift, __m512i mask) {
   return _mm512_and_si512(shift == 0 ? v : _mm512_slli_epi16(v, shift), mask);
-}
-
-// Epilogue of one tile: acc[i][j] holds rows i < kMr, column vectors j < kNv (16 columns each), scaled by
-// 2^kScaleShift (see the direct variants).
-template <size_t kMr, size_t kNv, unsigned kScaleShift>
-inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size_t ldc, const RequantParams& params,
-                       bool float_out) {
-  const __m512 vmin = _mm512_set1_ps(params.min);
-  const __m512 vmax = _mm512_set1_ps(params.max);
-  for (size_t j = 0; j < kNv && 16 * j < n; ++j) {
-    const size_t cols = n - 16 * j;
-    const __mmask16 mask = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
-    const __m512i vcorr = params.correction != nullptr ? _mm512_maskz_loadu_epi32(mask, params.correction + 16 * j)
-                                                       : _mm512_setzero_si512();
-    const __m512 vm = _mm512_maskz_loadu_ps(mask, params.multiplier + 16 * j);
-    const __m512 vb = _mm512_maskz_loadu_ps(mask, params.bias + 16 * j);
-    for (size_t i = 0; i < kMr; ++i) {
-      const __m512i sum = kScaleShift == 0 ? acc[i][j] : _mm512_srai_epi32(acc[i][j], kScaleShift);
-      const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, vcorr)), vm, vb);
-      if (float_out) {
-        _mm512_mask_storeu_ps(static_cast<float*>(out) + i * ldc + 16 * j, mask, y);
-      } else {
-        const __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(y, vmin), vmax));
-        _mm_mask_storeu_epi8(static_cast<uint8_t*>(out) + i * ldc + 16 * j, mask, _mm512_cvtepi32_epi8(q));
-      }
-    }
-  }
 }
 
 // The k loops are written with one named variable per accumulator and row pointer (macros over the row list):
@@ -169,27 +136,43 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
     ARQ_STORE(MR, ROWS, 6)                                            \
   }
 
-#define ARQ_ROWS_1(X) X(0)
-#define ARQ_ROWS_2(X) ARQ_ROWS_1(X) X(1)
-#define ARQ_ROWS_3(X) ARQ_ROWS_2(X) X(2)
-#define ARQ_ROWS_4(X) ARQ_ROWS_3(X) X(3)
-#define ARQ_ROWS_5(X) ARQ_ROWS_4(X) X(4)
-#define ARQ_ROWS_6(X) ARQ_ROWS_5(X) X(5)
-#define ARQ_ROWS_7(X) ARQ_ROWS_6(X) X(6)
-#define ARQ_ROWS_8(X) ARQ_ROWS_7(X) X(7)
+// int8 panel, A read through row pointers and per-tap offsets (the indirect contract of qgemm.h): the same k-groups
+// in the same order as the direct kernel over an im2col row, so the sums are identical. Weights stay in L1/L2 across
+// the tiles of a conv layer, so no software prefetch.
+#define ARQ_IDECLARE_ROW(i)                 \
+  __m512i c##i##0 = _mm512_setzero_si512(); \
+  __m512i c##i##1 = _mm512_setzero_si512();
+#define ARQ_ITAP_ROW(i) const uint8_t* a##i = rows[i] + o;
+#define ARQ_ITILE_S8(NAME, MR, ROWS)                                                                               \
+  void NAME(size_t n, size_t taps, size_t cg, const uint8_t* const* rows, const ptrdiff_t* tap_offsets,            \
+            const int8_t* w, void* out, size_t ldc, const RequantParams& params, bool float_out) {                 \
+    ROWS(ARQ_IDECLARE_ROW)                                                                                         \
+    for (size_t t = 0; t < taps; ++t) {                                                                            \
+      const ptrdiff_t o = tap_offsets[t];                                                                          \
+      ROWS(ARQ_ITAP_ROW)                                                                                           \
+      for (size_t g = 0; g < cg; g += 4, w += 128) {                                                               \
+        const __m512i w0 = _mm512_loadu_si512(w);                                                                  \
+        const __m512i w1 = _mm512_loadu_si512(w + 64);                                                             \
+        ROWS(ARQ_STEP_ROW)                                                                                         \
+      }                                                                                                            \
+    }                                                                                                              \
+    ARQ_STORE(MR, ROWS, 0)                                                                                         \
+  }
+
 #define ARQ_ALL_ROWS(TILE, PREFIX)                                                              \
-  TILE(PREFIX##1, 1, ARQ_ROWS_1)                                                                \
-  TILE(PREFIX##2, 2, ARQ_ROWS_2)                                                                \
-  TILE(PREFIX##3, 3, ARQ_ROWS_3)                                                                \
-  TILE(PREFIX##4, 4, ARQ_ROWS_4)                                                                \
-  TILE(PREFIX##5, 5, ARQ_ROWS_5)                                                                \
-  TILE(PREFIX##6, 6, ARQ_ROWS_6)                                                                \
-  TILE(PREFIX##7, 7, ARQ_ROWS_7)                                                                \
-  TILE(PREFIX##8, 8, ARQ_ROWS_8)
+  TILE(PREFIX##1, 1, ARQ_VNNI_ROWS_1)                                                                \
+  TILE(PREFIX##2, 2, ARQ_VNNI_ROWS_2)                                                                \
+  TILE(PREFIX##3, 3, ARQ_VNNI_ROWS_3)                                                                \
+  TILE(PREFIX##4, 4, ARQ_VNNI_ROWS_4)                                                                \
+  TILE(PREFIX##5, 5, ARQ_VNNI_ROWS_5)                                                                \
+  TILE(PREFIX##6, 6, ARQ_VNNI_ROWS_6)                                                                \
+  TILE(PREFIX##7, 7, ARQ_VNNI_ROWS_7)                                                                \
+  TILE(PREFIX##8, 8, ARQ_VNNI_ROWS_8)
 
 ARQ_ALL_ROWS(ARQ_TILE_S8, s8_rows)
 ARQ_ALL_ROWS(ARQ_TILE_S4, s4_rows)
 ARQ_ALL_ROWS(ARQ_TILE_S2, s2_rows)
+ARQ_ALL_ROWS(ARQ_ITILE_S8, i8_rows)
 
 }  // namespace
 
@@ -219,6 +202,24 @@ void qu8_qs8_gemm_ukernel_8x32c4s2__avx512vnni(size_t m, size_t n, size_t kc, co
                                                const int8_t* w, void* out, size_t ldc, const RequantParams& params,
                                                bool float_out) {
   ARQ_DISPATCH(s2_rows)
+}
+
+#define ARQ_IDISPATCH(PREFIX)                                                                    \
+  switch (m) {                                                                                   \
+    case 1: return PREFIX##1(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
+    case 2: return PREFIX##2(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
+    case 3: return PREFIX##3(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
+    case 4: return PREFIX##4(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
+    case 5: return PREFIX##5(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
+    case 6: return PREFIX##6(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
+    case 7: return PREFIX##7(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
+    default: return PREFIX##8(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);   \
+  }
+
+void qu8_qs8_igemm_ukernel_8x32c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* const* rows,
+                                              const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
+                                              const RequantParams& params, bool float_out) {
+  ARQ_IDISPATCH(i8_rows)
 }
 
 void qu8_qs8_gemm_unpack__avx512vnni(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits) {

@@ -7,7 +7,7 @@
 
 namespace arq::kernels {
 
-// Microkernels and unpackers of this family (scalar.cc, 6x8c4-avx2.cc, 8x32c4-avx512vnni.cc).
+// Microkernels and unpackers of this family (scalar.cc, 6x8c4-avx2.cc, 8x32c4-avx512vnni.cc, 12x16c4-avx512vnni.cc).
 void qu8_qs8_gemm_ukernel_4x8c4__scalar(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* w,
                                         void* out, size_t ldc, const RequantParams& params, bool float_out);
 void qu8_qs8_gemm_ukernel_6x8c4__avx2(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* w,
@@ -21,6 +21,15 @@ void qu8_qs8_gemm_ukernel_8x32c4s4__avx512vnni(size_t m, size_t n, size_t kc, co
 void qu8_qs8_gemm_ukernel_8x32c4s2__avx512vnni(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda,
                                                const int8_t* w, void* out, size_t ldc, const RequantParams& params,
                                                bool float_out);
+void qu8_qs8_igemm_ukernel_8x32c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* const* rows,
+                                              const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
+                                              const RequantParams& params, bool float_out);
+void qu8_qs8_gemm_ukernel_12x16c4__avx512vnni(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda,
+                                             const int8_t* w, void* out, size_t ldc, const RequantParams& params,
+                                             bool float_out);
+void qu8_qs8_igemm_ukernel_12x16c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* const* rows,
+                                              const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
+                                              const RequantParams& params, bool float_out);
 void qu8_qs8_gemm_unpack__scalar(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
 void qu8_qs8_gemm_unpack__avx2(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
 void qu8_qs8_gemm_unpack__avx512vnni(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
@@ -47,7 +56,21 @@ const QGemmConfig kAvx512VnniConfig{"qu8_qs8_gemm_ukernel_8x32c4__avx512vnni",
                                     qu8_qs8_gemm_unpack__avx512vnni,
                                     qu8_qs8_gemm_ukernel_8x32c4s4__avx512vnni,
                                     qu8_qs8_gemm_ukernel_8x32c4s2__avx512vnni,
-                                    kDirectMaxTiles};
+                                    kDirectMaxTiles,
+                                    qu8_qs8_igemm_ukernel_8x32c4__avx512vnni};
+// Layers of at most 16 output columns (the 8x32 tile would compute as many zero columns as real ones); no direct
+// sub-byte kernels (such panels are unpacked into scratch once per row block).
+const QGemmConfig kAvx512VnniNarrowConfig{"qu8_qs8_gemm_ukernel_12x16c4__avx512vnni",
+                                          Isa::kAvx512Vnni,
+                                          12,
+                                          16,
+                                          4,
+                                          qu8_qs8_gemm_ukernel_12x16c4__avx512vnni,
+                                          qu8_qs8_gemm_unpack__avx512vnni,
+                                          nullptr,
+                                          nullptr,
+                                          0,
+                                          qu8_qs8_igemm_ukernel_12x16c4__avx512vnni};
 
 }  // namespace
 
@@ -58,6 +81,36 @@ const QGemmConfig& qgemm_config(Isa isa) {
     case Isa::kScalar: break;
   }
   return kScalarConfig;
+}
+
+const QGemmConfig& qgemm_config(Isa isa, size_t n) {
+  if (isa == Isa::kAvx512Vnni && n <= kAvx512VnniNarrowConfig.nr) return kAvx512VnniNarrowConfig;
+  return qgemm_config(isa);
+}
+
+void qgemm_indirect(const QGemmConfig& config, size_t m, const uint8_t* const* rows, const ptrdiff_t* tap_offsets,
+                    size_t taps, size_t cg, const QPackedWeights& w, void* out, size_t ldc, const RequantParams& params,
+                    bool float_out, int8_t* scratch) {
+  const size_t mr = config.mr;
+  const size_t nr = config.nr;
+  const size_t n = w.n;
+  const size_t out_elem = float_out ? sizeof(float) : sizeof(uint8_t);
+  for (size_t n0 = 0; n0 < n; n0 += nr) {
+    const size_t nb = n - n0 < nr ? n - n0 : nr;
+    const uint8_t* stored = w.data.data() + (n0 / nr) * w.panel_bytes;
+    const int8_t* panel = reinterpret_cast<const int8_t*>(stored);
+    if (qgemm_storage_bits(w.wbits) != 8) {
+      config.unpack(stored, scratch, w.unpacked_bytes, w.wbits);
+      panel = scratch;
+    }
+    const RequantParams p{params.multiplier + n0, params.bias + n0,
+                          params.correction != nullptr ? params.correction + n0 : nullptr, params.min, params.max};
+    for (size_t m0 = 0; m0 < m; m0 += mr) {
+      const size_t tile = m - m0 < mr ? m - m0 : mr;
+      config.iukernel(tile, nb, taps, cg, rows + m0, tap_offsets, panel,
+                      static_cast<uint8_t*>(out) + (m0 * ldc + n0) * out_elem, ldc, p, float_out);
+    }
+  }
 }
 
 // Loop order: blocks of rows of A sized to stay in L2 (kABlockBytes), then panels (a sub-byte panel is read by the

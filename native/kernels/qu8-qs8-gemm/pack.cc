@@ -86,4 +86,8 @@ size_t qgemm_scratch_bytes(const QGemmConfig& config, const QPackedWeights& w) {
   return always_direct ? 0 : w.unpacked_bytes;
 }
 
+size_t qgemm_indirect_scratch_bytes(const QPackedWeights& w) {
+  return qgemm_storage_bits(w.wbits) == 8 ? 0 : w.unpacked_bytes;
+}
+
 }  // namespace arq::kernels

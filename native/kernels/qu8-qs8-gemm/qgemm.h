@@ -41,6 +41,13 @@ using QGemmUkernel = void (*)(size_t m, size_t n, size_t kc, const uint8_t* a, s
                               size_t ldc, const RequantParams& params, bool float_out);
 // Unpacks one sub-byte panel (storage of `wbits`) into an int8 panel of the same layout; bytes_unpacked is the
 // panel's element count rounded up to whole storage blocks (QPackedWeights::unpacked_bytes).
+// Indirect variant (convolutions without an im2col buffer): the same tile and panel, with A row i read through a
+// pointer: k index q = t * cg + j (tap t < taps, j < cg) is rows[i][tap_offsets[t] + j]. cg must be a multiple of kr
+// (then kc = taps * cg = K), w an int8 panel. Same sums, in the same k order, as the direct ukernel over the rows
+// gathered into one buffer; rows[i] for i >= m is not read.
+using QIGemmUkernel = void (*)(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* const* rows,
+                               const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
+                               const RequantParams& params, bool float_out);
 using QUnpackFn = void (*)(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
 
 struct QGemmConfig {
@@ -55,8 +62,16 @@ struct QGemmConfig {
   QGemmUkernel ukernel_s4 = nullptr;
   QGemmUkernel ukernel_s2 = nullptr;
   size_t direct_max_tiles = 0;
+  // Optional (nullptr if absent): the indirect microkernel of this tile (see QIGemmUkernel); callers without it
+  // gather rows into an im2col buffer and run ukernel.
+  QIGemmUkernel iukernel = nullptr;
 };
 
+// The config for a GEMM of n output columns at this ISA level (the panel width may depend on n: narrow layers get a
+// narrower panel where the level has one, so no zero columns are computed). Weights must be packed and run with the
+// same config.
+const QGemmConfig& qgemm_config(Isa isa, size_t n);
+// The widest config of the level (its name is the family's name at that level).
 const QGemmConfig& qgemm_config(Isa isa);
 
 // Weights packed for one config: panels of nr columns over kc rows, in `wbits` storage.
@@ -84,5 +99,14 @@ size_t qgemm_scratch_bytes(const QGemmConfig& config, const QPackedWeights& w);
 // nothing; threads may split M and call this on disjoint row ranges, each with its own scratch.
 void qgemm(const QGemmConfig& config, size_t m, const uint8_t* a, size_t lda, const QPackedWeights& w, void* out,
            size_t ldc, const RequantParams& params, bool float_out, int8_t* scratch);
+
+// Indirect qgemm (config.iukernel required): out[m][n] for A rows read as QIGemmUkernel describes (rows: m
+// pointers; cg % config.kr == 0 and taps * cg == w.kc). Loop order as qgemm: panels (a sub-byte panel unpacked into
+// scratch, which must hold qgemm_indirect_scratch_bytes), then mr-row tiles. Single-threaded, allocates nothing.
+void qgemm_indirect(const QGemmConfig& config, size_t m, const uint8_t* const* rows, const ptrdiff_t* tap_offsets,
+                    size_t taps, size_t cg, const QPackedWeights& w, void* out, size_t ldc, const RequantParams& params,
+                    bool float_out, int8_t* scratch);
+// Scratch bytes qgemm_indirect needs for these weights: 0 for 8-bit storage, else one unpacked panel.
+size_t qgemm_indirect_scratch_bytes(const QPackedWeights& w);
 
 }  // namespace arq::kernels

@@ -1,0 +1,73 @@
+// Shared pieces of the AVX-512 VNNI qu8-qs8-gemm microkernels (8x32c4-avx512vnni.cc, 16x16c4-avx512vnni.cc): the
+// dword broadcast of 4 A codes, the requant.h epilogue of one tile, and the row-list macros that let GCC keep one
+// named zmm accumulator per row and column vector in registers. Include only from files built with the AVX-512 flags.
+#pragma once
+
+// GCC 12 flags _mm512_undefined_* inside its own intrinsics as maybe-uninitialized (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/qu8-qs8-gemm/qgemm.h"
+
+namespace arq::kernels::vnni {
+
+inline int32_t load_dword(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// Epilogue of one tile: acc[i][j] holds rows i < kMr, column vectors j < kNv (16 columns each), scaled by
+// 2^kScaleShift (see the direct sub-byte variants). acc - correction, cvtepi32_ps (nearest even), _mm512_fmadd_ps,
+// max/min clamp, cvtps_epi32 under the default MXCSR (nearest even), then int32 -> uint8 (already within [0, 255]);
+// columns past n are masked.
+template <size_t kMr, size_t kNv, unsigned kScaleShift>
+inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size_t ldc, const RequantParams& params,
+                       bool float_out) {
+  const __m512 vmin = _mm512_set1_ps(params.min);
+  const __m512 vmax = _mm512_set1_ps(params.max);
+  for (size_t j = 0; j < kNv && 16 * j < n; ++j) {
+    const size_t cols = n - 16 * j;
+    const __mmask16 mask = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+    const __m512i vcorr = params.correction != nullptr ? _mm512_maskz_loadu_epi32(mask, params.correction + 16 * j)
+                                                       : _mm512_setzero_si512();
+    const __m512 vm = _mm512_maskz_loadu_ps(mask, params.multiplier + 16 * j);
+    const __m512 vb = _mm512_maskz_loadu_ps(mask, params.bias + 16 * j);
+    for (size_t i = 0; i < kMr; ++i) {
+      const __m512i sum = kScaleShift == 0 ? acc[i][j] : _mm512_srai_epi32(acc[i][j], kScaleShift);
+      const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, vcorr)), vm, vb);
+      if (float_out) {
+        _mm512_mask_storeu_ps(static_cast<float*>(out) + i * ldc + 16 * j, mask, y);
+      } else {
+        const __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(y, vmin), vmax));
+        _mm_mask_storeu_epi8(static_cast<uint8_t*>(out) + i * ldc + 16 * j, mask, _mm512_cvtepi32_epi8(q));
+      }
+    }
+  }
+}
+
+}  // namespace arq::kernels::vnni
+
+// Row lists: ARQ_VNNI_ROWS_<m>(X) expands X(0) .. X(m-1).
+#define ARQ_VNNI_ROWS_1(X) X(0)
+#define ARQ_VNNI_ROWS_2(X) ARQ_VNNI_ROWS_1(X) X(1)
+#define ARQ_VNNI_ROWS_3(X) ARQ_VNNI_ROWS_2(X) X(2)
+#define ARQ_VNNI_ROWS_4(X) ARQ_VNNI_ROWS_3(X) X(3)
+#define ARQ_VNNI_ROWS_5(X) ARQ_VNNI_ROWS_4(X) X(4)
+#define ARQ_VNNI_ROWS_6(X) ARQ_VNNI_ROWS_5(X) X(5)
+#define ARQ_VNNI_ROWS_7(X) ARQ_VNNI_ROWS_6(X) X(6)
+#define ARQ_VNNI_ROWS_8(X) ARQ_VNNI_ROWS_7(X) X(7)
+#define ARQ_VNNI_ROWS_9(X) ARQ_VNNI_ROWS_8(X) X(8)
+#define ARQ_VNNI_ROWS_10(X) ARQ_VNNI_ROWS_9(X) X(9)
+#define ARQ_VNNI_ROWS_11(X) ARQ_VNNI_ROWS_10(X) X(10)
+#define ARQ_VNNI_ROWS_12(X) ARQ_VNNI_ROWS_11(X) X(11)
+#define ARQ_VNNI_ROWS_13(X) ARQ_VNNI_ROWS_12(X) X(12)
+#define ARQ_VNNI_ROWS_14(X) ARQ_VNNI_ROWS_13(X) X(13)
+#define ARQ_VNNI_ROWS_15(X) ARQ_VNNI_ROWS_14(X) X(14)
+#define ARQ_VNNI_ROWS_16(X) ARQ_VNNI_ROWS_15(X) X(15)
