@@ -5,6 +5,8 @@ import { hideBin } from 'yargs/helpers';
 import { infoCommand } from './cli/info.js';
 import { predictCommand } from './cli/predict.js';
 import { quantizeCommand } from './cli/quantize.js';
+import { certifyCommand } from './cli/certify.js';
+import { smoothPredictCommand } from './cli/smooth-predict.js';
 
 function fail(message: string): never {
   process.stderr.write(`arq: ${message}\n`);
@@ -18,6 +20,8 @@ try {
     .command(infoCommand)
     .command(predictCommand)
     .command(quantizeCommand)
+    .command(certifyCommand)
+    .command(smoothPredictCommand)
     .demandCommand(1, 'name a command (arq --help lists them)')
     .strict()
     .help()

@@ -14,3 +14,10 @@ export { calibrate, type Calibration, type CalibrationOptions } from './quant/ca
 export { prepareQuantization, type Quantization, type QuantizationOptions } from './quant/quantize.js';
 export { IntPlan, intPlanSpec } from './quant/int-plan.js';
 export { exportQdq, exportQdqModel, QDQ_DIFFERENCES, type QdqOptions } from './onnx/qdq.js';
+export { SmoothedClassifier, type SmoothedClassifierOptions } from './smoothing/smoothed.js';
+export { ABSTAIN, certify, predict as smoothPredict, type CertifyResult, type PredictResult as SmoothPredictResult } from './smoothing/certify.js';
+export { certifyDataset, smoothPredictDataset, type CertifyDatasetOptions, type SmoothPredictDatasetOptions } from './smoothing/run.js';
+export { certifyIncremental } from './smoothing/irs.js';
+export { createSampler, nativeSampler, ortSampler, type SamplerOptions } from './smoothing/samplers.js';
+export type { Sampler } from './smoothing/sampler.js';
+export type { CertifySummary } from './smoothing/results.js';

@@ -114,3 +114,55 @@ describe('arq quantize and the int engine', () => {
     expect(out.stderr.trim()).toMatch(/--out: expected a \.onnx file/);
   });
 });
+
+describe('arq certify and smooth-predict', () => {
+  const model = path.join(root, 'models/mnist-cnn-s025.onnx');
+  const common = ['--model', model, '--data', 'mnist', '--sigma', '0.25', '--skip', '500', '--n0', '50', '--n', '1000'];
+
+  test('certify writes the TSV and a summary with the documented fields, and --resume keeps finished lines', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'arq-cert-'));
+    const out = path.join(dir, 'c.tsv');
+    const first = await arq('certify', ...common, '--max', '3', '--out', out, '--json');
+    expect(first.code).toBe(0);
+    const summary = JSON.parse(first.stdout);
+    for (const field of ['images', 'acr', 'abstain_rate', 'certified_accuracy', 'samples_per_second', 'seconds', 'settings']) expect(summary).toHaveProperty(field);
+    expect(Object.keys(summary.certified_accuracy)).toEqual(expect.arrayContaining(['0', '0.25', '0.5', '0.75', '1', '1.25', '1.5', '1.75', '2']));
+    expect(summary.images).toBe(3);
+    const again = await arq('certify', ...common, '--max', '6', '--out', out);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/resume|overwrite/);
+    const resumed = await arq('certify', ...common, '--max', '6', '--out', out, '--resume', '--json');
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(resumed.stdout).images).toBe(6);
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('idx\tlabel\tpredict\tradius\tcorrect\ttime');
+    expect(lines.slice(1).map((l) => Number(l.split('\t')[0]))).toEqual([0, 500, 1000, 1500, 2000, 2500]);
+    const changed = await arq('certify', ...common.filter((a) => a !== '0.25' && a !== '--sigma'), '--sigma', '0.5', '--max', '6', '--out', out, '--resume');
+    expect(changed.code).not.toBe(0);
+  });
+
+  test('IRS from a float cache certifies the int engine; radii never exceed the cached float radii', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'arq-irs-'));
+    const cache = path.join(dir, 'f.irs');
+    expect((await arq('certify', ...common, '--max', '6', '--out', path.join(dir, 'f.tsv'), '--cache', cache)).code).toBe(0);
+    const irs = await arq('certify', '--model', model, '--data', 'mnist', '--sigma', '0.25', '--skip', '500', '--max', '6', '--engine', 'int', '--bits', 'w8a8', '--calibration', '64', '--out', path.join(dir, 'q.tsv'), '--incremental', cache, '--json');
+    expect(irs.code).toBe(0);
+    const radii = (file: string) => readFileSync(path.join(dir, file), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split('\t')[3]));
+    const float = radii('f.tsv');
+    radii('q.tsv').forEach((r, i) => expect(r).toBeLessThanOrEqual(float[i]));
+    const mismatch = await arq('certify', '--model', model, '--data', 'mnist', '--sigma', '0.25', '--n', '5000', '--engine', 'float', '--out', path.join(dir, 'x.tsv'), '--incremental', cache);
+    expect(mismatch.code).not.toBe(0);
+  });
+
+  test('smooth-predict prints accuracy and abstentions; bad flags fail with one line', async () => {
+    const result = await arq('smooth-predict', '--model', model, '--data', 'mnist', '--sigma', '0.25', '--n', '200', '--skip', '1000', '--json');
+    expect(result.code).toBe(0);
+    const parsed = JSON.parse(result.stdout);
+    expect(parsed.count).toBe(10);
+    expect(parsed.accuracy).toBeGreaterThan(0.7);
+    const bad = await arq('smooth-predict', '--model', model, '--data', 'mnist', '--alpha', '0');
+    expect(bad.stderr.trim()).toMatch(/^arq: --alpha: expected a number in \(0, 1\]/);
+    const irsFlags = await arq('certify', ...common, '--out', '/tmp/never.tsv', '--np', '10');
+    expect(irsFlags.stderr.trim()).toBe('arq: --np, --gamma, --alpha-zeta and --from-scratch apply to --incremental');
+  });
+});

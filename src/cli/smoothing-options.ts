@@ -1,0 +1,50 @@
+/** What `arq certify` and `arq smooth-predict` share: the engine's sampler under noise, from the flags. */
+import type { Argv } from 'yargs';
+import type { EngineName } from '../engine/classifier.js';
+import type { LoadedModel } from '../model.js';
+import { calibrationFromArgs, type CalibrationArgs } from './options.js';
+
+export interface SmoothingArgs extends CalibrationArgs {
+  model: string;
+  data: string;
+  engine: EngineName;
+  batch: number;
+  skip: number;
+  max?: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+export function withSmoothingOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
+    .option('batch', { type: 'number', default: 400, describe: 'noisy copies per classifier call' })
+    .option('skip', { type: 'number', default: 1, describe: 'use every skip-th image' })
+    .option('max', { type: 'number', describe: 'at most this many images (after --skip)' });
+}
+
+/** The sampler of the chosen engine (quantized and calibrated at --sigma for --engine int), and its identity. */
+export async function samplerFromArgs(args: SmoothingArgs, model: LoadedModel) {
+  const { createSampler } = await import('../smoothing/samplers.js');
+  const { integerInRange, numberInRange } = await import('../util/check.js');
+  const { cpuInfo } = await import('../native.js');
+  const { ArqError } = await import('../util/errors.js');
+  const sigma = numberInRange('--sigma', args.sigma, 0, 100);
+  const seed = integerInRange('--seed', args.seed, 0, Number.MAX_SAFE_INTEGER);
+  const batch = integerInRange('--batch', args.batch, 1, 65536);
+  const threads = args.threads === undefined ? cpuInfo().threads : integerInRange('--threads', args.threads, 1, 256);
+  let quantization;
+  if (args.engine === 'int') {
+    const { prepareQuantization } = await import('../quant/quantize.js');
+    quantization = await prepareQuantization(model, await calibrationFromArgs(args, args.data));
+  } else if (args.policy || args.bits) {
+    throw new ArqError('--policy and --bits apply to --engine int');
+  }
+  const sampler = await createSampler(model, args.engine, { sigma, seed, batch, threads, quantization });
+  const policy = quantization ? (args.bits ? args.bits.toLowerCase() : JSON.stringify(quantization.policy.layers)) : null;
+  const identity = {
+    seed, model: model.sha256, engine: args.engine, policy,
+    calibration: quantization ? { ...quantization.calibration.settings } : null,
+  };
+  return { sampler, identity, info: { batch, threads }, quantization };
+}

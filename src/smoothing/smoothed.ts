@@ -1,0 +1,88 @@
+/**
+ * The embedding API of certified prediction: a smoothed classifier over one engine, serving Cohen CERTIFY and
+ * PREDICT per input with abstention, asynchronously (all sampling runs off the JavaScript thread). Each call draws
+ * its noise from a fresh stream (the noise image index counts calls), so answers to different requests are
+ * independent.
+ */
+import type { EngineName } from '../engine/classifier.js';
+import type { LoadedModel } from '../model.js';
+import type { Calibration } from '../quant/calibrate.js';
+import type { Policy } from '../quant/policy.js';
+import { numberInRange, integerInRange } from '../util/check.js';
+import { ArqError } from '../util/errors.js';
+import { CERTIFY_DEFAULTS, certify, predict, type CertifyResult, type PredictResult } from './certify.js';
+import type { Sampler } from './sampler.js';
+import { createSampler } from './samplers.js';
+
+export interface SmoothedClassifierOptions {
+  /** 'ort' (ONNX Runtime fp32 in a worker), 'float' (native fp32, default) or 'int' (needs `quantization`). */
+  readonly engine?: EngineName;
+  /** Noise standard deviation in the model's input space ([0,1] images). */
+  readonly sigma: number;
+  /** Noise seed (default 0). */
+  readonly seed?: number;
+  /** Noisy copies per classifier call (default 400). */
+  readonly batch?: number;
+  /** Threads (default: all cores). */
+  readonly threads?: number;
+  readonly quantization?: { readonly policy: Policy; readonly calibration: Calibration };
+}
+
+export class SmoothedClassifier {
+  private nextStream = 0;
+
+  private constructor(private readonly sampler: Sampler) {}
+
+  static async create(model: LoadedModel, options: SmoothedClassifierOptions): Promise<SmoothedClassifier> {
+    const { cpuInfo } = await import('../native.js');
+    const sigma = numberInRange('sigma', options.sigma, 0, 100);
+    const sampler = await createSampler(model, options.engine ?? 'float', {
+      sigma,
+      seed: integerInRange('seed', options.seed ?? 0, 0, Number.MAX_SAFE_INTEGER),
+      batch: integerInRange('batch', options.batch ?? 400, 1, 65536),
+      threads: integerInRange('threads', options.threads ?? cpuInfo().threads, 1, 256),
+      quantization: options.quantization,
+    });
+    return new SmoothedClassifier(sampler);
+  }
+
+  get classes(): number {
+    return this.sampler.classes;
+  }
+
+  /**
+   * Cohen CERTIFY: with probability at least 1 - alpha over the noise, when `prediction` is not ABSTAIN (-1) the
+   * smoothed classifier returns it everywhere within l2 `radius` of `image`. Defaults n0 = 100, n = 100,000,
+   * alpha = 0.001.
+   */
+  certify(image: Float32Array, options: { n0?: number; n?: number; alpha?: number; signal?: AbortSignal } = {}): Promise<CertifyResult> {
+    this.checkImage(image);
+    return certify(this.sampler, image, this.stream(), {
+      n0: options.n0 ?? CERTIFY_DEFAULTS.n0,
+      n: options.n ?? CERTIFY_DEFAULTS.n,
+      alpha: options.alpha ?? CERTIFY_DEFAULTS.alpha,
+      signal: options.signal,
+    });
+  }
+
+  /** Cohen PREDICT: the smoothed classifier's class, or ABSTAIN; wrong with probability at most alpha (defaults n = 1,000, alpha = 0.001). */
+  predict(image: Float32Array, options: { n?: number; alpha?: number; signal?: AbortSignal } = {}): Promise<PredictResult> {
+    this.checkImage(image);
+    return predict(this.sampler, image, this.stream(), { n: options.n ?? 1000, alpha: options.alpha ?? CERTIFY_DEFAULTS.alpha, signal: options.signal });
+  }
+
+  close(): Promise<void> {
+    return this.sampler.close();
+  }
+
+  private stream(): number {
+    if (this.nextStream >= 2 ** 32) throw new ArqError('this smoothed classifier has used all 2^32 noise streams; create a new one with another seed');
+    return this.nextStream++;
+  }
+
+  private checkImage(image: Float32Array): void {
+    if (!(image instanceof Float32Array) || image.length !== this.sampler.inputSize) {
+      throw new ArqError(`image: expected a Float32Array of ${this.sampler.inputSize} values`);
+    }
+  }
+}
