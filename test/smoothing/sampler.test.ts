@@ -56,3 +56,34 @@ describe('samplers', () => {
     await ort.close();
   });
 });
+
+describe('engines agree statistically', () => {
+  test('ONNX Runtime and the native fp32 plan give statistically indistinguishable counts with independent seeds', async () => {
+    const { nativeSampler, ortSampler } = await import('../../src/smoothing/samplers.js');
+    const { loadModel } = await import('../../src/model.js');
+    const { loadDataset } = await import('../../src/data/index.js');
+    const model = await loadModel(new URL('../../models/mnist-cnn-s025.onnx', import.meta.url).pathname);
+    const data = await loadDataset('mnist:test', 'test');
+    const image = data.images.subarray(0, 784);
+    const n = 4000;
+    // sigma 1 spreads the votes, so the comparison has power.
+    const ort = await ortSampler(model, { sigma: 1, seed: 1, batch: 200, threads: 1 });
+    const native = nativeSampler(FloatPlan.build(model.graph), 784, { sigma: 1, seed: 2, batch: 200, threads: 2 });
+    const [a, b] = await Promise.all([ort.sample(image, 0, 0, n, false), native.sample(image, 0, 0, n, false)]);
+    await ort.close();
+    // Chi-square test of homogeneity over the classes with enough votes: p-value far above 1e-6.
+    let chi2 = 0;
+    let dof = -1;
+    for (let c = 0; c < a.counts.length; c++) {
+      const total = a.counts[c] + b.counts[c];
+      if (total < 20) continue;
+      const expected = total / 2;
+      chi2 += (a.counts[c] - expected) ** 2 / expected + (b.counts[c] - expected) ** 2 / expected;
+      dof++;
+    }
+    expect(dof).toBeGreaterThanOrEqual(1);
+    // The 1 - 1e-6 quantile of chi-square is below 6 * dof + 25 for dof <= 9.
+    expect(chi2).toBeLessThan(6 * dof + 25);
+    expect(Array.from(a.counts)).not.toEqual(Array.from(b.counts));
+  });
+});
