@@ -94,28 +94,83 @@ inline std::string string_field(const Napi::Object& object, const char* key, con
   return value.As<Napi::String>().Utf8Value();
 }
 
-// Copies a Float32Array into an owned vector, checking its length when `expected` >= 0.
-inline std::vector<float> float_array(Napi::Env env, const Napi::Value& value, int64_t expected,
-                                      const std::string& where, const std::string& name) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw_type(env, where, name + " must be a Float32Array");
+// Copies a typed array of element type T (napi type `type`, named `type_name` in messages) into an owned vector,
+// checking its length when `expected` >= 0.
+template <typename T>
+std::vector<T> typed_array(Napi::Env env, const Napi::Value& value, napi_typedarray_type type, const char* type_name,
+                           int64_t expected, const std::string& where, const std::string& name) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
+    throw_type(env, where, name + " must be a " + type_name);
   }
-  const auto array = value.As<Napi::Float32Array>();
+  const auto array = value.As<Napi::TypedArrayOf<T>>();
   if (expected >= 0 && static_cast<int64_t>(array.ElementLength()) != expected) {
     throw_range(env, where, name + " must have " + std::to_string(expected) + " elements, got " +
                                 std::to_string(array.ElementLength()));
   }
-  return std::vector<float>(array.Data(), array.Data() + array.ElementLength());
+  return std::vector<T>(array.Data(), array.Data() + array.ElementLength());
+}
+
+// Copies a Float32Array into an owned vector, checking its length when `expected` >= 0.
+inline std::vector<float> float_array(Napi::Env env, const Napi::Value& value, int64_t expected,
+                                      const std::string& where, const std::string& name) {
+  return typed_array<float>(env, value, napi_float32_array, "Float32Array", expected, where, name);
 }
 
 // Copies an Int8Array into an owned vector.
 inline std::vector<int8_t> int8_array(Napi::Env env, const Napi::Value& value, const std::string& where,
                                       const std::string& name) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int8_array) {
-    throw_type(env, where, name + " must be an Int8Array");
+  return typed_array<int8_t>(env, value, napi_int8_array, "Int8Array", -1, where, name);
+}
+
+inline bool bool_arg(const Napi::CallbackInfo& info, size_t index, const std::string& where, const std::string& name) {
+  if (info.Length() <= index || !info[index].IsBoolean()) throw_type(info.Env(), where, name + " must be a boolean");
+  return info[index].As<Napi::Boolean>().Value();
+}
+
+// min and max of an output clamp at arguments `index` and `index + 1`: numbers (not NaN) with min <= max, within
+// [0, 255] when `codes` (uint8 outputs).
+inline void min_max_args(const Napi::CallbackInfo& info, size_t index, const std::string& where, float* min, float* max,
+                         bool codes = false) {
+  const double lo = number_value(info.Env(), info[index], where, "min");
+  const double hi = number_value(info.Env(), info[index + 1], where, "max");
+  if (lo > hi) throw_range(info.Env(), where, "min must not exceed max");
+  if (codes && (lo < 0 || hi > 255)) throw_range(info.Env(), where, "min and max must lie within [0, 255] for uint8 codes");
+  *min = static_cast<float>(lo);
+  *max = static_cast<float>(hi);
+}
+
+// The depthwise-convolution shape object {channels, inH, inW, outH, outW, kernelH, kernelW, strideH, strideW, padTop,
+// padLeft} at argument `index`, read into a struct with the same fields in snake_case (kernels' DwconvShape and
+// QDwconvShape): sizes in [1, max_dim], kernel and stride in [1, 1024], pads in [0, 1023] and smaller than the kernel,
+// kernelH * kernelW <= max_taps, and every output window overlapping the image (as ONNX shape inference guarantees
+// for pads < kernel).
+template <typename Shape>
+Shape dwconv_shape_arg(const Napi::CallbackInfo& info, size_t index, int64_t max_dim, int64_t max_taps,
+                       const std::string& where) {
+  Napi::Env env = info.Env();
+  const Napi::Object shape_arg = object_arg(info, index, where + " shape");
+  Shape s;
+  s.channels = static_cast<size_t>(int_field(shape_arg, "channels", 1, max_dim, where));
+  s.in_h = static_cast<size_t>(int_field(shape_arg, "inH", 1, max_dim, where));
+  s.in_w = static_cast<size_t>(int_field(shape_arg, "inW", 1, max_dim, where));
+  s.out_h = static_cast<size_t>(int_field(shape_arg, "outH", 1, max_dim, where));
+  s.out_w = static_cast<size_t>(int_field(shape_arg, "outW", 1, max_dim, where));
+  s.kernel_h = static_cast<size_t>(int_field(shape_arg, "kernelH", 1, 1024, where));
+  s.kernel_w = static_cast<size_t>(int_field(shape_arg, "kernelW", 1, 1024, where));
+  s.stride_h = static_cast<size_t>(int_field(shape_arg, "strideH", 1, 1024, where));
+  s.stride_w = static_cast<size_t>(int_field(shape_arg, "strideW", 1, 1024, where));
+  s.pad_top = static_cast<size_t>(int_field(shape_arg, "padTop", 0, 1023, where));
+  s.pad_left = static_cast<size_t>(int_field(shape_arg, "padLeft", 0, 1023, where));
+  if (s.pad_top >= s.kernel_h || s.pad_left >= s.kernel_w) {
+    throw_range(env, where, "padTop/padLeft must be smaller than kernelH/kernelW");
   }
-  const auto array = value.As<Napi::Int8Array>();
-  return std::vector<int8_t>(array.Data(), array.Data() + array.ElementLength());
+  if (static_cast<int64_t>(s.kernel_h * s.kernel_w) > max_taps) {
+    throw_range(env, where, "kernelH * kernelW must not exceed " + std::to_string(max_taps));
+  }
+  if ((s.out_h - 1) * s.stride_h >= s.in_h + s.pad_top || (s.out_w - 1) * s.stride_w >= s.in_w + s.pad_left) {
+    throw_range(env, where, "outH/outW too large for inH/inW, stride and padding");
+  }
+  return s;
 }
 
 inline std::vector<int64_t> int_array(Napi::Env env, const Napi::Value& value, size_t expected, int64_t min,

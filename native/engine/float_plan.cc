@@ -71,11 +71,7 @@ FloatPlan::FloatPlan(PlanSpec spec)
         op->group_k = taps * in_per_group;
         std::vector<float> reordered(out_per_group * op->group_k);
         for (int64_t g = 0; g < s.group; ++g) {
-          for (int64_t o = 0; o < out_per_group; ++o) {
-            const float* src = s.weight.data() + (g * out_per_group + o) * in_per_group * taps;
-            for (int64_t ci = 0; ci < in_per_group; ++ci)
-              for (int64_t t = 0; t < taps; ++t) reordered[o * op->group_k + t * in_per_group + ci] = src[ci * taps + t];
-          }
+          reorder_conv_weights(s.weight.data(), g, out_per_group, in_per_group, taps, reordered.data());
           const float* bias = s.bias.empty() ? nullptr : s.bias.data() + g * out_per_group;
           op->packed.push_back(kernels::f32_gemm_pack(*gemm_, reordered.data(), op->group_k, bias, out_per_group, op->group_k));
         }

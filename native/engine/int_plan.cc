@@ -167,11 +167,7 @@ IntPlan::IntPlan(IntPlanSpec spec)
         // Reorder each group's weights to [out][ky][kx][in] so one im2col row (NHWC taps) is the GEMM's K.
         std::vector<int8_t> reordered(static_cast<size_t>(out_per_group) * layer->k);
         for (int64_t g = 0; g < group; ++g) {
-          for (int64_t o = 0; o < out_per_group; ++o) {
-            const int8_t* src = s.weight.data() + (g * out_per_group + o) * in_per_group * taps;
-            for (int64_t ci = 0; ci < in_per_group; ++ci)
-              for (int64_t t = 0; t < taps; ++t) reordered[o * layer->k + t * in_per_group + ci] = src[ci * taps + t];
-          }
+          reorder_conv_weights(s.weight.data(), g, out_per_group, in_per_group, taps, reordered.data());
           layer->packed.push_back(kernels::qgemm_pack(config, reordered.data(), layer->k, out_per_group, layer->k, s.wbits));
           scratch_bytes_ = std::max(scratch_bytes_, kernels::qgemm_scratch_bytes(config, layer->packed.back()));
         }

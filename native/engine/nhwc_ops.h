@@ -1,5 +1,5 @@
 // Data-movement operators on NHWC images, shared by the fp32 and the integer executors (T = float or uint8_t):
-// they only copy, so both executors compute them identically.
+// they only copy, so both executors compute them identically; and the conv weight reorder both plans pack from.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +9,18 @@
 #include "engine/geometry.h"
 
 namespace arq::engine {
+
+// Group g's conv weights from ONNX order [out][in/g][kh][kw] to [out][kh][kw][in/g], so that one im2col row (or one
+// indirect row, NHWC taps) is the GEMM's K: dst gets out_per_group rows of taps * in_per_group (T = float or int8_t).
+template <typename T>
+void reorder_conv_weights(const T* weight, int64_t g, int64_t out_per_group, int64_t in_per_group, int64_t taps, T* dst) {
+  const int64_t k = taps * in_per_group;
+  for (int64_t o = 0; o < out_per_group; ++o) {
+    const T* src = weight + (g * out_per_group + o) * in_per_group * taps;
+    for (int64_t ci = 0; ci < in_per_group; ++ci)
+      for (int64_t t = 0; t < taps; ++t) dst[o * k + t * in_per_group + ci] = src[ci * taps + t];
+  }
+}
 
 // Channel c of the output is channel c mod C of the input.
 template <typename T>

@@ -45,14 +45,6 @@ bool optional_float_array(Napi::Env env, const Napi::Value& value, int64_t expec
   return true;
 }
 
-void min_max_args(const Napi::CallbackInfo& info, size_t index, const std::string& where, float* min, float* max) {
-  const double lo = napi::number_value(info.Env(), info[index], where, "min");
-  const double hi = napi::number_value(info.Env(), info[index + 1], where, "max");
-  if (lo > hi) napi::throw_range(info.Env(), where, "min must not exceed max");
-  *min = static_cast<float>(lo);
-  *max = static_cast<float>(hi);
-}
-
 Napi::Value F32Gemm(const Napi::CallbackInfo& info) {
   const std::string where = "_kernels.f32Gemm";
   Napi::Env env = info.Env();
@@ -69,7 +61,7 @@ Napi::Value F32Gemm(const Napi::CallbackInfo& info) {
   std::vector<float> bias;
   const bool has_bias = optional_float_array(env, info[6], n, where, "bias", &bias);
   float min, max;
-  min_max_args(info, 7, where, &min, &max);
+  napi::min_max_args(info, 7, where, &min, &max);
 
   try {
     const F32GemmConfig& config = f32_gemm_config(isa);
@@ -90,26 +82,8 @@ Napi::Value F32Dwconv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   expect_args(info, 7, where);
   const Isa isa = isa_arg(info, 0, where);
-  const Napi::Object shape_arg = napi::object_arg(info, 1, where + " shape");
-  DwconvShape s;
-  s.channels = static_cast<size_t>(napi::int_field(shape_arg, "channels", 1, kMaxDim, where));
-  s.in_h = static_cast<size_t>(napi::int_field(shape_arg, "inH", 1, kMaxDim, where));
-  s.in_w = static_cast<size_t>(napi::int_field(shape_arg, "inW", 1, kMaxDim, where));
-  s.out_h = static_cast<size_t>(napi::int_field(shape_arg, "outH", 1, kMaxDim, where));
-  s.out_w = static_cast<size_t>(napi::int_field(shape_arg, "outW", 1, kMaxDim, where));
-  s.kernel_h = static_cast<size_t>(napi::int_field(shape_arg, "kernelH", 1, 1024, where));
-  s.kernel_w = static_cast<size_t>(napi::int_field(shape_arg, "kernelW", 1, 1024, where));
-  s.stride_h = static_cast<size_t>(napi::int_field(shape_arg, "strideH", 1, 1024, where));
-  s.stride_w = static_cast<size_t>(napi::int_field(shape_arg, "strideW", 1, 1024, where));
-  s.pad_top = static_cast<size_t>(napi::int_field(shape_arg, "padTop", 0, 1023, where));
-  s.pad_left = static_cast<size_t>(napi::int_field(shape_arg, "padLeft", 0, 1023, where));
-  if (s.pad_top >= s.kernel_h || s.pad_left >= s.kernel_w) {
-    napi::throw_range(env, where, "padTop/padLeft must be smaller than kernelH/kernelW");
-  }
-  // Every output window must overlap the image (as ONNX shape inference guarantees for pads < kernel).
-  if ((s.out_h - 1) * s.stride_h >= s.in_h + s.pad_top || (s.out_w - 1) * s.stride_w >= s.in_w + s.pad_left) {
-    napi::throw_range(env, where, "outH/outW too large for inH/inW, stride and padding");
-  }
+  // kernelH * kernelW is at most 1024 * 1024 here (no limit of its own).
+  const auto s = napi::dwconv_shape_arg<DwconvShape>(info, 1, kMaxDim, 1024 * 1024, where);
   const int64_t channels = static_cast<int64_t>(s.channels);
   const int64_t in_count = static_cast<int64_t>(s.in_h * s.in_w) * channels;
   const int64_t out_count = static_cast<int64_t>(s.out_h * s.out_w) * channels;
@@ -122,7 +96,7 @@ Napi::Value F32Dwconv(const Napi::CallbackInfo& info) {
   std::vector<float> bias;
   const bool has_bias = optional_float_array(env, info[4], channels, where, "bias", &bias);
   float min, max;
-  min_max_args(info, 5, where, &min, &max);
+  napi::min_max_args(info, 5, where, &min, &max);
 
   try {
     const F32DwconvConfig& config = f32_dwconv_config(isa);

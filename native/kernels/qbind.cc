@@ -49,73 +49,28 @@
 namespace arq::kernels {
 namespace {
 
+using napi::expect_args;
+using napi::isa_arg;
+
 constexpr int64_t kMaxDim = int64_t(1) << 24;
 constexpr int64_t kMaxK = 65536;                    // keeps every int32 accumulator exact (255 * 127 * 65536 < 2^31)
 constexpr int64_t kMaxElements = int64_t(1) << 28;  // per array
 constexpr int64_t kMaxTaps = 65536;
 
-void expect_args(const Napi::CallbackInfo& info, size_t count, const std::string& where) {
-  if (info.Length() < count) {
-    napi::throw_type(info.Env(), where,
-                     "expected " + std::to_string(count) + " arguments, got " + std::to_string(info.Length()));
-  }
-}
+// m, n, k and wbits at arguments 1-4 (qgemm and qgemmTime).
+struct GemmDims {
+  int64_t m, n, k;
+  int wbits;
+};
 
-Isa isa_arg(const Napi::CallbackInfo& info, size_t index, const std::string& where) {
-  if (info.Length() <= index || !info[index].IsString()) napi::throw_type(info.Env(), where, "isa must be a string");
-  const std::string text = info[index].As<Napi::String>().Utf8Value();
-  Isa isa;
-  if (!parse_isa(text, &isa)) {
-    napi::throw_range(info.Env(), where, "isa must be scalar, avx2 or avx512vnni, got '" + text + "'");
-  }
-  if (static_cast<int>(isa) > static_cast<int>(detected_isa())) {
-    napi::throw_range(info.Env(), where,
-                      "isa " + text + " is not supported by this CPU (detected " + isa_name(detected_isa()) + ")");
-  }
-  return isa;
-}
-
-void check_elements(Napi::Env env, int64_t count, const std::string& where, const std::string& name) {
-  if (count > kMaxElements) {
-    napi::throw_range(env, where, name + " would have " + std::to_string(count) + " elements, more than " +
-                                      std::to_string(kMaxElements));
-  }
-}
-
-// Copies a typed array of element type T (napi type `type`, named `type_name` in messages) of exactly `expected`
-// elements.
-template <typename T>
-std::vector<T> typed_array(Napi::Env env, const Napi::Value& value, napi_typedarray_type type, const char* type_name,
-                           int64_t expected, const std::string& where, const std::string& name) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
-    napi::throw_type(env, where, name + " must be a " + type_name);
-  }
-  const auto array = value.As<Napi::TypedArrayOf<T>>();
-  if (static_cast<int64_t>(array.ElementLength()) != expected) {
-    napi::throw_range(env, where, name + " must have " + std::to_string(expected) + " elements, got " +
-                                      std::to_string(array.ElementLength()));
-  }
-  return std::vector<T>(array.Data(), array.Data() + array.ElementLength());
-}
-
-bool bool_arg(const Napi::CallbackInfo& info, size_t index, const std::string& where, const std::string& name) {
-  if (info.Length() <= index || !info[index].IsBoolean()) {
-    napi::throw_type(info.Env(), where, name + " must be a boolean");
-  }
-  return info[index].As<Napi::Boolean>().Value();
-}
-
-// min/max of the code clamp: numbers with min <= max; within [0, 255] when `codes`.
-void clamp_args(const Napi::CallbackInfo& info, size_t index, bool codes, const std::string& where, float* min,
-                float* max) {
-  const double lo = napi::number_value(info.Env(), info[index], where, "min");
-  const double hi = napi::number_value(info.Env(), info[index + 1], where, "max");
-  if (lo > hi) napi::throw_range(info.Env(), where, "min must not exceed max");
-  if (codes && (lo < 0 || hi > 255)) {
-    napi::throw_range(info.Env(), where, "min and max must lie within [0, 255] for uint8 codes");
-  }
-  *min = static_cast<float>(lo);
-  *max = static_cast<float>(hi);
+GemmDims gemm_dims(const Napi::CallbackInfo& info, const std::string& where) {
+  Napi::Env env = info.Env();
+  GemmDims d;
+  d.m = napi::int_value(env, info[1], 1, kMaxDim, where, "m");
+  d.n = napi::int_value(env, info[2], 1, kMaxDim, where, "n");
+  d.k = napi::int_value(env, info[3], 1, kMaxK, where, "k");
+  d.wbits = static_cast<int>(napi::int_value(env, info[4], 2, 8, where, "wbits"));
+  return d;
 }
 
 // Keeps a 64-byte aligned scratch buffer alive.
@@ -140,25 +95,22 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   expect_args(info, 13, where);
   const Isa isa = isa_arg(info, 0, where);
-  const int64_t m = napi::int_value(env, info[1], 1, kMaxDim, where, "m");
-  const int64_t n = napi::int_value(env, info[2], 1, kMaxDim, where, "n");
-  const int64_t k = napi::int_value(env, info[3], 1, kMaxK, where, "k");
-  const int wbits = static_cast<int>(napi::int_value(env, info[4], 2, 8, where, "wbits"));
-  check_elements(env, m * k, where, "a");
-  check_elements(env, n * k, where, "w");
-  check_elements(env, m * n, where, "the result");
-  const std::vector<uint8_t> a = typed_array<uint8_t>(env, info[5], napi_uint8_array, "Uint8Array", m * k, where, "a");
-  const std::vector<int8_t> w = typed_array<int8_t>(env, info[6], napi_int8_array, "Int8Array", n * k, where, "w");
+  const auto [m, n, k, wbits] = gemm_dims(info, where);
+  napi::check_elements(env, m * k, kMaxElements, where, "a");
+  napi::check_elements(env, n * k, kMaxElements, where, "w");
+  napi::check_elements(env, m * n, kMaxElements, where, "the result");
+  const std::vector<uint8_t> a = napi::typed_array<uint8_t>(env, info[5], napi_uint8_array, "Uint8Array", m * k, where, "a");
+  const std::vector<int8_t> w = napi::typed_array<int8_t>(env, info[6], napi_int8_array, "Int8Array", n * k, where, "w");
   const std::vector<float> multiplier = napi::float_array(env, info[7], n, where, "multiplier");
   const std::vector<float> bias = napi::float_array(env, info[8], n, where, "bias");
   std::vector<int32_t> correction;
   const bool has_correction = !info[9].IsNull() && !info[9].IsUndefined();
   if (has_correction) {
-    correction = typed_array<int32_t>(env, info[9], napi_int32_array, "Int32Array (or null)", n, where, "correction");
+    correction = napi::typed_array<int32_t>(env, info[9], napi_int32_array, "Int32Array (or null)", n, where, "correction");
   }
-  const bool float_out = bool_arg(info, 12, where, "floatOut");
+  const bool float_out = napi::bool_arg(info, 12, where, "floatOut");
   float min, max;
-  clamp_args(info, 10, !float_out, where, &min, &max);
+  napi::min_max_args(info, 10, where, &min, &max, !float_out);
   bool force_unpack = false;
   bool indirect = false;
   if (info.Length() > 13 && !info[13].IsUndefined()) {
@@ -237,45 +189,23 @@ Napi::Value QDwconv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   expect_args(info, 9, where);
   const Isa isa = isa_arg(info, 0, where);
-  const Napi::Object shape_arg = napi::object_arg(info, 1, where + " shape");
-  QDwconvShape s;
-  s.channels = static_cast<size_t>(napi::int_field(shape_arg, "channels", 1, kMaxDim, where));
-  s.in_h = static_cast<size_t>(napi::int_field(shape_arg, "inH", 1, kMaxDim, where));
-  s.in_w = static_cast<size_t>(napi::int_field(shape_arg, "inW", 1, kMaxDim, where));
-  s.out_h = static_cast<size_t>(napi::int_field(shape_arg, "outH", 1, kMaxDim, where));
-  s.out_w = static_cast<size_t>(napi::int_field(shape_arg, "outW", 1, kMaxDim, where));
-  s.kernel_h = static_cast<size_t>(napi::int_field(shape_arg, "kernelH", 1, 1024, where));
-  s.kernel_w = static_cast<size_t>(napi::int_field(shape_arg, "kernelW", 1, 1024, where));
-  s.stride_h = static_cast<size_t>(napi::int_field(shape_arg, "strideH", 1, 1024, where));
-  s.stride_w = static_cast<size_t>(napi::int_field(shape_arg, "strideW", 1, 1024, where));
-  s.pad_top = static_cast<size_t>(napi::int_field(shape_arg, "padTop", 0, 1023, where));
-  s.pad_left = static_cast<size_t>(napi::int_field(shape_arg, "padLeft", 0, 1023, where));
-  if (s.pad_top >= s.kernel_h || s.pad_left >= s.kernel_w) {
-    napi::throw_range(env, where, "padTop/padLeft must be smaller than kernelH/kernelW");
-  }
-  if (static_cast<int64_t>(s.kernel_h * s.kernel_w) > kMaxTaps) {
-    napi::throw_range(env, where, "kernelH * kernelW must not exceed " + std::to_string(kMaxTaps));
-  }
-  // Every output window must overlap the image (as ONNX shape inference guarantees for pads < kernel).
-  if ((s.out_h - 1) * s.stride_h >= s.in_h + s.pad_top || (s.out_w - 1) * s.stride_w >= s.in_w + s.pad_left) {
-    napi::throw_range(env, where, "outH/outW too large for inH/inW, stride and padding");
-  }
+  const auto s = napi::dwconv_shape_arg<QDwconvShape>(info, 1, kMaxDim, kMaxTaps, where);
   const int64_t channels = static_cast<int64_t>(s.channels);
   const int64_t in_count = static_cast<int64_t>(s.in_h * s.in_w) * channels;
   const int64_t out_count = static_cast<int64_t>(s.out_h * s.out_w) * channels;
   const int64_t weight_count = static_cast<int64_t>(s.kernel_h * s.kernel_w) * channels;
-  check_elements(env, in_count, where, "input");
-  check_elements(env, out_count, where, "the result");
-  check_elements(env, weight_count, where, "weights");
+  napi::check_elements(env, in_count, kMaxElements, where, "input");
+  napi::check_elements(env, out_count, kMaxElements, where, "the result");
+  napi::check_elements(env, weight_count, kMaxElements, where, "weights");
   const std::vector<uint8_t> input =
-      typed_array<uint8_t>(env, info[2], napi_uint8_array, "Uint8Array", in_count, where, "input");
+      napi::typed_array<uint8_t>(env, info[2], napi_uint8_array, "Uint8Array", in_count, where, "input");
   const uint8_t input_zero = static_cast<uint8_t>(napi::int_value(env, info[3], 0, 255, where, "inputZero"));
   const std::vector<int8_t> weights =
-      typed_array<int8_t>(env, info[4], napi_int8_array, "Int8Array", weight_count, where, "weights");
+      napi::typed_array<int8_t>(env, info[4], napi_int8_array, "Int8Array", weight_count, where, "weights");
   const std::vector<float> multiplier = napi::float_array(env, info[5], channels, where, "multiplier");
   const std::vector<float> bias = napi::float_array(env, info[6], channels, where, "bias");
   float min, max;
-  clamp_args(info, 7, true, where, &min, &max);
+  napi::min_max_args(info, 7, where, &min, &max, true);
 
   try {
     const QDwconvConfig& config = qdwconv_config(isa);
@@ -314,18 +244,17 @@ Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   expect_args(info, 6, where);
   const Isa isa = isa_arg(info, 0, where);
-  const int64_t m = napi::int_value(env, info[1], 1, kMaxDim, where, "m");
-  const int64_t n = napi::int_value(env, info[2], 1, kMaxDim, where, "n");
-  const int64_t k = napi::int_value(env, info[3], 1, kMaxK, where, "k");
-  const int wbits = static_cast<int>(napi::int_value(env, info[4], 2, 8, where, "wbits"));
+  const GemmDims dims = gemm_dims(info, where);  // named variables, not a structured binding: the lambda below uses them
+  const int64_t m = dims.m, n = dims.n, k = dims.k;
+  const int wbits = dims.wbits;
   const int64_t iterations = napi::int_value(env, info[5], 1, 1000000, where, "iterations");
   const int64_t copies =
       info.Length() > 6 && !info[6].IsUndefined() ? napi::int_value(env, info[6], 1, 64, where, "copies") : 1;
   const int64_t repeats =
       info.Length() > 7 && !info[7].IsUndefined() ? napi::int_value(env, info[7], 1, 1000, where, "repeats") : 1;
-  check_elements(env, m * k, where, "a");
-  check_elements(env, m * n, where, "the result");
-  check_elements(env, n * k * copies, where, "the weights (all copies)");
+  napi::check_elements(env, m * k, kMaxElements, where, "a");
+  napi::check_elements(env, m * n, kMaxElements, where, "the result");
+  napi::check_elements(env, n * k * copies, kMaxElements, where, "the weights (all copies)");
 
   try {
     const QGemmConfig& config = qgemm_config(isa, static_cast<size_t>(n));

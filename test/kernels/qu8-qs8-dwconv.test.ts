@@ -6,40 +6,13 @@ import { describe, expect, test } from 'vitest';
 
 import type { IsaName, QDwconvShape } from '../../src/native.js';
 import { detected, LEVELS, qkernels, rng } from '../support/native.js';
+import { requantCode, roundHalfEven } from '../support/requant.js';
 
 const q = qkernels();
 
 const randInt = (next: () => number, lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
 
-// ---- Reference (quantization.md, Operators; the same fmaf emulation as qu8-qs8-gemm.test.ts) -------------------
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-function nextF32(r: number, toward: number): number {
-  if (r === 0) return toward > 0 ? 2 ** -149 : -(2 ** -149);
-  f32[0] = r;
-  u32[0] += (toward > r) === (r > 0) ? 1 : -1;
-  return f32[0];
-}
-function fmaF32(acc: number, m: number, b: number): number {
-  const x = Math.fround(acc);
-  const p = x * m;
-  const s = p + b;
-  const bv = s - p;
-  const err = (p - (s - bv)) + (b - bv);
-  let r = Math.fround(s);
-  if (err !== 0 && r !== s) {
-    const other = nextF32(r, s);
-    if (s - r === other - s) r = err > 0 ? Math.max(r, other) : Math.min(r, other);
-  }
-  return r;
-}
-function roundHalfEven(y: number): number {
-  const f = Math.floor(y);
-  const d = y - f;
-  if (d !== 0.5) return d < 0.5 ? f : f + 1;
-  return f % 2 === 0 ? f : f + 1;
-}
+// ---- Reference (quantization.md, Operators; requantCode: test/support/requant.ts) ------------------------------
 
 interface Case {
   shape: QDwconvShape; input: Uint8Array; zero: number; weights: Int8Array;
@@ -63,8 +36,7 @@ function reference(c: Case): Uint8Array {
             acc += c.weights[(ch * s.kernelH + ky) * s.kernelW + kx] * (c.input[(iy * s.inW + ix) * C + ch] - c.zero);
           }
         }
-        const y = Math.min(Math.max(fmaF32(acc, c.multiplier[ch], c.bias[ch]), Math.fround(c.min)), Math.fround(c.max));
-        out[(oy * s.outW + ox) * C + ch] = roundHalfEven(y);
+        out[(oy * s.outW + ox) * C + ch] = requantCode(acc, c.multiplier[ch], c.bias[ch], c.min, c.max);
       }
     }
   }

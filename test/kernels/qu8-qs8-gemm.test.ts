@@ -2,80 +2,17 @@
 // and the scalar kernel against a JavaScript reference of quantization.md's formula with an exact emulation of
 // fmaf; plus crafted rounding ties, clamps, zero-point corrections, every weight width (packed storage and both
 // sub-byte paths) and argument validation of _qkernels.qgemm.
-import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
 
-type IsaName = 'scalar' | 'avx2' | 'avx512vnni';
+import type { IsaName } from '../../src/native.js';
+import { detected, LEVELS, qkernels, rng } from '../support/native.js';
+import { fmaF32, requantCode, roundHalfEven } from '../support/requant.js';
 
-// Local typed view of the internal `_qkernels` binding (native/kernels/qbind.cc).
-interface QKernels {
-  qgemm(isa: IsaName, m: number, n: number, k: number, wbits: number, a: Uint8Array, w: Int8Array,
-    multiplier: Float32Array, bias: Float32Array, correction: Int32Array | null, min: number, max: number,
-    floatOut: boolean, path?: 'auto' | 'unpack' | 'indirect', tap?: number): Uint8Array | Float32Array;
-  names(isa: IsaName): { gemm: string; dwconv: string; gemmTile: [number, number, number]; indirect: boolean };
-}
+const q = qkernels();
 
-function loadAddon(): { cpuInfo(): { detected: IsaName }; _qkernels: QKernels } {
-  return createRequire(import.meta.url)('../../build/Release/arq.node');
-}
-const addon = loadAddon();
-const q = addon._qkernels;
-const LEVELS: IsaName[] = ['scalar', 'avx2', 'avx512vnni'];
-const detected = LEVELS.indexOf(addon.cpuInfo().detected);
-
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 const randInt = (next: () => number, lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
 
-// ---- The reference: quantization.md, Operators, in plain JavaScript -------------------------------------------
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-// The float32 next to r (a float32, finite) in the direction of `toward`.
-function nextF32(r: number, toward: number): number {
-  if (r === 0) return toward > 0 ? 2 ** -149 : -(2 ** -149);
-  f32[0] = r;
-  u32[0] += (toward > r) === (r > 0) ? 1 : -1;
-  return f32[0];
-}
-
-// fmaf(float(acc), m, b) rounded once, exactly: float(acc) is fround of an exact integer; the product of two 24-bit
-// significands is exact in a double; TwoSum gives the exact error of the double sum, which decides the one case a
-// double sum could round wrongly (landing exactly halfway between two float32 values).
-function fmaF32(acc: number, m: number, b: number): number {
-  const x = Math.fround(acc);
-  const p = x * m;
-  const s = p + b;
-  const bv = s - p;
-  const err = (p - (s - bv)) + (b - bv);
-  let r = Math.fround(s);
-  if (err !== 0 && r !== s) {
-    const other = nextF32(r, s);
-    if (s - r === other - s) r = err > 0 ? Math.max(r, other) : Math.min(r, other);
-  }
-  return r;
-}
-
-function roundHalfEven(y: number): number {
-  const f = Math.floor(y);
-  const d = y - f;
-  if (d !== 0.5) return d < 0.5 ? f : f + 1;
-  return f % 2 === 0 ? f : f + 1;
-}
-
-function requantCode(acc: number, m: number, b: number, min: number, max: number): number {
-  const y = Math.min(Math.max(fmaF32(acc, m, b), Math.fround(min)), Math.fround(max));
-  return roundHalfEven(y);
-}
+// ---- The reference: quantization.md, Operators (fmaF32, requantCode: test/support/requant.ts) ---------------
 
 interface Case {
   m: number; n: number; k: number; wbits: number;

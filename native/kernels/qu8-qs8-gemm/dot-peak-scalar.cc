@@ -18,20 +18,8 @@ uint64_t dot_peak_scalar(uint64_t iterations) {
   uint64_t count = iterations;
 #define ARQ_MADD_ADD(T, ACC) \
   "movdqa %%xmm14, %%xmm" #T "\n\tpmaddwd %%xmm15, %%xmm" #T "\n\tpaddd %%xmm" #T ", %%xmm" #ACC "\n\t"
-  asm volatile(
-      "pcmpeqd %%xmm14, %%xmm14\n\t"
-      "movdqa %%xmm14, %%xmm15\n\t"
-      "psrlw $1, %%xmm15\n\t"
-      "1:\n\t"
-      ARQ_MADD_ADD(12, 0) ARQ_MADD_ADD(13, 1) ARQ_MADD_ADD(12, 2) ARQ_MADD_ADD(13, 3)
-      ARQ_MADD_ADD(12, 4) ARQ_MADD_ADD(13, 5) ARQ_MADD_ADD(12, 6) ARQ_MADD_ADD(13, 7)
-      ARQ_MADD_ADD(12, 8) ARQ_MADD_ADD(13, 9) ARQ_MADD_ADD(12, 10) ARQ_MADD_ADD(13, 11)
-      "dec %0\n\t"
-      "jnz 1b\n\t"
-      : "+r"(count)
-      :
-      : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
-        "xmm12", "xmm13", "xmm14", "xmm15");
+  ARQ_DOT_PEAK_12(count, "pcmpeqd %%xmm14, %%xmm14\n\tmovdqa %%xmm14, %%xmm15\n\tpsrlw $1, %%xmm15\n\t", ARQ_MADD_ADD,
+                  "");
 #undef ARQ_MADD_ADD
   return iterations * 12 * 8 * 2;
 }
