@@ -100,13 +100,44 @@ void pad_pixels(const uint8_t* x, uint8_t* y, int64_t images, const Shape& in, i
 
 }  // namespace
 
+// Writes the zero border of images bordered codes (the interior untouched).
+void IntPlan::fill_border(uint8_t* y, int64_t images, const Storage& st, uint8_t zero) {
+  const size_t row_bytes = static_cast<size_t>(st.w * st.c);
+  const size_t left_bytes = static_cast<size_t>(st.left * st.c), right_bytes = static_cast<size_t>(st.right * st.c);
+  const int64_t interior_h = st.h - st.top - st.bottom;
+  for (int64_t n = 0; n < images; ++n) {
+    uint8_t* image = y + n * st.size();
+    std::memset(image, zero, static_cast<size_t>(st.top) * row_bytes);
+    uint8_t* row = image + st.top * static_cast<int64_t>(row_bytes);
+    // Each row's right border and the next row's left border are adjacent: one span.
+    if (left_bytes) std::memset(row, zero, left_bytes);
+    for (int64_t r = 0; r < interior_h; ++r, row += row_bytes) {
+      const size_t span = right_bytes + (r + 1 < interior_h ? left_bytes : 0);
+      if (span) std::memset(row + row_bytes - right_bytes, zero, span);
+    }
+    std::memset(row, zero, static_cast<size_t>(st.bottom) * row_bytes);
+  }
+}
+
 struct IntPlan::Layer {
   bool depthwise = false;
   bool direct = false;   // A is the input buffer itself (pointwise conv or gemm on identity-grid codes)
   // Indirect conv: the GEMM reads A through row pointers into the (padded) input, no im2col buffer.
   bool indirect = false;
   bool pad_copy = false;                  // the input is first copied into a padded buffer
-  int64_t padded_h = 0, padded_w = 0;     // image size the row pointers address
+  // The float input is quantized straight into the padded buffer (cp channels, the padding channels and border
+  // holding the layer's zero point), reading NCHW from the network input when nothing else reads it.
+  bool fused_quantize = false;
+  int64_t cp = 0;                         // channels per pixel of the buffer the indirect GEMM reads
+  int64_t padded_h = 0, padded_w = 0;     // the conv's padded input extent (pads plus the strided reach)
+  // The buffer the row pointers address: images of view_h x view_w pixels, the padded input's first pixel at
+  // (view_top, view_left).
+  int64_t view_h = 0, view_w = 0, view_top = 0, view_left = 0;
+  // Residual add fused into an indirect conv: op index of the add that is the conv output's only reader (the next
+  // op); the conv computes each output row into a row buffer and runs the add's vadd on it (the same codes, the same
+  // float operations as the separate add), and the add op itself is skipped.
+  int fused_add = -1;
+  bool skipped = false;
   std::vector<ptrdiff_t> tap_offsets;     // per tap: byte offset from an output pixel's first tap
   size_t tap_bytes = 0;                   // bytes of A per tap (taps * tap_bytes = k)
   const kernels::QGemmConfig* gemm = nullptr;  // per layer: the panel width follows the layer's output channels
@@ -125,6 +156,7 @@ struct IntPlan::Workspace {
   AlignedVector<int8_t> scratch;
   AlignedVector<uint8_t> padded;          // input of an indirect conv with padding
   std::vector<const uint8_t*> row_ptrs;   // indirect conv: first tap of each output pixel of a row block
+  AlignedVector<uint8_t> row_out;         // one output row of a conv with a fused add
   std::vector<int32_t> sums;       // pooling accumulators, one per channel
 };
 
@@ -164,27 +196,44 @@ IntPlan::IntPlan(IntPlanSpec spec)
                                (group == 1 && taps == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pads[0] == 0 &&
                                 s.pads[1] == 0 && s.pads[2] == 0 && s.pads[3] == 0);
         layer->direct = pointwise && layer->k == layer->kc;
+        // Indirect: ungrouped convs whose channels fill whole k-groups, or that read the float input (quantized
+        // straight into a buffer whose channels are padded to whole k-groups, e.g. an RGB input's 3 to 4, with zero
+        // weights in the padded channels so every sum is unchanged). Grouped convs, which no fixture has, keep
+        // im2col.
+        const int64_t kr = static_cast<int64_t>(config.kr);
+        const bool channels_fit = in_per_group % kr == 0;
+        layer->indirect = !layer->direct && s.kind == OpKind::kConv && group == 1 && config.iukernel != nullptr &&
+                          (channels_fit || op.float_in);
+        layer->fused_quantize = layer->indirect && op.float_in;
+        layer->cp = layer->indirect ? (in_per_group + kr - 1) / kr * kr : in_per_group;
+        if (layer->cp != in_per_group) layer->k = layer->kc = static_cast<size_t>(taps * layer->cp);
         // Reorder each group's weights to [out][ky][kx][in] so one im2col row (NHWC taps) is the GEMM's K.
-        std::vector<int8_t> reordered(static_cast<size_t>(out_per_group) * layer->k);
+        std::vector<int8_t> reordered(static_cast<size_t>(out_per_group * taps * in_per_group));
+        std::vector<int8_t> widened;
         for (int64_t g = 0; g < group; ++g) {
           reorder_conv_weights(s.weight.data(), g, out_per_group, in_per_group, taps, reordered.data());
-          layer->packed.push_back(kernels::qgemm_pack(config, reordered.data(), layer->k, out_per_group, layer->k, s.wbits));
+          const int8_t* w = reordered.data();
+          if (layer->cp != in_per_group) {  // zero weights for the padded channels
+            widened.assign(static_cast<size_t>(out_per_group) * layer->k, 0);
+            for (int64_t o = 0; o < out_per_group; ++o)
+              for (int64_t t = 0; t < taps; ++t)
+                std::memcpy(&widened[static_cast<size_t>((o * taps + t) * layer->cp)], &reordered[static_cast<size_t>((o * taps + t) * in_per_group)],
+                            static_cast<size_t>(in_per_group));
+            w = widened.data();
+          }
+          layer->packed.push_back(kernels::qgemm_pack(config, w, layer->k, out_per_group, layer->k, s.wbits));
           scratch_bytes_ = std::max(scratch_bytes_, kernels::qgemm_scratch_bytes(config, layer->packed.back()));
         }
-        // Indirect: ungrouped convs whose channels fill whole k-groups (grouped convs, which no fixture has, and
-        // channel counts such as an RGB input's 3 keep im2col).
-        layer->indirect = !layer->direct && s.kind == OpKind::kConv && group == 1 && config.iukernel != nullptr &&
-                          in_per_group % static_cast<int64_t>(config.kr) == 0;
         if (layer->indirect) {
           // Padded so every tap of every output pixel lies inside (rows/columns past the input are padding too).
           layer->padded_h = std::max(op.in.h + s.pads[0] + s.pads[2], (op.out.h - 1) * s.stride_h + s.kernel_h);
           layer->padded_w = std::max(op.in.w + s.pads[1] + s.pads[3], (op.out.w - 1) * s.stride_w + s.kernel_w);
-          layer->pad_copy = layer->padded_h != op.in.h || layer->padded_w != op.in.w;
+          layer->pad_copy = !layer->fused_quantize && (layer->padded_h != op.in.h || layer->padded_w != op.in.w);
           // Taps in (ky, kx, c) order as the packed K: the kernel_w pixels of one kernel row are adjacent whole
           // pixels, so each kernel row is one tap of kernel_w * C bytes (fewer, longer taps for the kernel).
-          layer->tap_bytes = static_cast<size_t>(s.kernel_w * in_per_group);
-          for (int64_t ky = 0; ky < s.kernel_h; ++ky) layer->tap_offsets.push_back(ky * layer->padded_w * op.in.c);
-          if (layer->pad_copy) padded_bytes_ = std::max(padded_bytes_, static_cast<size_t>(layer->padded_h * layer->padded_w * op.in.c));
+          layer->tap_bytes = static_cast<size_t>(s.kernel_w * layer->cp);
+          if (layer->pad_copy || layer->fused_quantize)
+            padded_bytes_ = std::max(padded_bytes_, static_cast<size_t>(layer->padded_h * layer->padded_w * layer->cp));
           for (const kernels::QPackedWeights& w : layer->packed)
             scratch_bytes_ = std::max(scratch_bytes_, kernels::qgemm_indirect_scratch_bytes(w));
         } else if (!layer->direct) {
@@ -194,6 +243,111 @@ IntPlan::IntPlan(IntPlanSpec spec)
     }
     layers_.push_back(std::move(layer));
   }
+  // Bordered storage: a code value whose readers are all indirect convs (at least one needing padding) and adds,
+  // written by an indirect conv or an add, carries the largest border its conv readers need.
+  const size_t values = net_.shapes.size();
+  storage_.assign(values, Storage{});
+  std::vector<int> producer(values, -1);
+  for (size_t i = 0; i < net_.ops.size(); ++i) producer[static_cast<size_t>(net_.ops[i].spec.output)] = static_cast<int>(i);
+  for (size_t v = 1; v < values; ++v) {
+    const int p = producer[v];
+    if (p < 0 || static_cast<int>(v) == net_.output || !net_.grids[v]) continue;
+    const IntOp& pop = net_.ops[static_cast<size_t>(p)];
+    const bool producer_ok = pop.spec.kind == OpKind::kAdd || (layers_[static_cast<size_t>(p)]->indirect && !pop.float_out);
+    if (!producer_ok) continue;
+    Storage st;
+    bool readers_ok = true;
+    for (size_t i = 0; i < net_.ops.size() && readers_ok; ++i) {
+      const IntOp& op = net_.ops[i];
+      for (size_t j = 0; j < op.spec.inputs.size(); ++j) {
+        if (op.spec.inputs[j] != static_cast<int>(v)) continue;
+        if (op.spec.kind == OpKind::kAdd) continue;
+        const Layer& l = *layers_[i];
+        if (j != 0 || !l.indirect || l.fused_quantize) {
+          readers_ok = false;
+          break;
+        }
+        st.top = std::max(st.top, op.spec.pads[0]);
+        st.left = std::max(st.left, op.spec.pads[1]);
+        st.bottom = std::max(st.bottom, l.padded_h - op.spec.pads[0] - op.in.h);
+        st.right = std::max(st.right, l.padded_w - op.spec.pads[1] - op.in.w);
+      }
+    }
+    if (!readers_ok || !st.bordered()) continue;
+    const Shape& shape = net_.shapes[v];
+    st.h = shape.h + st.top + st.bottom;
+    st.w = shape.w + st.left + st.right;
+    st.c = shape.c;
+    storage_[v] = st;
+  }
+  slot_floats_ = net_.layout.slot_size;
+  for (size_t v = 0; v < values; ++v) {
+    if (!storage_[v].bordered()) continue;
+    int64_t& floats = slot_floats_[static_cast<size_t>(net_.layout.slot_of[v])];
+    floats = std::max(floats, (storage_[v].size() + 3) / 4);
+  }
+  for (size_t i = 0; i < net_.ops.size(); ++i) {
+    const IntOp& op = net_.ops[i];
+    Layer& l = *layers_[i];
+    if (op.spec.kind != OpKind::kConv && op.spec.kind != OpKind::kGemm) continue;
+    const Storage& st = storage_[static_cast<size_t>(op.spec.inputs[0])];
+    converted_bytes_ = std::max(converted_bytes_, static_cast<size_t>(st.bordered() ? st.size() : op.in.size()));
+    if (!l.indirect) continue;
+    if (st.bordered()) {
+      l.pad_copy = false;
+      l.view_h = st.h, l.view_w = st.w, l.view_top = st.top - op.spec.pads[0], l.view_left = st.left - op.spec.pads[1];
+    } else if (l.pad_copy || l.fused_quantize) {
+      l.view_h = l.padded_h, l.view_w = l.padded_w;
+    } else {
+      l.view_h = op.in.h, l.view_w = op.in.w;
+    }
+    for (int64_t ky = 0; ky < op.spec.kernel_h; ++ky) l.tap_offsets.push_back(ky * l.view_w * l.cp);
+  }
+
+  // Residual adds fused into the conv just before them (see Layer::fused_add).
+  for (size_t i = 0; i + 1 < net_.ops.size(); ++i) {
+    const IntOp& conv = net_.ops[i];
+    const IntOp& add = net_.ops[i + 1];
+    Layer& l = *layers_[i];
+    if (!l.indirect || conv.float_out || add.spec.kind != OpKind::kAdd || conv.spec.output == net_.output) continue;
+    const int v = conv.spec.output;
+    const int a = add.spec.inputs[0], b = add.spec.inputs[1];
+    if ((a == v) == (b == v)) continue;  // the conv output exactly once
+    int readers = 0;
+    for (const IntOp& op : net_.ops)
+      for (int input : op.spec.inputs) readers += input == v;
+    if (readers != 1 || storage_[static_cast<size_t>(v)].bordered()) continue;
+    // The add's output slot must not be one the conv still reads while it writes (its input, the other operand).
+    const auto& slot = net_.layout.slot_of;
+    const int other = a == v ? b : a;
+    const int y = add.spec.output;
+    if (slot[static_cast<size_t>(y)] == slot[static_cast<size_t>(conv.spec.inputs[0])] ||
+        slot[static_cast<size_t>(y)] == slot[static_cast<size_t>(other)])
+      continue;
+    l.fused_add = static_cast<int>(i + 1);
+    layers_[i + 1]->skipped = true;
+  }
+
+  // The network input stays NCHW (no transpose) when it flows through a chain of elementwise ops (per channel,
+  // so layout-free), each value read once, into a conv that quantizes it straight from there.
+  nchw_.assign(net_.shapes.size(), false);
+  std::vector<int> chain;
+  for (int value = 0;;) {
+    int readers = 0, reader = -1;
+    for (size_t i = 0; i < net_.ops.size(); ++i)
+      for (int input : net_.ops[i].spec.inputs)
+        if (input == value) ++readers, reader = static_cast<int>(i);
+    if (readers != 1 || value == net_.output) break;
+    const IntOp& op = net_.ops[static_cast<size_t>(reader)];
+    chain.push_back(value);
+    if (layers_[static_cast<size_t>(reader)]->fused_quantize && op.spec.inputs[0] == value) {
+      for (int v : chain) nchw_[static_cast<size_t>(v)] = true;
+      break;
+    }
+    if (op.spec.kind != OpKind::kElementwise || op.spec.inputs.size() != 1) break;
+    value = op.spec.output;
+  }
+  input_nchw_ = nchw_[0];
 }
 
 IntPlan::~IntPlan() = default;
@@ -213,16 +367,17 @@ void IntPlan::run(const float* input, int64_t batch, float* logits, int threads)
     Workspace& ws = workspaces[slot];
     if (ws.slots.empty()) {
       // A float value needs 4 bytes per element and a code 1: size every slot for floats.
-      for (int64_t size : net_.layout.slot_size) ws.slots.emplace_back(static_cast<size_t>(size * chunk));
+      for (int64_t size : slot_floats_) ws.slots.emplace_back(static_cast<size_t>(size * chunk));
       ws.col.resize(col_bytes_);
       ws.padded.resize(padded_bytes_ * static_cast<size_t>(chunk));
-      ws.row_ptrs.resize(static_cast<size_t>(kIndirectRows));
+      int64_t widest = kIndirectRows;
+      for (const IntOp& op : net_.ops) widest = std::max(widest, op.out.w);
+      ws.row_ptrs.resize(static_cast<size_t>(widest));
+      int64_t row_bytes = 0;
+      for (const IntOp& op : net_.ops) row_bytes = std::max(row_bytes, op.out.w * op.out.c);
+      ws.row_out.resize(static_cast<size_t>(row_bytes));
       ws.scratch.resize(scratch_bytes_);
-      int64_t largest_input = 0;  // of a layer whose input is converted to its own grid
-      for (const IntOp& op : net_.ops) {
-        if (op.spec.kind == OpKind::kConv || op.spec.kind == OpKind::kGemm) largest_input = std::max(largest_input, op.in.size());
-      }
-      ws.converted.resize(static_cast<size_t>(largest_input * chunk));
+      ws.converted.resize(converted_bytes_ * static_cast<size_t>(chunk));
       int64_t channels = 0;
       for (const IntOp& op : net_.ops) channels = std::max(channels, op.in.c);
       ws.sums.resize(static_cast<size_t>(channels));
@@ -236,7 +391,7 @@ void IntPlan::run(const float* input, int64_t batch, float* logits, int threads)
 void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Workspace& ws) const {
   auto floats = [&](int value) { return ws.slots[net_.layout.slot_of[value]].data(); };
   auto codes = [&](int value) { return reinterpret_cast<uint8_t*>(ws.slots[net_.layout.slot_of[value]].data()); };
-  {  // NCHW -> NHWC
+  if (!input_nchw_) {  // NCHW -> NHWC
     float* x = floats(0);
     const Shape& s = net_.input;
     const int64_t hw = s.h * s.w;
@@ -244,9 +399,17 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
       for (int64_t c = 0; c < s.c; ++c)
         for (int64_t p = 0; p < hw; ++p) x[(n * hw + p) * s.c + c] = input[(n * s.c + c) * hw + p];
   }
+  // Row r of image n of a code value of the op's shape (bordered or not).
+  auto row_at = [&](uint8_t* base, int value, int64_t n, int64_t r) {
+    const Storage& st = storage_[static_cast<size_t>(value)];
+    const Shape& shape = net_.shapes[static_cast<size_t>(value)];
+    return st.bordered() ? base + ((n * st.h + r + st.top) * st.w + st.left) * shape.c
+                         : base + (n * shape.h + r) * shape.w * shape.c;
+  };
   for (size_t index = 0; index < net_.ops.size(); ++index) {
     const IntOp& op = net_.ops[index];
     const Layer& layer = *layers_[index];
+    if (layer.skipped) continue;
     const IntOpSpec& s = op.spec;
     const Shape& in = op.in;
     const Shape& out = op.out;
@@ -257,8 +420,40 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
         // The layer's input codes: the float input quantized, or the carrier converted, onto the layer grid
         // (the carrier itself when the grids coincide).
         const uint8_t* x = codes(in_value);
-        const int64_t in_elements = images * in.size();
-        if (op.float_in) {
+        const Storage& in_store = storage_[static_cast<size_t>(in_value)];
+        // A bordered carrier converts whole (its border, the carrier's zero point, becomes the layer's).
+        const int64_t in_elements = images * (in_store.bordered() ? in_store.size() : in.size());
+        if (layer.fused_quantize) {
+          // Quantize (and transpose, from the NCHW network input) into the padded buffer's interior; the border
+          // and the padding channels hold the layer's zero point.
+          const uint8_t zero = static_cast<uint8_t>(s.input_grid.zero);
+          const bool nchw = nchw_[static_cast<size_t>(in_value)];
+          const float* src = in_value == 0 && input_nchw_ ? input : floats(in_value);
+          const size_t channel_stride = nchw ? static_cast<size_t>(in.h * in.w) : 1;
+          const size_t pixel_stride = nchw ? 1 : static_cast<size_t>(in.c);
+          const int64_t cp = layer.cp;
+          const size_t row_bytes = static_cast<size_t>(layer.padded_w * cp);
+          const size_t left_bytes = static_cast<size_t>(s.pads[1] * cp);
+          const size_t right_bytes = row_bytes - left_bytes - static_cast<size_t>(in.w * cp);
+          uint8_t* dst = ws.padded.data();
+          for (int64_t n = 0; n < images; ++n) {
+            const float* image = src + n * in.size();
+            std::memset(dst, zero, static_cast<size_t>(s.pads[0]) * row_bytes);
+            dst += s.pads[0] * row_bytes;
+            for (int64_t iy = 0; iy < in.h; ++iy, dst += row_bytes) {
+              std::memset(dst, zero, left_bytes);
+              elementwise_->quantize_interleave(static_cast<size_t>(in.w), static_cast<size_t>(in.c),
+                                                image + iy * in.w * static_cast<int64_t>(pixel_stride), channel_stride,
+                                                pixel_stride, dst + left_bytes, static_cast<size_t>(cp), zero,
+                                                layer.quantize);
+              std::memset(dst + row_bytes - right_bytes, zero, right_bytes);
+            }
+            const size_t bottom = static_cast<size_t>(layer.padded_h - s.pads[0] - in.h) * row_bytes;
+            std::memset(dst, zero, bottom);
+            dst += bottom;
+          }
+          x = ws.padded.data();
+        } else if (op.float_in) {
           elementwise_->quantize(static_cast<size_t>(in_elements), floats(in_value), ws.converted.data(), layer.quantize);
           x = ws.converted.data();
         } else if (!op.lut_identity) {
@@ -295,9 +490,39 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
             pad_pixels(x, ws.padded.data(), images, in, s.pads[0], s.pads[1], layer.padded_h, layer.padded_w, layer_zero);
             xp = ws.padded.data();
           }
-          const int64_t image_bytes = layer.padded_h * layer.padded_w * in.c;
-          const int64_t row_step = s.stride_h * layer.padded_w * in.c;
-          const int64_t col_step = s.stride_w * in.c;
+          const int64_t image_bytes = layer.view_h * layer.view_w * layer.cp;
+          const int64_t row_step = s.stride_h * layer.view_w * layer.cp;
+          const int64_t col_step = s.stride_w * layer.cp;
+          xp += (layer.view_top * layer.view_w + layer.view_left) * layer.cp;
+          const Storage& out_store = storage_[static_cast<size_t>(s.output)];
+          if (out_store.bordered() || layer.fused_add >= 0) {
+            // One GEMM per output row, written into the interior of the bordered output, or into a row buffer
+            // that the fused add reads at once.
+            const IntOp* add = layer.fused_add >= 0 ? &net_.ops[static_cast<size_t>(layer.fused_add)] : nullptr;
+            const uint8_t** row_ptrs = ws.row_ptrs.data();
+            for (int64_t n = 0; n < images; ++n) {
+              for (int64_t oy = 0; oy < out.h; ++oy) {
+                const uint8_t* p = xp + n * image_bytes + oy * row_step;
+                for (int64_t ox = 0; ox < out.w; ++ox, p += col_step) row_ptrs[ox] = p;
+                uint8_t* dst = add ? ws.row_out.data() : row_at(codes(s.output), s.output, n, oy);
+                kernels::qgemm_indirect(*layer.gemm, static_cast<size_t>(out.w), row_ptrs, layer.tap_offsets.data(),
+                                        layer.tap_offsets.size(), layer.tap_bytes, layer.packed[0], dst, out.c, all,
+                                        false, ws.scratch.data());
+                if (add) {
+                  const int a = add->spec.inputs[0], b = add->spec.inputs[1];
+                  const uint8_t* ra = a == s.output ? dst : row_at(codes(a), a, n, oy);
+                  const uint8_t* rb = b == s.output ? dst : row_at(codes(b), b, n, oy);
+                  elementwise_->vadd(static_cast<size_t>(out.w * out.c), ra, rb,
+                                     row_at(codes(add->spec.output), add->spec.output, n, oy),
+                                     layers_[static_cast<size_t>(layer.fused_add)]->vadd);
+                }
+              }
+            }
+            const int written = add ? add->spec.output : s.output;
+            const Storage& st = storage_[static_cast<size_t>(written)];
+            if (st.bordered()) fill_border(codes(written), images, st, static_cast<uint8_t>(net_.grids[written]->zero));
+            break;
+          }
           // Output pixel (n, oy, ox) reads from line_start + ox * col_step; line_start walks the output rows.
           const uint8_t* image_start = xp;
           const uint8_t* line_start = xp;
@@ -347,7 +572,19 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
         const uint8_t* a = codes(in_value);
         const uint8_t* b = codes(s.inputs[1]);
         uint8_t* y = codes(s.output);
-        elementwise_->vadd(static_cast<size_t>(images * out.size()), a, b, y, layer.vadd);
+        const Storage& sa = storage_[static_cast<size_t>(in_value)];
+        const Storage& sb = storage_[static_cast<size_t>(s.inputs[1])];
+        const Storage& sy = storage_[static_cast<size_t>(s.output)];
+        if (!sa.bordered() && !sb.bordered() && !sy.bordered()) {
+          elementwise_->vadd(static_cast<size_t>(images * out.size()), a, b, y, layer.vadd);
+          break;
+        }
+        // Row by row: each of a, b, y may be bordered.
+        for (int64_t n = 0; n < images; ++n)
+          for (int64_t r = 0; r < out.h; ++r)
+            elementwise_->vadd(static_cast<size_t>(out.w * out.c), row_at(codes(in_value), in_value, n, r),
+                               row_at(codes(s.inputs[1]), s.inputs[1], n, r), row_at(y, s.output, n, r), layer.vadd);
+        if (sy.bordered()) fill_border(y, images, sy, static_cast<uint8_t>(net_.grids[s.output]->zero));
         break;
       }
       case OpKind::kClamp: {
@@ -413,6 +650,10 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
         }
         break;
       case OpKind::kElementwise:
+        if (nchw_[static_cast<size_t>(in_value)]) {
+          elementwise_planes(in_value == 0 ? input : floats(in_value), floats(s.output), images, in.h * in.w, in.c, s);
+          break;
+        }
         elementwise(floats(in_value), floats(s.output), images * in.h * in.w, in.c, s);
         break;
       case OpKind::kRepeat:

@@ -92,6 +92,21 @@ class IntPlan {
   size_t col_bytes_ = 0;      // im2col buffer per row block
   size_t scratch_bytes_ = 0;  // qgemm scratch
   size_t padded_bytes_ = 0;   // spatially padded input of an indirect conv, per image
+  bool input_nchw_ = false;   // the network input is read as NCHW by its only reader (no transpose)
+  std::vector<bool> nchw_;    // per value: a float value kept NCHW (the input's elementwise chain into a fused conv)
+  // Per value: codes stored with a border of the carrier's zero point around each image (top, left, bottom, right
+  // pixels), so the indirect convs reading it need no padded copy; all zero for a plain NHWC value. The producer
+  // (an indirect conv or an add) writes the interior and the border; readers are indirect convs and adds only.
+  struct Storage {
+    int64_t top = 0, left = 0, bottom = 0, right = 0;
+    int64_t h = 0, w = 0, c = 0;  // stored image: h x w pixels of c channels (border included)
+    bool bordered() const { return top || left || bottom || right; }
+    int64_t size() const { return h * w * c; }
+  };
+  std::vector<Storage> storage_;
+  static void fill_border(uint8_t* y, int64_t images, const Storage& st, uint8_t zero);
+  std::vector<int64_t> slot_floats_;  // per slot: floats per image (codes with a border may need more)
+  size_t converted_bytes_ = 0;        // per image: a layer input converted to its own grid
 };
 
 // The plain reference of the same semantics: NCHW, naive loops, no packing; for tests (slow).

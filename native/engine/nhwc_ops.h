@@ -91,4 +91,31 @@ inline void elementwise(const float* x, float* y, int64_t pixels, int64_t channe
     }
 }
 
+// The same operation on images stored NCHW (planes of hw pixels): the same float operation per element.
+inline void elementwise_planes(const float* x, float* y, int64_t images, int64_t hw, int64_t channels,
+                               const OpGeometry& s) {
+  const bool scalar = s.constant.size() == 1;
+  for (int64_t n = 0; n < images; ++n)
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* src = x + (n * channels + c) * hw;
+      float* dst = y + (n * channels + c) * hw;
+      const float k = s.constant[scalar ? 0 : c];
+      const bool first = s.constant_first;
+      switch (s.elementwise) {
+        case ElementwiseKind::kAdd:
+          for (int64_t p = 0; p < hw; ++p) dst[p] = first ? k + src[p] : src[p] + k;
+          break;
+        case ElementwiseKind::kSub:
+          for (int64_t p = 0; p < hw; ++p) dst[p] = first ? k - src[p] : src[p] - k;
+          break;
+        case ElementwiseKind::kMul:
+          for (int64_t p = 0; p < hw; ++p) dst[p] = first ? k * src[p] : src[p] * k;
+          break;
+        case ElementwiseKind::kDiv:
+          for (int64_t p = 0; p < hw; ++p) dst[p] = first ? k / src[p] : src[p] / k;
+          break;
+      }
+    }
+}
+
 }  // namespace arq::engine

@@ -3,6 +3,11 @@
 //   vadd:     y[i] = add_codes(a[i], b[i], k)        (residual add of two carriers into a third)
 //   quantize: y[i] = quantize_value(x[i], grid)      (float values onto a layer's input grid)
 //   convert:  y[i] = quantize_value(dequantize_value(x[i], from), to)   (a carrier onto a layer's input grid)
+//   quantize_interleave: pixels p < n, channels c < y_stride:
+//             y[p * y_stride + c] = c < channels ? quantize_value(x[c * x_channel_stride + p * x_pixel_stride], grid)
+//                                                : fill
+//             (a float image, NCHW planes or NHWC, onto a layer grid as NHWC codes with channels padded to y_stride;
+//             the vector variants are fast for x_pixel_stride == 1 and y_stride == 4)
 #pragma once
 
 #include <cstddef>
@@ -31,6 +36,9 @@ struct ConvertParams {
 using VaddFn = void (*)(size_t n, const uint8_t* a, const uint8_t* b, uint8_t* y, const VaddParams& p);
 using QuantizeFn = void (*)(size_t n, const float* x, uint8_t* y, const QuantizeParams& p);
 using ConvertFn = void (*)(size_t n, const uint8_t* x, uint8_t* y, const ConvertParams& p);
+using QuantizeInterleaveFn = void (*)(size_t n, size_t channels, const float* x, size_t x_channel_stride,
+                                      size_t x_pixel_stride, uint8_t* y, size_t y_stride, uint8_t fill,
+                                      const QuantizeParams& p);
 
 struct ElementwiseConfig {
   const char* name;
@@ -38,6 +46,7 @@ struct ElementwiseConfig {
   VaddFn vadd;
   QuantizeFn quantize;
   ConvertFn convert;
+  QuantizeInterleaveFn quantize_interleave;
 };
 
 const ElementwiseConfig& elementwise_config(Isa isa);

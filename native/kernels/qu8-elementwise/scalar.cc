@@ -34,4 +34,14 @@ void qu8_convert__scalar(size_t n, const uint8_t* x, uint8_t* y, const ConvertPa
   for (size_t i = 0; i < n; ++i) y[i] = quantize_one(p.from_scale * (static_cast<float>(x[i]) - p.from_zero), p.to);
 }
 
+void f32_qu8_quantize_interleave__scalar(size_t n, size_t channels, const float* x, size_t x_channel_stride,
+                                         size_t x_pixel_stride, uint8_t* y, size_t y_stride, uint8_t fill,
+                                         const QuantizeParams& p) {
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t* dst = y + i * y_stride;
+    for (size_t c = 0; c < channels; ++c) dst[c] = quantize_one(x[c * x_channel_stride + i * x_pixel_stride], p);
+    for (size_t c = channels; c < y_stride; ++c) dst[c] = fill;
+  }
+}
+
 }  // namespace arq::kernels

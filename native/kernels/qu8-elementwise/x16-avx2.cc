@@ -8,6 +8,9 @@ namespace arq::kernels {
 void qu8_vadd__scalar(size_t n, const uint8_t* a, const uint8_t* b, uint8_t* y, const VaddParams& p);
 void f32_qu8_quantize__scalar(size_t n, const float* x, uint8_t* y, const QuantizeParams& p);
 void qu8_convert__scalar(size_t n, const uint8_t* x, uint8_t* y, const ConvertParams& p);
+void f32_qu8_quantize_interleave__scalar(size_t n, size_t channels, const float* x, size_t x_channel_stride,
+                                         size_t x_pixel_stride, uint8_t* y, size_t y_stride, uint8_t fill,
+                                         const QuantizeParams& p);
 
 namespace {
 inline __m256 codes8(const uint8_t* q, __m256 zero) {
@@ -57,6 +60,26 @@ void qu8_convert__avx2(size_t n, const uint8_t* x, uint8_t* y, const ConvertPara
   size_t i = 0;
   for (; i + 8 <= n; i += 8) store8(y + i, quantize8(_mm256_mul_ps(scale, codes8(x + i, zero)), p.to));
   qu8_convert__scalar(n - i, x + i, y + i, p);
+}
+
+// 8 pixels per step, each one 4-byte word: channel c in byte c (codes are within [0, 255] after the clamp).
+void f32_qu8_quantize_interleave__avx2(size_t n, size_t channels, const float* x, size_t x_channel_stride,
+                                       size_t x_pixel_stride, uint8_t* y, size_t y_stride, uint8_t fill,
+                                       const QuantizeParams& p) {
+  size_t i = 0;
+  if (x_pixel_stride == 1 && y_stride == 4 && channels <= 4) {
+    for (; i + 8 <= n; i += 8) {
+      __m256i word = _mm256_setzero_si256();
+      for (size_t c = 0; c < 4; ++c) {
+        const __m256i code = c < channels ? quantize8(_mm256_loadu_ps(x + c * x_channel_stride + i), p)
+                                          : _mm256_set1_epi32(fill);
+        word = _mm256_or_si256(word, _mm256_slli_epi32(code, static_cast<int>(8 * c)));
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i * 4), word);
+    }
+  }
+  f32_qu8_quantize_interleave__scalar(n - i, channels, x + i * x_pixel_stride, x_channel_stride, x_pixel_stride,
+                                      y + i * y_stride, y_stride, fill, p);
 }
 
 }  // namespace arq::kernels

@@ -57,4 +57,37 @@ void qu8_convert__avx512(size_t n, const uint8_t* x, uint8_t* y, const ConvertPa
   }
 }
 
+void f32_qu8_quantize_interleave__scalar(size_t n, size_t channels, const float* x, size_t x_channel_stride,
+                                         size_t x_pixel_stride, uint8_t* y, size_t y_stride, uint8_t fill,
+                                         const QuantizeParams& p);
+
+// 16 pixels per step, each one 4-byte word: channel c in byte c (codes are within [0, 255] after the clamp).
+void f32_qu8_quantize_interleave__avx512(size_t n, size_t channels, const float* x, size_t x_channel_stride,
+                                         size_t x_pixel_stride, uint8_t* y, size_t y_stride, uint8_t fill,
+                                         const QuantizeParams& p) {
+  if (x_pixel_stride != 1 || y_stride != 4 || channels > 4) {
+    f32_qu8_quantize_interleave__scalar(n, channels, x, x_channel_stride, x_pixel_stride, y, y_stride, fill, p);
+    return;
+  }
+  const __m512 scale = _mm512_set1_ps(p.scale), lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
+  const __m512i zero = _mm512_set1_epi32(p.zero);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 mask = tail_mask(n, i);
+    __m512i word = _mm512_setzero_si512();
+    for (size_t c = 0; c < 4; ++c) {
+      __m512i code;
+      if (c < channels) {
+        __m512 t = _mm512_div_ps(_mm512_maskz_loadu_ps(mask, x + c * x_channel_stride + i), scale);
+        t = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, t, _CMP_ORD_Q), t);  // NaN -> 0
+        t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
+        code = _mm512_add_epi32(_mm512_cvtps_epi32(t), zero);
+      } else {
+        code = _mm512_set1_epi32(fill);
+      }
+      word = _mm512_or_si512(word, _mm512_slli_epi32(code, static_cast<unsigned>(8 * c)));
+    }
+    _mm512_mask_storeu_epi32(y + i * 4, mask, word);
+  }
+}
+
 }  // namespace arq::kernels
