@@ -55,6 +55,7 @@ Napi::Value queue_sample(const Napi::CallbackInfo& info, const char* where, int6
   r.count = napi::int_field(o, "count", 0, kMaxU32, where);
   r.batch = napi::int_field(o, "batch", 1, 1 << 16, where);
   const int threads = static_cast<int>(napi::int_field(o, "threads", 1, 256, where));
+  r.threads = threads;
   const Napi::Value record = napi::field(o, "record", where);
   if (!record.IsBoolean()) napi::throw_type(env, where, "record must be a boolean");
   r.record = record.As<Napi::Boolean>().Value();

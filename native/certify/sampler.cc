@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "common/cpu.h"
+#include "common/thread_pool.h"
 #include "noise/noise.h"
 
 namespace arq::certify {
@@ -25,8 +26,14 @@ SampleResult sample(const SampleRequest& request, int64_t classes, const RunBatc
   if (request.record) result.predictions.resize(static_cast<size_t>(request.count));
   for (int64_t done = 0; done < request.count; done += batch) {
     const int64_t rows = std::min(batch, request.count - done);
-    noise::add_gaussian(noise, request.seed, request.image_index, request.first_sample + done, static_cast<size_t>(rows),
-                        request.image.data(), elements, request.sigma, noisy.data());
+    // Counter-based noise: each slice of samples is the same whichever thread fills it.
+    const int64_t slices = std::min<int64_t>(rows, std::max(1, request.threads));
+    global_pool().parallel_for(slices, request.threads, [&](int64_t slice, int) {
+      const int64_t begin = rows * slice / slices, end = rows * (slice + 1) / slices;
+      noise::add_gaussian(noise, request.seed, request.image_index, request.first_sample + done + begin,
+                          static_cast<size_t>(end - begin), request.image.data(), elements, request.sigma,
+                          noisy.data() + begin * elements);
+    });
     run(noisy.data(), rows, logits.data());
     for (int64_t r = 0; r < rows; ++r) {
       const float* row = logits.data() + r * classes;

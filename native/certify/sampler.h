@@ -19,6 +19,7 @@ struct SampleRequest {
   int64_t count = 0;          // samples first_sample .. first_sample + count - 1
   int64_t batch = 1;          // noisy copies per classifier call
   bool record = false;        // keep each sample's predicted class
+  int threads = 1;            // noise generation is split over this many pool threads (results unchanged)
 };
 
 struct SampleResult {
