@@ -50,6 +50,22 @@ class ThreadPool {
   std::exception_ptr error_;
 };
 
+// How a batch of images splits into pool tasks: chunks of at most `max_chunk` images, smaller when that would leave
+// threads idle; `slots` is how many threads can hold a chunk's workspace at once.
+struct ImageChunks {
+  int64_t chunk = 1, tasks = 0;
+  int slots = 1;
+};
+inline ImageChunks image_chunks(int64_t batch, int threads, int64_t max_chunk) {
+  ImageChunks c;
+  if (threads < 1) threads = 1;
+  const int64_t per_thread = (batch + threads - 1) / threads;
+  c.chunk = per_thread < max_chunk ? (per_thread < 1 ? 1 : per_thread) : max_chunk;
+  c.tasks = (batch + c.chunk - 1) / c.chunk;
+  c.slots = static_cast<int>(c.tasks < threads ? c.tasks : threads);
+  return c;
+}
+
 // The process-wide pool.
 ThreadPool& global_pool();
 // Default thread count: ARQ_THREADS if set, else the number of hardware threads.

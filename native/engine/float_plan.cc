@@ -100,10 +100,10 @@ void FloatPlan::run_batches(const float* input, int64_t batch, float* logits, in
                             const std::function<const Observer*(int slot)>& observe) const {
   if (batch <= 0) return;
   threads = std::max(1, threads);
-  const int64_t per_thread = (batch + threads - 1) / threads;
-  const int64_t chunk = std::max<int64_t>(1, std::min(kChunkImages, per_thread));
-  const int64_t tasks = (batch + chunk - 1) / chunk;
-  std::vector<Workspace> workspaces(static_cast<size_t>(std::min<int64_t>(threads, tasks)));
+  const ImageChunks chunks = image_chunks(batch, threads, kChunkImages);
+  const int64_t chunk = chunks.chunk;
+  const int64_t tasks = chunks.tasks;
+  std::vector<Workspace> workspaces(static_cast<size_t>(chunks.slots));
   const int64_t in_size = input_.size();
   const int64_t out_size = output_shape_.size();
   global_pool().parallel_for(tasks, threads, [&](int64_t task, int slot) {

@@ -1,6 +1,8 @@
 /** Flags shared by several commands, as composable yargs builders. */
 import type { Argv } from 'yargs';
 import { ENGINES } from '../engine/classifier.js';
+import type { LoadedModel } from '../model.js';
+import { ArqError } from '../util/errors.js';
 
 /** The parsed flags of withCalibrationOptions. */
 export interface CalibrationArgs {
@@ -22,6 +24,16 @@ export async function calibrationFromArgs(args: CalibrationArgs, data: string) {
     seed: integerInRange('--seed', args.seed, 0, Number.MAX_SAFE_INTEGER),
     threads: args.threads === undefined ? undefined : integerInRange('--threads', args.threads, 1, 256),
   };
+}
+
+/** The integer engine's quantization from the flags (none for the float engines, where --policy/--bits are errors). */
+export async function quantizationFromArgs(args: CalibrationArgs & { engine: string; data: string }, model: LoadedModel) {
+  if (args.engine !== 'int') {
+    if (args.policy || args.bits) throw new ArqError('--policy and --bits apply to --engine int');
+    return undefined;
+  }
+  const { prepareQuantization } = await import('../quant/quantize.js');
+  return prepareQuantization(model, await calibrationFromArgs(args, args.data));
 }
 
 export function withOutputOptions<T>(yargs: Argv<T>) {

@@ -2,7 +2,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { EngineName } from '../engine/classifier.js';
 import { ArqError } from '../util/errors.js';
-import { calibrationFromArgs, withCalibrationOptions, type CalibrationArgs, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
+import { quantizationFromArgs, withCalibrationOptions, type CalibrationArgs, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
 
 interface PredictArgs extends CalibrationArgs {
   model: string;
@@ -41,13 +41,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       dataset = subset(dataset, Array.from({ length: max }, (_, i) => i));
     }
     checkInputShape(model.graph.input.shape, dataset.shape, dataset.name);
-    let quantization;
-    if (args.engine === 'int') {
-      const { prepareQuantization } = await import('../quant/quantize.js');
-      quantization = await prepareQuantization(model, await calibrationFromArgs(args, args.data));
-    } else if (args.policy || args.bits) {
-      throw new ArqError('--policy and --bits apply to --engine int');
-    }
+    const quantization = await quantizationFromArgs(args, model);
     const classifier = await createClassifier(model, args.engine, { threads, quantization });
     const bar = progressBar('predict', args);
     try {

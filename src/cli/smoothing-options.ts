@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import type { EngineName } from '../engine/classifier.js';
 import type { LoadedModel } from '../model.js';
-import { calibrationFromArgs, type CalibrationArgs } from './options.js';
+import { quantizationFromArgs, type CalibrationArgs } from './options.js';
 
 export interface SmoothingArgs extends CalibrationArgs {
   model: string;
@@ -28,18 +28,11 @@ export async function samplerFromArgs(args: SmoothingArgs, model: LoadedModel) {
   const { createSampler } = await import('../smoothing/samplers.js');
   const { integerInRange, numberInRange } = await import('../util/check.js');
   const { cpuInfo } = await import('../native.js');
-  const { ArqError } = await import('../util/errors.js');
   const sigma = numberInRange('--sigma', args.sigma, 0, 100);
   const seed = integerInRange('--seed', args.seed, 0, Number.MAX_SAFE_INTEGER);
   const batch = integerInRange('--batch', args.batch, 1, 65536);
   const threads = args.threads === undefined ? cpuInfo().threads : integerInRange('--threads', args.threads, 1, 256);
-  let quantization;
-  if (args.engine === 'int') {
-    const { prepareQuantization } = await import('../quant/quantize.js');
-    quantization = await prepareQuantization(model, await calibrationFromArgs(args, args.data));
-  } else if (args.policy || args.bits) {
-    throw new ArqError('--policy and --bits apply to --engine int');
-  }
+  const quantization = await quantizationFromArgs(args, model);
   const sampler = await createSampler(model, args.engine, { sigma, seed, batch, threads, quantization });
   const policy = quantization ? (args.bits ? args.bits.toLowerCase() : JSON.stringify(quantization.policy.layers)) : null;
   const identity = {

@@ -3,7 +3,8 @@
  * of a conv, gemm or add is fused into it.
  */
 import type { Graph, Node } from '../graph/ir.js';
-import { addon, withStack, type FloatPlanOp, type FloatPlanSpec, type NativeFloatPlan, type SampleRequest, type SampleResult } from '../native.js';
+import { addon, withStack, type FloatPlanOp, type FloatPlanSpec, type NativeFloatPlan } from '../native.js';
+import { NativePlan } from './native-plan.js';
 
 export function consumerCounts(graph: Graph): Map<string, number> {
   const counts = new Map<string, number>([[graph.output, 1]]);
@@ -70,16 +71,10 @@ export function lowerGraph(graph: Graph): LoweredGraph {
 }
 
 /** The graph compiled for the native fp32 executor. */
-export class FloatPlan {
-  private constructor(private readonly native: NativeFloatPlan) {}
-
+export class FloatPlan extends NativePlan<NativeFloatPlan> {
   static build(graph: Graph): FloatPlan {
     const Native = addon().FloatPlan;
     return new FloatPlan(new Native(floatPlanSpec(graph)));
-  }
-
-  get classes(): number {
-    return this.native.classes;
   }
 
   /** [min, max] per plan value over `batch` images (calibration). */
@@ -90,19 +85,5 @@ export class FloatPlan {
   /** Histograms of `bins` equal bins over `ranges`, one per plan value (calibration). */
   observeHistograms(images: Float32Array, batch: number, threads: number, ranges: Float32Array, bins: number): Promise<Float64Array> {
     return withStack(() => this.native.observeHistograms(images, batch, threads, ranges, bins));
-  }
-
-  get kernels(): string {
-    return this.native.kernels;
-  }
-
-  /** The certification sampling loop on this plan (native/certify): counts, and predictions when recorded. */
-  sample(request: SampleRequest): Promise<SampleResult> {
-    return withStack(() => this.native.sample(request));
-  }
-
-  /** Logits [batch x classes] for `batch` NCHW images; runs off the JavaScript thread on `threads` threads. */
-  run(images: Float32Array, batch: number, threads: number): Promise<Float32Array> {
-    return withStack(() => this.native.run(images, batch, threads));
   }
 }

@@ -6,7 +6,8 @@
  */
 import type { Graph, QuantizableNode } from '../graph/ir.js';
 import { lowerGraph } from '../engine/float-plan.js';
-import { addon, withStack, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan, type SampleRequest, type SampleResult } from '../native.js';
+import { addon, withStack, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan } from '../native.js';
+import { NativePlan } from '../engine/native-plan.js';
 import { ArqError } from '../util/errors.js';
 import { HISTOGRAM_BINS, type Calibration } from './calibrate.js';
 import { activationGrid, quantizeWeights } from './grid.js';
@@ -68,30 +69,10 @@ export function intPlanSpec(graph: Graph, policy: Policy, calibration: Calibrati
 }
 
 /** A network compiled for arq's integer engine under one policy. */
-export class IntPlan {
-  private constructor(private readonly native: NativeIntPlan) {}
-
+export class IntPlan extends NativePlan<NativeIntPlan> {
   static build(graph: Graph, policy: Policy, calibration: Calibration): IntPlan {
     const Native = addon().IntPlan;
     return new IntPlan(new Native(intPlanSpec(graph, policy, calibration)));
-  }
-
-  get classes(): number {
-    return this.native.classes;
-  }
-
-  get kernels(): string {
-    return this.native.kernels;
-  }
-
-  /** The certification sampling loop on this plan (native/certify): counts, and predictions when recorded. */
-  sample(request: SampleRequest): Promise<SampleResult> {
-    return withStack(() => this.native.sample(request));
-  }
-
-  /** Logits [batch x classes]; off the JavaScript thread on `threads` threads. */
-  run(images: Float32Array, batch: number, threads: number): Promise<Float32Array> {
-    return withStack(() => this.native.run(images, batch, threads));
   }
 
   /** The same logits from the plain reference executor (slow; tests). */

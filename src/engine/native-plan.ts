@@ -1,0 +1,32 @@
+/** What the fp32 and integer plan wrappers share: batch inference and the sampling loop, each off the JS thread. */
+import { withStack, type SampleRequest, type SampleResult } from '../native.js';
+
+interface NativePlanSurface {
+  readonly classes: number;
+  readonly kernels: string;
+  run(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
+  sample(request: SampleRequest): Promise<SampleResult>;
+}
+
+export abstract class NativePlan<Native extends NativePlanSurface> {
+  protected constructor(protected readonly native: Native) {}
+
+  get classes(): number {
+    return this.native.classes;
+  }
+
+  /** Names of the kernels chosen for this machine. */
+  get kernels(): string {
+    return this.native.kernels;
+  }
+
+  /** Logits [batch x classes] for `batch` NCHW images, on `threads` threads of arq's pool. */
+  run(images: Float32Array, batch: number, threads: number): Promise<Float32Array> {
+    return withStack(() => this.native.run(images, batch, threads));
+  }
+
+  /** The certification sampling loop on this plan (native/certify): counts, and predictions when recorded. */
+  sample(request: SampleRequest): Promise<SampleResult> {
+    return withStack(() => this.native.sample(request));
+  }
+}
