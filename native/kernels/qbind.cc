@@ -21,6 +21,10 @@
 //   qgemmTime(isa, m, n, k, wbits, iterations, copies = 1, repeats = 1) -> seconds for `iterations` qgemm calls
 //       (after one warm-up) on internal pseudo-random data, the shortest of `repeats` timed runs; `copies` distinct
 //       weight sets are used in turn, so weights larger than the caches stream from memory as in a network.
+//   vadd(isa, a: Uint8Array, b: Uint8Array[a.length], {aScale, aZero, bScale, bZero, invScale, zero, min, max})
+//       -> Uint8Array: qu8-elementwise's residual add
+//   quantize(isa, x: Float32Array, {scale, lo, hi, zero}) -> Uint8Array: float values onto a grid
+//   convert(isa, x: Uint8Array, {fromScale, fromZero, scale, lo, hi, zero}) -> Uint8Array: codes onto another grid
 //   dotPeak(isa, seconds) -> operations per second of a register-resident integer dot-product loop (peak.h; one
 //       u8 x s8 multiply-add = 2 operations), run for about `seconds`.
 //
@@ -42,6 +46,7 @@
 
 #include "common/cpu.h"
 #include "common/napi_args.h"
+#include "kernels/qu8-elementwise/elementwise.h"
 #include "kernels/qu8-qs8-dwconv/qdwconv.h"
 #include "kernels/qu8-qs8-gemm/peak.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
@@ -325,6 +330,70 @@ Napi::Value DotPeak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, best);
 }
 
+
+QuantizeParams quantize_params(const Napi::Object& o, const std::string& where) {
+  QuantizeParams p{};
+  p.scale = static_cast<float>(napi::number_field(o, "scale", where));
+  p.lo = static_cast<float>(napi::number_field(o, "lo", where));
+  p.hi = static_cast<float>(napi::number_field(o, "hi", where));
+  p.zero = static_cast<int32_t>(napi::int_field(o, "zero", 0, 255, where));
+  if (!(p.scale > 0.0f) || !(p.lo <= p.hi) || p.lo < -p.zero || p.hi > 255 - p.zero) {
+    napi::throw_range(o.Env(), where, "need scale > 0 and -zero <= lo <= hi <= 255 - zero");
+  }
+  return p;
+}
+
+Napi::Value Vadd(const Napi::CallbackInfo& info) {
+  const std::string where = "_qkernels.vadd";
+  Napi::Env env = info.Env();
+  expect_args(info, 4, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const auto a = napi::typed_array<uint8_t>(env, info[1], napi_uint8_array, "Uint8Array", -1, where, "a");
+  const auto b = napi::typed_array<uint8_t>(env, info[2], napi_uint8_array, "Uint8Array", static_cast<int64_t>(a.size()), where, "b");
+  const Napi::Object o = napi::object_arg(info, 3, where);
+  VaddParams p{};
+  p.a_scale = static_cast<float>(napi::number_field(o, "aScale", where));
+  p.a_zero = static_cast<float>(napi::int_field(o, "aZero", 0, 255, where));
+  p.b_scale = static_cast<float>(napi::number_field(o, "bScale", where));
+  p.b_zero = static_cast<float>(napi::int_field(o, "bZero", 0, 255, where));
+  p.inv_scale = static_cast<float>(napi::number_field(o, "invScale", where));
+  p.zero = static_cast<float>(napi::int_field(o, "zero", 0, 255, where));
+  p.min = static_cast<float>(napi::number_field(o, "min", where));
+  p.max = static_cast<float>(napi::number_field(o, "max", where));
+  if (!(p.min >= 0.0f && p.min <= p.max && p.max <= 255.0f)) napi::throw_range(env, where, "need 0 <= min <= max <= 255");
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, a.size());
+  elementwise_config(isa).vadd(a.size(), a.data(), b.data(), out.Data(), p);
+  return out;
+}
+
+Napi::Value Quantize(const Napi::CallbackInfo& info) {
+  const std::string where = "_qkernels.quantize";
+  Napi::Env env = info.Env();
+  expect_args(info, 3, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const auto x = napi::float_array(env, info[1], -1, where, "x");
+  const QuantizeParams p = quantize_params(napi::object_arg(info, 2, where), where);
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, x.size());
+  elementwise_config(isa).quantize(x.size(), x.data(), out.Data(), p);
+  return out;
+}
+
+Napi::Value Convert(const Napi::CallbackInfo& info) {
+  const std::string where = "_qkernels.convert";
+  Napi::Env env = info.Env();
+  expect_args(info, 3, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const auto x = napi::typed_array<uint8_t>(env, info[1], napi_uint8_array, "Uint8Array", -1, where, "x");
+  const Napi::Object o = napi::object_arg(info, 2, where);
+  ConvertParams p{};
+  p.from_scale = static_cast<float>(napi::number_field(o, "fromScale", where));
+  p.from_zero = static_cast<float>(napi::int_field(o, "fromZero", 0, 255, where));
+  p.to = quantize_params(o, where);
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, x.size());
+  elementwise_config(isa).convert(x.size(), x.data(), out.Data(), p);
+  return out;
+}
+
 }  // namespace
 
 void register_quant_bindings(Napi::Env env, Napi::Object exports) {
@@ -334,6 +403,9 @@ void register_quant_bindings(Napi::Env env, Napi::Object exports) {
   kernels.Set("names", Napi::Function::New(env, Names, "names"));
   kernels.Set("qgemmTime", Napi::Function::New(env, QGemmTime, "qgemmTime"));
   kernels.Set("dotPeak", Napi::Function::New(env, DotPeak, "dotPeak"));
+  kernels.Set("vadd", Napi::Function::New(env, Vadd, "vadd"));
+  kernels.Set("quantize", Napi::Function::New(env, Quantize, "quantize"));
+  kernels.Set("convert", Napi::Function::New(env, Convert, "convert"));
   exports.Set("_qkernels", kernels);
 }
 
