@@ -7,6 +7,7 @@ import { predictCommand } from './cli/predict.js';
 import { quantizeCommand } from './cli/quantize.js';
 import { certifyCommand } from './cli/certify.js';
 import { smoothPredictCommand } from './cli/smooth-predict.js';
+import { benchCommand } from './cli/bench.js';
 
 function fail(message: string): never {
   process.stderr.write(`arq: ${message}\n`);
@@ -22,6 +23,7 @@ try {
     .command(quantizeCommand)
     .command(certifyCommand)
     .command(smoothPredictCommand)
+    .command(benchCommand)
     .demandCommand(1, 'name a command (arq --help lists them)')
     .strict()
     .help()

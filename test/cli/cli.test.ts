@@ -166,3 +166,11 @@ describe('arq certify and smooth-predict', () => {
     expect(irsFlags.stderr.trim()).toBe('arq: --np, --gamma, --alpha-zeta and --from-scratch apply to --incremental');
   });
 });
+
+describe('arq bench', () => {
+  test('an unknown benchmark lists the available ones and exits non-zero', async () => {
+    const result = await arq('bench', 'nope');
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/certify\|irs\|kernels\|network\|noise/);
+  });
+});
