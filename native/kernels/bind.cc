@@ -63,7 +63,7 @@ Napi::Value F32Gemm(const Napi::CallbackInfo& info) {
   float min, max;
   napi::min_max_args(info, 7, where, &min, &max);
 
-  try {
+  return napi::guard_memory(env, where, [&]() -> Napi::Value {
     const F32GemmConfig& config = f32_gemm_config(isa);
     const std::vector<float> packed = f32_gemm_pack(config, w.data(), static_cast<size_t>(k),
                                                     has_bias ? bias.data() : nullptr, static_cast<size_t>(n),
@@ -72,9 +72,7 @@ Napi::Value F32Gemm(const Napi::CallbackInfo& info) {
     f32_gemm(config, static_cast<size_t>(m), static_cast<size_t>(n), static_cast<size_t>(k), a.data(),
              static_cast<size_t>(k), packed.data(), out.Data(), static_cast<size_t>(n), min, max);
     return out;
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, where + ": out of memory");
-  }
+  });
 }
 
 Napi::Value F32Dwconv(const Napi::CallbackInfo& info) {
@@ -98,16 +96,14 @@ Napi::Value F32Dwconv(const Napi::CallbackInfo& info) {
   float min, max;
   napi::min_max_args(info, 5, where, &min, &max);
 
-  try {
+  return napi::guard_memory(env, where, [&]() -> Napi::Value {
     const F32DwconvConfig& config = f32_dwconv_config(isa);
     const std::vector<float> packed = f32_dwconv_pack(config, weights.data(), has_bias ? bias.data() : nullptr,
                                                       s.channels, s.kernel_h, s.kernel_w);
     Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(out_count));
     config.kernel(s, input.data(), s.channels, packed.data(), out.Data(), s.channels, min, max);
     return out;
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, where + ": out of memory");
-  }
+  });
 }
 
 Napi::Value Names(const Napi::CallbackInfo& info) {

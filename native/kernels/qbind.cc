@@ -145,7 +145,7 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
   } catch (const std::invalid_argument& error) {
     napi::throw_range(env, where, error.what());
   }
-  try {
+  return napi::guard_memory(env, where, [&]() -> Napi::Value {
     const std::vector<uint8_t> padded = pad_rows(a.data(), static_cast<size_t>(m), static_cast<size_t>(k), packed.kc);
     Scratch scratch(std::max(qgemm_scratch_bytes(config, packed), qgemm_indirect_scratch_bytes(packed)));
     const RequantParams params{multiplier.data(), bias.data(), has_correction ? correction.data() : nullptr, min, max};
@@ -184,9 +184,7 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
     Napi::Uint8Array out = Napi::Uint8Array::New(env, rows * cols);
     qgemm(config, rows, padded.data(), packed.kc, packed, out.Data(), cols, params, false, scratch.data());
     return out;
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, where + ": out of memory");
-  }
+  });
 }
 
 Napi::Value QDwconv(const Napi::CallbackInfo& info) {
@@ -212,16 +210,14 @@ Napi::Value QDwconv(const Napi::CallbackInfo& info) {
   float min, max;
   napi::min_max_args(info, 7, where, &min, &max, true);
 
-  try {
+  return napi::guard_memory(env, where, [&]() -> Napi::Value {
     const QDwconvConfig& config = qdwconv_config(isa);
     const std::vector<int8_t> packed = qdwconv_pack(config, weights.data(), s.channels, s.kernel_h, s.kernel_w);
     const RequantParams params{multiplier.data(), bias.data(), nullptr, min, max};
     Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(out_count));
     config.kernel(s, input.data(), s.channels, input_zero, packed.data(), out.Data(), s.channels, params);
     return out;
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, where + ": out of memory");
-  }
+  });
 }
 
 Napi::Value Names(const Napi::CallbackInfo& info) {
@@ -261,7 +257,7 @@ Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
   napi::check_elements(env, m * n, kMaxElements, where, "the result");
   napi::check_elements(env, n * k * copies, kMaxElements, where, "the weights (all copies)");
 
-  try {
+  return napi::guard_memory(env, where, [&]() -> Napi::Value {
     const QGemmConfig& config = qgemm_config(isa, static_cast<size_t>(n));
     std::mt19937 rng(12345);
     const uint32_t qmax = (1u << (wbits - 1)) - 1;
@@ -300,9 +296,7 @@ Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
       if (r == 0 || elapsed < best) best = elapsed;
     }
     return Napi::Number::New(env, best);
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, where + ": out of memory");
-  }
+  });
 }
 
 Napi::Value DotPeak(const Napi::CallbackInfo& info) {

@@ -110,7 +110,7 @@ Napi::Value Gaussian(const Napi::CallbackInfo& info) {
   check_size(env, s.samples, elements, where);
   const float sigma = sigma_arg(info, 7, where);
   const int threads = threads_arg(info, 8, where);
-  try {
+  return napi::guard_memory(env, where, [&]() -> Napi::Value {
     const NoiseConfig& config = noise_config(isa);
     Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(s.samples * elements));
     over_samples(s.samples, elements, threads, out.Data(), [&](int64_t first, int64_t count, float* dst) {
@@ -118,9 +118,7 @@ Napi::Value Gaussian(const Napi::CallbackInfo& info) {
                     static_cast<size_t>(count), static_cast<size_t>(elements), sigma, dst);
     });
     return out;
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, where + ": out of memory");
-  }
+  });
 }
 
 Napi::Value AddGaussian(const Napi::CallbackInfo& info) {
@@ -138,7 +136,7 @@ Napi::Value AddGaussian(const Napi::CallbackInfo& info) {
   check_size(env, s.samples, elements, where);
   const float sigma = sigma_arg(info, 7, where);
   const int threads = threads_arg(info, 8, where);
-  try {
+  return napi::guard_memory(env, where, [&]() -> Napi::Value {
     const NoiseConfig& config = noise_config(isa);
     Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(s.samples * elements));
     over_samples(s.samples, elements, threads, out.Data(), [&](int64_t first, int64_t count, float* dst) {
@@ -146,9 +144,7 @@ Napi::Value AddGaussian(const Napi::CallbackInfo& info) {
                    image.data(), static_cast<size_t>(elements), sigma, dst);
     });
     return out;
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, where + ": out of memory");
-  }
+  });
 }
 
 Napi::Value Name(const Napi::CallbackInfo& info) {
@@ -162,7 +158,7 @@ Napi::Value FillTime(const Napi::CallbackInfo& info) {
   const Isa isa = isa_arg(info, 0, where);
   const int64_t elements = napi::int_value(env, info[1], 1, kMaxElements, where, "elements");
   const int64_t iterations = napi::int_value(env, info[2], 1, kMaxU32, where, "iterations");
-  try {
+  return napi::guard_memory(env, where, [&]() -> Napi::Value {
     const NoiseConfig& config = noise_config(isa);
     std::vector<float> buffer(static_cast<size_t>(elements));
     const auto start = std::chrono::steady_clock::now();
@@ -172,9 +168,7 @@ Napi::Value FillTime(const Napi::CallbackInfo& info) {
     }
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
     return Napi::Number::New(env, elapsed.count());
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, where + ": out of memory");
-  }
+  });
 }
 
 Napi::Value Philox(const Napi::CallbackInfo& info) {
