@@ -37,12 +37,7 @@ export async function createClassifier(model: LoadedModel, engine: EngineName, o
     const session = await OrtModel.load(model.bytes, model.graph.input.shape, model.graph.input.rank, { threads });
     return { engine, classes, logits: (images, batch) => session.run(images, batch), close: () => session.release() };
   }
-  if (engine === 'int') {
-    if (!options.quantization) throw new ArqError('the int engine needs a quantization policy and a calibration');
-    const plan = IntPlan.build(model.graph, options.quantization.policy, options.quantization.calibration);
-    return { engine, classes, logits: (images, batch) => plan.run(images, batch, threads), close: async () => {} };
-  }
-  const plan = FloatPlan.build(model.graph);
+  const plan = buildNativePlan(model, engine, options.quantization);
   return { engine, classes, logits: (images, batch) => plan.run(images, batch, threads), close: async () => {} };
 }
 
@@ -50,10 +45,20 @@ export async function createClassifier(model: LoadedModel, engine: EngineName, o
 export function argmax(logits: Float32Array, classes: number): Int32Array {
   const rows = logits.length / classes;
   const out = new Int32Array(rows);
-  for (let row = 0; row < rows; row++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (logits[row * classes + c] > logits[row * classes + best]) best = c;
-    out[row] = best;
-  }
+  for (let row = 0; row < rows; row++) out[row] = indexOfMax(logits, row * classes, classes);
   return out;
+}
+
+/** Index (from `start`) of the largest of `length` values; ties go to the lowest index. */
+export function indexOfMax(values: ArrayLike<number>, start = 0, length = values.length - start): number {
+  let best = 0;
+  for (let i = 1; i < length; i++) if (values[start + i] > values[start + best]) best = i;
+  return best;
+}
+
+/** The native plan of an engine: fp32, or integer under a policy and calibration. */
+export function buildNativePlan(model: LoadedModel, engine: 'float' | 'int', quantization?: ClassifierOptions['quantization']): FloatPlan | IntPlan {
+  if (engine === 'float') return FloatPlan.build(model.graph);
+  if (!quantization) throw new ArqError('the int engine needs a quantization policy and a calibration');
+  return IntPlan.build(model.graph, quantization.policy, quantization.calibration);
 }

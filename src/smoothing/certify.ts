@@ -9,6 +9,7 @@
  *   on each estimation sample, so irs.ts can re-create the same noise vectors for f').
  * - PREDICT: samples 0 .. n-1.
  */
+import { indexOfMax } from '../engine/classifier.js';
 import type { Sampler } from './sampler.js';
 import { binomialTestPValue, clopperPearsonLower, normalQuantile } from './bounds.js';
 import { ArqError } from '../util/errors.js';
@@ -97,12 +98,6 @@ function checkImage(sampler: Sampler, image: Float32Array, imageIndex: number): 
   integerInRange('imageIndex', imageIndex, 0, 2 ** 32 - 1);
 }
 
-/** Index of the largest count (the first on ties, as numpy's argmax). */
-export function argmax(counts: ArrayLike<number>): number {
-  let best = 0;
-  for (let c = 1; c < counts.length; c++) if (counts[c] > counts[best]) best = c;
-  return best;
-}
 
 /**
  * Counts (and optionally predictions) over samples first .. first+count-1, drawn in chunks. `onChunk` receives the
@@ -150,7 +145,7 @@ export async function predict(sampler: Sampler, image: Float32Array, imageIndex:
   const alpha = numberInRange('alpha', options.alpha, 0, 1, { exclusiveMin: true });
   const start = performance.now();
   const { counts } = await drawSamples(sampler, image, imageIndex, 0, n, { chunk: options.chunk, signal: options.signal, onChunk: options.onSamples });
-  const top = argmax(counts);
+  const top = indexOfMax(counts); // the first on ties, as numpy's argmax
   let runnerUp = top === 0 ? 1 : 0;
   for (let c = 0; c < counts.length; c++) if (c !== top && counts[c] > counts[runnerUp]) runnerUp = c;
   const nA = counts[top];
@@ -177,7 +172,7 @@ export async function certify(sampler: Sampler, image: Float32Array, imageIndex:
   const start = performance.now();
   const common = { chunk: options.chunk, signal: options.signal };
   const selection = await drawSamples(sampler, image, imageIndex, 0, n0, { ...common, onChunk: (d) => options.onSamples?.(d) });
-  const classA = argmax(selection.counts);
+  const classA = indexOfMax(selection.counts);
   const estimation = await drawSamples(sampler, image, imageIndex, n0, n, { ...common, record, onChunk: (d) => options.onSamples?.(n0 + d) });
   const countA = estimation.counts[classA];
   const pALower = clopperPearsonLower(countA, n, alpha);

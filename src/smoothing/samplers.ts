@@ -7,11 +7,11 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { EngineName } from '../engine/classifier.js';
-import { FloatPlan } from '../engine/float-plan.js';
+import { buildNativePlan, type EngineName } from '../engine/classifier.js';
+import type { FloatPlan } from '../engine/float-plan.js';
 import type { LoadedModel } from '../model.js';
 import type { Calibration } from '../quant/calibrate.js';
-import { IntPlan } from '../quant/int-plan.js';
+import type { IntPlan } from '../quant/int-plan.js';
 import type { Policy } from '../quant/policy.js';
 import { ArqError } from '../util/errors.js';
 import type { Sampler } from './sampler.js';
@@ -40,9 +40,7 @@ export async function createSampler(
 ): Promise<Sampler> {
   const inputSize = model.graph.input.shape.reduce((a, b) => a * b, 1);
   if (engine === 'ort') return ortSampler(model, options);
-  if (engine === 'float') return nativeSampler(FloatPlan.build(model.graph), inputSize, options);
-  if (!options.quantization) throw new ArqError('the int engine needs a quantization policy and a calibration');
-  return nativeSampler(IntPlan.build(model.graph, options.quantization.policy, options.quantization.calibration), inputSize, options);
+  return nativeSampler(buildNativePlan(model, engine, options.quantization), inputSize, options);
 }
 
 export function nativeSampler(plan: FloatPlan | IntPlan, inputSize: number, options: SamplerOptions): Sampler {
