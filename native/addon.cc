@@ -9,6 +9,7 @@
 #include "kernels/bind.h"
 #include "kernels/qbind.h"
 #include "noise/bind.h"
+#include "train/bind.h"
 
 namespace {
 
@@ -42,6 +43,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   arq::kernels::register_bindings(env, exports);
   arq::kernels::register_quant_bindings(env, exports);
   arq::noise::register_bindings(env, exports);
+  arq::train::register_bindings(env, exports);
   return exports;
 }
 

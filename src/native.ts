@@ -152,11 +152,48 @@ export interface NativeQKernels {
   dotPeak(isa: IsaName, seconds: number): number;
 }
 
+/** A training network (native/train): plan ops without fused clamps, plus batch norm. `momenta` resumes SGD. */
+export type TrainNetOp =
+  | FloatPlanOp
+  | { op: 'batchnorm'; inputs: number[]; output: number; name?: string; scale: Float32Array; bias: Float32Array; mean: Float32Array; var: Float32Array; epsilon: number; momentum: number };
+
+export interface TrainNetSpec {
+  input: [number, number, number];
+  values: number;
+  output: number;
+  ops: TrainNetOp[];
+  momenta?: Float32Array[];
+}
+
+export interface TrainBatch {
+  /** NCHW images [batch, C, H, W] and labels [batch]. */
+  input: Float32Array;
+  labels: Int32Array;
+  batch: number;
+  threads: number;
+}
+
+export interface NativeTrainNet {
+  readonly classes: number;
+  /** Forward and backward (batch norm on batch statistics), running statistics updated, one SGD step. */
+  step(request: TrainBatch & { lr: number; momentum: number; weightDecay: number }): Promise<{ loss: number; correct: number }>;
+  /** Forward and backward only; read the gradients with grads(). */
+  gradients(request: TrainBatch): Promise<{ loss: number; correct: number }>;
+  /** Logits with batch norm on running statistics. */
+  predict(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
+  /** Every tensor (conv/gemm weight[, bias]; bn scale, bias, mean, var), in op order. */
+  tensors(): Float32Array[];
+  /** Gradients and momentum buffers of the trainable tensors (all but bn mean and var), in order. */
+  grads(): Float32Array[];
+  momenta(): Float32Array[];
+}
+
 interface Addon {
   cpuInfo(): { detected: IsaName; active: IsaName; threads: number };
   _setIsaCap(isa: IsaName): void;
   FloatPlan: new (spec: FloatPlanSpec) => NativeFloatPlan;
   IntPlan: new (spec: IntPlanSpec) => NativeIntPlan;
+  TrainNet: new (spec: TrainNetSpec) => NativeTrainNet;
   _kernels: NativeKernels;
   _qkernels: NativeQKernels;
   _noise: NativeNoise;

@@ -8,10 +8,11 @@ export interface Progress {
 
 const silent: Progress = { update() {}, stop() {} };
 
-export function progressBar(label: string, options: { quiet?: boolean; json?: boolean }): Progress {
+/** `fields` names payload entries shown after the rate (e.g. loss and accuracy while training). */
+export function progressBar(label: string, options: { quiet?: boolean; json?: boolean }, fields: readonly string[] = []): Progress {
   if (options.quiet || options.json || !process.stderr.isTTY) return silent;
   const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {value}/{total} | {rate} | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, etaBuffer: 20 },
+    { format: `${label} [{bar}] {percentage}% | {value}/{total} | {rate}${fields.map((f) => ` | ${f} {${f}}`).join('')} | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, etaBuffer: 20 },
     cliProgress.Presets.shades_classic,
   );
   let started = false;

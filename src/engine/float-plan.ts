@@ -12,7 +12,8 @@ export function consumerCounts(graph: Graph): Map<string, number> {
   return counts;
 }
 
-function lowerOp(node: Node, inputs: number[], output: number): FloatPlanOp {
+/** One IR node as a native plan op (also the trainer's, src/train/native-net.ts). */
+export function lowerOp(node: Node, inputs: number[], output: number): FloatPlanOp {
   const base = { inputs, output, name: node.name };
   switch (node.op) {
     case 'conv':

@@ -1,6 +1,7 @@
 // f32-gemm weight packing. Layout (read by every f32-gemm microkernel): ceil(N / nr) panels, each of nr * (K + 1)
 // floats: nr bias values, then K groups of nr weights (group p holds W[n0 + j][p] for j < nr); columns past N are
 // zero.
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -23,6 +24,20 @@ std::vector<float> f32_gemm_pack(const F32GemmConfig& config, const float* weigh
       const float* row = weights + (n0 + j) * ldw;
       for (size_t p = 0; p < k; ++p) out[nr + p * nr + j] = row[p];
     }
+  }
+  return packed;
+}
+
+std::vector<float> f32_gemm_pack_kn(const F32GemmConfig& config, const float* weights, size_t ldw, size_t n, size_t k) {
+  const size_t nr = config.nr;
+  const size_t panels = (n + nr - 1) / nr;
+  const size_t panel_stride = nr * (k + 1);
+  std::vector<float> packed(panels * panel_stride, 0.0f);
+  for (size_t panel = 0; panel < panels; ++panel) {
+    float* out = packed.data() + panel * panel_stride + nr;
+    const size_t n0 = panel * nr;
+    const size_t cols = n - n0 < nr ? n - n0 : nr;
+    for (size_t p = 0; p < k; ++p) std::copy(weights + p * ldw + n0, weights + p * ldw + n0 + cols, out + p * nr);
   }
   return packed;
 }

@@ -1,0 +1,274 @@
+// Bindings for the trainer. TrainNet is an ObjectWrap:
+//   new TrainNet(spec)          [sync]  validates the network and copies its tensors; throws TypeError/RangeError/Error
+//   net.step(request)           [async] -> Promise<{ loss, correct }>: forward and backward with batch norm in
+//                               training mode, running statistics updated, then one SGD step.
+//                               request: { input, labels, batch, threads, lr, momentum, weightDecay }
+//   net.gradients(request)      [async] -> Promise<{ loss, correct }>: the same without updating anything but the
+//                               gradients (read them with grads()). request: { input, labels, batch, threads }
+//   net.predict(input, batch, threads) [async] -> Promise<Float32Array> logits, batch norm in inference mode
+//   net.tensors() / net.grads() / net.momenta() [sync] -> Float32Array[] copies: every tensor in spec order
+//                               (conv/gemm weight, bias; batch norm scale, bias, mean, var); grads and momenta hold
+//                               the trainable ones only (all but batch-norm mean and var)
+//   net.classes                 [sync]
+// A call while a job of the same net is running throws Error: the job owns the net until it finishes.
+#include "train/bind.h"
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "common/napi_args.h"
+#include "common/promise_worker.h"
+#include "engine/spec_reader.h"
+#include "train/train_net.h"
+
+namespace arq::train {
+namespace {
+
+using arq::napi::field;
+using arq::napi::float_array;
+using arq::napi::int_field;
+using arq::napi::number_field;
+using arq::napi::throw_range;
+using arq::napi::throw_type;
+
+constexpr int64_t kMaxBatch = int64_t{1} << 20;
+
+int add_tensor(TrainSpec& spec, std::vector<float> value, bool trainable) {
+  Tensor tensor;
+  tensor.value = std::move(value);
+  tensor.trainable = trainable;
+  spec.tensors.push_back(std::move(tensor));
+  return static_cast<int>(spec.tensors.size()) - 1;
+}
+
+void read_batchnorm(const Napi::Object& o, TrainOp& op, TrainSpec& spec, const std::string& at) {
+  Napi::Env env = o.Env();
+  op.kind = Kind::kBatchNorm;
+  const auto inputs = arq::napi::int_array(env, field(o, "inputs", at), 1, 0, spec.values - 1, at, "inputs");
+  op.geo.inputs = {static_cast<int>(inputs[0])};
+  op.geo.output = static_cast<int>(int_field(o, "output", 1, spec.values - 1, at));
+  for (const char* key : {"scale", "bias", "mean", "var"}) {
+    const bool trainable = std::string(key) == "scale" || std::string(key) == "bias";
+    op.tensors.push_back(add_tensor(spec, float_array(env, field(o, key, at), -1, at, key), trainable));
+  }
+  op.epsilon = static_cast<float>(number_field(o, "epsilon", at));
+  op.bn_momentum = static_cast<float>(number_field(o, "momentum", at));
+}
+
+TrainOp read_op(const Napi::Value& value, TrainSpec& spec, const std::string& at) {
+  Napi::Env env = value.Env();
+  if (!value.IsObject()) throw_type(env, at, "must be an object");
+  TrainOp op;
+  if (arq::napi::string_field(value.As<Napi::Object>(), "op", at) == "batchnorm") {
+    read_batchnorm(value.As<Napi::Object>(), op, spec, at);
+    return op;
+  }
+  const Napi::Object o = engine::read_geometry(value, op.geo, spec.values, at);
+  switch (op.geo.kind) {
+    case engine::OpKind::kConv: op.kind = Kind::kConv; break;
+    case engine::OpKind::kGemm: op.kind = Kind::kGemm; break;
+    case engine::OpKind::kClamp: op.kind = Kind::kClamp; break;
+    case engine::OpKind::kAdd: op.kind = Kind::kAdd; break;
+    case engine::OpKind::kMaxPool: op.kind = Kind::kMaxPool; break;
+    case engine::OpKind::kAvgPool: op.kind = Kind::kAvgPool; break;
+    case engine::OpKind::kGlobalAvgPool: op.kind = Kind::kGlobalAvgPool; break;
+    case engine::OpKind::kFlatten: op.kind = Kind::kFlatten; break;
+    case engine::OpKind::kElementwise: op.kind = Kind::kElementwise; break;
+    default: throw_range(env, at, std::string("op '") + engine::kind_name(op.geo.kind) + "' is not supported in training");
+  }
+  if (op.kind != Kind::kClamp && (op.geo.min != -INFINITY || op.geo.max != INFINITY)) {
+    throw_range(env, at, "fused clamps are not supported in training (give the clamp its own op)");
+  }
+  if (op.kind == Kind::kConv || op.kind == Kind::kGemm) {
+    std::vector<float> weight = float_array(env, field(o, "weight", at), -1, at, "weight");
+    std::vector<float> bias = engine::optional_floats(o, "bias", at);
+    op.geo.weight_count = weight.size();
+    op.geo.bias_count = bias.size();
+    op.tensors.push_back(add_tensor(spec, std::move(weight), true));
+    if (!bias.empty()) op.tensors.push_back(add_tensor(spec, std::move(bias), true));
+  }
+  if (op.kind == Kind::kGemm) {  // a 1x1 convolution of a [features, 1, 1] image
+    op.geo.kernel_h = op.geo.kernel_w = op.geo.stride_h = op.geo.stride_w = 1;
+    op.geo.group = 1;
+  }
+  return op;
+}
+
+TrainSpec read_spec(const Napi::Object& o) {
+  const std::string where = "TrainNet";
+  TrainSpec spec;
+  const Napi::Array ops = engine::read_plan_header(o, where, &spec.input, &spec.values, &spec.output);
+  for (uint32_t i = 0; i < ops.Length(); ++i) spec.ops.push_back(read_op(ops.Get(i), spec, where + " op #" + std::to_string(i)));
+  // Optional momentum buffers (resuming): one Float32Array per trainable tensor, in order.
+  if (o.Has("momenta") && !o.Get("momenta").IsUndefined() && !o.Get("momenta").IsNull()) {
+    const Napi::Value value = o.Get("momenta");
+    if (!value.IsArray()) throw_type(o.Env(), where, "momenta must be an array");
+    const auto momenta = value.As<Napi::Array>();
+    uint32_t next = 0;
+    for (Tensor& tensor : spec.tensors) {
+      if (!tensor.trainable) continue;
+      if (next >= momenta.Length()) throw_range(o.Env(), where, "momenta has fewer entries than trainable tensors");
+      tensor.momentum = float_array(o.Env(), momenta.Get(next), static_cast<int64_t>(tensor.value.size()), where,
+                                    "momenta[" + std::to_string(next) + "]");
+      ++next;
+    }
+    if (next != momenta.Length()) throw_range(o.Env(), where, "momenta has more entries than trainable tensors");
+  }
+  return spec;
+}
+
+// Clears the net's busy flag when a job ends, however it ends.
+struct BusyRelease {
+  std::shared_ptr<TrainNet> net;
+  ~BusyRelease() { net->busy = false; }
+};
+
+struct BatchJob {
+  std::shared_ptr<TrainNet> net;
+  std::vector<float> input;
+  std::vector<int32_t> labels;
+  int64_t batch = 0;
+  int threads = 1;
+  bool update = false;  // step: running statistics and SGD
+  SgdParams sgd;
+  BatchResult out;
+
+  void execute() {
+    BusyRelease release{net};
+    out = net->gradients(input.data(), labels.data(), batch, threads, update);
+    if (update) net->sgd(sgd);
+  }
+  Napi::Value result(Napi::Env env) {
+    Napi::Object object = Napi::Object::New(env);
+    object.Set("loss", out.loss);
+    object.Set("correct", static_cast<double>(out.correct));
+    return object;
+  }
+};
+
+struct PredictJob {
+  std::shared_ptr<TrainNet> net;
+  std::vector<float> input;
+  int64_t batch = 0;
+  int threads = 1;
+  std::vector<float> logits;
+
+  void execute() {
+    BusyRelease release{net};
+    logits.resize(batch * net->classes());
+    net->predict(input.data(), batch, logits.data(), threads);
+  }
+  Napi::Value result(Napi::Env env) {
+    auto array = Napi::Float32Array::New(env, logits.size());
+    std::copy(logits.begin(), logits.end(), array.Data());
+    return array;
+  }
+};
+
+class TrainNetWrap : public Napi::ObjectWrap<TrainNetWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "TrainNet",
+                       {InstanceMethod<&TrainNetWrap::Step>("step"),
+                        InstanceMethod<&TrainNetWrap::Gradients>("gradients"),
+                        InstanceMethod<&TrainNetWrap::Predict>("predict"),
+                        InstanceMethod<&TrainNetWrap::Tensors>("tensors"),
+                        InstanceMethod<&TrainNetWrap::Grads>("grads"),
+                        InstanceMethod<&TrainNetWrap::Momenta>("momenta"),
+                        InstanceAccessor<&TrainNetWrap::Classes>("classes")});
+  }
+
+  explicit TrainNetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainNetWrap>(info) {
+    TrainSpec spec = read_spec(arq::napi::object_arg(info, 0, "TrainNet"));
+    try {
+      net_ = std::make_shared<TrainNet>(std::move(spec));
+    } catch (const std::exception& error) {
+      throw Napi::Error::New(info.Env(), std::string("TrainNet: ") + error.what());
+    }
+  }
+
+ private:
+  void claim(Napi::Env env, const std::string& where) {
+    if (net_->busy.exchange(true)) throw Napi::Error::New(env, where + ": a job of this TrainNet is still running");
+  }
+  void check_idle(Napi::Env env, const std::string& where) {
+    if (net_->busy) throw Napi::Error::New(env, where + ": a job of this TrainNet is still running");
+  }
+
+  Napi::Value queue_batch(const Napi::CallbackInfo& info, const std::string& where, bool update) {
+    Napi::Env env = info.Env();
+    const Napi::Object request = arq::napi::object_arg(info, 0, where);
+    auto job = std::make_unique<BatchJob>();
+    job->net = net_;
+    job->batch = int_field(request, "batch", 1, kMaxBatch, where);
+    job->threads = static_cast<int>(int_field(request, "threads", 1, 256, where));
+    job->input = float_array(env, field(request, "input", where), job->batch * net_->input_shape().size(), where, "input");
+    job->labels = arq::napi::typed_array<int32_t>(env, field(request, "labels", where), napi_int32_array, "Int32Array",
+                                                  job->batch, where, "labels");
+    for (int32_t label : job->labels) {
+      if (label < 0 || label >= net_->classes()) throw_range(env, where, "labels must lie in [0, " + std::to_string(net_->classes()) + ")");
+    }
+    job->update = update;
+    if (update) {
+      job->sgd.lr = static_cast<float>(number_field(request, "lr", where));
+      job->sgd.momentum = static_cast<float>(number_field(request, "momentum", where));
+      job->sgd.weight_decay = static_cast<float>(number_field(request, "weightDecay", where));
+      if (!(job->sgd.lr >= 0 && std::isfinite(job->sgd.lr))) throw_range(env, where, "lr must be finite and >= 0");
+      if (!(job->sgd.momentum >= 0 && job->sgd.momentum < 1)) throw_range(env, where, "momentum must be in [0, 1)");
+      if (!(job->sgd.weight_decay >= 0 && std::isfinite(job->sgd.weight_decay))) throw_range(env, where, "weightDecay must be finite and >= 0");
+    }
+    claim(env, where);
+    return arq::napi::PromiseWorker<BatchJob>::queue(env, where, std::move(job));
+  }
+
+  Napi::Value Step(const Napi::CallbackInfo& info) { return queue_batch(info, "TrainNet.step", true); }
+  Napi::Value Gradients(const Napi::CallbackInfo& info) { return queue_batch(info, "TrainNet.gradients", false); }
+
+  Napi::Value Predict(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string where = "TrainNet.predict";
+    if (info.Length() < 3) throw_type(env, where, "expected (input, batch, threads)");
+    auto job = std::make_unique<PredictJob>();
+    job->net = net_;
+    job->batch = arq::napi::int_value(env, info[1], 1, kMaxBatch, where, "batch");
+    job->threads = static_cast<int>(arq::napi::int_value(env, info[2], 1, 256, where, "threads"));
+    job->input = float_array(env, info[0], job->batch * net_->input_shape().size(), where, "input");
+    claim(env, where);
+    return arq::napi::PromiseWorker<PredictJob>::queue(env, where, std::move(job));
+  }
+
+  template <typename Select>
+  Napi::Value copies(const Napi::CallbackInfo& info, const std::string& where, bool trainable_only, Select select) {
+    check_idle(info.Env(), where);
+    Napi::Array out = Napi::Array::New(info.Env());
+    uint32_t next = 0;
+    for (const Tensor& tensor : net_->tensors()) {
+      if (trainable_only && !tensor.trainable) continue;
+      const std::vector<float>& data = select(tensor);
+      auto array = Napi::Float32Array::New(info.Env(), data.size());
+      std::copy(data.begin(), data.end(), array.Data());
+      out.Set(next++, array);
+    }
+    return out;
+  }
+  Napi::Value Tensors(const Napi::CallbackInfo& info) {
+    return copies(info, "TrainNet.tensors", false, [](const Tensor& t) -> const std::vector<float>& { return t.value; });
+  }
+  Napi::Value Grads(const Napi::CallbackInfo& info) {
+    return copies(info, "TrainNet.grads", true, [](const Tensor& t) -> const std::vector<float>& { return t.grad; });
+  }
+  Napi::Value Momenta(const Napi::CallbackInfo& info) {
+    return copies(info, "TrainNet.momenta", true, [](const Tensor& t) -> const std::vector<float>& { return t.momentum; });
+  }
+  Napi::Value Classes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(net_->classes())); }
+
+  std::shared_ptr<TrainNet> net_;
+};
+
+}  // namespace
+
+void register_bindings(Napi::Env env, Napi::Object exports) { exports.Set("TrainNet", TrainNetWrap::define(env)); }
+
+}  // namespace arq::train

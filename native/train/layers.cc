@@ -1,0 +1,303 @@
+// Batch norm, clamps, add, pools, flatten and constant elementwise operators: forward and backward over NHWC batches.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "train/ops.h"
+
+namespace arq::train {
+namespace {
+
+using engine::ElementwiseKind;
+
+// Calls fn(output_pixel, input_pixel) for the taps of every output pixel of one image that fall inside it.
+template <typename Fn>
+void for_window(const OpGeometry& s, const Pass& p, int64_t oh, int64_t ow, Fn&& fn) {
+  for (int64_t i = 0; i < s.kernel_h; ++i) {
+    const int64_t ih = oh * s.stride_h - s.pads[0] + i;
+    if (ih < 0 || ih >= p.in.h) continue;
+    for (int64_t j = 0; j < s.kernel_w; ++j) {
+      const int64_t iw = ow * s.stride_w - s.pads[1] + j;
+      if (iw < 0 || iw >= p.in.w) continue;
+      fn(ih * p.in.w + iw);
+    }
+  }
+}
+
+// AveragePool's divisor for one output pixel.
+int64_t avg_divisor(const OpGeometry& s, const Pass& p, int64_t oh, int64_t ow) {
+  if (s.count_include_pad) return s.kernel_h * s.kernel_w;
+  int64_t count = 0;
+  for_window(s, p, oh, ow, [&](int64_t) { ++count; });
+  return count;
+}
+
+// y = x op k for constant k (one value or one per channel), or k op x when constant_first.
+float elementwise(ElementwiseKind kind, bool constant_first, float x, float k) {
+  const float a = constant_first ? k : x, b = constant_first ? x : k;
+  switch (kind) {
+    case ElementwiseKind::kAdd: return a + b;
+    case ElementwiseKind::kSub: return a - b;
+    case ElementwiseKind::kMul: return a * b;
+    case ElementwiseKind::kDiv: return a / b;
+  }
+  return 0.0f;
+}
+
+// dy/dx of elementwise().
+float elementwise_slope(ElementwiseKind kind, bool constant_first, float x, float k) {
+  switch (kind) {
+    case ElementwiseKind::kAdd: return 1.0f;
+    case ElementwiseKind::kSub: return constant_first ? -1.0f : 1.0f;
+    case ElementwiseKind::kMul: return k;
+    case ElementwiseKind::kDiv: return constant_first ? -k / (x * x) : 1.0f / k;
+  }
+  return 0.0f;
+}
+
+// Per-channel sums of f(image, pixel, channel) over the batch in double, reduced in chunk order.
+template <typename Fn>
+std::vector<double> channel_sums(const Pass& p, int64_t terms, Fn&& fn) {
+  const int64_t channels = p.in.c, pixels = p.in.h * p.in.w;
+  const int64_t tasks = chunk_count(p.batch);
+  std::vector<double> partials(tasks * terms * channels, 0.0);
+  for_chunks(p.batch, p.threads, [&](int64_t task, int64_t first, int64_t end, int) {
+    double* part = partials.data() + task * terms * channels;
+    for (int64_t b = first; b < end; ++b) {
+      for (int64_t q = 0; q < pixels; ++q) fn(b, q, part);
+    }
+  });
+  std::vector<double> sums(terms * channels, 0.0);
+  for (int64_t task = 0; task < tasks; ++task) {
+    for (int64_t i = 0; i < terms * channels; ++i) sums[i] += partials[task * terms * channels + i];
+  }
+  return sums;
+}
+
+}  // namespace
+
+void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, float* y,
+                       bool training, bool update_stats, std::vector<double>& mean, std::vector<double>& invstd) {
+  const int64_t channels = p.in.c, pixels = p.in.h * p.in.w;
+  std::vector<float>& running_mean = t[op.tensors[2]].value;
+  std::vector<float>& running_var = t[op.tensors[3]].value;
+  mean.assign(channels, 0.0);
+  invstd.assign(channels, 0.0);
+  if (training) {
+    const std::vector<double> sums = channel_sums(p, 2, [&](int64_t b, int64_t q, double* part) {
+      const float* row = x + (b * pixels + q) * channels;
+      for (int64_t c = 0; c < channels; ++c) {
+        part[c] += row[c];
+        part[channels + c] += static_cast<double>(row[c]) * row[c];
+      }
+    });
+    const double count = static_cast<double>(p.batch * pixels);
+    for (int64_t c = 0; c < channels; ++c) {
+      mean[c] = sums[c] / count;
+      const double var = std::max(0.0, sums[channels + c] / count - mean[c] * mean[c]);
+      invstd[c] = 1.0 / std::sqrt(var + op.epsilon);
+      if (update_stats) {
+        const double unbiased = count > 1 ? var * count / (count - 1) : var;
+        running_mean[c] = static_cast<float>((1.0 - op.bn_momentum) * running_mean[c] + op.bn_momentum * mean[c]);
+        running_var[c] = static_cast<float>((1.0 - op.bn_momentum) * running_var[c] + op.bn_momentum * unbiased);
+      }
+    }
+  } else {
+    for (int64_t c = 0; c < channels; ++c) {
+      mean[c] = running_mean[c];
+      invstd[c] = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + op.epsilon);
+    }
+  }
+  // y = x * a + b per channel, a = gamma * invstd, b = beta - mean * a.
+  std::vector<float> a(channels), shift(channels);
+  for (int64_t c = 0; c < channels; ++c) {
+    a[c] = static_cast<float>(t[op.tensors[0]].value[c] * invstd[c]);
+    shift[c] = static_cast<float>(t[op.tensors[1]].value[c] - mean[c] * t[op.tensors[0]].value[c] * invstd[c]);
+  }
+  for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
+    for (int64_t i = first * pixels; i < end * pixels; ++i) {
+      for (int64_t c = 0; c < channels; ++c) y[i * channels + c] = x[i * channels + c] * a[c] + shift[c];
+    }
+  });
+}
+
+void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, const float* dy,
+                        float* dx, const std::vector<double>& mean, const std::vector<double>& invstd) {
+  const int64_t channels = p.in.c, pixels = p.in.h * p.in.w;
+  // sums[c] = sum(dy), sums[C + c] = sum(dy * xhat)
+  const std::vector<double> sums = channel_sums(p, 2, [&](int64_t b, int64_t q, double* part) {
+    const int64_t at = (b * pixels + q) * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      part[c] += dy[at + c];
+      part[channels + c] += dy[at + c] * ((x[at + c] - mean[c]) * invstd[c]);
+    }
+  });
+  const std::vector<float>& gamma = t[op.tensors[0]].value;
+  for (int64_t c = 0; c < channels; ++c) {
+    t[op.tensors[0]].grad[c] = static_cast<float>(sums[channels + c]);
+    t[op.tensors[1]].grad[c] = static_cast<float>(sums[c]);
+  }
+  if (dx == nullptr) return;
+  // dx = gamma * invstd * (dy - sum(dy) / N - xhat * sum(dy * xhat) / N)
+  const double count = static_cast<double>(p.batch * pixels);
+  std::vector<float> scale(channels), mean_dy(channels), mean_dyx(channels), mu(channels), inv(channels);
+  for (int64_t c = 0; c < channels; ++c) {
+    scale[c] = static_cast<float>(gamma[c] * invstd[c]);
+    mean_dy[c] = static_cast<float>(sums[c] / count);
+    mean_dyx[c] = static_cast<float>(sums[channels + c] / count);
+    mu[c] = static_cast<float>(mean[c]);
+    inv[c] = static_cast<float>(invstd[c]);
+  }
+  for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
+    for (int64_t i = first * pixels; i < end * pixels; ++i) {
+      for (int64_t c = 0; c < channels; ++c) {
+        const int64_t at = i * channels + c;
+        const float xhat = (x[at] - mu[c]) * inv[c];
+        dx[at] += scale[c] * (dy[at] - mean_dy[c] - xhat * mean_dyx[c]);
+      }
+    }
+  });
+}
+
+void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, float* y,
+                    std::vector<int32_t>& argmax) {
+  const OpGeometry& s = op.geo;
+  const float* x = xs[0];
+  if (op.kind == Kind::kMaxPool) argmax.assign(p.batch * p.out.size(), 0);
+  for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
+    const int64_t channels = p.in.c;
+    for (int64_t b = first; b < end; ++b) {
+      const float* in = x + b * p.in.size();
+      float* out = y + b * p.out.size();
+      switch (op.kind) {
+        case Kind::kClamp:
+          for (int64_t i = 0; i < p.in.size(); ++i) out[i] = std::min(std::max(in[i], s.min), s.max);
+          break;
+        case Kind::kAdd: {
+          const float* other = xs[1] + b * p.in.size();
+          for (int64_t i = 0; i < p.in.size(); ++i) out[i] = in[i] + other[i];
+          break;
+        }
+        case Kind::kElementwise: {
+          const bool per_channel = s.constant.size() > 1;
+          for (int64_t i = 0; i < p.in.size(); ++i) {
+            out[i] = elementwise(s.elementwise, s.constant_first, in[i], s.constant[per_channel ? i % channels : 0]);
+          }
+          break;
+        }
+        case Kind::kFlatten: {  // NHWC [pixels][C] -> ONNX order [C][pixels]
+          const int64_t pixels = p.in.h * p.in.w;
+          for (int64_t q = 0; q < pixels; ++q) {
+            for (int64_t c = 0; c < channels; ++c) out[c * pixels + q] = in[q * channels + c];
+          }
+          break;
+        }
+        case Kind::kGlobalAvgPool: {
+          const int64_t pixels = p.in.h * p.in.w;
+          for (int64_t c = 0; c < channels; ++c) {
+            float sum = 0.0f;
+            for (int64_t q = 0; q < pixels; ++q) sum += in[q * channels + c];
+            out[c] = sum / static_cast<float>(pixels);
+          }
+          break;
+        }
+        case Kind::kMaxPool:
+        case Kind::kAvgPool:
+          for (int64_t oh = 0; oh < p.out.h; ++oh) {
+            for (int64_t ow = 0; ow < p.out.w; ++ow) {
+              const int64_t q = oh * p.out.w + ow;
+              for (int64_t c = 0; c < channels; ++c) {
+                float best = -INFINITY, sum = 0.0f;
+                int32_t best_at = -1;
+                for_window(s, p, oh, ow, [&](int64_t r) {
+                  const float v = in[r * channels + c];
+                  sum += v;
+                  if (v > best || best_at < 0) best = v, best_at = static_cast<int32_t>(r);
+                });
+                if (op.kind == Kind::kMaxPool) {
+                  out[q * channels + c] = best_at < 0 ? 0.0f : best;
+                  argmax[b * p.out.size() + q * channels + c] = best_at;
+                } else {
+                  out[q * channels + c] = sum / static_cast<float>(avg_divisor(s, p, oh, ow));
+                }
+              }
+            }
+          }
+          break;
+        default: break;
+      }
+    }
+  });
+}
+
+void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, const float* dy,
+                     const std::vector<float*>& dxs, const std::vector<int32_t>& argmax) {
+  const OpGeometry& s = op.geo;
+  for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
+    const int64_t channels = p.in.c;
+    for (int64_t b = first; b < end; ++b) {
+      const float* in = xs[0] + b * p.in.size();
+      const float* grad = dy + b * p.out.size();
+      float* dx = dxs[0] != nullptr ? dxs[0] + b * p.in.size() : nullptr;
+      switch (op.kind) {
+        case Kind::kClamp:
+          if (dx == nullptr) break;
+          for (int64_t i = 0; i < p.in.size(); ++i) dx[i] += in[i] > s.min && in[i] < s.max ? grad[i] : 0.0f;
+          break;
+        case Kind::kAdd:
+          for (float* d : dxs) {
+            if (d == nullptr) continue;
+            float* target = d + b * p.in.size();
+            for (int64_t i = 0; i < p.in.size(); ++i) target[i] += grad[i];
+          }
+          break;
+        case Kind::kElementwise: {
+          if (dx == nullptr) break;
+          const bool per_channel = s.constant.size() > 1;
+          for (int64_t i = 0; i < p.in.size(); ++i) {
+            dx[i] += grad[i] * elementwise_slope(s.elementwise, s.constant_first, in[i], s.constant[per_channel ? i % channels : 0]);
+          }
+          break;
+        }
+        case Kind::kFlatten: {
+          if (dx == nullptr) break;
+          const int64_t pixels = p.in.h * p.in.w;
+          for (int64_t q = 0; q < pixels; ++q) {
+            for (int64_t c = 0; c < channels; ++c) dx[q * channels + c] += grad[c * pixels + q];
+          }
+          break;
+        }
+        case Kind::kGlobalAvgPool: {
+          if (dx == nullptr) break;
+          const int64_t pixels = p.in.h * p.in.w;
+          for (int64_t q = 0; q < pixels; ++q) {
+            for (int64_t c = 0; c < channels; ++c) dx[q * channels + c] += grad[c] / static_cast<float>(pixels);
+          }
+          break;
+        }
+        case Kind::kMaxPool:
+          if (dx == nullptr) break;
+          for (int64_t i = 0; i < p.out.size(); ++i) {
+            const int32_t r = argmax[b * p.out.size() + i];
+            if (r >= 0) dx[r * channels + i % channels] += grad[i];
+          }
+          break;
+        case Kind::kAvgPool:
+          if (dx == nullptr) break;
+          for (int64_t oh = 0; oh < p.out.h; ++oh) {
+            for (int64_t ow = 0; ow < p.out.w; ++ow) {
+              const int64_t q = oh * p.out.w + ow;
+              const float inv = 1.0f / static_cast<float>(avg_divisor(s, p, oh, ow));
+              for_window(s, p, oh, ow, [&](int64_t r) {
+                for (int64_t c = 0; c < channels; ++c) dx[r * channels + c] += grad[q * channels + c] * inv;
+              });
+            }
+          }
+          break;
+        default: break;
+      }
+    }
+  });
+}
+
+}  // namespace arq::train

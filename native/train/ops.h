@@ -1,0 +1,42 @@
+// The forward and backward pass of each training operator over a batch of NHWC images (train_net.h describes the
+// layout and the chunking that keeps results independent of the thread count). Backward functions add into dx,
+// which the caller zeroes once per pass, because a value consumed twice receives two gradient contributions;
+// dx == nullptr means that the input needs no gradient. Parameter gradients are written (not added) to Tensor::grad.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "train/chunks.h"
+#include "train/train_net.h"
+
+namespace arq::train {
+
+// Where one operator runs: its input and output shapes, the batch and the pool threads.
+struct Pass {
+  Shape in, out;
+  int64_t batch = 0;
+  int threads = 1;
+};
+
+// Conv (any group; depthwise by direct loops, the rest as im2col + f32-gemm) and Gemm, which is a 1x1 conv over a
+// [features, 1, 1] image. Tensors: weight [out][in/group][kh][kw], then bias when the op has one.
+void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const Pass& p, const std::vector<Tensor>& t,
+                  const float* x, float* y);
+void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
+                   const float* x, const float* dy, float* dx);
+
+// Batch norm. Training: normalises by the batch's mean and biased variance (saved in mean/invstd for backward) and,
+// when update_stats, moves the running statistics (unbiased variance). Inference: the running statistics.
+void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, float* y,
+                       bool training, bool update_stats, std::vector<double>& mean, std::vector<double>& invstd);
+void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, const float* dy,
+                        float* dx, const std::vector<double>& mean, const std::vector<double>& invstd);
+
+// Elementwise operators without parameters. maxpool records the input position of each output in argmax.
+void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, float* y,
+                    std::vector<int32_t>& argmax);
+void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, const float* dy,
+                     const std::vector<float*>& dxs, const std::vector<int32_t>& argmax);
+
+}  // namespace arq::train

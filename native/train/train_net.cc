@@ -1,0 +1,172 @@
+// The trainer's graph executor: validation, the passes operator by operator, softmax cross-entropy and SGD.
+#include "train/train_net.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "common/cpu.h"
+#include "train/ops.h"
+
+namespace arq::train {
+namespace {
+
+// Batch norm is shape-preserving with one input, like a clamp: geometry validates it as one.
+std::vector<Shape> validate(const TrainSpec& spec) {
+  std::vector<const OpGeometry*> geometry;
+  for (const TrainOp& op : spec.ops) geometry.push_back(&op.geo);
+  std::vector<Shape> shapes = engine::plan_layout(spec.input, spec.values, spec.output, geometry).shapes;
+  for (size_t index = 0; index < spec.ops.size(); ++index) {
+    const TrainOp& op = spec.ops[index];
+    auto fail = [&](const std::string& what) { throw std::invalid_argument("op #" + std::to_string(index) + ": " + what); };
+    const int64_t channels = shapes[op.geo.output].c;
+    for (int tensor : op.tensors) {
+      if (tensor < 0 || tensor >= static_cast<int>(spec.tensors.size())) fail("tensor index out of range");
+    }
+    if (op.kind == Kind::kBatchNorm) {
+      if (op.tensors.size() != 4) fail("batch norm needs scale, bias, mean and var");
+      for (int tensor : op.tensors) {
+        if (static_cast<int64_t>(spec.tensors[tensor].value.size()) != channels) fail("batch norm tensors need one value per channel");
+      }
+      if (!(op.epsilon > 0.0f) || !(op.bn_momentum >= 0.0f && op.bn_momentum <= 1.0f)) fail("bad epsilon or momentum");
+    }
+    if ((op.kind == Kind::kConv || op.kind == Kind::kGemm) && (op.tensors.empty() || op.tensors.size() > 2)) {
+      fail("conv and gemm take a weight and an optional bias");
+    }
+    if (op.kind == Kind::kElementwise && op.geo.constant.size() != 1 &&
+        static_cast<int64_t>(op.geo.constant.size()) != shapes[op.geo.inputs[0]].c) {
+      fail("the constant must have one value or one per channel");
+    }
+  }
+  return shapes;
+}
+
+}  // namespace
+
+TrainNet::TrainNet(TrainSpec spec) : spec_(std::move(spec)) {
+  shapes_ = validate(spec_);
+  needs_grad_.assign(spec_.values, false);
+  for (const TrainOp& op : spec_.ops) {
+    bool needs = false;
+    for (int tensor : op.tensors) needs = needs || spec_.tensors[tensor].trainable;
+    for (int value : op.geo.inputs) needs = needs || needs_grad_[value];
+    needs_grad_[op.geo.output] = needs;
+  }
+  for (Tensor& tensor : spec_.tensors) {
+    if (!tensor.trainable) continue;
+    tensor.grad.assign(tensor.value.size(), 0.0f);
+    if (tensor.momentum.size() != tensor.value.size()) tensor.momentum.assign(tensor.value.size(), 0.0f);
+  }
+  acts_.resize(spec_.values);
+  grads_.resize(spec_.values);
+  bn_mean_.resize(spec_.ops.size());
+  bn_invstd_.resize(spec_.ops.size());
+  argmax_.resize(spec_.ops.size());
+  gemm_ = &kernels::f32_gemm_config(active_isa());
+}
+
+void TrainNet::forward(const float* images, int64_t batch, int threads, bool training, bool update_stats) {
+  for (int v = 0; v < spec_.values; ++v) acts_[v].resize(batch * shapes_[v].size());
+  // NCHW images -> NHWC
+  const Shape& in = spec_.input;
+  float* x = acts_[0].data();
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t c = 0; c < in.c; ++c) {
+      for (int64_t q = 0; q < in.h * in.w; ++q) x[(b * in.h * in.w + q) * in.c + c] = images[(b * in.c + c) * in.h * in.w + q];
+    }
+  }
+  for (size_t index = 0; index < spec_.ops.size(); ++index) {
+    const TrainOp& op = spec_.ops[index];
+    const Pass p{shapes_[op.geo.inputs[0]], shapes_[op.geo.output], batch, threads};
+    const float* input = acts_[op.geo.inputs[0]].data();
+    float* output = acts_[op.geo.output].data();
+    switch (op.kind) {
+      case Kind::kConv:
+      case Kind::kGemm: conv_forward(*gemm_, op, p, spec_.tensors, input, output); break;
+      case Kind::kBatchNorm:
+        batchnorm_forward(op, p, spec_.tensors, input, output, training, update_stats, bn_mean_[index], bn_invstd_[index]);
+        break;
+      default: {
+        std::vector<const float*> xs;
+        for (int value : op.geo.inputs) xs.push_back(acts_[value].data());
+        simple_forward(op, p, xs, output, argmax_[index]);
+      }
+    }
+  }
+}
+
+void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int threads) {
+  for (int v = 0; v < spec_.values; ++v) grads_[v].assign(needs_grad_[v] ? batch * shapes_[v].size() : 0, 0.0f);
+  std::copy(dlogits.begin(), dlogits.end(), grads_[spec_.output].begin());
+  for (size_t index = spec_.ops.size(); index-- > 0;) {
+    const TrainOp& op = spec_.ops[index];
+    if (!needs_grad_[op.geo.output]) continue;
+    const Pass p{shapes_[op.geo.inputs[0]], shapes_[op.geo.output], batch, threads};
+    auto dx_of = [&](int value) { return needs_grad_[value] ? grads_[value].data() : nullptr; };
+    const float* input = acts_[op.geo.inputs[0]].data();
+    const float* dy = grads_[op.geo.output].data();
+    switch (op.kind) {
+      case Kind::kConv:
+      case Kind::kGemm: conv_backward(*gemm_, op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0])); break;
+      case Kind::kBatchNorm:
+        batchnorm_backward(op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0]), bn_mean_[index], bn_invstd_[index]);
+        break;
+      default: {
+        std::vector<const float*> xs;
+        std::vector<float*> dxs;
+        for (int value : op.geo.inputs) {
+          xs.push_back(acts_[value].data());
+          dxs.push_back(dx_of(value));
+        }
+        simple_backward(op, p, xs, dy, dxs, argmax_[index]);
+      }
+    }
+  }
+}
+
+BatchResult TrainNet::gradients(const float* images, const int32_t* labels, int64_t batch, int threads, bool update_stats) {
+  const int64_t n = classes();
+  for (int64_t b = 0; b < batch; ++b) {
+    if (labels[b] < 0 || labels[b] >= n) throw std::invalid_argument("label " + std::to_string(labels[b]) + " out of range");
+  }
+  forward(images, batch, threads, true, update_stats);
+  const float* logits = acts_[spec_.output].data();
+  std::vector<float> dlogits(batch * n);
+  BatchResult result;
+  // Mean softmax cross-entropy; d/dz = (softmax - onehot) / batch.
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* z = logits + b * n;
+    int64_t best = 0;
+    for (int64_t k = 1; k < n; ++k) if (z[k] > z[best]) best = k;
+    double total = 0;
+    for (int64_t k = 0; k < n; ++k) total += std::exp(static_cast<double>(z[k]) - z[best]);
+    result.loss += std::log(total) + z[best] - z[labels[b]];
+    result.correct += best == labels[b];
+    for (int64_t k = 0; k < n; ++k) {
+      const double prob = std::exp(static_cast<double>(z[k]) - z[best]) / total;
+      dlogits[b * n + k] = static_cast<float>((prob - (k == labels[b] ? 1.0 : 0.0)) / static_cast<double>(batch));
+    }
+  }
+  result.loss /= static_cast<double>(batch);
+  if (needs_grad_[spec_.output]) backward(dlogits, batch, threads);
+  return result;
+}
+
+void TrainNet::sgd(const SgdParams& params) {
+  for (Tensor& tensor : spec_.tensors) {
+    if (!tensor.trainable) continue;
+    for (size_t i = 0; i < tensor.value.size(); ++i) {
+      const float g = tensor.grad[i] + params.weight_decay * tensor.value[i];
+      tensor.momentum[i] = params.momentum * tensor.momentum[i] + g;
+      tensor.value[i] -= params.lr * tensor.momentum[i];
+    }
+  }
+}
+
+void TrainNet::predict(const float* images, int64_t batch, float* logits, int threads) {
+  forward(images, batch, threads, false, false);
+  std::copy(acts_[spec_.output].begin(), acts_[spec_.output].end(), logits);
+}
+
+}  // namespace arq::train
