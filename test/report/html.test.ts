@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { renderReportHtml } from '../../src/report/html.js';
+import type { SearchReport } from '../../src/search/types.js';
+import { sampleReport } from './sample-report.js';
+import { checkWellFormed, svgBlocks } from './xml.js';
+
+/** The data-series names inside one chart. */
+function seriesOf(svg: string): Set<string> {
+  return new Set([...svg.matchAll(/data-series="([^"]*)"/g)].map((m) => m[1]));
+}
+
+function charts(html: string): Map<string, string> {
+  return new Map(svgBlocks(html).map((svg) => [/data-chart="([^"]+)"/.exec(svg)![1], svg]));
+}
+
+function expectCleanPage(html: string): void {
+  expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+  expect(html).not.toMatch(/NaN|Infinity|undefined|\[object Object\]/);
+  expect(html).not.toMatch(/<script|<link|<img|src=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+  const svgs = svgBlocks(html);
+  expect(svgs).toHaveLength(4);
+  for (const svg of svgs) checkWellFormed(svg);
+}
+
+describe('renderReportHtml', () => {
+  const report = sampleReport();
+  const html = renderReportHtml(report);
+
+  it('draws four well-formed, self-contained SVG charts', () => {
+    expectCleanPage(html);
+    expect([...charts(html).keys()]).toEqual(['radius', 'bits', 'reward', 'bitops-acr']);
+  });
+
+  it('has every series the design asks for', () => {
+    const byId = charts(html);
+    expect(seriesOf(byId.get('reward')!)).toEqual(
+      new Set(['ARQ', 'ARQ warm-up', 'ARQ best', 'HAQ', 'HAQ warm-up', 'HAQ best', 'random search', 'random search warm-up', 'random search best']),
+    );
+    // HAQ's reward measures clean accuracy, so only ARQ and random search have validation ACR.
+    expect(seriesOf(byId.get('bitops-acr')!)).toEqual(new Set(['ARQ', 'random search', 'Pareto front', 'Pareto front members']));
+    expect(byId.get('bitops-acr')).toContain('budget 1.56%');
+    expect(seriesOf(byId.get('radius')!)).toEqual(new Set(['float', 'ARQ', 'HAQ', 'random search', 'uniform W4A4', 'W8A8']));
+    const bits = byId.get('bits')!;
+    expect([...bits.matchAll(/data-panel="([^"]*)"/g)].map((m) => m[1].split(':')[0])).toEqual(['ARQ', 'HAQ', 'random search']);
+    expect(seriesOf(bits)).toEqual(new Set(['weight bits', 'activation bits']));
+    // 3 panels x 5 layers x (weights, activations).
+    expect((bits.match(/<rect x/g) ?? []).length).toBeGreaterThanOrEqual(30);
+  });
+
+  it('draws one point per episode and one reward line per search', () => {
+    const reward = charts(html).get('reward')!;
+    const points = (reward.match(/<g class="points"[\s\S]*?<\/g>/g) ?? []).join('');
+    expect((points.match(/<circle /g) ?? []).length).toBe(report.episodes.length);
+    expect((reward.match(/class="line"/g) ?? []).length).toBe(3);
+  });
+
+  it('tabulates every final entry with BitOps, accuracies at the radii present, ACR relative to float and abstentions', () => {
+    const rows = [...html.matchAll(/<tr[^>]*data-entry="(\w+)"[^>]*>([\s\S]*?)<\/tr>/g)];
+    expect(rows.map((r) => r[1])).toEqual(['float', 'arq', 'haq', 'random', 'uniform', 'w8a8']);
+    const cells = (row: string) => [...row.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[1]);
+    const float = cells(rows[0][2]);
+    expect(float.slice(0, 2)).toEqual(['float', '100%']);
+    expect(float).toHaveLength(10);
+    expect(float[8]).toBe('100.0%');
+    const w8a8 = cells(rows[5][2]);
+    expect(w8a8[1]).toBe('6.25%');
+    expect(w8a8[2]).toBe(`${(100 * report.w8a8!.clean_accuracy).toFixed(1)}%`);
+    expect(w8a8[4]).toBe(`${(100 * report.w8a8!.certified_accuracy['0.5']).toFixed(1)}%`);
+    expect(w8a8[8]).toBe(`${((100 * report.w8a8!.acr) / report.float!.acr).toFixed(1)}%`);
+    expect(html).toMatch(/cert\. acc\.<br>r = 1</);
+  });
+
+  it('states the header facts and keeps settings collapsible', () => {
+    expect(html).toContain('models/mnist_cnn_sigma0.5.onnx');
+    expect(html).toContain('<code>c0ffee5d1b0e</code>');
+    expect(html).toContain('1.56% of float BitOps (uniform W4A4');
+    expect(html).toMatch(/<details><summary>settings \(13\)<\/summary>/);
+    expect(html).toContain('13 min 24 s');
+  });
+
+  it('escapes text from the report', () => {
+    const hostile: SearchReport = { ...report, model: { path: 'a<b>&"c".onnx', sha256: '<script>' }, settings: { '<k>': '</td>' } };
+    const page = renderReportHtml(hostile);
+    expectCleanPage(page);
+    expect(page).toContain('a&lt;b&gt;&amp;&quot;c&quot;.onnx');
+    expect(page).not.toContain('<k>');
+  });
+});
+
+describe('renderReportHtml with missing or degenerate data', () => {
+  const full = sampleReport({ episodes: 30, images: 40 });
+  const { float, arq } = full;
+  const bare: SearchReport = { ...full, float: undefined, arq: undefined, haq: undefined, random: undefined, uniform: undefined, w8a8: undefined };
+
+  it('renders a search that has not run yet (no episodes, no final entries)', () => {
+    const html = renderReportHtml({ ...bare, episodes: [], timings: {} });
+    expectCleanPage(html);
+    expect(html).toContain('no episodes yet');
+    expect(html).toContain('no final certification yet');
+    expect(html).toContain('no policy yet');
+    expect(html).toContain('No final certification yet');
+  });
+
+  it('falls back to the best episode so far when a search has no certified winner', () => {
+    const html = renderReportHtml({ ...bare, float, arq });
+    expectCleanPage(html);
+    expect(html).toMatch(/data-panel="HAQ: best episode so far/);
+    expect([...html.matchAll(/data-entry="(\w+)"/g)].map((m) => m[1])).toEqual(['float', 'arq']);
+  });
+
+  it('survives a single episode, all-equal values and NaN in the records', () => {
+    const one = full.episodes.slice(0, 1);
+    expectCleanPage(renderReportHtml({ ...bare, episodes: one }));
+    const flat = full.episodes.map((e) => ({ ...e, reward: 0, bitops_percent: 1.5625, reward_parts: { acr: 0.5, acr_float: 0.5 } }));
+    expectCleanPage(renderReportHtml({ ...full, episodes: flat }));
+    const broken = full.episodes.map((e, i) => (i % 3 ? e : { ...e, reward: NaN, bitops_percent: NaN, reward_parts: { acr: NaN } }));
+    const html = renderReportHtml({ ...full, episodes: broken, float: { ...float!, acr: NaN, certified_radii: [NaN, null, 0.4] }, arq: { ...arq!, certified_radii: [] } });
+    expectCleanPage(html);
+  });
+
+  it('handles a policy without certified accuracy keys and a report without layers', () => {
+    const html = renderReportHtml({ ...full, layers: [], float: { ...float!, certified_accuracy: {} } });
+    expectCleanPage(html);
+    expect(html).toContain('<td>—</td>');
+  });
+});
