@@ -8,6 +8,8 @@ import { quantizeCommand } from './cli/quantize.js';
 import { certifyCommand } from './cli/certify.js';
 import { smoothPredictCommand } from './cli/smooth-predict.js';
 import { benchCommand } from './cli/bench.js';
+import { searchCommand } from './cli/search.js';
+import { trainCommand } from './cli/train.js';
 
 function fail(message: string): never {
   process.stderr.write(`arq: ${message}\n`);
@@ -18,12 +20,14 @@ try {
   await yargs(hideBin(process.argv))
     .scriptName('arq')
     .usage('$0 <command> [options]\n\nLow-bit, certifiably robust networks: quantize, certify and search bit widths.')
+    .command(searchCommand)
     .command(infoCommand)
     .command(predictCommand)
     .command(quantizeCommand)
     .command(certifyCommand)
     .command(smoothPredictCommand)
     .command(benchCommand)
+    .command(trainCommand)
     .demandCommand(1, 'name a command (arq --help lists them)')
     .strict()
     .help()

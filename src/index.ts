@@ -21,3 +21,8 @@ export { certifyIncremental } from './smoothing/irs.js';
 export { createSampler, nativeSampler, ortSampler, type SamplerOptions } from './smoothing/samplers.js';
 export type { Sampler } from './smoothing/sampler.js';
 export type { CertifySummary } from './smoothing/results.js';
+export { search, SearchRun, BASELINES, type SearchOptions, type SearchEvents, type SearchResult, type BaselineName } from './search/search.js';
+export { QuantizationEnvironment, actionToBits, widestUniform, STATE_FEATURES } from './search/environment.js';
+export { DdpgAgent, DDPG_DEFAULTS, type AgentState } from './search/agent/index.js';
+export type { EpisodeRecord, FinalEntry, SearchReport, RewardName, SearchName } from './search/types.js';
+export { bundledModelPath } from './model.js';

@@ -1,6 +1,7 @@
 /** Loading a model file: bytes, identity (sha256, as policies reference it) and the imported graph. */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import type { Graph } from './graph/ir.js';
 import { decodeModel, importModel, modelOpset } from './onnx/import.js';
 import { ArqError } from './util/errors.js';
@@ -29,4 +30,9 @@ export async function loadModel(path: string): Promise<LoadedModel> {
     throw new ArqError(`cannot read model ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   return modelFromBytes(bytes, path);
+}
+
+/** The noise-trained MNIST model the package ships (models/, beside dist/ and src/): `arq search`'s default. */
+export function bundledModelPath(): string {
+  return fileURLToPath(new URL('../models/mnist-cnn-s025.onnx', import.meta.url));
 }

@@ -1,0 +1,122 @@
+/** `arq search`: the ARQ search (search.md) with its baselines, a final table and the report's location. */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { withOutputOptions, withThreadsOption } from './options.js';
+import { BASELINES, type BaselineName } from '../search/search.js';
+import { REWARD_NAMES, type RewardName } from '../search/types.js';
+
+interface SearchArgs {
+  model?: string;
+  data: string;
+  valData?: string;
+  sigma: number;
+  budget: number;
+  reward: RewardName;
+  episodes: number;
+  warmup: number;
+  baselines: BaselineName[];
+  valImages: number;
+  cleanImages: number;
+  testImages: number;
+  n0: number;
+  n: number;
+  alpha: number;
+  np?: number;
+  finalN: number;
+  lambda: number;
+  minBits: number;
+  maxBits: number;
+  pinEnds: boolean;
+  calibration: number;
+  seed: number;
+  threads?: number;
+  batch: number;
+  out: string;
+  resume: boolean;
+  overwrite: boolean;
+  json: boolean;
+  quiet: boolean;
+}
+
+export const searchCommand: CommandModule<object, SearchArgs> = {
+  command: 'search',
+  describe: 'search per-layer bit widths that keep certified robustness under a BitOps budget (ARQ), against HAQ, random and uniform baselines',
+  builder: (yargs: Argv) =>
+    withThreadsOption(withOutputOptions(yargs))
+      .option('model', { type: 'string', describe: 'float ONNX model (default: the bundled noise-trained MNIST CNN)' })
+      .option('data', { type: 'string', default: 'mnist', describe: 'dataset spec; its test split gives the final numbers' })
+      .option('val-data', { type: 'string', describe: 'validation data for the search (default: the training split of --data)' })
+      .option('sigma', { type: 'number', default: 0.25, describe: 'noise level of the smoothed classifier' })
+      .option('budget', { type: 'number', default: 0.015625, describe: 'BitOps budget as a fraction of float BitOps (0.015625 = W4A4)' })
+      .option('reward', { choices: REWARD_NAMES, default: 'arq' as RewardName, describe: 'arq: ACR difference by IRS; arq-acc: plus smoothed accuracy; haq: clean accuracy' })
+      .option('episodes', { type: 'number', default: 120, describe: 'episodes per search (warm-up included)' })
+      .option('warmup', { type: 'number', default: 20, describe: 'warm-up episodes of random actions' })
+      .option('baselines', { type: 'array', choices: BASELINES, default: [...BASELINES], describe: 'baselines run and certified beside ARQ' })
+      .option('val-images', { type: 'number', default: 100, describe: 'validation images certified for the arq reward' })
+      .option('clean-images', { type: 'number', default: 2000, describe: 'validation images of the haq (clean accuracy) reward' })
+      .option('test-images', { type: 'number', default: 200, describe: 'test images of the final certification' })
+      .option('n0', { type: 'number', default: 100, describe: 'CERTIFY selection samples' })
+      .option('n', { type: 'number', default: 10_000, describe: 'estimation samples of the float model on the validation images' })
+      .option('alpha', { type: 'number', default: 0.001, describe: 'CERTIFY failure probability' })
+      .option('np', { type: 'number', describe: 'IRS samples per candidate and image (default 5% of --n)' })
+      .option('final-n', { type: 'number', default: 10_000, describe: 'estimation samples of the final CERTIFY on the test images' })
+      .option('lambda', { type: 'number', default: 0.1, describe: 'reward scale' })
+      .option('min-bits', { type: 'number', default: 2, describe: 'lowest bit width' })
+      .option('max-bits', { type: 'number', default: 8, describe: 'highest bit width' })
+      .option('pin-ends', { type: 'boolean', default: true, describe: 'keep the first and last layers at --max-bits (--no-pin-ends to search them too)' })
+      .option('calibration', { type: 'number', default: 256, describe: 'noisy training images for calibration' })
+      .option('seed', { type: 'number', default: 0, describe: 'seed of noise, agents and random search' })
+      .option('batch', { type: 'number', default: 400, describe: 'noisy copies per classifier call' })
+      .option('out', { type: 'string', default: 'arq-search', describe: 'output directory (episodes.jsonl, checkpoint.json, best-policy.json, report.json, report.html)' })
+      .option('resume', { type: 'boolean', default: false, describe: 'continue a killed search in --out' })
+      .option('overwrite', { type: 'boolean', default: false, describe: 'replace a search in --out' }) as unknown as Argv<SearchArgs>,
+  handler: async (args: ArgumentsCamelCase<SearchArgs>) => {
+    const { bundledModelPath } = await import('../model.js');
+    const { search } = await import('../search/search.js');
+    const { ArqError } = await import('../util/errors.js');
+    const { progressBar } = await import('./progress.js');
+    const { printJson } = await import('./print.js');
+    const { finalTable } = await import('./search-table.js');
+
+    const controller = new AbortController();
+    const stop = () => controller.abort(new ArqError(`interrupted: finished episodes and certifications are kept in ${args.out}; rerun with --resume to continue`));
+    process.once('SIGINT', stop);
+    const run = search({
+      model: args.model ?? bundledModelPath(), data: args.data, valData: args.valData, sigma: args.sigma, budget: args.budget,
+      reward: args.reward, episodes: args.episodes, warmup: args.warmup, baselines: args.baselines, valImages: args.valImages,
+      cleanImages: args.cleanImages, testImages: args.testImages, n0: args.n0, n: args.n, alpha: args.alpha, np: args.np,
+      finalN: args.finalN, lambda: args.lambda, minBits: args.minBits, maxBits: args.maxBits, pinEnds: args.pinEnds,
+      calibrationCount: args.calibration, seed: args.seed, threads: args.threads, batch: args.batch, out: args.out,
+      resume: args.resume, overwrite: args.overwrite, signal: controller.signal,
+    });
+    let bar = progressBar('', args);
+    let best = '';
+    run.on('stage', ({ stage, total }) => {
+      bar.stop();
+      bar = progressBar(stage.padEnd(16), args);
+      best = '';
+      bar.update(0, total, { rate: '' });
+    });
+    run.on('progress', ({ done, total }) => bar.update(done, total, { rate: best }));
+    run.on('episode', ({ best: top }) => {
+      best = `best reward ${top.reward.toFixed(4)} at ${top.bitops_percent.toFixed(2)}% BitOps`;
+    });
+    try {
+      const result = await run;
+      bar.stop();
+      const { report, files } = result;
+      if (args.json) {
+        const { episodes: _episodes, ...summary } = report;
+        void _episodes;
+        printJson({ ...summary, files });
+        return;
+      }
+      console.log(`ARQ search on ${report.model.path} (${report.data}, sigma ${report.sigma}, budget ${(100 * report.budget).toFixed(4)}% of float BitOps)`);
+      console.log(finalTable(report));
+      console.log(`final numbers: full CERTIFY of ${report.settings.test_images} test images (n = ${report.settings.final_n}); BitOps count Conv and Gemm layers only`);
+      console.log(`report: ${files.html}  (data: ${files.report}, ARQ policy: ${files.policy}, episodes: ${files.episodes})`);
+    } finally {
+      bar.stop();
+      process.removeListener('SIGINT', stop);
+    }
+  },
+};

@@ -1,0 +1,66 @@
+/**
+ * The final numbers of a search: a full Cohen CERTIFY (never IRS, never search-time figures) of the float model and
+ * of each winner on the test subset, one resumable results file each under DIR/final/.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Dataset } from '../data/index.js';
+import type { LoadedModel } from '../model.js';
+import { buildNativePlan } from '../engine/classifier.js';
+import type { Calibration } from '../quant/calibrate.js';
+import type { Policy } from '../quant/policy.js';
+import { certifyDataset } from '../smoothing/run.js';
+import { nativeSampler } from '../smoothing/samplers.js';
+import type { FinalEntry } from './types.js';
+
+export interface FinalSettings {
+  readonly dir: string;
+  readonly model: LoadedModel;
+  readonly calibration: Calibration;
+  readonly test: Dataset;
+  readonly skip: number;
+  readonly max: number;
+  readonly sigma: number;
+  readonly seed: number;
+  readonly n0: number;
+  readonly n: number;
+  readonly alpha: number;
+  readonly batch: number;
+  readonly threads: number;
+  /** Continue an existing results file (else it is replaced). */
+  readonly resume: boolean;
+  readonly signal?: AbortSignal;
+  readonly onImage?: (done: number, total: number) => void;
+}
+
+/** CERTIFY of the float model (policy null: arq's fp32 plan) or of a policy's integer plan on the test subset. */
+export async function certifyFinal(key: string, label: string, policy: Policy | null, bitopsPercent: number, settings: FinalSettings): Promise<FinalEntry> {
+  const { model, sigma, seed } = settings;
+  mkdirSync(path.join(settings.dir, 'final'), { recursive: true });
+  const results = path.join('final', `${key}.tsv`);
+  const out = path.join(settings.dir, results);
+  const plan = policy ? buildNativePlan(model, 'int', { policy, calibration: settings.calibration }) : buildNativePlan(model, 'float');
+  const inputSize = model.graph.input.shape.reduce((a, b) => a * b, 1);
+  const sampler = nativeSampler(plan, inputSize, { sigma, seed, batch: settings.batch, threads: settings.threads });
+  const resume = settings.resume && existsSync(out);
+  const { summary, rows } = await certifyDataset({
+    sampler, dataset: settings.test, out,
+    identity: { seed, model: model.sha256, engine: policy ? 'int' : 'float', policy: policy ? JSON.stringify(policy.layers) : null, calibration: policy ? { ...settings.calibration.settings } : null },
+    info: { batch: settings.batch, threads: settings.threads },
+    n0: settings.n0, n: settings.n, alpha: settings.alpha, skip: settings.skip, max: settings.max,
+    resume, overwrite: !resume, signal: settings.signal,
+    onImage: (done, total) => settings.onImage?.(done, total),
+  });
+  return {
+    label,
+    policy: policy ? [...policy.layers] : null,
+    bitops_percent: bitopsPercent,
+    acr: summary.acr,
+    certified_accuracy: summary.certified_accuracy,
+    clean_accuracy: summary.clean_accuracy,
+    abstain_rate: summary.abstain_rate,
+    certified_radii: rows.map((row) => (row.correct ? row.radius : null)),
+    results,
+    seconds: summary.seconds,
+  };
+}

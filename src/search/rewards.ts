@@ -1,0 +1,125 @@
+/**
+ * The rewards of search.md, measured on the validation subset:
+ * - `arq`:     R = lambda (ACR_q - ACR_fp). ACR_fp comes from CERTIFY of the float model (which also filled the IRS
+ *              cache); ACR_q from IRS of the candidate's integer plan on the same images with the same noise (the
+ *              noise is a function of seed, image and sample number, so every candidate sees identical noise:
+ *              common random numbers). Wrong or abstained images count radius 0, so R also pays for accuracy.
+ * - `arq-acc`: adds lambda (acc_q - acc_fp), acc the smoothed accuracy (certified correct at radius 0).
+ * - `haq`:     R = lambda (acc_q - acc_fp) on the clean (noise-free) accuracy of the base classifiers: HAQ's reward.
+ * IRS's ACR_q is biased low against ACR_fp by its disagreement bound zeta (n_p samples instead of n); the bias is
+ * nearly the same for every candidate, so it shifts rewards without reordering them.
+ */
+import type { LoadedModel } from '../model.js';
+import type { Calibration } from '../quant/calibrate.js';
+import type { Policy } from '../quant/policy.js';
+import { IntPlan } from '../quant/int-plan.js';
+import { argmax } from '../engine/classifier.js';
+import { certifyIncremental } from '../smoothing/irs.js';
+import { nativeSampler } from '../smoothing/samplers.js';
+import type { IrsCacheEntry } from '../smoothing/irs-cache.js';
+import type { RewardName, RewardParts } from './types.js';
+
+/** Images and labels of one validation set, NCHW in [0, 1]. */
+export interface ImageSet {
+  readonly images: Float32Array;
+  readonly labels: Int32Array;
+  /** Dataset indices (the noise's image numbers). */
+  readonly indices: readonly number[];
+}
+
+/** What the float model measured once per search, against which candidates are rewarded. */
+export interface FloatReference {
+  /** The images certified (IRS cache records exist for each). */
+  readonly certified: ImageSet;
+  readonly cache: ReadonlyMap<number, IrsCacheEntry>;
+  readonly n0: number;
+  readonly alpha: number;
+  readonly acr: number;
+  readonly smoothedAccuracy: number;
+  /** The images of the clean-accuracy reward. */
+  readonly clean: ImageSet;
+  readonly cleanAccuracy: number;
+}
+
+export interface RewardOptions {
+  readonly reward: RewardName;
+  /** Scale of every reward term (search.md: 0.1). */
+  readonly lambda: number;
+  readonly sigma: number;
+  /** The noise seed of the float reference's certification. */
+  readonly seed: number;
+  /** IRS samples of the candidate per image. */
+  readonly np: number;
+  readonly threads: number;
+}
+
+export interface RewardOutcome {
+  reward: number;
+  parts: RewardParts;
+  /** Seconds building the integer plan and measuring the reward. */
+  quantizeSeconds: number;
+  certifySeconds: number;
+}
+
+export const DEFAULT_LAMBDA = 0.1;
+
+/** Clean top-1 accuracy of a plan (fp32 or integer) on an image set. */
+export async function cleanAccuracy(plan: { run(images: Float32Array, batch: number, threads: number): Promise<Float32Array>; classes: number }, set: ImageSet, threads: number): Promise<number> {
+  const count = set.labels.length;
+  if (count === 0) return 0;
+  const predictions = argmax(await plan.run(set.images, count, threads), plan.classes);
+  let correct = 0;
+  for (let i = 0; i < count; i++) if (predictions[i] === set.labels[i]) correct++;
+  return correct / count;
+}
+
+/** Measures a candidate policy's reward against the float reference. */
+export class RewardFunction {
+  constructor(
+    private readonly model: LoadedModel,
+    private readonly calibration: Calibration,
+    private readonly reference: FloatReference,
+    private readonly options: RewardOptions,
+  ) {}
+
+  async evaluate(policy: Policy, signal?: AbortSignal): Promise<RewardOutcome> {
+    const startQuantize = performance.now();
+    const plan = IntPlan.build(this.model.graph, policy, this.calibration);
+    const quantizeSeconds = (performance.now() - startQuantize) / 1000;
+    const startCertify = performance.now();
+    const { lambda } = this.options;
+    let reward: number;
+    let parts: RewardParts;
+    if (this.options.reward === 'haq') {
+      const accuracy = await cleanAccuracy(plan, this.reference.clean, this.options.threads);
+      parts = { clean_accuracy: accuracy, clean_accuracy_float: this.reference.cleanAccuracy };
+      reward = lambda * (accuracy - this.reference.cleanAccuracy);
+    } else {
+      const { acr, smoothedAccuracy } = await this.incrementalAcr(plan, signal);
+      parts = { acr, acr_float: this.reference.acr, smoothed_accuracy: smoothedAccuracy, smoothed_accuracy_float: this.reference.smoothedAccuracy };
+      reward = lambda * (acr - this.reference.acr);
+      if (this.options.reward === 'arq-acc') reward += lambda * (smoothedAccuracy - this.reference.smoothedAccuracy);
+    }
+    return { reward, parts, quantizeSeconds, certifySeconds: (performance.now() - startCertify) / 1000 };
+  }
+
+  /** ACR and smoothed accuracy of the plan's smoothed classifier by IRS over the certified validation images. */
+  private async incrementalAcr(plan: IntPlan, signal?: AbortSignal): Promise<{ acr: number; smoothedAccuracy: number }> {
+    const { certified, cache, n0, alpha } = this.reference;
+    const { sigma, seed, np, threads } = this.options;
+    const per = certified.images.length / certified.labels.length;
+    const sampler = nativeSampler(plan, per, { sigma, seed, batch: Math.min(np, 1000), threads });
+    let radiusSum = 0;
+    let correct = 0;
+    for (let k = 0; k < certified.indices.length; k++) {
+      const idx = certified.indices[k];
+      const result = await certifyIncremental(sampler, certified.images.subarray(k * per, (k + 1) * per), idx, cache.get(idx)!, { n0, np, alpha, signal });
+      if (result.prediction === certified.labels[k]) {
+        correct++;
+        radiusSum += result.radius;
+      }
+    }
+    const count = certified.indices.length;
+    return { acr: radiusSum / count, smoothedAccuracy: correct / count };
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * The ARQ search end to end (search.md): calibrate once, certify the float model once on the validation subset (which
+ * fills the IRS cache), run the searches (the DDPG agent with the chosen reward, the same agent with HAQ's reward,
+ * random search with the same episode count), then certify the float model, every winner and the uniform baselines
+ * in full on the test subset, and write report.json, report.html and best-policy.json.
+ *
+ * Validation images come from the training split (the test split is used only for the final numbers); a model trained
+ * on all of it, as the bundled default is, sees optimistic validation figures, which is why final numbers never come
+ * from the search. Everything is seeded: the same seed gives the same episodes, whatever the thread count.
+ */
+import { EventEmitter } from 'node:events';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { loadDataset, selectEvery, trainingSpec, type Dataset } from '../data/index.js';
+import { loadModel, type LoadedModel } from '../model.js';
+import { FloatPlan } from '../engine/float-plan.js';
+import { calibrate, type Calibration } from '../quant/calibrate.js';
+import { POLICY_FORMAT, savePolicy, uniformPolicy, type Policy } from '../quant/policy.js';
+import { policyCost } from '../quant/cost.js';
+import { certifyDataset } from '../smoothing/run.js';
+import { nativeSampler } from '../smoothing/samplers.js';
+import { readIrsCache } from '../smoothing/irs-cache.js';
+import { defaultNp } from '../smoothing/irs.js';
+import type { JsonValue } from '../smoothing/results.js';
+import { cpuInfo } from '../native.js';
+import { ArqError } from '../util/errors.js';
+import { integerInRange, numberInRange, oneOf } from '../util/check.js';
+import { writeReport } from '../report/index.js';
+import { QuantizationEnvironment, widestUniform } from './environment.js';
+import { cleanAccuracy, DEFAULT_LAMBDA, RewardFunction, type FloatReference, type ImageSet } from './rewards.js';
+import { checkResumable, EpisodeLog, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { certifyFinal, type FinalSettings } from './final.js';
+import { createExplorer } from './explorers.js';
+import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type RewardName, type SearchName, type SearchReport } from './types.js';
+
+/** Baselines certified beside ARQ's winner (HAQ and random search also need their searches to run). */
+export const BASELINES = ['haq', 'random', 'uniform', 'w8a8'] as const;
+export type BaselineName = (typeof BASELINES)[number];
+
+export interface SearchOptions {
+  /** The float ONNX model. */
+  model: string;
+  /** Data spec; the test split gives the final numbers. Default 'mnist'. */
+  data?: string;
+  /** Validation data spec (default: the training split of `data`). */
+  valData?: string;
+  /** Noise level the smoothed classifier is certified at. Default 0.25. */
+  sigma?: number;
+  /** BitOps budget as a fraction of the float BitOps. Default 0.015625 (the W4A4 point). */
+  budget?: number;
+  reward?: RewardName;
+  /** Episodes per search (the agent's warm-up included). Default 120. */
+  episodes?: number;
+  /** Warm-up episodes of uniform random actions. Default 20. */
+  warmup?: number;
+  /** Baselines beside ARQ. Default all. */
+  baselines?: readonly BaselineName[];
+  /** Validation images certified by the float model and by IRS for every candidate. Default 100. */
+  valImages?: number;
+  /** Validation images of the clean-accuracy (`haq`) reward. Default 2000. */
+  cleanImages?: number;
+  /** Test images of the final certification. Default 200. */
+  testImages?: number;
+  /** CERTIFY of the float model on the validation subset: n0, n, alpha. Defaults 100, 10,000, 0.001. */
+  n0?: number;
+  n?: number;
+  alpha?: number;
+  /** IRS samples per candidate and image. Default 5% of n. */
+  np?: number;
+  /** Estimation samples of the final CERTIFY on the test subset. Default 10,000. */
+  finalN?: number;
+  lambda?: number;
+  minBits?: number;
+  maxBits?: number;
+  /** Keep the first and last layers at maxBits. Default true. */
+  pinEnds?: boolean;
+  calibrationCount?: number;
+  seed?: number;
+  threads?: number;
+  batch?: number;
+  /** Output directory. */
+  out: string;
+  /** Continue a killed search in `out`. */
+  resume?: boolean;
+  /** Replace a search in `out`. */
+  overwrite?: boolean;
+  signal?: AbortSignal;
+}
+
+/** A stage of the run, for progress displays. */
+export type SearchStage = 'calibrate' | 'float-validation' | `search-${SearchName}` | `final-${FinalKey}` | 'report';
+
+export interface SearchEvents {
+  stage: [{ stage: SearchStage; total: number }];
+  progress: [{ stage: SearchStage; done: number; total: number }];
+  episode: [{ record: EpisodeRecord; best: EpisodeRecord }];
+  final: [{ key: FinalKey; entry: FinalEntry }];
+}
+
+export interface SearchResult {
+  report: SearchReport;
+  /** The ARQ winner, as an arq-policy/1 file's content. */
+  policy: Policy;
+  files: { report: string; html: string; policy: string; episodes: string };
+}
+
+/**
+ * A running search: an EventEmitter of progress ('stage', 'progress', 'episode', 'final') that is also awaitable
+ * (`await search(options)` gives the SearchResult).
+ */
+export class SearchRun extends EventEmitter<SearchEvents> implements PromiseLike<SearchResult> {
+  readonly done: Promise<SearchResult>;
+
+  constructor(options: SearchOptions) {
+    super();
+    // Started on the next tick so that listeners attached right after search() see every event.
+    this.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => runSearch(options, this));
+  }
+
+  then<A = SearchResult, B = never>(onFulfilled?: ((value: SearchResult) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.done.then(onFulfilled, onRejected);
+  }
+}
+
+/** Starts an ARQ search; await the result, or listen to its progress events. */
+export function search(options: SearchOptions): SearchRun {
+  return new SearchRun(options);
+}
+
+const SEARCH_DEFAULTS = {
+  data: 'mnist', sigma: 0.25, budget: 0.015625, reward: 'arq' as RewardName, episodes: 120, warmup: 20,
+  valImages: 100, cleanImages: 2000, testImages: 200, n0: 100, n: 10_000, alpha: 0.001, finalN: 10_000,
+  lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, seed: 0, batch: 400,
+} as const;
+
+/** The options, checked and completed with defaults. */
+function resolveOptions(options: SearchOptions) {
+  const o = { ...SEARCH_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<Omit<SearchOptions, 'np' | 'valData' | 'threads' | 'signal' | 'baselines'>> & SearchOptions;
+  const n = integerInRange('n', o.n, 1, 10_000_000);
+  const episodes = integerInRange('episodes', o.episodes, 1, 100_000);
+  const baselines = [...new Set(o.baselines ?? BASELINES)];
+  for (const b of baselines) oneOf('baselines', b, BASELINES);
+  return {
+    model: o.model, data: o.data, valData: o.valData ?? trainingSpec(o.data), out: o.out,
+    sigma: numberInRange('sigma', o.sigma, 0, 10, { exclusiveMin: true }),
+    budget: numberInRange('budget', o.budget, 0, 1, { exclusiveMin: true }),
+    reward: oneOf('reward', o.reward, REWARD_NAMES),
+    episodes, warmup: integerInRange('warmup', o.warmup, 0, episodes), baselines,
+    valImages: integerInRange('valImages', o.valImages, 1, 1_000_000),
+    cleanImages: integerInRange('cleanImages', o.cleanImages, 1, 10_000_000),
+    testImages: integerInRange('testImages', o.testImages, 1, 10_000_000),
+    n0: integerInRange('n0', o.n0, 1, 1_000_000), n, alpha: numberInRange('alpha', o.alpha, 0, 0.5, { exclusiveMin: true }),
+    np: integerInRange('np', o.np ?? defaultNp(n), 1, n),
+    finalN: integerInRange('finalN', o.finalN, 1, 10_000_000),
+    lambda: numberInRange('lambda', o.lambda, 0, 1e6, { exclusiveMin: true }),
+    minBits: o.minBits, maxBits: o.maxBits, pinEnds: Boolean(o.pinEnds),
+    calibrationCount: integerInRange('calibrationCount', o.calibrationCount, 1, 1_000_000),
+    seed: integerInRange('seed', o.seed, 0, 2 ** 32 - 1),
+    threads: o.threads === undefined ? cpuInfo().threads : integerInRange('threads', o.threads, 1, 256),
+    batch: integerInRange('batch', o.batch, 1, 65536),
+    resume: Boolean(o.resume), overwrite: Boolean(o.overwrite), signal: o.signal,
+  };
+}
+type Resolved = ReturnType<typeof resolveOptions>;
+
+/** The settings that shape the results: recorded in the checkpoint and the report, compared on resume. */
+function settingsOf(o: Resolved, model: LoadedModel): { [key: string]: JsonValue } {
+  return {
+    model: model.sha256, data: o.data, val_data: o.valData, sigma: o.sigma, budget: o.budget, reward: o.reward,
+    episodes: o.episodes, warmup: o.warmup, baselines: [...o.baselines], val_images: o.valImages, clean_images: o.cleanImages,
+    test_images: o.testImages, n0: o.n0, n: o.n, alpha: o.alpha, np: o.np, final_n: o.finalN, lambda: o.lambda,
+    min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds, calibration_count: o.calibrationCount, seed: o.seed,
+  };
+}
+
+/** Every skip-th image of a dataset up to `count`, as an ImageSet with its Dataset view. */
+function spread(dataset: Dataset, count: number): { set: ImageSet; skip: number; max: number; dataset: Dataset } {
+  const max = Math.min(count, dataset.count);
+  const skip = Math.max(1, Math.floor(dataset.count / max));
+  const { dataset: selected, indices } = selectEvery(dataset, skip, max);
+  return { set: { images: selected.images, labels: selected.labels, indices }, skip, max, dataset };
+}
+
+const OUTPUT_FILES = ['checkpoint.json', 'episodes.jsonl', 'report.json', 'report.html', 'best-policy.json', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'final'];
+
+function prepareDirectory(o: Resolved): Checkpoint | null {
+  mkdirSync(o.out, { recursive: true });
+  if (o.resume && o.overwrite) throw new ArqError('resume and overwrite are exclusive');
+  const holdsSearch = existsSync(path.join(o.out, 'checkpoint.json')) || existsSync(path.join(o.out, 'episodes.jsonl'));
+  if (o.overwrite) {
+    for (const file of OUTPUT_FILES) rmSync(path.join(o.out, file), { recursive: true, force: true });
+    return null;
+  }
+  if (holdsSearch && !o.resume) throw new ArqError(`${o.out} holds a search: continue it with --resume, replace it with --overwrite, or choose another --out`);
+  return o.resume ? readCheckpoint(o.out) : null;
+}
+
+async function runSearch(options: SearchOptions, events: SearchRun): Promise<SearchResult> {
+  const o = resolveOptions(options);
+  const started = performance.now();
+  const timings: Record<string, number> = {};
+  const timed = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await work();
+    } finally {
+      timings[stage] = (timings[stage] ?? 0) + (performance.now() - t0) / 1000;
+    }
+  };
+
+  const model = await loadModel(o.model);
+  const env = new QuantizationEnvironment(model.graph, { budget: o.budget, minBits: o.minBits, maxBits: o.maxBits, pinEnds: o.pinEnds });
+  const settings = settingsOf(o, model);
+  const previous = prepareDirectory(o);
+  if (previous) checkResumable(previous, settings, o.out);
+  const checkpoint: Checkpoint = previous ?? { format: 'arq-search-checkpoint/1', settings, searches: {} };
+  writeCheckpoint(o.out, checkpoint);
+
+  const [valDataset, testDataset] = await Promise.all([loadDataset(o.valData, 'train'), loadDataset(o.data, 'test')]);
+  events.emit('stage', { stage: 'calibrate', total: 1 });
+  const calibration = await timed('calibrate', () => calibrate(model.graph, valDataset, { sigma: o.sigma, count: o.calibrationCount, seed: o.seed, threads: o.threads }));
+
+  const reference = await timed('float-validation', () => floatReference(o, model, valDataset, events));
+  const rewards = new RewardFunction(model, calibration, reference, { reward: o.reward, lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
+  const haqRewards = new RewardFunction(model, calibration, reference, { reward: 'haq', lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
+
+  const log = EpisodeLog.open(o.out, previous);
+  try {
+    const searches: SearchName[] = ['arq', ...(['haq', 'random'] as const).filter((s) => o.baselines.includes(s))];
+    for (const name of searches) {
+      await timed(`search-${name}`, () => runEpisodes(name, name === 'haq' ? haqRewards : rewards, o, env, model, checkpoint, log, events));
+    }
+  } finally {
+    log.close();
+  }
+
+  const finals = await timed('final', () => finalCertifications(o, model, calibration, testDataset, checkpoint, events));
+  events.emit('stage', { stage: 'report', total: 1 });
+  const arqBest = checkpoint.searches.arq!.best!;
+  const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers: arqBest.policy };
+  timings.total = (performance.now() - started) / 1000;
+  const report: SearchReport = {
+    format: 'arq-search-report/1', created: new Date().toISOString(),
+    model: { path: o.model, sha256: model.sha256 }, data: testDataset.name, sigma: o.sigma, budget: o.budget, reward: o.reward,
+    settings: { ...settings, threads: o.threads, batch: o.batch, val_data_name: valDataset.name },
+    layers: env.layers.map((l) => ({ name: l.name, op: l.op, macs: l.macs, params: l.params })),
+    episodes: log.records, timings, ...finals,
+  };
+  const policyFile = path.join(o.out, 'best-policy.json');
+  await savePolicy(policyFile, policy);
+  const { json, html } = await writeReport(o.out, report);
+  return { report, policy, files: { report: json, html, policy: policyFile, episodes: path.join(o.out, 'episodes.jsonl') } };
+}
+
+/** CERTIFY of the float model on the validation subset (writing the IRS cache, resumable) and its clean accuracy. */
+async function floatReference(o: Resolved, model: LoadedModel, valDataset: Dataset, events: SearchRun): Promise<FloatReference> {
+  const certifiedSet = spread(valDataset, o.valImages);
+  const cleanSet = spread(valDataset, o.cleanImages);
+  const plan = FloatPlan.build(model.graph);
+  const inputSize = model.graph.input.shape.reduce((a, b) => a * b, 1);
+  const sampler = nativeSampler(plan, inputSize, { sigma: o.sigma, seed: o.seed, batch: o.batch, threads: o.threads });
+  const out = path.join(o.out, 'float-val.tsv');
+  const cache = path.join(o.out, 'float-val.irs');
+  const resume = o.resume && existsSync(out) && existsSync(cache);
+  events.emit('stage', { stage: 'float-validation', total: certifiedSet.max });
+  const { summary } = await certifyDataset({
+    sampler, dataset: valDataset, out, cache, identity: { seed: o.seed, model: model.sha256, engine: 'float', data: valDataset.name },
+    n0: o.n0, n: o.n, alpha: o.alpha, skip: certifiedSet.skip, max: certifiedSet.max, resume, overwrite: !resume, signal: o.signal,
+    onImage: (done, total) => events.emit('progress', { stage: 'float-validation', done, total }),
+  });
+  const entries = readIrsCache(cache).entries;
+  return {
+    certified: certifiedSet.set, cache: entries, n0: o.n0, alpha: o.alpha, acr: summary.acr, smoothedAccuracy: summary.clean_accuracy,
+    clean: cleanSet.set, cleanAccuracy: await cleanAccuracy(plan, cleanSet.set, o.threads),
+  };
+}
+
+/** One search's episodes, from its checkpointed progress to o.episodes; checkpoint after every episode. */
+async function runEpisodes(
+  name: SearchName, rewards: RewardFunction, o: Resolved, env: QuantizationEnvironment, model: LoadedModel,
+  checkpoint: Checkpoint, log: EpisodeLog, events: SearchRun,
+): Promise<void> {
+  const seed = o.seed + SEARCH_NAMES.indexOf(name);
+  const progress = checkpoint.searches[name] ?? { episodes: 0, best: null, state: null };
+  const explorer = createExplorer(name, env, seed, o.warmup, progress.state);
+  events.emit('stage', { stage: `search-${name}`, total: o.episodes });
+  for (let episode = progress.episodes; episode < o.episodes; episode++) {
+    o.signal?.throwIfAborted();
+    const t0 = performance.now();
+    const warmup = explorer.isWarmup(episode);
+    const choice = explorer.choose(episode);
+    const layers = env.policy(choice.actions);
+    const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers };
+    const agentChoose = (performance.now() - t0) / 1000;
+    const outcome = await rewards.evaluate(policy, o.signal);
+    const t1 = performance.now();
+    await explorer.learn(episode, choice, outcome.reward);
+    const agentLearn = (performance.now() - t1) / 1000;
+    const record: EpisodeRecord = {
+      search: name, episode, warmup, actions: name === 'random' ? [] : choice.actions, policy: layers,
+      bitops_percent: policyCost(model.graph, policy).bitopsPercent, reward: outcome.reward, reward_parts: outcome.parts,
+      timings: {
+        quantize: outcome.quantizeSeconds, finetune: 0, certify: outcome.certifySeconds, agent: agentChoose + agentLearn,
+        total: (performance.now() - t0) / 1000,
+      },
+    };
+    log.append(record);
+    if (!progress.best || record.reward > progress.best.reward) progress.best = record;
+    progress.episodes = episode + 1;
+    // A finished search needs no state to resume (and the agent's is megabytes of weights).
+    progress.state = progress.episodes < o.episodes ? explorer.save() : null;
+    checkpoint.searches[name] = progress;
+    writeCheckpoint(o.out, checkpoint);
+    events.emit('episode', { record, best: progress.best });
+    events.emit('progress', { stage: `search-${name}`, done: episode + 1, total: o.episodes });
+  }
+}
+
+/** Full CERTIFY on the test subset of the float model, each search's winner and the uniform baselines. */
+async function finalCertifications(
+  o: Resolved, model: LoadedModel, calibration: Calibration, testDataset: Dataset, checkpoint: Checkpoint, events: SearchRun,
+): Promise<Partial<Record<FinalKey, FinalEntry>>> {
+  const test = spread(testDataset, o.testImages);
+  const candidates: { key: FinalKey; label: string; policy: Policy | null }[] = [{ key: 'float', label: 'float', policy: null }];
+  const fromSearch = (key: SearchName, label: string) => {
+    const best = checkpoint.searches[key]?.best;
+    if (best) candidates.push({ key, label, policy: { format: POLICY_FORMAT, model: model.sha256, layers: best.policy } });
+  };
+  fromSearch('arq', 'ARQ');
+  fromSearch('haq', 'HAQ');
+  fromSearch('random', 'random search');
+  const uniform = widestUniform(o.budget, o.minBits, o.maxBits);
+  if (o.baselines.includes('uniform') && uniform) {
+    candidates.push({ key: 'uniform', label: `uniform W${uniform.wbits}A${uniform.abits}`, policy: uniformPolicy(model.graph, model.sha256, uniform.wbits, uniform.abits) });
+  }
+  if (o.baselines.includes('w8a8')) candidates.push({ key: 'w8a8', label: 'W8A8', policy: uniformPolicy(model.graph, model.sha256, 8, 8) });
+
+  const finals: Partial<Record<FinalKey, FinalEntry>> = {};
+  for (const { key, label, policy } of candidates) {
+    const stage = `final-${key}` as const;
+    events.emit('stage', { stage, total: test.max });
+    const settings: FinalSettings = {
+      dir: o.out, model, calibration, test: testDataset, skip: test.skip, max: test.max, sigma: o.sigma, seed: o.seed,
+      n0: o.n0, n: o.finalN, alpha: o.alpha, batch: o.batch, threads: o.threads, resume: o.resume, signal: o.signal,
+      onImage: (done, total) => events.emit('progress', { stage, done, total }),
+    };
+    const bitops = policy ? policyCost(model.graph, policy).bitopsPercent : 100;
+    finals[key] = await certifyFinal(key, label, policy, bitops, settings);
+    events.emit('final', { key, entry: finals[key]! });
+  }
+  return Object.fromEntries(FINAL_KEYS.filter((k) => finals[k]).map((k) => [k, finals[k]!]));
+}

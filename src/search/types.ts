@@ -1,0 +1,109 @@
+/**
+ * The records an ARQ search writes (search.md, cli.md): one EpisodeRecord per episode (episodes.jsonl), one
+ * FinalEntry per certified winner, and the SearchReport that report.json holds and report.html draws.
+ * Field names in snake_case are part of the file formats scripts read.
+ */
+import type { LayerBits } from '../quant/policy.js';
+
+/** The searches arq runs under one budget: the ARQ agent, the same agent with HAQ's reward, random policies. */
+export const SEARCH_NAMES = ['arq', 'haq', 'random'] as const;
+export type SearchName = (typeof SEARCH_NAMES)[number];
+
+/** Rewards of search.md: `arq` (ACR difference), `arq-acc` (plus smoothed accuracy), `haq` (clean accuracy). */
+export const REWARD_NAMES = ['arq', 'arq-acc', 'haq'] as const;
+export type RewardName = (typeof REWARD_NAMES)[number];
+
+/** Seconds an episode spent in each stage. */
+export interface EpisodeTimings {
+  /** Building the integer plan (weight codes, grids from the search's one calibration). */
+  quantize: number;
+  /** Optional fine-tuning (0 when off). */
+  finetune: number;
+  /** IRS on the validation subset, or the clean-accuracy run of the `haq` reward. */
+  certify: number;
+  /** The agent's acting and policy updates. */
+  agent: number;
+  total: number;
+}
+
+/** What a reward measured on the validation subset (fields absent when the reward did not need them). */
+export interface RewardParts {
+  /** ACR of the quantized smoothed classifier by IRS. */
+  acr?: number;
+  /** ACR of the float smoothed classifier (its CERTIFY, which filled the IRS cache). */
+  acr_float?: number;
+  /** Smoothed accuracy (certified correct at radius 0) of the quantized model by IRS. */
+  smoothed_accuracy?: number;
+  smoothed_accuracy_float?: number;
+  /** Clean (noise-free) accuracy of the base classifiers. */
+  clean_accuracy?: number;
+  clean_accuracy_float?: number;
+}
+
+/** One line of episodes.jsonl. */
+export interface EpisodeRecord {
+  search: SearchName;
+  /** 0-based within its search. */
+  episode: number;
+  /** Warm-up (uniform random actions) rather than the actor's. */
+  warmup: boolean;
+  /** Raw actions in [0, 1], two per layer (weights, then input activation); empty for random search. */
+  actions: number[];
+  /** The policy evaluated: the actions' bit widths after budget enforcement. */
+  policy: LayerBits[];
+  bitops_percent: number;
+  reward: number;
+  reward_parts: RewardParts;
+  timings: EpisodeTimings;
+}
+
+/** A winner's (or the float model's) full CERTIFY on the test subset. */
+export interface FinalEntry {
+  /** Human name: 'float', 'ARQ', 'HAQ', 'random search', 'uniform W4A4', 'W8A8'. */
+  label: string;
+  /** Per-layer bit widths; null for the float model. */
+  policy: LayerBits[] | null;
+  /** 100 for the float model. */
+  bitops_percent: number;
+  acr: number;
+  /** Fraction certified correct at radius >= r, keyed by String(r) (the grid 0, 0.25, ..., 2). */
+  certified_accuracy: Record<string, number>;
+  /** Smoothed accuracy (certified correct at radius 0, abstentions wrong). */
+  clean_accuracy: number;
+  abstain_rate: number;
+  /** Per test image: the certified radius when certified correct, else null (draws the exact curve). */
+  certified_radii: (number | null)[];
+  /** The CERTIFY results file (relative to the search directory). */
+  results: string;
+  seconds: number;
+}
+
+/** Keys of report.json's final entries, in the order tables and plots list them. */
+export const FINAL_KEYS = ['float', 'arq', 'haq', 'random', 'uniform', 'w8a8'] as const;
+export type FinalKey = (typeof FINAL_KEYS)[number];
+
+export interface ReportLayer {
+  name: string;
+  op: string;
+  macs: number;
+  params: number;
+}
+
+/** report.json. */
+export type SearchReport = {
+  format: 'arq-search-report/1';
+  created: string;
+  model: { path: string; sha256: string };
+  data: string;
+  sigma: number;
+  /** BitOps budget as a fraction of the float BitOps (0.015625 = W4A4). */
+  budget: number;
+  reward: RewardName;
+  /** Every setting that shaped the search. */
+  settings: Record<string, unknown>;
+  layers: ReportLayer[];
+  /** Every episode of every search, in the order they ran. */
+  episodes: EpisodeRecord[];
+  /** Seconds per stage over the whole run. */
+  timings: Record<string, number>;
+} & Partial<Record<FinalKey, FinalEntry>>;

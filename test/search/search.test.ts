@@ -1,0 +1,98 @@
+// The whole search on the bundled model at toy sizes: outputs, reproducibility from the seed, resume after a kill.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { search, type SearchOptions } from '../../src/search/search.js';
+import { bundledModelPath } from '../../src/model.js';
+import { policyCost } from '../../src/quant/cost.js';
+import { loadModel } from '../../src/model.js';
+import { POLICY_FORMAT, validatePolicy } from '../../src/quant/policy.js';
+import type { EpisodeRecord, SearchReport } from '../../src/search/types.js';
+
+const TOY: Omit<SearchOptions, 'out'> = {
+  model: bundledModelPath(), data: 'mnist', episodes: 6, warmup: 3, valImages: 6, cleanImages: 200, testImages: 6,
+  n0: 50, n: 400, np: 40, finalN: 400, calibrationCount: 32, seed: 7, threads: 2,
+};
+
+const tempDir = () => mkdtempSync(path.join(tmpdir(), 'arq-search-'));
+const episodes = (dir: string): EpisodeRecord[] => readFileSync(path.join(dir, 'episodes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpisodeRecord);
+/** What must be identical between runs: everything but the timings. */
+const outcome = (records: EpisodeRecord[]) => records.map(({ timings: _t, ...rest }) => rest);
+
+describe('search', () => {
+  let first: { dir: string; report: SearchReport };
+
+  it('runs ARQ and every baseline and writes the documented outputs', async () => {
+    const dir = tempDir();
+    const stages: string[] = [];
+    const run = search({ ...TOY, out: dir });
+    run.on('stage', ({ stage }) => stages.push(stage));
+    const { report, policy, files } = await run;
+    first = { dir, report };
+    expect(stages).toEqual(['calibrate', 'float-validation', 'search-arq', 'search-haq', 'search-random', 'final-float', 'final-arq', 'final-haq', 'final-random', 'final-uniform', 'final-w8a8', 'report']);
+    for (const file of Object.values(files)) expect(existsSync(file)).toBe(true);
+    expect(existsSync(path.join(dir, 'checkpoint.json'))).toBe(true);
+
+    const model = await loadModel(TOY.model);
+    const json = JSON.parse(readFileSync(files.report, 'utf8')) as SearchReport;
+    for (const key of ['float', 'arq', 'haq', 'random', 'uniform', 'w8a8'] as const) {
+      const entry = json[key]!;
+      expect(Object.keys(entry)).toEqual(expect.arrayContaining(['policy', 'bitops_percent', 'acr', 'certified_accuracy', 'clean_accuracy']));
+      expect(entry.certified_radii).toHaveLength(6);
+      expect(existsSync(path.join(dir, entry.results))).toBe(true);
+    }
+    expect(json.float!.bitops_percent).toBe(100);
+    expect(json.uniform!.label).toBe('uniform W4A4');
+    expect(json.w8a8!.bitops_percent).toBeCloseTo(6.25, 10);
+    // Every episode's policy fits the budget, and the ARQ winner is the best-rewarded ARQ episode.
+    const records = episodes(dir);
+    expect(records.map((r) => `${r.search}${r.episode}`)).toEqual(['arq', 'haq', 'random'].flatMap((s) => [0, 1, 2, 3, 4, 5].map((e) => `${s}${e}`)));
+    for (const r of records) expect(r.bitops_percent).toBeLessThanOrEqual(100 * 0.015625 * (1 + 1e-9));
+    const arq = records.filter((r) => r.search === 'arq');
+    const best = arq.reduce((a, b) => (b.reward > a.reward ? b : a));
+    expect(policy.layers).toEqual(best.policy);
+    expect(json.arq!.policy).toEqual(best.policy);
+    expect(policyCost(model.graph, policy).bitopsPercent).toBeCloseTo(json.arq!.bitops_percent, 10);
+    validatePolicy(JSON.parse(readFileSync(files.policy, 'utf8')), model.graph, model.sha256);
+    expect(policy.format).toBe(POLICY_FORMAT);
+    // Rewards: arq episodes carry ACRs, haq episodes clean accuracies; warm-up flags follow --warmup.
+    expect(arq.every((r) => typeof r.reward_parts.acr === 'number' && r.reward_parts.acr_float === arq[0].reward_parts.acr_float)).toBe(true);
+    for (const r of arq) expect(r.reward).toBeCloseTo(0.1 * (r.reward_parts.acr! - r.reward_parts.acr_float!), 12);
+    expect(records.filter((r) => r.search === 'haq').every((r) => typeof r.reward_parts.clean_accuracy === 'number')).toBe(true);
+    expect(arq.map((r) => r.warmup)).toEqual([true, true, true, false, false, false]);
+    expect(existsSync(path.join(dir, 'report.html'))).toBe(true);
+  }, 120_000);
+
+  it('gives the same episodes and final numbers for the same seed, whatever the thread count', async () => {
+    const dir = tempDir();
+    const { report } = await search({ ...TOY, out: dir, threads: 1, baselines: ['uniform'] });
+    const arqOnly = (records: EpisodeRecord[]) => outcome(records.filter((r) => r.search === 'arq'));
+    expect(arqOnly(report.episodes)).toEqual(arqOnly(first.report.episodes));
+    expect(report.arq!.certified_radii).toEqual(first.report.arq!.certified_radii);
+    expect(report.float!.acr).toBe(first.report.float!.acr);
+  }, 120_000);
+
+  it('resumes a killed search and loses nothing', async () => {
+    const dir = tempDir();
+    const controller = new AbortController();
+    const killed = search({ ...TOY, out: dir, signal: controller.signal });
+    killed.on('episode', ({ record }) => {
+      if (record.search === 'haq' && record.episode === 3) controller.abort(new Error('killed'));
+    });
+    await expect(killed).rejects.toThrow('killed');
+    expect(episodes(dir).filter((r) => r.search === 'haq')).toHaveLength(4);
+    await expect(search({ ...TOY, out: dir })).rejects.toThrow(/holds a search: continue it with --resume/);
+    const { report } = await search({ ...TOY, out: dir, resume: true });
+    expect(outcome(report.episodes)).toEqual(outcome(first.report.episodes));
+    expect(outcome(episodes(dir))).toEqual(outcome(first.report.episodes));
+    expect(report.arq!.certified_radii).toEqual(first.report.arq!.certified_radii);
+    await expect(search({ ...TOY, out: dir, resume: true, sigma: 0.5 })).rejects.toThrow(/different settings: sigma/);
+  }, 180_000);
+
+  it('rejects bad options before any work', async () => {
+    await expect(search({ ...TOY, out: tempDir(), budget: 0.001 })).rejects.toThrow(/cannot be met/);
+    await expect(search({ ...TOY, out: tempDir(), episodes: 0 })).rejects.toThrow(/episodes/);
+    await expect(search({ ...TOY, out: tempDir(), reward: 'best' as never })).rejects.toThrow(/reward: expected one of arq, arq-acc, haq/);
+  });
+});
