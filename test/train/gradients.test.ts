@@ -112,8 +112,11 @@ describe('native training passes', () => {
     expect(() => net.gradients({ ...ok, labels: new Float32Array(2) as unknown as Int32Array })).toThrow(TypeError);
     expect(() => net.step({ ...ok, lr: -1, momentum: 0.9, weightDecay: 0 })).toThrow(RangeError);
     expect(() => net.predict(new Float32Array(size), 0, 1)).toThrow(RangeError);
-    const running = net.gradients(ok);
+    // A job owns the net until it ends (a large batch, so that it is still running at the next statement).
+    const big = 4096;
+    const running = net.gradients({ input: new Float32Array(big * size), labels: new Int32Array(big), batch: big, threads: 1 });
     expect(() => net.tensors()).toThrow(/still running/);
+    expect(() => net.gradients(ok)).toThrow(/still running/);
     await running;
     expect(net.tensors().length).toBe(graphTensors(graph).length);
   });
