@@ -90,7 +90,11 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     });
     let bar = progressBar('', args);
     let best = '';
+    // Without a terminal there is no bar: one line per stage keeps a log (CI, nohup) informative.
+    const log = !args.quiet && !args.json && !process.stderr.isTTY;
+    const began = performance.now();
     run.on('stage', ({ stage, total }) => {
+      if (log) process.stderr.write(`arq search: ${((performance.now() - began) / 1000).toFixed(0)} s: ${stage}${best ? ` (previous stage: ${best})` : ''}\n`);
       bar.stop();
       bar = progressBar(stage.padEnd(16), args);
       best = '';

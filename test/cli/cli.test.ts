@@ -174,3 +174,31 @@ describe('arq bench', () => {
     expect(result.stderr).toMatch(/certify\|irs\|kernels\|network\|noise/);
   });
 });
+
+describe('arq search', () => {
+  const tiny = ['--episodes', '2', '--warmup', '1', '--val-images', '2', '--clean-images', '20', '--test-images', '2', '--n', '100', '--final-n', '100', '--calibration', '16', '--baselines', 'uniform'];
+
+  test('runs on the bundled model by default, prints the final table and writes the report', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-search-'));
+    const out = path.join(dir, 'run');
+    const result = await arq('search', ...tiny, '--out', out);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/mnist-cnn-s025\.onnx/);
+    expect(result.stdout).toMatch(/^float\s+100\.000%/m);
+    expect(result.stdout).toMatch(/^ARQ\s+1\.\d+%/m);
+    expect(result.stdout).toMatch(/^uniform W4A4\s+1\.563%/m);
+    expect(result.stdout).toContain(`report: ${path.join(out, 'report.html')}`);
+    const again = await arq('search', ...tiny, '--out', out);
+    expect(again.stderr.trim()).toMatch(/^arq: .* holds a search: continue it with --resume/);
+    const json = JSON.parse((await arq('search', ...tiny, '--out', out, '--resume', '--json')).stdout);
+    expect(Object.keys(json)).toEqual(expect.arrayContaining(['float', 'arq', 'uniform', 'files', 'settings']));
+    expect(json.episodes).toBeUndefined();
+  });
+
+  test('a budget the pinned layers cannot meet fails with one line', async () => {
+    const result = await arq('search', ...tiny, '--budget', '0.001', '--out', mkdtempSync(path.join(tmpdir(), 'arq-cli-search-')));
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/budget 0\.1000% of float BitOps cannot be met/);
+  });
+});
