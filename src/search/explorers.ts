@@ -7,7 +7,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { JsonValue } from '../smoothing/results.js';
 import { DdpgAgent, type AgentState } from './agent/index.js';
-import { Random } from './agent/random.js';
+import { Random } from '../util/random.js';
 import { STATE_SIZE, type QuantizationEnvironment } from './environment.js';
 import type { SearchName } from './types.js';
 

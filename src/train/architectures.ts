@@ -9,7 +9,7 @@ import type { ClampRange, Node, Shape } from '../graph/ir.js';
 import { inferShape } from '../graph/shapes.js';
 import { ArqError } from '../util/errors.js';
 import type { BatchNormNode, TrainGraph, TrainNode } from './graph.js';
-import { Random } from './random.js';
+import { Random } from '../util/random.js';
 
 export const ARCHITECTURES = ['mnist-cnn', 'resnet20', 'resnet32', 'resnet56', 'resnet110', 'mobilenetv2'] as const;
 export type ArchitectureName = (typeof ARCHITECTURES)[number];
@@ -42,7 +42,7 @@ export class GraphBuilder {
 
   constructor(private readonly input: Shape, seed: number) {
     this.shapes.set('input', input);
-    this.random = new Random(seed, 1);
+    this.random = Random.fromSeed(seed, 1);
   }
 
   shape(value: string): Shape {
@@ -65,7 +65,7 @@ export class GraphBuilder {
 
   private uniform(count: number, bound: number): Float32Array {
     const out = new Float32Array(count);
-    for (let i = 0; i < count; i++) out[i] = (2 * this.random.next() - 1) * bound;
+    for (let i = 0; i < count; i++) out[i] = (2 * this.random.uniform() - 1) * bound;
     return out;
   }
 

@@ -4,7 +4,7 @@
  * cosine or step learning-rate schedule, optional random shifts, a checkpoint after every epoch and exact resume.
  *
  * Reproducibility: everything random is a pure function of the seed and the epoch (the shuffle and the shifts come
- * from Random(seed, epoch), the noise of dataset image i in epoch e is the native generator's sample e of image i),
+ * from Random.fromSeed(seed, 1000 + epoch), the noise of dataset image i in epoch e is the native generator's sample e of image i),
  * and native results never depend on the thread count, so a resumed run ends with the same weights as one that was
  * never interrupted.
  */
@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../util/files.js';
 import { buildArchitecture, type ArchitectureName } from './architectures.js';
 import { graphTensors, withTensors, type TrainGraph } from './graph.js';
 import { TrainNet } from './native-net.js';
-import { Random } from './random.js';
+import { Random } from '../util/random.js';
 
 export type Schedule = 'cosine' | 'step';
 
@@ -212,7 +212,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let seconds = 0;
   let samples = 0;
   for (let epoch = history.length; epoch < settings.epochs; epoch++) {
-    const random = new Random(settings.seed, 1000 + epoch);
+    const random = Random.fromSeed(settings.seed, 1000 + epoch);
     const order = random.permutation(data.count);
     const begin = performance.now();
     let lossSum = 0;
@@ -226,8 +226,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const labels = new Int32Array(count);
       for (let i = 0; i < count; i++) {
         const index = order[first + i];
-        const dy = settings.shift > 0 ? random.int(2 * settings.shift + 1) - settings.shift : 0;
-        const dx = settings.shift > 0 ? random.int(2 * settings.shift + 1) - settings.shift : 0;
+        const dy = settings.shift > 0 ? random.integer(2 * settings.shift + 1) - settings.shift : 0;
+        const dx = settings.shift > 0 ? random.integer(2 * settings.shift + 1) - settings.shift : 0;
         const image = shifted(data, index, dy, dx);
         images.set(settings.sigma > 0 ? noisyCopy(image, settings.sigma, settings.seed, index, epoch) : image, i * size);
         labels[i] = data.labels[index];

@@ -4,7 +4,7 @@ import { DdpgAgent, DDPG_DEFAULTS } from '../../src/search/agent/index.js';
 import type { AgentState } from '../../src/search/agent/index.js';
 import { Adam, Mlp, outputOf } from '../../src/search/agent/mlp.js';
 import type { OutputActivation } from '../../src/search/agent/mlp.js';
-import { Random } from '../../src/search/agent/random.js';
+import { Random } from '../../src/util/random.js';
 import { ReplayMemory } from '../../src/search/agent/replay.js';
 import { ArqError } from '../../src/util/errors.js';
 

@@ -22,7 +22,7 @@
  */
 import { Adam, Mlp, outputOf } from './mlp.js';
 import type { AdamState, MlpState } from './mlp.js';
-import { Random } from './random.js';
+import { Random } from '../../util/random.js';
 import { ReplayMemory } from './replay.js';
 import type { ReplayState } from './replay.js';
 import { ArqError } from '../../util/errors.js';

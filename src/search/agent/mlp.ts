@@ -9,7 +9,7 @@
  * inner loop then walks one row of the weights and one row of the batch contiguously: forward as dot products,
  * backward as axpy updates.
  */
-import type { Random } from './random.js';
+import type { Random } from '../../util/random.js';
 import { decodeFloat64, encodeFloat64 } from './codec.js';
 import { ArqError } from '../../util/errors.js';
 

@@ -3,7 +3,7 @@
  * overwrites the oldest. No next state is kept: the agent's critic regresses on the episode's reward directly
  * (see ddpg.ts).
  */
-import type { Random } from './random.js';
+import type { Random } from '../../util/random.js';
 import { decodeFloat64, encodeFloat64 } from './codec.js';
 import { ArqError } from '../../util/errors.js';
 

@@ -1,12 +1,14 @@
 /**
- * The agent's one source of randomness: a 32-bit Mersenne Twister (@stdlib/random-base-mt19937) whose whole state
- * is a Uint32Array that can be read and written back, so a checkpoint resumes the exact stream. Weight init,
- * replay sampling, random actions and exploration noise all draw from it in program order.
+ * arq's one seeded generator on the TypeScript side (the Gaussian noise of certification and training is the native
+ * counter-based one): a 32-bit Mersenne Twister (@stdlib/random-base-mt19937) whose whole state is a Uint32Array
+ * that can be read and written back, so a checkpoint resumes the exact stream. The search agent (weight init, replay
+ * sampling, random actions, exploration), random search and the trainer (initial weights, shuffling, shifts) draw
+ * from it; independent streams of one seed are keyed by a stream number.
  */
 import { createRequire } from 'node:module';
-import { normalQuantile } from '../../smoothing/bounds.js';
-import { ArqError } from '../../util/errors.js';
-import { integerInRange, numberInRange } from '../../util/check.js';
+import { normalQuantile } from '../smoothing/bounds.js';
+import { ArqError } from './errors.js';
+import { integerInRange, numberInRange } from './check.js';
 
 /** The part of stdlib's generator used here: doubles on [0, 1) with 53 random bits, and its state. */
 interface NormalizedPrng {
@@ -26,12 +28,15 @@ export class Random {
 
   /**
    * A generator for any safe integer seed, 0 included: stdlib's numeric seeds must be positive, so the seed goes in
-   * as the two 32-bit words of MT19937's init_by_array.
+   * as the two 32-bit words of MT19937's init_by_array, followed by the stream number when one is given (streams of
+   * one seed are independent generators: the trainer keys its epochs this way).
    */
-  static fromSeed(seed: number): Random {
+  static fromSeed(seed: number, stream?: number): Random {
     integerInRange('seed', seed, 0, Number.MAX_SAFE_INTEGER);
     const low = seed % 2 ** 32;
-    return new Random(mt19937.factory({ seed: [low, (seed - low) / 2 ** 32] }).normalized);
+    const key = [low, (seed - low) / 2 ** 32];
+    if (stream !== undefined) key.push(integerInRange('stream', stream, 0, 2 ** 32 - 1));
+    return new Random(mt19937.factory({ seed: key }).normalized);
   }
 
   /** Resumes the stream at a state `state()` returned. */
@@ -56,6 +61,25 @@ export class Random {
   /** Uniform integer on [0, n). */
   integer(n: number): number {
     return Math.floor(this.next() * n);
+  }
+
+  /** Standard normal, by Box-Muller on two uniforms (1 - u keeps the logarithm finite). */
+  normal(): number {
+    const u = 1 - this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+
+  /** A uniformly random permutation of [0, n) (Fisher-Yates). */
+  permutation(n: number): Int32Array {
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.integer(i + 1);
+      const t = out[i];
+      out[i] = out[j];
+      out[j] = t;
+    }
+    return out;
   }
 
   /**
