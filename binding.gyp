@@ -77,6 +77,8 @@
         'native/train/conv.cc',
         'native/train/layers.cc',
         'native/train/bind.cc',
+        'native/train/qat_net.cc',
+        'native/train/qat_bind.cc',
       ],
     },
   ],

@@ -10,6 +10,7 @@
 #include "kernels/qbind.h"
 #include "noise/bind.h"
 #include "train/bind.h"
+#include "train/qat_bind.h"
 
 namespace {
 
@@ -44,6 +45,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   arq::kernels::register_quant_bindings(env, exports);
   arq::noise::register_bindings(env, exports);
   arq::train::register_bindings(env, exports);
+  arq::train::register_qat_bindings(env, exports);
   return exports;
 }
 

@@ -188,12 +188,49 @@ export interface NativeTrainNet {
   momenta(): Float32Array[];
 }
 
+/**
+ * Quantization-aware training (native/train/qat_net.h): an integer plan description whose conv/gemm ops carry float
+ * weights (trained) instead of codes; codes and scales are re-derived from them before every forward pass.
+ */
+export type QatNetOp =
+  | Exclude<FloatPlanOp, { op: 'conv' | 'gemm' }>
+  | (Extract<FloatPlanOp, { op: 'conv' }> & QatLayerFields)
+  | (Extract<FloatPlanOp, { op: 'gemm' }> & QatLayerFields);
+
+export interface QatLayerFields {
+  wbits: number;
+  inputGrid: NativeGrid & { bits: number };
+}
+
+export interface QatNetSpec {
+  input: [number, number, number];
+  values: number;
+  output: number;
+  grids: (NativeGrid | null)[];
+  ops: QatNetOp[];
+}
+
+export interface NativeQatNet {
+  readonly classes: number;
+  /** Fake-quantized forward, straight-through backward, one SGD step. */
+  step(request: TrainBatch & { lr: number; momentum: number; weightDecay: number }): Promise<{ loss: number; correct: number }>;
+  gradients(request: TrainBatch): Promise<{ loss: number; correct: number }>;
+  /** The fake-quantized logits: the integer engine's for the current codes. */
+  predict(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
+  /** Each layer's weight, then its bias when it has one, in op order. */
+  tensors(): Float32Array[];
+  grads(): Float32Array[];
+  /** Per layer: the weight codes and per-channel scales the next forward pass uses. */
+  codes(): { codes: Int8Array; scales: Float32Array }[];
+}
+
 interface Addon {
   cpuInfo(): { detected: IsaName; active: IsaName; threads: number };
   _setIsaCap(isa: IsaName): void;
   FloatPlan: new (spec: FloatPlanSpec) => NativeFloatPlan;
   IntPlan: new (spec: IntPlanSpec) => NativeIntPlan;
   TrainNet: new (spec: TrainNetSpec) => NativeTrainNet;
+  QatNet: new (spec: QatNetSpec) => NativeQatNet;
   _kernels: NativeKernels;
   _qkernels: NativeQKernels;
   _noise: NativeNoise;
