@@ -1,18 +1,26 @@
 /** `arq train`: trains an architecture with Gaussian noise augmentation and writes standard ONNX. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { ARCHITECTURES, type ArchitectureName } from '../train/architectures.js';
+import { ArqError } from '../util/errors.js';
 import { withOutputOptions, withThreadsOption } from './options.js';
 
 interface TrainArgs {
-  arch: ArchitectureName;
+  arch?: ArchitectureName;
   data: string;
+  qat: boolean;
+  init?: string;
+  policy?: string;
+  bits?: string;
+  steps?: number;
+  calibration: number;
+  calibrationData?: string;
   testData?: string;
   sigma: number;
-  epochs: number;
+  epochs?: number;
   batch: number;
-  lr: number;
+  lr?: number;
   momentum: number;
-  weightDecay: number;
+  weightDecay?: number;
   schedule: 'cosine' | 'step';
   shift: number;
   width: number;
@@ -27,18 +35,25 @@ interface TrainArgs {
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train',
-  describe: 'train a network with Gaussian noise augmentation and write it as ONNX',
+  describe: 'train a network with Gaussian noise augmentation and write it as ONNX; --qat fine-tunes a model under a quantization policy',
   builder: (yargs: Argv) =>
     withThreadsOption(withOutputOptions(yargs))
-      .option('arch', { choices: ARCHITECTURES, demandOption: true, describe: 'architecture' })
+      .option('arch', { choices: ARCHITECTURES, describe: 'architecture (required without --qat)' })
+      .option('qat', { type: 'boolean', default: false, describe: 'quantization-aware fine-tuning of --init under --policy/--bits (integer semantics, straight-through gradients)' })
+      .option('init', { type: 'string', describe: '--qat: the ONNX model to fine-tune' })
+      .option('policy', { type: 'string', describe: '--qat: policy file (arq-policy/1) made for --init' })
+      .option('bits', { type: 'string', describe: '--qat: uniform policy shorthand, e.g. w4a4' })
+      .option('steps', { type: 'number', describe: '--qat: SGD steps (instead of --epochs)' })
+      .option('calibration', { type: 'number', default: 256, describe: '--qat: noisy training images for calibration (fixed during QAT)' })
+      .option('calibration-data', { type: 'string', describe: '--qat: calibration images (default: the training counterpart of --data)' })
       .option('data', { type: 'string', demandOption: true, describe: 'training data (mnist = mnist:train; see --help of predict for the specs)' })
       .option('test-data', { type: 'string', describe: 'evaluated after every epoch (default: the test split of --data where it has one)' })
       .option('sigma', { type: 'number', demandOption: true, describe: 'Gaussian noise sigma added to every training image (0 = clean)' })
-      .option('epochs', { type: 'number', demandOption: true })
+      .option('epochs', { type: 'number', describe: 'passes over the data (required without --qat)' })
       .option('batch', { type: 'number', default: 128 })
-      .option('lr', { type: 'number', default: 0.05, describe: 'initial learning rate' })
+      .option('lr', { type: 'number', describe: 'initial learning rate (default 0.05; --qat 0.01)' })
       .option('momentum', { type: 'number', default: 0.9 })
-      .option('weight-decay', { type: 'number', default: 5e-4 })
+      .option('weight-decay', { type: 'number', describe: 'default 5e-4; --qat 0' })
       .option('schedule', { choices: ['cosine', 'step'] as const, default: 'cosine' as const, describe: 'cosine per step to 0, or x0.1 at 50% and 75% of the epochs' })
       .option('shift', { type: 'number', default: 0, describe: 'random shifts of up to N pixels (augmentation)' })
       .option('width', { type: 'number', default: 1, describe: 'MobileNetV2 width multiplier' })
@@ -53,6 +68,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const { progressBar } = await import('./progress.js');
     const { printJson } = await import('./print.js');
 
+    if (args.qat) return qatHandler(args);
+    for (const flag of ['init', 'policy', 'bits', 'steps'] as const) if (args[flag] !== undefined) throw new ArqError(`--${flag} applies to --qat`);
+    if (args.arch === undefined) throw new ArqError('--arch is required (or --qat with --init)');
+    if (args.epochs === undefined) throw new ArqError('--epochs is required');
     const trainData = await loadDataset(args.data === 'mnist' ? 'mnist:train' : args.data, 'train');
     const parsed = parseDataSpec(args.data, 'train');
     const testSpec = args.testData ?? (parsed.kind === 'mnist' ? 'mnist:test' : parsed.kind === 'cifar10' ? `cifar10:${parsed.dir}#test` : undefined);
@@ -63,7 +82,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     process.once('SIGINT', stop);
     try {
       const result = await train({
-        arch: args.arch, sigma: args.sigma, epochs: args.epochs, batch: args.batch, lr: args.lr, momentum: args.momentum, weightDecay: args.weightDecay,
+        arch: args.arch, sigma: args.sigma, epochs: args.epochs, batch: args.batch, lr: args.lr ?? 0.05, momentum: args.momentum, weightDecay: args.weightDecay ?? 5e-4,
         schedule: args.schedule, shift: args.shift, width: args.width, seed: args.seed, threads: args.threads, train: trainData, test: testData,
         checkpoint: args.checkpoint ?? `${args.out}.checkpoint.json`, resume: args.resume, signal: controller.signal,
         onProgress: (p) => bar.update((p.epoch - 1) * p.steps + p.step, p.epochs * p.steps, { epoch: `${p.epoch}/${p.epochs}`, loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) }),
@@ -90,3 +109,45 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     }
   },
 };
+
+/** `arq train --qat`: fine-tunes --init under the policy (src/train/fine-tune.ts) and prints the accuracies. */
+async function qatHandler(args: ArgumentsCamelCase<TrainArgs>): Promise<void> {
+  const { loadDataset, parseDataSpec } = await import('../data/index.js');
+  const { qatTrain } = await import('../train/fine-tune.js');
+  const { progressBar } = await import('./progress.js');
+  const { printJson } = await import('./print.js');
+  if (!args.init) throw new ArqError('--qat needs --init MODEL.onnx');
+  if (args.arch !== undefined) throw new ArqError('--arch does not apply to --qat (the architecture is --init\'s)');
+  if (args.resume || args.checkpoint) throw new ArqError('--checkpoint and --resume do not apply to --qat');
+  const parsed = parseDataSpec(args.data, 'train');
+  const testSpec = args.testData ?? (parsed.kind === 'mnist' ? 'mnist:test' : parsed.kind === 'cifar10' ? `cifar10:${parsed.dir}#test` : undefined);
+  const test = testSpec === undefined ? undefined : await loadDataset(testSpec, 'test');
+  const bar = progressBar('qat', args, ['loss', 'acc']);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  try {
+    const summary = await qatTrain({
+      init: args.init, policy: args.policy, bits: args.bits, data: args.data, test, sigma: args.sigma, steps: args.steps, epochs: args.epochs,
+      batch: args.batch, lr: args.lr, momentum: args.momentum, weightDecay: args.weightDecay, seed: args.seed, calibrationCount: args.calibration,
+      calibrationData: args.calibrationData, threads: args.threads, out: args.out, command: `npx arq ${process.argv.slice(2).join(' ')}`, signal: controller.signal,
+      onProgress: (p) => bar.update(p.step, p.steps, { loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) }),
+    });
+    bar.stop();
+    if (args.json) {
+      printJson(summary);
+      return;
+    }
+    const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+    console.log(`wrote ${summary.model}, ${summary.sidecar} and ${summary.policyFile}; ${summary.steps} steps in ${summary.seconds.toFixed(1)} s, loss ${summary.firstLoss.toFixed(4)} -> ${summary.lastLoss.toFixed(4)}`);
+    if (summary.accuracy) {
+      for (const [key, a] of Object.entries(summary.accuracy)) console.log(`  ${key.padEnd(17)} clean ${pct(a.clean)}  noisy ${pct(a.noisy)}`);
+    }
+  } catch (error) {
+    if (controller.signal.aborted) throw new Error('interrupted; nothing was written');
+    throw error;
+  } finally {
+    bar.stop();
+    process.removeListener('SIGINT', stop);
+  }
+}

@@ -146,14 +146,15 @@ export const FINE_TUNE_DEFAULTS = { batch: 128, lr: 0.01, momentum: 0.9, weightD
 
 /** Fine-tunes `options.graph` under `options.policy` with QAT for `options.steps` SGD steps (see the module comment). */
 export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult> {
-  const o = { ...FINE_TUNE_DEFAULTS, ...options };
+  const o = options;
+  const d = FINE_TUNE_DEFAULTS;
   const steps = integerInRange('steps', o.steps, 1, 10_000_000);
-  const batch = integerInRange('batch', o.batch, 1, 65536);
-  const lr = numberInRange('lr', o.lr, 0, 100);
-  const momentum = numberInRange('momentum', o.momentum, 0, 0.999999);
-  const weightDecay = numberInRange('weightDecay', o.weightDecay, 0, 1);
+  const batch = integerInRange('batch', o.batch ?? d.batch, 1, 65536);
+  const lr = numberInRange('lr', o.lr ?? d.lr, 0, 100);
+  const momentum = numberInRange('momentum', o.momentum ?? d.momentum, 0, 0.999999);
+  const weightDecay = numberInRange('weightDecay', o.weightDecay ?? d.weightDecay, 0, 1);
   const sigma = numberInRange('sigma', o.sigma, 0, 100);
-  const seed = integerInRange('seed', o.seed, 0, Number.MAX_SAFE_INTEGER);
+  const seed = integerInRange('seed', o.seed ?? d.seed, 0, Number.MAX_SAFE_INTEGER);
   const threads = o.threads === undefined ? cpuInfo().threads : integerInRange('threads', o.threads, 1, 256);
   const policy = validatePolicy(o.policy, o.graph, o.policy?.model, { source: 'policy', allowOtherModel: true });
   const data = o.train;

@@ -1,0 +1,158 @@
+/**
+ * `arq train --qat`: fine-tunes an ONNX model with QAT under a policy and writes the fine-tuned float network.
+ *
+ * The calibration is the integer engine's usual one (prepareQuantization: `--calibration` noisy images of the training
+ * counterpart of `--data`, at `--sigma`, seeded by `--seed`), computed once on the INITIAL model and fixed during QAT.
+ * The written ONNX is float; the sidecar JSON reports the test accuracy of
+ * - `qat`: the integer network that was trained (the fine-tuned weights on the initial model's calibration; equal,
+ *   logit for logit, to the fake-quantized forward pass), and
+ * - `qat_recalibrated`: what `arq predict|certify --model OUT --engine int` computes, since those commands calibrate
+ *   OUT itself with the same settings (its float activations moved a little, so its grids may differ slightly).
+ * OUT.policy.json is the policy re-keyed to OUT's sha256, for `--policy`.
+ */
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { loadDataset, trainingSpec, type Dataset } from '../data/index.js';
+import { FloatPlan } from '../engine/float-plan.js';
+import type { Graph } from '../graph/ir.js';
+import { loadModel } from '../model.js';
+import { cpuInfo } from '../native.js';
+import { calibrate } from '../quant/calibrate.js';
+import { IntPlan } from '../quant/int-plan.js';
+import { savePolicy, type Policy } from '../quant/policy.js';
+import { prepareQuantization } from '../quant/quantize.js';
+import { integerInRange } from '../util/check.js';
+import { ArqError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/files.js';
+import { exportTrainGraph, EXPORT_OPSET } from './export.js';
+import type { TrainGraph } from './graph.js';
+import { accuracyOf, fineTune, FINE_TUNE_DEFAULTS, type FineTuneProgress } from './qat.js';
+import { EVAL_NOISE_SEED } from './train.js';
+
+export interface QatTrainOptions {
+  /** The ONNX model to fine-tune. */
+  readonly init: string;
+  /** `--policy FILE` (made for `init`) or `--bits wXaY`. */
+  readonly policy?: string;
+  readonly bits?: string;
+  /** Training data spec (e.g. mnist = mnist:train); calibration uses its training counterpart. */
+  readonly data: string;
+  /** Evaluated before and after (default: none). */
+  readonly test?: Dataset;
+  readonly sigma: number;
+  /** SGD steps; or `epochs` passes over the training data. */
+  readonly steps?: number;
+  readonly epochs?: number;
+  readonly batch?: number;
+  readonly lr?: number;
+  readonly momentum?: number;
+  readonly weightDecay?: number;
+  readonly seed?: number;
+  readonly calibrationCount?: number;
+  readonly calibrationData?: string;
+  readonly threads?: number;
+  readonly out: string;
+  readonly command: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: FineTuneProgress) => void;
+}
+
+export interface Accuracy {
+  readonly clean: number;
+  /** One N(0, sigma^2) draw per test image (seed EVAL_NOISE_SEED), unclipped. */
+  readonly noisy: number;
+}
+
+export interface QatSummary {
+  readonly model: string;
+  readonly sidecar: string;
+  readonly policyFile: string;
+  readonly sha256: string;
+  readonly steps: number;
+  readonly seconds: number;
+  readonly firstLoss: number;
+  readonly lastLoss: number;
+  /** On the test data, when given. */
+  readonly accuracy?: { readonly float: Accuracy; readonly ptq: Accuracy; readonly qat: Accuracy; readonly qat_recalibrated: Accuracy; readonly qat_float: Accuracy };
+}
+
+async function accuracy(plan: FloatPlan | IntPlan, data: Dataset, sigma: number, threads: number): Promise<Accuracy> {
+  const predict = (images: Float32Array, batch: number) => plan.run(images, batch, threads);
+  return { clean: await accuracyOf(predict, plan.classes, data, 0, EVAL_NOISE_SEED), noisy: await accuracyOf(predict, plan.classes, data, sigma, EVAL_NOISE_SEED) };
+}
+
+function asTrainGraph(graph: Graph): TrainGraph {
+  if (graph.input.rank !== 4) throw new ArqError('arq train --qat: the model input must be an image [N, C, H, W]');
+  return graph as TrainGraph;
+}
+
+export async function qatTrain(options: QatTrainOptions): Promise<QatSummary> {
+  const threads = options.threads === undefined ? cpuInfo().threads : integerInRange('threads', options.threads, 1, 256);
+  if ((options.steps === undefined) === (options.epochs === undefined)) throw new ArqError('arq train --qat: give either --steps or --epochs');
+  const model = await loadModel(options.init);
+  const train = await loadDataset(options.data === 'mnist' ? 'mnist:train' : options.data, 'train');
+  const batch = options.batch ?? FINE_TUNE_DEFAULTS.batch;
+  const steps = options.steps ?? integerInRange('epochs', options.epochs, 1, 100000) * Math.ceil(train.count / integerInRange('batch', batch, 1, 65536));
+  const quantizationSettings = {
+    policy: options.policy, bits: options.bits, data: options.data, calibrationData: options.calibrationData ?? trainingSpec(options.data),
+    sigma: options.sigma, calibrationCount: options.calibrationCount, seed: options.seed, threads,
+  };
+  const { policy, calibration } = await prepareQuantization(model, quantizationSettings);
+  const result = await fineTune({
+    graph: model.graph, policy, calibration, train, sigma: options.sigma, steps, batch, lr: options.lr, momentum: options.momentum,
+    weightDecay: options.weightDecay, seed: options.seed, threads, signal: options.signal, onProgress: options.onProgress,
+  });
+
+  const settings = {
+    init: options.init, init_sha256: model.sha256, data: train.name, sigma: options.sigma, steps, batch, lr: options.lr ?? FINE_TUNE_DEFAULTS.lr,
+    momentum: options.momentum ?? FINE_TUNE_DEFAULTS.momentum, weight_decay: options.weightDecay ?? FINE_TUNE_DEFAULTS.weightDecay, seed: options.seed ?? FINE_TUNE_DEFAULTS.seed,
+    schedule: 'cosine per step to 0', calibration: calibration.settings,
+  };
+  const bytes = exportTrainGraph(asTrainGraph(result.graph), { 'arq.qat.settings': JSON.stringify(settings), 'arq.qat.policy': JSON.stringify(policy.layers) });
+  writeFileSync(options.out, bytes);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const base = options.out.endsWith('.onnx') ? options.out.slice(0, -5) : options.out;
+  const policyFile = `${base}.policy.json`;
+  const outPolicy: Policy = { ...policy, model: sha256 };
+  await savePolicy(policyFile, outPolicy);
+
+  let measured: QatSummary['accuracy'];
+  if (options.test) {
+    const recalibrated = await calibrate(result.graph, await loadDataset(quantizationSettings.calibrationData, 'train'), { sigma: options.sigma, count: options.calibrationCount, seed: options.seed, threads });
+    const test = options.test;
+    measured = {
+      float: await accuracy(FloatPlan.build(model.graph), test, options.sigma, threads),
+      ptq: await accuracy(IntPlan.build(model.graph, policy, calibration), test, options.sigma, threads),
+      qat: await accuracy(IntPlan.build(result.graph, policy, calibration), test, options.sigma, threads),
+      qat_recalibrated: await accuracy(IntPlan.build(result.graph, policy, recalibrated), test, options.sigma, threads),
+      qat_float: await accuracy(FloatPlan.build(result.graph), test, options.sigma, threads),
+    };
+  }
+  const sidecar = `${base}.json`;
+  const bits = options.bits ? `--bits ${options.bits}` : `--policy ${policyFile}`;
+  writeFileAtomic(sidecar, `${JSON.stringify({
+    model: options.out.split('/').pop(),
+    command: options.command,
+    produced_by: 'arq train --qat',
+    opset: EXPORT_OPSET,
+    settings,
+    policy: policy.layers,
+    policy_file: policyFile.split('/').pop(),
+    training_time_s: Number(result.seconds.toFixed(1)),
+    train_loss_first_10pct: result.firstLoss,
+    train_loss_last_10pct: result.lastLoss,
+    test_data: options.test?.name,
+    test_accuracy: measured,
+    test_noise: `one N(0, sigma^2) draw per test image from arq's noise generator, seed ${EVAL_NOISE_SEED}, unclipped`,
+    accuracy_keys: {
+      float: 'the initial model, fp32', ptq: 'the initial model quantized under the policy (post-training)',
+      qat: 'the trained integer network: fine-tuned weights on the initial model\'s calibration (= the fake-quantized forward pass)',
+      qat_recalibrated: 'the fine-tuned model calibrated again with the same settings: what the integer engine commands compute on this file',
+      qat_float: 'the fine-tuned model, fp32',
+    },
+    reproduce: `npx arq predict --model ${options.out} --data ${options.test?.name ?? 'mnist:test'} --engine int ${bits} --sigma ${options.sigma} --calibration ${calibration.settings.count} --seed ${calibration.settings.seed} (clean accuracy = test_accuracy.qat_recalibrated.clean)`,
+    sha256,
+    onnx_size_bytes: bytes.length,
+  }, null, 2)}\n`);
+  return { model: options.out, sidecar, policyFile, sha256, steps, seconds: result.seconds, firstLoss: result.firstLoss, lastLoss: result.lastLoss, accuracy: measured };
+}
