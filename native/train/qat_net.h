@@ -10,7 +10,8 @@
 // - conv/gemm: layer-input codes (float input quantized, or carrier converted by the 256-entry table), centred by
 //   z_a, accumulated exactly (the f32 GEMM on integer values, exact while K * qmax_w * max|q_a - z_a| < 2^24, else
 //   a scalar int32 loop), then requant_code / requant_float with the layer's multiplier and bias;
-// - add: add_codes; clamp: on codes; max pool on codes; average pools: int32 sum then average_code; flatten.
+// - add: add_codes; clamp: on codes; max pool on codes; average pools: int32 sum then average_code; flatten, pad
+//   (the pad value's code) and repeat copy codes.
 // Logits are therefore bit-identical to engine::run_reference on the IntPlanSpec with the current codes.
 //
 // Backward (straight-through): every rounding is the identity; a clamp passes the gradient only where the value was
@@ -49,8 +50,7 @@ struct QatSpec {
 
 class QatNet {
  public:
-  // Validates (build_network on the initial codes); throws std::invalid_argument naming the op. Pad and repeat are
-  // rejected: the trainer has no backward for them.
+  // Validates (build_network on the initial codes); throws std::invalid_argument naming the op.
   explicit QatNet(QatSpec spec);
 
   int64_t classes() const { return shapes_[spec_.plan.output].size(); }
