@@ -6,17 +6,20 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Dataset } from '../data/index.js';
 import type { LoadedModel } from '../model.js';
-import { buildNativePlan } from '../engine/classifier.js';
-import type { Calibration } from '../quant/calibrate.js';
+import { FloatPlan } from '../engine/float-plan.js';
 import type { Policy } from '../quant/policy.js';
 import { certifyDataset } from '../smoothing/run.js';
 import { nativeSampler } from '../smoothing/samplers.js';
+import type { CandidateBuilder } from './candidate.js';
 import type { FinalEntry } from './types.js';
 
 export interface FinalSettings {
   readonly dir: string;
   readonly model: LoadedModel;
-  readonly calibration: Calibration;
+  /** Builds (and fine-tunes, when the search does) a policy's plan exactly as the search evaluated it. */
+  readonly candidates: CandidateBuilder;
+  /** The calibration's settings, recorded with integer results. */
+  readonly calibration: { readonly [key: string]: string | number };
   readonly test: Dataset;
   readonly skip: number;
   readonly max: number;
@@ -39,13 +42,13 @@ export async function certifyFinal(key: string, label: string, policy: Policy | 
   mkdirSync(path.join(settings.dir, 'final'), { recursive: true });
   const results = path.join('final', `${key}.tsv`);
   const out = path.join(settings.dir, results);
-  const plan = policy ? buildNativePlan(model, 'int', { policy, calibration: settings.calibration }) : buildNativePlan(model, 'float');
+  const plan = policy ? (await settings.candidates.build(policy, settings.signal)).plan : FloatPlan.build(model.graph);
   const inputSize = model.graph.input.shape.reduce((a, b) => a * b, 1);
   const sampler = nativeSampler(plan, inputSize, { sigma, seed, batch: settings.batch, threads: settings.threads });
   const resume = settings.resume && existsSync(out);
   const { summary, rows } = await certifyDataset({
     sampler, dataset: settings.test, out,
-    identity: { seed, model: model.sha256, engine: policy ? 'int' : 'float', policy: policy ? JSON.stringify(policy.layers) : null, calibration: policy ? { ...settings.calibration.settings } : null },
+    identity: { seed, model: model.sha256, engine: policy ? 'int' : 'float', policy: policy ? JSON.stringify(policy.layers) : null, calibration: policy ? { ...settings.calibration } : null },
     info: { batch: settings.batch, threads: settings.threads },
     n0: settings.n0, n: settings.n, alpha: settings.alpha, skip: settings.skip, max: settings.max,
     resume, overwrite: !resume, signal: settings.signal,

@@ -9,14 +9,13 @@
  * IRS's ACR_q is biased low against ACR_fp by its disagreement bound zeta (n_p samples instead of n); the bias is
  * nearly the same for every candidate, so it shifts rewards without reordering them.
  */
-import type { LoadedModel } from '../model.js';
-import type { Calibration } from '../quant/calibrate.js';
 import type { Policy } from '../quant/policy.js';
-import { IntPlan } from '../quant/int-plan.js';
+import type { IntPlan } from '../quant/int-plan.js';
 import { argmax } from '../engine/classifier.js';
 import { certifyIncremental } from '../smoothing/irs.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import type { IrsCacheEntry } from '../smoothing/irs-cache.js';
+import type { CandidateBuilder } from './candidate.js';
 import type { RewardName, RewardParts } from './types.js';
 
 /** Images and labels of one validation set, NCHW in [0, 1]. */
@@ -56,7 +55,8 @@ export interface RewardOptions {
 export interface RewardOutcome {
   reward: number;
   parts: RewardParts;
-  /** Seconds building the integer plan and measuring the reward. */
+  /** Seconds fine-tuning (0 without), building the integer plan and measuring the reward. */
+  finetuneSeconds: number;
   quantizeSeconds: number;
   certifySeconds: number;
 }
@@ -76,16 +76,13 @@ export async function cleanAccuracy(plan: { run(images: Float32Array, batch: num
 /** Measures a candidate policy's reward against the float reference. */
 export class RewardFunction {
   constructor(
-    private readonly model: LoadedModel,
-    private readonly calibration: Calibration,
+    private readonly candidates: CandidateBuilder,
     private readonly reference: FloatReference,
     private readonly options: RewardOptions,
   ) {}
 
   async evaluate(policy: Policy, signal?: AbortSignal): Promise<RewardOutcome> {
-    const startQuantize = performance.now();
-    const plan = IntPlan.build(this.model.graph, policy, this.calibration);
-    const quantizeSeconds = (performance.now() - startQuantize) / 1000;
+    const { plan, quantizeSeconds, finetuneSeconds } = await this.candidates.build(policy, signal);
     const startCertify = performance.now();
     const { lambda } = this.options;
     let reward: number;
@@ -100,7 +97,7 @@ export class RewardFunction {
       reward = lambda * (acr - this.reference.acr);
       if (this.options.reward === 'arq-acc') reward += lambda * (smoothedAccuracy - this.reference.smoothedAccuracy);
     }
-    return { reward, parts, quantizeSeconds, certifySeconds: (performance.now() - startCertify) / 1000 };
+    return { reward, parts, finetuneSeconds, quantizeSeconds, certifySeconds: (performance.now() - startCertify) / 1000 };
   }
 
   /** ACR and smoothed accuracy of the plan's smoothed classifier by IRS over the certified validation images. */

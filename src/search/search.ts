@@ -30,6 +30,7 @@ import { QuantizationEnvironment, widestUniform } from './environment.js';
 import { cleanAccuracy, DEFAULT_LAMBDA, RewardFunction, type FloatReference, type ImageSet } from './rewards.js';
 import { checkResumable, EpisodeLog, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { certifyFinal, type FinalSettings } from './final.js';
+import { CandidateBuilder } from './candidate.js';
 import { createExplorer } from './explorers.js';
 import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type RewardName, type SearchName, type SearchReport } from './types.js';
 
@@ -69,6 +70,8 @@ export interface SearchOptions {
   np?: number;
   /** Estimation samples of the final CERTIFY on the test subset. Default 10,000. */
   finalN?: number;
+  /** QAT steps (batches of 128 noisy validation-split images) before each candidate's reward and final CERTIFY. Default 0. */
+  finetuneSteps?: number;
   lambda?: number;
   minBits?: number;
   maxBits?: number;
@@ -131,6 +134,7 @@ const SEARCH_DEFAULTS = {
   data: 'mnist', sigma: 0.25, budget: 0.015625, reward: 'arq' as RewardName, episodes: 120, warmup: 20,
   valImages: 100, cleanImages: 2000, testImages: 200, n0: 100, n: 10_000, alpha: 0.001, finalN: 10_000,
   lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, seed: 0, batch: 400,
+  finetuneSteps: 0,
 } as const;
 
 /** The options, checked and completed with defaults. */
@@ -152,6 +156,7 @@ function resolveOptions(options: SearchOptions) {
     n0: integerInRange('n0', o.n0, 1, 1_000_000), n, alpha: numberInRange('alpha', o.alpha, 0, 0.5, { exclusiveMin: true }),
     np: integerInRange('np', o.np ?? defaultNp(n), 1, n),
     finalN: integerInRange('finalN', o.finalN, 1, 10_000_000),
+    finetuneSteps: integerInRange('finetuneSteps', o.finetuneSteps, 0, 10_000_000),
     lambda: numberInRange('lambda', o.lambda, 0, 1e6, { exclusiveMin: true }),
     minBits: o.minBits, maxBits: o.maxBits, pinEnds: Boolean(o.pinEnds),
     calibrationCount: integerInRange('calibrationCount', o.calibrationCount, 1, 1_000_000),
@@ -168,7 +173,7 @@ function settingsOf(o: Resolved, model: LoadedModel): { [key: string]: JsonValue
   return {
     model: model.sha256, data: o.data, val_data: o.valData, sigma: o.sigma, budget: o.budget, reward: o.reward,
     episodes: o.episodes, warmup: o.warmup, baselines: [...o.baselines], val_images: o.valImages, clean_images: o.cleanImages,
-    test_images: o.testImages, n0: o.n0, n: o.n, alpha: o.alpha, np: o.np, final_n: o.finalN, lambda: o.lambda,
+    test_images: o.testImages, n0: o.n0, n: o.n, alpha: o.alpha, np: o.np, final_n: o.finalN, finetune_steps: o.finetuneSteps, lambda: o.lambda,
     min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds, calibration_count: o.calibrationCount, seed: o.seed,
   };
 }
@@ -221,8 +226,9 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   const calibration = await timed('calibrate', () => calibrate(model.graph, valDataset, { sigma: o.sigma, count: o.calibrationCount, seed: o.seed, threads: o.threads }));
 
   const reference = await timed('float-validation', () => floatReference(o, model, valDataset, events));
-  const rewards = new RewardFunction(model, calibration, reference, { reward: o.reward, lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
-  const haqRewards = new RewardFunction(model, calibration, reference, { reward: 'haq', lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
+  const candidates = new CandidateBuilder(model.graph, calibration, { steps: o.finetuneSteps, train: valDataset, sigma: o.sigma, seed: o.seed, threads: o.threads });
+  const rewards = new RewardFunction(candidates, reference, { reward: o.reward, lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
+  const haqRewards = new RewardFunction(candidates, reference, { reward: 'haq', lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
 
   const log = EpisodeLog.open(o.out, previous);
   try {
@@ -234,7 +240,7 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
     log.close();
   }
 
-  const finals = await timed('final', () => finalCertifications(o, model, calibration, testDataset, checkpoint, events));
+  const finals = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, events));
   events.emit('stage', { stage: 'report', total: 1 });
   const arqBest = checkpoint.searches.arq!.best!;
   const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers: arqBest.policy };
@@ -300,7 +306,7 @@ async function runEpisodes(
       search: name, episode, warmup, actions: name === 'random' ? [] : choice.actions, policy: layers,
       bitops_percent: policyCost(model.graph, policy).bitopsPercent, reward: outcome.reward, reward_parts: outcome.parts,
       timings: {
-        quantize: outcome.quantizeSeconds, finetune: 0, certify: outcome.certifySeconds, agent: agentChoose + agentLearn,
+        quantize: outcome.quantizeSeconds, finetune: outcome.finetuneSeconds, certify: outcome.certifySeconds, agent: agentChoose + agentLearn,
         total: (performance.now() - t0) / 1000,
       },
     };
@@ -318,29 +324,30 @@ async function runEpisodes(
 
 /** Full CERTIFY on the test subset of the float model, each search's winner and the uniform baselines. */
 async function finalCertifications(
-  o: Resolved, model: LoadedModel, calibration: Calibration, testDataset: Dataset, checkpoint: Checkpoint, events: SearchRun,
+  o: Resolved, model: LoadedModel, candidates: CandidateBuilder, calibration: Calibration, testDataset: Dataset, checkpoint: Checkpoint,
+  events: SearchRun,
 ): Promise<Partial<Record<FinalKey, FinalEntry>>> {
   const test = spread(testDataset, o.testImages);
-  const candidates: { key: FinalKey; label: string; policy: Policy | null }[] = [{ key: 'float', label: 'float', policy: null }];
+  const entries: { key: FinalKey; label: string; policy: Policy | null }[] = [{ key: 'float', label: 'float', policy: null }];
   const fromSearch = (key: SearchName, label: string) => {
     const best = checkpoint.searches[key]?.best;
-    if (best) candidates.push({ key, label, policy: { format: POLICY_FORMAT, model: model.sha256, layers: best.policy } });
+    if (best) entries.push({ key, label, policy: { format: POLICY_FORMAT, model: model.sha256, layers: best.policy } });
   };
   fromSearch('arq', 'ARQ');
   fromSearch('haq', 'HAQ');
   fromSearch('random', 'random search');
   const uniform = widestUniform(o.budget, o.minBits, o.maxBits);
   if (o.baselines.includes('uniform') && uniform) {
-    candidates.push({ key: 'uniform', label: `uniform W${uniform.wbits}A${uniform.abits}`, policy: uniformPolicy(model.graph, model.sha256, uniform.wbits, uniform.abits) });
+    entries.push({ key: 'uniform', label: `uniform W${uniform.wbits}A${uniform.abits}`, policy: uniformPolicy(model.graph, model.sha256, uniform.wbits, uniform.abits) });
   }
-  if (o.baselines.includes('w8a8')) candidates.push({ key: 'w8a8', label: 'W8A8', policy: uniformPolicy(model.graph, model.sha256, 8, 8) });
+  if (o.baselines.includes('w8a8')) entries.push({ key: 'w8a8', label: 'W8A8', policy: uniformPolicy(model.graph, model.sha256, 8, 8) });
 
   const finals: Partial<Record<FinalKey, FinalEntry>> = {};
-  for (const { key, label, policy } of candidates) {
+  for (const { key, label, policy } of entries) {
     const stage = `final-${key}` as const;
     events.emit('stage', { stage, total: test.max });
     const settings: FinalSettings = {
-      dir: o.out, model, calibration, test: testDataset, skip: test.skip, max: test.max, sigma: o.sigma, seed: o.seed,
+      dir: o.out, model, candidates, calibration: calibration.settings, test: testDataset, skip: test.skip, max: test.max, sigma: o.sigma, seed: o.seed,
       n0: o.n0, n: o.finalN, alpha: o.alpha, batch: o.batch, threads: o.threads, resume: o.resume, signal: o.signal,
       onImage: (done, total) => events.emit('progress', { stage, done, total }),
     };

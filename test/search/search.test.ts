@@ -90,6 +90,16 @@ describe('search', () => {
     await expect(search({ ...TOY, out: dir, resume: true, sigma: 0.5 })).rejects.toThrow(/different settings: sigma/);
   }, 180_000);
 
+  it('fine-tunes each candidate with QAT when asked, and certifies the winner as it was rewarded', async () => {
+    const dir = tempDir();
+    const { report } = await search({ ...TOY, out: dir, episodes: 2, warmup: 1, baselines: [], finetuneSteps: 2 });
+    expect(report.settings.finetune_steps).toBe(2);
+    for (const r of report.episodes) expect(r.timings.finetune).toBeGreaterThan(0);
+    const { report: again } = await search({ ...TOY, out: tempDir(), episodes: 2, warmup: 1, baselines: [], finetuneSteps: 2 });
+    expect(outcome(again.episodes)).toEqual(outcome(report.episodes));
+    expect(again.arq!.certified_radii).toEqual(report.arq!.certified_radii);
+  }, 120_000);
+
   it('rejects bad options before any work', async () => {
     await expect(search({ ...TOY, out: tempDir(), budget: 0.001 })).rejects.toThrow(/cannot be met/);
     await expect(search({ ...TOY, out: tempDir(), episodes: 0 })).rejects.toThrow(/episodes/);
