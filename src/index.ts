@@ -32,3 +32,5 @@ export { exportTrainGraph } from './train/export.js';
 export { saveTrainedModel } from './train/save.js';
 export { TrainNet } from './train/native-net.js';
 export type { TrainGraph, TrainNode, BatchNormNode } from './train/graph.js';
+export { fineTune, QatNet, qatNetSpec, accuracyOf, FINE_TUNE_DEFAULTS, type FineTuneOptions, type FineTuneResult, type FineTuneProgress } from './train/qat.js';
+export { qatTrain, type QatTrainOptions, type QatSummary } from './train/fine-tune.js';
