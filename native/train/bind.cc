@@ -1,4 +1,4 @@
-// Bindings for the trainer. TrainNet is an ObjectWrap:
+// Bindings for the trainer. TrainNet is an ObjectWrap (the methods it shares with QatNet are net_bind.h's):
 //   new TrainNet(spec)          [sync]  validates the network and copies its tensors; throws TypeError/RangeError/Error
 //   net.step(request)           [async] -> Promise<{ loss, correct }>: forward and backward with batch norm in
 //                               training mode, running statistics updated, then one SGD step.
@@ -19,9 +19,8 @@
 #include <utility>
 
 #include "common/napi_args.h"
-#include "common/promise_worker.h"
 #include "engine/spec_reader.h"
-#include "train/train_net.h"
+#include "train/net_bind.h"
 
 namespace arq::train {
 namespace {
@@ -32,8 +31,6 @@ using arq::napi::int_field;
 using arq::napi::number_field;
 using arq::napi::throw_range;
 using arq::napi::throw_type;
-
-constexpr int64_t kMaxBatch = int64_t{1} << 20;
 
 int add_tensor(TrainSpec& spec, std::vector<float> value, bool trainable) {
   Tensor tensor;
@@ -119,54 +116,6 @@ TrainSpec read_spec(const Napi::Object& o) {
   return spec;
 }
 
-// Clears the net's busy flag when a job ends, however it ends.
-struct BusyRelease {
-  std::shared_ptr<TrainNet> net;
-  ~BusyRelease() { net->busy = false; }
-};
-
-struct BatchJob {
-  std::shared_ptr<TrainNet> net;
-  std::vector<float> input;
-  std::vector<int32_t> labels;
-  int64_t batch = 0;
-  int threads = 1;
-  bool update = false;  // step: running statistics and SGD
-  SgdParams sgd;
-  BatchResult out;
-
-  void execute() {
-    BusyRelease release{net};
-    out = net->gradients(input.data(), labels.data(), batch, threads, update);
-    if (update) net->sgd(sgd);
-  }
-  Napi::Value result(Napi::Env env) {
-    Napi::Object object = Napi::Object::New(env);
-    object.Set("loss", out.loss);
-    object.Set("correct", static_cast<double>(out.correct));
-    return object;
-  }
-};
-
-struct PredictJob {
-  std::shared_ptr<TrainNet> net;
-  std::vector<float> input;
-  int64_t batch = 0;
-  int threads = 1;
-  std::vector<float> logits;
-
-  void execute() {
-    BusyRelease release{net};
-    logits.resize(batch * net->classes());
-    net->predict(input.data(), batch, logits.data(), threads);
-  }
-  Napi::Value result(Napi::Env env) {
-    auto array = Napi::Float32Array::New(env, logits.size());
-    std::copy(logits.begin(), logits.end(), array.Data());
-    return array;
-  }
-};
-
 class TrainNetWrap : public Napi::ObjectWrap<TrainNetWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
@@ -181,90 +130,25 @@ class TrainNetWrap : public Napi::ObjectWrap<TrainNetWrap> {
   }
 
   explicit TrainNetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainNetWrap>(info) {
-    TrainSpec spec = read_spec(arq::napi::object_arg(info, 0, "TrainNet"));
-    try {
-      net_ = std::make_shared<TrainNet>(std::move(spec));
-    } catch (const std::exception& error) {
-      throw Napi::Error::New(info.Env(), std::string("TrainNet: ") + error.what());
-    }
+    net_.create(info.Env(), read_spec(arq::napi::object_arg(info, 0, "TrainNet")));
   }
 
  private:
-  void claim(Napi::Env env, const std::string& where) {
-    if (net_->busy.exchange(true)) throw Napi::Error::New(env, where + ": a job of this TrainNet is still running");
-  }
-  void check_idle(Napi::Env env, const std::string& where) {
-    if (net_->busy) throw Napi::Error::New(env, where + ": a job of this TrainNet is still running");
-  }
-
-  Napi::Value queue_batch(const Napi::CallbackInfo& info, const std::string& where, bool update) {
-    Napi::Env env = info.Env();
-    const Napi::Object request = arq::napi::object_arg(info, 0, where);
-    auto job = std::make_unique<BatchJob>();
-    job->net = net_;
-    job->batch = int_field(request, "batch", 1, kMaxBatch, where);
-    job->threads = static_cast<int>(int_field(request, "threads", 1, 256, where));
-    job->input = float_array(env, field(request, "input", where), job->batch * net_->input_shape().size(), where, "input");
-    job->labels = arq::napi::typed_array<int32_t>(env, field(request, "labels", where), napi_int32_array, "Int32Array",
-                                                  job->batch, where, "labels");
-    for (int32_t label : job->labels) {
-      if (label < 0 || label >= net_->classes()) throw_range(env, where, "labels must lie in [0, " + std::to_string(net_->classes()) + ")");
-    }
-    job->update = update;
-    if (update) {
-      job->sgd.lr = static_cast<float>(number_field(request, "lr", where));
-      job->sgd.momentum = static_cast<float>(number_field(request, "momentum", where));
-      job->sgd.weight_decay = static_cast<float>(number_field(request, "weightDecay", where));
-      if (!(job->sgd.lr >= 0 && std::isfinite(job->sgd.lr))) throw_range(env, where, "lr must be finite and >= 0");
-      if (!(job->sgd.momentum >= 0 && job->sgd.momentum < 1)) throw_range(env, where, "momentum must be in [0, 1)");
-      if (!(job->sgd.weight_decay >= 0 && std::isfinite(job->sgd.weight_decay))) throw_range(env, where, "weightDecay must be finite and >= 0");
-    }
-    claim(env, where);
-    return arq::napi::PromiseWorker<BatchJob>::queue(env, where, std::move(job));
-  }
-
-  Napi::Value Step(const Napi::CallbackInfo& info) { return queue_batch(info, "TrainNet.step", true); }
-  Napi::Value Gradients(const Napi::CallbackInfo& info) { return queue_batch(info, "TrainNet.gradients", false); }
-
-  Napi::Value Predict(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const std::string where = "TrainNet.predict";
-    if (info.Length() < 3) throw_type(env, where, "expected (input, batch, threads)");
-    auto job = std::make_unique<PredictJob>();
-    job->net = net_;
-    job->batch = arq::napi::int_value(env, info[1], 1, kMaxBatch, where, "batch");
-    job->threads = static_cast<int>(arq::napi::int_value(env, info[2], 1, 256, where, "threads"));
-    job->input = float_array(env, info[0], job->batch * net_->input_shape().size(), where, "input");
-    claim(env, where);
-    return arq::napi::PromiseWorker<PredictJob>::queue(env, where, std::move(job));
-  }
-
-  template <typename Select>
-  Napi::Value copies(const Napi::CallbackInfo& info, const std::string& where, bool trainable_only, Select select) {
-    check_idle(info.Env(), where);
-    Napi::Array out = Napi::Array::New(info.Env());
-    uint32_t next = 0;
-    for (const Tensor& tensor : net_->tensors()) {
-      if (trainable_only && !tensor.trainable) continue;
-      const std::vector<float>& data = select(tensor);
-      auto array = Napi::Float32Array::New(info.Env(), data.size());
-      std::copy(data.begin(), data.end(), array.Data());
-      out.Set(next++, array);
-    }
-    return out;
-  }
+  Napi::Value Step(const Napi::CallbackInfo& info) { return net_.queue_batch(info, "step", true); }
+  Napi::Value Gradients(const Napi::CallbackInfo& info) { return net_.queue_batch(info, "gradients", false); }
+  Napi::Value Predict(const Napi::CallbackInfo& info) { return net_.predict(info); }
   Napi::Value Tensors(const Napi::CallbackInfo& info) {
-    return copies(info, "TrainNet.tensors", false, [](const Tensor& t) -> const std::vector<float>& { return t.value; });
+    return net_.copies(info, "tensors", false, [](const Tensor& t) -> const std::vector<float>& { return t.value; });
   }
   Napi::Value Grads(const Napi::CallbackInfo& info) {
-    return copies(info, "TrainNet.grads", true, [](const Tensor& t) -> const std::vector<float>& { return t.grad; });
+    return net_.copies(info, "grads", true, [](const Tensor& t) -> const std::vector<float>& { return t.grad; });
   }
   Napi::Value Momenta(const Napi::CallbackInfo& info) {
-    return copies(info, "TrainNet.momenta", true, [](const Tensor& t) -> const std::vector<float>& { return t.momentum; });
+    return net_.copies(info, "momenta", true, [](const Tensor& t) -> const std::vector<float>& { return t.momentum; });
   }
-  Napi::Value Classes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(net_->classes())); }
+  Napi::Value Classes(const Napi::CallbackInfo& info) { return net_.classes(info); }
 
-  std::shared_ptr<TrainNet> net_;
+  NetBinding<TrainNet> net_{"TrainNet"};
 };
 
 }  // namespace

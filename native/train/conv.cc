@@ -50,16 +50,10 @@ void col2im_add(const OpGeometry& s, const Pass& p, const ConvDims& d, int64_t g
   for (int64_t oh = 0; oh < p.out.h; ++oh) {
     for (int64_t ow = 0; ow < p.out.w; ++ow) {
       const float* row = col + (oh * p.out.w + ow) * d.k;
-      for (int64_t i = 0; i < s.kernel_h; ++i) {
-        const int64_t ih = oh * s.stride_h - s.pads[0] + i;
-        if (ih < 0 || ih >= p.in.h) continue;
-        for (int64_t j = 0; j < s.kernel_w; ++j) {
-          const int64_t iw = ow * s.stride_w - s.pads[1] + j;
-          if (iw < 0 || iw >= p.in.w) continue;
-          float* dst = image + (ih * p.in.w + iw) * p.in.c + g * d.cin_g;
-          for (int64_t ci = 0; ci < d.cin_g; ++ci) dst[ci] += row[(ci * s.kernel_h + i) * s.kernel_w + j];
-        }
-      }
+      for_window(s, p, oh, ow, [&](int64_t r, int64_t tap) {
+        float* dst = image + r * p.in.c + g * d.cin_g;
+        for (int64_t ci = 0; ci < d.cin_g; ++ci) dst[ci] += row[ci * s.kernel_h * s.kernel_w + tap];
+      });
     }
   }
 }
@@ -69,15 +63,7 @@ template <typename Fn>
 void for_taps(const OpGeometry& s, const Pass& p, Fn&& fn) {
   for (int64_t oh = 0; oh < p.out.h; ++oh) {
     for (int64_t ow = 0; ow < p.out.w; ++ow) {
-      for (int64_t i = 0; i < s.kernel_h; ++i) {
-        const int64_t ih = oh * s.stride_h - s.pads[0] + i;
-        if (ih < 0 || ih >= p.in.h) continue;
-        for (int64_t j = 0; j < s.kernel_w; ++j) {
-          const int64_t iw = ow * s.stride_w - s.pads[1] + j;
-          if (iw < 0 || iw >= p.in.w) continue;
-          fn(oh * p.out.w + ow, ih * p.in.w + iw, i * s.kernel_w + j);
-        }
-      }
+      for_window(s, p, oh, ow, [&](int64_t r, int64_t tap) { fn(oh * p.out.w + ow, r, tap); });
     }
   }
 }

@@ -19,6 +19,21 @@ struct Pass {
   int threads = 1;
 };
 
+// Calls fn(input_pixel, tap) for every kernel tap (tap = i * kernel_w + j) of output pixel (oh, ow) of one image
+// that falls inside the image, in tap order.
+template <typename Fn>
+void for_window(const OpGeometry& s, const Pass& p, int64_t oh, int64_t ow, Fn&& fn) {
+  for (int64_t i = 0; i < s.kernel_h; ++i) {
+    const int64_t ih = oh * s.stride_h - s.pads[0] + i;
+    if (ih < 0 || ih >= p.in.h) continue;
+    for (int64_t j = 0; j < s.kernel_w; ++j) {
+      const int64_t iw = ow * s.stride_w - s.pads[1] + j;
+      if (iw < 0 || iw >= p.in.w) continue;
+      fn(ih * p.in.w + iw, i * s.kernel_w + j);
+    }
+  }
+}
+
 // Conv (any group; depthwise by direct loops, the rest as im2col + f32-gemm) and Gemm, which is a 1x1 conv over a
 // [features, 1, 1] image. Tensors: weight [out][in/group][kh][kw], then bias when the op has one.
 void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const Pass& p, const std::vector<Tensor>& t,
@@ -38,5 +53,14 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
                     std::vector<int32_t>& argmax);
 void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, const float* dy,
                      const std::vector<float*>& dxs, const std::vector<int32_t>& argmax);
+
+// The loss and the update both nets share (defined in train_net.cc).
+// Throws std::invalid_argument unless every label lies in [0, classes).
+void check_labels(const int32_t* labels, int64_t batch, int64_t classes);
+// Mean softmax cross-entropy of logits [batch x classes]; dlogits (resized) gets d/dz = (softmax - onehot) / batch.
+BatchResult softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t batch, int64_t classes,
+                                  std::vector<float>& dlogits);
+// One SGD step of a trainable tensor: g = grad + wd * w; v = momentum * v + g; w -= lr * v.
+void sgd_step(Tensor& tensor, const SgdParams& params);
 
 }  // namespace arq::train

@@ -1,4 +1,5 @@
-// Bindings for quantization-aware training (qat_net.h). QatNet is an ObjectWrap:
+// Bindings for quantization-aware training (qat_net.h). QatNet is an ObjectWrap (the methods it shares with
+// TrainNet are net_bind.h's):
 //   new QatNet(spec)            [sync]  spec: an IntPlan description whose conv/gemm ops carry float `weight`
 //                               (Float32Array) instead of codes and no weightScales; validates it (build_network on
 //                               the initial codes); throws TypeError/RangeError/Error
@@ -19,9 +20,8 @@
 #include <utility>
 
 #include "common/napi_args.h"
-#include "common/promise_worker.h"
 #include "engine/spec_reader.h"
-#include "train/qat_net.h"
+#include "train/net_bind.h"
 
 namespace arq::train {
 namespace {
@@ -32,8 +32,6 @@ using arq::napi::int_field;
 using arq::napi::number_field;
 using arq::napi::throw_range;
 using arq::napi::throw_type;
-
-constexpr int64_t kMaxBatch = int64_t{1} << 20;
 
 engine::Grid read_grid(const Napi::Value& value, const std::string& where, bool with_bits) {
   if (!value.IsObject()) throw_type(value.Env(), where, "a grid must be an object {scale, zero" + std::string(with_bits ? ", bits}" : "}"));
@@ -80,53 +78,6 @@ QatSpec read_spec(const Napi::Object& o) {
   return spec;
 }
 
-struct BusyRelease {
-  std::shared_ptr<QatNet> net;
-  ~BusyRelease() { net->busy = false; }
-};
-
-struct BatchJob {
-  std::shared_ptr<QatNet> net;
-  std::vector<float> input;
-  std::vector<int32_t> labels;
-  int64_t batch = 0;
-  int threads = 1;
-  bool update = false;
-  SgdParams sgd;
-  BatchResult out;
-
-  void execute() {
-    BusyRelease release{net};
-    out = net->gradients(input.data(), labels.data(), batch, threads);
-    if (update) net->sgd(sgd);
-  }
-  Napi::Value result(Napi::Env env) {
-    Napi::Object object = Napi::Object::New(env);
-    object.Set("loss", out.loss);
-    object.Set("correct", static_cast<double>(out.correct));
-    return object;
-  }
-};
-
-struct PredictJob {
-  std::shared_ptr<QatNet> net;
-  std::vector<float> input;
-  int64_t batch = 0;
-  int threads = 1;
-  std::vector<float> logits;
-
-  void execute() {
-    BusyRelease release{net};
-    logits.resize(batch * net->classes());
-    net->predict(input.data(), batch, logits.data(), threads);
-  }
-  Napi::Value result(Napi::Env env) {
-    auto array = Napi::Float32Array::New(env, logits.size());
-    std::copy(logits.begin(), logits.end(), array.Data());
-    return array;
-  }
-};
-
 class QatNetWrap : public Napi::ObjectWrap<QatNetWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
@@ -141,88 +92,24 @@ class QatNetWrap : public Napi::ObjectWrap<QatNetWrap> {
   }
 
   explicit QatNetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QatNetWrap>(info) {
-    QatSpec spec = read_spec(arq::napi::object_arg(info, 0, "QatNet"));
-    try {
-      net_ = std::make_shared<QatNet>(std::move(spec));
-    } catch (const std::exception& error) {
-      throw Napi::Error::New(info.Env(), std::string("QatNet: ") + error.what());
-    }
+    net_.create(info.Env(), read_spec(arq::napi::object_arg(info, 0, "QatNet")));
   }
 
  private:
-  void claim(Napi::Env env, const std::string& where) {
-    if (net_->busy.exchange(true)) throw Napi::Error::New(env, where + ": a job of this QatNet is still running");
-  }
-  void check_idle(Napi::Env env, const std::string& where) {
-    if (net_->busy) throw Napi::Error::New(env, where + ": a job of this QatNet is still running");
-  }
-
-  Napi::Value queue_batch(const Napi::CallbackInfo& info, const std::string& where, bool update) {
-    Napi::Env env = info.Env();
-    const Napi::Object request = arq::napi::object_arg(info, 0, where);
-    auto job = std::make_unique<BatchJob>();
-    job->net = net_;
-    job->batch = int_field(request, "batch", 1, kMaxBatch, where);
-    job->threads = static_cast<int>(int_field(request, "threads", 1, 256, where));
-    job->input = float_array(env, field(request, "input", where), job->batch * net_->input_shape().size(), where, "input");
-    job->labels = arq::napi::typed_array<int32_t>(env, field(request, "labels", where), napi_int32_array, "Int32Array",
-                                                  job->batch, where, "labels");
-    for (int32_t label : job->labels) {
-      if (label < 0 || label >= net_->classes()) throw_range(env, where, "labels must lie in [0, " + std::to_string(net_->classes()) + ")");
-    }
-    job->update = update;
-    if (update) {
-      job->sgd.lr = static_cast<float>(number_field(request, "lr", where));
-      job->sgd.momentum = static_cast<float>(number_field(request, "momentum", where));
-      job->sgd.weight_decay = static_cast<float>(number_field(request, "weightDecay", where));
-      if (!(job->sgd.lr >= 0 && std::isfinite(job->sgd.lr))) throw_range(env, where, "lr must be finite and >= 0");
-      if (!(job->sgd.momentum >= 0 && job->sgd.momentum < 1)) throw_range(env, where, "momentum must be in [0, 1)");
-      if (!(job->sgd.weight_decay >= 0 && std::isfinite(job->sgd.weight_decay))) throw_range(env, where, "weightDecay must be finite and >= 0");
-    }
-    claim(env, where);
-    return arq::napi::PromiseWorker<BatchJob>::queue(env, where, std::move(job));
-  }
-
-  Napi::Value Step(const Napi::CallbackInfo& info) { return queue_batch(info, "QatNet.step", true); }
-  Napi::Value Gradients(const Napi::CallbackInfo& info) { return queue_batch(info, "QatNet.gradients", false); }
-
-  Napi::Value Predict(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const std::string where = "QatNet.predict";
-    if (info.Length() < 3) throw_type(env, where, "expected (input, batch, threads)");
-    auto job = std::make_unique<PredictJob>();
-    job->net = net_;
-    job->batch = arq::napi::int_value(env, info[1], 1, kMaxBatch, where, "batch");
-    job->threads = static_cast<int>(arq::napi::int_value(env, info[2], 1, 256, where, "threads"));
-    job->input = float_array(env, info[0], job->batch * net_->input_shape().size(), where, "input");
-    claim(env, where);
-    return arq::napi::PromiseWorker<PredictJob>::queue(env, where, std::move(job));
-  }
-
-  template <typename Select>
-  Napi::Value copies(const Napi::CallbackInfo& info, const std::string& where, Select select) {
-    check_idle(info.Env(), where);
-    Napi::Array out = Napi::Array::New(info.Env());
-    uint32_t next = 0;
-    for (const Tensor& tensor : net_->tensors()) {
-      const std::vector<float>& data = select(tensor);
-      auto array = Napi::Float32Array::New(info.Env(), data.size());
-      std::copy(data.begin(), data.end(), array.Data());
-      out.Set(next++, array);
-    }
-    return out;
-  }
+  Napi::Value Step(const Napi::CallbackInfo& info) { return net_.queue_batch(info, "step", true); }
+  Napi::Value Gradients(const Napi::CallbackInfo& info) { return net_.queue_batch(info, "gradients", false); }
+  Napi::Value Predict(const Napi::CallbackInfo& info) { return net_.predict(info); }
   Napi::Value Tensors(const Napi::CallbackInfo& info) {
-    return copies(info, "QatNet.tensors", [](const Tensor& t) -> const std::vector<float>& { return t.value; });
+    return net_.copies(info, "tensors", false, [](const Tensor& t) -> const std::vector<float>& { return t.value; });
   }
   Napi::Value Grads(const Napi::CallbackInfo& info) {
-    return copies(info, "QatNet.grads", [](const Tensor& t) -> const std::vector<float>& { return t.grad; });
+    return net_.copies(info, "grads", false, [](const Tensor& t) -> const std::vector<float>& { return t.grad; });
   }
   Napi::Value Codes(const Napi::CallbackInfo& info) {
-    check_idle(info.Env(), "QatNet.codes");
+    net_.check_idle(info.Env(), "QatNet.codes");
     Napi::Array out = Napi::Array::New(info.Env());
     uint32_t next = 0;
-    for (const WeightCodes& layer : net_->codes()) {
+    for (const WeightCodes& layer : net_.net().codes()) {
       Napi::Object o = Napi::Object::New(info.Env());
       auto codes = Napi::Int8Array::New(info.Env(), layer.codes.size());
       std::copy(layer.codes.begin(), layer.codes.end(), codes.Data());
@@ -234,9 +121,9 @@ class QatNetWrap : public Napi::ObjectWrap<QatNetWrap> {
     }
     return out;
   }
-  Napi::Value Classes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(net_->classes())); }
+  Napi::Value Classes(const Napi::CallbackInfo& info) { return net_.classes(info); }
 
-  std::shared_ptr<QatNet> net_;
+  NetBinding<QatNet> net_{"QatNet"};
 };
 
 }  // namespace

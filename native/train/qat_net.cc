@@ -114,16 +114,7 @@ QatNet::QatNet(QatSpec spec) : spec_(std::move(spec)) {
     t.momentum.assign(t.value.size(), 0.0f);
   }
   fake_ = tensors_;
-  // Codes of the initial weights; build_network validates the whole plan with them.
-  for (size_t index = 0; index < plan.ops.size(); ++index) {
-    IntOpSpec& s = plan.ops[index];
-    if (!is_layer(s.kind)) continue;
-    const std::vector<float>& w = tensors_[layers_[index].weight].value;
-    codes_[index] = qat_weights(w.data(), s.out_channels, static_cast<int64_t>(w.size()) / s.out_channels, s.wbits);
-    s.weight = codes_[index].codes;
-    s.weight_scales = codes_[index].scales;
-  }
-  net_ = engine::build_network(plan);
+  rebuild_network();  // codes of the initial weights; build_network validates the whole plan with them
   shapes_ = net_.shapes;
 
   train_ops_.resize(plan.ops.size());
@@ -177,48 +168,7 @@ std::vector<WeightCodes> QatNet::codes() const {
   return out;
 }
 
-// acc = sum over taps of w_codes * centred (NHWC), per output element.
-void QatNet::conv_accumulate(size_t index, const Pass& p, const float* centred, float* acc) {
-  const Layer& layer = layers_[index];
-  const std::vector<int8_t>& codes = codes_[index].codes;
-  if (layer.exact_f32) {
-    std::vector<float>& w = fake_[layer.weight].value;
-    for (size_t i = 0; i < codes.size(); ++i) w[i] = static_cast<float>(codes[i]);
-    conv_forward(*gemm_, forward_ops_[index], p, fake_, centred, acc);
-    return;
-  }
-  const OpGeometry& s = forward_ops_[index].geo;
-  const int64_t cin_g = p.in.c / s.group, cout_g = p.out.c / s.group;
-  for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
-    for (int64_t b = first; b < end; ++b) {
-      const float* x = centred + b * p.in.size();
-      float* y = acc + b * p.out.size();
-      for (int64_t oh = 0; oh < p.out.h; ++oh) {
-        for (int64_t ow = 0; ow < p.out.w; ++ow) {
-          for (int64_t oc = 0; oc < p.out.c; ++oc) {
-            const int64_t g = oc / cout_g;
-            int32_t sum = 0;
-            for (int64_t ci = 0; ci < cin_g; ++ci) {
-              for (int64_t i = 0; i < s.kernel_h; ++i) {
-                const int64_t ih = oh * s.stride_h - s.pads[0] + i;
-                if (ih < 0 || ih >= p.in.h) continue;
-                for (int64_t j = 0; j < s.kernel_w; ++j) {
-                  const int64_t iw = ow * s.stride_w - s.pads[1] + j;
-                  if (iw < 0 || iw >= p.in.w) continue;
-                  sum += codes[((oc * cin_g + ci) * s.kernel_h + i) * s.kernel_w + j] *
-                         static_cast<int32_t>(x[(ih * p.in.w + iw) * p.in.c + g * cin_g + ci]);
-                }
-              }
-            }
-            y[(oh * p.out.w + ow) * p.out.c + oc] = static_cast<float>(sum);
-          }
-        }
-      }
-    }
-  });
-}
-
-void QatNet::forward(const float* images, int64_t batch, int threads, bool record) {
+void QatNet::rebuild_network() {
   engine::IntPlanSpec& plan = spec_.plan;
   for (size_t index = 0; index < plan.ops.size(); ++index) {
     IntOpSpec& s = plan.ops[index];
@@ -230,6 +180,45 @@ void QatNet::forward(const float* images, int64_t batch, int threads, bool recor
     if (layers_[index].bias >= 0) s.bias = tensors_[layers_[index].bias].value;
   }
   net_ = engine::build_network(plan);
+}
+
+// acc = sum over taps of w_codes * centred (NHWC), per output element.
+void QatNet::conv_accumulate(size_t index, const Pass& p, const float* centred, float* acc) {
+  const Layer& layer = layers_[index];
+  const std::vector<int8_t>& codes = codes_[index].codes;
+  if (layer.exact_f32) {
+    std::vector<float>& w = fake_[layer.weight].value;
+    for (size_t i = 0; i < codes.size(); ++i) w[i] = static_cast<float>(codes[i]);
+    conv_forward(*gemm_, forward_ops_[index], p, fake_, centred, acc);
+    return;
+  }
+  const OpGeometry& s = forward_ops_[index].geo;
+  const int64_t cin_g = p.in.c / s.group, cout_g = p.out.c / s.group, taps = s.kernel_h * s.kernel_w;
+  for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
+    for (int64_t b = first; b < end; ++b) {
+      const float* x = centred + b * p.in.size();
+      float* y = acc + b * p.out.size();
+      for (int64_t oh = 0; oh < p.out.h; ++oh) {
+        for (int64_t ow = 0; ow < p.out.w; ++ow) {
+          for (int64_t oc = 0; oc < p.out.c; ++oc) {
+            const int64_t g = oc / cout_g;
+            int32_t sum = 0;
+            for (int64_t ci = 0; ci < cin_g; ++ci) {
+              for_window(s, p, oh, ow, [&](int64_t r, int64_t tap) {
+                sum += codes[(oc * cin_g + ci) * taps + tap] * static_cast<int32_t>(x[r * p.in.c + g * cin_g + ci]);
+              });
+            }
+            y[(oh * p.out.w + ow) * p.out.c + oc] = static_cast<float>(sum);
+          }
+        }
+      }
+    }
+  });
+}
+
+void QatNet::forward(const float* images, int64_t batch, int threads, bool record) {
+  rebuild_network();
+  const engine::IntPlanSpec& plan = spec_.plan;
   for (int v = 0; v < plan.values; ++v) vals_[v].resize(batch * shapes_[v].size());
   const Shape& in0 = plan.input;
   float* x0 = vals_[0].data();
@@ -453,44 +442,20 @@ void QatNet::backward(const std::vector<float>& dlogits, int64_t batch, int thre
 }
 
 BatchResult QatNet::gradients(const float* images, const int32_t* labels, int64_t batch, int threads) {
-  const int64_t n = classes();
-  for (int64_t b = 0; b < batch; ++b) {
-    if (labels[b] < 0 || labels[b] >= n) throw std::invalid_argument("label " + std::to_string(labels[b]) + " out of range");
-  }
+  check_labels(labels, batch, classes());
   forward(images, batch, threads, true);
   const engine::IntPlanSpec& plan = spec_.plan;
   const auto& out_grid = net_.grids[plan.output];
   std::vector<float> logits(vals_[plan.output]);
   if (out_grid) for (float& z : logits) z = engine::dequantize_value(static_cast<int32_t>(z), *out_grid);
-  std::vector<float> dlogits(batch * n);
-  BatchResult result;
-  // Mean softmax cross-entropy; d/dz = (softmax - onehot) / batch (as TrainNet::gradients).
-  for (int64_t b = 0; b < batch; ++b) {
-    const float* z = logits.data() + b * n;
-    int64_t best = 0;
-    for (int64_t k = 1; k < n; ++k) if (z[k] > z[best]) best = k;
-    double total = 0;
-    for (int64_t k = 0; k < n; ++k) total += std::exp(static_cast<double>(z[k]) - z[best]);
-    result.loss += std::log(total) + z[best] - z[labels[b]];
-    result.correct += best == labels[b];
-    for (int64_t k = 0; k < n; ++k) {
-      const double prob = std::exp(static_cast<double>(z[k]) - z[best]) / total;
-      dlogits[b * n + k] = static_cast<float>((prob - (k == labels[b] ? 1.0 : 0.0)) / static_cast<double>(batch));
-    }
-  }
-  result.loss /= static_cast<double>(batch);
+  std::vector<float> dlogits;
+  const BatchResult result = softmax_cross_entropy(logits.data(), labels, batch, classes(), dlogits);
   backward(dlogits, batch, threads);
   return result;
 }
 
 void QatNet::sgd(const SgdParams& params) {
-  for (Tensor& tensor : tensors_) {
-    for (size_t i = 0; i < tensor.value.size(); ++i) {
-      const float g = tensor.grad[i] + params.weight_decay * tensor.value[i];
-      tensor.momentum[i] = params.momentum * tensor.momentum[i] + g;
-      tensor.value[i] -= params.lr * tensor.momentum[i];
-    }
-  }
+  for (Tensor& tensor : tensors_) sgd_step(tensor, params);
 }
 
 void QatNet::predict(const float* images, int64_t batch, float* logits, int threads) {

@@ -72,6 +72,8 @@ class QatNet {
     int weight = -1, bias = -1;  // indices into tensors_
     bool exact_f32 = true;       // the f32 GEMM accumulates exactly (see the bound above)
   };
+  // Codes and scales of the current weights (and the current biases) into the plan, then net_ rebuilt from it.
+  void rebuild_network();
   void forward(const float* images, int64_t batch, int threads, bool record);
   void backward(const std::vector<float>& dlogits, int64_t batch, int threads);
   void conv_accumulate(size_t index, const Pass& p, const float* centred, float* acc);

@@ -125,16 +125,17 @@ void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int th
   }
 }
 
-BatchResult TrainNet::gradients(const float* images, const int32_t* labels, int64_t batch, int threads, bool update_stats) {
-  const int64_t n = classes();
+void check_labels(const int32_t* labels, int64_t batch, int64_t classes) {
   for (int64_t b = 0; b < batch; ++b) {
-    if (labels[b] < 0 || labels[b] >= n) throw std::invalid_argument("label " + std::to_string(labels[b]) + " out of range");
+    if (labels[b] < 0 || labels[b] >= classes) throw std::invalid_argument("label " + std::to_string(labels[b]) + " out of range");
   }
-  forward(images, batch, threads, true, update_stats);
-  const float* logits = acts_[spec_.output].data();
-  std::vector<float> dlogits(batch * n);
+}
+
+BatchResult softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t batch, int64_t classes,
+                                  std::vector<float>& dlogits) {
+  const int64_t n = classes;
+  dlogits.assign(batch * n, 0.0f);
   BatchResult result;
-  // Mean softmax cross-entropy; d/dz = (softmax - onehot) / batch.
   for (int64_t b = 0; b < batch; ++b) {
     const float* z = logits + b * n;
     int64_t best = 0;
@@ -149,18 +150,29 @@ BatchResult TrainNet::gradients(const float* images, const int32_t* labels, int6
     }
   }
   result.loss /= static_cast<double>(batch);
+  return result;
+}
+
+void sgd_step(Tensor& tensor, const SgdParams& params) {
+  for (size_t i = 0; i < tensor.value.size(); ++i) {
+    const float g = tensor.grad[i] + params.weight_decay * tensor.value[i];
+    tensor.momentum[i] = params.momentum * tensor.momentum[i] + g;
+    tensor.value[i] -= params.lr * tensor.momentum[i];
+  }
+}
+
+BatchResult TrainNet::gradients(const float* images, const int32_t* labels, int64_t batch, int threads, bool update_stats) {
+  check_labels(labels, batch, classes());
+  forward(images, batch, threads, true, update_stats);
+  std::vector<float> dlogits;
+  const BatchResult result = softmax_cross_entropy(acts_[spec_.output].data(), labels, batch, classes(), dlogits);
   if (needs_grad_[spec_.output]) backward(dlogits, batch, threads);
   return result;
 }
 
 void TrainNet::sgd(const SgdParams& params) {
   for (Tensor& tensor : spec_.tensors) {
-    if (!tensor.trainable) continue;
-    for (size_t i = 0; i < tensor.value.size(); ++i) {
-      const float g = tensor.grad[i] + params.weight_decay * tensor.value[i];
-      tensor.momentum[i] = params.momentum * tensor.momentum[i] + g;
-      tensor.value[i] -= params.lr * tensor.momentum[i];
-    }
+    if (tensor.trainable) sgd_step(tensor, params);
   }
 }
 

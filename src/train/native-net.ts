@@ -29,14 +29,12 @@ export interface SgdSettings {
   readonly weightDecay: number;
 }
 
-/** A network held by the native trainer; one call at a time (each returns a Promise). */
-export class TrainNet {
-  private constructor(private readonly graph: TrainGraph, private readonly native: NativeTrainNet) {}
+/** What the native nets share (native/train/net_bind.h). */
+type NativeBatchNet = Pick<NativeTrainNet, 'classes' | 'step' | 'gradients' | 'predict' | 'grads'>;
 
-  /** Copies the graph's tensors (and momentum buffers, when resuming) into a native net. */
-  static build(graph: TrainGraph, momenta?: readonly Float32Array[]): TrainNet {
-    return new TrainNet(graph, new (addon().TrainNet)(trainNetSpec(graph, momenta)));
-  }
+/** A network held by a native net (the trainer, or QAT); one call at a time (each returns a Promise). */
+export abstract class BatchNet<Native extends NativeBatchNet> {
+  protected constructor(protected readonly native: Native) {}
 
   get classes(): number {
     return this.native.classes;
@@ -50,14 +48,29 @@ export class TrainNet {
     return withStack(() => this.native.gradients(batch));
   }
 
-  /** Logits [batch x classes], batch norm on its running statistics. */
+  /** Logits [batch x classes]: see the subclass for how they are computed. */
   predict(images: Float32Array, batch: number, threads: number): Promise<Float32Array> {
     return withStack(() => this.native.predict(images, batch, threads));
   }
 
-  /** Gradients of the trainable tensors after gradients() or step(), in graph order (bn mean and var excluded). */
+  /** Gradients of the trainable tensors after gradients() or step(), in the order the subclass documents. */
   grads(): Float32Array[] {
     return this.native.grads();
+  }
+}
+
+/**
+ * A network held by the native trainer. predict() runs batch norm on its running statistics; grads() and momenta()
+ * hold the trainable tensors in graph order (bn mean and var excluded).
+ */
+export class TrainNet extends BatchNet<NativeTrainNet> {
+  private constructor(private readonly graph: TrainGraph, native: NativeTrainNet) {
+    super(native);
+  }
+
+  /** Copies the graph's tensors (and momentum buffers, when resuming) into a native net. */
+  static build(graph: TrainGraph, momenta?: readonly Float32Array[]): TrainNet {
+    return new TrainNet(graph, new (addon().TrainNet)(trainNetSpec(graph, momenta)));
   }
 
   momenta(): Float32Array[] {

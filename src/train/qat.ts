@@ -17,9 +17,8 @@
  */
 import type { Dataset } from '../data/dataset.js';
 import type { Graph, QuantizableNode } from '../graph/ir.js';
-import { indexOfMax } from '../engine/classifier.js';
 import { lowerGraph } from '../engine/float-plan.js';
-import { addon, cpuInfo, withStack, type NativeQatNet, type QatNetOp, type QatNetSpec, type TrainBatch } from '../native.js';
+import { addon, cpuInfo, type NativeQatNet, type QatNetOp, type QatNetSpec } from '../native.js';
 import { noisyCopy } from '../noise.js';
 import type { Calibration } from '../quant/calibrate.js';
 import { intPlanSpec } from '../quant/int-plan.js';
@@ -27,7 +26,9 @@ import { validatePolicy, type Policy } from '../quant/policy.js';
 import { integerInRange, numberInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { Random } from '../util/random.js';
-import type { BatchStats, SgdSettings } from './native-net.js';
+import { BatchNet } from './native-net.js';
+
+export { accuracyOf } from './train.js';
 
 /** The native QAT description: the integer plan of intPlanSpec() with each layer's float weights instead of codes. */
 export function qatNetSpec(graph: Graph, policy: Policy, calibration: Calibration): QatNetSpec {
@@ -45,34 +46,18 @@ export function qatNetSpec(graph: Graph, policy: Policy, calibration: Calibratio
   return { input: plan.input, values: plan.values, output: plan.output, grids: plan.grids, ops };
 }
 
-/** A graph held by the native QAT net under one policy and calibration; one call at a time. */
-export class QatNet {
-  private constructor(private readonly graph: Graph, private readonly native: NativeQatNet) {}
+/**
+ * A graph held by the native QAT net under one policy and calibration; one call at a time. predict() gives the
+ * fake-quantized logits, which are the integer engine's for the current weights; grads() holds each layer's weight
+ * (and bias, when it has one) in layer order.
+ */
+export class QatNet extends BatchNet<NativeQatNet> {
+  private constructor(private readonly graph: Graph, native: NativeQatNet) {
+    super(native);
+  }
 
   static build(graph: Graph, policy: Policy, calibration: Calibration): QatNet {
     return new QatNet(graph, new (addon().QatNet)(qatNetSpec(graph, policy, calibration)));
-  }
-
-  get classes(): number {
-    return this.native.classes;
-  }
-
-  step(batch: TrainBatch, sgd: SgdSettings): Promise<BatchStats> {
-    return withStack(() => this.native.step({ ...batch, ...sgd }));
-  }
-
-  gradients(batch: TrainBatch): Promise<BatchStats> {
-    return withStack(() => this.native.gradients(batch));
-  }
-
-  /** The fake-quantized logits [batch x classes]: the integer engine's logits for the current weights. */
-  predict(images: Float32Array, batch: number, threads: number): Promise<Float32Array> {
-    return withStack(() => this.native.predict(images, batch, threads));
-  }
-
-  /** Gradients of each layer's weight (and bias, when it has one) after gradients() or step(), in layer order. */
-  grads(): Float32Array[] {
-    return this.native.grads();
   }
 
   /** Per layer: the weight codes and scales of the current weights (grid.ts's quantizeWeights, replicated natively). */
@@ -205,21 +190,3 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
   };
 }
 
-/** Accuracy of logits from `predict` on `data`, clean (sigma 0) or with one noise draw per image (seed `noiseSeed`). */
-export async function accuracyOf(
-  predict: (images: Float32Array, batch: number) => Promise<Float32Array>, classes: number, data: Dataset, sigma: number, noiseSeed: number, batch = 500,
-): Promise<number> {
-  const size = data.shape[0] * data.shape[1] * data.shape[2];
-  let correct = 0;
-  for (let first = 0; first < data.count; first += batch) {
-    const count = Math.min(batch, data.count - first);
-    const images = new Float32Array(count * size);
-    for (let i = 0; i < count; i++) {
-      const image = data.images.subarray((first + i) * size, (first + i + 1) * size);
-      images.set(sigma > 0 ? noisyCopy(image, sigma, noiseSeed, first + i) : image, i * size);
-    }
-    const logits = await predict(images, count);
-    for (let i = 0; i < count; i++) if (indexOfMax(logits, i * classes, classes) === data.labels[first + i]) correct++;
-  }
-  return correct / data.count;
-}

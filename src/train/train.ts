@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Dataset } from '../data/dataset.js';
+import { indexOfMax } from '../engine/classifier.js';
 import { noisyCopy } from '../noise.js';
 import { cpuInfo } from '../native.js';
 import { integerInRange, numberInRange } from '../util/check.js';
@@ -151,8 +152,10 @@ function shifted(data: Dataset, image: number, dy: number, dx: number): Float32A
   return out;
 }
 
-/** Accuracy of the net (batch norm on running statistics) on `data`, clean or with one noise draw per image. */
-export async function evaluate(net: TrainNet, data: Dataset, sigma: number, threads: number, batch = 500): Promise<number> {
+/** Accuracy of logits from `predict` on `data`, clean (sigma 0) or with one noise draw per image (seed `noiseSeed`). */
+export async function accuracyOf(
+  predict: (images: Float32Array, batch: number) => Promise<Float32Array>, classes: number, data: Dataset, sigma: number, noiseSeed: number, batch = 500,
+): Promise<number> {
   const size = data.shape[0] * data.shape[1] * data.shape[2];
   let correct = 0;
   for (let first = 0; first < data.count; first += batch) {
@@ -160,17 +163,17 @@ export async function evaluate(net: TrainNet, data: Dataset, sigma: number, thre
     const images = new Float32Array(count * size);
     for (let i = 0; i < count; i++) {
       const image = data.images.subarray((first + i) * size, (first + i + 1) * size);
-      images.set(sigma > 0 ? noisyCopy(image, sigma, EVAL_NOISE_SEED, first + i) : image, i * size);
+      images.set(sigma > 0 ? noisyCopy(image, sigma, noiseSeed, first + i) : image, i * size);
     }
-    const logits = await net.predict(images, count, threads);
-    for (let i = 0; i < count; i++) {
-      const row = logits.subarray(i * net.classes, (i + 1) * net.classes);
-      let best = 0;
-      for (let k = 1; k < row.length; k++) if (row[k] > row[best]) best = k;
-      if (best === data.labels[first + i]) correct++;
-    }
+    const logits = await predict(images, count);
+    for (let i = 0; i < count; i++) if (indexOfMax(logits, i * classes, classes) === data.labels[first + i]) correct++;
   }
   return correct / data.count;
+}
+
+/** Accuracy of the net (batch norm on running statistics) on `data`, clean or with one noise draw per image. */
+export async function evaluate(net: TrainNet, data: Dataset, sigma: number, threads: number, batch = 500): Promise<number> {
+  return accuracyOf((images, count) => net.predict(images, count, threads), net.classes, data, sigma, EVAL_NOISE_SEED, batch);
 }
 
 function loadCheckpoint(file: string, settings: TrainSettings): Checkpoint {
