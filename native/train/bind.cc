@@ -1,16 +1,12 @@
-// Bindings for the trainer. TrainNet is an ObjectWrap (the methods it shares with QatNet are net_bind.h's):
-//   new TrainNet(spec)          [sync]  validates the network and copies its tensors; throws TypeError/RangeError/Error
-//   net.step(request)           [async] -> Promise<{ loss, correct }>: forward and backward with batch norm in
-//                               training mode, running statistics updated, then one SGD step.
-//                               request: { input, labels, batch, threads, lr, momentum, weightDecay }
-//   net.gradients(request)      [async] -> Promise<{ loss, correct }>: the same without updating anything but the
-//                               gradients (read them with grads()). request: { input, labels, batch, threads }
-//   net.predict(input, batch, threads) [async] -> Promise<Float32Array> logits, batch norm in inference mode
-//   net.tensors() / net.grads() / net.momenta() [sync] -> Float32Array[] copies: every tensor in spec order
-//                               (conv/gemm weight, bias; batch norm scale, bias, mean, var); grads and momenta hold
-//                               the trainable ones only (all but batch-norm mean and var)
-//   net.classes                 [sync]
-// A call while a job of the same net is running throws Error: the job owns the net until it finishes.
+// Bindings for the trainer: TrainNet is net_bind.h's NetWrap (step, gradients, predict, tensors, grads, classes)
+// with what differs here:
+//   new TrainNet(spec)          validates the network and copies its tensors; spec: a float plan description whose
+//                               ops may also be batch norm, plus optional momentum buffers (resuming)
+//   step                        batch norm in training mode, running statistics updated, then one SGD step
+//   gradients                   the same without updating anything but the gradients
+//   predict                     logits with batch norm in inference mode
+//   tensors()                   every tensor in spec order (conv/gemm weight, bias; batch norm scale, bias, mean, var)
+//   grads() / momenta()         the trainable ones only (all but batch-norm mean and var)
 #include "train/bind.h"
 
 #include <memory>
@@ -116,43 +112,18 @@ TrainSpec read_spec(const Napi::Object& o) {
   return spec;
 }
 
-class TrainNetWrap : public Napi::ObjectWrap<TrainNetWrap> {
- public:
-  static Napi::Function define(Napi::Env env) {
-    return DefineClass(env, "TrainNet",
-                       {InstanceMethod<&TrainNetWrap::Step>("step"),
-                        InstanceMethod<&TrainNetWrap::Gradients>("gradients"),
-                        InstanceMethod<&TrainNetWrap::Predict>("predict"),
-                        InstanceMethod<&TrainNetWrap::Tensors>("tensors"),
-                        InstanceMethod<&TrainNetWrap::Grads>("grads"),
-                        InstanceMethod<&TrainNetWrap::Momenta>("momenta"),
-                        InstanceAccessor<&TrainNetWrap::Classes>("classes")});
+struct TrainNetTraits {
+  using Net = TrainNet;
+  static constexpr const char* kName = "TrainNet";
+  static constexpr const char* kExtra = "momenta";
+  static TrainSpec read_spec(const Napi::Object& o) { return train::read_spec(o); }
+  static Napi::Value extra(Napi::Env env, const TrainNet& net) {
+    return tensor_copies(env, net.tensors(), true, [](const Tensor& t) -> const std::vector<float>& { return t.momentum; });
   }
-
-  explicit TrainNetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainNetWrap>(info) {
-    net_.create(info.Env(), read_spec(arq::napi::object_arg(info, 0, "TrainNet")));
-  }
-
- private:
-  Napi::Value Step(const Napi::CallbackInfo& info) { return net_.queue_batch(info, "step", true); }
-  Napi::Value Gradients(const Napi::CallbackInfo& info) { return net_.queue_batch(info, "gradients", false); }
-  Napi::Value Predict(const Napi::CallbackInfo& info) { return net_.predict(info); }
-  Napi::Value Tensors(const Napi::CallbackInfo& info) {
-    return net_.copies(info, "tensors", false, [](const Tensor& t) -> const std::vector<float>& { return t.value; });
-  }
-  Napi::Value Grads(const Napi::CallbackInfo& info) {
-    return net_.copies(info, "grads", true, [](const Tensor& t) -> const std::vector<float>& { return t.grad; });
-  }
-  Napi::Value Momenta(const Napi::CallbackInfo& info) {
-    return net_.copies(info, "momenta", true, [](const Tensor& t) -> const std::vector<float>& { return t.momentum; });
-  }
-  Napi::Value Classes(const Napi::CallbackInfo& info) { return net_.classes(info); }
-
-  NetBinding<TrainNet> net_{"TrainNet"};
 };
 
 }  // namespace
 
-void register_bindings(Napi::Env env, Napi::Object exports) { exports.Set("TrainNet", TrainNetWrap::define(env)); }
+void register_bindings(Napi::Env env, Napi::Object exports) { exports.Set("TrainNet", NetWrap<TrainNetTraits>::define(env)); }
 
 }  // namespace arq::train

@@ -1,13 +1,18 @@
-// What the TrainNet and QatNet bindings share (bind.cc, qat_bind.cc): NetBinding<Net> holds the native net and
-// implements the methods both classes expose to JavaScript with the same arguments and results:
-//   step(request)               [async] -> Promise<{ loss, correct }>: forward, backward and one SGD step.
+// The JavaScript class of a native net, shared by TrainNet (bind.cc) and QatNet (qat_bind.cc): NetWrap<Traits> is
+// an ObjectWrap whose methods are the same for both nets except the one Traits adds (Traits::kExtra):
+//   new <Name>(spec)            [sync]  Traits::read_spec, then the net's constructor; throws TypeError/RangeError/Error
+//   net.step(request)           [async] -> Promise<{ loss, correct }>: forward, backward and one SGD step.
 //                               request: { input, labels, batch, threads, lr, momentum, weightDecay }
-//   gradients(request)          [async] -> Promise<{ loss, correct }>: the same without the SGD step.
+//   net.gradients(request)      [async] -> Promise<{ loss, correct }>: the same without the SGD step (read grads()).
 //                               request: { input, labels, batch, threads }
-//   predict(input, batch, threads) [async] -> Promise<Float32Array> logits
-//   tensor copies (tensors(), grads(), ...) [sync] -> Float32Array[]
-//   classes                     [sync]
+//   net.predict(input, batch, threads) [async] -> Promise<Float32Array> logits
+//   net.tensors() / net.grads() [sync] -> Float32Array[] copies: every tensor / the gradients of the trainable ones
+//   net.<Traits::kExtra>()      [sync] Traits::extra(env, net)
+//   net.classes                 [sync]
 // A call while a job of the same net is running throws Error: the job owns the net until it finishes.
+//
+// Traits: using Net (TrainNet or QatNet); static constexpr const char* kName (the class) and kExtra (the method);
+//         static <Net's spec> read_spec(const Napi::Object&); static Napi::Value extra(Napi::Env, const Net&).
 #pragma once
 
 #include <napi.h>
@@ -37,30 +42,72 @@ inline BatchResult job_gradients(QatNet& net, const float* input, const int32_t*
   return net.gradients(input, labels, batch, threads);
 }
 
-template <typename Net>
-class NetBinding {
+// Float32Array copies of select(tensor) for the tensors (the trainable ones only when trainable_only).
+template <typename Select>
+Napi::Array tensor_copies(Napi::Env env, const std::vector<Tensor>& tensors, bool trainable_only, Select select) {
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t next = 0;
+  for (const Tensor& tensor : tensors) {
+    if (trainable_only && !tensor.trainable) continue;
+    const std::vector<float>& data = select(tensor);
+    auto array = Napi::Float32Array::New(env, data.size());
+    std::copy(data.begin(), data.end(), array.Data());
+    out.Set(next++, array);
+  }
+  return out;
+}
+
+template <typename Traits>
+class NetWrap : public Napi::ObjectWrap<NetWrap<Traits>> {
+  using Net = typename Traits::Net;
+
  public:
-  static constexpr int64_t kMaxBatch = int64_t{1} << 20;
+  static Napi::Function define(Napi::Env env) {
+    return NetWrap::DefineClass(env, Traits::kName,
+                                {NetWrap::template InstanceMethod<&NetWrap::Step>("step"),
+                                 NetWrap::template InstanceMethod<&NetWrap::Gradients>("gradients"),
+                                 NetWrap::template InstanceMethod<&NetWrap::Predict>("predict"),
+                                 NetWrap::template InstanceMethod<&NetWrap::Tensors>("tensors"),
+                                 NetWrap::template InstanceMethod<&NetWrap::Grads>("grads"),
+                                 NetWrap::template InstanceMethod<&NetWrap::Extra>(Traits::kExtra),
+                                 NetWrap::template InstanceAccessor<&NetWrap::Classes>("classes")});
+  }
 
-  // name: the JavaScript class, which prefixes every message.
-  explicit NetBinding(std::string name) : name_(std::move(name)) {}
-
-  // Builds the net; its std::exception becomes an Error "<name>: <what>".
-  template <typename Spec>
-  void create(Napi::Env env, Spec spec) {
+  explicit NetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetWrap>(info) {
+    auto spec = Traits::read_spec(arq::napi::object_arg(info, 0, Traits::kName));
     try {
       net_ = std::make_shared<Net>(std::move(spec));
     } catch (const std::exception& error) {
-      throw Napi::Error::New(env, name_ + ": " + error.what());
+      throw Napi::Error::New(info.Env(), std::string(Traits::kName) + ": " + error.what());
     }
   }
 
-  const Net& net() const { return *net_; }
+ private:
+  static constexpr int64_t kMaxBatch = int64_t{1} << 20;
 
-  // Throws while a job of this net is running (synchronous readers).
-  void check_idle(Napi::Env env, const std::string& where) const {
-    if (net_->busy) throw Napi::Error::New(env, where + ": a job of this " + name_ + " is still running");
+  Napi::Value Step(const Napi::CallbackInfo& info) { return queue_batch(info, "step", true); }
+  Napi::Value Gradients(const Napi::CallbackInfo& info) { return queue_batch(info, "gradients", false); }
+  Napi::Value Tensors(const Napi::CallbackInfo& info) {
+    check_idle(info.Env(), "tensors");
+    return tensor_copies(info.Env(), net_->tensors(), false, [](const Tensor& t) -> const std::vector<float>& { return t.value; });
   }
+  Napi::Value Grads(const Napi::CallbackInfo& info) {
+    check_idle(info.Env(), "grads");
+    return tensor_copies(info.Env(), net_->tensors(), true, [](const Tensor& t) -> const std::vector<float>& { return t.grad; });
+  }
+  Napi::Value Extra(const Napi::CallbackInfo& info) {
+    check_idle(info.Env(), Traits::kExtra);
+    return Traits::extra(info.Env(), *net_);
+  }
+  Napi::Value Classes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(net_->classes()));
+  }
+
+  // Throws while a job of this net is running (the synchronous readers).
+  void check_idle(Napi::Env env, const char* method) const {
+    if (net_->busy) throw Napi::Error::New(env, qualified(method) + ": a job of this " + Traits::kName + " is still running");
+  }
+  static std::string qualified(const char* method) { return std::string(Traits::kName) + "." + method; }
 
   // step (update) or gradients.
   Napi::Value queue_batch(const Napi::CallbackInfo& info, const char* method, bool update) {
@@ -69,7 +116,7 @@ class NetBinding {
     using arq::napi::number_field;
     using arq::napi::throw_range;
     Napi::Env env = info.Env();
-    const std::string where = name_ + "." + method;
+    const std::string where = qualified(method);
     const Napi::Object request = arq::napi::object_arg(info, 0, where);
     auto job = std::make_unique<BatchJob>();
     job->net = net_;
@@ -95,9 +142,9 @@ class NetBinding {
     return arq::napi::PromiseWorker<BatchJob>::queue(env, where, std::move(job));
   }
 
-  Napi::Value predict(const Napi::CallbackInfo& info) {
+  Napi::Value Predict(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const std::string where = name_ + ".predict";
+    const std::string where = qualified("predict");
     if (info.Length() < 3) arq::napi::throw_type(env, where, "expected (input, batch, threads)");
     auto job = std::make_unique<PredictJob>();
     job->net = net_;
@@ -108,27 +155,6 @@ class NetBinding {
     return arq::napi::PromiseWorker<PredictJob>::queue(env, where, std::move(job));
   }
 
-  // Float32Array copies of select(tensor) for every tensor of the net (the trainable ones only when trainable_only).
-  template <typename Select>
-  Napi::Value copies(const Napi::CallbackInfo& info, const char* method, bool trainable_only, Select select) const {
-    check_idle(info.Env(), name_ + "." + method);
-    Napi::Array out = Napi::Array::New(info.Env());
-    uint32_t next = 0;
-    for (const Tensor& tensor : net_->tensors()) {
-      if (trainable_only && !tensor.trainable) continue;
-      const std::vector<float>& data = select(tensor);
-      auto array = Napi::Float32Array::New(info.Env(), data.size());
-      std::copy(data.begin(), data.end(), array.Data());
-      out.Set(next++, array);
-    }
-    return out;
-  }
-
-  Napi::Value classes(const Napi::CallbackInfo& info) const {
-    return Napi::Number::New(info.Env(), static_cast<double>(net_->classes()));
-  }
-
- private:
   // Clears the net's busy flag when a job ends, however it ends.
   struct BusyRelease {
     std::shared_ptr<Net> net;
@@ -178,10 +204,9 @@ class NetBinding {
   };
 
   void claim(Napi::Env env, const std::string& where) {
-    if (net_->busy.exchange(true)) throw Napi::Error::New(env, where + ": a job of this " + name_ + " is still running");
+    if (net_->busy.exchange(true)) throw Napi::Error::New(env, where + ": a job of this " + Traits::kName + " is still running");
   }
 
-  std::string name_;
   std::shared_ptr<Net> net_;
 };
 

@@ -54,7 +54,9 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
 void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, const float* dy,
                      const std::vector<float*>& dxs, const std::vector<int32_t>& argmax);
 
-// The loss and the update both nets share (defined in train_net.cc).
+// The input conversion, loss and update both nets share (defined in train_net.cc).
+// NCHW images [batch, C, H, W] -> NHWC x.
+void images_to_nhwc(const float* images, const Shape& in, int64_t batch, float* x);
 // Throws std::invalid_argument unless every label lies in [0, classes).
 void check_labels(const int32_t* labels, int64_t batch, int64_t classes);
 // Mean softmax cross-entropy of logits [batch x classes]; dlogits (resized) gets d/dz = (softmax - onehot) / batch.

@@ -1,17 +1,13 @@
-// Bindings for quantization-aware training (qat_net.h). QatNet is an ObjectWrap (the methods it shares with
-// TrainNet are net_bind.h's):
-//   new QatNet(spec)            [sync]  spec: an IntPlan description whose conv/gemm ops carry float `weight`
+// Bindings for quantization-aware training (qat_net.h): QatNet is net_bind.h's NetWrap (step, gradients, predict,
+// tensors, grads, classes) with what differs here:
+//   new QatNet(spec)            spec: an IntPlan description whose conv/gemm ops carry float `weight`
 //                               (Float32Array) instead of codes and no weightScales; validates it (build_network on
-//                               the initial codes); throws TypeError/RangeError/Error
-//   net.step(request)           [async] -> Promise<{ loss, correct }>: fake-quantized forward, straight-through
-//                               backward, one SGD step. request: { input, labels, batch, threads, lr, momentum, weightDecay }
-//   net.gradients(request)      [async] -> Promise<{ loss, correct }>: the same without the SGD step (read grads())
-//   net.predict(input, batch, threads) [async] -> Promise<Float32Array> the fake-quantized logits, which are the
-//                               integer engine's logits for the current weight codes
-//   net.tensors() / net.grads() [sync] -> Float32Array[]: each layer's weight, then its bias when it has one
-//   net.codes()                 [sync] -> { codes: Int8Array, scales: Float32Array }[] per layer: the current codes
-//   net.classes                 [sync]
-// A call while a job of the same net is running throws Error: the job owns the net until it finishes.
+//                               the initial codes)
+//   step / gradients            fake-quantized forward, straight-through backward (step: then one SGD step)
+//   predict                     the fake-quantized logits, which are the integer engine's logits for the current
+//                               weight codes
+//   tensors() / grads()         each layer's weight, then its bias when it has one
+//   codes()                     [sync] -> { codes: Int8Array, scales: Float32Array }[] per layer: the current codes
 #include "train/qat_bind.h"
 
 #include <memory>
@@ -30,7 +26,6 @@ using arq::napi::field;
 using arq::napi::float_array;
 using arq::napi::int_field;
 using arq::napi::number_field;
-using arq::napi::throw_range;
 using arq::napi::throw_type;
 
 engine::Grid read_grid(const Napi::Value& value, const std::string& where, bool with_bits) {
@@ -78,42 +73,19 @@ QatSpec read_spec(const Napi::Object& o) {
   return spec;
 }
 
-class QatNetWrap : public Napi::ObjectWrap<QatNetWrap> {
- public:
-  static Napi::Function define(Napi::Env env) {
-    return DefineClass(env, "QatNet",
-                       {InstanceMethod<&QatNetWrap::Step>("step"),
-                        InstanceMethod<&QatNetWrap::Gradients>("gradients"),
-                        InstanceMethod<&QatNetWrap::Predict>("predict"),
-                        InstanceMethod<&QatNetWrap::Tensors>("tensors"),
-                        InstanceMethod<&QatNetWrap::Grads>("grads"),
-                        InstanceMethod<&QatNetWrap::Codes>("codes"),
-                        InstanceAccessor<&QatNetWrap::Classes>("classes")});
-  }
-
-  explicit QatNetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<QatNetWrap>(info) {
-    net_.create(info.Env(), read_spec(arq::napi::object_arg(info, 0, "QatNet")));
-  }
-
- private:
-  Napi::Value Step(const Napi::CallbackInfo& info) { return net_.queue_batch(info, "step", true); }
-  Napi::Value Gradients(const Napi::CallbackInfo& info) { return net_.queue_batch(info, "gradients", false); }
-  Napi::Value Predict(const Napi::CallbackInfo& info) { return net_.predict(info); }
-  Napi::Value Tensors(const Napi::CallbackInfo& info) {
-    return net_.copies(info, "tensors", false, [](const Tensor& t) -> const std::vector<float>& { return t.value; });
-  }
-  Napi::Value Grads(const Napi::CallbackInfo& info) {
-    return net_.copies(info, "grads", false, [](const Tensor& t) -> const std::vector<float>& { return t.grad; });
-  }
-  Napi::Value Codes(const Napi::CallbackInfo& info) {
-    net_.check_idle(info.Env(), "QatNet.codes");
-    Napi::Array out = Napi::Array::New(info.Env());
+struct QatNetTraits {
+  using Net = QatNet;
+  static constexpr const char* kName = "QatNet";
+  static constexpr const char* kExtra = "codes";
+  static QatSpec read_spec(const Napi::Object& o) { return train::read_spec(o); }
+  static Napi::Value extra(Napi::Env env, const QatNet& net) {
+    Napi::Array out = Napi::Array::New(env);
     uint32_t next = 0;
-    for (const WeightCodes& layer : net_.net().codes()) {
-      Napi::Object o = Napi::Object::New(info.Env());
-      auto codes = Napi::Int8Array::New(info.Env(), layer.codes.size());
+    for (const WeightCodes& layer : net.codes()) {
+      Napi::Object o = Napi::Object::New(env);
+      auto codes = Napi::Int8Array::New(env, layer.codes.size());
       std::copy(layer.codes.begin(), layer.codes.end(), codes.Data());
-      auto scales = Napi::Float32Array::New(info.Env(), layer.scales.size());
+      auto scales = Napi::Float32Array::New(env, layer.scales.size());
       std::copy(layer.scales.begin(), layer.scales.end(), scales.Data());
       o.Set("codes", codes);
       o.Set("scales", scales);
@@ -121,13 +93,10 @@ class QatNetWrap : public Napi::ObjectWrap<QatNetWrap> {
     }
     return out;
   }
-  Napi::Value Classes(const Napi::CallbackInfo& info) { return net_.classes(info); }
-
-  NetBinding<QatNet> net_{"QatNet"};
 };
 
 }  // namespace
 
-void register_qat_bindings(Napi::Env env, Napi::Object exports) { exports.Set("QatNet", QatNetWrap::define(env)); }
+void register_qat_bindings(Napi::Env env, Napi::Object exports) { exports.Set("QatNet", NetWrap<QatNetTraits>::define(env)); }
 
 }  // namespace arq::train

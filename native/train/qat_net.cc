@@ -220,13 +220,7 @@ void QatNet::forward(const float* images, int64_t batch, int threads, bool recor
   rebuild_network();
   const engine::IntPlanSpec& plan = spec_.plan;
   for (int v = 0; v < plan.values; ++v) vals_[v].resize(batch * shapes_[v].size());
-  const Shape& in0 = plan.input;
-  float* x0 = vals_[0].data();
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t c = 0; c < in0.c; ++c) {
-      for (int64_t q = 0; q < in0.h * in0.w; ++q) x0[(b * in0.h * in0.w + q) * in0.c + c] = images[(b * in0.c + c) * in0.h * in0.w + q];
-    }
-  }
+  images_to_nhwc(images, plan.input, batch, vals_[0].data());
   for (size_t index = 0; index < net_.ops.size(); ++index) {
     const IntOp& op = net_.ops[index];
     const IntOpSpec& s = op.spec;

@@ -68,14 +68,7 @@ TrainNet::TrainNet(TrainSpec spec) : spec_(std::move(spec)) {
 
 void TrainNet::forward(const float* images, int64_t batch, int threads, bool training, bool update_stats) {
   for (int v = 0; v < spec_.values; ++v) acts_[v].resize(batch * shapes_[v].size());
-  // NCHW images -> NHWC
-  const Shape& in = spec_.input;
-  float* x = acts_[0].data();
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t c = 0; c < in.c; ++c) {
-      for (int64_t q = 0; q < in.h * in.w; ++q) x[(b * in.h * in.w + q) * in.c + c] = images[(b * in.c + c) * in.h * in.w + q];
-    }
-  }
+  images_to_nhwc(images, spec_.input, batch, acts_[0].data());
   for (size_t index = 0; index < spec_.ops.size(); ++index) {
     const TrainOp& op = spec_.ops[index];
     const Pass p{shapes_[op.geo.inputs[0]], shapes_[op.geo.output], batch, threads};
@@ -121,6 +114,14 @@ void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int th
         }
         simple_backward(op, p, xs, dy, dxs, argmax_[index]);
       }
+    }
+  }
+}
+
+void images_to_nhwc(const float* images, const Shape& in, int64_t batch, float* x) {
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t c = 0; c < in.c; ++c) {
+      for (int64_t q = 0; q < in.h * in.w; ++q) x[(b * in.h * in.w + q) * in.c + c] = images[(b * in.c + c) * in.h * in.w + q];
     }
   }
 }
