@@ -23,35 +23,13 @@ namespace {
 using arq::napi::field;
 using arq::napi::float_array;
 using arq::napi::int_field;
-using arq::napi::number_field;
-
-Grid read_grid(const Napi::Value& value, const std::string& where, bool with_bits) {
-  if (!value.IsObject()) arq::napi::throw_type(value.Env(), where, "a grid must be an object {scale, zero" + std::string(with_bits ? ", bits}" : "}"));
-  const auto o = value.As<Napi::Object>();
-  Grid grid;
-  grid.scale = static_cast<float>(number_field(o, "scale", where));
-  grid.bits = with_bits ? static_cast<int>(int_field(o, "bits", 2, 8, where)) : 8;
-  grid.zero = static_cast<int32_t>(int_field(o, "zero", 0, (1 << grid.bits) - 1, where));
-  return grid;
-}
 
 IntPlanSpec read_int_spec(const Napi::Object& o) {
   const std::string where = "IntPlan";
   Napi::Env env = o.Env();
   IntPlanSpec spec;
   const Napi::Array ops = read_plan_header(o, where, &spec.input, &spec.values, &spec.output);
-  const Napi::Value grids = field(o, "grids", where);
-  if (!grids.IsArray() || grids.As<Napi::Array>().Length() != static_cast<uint32_t>(spec.values)) {
-    arq::napi::throw_type(env, where, "grids must be an array with one entry per value");
-  }
-  for (uint32_t v = 0; v < static_cast<uint32_t>(spec.values); ++v) {
-    const Napi::Value grid = grids.As<Napi::Array>().Get(v);
-    if (grid.IsNull() || grid.IsUndefined()) {
-      spec.grids.emplace_back();
-    } else {
-      spec.grids.emplace_back(read_grid(grid, where + " grids[" + std::to_string(v) + "]", false));
-    }
-  }
+  spec.grids = read_value_grids(o, where, spec.values);
   for (uint32_t i = 0; i < ops.Length(); ++i) {
     const std::string at = where + " op #" + std::to_string(i);
     IntOpSpec s;

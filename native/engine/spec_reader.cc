@@ -120,4 +120,31 @@ Napi::Object read_geometry(const Napi::Value& value, OpGeometry& s, int values, 
   return op;
 }
 
+Grid read_grid(const Napi::Value& value, const std::string& where, bool with_bits) {
+  if (!value.IsObject()) arq::napi::throw_type(value.Env(), where, "a grid must be an object {scale, zero" + std::string(with_bits ? ", bits}" : "}"));
+  const auto o = value.As<Napi::Object>();
+  Grid grid;
+  grid.scale = static_cast<float>(number_field(o, "scale", where));
+  grid.bits = with_bits ? static_cast<int>(int_field(o, "bits", 2, 8, where)) : 8;
+  grid.zero = static_cast<int32_t>(int_field(o, "zero", 0, (1 << grid.bits) - 1, where));
+  return grid;
+}
+
+std::vector<std::optional<Grid>> read_value_grids(const Napi::Object& o, const std::string& where, int values) {
+  const Napi::Value grids = field(o, "grids", where);
+  if (!grids.IsArray() || grids.As<Napi::Array>().Length() != static_cast<uint32_t>(values)) {
+    arq::napi::throw_type(o.Env(), where, "grids must be an array with one entry per value");
+  }
+  std::vector<std::optional<Grid>> out;
+  for (uint32_t v = 0; v < static_cast<uint32_t>(values); ++v) {
+    const Napi::Value grid = grids.As<Napi::Array>().Get(v);
+    if (grid.IsNull() || grid.IsUndefined()) {
+      out.emplace_back();
+    } else {
+      out.emplace_back(read_grid(grid, where + " grids[" + std::to_string(v) + "]", false));
+    }
+  }
+  return out;
+}
+
 }  // namespace arq::engine

@@ -4,11 +4,13 @@
 
 #include <napi.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/napi_args.h"
 #include "engine/geometry.h"
+#include "engine/int_semantics.h"
 
 namespace arq::engine {
 
@@ -16,6 +18,10 @@ namespace arq::engine {
 Napi::Array read_plan_header(const Napi::Object& o, const std::string& where, Shape* input, int* values, int* output);
 // Reads one op's kind, inputs, output, clamp and structural fields; returns the op object for kind-specific reads.
 Napi::Object read_geometry(const Napi::Value& value, OpGeometry& s, int values, const std::string& at);
+// An integer plan's grid {scale, zero} (carrier, 8 bits) or {scale, zero, bits} (a layer's input grid).
+Grid read_grid(const Napi::Value& value, const std::string& where, bool with_bits);
+// The `grids` field: one carrier grid per plan value, null/undefined for float values.
+std::vector<std::optional<Grid>> read_value_grids(const Napi::Object& o, const std::string& where, int values);
 // A Float32Array field that may be absent or null (empty result).
 std::vector<float> optional_floats(const Napi::Object& o, const char* key, const std::string& where);
 

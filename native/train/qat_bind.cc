@@ -25,18 +25,6 @@ namespace {
 using arq::napi::field;
 using arq::napi::float_array;
 using arq::napi::int_field;
-using arq::napi::number_field;
-using arq::napi::throw_type;
-
-engine::Grid read_grid(const Napi::Value& value, const std::string& where, bool with_bits) {
-  if (!value.IsObject()) throw_type(value.Env(), where, "a grid must be an object {scale, zero" + std::string(with_bits ? ", bits}" : "}"));
-  const auto o = value.As<Napi::Object>();
-  engine::Grid grid;
-  grid.scale = static_cast<float>(number_field(o, "scale", where));
-  grid.bits = with_bits ? static_cast<int>(int_field(o, "bits", 2, 8, where)) : 8;
-  grid.zero = static_cast<int32_t>(int_field(o, "zero", 0, (1 << grid.bits) - 1, where));
-  return grid;
-}
 
 QatSpec read_spec(const Napi::Object& o) {
   const std::string where = "QatNet";
@@ -44,18 +32,7 @@ QatSpec read_spec(const Napi::Object& o) {
   QatSpec spec;
   engine::IntPlanSpec& plan = spec.plan;
   const Napi::Array ops = engine::read_plan_header(o, where, &plan.input, &plan.values, &plan.output);
-  const Napi::Value grids = field(o, "grids", where);
-  if (!grids.IsArray() || grids.As<Napi::Array>().Length() != static_cast<uint32_t>(plan.values)) {
-    throw_type(env, where, "grids must be an array with one entry per value");
-  }
-  for (uint32_t v = 0; v < static_cast<uint32_t>(plan.values); ++v) {
-    const Napi::Value grid = grids.As<Napi::Array>().Get(v);
-    if (grid.IsNull() || grid.IsUndefined()) {
-      plan.grids.emplace_back();
-    } else {
-      plan.grids.emplace_back(read_grid(grid, where + " grids[" + std::to_string(v) + "]", false));
-    }
-  }
+  plan.grids = engine::read_value_grids(o, where, plan.values);
   for (uint32_t i = 0; i < ops.Length(); ++i) {
     const std::string at = where + " op #" + std::to_string(i);
     engine::IntOpSpec s;
@@ -65,7 +42,7 @@ QatSpec read_spec(const Napi::Object& o) {
       weight = float_array(env, field(op, "weight", at), -1, at, "weight");
       s.wbits = static_cast<int>(int_field(op, "wbits", 2, 8, at));
       s.bias = engine::optional_floats(op, "bias", at);
-      s.input_grid = read_grid(field(op, "inputGrid", at), at + " inputGrid", true);
+      s.input_grid = engine::read_grid(field(op, "inputGrid", at), at + " inputGrid", true);
     }
     plan.ops.push_back(std::move(s));
     spec.weights.push_back(std::move(weight));
