@@ -37,11 +37,24 @@ export interface NativeGrid {
   zero: number;
 }
 
+/** The fp32 op structure with per-layer fields `Layer` on Conv and Gemm (their keys `Replaced` dropped first). */
+export type QuantizedOp<Layer, Replaced extends string = never> =
+  | Exclude<FloatPlanOp, { op: 'conv' | 'gemm' }>
+  | (Omit<Extract<FloatPlanOp, { op: 'conv' }>, Replaced> & Layer)
+  | (Omit<Extract<FloatPlanOp, { op: 'gemm' }>, Replaced> & Layer);
+
+/** A quantized network's description: the integer plan's, or QAT's. */
+export interface QuantizedSpec<Op> {
+  input: [number, number, number];
+  values: number;
+  output: number;
+  /** Per value: its 8-bit carrier grid, or null for float values (the input, its float prefix, the logits). */
+  grids: (NativeGrid | null)[];
+  ops: Op[];
+}
+
 /** One operator of a native integer plan: the fp32 op's structure, with codes instead of float weights. */
-export type IntPlanOp =
-  | (Exclude<FloatPlanOp, { op: 'conv' | 'gemm' }>)
-  | (Omit<Extract<FloatPlanOp, { op: 'conv' }>, 'weight'> & IntLayerFields)
-  | (Omit<Extract<FloatPlanOp, { op: 'gemm' }>, 'weight'> & IntLayerFields);
+export type IntPlanOp = QuantizedOp<IntLayerFields, 'weight'>;
 
 export interface IntLayerFields {
   weight: Int8Array;
@@ -50,14 +63,7 @@ export interface IntLayerFields {
   inputGrid: NativeGrid & { bits: number };
 }
 
-export interface IntPlanSpec {
-  input: [number, number, number];
-  values: number;
-  output: number;
-  /** Per value: its 8-bit carrier grid, or null for float values (the input, its float prefix, the logits). */
-  grids: (NativeGrid | null)[];
-  ops: IntPlanOp[];
-}
+export type IntPlanSpec = QuantizedSpec<IntPlanOp>;
 
 /** One call of the certification sampling loop (native/certify): samples firstSample .. firstSample+count-1. */
 export interface SampleRequest {
@@ -192,23 +198,15 @@ export interface NativeTrainNet {
  * Quantization-aware training (native/train/qat_net.h): an integer plan description whose conv/gemm ops carry float
  * weights (trained) instead of codes; codes and scales are re-derived from them before every forward pass.
  */
-export type QatNetOp =
-  | Exclude<FloatPlanOp, { op: 'conv' | 'gemm' }>
-  | (Extract<FloatPlanOp, { op: 'conv' }> & QatLayerFields)
-  | (Extract<FloatPlanOp, { op: 'gemm' }> & QatLayerFields);
+/** One operator of a QAT net: the fp32 op (float weights, trained) with the layer's bit widths and input grid. */
+export type QatNetOp = QuantizedOp<QatLayerFields>;
 
 export interface QatLayerFields {
   wbits: number;
   inputGrid: NativeGrid & { bits: number };
 }
 
-export interface QatNetSpec {
-  input: [number, number, number];
-  values: number;
-  output: number;
-  grids: (NativeGrid | null)[];
-  ops: QatNetOp[];
-}
+export type QatNetSpec = QuantizedSpec<QatNetOp>;
 
 export interface NativeQatNet {
   readonly classes: number;
