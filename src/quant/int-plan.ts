@@ -13,14 +13,30 @@ import { HISTOGRAM_BINS, type Calibration } from './calibrate.js';
 import { activationGrid, quantizeWeights } from './grid.js';
 import type { Policy } from './policy.js';
 
+/**
+ * Weight codes and activation grids are pure functions of (weights, bits) and (calibration, value, bits); a search
+ * builds hundreds of plans from one graph and one calibration, so both are memoised, keyed by the very arrays and
+ * calibration object they come from (weak keys: a fine-tuned graph's new arrays never hit an old entry).
+ */
+const weightCodes = new WeakMap<Float32Array, Map<number, ReturnType<typeof quantizeWeights>>>();
+const activationGrids = new WeakMap<Calibration, Map<string, ReturnType<typeof activationGrid>>>();
+
+function memo<K extends object, V>(cache: WeakMap<K, Map<string | number, V>>, owner: K, key: string | number, make: () => V): V {
+  let entries = cache.get(owner);
+  if (!entries) cache.set(owner, (entries = new Map()));
+  let value = entries.get(key);
+  if (value === undefined) entries.set(key, (value = make()));
+  return value;
+}
+
 export function intPlanSpec(graph: Graph, policy: Policy, calibration: Calibration): IntPlanSpec {
   const { spec } = lowerGraph(graph);
   const bits = new Map(policy.layers.map((layer) => [layer.name, layer]));
   const layers = new Map(graph.nodes.filter((n): n is QuantizableNode => n.op === 'conv' || n.op === 'gemm').map((n) => [n.name, n]));
-  const gridOf = (value: number, width: number) => {
+  const gridOf = (value: number, width: number) => memo(activationGrids, calibration, `${value}:${width}`, () => {
     const histogram = calibration.histograms.subarray(value * HISTOGRAM_BINS, (value + 1) * HISTOGRAM_BINS);
     return activationGrid(calibration.ranges[2 * value], calibration.ranges[2 * value + 1], histogram, width);
-  };
+  });
   const grids: (NativeGrid | null)[] = new Array<NativeGrid | null>(spec.values).fill(null);
   const isFloat = new Array<boolean>(spec.values).fill(false);
   isFloat[0] = true;
@@ -40,7 +56,7 @@ export function intPlanSpec(graph: Graph, policy: Policy, calibration: Calibrati
         isFloat[out] = out === spec.output;
         grids[out] = isFloat[out] ? null : carrier(out);
         const channels = node.op === 'conv' ? node.outChannels : node.outFeatures;
-        const { codes, scales } = quantizeWeights(node.weight, channels, layer.wbits);
+        const { codes, scales } = memo(weightCodes, node.weight, layer.wbits, () => quantizeWeights(node.weight, channels, layer.wbits));
         const { scale, zero } = gridOf(input, layer.abits);
         const { weight: _float, ...structure } = op;
         void _float;
