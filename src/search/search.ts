@@ -216,12 +216,12 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   const model = await loadModel(o.model);
   const env = new QuantizationEnvironment(model.graph, { budget: o.budget, minBits: o.minBits, maxBits: o.maxBits, pinEnds: o.pinEnds });
   const settings = settingsOf(o, model);
+  // Data first: a bad spec must fail before the directory holds a checkpoint that would ask for --resume.
+  const [valDataset, testDataset] = await Promise.all([loadDataset(o.valData, 'train'), loadDataset(o.data, 'test')]);
   const previous = prepareDirectory(o);
   if (previous) checkResumable(previous, settings, o.out);
   const checkpoint: Checkpoint = previous ?? { format: 'arq-search-checkpoint/1', settings, searches: {} };
   writeCheckpoint(o.out, checkpoint);
-
-  const [valDataset, testDataset] = await Promise.all([loadDataset(o.valData, 'train'), loadDataset(o.data, 'test')]);
   events.emit('stage', { stage: 'calibrate', total: 1 });
   const calibration = await timed('calibrate', () => calibrate(model.graph, valDataset, { sigma: o.sigma, count: o.calibrationCount, seed: o.seed, threads: o.threads }));
 

@@ -104,5 +104,8 @@ describe('search', () => {
     await expect(search({ ...TOY, out: tempDir(), budget: 0.001 })).rejects.toThrow(/cannot be met/);
     await expect(search({ ...TOY, out: tempDir(), episodes: 0 })).rejects.toThrow(/episodes/);
     await expect(search({ ...TOY, out: tempDir(), reward: 'best' as never })).rejects.toThrow(/reward: expected one of arq, arq-acc, haq/);
+    const dir = tempDir();
+    await expect(search({ ...TOY, out: dir, data: 'npy:/nonexistent/x.npy,/nonexistent/y.npy' })).rejects.toThrow(/nonexistent/);
+    expect(existsSync(path.join(dir, 'checkpoint.json'))).toBe(false);
   });
 });
