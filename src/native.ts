@@ -179,26 +179,33 @@ export interface TrainBatch {
   threads: number;
 }
 
-export interface NativeTrainNet {
+/** What the trainer's nets share (native/train/net_bind.h): SGD steps, gradients, inference and their tensors. */
+export interface NativeBatchNet {
   readonly classes: number;
-  /** Forward and backward (batch norm on batch statistics), running statistics updated, one SGD step. */
+  /** Forward, backward and one SGD step. */
   step(request: TrainBatch & { lr: number; momentum: number; weightDecay: number }): Promise<{ loss: number; correct: number }>;
   /** Forward and backward only; read the gradients with grads(). */
   gradients(request: TrainBatch): Promise<{ loss: number; correct: number }>;
-  /** Logits with batch norm on running statistics. */
   predict(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
-  /** Every tensor (conv/gemm weight[, bias]; bn scale, bias, mean, var), in op order. */
   tensors(): Float32Array[];
-  /** Gradients and momentum buffers of the trainable tensors (all but bn mean and var), in order. */
+  /** Gradients of the trainable tensors, in order. */
   grads(): Float32Array[];
+}
+
+/**
+ * The float trainer: batch norm on batch statistics in step/gradients (running statistics updated), on running
+ * statistics in predict; tensors() are conv/gemm weight[, bias] and bn scale, bias, mean, var in op order (all but bn
+ * mean and var trainable).
+ */
+export interface NativeTrainNet extends NativeBatchNet {
+  /** Momentum buffers of the trainable tensors. */
   momenta(): Float32Array[];
 }
 
 /**
- * Quantization-aware training (native/train/qat_net.h): an integer plan description whose conv/gemm ops carry float
- * weights (trained) instead of codes; codes and scales are re-derived from them before every forward pass.
+ * Quantization-aware training (native/train/qat_net.h): one operator is the fp32 op (float weights, trained) with the
+ * layer's bit widths and input grid; codes and scales are re-derived from the weights before every forward pass.
  */
-/** One operator of a QAT net: the fp32 op (float weights, trained) with the layer's bit widths and input grid. */
 export type QatNetOp = QuantizedOp<QatLayerFields>;
 
 export interface QatLayerFields {
@@ -208,16 +215,11 @@ export interface QatLayerFields {
 
 export type QatNetSpec = QuantizedSpec<QatNetOp>;
 
-export interface NativeQatNet {
-  readonly classes: number;
-  /** Fake-quantized forward, straight-through backward, one SGD step. */
-  step(request: TrainBatch & { lr: number; momentum: number; weightDecay: number }): Promise<{ loss: number; correct: number }>;
-  gradients(request: TrainBatch): Promise<{ loss: number; correct: number }>;
-  /** The fake-quantized logits: the integer engine's for the current codes. */
-  predict(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
-  /** Each layer's weight, then its bias when it has one, in op order. */
-  tensors(): Float32Array[];
-  grads(): Float32Array[];
+/**
+ * The QAT net: a fake-quantized forward (the integer engine's computation, so predict gives its logits for the
+ * current codes) and a straight-through backward; tensors() are each layer's weight, then its bias when it has one.
+ */
+export interface NativeQatNet extends NativeBatchNet {
   /** Per layer: the weight codes and per-channel scales the next forward pass uses. */
   codes(): { codes: Int8Array; scales: Float32Array }[];
 }

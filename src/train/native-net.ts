@@ -1,6 +1,6 @@
 /** The training graph lowered to the native trainer (native/train), and a typed wrapper over it. */
 import { lowerOp } from '../engine/float-plan.js';
-import { addon, withStack, type NativeTrainNet, type TrainBatch, type TrainNetOp, type TrainNetSpec } from '../native.js';
+import { addon, withStack, type NativeBatchNet, type NativeTrainNet, type TrainBatch, type TrainNetOp, type TrainNetSpec } from '../native.js';
 import { withTensors, type TrainGraph } from './graph.js';
 
 /** Values are numbered in node order (0 = the input); every node, clamps included, is its own op. */
@@ -28,9 +28,6 @@ export interface SgdSettings {
   readonly momentum: number;
   readonly weightDecay: number;
 }
-
-/** What the native nets share (native/train/net_bind.h). */
-type NativeBatchNet = Pick<NativeTrainNet, 'classes' | 'step' | 'gradients' | 'predict' | 'grads'>;
 
 /** A network held by a native net (the trainer, or QAT); one call at a time (each returns a Promise). */
 export abstract class BatchNet<Native extends NativeBatchNet> {
