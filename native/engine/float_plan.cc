@@ -261,17 +261,11 @@ void FloatPlan::run_chunk(const float* input, int64_t images, float* logits, Wor
               float* dst = y + ((n * out.h + oy) * out.w + ox) * out.c;
               std::fill(dst, dst + out.c, 0.0f);
               int64_t valid = 0;
-              for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-                const int64_t iy = oy * s.stride_h + ky - s.pads[0];
-                if (iy < 0 || iy >= in.h) continue;
-                for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-                  const int64_t ix = ox * s.stride_w + kx - s.pads[1];
-                  if (ix < 0 || ix >= in.w) continue;
-                  ++valid;
-                  const float* src = x + ((n * in.h + iy) * in.w + ix) * in.c;
-                  for (int64_t c = 0; c < in.c; ++c) dst[c] += src[c];
-                }
-              }
+              for_window(s, in, oy, ox, [&](int64_t pixel, int64_t) {
+                ++valid;
+                const float* src = x + (n * in.h * in.w + pixel) * in.c;
+                for (int64_t c = 0; c < in.c; ++c) dst[c] += src[c];
+              });
               const float count = s.count_include_pad ? full_count : static_cast<float>(valid);
               for (int64_t c = 0; c < in.c; ++c) dst[c] /= count;
             }

@@ -48,4 +48,19 @@ struct PlanLayout {
 // Throws std::invalid_argument naming the op ("op #3 (conv): ...") on any inconsistency.
 PlanLayout plan_layout(const Shape& input, int values, int output, const std::vector<const OpGeometry*>& ops);
 
+// Calls fn(input_pixel, tap) for every kernel tap (tap = ky * kernel_w + kx) of output pixel (oy, ox) that falls
+// inside the input image `in` (input_pixel = iy * in.w + ix), in tap order; padded taps are skipped.
+template <typename Fn>
+void for_window(const OpGeometry& s, const Shape& in, int64_t oy, int64_t ox, Fn&& fn) {
+  for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+    const int64_t iy = oy * s.stride_h - s.pads[0] + ky;
+    if (iy < 0 || iy >= in.h) continue;
+    for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
+      const int64_t ix = ox * s.stride_w - s.pads[1] + kx;
+      if (ix < 0 || ix >= in.w) continue;
+      fn(iy * in.w + ix, ky * s.kernel_w + kx);
+    }
+  }
+}
+
 }  // namespace arq::engine

@@ -58,16 +58,10 @@ void max_pool(const T* x, T* y, int64_t images, const Shape& in, const Shape& ou
         T* dst = y + ((n * out.h + oy) * out.w + ox) * out.c;
         std::fill(dst, dst + out.c, std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
                                                                          : std::numeric_limits<T>::lowest());
-        for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-          const int64_t iy = oy * s.stride_h + ky - s.pads[0];
-          if (iy < 0 || iy >= in.h) continue;
-          for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-            const int64_t ix = ox * s.stride_w + kx - s.pads[1];
-            if (ix < 0 || ix >= in.w) continue;
-            const T* src = x + ((n * in.h + iy) * in.w + ix) * in.c;
-            for (int64_t c = 0; c < in.c; ++c) dst[c] = std::max(dst[c], src[c]);
-          }
-        }
+        for_window(s, in, oy, ox, [&](int64_t pixel, int64_t) {
+          const T* src = x + (n * in.h * in.w + pixel) * in.c;
+          for (int64_t c = 0; c < in.c; ++c) dst[c] = std::max(dst[c], src[c]);
+        });
       }
 }
 

@@ -50,7 +50,7 @@ void col2im_add(const OpGeometry& s, const Pass& p, const ConvDims& d, int64_t g
   for (int64_t oh = 0; oh < p.out.h; ++oh) {
     for (int64_t ow = 0; ow < p.out.w; ++ow) {
       const float* row = col + (oh * p.out.w + ow) * d.k;
-      for_window(s, p, oh, ow, [&](int64_t r, int64_t tap) {
+      engine::for_window(s, p.in, oh, ow, [&](int64_t r, int64_t tap) {
         float* dst = image + r * p.in.c + g * d.cin_g;
         for (int64_t ci = 0; ci < d.cin_g; ++ci) dst[ci] += row[ci * s.kernel_h * s.kernel_w + tap];
       });
@@ -63,7 +63,7 @@ template <typename Fn>
 void for_taps(const OpGeometry& s, const Pass& p, Fn&& fn) {
   for (int64_t oh = 0; oh < p.out.h; ++oh) {
     for (int64_t ow = 0; ow < p.out.w; ++ow) {
-      for_window(s, p, oh, ow, [&](int64_t r, int64_t tap) { fn(oh * p.out.w + ow, r, tap); });
+      engine::for_window(s, p.in, oh, ow, [&](int64_t r, int64_t tap) { fn(oh * p.out.w + ow, r, tap); });
     }
   }
 }

@@ -14,7 +14,7 @@ using engine::ElementwiseKind;
 int64_t avg_divisor(const OpGeometry& s, const Pass& p, int64_t oh, int64_t ow) {
   if (s.count_include_pad) return s.kernel_h * s.kernel_w;
   int64_t count = 0;
-  for_window(s, p, oh, ow, [&](int64_t, int64_t) { ++count; });
+  engine::for_window(s, p.in, oh, ow, [&](int64_t, int64_t) { ++count; });
   return count;
 }
 
@@ -195,7 +195,7 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
               for (int64_t c = 0; c < channels; ++c) {
                 float best = -INFINITY, sum = 0.0f;
                 int32_t best_at = -1;
-                for_window(s, p, oh, ow, [&](int64_t r, int64_t) {
+                engine::for_window(s, p.in, oh, ow, [&](int64_t r, int64_t) {
                   const float v = in[r * channels + c];
                   sum += v;
                   if (v > best || best_at < 0) best = v, best_at = static_cast<int32_t>(r);
@@ -274,7 +274,7 @@ void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const f
             for (int64_t ow = 0; ow < p.out.w; ++ow) {
               const int64_t q = oh * p.out.w + ow;
               const float inv = 1.0f / static_cast<float>(avg_divisor(s, p, oh, ow));
-              for_window(s, p, oh, ow, [&](int64_t r, int64_t) {
+              engine::for_window(s, p.in, oh, ow, [&](int64_t r, int64_t) {
                 for (int64_t c = 0; c < channels; ++c) dx[r * channels + c] += grad[q * channels + c] * inv;
               });
             }

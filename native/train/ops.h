@@ -19,21 +19,6 @@ struct Pass {
   int threads = 1;
 };
 
-// Calls fn(input_pixel, tap) for every kernel tap (tap = i * kernel_w + j) of output pixel (oh, ow) of one image
-// that falls inside the image, in tap order.
-template <typename Fn>
-void for_window(const OpGeometry& s, const Pass& p, int64_t oh, int64_t ow, Fn&& fn) {
-  for (int64_t i = 0; i < s.kernel_h; ++i) {
-    const int64_t ih = oh * s.stride_h - s.pads[0] + i;
-    if (ih < 0 || ih >= p.in.h) continue;
-    for (int64_t j = 0; j < s.kernel_w; ++j) {
-      const int64_t iw = ow * s.stride_w - s.pads[1] + j;
-      if (iw < 0 || iw >= p.in.w) continue;
-      fn(ih * p.in.w + iw, i * s.kernel_w + j);
-    }
-  }
-}
-
 // Conv (any group; depthwise by direct loops, the rest as im2col + f32-gemm) and Gemm, which is a 1x1 conv over a
 // [features, 1, 1] image. Tensors: weight [out][in/group][kh][kw], then bias when the op has one.
 void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const Pass& p, const std::vector<Tensor>& t,

@@ -204,7 +204,7 @@ void QatNet::conv_accumulate(size_t index, const Pass& p, const float* centred, 
             const int64_t g = oc / cout_g;
             int32_t sum = 0;
             for (int64_t ci = 0; ci < cin_g; ++ci) {
-              for_window(s, p, oh, ow, [&](int64_t r, int64_t tap) {
+              engine::for_window(s, p.in, oh, ow, [&](int64_t r, int64_t tap) {
                 sum += codes[(oc * cin_g + ci) * taps + tap] * static_cast<int32_t>(x[r * p.in.c + g * cin_g + ci]);
               });
             }
