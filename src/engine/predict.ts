@@ -1,7 +1,8 @@
-/** Batched prediction over a dataset with progress: the work behind `arq predict`. */
+/** Batched prediction over a dataset: the work behind `arq predict`, and accuracy under noise for training and search. */
 import type { Dataset } from '../data/index.js';
+import { noisyCopy } from '../noise.js';
 import { ArqError } from '../util/errors.js';
-import { argmax, type Classifier } from './classifier.js';
+import { argmax, indexOfMax, type Classifier } from './classifier.js';
 
 export interface PredictOptions {
   /** Images per engine call (default 256). */
@@ -38,4 +39,23 @@ export async function predictDataset(classifier: Classifier, dataset: Dataset, o
   let correct = 0;
   for (let i = 0; i < dataset.count; i++) if (predictions[i] === dataset.labels[i]) correct++;
   return { count: dataset.count, classes, logits, predictions, accuracy: correct / dataset.count, seconds };
+}
+
+/** Accuracy of logits from `predict` on `data`, clean (sigma 0) or with one noise draw per image (seed `noiseSeed`). */
+export async function accuracyOf(
+  predict: (images: Float32Array, batch: number) => Promise<Float32Array>, classes: number, data: Dataset, sigma: number, noiseSeed: number, batch = 500,
+): Promise<number> {
+  const size = data.shape[0] * data.shape[1] * data.shape[2];
+  let correct = 0;
+  for (let first = 0; first < data.count; first += batch) {
+    const count = Math.min(batch, data.count - first);
+    const images = new Float32Array(count * size);
+    for (let i = 0; i < count; i++) {
+      const image = data.images.subarray((first + i) * size, (first + i + 1) * size);
+      images.set(sigma > 0 ? noisyCopy(image, sigma, noiseSeed, first + i) : image, i * size);
+    }
+    const logits = await predict(images, count);
+    for (let i = 0; i < count; i++) if (indexOfMax(logits, i * classes, classes) === data.labels[first + i]) correct++;
+  }
+  return correct / data.count;
 }

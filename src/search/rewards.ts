@@ -11,7 +11,9 @@
  */
 import type { Policy } from '../quant/policy.js';
 import type { IntPlan } from '../quant/int-plan.js';
-import { argmax } from '../engine/classifier.js';
+import type { FloatPlan } from '../engine/float-plan.js';
+import type { Dataset } from '../data/index.js';
+import { accuracyOf } from '../engine/predict.js';
 import { certifyIncremental } from '../smoothing/irs.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import type { IrsCacheEntry } from '../smoothing/irs-cache.js';
@@ -36,7 +38,7 @@ export interface FloatReference {
   readonly acr: number;
   readonly smoothedAccuracy: number;
   /** The images of the clean-accuracy reward. */
-  readonly clean: ImageSet;
+  readonly clean: Dataset;
   readonly cleanAccuracy: number;
 }
 
@@ -63,14 +65,9 @@ export interface RewardOutcome {
 
 export const DEFAULT_LAMBDA = 0.1;
 
-/** Clean top-1 accuracy of a plan (fp32 or integer) on an image set. */
-export async function cleanAccuracy(plan: { run(images: Float32Array, batch: number, threads: number): Promise<Float32Array>; classes: number }, set: ImageSet, threads: number): Promise<number> {
-  const count = set.labels.length;
-  if (count === 0) return 0;
-  const predictions = argmax(await plan.run(set.images, count, threads), plan.classes);
-  let correct = 0;
-  for (let i = 0; i < count; i++) if (predictions[i] === set.labels[i]) correct++;
-  return correct / count;
+/** Clean (noise-free) top-1 accuracy of a plan, fp32 or integer. */
+export function cleanAccuracy(plan: FloatPlan | IntPlan, data: Dataset, threads: number): Promise<number> {
+  return accuracyOf((images, batch) => plan.run(images, batch, threads), plan.classes, data, 0, 0);
 }
 
 /** Measures a candidate policy's reward against the float reference. */

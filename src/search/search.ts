@@ -178,12 +178,12 @@ function settingsOf(o: Resolved, model: LoadedModel): { [key: string]: JsonValue
   };
 }
 
-/** Every skip-th image of a dataset up to `count`, as an ImageSet with its Dataset view. */
-function spread(dataset: Dataset, count: number): { set: ImageSet; skip: number; max: number; dataset: Dataset } {
+/** Every skip-th image of a dataset up to `count`: the selection (as an ImageSet and a Dataset) and its skip/max. */
+function spread(dataset: Dataset, count: number): { set: ImageSet; selected: Dataset; skip: number; max: number } {
   const max = Math.min(count, dataset.count);
   const skip = Math.max(1, Math.floor(dataset.count / max));
   const { dataset: selected, indices } = selectEvery(dataset, skip, max);
-  return { set: { images: selected.images, labels: selected.labels, indices }, skip, max, dataset };
+  return { set: { images: selected.images, labels: selected.labels, indices }, selected, skip, max };
 }
 
 const OUTPUT_FILES = ['checkpoint.json', 'episodes.jsonl', 'report.json', 'report.html', 'best-policy.json', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'final'];
@@ -277,7 +277,7 @@ async function floatReference(o: Resolved, model: LoadedModel, valDataset: Datas
   const entries = readIrsCache(cache).entries;
   return {
     certified: certifiedSet.set, cache: entries, n0: o.n0, alpha: o.alpha, acr: summary.acr, smoothedAccuracy: summary.clean_accuracy,
-    clean: cleanSet.set, cleanAccuracy: await cleanAccuracy(plan, cleanSet.set, o.threads),
+    clean: cleanSet.selected, cleanAccuracy: await cleanAccuracy(plan, cleanSet.selected, o.threads),
   };
 }
 

@@ -26,7 +26,8 @@ import { ArqError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
 import { exportTrainGraph, EXPORT_OPSET } from './export.js';
 import type { TrainGraph } from './graph.js';
-import { accuracyOf, fineTune, FINE_TUNE_DEFAULTS, type FineTuneProgress } from './qat.js';
+import { accuracyOf } from '../engine/predict.js';
+import { fineTune, FINE_TUNE_DEFAULTS, type FineTuneProgress } from './qat.js';
 import { EVAL_NOISE_SEED } from './train.js';
 
 export interface QatTrainOptions {

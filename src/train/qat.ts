@@ -28,7 +28,6 @@ import { ArqError } from '../util/errors.js';
 import { Random } from '../util/random.js';
 import { BatchNet } from './native-net.js';
 
-export { accuracyOf } from './train.js';
 
 /** The native QAT description: the integer plan of intPlanSpec() with each layer's float weights instead of codes. */
 export function qatNetSpec(graph: Graph, policy: Policy, calibration: Calibration): QatNetSpec {

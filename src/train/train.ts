@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Dataset } from '../data/dataset.js';
-import { indexOfMax } from '../engine/classifier.js';
+import { accuracyOf } from '../engine/predict.js';
 import { noisyCopy } from '../noise.js';
 import { cpuInfo } from '../native.js';
 import { integerInRange, numberInRange } from '../util/check.js';
@@ -150,25 +150,6 @@ function shifted(data: Dataset, image: number, dy: number, dx: number): Float32A
     }
   }
   return out;
-}
-
-/** Accuracy of logits from `predict` on `data`, clean (sigma 0) or with one noise draw per image (seed `noiseSeed`). */
-export async function accuracyOf(
-  predict: (images: Float32Array, batch: number) => Promise<Float32Array>, classes: number, data: Dataset, sigma: number, noiseSeed: number, batch = 500,
-): Promise<number> {
-  const size = data.shape[0] * data.shape[1] * data.shape[2];
-  let correct = 0;
-  for (let first = 0; first < data.count; first += batch) {
-    const count = Math.min(batch, data.count - first);
-    const images = new Float32Array(count * size);
-    for (let i = 0; i < count; i++) {
-      const image = data.images.subarray((first + i) * size, (first + i + 1) * size);
-      images.set(sigma > 0 ? noisyCopy(image, sigma, noiseSeed, first + i) : image, i * size);
-    }
-    const logits = await predict(images, count);
-    for (let i = 0; i < count; i++) if (indexOfMax(logits, i * classes, classes) === data.labels[first + i]) correct++;
-  }
-  return correct / data.count;
 }
 
 /** Accuracy of the net (batch norm on running statistics) on `data`, clean or with one noise draw per image. */

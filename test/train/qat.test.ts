@@ -6,7 +6,8 @@ import { calibrate } from '../../src/quant/calibrate.js';
 import { quantizeWeights, roundHalfEven } from '../../src/quant/grid.js';
 import { IntPlan, intPlanSpec } from '../../src/quant/int-plan.js';
 import { layerNames, uniformPolicy, type Policy } from '../../src/quant/policy.js';
-import { accuracyOf, fineTune, QatNet } from '../../src/train/qat.js';
+import { accuracyOf } from '../../src/engine/predict.js';
+import { fineTune, QatNet } from '../../src/train/qat.js';
 import { Random } from '../../src/util/random.js';
 import { loadFixture, type FixtureName } from '../support/fixtures.js';
 
