@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** The `arq` command line: registers the commands (src/cli/*) and turns errors into one-line messages. */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';

@@ -1,4 +1,5 @@
-// The CLI as a user runs it: the compiled bin (npm test compiles dist/ first) in a child process.
+// The CLI as a user runs it: the committed launcher bin/arq.js executed as a program, as `npx arq` does (so a
+// launcher without its executable bit fails here), running the compiled dist/ (npm test compiles it first).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ const run = promisify(execFile);
 
 async function arq(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [path.join(root, 'dist/cli.js'), ...args], { cwd: root });
+    const { stdout, stderr } = await run(path.join(root, 'bin/arq.js'), args, { cwd: root });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
