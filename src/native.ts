@@ -89,6 +89,11 @@ export interface NativeIntPlan {
   readonly classes: number;
   readonly kernels: string;
   run(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
+  /**
+   * The same run, timed: thread-seconds per step, ops.length + 2 entries (the input's layout change, each op of the
+   * spec in order, the logits' conversion); a residual add fused into its conv reads 0 and counts in the conv.
+   */
+  profile(input: Float32Array, batch: number, threads: number): Promise<Float64Array>;
   sample(request: SampleRequest): Promise<SampleResult>;
   /** The plain reference executor of the same semantics (slow; tests). */
   _runReference(input: Float32Array, batch: number): Promise<Float32Array>;

@@ -29,6 +29,7 @@ struct FloatPlan::Op {
 };
 
 struct FloatPlan::Workspace {
+  int64_t images = 0;  // the chunk size the buffers are sized for
   std::vector<AlignedVector<float>> slots;
   AlignedVector<float> col;
 };
@@ -103,14 +104,16 @@ void FloatPlan::run_batches(const float* input, int64_t batch, float* logits, in
   const ImageChunks chunks = image_chunks(batch, threads, kChunkImages);
   const int64_t chunk = chunks.chunk;
   const int64_t tasks = chunks.tasks;
-  std::vector<Workspace> workspaces(static_cast<size_t>(chunks.slots));
+  auto workspaces = workspaces_.lease(static_cast<size_t>(chunks.slots));
   const int64_t in_size = input_.size();
   const int64_t out_size = output_shape_.size();
   global_pool().parallel_for(tasks, threads, [&](int64_t task, int slot) {
-    Workspace& ws = workspaces[slot];
-    if (ws.slots.empty()) {
+    Workspace& ws = workspaces[static_cast<size_t>(slot)];
+    if (ws.images < chunk) {  // first use, or a larger chunk than this workspace has served
+      ws.slots.clear();
       for (int64_t size : slot_size_) ws.slots.emplace_back(static_cast<size_t>(size * chunk));
       ws.col.resize(static_cast<size_t>(col_size_));
+      ws.images = chunk;
     }
     const int64_t first = task * chunk;
     const int64_t images = std::min(chunk, batch - first);

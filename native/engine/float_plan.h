@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/workspace_pool.h"
 #include "engine/geometry.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/f32-gemm/f32-gemm.h"
@@ -75,6 +76,7 @@ class FloatPlan {
   std::vector<std::unique_ptr<Op>> ops_;
   const kernels::F32GemmConfig* gemm_;
   const kernels::F32DwconvConfig* dwconv_;
+  WorkspacePool<Workspace> workspaces_;
 };
 
 }  // namespace arq::engine

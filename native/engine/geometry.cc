@@ -135,10 +135,27 @@ PlanLayout plan_layout(const Shape& input, int values, int output, const std::ve
   };
   take_slot(0);
   last_use[output] = static_cast<int>(ops.size());  // keep the output alive
+  std::vector<int> readers(values, 0);
+  for (const OpGeometry* op : ops)
+    for (int value : op->inputs) ++readers[value];
+  // An op whose output only the next op reads, an add, keeps its own inputs until the add has its output slot: the
+  // integer executor computes such a pair row by row (IntPlan's fused add), still reading the op's input while it
+  // writes the add's output, so the two must not share a buffer.
+  std::vector<int> deferred;
   for (size_t index = 0; index < ops.size(); ++index) {
     take_slot(ops[index]->output);
+    for (int value : deferred) slot_busy[layout.slot_of[value]] = false;
+    deferred.clear();
+    const int out = ops[index]->output;
+    const bool feeds_add = index + 1 < ops.size() && ops[index + 1]->kind == OpKind::kAdd && readers[out] == 1 &&
+                           (ops[index + 1]->inputs[0] == out || ops[index + 1]->inputs[1] == out);
     for (int value : ops[index]->inputs) {
-      if (last_use[value] == static_cast<int>(index)) slot_busy[layout.slot_of[value]] = false;
+      if (last_use[value] != static_cast<int>(index)) continue;
+      if (feeds_add) {
+        deferred.push_back(value);
+      } else {
+        slot_busy[layout.slot_of[value]] = false;
+      }
     }
   }
   return layout;

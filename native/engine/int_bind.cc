@@ -1,11 +1,13 @@
 // Bindings for the integer executor. IntPlan is an ObjectWrap:
 //   new IntPlan(spec)                  [sync]  validates, derives constants, packs weights; throws TypeError/RangeError/Error
 //   plan.run(input, batch, threads)    [async] -> Promise<Float32Array> logits [batch x classes]
+//   plan.profile(input, batch, threads) [async] -> Promise<Float64Array> thread-seconds per step (IntPlan::run)
 //   plan.sample(request)               [async] the certification sampling loop (certify/bind.h)
 //   plan._runReference(input, batch)   [async] the same through the plain reference (tests only; slow)
 //   plan.classes, plan.kernels         [sync]
 #include "engine/int_bind.h"
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <utility>
@@ -46,11 +48,24 @@ IntPlanSpec read_int_spec(const Napi::Object& o) {
   return spec;
 }
 
+// plan.profile: a batch run that keeps IntPlan::run's per-step times instead of the logits.
+struct ProfileJob {
+  RunJob run;
+  std::vector<double> seconds;
+  void execute() { run.execute(); }
+  Napi::Value result(Napi::Env env) {
+    auto array = Napi::Float64Array::New(env, seconds.size());
+    std::copy(seconds.begin(), seconds.end(), array.Data());
+    return array;
+  }
+};
+
 class IntPlanWrap : public Napi::ObjectWrap<IntPlanWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
     return DefineClass(env, "IntPlan",
                        {InstanceMethod<&IntPlanWrap::Run>("run"),
+                        InstanceMethod<&IntPlanWrap::Profile>("profile"),
                         InstanceMethod<&IntPlanWrap::Sample>("sample"),
                         InstanceMethod<&IntPlanWrap::RunReference>("_runReference"),
                         InstanceAccessor<&IntPlanWrap::Classes>("classes"),
@@ -76,13 +91,26 @@ class IntPlanWrap : public Napi::ObjectWrap<IntPlanWrap> {
     job->classes = plan_->classes();
     return job;
   }
+  static int threads_arg(const Napi::CallbackInfo& info, const std::string& where) {
+    if (info.Length() < 3) arq::napi::throw_type(info.Env(), where, "expected (input, batch, threads)");
+    return static_cast<int>(arq::napi::int_value(info.Env(), info[2], 1, 256, where, "threads"));
+  }
   Napi::Value Run(const Napi::CallbackInfo& info) {
     const std::string where = "IntPlan.run";
     auto run = job(info, where);
-    if (info.Length() < 3) arq::napi::throw_type(info.Env(), where, "expected (input, batch, threads)");
-    const int threads = static_cast<int>(arq::napi::int_value(info.Env(), info[2], 1, 256, where, "threads"));
+    const int threads = threads_arg(info, where);
     run->run = [plan = plan_, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
     return arq::napi::PromiseWorker<RunJob>::queue(info.Env(), where, std::move(run));
+  }
+  Napi::Value Profile(const Napi::CallbackInfo& info) {
+    const std::string where = "IntPlan.profile";
+    auto profile = std::make_unique<ProfileJob>();
+    profile->run = std::move(*job(info, where));
+    const int threads = threads_arg(info, where);
+    profile->run.run = [plan = plan_, threads, seconds = &profile->seconds](const float* input, int64_t batch, float* logits) {
+      plan->run(input, batch, logits, threads, seconds);
+    };
+    return arq::napi::PromiseWorker<ProfileJob>::queue(info.Env(), where, std::move(profile));
   }
   Napi::Value Sample(const Napi::CallbackInfo& info) {
     return certify::queue_sample(info, "IntPlan.sample", plan_->network().input.size(), plan_->classes(), [plan = plan_](int threads) {

@@ -1,6 +1,7 @@
 #include "engine/int_plan.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
@@ -150,6 +151,7 @@ struct IntPlan::Layer {
 };
 
 struct IntPlan::Workspace {
+  int64_t images = 0;  // the chunk size the buffers are sized for
   std::vector<AlignedVector<float>> slots;  // float values or uint8 codes (viewed as bytes)
   AlignedVector<uint8_t> col;
   AlignedVector<uint8_t> converted;  // depthwise input on the layer grid
@@ -158,6 +160,7 @@ struct IntPlan::Workspace {
   std::vector<const uint8_t*> row_ptrs;   // indirect conv: first tap of each output pixel of a row block
   AlignedVector<uint8_t> row_out;         // one output row of a conv with a fused add
   std::vector<int32_t> sums;       // pooling accumulators, one per channel
+  std::vector<double> op_seconds;  // profiling (IntPlan::run's op_seconds), this slot's share
 };
 
 IntPlan::IntPlan(IntPlanSpec spec)
@@ -221,7 +224,11 @@ IntPlan::IntPlan(IntPlanSpec spec)
                             static_cast<size_t>(in_per_group));
             w = widened.data();
           }
-          layer->packed.push_back(kernels::qgemm_pack(config, w, layer->k, out_per_group, layer->k, s.wbits));
+          // An indirect conv stores even sub-byte codes as int8 panels: its GEMM runs per output row (or row block)
+          // and would unpack a sub-byte panel on every call, while a conv's weights are reused across all its rows
+          // and stay in cache, so the packed form saves no memory traffic. Same codes, same sums.
+          const int storage_bits = layer->indirect ? 8 : s.wbits;
+          layer->packed.push_back(kernels::qgemm_pack(config, w, layer->k, out_per_group, layer->k, storage_bits));
           scratch_bytes_ = std::max(scratch_bytes_, kernels::qgemm_scratch_bytes(config, layer->packed.back()));
         }
         if (layer->indirect) {
@@ -354,19 +361,25 @@ IntPlan::~IntPlan() = default;
 
 std::string IntPlan::kernels() const { return std::string(gemm_->name) + ", " + dwconv_->name; }
 
-void IntPlan::run(const float* input, int64_t batch, float* logits, int threads) const {
+void IntPlan::run(const float* input, int64_t batch, float* logits, int threads,
+                  std::vector<double>* op_seconds) const {
+  const size_t steps = net_.ops.size() + 2;
+  if (op_seconds != nullptr) op_seconds->assign(steps, 0.0);
   if (batch <= 0) return;
   threads = std::max(1, threads);
   const ImageChunks chunks = image_chunks(batch, threads, kChunkImages);
   const int64_t chunk = chunks.chunk;
   const int64_t tasks = chunks.tasks;
-  std::vector<Workspace> workspaces(static_cast<size_t>(chunks.slots));
+  auto workspaces = workspaces_.lease(static_cast<size_t>(chunks.slots));
+  if (op_seconds != nullptr)
+    for (int i = 0; i < chunks.slots; ++i) workspaces[static_cast<size_t>(i)].op_seconds.assign(steps, 0.0);
   const int64_t in_size = net_.input.size();
   const int64_t out_size = classes();
   global_pool().parallel_for(tasks, threads, [&](int64_t task, int slot) {
-    Workspace& ws = workspaces[slot];
-    if (ws.slots.empty()) {
+    Workspace& ws = workspaces[static_cast<size_t>(slot)];
+    if (ws.images < chunk) {  // first use, or a larger chunk than this workspace has served
       // A float value needs 4 bytes per element and a code 1: size every slot for floats.
+      ws.slots.clear();
       for (int64_t size : slot_floats_) ws.slots.emplace_back(static_cast<size_t>(size * chunk));
       ws.col.resize(col_bytes_);
       ws.padded.resize(padded_bytes_ * static_cast<size_t>(chunk));
@@ -381,14 +394,28 @@ void IntPlan::run(const float* input, int64_t batch, float* logits, int threads)
       int64_t channels = 0;
       for (const IntOp& op : net_.ops) channels = std::max(channels, op.in.c);
       ws.sums.resize(static_cast<size_t>(channels));
+      ws.images = chunk;
     }
     const int64_t first = task * chunk;
     const int64_t images = std::min(chunk, batch - first);
-    run_chunk(input + first * in_size, images, logits + first * out_size, ws);
+    run_chunk(input + first * in_size, images, logits + first * out_size, ws,
+              op_seconds != nullptr ? ws.op_seconds.data() : nullptr);
   });
+  if (op_seconds != nullptr)
+    for (int slot = 0; slot < chunks.slots; ++slot)
+      for (size_t i = 0; i < steps; ++i) (*op_seconds)[i] += workspaces[static_cast<size_t>(slot)].op_seconds[i];
 }
 
-void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Workspace& ws) const {
+void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Workspace& ws, double* op_seconds) const {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point started = op_seconds != nullptr ? Clock::now() : Clock::time_point{};
+  // Adds the time since the last lap to step `step` of the profile (a no-op unless profiling).
+  auto lap = [&](size_t step) {
+    if (op_seconds == nullptr) return;
+    const Clock::time_point now = Clock::now();
+    op_seconds[step] += std::chrono::duration<double>(now - started).count();
+    started = now;
+  };
   auto floats = [&](int value) { return ws.slots[net_.layout.slot_of[value]].data(); };
   auto codes = [&](int value) { return reinterpret_cast<uint8_t*>(ws.slots[net_.layout.slot_of[value]].data()); };
   if (!input_nchw_) {  // NCHW -> NHWC
@@ -399,6 +426,7 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
       for (int64_t c = 0; c < s.c; ++c)
         for (int64_t p = 0; p < hw; ++p) x[(n * hw + p) * s.c + c] = input[(n * s.c + c) * hw + p];
   }
+  lap(0);
   // Row r of image n of a code value of the op's shape (bordered or not).
   auto row_at = [&](uint8_t* base, int value, int64_t n, int64_t r) {
     const Storage& st = storage_[static_cast<size_t>(value)];
@@ -671,6 +699,7 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
         }
         break;
     }
+    lap(1 + index);
   }
   // Logits in NCHW order: float values as they are, codes dequantized.
   const Shape& shape = net_.layout.output;
@@ -684,6 +713,7 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
         const int64_t at = (n * hw + p) * shape.c + c;
         logits[(n * shape.c + c) * hw + p] = grid ? dequantize_value(result_codes[at], *grid) : result[at];
       }
+  lap(net_.ops.size() + 1);
 }
 
 }  // namespace arq::engine

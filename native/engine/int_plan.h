@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/workspace_pool.h"
 #include "engine/geometry.h"
 #include "engine/int_semantics.h"
 #include "kernels/qu8-elementwise/elementwise.h"
@@ -77,12 +78,16 @@ class IntPlan {
   std::string kernels() const;
 
   // input: batch images NCHW float32; logits: batch x classes. Runs on up to `threads` pool threads.
-  void run(const float* input, int64_t batch, float* logits, int threads) const;
+  // op_seconds (optional): resized to ops + 2 and filled with the seconds each step took, summed over the threads
+  // (thread-seconds): [0] the input's NCHW -> NHWC layout, [1 + i] op i (a residual add fused into its conv is
+  // counted in the conv and reads 0), [ops + 1] the logits' conversion. Two clock reads per op and image chunk.
+  void run(const float* input, int64_t batch, float* logits, int threads,
+           std::vector<double>* op_seconds = nullptr) const;
 
  private:
   struct Layer;
   struct Workspace;
-  void run_chunk(const float* input, int64_t images, float* logits, Workspace& ws) const;
+  void run_chunk(const float* input, int64_t images, float* logits, Workspace& ws, double* op_seconds) const;
 
   IntNetwork net_;
   std::vector<std::unique_ptr<Layer>> layers_;  // per op: packed weights (conv/gemm)
@@ -107,6 +112,7 @@ class IntPlan {
   static void fill_border(uint8_t* y, int64_t images, const Storage& st, uint8_t zero);
   std::vector<int64_t> slot_floats_;  // per slot: floats per image (codes with a border may need more)
   size_t converted_bytes_ = 0;        // per image: a layer input converted to its own grid
+  WorkspacePool<Workspace> workspaces_;
 };
 
 // The plain reference of the same semantics: NCHW, naive loops, no packing; for tests (slow).

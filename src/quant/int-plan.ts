@@ -91,6 +91,14 @@ export class IntPlan extends NativePlan<NativeIntPlan> {
     return new IntPlan(new Native(intPlanSpec(graph, policy, calibration)));
   }
 
+  /**
+   * One timed run: thread-seconds per step, `intPlanSpec(...).ops.length + 2` entries (the input's layout change,
+   * each op of the spec in order, the logits' conversion). A residual add fused into its conv reads 0.
+   */
+  profile(images: Float32Array, batch: number, threads: number): Promise<Float64Array> {
+    return withStack(() => this.native.profile(images, batch, threads));
+  }
+
   /** The same logits from the plain reference executor (slow; tests). */
   runReference(images: Float32Array, batch: number): Promise<Float32Array> {
     return withStack(() => this.native._runReference(images, batch));

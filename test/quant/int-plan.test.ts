@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FIXTURES, loadFixture, type FixtureName } from '../support/fixtures.js';
 import { makeDataset, type Dataset } from '../../src/data/index.js';
 import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
-import { IntPlan } from '../../src/quant/int-plan.js';
+import { IntPlan, intPlanSpec } from '../../src/quant/int-plan.js';
 import { uniformPolicy, layerNames, type Policy } from '../../src/quant/policy.js';
 import { setIsaCap, supportedIsas, ISA_LEVELS } from '../../src/native.js';
 import type { LoadedModel } from '../../src/model.js';
@@ -81,5 +81,28 @@ describe('policies and plans reject bad input', () => {
     const policy = uniformPolicy(model.graph, model.sha256, 8, 8);
     const partial = { ...policy, layers: policy.layers.slice(1) };
     expect(() => IntPlan.build(model.graph, partial, calibration)).toThrow(/no bit widths for layer/);
+  });
+});
+
+describe('one plan, many runs', () => {
+  test('concurrent runs of different batch sizes equal separate runs (workspaces are reused, never shared)', async () => {
+    const { model, calibration, images } = cases.get('resnet20')!;
+    const plan = IntPlan.build(model.graph, mixedPolicy(model, 7), calibration);
+    const size = images.length / 13;
+    const expected = await plan.run(images, 13, 2);
+    const batches = [13, 1, 9, 13, 4, 2];
+    const results = await Promise.all(batches.map((b) => plan.run(images.subarray(0, b * size), b, 2)));
+    results.forEach((logits, i) => expect(logits).toEqual(expected.subarray(0, batches[i] * 10)));
+  });
+
+  test('profile() times every step: the input layout, each op, the logits', async () => {
+    const { model, calibration, images } = cases.get('resnet20')!;
+    const policy = uniformPolicy(model.graph, model.sha256, 8, 8);
+    const ops = intPlanSpec(model.graph, policy, calibration).ops;
+    const seconds = await IntPlan.build(model.graph, policy, calibration).profile(images, 13, 2);
+    expect(seconds.length).toBe(ops.length + 2);
+    expect(seconds.every((s) => s >= 0)).toBe(true);
+    const convs = ops.flatMap((op, i) => (op.op === 'conv' ? [seconds[1 + i]] : []));
+    expect(convs.every((s) => s > 0)).toBe(true);
   });
 });

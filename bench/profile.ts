@@ -1,0 +1,84 @@
+/**
+ * Where the integer engine spends its time inside a whole network: the plan's own per-step timers (IntPlan.profile,
+ * two clock reads per op and image chunk) over several batches, per policy. Unlike `bench layers`, which runs each
+ * layer alone with float input and output, these are the in-network costs: codes in, codes out, fused adds, bordered
+ * storage. Prints per op: thread-microseconds per image, share of the total, and for Conv/Gemm the GOPS reached
+ * (2 x MACs / time per thread) and its fraction of the machine's measured int8 dot-product peak.
+ *
+ *   npm run bench -- profile [--model test/fixtures/resnet20.onnx] [--bits w8a8,w4a4] [--threads 2] [--batch 256]
+ *     [--seconds 3]
+ */
+import { parseArgs } from 'node:util';
+import { loadModel } from '../src/model.js';
+import { makeDataset } from '../src/data/index.js';
+import { shapeSize } from '../src/graph/ir.js';
+import { layerCosts } from '../src/graph/cost.js';
+import { calibrate } from '../src/quant/calibrate.js';
+import { IntPlan, intPlanSpec } from '../src/quant/int-plan.js';
+import { parseBits, uniformPolicy } from '../src/quant/policy.js';
+import { cpuInfo, qkernels, type IntPlanOp } from '../src/native.js';
+import { Random } from '../src/util/random.js';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'test/fixtures/resnet20.onnx' },
+    bits: { type: 'string', default: 'w8a8,w4a4' },
+    threads: { type: 'string', default: '2' },
+    batch: { type: 'string', default: '256' },
+    seconds: { type: 'string', default: '3' },
+  },
+});
+const batch = Number(values.batch);
+const threads = Number(values.threads);
+const seconds = Number(values.seconds);
+
+const model = await loadModel(values.model!);
+const graph = model.graph;
+const random = Random.fromSeed(1);
+const images = Float32Array.from({ length: batch * shapeSize(graph.input.shape) }, () => random.uniform());
+const [c, h, w] = graph.input.shape;
+const calibration = await calibrate(graph, makeDataset({ name: 'bench', shape: [c, h, w], images, labels: new Int32Array(batch) }), { sigma: 0.25, count: Math.min(batch, 128), threads });
+const macs = new Map(layerCosts(graph).map((cost) => [cost.name, cost.macs]));
+const peak = qkernels().dotPeak(cpuInfo().active, 0.3) / 1e9;
+
+function describe(op: IntPlanOp): string {
+  if (op.op === 'conv') return `conv${op.kernel[0]}x${op.kernel[1]}${op.group > 1 ? ` g${op.group}` : ''}${op.strides[0] > 1 ? ` s${op.strides[0]}` : ''} ->${op.outChannels}`;
+  if (op.op === 'gemm') return `gemm ->${op.outFeatures}`;
+  return op.op;
+}
+
+console.log(`${values.model}, batch ${batch}, ${threads} thread(s), CPU ${cpuInfo().detected}; int8 dot-product peak ${peak.toFixed(0)} GOPS per thread`);
+for (const text of values.bits!.split(',')) {
+  const { wbits, abits } = parseBits(text);
+  const policy = uniformPolicy(graph, model.sha256, wbits, abits);
+  const spec = intPlanSpec(graph, policy, calibration); // for the ops' names and kinds
+  const plan = IntPlan.build(graph, policy, calibration);
+  await plan.run(images, batch, threads); // warm-up
+  const total = new Float64Array(spec.ops.length + 2);
+  let batches = 0;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000 || batches < 2) {
+    const step = await plan.profile(images, batch, threads);
+    step.forEach((s, i) => (total[i] += s));
+    batches++;
+  }
+  const wall = (performance.now() - start) / 1000;
+  const sum = total.reduce((a, b) => a + b, 0);
+  const perImage = (s: number) => (1e6 * s) / (batches * batch);
+  console.log(`\nW${wbits}A${abits}: ${((batches * batch) / wall).toFixed(0)} images/s while profiled; ${perImage(sum).toFixed(1)} thread-us per image in all (${(100 * sum / (wall * threads)).toFixed(0)}% of the threads' wall time inside the plan)`);
+  console.log(['step', 'op', 'us/img', 'share', 'GOPS', 'of peak', 'name'].join('\t'));
+  const row = (label: string, op: string, s: number, layerMacs?: number, name = '') => {
+    const gops = layerMacs === undefined || s === 0 ? '' : ((2 * layerMacs * batches * batch) / s / 1e9).toFixed(0);
+    const ofPeak = gops === '' ? '' : `${((100 * Number(gops)) / peak).toFixed(0)}%`;
+    console.log([label, op, perImage(s).toFixed(2), `${((100 * s) / sum).toFixed(1)}%`, gops, ofPeak, name].join('\t'));
+  };
+  row('in', 'input layout', total[0]);
+  spec.ops.forEach((op, i) => {
+    const layerMacs = op.op === 'conv' || op.op === 'gemm' ? macs.get(op.name ?? '') : undefined;
+    row(String(i), describe(op), total[1 + i], layerMacs, op.name ?? '');
+  });
+  row('out', 'logits', total[spec.ops.length + 1]);
+  const kinds = new Map<string, number>();
+  spec.ops.forEach((op, i) => kinds.set(op.op, (kinds.get(op.op) ?? 0) + total[1 + i]));
+  console.log(`by kind: ${[...kinds].sort((a, b) => b[1] - a[1]).map(([k, s]) => `${k} ${((100 * s) / sum).toFixed(1)}%`).join(', ')}`);
+}
