@@ -146,11 +146,12 @@ export interface QDwconvShape extends DwconvShape {}
 export interface NativeQKernels {
   qgemm(isa: IsaName, m: number, n: number, k: number, wbits: number, a: Uint8Array, w: Int8Array,
     multiplier: Float32Array, bias: Float32Array, correction: Int32Array | null, min: number, max: number,
-    floatOut: boolean, path?: 'auto' | 'unpack' | 'indirect', tap?: number): Uint8Array | Float32Array;
+    floatOut: boolean, path?: 'auto' | 'unpack' | 'indirect' | 'strided', tap?: number, rowStride?: number,
+    tapStride?: number): Uint8Array | Float32Array;
   qdwconv(isa: IsaName, shape: QDwconvShape, input: Uint8Array, inputZero: number, weights: Int8Array,
     multiplier: Float32Array, bias: Float32Array, min: number, max: number): Uint8Array;
   /** indirect: whether the level's widest qgemm config has an indirect microkernel. */
-  names(isa: IsaName): { gemm: string; dwconv: string; gemmTile: [number, number, number]; indirect: boolean };
+  names(isa: IsaName): { gemm: string; dwconv: string; gemmTile: [number, number, number]; indirect: boolean; strided: boolean };
   /** Seconds for `iterations` GEMMs of the shape on internal data (copies: distinct weight sets cycled). */
   qgemmTime(isa: IsaName, m: number, n: number, k: number, wbits: number, iterations: number, copies?: number, repeats?: number): number;
   /** qu8-elementwise: residual add of two code arrays into a third grid. */

@@ -206,6 +206,7 @@ IntPlan::IntPlan(IntPlanSpec spec)
         const int64_t kr = static_cast<int64_t>(config.kr);
         const bool channels_fit = in_per_group % kr == 0;
         layer->indirect = !layer->direct && s.kind == OpKind::kConv && group == 1 && config.iukernel != nullptr &&
+                          config.sukernel != nullptr &&
                           (channels_fit || op.float_in);
         layer->fused_quantize = layer->indirect && op.float_in;
         layer->cp = layer->indirect ? (in_per_group + kr - 1) / kr * kr : in_per_group;
@@ -383,9 +384,7 @@ void IntPlan::run(const float* input, int64_t batch, float* logits, int threads,
       for (int64_t size : slot_floats_) ws.slots.emplace_back(static_cast<size_t>(size * chunk));
       ws.col.resize(col_bytes_);
       ws.padded.resize(padded_bytes_ * static_cast<size_t>(chunk));
-      int64_t widest = kIndirectRows;
-      for (const IntOp& op : net_.ops) widest = std::max(widest, op.out.w);
-      ws.row_ptrs.resize(static_cast<size_t>(widest));
+      ws.row_ptrs.resize(static_cast<size_t>(kIndirectRows));
       int64_t row_bytes = 0;
       for (const IntOp& op : net_.ops) row_bytes = std::max(row_bytes, op.out.w * op.out.c);
       ws.row_out.resize(static_cast<size_t>(row_bytes));
@@ -527,15 +526,14 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
             // One GEMM per output row, written into the interior of the bordered output, or into a row buffer
             // that the fused add reads at once.
             const IntOp* add = layer.fused_add >= 0 ? &net_.ops[static_cast<size_t>(layer.fused_add)] : nullptr;
-            const uint8_t** row_ptrs = ws.row_ptrs.data();
             for (int64_t n = 0; n < images; ++n) {
               for (int64_t oy = 0; oy < out.h; ++oy) {
-                const uint8_t* p = xp + n * image_bytes + oy * row_step;
-                for (int64_t ox = 0; ox < out.w; ++ox, p += col_step) row_ptrs[ox] = p;
+                // The row's pixels read windows col_step bytes apart: the strided GEMM.
+                const uint8_t* row_start = xp + n * image_bytes + oy * row_step;
                 uint8_t* dst = add ? ws.row_out.data() : row_at(codes(s.output), s.output, n, oy);
-                kernels::qgemm_indirect(*layer.gemm, static_cast<size_t>(out.w), row_ptrs, layer.tap_offsets.data(),
-                                        layer.tap_offsets.size(), layer.tap_bytes, layer.packed[0], dst, out.c, all,
-                                        false, ws.scratch.data());
+                kernels::qgemm_strided(*layer.gemm, static_cast<size_t>(out.w), row_start, static_cast<size_t>(col_step),
+                                       layer.tap_offsets.data(), layer.tap_offsets.size(), layer.tap_bytes,
+                                       layer.packed[0], dst, out.c, all, false, ws.scratch.data());
                 if (add) {
                   const int a = add->spec.inputs[0], b = add->spec.inputs[1];
                   const uint8_t* ra = a == s.output ? dst : row_at(codes(a), a, n, oy);

@@ -11,13 +11,17 @@
 //       path 'indirect' runs qgemm_indirect with taps of `tap` bytes (argument 14, default k; a multiple of the
 //       kernel's kr dividing k): each tap of each row is stored in its own place (later taps at lower addresses, so
 //       offsets are negative) and read through row pointers and tap offsets. RangeError where the level has none.
+//       path 'strided' runs qgemm_strided on a = a buffer in which row i, tap t (of `tap` bytes; taps = k / tap) starts
+//       at i * rowStride + t * tapStride (arguments 15, 16; a.length = (m - 1) * rowStride + (taps - 1) * tapStride +
+//       tap), so rows may overlap as a convolution's do; the logical A is that gather. RangeError where the level
+//       has no strided kernel.
 //       The config is the one qgemm_config(isa, n) picks for n columns.
 //   qdwconv(isa, shape {channels, inH, inW, outH, outW, kernelH, kernelW, strideH, strideW, padTop, padLeft},
 //           input: Uint8Array[inH*inW*channels] (HWC), inputZero (0..255),
 //           weights: Int8Array[channels*kernelH*kernelW], multiplier: Float32Array[channels],
 //           bias: Float32Array[channels], min, max) -> Uint8Array[outH*outW*channels] (HWC); 0 <= min <= max <= 255
-//   names(isa) -> { gemm, dwconv, gemmTile: [mr, nr, kr], indirect }: the kernels chosen for that level (the widest
-//       qgemm config; indirect: whether it has an indirect microkernel).
+//   names(isa) -> { gemm, dwconv, gemmTile: [mr, nr, kr], indirect, strided }: the kernels chosen for that level (the
+//       widest qgemm config; indirect / strided: whether it has indirect / strided microkernels).
 //   qgemmTime(isa, m, n, k, wbits, iterations, copies = 1, repeats = 1) -> seconds for `iterations` qgemm calls
 //       (after one warm-up) on internal pseudo-random data, the shortest of `repeats` timed runs; `copies` distinct
 //       weight sets are used in turn, so weights larger than the caches stream from memory as in a network.
@@ -104,7 +108,39 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
   napi::check_elements(env, m * k, kMaxElements, where, "a");
   napi::check_elements(env, n * k, kMaxElements, where, "w");
   napi::check_elements(env, m * n, kMaxElements, where, "the result");
-  const std::vector<uint8_t> a = napi::typed_array<uint8_t>(env, info[5], napi_uint8_array, "Uint8Array", m * k, where, "a");
+  bool force_unpack = false;
+  bool indirect = false;
+  bool strided = false;
+  if (info.Length() > 13 && !info[13].IsUndefined()) {
+    if (!info[13].IsString()) napi::throw_type(env, where, "path must be 'auto', 'unpack', 'indirect' or 'strided'");
+    const std::string path = info[13].As<Napi::String>().Utf8Value();
+    if (path != "auto" && path != "unpack" && path != "indirect" && path != "strided") {
+      napi::throw_range(env, where, "path must be 'auto', 'unpack', 'indirect' or 'strided', got '" + path + "'");
+    }
+    force_unpack = path == "unpack";
+    indirect = path == "indirect";
+    strided = path == "strided";
+  }
+  QGemmConfig config = qgemm_config(isa, static_cast<size_t>(n));
+  if (force_unpack) config.ukernel_s4 = config.ukernel_s2 = nullptr;
+  int64_t tap = k;
+  if (indirect || strided) {
+    if ((indirect ? config.iukernel == nullptr : config.sukernel == nullptr)) {
+      napi::throw_range(env, where, std::string("no ") + (indirect ? "indirect" : "strided") + " kernel at level " + isa_name(isa));
+    }
+    if (info.Length() > 14 && !info[14].IsUndefined()) tap = napi::int_value(env, info[14], 1, k, where, "tap");
+    if (tap % static_cast<int64_t>(config.kr) != 0 || k % tap != 0) {
+      napi::throw_range(env, where, "tap must be a multiple of " + std::to_string(config.kr) + " dividing k");
+    }
+  }
+  int64_t row_stride = 0, tap_stride = 0, a_length = m * k;
+  if (strided) {
+    row_stride = napi::int_value(env, info[15], 1, kMaxDim, where, "rowStride");
+    tap_stride = napi::int_value(env, info[16], 1, kMaxDim, where, "tapStride");
+    a_length = (m - 1) * row_stride + (k / tap - 1) * tap_stride + tap;
+    napi::check_elements(env, a_length, kMaxElements, where, "a");
+  }
+  const std::vector<uint8_t> a = napi::typed_array<uint8_t>(env, info[5], napi_uint8_array, "Uint8Array", a_length, where, "a");
   const std::vector<int8_t> w = napi::typed_array<int8_t>(env, info[6], napi_int8_array, "Int8Array", n * k, where, "w");
   const std::vector<float> multiplier = napi::float_array(env, info[7], n, where, "multiplier");
   const std::vector<float> bias = napi::float_array(env, info[8], n, where, "bias");
@@ -116,28 +152,6 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
   const bool float_out = napi::bool_arg(info, 12, where, "floatOut");
   float min, max;
   napi::min_max_args(info, 10, where, &min, &max, !float_out);
-  bool force_unpack = false;
-  bool indirect = false;
-  if (info.Length() > 13 && !info[13].IsUndefined()) {
-    if (!info[13].IsString()) napi::throw_type(env, where, "path must be 'auto', 'unpack' or 'indirect'");
-    const std::string path = info[13].As<Napi::String>().Utf8Value();
-    if (path != "auto" && path != "unpack" && path != "indirect") {
-      napi::throw_range(env, where, "path must be 'auto', 'unpack' or 'indirect', got '" + path + "'");
-    }
-    force_unpack = path == "unpack";
-    indirect = path == "indirect";
-  }
-
-  QGemmConfig config = qgemm_config(isa, static_cast<size_t>(n));
-  if (force_unpack) config.ukernel_s4 = config.ukernel_s2 = nullptr;
-  int64_t tap = k;
-  if (indirect) {
-    if (config.iukernel == nullptr) napi::throw_range(env, where, std::string("no indirect kernel at level ") + isa_name(isa));
-    if (info.Length() > 14 && !info[14].IsUndefined()) tap = napi::int_value(env, info[14], 1, k, where, "tap");
-    if (tap % static_cast<int64_t>(config.kr) != 0 || k % tap != 0) {
-      napi::throw_range(env, where, "tap must be a multiple of " + std::to_string(config.kr) + " dividing k");
-    }
-  }
   QPackedWeights packed;
   try {
     packed = qgemm_pack(config, w.data(), static_cast<size_t>(k), static_cast<size_t>(n), static_cast<size_t>(k),
@@ -146,11 +160,29 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
     napi::throw_range(env, where, error.what());
   }
   return napi::guard_memory(env, where, [&]() -> Napi::Value {
-    const std::vector<uint8_t> padded = pad_rows(a.data(), static_cast<size_t>(m), static_cast<size_t>(k), packed.kc);
+    const std::vector<uint8_t> padded =
+        strided ? std::vector<uint8_t>() : pad_rows(a.data(), static_cast<size_t>(m), static_cast<size_t>(k), packed.kc);
     Scratch scratch(std::max(qgemm_scratch_bytes(config, packed), qgemm_indirect_scratch_bytes(packed)));
     const RequantParams params{multiplier.data(), bias.data(), has_correction ? correction.data() : nullptr, min, max};
     const size_t rows = static_cast<size_t>(m);
     const size_t cols = static_cast<size_t>(n);
+    if (strided) {
+      const size_t taps = static_cast<size_t>(k / tap);
+      std::vector<ptrdiff_t> offsets(taps);
+      for (size_t t = 0; t < taps; ++t) offsets[t] = static_cast<ptrdiff_t>(t) * tap_stride;
+      auto run = [&](void* out, bool as_float) {
+        qgemm_strided(config, rows, a.data(), static_cast<size_t>(row_stride), offsets.data(), taps,
+                      static_cast<size_t>(tap), packed, out, cols, params, as_float, scratch.data());
+      };
+      if (float_out) {
+        Napi::Float32Array out = Napi::Float32Array::New(env, rows * cols);
+        run(out.Data(), true);
+        return out;
+      }
+      Napi::Uint8Array out = Napi::Uint8Array::New(env, rows * cols);
+      run(out.Data(), false);
+      return out;
+    }
     if (indirect) {
       // Tap t of row i at block (taps - 1 - t) * rows + i of `scattered`; row pointers address tap 0.
       const size_t cg = static_cast<size_t>(tap);
@@ -233,6 +265,7 @@ Napi::Value Names(const Napi::CallbackInfo& info) {
   tile.Set(2u, Napi::Number::New(env, static_cast<double>(gemm.kr)));
   out.Set("gemmTile", tile);
   out.Set("indirect", gemm.iukernel != nullptr);
+  out.Set("strided", gemm.sukernel != nullptr);
   return out;
 }
 

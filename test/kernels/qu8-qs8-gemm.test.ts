@@ -196,6 +196,34 @@ for (const [level, isa] of LEVELS.entries()) {
       expect(() => run(isa, c, false, 'indirect', 48)).toThrow(RangeError);
     });
 
+    test.skipIf(!q.names(isa).strided)('strided kernel (one conv row: windows equally spaced, rows overlapping) equals the scalar kernel', () => {
+      const next = rng(5151 + level);
+      // [m, n, tap, taps, rowStride]: the compiled strides (4, 16, 32, 64 for 16 columns; 32, 64, 128 for wider) in
+      // full and short tiles, other strides (12, 48, 100), rows overlapping (stride < tap) and not, every width.
+      const shapes: [number, number, number, number, number][] = [
+        [32, 16, 48, 3, 16], [16, 16, 12, 3, 4], [40, 16, 96, 3, 32], [17, 16, 192, 3, 64], [32, 10, 48, 3, 16],
+        [7, 16, 48, 3, 12], [16, 32, 96, 3, 32], [24, 64, 192, 3, 64], [8, 64, 64, 1, 128], [9, 48, 96, 3, 32],
+        [13, 70, 24, 2, 48], [3, 33, 8, 3, 100], [1, 16, 16, 1, 4], [33, 20, 48, 3, 16],
+      ];
+      let i = 0;
+      for (const [m, n, tap, taps, rowStride] of shapes) {
+        const wbits = [8, 4, 2, 7, 3, 5, 6][i % 7];
+        const k = tap * taps;
+        const tapStride = m * rowStride + tap + 8 * (i % 3);
+        const buffer = Uint8Array.from({ length: (m - 1) * rowStride + (taps - 1) * tapStride + tap }, () => randInt(next, 0, 255));
+        const c = makeCase(m, n, k, wbits, next, { za: i % 3 === 0 ? 0 : randInt(next, 1, 255), relu6: i % 4 === 1 });
+        // The logical A: row i, tap t = the buffer at i * rowStride + t * tapStride.
+        for (let r = 0; r < m; r++)
+          for (let t = 0; t < taps; t++) c.a.set(buffer.subarray(r * rowStride + t * tapStride, r * rowStride + t * tapStride + tap), r * k + t * tap);
+        i++;
+        const strided = (floatOut: boolean) => q.qgemm(isa, m, n, k, c.wbits, buffer, c.w, c.multiplier, c.bias, c.correction, c.min, c.max, floatOut, 'strided', tap, rowStride, tapStride);
+        expect(firstMismatch(c, strided(false), run('scalar', c), 'strided codes')).toBeNull();
+        expect(firstMismatch(c, strided(true), run('scalar', c, true), 'strided float')).toBeNull();
+      }
+      const c = makeCase(4, 16, 48, 8, next, {});
+      expect(() => q.qgemm(isa, 4, 16, 48, 8, new Uint8Array(10), c.w, c.multiplier, c.bias, null, 0, 255, false, 'strided', 48, 16, 64)).toThrow(RangeError);
+    });
+
     test('rounds ties to even and applies one fused multiply-add', () => {
       // y = acc * 0.5: every odd acc is a tie.
       const accs = Array.from({ length: 64 }, (_, i) => i);

@@ -30,6 +30,12 @@ void qu8_qs8_gemm_ukernel_12x16c4__avx512vnni(size_t m, size_t n, size_t kc, con
 void qu8_qs8_igemm_ukernel_12x16c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* const* rows,
                                               const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
                                               const RequantParams& params, bool float_out);
+void qu8_qs8_sgemm_ukernel_8x32c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* a,
+                                             size_t row_stride, const ptrdiff_t* tap_offsets, const int8_t* w,
+                                             void* out, size_t ldc, const RequantParams& params, bool float_out);
+void qu8_qs8_sgemm_ukernel_16x16c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* a,
+                                              size_t row_stride, const ptrdiff_t* tap_offsets, const int8_t* w,
+                                              void* out, size_t ldc, const RequantParams& params, bool float_out);
 void qu8_qs8_gemm_unpack__scalar(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
 void qu8_qs8_gemm_unpack__avx2(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
 void qu8_qs8_gemm_unpack__avx512vnni(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
@@ -57,7 +63,9 @@ const QGemmConfig kAvx512VnniConfig{"qu8_qs8_gemm_ukernel_8x32c4__avx512vnni",
                                     qu8_qs8_gemm_ukernel_8x32c4s4__avx512vnni,
                                     qu8_qs8_gemm_ukernel_8x32c4s2__avx512vnni,
                                     kDirectMaxTiles,
-                                    qu8_qs8_igemm_ukernel_8x32c4__avx512vnni};
+                                    qu8_qs8_igemm_ukernel_8x32c4__avx512vnni,
+                                    qu8_qs8_sgemm_ukernel_8x32c4__avx512vnni,
+                                    8};
 // Layers of at most 16 output columns (the 8x32 tile would compute as many zero columns as real ones); no direct
 // sub-byte kernels (such panels are unpacked into scratch once per row block).
 const QGemmConfig kAvx512VnniNarrowConfig{"qu8_qs8_gemm_ukernel_12x16c4__avx512vnni",
@@ -70,7 +78,9 @@ const QGemmConfig kAvx512VnniNarrowConfig{"qu8_qs8_gemm_ukernel_12x16c4__avx512v
                                           nullptr,
                                           nullptr,
                                           0,
-                                          qu8_qs8_igemm_ukernel_12x16c4__avx512vnni};
+                                          qu8_qs8_igemm_ukernel_12x16c4__avx512vnni,
+                                          qu8_qs8_sgemm_ukernel_16x16c4__avx512vnni,
+                                          16};
 
 }  // namespace
 
@@ -88,16 +98,16 @@ const QGemmConfig& qgemm_config(Isa isa, size_t n) {
   return qgemm_config(isa);
 }
 
-void qgemm_indirect(const QGemmConfig& config, size_t m, const uint8_t* const* rows, const ptrdiff_t* tap_offsets,
-                    size_t taps, size_t cg, const QPackedWeights& w, void* out, size_t ldc, const RequantParams& params,
-                    bool float_out, int8_t* scratch) {
-  const size_t mr = config.mr;
-  const size_t nr = config.nr;
-  const size_t n = w.n;
-  const size_t out_elem = float_out ? sizeof(float) : sizeof(uint8_t);
-  for (size_t n0 = 0; n0 < n; n0 += nr) {
-    const size_t nb = n - n0 < nr ? n - n0 : nr;
-    const uint8_t* stored = w.data.data() + (n0 / nr) * w.panel_bytes;
+namespace {
+
+// The panel loop of the indirect and strided drivers: per panel of nr columns, its int8 form (a sub-byte panel
+// unpacked into scratch) and its columns' requant parameters, handed to tiles(panel, n0, nb, params).
+template <typename Tiles>
+void over_panels(const QGemmConfig& config, const QPackedWeights& w, const RequantParams& params, int8_t* scratch,
+                 Tiles&& tiles) {
+  for (size_t n0 = 0; n0 < w.n; n0 += config.nr) {
+    const size_t nb = w.n - n0 < config.nr ? w.n - n0 : config.nr;
+    const uint8_t* stored = w.data.data() + (n0 / config.nr) * w.panel_bytes;
     const int8_t* panel = reinterpret_cast<const int8_t*>(stored);
     if (qgemm_storage_bits(w.wbits) != 8) {
       config.unpack(stored, scratch, w.unpacked_bytes, w.wbits);
@@ -105,12 +115,36 @@ void qgemm_indirect(const QGemmConfig& config, size_t m, const uint8_t* const* r
     }
     const RequantParams p{params.multiplier + n0, params.bias + n0,
                           params.correction != nullptr ? params.correction + n0 : nullptr, params.min, params.max};
-    for (size_t m0 = 0; m0 < m; m0 += mr) {
-      const size_t tile = m - m0 < mr ? m - m0 : mr;
+    tiles(panel, n0, nb, p);
+  }
+}
+
+}  // namespace
+
+void qgemm_indirect(const QGemmConfig& config, size_t m, const uint8_t* const* rows, const ptrdiff_t* tap_offsets,
+                    size_t taps, size_t cg, const QPackedWeights& w, void* out, size_t ldc, const RequantParams& params,
+                    bool float_out, int8_t* scratch) {
+  const size_t out_elem = float_out ? sizeof(float) : sizeof(uint8_t);
+  over_panels(config, w, params, scratch, [&](const int8_t* panel, size_t n0, size_t nb, const RequantParams& p) {
+    for (size_t m0 = 0; m0 < m; m0 += config.mr) {
+      const size_t tile = m - m0 < config.mr ? m - m0 : config.mr;
       config.iukernel(tile, nb, taps, cg, rows + m0, tap_offsets, panel,
                       static_cast<uint8_t*>(out) + (m0 * ldc + n0) * out_elem, ldc, p, float_out);
     }
-  }
+  });
+}
+
+void qgemm_strided(const QGemmConfig& config, size_t m, const uint8_t* a, size_t row_stride,
+                   const ptrdiff_t* tap_offsets, size_t taps, size_t cg, const QPackedWeights& w, void* out, size_t ldc,
+                   const RequantParams& params, bool float_out, int8_t* scratch) {
+  const size_t out_elem = float_out ? sizeof(float) : sizeof(uint8_t);
+  over_panels(config, w, params, scratch, [&](const int8_t* panel, size_t n0, size_t nb, const RequantParams& p) {
+    for (size_t m0 = 0; m0 < m; m0 += config.smr) {
+      const size_t tile = m - m0 < config.smr ? m - m0 : config.smr;
+      config.sukernel(tile, nb, taps, cg, a + m0 * row_stride, row_stride, tap_offsets, panel,
+                      static_cast<uint8_t*>(out) + (m0 * ldc + n0) * out_elem, ldc, p, float_out);
+    }
+  });
 }
 
 // Loop order: blocks of rows of A sized to stay in L2 (kABlockBytes), then panels (a sub-byte panel is read by the

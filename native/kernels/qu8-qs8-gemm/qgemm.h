@@ -48,6 +48,12 @@ using QGemmUkernel = void (*)(size_t m, size_t n, size_t kc, const uint8_t* a, s
 using QIGemmUkernel = void (*)(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* const* rows,
                                const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
                                const RequantParams& params, bool float_out);
+// Strided variant (one output row of a convolution: its pixels' input windows are equally spaced): A row i is
+// rows[i] = a + i * row_stride of the indirect contract, so k index q = t * cg + j reads
+// a[i * row_stride + tap_offsets[t] + j]. The same sums, in the same order, as QIGemmUkernel over those rows.
+using QSGemmUkernel = void (*)(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* a, size_t row_stride,
+                               const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
+                               const RequantParams& params, bool float_out);
 using QUnpackFn = void (*)(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
 
 struct QGemmConfig {
@@ -65,6 +71,9 @@ struct QGemmConfig {
   // Optional (nullptr if absent): the indirect microkernel of this tile (see QIGemmUkernel); callers without it
   // gather rows into an im2col buffer and run ukernel.
   QIGemmUkernel iukernel = nullptr;
+  // Optional (nullptr if absent): the strided microkernel and its tile rows (see QSGemmUkernel).
+  QSGemmUkernel sukernel = nullptr;
+  size_t smr = 0;
 };
 
 // The config for a GEMM of n output columns at this ISA level (the panel width may depend on n: narrow layers get a
@@ -106,7 +115,12 @@ void qgemm(const QGemmConfig& config, size_t m, const uint8_t* a, size_t lda, co
 void qgemm_indirect(const QGemmConfig& config, size_t m, const uint8_t* const* rows, const ptrdiff_t* tap_offsets,
                     size_t taps, size_t cg, const QPackedWeights& w, void* out, size_t ldc, const RequantParams& params,
                     bool float_out, int8_t* scratch);
-// Scratch bytes qgemm_indirect needs for these weights: 0 for 8-bit storage, else one unpacked panel.
+// Strided qgemm (config.sukernel required): out[m][n] for A rows read as QSGemmUkernel describes, in tiles of smr
+// rows. Scratch and loop order as qgemm_indirect. Single-threaded, allocates nothing.
+void qgemm_strided(const QGemmConfig& config, size_t m, const uint8_t* a, size_t row_stride,
+                   const ptrdiff_t* tap_offsets, size_t taps, size_t cg, const QPackedWeights& w, void* out, size_t ldc,
+                   const RequantParams& params, bool float_out, int8_t* scratch);
+// Scratch bytes qgemm_indirect and qgemm_strided need for these weights: 0 for 8-bit storage, else one unpacked panel.
 size_t qgemm_indirect_scratch_bytes(const QPackedWeights& w);
 
 }  // namespace arq::kernels
