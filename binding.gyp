@@ -39,8 +39,16 @@
       ],
     },
     {
+      'target_name': 'arq_avx512vbmi',
+      'type': 'static_library',
+      'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mavx512vnni', '-mavx512vbmi', '-fPIC'],
+      'sources': [
+        'native/kernels/qu8-elementwise/lookup-avx512vbmi.cc',
+      ],
+    },
+    {
       'target_name': 'arq',
-      'dependencies': ['arq_avx2', 'arq_avx512'],
+      'dependencies': ['arq_avx2', 'arq_avx512', 'arq_avx512vbmi'],
       'sources': [
         'native/certify/sampler.cc',
         'native/certify/bind.cc',

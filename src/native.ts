@@ -160,6 +160,8 @@ export interface NativeQKernels {
   quantize(isa: IsaName, x: Float32Array, p: { scale: number; lo: number; hi: number; zero: number }): Uint8Array;
   /** qu8-elementwise: codes of one grid onto another. */
   convert(isa: IsaName, x: Uint8Array, p: { fromScale: number; fromZero: number; scale: number; lo: number; hi: number; zero: number }): Uint8Array;
+  /** qu8-elementwise: table[x[i]]; throws a RangeError where the level has no lookup kernel. */
+  lookup(isa: IsaName, x: Uint8Array, table: Uint8Array): Uint8Array;
   /** Measured int8 multiply-add throughput of one thread (ops/s, a multiply-add counted as 2). */
   dotPeak(isa: IsaName, seconds: number): number;
 }

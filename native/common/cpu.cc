@@ -44,6 +44,15 @@ Isa active_isa() {
   return static_cast<Isa>(level);
 }
 
+bool has_avx512_vbmi() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool vbmi = detected_isa() == Isa::kAvx512Vnni && __builtin_cpu_supports("avx512vbmi");
+  return vbmi;
+#else
+  return false;
+#endif
+}
+
 void set_isa_cap(Isa cap) { g_cap.store(static_cast<int>(cap), std::memory_order_relaxed); }
 
 const char* isa_name(Isa isa) {

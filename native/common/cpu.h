@@ -14,6 +14,9 @@ Isa detected_isa();
 // detected_isa() capped by ARQ_ISA and set_isa_cap(): the level kernel configs are chosen for.
 Isa active_isa();
 void set_isa_cap(Isa cap);
+// Whether the CPU has AVX-512 VBMI (byte permutes), an extension some kernels of the kAvx512Vnni level use when
+// present (the level itself does not require it).
+bool has_avx512_vbmi();
 const char* isa_name(Isa isa);
 // Parses "scalar" | "avx2" | "avx512vnni"; returns false on anything else.
 bool parse_isa(const std::string& text, Isa* out);

@@ -484,7 +484,11 @@ void IntPlan::run_chunk(const float* input, int64_t images, float* logits, Works
           elementwise_->quantize(static_cast<size_t>(in_elements), floats(in_value), ws.converted.data(), layer.quantize);
           x = ws.converted.data();
         } else if (!op.lut_identity) {
-          elementwise_->convert(static_cast<size_t>(in_elements), x, ws.converted.data(), layer.convert);
+          if (elementwise_->lookup != nullptr) {  // the same conversion as a table (op.lut), where that is faster
+            elementwise_->lookup(static_cast<size_t>(in_elements), x, ws.converted.data(), op.lut.data());
+          } else {
+            elementwise_->convert(static_cast<size_t>(in_elements), x, ws.converted.data(), layer.convert);
+          }
           x = ws.converted.data();
         }
         const kernels::RequantParams all{op.layer.multiplier.data(), op.layer.bias.data(), op.layer.correction.data(),

@@ -29,6 +29,8 @@
 //       -> Uint8Array: qu8-elementwise's residual add
 //   quantize(isa, x: Float32Array, {scale, lo, hi, zero}) -> Uint8Array: float values onto a grid
 //   convert(isa, x: Uint8Array, {fromScale, fromZero, scale, lo, hi, zero}) -> Uint8Array: codes onto another grid
+//   lookup(isa, x: Uint8Array, table: Uint8Array[256]) -> Uint8Array: table[x[i]] (RangeError where the level's
+//       config has no lookup kernel)
 //   dotPeak(isa, seconds) -> operations per second of a register-resident integer dot-product loop (peak.h; one
 //       u8 x s8 multiply-add = 2 operations), run for about `seconds`.
 //
@@ -421,6 +423,20 @@ Napi::Value Convert(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value Lookup(const Napi::CallbackInfo& info) {
+  const std::string where = "_qkernels.lookup";
+  Napi::Env env = info.Env();
+  expect_args(info, 3, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const auto x = napi::typed_array<uint8_t>(env, info[1], napi_uint8_array, "Uint8Array", -1, where, "x");
+  const auto table = napi::typed_array<uint8_t>(env, info[2], napi_uint8_array, "Uint8Array", 256, where, "table");
+  const LookupFn lookup = elementwise_config(isa).lookup;
+  if (lookup == nullptr) napi::throw_range(env, where, std::string("no lookup kernel at level ") + isa_name(isa));
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, x.size());
+  lookup(x.size(), x.data(), out.Data(), table.data());
+  return out;
+}
+
 }  // namespace
 
 void register_quant_bindings(Napi::Env env, Napi::Object exports) {
@@ -433,6 +449,7 @@ void register_quant_bindings(Napi::Env env, Napi::Object exports) {
   kernels.Set("vadd", Napi::Function::New(env, Vadd, "vadd"));
   kernels.Set("quantize", Napi::Function::New(env, Quantize, "quantize"));
   kernels.Set("convert", Napi::Function::New(env, Convert, "convert"));
+  kernels.Set("lookup", Napi::Function::New(env, Lookup, "lookup"));
   exports.Set("_qkernels", kernels);
 }
 

@@ -25,12 +25,13 @@ test.each([
   ['ARQ_SOURCES', 'arq'],
   ['ARQ_AVX2_SOURCES', 'arq_avx2'],
   ['ARQ_AVX512_SOURCES', 'arq_avx512'],
+  ['ARQ_AVX512VBMI_SOURCES', 'arq_avx512vbmi'],
 ])('CMake %s equals binding.gyp target %s', (list, target) => {
   expect(gypSources(target)).toEqual(cmakeList(list));
 });
 
 test('every listed source exists and every native .cc file is listed', async () => {
-  const listed = ['ARQ_SOURCES', 'ARQ_AVX2_SOURCES', 'ARQ_AVX512_SOURCES'].flatMap(cmakeList);
+  const listed = ['ARQ_SOURCES', 'ARQ_AVX2_SOURCES', 'ARQ_AVX512_SOURCES', 'ARQ_AVX512VBMI_SOURCES'].flatMap(cmakeList);
   for (const file of listed) expect(existsSync(path.join(root, file)), file).toBe(true);
   const { readdirSync } = await import('node:fs');
   const walk = (dir: string): string[] =>

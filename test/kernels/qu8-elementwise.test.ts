@@ -66,7 +66,29 @@ describe.each(LEVELS.slice(1))('%s qu8-elementwise equals scalar bit for bit', (
   });
 });
 
+// Levels whose config has a lookup kernel (scalar always; AVX-512 where the CPU has VBMI), on this CPU.
+const LOOKUP_LEVELS = LEVELS.filter((isa, level) => {
+  if (level > detected) return false;
+  try {
+    q.lookup(isa, new Uint8Array(1), new Uint8Array(256));
+    return true;
+  } catch {
+    return false;
+  }
+});
+
+describe.each(LOOKUP_LEVELS)('%s table lookup equals the table', (isa: IsaName) => {
+  test.each([...LENGTHS, 63, 65, 128, 1000])('length %i', (n) => {
+    const next = rng(300 + n);
+    const table = randomCodes(256, next);
+    const x = randomCodes(n, next);
+    if (n >= 256) x.set(Uint8Array.from({ length: 256 }, (_, i) => i)); // every code, both halves of the table
+    expect(Array.from(q.lookup(isa, x, table))).toEqual(Array.from(x, (c) => table[c]));
+  });
+});
+
 test('bad arguments throw instead of crashing', () => {
+  expect(() => q.lookup('scalar', new Uint8Array(3), new Uint8Array(255))).toThrow(/table must have 256 elements/);
   expect(() => q.vadd('scalar', new Uint8Array(3), new Uint8Array(2), vaddParams)).toThrow(/b must have 3 elements/);
   expect(() => q.vadd('scalar', new Uint8Array(3), new Uint8Array(3), { ...vaddParams, max: 300 })).toThrow(RangeError);
   expect(() => q.quantize('scalar', new Uint8Array(3) as unknown as Float32Array, quantizeParams)).toThrow(/Float32Array/);

@@ -3,6 +3,8 @@
 //   vadd:     y[i] = add_codes(a[i], b[i], k)        (residual add of two carriers into a third)
 //   quantize: y[i] = quantize_value(x[i], grid)      (float values onto a layer's input grid)
 //   convert:  y[i] = quantize_value(dequantize_value(x[i], from), to)   (a carrier onto a layer's input grid)
+//   lookup:   y[i] = table[x[i]]                      (the same conversion held as a 256-entry table, where a table
+//             lookup is the faster form: scalar, and AVX-512 with VBMI; nullptr elsewhere)
 //   quantize_interleave: pixels p < n, channels c < y_stride:
 //             y[p * y_stride + c] = c < channels ? quantize_value(x[c * x_channel_stride + p * x_pixel_stride], grid)
 //                                                : fill
@@ -36,6 +38,7 @@ struct ConvertParams {
 using VaddFn = void (*)(size_t n, const uint8_t* a, const uint8_t* b, uint8_t* y, const VaddParams& p);
 using QuantizeFn = void (*)(size_t n, const float* x, uint8_t* y, const QuantizeParams& p);
 using ConvertFn = void (*)(size_t n, const uint8_t* x, uint8_t* y, const ConvertParams& p);
+using LookupFn = void (*)(size_t n, const uint8_t* x, uint8_t* y, const uint8_t* table);
 using QuantizeInterleaveFn = void (*)(size_t n, size_t channels, const float* x, size_t x_channel_stride,
                                       size_t x_pixel_stride, uint8_t* y, size_t y_stride, uint8_t fill,
                                       const QuantizeParams& p);
@@ -47,8 +50,10 @@ struct ElementwiseConfig {
   QuantizeFn quantize;
   ConvertFn convert;
   QuantizeInterleaveFn quantize_interleave;
+  LookupFn lookup = nullptr;
 };
 
+// The config of a level; at kAvx512Vnni its lookup is the VBMI one where the CPU has VBMI.
 const ElementwiseConfig& elementwise_config(Isa isa);
 
 }  // namespace arq::kernels

@@ -34,6 +34,10 @@ void qu8_convert__scalar(size_t n, const uint8_t* x, uint8_t* y, const ConvertPa
   for (size_t i = 0; i < n; ++i) y[i] = quantize_one(p.from_scale * (static_cast<float>(x[i]) - p.from_zero), p.to);
 }
 
+void qu8_lookup__scalar(size_t n, const uint8_t* x, uint8_t* y, const uint8_t* table) {
+  for (size_t i = 0; i < n; ++i) y[i] = table[x[i]];
+}
+
 void f32_qu8_quantize_interleave__scalar(size_t n, size_t channels, const float* x, size_t x_channel_stride,
                                          size_t x_pixel_stride, uint8_t* y, size_t y_stride, uint8_t fill,
                                          const QuantizeParams& p) {
