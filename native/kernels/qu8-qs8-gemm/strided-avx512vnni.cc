@@ -25,60 +25,49 @@ using vnni::store_tile;
 // Stride kStride when nonzero, else the runtime `row_stride`.
 #define ARQ_STRIDE (kStride != 0 ? kStride : row_stride)
 
-// 16 columns: one accumulator per row.
+// Per tile shape (16 columns: one accumulator per row; 32 columns: two), the accumulators' declaration, the panel
+// vectors of one k-group, one row's step and the hand-over to store_tile.
 #define ARQ_N16_DECLARE(i) __m512i c##i = _mm512_setzero_si512();
+#define ARQ_N16_WEIGHTS const __m512i w0 = _mm512_loadu_si512(w);
 #define ARQ_N16_STEP(i) \
   c##i = _mm512_dpbusd_epi32(c##i, _mm512_set1_epi32(load_dword(p + (i) * ARQ_STRIDE + g)), w0);
 #define ARQ_N16_SAVE(i) acc[i][0] = c##i;
-#define ARQ_N16_TILE(MR, ROWS)                                                                                      \
-  template <size_t kStride>                                                                                         \
-  void n16_rows##MR(size_t n, size_t taps, size_t cg, const uint8_t* a, size_t row_stride,                          \
-                    const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc, const RequantParams& params, \
-                    bool float_out) {                                                                               \
-    ROWS(ARQ_N16_DECLARE)                                                                                           \
-    for (size_t t = 0; t < taps; ++t) {                                                                             \
-      const uint8_t* p = a + tap_offsets[t];                                                                        \
-      for (size_t g = 0; g < cg; g += 4, w += 64) {                                                                 \
-        const __m512i w0 = _mm512_loadu_si512(w);                                                                   \
-        ROWS(ARQ_N16_STEP)                                                                                          \
-      }                                                                                                             \
-    }                                                                                                               \
-    __m512i acc[MR][1];                                                                                             \
-    ROWS(ARQ_N16_SAVE)                                                                                              \
-    store_tile<MR, 1, 0>(acc, n, out, ldc, params, float_out);                                                      \
-  }
-
-// 32 columns: two accumulators per row.
 #define ARQ_N32_DECLARE(i)                  \
   __m512i c##i##0 = _mm512_setzero_si512(); \
   __m512i c##i##1 = _mm512_setzero_si512();
-#define ARQ_N32_STEP(i)                                                                       \
-  {                                                                                           \
-    const __m512i va = _mm512_set1_epi32(load_dword(p + (i) * ARQ_STRIDE + g));               \
-    c##i##0 = _mm512_dpbusd_epi32(c##i##0, va, w0);                                           \
-    c##i##1 = _mm512_dpbusd_epi32(c##i##1, va, w1);                                           \
+#define ARQ_N32_WEIGHTS                          \
+  const __m512i w0 = _mm512_loadu_si512(w);      \
+  const __m512i w1 = _mm512_loadu_si512(w + 64);
+#define ARQ_N32_STEP(i)                                                         \
+  {                                                                             \
+    const __m512i va = _mm512_set1_epi32(load_dword(p + (i) * ARQ_STRIDE + g)); \
+    c##i##0 = _mm512_dpbusd_epi32(c##i##0, va, w0);                             \
+    c##i##1 = _mm512_dpbusd_epi32(c##i##1, va, w1);                             \
   }
 #define ARQ_N32_SAVE(i) \
   acc[i][0] = c##i##0;  \
   acc[i][1] = c##i##1;
-#define ARQ_N32_TILE(MR, ROWS)                                                                                      \
-  template <size_t kStride>                                                                                         \
-  void n32_rows##MR(size_t n, size_t taps, size_t cg, const uint8_t* a, size_t row_stride,                          \
-                    const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc, const RequantParams& params, \
-                    bool float_out) {                                                                               \
-    ROWS(ARQ_N32_DECLARE)                                                                                           \
-    for (size_t t = 0; t < taps; ++t) {                                                                             \
-      const uint8_t* p = a + tap_offsets[t];                                                                        \
-      for (size_t g = 0; g < cg; g += 4, w += 128) {                                                                \
-        const __m512i w0 = _mm512_loadu_si512(w);                                                                   \
-        const __m512i w1 = _mm512_loadu_si512(w + 64);                                                              \
-        ROWS(ARQ_N32_STEP)                                                                                          \
-      }                                                                                                             \
-    }                                                                                                               \
-    __m512i acc[MR][2];                                                                                             \
-    ROWS(ARQ_N32_SAVE)                                                                                              \
-    store_tile<MR, 2, 0>(acc, n, out, ldc, params, float_out);                                                      \
+
+// One tile of MR rows and NV column vectors (N = 16 or 32) over every tap and k-group.
+#define ARQ_TILE(N, NV, MR, ROWS)                                                                                  \
+  template <size_t kStride>                                                                                        \
+  void n##N##_rows##MR(size_t n, size_t taps, size_t cg, const uint8_t* a, size_t row_stride,                      \
+                       const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,                       \
+                       const RequantParams& params, bool float_out) {                                              \
+    ROWS(ARQ_N##N##_DECLARE)                                                                                       \
+    for (size_t t = 0; t < taps; ++t) {                                                                            \
+      const uint8_t* p = a + tap_offsets[t];                                                                       \
+      for (size_t g = 0; g < cg; g += 4, w += 64 * (NV)) {                                                         \
+        ARQ_N##N##_WEIGHTS                                                                                         \
+        ROWS(ARQ_N##N##_STEP)                                                                                      \
+      }                                                                                                            \
+    }                                                                                                              \
+    __m512i acc[MR][NV];                                                                                           \
+    ROWS(ARQ_N##N##_SAVE)                                                                                          \
+    store_tile<MR, NV, 0>(acc, n, out, ldc, params, float_out);                                                    \
   }
+#define ARQ_N16_TILE(MR, ROWS) ARQ_TILE(16, 1, MR, ROWS)
+#define ARQ_N32_TILE(MR, ROWS) ARQ_TILE(32, 2, MR, ROWS)
 
 ARQ_N16_TILE(1, ARQ_VNNI_ROWS_1)
 ARQ_N16_TILE(2, ARQ_VNNI_ROWS_2)
