@@ -36,6 +36,7 @@ import { OnnxBuilder } from '../src/onnx/write.js';
 import { OrtModel } from '../src/ort/session.js';
 import { addon, cpuInfo, withStack, type IntPlanSpec } from '../src/native.js';
 import { Random } from '../src/util/random.js';
+import { interleavedRates, type Engine } from './support/timing.js';
 
 const { values } = parseArgs({
   options: {
@@ -56,46 +57,7 @@ const policies = values.bits!.split(',').map((text) => ({ label: `W${parseBits(t
 const w8a8 = policies.findIndex((p) => p.wbits === 8 && p.abits === 8);
 const reference = w8a8 >= 0 ? w8a8 : 0;
 
-type Run = (images: Float32Array, batch: number) => Promise<Float32Array>;
-interface Engine {
-  readonly label: string;
-  readonly run: Run;
-  readonly close?: () => Promise<void>;
-}
-
-/**
- * A pause between engines: ONNX Runtime's intra-op threads spin for a while after a run, and on a small machine
- * they would take cores from whichever engine runs next.
- */
-const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 30));
-
-/**
- * Images/second of every engine on `images`: two warm-up batches, then `repeats` rounds in which each engine in turn
- * (in rotating order) runs enough batches to last `minMs`; the median round per engine. Interleaving the engines
- * spreads machine noise over all of them instead of one.
- */
-async function rates(engines: readonly Engine[], images: Float32Array): Promise<number[]> {
-  const calls: number[] = [];
-  for (const engine of engines) {
-    await engine.run(images, batch);
-    await engine.run(images, batch);
-    await settle();
-    const start = performance.now();
-    await engine.run(images, batch);
-    calls.push(Math.max(1, Math.ceil(minMs / Math.max(performance.now() - start, 1e-3))));
-  }
-  const samples: number[][] = engines.map(() => []);
-  for (let round = 0; round < repeats; round++) {
-    for (let step = 0; step < engines.length; step++) {
-      const e = (step + round) % engines.length; // rotate the order: no engine always follows the same one
-      await settle();
-      const start = performance.now();
-      for (let k = 0; k < calls[e]; k++) await engines[e].run(images, batch);
-      samples[e].push((calls[e] * batch) / ((performance.now() - start) / 1000));
-    }
-  }
-  return samples.map((s) => s.sort((a, b) => a - b)[Math.floor(s.length / 2)]);
-}
+const rates = (engines: readonly Engine[], images: Float32Array) => interleavedRates(engines, images, batch, repeats, minMs);
 
 function uniformImages(count: number, seed: number): Float32Array {
   const random = Random.fromSeed(seed);

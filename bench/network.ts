@@ -1,13 +1,15 @@
 /**
  * Whole-network throughput in one process on the same model, batch and thread count: ONNX Runtime fp32, arq's
  * native fp32 plan, arq's integer engine under uniform policies, and ONNX Runtime running arq's W8A8 QDQ export
- * (which it fuses into QLinearConv/QGemm: its own int8 path). Prints images/second and ratios.
+ * (which it fuses into QLinearConv/QGemm: its own int8 path). Prints images/second (the median of interleaved
+ * rounds, bench/support/timing.ts) and ratios.
  *
- *   npm run bench -- network [--model test/fixtures/resnet20.onnx] [--batch 256] [--threads 1,2] [--seconds 3]
+ *   npm run bench -- network [--model test/fixtures/resnet20.onnx] [--batch 256] [--threads 1,2] [--repeats 5]
+ *     [--min-ms 500]
  */
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/model.js';
-import { createClassifier, type Classifier } from '../src/engine/classifier.js';
+import { createClassifier } from '../src/engine/classifier.js';
 import { makeDataset } from '../src/data/index.js';
 import { calibrate } from '../src/quant/calibrate.js';
 import { intPlanSpec } from '../src/quant/int-plan.js';
@@ -15,32 +17,20 @@ import { uniformPolicy } from '../src/quant/policy.js';
 import { exportQdq } from '../src/onnx/qdq.js';
 import { OrtModel } from '../src/ort/session.js';
 import { cpuInfo } from '../src/native.js';
+import { interleavedRates, type Engine } from './support/timing.js';
 
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: 'test/fixtures/resnet20.onnx' },
     batch: { type: 'string', default: '256' },
     threads: { type: 'string', default: '1,2' },
-    seconds: { type: 'string', default: '3' },
+    repeats: { type: 'string', default: '5' },
+    'min-ms': { type: 'string', default: '500' },
   },
 });
 
-type Logits = (images: Float32Array, batch: number) => Promise<Float32Array>;
-
-async function imagesPerSecond(run: Logits, images: Float32Array, batch: number, seconds: number): Promise<number> {
-  await run(images, batch); // warm-up
-  let runs = 0;
-  const start = performance.now();
-  while (performance.now() - start < seconds * 1000 || runs < 2) {
-    await run(images, batch);
-    runs++;
-  }
-  return (runs * batch) / ((performance.now() - start) / 1000);
-}
-
 const model = await loadModel(values.model!);
 const batch = Number(values.batch);
-const seconds = Number(values.seconds);
 const shape = model.graph.input.shape;
 const size = shape[0] * shape[1] * shape[2];
 const images = Float32Array.from({ length: batch * size }, (_, i) => ((i * 2654435761) % 1000) / 1000);
@@ -57,14 +47,16 @@ for (const threads of values.threads!.split(',').map(Number)) {
   const ort = await createClassifier(model, 'ort', { threads });
   const ortQdq = await OrtModel.load(qdq, model.graph.input.shape, model.graph.input.rank, { threads });
   const native = await createClassifier(model, 'float', { threads });
-  const rates: number[] = [];
-  for (const classifier of [ort, { logits: (x: Float32Array, n: number) => ortQdq.run(x, n) }, native] as Pick<Classifier, 'logits'>[]) {
-    rates.push(await imagesPerSecond((x, n) => classifier.logits(x, n), images, batch, seconds));
-  }
+  const engines: Engine[] = [
+    { label: 'ort fp32', run: (x, n) => ort.logits(x, n) },
+    { label: 'ort int8', run: (x, n) => ortQdq.run(x, n) },
+    { label: 'arq fp32', run: (x, n) => native.logits(x, n) },
+  ];
   for (const [wbits, abits] of policies) {
     const int = await createClassifier(model, 'int', { threads, quantization: { policy: uniformPolicy(model.graph, model.sha256, wbits, abits), calibration } });
-    rates.push(await imagesPerSecond((x, n) => int.logits(x, n), images, batch, seconds));
+    engines.push({ label: `arq W${wbits}A${abits}`, run: (x, n) => int.logits(x, n) });
   }
+  const rates = await interleavedRates(engines, images, batch, Number(values.repeats), Number(values['min-ms']));
   console.log([threads, ...rates.map((r) => r.toFixed(0)), (rates[3] / rates[0]).toFixed(2), (rates[3] / rates[1]).toFixed(2)].join('\t'));
   await ort.close();
   await ortQdq.release();
