@@ -237,6 +237,8 @@ interface Addon {
   _setIsaCap(isa: IsaName): void;
   FloatPlan: new (spec: FloatPlanSpec) => NativeFloatPlan;
   IntPlan: new (spec: IntPlanSpec) => NativeIntPlan;
+  /** Per-output-channel weight codes and scales by the clip search of quantization.md (engine/weight_codes.h). */
+  quantizeWeights(weight: Float32Array, channels: number, bits: number): { codes: Int8Array; scales: Float32Array };
   TrainNet: new (spec: TrainNetSpec) => NativeTrainNet;
   QatNet: new (spec: QatNetSpec) => NativeQatNet;
   _kernels: NativeKernels;

@@ -5,6 +5,8 @@
 //   plan.sample(request)               [async] the certification sampling loop (certify/bind.h)
 //   plan._runReference(input, batch)   [async] the same through the plain reference (tests only; slow)
 //   plan.classes, plan.kernels         [sync]
+// and quantizeWeights(weight: Float32Array, channels, bits) [sync] -> { codes: Int8Array, scales: Float32Array }:
+// engine/weight_codes.h's per-channel clip search (weight.length a positive multiple of channels; bits 2..8).
 #include "engine/int_bind.h"
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include "engine/int_plan.h"
 #include "engine/run_job.h"
 #include "engine/spec_reader.h"
+#include "engine/weight_codes.h"
 
 namespace arq::engine {
 namespace {
@@ -129,8 +132,32 @@ class IntPlanWrap : public Napi::ObjectWrap<IntPlanWrap> {
   std::shared_ptr<const IntPlan> plan_;
 };
 
+Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
+  const std::string where = "quantizeWeights";
+  Napi::Env env = info.Env();
+  if (info.Length() < 3) arq::napi::throw_type(env, where, "expected (weight, channels, bits)");
+  const int64_t channels = arq::napi::int_value(env, info[1], 1, int64_t{1} << 24, where, "channels");
+  const int bits = static_cast<int>(arq::napi::int_value(env, info[2], 2, 8, where, "bits"));
+  const std::vector<float> weight = float_array(env, info[0], -1, where, "weight");
+  if (weight.empty() || weight.size() % static_cast<size_t>(channels) != 0) {
+    arq::napi::throw_range(env, where, "weight length must be a positive multiple of channels");
+  }
+  const WeightCodes codes = quantize_weights(weight.data(), channels, static_cast<int64_t>(weight.size()) / channels, bits);
+  Napi::Object out = Napi::Object::New(env);
+  auto code_array = Napi::Int8Array::New(env, codes.codes.size());
+  std::copy(codes.codes.begin(), codes.codes.end(), code_array.Data());
+  auto scale_array = Napi::Float32Array::New(env, codes.scales.size());
+  std::copy(codes.scales.begin(), codes.scales.end(), scale_array.Data());
+  out.Set("codes", code_array);
+  out.Set("scales", scale_array);
+  return out;
+}
+
 }  // namespace
 
-void register_int_bindings(Napi::Env env, Napi::Object exports) { exports.Set("IntPlan", IntPlanWrap::define(env)); }
+void register_int_bindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("IntPlan", IntPlanWrap::define(env));
+  exports.Set("quantizeWeights", Napi::Function::New(env, QuantizeWeights, "quantizeWeights"));
+}
 
 }  // namespace arq::engine

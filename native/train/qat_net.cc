@@ -19,13 +19,6 @@ using engine::IntOp;
 using engine::IntOpSpec;
 using engine::OpKind;
 
-constexpr int kClipFractions = 71;  // grid.ts WEIGHT_CLIP_FRACTIONS: 1.00, 0.99, ..., 0.30
-
-// grid.ts: Math.round((1 - i * 0.01) * 100) / 100 (round half up; the products are never halves).
-double clip_fraction(int i) { return std::floor((1.0 - i * 0.01) * 100.0 + 0.5) / 100.0; }
-
-int32_t clamp_code(double q, int32_t qmax) { return static_cast<int32_t>(std::min<double>(std::max<double>(q, -qmax), qmax)); }
-
 bool is_layer(OpKind kind) { return kind == OpKind::kConv || kind == OpKind::kGemm; }
 
 Kind train_kind(OpKind kind) {
@@ -48,36 +41,6 @@ Kind train_kind(OpKind kind) {
 int32_t weight_qmax(int bits) { return (1 << (bits - 1)) - 1; }
 
 }  // namespace
-
-WeightCodes qat_weights(const float* weight, int64_t channels, int64_t per_channel, int bits) {
-  const int32_t qmax = weight_qmax(bits);
-  WeightCodes out;
-  out.codes.assign(channels * per_channel, 0);
-  out.scales.assign(channels, 1.0f);
-  for (int64_t c = 0; c < channels; ++c) {
-    const float* w = weight + c * per_channel;
-    double max_abs = 0;
-    for (int64_t i = 0; i < per_channel; ++i) max_abs = std::max(max_abs, std::fabs(static_cast<double>(w[i])));
-    if (max_abs == 0) continue;
-    double best_error = INFINITY;
-    float best = 1.0f;
-    for (int f = 0; f < kClipFractions; ++f) {
-      const float scale = static_cast<float>((clip_fraction(f) * max_abs) / qmax);
-      double error = 0;
-      for (int64_t i = 0; i < per_channel; ++i) {
-        const double q = clamp_code(std::nearbyint(w[i] / static_cast<double>(scale)), qmax);
-        const double d = w[i] - static_cast<double>(scale) * q;
-        error += d * d;
-      }
-      if (error < best_error) best_error = error, best = scale;
-    }
-    out.scales[c] = best;
-    for (int64_t i = 0; i < per_channel; ++i) {
-      out.codes[c * per_channel + i] = static_cast<int8_t>(clamp_code(std::nearbyint(w[i] / static_cast<double>(best)), qmax));
-    }
-  }
-  return out;
-}
 
 QatNet::QatNet(QatSpec spec) : spec_(std::move(spec)) {
   engine::IntPlanSpec& plan = spec_.plan;
@@ -174,7 +137,7 @@ void QatNet::rebuild_network() {
     IntOpSpec& s = plan.ops[index];
     if (!is_layer(s.kind)) continue;
     const std::vector<float>& w = tensors_[layers_[index].weight].value;
-    codes_[index] = qat_weights(w.data(), s.out_channels, static_cast<int64_t>(w.size()) / s.out_channels, s.wbits);
+    codes_[index] = engine::quantize_weights(w.data(), s.out_channels, static_cast<int64_t>(w.size()) / s.out_channels, s.wbits);
     s.weight = codes_[index].codes;
     s.weight_scales = codes_[index].scales;
     if (layers_[index].bias >= 0) s.bias = tensors_[layers_[index].bias].value;

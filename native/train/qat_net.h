@@ -4,7 +4,7 @@
 //
 // Forward, per step (every formula is int_semantics.h's, through engine::build_network's constants):
 // - weights: per output channel, codes and scale from the clip search of src/quant/grid.ts on the CURRENT float
-//   weights (qat_weights below replicates it in double precision, bit for bit), so that the integer plan built from
+//   weights (engine::quantize_weights, the same function the plan's spec uses), so that the integer plan built from
 //   the fine-tuned graph by intPlanSpec() has exactly the codes the last forward used;
 // - activations: the carrier and layer-input grids of the spec (from calibration), fixed during QAT;
 // - conv/gemm: layer-input codes (float input quantized, or carrier converted by the 256-entry table), centred by
@@ -26,20 +26,14 @@
 #include <vector>
 
 #include "engine/int_plan.h"
+#include "engine/weight_codes.h"
 #include "train/train_net.h"
 
 namespace arq::train {
 
 struct Pass;  // train/ops.h
 
-// Per-output-channel symmetric weight codes exactly as src/quant/grid.ts quantizeWeights: for each fraction f in
-// {1.00, 0.99, ..., 0.30}, scale = float((f * max|w_c|) / qmax), error = sum (w - scale * clamp(rhe(w / scale)))^2
-// in double; the first minimum wins; an all-zero channel gets scale 1 and codes 0.
-struct WeightCodes {
-  std::vector<int8_t> codes;
-  std::vector<float> scales;
-};
-WeightCodes qat_weights(const float* weight, int64_t channels, int64_t per_channel, int bits);
+using engine::WeightCodes;
 
 // The spec: an integer plan whose conv/gemm ops carry no codes yet (weight and weight_scales empty), plus the float
 // weights of those ops (weights[op], empty for other ops). Biases are the spec's, trainable.

