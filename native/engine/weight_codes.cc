@@ -9,7 +9,7 @@ namespace {
 
 constexpr int kClipFractions = 71;  // 1.00, 0.99, ..., 0.30
 
-// Math.round((1 - i * 0.01) * 100) / 100 as grid.ts documents the fractions (round half up; never a half here).
+// (1 - i * 0.01) rounded to hundredths (round half up; the products are never halves).
 double clip_fraction(int i) { return std::floor((1.0 - i * 0.01) * 100.0 + 0.5) / 100.0; }
 
 // std::nearbyint rounds half to even under the default rounding mode.
