@@ -142,7 +142,12 @@ Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
   if (weight.empty() || weight.size() % static_cast<size_t>(channels) != 0) {
     arq::napi::throw_range(env, where, "weight length must be a positive multiple of channels");
   }
-  const WeightCodes codes = quantize_weights(weight.data(), channels, static_cast<int64_t>(weight.size()) / channels, bits);
+  return weight_codes_object(env, quantize_weights(weight.data(), channels, static_cast<int64_t>(weight.size()) / channels, bits));
+}
+
+}  // namespace
+
+Napi::Object weight_codes_object(Napi::Env env, const WeightCodes& codes) {
   Napi::Object out = Napi::Object::New(env);
   auto code_array = Napi::Int8Array::New(env, codes.codes.size());
   std::copy(codes.codes.begin(), codes.codes.end(), code_array.Data());
@@ -152,8 +157,6 @@ Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
   out.Set("scales", scale_array);
   return out;
 }
-
-}  // namespace
 
 void register_int_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("IntPlan", IntPlanWrap::define(env));

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "common/napi_args.h"
+#include "engine/int_bind.h"
 #include "engine/spec_reader.h"
 #include "train/net_bind.h"
 
@@ -58,16 +59,7 @@ struct QatNetTraits {
   static Napi::Value extra(Napi::Env env, const QatNet& net) {
     Napi::Array out = Napi::Array::New(env);
     uint32_t next = 0;
-    for (const WeightCodes& layer : net.codes()) {
-      Napi::Object o = Napi::Object::New(env);
-      auto codes = Napi::Int8Array::New(env, layer.codes.size());
-      std::copy(layer.codes.begin(), layer.codes.end(), codes.Data());
-      auto scales = Napi::Float32Array::New(env, layer.scales.size());
-      std::copy(layer.scales.begin(), layer.scales.end(), scales.Data());
-      o.Set("codes", codes);
-      o.Set("scales", scales);
-      out.Set(next++, o);
-    }
+    for (const WeightCodes& layer : net.codes()) out.Set(next++, engine::weight_codes_object(env, layer));
     return out;
   }
 };
