@@ -66,7 +66,7 @@
         'native/engine/int_plan.cc',
         'native/engine/int_reference.cc',
         'native/engine/int_bind.cc',
-        'native/engine/weight_codes.cc',
+        'native/engine/clip_search.cc',
         'native/kernels/bind.cc',
         'native/kernels/f32-gemm/config.cc',
         'native/kernels/f32-gemm/pack.cc',

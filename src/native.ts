@@ -237,8 +237,10 @@ interface Addon {
   _setIsaCap(isa: IsaName): void;
   FloatPlan: new (spec: FloatPlanSpec) => NativeFloatPlan;
   IntPlan: new (spec: IntPlanSpec) => NativeIntPlan;
-  /** Per-output-channel weight codes and scales by the clip search of quantization.md (engine/weight_codes.h). */
+  /** Per-output-channel weight codes and scales by the clip search of quantization.md (engine/clip_search.h). */
   quantizeWeights(weight: Float32Array, channels: number, bits: number): { codes: Int8Array; scales: Float32Array };
+  /** A tensor's activation grid from its calibration range and histogram (engine/clip_search.h). */
+  activationGrid(lo: number, hi: number, counts: Float64Array, bits: number): { scale: number; zero: number };
   TrainNet: new (spec: TrainNetSpec) => NativeTrainNet;
   QatNet: new (spec: QatNetSpec) => NativeQatNet;
   _kernels: NativeKernels;

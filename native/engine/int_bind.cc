@@ -5,11 +5,14 @@
 //   plan.sample(request)               [async] the certification sampling loop (certify/bind.h)
 //   plan._runReference(input, batch)   [async] the same through the plain reference (tests only; slow)
 //   plan.classes, plan.kernels         [sync]
-// and quantizeWeights(weight: Float32Array, channels, bits) [sync] -> { codes: Int8Array, scales: Float32Array }:
-// engine/weight_codes.h's per-channel clip search (weight.length a positive multiple of channels; bits 2..8).
+// and the clip searches of engine/clip_search.h [sync]:
+//   quantizeWeights(weight: Float32Array, channels, bits) -> { codes: Int8Array, scales: Float32Array }
+//       (weight.length a positive multiple of channels; bits 2..8)
+//   activationGrid(lo, hi, counts: Float64Array, bits) -> { scale, zero }  (finite lo <= hi; counts.length >= 1)
 #include "engine/int_bind.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <stdexcept>
 #include <utility>
@@ -20,7 +23,7 @@
 #include "engine/int_plan.h"
 #include "engine/run_job.h"
 #include "engine/spec_reader.h"
-#include "engine/weight_codes.h"
+#include "engine/clip_search.h"
 
 namespace arq::engine {
 namespace {
@@ -145,6 +148,23 @@ Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
   return weight_codes_object(env, quantize_weights(weight.data(), channels, static_cast<int64_t>(weight.size()) / channels, bits));
 }
 
+Napi::Value ActivationGridOf(const Napi::CallbackInfo& info) {
+  const std::string where = "activationGrid";
+  Napi::Env env = info.Env();
+  if (info.Length() < 4) arq::napi::throw_type(env, where, "expected (lo, hi, counts, bits)");
+  const double lo = arq::napi::number_value(env, info[0], where, "lo");
+  const double hi = arq::napi::number_value(env, info[1], where, "hi");
+  if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi) arq::napi::throw_range(env, where, "lo and hi must be finite with lo <= hi");
+  const std::vector<double> counts = arq::napi::typed_array<double>(env, info[2], napi_float64_array, "Float64Array", -1, where, "counts");
+  if (counts.empty()) arq::napi::throw_range(env, where, "counts must not be empty");
+  const int bits = static_cast<int>(arq::napi::int_value(env, info[3], 2, 8, where, "bits"));
+  const ActivationGrid grid = activation_grid(lo, hi, counts.data(), static_cast<int64_t>(counts.size()), bits);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("scale", Napi::Number::New(env, grid.scale));
+  out.Set("zero", Napi::Number::New(env, grid.zero));
+  return out;
+}
+
 }  // namespace
 
 Napi::Object weight_codes_object(Napi::Env env, const WeightCodes& codes) {
@@ -161,6 +181,7 @@ Napi::Object weight_codes_object(Napi::Env env, const WeightCodes& codes) {
 void register_int_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("IntPlan", IntPlanWrap::define(env));
   exports.Set("quantizeWeights", Napi::Function::New(env, QuantizeWeights, "quantizeWeights"));
+  exports.Set("activationGrid", Napi::Function::New(env, ActivationGridOf, "activationGrid"));
 }
 
 }  // namespace arq::engine

@@ -3,7 +3,7 @@
 // whose backward pass is the float trainer's (conv.cc, layers.cc) with straight-through estimators.
 //
 // Forward, per step (every formula is int_semantics.h's, through engine::build_network's constants):
-// - weights: per output channel, codes and scale from the clip search (engine/weight_codes.h) on the CURRENT float
+// - weights: per output channel, codes and scale from the clip search (engine/clip_search.h) on the CURRENT float
 //   weights (engine::quantize_weights, the same function the plan's spec uses), so that the integer plan built from
 //   the fine-tuned graph by intPlanSpec() has exactly the codes the last forward used;
 // - activations: the carrier and layer-input grids of the spec (from calibration), fixed during QAT;
@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "engine/int_plan.h"
-#include "engine/weight_codes.h"
+#include "engine/clip_search.h"
 #include "train/train_net.h"
 
 namespace arq::train {

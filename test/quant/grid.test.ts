@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { activationGrid, quantizeWeights, roundHalfEven } from '../../src/quant/grid.js';
+import { activationGrid, quantizeWeights } from '../../src/quant/grid.js';
+import { roundHalfEven } from '../support/requant.js';
 
 // quantization.md's weight clip fractions: 1.00, 0.99, ..., 0.30.
 const WEIGHT_CLIP_FRACTIONS = Array.from({ length: 71 }, (_, i) => Math.round((1 - i * 0.01) * 100) / 100);
@@ -35,6 +36,14 @@ describe('rounding and grids', () => {
     expect(() => quantizeWeights(weights, 2, 8)).toThrow(/multiple of channels/);
     expect(() => quantizeWeights(weights, 3, 9)).toThrow(RangeError);
     expect(() => quantizeWeights(new Float32Array(0), 1, 8)).toThrow(RangeError);
+  });
+
+  test('activation grids: a zero-width range gives scale 1; bad ranges, histograms and widths throw', () => {
+    expect(activationGrid(0, 0, [5, 5], 8)).toEqual({ scale: 1, zero: 0, bits: 8 });
+    expect(() => activationGrid(1, 0, [1], 8)).toThrow(/lo <= hi/);
+    expect(() => activationGrid(0, Number.POSITIVE_INFINITY, [1], 8)).toThrow(RangeError);
+    expect(() => activationGrid(0, 1, [], 8)).toThrow(/counts/);
+    expect(() => activationGrid(0, 1, [1], 1)).toThrow(RangeError);
   });
 
   test('non-negative tensors get zero point 0; signed ones an interior zero point', () => {

@@ -2,9 +2,15 @@
  * The JavaScript reference of the integer kernels' requantization (quantization.md, Operators), shared by the
  * qu8-qs8 kernel tests: fmaf(float(acc), m, b) emulated exactly, then clamp and round half to even.
  */
-import { roundHalfEven } from '../../src/quant/grid.js';
 
-export { roundHalfEven };
+/** Round half to even: the one rounding rule of arq's quantization. */
+export function roundHalfEven(x: number): number {
+  const floor = Math.floor(x);
+  const diff = x - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);

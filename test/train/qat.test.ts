@@ -3,7 +3,8 @@ import { loadDataset, makeDataset, subset, type Dataset } from '../../src/data/i
 import type { Graph } from '../../src/graph/ir.js';
 import { bundledModelPath, loadModel, type LoadedModel } from '../../src/model.js';
 import { calibrate } from '../../src/quant/calibrate.js';
-import { quantizeWeights, roundHalfEven } from '../../src/quant/grid.js';
+import { quantizeWeights } from '../../src/quant/grid.js';
+import { roundHalfEven } from '../support/requant.js';
 import { IntPlan, intPlanSpec } from '../../src/quant/int-plan.js';
 import { layerNames, uniformPolicy, type Policy } from '../../src/quant/policy.js';
 import { accuracyOf } from '../../src/engine/predict.js';
