@@ -168,22 +168,25 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
     const RequantParams params{multiplier.data(), bias.data(), has_correction ? correction.data() : nullptr, min, max};
     const size_t rows = static_cast<size_t>(m);
     const size_t cols = static_cast<size_t>(n);
+    // The result (float or codes, as floatOut asks) of one of the three paths writing into `out`.
+    auto result = [&](auto&& run) -> Napi::Value {
+      if (float_out) {
+        Napi::Float32Array out = Napi::Float32Array::New(env, rows * cols);
+        run(static_cast<void*>(out.Data()));
+        return out;
+      }
+      Napi::Uint8Array out = Napi::Uint8Array::New(env, rows * cols);
+      run(static_cast<void*>(out.Data()));
+      return out;
+    };
     if (strided) {
       const size_t taps = static_cast<size_t>(k / tap);
       std::vector<ptrdiff_t> offsets(taps);
       for (size_t t = 0; t < taps; ++t) offsets[t] = static_cast<ptrdiff_t>(t) * tap_stride;
-      auto run = [&](void* out, bool as_float) {
+      return result([&](void* out) {
         qgemm_strided(config, rows, a.data(), static_cast<size_t>(row_stride), offsets.data(), taps,
-                      static_cast<size_t>(tap), packed, out, cols, params, as_float, scratch.data());
-      };
-      if (float_out) {
-        Napi::Float32Array out = Napi::Float32Array::New(env, rows * cols);
-        run(out.Data(), true);
-        return out;
-      }
-      Napi::Uint8Array out = Napi::Uint8Array::New(env, rows * cols);
-      run(out.Data(), false);
-      return out;
+                      static_cast<size_t>(tap), packed, out, cols, params, float_out, scratch.data());
+      });
     }
     if (indirect) {
       // Tap t of row i at block (taps - 1 - t) * rows + i of `scattered`; row pointers address tap 0.
@@ -199,25 +202,14 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
         }
       }
       for (size_t i = 0; i < rows; ++i) row_ptrs[i] = scattered.data() + ((taps - 1) * rows + i) * cg;
-      if (float_out) {
-        Napi::Float32Array out = Napi::Float32Array::New(env, rows * cols);
-        qgemm_indirect(config, rows, row_ptrs.data(), offsets.data(), taps, cg, packed, out.Data(), cols, params, true,
+      return result([&](void* out) {
+        qgemm_indirect(config, rows, row_ptrs.data(), offsets.data(), taps, cg, packed, out, cols, params, float_out,
                        scratch.data());
-        return out;
-      }
-      Napi::Uint8Array out = Napi::Uint8Array::New(env, rows * cols);
-      qgemm_indirect(config, rows, row_ptrs.data(), offsets.data(), taps, cg, packed, out.Data(), cols, params, false,
-                     scratch.data());
-      return out;
+      });
     }
-    if (float_out) {
-      Napi::Float32Array out = Napi::Float32Array::New(env, rows * cols);
-      qgemm(config, rows, padded.data(), packed.kc, packed, out.Data(), cols, params, true, scratch.data());
-      return out;
-    }
-    Napi::Uint8Array out = Napi::Uint8Array::New(env, rows * cols);
-    qgemm(config, rows, padded.data(), packed.kc, packed, out.Data(), cols, params, false, scratch.data());
-    return out;
+    return result([&](void* out) {
+      qgemm(config, rows, padded.data(), packed.kc, packed, out, cols, params, float_out, scratch.data());
+    });
   });
 }
 
