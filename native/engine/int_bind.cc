@@ -30,28 +30,12 @@ namespace {
 
 using arq::napi::field;
 using arq::napi::float_array;
-using arq::napi::int_field;
 
 IntPlanSpec read_int_spec(const Napi::Object& o) {
-  const std::string where = "IntPlan";
-  Napi::Env env = o.Env();
-  IntPlanSpec spec;
-  const Napi::Array ops = read_plan_header(o, where, &spec.input, &spec.values, &spec.output);
-  spec.grids = read_value_grids(o, where, spec.values);
-  for (uint32_t i = 0; i < ops.Length(); ++i) {
-    const std::string at = where + " op #" + std::to_string(i);
-    IntOpSpec s;
-    const Napi::Object op = read_geometry(ops.Get(i), s, spec.values, at);
-    if (s.kind == OpKind::kConv || s.kind == OpKind::kGemm) {
-      s.weight = arq::napi::int8_array(env, field(op, "weight", at), at, "weight");
-      s.wbits = static_cast<int>(int_field(op, "wbits", 2, 8, at));
-      s.weight_scales = float_array(env, field(op, "weightScales", at), s.out_channels, at, "weightScales");
-      s.bias = optional_floats(op, "bias", at);
-      s.input_grid = read_grid(field(op, "inputGrid", at), at + " inputGrid", true);
-    }
-    spec.ops.push_back(std::move(s));
-  }
-  return spec;
+  return read_quantized_plan(o, "IntPlan", [](size_t, const Napi::Object& op, IntOpSpec& s, const std::string& at) {
+    s.weight = arq::napi::int8_array(op.Env(), field(op, "weight", at), at, "weight");
+    s.weight_scales = float_array(op.Env(), field(op, "weightScales", at), s.out_channels, at, "weightScales");
+  });
 }
 
 // plan.profile: a batch run that keeps IntPlan::run's per-step times instead of the logits.

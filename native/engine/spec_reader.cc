@@ -147,4 +147,23 @@ std::vector<std::optional<Grid>> read_value_grids(const Napi::Object& o, const s
   return out;
 }
 
+IntPlanSpec read_quantized_plan(const Napi::Object& o, const std::string& where, const LayerWeightsReader& weights) {
+  IntPlanSpec spec;
+  const Napi::Array ops = read_plan_header(o, where, &spec.input, &spec.values, &spec.output);
+  spec.grids = read_value_grids(o, where, spec.values);
+  for (uint32_t i = 0; i < ops.Length(); ++i) {
+    const std::string at = where + " op #" + std::to_string(i);
+    IntOpSpec s;
+    const Napi::Object op = read_geometry(ops.Get(i), s, spec.values, at);
+    if (s.kind == OpKind::kConv || s.kind == OpKind::kGemm) {
+      weights(i, op, s, at);
+      s.wbits = static_cast<int>(int_field(op, "wbits", 2, 8, at));
+      s.bias = optional_floats(op, "bias", at);
+      s.input_grid = read_grid(field(op, "inputGrid", at), at + " inputGrid", true);
+    }
+    spec.ops.push_back(std::move(s));
+  }
+  return spec;
+}
+
 }  // namespace arq::engine

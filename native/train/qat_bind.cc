@@ -25,29 +25,14 @@ namespace {
 
 using arq::napi::field;
 using arq::napi::float_array;
-using arq::napi::int_field;
 
 QatSpec read_spec(const Napi::Object& o) {
-  const std::string where = "QatNet";
-  Napi::Env env = o.Env();
   QatSpec spec;
-  engine::IntPlanSpec& plan = spec.plan;
-  const Napi::Array ops = engine::read_plan_header(o, where, &plan.input, &plan.values, &plan.output);
-  plan.grids = engine::read_value_grids(o, where, plan.values);
-  for (uint32_t i = 0; i < ops.Length(); ++i) {
-    const std::string at = where + " op #" + std::to_string(i);
-    engine::IntOpSpec s;
-    const Napi::Object op = engine::read_geometry(ops.Get(i), s, plan.values, at);
-    std::vector<float> weight;
-    if (s.kind == engine::OpKind::kConv || s.kind == engine::OpKind::kGemm) {
-      weight = float_array(env, field(op, "weight", at), -1, at, "weight");
-      s.wbits = static_cast<int>(int_field(op, "wbits", 2, 8, at));
-      s.bias = engine::optional_floats(op, "bias", at);
-      s.input_grid = engine::read_grid(field(op, "inputGrid", at), at + " inputGrid", true);
-    }
-    plan.ops.push_back(std::move(s));
-    spec.weights.push_back(std::move(weight));
-  }
+  spec.plan = engine::read_quantized_plan(o, "QatNet", [&](size_t index, const Napi::Object& op, engine::IntOpSpec&, const std::string& at) {
+    spec.weights.resize(index + 1);
+    spec.weights[index] = float_array(op.Env(), field(op, "weight", at), -1, at, "weight");
+  });
+  spec.weights.resize(spec.plan.ops.size());  // empty for ops without weights
   return spec;
 }
 
