@@ -27,6 +27,7 @@ import { integerInRange, numberInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { Random } from '../util/random.js';
 import { BatchNet } from './native-net.js';
+import { cosineRate } from './schedule.js';
 
 
 /** The native QAT description: the integer plan of intPlanSpec() with each layer's float weights instead of codes. */
@@ -169,8 +170,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
       images.set(sigma > 0 ? noisyCopy(image, sigma, seed, index, epoch) : image, i * size);
       labels[i] = data.labels[index];
     }
-    const rate = (lr * (1 + Math.cos((Math.PI * step) / steps))) / 2;
-    const stats = await net.step({ input: images, labels, batch, threads }, { lr: rate, momentum, weightDecay });
+    const stats = await net.step({ input: images, labels, batch, threads }, { lr: cosineRate(lr, step, steps), momentum, weightDecay });
     if (!Number.isFinite(stats.loss)) throw new ArqError(`QAT diverged at step ${step + 1} (loss ${stats.loss}); lower the learning rate`);
     lossSum += stats.loss * batch;
     correct += stats.correct;

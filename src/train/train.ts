@@ -20,6 +20,7 @@ import { buildArchitecture, type ArchitectureName } from './architectures.js';
 import { graphTensors, withTensors, type TrainGraph } from './graph.js';
 import { TrainNet } from './native-net.js';
 import { Random } from '../util/random.js';
+import { cosineRate } from './schedule.js';
 
 export type Schedule = 'cosine' | 'step';
 
@@ -131,7 +132,7 @@ function settingsOf(options: TrainOptions): TrainSettings {
 
 /** Learning rate of global step `step` of `steps` (cosine) or in epoch `epoch` (0-based) of `epochs` (step). */
 export function learningRate(settings: TrainSettings, step: number, steps: number, epoch: number): number {
-  if (settings.schedule === 'cosine') return (settings.lr * (1 + Math.cos((Math.PI * step) / steps))) / 2;
+  if (settings.schedule === 'cosine') return cosineRate(settings.lr, step, steps);
   return settings.lr * (epoch >= Math.floor(0.75 * settings.epochs) ? 0.01 : epoch >= Math.floor(0.5 * settings.epochs) ? 0.1 : 1);
 }
 
