@@ -12,6 +12,7 @@ import { certifyDataset } from '../smoothing/run.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import type { CandidateBuilder } from './candidate.js';
 import type { FinalEntry } from './types.js';
+import { shapeSize } from '../graph/ir.js';
 
 export interface FinalSettings {
   readonly dir: string;
@@ -43,7 +44,7 @@ export async function certifyFinal(key: string, label: string, policy: Policy | 
   const results = path.join('final', `${key}.tsv`);
   const out = path.join(settings.dir, results);
   const plan = policy ? (await settings.candidates.build(policy, settings.signal)).plan : FloatPlan.build(model.graph);
-  const inputSize = model.graph.input.shape.reduce((a, b) => a * b, 1);
+  const inputSize = shapeSize(model.graph.input.shape);
   const sampler = nativeSampler(plan, inputSize, { sigma, seed, batch: settings.batch, threads: settings.threads });
   const resume = settings.resume && existsSync(out);
   const { summary, rows } = await certifyDataset({

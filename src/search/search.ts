@@ -33,6 +33,7 @@ import { certifyFinal, type FinalSettings } from './final.js';
 import { CandidateBuilder } from './candidate.js';
 import { createExplorer } from './explorers.js';
 import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type RewardName, type SearchName, type SearchReport } from './types.js';
+import { shapeSize } from '../graph/ir.js';
 
 /** Baselines certified beside ARQ's winner (HAQ and random search also need their searches to run). */
 export const BASELINES = ['haq', 'random', 'uniform', 'w8a8'] as const;
@@ -263,7 +264,7 @@ async function floatReference(o: Resolved, model: LoadedModel, valDataset: Datas
   const certifiedSet = spread(valDataset, o.valImages);
   const cleanSet = spread(valDataset, o.cleanImages);
   const plan = FloatPlan.build(model.graph);
-  const inputSize = model.graph.input.shape.reduce((a, b) => a * b, 1);
+  const inputSize = shapeSize(model.graph.input.shape);
   const sampler = nativeSampler(plan, inputSize, { sigma: o.sigma, seed: o.seed, batch: o.batch, threads: o.threads });
   const out = path.join(o.out, 'float-val.tsv');
   const cache = path.join(o.out, 'float-val.irs');

@@ -16,6 +16,7 @@ import type { Policy } from '../quant/policy.js';
 import { ArqError } from '../util/errors.js';
 import type { Sampler } from './sampler.js';
 import type { OrtWorkerReply, OrtWorkerRequest, OrtWorkerSetup } from './ort-worker.js';
+import { shapeSize } from '../graph/ir.js';
 
 export interface SamplerOptions {
   readonly sigma: number;
@@ -38,7 +39,7 @@ export async function createSampler(
   engine: EngineName,
   options: SamplerOptions & { readonly quantization?: { readonly policy: Policy; readonly calibration: Calibration } },
 ): Promise<Sampler> {
-  const inputSize = model.graph.input.shape.reduce((a, b) => a * b, 1);
+  const inputSize = shapeSize(model.graph.input.shape);
   if (engine === 'ort') return ortSampler(model, options);
   return nativeSampler(buildNativePlan(model, engine, options.quantization), inputSize, options);
 }
@@ -68,7 +69,7 @@ function workerScript(): string {
 export async function ortSampler(model: LoadedModel, options: SamplerOptions): Promise<Sampler> {
   const words = seedWords(options.seed);
   const classes = model.graph.shapes.get(model.graph.output)!.reduce((a, b) => a * b, 1);
-  const inputSize = model.graph.input.shape.reduce((a, b) => a * b, 1);
+  const inputSize = shapeSize(model.graph.input.shape);
   const setup: OrtWorkerSetup = {
     model: model.bytes, inputShape: [...model.graph.input.shape], rank: model.graph.input.rank, classes,
     threads: options.threads, sigma: options.sigma, batch: options.batch, ...words,

@@ -16,7 +16,7 @@
  * permutation and image i gets the native noise sample e of (seed, i), as in train().
  */
 import type { Dataset } from '../data/dataset.js';
-import type { Graph, QuantizableNode } from '../graph/ir.js';
+import { shapeSize, type Graph, type QuantizableNode } from '../graph/ir.js';
 import { lowerGraph } from '../engine/float-plan.js';
 import { addon, cpuInfo, type NativeQatNet, type QatNetOp, type QatNetSpec } from '../native.js';
 import { noisyCopy } from '../noise.js';
@@ -143,7 +143,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
   const threads = o.threads === undefined ? cpuInfo().threads : integerInRange('threads', o.threads, 1, 256);
   const policy = validatePolicy(o.policy, o.graph, o.policy?.model, { source: 'policy', allowOtherModel: true });
   const data = o.train;
-  const size = data.shape[0] * data.shape[1] * data.shape[2];
+  const size = shapeSize(data.shape);
   const [c, h, w] = o.graph.input.shape;
   if (size !== c * h * w) throw new ArqError(`training data ${data.name} has images of ${size} values, the model expects ${c * h * w}`);
   const net = QatNet.build(o.graph, policy, o.calibration);

@@ -21,6 +21,7 @@ import { graphTensors, withTensors, type TrainGraph } from './graph.js';
 import { TrainNet } from './native-net.js';
 import { Random } from '../util/random.js';
 import { cosineRate } from './schedule.js';
+import { shapeSize } from '../graph/ir.js';
 
 export type Schedule = 'cosine' | 'step';
 
@@ -191,7 +192,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
   }
   const net = TrainNet.build(graph, momenta);
-  const size = data.shape[0] * data.shape[1] * data.shape[2];
+  const size = shapeSize(data.shape);
   const stepsPerEpoch = Math.ceil(data.count / settings.batch);
   const totalSteps = settings.epochs * stepsPerEpoch;
   let seconds = 0;
