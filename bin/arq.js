@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-// The `arq` executable. It is committed with its executable bit because npm never marks a root package's own bin
-// executable when `prepare` builds it (dist/cli.js is written by tsc as 0644), and `npx arq` execs the file itself.
+// The `arq` executable. `npx arq` execs this file itself, and npm never marks a root package's own bin executable,
+// so the file is committed as 0755 and `prepare` sets the bit again for checkouts copied without file modes.
 import '../dist/cli.js';
