@@ -139,14 +139,16 @@ inline bool bool_arg(const Napi::CallbackInfo& info, size_t index, const std::st
   return info[index].As<Napi::Boolean>().Value();
 }
 
-// min and max of an output clamp at arguments `index` and `index + 1`: numbers (not NaN) with min <= max, within
-// [0, 255] when `codes` (uint8 outputs).
+// min and max of an output clamp at arguments `index` and `index + 1`: numbers (not NaN) with min <= max, integers
+// within [0, 255] when `codes` (uint8 outputs; see RequantParams).
 inline void min_max_args(const Napi::CallbackInfo& info, size_t index, const std::string& where, float* min, float* max,
                          bool codes = false) {
   const double lo = number_value(info.Env(), info[index], where, "min");
   const double hi = number_value(info.Env(), info[index + 1], where, "max");
   if (lo > hi) throw_range(info.Env(), where, "min must not exceed max");
-  if (codes && (lo < 0 || hi > 255)) throw_range(info.Env(), where, "min and max must lie within [0, 255] for uint8 codes");
+  if (codes && (lo < 0 || hi > 255 || lo != std::floor(lo) || hi != std::floor(hi))) {
+    throw_range(info.Env(), where, "min and max must be integer codes within [0, 255] for uint8 outputs");
+  }
   *min = static_cast<float>(lo);
   *max = static_cast<float>(hi);
 }

@@ -6,7 +6,7 @@
 //         multiplier: Float32Array[n], bias: Float32Array[n], correction: Int32Array[n] | null, min, max,
 //         floatOut: boolean, path?: 'auto' | 'unpack') -> Uint8Array[m*n] | Float32Array[m*n]
 //       out[i][c] = requant_code(sum_k a[i][k] * w[c][k] - correction[c], multiplier[c], bias[c], min, max), or
-//       requant_float(...) when floatOut (min/max then unused). Codes need 0 <= min <= max <= 255; k <= 65536.
+//       requant_float(...) when floatOut (min/max then unused). Codes need integers 0 <= min <= max <= 255; k <= 65536.
 //       path 'unpack' disables the config's direct sub-byte microkernels (tests reach the unpack path with it);
 //       path 'indirect' runs qgemm_indirect with taps of `tap` bytes (argument 14, default k; a multiple of the
 //       kernel's kr dividing k): each tap of each row is stored in its own place (later taps at lower addresses, so
@@ -19,14 +19,14 @@
 //   qdwconv(isa, shape {channels, inH, inW, outH, outW, kernelH, kernelW, strideH, strideW, padTop, padLeft},
 //           input: Uint8Array[inH*inW*channels] (HWC), inputZero (0..255),
 //           weights: Int8Array[channels*kernelH*kernelW], multiplier: Float32Array[channels],
-//           bias: Float32Array[channels], min, max) -> Uint8Array[outH*outW*channels] (HWC); 0 <= min <= max <= 255
+//           bias: Float32Array[channels], min, max) -> Uint8Array[outH*outW*channels] (HWC); integers 0 <= min <= max <= 255
 //   names(isa) -> { gemm, dwconv, gemmTile: [mr, nr, kr], indirect, strided }: the kernels chosen for that level (the
 //       widest qgemm config; indirect / strided: whether it has indirect / strided microkernels).
 //   qgemmTime(isa, m, n, k, wbits, iterations, copies = 1, repeats = 1) -> seconds for `iterations` qgemm calls
 //       (after one warm-up) on internal pseudo-random data, the shortest of `repeats` timed runs; `copies` distinct
 //       weight sets are used in turn, so weights larger than the caches stream from memory as in a network.
-//   vadd(isa, a: Uint8Array, b: Uint8Array[a.length], {aScale, aZero, bScale, bZero, invScale, zero, min, max})
-//       -> Uint8Array: qu8-elementwise's residual add
+//   vadd(isa, a: Uint8Array, b: Uint8Array[a.length], {aScale, aZero, bScale, bZero, invScale, zero, min, max}),
+//       min, max integer codes -> Uint8Array: qu8-elementwise's residual add
 //   quantize(isa, x: Float32Array, {scale, lo, hi, zero}) -> Uint8Array: float values onto a grid
 //   convert(isa, x: Uint8Array, {fromScale, fromZero, scale, lo, hi, zero}) -> Uint8Array: codes onto another grid
 //   lookup(isa, x: Uint8Array, table: Uint8Array[256]) -> Uint8Array: table[x[i]] (RangeError where the level's
@@ -379,9 +379,9 @@ Napi::Value Vadd(const Napi::CallbackInfo& info) {
   p.b_zero = static_cast<float>(napi::int_field(o, "bZero", 0, 255, where));
   p.inv_scale = static_cast<float>(napi::number_field(o, "invScale", where));
   p.zero = static_cast<float>(napi::int_field(o, "zero", 0, 255, where));
-  p.min = static_cast<float>(napi::number_field(o, "min", where));
-  p.max = static_cast<float>(napi::number_field(o, "max", where));
-  if (!(p.min >= 0.0f && p.min <= p.max && p.max <= 255.0f)) napi::throw_range(env, where, "need 0 <= min <= max <= 255");
+  p.min = static_cast<float>(napi::int_field(o, "min", 0, 255, where));
+  p.max = static_cast<float>(napi::int_field(o, "max", 0, 255, where));
+  if (p.min > p.max) napi::throw_range(env, where, "need min <= max");
   Napi::Uint8Array out = Napi::Uint8Array::New(env, a.size());
   elementwise_config(isa).vadd(a.size(), a.data(), b.data(), out.Data(), p);
   return out;

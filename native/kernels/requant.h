@@ -13,8 +13,9 @@ struct RequantParams {
   const float* multiplier;    // m_c = s_a * s_w,c / s_out   (float logits: s_a * s_w,c)
   const float* bias;          // b_c = bias_c / s_out + z_out (float logits: bias_c)
   const int32_t* correction;  // z_a * sum_k q_w[k][c]: subtracted from the raw dot product sum q_w * q_a
-  float min;                  // clamp on the value before rounding: the fused activation in codes,
-  float max;                  //   within [0, 255] (ReLU: [z_out, 255]; ReLU6: [z_out, z_out + round(6/s_out)])
+  float min;                  // clamp on the value before rounding: the fused activation as integer codes
+  float max;                  //   within [0, 255] (ReLU: [z_out, 255]; ReLU6: [z_out, z_out + round(6/s_out)]);
+                              //   integers, so SIMD epilogues may clamp after rounding (float logits: any bounds)
 };
 
 // y = fma(float(acc), m, b), clamped to [min, max], rounded half to even, as a uint8 code.

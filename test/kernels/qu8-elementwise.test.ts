@@ -22,10 +22,19 @@ function randomCodes(n: number, next: () => number): Uint8Array {
 }
 
 const vaddParams = { aScale: f(0.0173), aZero: 7, bScale: f(0.041), bZero: 130, invScale: f(1 / 0.05), zero: 11, min: 11, max: 251 };
+// Sums far beyond int32 either way: the clamps must act before any conversion to integers.
+const vaddExtreme = { ...vaddParams, invScale: f(3e9), min: 0, max: 200 };
 const quantizeParams = { scale: f(0.02), lo: -3, hi: 12, zero: 3 };
 const convertParams = { fromScale: f(0.0173), fromZero: 7, scale: f(0.25), lo: 0, hi: 15, zero: 0 };
 
 describe('scalar qu8-elementwise equals the JavaScript reference', () => {
+  test('vadd clamps are integer codes within [0, 255]', () => {
+    const a = new Uint8Array(4);
+    expect(() => q.vadd('scalar', a, a, { ...vaddParams, min: 10.5 })).toThrow(/integer/);
+    expect(() => q.vadd('scalar', a, a, { ...vaddParams, max: 256 })).toThrow(RangeError);
+    expect(() => q.vadd('scalar', a, a, { ...vaddParams, min: 30, max: 20 })).toThrow(RangeError);
+  });
+
   test('vadd', () => {
     const next = rng(1);
     const a = randomCodes(1000, next);
@@ -61,6 +70,7 @@ describe.each(LEVELS.slice(1))('%s qu8-elementwise equals scalar bit for bit', (
     const b = randomCodes(n, next);
     const x = Float32Array.from({ length: n }, () => (next() - 0.3) * 0.5);
     expect(q.vadd(isa, a, b, vaddParams)).toEqual(q.vadd('scalar', a, b, vaddParams));
+    expect(q.vadd(isa, a, b, vaddExtreme)).toEqual(q.vadd('scalar', a, b, vaddExtreme));
     expect(q.quantize(isa, x, quantizeParams)).toEqual(q.quantize('scalar', x, quantizeParams));
     expect(q.convert(isa, a, convertParams)).toEqual(q.convert('scalar', a, convertParams));
   });

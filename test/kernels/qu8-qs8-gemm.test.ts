@@ -224,6 +224,25 @@ for (const [level, isa] of LEVELS.entries()) {
       expect(() => q.qgemm(isa, 4, 16, 48, 8, new Uint8Array(10), c.w, c.multiplier, c.bias, null, 0, 255, false, 'strided', 48, 16, 64)).toThrow(RangeError);
     });
 
+    test('values far outside [0, 255] (beyond int32) clamp exactly in full tiles of every kernel', () => {
+      // Full 16- and 32-column tiles take the packed epilogue, which clamps below after rounding.
+      const next = rng(6262 + level);
+      for (const n of [16, 32]) {
+        const c = makeCase(32, n, 64, 8, next, { za: 9, relu6: true });
+        c.multiplier = c.multiplier.map((m, j) => m * (j % 2 === 0 ? 1e7 : -1e7));
+        c.min = randInt(next, 1, Math.min(60, c.max));
+        const want = run('scalar', c);
+        expect(firstMismatch(c, run(isa, c), want, 'direct')).toBeNull();
+        if (q.names(isa).indirect) expect(firstMismatch(c, run(isa, c, false, 'indirect', 16), want, 'indirect')).toBeNull();
+        if (q.names(isa).strided) {
+          // Row i, tap t at i * 64 + t * 16: A's own layout read as a conv row.
+          const strided = q.qgemm(isa, c.m, n, c.k, 8, c.a, c.w, c.multiplier, c.bias, c.correction, c.min, c.max, false, 'strided', 16, 64, 16);
+          expect(firstMismatch(c, strided, want, 'strided')).toBeNull();
+        }
+        expect(new Set(want).has(c.min) && new Set(want).has(c.max)).toBe(true);
+      }
+    });
+
     test('rounds ties to even and applies one fused multiply-add', () => {
       // y = acc * 0.5: every odd acc is a tie.
       const accs = Array.from({ length: 64 }, (_, i) => i);
@@ -252,7 +271,7 @@ for (const [level, isa] of LEVELS.entries()) {
     test('clamps to [min, max] before rounding (ReLU and ReLU6 in codes)', () => {
       const accs = Array.from({ length: 40 }, (_, i) => 10 * i - 100);
       const c = accCase(accs, accs.map(() => 1), accs.map(() => 20));
-      for (const [min, max] of [[20, 255], [20, 62], [0, 255], [0.4, 254.6], [100, 100], [19.5, 40.5]]) {
+      for (const [min, max] of [[20, 255], [20, 62], [0, 255], [1, 254], [100, 100], [19, 41]]) {
         const got = run(isa, { ...c, min, max });
         expect(Array.from(got)).toEqual(accs.map((v) => roundHalfEven(Math.min(Math.max(v + 20, min), max))));
       }
@@ -321,6 +340,8 @@ describe('qu8-qs8-gemm argument checks', () => {
     expect(call(...withArg(11, 256))).toThrow(RangeError);
     expect(call('scalar', 2, 3, 3, 8, a, w, f, f, corr, 9, 8, false)).toThrow(/min must not exceed max/);
     expect(call(...withArg(10, NaN))).toThrow(RangeError);
+    expect(call(...withArg(10, 0.5))).toThrow(/integer codes/);  // code clamps are integers (RequantParams)
+    expect(call(...good.map((v, i) => (i === 10 ? 0.5 : i === 12 ? true : v)))).not.toThrow();  // float logits: any bounds
     expect(call(...good, 'fast')).toThrow(RangeError);
     expect(call(...good, 'indirect')).toThrow(RangeError);  // scalar has no indirect kernel (and k = 3)
   });

@@ -33,10 +33,12 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
   const __m512 vmin = _mm512_set1_ps(params.min);
   const __m512 vmax = _mm512_set1_ps(params.max);
   // A full tile whose codes form one contiguous block (ldc == n == all its columns; a conv row of 16 or 32
-  // channels): four code vectors at a time in memory order, narrowed by two saturating packs (the codes are already
-  // within [0, 255], so they change nothing) and one dword transpose, stored as one 64-byte vector. Same codes as
-  // the loop below, fewer narrowing operations.
+  // channels): four code vectors at a time in memory order, clamped above in float (which also keeps cvtps_epi32 in
+  // range), rounded, narrowed by two saturating packs and one dword transpose, clamped below on bytes and stored as
+  // one 64-byte vector. min is an integer code (RequantParams), so clamping after rounding gives the same code; a
+  // value below 0 saturates to 0 and then rises to min. Same codes as the loop below, fewer operations.
   if (!float_out && (kMr * kNv) % 4 == 0 && n == 16 * kNv && ldc == n) {
+    const __m512i vmin8 = _mm512_set1_epi8(static_cast<char>(static_cast<uint8_t>(params.min)));
     __m512i vcorr[kNv];
     __m512 vm[kNv], vb[kNv];
     for (size_t j = 0; j < kNv; ++j) {
@@ -52,10 +54,11 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
         const size_t i = (v + k) / kNv, j = (v + k) % kNv;
         const __m512i sum = kScaleShift == 0 ? acc[i][j] : _mm512_srai_epi32(acc[i][j], kScaleShift);
         const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, vcorr[j])), vm[j], vb[j]);
-        q[k] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(y, vmin), vmax));
+        q[k] = _mm512_cvtps_epi32(_mm512_min_ps(vmax, y));  // (vmax, y): a NaN y ends at min, as in requant_code
       }
       const __m512i bytes = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
-      _mm512_storeu_si512(static_cast<uint8_t*>(out) + 16 * v, _mm512_permutexvar_epi32(order, bytes));
+      _mm512_storeu_si512(static_cast<uint8_t*>(out) + 16 * v,
+                          _mm512_max_epu8(_mm512_permutexvar_epi32(order, bytes), vmin8));
     }
     return;
   }
