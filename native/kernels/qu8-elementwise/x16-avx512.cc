@@ -5,6 +5,7 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
+#include "kernels/pack-avx512.h"
 #include "kernels/qu8-elementwise/elementwise.h"
 
 namespace arq::kernels {
@@ -26,16 +27,11 @@ void qu8_vadd__avx512(size_t n, const uint8_t* a, const uint8_t* b, uint8_t* y, 
     return _mm512_fmadd_ps(_mm512_add_ps(lhs, rhs), inv, zero);
   };
   size_t i = 0;
-  // 64 codes a step: the upper clamp in float (it also keeps cvtps_epi32 in range), rounding, two saturating packs
-  // and a dword transpose, then the lower clamp on bytes. min is an integer code (VaddParams), so clamping after
-  // rounding gives the same code; a value below 0 saturates to 0 and then rises to min, as the float clamp would.
-  const __m512i lo8 = _mm512_set1_epi8(static_cast<char>(static_cast<uint8_t>(p.min)));
-  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  // 64 codes a step, clamped below on the packed bytes (pack-avx512.h); the masked tail clamps in float.
   for (; n - i >= 64; i += 64) {
     __m512i q[4];
     for (size_t k = 0; k < 4; ++k) q[k] = _mm512_cvtps_epi32(_mm512_min_ps(hi, sum16(i + 16 * k, 0xFFFF)));
-    const __m512i bytes = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
-    _mm512_storeu_si512(y + i, _mm512_max_epu8(_mm512_permutexvar_epi32(order, bytes), lo8));
+    _mm512_storeu_si512(y + i, pack_codes_clamp_below(q, static_cast<uint8_t>(p.min)));
   }
   for (; i < n; i += 16) {
     const __mmask16 mask = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/pack-avx512.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
 
 namespace arq::kernels::vnni {
@@ -33,12 +34,9 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
   const __m512 vmin = _mm512_set1_ps(params.min);
   const __m512 vmax = _mm512_set1_ps(params.max);
   // A full tile whose codes form one contiguous block (ldc == n == all its columns; a conv row of 16 or 32
-  // channels): four code vectors at a time in memory order, clamped above in float (which also keeps cvtps_epi32 in
-  // range), rounded, narrowed by two saturating packs and one dword transpose, clamped below on bytes and stored as
-  // one 64-byte vector. min is an integer code (RequantParams), so clamping after rounding gives the same code; a
-  // value below 0 saturates to 0 and then rises to min. Same codes as the loop below, fewer operations.
+  // channels): four code vectors at a time in memory order, narrowed and clamped below by pack_codes_clamp_below and
+  // stored as one 64-byte vector. Same codes as the loop below, fewer operations.
   if (!float_out && (kMr * kNv) % 4 == 0 && n == 16 * kNv && ldc == n) {
-    const __m512i vmin8 = _mm512_set1_epi8(static_cast<char>(static_cast<uint8_t>(params.min)));
     __m512i vcorr[kNv];
     __m512 vm[kNv], vb[kNv];
     for (size_t j = 0; j < kNv; ++j) {
@@ -46,8 +44,6 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
       vm[j] = _mm512_loadu_ps(params.multiplier + 16 * j);
       vb[j] = _mm512_loadu_ps(params.bias + 16 * j);
     }
-    // Dword 4j + L of the result = dword 4L + j of the packed vector (lane L of code vector j).
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     for (size_t v = 0; v < kMr * kNv; v += 4) {
       __m512i q[4];
       for (size_t k = 0; k < 4; ++k) {
@@ -56,9 +52,7 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
         const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, vcorr[j])), vm[j], vb[j]);
         q[k] = _mm512_cvtps_epi32(_mm512_min_ps(vmax, y));  // (vmax, y): a NaN y ends at min, as in requant_code
       }
-      const __m512i bytes = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
-      _mm512_storeu_si512(static_cast<uint8_t*>(out) + 16 * v,
-                          _mm512_max_epu8(_mm512_permutexvar_epi32(order, bytes), vmin8));
+      _mm512_storeu_si512(static_cast<uint8_t*>(out) + 16 * v, pack_codes_clamp_below(q, static_cast<uint8_t>(params.min)));
     }
     return;
   }
