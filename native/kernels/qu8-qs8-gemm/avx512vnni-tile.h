@@ -24,11 +24,21 @@ inline int32_t load_dword(const uint8_t* p) {
   return v;
 }
 
+// The correction of column vector j (16 columns, masked to the n columns that exist), negated: a tile whose
+// accumulators start there instead of at zero has subtracted it already (int32 wrap-around, the same sums), which
+// takes one subtraction per row out of the epilogue (store_tile's kFolded).
+inline __m512i negated_correction(const RequantParams& params, size_t n, size_t j) {
+  if (params.correction == nullptr || n <= 16 * j) return _mm512_setzero_si512();
+  const size_t cols = n - 16 * j;
+  const __mmask16 mask = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+  return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi32(mask, params.correction + 16 * j));
+}
+
 // Epilogue of one tile: acc[i][j] holds rows i < kMr, column vectors j < kNv (16 columns each), scaled by
-// 2^kScaleShift (see the direct sub-byte variants). acc - correction, cvtepi32_ps (nearest even), _mm512_fmadd_ps,
+// 2^kScaleShift (see the direct sub-byte variants). acc - correction (skipped when kFolded: see negated_correction), cvtepi32_ps (nearest even), _mm512_fmadd_ps,
 // max/min clamp, cvtps_epi32 under the default MXCSR (nearest even), then int32 -> uint8 (already within [0, 255]);
 // columns past n are masked.
-template <size_t kMr, size_t kNv, unsigned kScaleShift>
+template <size_t kMr, size_t kNv, unsigned kScaleShift, bool kFolded = false>
 inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size_t ldc, const RequantParams& params,
                        bool float_out) {
   const __m512 vmin = _mm512_set1_ps(params.min);
@@ -40,7 +50,8 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
     __m512i vcorr[kNv];
     __m512 vm[kNv], vb[kNv];
     for (size_t j = 0; j < kNv; ++j) {
-      vcorr[j] = params.correction != nullptr ? _mm512_loadu_si512(params.correction + 16 * j) : _mm512_setzero_si512();
+      vcorr[j] = params.correction != nullptr && !kFolded ? _mm512_loadu_si512(params.correction + 16 * j)
+                                                          : _mm512_setzero_si512();
       vm[j] = _mm512_loadu_ps(params.multiplier + 16 * j);
       vb[j] = _mm512_loadu_ps(params.bias + 16 * j);
     }
@@ -49,7 +60,7 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
       for (size_t k = 0; k < 4; ++k) {
         const size_t i = (v + k) / kNv, j = (v + k) % kNv;
         const __m512i sum = kScaleShift == 0 ? acc[i][j] : _mm512_srai_epi32(acc[i][j], kScaleShift);
-        const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, vcorr[j])), vm[j], vb[j]);
+        const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(kFolded ? sum : _mm512_sub_epi32(sum, vcorr[j])), vm[j], vb[j]);
         q[k] = _mm512_cvtps_epi32(_mm512_min_ps(vmax, y));  // (vmax, y): a NaN y ends at min, as in requant_code
       }
       _mm512_storeu_si512(static_cast<uint8_t*>(out) + 16 * v, pack_codes_clamp_below(q, static_cast<uint8_t>(params.min)));
@@ -59,13 +70,14 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
   for (size_t j = 0; j < kNv && 16 * j < n; ++j) {
     const size_t cols = n - 16 * j;
     const __mmask16 mask = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
-    const __m512i vcorr = params.correction != nullptr ? _mm512_maskz_loadu_epi32(mask, params.correction + 16 * j)
-                                                       : _mm512_setzero_si512();
+    const __m512i vcorr = params.correction != nullptr && !kFolded
+                              ? _mm512_maskz_loadu_epi32(mask, params.correction + 16 * j)
+                              : _mm512_setzero_si512();
     const __m512 vm = _mm512_maskz_loadu_ps(mask, params.multiplier + 16 * j);
     const __m512 vb = _mm512_maskz_loadu_ps(mask, params.bias + 16 * j);
     for (size_t i = 0; i < kMr; ++i) {
       const __m512i sum = kScaleShift == 0 ? acc[i][j] : _mm512_srai_epi32(acc[i][j], kScaleShift);
-      const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, vcorr)), vm, vb);
+      const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(kFolded ? sum : _mm512_sub_epi32(sum, vcorr)), vm, vb);
       if (float_out) {
         _mm512_mask_storeu_ps(static_cast<float*>(out) + i * ldc + 16 * j, mask, y);
       } else {
