@@ -198,15 +198,15 @@ for (const [level, isa] of LEVELS.entries()) {
 
     test.skipIf(!q.names(isa).strided)('strided kernel (one conv row: windows equally spaced, rows overlapping) equals the scalar kernel', () => {
       const next = rng(5151 + level);
-      // [m, n, tap, taps, rowStride]: the compiled strides (4, 16, 32, 64 for 16 columns; 32, 64, 128 for wider), each
-      // in full and short tiles (every height is compiled), the constant tap sizes (4 at stride 4, 8 and 16 at 16, 16
-      // at 32), other strides (12, 48, 100), rows overlapping (stride < tap) and not, every width.
+      // [m, n, tap, taps, rowStride]: the compiled strides (4, 16, 32, 64, 128 for both tile shapes), each
+      // in full and short tiles (every height is compiled), conv-like shapes (9 taps of 4 or 16 bytes, 3 of 8),
+      // other strides (12, 48, 100), rows overlapping (stride < tap) and not, every width.
       const shapes: [number, number, number, number, number][] = [
         [32, 16, 48, 3, 16], [16, 16, 12, 3, 4], [40, 16, 96, 3, 32], [17, 16, 192, 3, 64], [32, 10, 48, 3, 16],
         [7, 16, 48, 3, 12], [16, 32, 96, 3, 32], [24, 64, 192, 3, 64], [8, 64, 64, 1, 128], [9, 48, 96, 3, 32],
         [13, 70, 24, 2, 48], [3, 33, 8, 3, 100], [1, 16, 16, 1, 4], [33, 20, 48, 3, 16], [28, 16, 48, 3, 16],
         [21, 16, 12, 3, 4], [7, 64, 192, 3, 64], [6, 32, 64, 2, 128], [28, 16, 16, 9, 16], [16, 16, 4, 9, 4],
-        [14, 32, 16, 9, 32], [11, 16, 8, 3, 16], [5, 16, 16, 2, 32],
+        [14, 32, 16, 9, 32], [11, 16, 8, 3, 16], [5, 16, 16, 2, 32], [9, 24, 12, 3, 4],
       ];
       let i = 0;
       for (const [m, n, tap, taps, rowStride] of shapes) {

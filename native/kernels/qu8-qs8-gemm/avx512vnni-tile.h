@@ -35,9 +35,9 @@ inline __m512i negated_correction(const RequantParams& params, size_t n, size_t 
 }
 
 // Epilogue of one tile: acc[i][j] holds rows i < kMr, column vectors j < kNv (16 columns each), scaled by
-// 2^kScaleShift (see the direct sub-byte variants). acc - correction (skipped when kFolded: see negated_correction), cvtepi32_ps (nearest even), _mm512_fmadd_ps,
-// max/min clamp, cvtps_epi32 under the default MXCSR (nearest even), then int32 -> uint8 (already within [0, 255]);
-// columns past n are masked.
+// 2^kScaleShift (see the direct sub-byte variants). acc - correction (skipped when kFolded: see negated_correction),
+// cvtepi32_ps (nearest even), _mm512_fmadd_ps, max/min clamp, cvtps_epi32 under the default MXCSR (nearest even),
+// then int32 -> uint8 (already within [0, 255]); columns past n are masked.
 template <size_t kMr, size_t kNv, unsigned kScaleShift, bool kFolded = false>
 inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size_t ldc, const RequantParams& params,
                        bool float_out) {
@@ -60,10 +60,12 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
       for (size_t k = 0; k < 4; ++k) {
         const size_t i = (v + k) / kNv, j = (v + k) % kNv;
         const __m512i sum = kScaleShift == 0 ? acc[i][j] : _mm512_srai_epi32(acc[i][j], kScaleShift);
-        const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(kFolded ? sum : _mm512_sub_epi32(sum, vcorr[j])), vm[j], vb[j]);
+        const __m512i corrected = kFolded ? sum : _mm512_sub_epi32(sum, vcorr[j]);
+        const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(corrected), vm[j], vb[j]);
         q[k] = _mm512_cvtps_epi32(_mm512_min_ps(vmax, y));  // (vmax, y): a NaN y ends at min, as in requant_code
       }
-      _mm512_storeu_si512(static_cast<uint8_t*>(out) + 16 * v, pack_codes_clamp_below(q, static_cast<uint8_t>(params.min)));
+      _mm512_storeu_si512(static_cast<uint8_t*>(out) + 16 * v,
+                          pack_codes_clamp_below(q, static_cast<uint8_t>(params.min)));
     }
     return;
   }
@@ -77,7 +79,8 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
     const __m512 vb = _mm512_maskz_loadu_ps(mask, params.bias + 16 * j);
     for (size_t i = 0; i < kMr; ++i) {
       const __m512i sum = kScaleShift == 0 ? acc[i][j] : _mm512_srai_epi32(acc[i][j], kScaleShift);
-      const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(kFolded ? sum : _mm512_sub_epi32(sum, vcorr)), vm, vb);
+      const __m512i corrected = kFolded ? sum : _mm512_sub_epi32(sum, vcorr);
+      const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(corrected), vm, vb);
       if (float_out) {
         _mm512_mask_storeu_ps(static_cast<float*>(out) + i * ldc + 16 * j, mask, y);
       } else {

@@ -5,12 +5,11 @@
 //   16x16c4: layers of at most 16 output columns (16 zmm accumulators, one 64-byte panel vector per k-group);
 //   8x32c4:  wider layers (16 accumulators, two panel vectors per k-group), the 8x32c4 tile's shape.
 // Every tile height of both shapes is compiled for the strides of common convolutions (channels per pixel x conv
-// stride: 4, 16, 32, 64, 128), and taps of at most 16 bytes also for their size (pick_tile); other strides run the
-// same code with the stride in a register. Short tiles matter: a 28-pixel row is a 16-row tile and a 12-row one, and
-// the 12-row tile with the stride in a register ran at 62% of the peak against 73% compiled (ResNet-20 on 28x28
-// MNIST, a 16-channel layer alone: 355 -> 367 GMAC/s). The same k-groups in the same order as the direct and
-// indirect kernels, so the sums are identical. Epilogue: store_tile (avx512vnni-tile.h, = requant.h), with the
-// accumulators starting at -correction.
+// stride: 4, 16, 32, 64, 128; pick_tile); other strides run the same code with the stride in a register. Short tiles
+// matter: a 28-pixel row is a 16-row tile and a 12-row one, and with the stride in a register the 28x28 ResNet-20's
+// 16-channel layer ran 5% slower alone (380-386 against 401-405 GMAC/s). The same k-groups in the same order as the
+// direct and indirect kernels, so the sums are identical. Epilogue: store_tile (avx512vnni-tile.h, = requant.h), with
+// the accumulators starting at -correction.
 // Measured inside ResNet-20 (W8A8, 2 threads): the 16-channel 3x3 layers went from 52% to 69% of the dot-product
 // peak against the 12x16 indirect kernel (conv layers whose output feeds a fused add: 43% to 56%).
 // With stride 4 (a first layer of 4 padded channels) row i + 1 at k-group g reads what row i reads at g + 1, and
@@ -33,9 +32,8 @@ using vnni::load_dword;
 using vnni::negated_correction;
 using vnni::store_tile;
 
-// Stride kStride when nonzero, else the runtime `row_stride`; likewise the tap bytes kCg and `cg`.
+// Stride kStride when nonzero, else the runtime `row_stride`.
 #define ARQ_STRIDE (kStride != 0 ? kStride : row_stride)
-#define ARQ_CG (kCg != 0 ? kCg : cg)
 
 // Per tile shape (16 columns: one accumulator per row; 32 columns: two), the accumulators' declaration, the panel
 // vectors of one k-group, one row's step and the hand-over to store_tile.
@@ -62,7 +60,7 @@ using vnni::store_tile;
 
 // One tile of MR rows and NV column vectors (N = 16 or 32) over every tap and k-group.
 #define ARQ_TILE(N, NV, MR, ROWS)                                                                                  \
-  template <size_t kStride, size_t kCg>                                                                            \
+  template <size_t kStride>                                                                                        \
   void n##N##_rows##MR(size_t n, size_t taps, size_t cg, const uint8_t* a, size_t row_stride,                      \
                        const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,                       \
                        const RequantParams& params, bool float_out) {                                              \
@@ -71,7 +69,7 @@ using vnni::store_tile;
     ROWS(ARQ_N##N##_DECLARE)                                                                                       \
     for (size_t t = 0; t < taps; ++t) {                                                                            \
       const uint8_t* p = a + tap_offsets[t];                                                                       \
-      for (size_t g = 0; g < ARQ_CG; g += 4, w += 64 * (NV)) {                                                     \
+      for (size_t g = 0; g < cg; g += 4, w += 64 * (NV)) {                                                         \
         ARQ_N##N##_WEIGHTS                                                                                         \
         ROWS(ARQ_N##N##_STEP)                                                                                      \
       }                                                                                                            \
@@ -110,34 +108,32 @@ ARQ_N32_TILE(8, ARQ_VNNI_ROWS_8)
 
 using Tile = void (*)(size_t, size_t, size_t, const uint8_t*, size_t, const ptrdiff_t*, const int8_t*, void*, size_t,
                       const RequantParams&, bool);
-// Tiles indexed by the row count (index 0 unused), for stride S and tap bytes C (0: at run time).
-template <size_t S, size_t C>
+// Tiles indexed by the row count (index 0 unused), for stride S (0: at run time).
+template <size_t S>
 struct N16Tiles {
   static constexpr Tile at[] = {
-      n16_rows1<S, C>,  n16_rows1<S, C>,  n16_rows2<S, C>,  n16_rows3<S, C>,  n16_rows4<S, C>,  n16_rows5<S, C>,
-      n16_rows6<S, C>,  n16_rows7<S, C>,  n16_rows8<S, C>,  n16_rows9<S, C>,  n16_rows10<S, C>, n16_rows11<S, C>,
-      n16_rows12<S, C>, n16_rows13<S, C>, n16_rows14<S, C>, n16_rows15<S, C>, n16_rows16<S, C>};
+      n16_rows1<S>,  n16_rows1<S>,  n16_rows2<S>,  n16_rows3<S>,  n16_rows4<S>,  n16_rows5<S>,
+      n16_rows6<S>,  n16_rows7<S>,  n16_rows8<S>,  n16_rows9<S>,  n16_rows10<S>, n16_rows11<S>,
+      n16_rows12<S>, n16_rows13<S>, n16_rows14<S>, n16_rows15<S>, n16_rows16<S>};
 };
-template <size_t S, size_t C>
+template <size_t S>
 struct N32Tiles {
-  static constexpr Tile at[] = {n32_rows1<S, C>, n32_rows1<S, C>, n32_rows2<S, C>, n32_rows3<S, C>, n32_rows4<S, C>,
-                                n32_rows5<S, C>, n32_rows6<S, C>, n32_rows7<S, C>, n32_rows8<S, C>};
+  static constexpr Tile at[] = {n32_rows1<S>, n32_rows1<S>, n32_rows2<S>, n32_rows3<S>, n32_rows4<S>,
+                                n32_rows5<S>, n32_rows6<S>, n32_rows7<S>, n32_rows8<S>};
 };
 
-// The tile of `rows` rows for this stride and tap size. Taps of at most 16 bytes (4 k-groups) get a constant trip
-// count, because the exit of so short a loop was mispredicted often enough to matter: the 16x16c4 tile ran 5-6%
-// faster on ResNet-20's 16-channel layer (6.2 -> 6.55 vpdpbusd per ns). Longer taps keep the loop (unrolling 8 or 16
-// k-groups made the 8x32c4 tile 1-2% slower). A stride-1 conv's row stride is its tap bytes, a stride-2 conv's
-// twice them.
-template <template <size_t, size_t> class Tiles>
-Tile pick_tile(size_t rows, size_t row_stride, size_t cg) {
+// The tile of `rows` rows for this stride, compiled for the common strides. (A constant k-group count per tap as
+// well made a 9-tap layer 5-6% faster alone, but the executor merges a kernel row's taps into one of kernel_w * C
+// bytes, 48 for ResNet-20's 16-channel layers, where it made no difference; not kept.)
+template <template <size_t> class Tiles>
+Tile pick_tile(size_t rows, size_t row_stride) {
   switch (row_stride) {
-    case 4: return cg == 4 ? Tiles<4, 4>::at[rows] : Tiles<4, 0>::at[rows];
-    case 16: return cg == 16 ? Tiles<16, 16>::at[rows] : cg == 8 ? Tiles<16, 8>::at[rows] : Tiles<16, 0>::at[rows];
-    case 32: return cg == 16 ? Tiles<32, 16>::at[rows] : Tiles<32, 0>::at[rows];
-    case 64: return Tiles<64, 0>::at[rows];
-    case 128: return Tiles<128, 0>::at[rows];
-    default: return Tiles<0, 0>::at[rows];
+    case 4: return Tiles<4>::at[rows];
+    case 16: return Tiles<16>::at[rows];
+    case 32: return Tiles<32>::at[rows];
+    case 64: return Tiles<64>::at[rows];
+    case 128: return Tiles<128>::at[rows];
+    default: return Tiles<0>::at[rows];
   }
 }
 
@@ -146,14 +142,14 @@ Tile pick_tile(size_t rows, size_t row_stride, size_t cg) {
 void qu8_qs8_sgemm_ukernel_16x16c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* a,
                                               size_t row_stride, const ptrdiff_t* tap_offsets, const int8_t* w,
                                               void* out, size_t ldc, const RequantParams& params, bool float_out) {
-  const Tile tile = pick_tile<N16Tiles>(m < 16 ? m : 16, row_stride, cg);
+  const Tile tile = pick_tile<N16Tiles>(m < 16 ? m : 16, row_stride);
   tile(n, taps, cg, a, row_stride, tap_offsets, w, out, ldc, params, float_out);
 }
 
 void qu8_qs8_sgemm_ukernel_8x32c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* a,
                                              size_t row_stride, const ptrdiff_t* tap_offsets, const int8_t* w,
                                              void* out, size_t ldc, const RequantParams& params, bool float_out) {
-  const Tile tile = pick_tile<N32Tiles>(m < 8 ? m : 8, row_stride, cg);
+  const Tile tile = pick_tile<N32Tiles>(m < 8 ? m : 8, row_stride);
   tile(n, taps, cg, a, row_stride, tap_offsets, w, out, ldc, params, float_out);
 }
 
