@@ -59,6 +59,7 @@
         'native/common/thread_pool.cc',
         'native/engine/float_plan.cc',
         'native/engine/geometry.cc',
+        'native/engine/nhwc_ops.cc',
         'native/engine/int_semantics.cc',
         'native/engine/bind.cc',
         'native/engine/spec_reader.cc',

@@ -66,6 +66,7 @@ for (const text of values.bits!.split(',')) {
   const sum = total.reduce((a, b) => a + b, 0);
   const perImage = (s: number) => (1e6 * s) / (batches * batch);
   console.log(`\nW${wbits}A${abits}: ${((batches * batch) / wall).toFixed(0)} images/s while profiled; ${perImage(sum).toFixed(1)} thread-us per image in all (${(100 * sum / (wall * threads)).toFixed(0)}% of the threads' wall time inside the plan)`);
+  console.log(`kernels: ${plan.kernels}`);
   console.log(['step', 'op', 'us/img', 'share', 'GOPS', 'of peak', 'name'].join('\t'));
   const row = (label: string, op: string, s: number, layerMacs?: number, name = '') => {
     const gops = layerMacs === undefined || s === 0 ? '' : ((2 * layerMacs * batches * batch) / s / 1e9).toFixed(0);
