@@ -10,6 +10,9 @@
 
 namespace arq::kernels {
 namespace {
+inline __mmask16 tail_mask(size_t n, size_t i) {
+  return n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+}
 inline __m512 codes16(const uint8_t* q, __mmask16 mask, __m512 zero) {
   const __m512i wide = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, q));
   return _mm512_sub_ps(_mm512_cvtepi32_ps(wide), zero);  // exact: small integers
@@ -34,16 +37,13 @@ void qu8_vadd__avx512(size_t n, const uint8_t* a, const uint8_t* b, uint8_t* y, 
     _mm512_storeu_si512(y + i, pack_codes_clamp_below(q, static_cast<uint8_t>(p.min)));
   }
   for (; i < n; i += 16) {
-    const __mmask16 mask = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __mmask16 mask = tail_mask(n, i);
     const __m512 v = _mm512_min_ps(_mm512_max_ps(sum16(i, mask), lo), hi);
     _mm_mask_storeu_epi8(y + i, mask, _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(v)));
   }
 }
 
 namespace {
-inline __mmask16 tail_mask(size_t n, size_t i) {
-  return n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
-}
 inline __m128i quantize16(__m512 x, const QuantizeParams& p) {
   __m512 t = _mm512_div_ps(x, _mm512_set1_ps(p.scale));
   t = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, t, _CMP_ORD_Q), t);  // NaN -> 0
