@@ -200,8 +200,10 @@ for (const [level, isa] of LEVELS.entries()) {
       const next = rng(5151 + level);
       // [m, n, tap, taps, rowStride]: the compiled strides (4, 16, 32, 64, 128 for both tile shapes), each
       // in full and short tiles (every height is compiled), conv-like shapes (9 taps of 4 or 16 bytes, 3 of 8),
-      // other strides (12, 48, 100), rows overlapping (stride < tap) and not, every width.
+      // other strides (12, 48, 100), rows overlapping (stride < tap) and not, every width. Kernel rows of 3 pixels
+      // (tap = 3 * rowStride: the 16-column tile shares broadcasts across taps) at compiled and other strides.
       const shapes: [number, number, number, number, number][] = [
+        [10, 16, 24, 3, 8], [5, 12, 96, 2, 32], [19, 16, 36, 1, 12], [3, 16, 12, 9, 4],
         [32, 16, 48, 3, 16], [16, 16, 12, 3, 4], [40, 16, 96, 3, 32], [17, 16, 192, 3, 64], [32, 10, 48, 3, 16],
         [7, 16, 48, 3, 12], [16, 32, 96, 3, 32], [24, 64, 192, 3, 64], [8, 64, 64, 1, 128], [9, 48, 96, 3, 32],
         [13, 70, 24, 2, 48], [3, 33, 8, 3, 100], [1, 16, 16, 1, 4], [33, 20, 48, 3, 16], [28, 16, 48, 3, 16],
