@@ -44,6 +44,7 @@
       'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mavx512vnni', '-mavx512vbmi', '-fPIC'],
       'sources': [
         'native/kernels/qu8-elementwise/lookup-avx512vbmi.cc',
+        'native/kernels/qu8-elementwise/vadd-avx512vbmi.cc',
       ],
     },
     {

@@ -154,8 +154,8 @@ export interface NativeQKernels {
   names(isa: IsaName): { gemm: string; dwconv: string; gemmTile: [number, number, number]; indirect: boolean; strided: boolean };
   /** Seconds for `iterations` GEMMs of the shape on internal data (copies: distinct weight sets cycled). */
   qgemmTime(isa: IsaName, m: number, n: number, k: number, wbits: number, iterations: number, copies?: number, repeats?: number): number;
-  /** qu8-elementwise: residual add of two code arrays into a third grid. */
-  vadd(isa: IsaName, a: Uint8Array, b: Uint8Array, p: { aScale: number; aZero: number; bScale: number; bZero: number; invScale: number; zero: number; min: number; max: number }): Uint8Array;
+  /** qu8-elementwise: residual add of two code arrays into a third grid (vbmi: the VBMI or the plain AVX-512 kernel). */
+  vadd(isa: IsaName, a: Uint8Array, b: Uint8Array, p: { aScale: number; aZero: number; bScale: number; bZero: number; invScale: number; zero: number; min: number; max: number }, vbmi?: boolean): Uint8Array;
   /** qu8-elementwise: float values onto a grid (t = x / scale clamped to [lo, hi], rounded half to even, + zero). */
   quantize(isa: IsaName, x: Float32Array, p: { scale: number; lo: number; hi: number; zero: number }): Uint8Array;
   /** qu8-elementwise: codes of one grid onto another. */

@@ -25,8 +25,10 @@
 //   qgemmTime(isa, m, n, k, wbits, iterations, copies = 1, repeats = 1) -> seconds for `iterations` qgemm calls
 //       (after one warm-up) on internal pseudo-random data, the shortest of `repeats` timed runs; `copies` distinct
 //       weight sets are used in turn, so weights larger than the caches stream from memory as in a network.
-//   vadd(isa, a: Uint8Array, b: Uint8Array[a.length], {aScale, aZero, bScale, bZero, invScale, zero, min, max}),
-//       min, max integer codes -> Uint8Array: qu8-elementwise's residual add
+//   vadd(isa, a: Uint8Array, b: Uint8Array[a.length], {aScale, aZero, bScale, bZero, invScale, zero, min, max},
+//       vbmi?: boolean), min, max integer codes -> Uint8Array: qu8-elementwise's residual add; at avx512vnni vbmi
+//       picks the VBMI or the plain AVX-512 kernel (default: VBMI where the CPU has it; true where it has not throws
+//       a RangeError saying "not supported by this CPU")
 //   quantize(isa, x: Float32Array, {scale, lo, hi, zero}) -> Uint8Array: float values onto a grid
 //   convert(isa, x: Uint8Array, {fromScale, fromZero, scale, lo, hi, zero}) -> Uint8Array: codes onto another grid
 //   lookup(isa, x: Uint8Array, table: Uint8Array[256]) -> Uint8Array: table[x[i]] (RangeError where the level's
@@ -383,7 +385,12 @@ Napi::Value Vadd(const Napi::CallbackInfo& info) {
   p.max = static_cast<float>(napi::int_field(o, "max", 0, 255, where));
   if (p.min > p.max) napi::throw_range(env, where, "need min <= max");
   Napi::Uint8Array out = Napi::Uint8Array::New(env, a.size());
-  elementwise_config(isa).vadd(a.size(), a.data(), b.data(), out.Data(), p);
+  bool vbmi = has_avx512_vbmi();
+  if (info.Length() > 4 && !info[4].IsUndefined()) {
+    vbmi = napi::bool_arg(info, 4, where, "vbmi");
+    if (vbmi && !has_avx512_vbmi()) napi::throw_range(env, where, "vbmi: not supported by this CPU");
+  }
+  elementwise_config(isa, vbmi).vadd(a.size(), a.data(), b.data(), out.Data(), p);
   return out;
 }
 

@@ -24,6 +24,8 @@ function randomCodes(n: number, next: () => number): Uint8Array {
 const vaddParams = { aScale: f(0.0173), aZero: 7, bScale: f(0.041), bZero: 130, invScale: f(1 / 0.05), zero: 11, min: 11, max: 251 };
 // Sums far beyond int32 either way: the clamps must act before any conversion to integers.
 const vaddExtreme = { ...vaddParams, invScale: f(3e9), min: 0, max: 200 };
+// Zero points at both ends of the code range.
+const vaddZero = { ...vaddParams, aZero: 0, bZero: 255, zero: 0, min: 0, max: 255 };
 const quantizeParams = { scale: f(0.02), lo: -3, hi: 12, zero: 3 };
 const convertParams = { fromScale: f(0.0173), fromZero: 7, scale: f(0.25), lo: 0, hi: 15, zero: 0 };
 
@@ -62,8 +64,12 @@ describe.each(LEVELS.slice(1))('%s qu8-elementwise equals scalar bit for bit', (
     const a = randomCodes(n, next);
     const b = randomCodes(n, next);
     const x = Float32Array.from({ length: n }, () => (next() - 0.3) * 0.5);
-    expect(q.vadd(isa, a, b, vaddParams)).toEqual(q.vadd('scalar', a, b, vaddParams));
-    expect(q.vadd(isa, a, b, vaddExtreme)).toEqual(q.vadd('scalar', a, b, vaddExtreme));
+    for (const p of [vaddParams, vaddExtreme, vaddZero]) {
+      const want = q.vadd('scalar', a, b, p);
+      expect(q.vadd(isa, a, b, p)).toEqual(want);
+      // AVX-512 with and without VBMI (the default takes VBMI where the CPU has it).
+      if (isa === 'avx512vnni') expect(q.vadd(isa, a, b, p, false)).toEqual(want);
+    }
     expect(q.quantize(isa, x, quantizeParams)).toEqual(q.quantize('scalar', x, quantizeParams));
     expect(q.convert(isa, a, convertParams)).toEqual(q.convert('scalar', a, convertParams));
   });
@@ -98,6 +104,7 @@ test('bad arguments throw instead of crashing', () => {
   expect(() => q.vadd('scalar', new Uint8Array(3), new Uint8Array(3), { ...vaddParams, min: 10.5 })).toThrow(/integer/);
   expect(() => q.vadd('scalar', new Uint8Array(3), new Uint8Array(3), { ...vaddParams, max: 256 })).toThrow(RangeError);
   expect(() => q.vadd('scalar', new Uint8Array(3), new Uint8Array(3), { ...vaddParams, min: 30, max: 20 })).toThrow(/min <= max/);
+  expect(() => q.vadd('scalar', new Uint8Array(3), new Uint8Array(3), vaddParams, 1 as unknown as boolean)).toThrow(TypeError);
   expect(() => q.quantize('scalar', new Uint8Array(3) as unknown as Float32Array, quantizeParams)).toThrow(/Float32Array/);
   expect(() => q.quantize('scalar', new Float32Array(3), { ...quantizeParams, scale: 0 })).toThrow(/scale > 0/);
   expect(() => q.convert('scalar', new Uint8Array(3), { ...convertParams, hi: 300 })).toThrow(RangeError);

@@ -53,7 +53,10 @@ struct ElementwiseConfig {
   LookupFn lookup = nullptr;
 };
 
-// The config of a level; at kAvx512Vnni its lookup is the VBMI one where the CPU has VBMI.
+// The config of a level; at kAvx512Vnni its lookup and vadd are the VBMI ones where the CPU has VBMI.
 const ElementwiseConfig& elementwise_config(Isa isa);
+// The same, choosing the VBMI kernels at kAvx512Vnni explicitly (tests reach the plain AVX-512 ones with vbmi false);
+// vbmi true needs a CPU with VBMI.
+const ElementwiseConfig& elementwise_config(Isa isa, bool vbmi);
 
 }  // namespace arq::kernels
