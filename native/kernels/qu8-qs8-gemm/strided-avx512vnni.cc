@@ -145,19 +145,17 @@ ARQ_N32_TILE(8, ARQ_VNNI_ROWS_8)
 using Tile = void (*)(size_t, size_t, size_t, const uint8_t*, size_t, const ptrdiff_t*, const int8_t*, void*, size_t,
                       const RequantParams&, bool);
 // Tiles indexed by the row count (index 0 unused), for stride S (0: at run time).
+#define ARQ_TILES_16(F)                                                                                          \
+  {F##_rows1<S>,  F##_rows1<S>,  F##_rows2<S>,  F##_rows3<S>,  F##_rows4<S>,  F##_rows5<S>,                      \
+   F##_rows6<S>,  F##_rows7<S>,  F##_rows8<S>,  F##_rows9<S>,  F##_rows10<S>, F##_rows11<S>,                     \
+   F##_rows12<S>, F##_rows13<S>, F##_rows14<S>, F##_rows15<S>, F##_rows16<S>}
 template <size_t S>
 struct N16Tiles {
-  static constexpr Tile at[] = {
-      n16_rows1<S>,  n16_rows1<S>,  n16_rows2<S>,  n16_rows3<S>,  n16_rows4<S>,  n16_rows5<S>,
-      n16_rows6<S>,  n16_rows7<S>,  n16_rows8<S>,  n16_rows9<S>,  n16_rows10<S>, n16_rows11<S>,
-      n16_rows12<S>, n16_rows13<S>, n16_rows14<S>, n16_rows15<S>, n16_rows16<S>};
+  static constexpr Tile at[] = ARQ_TILES_16(n16);
 };
 template <size_t S>
 struct Kw3Tiles {
-  static constexpr Tile at[] = {
-      kw3_rows1<S>,  kw3_rows1<S>,  kw3_rows2<S>,  kw3_rows3<S>,  kw3_rows4<S>,  kw3_rows5<S>,
-      kw3_rows6<S>,  kw3_rows7<S>,  kw3_rows8<S>,  kw3_rows9<S>,  kw3_rows10<S>, kw3_rows11<S>,
-      kw3_rows12<S>, kw3_rows13<S>, kw3_rows14<S>, kw3_rows15<S>, kw3_rows16<S>};
+  static constexpr Tile at[] = ARQ_TILES_16(kw3);
 };
 template <size_t S>
 struct N32Tiles {
