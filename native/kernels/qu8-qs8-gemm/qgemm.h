@@ -50,7 +50,8 @@ using QIGemmUkernel = void (*)(size_t m, size_t n, size_t taps, size_t cg, const
                                const RequantParams& params, bool float_out);
 // Strided variant (one output row of a convolution: its pixels' input windows are equally spaced): A row i is
 // rows[i] = a + i * row_stride of the indirect contract, so k index q = t * cg + j reads
-// a[i * row_stride + tap_offsets[t] + j]. The same sums, in the same order, as QIGemmUkernel over those rows.
+// a[i * row_stride + tap_offsets[t] + j]. The same sums as QIGemmUkernel over those rows (a kernel may add the products
+// in another order: int32 sums wrap exactly, so the order changes no result).
 using QSGemmUkernel = void (*)(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* a, size_t row_stride,
                                const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
                                const RequantParams& params, bool float_out);
