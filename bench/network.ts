@@ -2,9 +2,10 @@
  * Whole-network throughput in one process on the same model, batch and thread count: ONNX Runtime fp32, arq's
  * native fp32 plan, arq's integer engine under uniform policies, and ONNX Runtime running arq's W8A8 QDQ export
  * (which it fuses into QLinearConv/QGemm: its own int8 path). Prints images/second (the median of interleaved
- * rounds, bench/support/timing.ts) and ratios, per thread count and batch size. ONNX Runtime runs a batch layer by
- * layer over all its images, so its activations leave the caches as the batch grows; arq runs chunks of 8 images
- * through the whole network, so its rate does not depend on the batch.
+ * rounds, bench/support/timing.ts) and ratios (of the medians, with the range of the per-round ratios), per thread
+ * count and batch size. ONNX Runtime runs a batch layer by layer over all its images, so its activations leave the
+ * caches as the batch grows; arq runs chunks of 8 images through the whole network, so its rate does not depend on
+ * the batch.
  *
  *   npm run bench -- network [--model test/fixtures/resnet20.onnx] [--batch 256[,1024,...]] [--threads 1,2]
  *     [--repeats 5] [--min-ms 500]
@@ -19,7 +20,7 @@ import { uniformPolicy } from '../src/quant/policy.js';
 import { exportQdq } from '../src/onnx/qdq.js';
 import { OrtModel } from '../src/ort/session.js';
 import { cpuInfo } from '../src/native.js';
-import { interleavedRates, type Engine } from './support/timing.js';
+import { interleavedSamples, median, type Engine } from './support/timing.js';
 
 const { values } = parseArgs({
   options: {
@@ -62,8 +63,14 @@ for (const threads of values.threads!.split(',').map(Number)) {
     engines.push({ label: `arq W${wbits}A${abits}`, run: (x, n) => int.logits(x, n) });
   }
   for (const batch of batches) {
-    const rates = await interleavedRates(engines, images.subarray(0, batch * size), batch, Number(values.repeats), Number(values['min-ms']));
-    console.log([threads, batch, ...rates.map((r) => r.toFixed(0)), (rates[3] / rates[0]).toFixed(2), (rates[3] / rates[1]).toFixed(2)].join('\t'));
+    const samples = await interleavedSamples(engines, images.subarray(0, batch * size), batch, Number(values.repeats), Number(values['min-ms']));
+    const rates = samples.map(median);
+    // W8A8 over each ONNX Runtime engine: the ratio of the medians, and the range of the per-round ratios.
+    const ratio = (other: number) => {
+      const perRound = samples[3].map((rate, round) => rate / samples[other][round]);
+      return `${(rates[3] / rates[other]).toFixed(2)} (${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`;
+    };
+    console.log([threads, batch, ...rates.map((r) => r.toFixed(0)), ratio(0), ratio(1)].join('\t'));
   }
   await ort.close();
   await ortQdq.release();

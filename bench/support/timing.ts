@@ -16,6 +16,20 @@ const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 30));
 
 /** Images/second of every engine on `batch` images: the median of `repeats` interleaved rounds of >= `minMs`. */
 export async function interleavedRates(engines: readonly Engine[], images: Float32Array, batch: number, repeats: number, minMs: number): Promise<number[]> {
+  return (await interleavedSamples(engines, images, batch, repeats, minMs)).map(median);
+}
+
+/** The median of a list of numbers (the upper one of an even count). */
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
+/**
+ * Images/second of every engine in each of `repeats` interleaved rounds of >= `minMs` (samples[engine][round]): two
+ * engines' rates in the same round were measured seconds apart, so their ratio per round shows how far the machine's
+ * drift moves a ratio.
+ */
+export async function interleavedSamples(engines: readonly Engine[], images: Float32Array, batch: number, repeats: number, minMs: number): Promise<number[][]> {
   const calls: number[] = [];
   for (const engine of engines) {
     await engine.run(images, batch);
@@ -35,5 +49,5 @@ export async function interleavedRates(engines: readonly Engine[], images: Float
       samples[e].push((calls[e] * batch) / ((performance.now() - start) / 1000));
     }
   }
-  return samples.map((s) => s.sort((a, b) => a - b)[Math.floor(s.length / 2)]);
+  return samples;
 }
