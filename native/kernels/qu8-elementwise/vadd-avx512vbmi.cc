@@ -2,7 +2,7 @@
 // of 16 widened to floats by one vpermt2b instead of a zero extension and a conversion. The permute places code q in
 // the low byte of a dword whose other bytes come from 0x4B000000, which is the float 2^23 + q (exact below 2^23);
 // subtracting 2^23 + zero point then gives float(q - zero) exactly, as the scalar form's conversion does. Per 16 codes
-// that is 2 operations fewer of the 13 the AVX-512 kernel spends: alone 16.6-16.9 against 14.9-15.0 codes per ns on
+// that is 2 operations fewer of the 13 the AVX-512 kernel spends: alone 17.0-17.1 against 14.9-15.0 codes per ns on
 // Zen 5. The tail (under 64 codes) runs the AVX-512 kernel. Built with -mavx512vbmi and chosen only where the CPU has
 // VBMI (elementwise_config).
 // GCC 12 flags _mm512_undefined_* inside its own intrinsics as maybe-uninitialized (GCC bug 105593).
@@ -42,6 +42,7 @@ void qu8_vadd__avx512vbmi(size_t n, const uint8_t* a, const uint8_t* b, uint8_t*
   const __m512 bs = _mm512_set1_ps(p.b_scale), b_off = _mm512_set1_ps(kTwo23 + p.b_zero);
   const __m512 inv = _mm512_set1_ps(p.inv_scale), zero = _mm512_set1_ps(p.zero);
   const __m512 hi = _mm512_set1_ps(p.max);
+  const __m512i min_bytes = code_bytes(p.min);
   const __m512i index[4] = {widen_index(0), widen_index(1), widen_index(2), widen_index(3)};
   size_t i = 0;
   for (; n - i >= 64; i += 64) {
@@ -53,7 +54,7 @@ void qu8_vadd__avx512vbmi(size_t n, const uint8_t* a, const uint8_t* b, uint8_t*
       const __m512 sum = _mm512_fmadd_ps(_mm512_add_ps(_mm512_mul_ps(as, fa), _mm512_mul_ps(bs, fb)), inv, zero);
       q[k] = _mm512_cvtps_epi32(_mm512_min_ps(hi, sum));
     }
-    _mm512_storeu_si512(y + i, pack_codes_clamp_below(q, static_cast<uint8_t>(p.min)));
+    _mm512_storeu_si512(y + i, pack_codes_clamp_below(q, min_bytes));
   }
   if (i < n) qu8_vadd__avx512(n - i, a + i, b + i, y + i, p);
 }

@@ -24,6 +24,7 @@ void qu8_vadd__avx512(size_t n, const uint8_t* a, const uint8_t* b, uint8_t* y, 
   const __m512 bs = _mm512_set1_ps(p.b_scale), bz = _mm512_set1_ps(p.b_zero);
   const __m512 inv = _mm512_set1_ps(p.inv_scale), zero = _mm512_set1_ps(p.zero);
   const __m512 lo = _mm512_set1_ps(p.min), hi = _mm512_set1_ps(p.max);
+  const __m512i min_bytes = code_bytes(p.min);
   auto sum16 = [&](size_t i, __mmask16 mask) {
     const __m512 lhs = _mm512_mul_ps(as, codes16(a + i, mask, az));
     const __m512 rhs = _mm512_mul_ps(bs, codes16(b + i, mask, bz));
@@ -34,7 +35,7 @@ void qu8_vadd__avx512(size_t n, const uint8_t* a, const uint8_t* b, uint8_t* y, 
   for (; n - i >= 64; i += 64) {
     __m512i q[4];
     for (size_t k = 0; k < 4; ++k) q[k] = _mm512_cvtps_epi32(_mm512_min_ps(hi, sum16(i + 16 * k, 0xFFFF)));
-    _mm512_storeu_si512(y + i, pack_codes_clamp_below(q, static_cast<uint8_t>(p.min)));
+    _mm512_storeu_si512(y + i, pack_codes_clamp_below(q, min_bytes));
   }
   for (; i < n; i += 16) {
     const __mmask16 mask = tail_mask(n, i);

@@ -24,14 +24,19 @@ inline int32_t load_dword(const uint8_t* p) {
   return v;
 }
 
+// The lanes of column vector j (16 columns) that exist among n columns (n > 16 * j).
+inline __mmask16 column_mask(size_t n, size_t j) {
+  const size_t cols = n - 16 * j;
+  return cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+}
+
 // The correction of column vector j (16 columns, masked to the n columns that exist), negated: a tile whose
 // accumulators start there instead of at zero has subtracted it already (int32 wrap-around, the same sums), which
 // takes one subtraction per row out of the epilogue (store_tile's kFolded).
 inline __m512i negated_correction(const RequantParams& params, size_t n, size_t j) {
   if (params.correction == nullptr || n <= 16 * j) return _mm512_setzero_si512();
-  const size_t cols = n - 16 * j;
-  const __mmask16 mask = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
-  return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi32(mask, params.correction + 16 * j));
+  return _mm512_sub_epi32(_mm512_setzero_si512(),
+                          _mm512_maskz_loadu_epi32(column_mask(n, j), params.correction + 16 * j));
 }
 
 // Epilogue of one tile: acc[i][j] holds rows i < kMr, column vectors j < kNv (16 columns each), scaled by
@@ -47,6 +52,7 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
   // channels): four code vectors at a time in memory order, narrowed and clamped below by pack_codes_clamp_below and
   // stored as one 64-byte vector. Same codes as the loop below, fewer operations.
   if (!float_out && (kMr * kNv) % 4 == 0 && n == 16 * kNv && ldc == n) {
+    const __m512i min_bytes = code_bytes(params.min);
     __m512i vcorr[kNv];
     __m512 vm[kNv], vb[kNv];
     for (size_t j = 0; j < kNv; ++j) {
@@ -65,13 +71,12 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
         q[k] = _mm512_cvtps_epi32(_mm512_min_ps(vmax, y));  // (vmax, y): a NaN y ends at min, as in requant_code
       }
       _mm512_storeu_si512(static_cast<uint8_t*>(out) + 16 * v,
-                          pack_codes_clamp_below(q, static_cast<uint8_t>(params.min)));
+                          pack_codes_clamp_below(q, min_bytes));
     }
     return;
   }
   for (size_t j = 0; j < kNv && 16 * j < n; ++j) {
-    const size_t cols = n - 16 * j;
-    const __mmask16 mask = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+    const __mmask16 mask = column_mask(n, j);
     const __m512i vcorr = params.correction != nullptr && !kFolded
                               ? _mm512_maskz_loadu_epi32(mask, params.correction + 16 * j)
                               : _mm512_setzero_si512();

@@ -8,8 +8,8 @@
 // stride: 4, 16, 32, 64, 128; pick_tile); other strides run the same code with the stride in a register. Short tiles
 // matter: a 28-pixel row is a 16-row tile and a 12-row one, and with the stride in a register the 28x28 ResNet-20's
 // 16-channel layer ran 5% slower alone (380-386 against 401-405 GMAC/s). The same k-groups in the same order as the
-// direct and indirect kernels (the kw3 tiles below: another order), so the sums are identical. Epilogue: store_tile (avx512vnni-tile.h, = requant.h), with
-// the accumulators starting at -correction.
+// direct and indirect kernels (the kw3 tiles below: another order), so the sums are identical. Epilogue: store_tile
+// (avx512vnni-tile.h, = requant.h), with the accumulators starting at -correction.
 // Measured inside ResNet-20 (W8A8, 2 threads): the 16-channel 3x3 layers went from 52% to 69% of the dot-product
 // peak against the 12x16 indirect kernel (conv layers whose output feeds a fused add: 43% to 56%).
 // With stride 4 (a first layer of 4 padded channels) row i + 1 at k-group g reads what row i reads at g + 1, and
