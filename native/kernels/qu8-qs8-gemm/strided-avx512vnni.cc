@@ -184,7 +184,8 @@ void qu8_qs8_sgemm_ukernel_16x16c4__avx512vnni(size_t m, size_t n, size_t taps, 
                                               size_t row_stride, const ptrdiff_t* tap_offsets, const int8_t* w,
                                               void* out, size_t ldc, const RequantParams& params, bool float_out) {
   const size_t rows = m < 16 ? m : 16;
-  const Tile tile = cg == 3 * row_stride ? pick_tile<Kw3Tiles>(rows, row_stride) : pick_tile<N16Tiles>(rows, row_stride);
+  const Tile tile =
+      cg == 3 * row_stride ? pick_tile<Kw3Tiles>(rows, row_stride) : pick_tile<N16Tiles>(rows, row_stride);
   tile(n, taps, cg, a, row_stride, tap_offsets, w, out, ldc, params, float_out);
 }
 
