@@ -18,7 +18,7 @@ export { SmoothedClassifier, type SmoothedClassifierOptions } from './smoothing/
 export { ABSTAIN, certify, predict as smoothPredict, type CertifyResult, type PredictResult as SmoothPredictResult } from './smoothing/certify.js';
 export { certifyDataset, smoothPredictDataset, type CertifyDatasetOptions, type SmoothPredictDatasetOptions } from './smoothing/run.js';
 export { certifyIncremental } from './smoothing/irs.js';
-export { createSampler, nativeSampler, ortSampler, type SamplerOptions } from './smoothing/samplers.js';
+export { createSampler, nativeSampler, ortSampler, randomNoiseSeed, type SamplerOptions } from './smoothing/samplers.js';
 export type { Sampler } from './smoothing/sampler.js';
 export type { CertifySummary } from './smoothing/results.js';
 export { search, SearchRun, BASELINES, type SearchOptions, type SearchEvents, type SearchResult, type BaselineName } from './search/search.js';

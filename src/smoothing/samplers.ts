@@ -3,6 +3,7 @@
  * counting runs in C++ off the JavaScript thread), or ONNX Runtime in a worker thread (onnxruntime-node computes
  * on the thread that calls run(), so it must not be the main one) with the same counter-based noise.
  */
+import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,11 @@ import { shapeSize } from '../graph/ir.js';
 
 export interface SamplerOptions {
   readonly sigma: number;
-  readonly seed: number;
+  /**
+   * The noise key: a safe integer (reproducible experiments, the CLI's documented seeds) or a 64-bit bigint (the
+   * full key of the counter-based generator; `randomNoiseSeed()` draws one that nobody can predict).
+   */
+  readonly seed: number | bigint;
   /** Noisy copies per classifier call. */
   readonly batch: number;
   readonly threads: number;
@@ -28,9 +33,22 @@ export interface SamplerOptions {
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
-function seedWords(seed: number): { seedHi: number; seedLo: number } {
+function seedWords(seed: number | bigint): { seedHi: number; seedLo: number } {
+  if (typeof seed === 'bigint') {
+    if (seed < 0n || seed >= 2n ** 64n) throw new ArqError(`seed: expected a 64-bit unsigned integer, got ${seed}`);
+    return { seedHi: Number(seed >> 32n), seedLo: Number(seed & 0xffffffffn) };
+  }
   if (!Number.isSafeInteger(seed) || seed < 0) throw new ArqError(`seed: expected a non-negative integer, got ${seed}`);
   return { seedHi: Math.floor(seed / 2 ** 32), seedLo: seed % 2 ** 32 };
+}
+
+/**
+ * A noise key from the operating system's cryptographic generator, all 64 bits of the generator's key. Smoothing's
+ * guarantee holds over noise the adversary does not know when choosing the input: a fixed seed makes every run draw
+ * the same, publicly predictable noise, so anything that serves requests must use a key like this one.
+ */
+export function randomNoiseSeed(): bigint {
+  return randomBytes(8).readBigUInt64LE(0);
 }
 
 /** The Sampler of an engine: ONNX Runtime (worker), the fp32 plan, or the integer plan of a quantization. */

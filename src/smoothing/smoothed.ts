@@ -2,7 +2,9 @@
  * The embedding API of certified prediction: a smoothed classifier over one engine, serving Cohen CERTIFY and
  * PREDICT per input with abstention, asynchronously (all sampling runs off the JavaScript thread). Each call draws
  * its noise from a fresh stream (the noise image index counts calls), so answers to different requests are
- * independent.
+ * independent. Unless the caller fixes a seed, the noise key is drawn from the operating system's cryptographic
+ * generator per instance: an adversary who could predict the noise could search for inputs that those samples
+ * misclassify, and the certificate would no longer hold with probability 1 - alpha.
  */
 import type { EngineName } from '../engine/classifier.js';
 import type { LoadedModel } from '../model.js';
@@ -12,14 +14,18 @@ import { numberInRange, integerInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { CERTIFY_DEFAULTS, certify, predict, type CertifyResult, type PredictResult } from './certify.js';
 import type { Sampler } from './sampler.js';
-import { createSampler } from './samplers.js';
+import { createSampler, randomNoiseSeed } from './samplers.js';
 
 export interface SmoothedClassifierOptions {
   /** 'ort' (ONNX Runtime fp32 in a worker), 'float' (native fp32, default) or 'int' (needs `quantization`). */
   readonly engine?: EngineName;
   /** Noise standard deviation in the model's input space ([0,1] images). */
   readonly sigma: number;
-  /** Noise seed (default 0). */
+  /**
+   * Noise seed, for reproducible experiments only. Default: a fresh 64-bit key from the operating system's
+   * cryptographic generator per instance, so that nobody can predict the noise (a fixed seed voids the certificate
+   * against an adversary who knows it).
+   */
   readonly seed?: number;
   /** Noisy copies per classifier call (default 400). */
   readonly batch?: number;
@@ -38,7 +44,7 @@ export class SmoothedClassifier {
     const sigma = numberInRange('sigma', options.sigma, 0, 100);
     const sampler = await createSampler(model, options.engine ?? 'float', {
       sigma,
-      seed: integerInRange('seed', options.seed ?? 0, 0, Number.MAX_SAFE_INTEGER),
+      seed: options.seed === undefined ? randomNoiseSeed() : integerInRange('seed', options.seed, 0, Number.MAX_SAFE_INTEGER),
       batch: integerInRange('batch', options.batch ?? 400, 1, 65536),
       threads: integerInRange('threads', options.threads ?? cpuInfo().threads, 1, 256),
       quantization: options.quantization,
