@@ -1,22 +1,45 @@
 /** Shape inference over the IR: one rule per operator, errors name the node. */
 import { ArqError } from '../util/errors.js';
-import type { Node, Shape } from './ir.js';
+import { shapeSize, type Node, type Shape } from './ir.js';
+
+/**
+ * The most elements one value may hold per image (64 MiB as float32; a 224x224 image with 64 channels holds 3.2M):
+ * the engine allocates every value for a whole batch, so a hostile pad or repeat factor is refused here.
+ */
+export const MAX_VALUE_ELEMENTS = 2 ** 24;
 
 function windowOut(size: number, padBegin: number, padEnd: number, kernel: number, stride: number): number {
   return Math.floor((size + padBegin + padEnd - kernel) / stride) + 1;
 }
 
-/** The output shape of `node` given the shapes of its inputs (in order). */
-export function inferShape(node: Node, inputs: readonly Shape[]): Shape {
+/**
+ * The output shape of `node` given the shapes of its inputs (in order). `label` names the node in errors (the
+ * importer passes the file and the ONNX operator; by default the IR name and op).
+ */
+export function inferShape(node: Node, inputs: readonly Shape[], label = `node '${node.name}' (${node.op})`): Shape {
   const fail = (what: string): never => {
-    throw new ArqError(`node '${node.name}' (${node.op}): ${what}; input shapes ${inputs.map((s) => `[${s.join(', ')}]`).join(' and ')}`);
+    throw new ArqError(`${label}: ${what}; input shapes ${inputs.map((s) => `[${s.join(', ')}]`).join(' and ')}`);
   };
+  const shape = outputShape(node, inputs, fail);
+  if (shape.some((dim) => !Number.isInteger(dim) || dim < 1)) fail(`the output shape [${shape.join(', ')}] is empty or invalid`);
+  if (shapeSize(shape) > MAX_VALUE_ELEMENTS) fail(`the output shape [${shape.join(', ')}] holds more than arq's limit of ${MAX_VALUE_ELEMENTS} elements per image`);
+  return shape;
+}
+
+function outputShape(node: Node, inputs: readonly Shape[], fail: (what: string) => never): Shape {
   const [c, h, w] = inputs[0];
+  if ('strides' in node) {
+    if (node.strides.some((s) => !Number.isInteger(s) || s < 1)) fail(`strides must be positive integers, got [${node.strides.join(', ')}]`);
+    if (node.kernel.some((k) => !Number.isInteger(k) || k < 1)) fail(`the kernel must be positive integers, got [${node.kernel.join(', ')}]`);
+  }
+  if ('pads' in node && node.pads.some((p) => !Number.isInteger(p) || p < 0)) fail(`pads must be non-negative integers, got [${node.pads.join(', ')}]`);
   switch (node.op) {
     case 'conv': {
+      if (!Number.isInteger(node.group) || node.group < 1) fail(`group must be a positive integer, got ${node.group}`);
       if (c % node.group !== 0) fail(`${c} input channels do not divide into ${node.group} groups`);
       const expected = node.outChannels * (c / node.group) * node.kernel[0] * node.kernel[1];
       if (node.weight.length !== expected) fail(`weight has ${node.weight.length} values, expected ${expected}`);
+      if (node.bias && node.bias.length !== node.outChannels) fail(`bias has ${node.bias.length} values, expected ${node.outChannels}`);
       const oh = windowOut(h, node.pads[0], node.pads[2], node.kernel[0], node.strides[0]);
       const ow = windowOut(w, node.pads[1], node.pads[3], node.kernel[1], node.strides[1]);
       if (oh < 1 || ow < 1) fail('the kernel is larger than the padded input');
@@ -25,6 +48,7 @@ export function inferShape(node: Node, inputs: readonly Shape[]): Shape {
     case 'gemm': {
       if (h !== 1 || w !== 1) fail('a fully connected layer needs a flat input');
       if (node.weight.length !== node.outFeatures * c) fail(`weight has ${node.weight.length} values, expected ${node.outFeatures * c}`);
+      if (node.bias && node.bias.length !== node.outFeatures) fail(`bias has ${node.bias.length} values, expected ${node.outFeatures}`);
       return [node.outFeatures, 1, 1];
     }
     case 'add': {

@@ -1,17 +1,28 @@
 /**
- * ONNX (as PyTorch's exporter writes it, opset 7..22) -> arq's graph IR. Nodes whose inputs are all constants are
- * folded (onnx/fold.ts); BatchNormalization folds into the convolution before it; every remaining operator maps to
- * one IR node or is rejected with a message naming the node and its operator.
+ * ONNX (as PyTorch's exporter writes it, opset 7..22) -> arq's graph IR. The graph's structure is checked first
+ * (onnx/validate.ts); nodes whose inputs are all constants are folded (onnx/fold.ts); BatchNormalization folds into
+ * the convolution before it; every remaining operator maps to one IR node or is rejected with a message naming the
+ * node and its operator.
+ *
+ * Each operator is checked as ONNX's checker and ONNX Runtime's kernels check it (the shape of every constant
+ * against its use, attribute ranges), and beyond that where arq would otherwise compute garbage that ONNX Runtime
+ * computes silently: every float constant that reaches the IR must be finite, a Div must not divide by zero or by a
+ * constant whose reciprocal overflows, a batch norm's variance + epsilon must be positive, and folded weights must
+ * stay finite in float32. Errors name the file, the node (name and operator) and the tensor.
  */
 import { ArqError } from '../util/errors.js';
-import { inferShape } from '../graph/shapes.js';
-import type { ConvNode, GemmNode, Graph, Node, Shape } from '../graph/ir.js';
+import { inferShape, MAX_VALUE_ELEMENTS } from '../graph/shapes.js';
+import { shapeSize, type ConvNode, type GemmNode, type Graph, type Node, type Shape } from '../graph/ir.js';
 import { Attributes } from './attributes.js';
 import { FOLDABLE_OPS, foldConstantNode, foldShape, intsOf, reshapeTarget } from './fold.js';
 import { onnx, toNumber, type ModelProto, type NodeProto } from './proto.js';
-import { BATCH, elementCount, fromTensorProto, toArray, type ConstTensor } from './tensor.js';
+import { BATCH, elementCount, fromTensorProto, requireFinite, toArray, type ConstTensor } from './tensor.js';
+import { describeNode, validateGraph } from './validate.js';
 
 export const MAX_OPSET = 22;
+
+/** The smallest normal float32: a divisor below it (a denormal) has a reciprocal beyond float32's range. */
+const FLOAT32_MIN_NORMAL = 2 ** -126;
 
 /** A value computed at run time: its IR name and its ONNX rank (4 for [N,C,H,W], 2 for [N,F]). */
 interface Dynamic {
@@ -20,6 +31,22 @@ interface Dynamic {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+type Base = { name: string; inputs: string[]; output: string };
+
+/** One node's inputs as an operator's import reads them; errors name the node and the tensor. */
+interface Operands {
+  readonly label: string;
+  readonly names: readonly string[];
+  /** Whether optional input `i` is given. */
+  has(i: number): boolean;
+  /** Input `i`, which must be a constant; `what` says what it is ("the weight"). */
+  constAt(i: number, what: string): ConstTensor;
+  /** Like constAt, and every value must be finite (weights, biases, batch-norm parameters, constants). */
+  finiteAt(i: number, what: string): ConstTensor;
+  /** How errors name input `i`: `'w'`, or `'t' (computed by node 'd' (Div))` for a folded constant. */
+  tensor(i: number): string;
+}
 
 export function decodeModel(bytes: Uint8Array, source: string): ModelProto {
   let model: ModelProto;
@@ -39,6 +66,8 @@ export function modelOpset(model: ModelProto): number {
 
 class Importer {
   private readonly constants = new Map<string, ConstTensor>();
+  /** The node that computed each folded constant (initializers have none). */
+  private readonly constantSource = new Map<string, string>();
   private readonly dynamics = new Map<string, Dynamic>();
   private readonly shapes = new Map<string, Shape>();
   private readonly nodes: Mutable<Node>[] = [];
@@ -51,7 +80,7 @@ class Importer {
   run(): Graph {
     const graph = this.model.graph!;
     for (const initializer of graph.initializer ?? []) {
-      this.constants.set(initializer.name ?? '', fromTensorProto(initializer, `initializer '${initializer.name}'`));
+      this.constants.set(initializer.name ?? '', fromTensorProto(initializer, `${this.source}: initializer '${initializer.name}'`));
     }
     const input = this.readInput();
     for (const node of graph.node ?? []) for (const name of node.input ?? []) if (name) this.uses.set(name, (this.uses.get(name) ?? 0) + 1);
@@ -82,6 +111,9 @@ class Importer {
       throw new ArqError(`${this.source}: the input '${name}' must have shape [N, C, H, W] or [N, F] with fixed C, H, W; got [${dims.map((d) => (Number.isNaN(d) ? 'N' : d)).join(', ')}]`);
     }
     const shape: Shape = dims.length === 4 ? [perImage[0], perImage[1], perImage[2]] : [perImage[0], 1, 1];
+    if (shapeSize(shape) > MAX_VALUE_ELEMENTS) {
+      throw new ArqError(`${this.source}: the input '${name}' of shape [N, ${perImage.join(', ')}] holds more than arq's limit of ${MAX_VALUE_ELEMENTS} elements per image`);
+    }
     this.dynamics.set(name, { value: name, rank: dims.length as 2 | 4 });
     this.shapes.set(name, shape);
     return { name, shape, rank: dims.length as 2 | 4 };
@@ -99,28 +131,44 @@ class Importer {
     return base;
   }
 
-  private emit(node: Mutable<Node>, rank: 2 | 4, onnxOutput: string): void {
-    const shape = inferShape(node as Node, node.inputs.map((value) => this.shapes.get(value)!));
+  private emit(node: Mutable<Node>, rank: 2 | 4, onnxOutput: string, label: string): void {
+    const shape = inferShape(node as Node, node.inputs.map((value) => this.shapes.get(value)!), label);
     this.shapes.set(node.output, shape);
     this.producer.set(node.output, this.nodes.length);
     this.nodes.push(node);
     this.dynamics.set(onnxOutput, { value: node.output, rank });
   }
 
+  private operands(label: string, names: readonly string[]): Operands {
+    const tensor = (i: number): string => {
+      const source = this.constantSource.get(names[i]);
+      return source ? `'${names[i]}' (computed by ${source})` : `'${names[i]}'`;
+    };
+    const constAt = (i: number, what: string): ConstTensor => {
+      const value = names[i] ? this.constants.get(names[i]) : undefined;
+      if (!value) throw new ArqError(`${label}: ${what} (input ${i}) must be a constant`);
+      return value;
+    };
+    return {
+      label, names, tensor, constAt,
+      has: (i) => Boolean(names[i]),
+      finiteAt: (i, what) => {
+        const value = constAt(i, what);
+        requireFinite(value.data, `${label}: ${what} ${tensor(i)}`);
+        return value;
+      },
+    };
+  }
+
   private importNode(node: NodeProto, index: number): void {
     const op = node.opType ?? '';
     const name = this.uniqueName(node, index);
-    const label = `node '${name}' (${op})`;
+    const label = `${this.source}: node '${name}' (${op})`;
     const inputNames = node.input ?? [];
     const outputs = node.output ?? [];
-    if (outputs.length === 0) throw new ArqError(`${label}: has no outputs`);
+    if (outputs.length === 0 || !outputs[0]) throw new ArqError(`${label}: has no output`);
     for (const extra of outputs.slice(1)) {
       if (extra && (this.uses.get(extra) ?? 0) > 0) throw new ArqError(`${label}: its output '${extra}' is used, but arq supports only the first output of ${op}`);
-    }
-    for (const inputName of inputNames) {
-      if (inputName && !this.constants.has(inputName) && !this.dynamics.has(inputName)) {
-        throw new ArqError(`${label}: input '${inputName}' is not produced by any earlier node (is the graph topologically sorted?)`);
-      }
     }
     const constInputs = inputNames.map((n) => (n ? this.constants.get(n) : undefined));
     const dynamicInputs = inputNames.filter((n) => n && this.dynamics.has(n));
@@ -129,22 +177,21 @@ class Importer {
     if (op === 'Shape' && dynamicInputs.length === 1) {
       const dims = this.fullDims(this.dynamics.get(inputNames[0])!);
       this.constants.set(output, foldShape(node, dims, label));
+      this.constantSource.set(output, describeNode(node, index));
       return;
     }
     if (dynamicInputs.length === 0) {
       if (!FOLDABLE_OPS.has(op)) throw new ArqError(`${label}: operator ${op} on constants is not supported`);
       this.constants.set(output, foldConstantNode(node, constInputs, this.opset, label));
+      this.constantSource.set(output, describeNode(node, index));
       return;
     }
     const x = this.dynamics.get(dynamicInputs[0])!;
     const attrs = new Attributes(node, label);
-    const constAt = (i: number, what: string): ConstTensor => {
-      const tensor = constInputs[i];
-      if (!tensor) throw new ArqError(`${label}: ${what} (input ${i}) must be a constant`);
-      return tensor;
-    };
+    const operands = this.operands(label, inputNames);
     const alias = (): void => void this.dynamics.set(output, x);
-    const base = { name, inputs: [x.value], output };
+    const base: Base = { name, inputs: [x.value], output };
+    const emit = (irNode: Mutable<Node>, rank: 2 | 4): void => this.emit(irNode, rank, output, label);
 
     switch (op) {
       case 'Identity':
@@ -154,46 +201,39 @@ class Importer {
         if (attrs.int('to') !== onnx.TensorProto.DataType.FLOAT) throw new ArqError(`${label}: only casts to float32 are supported on activations`);
         return alias();
       case 'Conv':
-        return this.emit(this.conv(node, label, attrs, x, constAt, base), 4, output);
+        return emit(this.conv(operands, attrs, x, base), 4);
       case 'BatchNormalization':
-        return this.batchNorm(label, attrs, x, constAt, base, output);
+        return this.batchNorm(operands, attrs, x, base);
       case 'Gemm':
       case 'MatMul':
-        return this.emit(this.gemm(op, label, attrs, x, constInputs, constAt, base), 2, output);
+        return emit(this.gemm(op, operands, attrs, x, base), 2);
       case 'Relu':
-        return this.emit({ ...base, op: 'clamp', range: { min: 0, max: Number.POSITIVE_INFINITY } }, x.rank, output);
-      case 'Clip': {
-        const bound = (i: number, attr: string, fallback: number) => {
-          if (this.opset < 11) return attrs.float(attr, fallback);
-          const tensor = inputNames[i] ? constAt(i, `the ${attr} bound`) : undefined;
-          return tensor ? tensor.data[0] : fallback;
-        };
-        const range = { min: bound(1, 'min', Number.NEGATIVE_INFINITY), max: bound(2, 'max', Number.POSITIVE_INFINITY) };
-        return this.emit({ ...base, op: 'clamp', range }, x.rank, output);
-      }
+        return emit({ ...base, op: 'clamp', range: { min: 0, max: Number.POSITIVE_INFINITY } }, x.rank);
+      case 'Clip':
+        return emit({ ...base, op: 'clamp', range: this.clipRange(operands, attrs) }, x.rank);
       case 'Add':
       case 'Sub':
       case 'Mul':
       case 'Div':
-        return this.arithmetic(op, label, inputNames, constInputs, x, base, output);
+        return this.arithmetic(op, operands, x, base);
       case 'Pad':
-        return this.emit(this.pad(label, attrs, x, inputNames, constAt, base), 4, output);
+        return emit(this.pad(operands, attrs, x, base), 4);
       case 'MaxPool':
       case 'AveragePool':
-        return this.emit(this.pool(op, label, attrs, x, base), 4, output);
+        return emit(this.pool(op, label, attrs, x, base), 4);
       case 'GlobalAveragePool':
         this.requireRank(x, 4, label);
-        return this.emit({ ...base, op: 'globalavgpool' }, 4, output);
+        return emit({ ...base, op: 'globalavgpool' }, 4);
       case 'Flatten': {
         const axis = attrs.int('axis', 1);
         if (axis !== 1 && axis !== 1 - x.rank) throw new ArqError(`${label}: only Flatten with axis 1 is supported, got ${axis}`);
-        return x.rank === 2 ? alias() : this.emit({ ...base, op: 'flatten' }, 2, output);
+        return x.rank === 2 ? alias() : emit({ ...base, op: 'flatten' }, 2);
       }
       case 'Reshape':
-        return this.reshape(label, attrs, x, constAt(1, 'the target shape'), base, output);
+        return this.reshape(label, attrs, x, operands.constAt(1, 'the target shape'), base);
       case 'Tile':
       case 'Expand':
-        return this.repeat(op, label, x, constAt(1, op === 'Tile' ? 'repeats' : 'the shape'), base, output);
+        return this.repeat(op, label, x, operands.constAt(1, op === 'Tile' ? 'repeats' : 'the shape'), base);
       default:
         throw new ArqError(`${label}: unsupported operator ${op}`);
     }
@@ -203,42 +243,98 @@ class Importer {
     if (x.rank !== rank) throw new ArqError(`${label}: expected a rank-${rank} input, got rank ${x.rank}`);
   }
 
-  private spatialPads(attrs: Attributes, label: string): [number, number, number, number] {
-    const autoPad = attrs.string('auto_pad', 'NOTSET');
-    if (autoPad !== 'NOTSET' && autoPad !== 'VALID') throw new ArqError(`${label}: auto_pad ${autoPad} is not supported; export with explicit pads`);
-    const pads = autoPad === 'VALID' ? [0, 0, 0, 0] : attrs.ints('pads', [0, 0, 0, 0]);
-    if (pads.length !== 4 || pads.some((p) => p < 0)) throw new ArqError(`${label}: pads must be 4 non-negative values, got [${pads.join(', ')}]`);
-    return [pads[0], pads[1], pads[2], pads[3]];
+  /** A 0/1 flag attribute (transB, ceil_mode, count_include_pad, ...). */
+  private flag(attrs: Attributes, name: string, label: string): boolean {
+    const value = attrs.int(name, 0);
+    if (value !== 0 && value !== 1) throw new ArqError(`${label}: attribute ${name} must be 0 or 1, got ${value}`);
+    return value === 1;
   }
 
-  private checkDilations(attrs: Attributes, label: string): void {
+  /** A float attribute that must be finite (epsilon, alpha, beta, Clip bounds before opset 11). */
+  private finiteFloat(attrs: Attributes, name: string, fallback: number, label: string): number {
+    const value = attrs.float(name, fallback);
+    if (!Number.isFinite(value)) throw new ArqError(`${label}: attribute ${name} is ${value}; it must be finite`);
+    return value;
+  }
+
+  /** Two spatial values of a Conv/pool attribute (kernel_shape, strides, dilations), each an integer >= `min`. */
+  private spatialInts(attrs: Attributes, name: string, fallback: number[] | undefined, min: number, label: string): [number, number] {
+    const values = attrs.ints(name, fallback);
+    if (values.length !== 2 || values.some((v) => !Number.isInteger(v) || v < min)) {
+      throw new ArqError(`${label}: attribute ${name} must be 2 integers >= ${min} for a 2-D input, got [${values.join(', ')}]`);
+    }
+    return [values[0], values[1]];
+  }
+
+  /**
+   * Kernel, strides and pads of a Conv or pooling node (2-D, dilation 1). `kernelOfWeight` is the Conv weight's
+   * kernel, which kernel_shape must match; pooling needs kernel_shape and, as ONNX Runtime requires, pads smaller
+   * than the kernel.
+   */
+  private window(attrs: Attributes, label: string, kernelOfWeight?: [number, number]) {
+    const kernel = this.spatialInts(attrs, 'kernel_shape', kernelOfWeight, 1, label);
+    if (kernelOfWeight && (kernel[0] !== kernelOfWeight[0] || kernel[1] !== kernelOfWeight[1])) {
+      throw new ArqError(`${label}: kernel_shape [${kernel.join(', ')}] disagrees with the weight's kernel [${kernelOfWeight.join(', ')}]`);
+    }
+    const strides = this.spatialInts(attrs, 'strides', [1, 1], 1, label);
     const dilations = attrs.ints('dilations', [1, 1]);
-    if (dilations.some((d) => d !== 1)) throw new ArqError(`${label}: dilations other than 1 are not supported, got [${dilations.join(', ')}]`);
+    if (dilations.length !== 2 || dilations.some((d) => d !== 1)) throw new ArqError(`${label}: dilations other than 1 are not supported, got [${dilations.join(', ')}]`);
+    const autoPad = attrs.string('auto_pad', 'NOTSET');
+    if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') throw new ArqError(`${label}: auto_pad ${autoPad} is not supported; export with explicit pads`);
+    if (autoPad !== 'NOTSET' && autoPad !== 'VALID') throw new ArqError(`${label}: auto_pad '${autoPad}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID`);
+    const pads = autoPad === 'VALID' ? [0, 0, 0, 0] : attrs.ints('pads', [0, 0, 0, 0]);
+    if (pads.length !== 4 || pads.some((p) => !Number.isInteger(p) || p < 0)) throw new ArqError(`${label}: pads must be 4 non-negative values, got [${pads.join(', ')}]`);
+    if (!kernelOfWeight && pads.some((p, i) => p >= kernel[i % 2])) {
+      throw new ArqError(`${label}: pads [${pads.join(', ')}] must be smaller than the kernel [${kernel.join(', ')}]`);
+    }
+    return { kernel, strides, pads: [pads[0], pads[1], pads[2], pads[3]] as [number, number, number, number] };
   }
 
-  private conv(node: NodeProto, label: string, attrs: Attributes, x: Dynamic, constAt: (i: number, what: string) => ConstTensor, base: { name: string; inputs: string[]; output: string }): ConvNode {
+  private conv(operands: Operands, attrs: Attributes, x: Dynamic, base: Base): ConvNode {
+    const { label } = operands;
     this.requireRank(x, 4, label);
-    const weight = constAt(1, 'the weight');
-    if (weight.dims.length !== 4) throw new ArqError(`${label}: only 2-D convolutions are supported (weight dims [${weight.dims.join(', ')}])`);
-    this.checkDilations(attrs, label);
-    const kernel = attrs.ints('kernel_shape', weight.dims.slice(2));
-    if (kernel[0] !== weight.dims[2] || kernel[1] !== weight.dims[3]) throw new ArqError(`${label}: kernel_shape disagrees with the weight`);
-    const strides = attrs.ints('strides', [1, 1]);
-    const bias = (node.input ?? [])[2] ? constAt(2, 'the bias') : undefined;
-    return {
-      ...base, op: 'conv', weight: Float32Array.from(weight.data), bias: bias ? Float32Array.from(bias.data) : undefined,
-      outChannels: weight.dims[0], kernel: [kernel[0], kernel[1]], strides: [strides[0], strides[1]],
-      pads: this.spatialPads(attrs, label), group: attrs.int('group', 1),
-    };
+    const weight = operands.finiteAt(1, 'the weight');
+    const dims = weight.dims;
+    if (dims.length !== 4) throw new ArqError(`${label}: only 2-D convolutions are supported (the weight ${operands.tensor(1)} has dims [${dims.join(', ')}])`);
+    if (dims.some((d) => d < 1)) throw new ArqError(`${label}: the weight ${operands.tensor(1)} has an empty dim: [${dims.join(', ')}]`);
+    const channels = this.shapes.get(x.value)![0];
+    const group = attrs.int('group', 1);
+    if (group < 1 || channels % group !== 0) throw new ArqError(`${label}: group ${group} does not divide the ${channels} input channels`);
+    const [outChannels, perGroup] = dims;
+    if (perGroup * group !== channels) {
+      throw new ArqError(`${label}: the weight ${operands.tensor(1)} [${dims.join(', ')}] expects ${perGroup * group} input channels (${perGroup} per group x ${group} groups), the input has ${channels}`);
+    }
+    if (outChannels % group !== 0) throw new ArqError(`${label}: the weight ${operands.tensor(1)} has ${outChannels} output channels, which group ${group} does not divide`);
+    const { kernel, strides, pads } = this.window(attrs, label, [dims[2], dims[3]]);
+    let bias: Float32Array | undefined;
+    if (operands.has(2)) {
+      const tensor = operands.finiteAt(2, 'the bias');
+      if (tensor.dims.length !== 1 || tensor.dims[0] !== outChannels) {
+        throw new ArqError(`${label}: the bias ${operands.tensor(2)} has dims [${tensor.dims.join(', ')}], expected [${outChannels}] (one value per output channel)`);
+      }
+      bias = Float32Array.from(tensor.data);
+    }
+    return { ...base, op: 'conv', weight: Float32Array.from(weight.data), bias, outChannels, kernel, strides, pads, group };
   }
 
-  private batchNorm(label: string, attrs: Attributes, x: Dynamic, constAt: (i: number, what: string) => ConstTensor, base: { name: string; inputs: string[]; output: string }, output: string): void {
+  private batchNorm(operands: Operands, attrs: Attributes, x: Dynamic, base: Base): void {
+    const { label } = operands;
     if (attrs.int('training_mode', 0) !== 0) throw new ArqError(`${label}: training-mode batch norm cannot be imported; export the model in eval mode`);
-    const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((i) => constAt(i, ['scale', 'bias', 'mean', 'variance'][i - 1]).data);
-    const epsilon = attrs.float('epsilon', 1e-5);
+    if (this.opset < 9 && attrs.int('spatial', 1) !== 1) throw new ArqError(`${label}: spatial=0 (per-element statistics) is not supported`);
     const channels = this.shapes.get(x.value)![0];
-    if ([gamma, beta, mean, variance].some((t) => t.length !== channels)) throw new ArqError(`${label}: parameters must have ${channels} values`);
-    const scale = Array.from(gamma, (g, c) => g / Math.sqrt(variance[c] + epsilon));
+    const [gamma, beta, mean, variance] = ['scale', 'bias', 'mean', 'variance'].map((what, i) => {
+      const tensor = operands.finiteAt(i + 1, `the ${what}`);
+      if (tensor.dims.length !== 1 || tensor.dims[0] !== channels) {
+        throw new ArqError(`${label}: the ${what} ${operands.tensor(i + 1)} has dims [${tensor.dims.join(', ')}], expected [${channels}] (one value per channel)`);
+      }
+      return tensor.data;
+    });
+    const epsilon = this.finiteFloat(attrs, 'epsilon', 1e-5, label);
+    if (epsilon < 0) throw new ArqError(`${label}: attribute epsilon is ${epsilon}; it must not be negative`);
+    const denominator = Array.from(variance, (v) => v + epsilon);
+    const bad = denominator.findIndex((d) => !(d > 0));
+    if (bad >= 0) throw new ArqError(`${label}: variance + epsilon is ${denominator[bad]} at channel ${bad} of the variance ${operands.tensor(4)}; it must be positive`);
+    const scale = Array.from(gamma, (g, c) => g / Math.sqrt(denominator[c]));
     const shift = Array.from(beta, (b, c) => b - mean[c] * scale[c]);
     const producerIndex = this.producer.get(x.value);
     const producer = producerIndex === undefined ? undefined : this.nodes[producerIndex];
@@ -248,39 +344,72 @@ class Importer {
       const perChannel = producer.weight.length / producer.outChannels;
       const weight = Float32Array.from(producer.weight, (w, i) => w * scale[Math.floor(i / perChannel)]);
       const bias = Float32Array.from(shift, (s, c) => s + (producer.bias ? producer.bias[c] : 0) * scale[c]);
+      const folded = `${label}: folded into node '${producer.name}' (Conv), the`;
+      requireFinite(weight, `${folded} weight overflows float32: it`);
+      requireFinite(bias, `${folded} bias overflows float32: it`);
       this.nodes[producerIndex!] = { ...producer, weight, bias };
-      this.dynamics.set(output, x);
+      this.dynamics.set(base.output, x);
       return;
     }
     // Not after a convolution: y = x * scale + shift as two per-channel elementwise nodes.
+    const [scale32, shift32] = [Float32Array.from(scale), Float32Array.from(shift)];
+    requireFinite(scale32, `${label}: the scale gamma / sqrt(variance + epsilon) overflows float32: it`);
+    requireFinite(shift32, `${label}: the shift beta - mean * scale overflows float32: it`);
     const scaled = `${base.output}::scaled`;
-    this.emit({ ...base, output: scaled, op: 'elementwise', operation: 'mul', constant: Float32Array.from(scale), constantFirst: false }, x.rank, scaled);
-    this.emit({ ...base, name: `${base.name}::shift`, inputs: [scaled], op: 'elementwise', operation: 'add', constant: Float32Array.from(shift), constantFirst: false }, x.rank, output);
+    this.emit({ ...base, output: scaled, op: 'elementwise', operation: 'mul', constant: scale32, constantFirst: false }, x.rank, scaled, label);
+    this.emit({ ...base, name: `${base.name}::shift`, inputs: [scaled], op: 'elementwise', operation: 'add', constant: shift32, constantFirst: false }, x.rank, base.output, label);
   }
 
-  private gemm(op: string, label: string, attrs: Attributes, x: Dynamic, constInputs: (ConstTensor | undefined)[], constAt: (i: number, what: string) => ConstTensor, base: { name: string; inputs: string[]; output: string }): GemmNode {
+  private gemm(op: string, operands: Operands, attrs: Attributes, x: Dynamic, base: Base): GemmNode {
+    const { label } = operands;
     this.requireRank(x, 2, label);
     const inFeatures = this.shapes.get(x.value)![0];
-    const b = constAt(1, 'the weight');
-    if (b.dims.length !== 2) throw new ArqError(`${label}: the weight must be 2-D, got [${b.dims.join(', ')}]`);
-    if (op === 'Gemm' && attrs.int('transA', 0) !== 0) throw new ArqError(`${label}: transA=1 is not supported`);
-    const transB = op === 'Gemm' ? attrs.int('transB', 0) === 1 : false;
+    const b = operands.finiteAt(1, 'the weight');
+    if (b.dims.length !== 2) throw new ArqError(`${label}: the weight ${operands.tensor(1)} must be 2-D, got [${b.dims.join(', ')}]`);
+    if (op === 'Gemm' && this.flag(attrs, 'transA', label)) throw new ArqError(`${label}: transA=1 is not supported`);
+    const transB = op === 'Gemm' && this.flag(attrs, 'transB', label);
     const [rows, cols] = b.dims;
     const outFeatures = transB ? rows : cols;
-    if ((transB ? cols : rows) !== inFeatures) throw new ArqError(`${label}: the weight [${b.dims.join(', ')}] does not fit ${inFeatures} input features`);
-    const alpha = op === 'Gemm' ? attrs.float('alpha', 1) : 1;
+    if ((transB ? cols : rows) !== inFeatures || outFeatures < 1) {
+      throw new ArqError(`${label}: the weight ${operands.tensor(1)} [${b.dims.join(', ')}]${transB ? ' (transposed)' : ''} does not fit ${inFeatures} input features`);
+    }
+    const alpha = op === 'Gemm' ? this.finiteFloat(attrs, 'alpha', 1, label) : 1;
     const weight = new Float32Array(outFeatures * inFeatures);
     for (let o = 0; o < outFeatures; o++) {
       for (let i = 0; i < inFeatures; i++) weight[o * inFeatures + i] = alpha * b.data[transB ? o * cols + i : i * cols + o];
     }
+    requireFinite(weight, `${label}: alpha times the weight ${operands.tensor(1)} overflows float32: it`);
     let bias: Float32Array | undefined;
-    if (op === 'Gemm' && constInputs[2]) {
-      const c = constInputs[2];
-      const beta = attrs.float('beta', 1);
-      if (elementCount(c.dims) !== outFeatures && elementCount(c.dims) !== 1) throw new ArqError(`${label}: the bias must have ${outFeatures} values`);
+    if (op === 'Gemm' && operands.has(2)) {
+      const c = operands.finiteAt(2, 'the bias');
+      // C broadcasts to [N, out] (unidirectionally); with N unknown until run time its first dim must be 1.
+      const fits = c.dims.length <= 2 && (c.dims.length === 0 || [1, outFeatures].includes(c.dims[c.dims.length - 1])) && (c.dims.length < 2 || c.dims[0] === 1);
+      if (!fits) throw new ArqError(`${label}: the bias ${operands.tensor(2)} of dims [${c.dims.join(', ')}] does not broadcast to [N, ${outFeatures}]`);
+      const beta = this.finiteFloat(attrs, 'beta', 1, label);
       bias = Float32Array.from({ length: outFeatures }, (_, o) => beta * c.data[c.data.length === 1 ? 0 : o]);
+      requireFinite(bias, `${label}: beta times the bias ${operands.tensor(2)} overflows float32: it`);
     }
     return { ...base, op: 'gemm', weight, bias, outFeatures };
+  }
+
+  /** Clip's bounds: attributes before opset 11, optional scalar constant inputs since; +-Infinity means unbounded. */
+  private clipRange(operands: Operands, attrs: Attributes): { min: number; max: number } {
+    const { label } = operands;
+    const bound = (i: number, what: 'min' | 'max', fallback: number): number => {
+      if (this.opset < 11) {
+        const value = attrs.float(what, fallback);
+        if (Number.isNaN(value)) throw new ArqError(`${label}: attribute ${what} is NaN`);
+        return value;
+      }
+      if (!operands.has(i)) return fallback;
+      const tensor = operands.constAt(i, `the ${what} bound`);
+      if (tensor.data.length !== 1) throw new ArqError(`${label}: the ${what} bound ${operands.tensor(i)} must be a scalar, got dims [${tensor.dims.join(', ')}]`);
+      if (Number.isNaN(tensor.data[0])) throw new ArqError(`${label}: the ${what} bound ${operands.tensor(i)} is NaN`);
+      return tensor.data[0];
+    };
+    const range = { min: bound(1, 'min', Number.NEGATIVE_INFINITY), max: bound(2, 'max', Number.POSITIVE_INFINITY) };
+    if (range.min > range.max) throw new ArqError(`${label}: the min bound ${range.min} is greater than the max bound ${range.max}`);
+    return range;
   }
 
   /** Per-channel constant of an elementwise op, or undefined if it does not broadcast per channel. */
@@ -294,30 +423,40 @@ class Importer {
     return ok ? Float32Array.from(constant.data) : undefined;
   }
 
-  private arithmetic(op: string, label: string, inputNames: string[], constInputs: (ConstTensor | undefined)[], x: Dynamic, base: { name: string; inputs: string[]; output: string }, output: string): void {
-    const dynamicCount = inputNames.filter((n) => this.dynamics.has(n)).length;
+  private arithmetic(op: string, operands: Operands, x: Dynamic, base: Base): void {
+    const { label, names } = operands;
+    const dynamicCount = names.filter((n) => this.dynamics.has(n)).length;
     if (dynamicCount === 2) {
       if (op !== 'Add') throw new ArqError(`${label}: ${op} of two activations is not supported`);
-      const [a, b] = inputNames.map((n) => this.dynamics.get(n)!);
-      return this.emit({ ...base, inputs: [a.value, b.value], op: 'add' }, a.rank, output);
+      const [a, b] = names.map((n) => this.dynamics.get(n)!);
+      return this.emit({ ...base, inputs: [a.value, b.value], op: 'add' }, a.rank, base.output, label);
     }
-    const constantFirst = !this.dynamics.has(inputNames[0]);
-    const constant = constInputs[constantFirst ? 0 : 1]!;
+    const constantFirst = !this.dynamics.has(names[0]);
+    const at = constantFirst ? 0 : 1;
+    const constant = operands.finiteAt(at, 'the constant');
     const values = this.channelConstant(constant, x);
-    if (!values) throw new ArqError(`${label}: a constant of shape [${constant.dims.join(', ')}] must be a scalar or one value per channel`);
+    if (!values) throw new ArqError(`${label}: the constant ${operands.tensor(at)} of shape [${constant.dims.join(', ')}] must be a scalar or one value per channel`);
+    if (op === 'Div' && !constantFirst) {
+      const tiny = values.findIndex((v) => !(Math.abs(v) >= FLOAT32_MIN_NORMAL));
+      if (tiny >= 0) {
+        const why = values[tiny] === 0 ? 'divides by zero' : `divides by ${values[tiny]}, whose reciprocal overflows float32`;
+        throw new ArqError(`${label}: ${why} (the constant ${operands.tensor(at)} at index ${tiny})`);
+      }
+    }
     // MatMul followed by Add of a bias vector is a fully connected layer with bias.
     const producerIndex = this.producer.get(x.value);
     const producer = producerIndex === undefined ? undefined : this.nodes[producerIndex];
-    if (op === 'Add' && producer?.op === 'gemm' && !producer.bias && values.length === producer.outFeatures && (this.uses.get(inputNames[constantFirst ? 1 : 0]) ?? 0) === 1) {
+    if (op === 'Add' && producer?.op === 'gemm' && !producer.bias && values.length === producer.outFeatures && (this.uses.get(names[constantFirst ? 1 : 0]) ?? 0) === 1) {
       this.nodes[producerIndex!] = { ...producer, bias: values };
-      this.dynamics.set(output, x);
+      this.dynamics.set(base.output, x);
       return;
     }
     const operation = op.toLowerCase() as 'add' | 'sub' | 'mul' | 'div';
-    this.emit({ ...base, op: 'elementwise', operation, constant: values, constantFirst }, x.rank, output);
+    this.emit({ ...base, op: 'elementwise', operation, constant: values, constantFirst }, x.rank, base.output, label);
   }
 
-  private pad(label: string, attrs: Attributes, x: Dynamic, inputNames: string[], constAt: (i: number, what: string) => ConstTensor, base: { name: string; inputs: string[]; output: string }): Node {
+  private pad(operands: Operands, attrs: Attributes, x: Dynamic, base: Base): Node {
+    const { label } = operands;
     this.requireRank(x, 4, label);
     const mode = attrs.string('mode', 'constant');
     if (mode !== 'constant') throw new ArqError(`${label}: only constant padding is supported, got mode '${mode}'`);
@@ -325,14 +464,21 @@ class Importer {
     let value = 0;
     if (this.opset < 11) {
       pads = attrs.ints('pads');
-      value = attrs.float('value', 0);
+      value = this.finiteFloat(attrs, 'value', 0, label);
     } else {
-      pads = intsOf(constAt(1, 'pads'), label, 'pads');
-      if (inputNames[2]) value = constAt(2, 'the pad value').data[0] ?? 0;
-      if (inputNames[3]) {
-        const axes = intsOf(constAt(3, 'axes'), label, 'axes').map((a) => (a < 0 ? a + 4 : a));
+      pads = intsOf(operands.constAt(1, 'pads'), label, 'pads');
+      if (operands.has(2)) {
+        const tensor = operands.finiteAt(2, 'the pad value');
+        if (tensor.data.length !== 1) throw new ArqError(`${label}: the pad value ${operands.tensor(2)} must be a scalar, got dims [${tensor.dims.join(', ')}]`);
+        value = tensor.data[0];
+      }
+      if (operands.has(3)) {
+        const axes = intsOf(operands.constAt(3, 'axes'), label, 'axes');
+        const normalised = axes.map((a) => (a < 0 ? a + 4 : a));
+        if (normalised.some((a) => a < 0 || a > 3) || new Set(normalised).size !== axes.length) throw new ArqError(`${label}: axes [${axes.join(', ')}] must be distinct axes of a rank-4 input`);
+        if (pads.length !== 2 * axes.length) throw new ArqError(`${label}: expected ${2 * axes.length} pad values for ${axes.length} axes, got ${pads.length}`);
         const full = new Array<number>(8).fill(0);
-        axes.forEach((axis, i) => { full[axis] = pads[i]; full[axis + 4] = pads[i + axes.length]; });
+        normalised.forEach((axis, i) => { full[axis] = pads[i]; full[axis + 4] = pads[i + axes.length]; });
         pads = full;
       }
     }
@@ -342,14 +488,11 @@ class Importer {
     return { ...base, op: 'pad', pads: [pads[2], pads[3], pads[6], pads[7]], value };
   }
 
-  private pool(op: string, label: string, attrs: Attributes, x: Dynamic, base: { name: string; inputs: string[]; output: string }): Node {
+  private pool(op: string, label: string, attrs: Attributes, x: Dynamic, base: Base): Node {
     this.requireRank(x, 4, label);
-    this.checkDilations(attrs, label);
-    const kernel = attrs.ints('kernel_shape');
-    const strides = attrs.ints('strides', [1, 1]);
-    const pads = this.spatialPads(attrs, label);
-    const countIncludePad = op === 'AveragePool' && attrs.int('count_include_pad', 0) === 1;
-    if (attrs.int('ceil_mode', 0) === 1) {
+    const { kernel, strides, pads } = this.window(attrs, label);
+    const countIncludePad = op === 'AveragePool' && this.flag(attrs, 'count_include_pad', label);
+    if (this.flag(attrs, 'ceil_mode', label)) {
       // Ceil mode adds a last window where the input does not divide evenly. For max pooling extra bottom/right
       // padding reproduces it exactly (padding never wins a max); for average pooling the divisor would differ.
       const [, h, w] = this.shapes.get(x.value)!;
@@ -364,10 +507,11 @@ class Importer {
         pads[3] += extraW;
       }
     }
-    return { ...base, op: op === 'MaxPool' ? 'maxpool' : 'avgpool', kernel: [kernel[0], kernel[1]], strides: [strides[0], strides[1]], pads, countIncludePad };
+    return { ...base, op: op === 'MaxPool' ? 'maxpool' : 'avgpool', kernel, strides, pads, countIncludePad };
   }
 
-  private reshape(label: string, attrs: Attributes, x: Dynamic, target: ConstTensor, base: { name: string; inputs: string[]; output: string }, output: string): void {
+  private reshape(label: string, attrs: Attributes, x: Dynamic, target: ConstTensor, base: Base): void {
+    const output = base.output;
     const dims = this.fullDims(x);
     const perImage = elementCount(dims.slice(1));
     const wanted = intsOf(target, label, 'the target shape').map((d, axis) => (d === 0 && attrs.int('allowzero', 0) === 0 ? dims[axis] : d));
@@ -377,14 +521,15 @@ class Importer {
     if (leadingBatch && !rest.some(Number.isNaN)) {
       const resolved = Number.isNaN(wanted[0]) || rest.includes(-1) ? reshapeTarget(dims.slice(1), rest, true, label) : rest;
       if (elementCount(resolved) === perImage) {
-        if (resolved.length === 1) return x.rank === 2 ? void this.dynamics.set(output, x) : this.emit({ ...base, op: 'flatten' }, 2, output);
+        if (resolved.length === 1) return x.rank === 2 ? void this.dynamics.set(output, x) : this.emit({ ...base, op: 'flatten' }, 2, output, label);
         if (resolved.length === dims.length - 1 && resolved.every((d, i) => d === dims[i + 1])) return void this.dynamics.set(output, x);
       }
     }
     throw new ArqError(`${label}: reshaping [N, ${dims.slice(1).join(', ')}] to [${toArray(target).map((d) => (Number.isNaN(d) ? 'N' : d)).join(', ')}] is not supported (only flattening to [N, -1])`);
   }
 
-  private repeat(op: string, label: string, x: Dynamic, argument: ConstTensor, base: { name: string; inputs: string[]; output: string }, output: string): void {
+  private repeat(op: string, label: string, x: Dynamic, argument: ConstTensor, base: Base): void {
+    const output = base.output;
     this.requireRank(x, 4, label);
     const dims = this.fullDims(x);
     const values = intsOf(argument, label, op === 'Tile' ? 'repeats' : 'the shape');
@@ -403,7 +548,7 @@ class Importer {
       factor = channels === 1 ? values[1] : 1;
     }
     if (factor === 1) return void this.dynamics.set(output, x);
-    this.emit({ ...base, op: 'repeat', factor }, 4, output);
+    this.emit({ ...base, op: 'repeat', factor }, 4, output, label);
   }
 }
 
@@ -411,5 +556,6 @@ class Importer {
 export function importModel(model: ModelProto, source: string): Graph {
   const opset = modelOpset(model);
   if (opset < 7 || opset > MAX_OPSET) throw new ArqError(`${source}: ONNX opset ${opset} is not supported (arq reads opsets 7 to ${MAX_OPSET})`);
+  validateGraph(model.graph!, source);
   return new Importer(model, opset, source).run();
 }

@@ -17,8 +17,40 @@ export interface ConstTensor {
 
 export const BATCH = Number.NaN;
 
+/**
+ * The most elements one constant tensor may hold (256 MiB as float32): above the weights of any network arq's
+ * engine runs, and low enough that a hostile shape (a huge dim, a ConstantOfShape or Range of 10^12) is refused
+ * before anything is allocated for it.
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 26;
+
 export function elementCount(dims: readonly number[]): number {
   return dims.reduce((product, dim) => product * dim, 1);
+}
+
+/**
+ * The element count of a tensor of `dims` that is about to be allocated: every dim a non-negative integer and the
+ * product within MAX_TENSOR_ELEMENTS. `where` names the tensor or node in errors.
+ */
+export function checkedElementCount(dims: readonly number[], where: string): number {
+  if (dims.some((dim) => !Number.isInteger(dim) || dim < 0)) throw new ArqError(`${where}: invalid dims [${dims.join(', ')}]`);
+  const count = elementCount(dims);
+  if (count > MAX_TENSOR_ELEMENTS) {
+    throw new ArqError(`${where}: dims [${dims.join(', ')}] hold ${count} elements, more than arq's limit of ${MAX_TENSOR_ELEMENTS}`);
+  }
+  return count;
+}
+
+/** The index of the first NaN or infinite value, or -1. */
+function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
+}
+
+/** Throws unless every value is finite; `what` names the node and the tensor, e.g. "node 'c' (Conv): weight 'w'". */
+export function requireFinite(values: ArrayLike<number>, what: string): void {
+  const at = firstNonFinite(values);
+  if (at >= 0) throw new ArqError(`${what} holds ${values[at]} at index ${at}; only finite values are supported`);
 }
 
 export function makeConst(kind: ConstKind, dims: readonly number[], values: ArrayLike<number>): ConstTensor {
@@ -96,8 +128,7 @@ export function fromTensorProto(tensor: TensorProto, where: string): ConstTensor
     throw new ArqError(`${where}: tensors stored in external data files are not supported; save the model as one file`);
   }
   const dims = (tensor.dims ?? []).map(toNumber);
-  if (dims.some((dim) => !Number.isInteger(dim) || dim < 0)) throw new ArqError(`${where}: invalid dims [${dims.join(', ')}]`);
-  const count = elementCount(dims);
+  const count = checkedElementCount(dims, where);
   const dataType = tensor.dataType ?? 0;
   const kind = kindOf(dataType, where);
   let values: ArrayLike<number>;
