@@ -6,7 +6,7 @@
 import { ArqError } from '../util/errors.js';
 import { Attributes } from './attributes.js';
 import { DataType, type NodeProto } from './proto.js';
-import { elementCount, fromTensorProto, makeConst, toArray, type ConstKind, type ConstTensor } from './tensor.js';
+import { checkedElementCount, elementCount, fromTensorProto, makeConst, toArray, type ConstKind, type ConstTensor } from './tensor.js';
 
 export const FOLDABLE_OPS = new Set([
   'Constant', 'Identity', 'Cast', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Reshape', 'Slice', 'Transpose',
@@ -53,9 +53,9 @@ function broadcastIndex(source: readonly number[], dims: readonly number[]): (fl
   };
 }
 
-function expandTo(tensor: ConstTensor, dims: readonly number[]): ConstTensor {
+function expandTo(tensor: ConstTensor, dims: readonly number[], label: string): ConstTensor {
+  const count = checkedElementCount(dims, label);
   const index = broadcastIndex(tensor.dims, dims);
-  const count = elementCount(dims);
   const values = new Array<number>(count);
   for (let i = 0; i < count; i++) values[i] = tensor.data[index(i)];
   return makeConst(tensor.kind, dims, values);
@@ -63,9 +63,9 @@ function expandTo(tensor: ConstTensor, dims: readonly number[]): ConstTensor {
 
 function binary(a: ConstTensor, b: ConstTensor, label: string, fn: (x: number, y: number) => number, kind?: ConstKind): ConstTensor {
   const dims = broadcastDims(a.dims, b.dims, label);
+  const count = checkedElementCount(dims, label);
   const ia = broadcastIndex(a.dims, dims);
   const ib = broadcastIndex(b.dims, dims);
-  const count = elementCount(dims);
   const values = new Array<number>(count);
   for (let i = 0; i < count; i++) values[i] = fn(a.data[ia(i)], b.data[ib(i)]);
   return makeConst(kind ?? (a.kind === 'float' || b.kind === 'float' ? 'float' : 'int'), dims, values);
@@ -192,6 +192,8 @@ export function foldConstantNode(node: NodeProto, inputs: readonly (ConstTensor 
       const dim = data.dims[axis];
       const outer = elementCount(data.dims.slice(0, axis));
       const inner = elementCount(data.dims.slice(axis + 1));
+      const dims = [...data.dims.slice(0, axis), ...input(1).dims, ...data.dims.slice(axis + 1)];
+      checkedElementCount(dims, label);
       const values: number[] = [];
       for (let o = 0; o < outer; o++) {
         for (const raw of indices) {
@@ -200,7 +202,6 @@ export function foldConstantNode(node: NodeProto, inputs: readonly (ConstTensor 
           for (let i = 0; i < inner; i++) values.push(data.data[(o * dim + index) * inner + i]);
         }
       }
-      const dims = [...data.dims.slice(0, axis), ...input(1).dims, ...data.dims.slice(axis + 1)];
       return makeConst(data.kind, dims, values);
     }
     case 'Unsqueeze': {
@@ -217,13 +218,18 @@ export function foldConstantNode(node: NodeProto, inputs: readonly (ConstTensor 
     case 'Squeeze': {
       const data = input(0);
       const axes = axesFrom(1)?.map((axis) => normaliseAxis(axis, data.dims.length, label));
+      const notOne = axes?.find((axis) => data.dims[axis] !== 1);
+      if (notOne !== undefined) throw new ArqError(`${label}: cannot squeeze axis ${notOne} of size ${data.dims[notOne]}`);
       const dims = data.dims.filter((dim, axis) => (axes ? !axes.includes(axis) : dim !== 1));
       return makeConst(data.kind, dims, data.data);
     }
     case 'Concat': {
       const parts = inputs.filter((t): t is ConstTensor => t !== undefined);
+      if (parts.length === 0) throw new ArqError(`${label}: Concat needs at least one input`);
       const rank = parts[0].dims.length;
       const axis = normaliseAxis(attrs.int('axis'), rank, label);
+      const mismatch = parts.find((part) => part.dims.length !== rank || part.dims.some((dim, i) => i !== axis && dim !== parts[0].dims[i]));
+      if (mismatch) throw new ArqError(`${label}: cannot concatenate [${parts[0].dims.join(', ')}] and [${mismatch.dims.join(', ')}] on axis ${axis}`);
       const outer = elementCount(parts[0].dims.slice(0, axis));
       const values: number[] = [];
       for (let o = 0; o < outer; o++) {
@@ -246,6 +252,7 @@ export function foldConstantNode(node: NodeProto, inputs: readonly (ConstTensor 
       const data = input(0);
       const axis = attrs.int('axis', 1);
       const split = axis < 0 ? axis + data.dims.length : axis;
+      if (split < 0 || split > data.dims.length) throw new ArqError(`${label}: axis ${axis} is out of range for rank ${data.dims.length}`);
       return makeConst(data.kind, [elementCount(data.dims.slice(0, split)), elementCount(data.dims.slice(split))], data.data);
     }
     case 'Slice': {
@@ -264,6 +271,9 @@ export function foldConstantNode(node: NodeProto, inputs: readonly (ConstTensor 
       const data = input(0);
       const rank = data.dims.length;
       const perm = attrs.ints('perm', [...Array(rank).keys()].reverse());
+      if (perm.length !== rank || [...perm].sort((p, q) => p - q).some((axis, i) => axis !== i)) {
+        throw new ArqError(`${label}: perm [${perm.join(', ')}] is not a permutation of the ${rank} axes`);
+      }
       const dims = perm.map((axis) => data.dims[axis]);
       const sourceStrides = strides(data.dims);
       const destStrides = strides(dims);
@@ -278,19 +288,21 @@ export function foldConstantNode(node: NodeProto, inputs: readonly (ConstTensor 
     case 'ConstantOfShape': {
       const dims = concreteInts(input(0), label, 'shape');
       const value = attrs.has('value') ? fromTensorProto(attrs.tensor('value'), label) : makeConst('float', [1], [0]);
-      return makeConst(value.kind, dims, new Array<number>(elementCount(dims)).fill(value.data[0]));
+      if (value.data.length !== 1) throw new ArqError(`${label}: the value attribute must hold one element, it holds ${value.data.length}`);
+      return makeConst(value.kind, dims, new Array<number>(checkedElementCount(dims, label)).fill(value.data[0]));
     }
     case 'Expand': {
       const data = input(0);
-      return expandTo(data, broadcastDims(data.dims, concreteInts(input(1), label, 'shape'), label));
+      return expandTo(data, broadcastDims(data.dims, concreteInts(input(1), label, 'shape'), label), label);
     }
     case 'Tile': {
       const data = input(0);
       const repeats = concreteInts(input(1), label, 'repeats');
+      if (repeats.length !== data.dims.length) throw new ArqError(`${label}: ${repeats.length} repeats for a rank-${data.dims.length} tensor`);
       const dims = data.dims.map((dim, axis) => dim * repeats[axis]);
+      const values = new Array<number>(checkedElementCount(dims, label));
       const sourceStrides = strides(data.dims);
       const destStrides = strides(dims);
-      const values = new Array<number>(elementCount(dims));
       for (let flat = 0; flat < values.length; flat++) {
         let index = 0;
         for (let axis = 0; axis < dims.length; axis++) index += ((Math.floor(flat / destStrides[axis]) % dims[axis]) % data.dims[axis]) * sourceStrides[axis];
@@ -303,6 +315,7 @@ export function foldConstantNode(node: NodeProto, inputs: readonly (ConstTensor 
     case 'Mul': return binary(input(0), input(1), label, (x, y) => x * y);
     case 'Div': {
       const integer = input(0).kind !== 'float' && input(1).kind !== 'float';
+      if (integer && toArray(input(1)).includes(0)) throw new ArqError(`${label}: integer division by zero`);
       return binary(input(0), input(1), label, (x, y) => (integer ? Math.trunc(x / y) : x / y));
     }
     case 'Neg': {
@@ -317,13 +330,14 @@ export function foldConstantNode(node: NodeProto, inputs: readonly (ConstTensor 
     case 'Where': {
       const condition = input(0);
       const dims = broadcastDims(broadcastDims(condition.dims, input(1).dims, label), input(2).dims, label);
-      const [c, x, y] = [expandTo(condition, dims), expandTo(input(1), dims), expandTo(input(2), dims)];
+      const [c, x, y] = [expandTo(condition, dims, label), expandTo(input(1), dims, label), expandTo(input(2), dims, label)];
       const values = Array.from(c.data, (flag, i) => (flag ? x.data[i] : y.data[i]));
       return makeConst(x.kind, dims, values);
     }
     case 'Range': {
       const [start, limit, delta] = [0, 1, 2].map((i) => concreteInts(input(i), label, 'range bounds')[0]);
-      const count = Math.max(Math.ceil((limit - start) / delta), 0);
+      if (delta === 0) throw new ArqError(`${label}: Range delta must not be 0`);
+      const count = checkedElementCount([Math.max(Math.ceil((limit - start) / delta), 0)], label);
       return makeConst(input(0).kind, [count], Array.from({ length: count }, (_, i) => start + i * delta));
     }
     default:
