@@ -24,6 +24,24 @@ export const MAX_OPSET = 22;
 /** The smallest normal float32: a divisor below it (a denormal) has a reciprocal beyond float32's range. */
 const FLOAT32_MIN_NORMAL = 2 ** -126;
 
+/**
+ * Inputs and outputs of each operator arq maps to the IR, as its ONNX schemas over opsets 7..22 allow them
+ * ([min, max] inputs, trailing optional inputs counted; max outputs). Operators arq does not map are not listed.
+ */
+const ARITY: Record<string, { readonly inputs: readonly [number, number]; readonly outputs: number }> = {
+  Identity: { inputs: [1, 1], outputs: 1 }, Dropout: { inputs: [1, 3], outputs: 2 }, Cast: { inputs: [1, 1], outputs: 1 },
+  Conv: { inputs: [2, 3], outputs: 1 }, BatchNormalization: { inputs: [5, 5], outputs: 5 }, Gemm: { inputs: [2, 3], outputs: 1 },
+  MatMul: { inputs: [2, 2], outputs: 1 }, Relu: { inputs: [1, 1], outputs: 1 }, Clip: { inputs: [1, 3], outputs: 1 },
+  Add: { inputs: [2, 2], outputs: 1 }, Sub: { inputs: [2, 2], outputs: 1 }, Mul: { inputs: [2, 2], outputs: 1 },
+  Div: { inputs: [2, 2], outputs: 1 }, Pad: { inputs: [1, 4], outputs: 1 }, MaxPool: { inputs: [1, 1], outputs: 2 },
+  AveragePool: { inputs: [1, 1], outputs: 1 }, GlobalAveragePool: { inputs: [1, 1], outputs: 1 },
+  Flatten: { inputs: [1, 1], outputs: 1 }, Reshape: { inputs: [2, 2], outputs: 1 }, Tile: { inputs: [2, 2], outputs: 1 },
+  Expand: { inputs: [2, 2], outputs: 1 },
+};
+
+/** Operators whose activation may be either input; every other operator reads its activation as input 0. */
+const COMMUTED_OPS = new Set(['Add', 'Sub', 'Mul', 'Div']);
+
 /** A value computed at run time: its IR name and its ONNX rank (4 for [N,C,H,W], 2 for [N,F]). */
 interface Dynamic {
   readonly value: string;
@@ -186,6 +204,17 @@ class Importer {
       this.constantSource.set(output, describeNode(node, index));
       return;
     }
+    const arity = ARITY[op];
+    if (arity) {
+      const [min, max] = arity.inputs;
+      if (inputNames.length < min || inputNames.length > max) {
+        throw new ArqError(`${label}: has ${inputNames.length} inputs, ${op} takes ${min === max ? min : `${min} to ${max}`}`);
+      }
+      if (outputs.length > arity.outputs) throw new ArqError(`${label}: has ${outputs.length} outputs, ${op} has at most ${arity.outputs}`);
+      if (!COMMUTED_OPS.has(op) && inputNames[0] !== dynamicInputs[0]) {
+        throw new ArqError(`${label}: the activation '${dynamicInputs[0]}' must be input 0, it is input ${inputNames.indexOf(dynamicInputs[0])}`);
+      }
+    }
     const x = this.dynamics.get(dynamicInputs[0])!;
     const attrs = new Attributes(node, label);
     const operands = this.operands(label, inputNames);
@@ -195,7 +224,10 @@ class Importer {
 
     switch (op) {
       case 'Identity':
+        return alias();
       case 'Dropout':
+        // Since opset 12 a constant training_mode input of true makes Dropout drop values at inference too.
+        if (operands.has(2) && operands.constAt(2, 'training_mode').data[0]) throw new ArqError(`${label}: Dropout in training mode cannot be imported; export the model in eval mode`);
         return alias();
       case 'Cast':
         if (attrs.int('to') !== onnx.TensorProto.DataType.FLOAT) throw new ArqError(`${label}: only casts to float32 are supported on activations`);

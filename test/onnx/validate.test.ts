@@ -12,7 +12,7 @@ import { describe, expect, test } from 'vitest';
 import { fixturePath, loadFixture, type FixtureName } from '../support/fixtures.js';
 import { modelFromBytes } from '../../src/model.js';
 import { MAX_VALUE_ELEMENTS } from '../../src/graph/shapes.js';
-import { onnx, type OnnxNamespace } from '../../src/onnx/proto.js';
+import { DataType, onnx, type OnnxNamespace } from '../../src/onnx/proto.js';
 import { MAX_TENSOR_ELEMENTS } from '../../src/onnx/tensor.js';
 import { MAX_NODES } from '../../src/onnx/validate.js';
 import { OnnxBuilder } from '../../src/onnx/write.js';
@@ -173,6 +173,44 @@ const CASES: Case[] = [
     },
     message: "m.onnx: graph output 'z' is not produced by any node",
     ort: { rejects: true, shape: [1, 2, 4, 4] },
+  },
+  {
+    name: 'a Relu with two inputs',
+    build: () => {
+      const b = new OnnxBuilder(13).input('x', ['N', 2, 4, 4]).output('y', ['N', 2, 4, 4]);
+      b.initializer('k', { dims: [1], dataType: 'float', values: [1] });
+      b.node('Relu', ['x', 'k'], 'y', {}, 'relu');
+      return b.encode();
+    },
+    message: "m.onnx: node 'relu' (Relu): has 2 inputs, Relu takes 1",
+    ort: { rejects: true, shape: [1, 2, 4, 4] },
+  },
+  {
+    name: 'a Conv whose weight and activation are swapped',
+    build: () => {
+      const b = new OnnxBuilder(13).input('x', ['N', 1, 3, 3]).output('y', ['N', 1, 1, 1]);
+      b.initializer('w', { dims: [1, 1, 3, 3], dataType: 'float', values: ones(9) });
+      b.node('Conv', ['w', 'x'], 'y', {}, 'conv');
+      return b.encode();
+    },
+    message: "m.onnx: node 'conv' (Conv): the activation 'x' must be input 0, it is input 1",
+    // ONNX Runtime convolves the constant with the image as its kernel; arq's layers need a constant weight.
+    ort: { rejects: false, shape: [1, 1, 3, 3] },
+  },
+  {
+    // ONNX Runtime drops values at random: not the network arq would quantize.
+    name: 'a Dropout in training mode',
+    build: () => {
+      const b = new OnnxBuilder(13).input('x', ['N', 2, 4, 4]).output('y', ['N', 2, 4, 4]);
+      b.initializer('ratio', { dims: [], dataType: 'float', values: [0.5] });
+      b.initializer('training', { dims: [], dataType: 'uint8', values: [1] });
+      b.node('Dropout', ['x', 'ratio', 'training'], 'y', {}, 'drop');
+      const model = onnx.ModelProto.decode(b.encode());
+      model.graph!.initializer![1].dataType = DataType.BOOL; // one byte per value, as uint8
+      return onnx.ModelProto.encode(model).finish();
+    },
+    message: "m.onnx: node 'drop' (Dropout): Dropout in training mode cannot be imported; export the model in eval mode",
+    ort: { rejects: false, shape: [1, 2, 4, 4] },
   },
   // Tensors.
   {
