@@ -172,6 +172,8 @@ class Importer {
       has: (i) => Boolean(names[i]),
       finiteAt: (i, what) => {
         const value = constAt(i, what);
+        // The activations are float32, and ONNX's type constraints make weights and constants the same type.
+        if (value.kind !== 'float') throw new ArqError(`${label}: ${what} ${tensor(i)} must be a float tensor, it holds ${value.kind} values`);
         requireFinite(value.data, `${label}: ${what} ${tensor(i)}`);
         return value;
       },
@@ -182,6 +184,7 @@ class Importer {
     const op = node.opType ?? '';
     const name = this.uniqueName(node, index);
     const label = `${this.source}: node '${name}' (${op})`;
+    if (node.domain && node.domain !== 'ai.onnx') throw new ArqError(`${label}: operator ${op} of domain '${node.domain}' is not supported (arq reads the standard ONNX domain)`);
     const inputNames = node.input ?? [];
     const outputs = node.output ?? [];
     if (outputs.length === 0 || !outputs[0]) throw new ArqError(`${label}: has no output`);

@@ -212,6 +212,29 @@ const CASES: Case[] = [
     message: "m.onnx: node 'drop' (Dropout): Dropout in training mode cannot be imported; export the model in eval mode",
     ort: { rejects: false, shape: [1, 2, 4, 4] },
   },
+  {
+    name: 'an operator of another domain',
+    build: () => {
+      const b = new OnnxBuilder(13).input('x', ['N', 2, 4, 4]).output('y', ['N', 2, 4, 4]);
+      b.node('Relu', ['x'], 'y', {}, 'relu');
+      const model = onnx.ModelProto.decode(b.encode());
+      model.graph!.node![0].domain = 'com.example';
+      return onnx.ModelProto.encode(model).finish();
+    },
+    message: "m.onnx: node 'relu' (Relu): operator Relu of domain 'com.example' is not supported (arq reads the standard ONNX domain)",
+    ort: { rejects: true, shape: [1, 2, 4, 4] },
+  },
+  {
+    name: 'an integer constant multiplying float activations',
+    build: () => {
+      const b = new OnnxBuilder(13).input('x', ['N', 2, 4, 4]).output('y', ['N', 2, 4, 4]);
+      b.initializer('k', { dims: [1], dataType: 'int64', values: [2] });
+      b.node('Mul', ['x', 'k'], 'y', {}, 'op');
+      return b.encode();
+    },
+    message: "m.onnx: node 'op' (Mul): the constant 'k' must be a float tensor, it holds int values",
+    ort: { rejects: true, shape: [1, 2, 4, 4] },
+  },
   // Tensors.
   {
     name: 'raw data shorter than the dims (a fixture weight cut by 4 bytes)',
