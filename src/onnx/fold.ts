@@ -210,6 +210,7 @@ export function foldConstantNode(node: NodeProto, inputs: readonly (ConstTensor 
       if (!axes) throw new ArqError(`${label}: Unsqueeze needs axes`);
       const rank = data.dims.length + axes.length;
       const normalised = axes.map((axis) => normaliseAxis(axis, rank, label));
+      if (new Set(normalised).size !== normalised.length) throw new ArqError(`${label}: axes [${axes.join(', ')}] repeat an axis`);
       const dims: number[] = [];
       let source = 0;
       for (let axis = 0; axis < rank; axis++) dims.push(normalised.includes(axis) ? 1 : data.dims[source++]);

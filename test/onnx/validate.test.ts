@@ -104,6 +104,13 @@ function batchNormModel(params: { scale?: number[]; variance?: number[]; epsilon
   return b.encode();
 }
 
+/** x [N, 2, 4, 4] * k -> y, where `fold` builds the constant k from constant nodes (which arq folds at import). */
+function foldedConstantModel(fold: (b: OnnxBuilder) => string): Uint8Array {
+  const b = new OnnxBuilder(13).input('x', ['N', 2, 4, 4]).output('y', ['N', 2, 4, 4]);
+  b.node('Mul', ['x', fold(b)], 'y', {}, 'op');
+  return b.encode();
+}
+
 interface Case {
   readonly name: string;
   readonly build: () => Uint8Array;
@@ -277,6 +284,42 @@ const CASES: Case[] = [
     build: () => convModel({ pads: [5000, 5000, 5000, 5000] }),
     message: `m.onnx: node 'conv' (Conv): the output shape [2, 10006, 10006] holds more than arq's limit of ${MAX_VALUE_ELEMENTS} elements per image; input shapes [1, 8, 8]`,
     // ONNX Runtime accepts it and spends tens of seconds on the 800 MB output.
+    ort: null,
+  },
+  // Constant folding.
+  {
+    name: 'a Transpose whose perm repeats an axis',
+    build: () => foldedConstantModel((b) => b.node('Transpose', [b.constant({ dims: [2, 1, 1], dataType: 'float', values: [1, 2] })], 'k', { perm: [0, 0, 1] }, 'fold')),
+    message: "m.onnx: node 'fold' (Transpose): perm [0, 0, 1] is not a permutation of the 3 axes",
+    ort: { rejects: true, shape: [1, 2, 4, 4] },
+  },
+  {
+    name: 'an Unsqueeze whose axes repeat',
+    build: () => foldedConstantModel((b) => {
+      const data = b.constant({ dims: [2], dataType: 'float', values: [1, 2] });
+      return b.node('Unsqueeze', [data, b.constant({ dims: [2], dataType: 'int64', values: [1, 1] })], 'k', {}, 'fold');
+    }),
+    message: "m.onnx: node 'fold' (Unsqueeze): axes [1, 1] repeat an axis",
+    ort: { rejects: true, shape: [1, 2, 4, 4] },
+  },
+  {
+    // ONNX Runtime would fold it into a 8 TB constant.
+    name: 'a Range of 2^40 values',
+    build: () => foldedConstantModel((b) => {
+      const [start, limit, delta] = [0, 2 ** 40, 1].map((v) => b.constant({ dims: [], dataType: 'int64', values: [v] }));
+      return b.node('Cast', [b.node('Range', [start, limit, delta], 'range', {}, 'fold')], 'k', { to: 1 });
+    }),
+    message: `m.onnx: node 'fold' (Range): dims [${2 ** 40}] hold ${2 ** 40} elements, more than arq's limit of ${MAX_TENSOR_ELEMENTS}`,
+    ort: null,
+  },
+  {
+    // Integer division by zero is undefined behaviour in ONNX Runtime's kernel: not run.
+    name: 'an integer Div by 0 in the shape plumbing',
+    build: () => foldedConstantModel((b) => {
+      const [four, zero] = [4, 0].map((v) => b.constant({ dims: [1], dataType: 'int64', values: [v] }));
+      return b.node('Cast', [b.node('Div', [four, zero], 'q', {}, 'fold')], 'k', { to: 1 });
+    }),
+    message: "m.onnx: node 'fold' (Div): integer division by zero",
     ort: null,
   },
   // Conv.
