@@ -24,12 +24,10 @@ export function validateGraph(graph: NonNullable<ModelProto['graph']>, source: s
 
   // What defines each value: an initializer, a graph input or a node.
   const definedBy = new Map<string, string>();
-  const initializers = new Set<string>();
   for (const initializer of graph.initializer ?? []) {
     const name = initializer.name ?? '';
     if (!name) throw new ArqError(`${source}: an initializer has no name`);
-    if (initializers.has(name)) throw new ArqError(`${source}: initializer '${name}' is defined twice`);
-    initializers.add(name);
+    if (definedBy.has(name)) throw new ArqError(`${source}: initializer '${name}' is defined twice`);
     definedBy.set(name, 'an initializer');
   }
   const inputs = new Set<string>();
