@@ -48,17 +48,6 @@ inline void check_elements(Napi::Env env, int64_t count, int64_t max_elements, c
   }
 }
 
-// Runs a binding's body (after its arguments are read) and turns an allocation failure, which node-addon-api would
-// not catch, into a JavaScript Error naming the operation.
-template <typename Body>
-Napi::Value guard_memory(Napi::Env env, const std::string& where, Body&& body) {
-  try {
-    return body();
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, where + ": out of memory");
-  }
-}
-
 inline Napi::Object object_arg(const Napi::CallbackInfo& info, size_t index, const std::string& where) {
   if (info.Length() <= index || !info[index].IsObject()) {
     throw_type(info.Env(), where, "argument " + std::to_string(index) + " must be an object");
