@@ -6,7 +6,6 @@
 #include <napi.h>
 
 #include <cmath>
-#include <new>
 #include <cstdint>
 #include <string>
 #include <vector>

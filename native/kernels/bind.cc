@@ -16,7 +16,6 @@
 #include <napi.h>
 
 #include <cstdint>
-#include <new>
 #include <string>
 #include <vector>
 

@@ -46,7 +46,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <new>
 #include <random>
 #include <stdexcept>
 #include <string>

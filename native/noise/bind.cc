@@ -22,7 +22,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <new>
 #include <string>
 #include <vector>
 
