@@ -45,7 +45,7 @@ std::string value_label(int producer, const OpGeometry* op, const Shape& shape) 
 
 PlanLayout plan_layout(const Shape& input, int values, int output, const std::vector<const OpGeometry*>& ops) {
   if (input.c <= 0 || input.h <= 0 || input.w <= 0) throw std::invalid_argument("input shape must be positive");
-  if (values < 1 || values > (1 << 20)) throw std::invalid_argument("values out of range");
+  if (values < 1 || values > kMaxPlanOps + 1) throw std::invalid_argument("values out of range");
   if (output < 0 || output >= values) throw std::invalid_argument("output value out of range");
   // Each op defines a new value, so a longer list is wrong before any per-op work is done.
   if (ops.size() >= static_cast<size_t>(values)) throw std::invalid_argument("more ops than values to compute");

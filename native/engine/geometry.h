@@ -10,6 +10,11 @@
 
 namespace arq::engine {
 
+// The most operators a plan may have. Real CNNs lower to well under a thousand; the cap bounds every per-op table
+// and keeps building a plan (reading the description from JavaScript, a few microseconds per op, on the JavaScript
+// thread) short, and a graph of 200,000 Relus is refused before anything is read.
+constexpr int kMaxPlanOps = 4096;
+
 struct Shape {  // per image; a flat vector is (features, 1, 1)
   int64_t c = 0, h = 0, w = 0;
   int64_t size() const { return c * h * w; }

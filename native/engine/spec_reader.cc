@@ -69,16 +69,22 @@ Napi::Array read_plan_header(const Napi::Object& o, const std::string& where, Sh
   Napi::Env env = o.Env();
   const auto dims = int_array(env, field(o, "input", where), 3, 1, kMaxDim, where, "input");
   *input = Shape{dims[0], dims[1], dims[2]};
-  *values = static_cast<int>(int_field(o, "values", 1, 1 << 20, where));
-  *output = static_cast<int>(int_field(o, "output", 0, *values - 1, where));
-  const Napi::Value ops = field(o, "ops", where);
-  if (!ops.IsArray()) arq::napi::throw_type(env, where, "ops must be an array");
-  // Each op computes a new value: checked before any op is read or copied.
-  if (ops.As<Napi::Array>().Length() >= static_cast<uint32_t>(*values)) {
-    arq::napi::throw_range(env, where, "ops has " + std::to_string(ops.As<Napi::Array>().Length()) +
-                                           " entries, more than the " + std::to_string(*values - 1) + " values to compute");
+  // The op count first, before any op (or the value count that follows from it) is read.
+  const Napi::Value ops_value = field(o, "ops", where);
+  if (!ops_value.IsArray()) arq::napi::throw_type(env, where, "ops must be an array");
+  const Napi::Array ops = ops_value.As<Napi::Array>();
+  if (ops.Length() > static_cast<uint32_t>(kMaxPlanOps)) {
+    arq::napi::throw_range(env, where, "the plan has " + std::to_string(ops.Length()) + " operators, more than the " +
+                                           std::to_string(kMaxPlanOps) + " arq supports");
   }
-  return ops.As<Napi::Array>();
+  *values = static_cast<int>(int_field(o, "values", 1, kMaxPlanOps + 1, where));
+  *output = static_cast<int>(int_field(o, "output", 0, *values - 1, where));
+  // Each op computes a new value.
+  if (ops.Length() >= static_cast<uint32_t>(*values)) {
+    arq::napi::throw_range(env, where, "ops has " + std::to_string(ops.Length()) + " entries, more than the " +
+                                           std::to_string(*values - 1) + " values to compute");
+  }
+  return ops;
 }
 
 int64_t read_memory_limit(const Napi::Object& o, const std::string& where) {

@@ -16,7 +16,8 @@
 
 namespace arq::engine {
 
-// Reads input [c, h, w], values and output; returns the ops array.
+// Reads input [c, h, w], values and output; returns the ops array. Refuses more than kMaxPlanOps ops, or more ops
+// than values to compute, before any op is read.
 Napi::Array read_plan_header(const Napi::Object& o, const std::string& where, Shape* input, int* values, int* output);
 // The optional `maxMemory` field (bytes a single call of the plan may allocate, an integer >= 1 MiB), else
 // kDefaultMemoryLimit.

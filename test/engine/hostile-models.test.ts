@@ -90,14 +90,23 @@ describe('memory is bounded before anything is allocated', () => {
     expect(growth).toBeLessThan(256 * MiB);
   });
 
-  test('200,000 chained Relus: calibration refuses the histograms before running the network', async () => {
-    const nodes: Node[] = Array.from({ length: 200_000 }, (_, i) => ({ op: 'clamp', name: `relu${i}`, inputs: [i === 0 ? 'x' : `v${i - 1}`], output: `v${i}`, range: { min: 0, max: Infinity } }));
-    const graph = graphOf([1, 1, 1], nodes);
+  const relus = (count: number): Graph => graphOf([1, 1, 1], Array.from({ length: count }, (_, i): Node => ({ op: 'clamp', name: `relu${i}`, inputs: [i === 0 ? 'x' : `v${i - 1}`], output: `v${i}`, range: { min: 0, max: Infinity } })));
+
+  test('200,000 chained Relus (a 7 MB model): the plan is refused by its operator count before any op is read', async () => {
+    const graph = relus(200_000);
     let error: unknown;
     const growth = await peakGrowth(() => calibrate(graph, dataset([1, 1, 1], 8), { sigma: 0.25, count: 8, threads: 2 }).catch((e: unknown) => (error = e)));
-    expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).toMatch(/needs about [\d.]+ GiB, more than the memory limit of 2\.0 GiB \(largest: histograms of 200001 values x 2048 bins x 4 copies/);
-    expect(growth).toBeLessThan(512 * MiB);
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toBe('FloatPlan: the plan has 200000 operators, more than the 4096 arq supports');
+    expect(growth).toBeLessThan(256 * MiB);
+  });
+
+  test('calibration checks the histograms against the limit before the ranges pass runs the network', async () => {
+    let error: unknown;
+    const growth = await peakGrowth(() => calibrate(relus(4000), dataset([1, 1, 1], 8), { sigma: 0.25, count: 8, threads: 2, maxMemory: 100 * MiB }).catch((e: unknown) => (error = e)));
+    expect((error as Error).message).toMatch(/^calibration on synthetic: FloatPlan\.checkMemory: needs about 250\.\d MiB, more than the memory limit of 100\.0 MiB \(largest: histograms of 4001 values x 2048 bins x 4 copies/);
+    expect(growth).toBeLessThan(64 * MiB);
+    await expect(calibrate(relus(4000), dataset([1, 1, 1], 8), { sigma: 0.25, count: 8, threads: 2 })).resolves.toBeDefined();
   });
 
   test('a plan spec with more ops than values is refused before any op is read', () => {
