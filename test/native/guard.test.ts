@@ -5,13 +5,14 @@
  * 1 GiB weight array, and asks for one 2 GiB histogram table.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { addon } from '../../src/native.js';
 
-const ADDON = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../build/Release/arq.node');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ADDON = path.join(ROOT, 'build/Release/arq.node');
 
 // Runs `call` (an expression awaited with the raw addon bound to `addon`) in a child node whose virtual memory is
 // capped at 2.2 GB: room for node (~0.7 GB) and a 1 GiB array, none for a second one. Prints the error or 'done'.
@@ -80,4 +81,12 @@ describe('C++ exceptions from the cores become errors naming the operation', () 
     expect(() => new IntPlan({ ...tiny(), grids: [null, null] })).toThrow(/^IntPlan: op #0 \(clamp\): needs a quantized input/);
     expect(() => new TrainNet({ ...tiny(), values: 3, output: 2 })).toThrow(/^TrainNet: /);
   });
+});
+
+test('no native source registers a function, method or class except through the guard', () => {
+  const sources = readdirSync(path.join(ROOT, 'native'), { recursive: true, encoding: 'utf8' }).filter((file) => /\.(cc|h)$/.test(file));
+  expect(sources.length).toBeGreaterThan(50);
+  const registering = /Function::New|InstanceMethod|InstanceAccessor|StaticMethod|StaticAccessor|ObjectWrap<|napi_create_function|napi_define_class/;
+  const offenders = sources.filter((file) => file !== path.join('common', 'guard.h') && registering.test(readFileSync(path.join(ROOT, 'native', file), 'utf8')));
+  expect(offenders).toEqual([]);
 });
