@@ -1,5 +1,6 @@
 #include "certify/bind.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -63,7 +64,7 @@ Napi::Value queue_sample(const Napi::CallbackInfo& info, const char* where, int6
   }
   if (r.record && classes > 256) napi::throw_range(env, where, "recording predictions needs at most 256 classes");
   job->classes = classes;
-  job->run = bind_run(r.batch, threads);
+  job->run = bind_run(std::min(r.batch, std::max<int64_t>(r.count, 1)), threads);  // the batch sample() runs
   r.image = napi::float_array(env, napi::field(o, "image", where), input_size, where, "image");
   return napi::PromiseWorker<SampleJob>::queue(env, where, std::move(job));
 }

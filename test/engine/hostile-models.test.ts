@@ -56,6 +56,12 @@ describe('memory is bounded before anything is allocated', () => {
     expect(growth).toBeLessThan(256 * MiB);
   });
 
+  test('the certification sampling loop checks the batch it will run', async () => {
+    const plan = FloatPlan.build(widePadModel());
+    const request = { image: new Float32Array(16), sigma: 0.25, seedHi: 0, seedLo: 1, imageIndex: 0, firstSample: 0, count: 100, batch: 256, threads: 2, record: false };
+    await expect(plan.sample(request)).rejects.toThrow(/^FloatPlan\.sample: needs about [\d.]+ GiB, .*op #0 \(conv 'wide'\)/);
+  });
+
   test('the build itself is refused when one image does not fit the limit, and a higher limit admits it', () => {
     expect(() => FloatPlan.build(widePadModel(), { maxMemory: 100 * MiB })).toThrow(RangeError);
     expect(() => FloatPlan.build(widePadModel(), { maxMemory: 100 * MiB })).toThrow(/^FloatPlan: needs about .* op #0 \(conv 'wide'\)/);
