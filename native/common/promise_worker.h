@@ -7,12 +7,12 @@
 
 #include <napi.h>
 
-#include "common/guard.h"
-
 #include <exception>
 #include <memory>
 #include <string>
 #include <utility>
+
+#include "common/guard.h"
 
 namespace arq::napi {
 
