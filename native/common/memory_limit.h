@@ -32,27 +32,30 @@ inline std::string format_bytes(double bytes) {
   return text;
 }
 
+// Items are numbered by the caller and described only when the check fails, so a check on every call of a loop
+// (the sampling loop's batches) formats no strings.
 class MemoryBudget {
  public:
-  // Adds `bytes` (counts are multiplied in double, so no product of sizes can overflow) for `what`.
-  void add(double bytes, const std::string& what) {
+  // Adds `bytes` (counts are multiplied in double, so no product of sizes can overflow) for the caller's item `item`.
+  void add(double bytes, int item) {
     total_ += bytes;
-    if (bytes > largest_) largest_ = bytes, largest_what_ = what;
+    if (bytes > largest_) largest_ = bytes, largest_item_ = item;
   }
   double total() const { return total_; }
 
-  // Throws MemoryLimitError when the total exceeds `limit` bytes.
-  void check(int64_t limit) const {
+  // Throws MemoryLimitError when the total exceeds `limit` bytes; describe(item) names the largest item.
+  template <typename Describe>
+  void check(int64_t limit, Describe&& describe) const {
     if (total_ <= static_cast<double>(limit)) return;
     throw MemoryLimitError("needs about " + format_bytes(total_) + ", more than the memory limit of " +
-                           format_bytes(static_cast<double>(limit)) + " (largest: " + largest_what_ + ", " +
+                           format_bytes(static_cast<double>(limit)) + " (largest: " + describe(largest_item_) + ", " +
                            format_bytes(largest_) + "); raise the limit with the maxMemory option (CLI: --max-memory)");
   }
 
  private:
   double total_ = 0;
   double largest_ = -1;
-  std::string largest_what_;
+  int largest_item_ = -1;
 };
 
 }  // namespace arq

@@ -8,6 +8,7 @@
 #include "common/aligned.h"
 #include "common/thread_pool.h"
 #include "engine/nhwc_ops.h"
+#include "engine/run_memory.h"
 
 namespace arq::engine {
 namespace {
@@ -123,18 +124,16 @@ double FloatPlan::check_memory(int64_t batch, int threads, int bins) const {
   const ImageChunks chunks = image_chunks(batch, threads, kChunkImages);
   double activations = 0;  // floats per image, all slots
   for (int64_t size : slot_size_) activations += static_cast<double>(size);
-  MemoryBudget budget;
-  budget.add(static_cast<double>(batch) * static_cast<double>(input_.size()) * sizeof(float), "the input batch");
-  budget.add(2.0 * static_cast<double>(batch) * static_cast<double>(output_shape_.size()) * sizeof(float), "the logits");
-  budget.add(chunks.slots * (activations * static_cast<double>(chunks.chunk) + static_cast<double>(col_size_)) * sizeof(float),
-             "the workspaces of " + std::to_string(chunks.slots) + " threads x " + std::to_string(chunks.chunk) +
-                 " images, whose largest tensor is " + largest_);
-  if (bins > 0) {  // per-thread counts, the merged counts and the result array
-    budget.add((threads + 2.0) * values() * static_cast<double>(bins) * sizeof(double),
-               "histograms of " + std::to_string(values()) + " values x " + std::to_string(bins) + " bins x " +
-                   std::to_string(threads + 2) + " copies");
-  }
-  budget.check(memory_limit_);
+  MemoryBudget budget = run_budget(batch, input_.size(), output_shape_.size(), chunks, activations * sizeof(float),
+                                   static_cast<double>(col_size_) * sizeof(float));
+  const int histograms = kRunOwnItems;
+  // Per-thread counts, the merged counts and the result array.
+  if (bins > 0) budget.add((threads + 2.0) * values() * static_cast<double>(bins) * sizeof(double), histograms);
+  budget.check(memory_limit_, [&](int item) {
+    if (item != histograms) return run_item_name(item, chunks, largest_);
+    return "histograms of " + std::to_string(values()) + " values x " + std::to_string(bins) + " bins x " +
+           std::to_string(threads + 2) + " copies";
+  });
   return budget.total();
 }
 

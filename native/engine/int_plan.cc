@@ -9,6 +9,7 @@
 #include "common/aligned.h"
 #include "common/thread_pool.h"
 #include "engine/nhwc_ops.h"
+#include "engine/run_memory.h"
 #include "kernels/qu8-elementwise/elementwise.h"
 
 namespace arq::engine {
@@ -377,13 +378,8 @@ double IntPlan::check_memory(int64_t batch, int threads) const {
   const double fixed = static_cast<double>(col_bytes_ + scratch_bytes_ + row_out_bytes_) +
                        static_cast<double>(kIndirectRows) * sizeof(const uint8_t*) +
                        static_cast<double>(sum_channels_) * sizeof(int32_t);
-  MemoryBudget budget;
-  budget.add(static_cast<double>(batch) * static_cast<double>(net_.input.size()) * sizeof(float), "the input batch");
-  budget.add(2.0 * static_cast<double>(batch) * static_cast<double>(classes()) * sizeof(float), "the logits");
-  budget.add(chunks.slots * (per_image * static_cast<double>(chunks.chunk) + fixed),
-             "the workspaces of " + std::to_string(chunks.slots) + " threads x " + std::to_string(chunks.chunk) +
-                 " images, whose largest tensor is " + largest_);
-  budget.check(memory_limit_);
+  const MemoryBudget budget = run_budget(batch, net_.input.size(), classes(), chunks, per_image, fixed);
+  budget.check(memory_limit_, [&](int item) { return run_item_name(item, chunks, largest_); });
   return budget.total();
 }
 
