@@ -2,6 +2,8 @@
 #include <napi.h>
 
 #include "common/cpu.h"
+#include "common/guard.h"
+#include "common/memory_limit.h"
 #include "common/napi_args.h"
 #include "common/thread_pool.h"
 #include "engine/bind.h"
@@ -37,8 +39,9 @@ Napi::Value SetIsaCap(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo, "cpuInfo"));
-  exports.Set("_setIsaCap", Napi::Function::New(env, SetIsaCap, "_setIsaCap"));
+  exports.Set("cpuInfo", arq::napi::guarded_function<CpuInfo>(env, "cpuInfo", "cpuInfo"));
+  exports.Set("defaultMaxMemory", Napi::Number::New(env, static_cast<double>(arq::kDefaultMemoryLimit)));
+  exports.Set("_setIsaCap", arq::napi::guarded_function<SetIsaCap>(env, "_setIsaCap", "_setIsaCap"));
   arq::engine::register_bindings(env, exports);
   arq::engine::register_int_bindings(env, exports);
   arq::kernels::register_bindings(env, exports);

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { ArqError } from './util/errors.js';
+import { integerInRange } from './util/check.js';
 
 export type IsaName = 'scalar' | 'avx2' | 'avx512vnni';
 export const ISA_LEVELS: readonly IsaName[] = ['scalar', 'avx2', 'avx512vnni'];
@@ -29,6 +30,8 @@ export interface FloatPlanSpec {
   values: number;
   output: number;
   ops: FloatPlanOp[];
+  /** Bytes one call of the plan may allocate (its memory estimate is checked first); default defaultMaxMemory(). */
+  maxMemory?: number;
 }
 
 /** A carrier grid (8-bit) or a layer input grid (`bits` = the layer's abits): real = scale * (q - zero). */
@@ -51,6 +54,8 @@ export interface QuantizedSpec<Op> {
   /** Per value: its 8-bit carrier grid, or null for float values (the input, its float prefix, the logits). */
   grids: (NativeGrid | null)[];
   ops: Op[];
+  /** Bytes one call of the plan may allocate (see FloatPlanSpec). */
+  maxMemory?: number;
 }
 
 /** One operator of a native integer plan: the fp32 op's structure, with codes instead of float weights. */
@@ -97,6 +102,8 @@ export interface NativeIntPlan {
   sample(request: SampleRequest): Promise<SampleResult>;
   /** The plain reference executor of the same semantics (slow; tests). */
   _runReference(input: Float32Array, batch: number): Promise<Float32Array>;
+  /** Estimated bytes of a run; throws a RangeError naming the largest item when over the plan's maxMemory. */
+  checkMemory(batch: number, threads: number): number;
 }
 
 export interface NativeFloatPlan {
@@ -108,10 +115,12 @@ export interface NativeFloatPlan {
   /** Logits [batch x classes] of `batch` NCHW images. */
   run(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
   sample(request: SampleRequest): Promise<SampleResult>;
-  /** [min, max] of every plan value over the batch. */
+  /** [min, max] of every plan value over the batch; rejects naming the first value holding a NaN or an infinity. */
   observeRanges(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
-  /** Histograms of `bins` equal bins over the given ranges, values x bins counts. */
+  /** Histograms of `bins` equal bins over the given (finite) ranges, values x bins counts; rejects as observeRanges. */
   observeHistograms(input: Float32Array, batch: number, threads: number, ranges: Float32Array, bins: number): Promise<Float64Array>;
+  /** Estimated bytes of a run (bins 0) or a histogram pass; throws a RangeError when over the plan's maxMemory. */
+  checkMemory(batch: number, threads: number, bins: number): number;
 }
 
 export interface DwconvShape {
@@ -234,6 +243,8 @@ export interface NativeQatNet extends NativeBatchNet {
 
 interface Addon {
   cpuInfo(): { detected: IsaName; active: IsaName; threads: number };
+  /** The memory limit of a plan whose spec has no maxMemory (bytes). */
+  readonly defaultMaxMemory: number;
   _setIsaCap(isa: IsaName): void;
   FloatPlan: new (spec: FloatPlanSpec) => NativeFloatPlan;
   IntPlan: new (spec: IntPlanSpec) => NativeIntPlan;
@@ -286,6 +297,18 @@ export function supportedIsas(): IsaName[] {
 /** Caps the ISA used by plans built afterwards (tests and benchmarks compare the paths in one process). */
 export function setIsaCap(isa: IsaName): void {
   addon()._setIsaCap(isa);
+}
+
+let memoryLimitOverride: number | undefined;
+
+/** Bytes one native plan call may allocate unless a build says otherwise: setMaxMemory's value, else 2 GiB. */
+export function defaultMaxMemory(): number {
+  return memoryLimitOverride ?? addon().defaultMaxMemory;
+}
+
+/** Sets defaultMaxMemory() for plans built afterwards (the CLI's --max-memory); undefined restores 2 GiB. */
+export function setMaxMemory(bytes: number | undefined): void {
+  memoryLimitOverride = bytes === undefined ? undefined : integerInRange('maxMemory', bytes, 2 ** 20, Number.MAX_SAFE_INTEGER);
 }
 
 export function kernels(): NativeKernels {

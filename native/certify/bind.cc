@@ -1,5 +1,6 @@
 #include "certify/bind.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -39,12 +40,11 @@ struct SampleJob {
 }  // namespace
 
 Napi::Value queue_sample(const Napi::CallbackInfo& info, const char* where, int64_t input_size, int64_t classes,
-                         const std::function<RunBatch(int threads)>& bind_run) {
+                         const std::function<RunBatch(int64_t batch, int threads)>& bind_run) {
   Napi::Env env = info.Env();
   const Napi::Object o = napi::object_arg(info, 0, where);
   auto job = std::make_unique<SampleJob>();
   SampleRequest& r = job->request;
-  r.image = napi::float_array(env, napi::field(o, "image", where), input_size, where, "image");
   r.sigma = static_cast<float>(napi::number_field(o, "sigma", where));
   if (!(r.sigma >= 0.0f) || !std::isfinite(r.sigma)) napi::throw_range(env, where, "sigma must be finite and >= 0");
   const int64_t hi = napi::int_field(o, "seedHi", 0, kMaxU32, where);
@@ -64,7 +64,8 @@ Napi::Value queue_sample(const Napi::CallbackInfo& info, const char* where, int6
   }
   if (r.record && classes > 256) napi::throw_range(env, where, "recording predictions needs at most 256 classes");
   job->classes = classes;
-  job->run = bind_run(threads);
+  job->run = bind_run(std::min(r.batch, std::max<int64_t>(r.count, 1)), threads);  // the batch sample() runs
+  r.image = napi::float_array(env, napi::field(o, "image", where), input_size, where, "image");
   return napi::PromiseWorker<SampleJob>::queue(env, where, std::move(job));
 }
 

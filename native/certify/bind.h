@@ -12,8 +12,9 @@
 
 namespace arq::certify {
 
-// Reads the request and queues the job; `run` is bound to the plan (holding it alive) and the thread count.
+// Reads the request and queues the job; bind_run(batch, threads) checks the plan's memory limit for that batch and
+// thread count (throwing before the image is copied) and returns the run bound to the plan (holding it alive).
 Napi::Value queue_sample(const Napi::CallbackInfo& info, const char* where, int64_t input_size, int64_t classes,
-                         const std::function<RunBatch(int threads)>& bind_run);
+                         const std::function<RunBatch(int64_t batch, int threads)>& bind_run);
 
 }  // namespace arq::certify

@@ -6,7 +6,6 @@
 #include <napi.h>
 
 #include <cmath>
-#include <new>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -45,17 +44,6 @@ inline Isa isa_arg(const Napi::CallbackInfo& info, size_t index, const std::stri
 inline void check_elements(Napi::Env env, int64_t count, int64_t max_elements, const std::string& where, const std::string& name) {
   if (count > max_elements) {
     throw_range(env, where, name + " would have " + std::to_string(count) + " elements, more than " + std::to_string(max_elements));
-  }
-}
-
-// Runs a binding's body (after its arguments are read) and turns an allocation failure, which node-addon-api would
-// not catch, into a JavaScript Error naming the operation.
-template <typename Body>
-Napi::Value guard_memory(Napi::Env env, const std::string& where, Body&& body) {
-  try {
-    return body();
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, where + ": out of memory");
   }
 }
 

@@ -1,10 +1,16 @@
-// Bindings for the fp32 executor. FloatPlan is an ObjectWrap:
-//   new FloatPlan(spec)            [sync]  builds and validates a plan; throws TypeError/RangeError/Error
+// Bindings for the fp32 executor. FloatPlan is an ObjectWrap (every entry inside common/guard.h's guard):
+//   new FloatPlan(spec)            [sync]  builds and validates a plan; throws TypeError/RangeError/Error, and
+//                                          RangeError when even one image would pass spec.maxMemory (bytes,
+//                                          default 2 GiB)
 //   plan.run(input, batch, threads) [async] -> Promise<Float32Array> logits [batch x classes]
 //   plan.sample(request)           [async] the certification sampling loop (certify/bind.h)
 //   plan.observeRanges(input, batch, threads) [async] -> Promise<Float32Array> [min, max] per plan value
 //   plan.observeHistograms(input, batch, threads, ranges, bins) [async] -> Promise<Float64Array> values x bins
+//   plan.checkMemory(batch, threads, bins) [sync] -> estimated bytes of such a call (bins 0: run/observeRanges)
 //   plan.classes, plan.values, plan.inputShape, plan.kernels   [sync] read-only facts
+// Every call checks its memory estimate (FloatPlan::check_memory) before copying its input: RangeError naming the
+// largest item. observeRanges/observeHistograms reject with an Error naming the first plan value holding a NaN or
+// an infinity.
 #include "engine/bind.h"
 
 #include <memory>
@@ -12,6 +18,7 @@
 #include <utility>
 
 #include "certify/bind.h"
+#include "common/guard.h"
 #include "common/napi_args.h"
 #include "common/promise_worker.h"
 #include "engine/float_plan.h"
@@ -28,6 +35,7 @@ PlanSpec read_spec(const Napi::Object& o) {
   const std::string where = "FloatPlan";
   PlanSpec spec;
   const Napi::Array ops = read_plan_header(o, where, &spec.input, &spec.values, &spec.output);
+  spec.memory_limit = read_memory_limit(o, where);
   for (uint32_t i = 0; i < ops.Length(); ++i) {
     const std::string at = where + " op #" + std::to_string(i);
     OpSpec s;
@@ -69,27 +77,25 @@ struct ObserveJob {
   }
 };
 
-class FloatPlanWrap : public Napi::ObjectWrap<FloatPlanWrap> {
+class FloatPlanWrap : public arq::napi::GuardedWrap<FloatPlanWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
     return DefineClass(env, "FloatPlan",
-                       {InstanceMethod<&FloatPlanWrap::Run>("run"),
-                        InstanceMethod<&FloatPlanWrap::Sample>("sample"),
-                        InstanceMethod<&FloatPlanWrap::ObserveRanges>("observeRanges"),
-                        InstanceMethod<&FloatPlanWrap::ObserveHistograms>("observeHistograms"),
-                        InstanceAccessor<&FloatPlanWrap::Values>("values"),
-                        InstanceAccessor<&FloatPlanWrap::Classes>("classes"),
-                        InstanceAccessor<&FloatPlanWrap::InputShape>("inputShape"),
-                        InstanceAccessor<&FloatPlanWrap::Kernels>("kernels")});
+                       {method<&FloatPlanWrap::Run>("run", "FloatPlan.run"),
+                        method<&FloatPlanWrap::Sample>("sample", "FloatPlan.sample"),
+                        method<&FloatPlanWrap::ObserveRanges>("observeRanges", "FloatPlan.observeRanges"),
+                        method<&FloatPlanWrap::ObserveHistograms>("observeHistograms", "FloatPlan.observeHistograms"),
+                        method<&FloatPlanWrap::CheckMemory>("checkMemory", "FloatPlan.checkMemory"),
+                        accessor<&FloatPlanWrap::Values>("values", "FloatPlan.values"),
+                        accessor<&FloatPlanWrap::Classes>("classes", "FloatPlan.classes"),
+                        accessor<&FloatPlanWrap::InputShape>("inputShape", "FloatPlan.inputShape"),
+                        accessor<&FloatPlanWrap::Kernels>("kernels", "FloatPlan.kernels")});
   }
 
-  explicit FloatPlanWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FloatPlanWrap>(info) {
-    PlanSpec spec = read_spec(arq::napi::object_arg(info, 0, "FloatPlan"));
-    try {
-      plan_ = std::make_shared<const FloatPlan>(std::move(spec));
-    } catch (const std::exception& error) {
-      throw Napi::Error::New(info.Env(), std::string("FloatPlan: ") + error.what());
-    }
+  explicit FloatPlanWrap(const Napi::CallbackInfo& info) : GuardedWrap(info) {
+    construct(info, "FloatPlan", [&] {
+      plan_ = std::make_shared<const FloatPlan>(read_spec(arq::napi::object_arg(info, 0, "FloatPlan")));
+    });
   }
 
  private:
@@ -100,37 +106,53 @@ class FloatPlanWrap : public Napi::ObjectWrap<FloatPlanWrap> {
     auto job = std::make_unique<RunJob>();
     job->batch = arq::napi::int_value(env, info[1], 1, int64_t{1} << 24, where, "batch");
     const int threads = static_cast<int>(arq::napi::int_value(env, info[2], 1, 256, where, "threads"));
+    plan_->check_memory(job->batch, threads);
     job->input = float_array(env, info[0], job->batch * plan_->input_shape().size(), where, "input");
     job->classes = plan_->classes();
     job->run = [plan = plan_, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
     return arq::napi::PromiseWorker<RunJob>::queue(env, where, std::move(job));
   }
   Napi::Value Sample(const Napi::CallbackInfo& info) {
-    return certify::queue_sample(info, "FloatPlan.sample", plan_->input_shape().size(), plan_->classes(), [plan = plan_](int threads) {
+    return certify::queue_sample(info, "FloatPlan.sample", plan_->input_shape().size(), plan_->classes(), [plan = plan_](int64_t batch, int threads) {
+      plan->check_memory(batch, threads);
       return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
     });
   }
-  std::unique_ptr<ObserveJob> observe_job(const Napi::CallbackInfo& info, const std::string& where) {
+  // The job of observeRanges (bins 0) or observeHistograms: arguments read and the memory checked before the input
+  // is copied.
+  std::unique_ptr<ObserveJob> observe_job(const Napi::CallbackInfo& info, const std::string& where, bool histograms) {
     Napi::Env env = info.Env();
-    if (info.Length() < 3) arq::napi::throw_type(env, where, "expected (input, batch, threads, ...)");
+    if (info.Length() < (histograms ? 5u : 3u)) {
+      arq::napi::throw_type(env, where, histograms ? "expected (input, batch, threads, ranges, bins)" : "expected (input, batch, threads)");
+    }
     auto job = std::make_unique<ObserveJob>();
     job->plan = plan_;
     job->batch = arq::napi::int_value(env, info[1], 1, int64_t{1} << 24, where, "batch");
     job->threads = static_cast<int>(arq::napi::int_value(env, info[2], 1, 256, where, "threads"));
+    if (histograms) {
+      job->bins = static_cast<int>(arq::napi::int_value(env, info[4], 1, 1 << 16, where, "bins"));
+      job->ranges = float_array(env, info[3], 2 * int64_t{plan_->values()}, where, "ranges");
+    }
+    plan_->check_memory(job->batch, job->threads, job->bins);
     job->input = float_array(env, info[0], job->batch * plan_->input_shape().size(), where, "input");
     return job;
   }
   Napi::Value ObserveRanges(const Napi::CallbackInfo& info) {
     const std::string where = "FloatPlan.observeRanges";
-    return arq::napi::PromiseWorker<ObserveJob>::queue(info.Env(), where, observe_job(info, where));
+    return arq::napi::PromiseWorker<ObserveJob>::queue(info.Env(), where, observe_job(info, where, false));
   }
   Napi::Value ObserveHistograms(const Napi::CallbackInfo& info) {
     const std::string where = "FloatPlan.observeHistograms";
-    auto job = observe_job(info, where);
-    if (info.Length() < 5) arq::napi::throw_type(info.Env(), where, "expected (input, batch, threads, ranges, bins)");
-    job->ranges = float_array(info.Env(), info[3], 2 * int64_t{plan_->values()}, where, "ranges");
-    job->bins = static_cast<int>(arq::napi::int_value(info.Env(), info[4], 1, 1 << 16, where, "bins"));
-    return arq::napi::PromiseWorker<ObserveJob>::queue(info.Env(), where, std::move(job));
+    return arq::napi::PromiseWorker<ObserveJob>::queue(info.Env(), where, observe_job(info, where, true));
+  }
+  Napi::Value CheckMemory(const Napi::CallbackInfo& info) {
+    const std::string where = "FloatPlan.checkMemory";
+    Napi::Env env = info.Env();
+    arq::napi::expect_args(info, 3, where);
+    const int64_t batch = arq::napi::int_value(env, info[0], 1, int64_t{1} << 24, where, "batch");
+    const int threads = static_cast<int>(arq::napi::int_value(env, info[1], 1, 256, where, "threads"));
+    const int bins = static_cast<int>(arq::napi::int_value(env, info[2], 0, 1 << 16, where, "bins"));
+    return Napi::Number::New(env, plan_->check_memory(batch, threads, bins));
   }
   Napi::Value Values(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), plan_->values()); }
   Napi::Value Classes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(plan_->classes())); }

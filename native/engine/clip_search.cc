@@ -1,7 +1,9 @@
 #include "engine/clip_search.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
+#include <string>
 #include <stdexcept>
 
 namespace arq::engine {
@@ -34,12 +36,18 @@ ARQ_ROUNDING_CLONES WeightCodes quantize_weights(const float* weight, int64_t ch
   for (int64_t c = 0; c < channels; ++c) {
     const float* w = weight + c * per_channel;
     double max_abs = 0;
-    for (int64_t i = 0; i < per_channel; ++i) max_abs = std::max(max_abs, std::fabs(static_cast<double>(w[i])));
+    for (int64_t i = 0; i < per_channel; ++i) {
+      if (!std::isfinite(w[i])) {
+        throw std::invalid_argument("weight [" + std::to_string(c) + "][" + std::to_string(i) + "] is " + (std::isnan(w[i]) ? "NaN" : "infinite"));
+      }
+      max_abs = std::max(max_abs, std::fabs(static_cast<double>(w[i])));
+    }
     if (max_abs == 0) continue;
     double best_error = INFINITY;
     float best = 1.0f;
     for (int f = 0; f < kWeightClipFractions; ++f) {
-      const float scale = static_cast<float>((clip_fraction(f) * max_abs) / qmax);
+      // At least FLT_MIN: a channel of denormal weights would otherwise get scale 0, and w / 0 no code at all.
+      const float scale = std::max(static_cast<float>((clip_fraction(f) * max_abs) / qmax), FLT_MIN);
       double error = 0;
       for (int64_t i = 0; i < per_channel; ++i) {
         const double d = w[i] - static_cast<double>(scale) * code_of(w[i], scale, qmax);

@@ -15,8 +15,9 @@ struct WeightCodes {
 
 // Per-output-channel symmetric weight codes. For each fraction f in {1.00, 0.99, ..., 0.30}: scale =
 // float((f * max|w_c|) / qmax), error = sum over the channel of (w - scale * clamp(rhe(w / scale), -qmax, qmax))^2;
-// an all-zero channel gets scale 1 and codes 0. weight: [channels][per_channel] float32; bits 2..8 (throws
-// std::invalid_argument otherwise).
+// an all-zero channel gets scale 1 and codes 0; a scale below FLT_MIN (denormal weights) is raised to FLT_MIN.
+// weight: [channels][per_channel] finite float32; bits 2..8 (throws std::invalid_argument otherwise, naming the
+// first non-finite weight).
 WeightCodes quantize_weights(const float* weight, int64_t channels, int64_t per_channel, int bits);
 
 // A tensor's per-tensor activation grid (real = scale * (q - zero), q in 0 .. 2^bits - 1) from its calibration range

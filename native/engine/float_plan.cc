@@ -8,6 +8,7 @@
 #include "common/aligned.h"
 #include "common/thread_pool.h"
 #include "engine/nhwc_ops.h"
+#include "engine/run_memory.h"
 
 namespace arq::engine {
 namespace {
@@ -16,6 +17,23 @@ constexpr int64_t kChunkImages = 8;    // images per pool task
 constexpr int64_t kConvRowBlock = 192;  // im2col rows per GEMM call (a multiple of every kernel's mr)
 
 inline float clampf(float x, float lo, float hi) { return std::min(std::max(x, lo), hi); }
+
+// A NaN or infinite parameter makes every output of the op meaningless: rejected, naming the op and the tensor.
+void check_finite_values(size_t index, const OpSpec& op, const std::vector<float>& values, const char* tensor) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      throw std::invalid_argument(op_label(index, op) + ": " + tensor + "[" + std::to_string(i) + "] is " +
+                                  (std::isnan(values[i]) ? "NaN" : "infinite"));
+    }
+  }
+}
+
+void check_finite_parameters(size_t index, const OpSpec& op) {
+  check_finite_values(index, op, op.weight, "weight");
+  check_finite_values(index, op, op.bias, "bias");
+  check_finite_values(index, op, op.constant, "constant");
+  if (!std::isfinite(op.pad_value)) throw std::invalid_argument(op_label(index, op) + ": the pad value is not finite");
+}
 
 }  // namespace
 
@@ -46,9 +64,15 @@ FloatPlan::FloatPlan(PlanSpec spec)
     geometry.push_back(&s);
   }
   PlanLayout layout = plan_layout(input_, spec.values, spec.output, geometry);
+  for (size_t index = 0; index < spec.ops.size(); ++index) check_finite_parameters(index, spec.ops[index]);
+  const int largest_producer = layout.producer[static_cast<size_t>(layout.largest)];
+  largest_ = value_label(largest_producer, largest_producer < 0 ? nullptr : geometry[static_cast<size_t>(largest_producer)],
+                         layout.shapes[static_cast<size_t>(layout.largest)]);
+  memory_limit_ = spec.memory_limit;
   shapes_ = std::move(layout.shapes);
   slot_of_ = std::move(layout.slot_of);
   slot_size_ = std::move(layout.slot_size);
+  producer_ = std::move(layout.producer);
   output_shape_ = layout.output;
 
   for (size_t index = 0; index < spec.ops.size(); ++index) {
@@ -87,13 +111,50 @@ FloatPlan::FloatPlan(PlanSpec spec)
     op->spec = std::move(s);
     ops_.push_back(std::move(op));
   }
+  // Packing takes memory in proportion to the weights the caller already holds; workspaces are what can explode.
+  check_memory(1, 1);
 }
 
 FloatPlan::~FloatPlan() = default;
 
 std::string FloatPlan::kernels() const { return std::string(gemm_->name) + ", " + dwconv_->name; }
 
+double FloatPlan::check_memory(int64_t batch, int threads, int bins) const {
+  threads = std::max(1, threads);
+  const ImageChunks chunks = image_chunks(batch, threads, kChunkImages);
+  double activations = 0;  // floats per image, all slots
+  for (int64_t size : slot_size_) activations += static_cast<double>(size);
+  MemoryBudget budget = run_budget(batch, input_.size(), output_shape_.size(), chunks, activations * sizeof(float),
+                                   static_cast<double>(col_size_) * sizeof(float));
+  const int histograms = kRunOwnItems;
+  // Per-thread counts, the merged counts and the result array.
+  if (bins > 0) budget.add((threads + 2.0) * values() * static_cast<double>(bins) * sizeof(double), histograms);
+  budget.check(memory_limit_, [&](int item) {
+    if (item != histograms) return run_item_name(item, chunks, largest_);
+    return "histograms of " + std::to_string(values()) + " values x " + std::to_string(bins) + " bins x " +
+           std::to_string(threads + 2) + " copies";
+  });
+  return budget.total();
+}
+
+void FloatPlan::check_finite(const std::vector<std::vector<int64_t>>& nonfinite, int64_t batch) const {
+  auto report = [&](int value) {
+    int64_t count = 0;
+    for (const auto& slot : nonfinite) count += slot[static_cast<size_t>(value)];
+    if (count == 0) return;
+    const int producer = producer_[static_cast<size_t>(value)];
+    const OpGeometry* op = producer < 0 ? nullptr : &ops_[static_cast<size_t>(producer)]->spec;
+    throw std::domain_error("plan value " + std::to_string(value) + ", " + value_label(producer, op, shapes_[static_cast<size_t>(value)]) +
+                            ", has " + std::to_string(count) + " NaN or infinite elements over " + std::to_string(batch) +
+                            " images, the first non-finite value of the plan (a weight, a constant such as a divisor of 0, or"
+                            " the input overflows float32)");
+  };
+  report(0);
+  for (const auto& op : ops_) report(op->spec.output);
+}
+
 void FloatPlan::run(const float* input, int64_t batch, float* logits, int threads) const {
+  check_memory(batch, threads);
   run_batches(input, batch, logits, threads, [](int) -> const Observer* { return nullptr; });
 }
 
@@ -123,19 +184,29 @@ void FloatPlan::run_batches(const float* input, int64_t batch, float* logits, in
 }
 
 std::vector<float> FloatPlan::observe_ranges(const float* input, int64_t batch, int threads) const {
+  check_memory(batch, threads);
   const int count = values();
-  std::vector<std::vector<float>> partial(static_cast<size_t>(std::max(1, threads)));
+  const size_t slots = static_cast<size_t>(std::max(1, threads));
+  std::vector<std::vector<float>> partial(slots);
+  std::vector<std::vector<int64_t>> nonfinite(slots, std::vector<int64_t>(static_cast<size_t>(count), 0));
   std::vector<Observer> observers;
-  for (auto& ranges : partial) {
+  for (size_t slot = 0; slot < slots; ++slot) {
+    std::vector<float>& ranges = partial[slot];
     ranges.resize(2 * static_cast<size_t>(count));
     for (int v = 0; v < count; ++v) ranges[2 * v] = INFINITY, ranges[2 * v + 1] = -INFINITY;
-    observers.emplace_back([&ranges](int value, const float* data, int64_t n) {
+    observers.emplace_back([&ranges, &bad = nonfinite[slot]](int value, const float* data, int64_t n) {
       float lo = ranges[2 * value], hi = ranges[2 * value + 1];
-      for (int64_t i = 0; i < n; ++i) lo = std::min(lo, data[i]), hi = std::max(hi, data[i]);
+      int64_t nonfinite_count = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        lo = std::min(lo, data[i]), hi = std::max(hi, data[i]);
+        nonfinite_count += !std::isfinite(data[i]);
+      }
       ranges[2 * value] = lo, ranges[2 * value + 1] = hi;
+      bad[static_cast<size_t>(value)] += nonfinite_count;
     });
   }
   run_batches(input, batch, nullptr, threads, [&](int slot) { return &observers[slot]; });
+  check_finite(nonfinite, batch);
   std::vector<float> merged = partial[0];
   for (const auto& ranges : partial) {
     for (int v = 0; v < count; ++v) {
@@ -151,23 +222,40 @@ std::vector<double> FloatPlan::observe_histograms(const float* input, int64_t ba
   const int count = values();
   if (static_cast<int64_t>(ranges.size()) != 2 * int64_t{count}) throw std::invalid_argument("ranges must hold 2 floats per value");
   if (bins < 1) throw std::invalid_argument("bins must be positive");
-  std::vector<std::vector<uint64_t>> partial(static_cast<size_t>(std::max(1, threads)));
+  for (int v = 0; v < count; ++v) {
+    if (!std::isfinite(ranges[2 * v]) || !std::isfinite(ranges[2 * v + 1]) || ranges[2 * v] > ranges[2 * v + 1]) {
+      throw std::invalid_argument("ranges of value " + std::to_string(v) + " must be finite with min <= max");
+    }
+  }
+  check_memory(batch, threads, bins);
+  const size_t slots = static_cast<size_t>(std::max(1, threads));
+  std::vector<std::vector<uint64_t>> partial(slots);
+  std::vector<std::vector<int64_t>> nonfinite(slots, std::vector<int64_t>(static_cast<size_t>(count), 0));
   std::vector<Observer> observers;
-  for (auto& counts : partial) {
+  for (size_t slot = 0; slot < slots; ++slot) {
+    std::vector<uint64_t>& counts = partial[slot];
     counts.assign(static_cast<size_t>(count) * bins, 0);
-    observers.emplace_back([&counts, &ranges, bins](int value, const float* data, int64_t n) {
+    observers.emplace_back([&counts, &ranges, &bad = nonfinite[slot], bins](int value, const float* data, int64_t n) {
       const float lo = ranges[2 * value];
-      const float width = ranges[2 * value + 1] - lo;
-      const float per_unit = width > 0 ? static_cast<float>(bins) / width : 0.0f;
+      // In double: the width of a range near +-FLT_MAX overflows float.
+      const double width = static_cast<double>(ranges[2 * value + 1]) - lo;
+      const float per_unit = width > 0 ? static_cast<float>(bins / width) : 0.0f;
+      const float last = static_cast<float>(bins - 1);
       uint64_t* hist = counts.data() + static_cast<size_t>(value) * bins;
+      int64_t nonfinite_count = 0;
       for (int64_t i = 0; i < n; ++i) {
+        // Compared in float before the conversion: NaN fails `position > 0` and lands in bin 0 (and is counted),
+        // +-infinity and huge values land in an end bin, so the index is always in [0, bins).
         const float position = (data[i] - lo) * per_unit;
-        const int bin = position <= 0 ? 0 : position >= static_cast<float>(bins - 1) ? bins - 1 : static_cast<int>(position);
+        const int bin = position > 0 ? (position < last ? static_cast<int>(position) : bins - 1) : 0;
         ++hist[bin];
+        nonfinite_count += !std::isfinite(data[i]);
       }
+      bad[static_cast<size_t>(value)] += nonfinite_count;
     });
   }
   run_batches(input, batch, nullptr, threads, [&](int slot) { return &observers[slot]; });
+  check_finite(nonfinite, batch);
   std::vector<double> merged(static_cast<size_t>(count) * bins, 0.0);
   for (const auto& counts : partial)
     for (size_t i = 0; i < counts.size(); ++i) merged[i] += static_cast<double>(counts[i]);

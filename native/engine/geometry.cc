@@ -31,11 +31,26 @@ const char* kind_name(OpKind kind) {
   return "?";
 }
 
+std::string op_label(size_t index, const OpGeometry& op) {
+  std::string label = "op #" + std::to_string(index) + " (" + kind_name(op.kind);
+  if (!op.name.empty()) label += " '" + op.name + "'";
+  return label + ")";
+}
+
+std::string value_label(int producer, const OpGeometry* op, const Shape& shape) {
+  const std::string dims = std::to_string(shape.c) + "x" + std::to_string(shape.h) + "x" + std::to_string(shape.w);
+  if (producer < 0 || op == nullptr) return "the network input (" + dims + ")";
+  return "the output of " + op_label(static_cast<size_t>(producer), *op) + " (" + dims + ")";
+}
+
 PlanLayout plan_layout(const Shape& input, int values, int output, const std::vector<const OpGeometry*>& ops) {
   if (input.c <= 0 || input.h <= 0 || input.w <= 0) throw std::invalid_argument("input shape must be positive");
-  if (values < 1 || values > (1 << 20)) throw std::invalid_argument("values out of range");
+  if (values < 1 || values > kMaxPlanOps + 1) throw std::invalid_argument("values out of range");
   if (output < 0 || output >= values) throw std::invalid_argument("output value out of range");
+  // Each op defines a new value, so a longer list is wrong before any per-op work is done.
+  if (ops.size() >= static_cast<size_t>(values)) throw std::invalid_argument("more ops than values to compute");
   PlanLayout layout;
+  layout.producer.assign(values, -1);
   layout.shapes.assign(values, Shape{});
   std::vector<bool> defined(values, false);
   std::vector<int> last_use(values, -1);
@@ -44,7 +59,7 @@ PlanLayout plan_layout(const Shape& input, int values, int output, const std::ve
 
   for (size_t index = 0; index < ops.size(); ++index) {
     const OpGeometry& s = *ops[index];
-    const std::string where = "op #" + std::to_string(index) + " (" + kind_name(s.kind) + "): ";
+    const std::string where = op_label(index, s) + ": ";
     auto fail = [&](const std::string& what) { throw std::invalid_argument(where + what); };
     const size_t arity = s.kind == OpKind::kAdd ? 2 : 1;
     if (s.inputs.size() != arity) fail("expected " + std::to_string(arity) + " inputs");
@@ -114,6 +129,8 @@ PlanLayout plan_layout(const Shape& input, int values, int output, const std::ve
     layout.op_in.push_back(in);
     layout.op_out.push_back(out);
     layout.shapes[s.output] = out;
+    layout.producer[s.output] = static_cast<int>(index);
+    if (out.size() > layout.shapes[layout.largest].size()) layout.largest = s.output;
     defined[s.output] = true;
   }
   if (!defined[output]) throw std::invalid_argument("the output value is never computed");

@@ -1,23 +1,30 @@
-// Bindings for the integer executor. IntPlan is an ObjectWrap:
-//   new IntPlan(spec)                  [sync]  validates, derives constants, packs weights; throws TypeError/RangeError/Error
+// Bindings for the integer executor. IntPlan is an ObjectWrap (every entry inside common/guard.h's guard):
+//   new IntPlan(spec)                  [sync]  validates, derives constants, packs weights; throws TypeError/RangeError/Error,
+//                                              RangeError when even one image would pass spec.maxMemory (bytes, default 2 GiB)
 //   plan.run(input, batch, threads)    [async] -> Promise<Float32Array> logits [batch x classes]
 //   plan.profile(input, batch, threads) [async] -> Promise<Float64Array> thread-seconds per step (IntPlan::run)
 //   plan.sample(request)               [async] the certification sampling loop (certify/bind.h)
 //   plan._runReference(input, batch)   [async] the same through the plain reference (tests only; slow)
+//   plan.checkMemory(batch, threads)   [sync] -> estimated bytes of a run (RangeError past the limit)
 //   plan.classes, plan.kernels         [sync]
+// run, profile, sample and _runReference check the memory estimate before copying their input.
 // and the clip searches of engine/clip_search.h [sync]:
 //   quantizeWeights(weight: Float32Array, channels, bits) -> { codes: Int8Array, scales: Float32Array }
 //       (weight.length a positive multiple of channels; bits 2..8)
-//   activationGrid(lo, hi, counts: Float64Array, bits) -> { scale, zero }  (finite lo <= hi; counts.length >= 1)
+//   activationGrid(lo, hi, counts: Float64Array, bits) -> { scale, zero }  (lo <= hi within float32's finite range;
+//       counts.length >= 1)
 #include "engine/int_bind.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <memory>
 #include <stdexcept>
 #include <utility>
 
 #include "certify/bind.h"
+#include "common/guard.h"
+#include "common/guard.h"
 #include "common/napi_args.h"
 #include "common/promise_worker.h"
 #include "engine/int_plan.h"
@@ -50,33 +57,31 @@ struct ProfileJob {
   }
 };
 
-class IntPlanWrap : public Napi::ObjectWrap<IntPlanWrap> {
+class IntPlanWrap : public arq::napi::GuardedWrap<IntPlanWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
     return DefineClass(env, "IntPlan",
-                       {InstanceMethod<&IntPlanWrap::Run>("run"),
-                        InstanceMethod<&IntPlanWrap::Profile>("profile"),
-                        InstanceMethod<&IntPlanWrap::Sample>("sample"),
-                        InstanceMethod<&IntPlanWrap::RunReference>("_runReference"),
-                        InstanceAccessor<&IntPlanWrap::Classes>("classes"),
-                        InstanceAccessor<&IntPlanWrap::Kernels>("kernels")});
+                       {method<&IntPlanWrap::Run>("run", "IntPlan.run"),
+                        method<&IntPlanWrap::Profile>("profile", "IntPlan.profile"),
+                        method<&IntPlanWrap::Sample>("sample", "IntPlan.sample"),
+                        method<&IntPlanWrap::RunReference>("_runReference", "IntPlan._runReference"),
+                        method<&IntPlanWrap::CheckMemory>("checkMemory", "IntPlan.checkMemory"),
+                        accessor<&IntPlanWrap::Classes>("classes", "IntPlan.classes"),
+                        accessor<&IntPlanWrap::Kernels>("kernels", "IntPlan.kernels")});
   }
 
-  explicit IntPlanWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IntPlanWrap>(info) {
-    IntPlanSpec spec = read_int_spec(arq::napi::object_arg(info, 0, "IntPlan"));
-    try {
-      plan_ = std::make_shared<const IntPlan>(std::move(spec));
-    } catch (const std::exception& error) {
-      throw Napi::Error::New(info.Env(), std::string("IntPlan: ") + error.what());
-    }
+  explicit IntPlanWrap(const Napi::CallbackInfo& info) : GuardedWrap(info) {
+    construct(info, "IntPlan", [&] { plan_ = std::make_shared<const IntPlan>(read_int_spec(arq::napi::object_arg(info, 0, "IntPlan"))); });
   }
 
  private:
-  std::unique_ptr<RunJob> job(const Napi::CallbackInfo& info, const std::string& where) {
+  // The job of a run on `threads` threads: arguments read and the memory checked before the input is copied.
+  std::unique_ptr<RunJob> job(const Napi::CallbackInfo& info, const std::string& where, int threads) {
     Napi::Env env = info.Env();
     if (info.Length() < 2) arq::napi::throw_type(env, where, "expected (input, batch, ...)");
     auto job = std::make_unique<RunJob>();
     job->batch = arq::napi::int_value(env, info[1], 1, int64_t{1} << 24, where, "batch");
+    plan_->check_memory(job->batch, threads);
     job->input = float_array(env, info[0], job->batch * plan_->network().input.size(), where, "input");
     job->classes = plan_->classes();
     return job;
@@ -87,31 +92,40 @@ class IntPlanWrap : public Napi::ObjectWrap<IntPlanWrap> {
   }
   Napi::Value Run(const Napi::CallbackInfo& info) {
     const std::string where = "IntPlan.run";
-    auto run = job(info, where);
     const int threads = threads_arg(info, where);
+    auto run = job(info, where, threads);
     run->run = [plan = plan_, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
     return arq::napi::PromiseWorker<RunJob>::queue(info.Env(), where, std::move(run));
   }
   Napi::Value Profile(const Napi::CallbackInfo& info) {
     const std::string where = "IntPlan.profile";
     auto profile = std::make_unique<ProfileJob>();
-    profile->run = std::move(*job(info, where));
     const int threads = threads_arg(info, where);
+    profile->run = std::move(*job(info, where, threads));
     profile->run.run = [plan = plan_, threads, seconds = &profile->seconds](const float* input, int64_t batch, float* logits) {
       plan->run(input, batch, logits, threads, seconds);
     };
     return arq::napi::PromiseWorker<ProfileJob>::queue(info.Env(), where, std::move(profile));
   }
   Napi::Value Sample(const Napi::CallbackInfo& info) {
-    return certify::queue_sample(info, "IntPlan.sample", plan_->network().input.size(), plan_->classes(), [plan = plan_](int threads) {
+    return certify::queue_sample(info, "IntPlan.sample", plan_->network().input.size(), plan_->classes(), [plan = plan_](int64_t batch, int threads) {
+      plan->check_memory(batch, threads);
       return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
     });
   }
   Napi::Value RunReference(const Napi::CallbackInfo& info) {
     const std::string where = "IntPlan._runReference";
-    auto run = job(info, where);
+    auto run = job(info, where, 1);
     run->run = [plan = plan_](const float* input, int64_t batch, float* logits) { run_reference(plan->network(), input, batch, logits); };
     return arq::napi::PromiseWorker<RunJob>::queue(info.Env(), where, std::move(run));
+  }
+  Napi::Value CheckMemory(const Napi::CallbackInfo& info) {
+    const std::string where = "IntPlan.checkMemory";
+    Napi::Env env = info.Env();
+    arq::napi::expect_args(info, 2, where);
+    const int64_t batch = arq::napi::int_value(env, info[0], 1, int64_t{1} << 24, where, "batch");
+    const int threads = static_cast<int>(arq::napi::int_value(env, info[1], 1, 256, where, "threads"));
+    return Napi::Number::New(env, plan_->check_memory(batch, threads));
   }
   Napi::Value Classes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(plan_->classes())); }
   Napi::Value Kernels(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), plan_->kernels()); }
@@ -138,7 +152,10 @@ Napi::Value ActivationGridOf(const Napi::CallbackInfo& info) {
   if (info.Length() < 4) arq::napi::throw_type(env, where, "expected (lo, hi, counts, bits)");
   const double lo = arq::napi::number_value(env, info[0], where, "lo");
   const double hi = arq::napi::number_value(env, info[1], where, "hi");
-  if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi) arq::napi::throw_range(env, where, "lo and hi must be finite with lo <= hi");
+  // Within float32's range (they are a float tensor's range): the grid's float scale then stays finite.
+  if (!(std::fabs(lo) <= FLT_MAX) || !(std::fabs(hi) <= FLT_MAX) || lo > hi) {
+    arq::napi::throw_range(env, where, "lo and hi must be finite float32 values with lo <= hi");
+  }
   const std::vector<double> counts = arq::napi::typed_array<double>(env, info[2], napi_float64_array, "Float64Array", -1, where, "counts");
   if (counts.empty()) arq::napi::throw_range(env, where, "counts must not be empty");
   const int bits = static_cast<int>(arq::napi::int_value(env, info[3], 2, 8, where, "bits"));
@@ -164,8 +181,8 @@ Napi::Object weight_codes_object(Napi::Env env, const WeightCodes& codes) {
 
 void register_int_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("IntPlan", IntPlanWrap::define(env));
-  exports.Set("quantizeWeights", Napi::Function::New(env, QuantizeWeights, "quantizeWeights"));
-  exports.Set("activationGrid", Napi::Function::New(env, ActivationGridOf, "activationGrid"));
+  exports.Set("quantizeWeights", arq::napi::guarded_function<QuantizeWeights>(env, "quantizeWeights", "quantizeWeights"));
+  exports.Set("activationGrid", arq::napi::guarded_function<ActivationGridOf>(env, "activationGrid", "activationGrid"));
 }
 
 }  // namespace arq::engine

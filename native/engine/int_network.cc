@@ -24,6 +24,7 @@ IntNetwork build_network(IntPlanSpec spec) {
   IntNetwork net;
   net.input = spec.input;
   net.output = spec.output;
+  net.memory_limit = spec.memory_limit;
   if (static_cast<int>(spec.grids.size()) != spec.values) throw std::invalid_argument("grids must have one entry per value");
   if (spec.grids.empty() || spec.grids[0].has_value()) throw std::invalid_argument("value 0 (the input) must be float");
   std::vector<const OpGeometry*> geometry;
@@ -42,7 +43,7 @@ IntNetwork build_network(IntPlanSpec spec) {
 
   for (size_t index = 0; index < spec.ops.size(); ++index) {
     IntOpSpec& s = spec.ops[index];
-    const std::string where = "op #" + std::to_string(index) + " (" + kind_name(s.kind) + "): ";
+    const std::string where = op_label(index, s) + ": ";
     auto fail = [&](const std::string& what) { throw std::invalid_argument(where + what); };
     IntOp op;
     op.in = net.layout.op_in[index];

@@ -9,6 +9,7 @@
 #include "common/aligned.h"
 #include "common/thread_pool.h"
 #include "engine/nhwc_ops.h"
+#include "engine/run_memory.h"
 #include "kernels/qu8-elementwise/elementwise.h"
 
 namespace arq::engine {
@@ -356,6 +357,30 @@ IntPlan::IntPlan(IntPlanSpec spec)
     value = op.spec.output;
   }
   input_nchw_ = nchw_[0];
+
+  for (const IntOp& op : net_.ops) {
+    row_out_bytes_ = std::max(row_out_bytes_, static_cast<size_t>(op.out.w * op.out.c));
+    sum_channels_ = std::max(sum_channels_, static_cast<size_t>(op.in.c));
+  }
+  const int largest = net_.layout.largest;
+  const int largest_producer = net_.layout.producer[static_cast<size_t>(largest)];
+  largest_ = value_label(largest_producer,
+                         largest_producer < 0 ? nullptr : &net_.ops[static_cast<size_t>(largest_producer)].spec,
+                         net_.shapes[static_cast<size_t>(largest)]);
+  memory_limit_ = net_.memory_limit;
+  check_memory(1, 1);
+}
+
+double IntPlan::check_memory(int64_t batch, int threads) const {
+  const ImageChunks chunks = image_chunks(batch, std::max(1, threads), kChunkImages);
+  double per_image = static_cast<double>(padded_bytes_ + converted_bytes_);
+  for (int64_t floats : slot_floats_) per_image += static_cast<double>(floats) * sizeof(float);
+  const double fixed = static_cast<double>(col_bytes_ + scratch_bytes_ + row_out_bytes_) +
+                       static_cast<double>(kIndirectRows) * sizeof(const uint8_t*) +
+                       static_cast<double>(sum_channels_) * sizeof(int32_t);
+  const MemoryBudget budget = run_budget(batch, net_.input.size(), classes(), chunks, per_image, fixed);
+  budget.check(memory_limit_, [&](int item) { return run_item_name(item, chunks, largest_); });
+  return budget.total();
 }
 
 IntPlan::~IntPlan() = default;
@@ -367,6 +392,7 @@ void IntPlan::run(const float* input, int64_t batch, float* logits, int threads,
   const size_t steps = net_.ops.size() + 2;
   if (op_seconds != nullptr) op_seconds->assign(steps, 0.0);
   if (batch <= 0) return;
+  check_memory(batch, threads);
   threads = std::max(1, threads);
   const ImageChunks chunks = image_chunks(batch, threads, kChunkImages);
   const int64_t chunk = chunks.chunk;
@@ -385,14 +411,10 @@ void IntPlan::run(const float* input, int64_t batch, float* logits, int threads,
       ws.col.resize(col_bytes_);
       ws.padded.resize(padded_bytes_ * static_cast<size_t>(chunk));
       ws.row_ptrs.resize(static_cast<size_t>(kIndirectRows));
-      int64_t row_bytes = 0;
-      for (const IntOp& op : net_.ops) row_bytes = std::max(row_bytes, op.out.w * op.out.c);
-      ws.row_out.resize(static_cast<size_t>(row_bytes));
+      ws.row_out.resize(row_out_bytes_);
       ws.scratch.resize(scratch_bytes_);
       ws.converted.resize(converted_bytes_ * static_cast<size_t>(chunk));
-      int64_t channels = 0;
-      for (const IntOp& op : net_.ops) channels = std::max(channels, op.in.c);
-      ws.sums.resize(static_cast<size_t>(channels));
+      ws.sums.resize(sum_channels_);
       ws.images = chunk;
     }
     const int64_t first = task * chunk;

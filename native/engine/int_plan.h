@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/memory_limit.h"
 #include "common/workspace_pool.h"
 #include "engine/geometry.h"
 #include "engine/int_semantics.h"
@@ -37,6 +38,7 @@ struct IntPlanSpec {
   // elementwise/repeat/pad before the first layer, and the logits).
   std::vector<std::optional<Grid>> grids;
   std::vector<IntOpSpec> ops;
+  int64_t memory_limit = kDefaultMemoryLimit;  // bytes a single call may allocate (IntPlan::check_memory)
 };
 
 // A validated plan with every derived constant. Shared by the optimised executor and the reference.
@@ -57,6 +59,7 @@ struct IntOp {
 struct IntNetwork {
   Shape input;
   int output = -1;
+  int64_t memory_limit = kDefaultMemoryLimit;
   std::vector<Shape> shapes;
   std::vector<std::optional<Grid>> grids;
   std::vector<IntOp> ops;
@@ -68,6 +71,7 @@ IntNetwork build_network(IntPlanSpec spec);
 
 class IntPlan {
  public:
+  // Validates (build_network), packs, and throws MemoryLimitError when even a one-image run would pass the limit.
   explicit IntPlan(IntPlanSpec spec);
   ~IntPlan();
   IntPlan(const IntPlan&) = delete;
@@ -76,6 +80,11 @@ class IntPlan {
   const IntNetwork& network() const { return net_; }
   int64_t classes() const { return net_.layout.output.size(); }
   std::string kernels() const;
+
+  // What a run of `batch` images on `threads` threads allocates (the binding's input and logits copies, the
+  // per-thread workspaces), estimated from the shapes; throws MemoryLimitError naming the largest item when it passes
+  // the plan's memory limit, else returns the estimate in bytes. run() checks it before allocating.
+  double check_memory(int64_t batch, int threads) const;
 
   // input: batch images NCHW float32; logits: batch x classes. Runs on up to `threads` pool threads.
   // op_seconds (optional): resized to ops + 2 and filled with the seconds each step took, summed over the threads
@@ -112,6 +121,10 @@ class IntPlan {
   static void fill_border(uint8_t* y, int64_t images, const Storage& st, uint8_t zero);
   std::vector<int64_t> slot_floats_;  // per slot: floats per image (codes with a border may need more)
   size_t converted_bytes_ = 0;        // per image: a layer input converted to its own grid
+  size_t row_out_bytes_ = 0;          // one output row of the widest op (a conv with a fused add)
+  size_t sum_channels_ = 0;           // pooling accumulators: the most input channels of any op
+  std::string largest_;               // the largest value, named for memory messages
+  int64_t memory_limit_ = kDefaultMemoryLimit;
   WorkspacePool<Workspace> workspaces_;
 };
 

@@ -69,11 +69,27 @@ Napi::Array read_plan_header(const Napi::Object& o, const std::string& where, Sh
   Napi::Env env = o.Env();
   const auto dims = int_array(env, field(o, "input", where), 3, 1, kMaxDim, where, "input");
   *input = Shape{dims[0], dims[1], dims[2]};
-  *values = static_cast<int>(int_field(o, "values", 1, 1 << 20, where));
+  // The op count first, before any op (or the value count that follows from it) is read.
+  const Napi::Value ops_value = field(o, "ops", where);
+  if (!ops_value.IsArray()) arq::napi::throw_type(env, where, "ops must be an array");
+  const Napi::Array ops = ops_value.As<Napi::Array>();
+  if (ops.Length() > static_cast<uint32_t>(kMaxPlanOps)) {
+    arq::napi::throw_range(env, where, "the plan has " + std::to_string(ops.Length()) + " operators, more than the " +
+                                           std::to_string(kMaxPlanOps) + " arq supports");
+  }
+  *values = static_cast<int>(int_field(o, "values", 1, kMaxPlanOps + 1, where));
   *output = static_cast<int>(int_field(o, "output", 0, *values - 1, where));
-  const Napi::Value ops = field(o, "ops", where);
-  if (!ops.IsArray()) arq::napi::throw_type(env, where, "ops must be an array");
-  return ops.As<Napi::Array>();
+  // Each op computes a new value.
+  if (ops.Length() >= static_cast<uint32_t>(*values)) {
+    arq::napi::throw_range(env, where, "ops has " + std::to_string(ops.Length()) + " entries, more than the " +
+                                           std::to_string(*values - 1) + " values to compute");
+  }
+  return ops;
+}
+
+int64_t read_memory_limit(const Napi::Object& o, const std::string& where) {
+  if (!o.Has("maxMemory") || o.Get("maxMemory").IsUndefined()) return kDefaultMemoryLimit;
+  return arq::napi::int_value(o.Env(), o.Get("maxMemory"), int64_t{1} << 20, int64_t{1} << 53, where, "maxMemory");
 }
 
 Napi::Object read_geometry(const Napi::Value& value, OpGeometry& s, int values, const std::string& at) {
@@ -81,6 +97,7 @@ Napi::Object read_geometry(const Napi::Value& value, OpGeometry& s, int values, 
   if (!value.IsObject()) arq::napi::throw_type(env, at, "must be an object");
   const auto op = value.As<Napi::Object>();
   s.kind = parse_kind(env, string_field(op, "op", at), at);
+  if (op.Has("name") && !op.Get("name").IsUndefined()) s.name = string_field(op, "name", at);
   const Napi::Value inputs = field(op, "inputs", at);
   if (!inputs.IsArray()) arq::napi::throw_type(env, at, "inputs must be an array");
   const auto input_ids = int_array(env, inputs, inputs.As<Napi::Array>().Length(), 0, values - 1, at, "inputs");
@@ -150,6 +167,7 @@ std::vector<std::optional<Grid>> read_value_grids(const Napi::Object& o, const s
 IntPlanSpec read_quantized_plan(const Napi::Object& o, const std::string& where, const LayerWeightsReader& weights) {
   IntPlanSpec spec;
   const Napi::Array ops = read_plan_header(o, where, &spec.input, &spec.values, &spec.output);
+  spec.memory_limit = read_memory_limit(o, where);
   spec.grids = read_value_grids(o, where, spec.values);
   for (uint32_t i = 0; i < ops.Length(); ++i) {
     const std::string at = where + " op #" + std::to_string(i);

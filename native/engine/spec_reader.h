@@ -16,8 +16,12 @@
 
 namespace arq::engine {
 
-// Reads input [c, h, w], values and output; returns the ops array.
+// Reads input [c, h, w], values and output; returns the ops array. Refuses more than kMaxPlanOps ops, or more ops
+// than values to compute, before any op is read.
 Napi::Array read_plan_header(const Napi::Object& o, const std::string& where, Shape* input, int* values, int* output);
+// The optional `maxMemory` field (bytes a single call of the plan may allocate, an integer >= 1 MiB), else
+// kDefaultMemoryLimit.
+int64_t read_memory_limit(const Napi::Object& o, const std::string& where);
 // Reads one op's kind, inputs, output, clamp and structural fields; returns the op object for kind-specific reads.
 Napi::Object read_geometry(const Napi::Value& value, OpGeometry& s, int values, const std::string& at);
 // An integer plan's grid {scale, zero} (carrier, 8 bits) or {scale, zero, bits} (a layer's input grid).

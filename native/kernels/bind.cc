@@ -16,11 +16,11 @@
 #include <napi.h>
 
 #include <cstdint>
-#include <new>
 #include <string>
 #include <vector>
 
 #include "common/cpu.h"
+#include "common/guard.h"
 #include "common/napi_args.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/f32-gemm/f32-gemm.h"
@@ -63,16 +63,14 @@ Napi::Value F32Gemm(const Napi::CallbackInfo& info) {
   float min, max;
   napi::min_max_args(info, 7, where, &min, &max);
 
-  return napi::guard_memory(env, where, [&]() -> Napi::Value {
-    const F32GemmConfig& config = f32_gemm_config(isa);
-    const std::vector<float> packed = f32_gemm_pack(config, w.data(), static_cast<size_t>(k),
-                                                    has_bias ? bias.data() : nullptr, static_cast<size_t>(n),
-                                                    static_cast<size_t>(k));
-    Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(m * n));
-    f32_gemm(config, static_cast<size_t>(m), static_cast<size_t>(n), static_cast<size_t>(k), a.data(),
-             static_cast<size_t>(k), packed.data(), out.Data(), static_cast<size_t>(n), min, max);
-    return out;
-  });
+  const F32GemmConfig& config = f32_gemm_config(isa);
+  const std::vector<float> packed = f32_gemm_pack(config, w.data(), static_cast<size_t>(k),
+                                                  has_bias ? bias.data() : nullptr, static_cast<size_t>(n),
+                                                  static_cast<size_t>(k));
+  Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(m * n));
+  f32_gemm(config, static_cast<size_t>(m), static_cast<size_t>(n), static_cast<size_t>(k), a.data(),
+           static_cast<size_t>(k), packed.data(), out.Data(), static_cast<size_t>(n), min, max);
+  return out;
 }
 
 Napi::Value F32Dwconv(const Napi::CallbackInfo& info) {
@@ -96,14 +94,12 @@ Napi::Value F32Dwconv(const Napi::CallbackInfo& info) {
   float min, max;
   napi::min_max_args(info, 5, where, &min, &max);
 
-  return napi::guard_memory(env, where, [&]() -> Napi::Value {
-    const F32DwconvConfig& config = f32_dwconv_config(isa);
-    const std::vector<float> packed = f32_dwconv_pack(config, weights.data(), has_bias ? bias.data() : nullptr,
-                                                      s.channels, s.kernel_h, s.kernel_w);
-    Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(out_count));
-    config.kernel(s, input.data(), s.channels, packed.data(), out.Data(), s.channels, min, max);
-    return out;
-  });
+  const F32DwconvConfig& config = f32_dwconv_config(isa);
+  const std::vector<float> packed = f32_dwconv_pack(config, weights.data(), has_bias ? bias.data() : nullptr,
+                                                    s.channels, s.kernel_h, s.kernel_w);
+  Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(out_count));
+  config.kernel(s, input.data(), s.channels, packed.data(), out.Data(), s.channels, min, max);
+  return out;
 }
 
 Napi::Value Names(const Napi::CallbackInfo& info) {
@@ -118,9 +114,9 @@ Napi::Value Names(const Napi::CallbackInfo& info) {
 
 void register_bindings(Napi::Env env, Napi::Object exports) {
   Napi::Object kernels = Napi::Object::New(env);
-  kernels.Set("f32Gemm", Napi::Function::New(env, F32Gemm, "f32Gemm"));
-  kernels.Set("f32Dwconv", Napi::Function::New(env, F32Dwconv, "f32Dwconv"));
-  kernels.Set("names", Napi::Function::New(env, Names, "names"));
+  kernels.Set("f32Gemm", napi::guarded_function<F32Gemm>(env, "f32Gemm", "_kernels.f32Gemm"));
+  kernels.Set("f32Dwconv", napi::guarded_function<F32Dwconv>(env, "f32Dwconv", "_kernels.f32Dwconv"));
+  kernels.Set("names", napi::guarded_function<Names>(env, "names", "_kernels.names"));
   exports.Set("_kernels", kernels);
 }
 

@@ -46,13 +46,13 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <new>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "common/cpu.h"
+#include "common/guard.h"
 #include "common/napi_args.h"
 #include "kernels/qu8-elementwise/elementwise.h"
 #include "kernels/qu8-qs8-dwconv/qdwconv.h"
@@ -163,55 +163,53 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
   } catch (const std::invalid_argument& error) {
     napi::throw_range(env, where, error.what());
   }
-  return napi::guard_memory(env, where, [&]() -> Napi::Value {
-    const std::vector<uint8_t> padded =
-        strided ? std::vector<uint8_t>() : pad_rows(a.data(), static_cast<size_t>(m), static_cast<size_t>(k), packed.kc);
-    Scratch scratch(std::max(qgemm_scratch_bytes(config, packed), qgemm_indirect_scratch_bytes(packed)));
-    const RequantParams params{multiplier.data(), bias.data(), has_correction ? correction.data() : nullptr, min, max};
-    const size_t rows = static_cast<size_t>(m);
-    const size_t cols = static_cast<size_t>(n);
-    // The result (float or codes, as floatOut asks) of one of the three paths writing into `out`.
-    auto result = [&](auto&& run) -> Napi::Value {
-      if (float_out) {
-        Napi::Float32Array out = Napi::Float32Array::New(env, rows * cols);
-        run(static_cast<void*>(out.Data()));
-        return out;
-      }
-      Napi::Uint8Array out = Napi::Uint8Array::New(env, rows * cols);
+  const std::vector<uint8_t> padded =
+      strided ? std::vector<uint8_t>() : pad_rows(a.data(), static_cast<size_t>(m), static_cast<size_t>(k), packed.kc);
+  Scratch scratch(std::max(qgemm_scratch_bytes(config, packed), qgemm_indirect_scratch_bytes(packed)));
+  const RequantParams params{multiplier.data(), bias.data(), has_correction ? correction.data() : nullptr, min, max};
+  const size_t rows = static_cast<size_t>(m);
+  const size_t cols = static_cast<size_t>(n);
+  // The result (float or codes, as floatOut asks) of one of the three paths writing into `out`.
+  auto result = [&](auto&& run) -> Napi::Value {
+    if (float_out) {
+      Napi::Float32Array out = Napi::Float32Array::New(env, rows * cols);
       run(static_cast<void*>(out.Data()));
       return out;
-    };
-    if (strided) {
-      const size_t taps = static_cast<size_t>(k / tap);
-      std::vector<ptrdiff_t> offsets(taps);
-      for (size_t t = 0; t < taps; ++t) offsets[t] = static_cast<ptrdiff_t>(t) * tap_stride;
-      return result([&](void* out) {
-        qgemm_strided(config, rows, a.data(), static_cast<size_t>(row_stride), offsets.data(), taps,
-                      static_cast<size_t>(tap), packed, out, cols, params, float_out, scratch.data());
-      });
     }
-    if (indirect) {
-      // Tap t of row i at block (taps - 1 - t) * rows + i of `scattered`; row pointers address tap 0.
-      const size_t cg = static_cast<size_t>(tap);
-      const size_t taps = static_cast<size_t>(k / tap);
-      std::vector<uint8_t> scattered(taps * rows * cg);
-      std::vector<const uint8_t*> row_ptrs(rows);
-      std::vector<ptrdiff_t> offsets(taps);
-      for (size_t t = 0; t < taps; ++t) {
-        offsets[t] = -static_cast<ptrdiff_t>(t * rows * cg);
-        for (size_t i = 0; i < rows; ++i) {
-          std::memcpy(scattered.data() + ((taps - 1 - t) * rows + i) * cg, a.data() + i * static_cast<size_t>(k) + t * cg, cg);
-        }
-      }
-      for (size_t i = 0; i < rows; ++i) row_ptrs[i] = scattered.data() + ((taps - 1) * rows + i) * cg;
-      return result([&](void* out) {
-        qgemm_indirect(config, rows, row_ptrs.data(), offsets.data(), taps, cg, packed, out, cols, params, float_out,
-                       scratch.data());
-      });
-    }
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, rows * cols);
+    run(static_cast<void*>(out.Data()));
+    return out;
+  };
+  if (strided) {
+    const size_t taps = static_cast<size_t>(k / tap);
+    std::vector<ptrdiff_t> offsets(taps);
+    for (size_t t = 0; t < taps; ++t) offsets[t] = static_cast<ptrdiff_t>(t) * tap_stride;
     return result([&](void* out) {
-      qgemm(config, rows, padded.data(), packed.kc, packed, out, cols, params, float_out, scratch.data());
+      qgemm_strided(config, rows, a.data(), static_cast<size_t>(row_stride), offsets.data(), taps,
+                    static_cast<size_t>(tap), packed, out, cols, params, float_out, scratch.data());
     });
+  }
+  if (indirect) {
+    // Tap t of row i at block (taps - 1 - t) * rows + i of `scattered`; row pointers address tap 0.
+    const size_t cg = static_cast<size_t>(tap);
+    const size_t taps = static_cast<size_t>(k / tap);
+    std::vector<uint8_t> scattered(taps * rows * cg);
+    std::vector<const uint8_t*> row_ptrs(rows);
+    std::vector<ptrdiff_t> offsets(taps);
+    for (size_t t = 0; t < taps; ++t) {
+      offsets[t] = -static_cast<ptrdiff_t>(t * rows * cg);
+      for (size_t i = 0; i < rows; ++i) {
+        std::memcpy(scattered.data() + ((taps - 1 - t) * rows + i) * cg, a.data() + i * static_cast<size_t>(k) + t * cg, cg);
+      }
+    }
+    for (size_t i = 0; i < rows; ++i) row_ptrs[i] = scattered.data() + ((taps - 1) * rows + i) * cg;
+    return result([&](void* out) {
+      qgemm_indirect(config, rows, row_ptrs.data(), offsets.data(), taps, cg, packed, out, cols, params, float_out,
+                     scratch.data());
+    });
+  }
+  return result([&](void* out) {
+    qgemm(config, rows, padded.data(), packed.kc, packed, out, cols, params, float_out, scratch.data());
   });
 }
 
@@ -238,14 +236,12 @@ Napi::Value QDwconv(const Napi::CallbackInfo& info) {
   float min, max;
   napi::min_max_args(info, 7, where, &min, &max, true);
 
-  return napi::guard_memory(env, where, [&]() -> Napi::Value {
-    const QDwconvConfig& config = qdwconv_config(isa);
-    const std::vector<int8_t> packed = qdwconv_pack(config, weights.data(), s.channels, s.kernel_h, s.kernel_w);
-    const RequantParams params{multiplier.data(), bias.data(), nullptr, min, max};
-    Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(out_count));
-    config.kernel(s, input.data(), s.channels, input_zero, packed.data(), out.Data(), s.channels, params);
-    return out;
-  });
+  const QDwconvConfig& config = qdwconv_config(isa);
+  const std::vector<int8_t> packed = qdwconv_pack(config, weights.data(), s.channels, s.kernel_h, s.kernel_w);
+  const RequantParams params{multiplier.data(), bias.data(), nullptr, min, max};
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(out_count));
+  config.kernel(s, input.data(), s.channels, input_zero, packed.data(), out.Data(), s.channels, params);
+  return out;
 }
 
 Napi::Value Names(const Napi::CallbackInfo& info) {
@@ -286,46 +282,44 @@ Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
   napi::check_elements(env, m * n, kMaxElements, where, "the result");
   napi::check_elements(env, n * k * copies, kMaxElements, where, "the weights (all copies)");
 
-  return napi::guard_memory(env, where, [&]() -> Napi::Value {
-    const QGemmConfig& config = qgemm_config(isa, static_cast<size_t>(n));
-    std::mt19937 rng(12345);
-    const uint32_t qmax = (1u << (wbits - 1)) - 1;
-    std::vector<QPackedWeights> weights;
-    std::vector<int8_t> codes(static_cast<size_t>(n * k));
-    for (int8_t& v : codes) v = static_cast<int8_t>(static_cast<int32_t>(rng() % (2 * qmax + 1) - qmax));
-    std::vector<int8_t> w(codes.size());
-    for (int64_t c = 0; c < copies; ++c) {
-      // Distinct sets: the codes rotated by a different offset each.
-      const size_t shift = static_cast<size_t>(c) * 7919 % codes.size();
-      std::memcpy(w.data(), codes.data() + shift, codes.size() - shift);
-      std::memcpy(w.data() + codes.size() - shift, codes.data(), shift);
-      weights.push_back(qgemm_pack(config, w.data(), static_cast<size_t>(k), static_cast<size_t>(n),
-                                   static_cast<size_t>(k), wbits));
-    }
-    const size_t kc = weights[0].kc;
-    std::vector<uint8_t> a(static_cast<size_t>(m) * kc, 0);
-    for (int64_t i = 0; i < m; ++i) {
-      for (int64_t q = 0; q < k; ++q) a[static_cast<size_t>(i) * kc + static_cast<size_t>(q)] = rng() & 0xFF;
-    }
-    std::vector<float> multiplier(static_cast<size_t>(n), 1.0f / 4096.0f), bias(static_cast<size_t>(n), 128.0f);
-    std::vector<int32_t> correction(static_cast<size_t>(n), 0);
-    std::vector<uint8_t> out(static_cast<size_t>(m * n));
-    Scratch scratch(qgemm_scratch_bytes(config, weights[0]));
-    const RequantParams params{multiplier.data(), bias.data(), correction.data(), 0.0f, 255.0f};
-    const auto run = [&](const QPackedWeights& pw) {
-      qgemm(config, static_cast<size_t>(m), a.data(), kc, pw, out.data(), static_cast<size_t>(n), params, false,
-            scratch.data());
-    };
-    for (const QPackedWeights& pw : weights) run(pw);  // warm-up
-    double best = 0;
-    for (int64_t r = 0; r < repeats; ++r) {
-      const auto start = std::chrono::steady_clock::now();
-      for (int64_t it = 0; it < iterations; ++it) run(weights[static_cast<size_t>(it % copies)]);
-      const double elapsed = seconds_since(start);
-      if (r == 0 || elapsed < best) best = elapsed;
-    }
-    return Napi::Number::New(env, best);
-  });
+  const QGemmConfig& config = qgemm_config(isa, static_cast<size_t>(n));
+  std::mt19937 rng(12345);
+  const uint32_t qmax = (1u << (wbits - 1)) - 1;
+  std::vector<QPackedWeights> weights;
+  std::vector<int8_t> codes(static_cast<size_t>(n * k));
+  for (int8_t& v : codes) v = static_cast<int8_t>(static_cast<int32_t>(rng() % (2 * qmax + 1) - qmax));
+  std::vector<int8_t> w(codes.size());
+  for (int64_t c = 0; c < copies; ++c) {
+    // Distinct sets: the codes rotated by a different offset each.
+    const size_t shift = static_cast<size_t>(c) * 7919 % codes.size();
+    std::memcpy(w.data(), codes.data() + shift, codes.size() - shift);
+    std::memcpy(w.data() + codes.size() - shift, codes.data(), shift);
+    weights.push_back(qgemm_pack(config, w.data(), static_cast<size_t>(k), static_cast<size_t>(n),
+                                 static_cast<size_t>(k), wbits));
+  }
+  const size_t kc = weights[0].kc;
+  std::vector<uint8_t> a(static_cast<size_t>(m) * kc, 0);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t q = 0; q < k; ++q) a[static_cast<size_t>(i) * kc + static_cast<size_t>(q)] = rng() & 0xFF;
+  }
+  std::vector<float> multiplier(static_cast<size_t>(n), 1.0f / 4096.0f), bias(static_cast<size_t>(n), 128.0f);
+  std::vector<int32_t> correction(static_cast<size_t>(n), 0);
+  std::vector<uint8_t> out(static_cast<size_t>(m * n));
+  Scratch scratch(qgemm_scratch_bytes(config, weights[0]));
+  const RequantParams params{multiplier.data(), bias.data(), correction.data(), 0.0f, 255.0f};
+  const auto run = [&](const QPackedWeights& pw) {
+    qgemm(config, static_cast<size_t>(m), a.data(), kc, pw, out.data(), static_cast<size_t>(n), params, false,
+          scratch.data());
+  };
+  for (const QPackedWeights& pw : weights) run(pw);  // warm-up
+  double best = 0;
+  for (int64_t r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t it = 0; it < iterations; ++it) run(weights[static_cast<size_t>(it % copies)]);
+    const double elapsed = seconds_since(start);
+    if (r == 0 || elapsed < best) best = elapsed;
+  }
+  return Napi::Number::New(env, best);
 }
 
 Napi::Value DotPeak(const Napi::CallbackInfo& info) {
@@ -440,15 +434,15 @@ Napi::Value Lookup(const Napi::CallbackInfo& info) {
 
 void register_quant_bindings(Napi::Env env, Napi::Object exports) {
   Napi::Object kernels = Napi::Object::New(env);
-  kernels.Set("qgemm", Napi::Function::New(env, QGemm, "qgemm"));
-  kernels.Set("qdwconv", Napi::Function::New(env, QDwconv, "qdwconv"));
-  kernels.Set("names", Napi::Function::New(env, Names, "names"));
-  kernels.Set("qgemmTime", Napi::Function::New(env, QGemmTime, "qgemmTime"));
-  kernels.Set("dotPeak", Napi::Function::New(env, DotPeak, "dotPeak"));
-  kernels.Set("vadd", Napi::Function::New(env, Vadd, "vadd"));
-  kernels.Set("quantize", Napi::Function::New(env, Quantize, "quantize"));
-  kernels.Set("convert", Napi::Function::New(env, Convert, "convert"));
-  kernels.Set("lookup", Napi::Function::New(env, Lookup, "lookup"));
+  kernels.Set("qgemm", napi::guarded_function<QGemm>(env, "qgemm", "_qkernels.qgemm"));
+  kernels.Set("qdwconv", napi::guarded_function<QDwconv>(env, "qdwconv", "_qkernels.qdwconv"));
+  kernels.Set("names", napi::guarded_function<Names>(env, "names", "_qkernels.names"));
+  kernels.Set("qgemmTime", napi::guarded_function<QGemmTime>(env, "qgemmTime", "_qkernels.qgemmTime"));
+  kernels.Set("dotPeak", napi::guarded_function<DotPeak>(env, "dotPeak", "_qkernels.dotPeak"));
+  kernels.Set("vadd", napi::guarded_function<Vadd>(env, "vadd", "_qkernels.vadd"));
+  kernels.Set("quantize", napi::guarded_function<Quantize>(env, "quantize", "_qkernels.quantize"));
+  kernels.Set("convert", napi::guarded_function<Convert>(env, "convert", "_qkernels.convert"));
+  kernels.Set("lookup", napi::guarded_function<Lookup>(env, "lookup", "_qkernels.lookup"));
   exports.Set("_qkernels", kernels);
 }
 

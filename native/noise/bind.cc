@@ -22,11 +22,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <new>
 #include <string>
 #include <vector>
 
 #include "common/cpu.h"
+#include "common/guard.h"
 #include "common/napi_args.h"
 #include "common/thread_pool.h"
 #include "noise/noise.h"
@@ -110,15 +110,13 @@ Napi::Value Gaussian(const Napi::CallbackInfo& info) {
   check_size(env, s.samples, elements, where);
   const float sigma = sigma_arg(info, 7, where);
   const int threads = threads_arg(info, 8, where);
-  return napi::guard_memory(env, where, [&]() -> Napi::Value {
-    const NoiseConfig& config = noise_config(isa);
-    Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(s.samples * elements));
-    over_samples(s.samples, elements, threads, out.Data(), [&](int64_t first, int64_t count, float* dst) {
-      gaussian_fill(config, s.seed, s.image, s.first_sample + static_cast<uint64_t>(first),
-                    static_cast<size_t>(count), static_cast<size_t>(elements), sigma, dst);
-    });
-    return out;
+  const NoiseConfig& config = noise_config(isa);
+  Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(s.samples * elements));
+  over_samples(s.samples, elements, threads, out.Data(), [&](int64_t first, int64_t count, float* dst) {
+    gaussian_fill(config, s.seed, s.image, s.first_sample + static_cast<uint64_t>(first),
+                  static_cast<size_t>(count), static_cast<size_t>(elements), sigma, dst);
   });
+  return out;
 }
 
 Napi::Value AddGaussian(const Napi::CallbackInfo& info) {
@@ -136,15 +134,13 @@ Napi::Value AddGaussian(const Napi::CallbackInfo& info) {
   check_size(env, s.samples, elements, where);
   const float sigma = sigma_arg(info, 7, where);
   const int threads = threads_arg(info, 8, where);
-  return napi::guard_memory(env, where, [&]() -> Napi::Value {
-    const NoiseConfig& config = noise_config(isa);
-    Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(s.samples * elements));
-    over_samples(s.samples, elements, threads, out.Data(), [&](int64_t first, int64_t count, float* dst) {
-      add_gaussian(config, s.seed, s.image, s.first_sample + static_cast<uint64_t>(first), static_cast<size_t>(count),
-                   image.data(), static_cast<size_t>(elements), sigma, dst);
-    });
-    return out;
+  const NoiseConfig& config = noise_config(isa);
+  Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(s.samples * elements));
+  over_samples(s.samples, elements, threads, out.Data(), [&](int64_t first, int64_t count, float* dst) {
+    add_gaussian(config, s.seed, s.image, s.first_sample + static_cast<uint64_t>(first), static_cast<size_t>(count),
+                 image.data(), static_cast<size_t>(elements), sigma, dst);
   });
+  return out;
 }
 
 Napi::Value Name(const Napi::CallbackInfo& info) {
@@ -158,17 +154,15 @@ Napi::Value FillTime(const Napi::CallbackInfo& info) {
   const Isa isa = isa_arg(info, 0, where);
   const int64_t elements = napi::int_value(env, info[1], 1, kMaxElements, where, "elements");
   const int64_t iterations = napi::int_value(env, info[2], 1, kMaxU32, where, "iterations");
-  return napi::guard_memory(env, where, [&]() -> Napi::Value {
-    const NoiseConfig& config = noise_config(isa);
-    std::vector<float> buffer(static_cast<size_t>(elements));
-    const auto start = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < iterations; ++i) {
-      gaussian_fill(config, 0x0123456789ABCDEFull, 0, static_cast<uint64_t>(i), 1, buffer.size(), 1.0f,
-                    buffer.data());
-    }
-    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    return Napi::Number::New(env, elapsed.count());
-  });
+  const NoiseConfig& config = noise_config(isa);
+  std::vector<float> buffer(static_cast<size_t>(elements));
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < iterations; ++i) {
+    gaussian_fill(config, 0x0123456789ABCDEFull, 0, static_cast<uint64_t>(i), 1, buffer.size(), 1.0f,
+                  buffer.data());
+  }
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  return Napi::Number::New(env, elapsed.count());
 }
 
 Napi::Value Philox(const Napi::CallbackInfo& info) {
@@ -189,11 +183,11 @@ Napi::Value Philox(const Napi::CallbackInfo& info) {
 
 void register_bindings(Napi::Env env, Napi::Object exports) {
   Napi::Object noise = Napi::Object::New(env);
-  noise.Set("gaussian", Napi::Function::New(env, Gaussian, "gaussian"));
-  noise.Set("addGaussian", Napi::Function::New(env, AddGaussian, "addGaussian"));
-  noise.Set("name", Napi::Function::New(env, Name, "name"));
-  noise.Set("fillTime", Napi::Function::New(env, FillTime, "fillTime"));
-  noise.Set("philox", Napi::Function::New(env, Philox, "philox"));
+  noise.Set("gaussian", napi::guarded_function<Gaussian>(env, "gaussian", "_noise.gaussian"));
+  noise.Set("addGaussian", napi::guarded_function<AddGaussian>(env, "addGaussian", "_noise.addGaussian"));
+  noise.Set("name", napi::guarded_function<Name>(env, "name", "_noise.name"));
+  noise.Set("fillTime", napi::guarded_function<FillTime>(env, "fillTime", "_noise.fillTime"));
+  noise.Set("philox", napi::guarded_function<Philox>(env, "philox", "_noise.philox"));
   exports.Set("_noise", noise);
 }
 

@@ -1,5 +1,5 @@
 // The JavaScript class of a native net, shared by TrainNet (bind.cc) and QatNet (qat_bind.cc): NetWrap<Traits> is
-// an ObjectWrap whose methods are the same for both nets except the one Traits adds (Traits::kExtra):
+// an ObjectWrap (every entry inside common/guard.h's guard) whose methods are the same for both nets except the one Traits adds (Traits::kExtra):
 //   new <Name>(spec)            [sync]  Traits::read_spec, then the net's constructor; throws TypeError/RangeError/Error
 //   net.step(request)           [async] -> Promise<{ loss, correct }>: forward, backward and one SGD step.
 //                               request: { input, labels, batch, threads, lr, momentum, weightDecay }
@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/guard.h"
 #include "common/napi_args.h"
 #include "common/promise_worker.h"
 #include "train/qat_net.h"
@@ -58,28 +59,30 @@ Napi::Array tensor_copies(Napi::Env env, const std::vector<Tensor>& tensors, boo
 }
 
 template <typename Traits>
-class NetWrap : public Napi::ObjectWrap<NetWrap<Traits>> {
+class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
   using Net = typename Traits::Net;
+  using Guarded = arq::napi::GuardedWrap<NetWrap<Traits>>;
 
  public:
   static Napi::Function define(Napi::Env env) {
+    // The guard's operation names ("TrainNet.step"), kept for the life of the process.
+    static const std::string names[] = {qualified("step"), qualified("gradients"), qualified("predict"),
+                                        qualified("tensors"), qualified("grads"), qualified(Traits::kExtra),
+                                        qualified("classes")};
     return NetWrap::DefineClass(env, Traits::kName,
-                                {NetWrap::template InstanceMethod<&NetWrap::Step>("step"),
-                                 NetWrap::template InstanceMethod<&NetWrap::Gradients>("gradients"),
-                                 NetWrap::template InstanceMethod<&NetWrap::Predict>("predict"),
-                                 NetWrap::template InstanceMethod<&NetWrap::Tensors>("tensors"),
-                                 NetWrap::template InstanceMethod<&NetWrap::Grads>("grads"),
-                                 NetWrap::template InstanceMethod<&NetWrap::Extra>(Traits::kExtra),
-                                 NetWrap::template InstanceAccessor<&NetWrap::Classes>("classes")});
+                                {Guarded::template method<&NetWrap::Step>("step", names[0].c_str()),
+                                 Guarded::template method<&NetWrap::Gradients>("gradients", names[1].c_str()),
+                                 Guarded::template method<&NetWrap::Predict>("predict", names[2].c_str()),
+                                 Guarded::template method<&NetWrap::Tensors>("tensors", names[3].c_str()),
+                                 Guarded::template method<&NetWrap::Grads>("grads", names[4].c_str()),
+                                 Guarded::template method<&NetWrap::Extra>(Traits::kExtra, names[5].c_str()),
+                                 Guarded::template accessor<&NetWrap::Classes>("classes", names[6].c_str())});
   }
 
-  explicit NetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetWrap>(info) {
-    auto spec = Traits::read_spec(arq::napi::object_arg(info, 0, Traits::kName));
-    try {
-      net_ = std::make_shared<Net>(std::move(spec));
-    } catch (const std::exception& error) {
-      throw Napi::Error::New(info.Env(), std::string(Traits::kName) + ": " + error.what());
-    }
+  explicit NetWrap(const Napi::CallbackInfo& info) : Guarded(info) {
+    Guarded::construct(info, Traits::kName, [&] {
+      net_ = std::make_shared<Net>(Traits::read_spec(arq::napi::object_arg(info, 0, Traits::kName)));
+    });
   }
 
  private:

@@ -42,8 +42,24 @@ export function withOutputOptions<T>(yargs: Argv<T>) {
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' });
 }
 
+/** Bytes of a --max-memory value: MiB by default, or with a unit, e.g. 512, 512MiB, 4GiB, 4G. */
+export function parseMemorySize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(MiB|M|GiB|G)?\s*$/i.exec(text);
+  const bytes = match ? Math.round(Number(match[1]) * 2 ** (/^g/i.test(match[2] ?? '') ? 30 : 20)) : NaN;
+  if (!(bytes >= 2 ** 20 && Number.isSafeInteger(bytes))) throw new ArqError(`--max-memory: expected a size of at least 1 MiB such as 512MiB or 4GiB, got ${JSON.stringify(text)}`);
+  return bytes;
+}
+
+/** --threads, and --max-memory: the memory one native plan call may take, applied to every plan the command builds. */
 export function withThreadsOption<T>(yargs: Argv<T>) {
-  return yargs.option('threads', { type: 'number', describe: 'worker threads (default: all cores)' });
+  return yargs
+    .option('threads', { type: 'number', describe: 'worker threads (default: all cores)' })
+    .option('max-memory', { type: 'string', describe: 'memory one native call may allocate, in MiB or with a unit (e.g. 4GiB); default 2GiB' })
+    .middleware(async (argv) => {
+      if (argv.maxMemory === undefined) return;
+      const { setMaxMemory } = await import('../native.js');
+      setMaxMemory(parseMemorySize(String(argv.maxMemory)));
+    });
 }
 
 export function withDataOptions<T>(yargs: Argv<T>) {

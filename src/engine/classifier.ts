@@ -7,6 +7,7 @@ import type { LoadedModel } from '../model.js';
 import { OrtModel } from '../ort/session.js';
 import { cpuInfo } from '../native.js';
 import { FloatPlan } from './float-plan.js';
+import type { PlanOptions } from './native-plan.js';
 import { IntPlan } from '../quant/int-plan.js';
 import type { Calibration } from '../quant/calibrate.js';
 import type { Policy } from '../quant/policy.js';
@@ -28,6 +29,8 @@ export interface ClassifierOptions {
   readonly threads?: number;
   /** The integer engine's policy and calibration (required for engine 'int'). */
   readonly quantization?: { readonly policy: Policy; readonly calibration: Calibration };
+  /** The native plans' memory limit per call in bytes (PlanOptions.maxMemory). */
+  readonly maxMemory?: number;
 }
 
 export async function createClassifier(model: LoadedModel, engine: EngineName, options: ClassifierOptions = {}): Promise<Classifier> {
@@ -37,7 +40,7 @@ export async function createClassifier(model: LoadedModel, engine: EngineName, o
     const session = await OrtModel.load(model.bytes, model.graph.input.shape, model.graph.input.rank, { threads });
     return { engine, classes, logits: (images, batch) => session.run(images, batch), close: () => session.release() };
   }
-  const plan = buildNativePlan(model, engine, options.quantization);
+  const plan = buildNativePlan(model, engine, options.quantization, { maxMemory: options.maxMemory });
   return { engine, classes, logits: (images, batch) => plan.run(images, batch, threads), close: async () => {} };
 }
 
@@ -57,8 +60,8 @@ export function indexOfMax(values: ArrayLike<number>, start = 0, length = values
 }
 
 /** The native plan of an engine: fp32, or integer under a policy and calibration. */
-export function buildNativePlan(model: LoadedModel, engine: 'float' | 'int', quantization?: ClassifierOptions['quantization']): FloatPlan | IntPlan {
-  if (engine === 'float') return FloatPlan.build(model.graph);
+export function buildNativePlan(model: LoadedModel, engine: 'float' | 'int', quantization?: ClassifierOptions['quantization'], options: PlanOptions = {}): FloatPlan | IntPlan {
+  if (engine === 'float') return FloatPlan.build(model.graph, options);
   if (!quantization) throw new ArqError('the int engine needs a quantization policy and a calibration');
-  return IntPlan.build(model.graph, quantization.policy, quantization.calibration);
+  return IntPlan.build(model.graph, quantization.policy, quantization.calibration, options);
 }

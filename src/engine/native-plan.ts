@@ -1,5 +1,22 @@
 /** What the fp32 and integer plan wrappers share: batch inference and the sampling loop, each off the JS thread. */
-import { withStack, type SampleRequest, type SampleResult } from '../native.js';
+import { defaultMaxMemory, withStack, type SampleRequest, type SampleResult } from '../native.js';
+import { integerInRange } from '../util/check.js';
+
+/** Options of a native plan's build. */
+export interface PlanOptions {
+  /**
+   * Bytes one call of the plan (a batch run, a calibration pass) may allocate, default defaultMaxMemory() (2 GiB
+   * unless setMaxMemory or the CLI's --max-memory raised it). Each call checks its estimate (activations of every
+   * thread's images, im2col and padding buffers, histograms) before allocating and throws a RangeError naming the
+   * largest item; the build throws when even one image would not fit.
+   */
+  readonly maxMemory?: number;
+}
+
+/** The maxMemory a plan spec carries: the option, checked, or the process default. */
+export function planMaxMemory(options: PlanOptions): number {
+  return options.maxMemory === undefined ? defaultMaxMemory() : integerInRange('maxMemory', options.maxMemory, 2 ** 20, Number.MAX_SAFE_INTEGER);
+}
 
 interface NativePlanSurface {
   readonly classes: number;

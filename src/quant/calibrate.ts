@@ -19,6 +19,8 @@ export interface CalibrationOptions {
   readonly count?: number;
   readonly seed?: number;
   readonly threads?: number;
+  /** The float plan's memory limit per call in bytes (PlanOptions.maxMemory); the histograms count against it. */
+  readonly maxMemory?: number;
 }
 
 export interface Calibration {
@@ -44,8 +46,19 @@ export async function calibrate(graph: Graph, data: Dataset, options: Calibratio
     const index = k * stride;
     images.set(noisyCopy(data.images.subarray(index * size, (index + 1) * size), options.sigma, seed, index), k * size);
   }
-  const plan = FloatPlan.build(graph);
-  const ranges = await plan.observeRanges(images, count, threads);
-  const histograms = await plan.observeHistograms(images, count, threads, ranges, HISTOGRAM_BINS);
+  const plan = FloatPlan.build(graph, { maxMemory: options.maxMemory });
+  // Native failures of the passes (over the memory limit; a plan value holding NaN or infinity, named with the node
+  // that produced it) get the data's name.
+  const observed = async <T>(pass: () => Promise<T>): Promise<T> => {
+    try {
+      return await pass();
+    } catch (error) {
+      throw new ArqError(`calibration on ${data.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  };
+  // The histogram pass needs the most memory: checked before the ranges pass runs the whole network.
+  await observed(async () => plan.checkMemory(count, threads, HISTOGRAM_BINS));
+  const ranges = await observed(() => plan.observeRanges(images, count, threads));
+  const histograms = await observed(() => plan.observeHistograms(images, count, threads, ranges, HISTOGRAM_BINS));
   return { valueOf: lowerGraph(graph).valueOf, ranges, histograms, settings: { sigma: options.sigma, count, seed, data: data.name } };
 }

@@ -7,7 +7,7 @@
 import type { Graph, QuantizableNode } from '../graph/ir.js';
 import { lowerGraph } from '../engine/float-plan.js';
 import { addon, withStack, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan } from '../native.js';
-import { NativePlan } from '../engine/native-plan.js';
+import { NativePlan, planMaxMemory, type PlanOptions } from '../engine/native-plan.js';
 import { ArqError } from '../util/errors.js';
 import { HISTOGRAM_BINS, type Calibration } from './calibrate.js';
 import { activationGrid, quantizeWeights } from './grid.js';
@@ -86,9 +86,9 @@ export function intPlanSpec(graph: Graph, policy: Policy, calibration: Calibrati
 
 /** A network compiled for arq's integer engine under one policy. */
 export class IntPlan extends NativePlan<NativeIntPlan> {
-  static build(graph: Graph, policy: Policy, calibration: Calibration): IntPlan {
+  static build(graph: Graph, policy: Policy, calibration: Calibration, options: PlanOptions = {}): IntPlan {
     const Native = addon().IntPlan;
-    return new IntPlan(new Native(intPlanSpec(graph, policy, calibration)));
+    return new IntPlan(new Native({ ...intPlanSpec(graph, policy, calibration), maxMemory: planMaxMemory(options) }));
   }
 
   /**

@@ -26,6 +26,8 @@ const vaddParams = { aScale: f(0.0173), aZero: 7, bScale: f(0.041), bZero: 130, 
 const vaddExtreme = { ...vaddParams, invScale: f(3e9), min: 0, max: 200 };
 // Zero points at both ends of the code range.
 const vaddZero = { ...vaddParams, aZero: 0, bZero: 255, zero: 0, min: 0, max: 255 };
+// Scales so large that lhs + rhs is inf - inf = NaN for most codes: NaN takes the lower clamp, never a conversion of NaN.
+const vaddNaN = { ...vaddParams, aScale: f(3e38), aZero: 0, bScale: f(3e38), bZero: 255, min: 11, max: 251 };
 const quantizeParams = { scale: f(0.02), lo: -3, hi: 12, zero: 3 };
 const convertParams = { fromScale: f(0.0173), fromZero: 7, scale: f(0.25), lo: 0, hi: 15, zero: 0 };
 
@@ -40,6 +42,17 @@ describe('scalar qu8-elementwise equals the JavaScript reference', () => {
       return roundHalfEven(Math.min(Math.max(fmaF32(sum, p.invScale, p.zero), p.min), p.max));
     });
     expect(Array.from(q.vadd('scalar', a, b, p))).toEqual(expected);
+  });
+
+  test('vadd whose sum is NaN (infinite scales) gives the lower clamp code', () => {
+    const a = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const b = Uint8Array.from({ length: 256 }, (_, i) => 255 - i);
+    const expected = Array.from(a, (qa, i) => {
+      const sum = f(f(vaddNaN.aScale * qa) + f(vaddNaN.bScale * (b[i] - 255)));
+      return Number.isNaN(sum) ? vaddNaN.min : roundHalfEven(Math.min(Math.max(fmaF32(sum, vaddNaN.invScale, vaddNaN.zero), vaddNaN.min), vaddNaN.max));
+    });
+    expect(expected.filter((code, i) => code === vaddNaN.min && i > 1 && i < 254)).toHaveLength(252);
+    expect(Array.from(q.vadd('scalar', a, b, vaddNaN))).toEqual(expected);
   });
 
   test('quantize, with NaN, infinities and exact ties', () => {
@@ -64,7 +77,7 @@ describe.each(LEVELS.slice(1))('%s qu8-elementwise equals scalar bit for bit', (
     const a = randomCodes(n, next);
     const b = randomCodes(n, next);
     const x = Float32Array.from({ length: n }, () => (next() - 0.3) * 0.5);
-    for (const p of [vaddParams, vaddExtreme, vaddZero]) {
+    for (const p of [vaddParams, vaddExtreme, vaddZero, vaddNaN]) {
       const want = q.vadd('scalar', a, b, p);
       expect(q.vadd(isa, a, b, p)).toEqual(want);
       // AVX-512 with and without VBMI (the default takes VBMI where the CPU has it).

@@ -10,7 +10,7 @@ void qu8_vadd__scalar(size_t n, const uint8_t* a, const uint8_t* b, uint8_t* y, 
     const float lhs = p.a_scale * static_cast<float>(static_cast<int32_t>(a[i]) - static_cast<int32_t>(p.a_zero));
     const float rhs = p.b_scale * static_cast<float>(static_cast<int32_t>(b[i]) - static_cast<int32_t>(p.b_zero));
     float v = std::fma(lhs + rhs, p.inv_scale, p.zero);
-    v = v < p.min ? p.min : v;
+    v = v > p.min ? v : p.min;  // NaN (infinite scales) takes the lower bound, as the SIMD kernels' max does
     v = v > p.max ? p.max : v;
     y[i] = static_cast<uint8_t>(std::nearbyint(v));
   }
