@@ -1,9 +1,22 @@
 /**
- * File reads for the data loaders, turning fs failures into ArqErrors that name the file.
+ * File reads for the data loaders. Errors are ArqErrors that name the file.
+ *
+ * Dataset files are read through a DataReader, which hands out the (decompressed) bytes in order, so a loader reads
+ * the header first, checks what it declares against the file and against MAX_DATA_BYTES, and only then allocates
+ * and reads the body; gzip files are inflated as a stream on the libuv pool and never past what the loader asks for.
+ * A decompression bomb therefore costs at most the declared size plus one chunk, and a large file never blocks the
+ * event loop while it is read.
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { createGunzip } from 'node:zlib';
 import { ArqError } from '../util/errors.js';
+
+/** The most bytes a dataset file may declare (before decoding to float32, which takes four times as much). */
+export const MAX_DATA_BYTES = 2 ** 31;
+
+/** Inflate output chunk: large enough that a 50 MB file takes a few hundred hops to the libuv pool. */
+const GUNZIP_CHUNK = 1 << 18;
 
 function reason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -27,5 +40,139 @@ export function readDataFileSync(path: string, label: string, what: string): Buf
     return readFileSync(path);
   } catch (err) {
     throw new ArqError(`${label}: cannot read ${what}: ${reason(err)}`, { cause: err });
+  }
+}
+
+/** The bytes of a data file in order, decompressed when the file is gzipped. */
+export interface DataReader {
+  /** The file's size on disk when it is not compressed (the content's size), else undefined. */
+  readonly plainSize: number | undefined;
+  /** Fills `dest` with the next bytes; returns how many it got, fewer than dest.length only at the end. */
+  read(dest: Uint8Array): Promise<number>;
+  close(): Promise<void>;
+}
+
+class PlainReader implements DataReader {
+  private position = 0;
+  constructor(private readonly handle: FileHandle, readonly plainSize: number) {}
+
+  async read(dest: Uint8Array): Promise<number> {
+    let got = 0;
+    while (got < dest.length) {
+      const { bytesRead } = await this.handle.read(dest, got, dest.length - got, this.position);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      this.position += bytesRead;
+    }
+    return got;
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+class GzipReader implements DataReader {
+  readonly plainSize = undefined;
+  private readonly chunks: AsyncIterator<Buffer>;
+  private pending: Buffer = Buffer.alloc(0);
+  private ended = false;
+
+  constructor(private readonly handle: FileHandle, private readonly label: string) {
+    const input = handle.createReadStream({ autoClose: false, start: 0 });
+    const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK });
+    input.on('error', (err) => gunzip.destroy(err));
+    this.chunks = input.pipe(gunzip)[Symbol.asyncIterator]();
+    this.stop = () => {
+      input.unpipe(gunzip);
+      input.destroy();
+      gunzip.destroy();
+    };
+  }
+
+  private readonly stop: () => void;
+
+  async read(dest: Uint8Array): Promise<number> {
+    let got = 0;
+    while (got < dest.length) {
+      if (this.pending.length === 0) {
+        if (this.ended) break;
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await this.chunks.next();
+        } catch (err) {
+          throw new ArqError(`${this.label}: corrupt gzip data: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        }
+        if (next.done) {
+          this.ended = true;
+          break;
+        }
+        this.pending = next.value;
+      }
+      const take = Math.min(this.pending.length, dest.length - got);
+      dest.set(this.pending.subarray(0, take), got);
+      this.pending = this.pending.subarray(take);
+      got += take;
+    }
+    return got;
+  }
+
+  async close(): Promise<void> {
+    this.stop();
+    await this.handle.close();
+  }
+}
+
+/**
+ * Opens a data file for reading in order, gunzipping it when `gunzip` and it starts with the gzip magic bytes
+ * 1f 8b (formats that are never compressed pass false, so their bytes are taken as they are).
+ */
+export async function openDataFile(path: string, label: string, what: string, gunzip: boolean): Promise<DataReader> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+    const info = await handle.stat();
+    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    const magic = Buffer.alloc(2);
+    const { bytesRead } = await handle.read(magic, 0, 2, 0);
+    if (gunzip && bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b) return new GzipReader(handle, label);
+    return new PlainReader(handle, info.size);
+  } catch (err) {
+    await handle!?.close().catch(() => undefined);
+    throw new ArqError(`${label}: cannot read ${what}: ${reason(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Reads one file's body after its header has been read and checked: `keep` bytes (all of a body of `bodyBytes`, or
+ * a prefix under a limit). `headerBytes + bodyBytes` is what the header declares, described by `description` in
+ * errors ("5 images of 3x4"). A plain file must have exactly that size, checked before anything is allocated; a
+ * gzip stream must hold exactly that much when all of it is kept, and is abandoned as soon as it holds more.
+ */
+export async function readBody(
+  reader: DataReader, label: string, what: string,
+  sizes: { headerBytes: number; bodyBytes: number; keep: number; description: string },
+): Promise<Uint8Array> {
+  const expected = sizes.headerBytes + sizes.bodyBytes;
+  const mismatch = (got: number | 'more') =>
+    new ArqError(`${label}: ${got !== 'more' && got < expected ? 'truncated' : 'oversized'} ${what}: expected ${expected} bytes for ${sizes.description}, got ${got === 'more' ? `more (it decompresses past ${expected} bytes)` : got}`);
+  if (reader.plainSize !== undefined && reader.plainSize !== expected) throw mismatch(reader.plainSize);
+  if (expected > MAX_DATA_BYTES) {
+    throw new ArqError(`${label}: ${what} declares ${sizes.description} (${expected} bytes), more than the ${MAX_DATA_BYTES}-byte limit of a dataset file`);
+  }
+  const body = new Uint8Array(sizes.keep);
+  const got = await reader.read(body);
+  if (got < sizes.keep) throw mismatch(sizes.headerBytes + got);
+  if (sizes.keep === sizes.bodyBytes && reader.plainSize === undefined && (await reader.read(new Uint8Array(1))) > 0) throw mismatch('more');
+  return body;
+}
+
+/** Opens `path` (see openDataFile), runs `use` on its reader and closes it, whatever happens. */
+export async function withDataFile<T>(path: string, label: string, what: string, gunzip: boolean, use: (reader: DataReader) => Promise<T>): Promise<T> {
+  const reader = await openDataFile(path, label, what, gunzip);
+  try {
+    return await use(reader);
+  } finally {
+    await reader.close();
   }
 }

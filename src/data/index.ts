@@ -3,6 +3,7 @@
  * every bad input is an ArqError naming the spec or file.
  */
 import type { Dataset, Split } from './dataset.js';
+import { integerInRange } from '../util/check.js';
 import { parseDataSpec } from './spec.js';
 import { loadMnist } from './mnist.js';
 import { loadIdx } from './idx.js';
@@ -13,25 +14,33 @@ export type { Dataset, Split } from './dataset.js';
 export { makeDataset, subset, selectEvery, classesOf, MAX_LABEL } from './dataset.js';
 export { parseDataSpec, trainingSpec, DATA_SPEC_FORMS, type DataSpec } from './spec.js';
 export { loadMnist, mnistFiles } from './mnist.js';
-export { loadIdx, decodeIdxImages, decodeIdxLabels, isGzip } from './idx.js';
+export { loadIdx, readIdxImages, readIdxLabels } from './idx.js';
+export { MAX_DATA_BYTES } from './files.js';
 export { loadCifar10 } from './cifar10.js';
 export { loadNpyDataset } from './npy-dataset.js';
 export { readNpy, readNpySync, decodeNpy, encodeNpy, writeNpy, writeNpySync, npyAsFloat32, type NpyArray, type NpyData, type NpyDtype } from './npy.js';
 
+export interface LoadOptions {
+  /** Read and decode only the first `limit` images (a positive integer); the rest of the files is never read. */
+  readonly limit?: number;
+}
+
 /**
  * Load the dataset a spec names. `defaultSplit` is the split plain `mnist` and `cifar10:DIR` mean: 'test' where a
- * command evaluates, 'train' where it calibrates or trains.
+ * command evaluates, 'train' where it calibrates or trains. Files are checked against their headers before anything
+ * is allocated, read off the event loop, and decoded in slices that never hold the loop for long.
  */
-export async function loadDataset(spec: string, defaultSplit: Split): Promise<Dataset> {
+export async function loadDataset(spec: string, defaultSplit: Split, options: LoadOptions = {}): Promise<Dataset> {
   const s = parseDataSpec(spec, defaultSplit);
+  const limit = options.limit === undefined ? undefined : integerInRange('limit', options.limit, 1, Number.MAX_SAFE_INTEGER);
   switch (s.kind) {
     case 'mnist':
-      return loadMnist(s.split);
+      return loadMnist(s.split, limit);
     case 'idx':
-      return loadIdx(s.images, s.labels, s.name);
+      return loadIdx(s.images, s.labels, s.name, limit);
     case 'cifar10':
-      return loadCifar10(s.dir, s.split, s.name);
+      return loadCifar10(s.dir, s.split, s.name, limit);
     case 'npy':
-      return loadNpyDataset(s.x, s.y, s.name);
+      return loadNpyDataset(s.x, s.y, s.name, limit);
   }
 }
