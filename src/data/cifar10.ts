@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArqError } from '../util/errors.js';
-import { bytesToUnit, inSlices, makeDataset, type Dataset, type Split } from './dataset.js';
+import { bytesToUnit, makeDataset, type Dataset, type Split } from './dataset.js';
 import { MAX_DATA_BYTES, readBody, withDataFile } from './files.js';
 
 export const CIFAR10_RECORD_BYTES = 3073;
@@ -17,6 +17,9 @@ export const CIFAR10_FILES: Record<Split, readonly string[]> = {
   train: ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'],
   test: ['test_batch.bin'],
 };
+
+/** Records read and decoded per step: about a megabyte. */
+const RECORDS_PER_READ = 341;
 
 /** The subdirectory the official archive extracts to; used when DIR is its parent. */
 const ARCHIVE_DIR = 'cifar-10-batches-bin';
@@ -81,23 +84,22 @@ export async function loadCifar10(dir: string, split: Split, name = `cifar10:${d
   const count = Math.min(total, limit ?? total);
   const images = new Float32Array(count * CIFAR10_IMAGE_BYTES);
   const labels = new Int32Array(count);
-  let n = 0;
-  for (let f = 0; f < paths.length && n < count; f++) {
+  let first = 0;
+  for (let f = 0; f < paths.length && first < count; f++) {
     const label = `cifar10:${paths[f]}`;
-    const keep = Math.min(records[f], count - n);
-    const bytes = await withDataFile(paths[f], label, 'batch file', false, (reader) =>
-      readBody(reader, label, 'batch file', { headerBytes: 0, bodyBytes: records[f] * CIFAR10_RECORD_BYTES, keep: keep * CIFAR10_RECORD_BYTES, description: `${records[f]} records` }));
-    const first = n;
-    await inSlices(keep, (start, end) => {
-      for (let r = start; r < end; r++) {
-        const off = r * CIFAR10_RECORD_BYTES;
-        const l = bytes[off];
-        if (l >= CIFAR10_CLASSES) throw new ArqError(`${label}: bad label ${l} in record ${r}: CIFAR-10 labels are 0..9`);
-        labels[first + r] = l;
-        bytesToUnit(bytes, off + 1, images, (first + r) * CIFAR10_IMAGE_BYTES, CIFAR10_IMAGE_BYTES);
-      }
-    }, 64);
-    n += keep;
+    const keep = Math.min(records[f], count - first);
+    const sizes = { headerBytes: 0, bodyBytes: records[f] * CIFAR10_RECORD_BYTES, keep: keep * CIFAR10_RECORD_BYTES, description: `${records[f]} records` };
+    await withDataFile(paths[f], label, 'batch file', false, (reader) =>
+      readBody(reader, label, 'batch file', sizes, (piece, offset) => {
+        for (let at = 0; at < piece.length; at += CIFAR10_RECORD_BYTES) {
+          const r = (offset + at) / CIFAR10_RECORD_BYTES;
+          const l = piece[at];
+          if (l >= CIFAR10_CLASSES) throw new ArqError(`${label}: bad label ${l} in record ${r}: CIFAR-10 labels are 0..9`);
+          labels[first + r] = l;
+          bytesToUnit(piece, at + 1, images, (first + r) * CIFAR10_IMAGE_BYTES, CIFAR10_IMAGE_BYTES);
+        }
+      }, RECORDS_PER_READ * CIFAR10_RECORD_BYTES));
+    first += keep;
   }
   return makeDataset({ name, shape: [3, 32, 32], images, labels });
 }

@@ -143,27 +143,66 @@ export async function openDataFile(path: string, label: string, what: string, gu
   }
 }
 
-/**
- * Reads one file's body after its header has been read and checked: `keep` bytes (all of a body of `bodyBytes`, or
- * a prefix under a limit). `headerBytes + bodyBytes` is what the header declares, described by `description` in
- * errors ("5 images of 3x4"). A plain file must have exactly that size, checked before anything is allocated; a
- * gzip stream must hold exactly that much when all of it is kept, and is abandoned as soon as it holds more.
- */
-export async function readBody(
-  reader: DataReader, label: string, what: string,
-  sizes: { headerBytes: number; bodyBytes: number; keep: number; description: string },
-): Promise<Uint8Array> {
+/** Bytes read per step of readBody: decoding one step takes about a millisecond. */
+export const READ_CHUNK_BYTES = 1 << 20;
+
+export interface BodySizes {
+  /** Bytes of the header already read; headerBytes + bodyBytes is the size the header declares. */
+  readonly headerBytes: number;
+  readonly bodyBytes: number;
+  /** Bytes of the body to read: all of it, or a prefix under a limit. */
+  readonly keep: number;
+  /** What the header declares, for errors: "5 images of 3x4". */
+  readonly description: string;
+}
+
+function sizeMismatch(label: string, what: string, sizes: BodySizes, got: number | 'more'): ArqError {
   const expected = sizes.headerBytes + sizes.bodyBytes;
-  const mismatch = (got: number | 'more') =>
-    new ArqError(`${label}: ${got !== 'more' && got < expected ? 'truncated' : 'oversized'} ${what}: expected ${expected} bytes for ${sizes.description}, got ${got === 'more' ? `more (it decompresses past ${expected} bytes)` : got}`);
-  if (reader.plainSize !== undefined && reader.plainSize !== expected) throw mismatch(reader.plainSize);
+  const kind = got !== 'more' && got < expected ? 'truncated' : 'oversized';
+  return new ArqError(`${label}: ${kind} ${what}: expected ${expected} bytes for ${sizes.description}, got ${got === 'more' ? `more (it decompresses past ${expected} bytes)` : got}`);
+}
+
+/**
+ * Checks what a header declares before anything is allocated for it: a plain file must have exactly the declared
+ * size, and the declared size must be within MAX_DATA_BYTES.
+ */
+export function checkBody(reader: DataReader, label: string, what: string, sizes: BodySizes): void {
+  const expected = sizes.headerBytes + sizes.bodyBytes;
+  if (reader.plainSize !== undefined && reader.plainSize !== expected) throw sizeMismatch(label, what, sizes, reader.plainSize);
   if (expected > MAX_DATA_BYTES) {
     throw new ArqError(`${label}: ${what} declares ${sizes.description} (${expected} bytes), more than the ${MAX_DATA_BYTES}-byte limit of a dataset file`);
   }
+}
+
+/**
+ * Reads one file's body after its header has been read and checked (checkBody, which callers run before they
+ * allocate what the body fills), handing it to `consume` in order, in pieces of at most `chunkBytes` (a multiple of
+ * the record size, so no record is split) with their offset in the body. A gzip stream must hold exactly the
+ * declared size when all of it is kept, and is abandoned as soon as it holds more. Each piece is read off the event
+ * loop, so decoding piece by piece never holds the loop for long.
+ */
+export async function readBody(
+  reader: DataReader, label: string, what: string, sizes: BodySizes,
+  consume: (piece: Uint8Array, offset: number) => void, chunkBytes = READ_CHUNK_BYTES,
+): Promise<void> {
+  checkBody(reader, label, what, sizes);
+  const buffer = new Uint8Array(Math.max(1, Math.min(sizes.keep, chunkBytes)));
+  for (let offset = 0; offset < sizes.keep; offset += buffer.length) {
+    const piece = buffer.subarray(0, Math.min(buffer.length, sizes.keep - offset));
+    const got = await reader.read(piece);
+    if (got < piece.length) throw sizeMismatch(label, what, sizes, sizes.headerBytes + offset + got);
+    consume(piece, offset);
+  }
+  if (sizes.keep === sizes.bodyBytes && reader.plainSize === undefined && (await reader.read(new Uint8Array(1))) > 0) {
+    throw sizeMismatch(label, what, sizes, 'more');
+  }
+}
+
+/** readBody into one new array of `sizes.keep` bytes, allocated after checkBody. */
+export async function readBodyBytes(reader: DataReader, label: string, what: string, sizes: BodySizes): Promise<Uint8Array> {
+  checkBody(reader, label, what, sizes);
   const body = new Uint8Array(sizes.keep);
-  const got = await reader.read(body);
-  if (got < sizes.keep) throw mismatch(sizes.headerBytes + got);
-  if (sizes.keep === sizes.bodyBytes && reader.plainSize === undefined && (await reader.read(new Uint8Array(1))) > 0) throw mismatch('more');
+  await readBody(reader, label, what, sizes, (piece, offset) => body.set(piece, offset));
   return body;
 }
 

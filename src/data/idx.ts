@@ -3,8 +3,8 @@
  * plain or gzipped. Fashion-MNIST (e.g. Debian's dataset-fashion-mnist) uses the same format.
  */
 import { ArqError } from '../util/errors.js';
-import { bytesToUnitInSlices, makeDataset, type Dataset } from './dataset.js';
-import { readBody, withDataFile, type DataReader } from './files.js';
+import { bytesToUnit, makeDataset, type Dataset } from './dataset.js';
+import { checkBody, readBody, readBodyBytes, withDataFile, type DataReader } from './files.js';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
@@ -58,9 +58,10 @@ export async function readIdxImages(path: string, label: string, limit?: number)
     if (rows === 0 || cols === 0) throw new ArqError(`${label}: bad images file: images of ${rows}x${cols} are empty`);
     const per = rows * cols;
     const count = Math.min(total, limit ?? total);
-    const bytes = await readBody(reader, label, 'images file', { headerBytes: 16, bodyBytes: total * per, keep: count * per, description: `${total} images of ${rows}x${cols}` });
-    const images = new Float32Array(bytes.length);
-    await bytesToUnitInSlices(bytes, images);
+    const sizes = { headerBytes: 16, bodyBytes: total * per, keep: count * per, description: `${total} images of ${rows}x${cols}` };
+    checkBody(reader, label, 'images file', sizes);
+    const images = new Float32Array(count * per);
+    await readBody(reader, label, 'images file', sizes, (piece, offset) => bytesToUnit(piece, 0, images, offset, piece.length));
     return { count, total, rows, cols, images };
   });
 }
@@ -70,7 +71,7 @@ export async function readIdxLabels(path: string, label: string, limit?: number)
   return withDataFile(path, label, 'labels file', true, async (reader) => {
     const [total] = await readHeader(reader, label, 'labels', 1);
     const count = Math.min(total, limit ?? total);
-    const bytes = await readBody(reader, label, 'labels file', { headerBytes: 8, bodyBytes: total, keep: count, description: `${total} labels` });
+    const bytes = await readBodyBytes(reader, label, 'labels file', { headerBytes: 8, bodyBytes: total, keep: count, description: `${total} labels` });
     return { total, labels: Int32Array.from(bytes) };
   });
 }

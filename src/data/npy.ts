@@ -8,7 +8,7 @@
 import { writeFile } from 'node:fs/promises';
 import { writeFileSync } from 'node:fs';
 import { ArqError } from '../util/errors.js';
-import { readBody, readDataFileSync, withDataFile } from './files.js';
+import { checkBody, readBody, readDataFileSync, withDataFile } from './files.js';
 
 export type NpyDtype = 'bool' | 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32' | 'uint64' | 'int64' | 'float32' | 'float64';
 
@@ -36,7 +36,7 @@ interface DtypeInfo {
   readonly dtype: NpyDtype;
   readonly code: string; // kind + itemsize, as in a descr: 'f4'
   readonly size: number;
-  readonly type: { new (n: number): NpyData; new (buffer: ArrayBuffer, byteOffset: number, length: number): NpyData };
+  readonly type: new (n: number) => NpyData;
 }
 
 const DTYPES: readonly DtypeInfo[] = [
@@ -282,12 +282,13 @@ export async function readNpyRows(path: string, limit?: number): Promise<{ array
     const perRow = shape.slice(1).reduce((a, b) => a * b, 1);
     const kept = Math.min(rows, limit ?? rows);
     if (fileBytes !== dataStart + rows * perRow * info.size) throw sizeMismatch(label, header, fileBytes);
-    const body = await readBody(reader, label, 'NPY file', {
-      headerBytes: dataStart, bodyBytes: rows * perRow * info.size, keep: kept * perRow * info.size,
-      description: `${info.dtype} shape [${shape.join(', ')}]`,
-    });
+    const sizes = { headerBytes: dataStart, bodyBytes: rows * perRow * info.size, keep: kept * perRow * info.size, description: `${info.dtype} shape [${shape.join(', ')}]` };
+    checkBody(reader, label, 'NPY file', sizes);
+    const data = new info.type(kept * perRow);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    await readBody(reader, label, 'NPY file', sizes, (piece, offset) => bytes.set(piece, offset));
     const keptShape = shape.length === 0 ? [] : [kept, ...shape.slice(1)];
-    return { array: { dtype: info.dtype, shape: keptShape, data: new info.type(body.buffer as ArrayBuffer, 0, kept * perRow) }, rows };
+    return { array: { dtype: info.dtype, shape: keptShape, data }, rows };
   });
 }
 
