@@ -22,7 +22,7 @@ export const CIFAR10_FILES: Record<Split, readonly string[]> = {
 const RECORDS_PER_READ = 341;
 
 /** The subdirectory the official archive extracts to; used when DIR is its parent. */
-const ARCHIVE_DIR = 'cifar-10-batches-bin';
+export const CIFAR10_ARCHIVE_DIR = 'cifar-10-batches-bin';
 
 async function isDirectory(path: string): Promise<boolean> {
   try {
@@ -65,7 +65,7 @@ export async function loadCifar10(dir: string, split: Split, name = `cifar10:${d
   }
   let base = dir;
   const files = CIFAR10_FILES[split];
-  if (!(await exists(join(dir, files[0]))) && (await exists(join(dir, ARCHIVE_DIR, files[0])))) base = join(dir, ARCHIVE_DIR);
+  if (!(await exists(join(dir, files[0]))) && (await exists(join(dir, CIFAR10_ARCHIVE_DIR, files[0])))) base = join(dir, CIFAR10_ARCHIVE_DIR);
   const paths = files.map((f) => join(base, f));
   const records: number[] = [];
   for (const p of paths) {

@@ -2,12 +2,13 @@
  * Datasets for `--data`: parse a spec, load it. Every loader yields float32 NCHW images in [0, 1] and int32 labels;
  * every bad input is an ArqError naming the spec or file.
  */
+import { join } from 'node:path';
 import type { Dataset, Split } from './dataset.js';
 import { integerInRange } from '../util/check.js';
 import { parseDataSpec } from './spec.js';
-import { loadMnist } from './mnist.js';
+import { loadMnist, mnistFiles } from './mnist.js';
 import { loadIdx } from './idx.js';
-import { loadCifar10 } from './cifar10.js';
+import { CIFAR10_ARCHIVE_DIR, CIFAR10_FILES, loadCifar10 } from './cifar10.js';
 import { loadNpyDataset } from './npy-dataset.js';
 
 export type { Dataset, Split } from './dataset.js';
@@ -19,6 +20,26 @@ export { MAX_DATA_BYTES } from './files.js';
 export { loadCifar10 } from './cifar10.js';
 export { loadNpyDataset } from './npy-dataset.js';
 export { readNpy, readNpySync, decodeNpy, encodeNpy, writeNpy, writeNpySync, npyAsFloat32, type NpyArray, type NpyData, type NpyDtype } from './npy.js';
+
+/**
+ * The files a spec reads (for the output rule: no command writes over its data). CIFAR-10 names every batch file
+ * of DIR and of DIR/cifar-10-batches-bin, since which one holds the data is found when loading.
+ */
+export function dataFiles(spec: string, defaultSplit: Split): string[] {
+  const s = parseDataSpec(spec, defaultSplit);
+  switch (s.kind) {
+    case 'mnist': {
+      const files = mnistFiles(s.split);
+      return [files.images, files.labels];
+    }
+    case 'idx':
+      return [s.images, s.labels];
+    case 'cifar10':
+      return [...CIFAR10_FILES.train, ...CIFAR10_FILES.test].flatMap((f) => [join(s.dir, f), join(s.dir, CIFAR10_ARCHIVE_DIR, f)]);
+    case 'npy':
+      return [s.x, s.y];
+  }
+}
 
 export interface LoadOptions {
   /** Read and decode only the first `limit` images (a positive integer); the rest of the files is never read. */

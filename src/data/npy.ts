@@ -5,9 +5,8 @@
  * arrays are not.
  * Errors are ArqErrors prefixed `npy:FILE:`.
  */
-import { writeFile } from 'node:fs/promises';
-import { writeFileSync } from 'node:fs';
 import { ArqError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/files.js';
 import { checkBody, readBody, readDataFileSync, withDataFile } from './files.js';
 
 export type NpyDtype = 'bool' | 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32' | 'uint64' | 'int64' | 'float32' | 'float64';
@@ -363,20 +362,16 @@ function writeFailure(path: string, err: unknown): ArqError {
   return new ArqError(`npy:${path}: cannot write NPY file: ${why}`, { cause: err });
 }
 
-export async function writeNpy(path: string, array: NpyData, shape: readonly number[]): Promise<void> {
+/** Writes an .npy file through a temporary file and a rename (writeFileAtomic), so no half-written file is left. */
+export function writeNpySync(path: string, array: NpyData, shape: readonly number[]): void {
   const buf = encodeNpy(array, shape);
   try {
-    await writeFile(path, buf);
+    writeFileAtomic(path, buf);
   } catch (err) {
     throw writeFailure(path, err);
   }
 }
 
-export function writeNpySync(path: string, array: NpyData, shape: readonly number[]): void {
-  const buf = encodeNpy(array, shape);
-  try {
-    writeFileSync(path, buf);
-  } catch (err) {
-    throw writeFailure(path, err);
-  }
+export async function writeNpy(path: string, array: NpyData, shape: readonly number[]): Promise<void> {
+  writeNpySync(path, array, shape);
 }
