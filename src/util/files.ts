@@ -34,6 +34,8 @@ export interface OutputRule {
   readonly allowSpecial?: boolean;
   /** The output is a directory, created when missing (search --out); it may exist. */
   readonly directory?: boolean;
+  /** The command can continue an interrupted run with --resume (said in the message about an existing file). */
+  readonly resumable?: boolean;
 }
 
 function why(error: unknown): string {
@@ -65,7 +67,7 @@ export function checkOutputs(files: readonly string[], rule: OutputRule): void {
       } else if (isSpecial(info)) {
         if (!rule.allowSpecial) throw new ArqError(`${where}: is not a regular file (a device or pipe), and this command writes files beside its output; give a file path`);
       } else if (!rule.overwrite) {
-        throw new ArqError(`${where}: exists; pass --overwrite to replace it, or choose another path`);
+        throw new ArqError(`${where}: exists; ${rule.resumable ? 'continue it with --resume, replace it with --overwrite' : 'pass --overwrite to replace it'}, or choose another path`);
       }
     }
     if (info && isSpecial(info)) continue;
