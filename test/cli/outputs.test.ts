@@ -2,13 +2,13 @@
 // --overwrite, a device only where it works, an unwritable directory named with its errno), checked before any
 // long work; and the small promises of issue 13: repeated flags, one alpha range, a damaged checkpoint named, no
 // ONNX Runtime log lines on stderr, --seed described as it works.
-import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { onnx } from '../../src/onnx/proto.js';
 import { idxImages, idxLabels } from '../data/helpers.js';
-import { arq, asUnprivileged, root } from './run.js';
+import { arq, asUnprivileged, nullDevice, root } from './run.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-out-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,7 +42,7 @@ describe('outputs never replace inputs or existing files', () => {
     expect(readFileSync(model).equals(before)).toBe(true);
   });
 
-  test('predict --logits: not over the model nor an existing file without --overwrite; /dev/null works', async () => {
+  test('predict --logits: not over the model nor an existing file without --overwrite; a device such as /dev/null works', async () => {
     const common = ['predict', '--model', model, '--data', data];
     const overModel = await arq([...common, '--logits', model]);
     expect(oneLine(overModel.stderr)).toBe(`arq: --logits ${model}: is the input ${model} (the same file): writing it would destroy the input; choose another path`);
@@ -51,9 +51,11 @@ describe('outputs never replace inputs or existing files', () => {
     const noOverwrite = await arq([...common, '--logits', existing]);
     expect(oneLine(noOverwrite.stderr)).toBe(`arq: --logits ${existing}: exists; pass --overwrite to replace it, or choose another path`);
     expect(readFileSync(existing, 'utf8')).toBe('keep me');
-    const devNull = await arq([...common, '--logits', '/dev/null', '--json']);
-    expect(devNull.code).toBe(0);
-    expect(JSON.parse(devNull.stdout).count).toBe(8);
+    const device = nullDevice(dir);
+    const toDevice = await arq([...common, '--logits', device, '--json']);
+    expect(toDevice.code).toBe(0);
+    expect(JSON.parse(toDevice.stdout).count).toBe(8);
+    expect(statSync(device).isCharacterDevice()).toBe(true);
   });
 
   test('train refuses its own data as --out, a --resume without checkpoint, and an unwritable --out, all before the first step', async () => {
@@ -68,9 +70,10 @@ describe('outputs never replace inputs or existing files', () => {
     expect(unwritable.stdout).toBe('');
   });
 
-  test('certify --out /dev/null is refused clearly (FILE.summary.json goes beside it); search reports a read-only --out as EACCES', async () => {
-    const certify = await arq(['certify', '--model', model, '--data', data, '--out', '/dev/null']);
-    expect(oneLine(certify.stderr)).toBe('arq: --out /dev/null: is not a regular file (a device or pipe), and this command writes files beside its output; give a file path');
+  test('certify --out a device such as /dev/null is refused clearly (FILE.summary.json goes beside it); search reports a read-only --out as EACCES', async () => {
+    const device = nullDevice(dir);
+    const certify = await arq(['certify', '--model', model, '--data', data, '--out', device]);
+    expect(oneLine(certify.stderr)).toBe(`arq: --out ${device}: is not a regular file (a device or pipe), and this command writes files beside its output; give a file path`);
     const search = await arq(['search', '--model', model, '--data', data, '--out', path.join(readOnly, 'run')], asUnprivileged());
     expect(oneLine(search.stderr)).toBe(`arq: --out ${path.join(readOnly, 'run')}: cannot write in ${readOnly}: permission denied (EACCES)`);
   });

@@ -1,9 +1,10 @@
 // The output rule every command follows (checkOutputs) and the atomic write under it.
-import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkOutputs, writeFileAtomic } from '../../src/util/files.js';
+import { nullDevice } from '../cli/run.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,7 +58,9 @@ describe('writeFileAtomic', () => {
     expect(readdirSync(path.dirname(target))).toEqual(['out.json']);
   });
 
-  it('writes a device in place (no rename over /dev/null, no fsync error)', () => {
-    expect(() => writeFileAtomic('/dev/null', 'discarded')).not.toThrow();
+  it('writes a device in place (no rename over it, no fsync error)', () => {
+    const device = nullDevice(dir);
+    expect(() => writeFileAtomic(device, 'discarded')).not.toThrow();
+    expect(statSync(device).isCharacterDevice()).toBe(true);
   });
 });
