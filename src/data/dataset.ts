@@ -34,7 +34,7 @@ export function bytesToUnit(src: Uint8Array, srcOffset: number, dst: Float32Arra
 }
 
 /** Values a decoding loop handles between two yields to the event loop: well under a millisecond of work. */
-export const DECODE_CHUNK = 1 << 18;
+const DECODE_CHUNK = 1 << 18;
 
 /**
  * Runs `body(start, end)` over [0, count) in slices of `chunk`, yielding to the event loop between slices, so that

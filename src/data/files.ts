@@ -7,9 +7,9 @@
  * A decompression bomb therefore costs at most the declared size plus one chunk, and a large file never blocks the
  * event loop while it is read.
  */
-import { open, readFile, type FileHandle } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { readFileSync, type ReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { ArqError } from '../util/errors.js';
 
 /** The most bytes a dataset file may declare (before decoding to float32, which takes four times as much). */
@@ -26,15 +26,7 @@ function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Read a whole file; `label` prefixes the error (e.g. 'idx:/x/images'), `what` says which file it was. */
-export async function readDataFile(path: string, label: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    throw new ArqError(`${label}: cannot read ${what}: ${reason(err)}`, { cause: err });
-  }
-}
-
+/** Read a whole file at once (the synchronous NPY reader); `label` prefixes the error, `what` names the file. */
 export function readDataFileSync(path: string, label: string, what: string): Buffer {
   try {
     return readFileSync(path);
@@ -72,25 +64,21 @@ class PlainReader implements DataReader {
   }
 }
 
+/** Inflates on the libuv pool, one output chunk at a time as read() asks for it (the stream's backpressure). */
 class GzipReader implements DataReader {
   readonly plainSize = undefined;
+  private readonly input: ReadStream;
+  private readonly gunzip: Gunzip;
   private readonly chunks: AsyncIterator<Buffer>;
   private pending: Buffer = Buffer.alloc(0);
   private ended = false;
 
   constructor(private readonly handle: FileHandle, private readonly label: string) {
-    const input = handle.createReadStream({ autoClose: false, start: 0 });
-    const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK });
-    input.on('error', (err) => gunzip.destroy(err));
-    this.chunks = input.pipe(gunzip)[Symbol.asyncIterator]();
-    this.stop = () => {
-      input.unpipe(gunzip);
-      input.destroy();
-      gunzip.destroy();
-    };
+    this.input = handle.createReadStream({ autoClose: false, start: 0 });
+    this.gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK });
+    this.input.on('error', (err) => this.gunzip.destroy(err));
+    this.chunks = this.input.pipe(this.gunzip)[Symbol.asyncIterator]();
   }
-
-  private readonly stop: () => void;
 
   async read(dest: Uint8Array): Promise<number> {
     let got = 0;
@@ -118,7 +106,9 @@ class GzipReader implements DataReader {
   }
 
   async close(): Promise<void> {
-    this.stop();
+    this.input.unpipe(this.gunzip);
+    this.input.destroy();
+    this.gunzip.destroy();
     await this.handle.close();
   }
 }
@@ -127,8 +117,8 @@ class GzipReader implements DataReader {
  * Opens a data file for reading in order, gunzipping it when `gunzip` and it starts with the gzip magic bytes
  * 1f 8b (formats that are never compressed pass false, so their bytes are taken as they are).
  */
-export async function openDataFile(path: string, label: string, what: string, gunzip: boolean): Promise<DataReader> {
-  let handle: FileHandle;
+async function openDataFile(path: string, label: string, what: string, gunzip: boolean): Promise<DataReader> {
+  let handle: FileHandle | undefined;
   try {
     handle = await open(path, 'r');
     const info = await handle.stat();
@@ -138,13 +128,13 @@ export async function openDataFile(path: string, label: string, what: string, gu
     if (gunzip && bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b) return new GzipReader(handle, label);
     return new PlainReader(handle, info.size);
   } catch (err) {
-    await handle!?.close().catch(() => undefined);
+    await handle?.close().catch(() => undefined);
     throw new ArqError(`${label}: cannot read ${what}: ${reason(err)}`, { cause: err });
   }
 }
 
 /** Bytes read per step of readBody: decoding one step takes about a millisecond. */
-export const READ_CHUNK_BYTES = 1 << 20;
+const READ_CHUNK_BYTES = 1 << 20;
 
 export interface BodySizes {
   /** Bytes of the header already read; headerBytes + bodyBytes is the size the header declares. */
