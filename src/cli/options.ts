@@ -53,7 +53,7 @@ export function withDataOptions<T>(yargs: Argv<T>) {
       demandOption: true,
       describe: 'dataset: mnist | mnist:train | mnist:test | idx:IMAGES,LABELS | cifar10:DIR[#train|#test] | npy:X.npy,Y.npy',
     })
-    .option('max', { type: 'number', describe: 'use only the first N images' });
+    .option('max', { type: 'number', describe: 'use only the first N images (the rest of --data is not read)' });
 }
 
 export function withEngineOption<T>(yargs: Argv<T>) {
