@@ -6,7 +6,7 @@ export { layerCosts, totalCost, type LayerCost } from './graph/cost.js';
 export { createClassifier, argmax, ENGINES, type Classifier, type ClassifierOptions, type EngineName } from './engine/classifier.js';
 export { predictDataset, accuracyOf, type PredictOptions, type PredictResult } from './engine/predict.js';
 export { FloatPlan } from './engine/float-plan.js';
-export { loadDataset, parseDataSpec, subset, selectEvery, readNpy, writeNpy, type Dataset, type Split, type DataSpec } from './data/index.js';
+export { loadDataset, parseDataSpec, subset, selectEvery, readNpy, writeNpy, type Dataset, type DatasetLoadOptions, type Split, type DataSpec } from './data/index.js';
 export { cpuInfo, type IsaName } from './native.js';
 export { uniformPolicy, validatePolicy, loadPolicy, savePolicy, resolvePolicy, parseBits, type Policy, type LayerBits } from './quant/policy.js';
 export { policyCost, type PolicyCost } from './quant/cost.js';

@@ -41,7 +41,7 @@ export function dataFiles(spec: string, defaultSplit: Split): string[] {
   }
 }
 
-export interface LoadOptions {
+export interface DatasetLoadOptions {
   /** Read and decode only the first `limit` images (a positive integer); the rest of the files is never read. */
   readonly limit?: number;
 }
@@ -51,7 +51,7 @@ export interface LoadOptions {
  * command evaluates, 'train' where it calibrates or trains. Files are checked against their headers before anything
  * is allocated, read off the event loop, and decoded in slices that never hold the loop for long.
  */
-export async function loadDataset(spec: string, defaultSplit: Split, options: LoadOptions = {}): Promise<Dataset> {
+export async function loadDataset(spec: string, defaultSplit: Split, options: DatasetLoadOptions = {}): Promise<Dataset> {
   const s = parseDataSpec(spec, defaultSplit);
   const limit = options.limit === undefined ? undefined : integerInRange('limit', options.limit, 1, Number.MAX_SAFE_INTEGER);
   switch (s.kind) {
