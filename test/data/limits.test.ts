@@ -1,7 +1,7 @@
 // Hostile and large dataset files: sizes declared by headers are checked before anything is allocated, gzip is
 // inflated no further than the header allows, --limit bounds what is read, and loading MNIST's training split (or a
 // gzipped or NPY copy of it) never holds the event loop for more than 50 ms.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -57,6 +57,22 @@ describe('decompression bombs and lying headers', () => {
     await expectArqError(loadDataset(`idx:${file(idxImages(1, 2, 2))},${huge}`, 'test'), `idx:${huge}: labels file declares 4294967295 labels (4294967303 bytes), more than the ${MAX_DATA_BYTES}-byte limit`);
   });
 
+  it('files as large as they declare, beyond MAX_DATA_BYTES, are refused from their size alone (sparse files here)', async () => {
+    const header = idxImages(0, 1, 1);
+    const count = Math.ceil(MAX_DATA_BYTES / 784);
+    header.writeUInt32BE(count, 4);
+    header.writeUInt32BE(28, 8);
+    header.writeUInt32BE(28, 12);
+    const img = file(header);
+    truncateSync(img, 16 + count * 784);
+    await expectArqError(loadDataset(`idx:${img},${file(idxLabels([1]))}`, 'test'), `idx:${img}: images file declares ${count} images of 28x28 (${16 + count * 784} bytes), more than the ${MAX_DATA_BYTES}-byte limit of a dataset file`);
+    const cifar = join(dir, 'cifar-huge');
+    mkdirSync(cifar);
+    const records = Math.ceil(MAX_DATA_BYTES / 3072);
+    truncateSync(file(Buffer.alloc(0), 'cifar-huge/test_batch.bin'), records * 3073);
+    await expectArqError(loadDataset(`cifar10:${cifar}#test`, 'test'), `cifar10:${cifar}: the test batches hold ${records} images, more than the ${MAX_DATA_BYTES}-byte limit of a dataset`);
+  });
+
   it('a plain file is checked against its header before its body is allocated', async () => {
     const header = idxImages(0, 1, 1);
     header.writeUInt32BE(0xffffffff, 4);
@@ -94,7 +110,6 @@ describe('--limit reads only the first images', () => {
 
   it('CIFAR-10: batch files past the limit are not read', async () => {
     const cifar = join(dir, 'cifar');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(cifar);
     file(cifarBatch([1, 2, 3], () => 9), 'cifar/data_batch_1.bin');
     for (const k of [2, 3, 4, 5]) file(cifarBatch([10, 10], () => 0), `cifar/data_batch_${k}.bin`);
