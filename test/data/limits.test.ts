@@ -16,7 +16,10 @@ function file(content: Buffer | Uint8Array, name = `f${n++}`): string {
   return p;
 }
 
-/** The longest gap between ticks of a 1 ms interval while `work` runs: how long the event loop was held. */
+/**
+ * The longest gap between ticks of a 1 ms interval while `work` runs: how long the event loop was held. The probe
+ * keeps ticking a little after `work` resolves, since a block just before the end only shows in the next tick.
+ */
 async function longestLoopDelay<T>(work: () => Promise<T>): Promise<{ result: T; delay: number }> {
   let last = performance.now();
   let delay = 0;
@@ -26,7 +29,9 @@ async function longestLoopDelay<T>(work: () => Promise<T>): Promise<{ result: T;
     last = now;
   }, 1);
   try {
-    return { result: await work(), delay };
+    const result = await work();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    return { result, delay };
   } finally {
     clearInterval(probe);
   }
