@@ -9,14 +9,16 @@ import { smoothPredictCommand } from './cli/smooth-predict.js';
 import { benchCommand } from './cli/bench.js';
 import { searchCommand } from './cli/search.js';
 import { trainCommand } from './cli/train.js';
+import { rejectRepeatedFlags } from './cli/options.js';
 
 function fail(message: string): never {
   process.stderr.write(`arq: ${message}\n`);
   process.exit(1);
 }
 
+const parser = yargs(hideBin(process.argv));
 try {
-  await yargs(hideBin(process.argv))
+  await parser
     .scriptName('arq')
     .usage('$0 <command> [options]\n\nLow-bit, certifiably robust networks: quantize, certify and search bit widths.')
     .command(searchCommand)
@@ -27,6 +29,10 @@ try {
     .command(smoothPredictCommand)
     .command(benchCommand)
     .command(trainCommand)
+    .middleware((argv) => {
+      // bench passes its own flags through to the benchmark.
+      if (argv._[0] !== 'bench') rejectRepeatedFlags(hideBin(process.argv), (parser as unknown as { getOptions(): { array: string[] } }).getOptions().array);
+    }, true)
     .demandCommand(1, 'name a command (arq --help lists them)')
     .strict()
     .help()

@@ -7,7 +7,7 @@ export { createClassifier, argmax, ENGINES, type Classifier, type ClassifierOpti
 export { predictDataset, accuracyOf, type PredictOptions, type PredictResult } from './engine/predict.js';
 export { FloatPlan } from './engine/float-plan.js';
 export type { PlanOptions } from './engine/native-plan.js';
-export { loadDataset, parseDataSpec, subset, selectEvery, readNpy, writeNpy, type Dataset, type Split, type DataSpec } from './data/index.js';
+export { loadDataset, parseDataSpec, subset, selectEvery, readNpy, writeNpy, type Dataset, type DatasetLoadOptions, type Split, type DataSpec } from './data/index.js';
 export { cpuInfo, defaultMaxMemory, setMaxMemory, type IsaName } from './native.js';
 export { uniformPolicy, validatePolicy, loadPolicy, savePolicy, resolvePolicy, parseBits, type Policy, type LayerBits } from './quant/policy.js';
 export { policyCost, type PolicyCost } from './quant/cost.js';

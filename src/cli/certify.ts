@@ -1,7 +1,7 @@
 /** `arq certify`: Cohen CERTIFY per image (and IRS from a cache), TSV lines as they finish, a summary JSON. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { withCalibrationOptions, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
-import { samplerFromArgs, withSmoothingOptions, type SmoothingArgs } from './smoothing-options.js';
+import { alphaFromArgs, inputFiles, withCalibrationOptions, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
+import { imagesToLoad, samplerFromArgs, withSmoothingOptions, type SmoothingArgs } from './smoothing-options.js';
 
 interface CertifyArgs extends SmoothingArgs {
   n0?: number;
@@ -26,8 +26,8 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
       // No yargs defaults for n0/n/alpha: in incremental mode they come from the cache (defaults 100, 100000, 0.001).
       .option('n0', { type: 'number', describe: 'selection samples (default 100)' })
       .option('n', { type: 'number', describe: 'estimation samples (default 100000)' })
-      .option('alpha', { type: 'number', describe: 'failure probability (default 0.001)' })
-      .option('out', { type: 'string', demandOption: true, describe: 'FILE.tsv; FILE.summary.json and FILE.settings.json go beside it' })
+      .option('alpha', { type: 'number', describe: 'failure probability, in (0, 1) (default 0.001)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'FILE.tsv; FILE.summary.json and FILE.settings.json go beside it (a regular file: not a device such as /dev/null)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue an interrupted run, keeping its finished lines' })
       .option('overwrite', { type: 'boolean', default: false, describe: 'replace an existing FILE.tsv' })
       .option('cache', { type: 'string', describe: 'write an IRS cache while certifying (the float model)' })
@@ -45,12 +45,22 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
     const { ArqError } = await import('../util/errors.js');
     const { progressBar } = await import('./progress.js');
     const { printJson, table } = await import('./print.js');
+    const { checkOutputs } = await import('../util/files.js');
+    const { settingsPath, summaryPath } = await import('../smoothing/results.js');
 
     if (!args.incremental && (args.np !== undefined || args.gamma !== undefined || args.alphaZeta !== undefined || args.fromScratch)) {
       throw new ArqError('--np, --gamma, --alpha-zeta and --from-scratch apply to --incremental');
     }
+    if (args.resume && args.overwrite) throw new ArqError('--resume and --overwrite are exclusive');
+    if (args.alpha !== undefined) await alphaFromArgs(args.alpha);
+    if (args.alphaZeta !== undefined) await alphaFromArgs(args.alphaZeta, '--alpha-zeta');
+    // A resumed run continues its own files, so they may exist.
+    const inputs = [...(await inputFiles(args)), args.incremental];
+    const rule = { inputs, overwrite: args.overwrite || args.resume, resumable: true };
+    checkOutputs([args.out, summaryPath(args.out), settingsPath(args.out)], { flag: '--out', ...rule });
+    if (args.cache) checkOutputs([args.cache], { flag: '--cache', ...rule });
     const model = await loadModel(args.model);
-    const dataset = await loadDataset(args.data, 'test');
+    const dataset = await loadDataset(args.data, 'test', { limit: imagesToLoad(args) });
     const { sampler, identity, info } = await samplerFromArgs(args, model);
     const bar = progressBar('certify', args);
     const controller = new AbortController();

@@ -69,7 +69,7 @@ export function withDataOptions<T>(yargs: Argv<T>) {
       demandOption: true,
       describe: 'dataset: mnist | mnist:train | mnist:test | idx:IMAGES,LABELS | cifar10:DIR[#train|#test] | npy:X.npy,Y.npy',
     })
-    .option('max', { type: 'number', describe: 'use only the first N images' });
+    .option('max', { type: 'number', describe: 'use only the first N images (the rest of --data is not read)' });
 }
 
 export function withEngineOption<T>(yargs: Argv<T>) {
@@ -89,4 +89,45 @@ export function withCalibrationOptions<T>(yargs: Argv<T>) {
     .option('calibration-data', { type: 'string', describe: 'calibration images (default: the training split of --data)' })
     .option('calibration', { type: 'number', default: 256, describe: 'number of calibration images' })
     .option('seed', { type: 'number', default: 0, describe: 'seed of the calibration noise' });
+}
+
+export function withOverwriteOption<T>(yargs: Argv<T>) {
+  return yargs.option('overwrite', { type: 'boolean', default: false, describe: 'replace existing output files (an input is never overwritten)' });
+}
+
+/** The files a command reads, from whichever of these flags it has: no output may be one of them. */
+export async function inputFiles(args: { model?: string; init?: string; policy?: string; data?: string; calibrationData?: string; testData?: string; valData?: string }): Promise<string[]> {
+  const { dataFiles } = await import('../data/index.js');
+  const specs = [args.data, args.calibrationData, args.testData, args.valData].filter((spec): spec is string => spec !== undefined);
+  return [args.model, args.init, args.policy].filter((file): file is string => file !== undefined).concat(specs.flatMap((spec) => dataFiles(spec, 'test').concat(dataFiles(spec, 'train'))));
+}
+
+/** `--alpha`, wherever a command takes it: a failure probability strictly between 0 and 1. */
+export async function alphaFromArgs(alpha: number, flag = '--alpha'): Promise<number> {
+  const { numberInRange } = await import('../util/check.js');
+  return numberInRange(flag, alpha, 0, 1, { exclusiveMin: true, exclusiveMax: true });
+}
+
+/**
+ * Rejects a scalar flag given more than once (`-n 1000 -n 1`, which yargs would add up to 1001, or collect into a
+ * list that a number option turns into NaN), reading the command line as typed: `args` are the arguments after the
+ * program, `arrays` the options that take lists. Arguments after `--` are not flags.
+ */
+export function rejectRepeatedFlags(args: readonly string[], arrays: readonly string[]): void {
+  const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const lists = new Set(arrays.map(camel));
+  const seen = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--') break;
+    const match = /^--?([A-Za-z][\w-]*)(=.*)?$/.exec(arg);
+    if (!match) continue;
+    const name = camel(match[1].replace(/^no-/, ''));
+    if (lists.has(name)) continue;
+    const next = args[i + 1];
+    const given = match[2] !== undefined ? arg : next !== undefined && !/^-[A-Za-z-]/.test(next) ? `${arg} ${next}` : arg;
+    const previous = seen.get(name);
+    if (previous !== undefined) throw new ArqError(`${arg.split('=')[0]} was given more than once (${previous}, then ${given}): give it once`);
+    seen.set(name, given);
+  }
 }

@@ -2,7 +2,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { EngineName } from '../engine/classifier.js';
 import { ArqError } from '../util/errors.js';
-import { quantizationFromArgs, withCalibrationOptions, type CalibrationArgs, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
+import { inputFiles, quantizationFromArgs, withCalibrationOptions, type CalibrationArgs, withDataOptions, withEngineOption, withOutputOptions, withOverwriteOption, withThreadsOption } from './options.js';
 
 interface PredictArgs extends CalibrationArgs {
   model: string;
@@ -11,6 +11,7 @@ interface PredictArgs extends CalibrationArgs {
   max?: number;
   batch: number;
   logits?: string;
+  overwrite: boolean;
   json: boolean;
   quiet: boolean;
 }
@@ -19,13 +20,14 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
   command: 'predict',
   describe: 'predict a dataset with a model and report accuracy',
   builder: (yargs: Argv) =>
-    withCalibrationOptions(withThreadsOption(withEngineOption(withDataOptions(withOutputOptions(yargs)))))
+    withOverwriteOption(withCalibrationOptions(withThreadsOption(withEngineOption(withDataOptions(withOutputOptions(yargs))))))
       .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
       .option('batch', { type: 'number', default: 256, describe: 'images per engine call' })
-      .option('logits', { type: 'string', describe: 'write float32 logits [N, classes] to this .npy file' }) as unknown as Argv<PredictArgs>,
+      .option('logits', { type: 'string', describe: 'write float32 logits [N, classes] to this .npy file (or a device such as /dev/null)' }) as unknown as Argv<PredictArgs>,
   handler: async (args: ArgumentsCamelCase<PredictArgs>) => {
     const { loadModel } = await import('../model.js');
-    const { loadDataset, subset, writeNpy } = await import('../data/index.js');
+    const { loadDataset, writeNpy } = await import('../data/index.js');
+    const { checkOutputs } = await import('../util/files.js');
     const { createClassifier } = await import('../engine/classifier.js');
     const { predictDataset } = await import('../engine/predict.js');
     const { integerInRange } = await import('../util/check.js');
@@ -34,12 +36,10 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
 
     const batch = integerInRange('--batch', args.batch, 1, 65536);
     const threads = args.threads === undefined ? undefined : integerInRange('--threads', args.threads, 1, 256);
+    const max = args.max === undefined ? undefined : integerInRange('--max', args.max, 1, Number.MAX_SAFE_INTEGER);
+    if (args.logits) checkOutputs([args.logits], { flag: '--logits', inputs: await inputFiles(args), overwrite: args.overwrite, allowSpecial: true });
     const model = await loadModel(args.model);
-    let dataset = await loadDataset(args.data, 'test');
-    if (args.max !== undefined) {
-      const max = integerInRange('--max', args.max, 1, dataset.count);
-      dataset = subset(dataset, Array.from({ length: max }, (_, i) => i));
-    }
+    const dataset = await loadDataset(args.data, 'test', { limit: max });
     checkInputShape(model.graph.input.shape, dataset.shape, dataset.name);
     const quantization = await quantizationFromArgs(args, model);
     const classifier = await createClassifier(model, args.engine, { threads, quantization });

@@ -1,12 +1,13 @@
 /** `arq quantize`: calibrate a policy on noisy training images and write the quantized model as ONNX QDQ. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { calibrationFromArgs, withCalibrationOptions, withOutputOptions, withThreadsOption, type CalibrationArgs } from './options.js';
+import { calibrationFromArgs, inputFiles, withCalibrationOptions, withOutputOptions, withOverwriteOption, withThreadsOption, type CalibrationArgs } from './options.js';
 
 interface QuantizeArgs extends CalibrationArgs {
   model: string;
   data: string;
   out: string;
   opset: number;
+  overwrite: boolean;
   json: boolean;
   quiet: boolean;
 }
@@ -15,13 +16,13 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
   command: 'quantize',
   describe: 'calibrate a quantization policy and write the quantized model (ONNX QDQ) with its policy',
   builder: (yargs: Argv) =>
-    withThreadsOption(withCalibrationOptions(withOutputOptions(yargs)))
+    withOverwriteOption(withThreadsOption(withCalibrationOptions(withOutputOptions(yargs))))
       .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
       .option('data', { type: 'string', default: 'mnist', describe: 'dataset whose training split calibrates (see --calibration-data)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output .onnx (QDQ); the policy goes to OUT.policy.json' })
       .option('opset', { type: 'number', default: 21, describe: 'ONNX opset of the export (21+: int4 weights; 13..20: int8 storage)' }) as unknown as Argv<QuantizeArgs>,
   handler: async (args: ArgumentsCamelCase<QuantizeArgs>) => {
-    const { writeFile } = await import('node:fs/promises');
+    const { checkOutputs, writeFileAtomic } = await import('../util/files.js');
     const { loadModel } = await import('../model.js');
     const { prepareQuantization } = await import('../quant/quantize.js');
     const { intPlanSpec } = await import('../quant/int-plan.js');
@@ -32,12 +33,13 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
     const { printJson } = await import('./print.js');
 
     if (!args.out.endsWith('.onnx')) throw new ArqError(`--out: expected a .onnx file (the QDQ export), got ${JSON.stringify(args.out)}`);
+    const policyPath = `${args.out.slice(0, -'.onnx'.length)}.policy.json`;
+    checkOutputs([args.out, policyPath], { flag: '--out', inputs: await inputFiles(args), overwrite: args.overwrite });
     const model = await loadModel(args.model);
     const quantization = await prepareQuantization(model, await calibrationFromArgs(args, args.data));
     const spec = intPlanSpec(model.graph, quantization.policy, quantization.calibration);
     const exported = exportQdqModel(model.graph, spec, { opset: integerInRange('--opset', args.opset, 13, 22) });
-    await writeFile(args.out, exported.bytes);
-    const policyPath = `${args.out.slice(0, -'.onnx'.length)}.policy.json`;
+    writeFileAtomic(args.out, exported.bytes);
     await savePolicy(policyPath, quantization.policy);
     const result = {
       out: args.out, policy: policyPath, bytes: exported.bytes.length, bitops_percent: quantization.cost.bitopsPercent,

@@ -1,6 +1,6 @@
 /** `arq search`: the ARQ search (search.md) with its baselines, a final table and the report's location. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { withOutputOptions, withThreadsOption } from './options.js';
+import { inputFiles, withOutputOptions, withThreadsOption } from './options.js';
 import { BASELINES, type BaselineName } from '../search/search.js';
 import { REWARD_NAMES, type RewardName } from '../search/types.js';
 
@@ -78,12 +78,16 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     const { progressBar } = await import('./progress.js');
     const { printJson } = await import('./print.js');
     const { finalTable } = await import('./search-table.js');
+    const { checkOutputs } = await import('../util/files.js');
+
+    const model = args.model ?? bundledModelPath();
+    checkOutputs([args.out], { flag: '--out', inputs: await inputFiles({ ...args, model }), overwrite: true, directory: true });
 
     const controller = new AbortController();
     const stop = () => controller.abort(new ArqError(`interrupted: finished episodes and certifications are kept in ${args.out}; rerun with --resume to continue`));
     process.once('SIGINT', stop);
     const run = search({
-      model: args.model ?? bundledModelPath(), data: args.data, valData: args.valData, sigma: args.sigma, budget: args.budget,
+      model, data: args.data, valData: args.valData, sigma: args.sigma, budget: args.budget,
       reward: args.reward, episodes: args.episodes, warmup: args.warmup, baselines: args.baselines, valImages: args.valImages,
       cleanImages: args.cleanImages, testImages: args.testImages, n0: args.n0, n: args.n, alpha: args.alpha, np: args.np,
       finalN: args.finalN, finetuneSteps: args.finetuneSteps, lambda: args.lambda, minBits: args.minBits, maxBits: args.maxBits, pinEnds: args.pinEnds,

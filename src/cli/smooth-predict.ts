@@ -1,7 +1,7 @@
 /** `arq smooth-predict`: Cohen PREDICT (with abstention) over a dataset. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { withCalibrationOptions, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
-import { samplerFromArgs, withSmoothingOptions, type SmoothingArgs } from './smoothing-options.js';
+import { alphaFromArgs, withCalibrationOptions, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
+import { imagesToLoad, samplerFromArgs, withSmoothingOptions, type SmoothingArgs } from './smoothing-options.js';
 
 interface SmoothPredictArgs extends SmoothingArgs {
   n: number;
@@ -14,19 +14,19 @@ export const smoothPredictCommand: CommandModule<object, SmoothPredictArgs> = {
   builder: (yargs: Argv) =>
     withSmoothingOptions(withThreadsOption(withCalibrationOptions(withEngineOption(withDataOptions(withOutputOptions(yargs))))))
       .option('n', { type: 'number', default: 100_000, describe: 'noise samples per image' })
-      .option('alpha', { type: 'number', default: 0.001, describe: 'probability of returning a wrong class' }) as unknown as Argv<SmoothPredictArgs>,
+      .option('alpha', { type: 'number', default: 0.001, describe: 'probability of returning a wrong class, in (0, 1)' }) as unknown as Argv<SmoothPredictArgs>,
   handler: async (args: ArgumentsCamelCase<SmoothPredictArgs>) => {
     const { loadModel } = await import('../model.js');
     const { loadDataset } = await import('../data/index.js');
     const { smoothPredictDataset } = await import('../smoothing/run.js');
-    const { integerInRange, numberInRange } = await import('../util/check.js');
+    const { integerInRange } = await import('../util/check.js');
     const { progressBar } = await import('./progress.js');
     const { printJson } = await import('./print.js');
 
     const n = integerInRange('--n', args.n, 1, 2 ** 31);
-    const alpha = numberInRange('--alpha', args.alpha, 0, 1, { exclusiveMin: true });
+    const alpha = await alphaFromArgs(args.alpha);
     const model = await loadModel(args.model);
-    const dataset = await loadDataset(args.data, 'test');
+    const dataset = await loadDataset(args.data, 'test', { limit: imagesToLoad(args) });
     const { sampler, identity, info } = await samplerFromArgs(args, model);
     const bar = progressBar('smooth-predict', args);
     try {

@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs';
 import type { EngineName } from '../engine/classifier.js';
 import type { LoadedModel } from '../model.js';
+import { integerInRange } from '../util/check.js';
 import { quantizationFromArgs, type CalibrationArgs } from './options.js';
 
 export interface SmoothingArgs extends CalibrationArgs {
@@ -20,7 +21,15 @@ export function withSmoothingOptions<T>(yargs: Argv<T>) {
     .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
     .option('batch', { type: 'number', default: 400, describe: 'noisy copies per classifier call' })
     .option('skip', { type: 'number', default: 1, describe: 'use every skip-th image' })
-    .option('max', { type: 'number', describe: 'at most this many images (after --skip)' });
+    .option('max', { type: 'number', describe: 'at most this many images (after --skip); only they are read from --data' })
+    .option('seed', { type: 'number', default: 0, describe: 'seed of the Gaussian noise of smoothing (and of the calibration noise with --engine int)' });
+}
+
+/** How many leading images of --data the --skip/--max selection can reach (all without --max): the rest is never read. */
+export function imagesToLoad(args: { skip: number; max?: number }): number | undefined {
+  if (args.max === undefined) return undefined;
+  const skip = integerInRange('--skip', args.skip, 1, Number.MAX_SAFE_INTEGER);
+  return (integerInRange('--max', args.max, 1, Number.MAX_SAFE_INTEGER) - 1) * skip + 1;
 }
 
 /** The sampler of the chosen engine (quantized and calibrated at --sigma for --engine int), and its identity. */

@@ -2,7 +2,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { ARCHITECTURES, type ArchitectureName } from '../train/architectures.js';
 import { ArqError } from '../util/errors.js';
-import { withOutputOptions, withThreadsOption } from './options.js';
+import { inputFiles, withOutputOptions, withOverwriteOption, withThreadsOption } from './options.js';
 
 interface TrainArgs {
   arch?: ArchitectureName;
@@ -29,6 +29,7 @@ interface TrainArgs {
   out: string;
   checkpoint?: string;
   resume: boolean;
+  overwrite: boolean;
   json: boolean;
   quiet: boolean;
 }
@@ -37,7 +38,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train',
   describe: 'train a network with Gaussian noise augmentation and write it as ONNX; --qat fine-tunes a model under a quantization policy',
   builder: (yargs: Argv) =>
-    withThreadsOption(withOutputOptions(yargs))
+    withOverwriteOption(withThreadsOption(withOutputOptions(yargs)))
       .option('arch', { choices: ARCHITECTURES, describe: 'architecture (required without --qat)' })
       .option('qat', { type: 'boolean', default: false, describe: 'quantization-aware fine-tuning of --init under --policy/--bits (integer semantics, straight-through gradients)' })
       .option('init', { type: 'string', describe: '--qat: the ONNX model to fine-tune' })
@@ -60,7 +61,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('seed', { type: 'number', default: 0, describe: 'initialisation, shuffling, shifts and noise' })
       .option('out', { type: 'string', demandOption: true, describe: 'ONNX file to write (plus OUT.json with the settings and history)' })
       .option('checkpoint', { type: 'string', describe: 'checkpoint written after every epoch (default OUT.checkpoint.json)' })
-      .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint' }) as unknown as Argv<TrainArgs>,
+      .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint (which must exist)' }) as unknown as Argv<TrainArgs>,
   handler: async (args: ArgumentsCamelCase<TrainArgs>) => {
     const { loadDataset, parseDataSpec } = await import('../data/index.js');
     const { train } = await import('../train/train.js');
@@ -72,6 +73,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     for (const flag of ['init', 'policy', 'bits', 'steps'] as const) if (args[flag] !== undefined) throw new ArqError(`--${flag} applies to --qat`);
     if (args.arch === undefined) throw new ArqError('--arch is required (or --qat with --init)');
     if (args.epochs === undefined) throw new ArqError('--epochs is required');
+    const checkpoint = args.checkpoint ?? `${args.out}.checkpoint.json`;
+    await checkTrainOutputs(args, checkpoint);
     const trainData = await loadDataset(args.data === 'mnist' ? 'mnist:train' : args.data, 'train');
     const parsed = parseDataSpec(args.data, 'train');
     const testSpec = args.testData ?? (parsed.kind === 'mnist' ? 'mnist:test' : parsed.kind === 'cifar10' ? `cifar10:${parsed.dir}#test` : undefined);
@@ -84,7 +87,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       const result = await train({
         arch: args.arch, sigma: args.sigma, epochs: args.epochs, batch: args.batch, lr: args.lr ?? 0.05, momentum: args.momentum, weightDecay: args.weightDecay ?? 5e-4,
         schedule: args.schedule, shift: args.shift, width: args.width, seed: args.seed, threads: args.threads, train: trainData, test: testData,
-        checkpoint: args.checkpoint ?? `${args.out}.checkpoint.json`, resume: args.resume, signal: controller.signal,
+        checkpoint, resume: args.resume, signal: controller.signal,
         onProgress: (p) => bar.update((p.epoch - 1) * p.steps + p.step, p.epochs * p.steps, { epoch: `${p.epoch}/${p.epochs}`, loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) }),
         onEpoch: (r) => {
           if (args.json || args.quiet) return;
@@ -119,6 +122,7 @@ async function qatHandler(args: ArgumentsCamelCase<TrainArgs>): Promise<void> {
   if (!args.init) throw new ArqError('--qat needs --init MODEL.onnx');
   if (args.arch !== undefined) throw new ArqError('--arch does not apply to --qat (the architecture is --init\'s)');
   if (args.resume || args.checkpoint) throw new ArqError('--checkpoint and --resume do not apply to --qat');
+  await checkTrainOutputs(args);
   const parsed = parseDataSpec(args.data, 'train');
   const testSpec = args.testData ?? (parsed.kind === 'mnist' ? 'mnist:test' : parsed.kind === 'cifar10' ? `cifar10:${parsed.dir}#test` : undefined);
   const test = testSpec === undefined ? undefined : await loadDataset(testSpec, 'test');
@@ -149,5 +153,26 @@ async function qatHandler(args: ArgumentsCamelCase<TrainArgs>): Promise<void> {
   } finally {
     bar.stop();
     process.removeListener('SIGINT', stop);
+  }
+}
+
+/**
+ * The output rule (util/files.ts) for everything train writes, checked before any data is loaded: OUT, OUT.json
+ * and, for --qat, OUT.policy.json, plus the checkpoint of a plain run. `--resume` needs its checkpoint, and a
+ * resumed run may replace its own outputs.
+ */
+async function checkTrainOutputs(args: ArgumentsCamelCase<TrainArgs>, checkpoint?: string): Promise<void> {
+  const { existsSync } = await import('node:fs');
+  const { outputBase } = await import('../train/save.js');
+  const { checkOutputs } = await import('../util/files.js');
+  if (args.resume && checkpoint !== undefined && !existsSync(checkpoint)) {
+    throw new ArqError(`--resume: no checkpoint ${checkpoint} to continue from (run without --resume to start training)`);
+  }
+  const inputs = [...(await inputFiles(args)), args.resume ? checkpoint : undefined];
+  const base = outputBase(args.out);
+  const outputs = [args.out, `${base}.json`, ...(args.qat ? [`${base}.policy.json`] : [])];
+  checkOutputs(outputs, { flag: '--out', inputs, overwrite: args.overwrite || args.resume });
+  if (checkpoint !== undefined && !args.resume) {
+    checkOutputs([checkpoint], { flag: args.checkpoint ? '--checkpoint' : '--out (its checkpoint)', inputs, overwrite: args.overwrite, resumable: true });
   }
 }

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArqError } from '../util/errors.js';
 import { bytesToUnit, makeDataset, type Dataset, type Split } from './dataset.js';
-import { readDataFile } from './files.js';
+import { MAX_DATA_BYTES, readBody, withDataFile } from './files.js';
 
 export const CIFAR10_RECORD_BYTES = 3073;
 export const CIFAR10_IMAGE_BYTES = 3072;
@@ -18,8 +18,11 @@ export const CIFAR10_FILES: Record<Split, readonly string[]> = {
   test: ['test_batch.bin'],
 };
 
+/** Records read and decoded per step: about a megabyte. */
+const RECORDS_PER_READ = 341;
+
 /** The subdirectory the official archive extracts to; used when DIR is its parent. */
-const ARCHIVE_DIR = 'cifar-10-batches-bin';
+export const CIFAR10_ARCHIVE_DIR = 'cifar-10-batches-bin';
 
 async function isDirectory(path: string): Promise<boolean> {
   try {
@@ -38,50 +41,65 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Check the size and labels of one batch file; returns its record count. `label` prefixes errors. */
-export function checkCifar10Batch(buf: Uint8Array, label: string): number {
-  if (buf.length === 0) throw new ArqError(`${label}: empty batch file`);
-  if (buf.length % CIFAR10_RECORD_BYTES !== 0) {
-    const hint = buf.length % 3074 === 0 ? ' (3074-byte records are the CIFAR-100 binary format, which is not supported)' : '';
+/** The record count of a batch file of `bytes` bytes; `label` prefixes errors. */
+function recordsOf(bytes: number, label: string): number {
+  if (bytes === 0) throw new ArqError(`${label}: empty batch file`);
+  if (bytes % CIFAR10_RECORD_BYTES !== 0) {
+    const hint = bytes % 3074 === 0 ? ' (3074-byte records are the CIFAR-100 binary format, which is not supported)' : '';
     throw new ArqError(
-      `${label}: bad batch file size ${buf.length} bytes: not a whole number of ${CIFAR10_RECORD_BYTES}-byte records ` +
-        `(${Math.floor(buf.length / CIFAR10_RECORD_BYTES)} records and ${buf.length % CIFAR10_RECORD_BYTES} bytes over)${hint}`,
+      `${label}: bad batch file size ${bytes} bytes: not a whole number of ${CIFAR10_RECORD_BYTES}-byte records ` +
+        `(${Math.floor(bytes / CIFAR10_RECORD_BYTES)} records and ${bytes % CIFAR10_RECORD_BYTES} bytes over)${hint}`,
     );
   }
-  const records = buf.length / CIFAR10_RECORD_BYTES;
-  for (let r = 0; r < records; r++) {
-    const l = buf[r * CIFAR10_RECORD_BYTES];
-    if (l >= CIFAR10_CLASSES) throw new ArqError(`${label}: bad label ${l} in record ${r}: CIFAR-10 labels are 0..9`);
-  }
-  return records;
+  return bytes / CIFAR10_RECORD_BYTES;
 }
 
-/** Load one split of CIFAR-10 from DIR (or DIR/cifar-10-batches-bin), named `cifar10:DIR#split`. */
-export async function loadCifar10(dir: string, split: Split, name = `cifar10:${dir}#${split}`): Promise<Dataset> {
+/**
+ * Load one split of CIFAR-10 from DIR (or DIR/cifar-10-batches-bin), named `cifar10:DIR#split`; only its first
+ * `limit` images when given, reading no batch file past them.
+ */
+export async function loadCifar10(dir: string, split: Split, name = `cifar10:${dir}#${split}`, limit?: number): Promise<Dataset> {
   if (!(await isDirectory(dir))) {
     const hint = /:(train|test)$/.test(dir) ? ' (select a split with #train or #test, e.g. cifar10:DIR#train)' : '';
     throw new ArqError(`cifar10:${dir}: no such directory${hint}`);
   }
   let base = dir;
   const files = CIFAR10_FILES[split];
-  if (!(await exists(join(dir, files[0]))) && (await exists(join(dir, ARCHIVE_DIR, files[0])))) base = join(dir, ARCHIVE_DIR);
+  if (!(await exists(join(dir, files[0]))) && (await exists(join(dir, CIFAR10_ARCHIVE_DIR, files[0])))) base = join(dir, CIFAR10_ARCHIVE_DIR);
   const paths = files.map((f) => join(base, f));
+  const records: number[] = [];
   for (const p of paths) {
-    if (!(await exists(p))) throw new ArqError(`cifar10:${dir}: missing ${split} batch file ${p}`);
+    let size: number;
+    try {
+      size = (await stat(p)).size;
+    } catch {
+      throw new ArqError(`cifar10:${dir}: missing ${split} batch file ${p}`);
+    }
+    records.push(recordsOf(size, `cifar10:${p}`));
   }
-  const buffers = await Promise.all(paths.map((p) => readDataFile(p, `cifar10:${p}`, 'batch file')));
-  const counts = buffers.map((b, i) => checkCifar10Batch(b, `cifar10:${paths[i]}`));
-  const count = counts.reduce((a, b) => a + b, 0);
+  const total = records.reduce((a, b) => a + b, 0);
+  if (total * CIFAR10_IMAGE_BYTES > MAX_DATA_BYTES) {
+    throw new ArqError(`cifar10:${dir}: the ${split} batches hold ${total} images, more than the ${MAX_DATA_BYTES}-byte limit of a dataset`);
+  }
+  const count = Math.min(total, limit ?? total);
   const images = new Float32Array(count * CIFAR10_IMAGE_BYTES);
   const labels = new Int32Array(count);
-  let n = 0;
-  for (let f = 0; f < buffers.length; f++) {
-    const buf = buffers[f];
-    for (let r = 0; r < counts[f]; r++, n++) {
-      const off = r * CIFAR10_RECORD_BYTES;
-      labels[n] = buf[off];
-      bytesToUnit(buf, off + 1, images, n * CIFAR10_IMAGE_BYTES, CIFAR10_IMAGE_BYTES);
-    }
+  let first = 0;
+  for (let f = 0; f < paths.length && first < count; f++) {
+    const label = `cifar10:${paths[f]}`;
+    const keep = Math.min(records[f], count - first);
+    const sizes = { headerBytes: 0, bodyBytes: records[f] * CIFAR10_RECORD_BYTES, keep: keep * CIFAR10_RECORD_BYTES, description: `${records[f]} records` };
+    await withDataFile(paths[f], label, 'batch file', false, (reader) =>
+      readBody(reader, label, 'batch file', sizes, (piece, offset) => {
+        for (let at = 0; at < piece.length; at += CIFAR10_RECORD_BYTES) {
+          const r = (offset + at) / CIFAR10_RECORD_BYTES;
+          const l = piece[at];
+          if (l >= CIFAR10_CLASSES) throw new ArqError(`${label}: bad label ${l} in record ${r}: CIFAR-10 labels are 0..9`);
+          labels[first + r] = l;
+          bytesToUnit(piece, at + 1, images, (first + r) * CIFAR10_IMAGE_BYTES, CIFAR10_IMAGE_BYTES);
+        }
+      }, RECORDS_PER_READ * CIFAR10_RECORD_BYTES));
+    first += keep;
   }
   return makeDataset({ name, shape: [3, 32, 32], images, labels });
 }

@@ -2,44 +2,34 @@
  * MNIST-format idx files (images: magic 0x00000803, ubyte, N x rows x cols; labels: magic 0x00000801, ubyte, N),
  * plain or gzipped. Fashion-MNIST (e.g. Debian's dataset-fashion-mnist) uses the same format.
  */
-import { gunzipSync } from 'node:zlib';
 import { ArqError } from '../util/errors.js';
 import { bytesToUnit, makeDataset, type Dataset } from './dataset.js';
-import { readDataFile } from './files.js';
+import { checkBody, readBody, readBodyBytes, withDataFile, type DataReader } from './files.js';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
 
 export interface IdxImages {
+  /** Images read (the first `limit` of the file's). */
   readonly count: number;
+  /** Images the file holds. */
+  readonly total: number;
   readonly rows: number;
   readonly cols: number;
   /** count*rows*cols values in [0, 1]. */
   readonly images: Float32Array;
 }
 
-/** True when the buffer starts with the gzip magic bytes 1f 8b. */
-export function isGzip(buf: Uint8Array): boolean {
-  return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
-}
-
-/** Gunzip when gzipped, else the buffer itself. `label` prefixes errors. */
-export function maybeGunzip(buf: Buffer, label: string): Buffer {
-  if (!isGzip(buf)) return buf;
-  try {
-    return gunzipSync(buf);
-  } catch (err) {
-    throw new ArqError(`${label}: corrupt gzip data: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-}
-
 function hex32(v: number): string {
   return '0x' + (v >>> 0).toString(16).padStart(8, '0');
 }
 
-/** Check the magic number and header of an idx file of ubyte elements with `ndims` dimensions; returns the dims. */
-function readHeader(buf: Buffer, label: string, what: 'images' | 'labels', ndims: number): number[] {
-  if (buf.length < 4) throw new ArqError(`${label}: truncated ${what} file: ${buf.length} bytes is too short for an idx header`);
+/** Reads and checks the magic number and header of an idx file of ubyte elements with `ndims` dimensions. */
+async function readHeader(reader: DataReader, label: string, what: 'images' | 'labels', ndims: number): Promise<number[]> {
+  const headerBytes = 4 + 4 * ndims;
+  const buf = Buffer.alloc(headerBytes);
+  const got = await reader.read(buf.subarray(0, 4));
+  if (got < 4) throw new ArqError(`${label}: truncated ${what} file: ${got} bytes is too short for an idx header`);
   const magic = buf.readUInt32BE(0);
   const expectedMagic = ndims === 3 ? IDX_IMAGES_MAGIC : IDX_LABELS_MAGIC;
   if (magic !== expectedMagic) {
@@ -52,58 +42,52 @@ function readHeader(buf: Buffer, label: string, what: 'images' | 'labels', ndims
     const hint = buf[3] === 1 ? ' (is this a labels file?)' : buf[3] === 3 ? ' (is this an images file?)' : '';
     throw new ArqError(`${label}: wrong number of dimensions in ${what} file: expected ${ndims}, got ${buf[3]} (magic ${hex32(magic)}, expected ${hex32(expectedMagic)})${hint}`);
   }
-  const headerBytes = 4 + 4 * ndims;
-  if (buf.length < headerBytes) {
-    throw new ArqError(`${label}: truncated ${what} file: expected at least ${headerBytes} header bytes, got ${buf.length}`);
+  const rest = await reader.read(buf.subarray(4));
+  if (4 + rest < headerBytes) {
+    throw new ArqError(`${label}: truncated ${what} file: expected at least ${headerBytes} header bytes, got ${4 + rest}`);
   }
   const dims: number[] = [];
   for (let i = 0; i < ndims; i++) dims.push(buf.readUInt32BE(4 + 4 * i));
   return dims;
 }
 
-function checkLength(buf: Buffer, label: string, what: string, expected: number, description: string): void {
-  if (buf.length !== expected) {
-    const kind = buf.length < expected ? 'truncated' : 'oversized';
-    throw new ArqError(`${label}: ${kind} ${what} file: expected ${expected} bytes for ${description}, got ${buf.length}`);
-  }
+/** The first `limit` (default all) images of an idx images file, plain or gzipped. `label` prefixes errors. */
+export async function readIdxImages(path: string, label: string, limit?: number): Promise<IdxImages> {
+  return withDataFile(path, label, 'images file', true, async (reader) => {
+    const [total, rows, cols] = await readHeader(reader, label, 'images', 3);
+    if (rows === 0 || cols === 0) throw new ArqError(`${label}: bad images file: images of ${rows}x${cols} are empty`);
+    const per = rows * cols;
+    const count = Math.min(total, limit ?? total);
+    const sizes = { headerBytes: 16, bodyBytes: total * per, keep: count * per, description: `${total} images of ${rows}x${cols}` };
+    checkBody(reader, label, 'images file', sizes);
+    const images = new Float32Array(count * per);
+    await readBody(reader, label, 'images file', sizes, (piece, offset) => bytesToUnit(piece, 0, images, offset, piece.length));
+    return { count, total, rows, cols, images };
+  });
 }
 
-/** Decode an (already gunzipped) idx images buffer. `label` prefixes errors, e.g. 'idx:/path/images'. */
-export function decodeIdxImages(buf: Buffer, label: string): IdxImages {
-  const [count, rows, cols] = readHeader(buf, label, 'images', 3);
-  if (rows === 0 || cols === 0) throw new ArqError(`${label}: bad images file: images of ${rows}x${cols} are empty`);
-  const per = rows * cols;
-  checkLength(buf, label, 'images', 16 + count * per, `${count} images of ${rows}x${cols}`);
-  const images = new Float32Array(count * per);
-  bytesToUnit(buf, 16, images, 0, count * per);
-  return { count, rows, cols, images };
-}
-
-/** Decode an (already gunzipped) idx labels buffer. */
-export function decodeIdxLabels(buf: Buffer, label: string): Int32Array {
-  const [count] = readHeader(buf, label, 'labels', 1);
-  checkLength(buf, label, 'labels', 8 + count, `${count} labels`);
-  const labels = new Int32Array(count);
-  for (let i = 0; i < count; i++) labels[i] = buf[8 + i];
-  return labels;
+/** The first `limit` (default all) labels of an idx labels file, and how many the file holds. */
+export async function readIdxLabels(path: string, label: string, limit?: number): Promise<{ total: number; labels: Int32Array }> {
+  return withDataFile(path, label, 'labels file', true, async (reader) => {
+    const [total] = await readHeader(reader, label, 'labels', 1);
+    const count = Math.min(total, limit ?? total);
+    const bytes = await readBodyBytes(reader, label, 'labels file', { headerBytes: 8, bodyBytes: total, keep: count, description: `${total} labels` });
+    return { total, labels: Int32Array.from(bytes) };
+  });
 }
 
 /**
  * Load an images/labels idx pair (each plain or gzipped) as a one-channel Dataset named `name`
- * (default `idx:IMAGES,LABELS`).
+ * (default `idx:IMAGES,LABELS`), reading only the first `limit` images when given.
  */
-export async function loadIdx(imagesPath: string, labelsPath: string, name = `idx:${imagesPath},${labelsPath}`): Promise<Dataset> {
-  const imagesLabel = `idx:${imagesPath}`;
-  const labelsLabel = `idx:${labelsPath}`;
-  const [imagesRaw, labelsRaw] = await Promise.all([
-    readDataFile(imagesPath, imagesLabel, 'images file'),
-    readDataFile(labelsPath, labelsLabel, 'labels file'),
+export async function loadIdx(imagesPath: string, labelsPath: string, name = `idx:${imagesPath},${labelsPath}`, limit?: number): Promise<Dataset> {
+  const [images, labels] = await Promise.all([
+    readIdxImages(imagesPath, `idx:${imagesPath}`, limit),
+    readIdxLabels(labelsPath, `idx:${labelsPath}`, limit),
   ]);
-  const images = decodeIdxImages(maybeGunzip(imagesRaw, imagesLabel), imagesLabel);
-  const labels = decodeIdxLabels(maybeGunzip(labelsRaw, labelsLabel), labelsLabel);
-  if (images.count !== labels.length) {
-    throw new ArqError(`${name}: count mismatch: ${imagesPath} holds ${images.count} images but ${labelsPath} holds ${labels.length} labels`);
+  if (images.total !== labels.total) {
+    throw new ArqError(`${name}: count mismatch: ${imagesPath} holds ${images.total} images but ${labelsPath} holds ${labels.total} labels`);
   }
   if (images.count === 0) throw new ArqError(`${name}: the dataset holds no images`);
-  return makeDataset({ name, shape: [1, images.rows, images.cols], images: images.images, labels });
+  return makeDataset({ name, shape: [1, images.rows, images.cols], images: images.images, labels: labels.labels });
 }

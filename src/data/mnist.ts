@@ -24,8 +24,8 @@ export function mnistFiles(split: Split): { images: string; labels: string } {
   return { images: join(dir, FILES[split].images), labels: join(dir, FILES[split].labels) };
 }
 
-/** Load one MNIST split, named 'mnist:train' or 'mnist:test'. */
-export async function loadMnist(split: Split): Promise<Dataset> {
+/** Load one MNIST split, named 'mnist:train' or 'mnist:test' (only its first `limit` images when given). */
+export async function loadMnist(split: Split, limit?: number): Promise<Dataset> {
   const files = mnistFiles(split);
-  return loadIdx(files.images, files.labels, `mnist:${split}`);
+  return loadIdx(files.images, files.labels, `mnist:${split}`, limit);
 }

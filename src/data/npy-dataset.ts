@@ -3,11 +3,11 @@
  * NHW for one channel) and Y integer labels of shape [N].
  */
 import { ArqError } from '../util/errors.js';
-import { bytesToUnit, makeDataset, MAX_LABEL, type Dataset } from './dataset.js';
-import { readNpy, type NpyArray } from './npy.js';
+import { bytesToUnitInSlices, inSlices, makeDataset, MAX_LABEL, type Dataset } from './dataset.js';
+import { readNpyRows, type NpyArray } from './npy.js';
 
-/** X as float32 NCHW images of shape [C, H, W]. `label` prefixes errors. */
-export function npyImages(x: NpyArray, label: string): { count: number; shape: [number, number, number]; images: Float32Array } {
+/** X as float32 NCHW images of shape [C, H, W], decoded in slices (inSlices). `label` prefixes errors. */
+export async function npyImages(x: NpyArray, label: string): Promise<{ count: number; shape: [number, number, number]; images: Float32Array }> {
   const s = x.shape;
   if (s.length !== 3 && s.length !== 4) {
     const hint = s.length === 2 ? ' (flattened images are not supported: reshape to [N, C, H, W])' : '';
@@ -22,16 +22,21 @@ export function npyImages(x: NpyArray, label: string): { count: number; shape: [
   let images: Float32Array;
   if (x.dtype === 'uint8') {
     images = new Float32Array(x.data.length);
-    bytesToUnit(x.data as Uint8Array, 0, images, 0, x.data.length);
+    await bytesToUnitInSlices(x.data as Uint8Array, images);
   } else if (x.dtype === 'float32' || x.dtype === 'float64') {
-    images = x.data instanceof Float32Array ? x.data : Float32Array.from(x.data as Float64Array);
-    for (let i = 0; i < images.length; i++) {
-      const v = images[i];
-      if (v - v !== 0) {
-        const what = Number.isNaN(v) ? 'NaN' : x.dtype === 'float64' && Number.isFinite((x.data as Float64Array)[i]) ? `${(x.data as Float64Array)[i]} (beyond float32 range)` : String(v);
-        throw new ArqError(`${label}: image values must be finite: found ${what} at flat index ${i}`);
+    const source = x.data as Float32Array | Float64Array;
+    const floats = source instanceof Float32Array ? source : new Float32Array(source.length);
+    await inSlices(source.length, (start, end) => {
+      for (let i = start; i < end; i++) {
+        floats[i] = source[i];
+        const v = floats[i];
+        if (v - v !== 0) {
+          const what = Number.isNaN(v) ? 'NaN' : Number.isFinite(source[i]) ? `${source[i]} (beyond float32 range)` : String(v);
+          throw new ArqError(`${label}: image values must be finite: found ${what} at flat index ${i}`);
+        }
       }
-    }
+    });
+    images = floats;
   } else {
     throw new ArqError(`${label}: images must be uint8, float32 or float64, got ${x.dtype}`);
   }
@@ -56,13 +61,13 @@ export function npyLabels(y: NpyArray, label: string): Int32Array {
   return out;
 }
 
-/** Load `npy:X,Y` as a Dataset named `name` (default `npy:X,Y`). */
-export async function loadNpyDataset(xPath: string, yPath: string, name = `npy:${xPath},${yPath}`): Promise<Dataset> {
-  const [x, y] = await Promise.all([readNpy(xPath), readNpy(yPath)]);
-  const images = npyImages(x, `npy:${xPath}`);
-  const labels = npyLabels(y, `npy:${yPath}`);
-  if (images.count !== labels.length) {
-    throw new ArqError(`${name}: count mismatch: ${xPath} holds ${images.count} images but ${yPath} holds ${labels.length} labels`);
+/** Load `npy:X,Y` as a Dataset named `name` (default `npy:X,Y`), reading only the first `limit` images when given. */
+export async function loadNpyDataset(xPath: string, yPath: string, name = `npy:${xPath},${yPath}`, limit?: number): Promise<Dataset> {
+  const [x, y] = await Promise.all([readNpyRows(xPath, limit), readNpyRows(yPath, limit)]);
+  const images = await npyImages(x.array, `npy:${xPath}`);
+  const labels = npyLabels(y.array, `npy:${yPath}`);
+  if (x.rows !== y.rows) {
+    throw new ArqError(`${name}: count mismatch: ${xPath} holds ${x.rows} images but ${yPath} holds ${y.rows} labels`);
   }
   if (images.count === 0) throw new ArqError(`${name}: the dataset holds no images`);
   return makeDataset({ name, shape: images.shape, images: images.images, labels });

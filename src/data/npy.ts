@@ -5,10 +5,9 @@
  * arrays are not.
  * Errors are ArqErrors prefixed `npy:FILE:`.
  */
-import { writeFile } from 'node:fs/promises';
-import { writeFileSync } from 'node:fs';
 import { ArqError } from '../util/errors.js';
-import { readDataFile, readDataFileSync } from './files.js';
+import { writeFileAtomic } from '../util/files.js';
+import { checkBody, readBody, readDataFileSync, withDataFile } from './files.js';
 
 export type NpyDtype = 'bool' | 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32' | 'uint64' | 'int64' | 'float32' | 'float64';
 
@@ -36,21 +35,21 @@ interface DtypeInfo {
   readonly dtype: NpyDtype;
   readonly code: string; // kind + itemsize, as in a descr: 'f4'
   readonly size: number;
-  readonly make: (n: number) => NpyData;
+  readonly type: new (n: number) => NpyData;
 }
 
 const DTYPES: readonly DtypeInfo[] = [
-  { dtype: 'bool', code: 'b1', size: 1, make: (n) => new Uint8Array(n) },
-  { dtype: 'uint8', code: 'u1', size: 1, make: (n) => new Uint8Array(n) },
-  { dtype: 'int8', code: 'i1', size: 1, make: (n) => new Int8Array(n) },
-  { dtype: 'uint16', code: 'u2', size: 2, make: (n) => new Uint16Array(n) },
-  { dtype: 'int16', code: 'i2', size: 2, make: (n) => new Int16Array(n) },
-  { dtype: 'uint32', code: 'u4', size: 4, make: (n) => new Uint32Array(n) },
-  { dtype: 'int32', code: 'i4', size: 4, make: (n) => new Int32Array(n) },
-  { dtype: 'uint64', code: 'u8', size: 8, make: (n) => new BigUint64Array(n) },
-  { dtype: 'int64', code: 'i8', size: 8, make: (n) => new BigInt64Array(n) },
-  { dtype: 'float32', code: 'f4', size: 4, make: (n) => new Float32Array(n) },
-  { dtype: 'float64', code: 'f8', size: 8, make: (n) => new Float64Array(n) },
+  { dtype: 'bool', code: 'b1', size: 1, type: Uint8Array },
+  { dtype: 'uint8', code: 'u1', size: 1, type: Uint8Array },
+  { dtype: 'int8', code: 'i1', size: 1, type: Int8Array },
+  { dtype: 'uint16', code: 'u2', size: 2, type: Uint16Array },
+  { dtype: 'int16', code: 'i2', size: 2, type: Int16Array },
+  { dtype: 'uint32', code: 'u4', size: 4, type: Uint32Array },
+  { dtype: 'int32', code: 'i4', size: 4, type: Int32Array },
+  { dtype: 'uint64', code: 'u8', size: 8, type: BigUint64Array },
+  { dtype: 'int64', code: 'i8', size: 8, type: BigInt64Array },
+  { dtype: 'float32', code: 'f4', size: 4, type: Float32Array },
+  { dtype: 'float64', code: 'f8', size: 8, type: Float64Array },
 ];
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
@@ -180,8 +179,18 @@ function dtypeFromDescr(descr: PyValue, label: string): DtypeInfo {
   return info;
 }
 
-/** Decode an .npy file held in memory. `label` prefixes errors (readNpy uses `npy:PATH`). */
-export function decodeNpy(buf: Uint8Array, label = 'npy'): NpyArray {
+/** The fixed prefix of an .npy file: magic, version and header length (2 bytes in version 1, 4 after). */
+const PREFIX_BYTES = 12;
+
+interface NpyHeader {
+  readonly info: DtypeInfo;
+  readonly shape: number[];
+  /** Offset of the data: prefix plus header. */
+  readonly dataStart: number;
+}
+
+/** The header length field of an .npy file from its first bytes (at least PREFIX_BYTES, or the whole file). */
+function headerSpan(buf: Uint8Array, label: string): { dataStart: number; textStart: number; major: number } {
   if (buf.length < 10 || !MAGIC.equals(Buffer.from(buf.buffer, buf.byteOffset, 6))) {
     throw new ArqError(`${label}: not an NPY file (missing the \\x93NUMPY magic)`);
   }
@@ -192,11 +201,16 @@ export function decodeNpy(buf: Uint8Array, label = 'npy'): NpyArray {
   const lenBytes = major === 1 ? 2 : 4;
   if (buf.length < 8 + lenBytes) throw new ArqError(`${label}: truncated NPY header`);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const dataStart = 8 + lenBytes + headerLen;
+  return { dataStart: 8 + lenBytes + headerLen, textStart: 8 + lenBytes, major };
+}
+
+/** Parses the header of an .npy file; `buf` holds at least its first dataStart bytes (checked). */
+function parseHeader(buf: Uint8Array, label: string, fileBytes: number): NpyHeader {
+  const { dataStart, textStart, major } = headerSpan(buf, label);
   if (buf.length < dataStart) {
-    throw new ArqError(`${label}: truncated NPY header: it declares ${headerLen} header bytes but the file holds ${buf.length - 8 - lenBytes}`);
+    throw new ArqError(`${label}: truncated NPY header: it declares ${dataStart - textStart} header bytes but the file holds ${fileBytes - textStart}`);
   }
-  const headerText = Buffer.from(buf.buffer, buf.byteOffset + 8 + lenBytes, headerLen).toString(major === 3 ? 'utf8' : 'latin1');
+  const headerText = Buffer.from(buf.buffer, buf.byteOffset + textStart, dataStart - textStart).toString(major === 3 ? 'utf8' : 'latin1');
   const header = new HeaderParser(headerText, label).parseAll();
   if (!(header instanceof Map)) throw new ArqError(`${label}: bad NPY header: expected a dict, got ${JSON.stringify(headerText.trim())}`);
   for (const key of header.keys()) {
@@ -218,21 +232,63 @@ export function decodeNpy(buf: Uint8Array, label = 'npy'): NpyArray {
   if (fortran && shape.length > 1) {
     throw new ArqError(`${label}: fortran_order True is not supported: save a C-ordered array (numpy.ascontiguousarray)`);
   }
+  return { info, shape, dataStart };
+}
+
+function sizeMismatch(label: string, header: NpyHeader, got: number): ArqError {
+  const { info, shape, dataStart } = header;
+  const dataBytes = shape.reduce((a, b) => a * b, 1) * info.size;
+  const expected = dataStart + dataBytes;
+  return new ArqError(
+    `${label}: ${got < expected ? 'truncated' : 'oversized'} NPY file: expected ${expected} bytes for ${info.dtype} shape [${shape.join(', ')}] (${dataStart} header + ${dataBytes} data), got ${got}`,
+  );
+}
+
+/** Decode an .npy file held in memory. `label` prefixes errors (readNpySync uses `npy:PATH`). */
+export function decodeNpy(buf: Uint8Array, label = 'npy'): NpyArray {
+  const header = parseHeader(buf, label, buf.length);
+  const { info, shape, dataStart } = header;
   const count = shape.reduce((a, b) => a * b, 1);
-  const expected = dataStart + count * info.size;
-  if (buf.length !== expected) {
-    const kind = buf.length < expected ? 'truncated' : 'oversized';
-    throw new ArqError(
-      `${label}: ${kind} NPY file: expected ${expected} bytes for ${info.dtype} shape [${shape.join(', ')}] (${dataStart} header + ${count * info.size} data), got ${buf.length}`,
-    );
-  }
-  const data = info.make(count);
-  new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(buf.subarray(dataStart, expected));
+  if (buf.length !== dataStart + count * info.size) throw sizeMismatch(label, header, buf.length);
+  const data = new info.type(count);
+  new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(buf.subarray(dataStart));
   return { dtype: info.dtype, shape, data };
 }
 
-export async function readNpy(path: string): Promise<NpyArray> {
-  return decodeNpy(await readDataFile(path, `npy:${path}`, 'NPY file'), `npy:${path}`);
+/**
+ * Read an .npy file, or only its first `limit` rows (entries of the first dimension) when given. The header is read
+ * and checked against the file's size before the data is allocated, and the data is read straight into the
+ * returned array, off the event loop.
+ */
+export async function readNpy(path: string, options: { limit?: number } = {}): Promise<NpyArray> {
+  return (await readNpyRows(path, options.limit)).array;
+}
+
+/** readNpy, with the number of rows the file holds (`array` holds at most `limit` of them). */
+export async function readNpyRows(path: string, limit?: number): Promise<{ array: NpyArray; rows: number }> {
+  const label = `npy:${path}`;
+  return withDataFile(path, label, 'NPY file', false, async (reader) => {
+    const fileBytes = reader.plainSize!;
+    const prefix = new Uint8Array(Math.min(PREFIX_BYTES, fileBytes));
+    await reader.read(prefix);
+    const { dataStart } = headerSpan(prefix, label);
+    const head = new Uint8Array(Math.min(dataStart, fileBytes));
+    head.set(prefix.subarray(0, Math.min(prefix.length, head.length)));
+    if (head.length > prefix.length) await reader.read(head.subarray(prefix.length));
+    const header = parseHeader(head, label, fileBytes);
+    const { info, shape } = header;
+    const rows = shape.length === 0 ? 1 : shape[0];
+    const perRow = shape.slice(1).reduce((a, b) => a * b, 1);
+    const kept = Math.min(rows, limit ?? rows);
+    if (fileBytes !== dataStart + rows * perRow * info.size) throw sizeMismatch(label, header, fileBytes);
+    const sizes = { headerBytes: dataStart, bodyBytes: rows * perRow * info.size, keep: kept * perRow * info.size, description: `${info.dtype} shape [${shape.join(', ')}]` };
+    checkBody(reader, label, 'NPY file', sizes);
+    const data = new info.type(kept * perRow);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    await readBody(reader, label, 'NPY file', sizes, (piece, offset) => bytes.set(piece, offset));
+    const keptShape = shape.length === 0 ? [] : [kept, ...shape.slice(1)];
+    return { array: { dtype: info.dtype, shape: keptShape, data }, rows };
+  });
 }
 
 export function readNpySync(path: string): NpyArray {
@@ -306,20 +362,16 @@ function writeFailure(path: string, err: unknown): ArqError {
   return new ArqError(`npy:${path}: cannot write NPY file: ${why}`, { cause: err });
 }
 
-export async function writeNpy(path: string, array: NpyData, shape: readonly number[]): Promise<void> {
+/** Writes an .npy file through a temporary file and a rename (writeFileAtomic), so no half-written file is left. */
+export function writeNpySync(path: string, array: NpyData, shape: readonly number[]): void {
   const buf = encodeNpy(array, shape);
   try {
-    await writeFile(path, buf);
+    writeFileAtomic(path, buf);
   } catch (err) {
     throw writeFailure(path, err);
   }
 }
 
-export function writeNpySync(path: string, array: NpyData, shape: readonly number[]): void {
-  const buf = encodeNpy(array, shape);
-  try {
-    writeFileSync(path, buf);
-  } catch (err) {
-    throw writeFailure(path, err);
-  }
+export async function writeNpy(path: string, array: NpyData, shape: readonly number[]): Promise<void> {
+  writeNpySync(path, array, shape);
 }

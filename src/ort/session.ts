@@ -23,7 +23,9 @@ export class OrtModel {
 
   /** Loads `model` (ONNX bytes); `inputShape` is the per-image [C, H, W] (or [F, 1, 1]) shape from import. */
   static async load(model: Uint8Array, inputShape: readonly number[], rank: 2 | 4, options: OrtOptions = {}): Promise<OrtModel> {
-    const sessionOptions: OrtTypes.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionProviders: ['cpu'] };
+    // Severity 3 (errors only): ONNX Runtime's own warnings (an unused initializer, say) are coloured log lines on
+    // stderr that would break the CLI's one-line messages; errors still reach the caller as exceptions.
+    const sessionOptions: OrtTypes.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionProviders: ['cpu'], logSeverityLevel: 3 };
     if (options.threads !== undefined) {
       sessionOptions.intraOpNumThreads = options.threads;
       sessionOptions.interOpNumThreads = 1;

@@ -3,9 +3,10 @@
  * activation, each in 2..8. Files use the `arq-policy/1` JSON format; `--bits w8a8` style shorthands mean a
  * uniform policy.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isQuantizable, type Graph } from '../graph/ir.js';
 import { ArqError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/files.js';
 
 export const MIN_BITS = 2;
 export const MAX_BITS = 8;
@@ -91,8 +92,9 @@ export async function loadPolicy(path: string, graph: Graph, modelSha256: string
   return validatePolicy(value, graph, modelSha256, { source: path });
 }
 
+/** Writes a policy file through a temporary file and a rename, so no half-written policy is left. */
 export async function savePolicy(path: string, policy: Policy): Promise<void> {
-  await writeFile(path, `${JSON.stringify(policy, null, 2)}\n`);
+  writeFileAtomic(path, `${JSON.stringify(policy, null, 2)}\n`);
 }
 
 /** The policy from `--policy FILE` or `--bits wXaY` (exactly one). */

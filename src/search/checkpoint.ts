@@ -46,6 +46,13 @@ export function readCheckpoint(dir: string): Checkpoint | null {
   if (value?.format !== CHECKPOINT_FORMAT || typeof value.settings !== 'object' || typeof value.searches !== 'object') {
     throw new ArqError(`${file}: not an arq search checkpoint (format ${JSON.stringify(value?.format)})`);
   }
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (value.settings === null || value.searches === null) throw new ArqError(`${file}: not a valid checkpoint (settings and searches must be objects)`);
+  for (const [name, progress] of Object.entries(value.searches)) {
+    if (!isObject(progress) || !Number.isInteger(progress.episodes) || progress.episodes < 0 || !(progress.best === null || isObject(progress.best)) || !(progress.state === null || isObject(progress.state))) {
+      throw new ArqError(`${file}: not a valid checkpoint (search ${name}: episodes, best and state are damaged)`);
+    }
+  }
   return value;
 }
 

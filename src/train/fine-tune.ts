@@ -11,7 +11,6 @@
  * OUT.policy.json is the policy re-keyed to OUT's sha256, for `--policy`.
  */
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { loadDataset, trainingSpec, type Dataset } from '../data/index.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import type { Graph } from '../graph/ir.js';
@@ -25,6 +24,7 @@ import { integerInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
 import { exportTrainGraph, EXPORT_OPSET } from './export.js';
+import { outputBase } from './save.js';
 import type { TrainGraph } from './graph.js';
 import { accuracyOf } from '../engine/predict.js';
 import { fineTune, FINE_TUNE_DEFAULTS, type FineTuneProgress } from './qat.js';
@@ -110,9 +110,9 @@ export async function qatTrain(options: QatTrainOptions): Promise<QatSummary> {
     schedule: 'cosine per step to 0', calibration: calibration.settings,
   };
   const bytes = exportTrainGraph(asTrainGraph(result.graph), { 'arq.qat.settings': JSON.stringify(settings), 'arq.qat.policy': JSON.stringify(policy.layers) });
-  writeFileSync(options.out, bytes);
+  writeFileAtomic(options.out, bytes);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const base = options.out.endsWith('.onnx') ? options.out.slice(0, -5) : options.out;
+  const base = outputBase(options.out);
   const policyFile = `${base}.policy.json`;
   const outPolicy: Policy = { ...policy, model: sha256 };
   await savePolicy(policyFile, outPolicy);

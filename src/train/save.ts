@@ -1,6 +1,5 @@
 /** Writing a trained network: the ONNX file (training settings in its metadata) and OUT.json beside it. */
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/files.js';
 import { exportTrainGraph, EXPORT_OPSET } from './export.js';
 import { EVAL_NOISE_SEED, type TrainResult } from './train.js';
@@ -15,12 +14,17 @@ export interface SavedModel {
   readonly history: TrainResult['history'];
 }
 
+/** OUT without a final .onnx: the sidecar OUT.json (and, for QAT, OUT.policy.json) are named from it. */
+export function outputBase(out: string): string {
+  return out.endsWith('.onnx') ? out.slice(0, -'.onnx'.length) : out;
+}
+
 /** Writes `out` (ONNX) and `out` with .onnx replaced by .json: the command, settings, per-epoch history, identity. */
 export function saveTrainedModel(result: TrainResult, out: string, command: string): SavedModel {
   const bytes = exportTrainGraph(result.graph, { 'arq.train.settings': JSON.stringify(result.settings) });
-  writeFileSync(out, bytes);
+  writeFileAtomic(out, bytes);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const sidecar = out.endsWith('.onnx') ? `${out.slice(0, -5)}.json` : `${out}.json`;
+  const sidecar = `${outputBase(out)}.json`;
   const last = result.history[result.history.length - 1];
   writeFileAtomic(sidecar, `${JSON.stringify({
     model: out.split('/').pop(),

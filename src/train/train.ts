@@ -166,7 +166,11 @@ function loadCheckpoint(file: string, settings: TrainSettings): Checkpoint {
   } catch (error) {
     throw new ArqError(`cannot read checkpoint ${file}: ${(error as Error).message}`);
   }
-  if (checkpoint.format !== CHECKPOINT_FORMAT) throw new ArqError(`${file}: not an ${CHECKPOINT_FORMAT} file`);
+  if (checkpoint?.format !== CHECKPOINT_FORMAT) throw new ArqError(`${file}: not an ${CHECKPOINT_FORMAT} file`);
+  const float32s = (list: unknown) => Array.isArray(list) && list.every((t) => typeof t === 'string' && Buffer.from(t, 'base64').length % 4 === 0);
+  if (!float32s(checkpoint.tensors) || !float32s(checkpoint.momenta) || !Array.isArray(checkpoint.history) || typeof checkpoint.settings !== 'object') {
+    throw new ArqError(`${file}: corrupt checkpoint: settings, history, tensors and momenta (base64 float32 arrays) are required`);
+  }
   const differing = (Object.keys(settings) as (keyof TrainSettings)[]).filter((key) => checkpoint.settings[key] !== settings[key]);
   if (differing.length > 0) {
     throw new ArqError(`${file} was written with different settings (${differing.map((k) => `${k}: ${String(checkpoint.settings[k])} there, ${String(settings[k])} here`).join('; ')})`);
@@ -186,12 +190,23 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (!options.checkpoint) throw new ArqError('resume needs a checkpoint file');
     if (existsSync(options.checkpoint)) {
       const checkpoint = loadCheckpoint(options.checkpoint, settings);
-      graph = withTensors(graph, checkpoint.tensors.map(decode));
       momenta = checkpoint.momenta.map(decode);
       history = checkpoint.history;
+      try {
+        graph = withTensors(graph, checkpoint.tensors.map(decode));
+      } catch (error) {
+        throw new ArqError(`${options.checkpoint}: corrupt checkpoint: ${(error as Error).message}`, { cause: error });
+      }
     }
   }
-  const net = TrainNet.build(graph, momenta);
+  let net: TrainNet;
+  try {
+    net = TrainNet.build(graph, momenta);
+  } catch (error) {
+    // Tensors and momenta that do not fit the architecture come from a damaged checkpoint.
+    if (momenta) throw new ArqError(`${options.checkpoint}: corrupt checkpoint: ${(error as Error).message}`, { cause: error });
+    throw error;
+  }
   const size = shapeSize(data.shape);
   const stepsPerEpoch = Math.ceil(data.count / settings.batch);
   const totalSteps = settings.epochs * stepsPerEpoch;

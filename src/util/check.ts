@@ -22,10 +22,11 @@ export function integerInRange(name: string, value: unknown, min: number, max: n
   return value;
 }
 
-export function numberInRange(name: string, value: unknown, min: number, max: number, options: { exclusiveMin?: boolean } = {}): number {
+export function numberInRange(name: string, value: unknown, min: number, max: number, options: { exclusiveMin?: boolean; exclusiveMax?: boolean } = {}): number {
   const tooLow = typeof value === 'number' && (options.exclusiveMin ? value <= min : value < min);
-  if (typeof value !== 'number' || !Number.isFinite(value) || tooLow || value > max) {
-    throw invalid(name, `a number in ${options.exclusiveMin ? '(' : '['}${min}, ${max}]`, value);
+  const tooHigh = typeof value === 'number' && (options.exclusiveMax ? value >= max : value > max);
+  if (typeof value !== 'number' || !Number.isFinite(value) || tooLow || tooHigh) {
+    throw invalid(name, `a number in ${options.exclusiveMin ? '(' : '['}${min}, ${max}${options.exclusiveMax ? ')' : ']'}`, value);
   }
   return value;
 }

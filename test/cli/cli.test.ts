@@ -1,27 +1,13 @@
-// The CLI as a user runs it: the committed launcher bin/arq.js executed as a program, as `npx arq` does (so a
-// launcher without its executable bit fails here), running the compiled dist/ (npm test compiles it first).
-import { execFile } from 'node:child_process';
+// The CLI as a user runs it (test/cli/run.ts): info, predict, quantize, certify, smooth-predict, bench, search.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { decodeNpy } from '../../src/data/index.js';
 import { fixturePath } from '../support/fixtures.js';
+import { arq as arqRun, root } from './run.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const run = promisify(execFile);
-
-async function arq(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(path.join(root, 'bin/arq.js'), args, { cwd: root });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const arq = (...args: string[]) => arqRun(args);
 
 describe('arq info', () => {
   test('prints layers, MACs and parameters', async () => {
@@ -162,7 +148,7 @@ describe('arq certify and smooth-predict', () => {
     expect(parsed.count).toBe(10);
     expect(parsed.accuracy).toBeGreaterThan(0.7);
     const bad = await arq('smooth-predict', '--model', model, '--data', 'mnist', '--alpha', '0');
-    expect(bad.stderr.trim()).toMatch(/^arq: --alpha: expected a number in \(0, 1\]/);
+    expect(bad.stderr.trim()).toBe('arq: --alpha: expected a number in (0, 1), got 0');
     const irsFlags = await arq('certify', ...common, '--out', '/tmp/never.tsv', '--np', '10');
     expect(irsFlags.stderr.trim()).toBe('arq: --np, --gamma, --alpha-zeta and --from-scratch apply to --incremental');
   });

