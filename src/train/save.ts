@@ -2,7 +2,8 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/files.js';
-import { exportTrainGraph, EXPORT_OPSET } from './export.js';
+import { exportedOutputName, exportTrainGraph, EXPORT_OPSET } from './export.js';
+import { sidecarPath } from './output.js';
 import { EVAL_NOISE_SEED, type TrainResult } from './train.js';
 
 export interface SavedModel {
@@ -20,15 +21,16 @@ export function saveTrainedModel(result: TrainResult, out: string, command: stri
   const bytes = exportTrainGraph(result.graph, { 'arq.train.settings': JSON.stringify(result.settings) });
   writeFileSync(out, bytes);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const sidecar = out.endsWith('.onnx') ? `${out.slice(0, -5)}.json` : `${out}.json`;
+  const sidecar = sidecarPath(out);
+  const { input, shapes, output } = result.graph;
   const last = result.history[result.history.length - 1];
   writeFileAtomic(sidecar, `${JSON.stringify({
     model: out.split('/').pop(),
     command,
     produced_by: 'arq train',
     opset: EXPORT_OPSET,
-    input: { name: 'input', shape: ['batch', ...result.graph.input.shape], range: '[0,1] (+ noise)' },
-    output: { name: 'logits', shape: ['batch', result.graph.shapes.get(result.graph.output)![0]] },
+    input: { name: input.name, shape: ['batch', ...(input.rank === 4 ? input.shape : [input.shape[0]])], range: '[0,1] (+ noise)' },
+    output: { name: exportedOutputName(result.graph), shape: ['batch', shapes.get(output)![0]] },
     settings: result.settings,
     noise: 'x + sigma*N(0,1) on the [0,1] image before normalization, unclipped; native Philox noise keyed by (seed, image, epoch)',
     training_time_s: Number(result.seconds.toFixed(1)),
