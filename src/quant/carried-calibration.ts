@@ -34,12 +34,12 @@ function unpack<T extends Float32Array | Float64Array>(text: string, Type: { new
   return new Type(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
 }
 
-/** The metadata value recording `calibration`; `rename` maps an IR value name to its name in the written file. */
-export function encodeCalibration(calibration: Calibration, rename: (value: string) => string = (value) => value): string {
+/** The metadata value recording `calibration`, for a file whose values keep their IR names. */
+export function encodeCalibration(calibration: Calibration): string {
   const record: CarriedRecord = {
     format: FORMAT,
     settings: calibration.settings,
-    values: [...calibration.valueOf].map(([name, value]) => [rename(name), value]),
+    values: [...calibration.valueOf],
     ranges: pack(calibration.ranges),
     histograms: pack(calibration.histograms),
   };

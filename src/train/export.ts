@@ -3,8 +3,7 @@
  * IR, so that any graph arq imports can be exported: Conv (grouped and depthwise included), BatchNormalization (kept,
  * not folded), Relu/Clip, Add, MaxPool/AveragePool/GlobalAveragePool, Flatten, Gemm, Pad, Tile for a channel repeat
  * and Sub/Div/Add/Mul by constants (input normalisation). Values keep their IR names, so the file re-imports to the
- * same graph; the output is named `logits` (unless another value already has that name). The input keeps its name
- * and rank ([batch, C, H, W] or [batch, F]).
+ * same graph (the architectures call their output `logits`). The input keeps its rank ([batch, C, H, W] or [batch, F]).
  */
 import type { Graph } from '../graph/ir.js';
 import { modelFromBytes } from '../model.js';
@@ -13,7 +12,6 @@ import { ArqError } from '../util/errors.js';
 import type { TrainGraph, TrainNode } from './graph.js';
 
 export const EXPORT_OPSET = 13;
-export const EXPORT_OUTPUT = 'logits';
 
 function floats(dims: readonly number[], values: Float32Array): TensorValue {
   return { dims, dataType: 'float', values };
@@ -133,8 +131,6 @@ function writeNode(b: OnnxBuilder, graph: TrainGraph, node: TrainNode, inputs: r
 export function exportTrainGraph(graph: TrainGraph, metadata: Record<string, string> = {}): Uint8Array {
   const b = new OnnxBuilder(EXPORT_OPSET);
   const input = graph.input;
-  const outputName = exportedOutputName(graph);
-  const nameOf = (value: string) => (value === graph.output ? outputName : value);
   const ranks = new Map<string, Rank>([[input.name, input.rank]]);
   b.input(input.name, input.rank === 4 ? ['batch', ...input.shape] : ['batch', input.shape[0]]);
   for (const node of graph.nodes) {
@@ -142,19 +138,14 @@ export function exportTrainGraph(graph: TrainGraph, metadata: Record<string, str
     if (rank === undefined) throw new ArqError(`node '${node.name}': input '${node.inputs[0]}' is not produced by an earlier node`);
     const out = outputRank(node, rank);
     ranks.set(node.output, out);
-    writeNode(b, graph, node, node.inputs.map(nameOf), nameOf(node.output), rank);
+    writeNode(b, graph, node, node.inputs, node.output, rank);
   }
   const shape = graph.shapes.get(graph.output)!;
-  b.output(outputName, ranks.get(graph.output) === 4 ? ['batch', ...shape] : ['batch', shape[0]]);
+  b.output(graph.output, ranks.get(graph.output) === 4 ? ['batch', ...shape] : ['batch', shape[0]]);
   for (const [key, value] of Object.entries(metadata)) b.metadata(key, value);
   return b.encode();
 }
 
-/** The ONNX name of the graph output: `logits`, or its IR name if another value is called that. */
-export function exportedOutputName(graph: TrainGraph): string {
-  const taken = graph.input.name === EXPORT_OUTPUT || graph.nodes.some((n) => n.output === EXPORT_OUTPUT && n.output !== graph.output);
-  return taken ? graph.output : EXPORT_OUTPUT;
-}
 
 function sameField(a: unknown, b: unknown): boolean {
   if (a instanceof Float32Array && b instanceof Float32Array) return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
@@ -168,14 +159,12 @@ function sameField(a: unknown, b: unknown): boolean {
  */
 export function checkExportable(graph: Graph, source: string): void {
   const reimported = modelFromBytes(exportTrainGraph(graph), `${source} (exported)`).graph;
-  const nameOf = (value: string) => (value === graph.output ? exportedOutputName(graph) : value);
   const differs = (index: number) => {
     const node = graph.nodes[index] as unknown as Record<string, unknown>;
     const back = reimported.nodes[index] as unknown as Record<string, unknown> | undefined;
     if (!back) return true;
-    const renamed = { ...node, inputs: (node.inputs as string[]).map(nameOf), output: nameOf(node.output as string) };
-    const keys = new Set([...Object.keys(renamed), ...Object.keys(back)]);
-    return [...keys].some((key) => !sameField(renamed[key as keyof typeof renamed], back[key]));
+    const keys = new Set([...Object.keys(node), ...Object.keys(back)]);
+    return [...keys].some((key) => !sameField(node[key], back[key]));
   };
   const index = graph.nodes.findIndex((_, i) => differs(i));
   if (index >= 0) {

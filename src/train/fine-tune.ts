@@ -26,7 +26,7 @@ import { prepareQuantization } from '../quant/quantize.js';
 import { integerInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
-import { checkExportable, exportedOutputName, exportTrainGraph, EXPORT_OPSET } from './export.js';
+import { checkExportable, exportTrainGraph, EXPORT_OPSET } from './export.js';
 import { checkOutputFiles, sidecarPath } from './output.js';
 import { accuracyOf } from '../engine/predict.js';
 import { fineTune, FINE_TUNE_DEFAULTS, type FineTuneProgress } from './qat.js';
@@ -110,11 +110,10 @@ export async function qatTrain(options: QatTrainOptions): Promise<QatSummary> {
     momentum: options.momentum ?? FINE_TUNE_DEFAULTS.momentum, weight_decay: options.weightDecay ?? FINE_TUNE_DEFAULTS.weightDecay, seed: options.seed ?? FINE_TUNE_DEFAULTS.seed,
     schedule: 'cosine per step to 0', calibration: calibration.settings,
   };
-  const outputName = exportedOutputName(result.graph);
   const bytes = exportTrainGraph(result.graph, {
     'arq.qat.settings': JSON.stringify(settings),
     'arq.qat.policy': JSON.stringify(policy.layers),
-    [CALIBRATION_KEY]: encodeCalibration(calibration, (value) => (value === result.graph.output ? outputName : value)),
+    [CALIBRATION_KEY]: encodeCalibration(calibration),
   });
   writeFileSync(options.out, bytes);
   const sha256 = createHash('sha256').update(bytes).digest('hex');

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/files.js';
-import { exportedOutputName, exportTrainGraph, EXPORT_OPSET } from './export.js';
+import { exportTrainGraph, EXPORT_OPSET } from './export.js';
 import { sidecarPath } from './output.js';
 import { EVAL_NOISE_SEED, type TrainResult } from './train.js';
 
@@ -30,7 +30,7 @@ export function saveTrainedModel(result: TrainResult, out: string, command: stri
     produced_by: 'arq train',
     opset: EXPORT_OPSET,
     input: { name: input.name, shape: ['batch', ...(input.rank === 4 ? input.shape : [input.shape[0]])], range: '[0,1] (+ noise)' },
-    output: { name: exportedOutputName(result.graph), shape: ['batch', shapes.get(output)![0]] },
+    output: { name: output, shape: ['batch', shapes.get(output)![0]] },
     settings: result.settings,
     noise: 'x + sigma*N(0,1) on the [0,1] image before normalization, unclipped; native Philox noise keyed by (seed, image, epoch)',
     training_time_s: Number(result.seconds.toFixed(1)),

@@ -13,6 +13,7 @@ import type { Graph } from '../../src/graph/ir.js';
 import { loadModel, modelFromBytes, type LoadedModel } from '../../src/model.js';
 import { decodeModel } from '../../src/onnx/import.js';
 import { calibrate } from '../../src/quant/calibrate.js';
+import { CALIBRATION_KEY, encodeCalibration } from '../../src/quant/carried-calibration.js';
 import { IntPlan } from '../../src/quant/int-plan.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
 import { prepareQuantization } from '../../src/quant/quantize.js';
@@ -168,6 +169,14 @@ describe('what would fail at the end fails before the first step', () => {
     await expect(qatTrain({ init: fixturePath('tiny_mlp'), policy: other, data: spec, sigma: 0, steps: 1, batch: 4, calibrationCount: 8, threads: 1, out: path.join(dir, 'p.onnx'), command: 'test', onProgress: () => steps++ }))
       .rejects.toThrow(/no-such-layer/);
     expect(steps).toBe(0);
+  });
+
+  test('a carried calibration that does not fit the graph is refused, naming the file', async () => {
+    const mlp = loadFixture('tiny_mlp');
+    const cnn = loadFixture('mnist_cnn');
+    const calibration = await calibrate(cnn.graph, randomData(cnn.graph, 8, 70).data, { sigma: 0, count: 8, seed: 0, threads: 1 });
+    const wrong = modelFromBytes(exportTrainGraph(mlp.graph, { [CALIBRATION_KEY]: encodeCalibration(calibration) }), 'wrong.onnx');
+    await expect(prepareQuantization(wrong, { bits: 'w8a8', data: 'mnist', sigma: 0 })).rejects.toThrow(/wrong\.onnx: the carried calibration does not fit the graph/);
   });
 
   test('resuming without a checkpoint file is an error, not a fresh start', async () => {
