@@ -75,7 +75,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     if ((args.arch === undefined) === (args.init === undefined)) throw new ArqError('give either --arch (train from scratch) or --init MODEL.onnx (fine-tune a model)');
     if (args.epochs === undefined) throw new ArqError('--epochs is required');
     const init = args.init === undefined ? undefined : await loadModel(args.init);
-    checkOutputFiles('--out', [args.out, sidecarPath(args.out)], args.init === undefined ? [] : [args.init]);
+    const checkpoint = args.checkpoint ?? `${args.out}.checkpoint.json`;
+    const inputs = args.init === undefined ? [] : [args.init];
+    checkOutputFiles('--out', [args.out, sidecarPath(args.out)], inputs);
+    checkOutputFiles('--checkpoint', [checkpoint], inputs);
     const trainData = await loadDataset(args.data === 'mnist' ? 'mnist:train' : args.data, 'train');
     const parsed = parseDataSpec(args.data, 'train');
     const testSpec = args.testData ?? (parsed.kind === 'mnist' ? 'mnist:test' : parsed.kind === 'cifar10' ? `cifar10:${parsed.dir}#test` : undefined);
@@ -88,7 +91,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       const result = await train({
         arch: args.arch, init, sigma: args.sigma, epochs: args.epochs, batch: args.batch, lr: args.lr ?? 0.05, momentum: args.momentum, weightDecay: args.weightDecay ?? 5e-4,
         schedule: args.schedule, shift: args.shift, width: args.width, seed: args.seed, threads: args.threads, train: trainData, test: testData,
-        checkpoint: args.checkpoint ?? `${args.out}.checkpoint.json`, resume: args.resume, signal: controller.signal,
+        checkpoint, resume: args.resume, signal: controller.signal,
         onProgress: (p) => bar.update((p.epoch - 1) * p.steps + p.step, p.epochs * p.steps, { epoch: `${p.epoch}/${p.epochs}`, loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) }),
         onEpoch: (r) => {
           if (args.json || args.quiet) return;

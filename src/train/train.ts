@@ -23,7 +23,7 @@ import { graphTensors, withTensors, type TrainGraph } from './graph.js';
 import { TrainNet } from './native-net.js';
 import { Random } from '../util/random.js';
 import { cosineRate } from './schedule.js';
-import { shapeSize } from '../graph/ir.js';
+import { shapeSize, type Shape } from '../graph/ir.js';
 
 export type Schedule = 'cosine' | 'step';
 
@@ -184,20 +184,28 @@ function loadCheckpoint(file: string, settings: TrainSettings): Checkpoint {
   return checkpoint;
 }
 
+/**
+ * Throws an ArqError unless every dataset (training, and evaluation where given) has images of `input`'s size and
+ * no more classes than the `outputs` of `model`: checked before training, since evaluation runs after it.
+ */
+export function checkDataFits(model: string, input: Shape, outputs: number, datasets: readonly (Dataset | undefined)[]): void {
+  for (const data of datasets) {
+    if (!data) continue;
+    if (shapeSize(data.shape) !== shapeSize(input)) throw new ArqError(`data ${data.name} has images of ${shapeSize(data.shape)} values, ${model} expects ${shapeSize(input)}`);
+    if (data.classes > outputs) throw new ArqError(`data ${data.name} has ${data.classes} classes, ${model} ${outputs} outputs`);
+  }
+}
+
 /** The network training starts from: `init`'s graph (checked to export and fit the data) or a fresh architecture. */
 function initialGraph(options: TrainOptions, settings: TrainSettings): TrainGraph {
   const data = options.train;
   if (!options.init) {
     const classes = Math.max(data.classes, options.test?.classes ?? 0, 2);
+    checkDataFits(settings.arch!, data.shape, classes, [options.test]);
     return buildArchitecture(settings.arch!, { input: data.shape, classes, seed: settings.seed, width: settings.width });
   }
   const { graph, path } = options.init;
-  if (shapeSize(data.shape) !== shapeSize(graph.input.shape)) {
-    throw new ArqError(`training data ${data.name} has images of ${shapeSize(data.shape)} values, ${path} expects ${shapeSize(graph.input.shape)}`);
-  }
-  const outputs = shapeSize(graph.shapes.get(graph.output)!);
-  const labels = Math.max(data.classes, options.test?.classes ?? 0);
-  if (labels > outputs) throw new ArqError(`training data ${data.name} has ${labels} classes, ${path} ${outputs} outputs`);
+  checkDataFits(path, graph.input.shape, shapeSize(graph.shapes.get(graph.output)!), [data, options.test]);
   checkExportable(graph, path);
   return graph;
 }

@@ -179,6 +179,18 @@ describe('what would fail at the end fails before the first step', () => {
     await expect(prepareQuantization(wrong, { bits: 'w8a8', data: 'mnist', sigma: 0 })).rejects.toThrow(/wrong\.onnx: the carried calibration does not fit the graph/);
   });
 
+  test('evaluation data that does not fit the model is refused before training, not after it', async () => {
+    const model = loadFixture('tiny_mlp');
+    const { data, spec } = randomData(model.graph, 8, 80);
+    const wrong = makeDataset({ name: 'wrong-size', shape: [1, 4, 4], images: new Float32Array(2 * 16), labels: new Int32Array(2), classes: 2 });
+    let steps = 0;
+    await expect(train({ init: model, train: data, test: wrong, sigma: 0, epochs: 1, batch: 4, threads: 1, onProgress: () => steps++ }))
+      .rejects.toThrow(/data wrong-size has images of 16 values, .*tiny_mlp\.onnx expects 64/);
+    await expect(qatTrain({ init: fixturePath('tiny_mlp'), bits: 'w4a4', data: spec, test: wrong, sigma: 0, steps: 1, batch: 4, calibrationCount: 8, threads: 1, out: path.join(dir, 't.onnx'), command: 'test', onProgress: () => steps++ }))
+      .rejects.toThrow(/data wrong-size has images of 16 values/);
+    expect(steps).toBe(0);
+  });
+
   test('resuming without a checkpoint file is an error, not a fresh start', async () => {
     const model = loadFixture('tiny_mlp');
     const { data } = randomData(model.graph, 8, 60);
