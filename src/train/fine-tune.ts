@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { loadDataset, trainingSpec, type Dataset } from '../data/index.js';
 import { FloatPlan } from '../engine/float-plan.js';
+import { shapeSize } from '../graph/ir.js';
 import { loadModel } from '../model.js';
 import { cpuInfo } from '../native.js';
 import { CALIBRATION_KEY, encodeCalibration } from '../quant/carried-calibration.js';
@@ -30,7 +31,7 @@ import { checkExportable, exportTrainGraph, EXPORT_OPSET } from './export.js';
 import { checkOutputFiles, sidecarPath } from './output.js';
 import { accuracyOf } from '../engine/predict.js';
 import { fineTune, FINE_TUNE_DEFAULTS, type FineTuneProgress } from './qat.js';
-import { EVAL_NOISE_SEED } from './train.js';
+import { checkDataFits, EVAL_NOISE_SEED } from './train.js';
 
 export interface QatTrainOptions {
   /** The ONNX model to fine-tune. */
@@ -92,6 +93,7 @@ export async function qatTrain(options: QatTrainOptions): Promise<QatSummary> {
   const sidecar = sidecarPath(options.out);
   checkOutputFiles('--out', [options.out, sidecar, policyFile], [options.init]);
   checkExportable(model.graph, options.init);
+  checkDataFits(options.init, model.graph.input.shape, shapeSize(model.graph.shapes.get(model.graph.output)!), [options.test]);
   const train = await loadDataset(options.data === 'mnist' ? 'mnist:train' : options.data, 'train');
   const batch = options.batch ?? FINE_TUNE_DEFAULTS.batch;
   const steps = options.steps ?? integerInRange('epochs', options.epochs, 1, 100000) * Math.ceil(train.count / integerInRange('batch', batch, 1, 65536));
