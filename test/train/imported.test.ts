@@ -3,7 +3,7 @@
  * the model's own operators, re-imported, run in ONNX Runtime and compared with the trainer; the QAT output carries
  * its calibration, so the integer engine on the written file is the network QAT trained, bit for bit.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -25,6 +25,7 @@ import { fineTune, QatNet } from '../../src/train/qat.js';
 import { train } from '../../src/train/train.js';
 import { Random } from '../../src/util/random.js';
 import { FIXTURES, fixturePath, loadFixture, relativeMaxDiff, type FixtureName } from '../support/fixtures.js';
+import { thresholdModel } from '../support/threshold.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-imported-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -84,12 +85,19 @@ describe('fine-tuning the PyTorch-exported fixtures', () => {
     expect(relativeMaxDiff(await ortLogits(back, images, 5), trainer)).toBeLessThan(1e-4);
   });
 
-  test.each(FIXTURES.map((name) => [name]))('%s: W4A4 QAT writes a file whose integer engine is the trained network, bit for bit', async (name: FixtureName) => {
-    const model = loadFixture(name);
+  // The fixtures, and a model with a rank-2 input ([N, 1] -> Gemm).
+  const rank2 = () => {
+    const file = path.join(dir, 'threshold.onnx');
+    writeFileSync(file, thresholdModel(0.5).bytes);
+    return file;
+  };
+  test.each([...FIXTURES.map((name) => [name, () => fixturePath(name)] as const), ['threshold', rank2] as const])('%s: W4A4 QAT writes a file whose integer engine is the trained network, bit for bit', async (name, file) => {
+    const init = file();
+    const model = await loadModel(init);
     const { data, spec } = randomData(model.graph, 24, 20);
     const out = path.join(dir, `${name}-w4a4.onnx`);
     const settings = { sigma: SIGMA, steps: 2, batch: 8, lr: 0.02, seed: 3, threads: THREADS };
-    await qatTrain({ ...settings, init: fixturePath(name), bits: 'w4a4', data: spec, calibrationCount: 16, out, command: 'test' });
+    await qatTrain({ ...settings, init, bits: 'w4a4', data: spec, calibrationCount: 16, out, command: 'test' });
     expect(existsSync(out.replace(/\.onnx$/, '.json')) && existsSync(out.replace(/\.onnx$/, '.policy.json'))).toBe(true);
 
     // The same run by hand: its fake-quantized forward pass is the network QAT trained.
