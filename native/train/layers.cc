@@ -1,4 +1,5 @@
-// Batch norm, clamps, add, pools, flatten, pad, repeat and constant elementwise operators: forward and backward over NHWC batches.
+// Batch norm, clamps, add, pools, flatten, pad, repeat and constant elementwise operators: forward and backward
+// over NHWC batches.
 #include <algorithm>
 #include <cmath>
 #include <vector>
