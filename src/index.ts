@@ -29,7 +29,8 @@ export type { EpisodeRecord, FinalEntry, SearchReport, RewardName, SearchName } 
 export { bundledModelPath } from './model.js';
 export { train, evaluate, type TrainOptions, type TrainResult, type TrainSettings, type EpochRecord, type TrainProgress } from './train/train.js';
 export { buildArchitecture, ARCHITECTURES, type ArchitectureName, type ArchitectureOptions } from './train/architectures.js';
-export { exportTrainGraph } from './train/export.js';
+export { exportTrainGraph, checkExportable } from './train/export.js';
+export { carriedCalibration, encodeCalibration, CALIBRATION_KEY } from './quant/carried-calibration.js';
 export { saveTrainedModel } from './train/save.js';
 export { TrainNet } from './train/native-net.js';
 export type { TrainGraph, TrainNode, BatchNormNode } from './train/graph.js';

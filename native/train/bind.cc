@@ -69,6 +69,8 @@ TrainOp read_op(const Napi::Value& value, TrainSpec& spec, const std::string& at
     case engine::OpKind::kGlobalAvgPool: op.kind = Kind::kGlobalAvgPool; break;
     case engine::OpKind::kFlatten: op.kind = Kind::kFlatten; break;
     case engine::OpKind::kElementwise: op.kind = Kind::kElementwise; break;
+    case engine::OpKind::kPad: op.kind = Kind::kPad; break;
+    case engine::OpKind::kRepeat: op.kind = Kind::kRepeat; break;
     default: throw_range(env, at, std::string("op '") + engine::kind_name(op.geo.kind) + "' is not supported in training");
   }
   if (op.kind != Kind::kClamp && (op.geo.min != -INFINITY || op.geo.max != INFINITY)) {

@@ -1,4 +1,5 @@
-// Batch norm, clamps, add, pools, flatten and constant elementwise operators: forward and backward over NHWC batches.
+// Batch norm, clamps, add, pools, flatten, pad, repeat and constant elementwise operators: forward and backward
+// over NHWC batches.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -60,7 +61,32 @@ std::vector<double> channel_sums(const Pass& p, int64_t terms, Fn&& fn) {
   return sums;
 }
 
+// Calls fn(output element, input element or -1 where padded) for every element of one image's output.
+template <typename Fn>
+void for_copies(const OpGeometry& s, const Pass& p, Fn&& fn) {
+  const bool pad = s.kind == engine::OpKind::kPad;
+  for (int64_t oh = 0; oh < p.out.h; ++oh) {
+    for (int64_t ow = 0; ow < p.out.w; ++ow) {
+      const int64_t ih = pad ? oh - s.pads[0] : oh, iw = pad ? ow - s.pads[1] : ow;
+      const bool inside = ih >= 0 && ih < p.in.h && iw >= 0 && iw < p.in.w;
+      for (int64_t c = 0; c < p.out.c; ++c) {
+        fn((oh * p.out.w + ow) * p.out.c + c, inside ? (ih * p.in.w + iw) * p.in.c + c % p.in.c : int64_t{-1});
+      }
+    }
+  }
+}
+
 }  // namespace
+
+void copy_image(const OpGeometry& s, const Pass& p, const float* in, float* out, float fill) {
+  for_copies(s, p, [&](int64_t to, int64_t from) { out[to] = from < 0 ? fill : in[from]; });
+}
+
+void copy_image_backward(const OpGeometry& s, const Pass& p, const float* dy, float* dx) {
+  for_copies(s, p, [&](int64_t to, int64_t from) {
+    if (from >= 0) dx[from] += dy[to];
+  });
+}
 
 void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, float* y,
                        bool training, bool update_stats, std::vector<double>& mean, std::vector<double>& invstd) {
@@ -187,6 +213,10 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
           }
           break;
         }
+        case Kind::kPad:
+        case Kind::kRepeat:
+          copy_image(s, p, in, out, s.pad_value);
+          break;
         case Kind::kMaxPool:
         case Kind::kAvgPool:
           for (int64_t oh = 0; oh < p.out.h; ++oh) {
@@ -261,6 +291,10 @@ void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const f
           }
           break;
         }
+        case Kind::kPad:
+        case Kind::kRepeat:
+          if (dx != nullptr) copy_image_backward(s, p, grad, dx);
+          break;
         case Kind::kMaxPool:
           if (dx == nullptr) break;
           for (int64_t i = 0; i < p.out.size(); ++i) {

@@ -39,6 +39,12 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
 void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, const float* dy,
                      const std::vector<float*>& dxs, const std::vector<int32_t>& argmax);
 
+// Pad and repeat on one image: output (oh, ow, c) is input (oh - top, ow - left, c mod C_in) for a pad and
+// (oh, ow, c mod C_in) for a repeat; positions outside the input hold `fill` (the pad value; QAT passes its code).
+void copy_image(const OpGeometry& s, const Pass& p, const float* in, float* out, float fill);
+// Its backward: each output gradient is added to the input position it was copied from.
+void copy_image_backward(const OpGeometry& s, const Pass& p, const float* dy, float* dx);
+
 // The input conversion, loss and update both nets share (defined in train_net.cc).
 // NCHW images [batch, C, H, W] -> NHWC x.
 void images_to_nhwc(const float* images, const Shape& in, int64_t batch, float* x);

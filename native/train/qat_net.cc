@@ -32,8 +32,8 @@ Kind train_kind(OpKind kind) {
     case OpKind::kGlobalAvgPool: return Kind::kGlobalAvgPool;
     case OpKind::kFlatten: return Kind::kFlatten;
     case OpKind::kElementwise: return Kind::kElementwise;
-    case OpKind::kPad:
-    case OpKind::kRepeat: return Kind::kFlatten;  // placeholder: QatNet runs pad and repeat itself
+    case OpKind::kPad: return Kind::kPad;
+    case OpKind::kRepeat: return Kind::kRepeat;
     default: throw std::invalid_argument(std::string(engine::kind_name(kind)) + " is not supported in QAT");
   }
 }
@@ -306,17 +306,9 @@ void QatNet::forward(const float* images, int64_t batch, int threads, bool recor
       case OpKind::kPad:
       case OpKind::kRepeat: {  // copies (codes or float values); padding holds the pad value's code or the value
         const float fill = op.float_in ? s.pad_value : static_cast<float>(op.pad_code);
-        for (int64_t b = 0; b < batch; ++b) {
-          const float* in = x + b * p.in.size();
-          float* out = y + b * p.out.size();
-          for (int64_t oh = 0; oh < p.out.h; ++oh)
-            for (int64_t ow = 0; ow < p.out.w; ++ow)
-              for (int64_t c = 0; c < p.out.c; ++c) {
-                const int64_t ih = s.kind == OpKind::kPad ? oh - s.pads[0] : oh, iw = s.kind == OpKind::kPad ? ow - s.pads[1] : ow;
-                const bool inside = ih >= 0 && ih < p.in.h && iw >= 0 && iw < p.in.w;
-                out[(oh * p.out.w + ow) * p.out.c + c] = inside ? in[(ih * p.in.w + iw) * p.in.c + c % p.in.c] : fill;
-              }
-        }
+        for_chunks(batch, threads, [&](int64_t, int64_t first, int64_t end, int) {
+          for (int64_t b = first; b < end; ++b) copy_image(s, p, x + b * p.in.size(), y + b * p.out.size(), fill);
+        });
         break;
       }
       default:  // max pool on codes, flatten, the float prefix's elementwise operators
@@ -375,14 +367,7 @@ void QatNet::backward(const std::vector<float>& dlogits, int64_t batch, int thre
       case OpKind::kRepeat: {
         float* dx = dx_of(s.inputs[0]);
         if (dx == nullptr) break;
-        for (int64_t b = 0; b < batch; ++b)
-          for (int64_t oh = 0; oh < p.out.h; ++oh)
-            for (int64_t ow = 0; ow < p.out.w; ++ow)
-              for (int64_t c = 0; c < p.out.c; ++c) {
-                const int64_t ih = s.kind == OpKind::kPad ? oh - s.pads[0] : oh, iw = s.kind == OpKind::kPad ? ow - s.pads[1] : ow;
-                if (ih < 0 || ih >= p.in.h || iw < 0 || iw >= p.in.w) continue;
-                dx[b * p.in.size() + (ih * p.in.w + iw) * p.in.c + c % p.in.c] += dy[b * p.out.size() + (oh * p.out.w + ow) * p.out.c + c];
-              }
+        for (int64_t b = 0; b < batch; ++b) copy_image_backward(s, p, dy.data() + b * p.out.size(), dx + b * p.in.size());
         break;
       }
       default: {

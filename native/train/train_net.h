@@ -19,7 +19,7 @@ namespace arq::train {
 using engine::OpGeometry;
 using engine::Shape;
 
-enum class Kind { kConv, kGemm, kBatchNorm, kClamp, kAdd, kMaxPool, kAvgPool, kGlobalAvgPool, kFlatten, kElementwise };
+enum class Kind { kConv, kGemm, kBatchNorm, kClamp, kAdd, kMaxPool, kAvgPool, kGlobalAvgPool, kFlatten, kElementwise, kPad, kRepeat };
 
 // A parameter or buffer: conv/gemm weight and bias, batch-norm scale, bias (trainable) and running mean and variance.
 struct Tensor {

@@ -39,9 +39,9 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   describe: 'train a network with Gaussian noise augmentation and write it as ONNX; --qat fine-tunes a model under a quantization policy',
   builder: (yargs: Argv) =>
     withOverwriteOption(withThreadsOption(withOutputOptions(yargs)))
-      .option('arch', { choices: ARCHITECTURES, describe: 'architecture (required without --qat)' })
+      .option('arch', { choices: ARCHITECTURES, describe: 'architecture trained from scratch (or --init)' })
       .option('qat', { type: 'boolean', default: false, describe: 'quantization-aware fine-tuning of --init under --policy/--bits (integer semantics, straight-through gradients)' })
-      .option('init', { type: 'string', describe: '--qat: the ONNX model to fine-tune' })
+      .option('init', { type: 'string', describe: 'the ONNX model to fine-tune (any model arq imports), instead of --arch; with --qat, the model to quantize' })
       .option('policy', { type: 'string', describe: '--qat: policy file (arq-policy/1) made for --init' })
       .option('bits', { type: 'string', describe: '--qat: uniform policy shorthand, e.g. w4a4' })
       .option('steps', { type: 'number', describe: '--qat: SGD steps (instead of --epochs)' })
@@ -66,13 +66,15 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const { loadDataset, parseDataSpec } = await import('../data/index.js');
     const { train } = await import('../train/train.js');
     const { saveTrainedModel } = await import('../train/save.js');
+    const { loadModel } = await import('../model.js');
     const { progressBar } = await import('./progress.js');
     const { printJson } = await import('./print.js');
 
     if (args.qat) return qatHandler(args);
-    for (const flag of ['init', 'policy', 'bits', 'steps'] as const) if (args[flag] !== undefined) throw new ArqError(`--${flag} applies to --qat`);
-    if (args.arch === undefined) throw new ArqError('--arch is required (or --qat with --init)');
+    for (const flag of ['policy', 'bits', 'steps'] as const) if (args[flag] !== undefined) throw new ArqError(`--${flag} applies to --qat`);
+    if ((args.arch === undefined) === (args.init === undefined)) throw new ArqError('give either --arch (train from scratch) or --init MODEL.onnx (fine-tune a model)');
     if (args.epochs === undefined) throw new ArqError('--epochs is required');
+    const init = args.init === undefined ? undefined : await loadModel(args.init);
     const checkpoint = args.checkpoint ?? `${args.out}.checkpoint.json`;
     await checkTrainOutputs(args, checkpoint);
     const trainData = await loadDataset(args.data === 'mnist' ? 'mnist:train' : args.data, 'train');
@@ -85,7 +87,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     process.once('SIGINT', stop);
     try {
       const result = await train({
-        arch: args.arch, sigma: args.sigma, epochs: args.epochs, batch: args.batch, lr: args.lr ?? 0.05, momentum: args.momentum, weightDecay: args.weightDecay ?? 5e-4,
+        arch: args.arch, init, sigma: args.sigma, epochs: args.epochs, batch: args.batch, lr: args.lr ?? 0.05, momentum: args.momentum, weightDecay: args.weightDecay ?? 5e-4,
         schedule: args.schedule, shift: args.shift, width: args.width, seed: args.seed, threads: args.threads, train: trainData, test: testData,
         checkpoint, resume: args.resume, signal: controller.signal,
         onProgress: (p) => bar.update((p.epoch - 1) * p.steps + p.step, p.epochs * p.steps, { epoch: `${p.epoch}/${p.epochs}`, loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) }),

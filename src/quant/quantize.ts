@@ -2,6 +2,7 @@
 import { loadDataset, trainingSpec } from '../data/index.js';
 import type { LoadedModel } from '../model.js';
 import { calibrate, type Calibration } from './calibrate.js';
+import { carriedCalibration } from './carried-calibration.js';
 import { policyCost, type PolicyCost } from './cost.js';
 import { resolvePolicy, type Policy } from './policy.js';
 
@@ -25,9 +26,12 @@ export interface Quantization {
   readonly cost: PolicyCost;
 }
 
+/** A calibration carried in the model file (a QAT output, quant/carried-calibration.ts) is used instead of a new one. */
 export async function prepareQuantization(model: LoadedModel, options: QuantizationOptions): Promise<Quantization> {
   const policy = await resolvePolicy(options, model.graph, model.sha256);
-  const data = await loadDataset(options.calibrationData ?? trainingSpec(options.data), 'train');
-  const calibration = await calibrate(model.graph, data, { sigma: options.sigma, count: options.calibrationCount, seed: options.seed, threads: options.threads });
+  const calibration = carriedCalibration(model.bytes, model.graph, model.path) ?? await calibrate(
+    model.graph, await loadDataset(options.calibrationData ?? trainingSpec(options.data), 'train'),
+    { sigma: options.sigma, count: options.calibrationCount, seed: options.seed, threads: options.threads },
+  );
   return { policy, calibration, cost: policyCost(model.graph, policy) };
 }

@@ -138,8 +138,14 @@ export class GraphBuilder {
     return act ? this.clamp(y, name, act) : y;
   }
 
+  /** The graph whose output is `output`, the last node's value, renamed `logits` (the name the ONNX export keeps). */
   finish(output: string): TrainGraph {
-    return { input: { name: 'input', shape: this.input, rank: 4 }, output, nodes: this.nodes, shapes: this.shapes };
+    const last = this.nodes.length - 1;
+    if (this.nodes[last]?.output !== output) throw new Error(`GraphBuilder.finish: '${output}' is not the last node's output`);
+    this.nodes[last] = { ...this.nodes[last], output: 'logits' };
+    this.shapes.set('logits', this.shape(output));
+    this.shapes.delete(output);
+    return { input: { name: 'input', shape: this.input, rank: 4 }, output: 'logits', nodes: this.nodes, shapes: this.shapes };
   }
 }
 

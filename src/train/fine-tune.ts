@@ -1,34 +1,36 @@
 /**
- * `arq train --qat`: fine-tunes an ONNX model with QAT under a policy and writes the fine-tuned float network.
+ * `arq train --qat`: fine-tunes an ONNX model with QAT under a policy and writes the fine-tuned network.
  *
  * The calibration is the integer engine's usual one (prepareQuantization: `--calibration` noisy images of the training
- * counterpart of `--data`, at `--sigma`, seeded by `--seed`), computed once on the INITIAL model and fixed during QAT.
- * The written ONNX is float; the sidecar JSON reports the test accuracy of
- * - `qat`: the integer network that was trained (the fine-tuned weights on the initial model's calibration; equal,
- *   logit for logit, to the fake-quantized forward pass), and
- * - `qat_recalibrated`: what `arq predict|certify --model OUT --engine int` computes, since those commands calibrate
- *   OUT itself with the same settings (its float activations moved a little, so its grids may differ slightly).
+ * counterpart of `--data`, at `--sigma`, seeded by `--seed`, or the calibration `--init` already carries), computed
+ * once on the INITIAL model and fixed during QAT. The written ONNX holds the fine-tuned float weights with the
+ * model's own operators (export.ts) and carries that calibration in its metadata (quant/carried-calibration.ts), so
+ * `arq predict|certify --engine int --model OUT` builds exactly the integer network QAT trained, logit for logit,
+ * without calibrating again. The sidecar JSON reports the test accuracy of the initial model (float and
+ * post-training quantized) and of the result (the trained integer network, and its float weights).
  * OUT.policy.json is the policy re-keyed to OUT's sha256, for `--policy`.
+ *
+ * Everything knowable before training is checked before the first step: the model exports and re-imports unchanged,
+ * the output files can be written and are not inputs, the policy names the model's layers, the data fit the model.
  */
 import { createHash } from 'node:crypto';
 import { loadDataset, trainingSpec, type Dataset } from '../data/index.js';
 import { FloatPlan } from '../engine/float-plan.js';
-import type { Graph } from '../graph/ir.js';
+import { shapeSize } from '../graph/ir.js';
 import { loadModel } from '../model.js';
 import { cpuInfo } from '../native.js';
-import { calibrate } from '../quant/calibrate.js';
+import { CALIBRATION_KEY, encodeCalibration } from '../quant/carried-calibration.js';
 import { IntPlan } from '../quant/int-plan.js';
 import { savePolicy, type Policy } from '../quant/policy.js';
 import { prepareQuantization } from '../quant/quantize.js';
 import { integerInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/files.js';
-import { exportTrainGraph, EXPORT_OPSET } from './export.js';
+import { checkOutputs, writeFileAtomic } from '../util/files.js';
+import { checkExportable, exportTrainGraph, EXPORT_OPSET } from './export.js';
 import { outputBase } from './save.js';
-import type { TrainGraph } from './graph.js';
 import { accuracyOf } from '../engine/predict.js';
 import { fineTune, FINE_TUNE_DEFAULTS, type FineTuneProgress } from './qat.js';
-import { EVAL_NOISE_SEED } from './train.js';
+import { checkDataFits, EVAL_NOISE_SEED } from './train.js';
 
 export interface QatTrainOptions {
   /** The ONNX model to fine-tune. */
@@ -74,7 +76,7 @@ export interface QatSummary {
   readonly firstLoss: number;
   readonly lastLoss: number;
   /** On the test data, when given. */
-  readonly accuracy?: { readonly float: Accuracy; readonly ptq: Accuracy; readonly qat: Accuracy; readonly qat_recalibrated: Accuracy; readonly qat_float: Accuracy };
+  readonly accuracy?: { readonly float: Accuracy; readonly ptq: Accuracy; readonly qat: Accuracy; readonly qat_float: Accuracy };
 }
 
 async function accuracy(plan: FloatPlan | IntPlan, data: Dataset, sigma: number, threads: number): Promise<Accuracy> {
@@ -82,15 +84,17 @@ async function accuracy(plan: FloatPlan | IntPlan, data: Dataset, sigma: number,
   return { clean: await accuracyOf(predict, plan.classes, data, 0, EVAL_NOISE_SEED), noisy: await accuracyOf(predict, plan.classes, data, sigma, EVAL_NOISE_SEED) };
 }
 
-function asTrainGraph(graph: Graph): TrainGraph {
-  if (graph.input.rank !== 4) throw new ArqError('arq train --qat: the model input must be an image [N, C, H, W]');
-  return graph as TrainGraph;
-}
-
 export async function qatTrain(options: QatTrainOptions): Promise<QatSummary> {
   const threads = options.threads === undefined ? cpuInfo().threads : integerInRange('threads', options.threads, 1, 256);
   if ((options.steps === undefined) === (options.epochs === undefined)) throw new ArqError('arq train --qat: give either --steps or --epochs');
   const model = await loadModel(options.init);
+  const policyFile = `${outputBase(options.out)}.policy.json`;
+  const sidecar = `${outputBase(options.out)}.json`;
+  // Whether an existing file may be replaced is the caller's choice (the CLI's --overwrite); what no caller may do
+  // is write over the model being tuned, or find an unwritable folder after training.
+  checkOutputs([options.out, sidecar, policyFile], { flag: 'out', inputs: [options.init], overwrite: true });
+  checkExportable(model.graph, options.init);
+  checkDataFits(options.init, model.graph.input.shape, shapeSize(model.graph.shapes.get(model.graph.output)!), [options.test]);
   const train = await loadDataset(options.data === 'mnist' ? 'mnist:train' : options.data, 'train');
   const batch = options.batch ?? FINE_TUNE_DEFAULTS.batch;
   const steps = options.steps ?? integerInRange('epochs', options.epochs, 1, 100000) * Math.ceil(train.count / integerInRange('batch', batch, 1, 65536));
@@ -109,27 +113,26 @@ export async function qatTrain(options: QatTrainOptions): Promise<QatSummary> {
     momentum: options.momentum ?? FINE_TUNE_DEFAULTS.momentum, weight_decay: options.weightDecay ?? FINE_TUNE_DEFAULTS.weightDecay, seed: options.seed ?? FINE_TUNE_DEFAULTS.seed,
     schedule: 'cosine per step to 0', calibration: calibration.settings,
   };
-  const bytes = exportTrainGraph(asTrainGraph(result.graph), { 'arq.qat.settings': JSON.stringify(settings), 'arq.qat.policy': JSON.stringify(policy.layers) });
+  const bytes = exportTrainGraph(result.graph, {
+    'arq.qat.settings': JSON.stringify(settings),
+    'arq.qat.policy': JSON.stringify(policy.layers),
+    [CALIBRATION_KEY]: encodeCalibration(calibration),
+  });
   writeFileAtomic(options.out, bytes);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const base = outputBase(options.out);
-  const policyFile = `${base}.policy.json`;
   const outPolicy: Policy = { ...policy, model: sha256 };
   await savePolicy(policyFile, outPolicy);
 
   let measured: QatSummary['accuracy'];
   if (options.test) {
-    const recalibrated = await calibrate(result.graph, await loadDataset(quantizationSettings.calibrationData, 'train'), { sigma: options.sigma, count: options.calibrationCount, seed: options.seed, threads });
     const test = options.test;
     measured = {
       float: await accuracy(FloatPlan.build(model.graph), test, options.sigma, threads),
       ptq: await accuracy(IntPlan.build(model.graph, policy, calibration), test, options.sigma, threads),
       qat: await accuracy(IntPlan.build(result.graph, policy, calibration), test, options.sigma, threads),
-      qat_recalibrated: await accuracy(IntPlan.build(result.graph, policy, recalibrated), test, options.sigma, threads),
       qat_float: await accuracy(FloatPlan.build(result.graph), test, options.sigma, threads),
     };
   }
-  const sidecar = `${base}.json`;
   const bits = options.bits ? `--bits ${options.bits}` : `--policy ${policyFile}`;
   writeFileAtomic(sidecar, `${JSON.stringify({
     model: options.out.split('/').pop(),
@@ -147,11 +150,10 @@ export async function qatTrain(options: QatTrainOptions): Promise<QatSummary> {
     test_noise: `one N(0, sigma^2) draw per test image from arq's noise generator, seed ${EVAL_NOISE_SEED}, unclipped`,
     accuracy_keys: {
       float: 'the initial model, fp32', ptq: 'the initial model quantized under the policy (post-training)',
-      qat: 'the trained integer network: fine-tuned weights on the initial model\'s calibration (= the fake-quantized forward pass)',
-      qat_recalibrated: 'the fine-tuned model calibrated again with the same settings: what the integer engine commands compute on this file',
+      qat: 'the trained integer network: fine-tuned weights on the initial model\'s calibration (= the fake-quantized forward pass; what the integer engine computes on this file, which carries that calibration)',
       qat_float: 'the fine-tuned model, fp32',
     },
-    reproduce: `npx arq predict --model ${options.out} --data ${options.test?.name ?? 'mnist:test'} --engine int ${bits} --sigma ${options.sigma} --calibration ${calibration.settings.count} --seed ${calibration.settings.seed} (clean accuracy = test_accuracy.qat_recalibrated.clean)`,
+    reproduce: `npx arq predict --model ${options.out} --data ${options.test?.name ?? 'mnist:test'} --engine int ${bits} --sigma ${options.sigma} (clean accuracy = test_accuracy.qat.clean; the grids come from the calibration the file carries)`,
     sha256,
     onnx_size_bytes: bytes.length,
   }, null, 2)}\n`);

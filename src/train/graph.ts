@@ -22,7 +22,7 @@ export interface BatchNormNode {
 export type TrainNode = Node | BatchNormNode;
 
 export interface TrainGraph {
-  readonly input: { readonly name: string; readonly shape: Shape; readonly rank: 4 };
+  readonly input: { readonly name: string; readonly shape: Shape; readonly rank: 2 | 4 };
   readonly output: string;
   readonly nodes: readonly TrainNode[];
   readonly shapes: ReadonlyMap<string, Shape>;

@@ -25,14 +25,15 @@ export function saveTrainedModel(result: TrainResult, out: string, command: stri
   writeFileAtomic(out, bytes);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const sidecar = `${outputBase(out)}.json`;
+  const { input, shapes, output } = result.graph;
   const last = result.history[result.history.length - 1];
   writeFileAtomic(sidecar, `${JSON.stringify({
     model: out.split('/').pop(),
     command,
     produced_by: 'arq train',
     opset: EXPORT_OPSET,
-    input: { name: 'input', shape: ['batch', ...result.graph.input.shape], range: '[0,1] (+ noise)' },
-    output: { name: 'logits', shape: ['batch', result.graph.shapes.get(result.graph.output)![0]] },
+    input: { name: input.name, shape: ['batch', ...(input.rank === 4 ? input.shape : [input.shape[0]])], range: '[0,1] (+ noise)' },
+    output: { name: output, shape: ['batch', shapes.get(output)![0]] },
     settings: result.settings,
     noise: 'x + sigma*N(0,1) on the [0,1] image before normalization, unclipped; native Philox noise keyed by (seed, image, epoch)',
     training_time_s: Number(result.seconds.toFixed(1)),

@@ -16,17 +16,22 @@ import { cpuInfo } from '../native.js';
 import { integerInRange, numberInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
+import type { LoadedModel } from '../model.js';
 import { buildArchitecture, type ArchitectureName } from './architectures.js';
+import { checkExportable } from './export.js';
 import { graphTensors, withTensors, type TrainGraph } from './graph.js';
 import { TrainNet } from './native-net.js';
 import { Random } from '../util/random.js';
 import { cosineRate } from './schedule.js';
-import { shapeSize } from '../graph/ir.js';
+import { shapeSize, type Shape } from '../graph/ir.js';
 
 export type Schedule = 'cosine' | 'step';
 
 export interface TrainSettings {
-  readonly arch: ArchitectureName;
+  /** The architecture trained from scratch, or undefined when training starts from `init`. */
+  readonly arch: ArchitectureName | undefined;
+  /** The sha256 of the model file training starts from (`TrainOptions.init`), or undefined. */
+  readonly init: string | undefined;
   /** MobileNetV2 width multiplier. */
   readonly width: number;
   /** Gaussian noise sigma on [0, 1] images (0 = clean training). */
@@ -67,8 +72,11 @@ export interface TrainProgress {
   readonly accuracy: number;
 }
 
-export interface TrainOptions extends Partial<Omit<TrainSettings, 'arch' | 'sigma' | 'epochs' | 'data'>> {
-  readonly arch: ArchitectureName;
+export interface TrainOptions extends Partial<Omit<TrainSettings, 'arch' | 'init' | 'sigma' | 'epochs' | 'data'>> {
+  /** Train this architecture from a seeded initialisation; or give `init`. */
+  readonly arch?: ArchitectureName;
+  /** Train (fine-tune) this imported model, whatever its operators: batch norm arrives folded into the convolutions. */
+  readonly init?: LoadedModel;
   readonly sigma: number;
   readonly epochs: number;
   readonly train: Dataset;
@@ -115,8 +123,10 @@ const decode = (text: string): Float32Array => {
 
 function settingsOf(options: TrainOptions): TrainSettings {
   const s = { ...DEFAULT_SETTINGS, ...options };
+  if ((options.arch === undefined) === (options.init === undefined)) throw new ArqError('train: give either arch or init');
   return {
-    arch: s.arch,
+    arch: options.arch,
+    init: options.init?.sha256,
     width: numberInRange('width', s.width, 0, 4, { exclusiveMin: true }),
     sigma: numberInRange('sigma', s.sigma, 0, 100),
     epochs: integerInRange('epochs', s.epochs, 1, 100000),
@@ -178,25 +188,53 @@ function loadCheckpoint(file: string, settings: TrainSettings): Checkpoint {
   return checkpoint;
 }
 
-/** Trains a freshly initialised `options.arch` on `options.train`; see the module comment for the recipe. */
+/**
+ * Throws an ArqError unless every dataset (training, and evaluation where given) has images of `input`'s size and
+ * no more classes than the `outputs` of `model`: checked before training, since evaluation runs after it.
+ */
+export function checkDataFits(model: string, input: Shape, outputs: number, datasets: readonly (Dataset | undefined)[]): void {
+  for (const data of datasets) {
+    if (!data) continue;
+    if (shapeSize(data.shape) !== shapeSize(input)) throw new ArqError(`data ${data.name} has images of ${shapeSize(data.shape)} values, ${model} expects ${shapeSize(input)}`);
+    if (data.classes > outputs) throw new ArqError(`data ${data.name} has ${data.classes} classes, ${model} ${outputs} outputs`);
+  }
+}
+
+/** The network training starts from: `init`'s graph (checked to export and fit the data) or a fresh architecture. */
+function initialGraph(options: TrainOptions, settings: TrainSettings): TrainGraph {
+  const data = options.train;
+  if (!options.init) {
+    const classes = Math.max(data.classes, options.test?.classes ?? 0, 2);
+    checkDataFits(settings.arch!, data.shape, classes, [options.test]);
+    return buildArchitecture(settings.arch!, { input: data.shape, classes, seed: settings.seed, width: settings.width });
+  }
+  const { graph, path } = options.init;
+  checkDataFits(path, graph.input.shape, shapeSize(graph.shapes.get(graph.output)!), [data, options.test]);
+  checkExportable(graph, path);
+  return graph;
+}
+
+/**
+ * Trains `options.arch` from a seeded initialisation, or fine-tunes `options.init`, on `options.train`; see the module
+ * comment for the recipe. Everything that could stop the run at its end is checked before the first step.
+ */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const settings = settingsOf(options);
   const data = options.train;
   const threads = options.threads === undefined ? cpuInfo().threads : integerInRange('threads', options.threads, 1, 256);
-  let graph = buildArchitecture(settings.arch, { input: data.shape, classes: Math.max(data.classes, options.test?.classes ?? 0, 2), seed: settings.seed, width: settings.width });
+  let graph = initialGraph(options, settings);
   let momenta: Float32Array[] | undefined;
   let history: EpochRecord[] = [];
   if (options.resume) {
     if (!options.checkpoint) throw new ArqError('resume needs a checkpoint file');
-    if (existsSync(options.checkpoint)) {
-      const checkpoint = loadCheckpoint(options.checkpoint, settings);
-      momenta = checkpoint.momenta.map(decode);
-      history = checkpoint.history;
-      try {
-        graph = withTensors(graph, checkpoint.tensors.map(decode));
-      } catch (error) {
-        throw new ArqError(`${options.checkpoint}: corrupt checkpoint: ${(error as Error).message}`, { cause: error });
-      }
+    if (!existsSync(options.checkpoint)) throw new ArqError(`cannot resume: there is no checkpoint ${options.checkpoint}`);
+    const checkpoint = loadCheckpoint(options.checkpoint, settings);
+    momenta = checkpoint.momenta.map(decode);
+    history = checkpoint.history;
+    try {
+      graph = withTensors(graph, checkpoint.tensors.map(decode));
+    } catch (error) {
+      throw new ArqError(`${options.checkpoint}: corrupt checkpoint: ${(error as Error).message}`, { cause: error });
     }
   }
   let net: TrainNet;

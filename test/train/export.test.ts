@@ -6,7 +6,7 @@ import { buildArchitecture, type ArchitectureName } from '../../src/train/archit
 import { exportTrainGraph } from '../../src/train/export.js';
 import type { TrainGraph } from '../../src/train/graph.js';
 import { TrainNet } from '../../src/train/native-net.js';
-import { residualGraph, uniformValues } from './graphs.js';
+import { copyGraph, residualGraph, uniformValues } from './graphs.js';
 
 function maxRelativeDiff(a: Float32Array, b: Float32Array): number {
   let scale = 1e-6;
@@ -35,6 +35,7 @@ describe('trained networks as ONNX', () => {
     ['resnet20 [3,32,32]', () => buildArchitecture('resnet20', { input: [3, 32, 32], classes: 10, seed: 2 }), 4],
     ['mobilenetv2 x0.5 [3,20,20]', () => buildArchitecture('mobilenetv2', { input: [3, 20, 20], classes: 7, seed: 3, width: 0.5 }), 4],
     ['test graph (depthwise, grouped, add)', () => residualGraph(4), 8],
+    ['test graph (repeats, pad)', () => copyGraph(5), 8],
   ])('%s: ONNX Runtime and arq import (BN folded) agree with the trainer', async (_, build, batch) => {
     const net = await trainedBriefly(build(), 2, batch);
     const graph = net.trained();

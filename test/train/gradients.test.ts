@@ -3,7 +3,7 @@ import { graphTensors, withTensors, type TrainGraph } from '../../src/train/grap
 import { TrainNet } from '../../src/train/native-net.js';
 import { addon } from '../../src/native.js';
 import { trainNetSpec } from '../../src/train/native-net.js';
-import { poolingGraph, residualGraph, uniformValues } from './graphs.js';
+import { copyGraph, poolingGraph, residualGraph, uniformValues } from './graphs.js';
 
 const BATCH = 4;
 
@@ -40,6 +40,7 @@ describe('native training passes', () => {
   test.each([
     ['conv, depthwise, grouped conv, batch norm, ReLU6, add, max pool, flatten, gemm', residualGraph(1)],
     ['strided conv, ReLU, average pool, global average pool', poolingGraph(2)],
+    ['channel repeats, asymmetric pad with a value', copyGraph(3)],
   ])('gradients match finite differences: %s', async (_, graph) => {
     const net = TrainNet.build(graph);
     const base = (await net.gradients(batchFor(graph, net.classes))).loss;

@@ -23,6 +23,17 @@ export function poolingGraph(seed: number, classes = 3): TrainGraph {
   return b.finish(b.gemm(b.flatten(b.globalAvgPool(avg, '/gap'), '/flatten'), '/fc', classes));
 }
 
+/** Channel repeats (of the input and of a conv's output) and an asymmetric pad with a non-zero value: input [1, 5, 5]. */
+export function copyGraph(seed: number, classes = 3): TrainGraph {
+  const b = new GraphBuilder([1, 5, 5], seed);
+  const rgb = b.append({ op: 'repeat', name: '/Tile', inputs: ['input'], output: '/Tile_output_0', factor: 3 });
+  const a = b.convBnAct(rgb, '/a', 4, 3, 1, { min: 0, max: 6 });
+  const padded = b.append({ op: 'pad', name: '/Pad', inputs: [a], output: '/Pad_output_0', pads: [1, 0, 2, 1], value: 0.5 });
+  const wide = b.append({ op: 'repeat', name: '/Tile_1', inputs: [padded], output: '/Tile_1_output_0', factor: 2 });
+  const c = b.conv(wide, '/c', 3, 3, 2);
+  return b.finish(b.gemm(b.flatten(b.globalAvgPool(c, '/gap'), '/flatten'), '/fc', classes));
+}
+
 /** Deterministic pseudo-random values in [lo, hi). */
 export function uniformValues(count: number, seed: number, lo = 0, hi = 1): Float32Array {
   let state = seed >>> 0;

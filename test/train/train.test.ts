@@ -38,7 +38,7 @@ describe('train()', () => {
   });
 
   test('learning-rate schedules', () => {
-    const settings = { arch: 'mnist-cnn', width: 1, sigma: 0, epochs: 4, batch: 1, lr: 0.1, momentum: 0.9, weightDecay: 0, schedule: 'cosine', shift: 0, seed: 0, data: '' } as const;
+    const settings = { arch: 'mnist-cnn', init: undefined, width: 1, sigma: 0, epochs: 4, batch: 1, lr: 0.1, momentum: 0.9, weightDecay: 0, schedule: 'cosine', shift: 0, seed: 0, data: '' } as const;
     expect(learningRate(settings, 0, 100, 0)).toBeCloseTo(0.1, 12);
     expect(learningRate(settings, 50, 100, 2)).toBeCloseTo(0.05, 12);
     const step = { ...settings, schedule: 'step' } as const;

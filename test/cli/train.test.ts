@@ -1,0 +1,77 @@
+// `arq train --init` and `arq train --qat --init` on a PyTorch-exported model with F.pad and a channel repeat, run as
+// a user runs them (bin/arq.js over the compiled dist/), and `arq predict --engine int` on the QAT output.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, test } from 'vitest';
+import { writeNpySync } from '../../src/data/index.js';
+import { decodeModel } from '../../src/onnx/import.js';
+import { Random } from '../../src/util/random.js';
+import { fixturePath } from '../support/fixtures.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const run = promisify(execFile);
+const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-train-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function arq(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(path.join(root, 'bin/arq.js'), args, { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** 32 random 28x28 grey images with labels 0..9, as npy:X,Y. */
+function randomMnist(): string {
+  const random = Random.fromSeed(4);
+  const x = path.join(dir, 'x.npy');
+  const y = path.join(dir, 'y.npy');
+  writeNpySync(x, Float32Array.from({ length: 32 * 28 * 28 }, () => random.uniform()), [32, 1, 28, 28]);
+  writeNpySync(y, Int32Array.from({ length: 32 }, () => random.integer(10)), [32]);
+  return `npy:${x},${y}`;
+}
+
+const operators = (file: string) => decodeModel(readFileSync(file), file).graph!.node!.map((n) => n.opType ?? '').sort();
+
+describe('arq train on a model it imports', () => {
+  const data = randomMnist();
+  const model = fixturePath('grey_repeat');
+
+  test('--init: float fine-tuning writes the model with its own operators', async () => {
+    const out = path.join(dir, 'float.onnx');
+    const result = await arq('train', '--init', model, '--data', data, '--test-data', data, '--sigma', '0.25', '--epochs', '1', '--batch', '16', '--threads', '2', '--out', out, '--json');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(operators(out)).toEqual(expect.arrayContaining(['Pad', 'Tile', 'Sub', 'Mul', 'MaxPool', 'AveragePool']));
+    expect(JSON.parse(readFileSync(path.join(dir, 'float.json'), 'utf8')).settings.init).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test('--qat: the integer engine on the output reproduces the trained network without calibrating again', async () => {
+    const out = path.join(dir, 'w4a4.onnx');
+    const result = await arq('train', '--qat', '--init', model, '--bits', 'w4a4', '--data', data, '--test-data', data, '--sigma', '0.25', '--steps', '3', '--batch', '8', '--calibration', '16', '--threads', '2', '--out', out, '--json');
+    expect(result.code, result.stderr).toBe(0);
+    expect(operators(out)).toEqual(operators(model).filter((op) => !['Cast', 'Concat', 'Constant', 'ConstantOfShape', 'Reshape', 'Slice', 'Transpose', 'Expand'].includes(op)));
+    const sidecar = JSON.parse(readFileSync(path.join(dir, 'w4a4.json'), 'utf8'));
+    // Other calibration flags than training's: the grids still come from the file.
+    const predict = await arq('predict', '--model', out, '--data', data, '--engine', 'int', '--bits', 'w4a4', '--sigma', '0.5', '--calibration', '8', '--seed', '9', '--json');
+    expect(predict.code, predict.stderr).toBe(0);
+    expect(JSON.parse(predict.stdout).accuracy).toBe(sidecar.test_accuracy.qat.clean);
+  });
+
+  test('a run that could not write its result fails before training', async () => {
+    const missing = await arq('train', '--qat', '--init', model, '--bits', 'w4a4', '--data', data, '--sigma', '0.25', '--steps', '1', '--out', path.join(dir, 'no', 'q.onnx'));
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/--out: cannot write .*no\/q\.onnx: the folder .* does not exist/);
+    const overwrite = await arq('train', '--init', model, '--data', data, '--sigma', '0.25', '--epochs', '1', '--out', model);
+    expect(overwrite.stderr).toMatch(/--out: .*grey_repeat\.onnx is also an input/);
+    const resume = await arq('train', '--init', model, '--data', data, '--sigma', '0.25', '--epochs', '1', '--resume', '--out', path.join(dir, 'r.onnx'));
+    expect(resume.stderr).toMatch(/cannot resume: there is no checkpoint .*r\.onnx\.checkpoint\.json/);
+    expect(existsSync(path.join(dir, 'r.onnx'))).toBe(false);
+  });
+});
