@@ -161,9 +161,9 @@ describe('what would fail at the end fails before the first step', () => {
     const { spec } = randomData(model.graph, 8, 40);
     let steps = 0;
     const run = (out: string) => qatTrain({ init: fixturePath('tiny_mlp'), bits: 'w4a4', data: spec, sigma: 0, steps: 1, batch: 4, calibrationCount: 8, threads: 1, out, command: 'test', onProgress: () => steps++ });
-    await expect(run(path.join(dir, 'missing-folder', 'q.onnx'))).rejects.toThrow(/--out: cannot write .*missing-folder.* does not exist/);
-    await expect(run(fixturePath('tiny_mlp'))).rejects.toThrow(/--out: .*tiny_mlp\.onnx is also an input/);
-    await expect(run(dir)).rejects.toThrow(/is a folder/);
+    await expect(run(path.join(dir, 'missing-folder', 'q.onnx'))).rejects.toThrow(/out .*missing-folder.*: no such directory /);
+    await expect(run(fixturePath('tiny_mlp'))).rejects.toThrow(/out .*tiny_mlp\.onnx: is the input /);
+    await expect(run(dir)).rejects.toThrow(/is a directory; give a file path/);
     expect(steps).toBe(0);
   });
 
