@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ArqError } from '../util/errors.js';
 import { bytesToUnit, makeDataset, type Dataset, type Split } from './dataset.js';
 import { readDataFile } from './files.js';
+import { ELEMENTS_PER_SLICE, inSlices } from '../util/slices.js';
 
 export const CIFAR10_RECORD_BYTES = 3073;
 export const CIFAR10_IMAGE_BYTES = 3072;
@@ -77,11 +78,13 @@ export async function loadCifar10(dir: string, split: Split, name = `cifar10:${d
   let n = 0;
   for (let f = 0; f < buffers.length; f++) {
     const buf = buffers[f];
-    for (let r = 0; r < counts[f]; r++, n++) {
-      const off = r * CIFAR10_RECORD_BYTES;
-      labels[n] = buf[off];
-      bytesToUnit(buf, off + 1, images, n * CIFAR10_IMAGE_BYTES, CIFAR10_IMAGE_BYTES);
-    }
+    await inSlices(counts[f], Math.ceil(ELEMENTS_PER_SLICE / CIFAR10_IMAGE_BYTES), (first, end) => {
+      for (let r = first; r < end; r++, n++) {
+        const off = r * CIFAR10_RECORD_BYTES;
+        labels[n] = buf[off];
+        bytesToUnit(buf, off + 1, images, n * CIFAR10_IMAGE_BYTES, CIFAR10_IMAGE_BYTES);
+      }
+    });
   }
   return makeDataset({ name, shape: [3, 32, 32], images, labels });
 }

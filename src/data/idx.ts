@@ -2,10 +2,12 @@
  * MNIST-format idx files (images: magic 0x00000803, ubyte, N x rows x cols; labels: magic 0x00000801, ubyte, N),
  * plain or gzipped. Fashion-MNIST (e.g. Debian's dataset-fashion-mnist) uses the same format.
  */
-import { gunzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
 import { ArqError } from '../util/errors.js';
 import { bytesToUnit, makeDataset, type Dataset } from './dataset.js';
 import { readDataFile } from './files.js';
+import { ELEMENTS_PER_SLICE, inSlices } from '../util/slices.js';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
@@ -23,11 +25,13 @@ export function isGzip(buf: Uint8Array): boolean {
   return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
 }
 
-/** Gunzip when gzipped, else the buffer itself. `label` prefixes errors. */
-export function maybeGunzip(buf: Buffer, label: string): Buffer {
+const gunzipOffThread = promisify(gunzip);
+
+/** Gunzip (on the libuv pool, off the JavaScript thread) when gzipped, else the buffer itself. `label` prefixes errors. */
+export async function maybeGunzip(buf: Buffer, label: string): Promise<Buffer> {
   if (!isGzip(buf)) return buf;
   try {
-    return gunzipSync(buf);
+    return await gunzipOffThread(buf);
   } catch (err) {
     throw new ArqError(`${label}: corrupt gzip data: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
@@ -68,14 +72,17 @@ function checkLength(buf: Buffer, label: string, what: string, expected: number,
   }
 }
 
-/** Decode an (already gunzipped) idx images buffer. `label` prefixes errors, e.g. 'idx:/path/images'. */
-export function decodeIdxImages(buf: Buffer, label: string): IdxImages {
+/**
+ * Decode an (already gunzipped) idx images buffer. `label` prefixes errors, e.g. 'idx:/path/images'. The pixels are
+ * decoded in slices between turns of the event loop.
+ */
+export async function decodeIdxImages(buf: Buffer, label: string): Promise<IdxImages> {
   const [count, rows, cols] = readHeader(buf, label, 'images', 3);
   if (rows === 0 || cols === 0) throw new ArqError(`${label}: bad images file: images of ${rows}x${cols} are empty`);
   const per = rows * cols;
   checkLength(buf, label, 'images', 16 + count * per, `${count} images of ${rows}x${cols}`);
   const images = new Float32Array(count * per);
-  bytesToUnit(buf, 16, images, 0, count * per);
+  await inSlices(count * per, ELEMENTS_PER_SLICE, (start, end) => bytesToUnit(buf, 16 + start, images, start, end - start));
   return { count, rows, cols, images };
 }
 
@@ -99,8 +106,8 @@ export async function loadIdx(imagesPath: string, labelsPath: string, name = `id
     readDataFile(imagesPath, imagesLabel, 'images file'),
     readDataFile(labelsPath, labelsLabel, 'labels file'),
   ]);
-  const images = decodeIdxImages(maybeGunzip(imagesRaw, imagesLabel), imagesLabel);
-  const labels = decodeIdxLabels(maybeGunzip(labelsRaw, labelsLabel), labelsLabel);
+  const images = await decodeIdxImages(await maybeGunzip(imagesRaw, imagesLabel), imagesLabel);
+  const labels = decodeIdxLabels(await maybeGunzip(labelsRaw, labelsLabel), labelsLabel);
   if (images.count !== labels.length) {
     throw new ArqError(`${name}: count mismatch: ${imagesPath} holds ${images.count} images but ${labelsPath} holds ${labels.length} labels`);
   }

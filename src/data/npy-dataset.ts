@@ -5,9 +5,10 @@
 import { ArqError } from '../util/errors.js';
 import { bytesToUnit, makeDataset, MAX_LABEL, type Dataset } from './dataset.js';
 import { readNpy, type NpyArray } from './npy.js';
+import { ELEMENTS_PER_SLICE, inSlices } from '../util/slices.js';
 
-/** X as float32 NCHW images of shape [C, H, W]. `label` prefixes errors. */
-export function npyImages(x: NpyArray, label: string): { count: number; shape: [number, number, number]; images: Float32Array } {
+/** X as float32 NCHW images of shape [C, H, W], converted and checked in slices between turns of the event loop. `label` prefixes errors. */
+export async function npyImages(x: NpyArray, label: string): Promise<{ count: number; shape: [number, number, number]; images: Float32Array }> {
   const s = x.shape;
   if (s.length !== 3 && s.length !== 4) {
     const hint = s.length === 2 ? ' (flattened images are not supported: reshape to [N, C, H, W])' : '';
@@ -21,17 +22,22 @@ export function npyImages(x: NpyArray, label: string): { count: number; shape: [
   }
   let images: Float32Array;
   if (x.dtype === 'uint8') {
-    images = new Float32Array(x.data.length);
-    bytesToUnit(x.data as Uint8Array, 0, images, 0, x.data.length);
+    const out = new Float32Array(x.data.length);
+    await inSlices(out.length, ELEMENTS_PER_SLICE, (start, end) => bytesToUnit(x.data as Uint8Array, start, out, start, end - start));
+    images = out;
   } else if (x.dtype === 'float32' || x.dtype === 'float64') {
-    images = x.data instanceof Float32Array ? x.data : Float32Array.from(x.data as Float64Array);
-    for (let i = 0; i < images.length; i++) {
-      const v = images[i];
-      if (v - v !== 0) {
-        const what = Number.isNaN(v) ? 'NaN' : x.dtype === 'float64' && Number.isFinite((x.data as Float64Array)[i]) ? `${(x.data as Float64Array)[i]} (beyond float32 range)` : String(v);
-        throw new ArqError(`${label}: image values must be finite: found ${what} at flat index ${i}`);
+    const out = x.data instanceof Float32Array ? x.data : new Float32Array(x.data.length);
+    await inSlices(out.length, ELEMENTS_PER_SLICE, (start, end) => {
+      if (out !== x.data) out.set(x.data.subarray(start, end) as Float64Array, start);
+      for (let i = start; i < end; i++) {
+        const v = out[i];
+        if (v - v !== 0) {
+          const what = Number.isNaN(v) ? 'NaN' : x.dtype === 'float64' && Number.isFinite((x.data as Float64Array)[i]) ? `${(x.data as Float64Array)[i]} (beyond float32 range)` : String(v);
+          throw new ArqError(`${label}: image values must be finite: found ${what} at flat index ${i}`);
+        }
       }
-    }
+    });
+    images = out;
   } else {
     throw new ArqError(`${label}: images must be uint8, float32 or float64, got ${x.dtype}`);
   }
@@ -59,7 +65,7 @@ export function npyLabels(y: NpyArray, label: string): Int32Array {
 /** Load `npy:X,Y` as a Dataset named `name` (default `npy:X,Y`). */
 export async function loadNpyDataset(xPath: string, yPath: string, name = `npy:${xPath},${yPath}`): Promise<Dataset> {
   const [x, y] = await Promise.all([readNpy(xPath), readNpy(yPath)]);
-  const images = npyImages(x, `npy:${xPath}`);
+  const images = await npyImages(x, `npy:${xPath}`);
   const labels = npyLabels(y, `npy:${yPath}`);
   if (images.count !== labels.length) {
     throw new ArqError(`${name}: count mismatch: ${xPath} holds ${images.count} images but ${yPath} holds ${labels.length} labels`);
