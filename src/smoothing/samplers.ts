@@ -148,7 +148,7 @@ export async function ortSampler(model: LoadedModel, options: SamplerOptions): P
   try {
     await call({ kind: 'ready' });
   } catch (error) {
-    await terminate(error instanceof ArqError ? error : new ArqError((error as Error).message));
+    await terminate(new ArqError('the ort sampler could not start'));
     throw error;
   }
   return guardedSampler('ort', {

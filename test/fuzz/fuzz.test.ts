@@ -19,7 +19,7 @@ import type { FuzzCase } from './protocol.js';
 
 const SEED = Number(process.env.ARQ_FUZZ_SEED ?? 13);
 const SECONDS = process.env.ARQ_FUZZ_SECONDS === undefined ? undefined : Number(process.env.ARQ_FUZZ_SECONDS);
-const DEFAULT_CASES = 400;
+const DEFAULT_CASES = 600;
 const MEMORY_BOUND = 2 * 2 ** 30;
 /** The small fixtures are drawn more often: they cost least per case and reach every operator the big ones use. */
 const MODEL_WEIGHTS: Record<FixtureName, number> = { tiny_mlp: 3, grey_repeat: 3, mnist_cnn: 3, mnist_cnn_bn: 2, resnet20: 2, mobilenetv2: 1 };
@@ -78,36 +78,49 @@ function summary(results: readonly CaseResult[]): string {
   ].join('\n');
 }
 
-function failuresOf(results: readonly CaseResult[], origin: (c: FuzzCase) => string): string[] {
-  return results.filter((r) => FAILURES.has(r.outcome)).map((r) => {
-    saveToCorpus(r, origin(r.fuzzCase));
-    return describeFailure(r);
-  });
+/**
+ * Collects the failures among the results it is given; with `origin` (new inputs, not corpus replays) it writes each
+ * to the corpus as soon as it is known.
+ */
+function failureCollector(origin?: (c: FuzzCase) => string): { failures: string[]; onResult: (result: CaseResult) => void } {
+  const failures: string[] = [];
+  return {
+    failures,
+    onResult: (result) => {
+      if (!FAILURES.has(result.outcome)) return;
+      if (origin) saveToCorpus(result, origin(result.fuzzCase));
+      failures.push(describeFailure(result));
+    },
+  };
 }
 
 describe('fuzz', () => {
   test('every input in the corpus is handled without a crash, a hang or memory past the bound', async () => {
     const cases = corpusCases();
-    const results = await runCases(cases, options);
+    const { failures, onResult } = failureCollector();
+    const results = await runCases(cases, options, onResult);
     if (cases.length > 0) console.log(`corpus: ${summary(results)}`);
-    expect(failuresOf(results, () => 'corpus input')).toEqual([]);
+    expect(failures).toEqual([]);
   }, 600_000);
 
   test(`seeded mutants of the fixture models and MNIST data files (seed ${SEED})`, async () => {
     const results: CaseResult[] = [];
     const origins = new Map<string, string>();
+    const { failures, onResult } = failureCollector((c) => origins.get(c.id)!);
     const started = performance.now();
     for (let next = 0; SECONDS === undefined ? next < DEFAULT_CASES : performance.now() - started < SECONDS * 1000; ) {
       const batch: FuzzCase[] = [];
-      for (const end = next + (SECONDS === undefined ? DEFAULT_CASES : 40); next < end; next++) {
+      for (const end = next + (SECONDS === undefined ? DEFAULT_CASES : 200); next < end; next++) {
         const fuzzCase = generate(next);
         if (origins.has(fuzzCase.id)) continue;
         origins.set(fuzzCase.id, `ARQ_FUZZ_SEED=${SEED} case ${next}`);
         batch.push(fuzzCase);
       }
-      results.push(...(await runCases(batch, options)));
+      results.push(...(await runCases(batch, options, onResult)));
+      // A long run draws thousands of cases; failing ones are already copied to the corpus.
+      for (const done of batch) for (const file of Object.values(done.files)) rmSync(file, { force: true });
     }
     console.log(`seed ${SEED}: ${summary(results)}`);
-    expect(failuresOf(results, (c) => origins.get(c.id)!)).toEqual([]);
+    expect(failures).toEqual([]);
   }, SECONDS === undefined ? 600_000 : SECONDS * 1000 + 600_000);
 });

@@ -99,7 +99,7 @@ function residentBytes(pid: number): number {
 }
 
 /** One child over `cases` until they are done or one of them fails the child; the results it produced. */
-async function runChild(cases: readonly FuzzCase[], options: HarnessOptions, jobIndex: number): Promise<CaseResult[]> {
+async function runChild(cases: readonly FuzzCase[], options: HarnessOptions, jobIndex: number, onResult: (result: CaseResult) => void): Promise<CaseResult[]> {
   const jobFile = path.join(options.workDir, `job-${jobIndex}.json`);
   writeFileSync(jobFile, JSON.stringify({ referenceModel: options.referenceModel, cases } satisfies FuzzJob));
   const node = [process.execPath, '--import', 'tsx', `--max-old-space-size=${Math.floor(options.memoryBytes / 2 ** 21)}`, path.join(HERE, 'child.ts'), jobFile];
@@ -132,7 +132,9 @@ async function runChild(cases: readonly FuzzCase[], options: HarnessOptions, job
     if (!report.outcome) return;
     const memory = report.outcome === 'rejected' && ALLOCATION_FAILED.test(report.message ?? '');
     const detail = report.outcome === 'rejected' ? `${report.error}: ${report.message}` : (report.note ?? '');
-    results.push({ fuzzCase, outcome: memory ? 'memory' : report.outcome, stage: report.stage, detail });
+    const result: CaseResult = { fuzzCase, outcome: memory ? 'memory' : report.outcome, stage: report.stage, detail };
+    results.push(result);
+    onResult(result);
     current = undefined;
   });
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
@@ -144,20 +146,24 @@ async function runChild(cases: readonly FuzzCase[], options: HarnessOptions, job
     throw new Error(`the fuzz child failed before its first case (code ${exit.code}, signal ${exit.signal}): ${stderr}`);
   }
   const stage = current?.stage ?? 'start';
-  if (killedFor) results.push({ fuzzCase: culprit, outcome: killedFor.outcome, stage, detail: killedFor.detail });
-  else {
-    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
-    results.push({ fuzzCase: culprit, outcome: 'crash', stage, detail: `${how}; stderr: ${stderr.trim().split('\n').slice(-12).join(' | ')}` });
-  }
+  const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+  const failure: CaseResult = killedFor
+    ? { fuzzCase: culprit, outcome: killedFor.outcome, stage, detail: killedFor.detail }
+    : { fuzzCase: culprit, outcome: 'crash', stage, detail: `${how}; stderr: ${stderr.trim().split('\n').slice(-12).join(' | ')}` };
+  results.push(failure);
+  onResult(failure);
   return results;
 }
 
-/** Runs every case, each exactly once, in as few children as failures allow. */
-export async function runCases(cases: readonly FuzzCase[], options: HarnessOptions): Promise<CaseResult[]> {
+/**
+ * Runs every case, each exactly once, in as few children as failures allow; `onResult` hears of each result as soon
+ * as it is known (a failure can be saved before the run ends).
+ */
+export async function runCases(cases: readonly FuzzCase[], options: HarnessOptions, onResult: (result: CaseResult) => void = () => {}): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   let remaining = [...cases];
   for (let job = 0; remaining.length > 0; job++) {
-    const batch = await runChild(remaining, options, job);
+    const batch = await runChild(remaining, options, job, onResult);
     results.push(...batch);
     const done = new Set(batch.map((r) => r.fuzzCase.id));
     remaining = remaining.filter((c) => !done.has(c.id));
