@@ -40,7 +40,7 @@ export async function createClassifier(model: LoadedModel, engine: EngineName, o
     const session = await OrtModel.load(model.bytes, model.graph.input.shape, model.graph.input.rank, { threads });
     return guardedClassifier(engine, classes, inputSize, (images, batch) => session.run(images, batch), () => session.release());
   }
-  const plan = buildNativePlan(model, engine, options.quantization);
+  const plan = await buildNativePlan(model, engine, options.quantization);
   return guardedClassifier(engine, classes, inputSize, (images, batch) => plan.run(images, batch, threads), async () => {});
 }
 
@@ -90,9 +90,9 @@ export function indexOfMax(values: ArrayLike<number>, start = 0, length = values
   return best;
 }
 
-/** The native plan of an engine: fp32, or integer under a policy and calibration. */
-export function buildNativePlan(model: LoadedModel, engine: 'float' | 'int', quantization?: ClassifierOptions['quantization']): FloatPlan | IntPlan {
+/** The native plan of an engine: fp32, or integer under a policy and calibration (built between turns of the event loop). */
+export async function buildNativePlan(model: LoadedModel, engine: 'float' | 'int', quantization?: ClassifierOptions['quantization']): Promise<FloatPlan | IntPlan> {
   if (engine === 'float') return FloatPlan.build(model.graph);
   if (!quantization) throw new ArqError('the int engine needs a quantization policy and a calibration');
-  return IntPlan.build(model.graph, quantization.policy, quantization.calibration);
+  return IntPlan.create(model.graph, quantization.policy, quantization.calibration);
 }

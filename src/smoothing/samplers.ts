@@ -60,7 +60,7 @@ export async function createSampler(
 ): Promise<Sampler> {
   const inputSize = shapeSize(model.graph.input.shape);
   if (engine === 'ort') return ortSampler(model, options);
-  return nativeSampler(buildNativePlan(model, engine, options.quantization), inputSize, options);
+  return nativeSampler(await buildNativePlan(model, engine, options.quantization), inputSize, options);
 }
 
 export function nativeSampler(plan: FloatPlan | IntPlan, inputSize: number, options: SamplerOptions): Sampler {
