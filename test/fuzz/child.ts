@@ -1,8 +1,8 @@
 /**
  * The fuzz suite's child process: runs each case of a job file through arq's pipeline and reports one line per
  * step on stdout, so that the parent (harness.ts) knows which case was running when the process died, hung or grew
- * past its memory bound. A model runs through import, the fp32 plan, calibration, the integer plan and certification
- * on both native engines; a dataset through its loader, batch prediction, calibration and certification on the
+ * past its memory bound. A model runs through import, the fp32 plan and its certification, calibration, the integer
+ * plan and its certification; a dataset through its loader, batch prediction, calibration and certification on the
  * MNIST fixture. A thrown error is the expected outcome of a bad input and is reported, never fatal.
  *
  * Usage: node --import tsx test/fuzz/child.ts JOB.json
@@ -50,14 +50,15 @@ async function runModel(path: string, step: (name: string) => void): Promise<str
   const batch = images(2, size);
   step('float plan');
   await FloatPlan.build(graph).run(batch, 2, 1);
+  step('float certification');
+  await certifyOn(model, 'float', batch.subarray(0, size));
   step('calibration');
   const data = makeDataset({ name: 'fuzz-calibration', shape: graph.input.shape, images: images(4, size), labels: new Int32Array(4) });
   const calibration = await calibrate(graph, data, { sigma: 0.25, count: 4, threads: 1 });
   step('integer plan');
   const policy = uniformPolicy(graph, model.sha256, 4, 8);
   await IntPlan.build(graph, policy, calibration).run(batch, 2, 1);
-  step('certification');
-  await certifyOn(model, 'float', batch.subarray(0, size));
+  step('integer certification');
   await certifyOn(model, 'int', batch.subarray(0, size), { policy, calibration });
   return undefined;
 }
