@@ -11,6 +11,8 @@ import type { PlanOptions } from './native-plan.js';
 import { IntPlan } from '../quant/int-plan.js';
 import type { Calibration } from '../quant/calibrate.js';
 import type { Policy } from '../quant/policy.js';
+import { shapeSize } from '../graph/ir.js';
+import { finiteValues, float32Array, integerInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 
 export const ENGINES = ['ort', 'float', 'int'] as const;
@@ -36,12 +38,44 @@ export interface ClassifierOptions {
 export async function createClassifier(model: LoadedModel, engine: EngineName, options: ClassifierOptions = {}): Promise<Classifier> {
   const threads = options.threads ?? cpuInfo().threads;
   const classes = model.graph.shapes.get(model.graph.output)!.reduce((a, b) => a * b, 1);
+  const inputSize = shapeSize(model.graph.input.shape);
   if (engine === 'ort') {
     const session = await OrtModel.load(model.bytes, model.graph.input.shape, model.graph.input.rank, { threads });
-    return { engine, classes, logits: (images, batch) => session.run(images, batch), close: () => session.release() };
+    return guardedClassifier(engine, classes, inputSize, (images, batch) => session.run(images, batch), () => session.release());
   }
-  const plan = buildNativePlan(model, engine, options.quantization, { maxMemory: options.maxMemory });
-  return { engine, classes, logits: (images, batch) => plan.run(images, batch, threads), close: async () => {} };
+  const plan = await buildNativePlan(model, engine, options.quantization, { maxMemory: options.maxMemory });
+  return guardedClassifier(engine, classes, inputSize, (images, batch) => plan.run(images, batch, threads), async () => {});
+}
+
+/**
+ * The checks every Classifier makes before its engine runs (a batch of `batch` finite images of the model's input
+ * size; batches may hold noisy images, so only finiteness is required of the values), and its life cycle: close()
+ * waits for the runs in flight (an ONNX Runtime session must not be released under a run), may be called any number
+ * of times, and every logits() after it rejects at once.
+ */
+function guardedClassifier(
+  engine: EngineName, classes: number, inputSize: number,
+  run: (images: Float32Array, batch: number) => Promise<Float32Array>, release: () => Promise<void>,
+): Classifier {
+  const inFlight = new Set<Promise<unknown>>();
+  let closing: Promise<void> | undefined;
+  return {
+    engine,
+    classes,
+    async logits(images, batch) {
+      if (closing) throw new ArqError(`the ${engine} classifier is closed`);
+      integerInRange('batch', batch, 1, 2 ** 31 - 1);
+      finiteValues('images', float32Array('images', images, batch * inputSize));
+      const running = run(images, batch);
+      inFlight.add(running);
+      try {
+        return await running;
+      } finally {
+        inFlight.delete(running);
+      }
+    },
+    close: () => (closing ??= Promise.allSettled(inFlight).then(release)),
+  };
 }
 
 /** Index of the largest logit per row; ties go to the lowest class index. */
@@ -59,9 +93,11 @@ export function indexOfMax(values: ArrayLike<number>, start = 0, length = values
   return best;
 }
 
-/** The native plan of an engine: fp32, or integer under a policy and calibration. */
-export function buildNativePlan(model: LoadedModel, engine: 'float' | 'int', quantization?: ClassifierOptions['quantization'], options: PlanOptions = {}): FloatPlan | IntPlan {
+/** The native plan of an engine: fp32, or integer under a policy and calibration (built between turns of the event loop). */
+export async function buildNativePlan(
+  model: LoadedModel, engine: 'float' | 'int', quantization?: ClassifierOptions['quantization'], options: PlanOptions = {},
+): Promise<FloatPlan | IntPlan> {
   if (engine === 'float') return FloatPlan.build(model.graph, options);
   if (!quantization) throw new ArqError('the int engine needs a quantization policy and a calibration');
-  return IntPlan.build(model.graph, quantization.policy, quantization.calibration, options);
+  return IntPlan.create(model.graph, quantization.policy, quantization.calibration, options);
 }

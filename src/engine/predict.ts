@@ -1,6 +1,7 @@
 /** Batched prediction over a dataset: the work behind `arq predict`, and accuracy under noise for training and search. */
 import type { Dataset } from '../data/index.js';
 import { noisyCopy } from '../noise.js';
+import { imageValues, integerInRange, numberInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { argmax, indexOfMax, type Classifier } from './classifier.js';
 
@@ -21,14 +22,14 @@ export interface PredictResult {
 }
 
 export async function predictDataset(classifier: Classifier, dataset: Dataset, options: PredictOptions = {}): Promise<PredictResult> {
-  const batch = options.batch ?? 256;
+  const batch = integerInRange('batch', options.batch ?? 256, 1, 65536);
   const imageSize = dataset.shape[0] * dataset.shape[1] * dataset.shape[2];
   const classes = classifier.classes;
   const logits = new Float32Array(dataset.count * classes);
   const started = performance.now();
   for (let first = 0; first < dataset.count; first += batch) {
     const count = Math.min(batch, dataset.count - first);
-    const images = dataset.images.subarray(first * imageSize, (first + count) * imageSize);
+    const images = imageValues(dataset.name, dataset.images.subarray(first * imageSize, (first + count) * imageSize), { imageSize, firstImage: first });
     const out = await classifier.logits(images, count);
     if (out.length !== count * classes) throw new ArqError(`the ${classifier.engine} engine returned ${out.length} logits for ${count} images of ${classes} classes`);
     logits.set(out, first * classes);
@@ -45,13 +46,15 @@ export async function predictDataset(classifier: Classifier, dataset: Dataset, o
 export async function accuracyOf(
   predict: (images: Float32Array, batch: number) => Promise<Float32Array>, classes: number, data: Dataset, sigma: number, noiseSeed: number, batch = 500,
 ): Promise<number> {
+  numberInRange('sigma', sigma, 0, 100);
+  integerInRange('batch', batch, 1, 65536);
   const size = data.shape[0] * data.shape[1] * data.shape[2];
   let correct = 0;
   for (let first = 0; first < data.count; first += batch) {
     const count = Math.min(batch, data.count - first);
     const images = new Float32Array(count * size);
     for (let i = 0; i < count; i++) {
-      const image = data.images.subarray((first + i) * size, (first + i + 1) * size);
+      const image = imageValues(data.name, data.images.subarray((first + i) * size, (first + i + 1) * size), { imageSize: size, firstImage: first + i });
       images.set(sigma > 0 ? noisyCopy(image, sigma, noiseSeed, first + i) : image, i * size);
     }
     const logits = await predict(images, count);

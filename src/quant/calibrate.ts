@@ -8,6 +8,7 @@ import type { Graph } from '../graph/ir.js';
 import { FloatPlan, lowerGraph } from '../engine/float-plan.js';
 import { cpuInfo } from '../native.js';
 import { noisyCopy } from '../noise.js';
+import { imageValues } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 
 export const HISTOGRAM_BINS = 2048;
@@ -44,7 +45,8 @@ export async function calibrate(graph: Graph, data: Dataset, options: Calibratio
   const stride = Math.floor(data.count / count);
   for (let k = 0; k < count; k++) {
     const index = k * stride;
-    images.set(noisyCopy(data.images.subarray(index * size, (index + 1) * size), options.sigma, seed, index), k * size);
+    const image = imageValues(data.name, data.images.subarray(index * size, (index + 1) * size), { imageSize: size, firstImage: index });
+    images.set(noisyCopy(image, options.sigma, seed, index), k * size);
   }
   const plan = FloatPlan.build(graph, { maxMemory: options.maxMemory });
   // Native failures of the passes (over the memory limit; a plan value holding NaN or infinity, named with the node

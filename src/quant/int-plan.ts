@@ -4,6 +4,7 @@
  * reads its input on its own abits grid; pools, clamps and reshapes keep their input's grid; the layer that
  * produces the network output writes float logits.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Graph, QuantizableNode } from '../graph/ir.js';
 import { lowerGraph } from '../engine/float-plan.js';
 import { addon, withStack, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan } from '../native.js';
@@ -30,6 +31,25 @@ function memo<K extends object, V>(cache: WeakMap<K, Map<string | number, V>>, o
 }
 
 export function intPlanSpec(graph: Graph, policy: Policy, calibration: Calibration): IntPlanSpec {
+  const steps = specSteps(graph, policy, calibration);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** intPlanSpec with a turn of the event loop after each layer: the clip searches of a whole network take 0.1-0.4 s. */
+async function intPlanSpecBetweenTurns(graph: Graph, policy: Policy, calibration: Calibration): Promise<IntPlanSpec> {
+  const steps = specSteps(graph, policy, calibration);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await nextTurn();
+  }
+}
+
+/** The spec of intPlanSpec, pausing (yield) after each layer's weight codes and grids, the costly steps. */
+function* specSteps(graph: Graph, policy: Policy, calibration: Calibration): Generator<void, IntPlanSpec> {
   const { spec } = lowerGraph(graph);
   const bits = new Map(policy.layers.map((layer) => [layer.name, layer]));
   const layers = new Map(graph.nodes.filter((n): n is QuantizableNode => n.op === 'conv' || n.op === 'gemm').map((n) => [n.name, n]));
@@ -44,7 +64,8 @@ export function intPlanSpec(graph: Graph, policy: Policy, calibration: Calibrati
     const { scale, zero } = gridOf(value, 8);
     return { scale, zero };
   };
-  const ops: IntPlanOp[] = spec.ops.map((op) => {
+  const ops: IntPlanOp[] = [];
+  for (const op of spec.ops) {
     const input = op.inputs[0];
     const out = op.output;
     switch (op.op) {
@@ -60,27 +81,32 @@ export function intPlanSpec(graph: Graph, policy: Policy, calibration: Calibrati
         const { scale, zero } = gridOf(input, layer.abits);
         const { weight: _float, ...structure } = op;
         void _float;
-        return { ...structure, weight: codes, wbits: layer.wbits, weightScales: scales, inputGrid: { scale, zero, bits: layer.abits } } as IntPlanOp;
+        ops.push({ ...structure, weight: codes, wbits: layer.wbits, weightScales: scales, inputGrid: { scale, zero, bits: layer.abits } } as IntPlanOp);
+        yield;
+        break;
       }
       case 'add':
         grids[out] = carrier(out);
-        return op;
+        ops.push(op);
+        break;
       case 'elementwise':
         if (!isFloat[input]) throw new ArqError(`node '${op.name}': elementwise operators are supported only before the first layer`);
         isFloat[out] = true;
-        return op;
+        ops.push(op);
+        break;
       case 'repeat':
       case 'pad':
       case 'flatten':
         isFloat[out] = isFloat[input];
         grids[out] = grids[input];
-        return op;
+        ops.push(op);
+        break;
       default:
         if (isFloat[input]) throw new ArqError(`node '${op.name}' (${op.op}) needs a quantized input: the integer plan quantizes at the first Conv or Gemm layer`);
         grids[out] = grids[input];
-        return op;
+        ops.push(op);
     }
-  });
+  }
   return { ...spec, grids, ops };
 }
 
@@ -89,6 +115,12 @@ export class IntPlan extends NativePlan<NativeIntPlan> {
   static build(graph: Graph, policy: Policy, calibration: Calibration, options: PlanOptions = {}): IntPlan {
     const Native = addon().IntPlan;
     return new IntPlan(new Native({ ...intPlanSpec(graph, policy, calibration), maxMemory: planMaxMemory(options) }));
+  }
+
+  /** The plan of `build`, computed with a turn of the event loop after each layer (for callers that serve requests). */
+  static async create(graph: Graph, policy: Policy, calibration: Calibration, options: PlanOptions = {}): Promise<IntPlan> {
+    const Native = addon().IntPlan;
+    return new IntPlan(new Native({ ...(await intPlanSpecBetweenTurns(graph, policy, calibration)), maxMemory: planMaxMemory(options) }));
   }
 
   /**

@@ -9,11 +9,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { buildNativePlan, type EngineName } from '../engine/classifier.js';
-import type { FloatPlan } from '../engine/float-plan.js';
+import { FloatPlan } from '../engine/float-plan.js';
 import type { LoadedModel } from '../model.js';
 import type { Calibration } from '../quant/calibrate.js';
 import type { IntPlan } from '../quant/int-plan.js';
 import type { Policy } from '../quant/policy.js';
+import { float32Array, imageValues } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import type { Sampler } from './sampler.js';
 import type { OrtWorkerReply, OrtWorkerRequest, OrtWorkerSetup } from './ort-worker.js';
@@ -59,18 +60,38 @@ export async function createSampler(
 ): Promise<Sampler> {
   const inputSize = shapeSize(model.graph.input.shape);
   if (engine === 'ort') return ortSampler(model, options);
-  return nativeSampler(buildNativePlan(model, engine, options.quantization), inputSize, options);
+  return nativeSampler(await buildNativePlan(model, engine, options.quantization), inputSize, options);
 }
 
 export function nativeSampler(plan: FloatPlan | IntPlan, inputSize: number, options: SamplerOptions): Sampler {
   const words = seedWords(options.seed);
-  return {
+  return guardedSampler(plan instanceof FloatPlan ? 'float' : 'int', {
     classes: plan.classes,
     inputSize,
     sigma: options.sigma,
     sample: (image, imageIndex, first, count, record) =>
       plan.sample({ image, imageIndex, firstSample: first, count, record, sigma: options.sigma, batch: options.batch, threads: options.threads, ...words }),
     close: async () => {},
+  });
+}
+
+/**
+ * The checks every Sampler makes before its engine runs: the image is a Float32Array of the model's input size
+ * holding image values (no NaN, no infinities, nothing far outside [0, 1]), and the sampler is not closed. close()
+ * may be called any number of times; a sample() after it rejects at once.
+ */
+function guardedSampler(engine: EngineName, inner: Sampler): Sampler {
+  let closing: Promise<void> | undefined;
+  return {
+    classes: inner.classes,
+    inputSize: inner.inputSize,
+    sigma: inner.sigma,
+    async sample(image, imageIndex, first, count, record) {
+      if (closing) throw new ArqError(`the ${engine} sampler is closed`);
+      imageValues('image', float32Array('image', image, inner.inputSize));
+      return inner.sample(image, imageIndex, first, count, record);
+    },
+    close: () => (closing ??= inner.close()),
   };
 }
 
@@ -97,7 +118,7 @@ export async function ortSampler(model: LoadedModel, options: SamplerOptions): P
   let nextId = 0;
   let failure: Error | undefined;
   const failAll = (error: Error) => {
-    failure = error;
+    failure ??= error;
     for (const { reject } of pending.values()) reject(error);
     pending.clear();
   };
@@ -118,8 +139,19 @@ export async function ortSampler(model: LoadedModel, options: SamplerOptions): P
       worker.postMessage({ ...request, id });
     });
   };
-  await call({ kind: 'ready' });
-  return {
+  // A terminated worker answers nothing: every call still waiting, and every later one, rejects instead.
+  const terminate = async (reason: ArqError) => {
+    failAll(reason);
+    worker.removeAllListeners('exit');
+    await worker.terminate();
+  };
+  try {
+    await call({ kind: 'ready' });
+  } catch (error) {
+    await terminate(new ArqError('the ort sampler could not start'));
+    throw error;
+  }
+  return guardedSampler('ort', {
     classes,
     inputSize,
     sigma: options.sigma,
@@ -127,9 +159,6 @@ export async function ortSampler(model: LoadedModel, options: SamplerOptions): P
       const reply = await call({ kind: 'sample', image, imageIndex, first, count, record });
       return { counts: reply.counts!, predictions: reply.predictions ?? null };
     },
-    async close() {
-      worker.removeAllListeners('exit');
-      await worker.terminate();
-    },
-  };
+    close: () => terminate(new ArqError('the ort sampler is closed')),
+  });
 }

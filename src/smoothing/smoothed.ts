@@ -36,6 +36,7 @@ export interface SmoothedClassifierOptions {
 
 export class SmoothedClassifier {
   private nextStream = 0;
+  private closed = false;
 
   private constructor(private readonly sampler: Sampler) {}
 
@@ -59,10 +60,10 @@ export class SmoothedClassifier {
   /**
    * Cohen CERTIFY: with probability at least 1 - alpha over the noise, when `prediction` is not ABSTAIN (-1) the
    * smoothed classifier returns it everywhere within l2 `radius` of `image`. Defaults n0 = 100, n = 100,000,
-   * alpha = 0.001.
+   * alpha = 0.001. Rejects (before any sampling) an image that is not the model's input size or holds values that
+   * are not image values (NaN, infinities, anything far outside [0, 1]), and any call after close().
    */
-  certify(image: Float32Array, options: { n0?: number; n?: number; alpha?: number; signal?: AbortSignal } = {}): Promise<CertifyResult> {
-    this.checkImage(image);
+  async certify(image: Float32Array, options: { n0?: number; n?: number; alpha?: number; signal?: AbortSignal } = {}): Promise<CertifyResult> {
     return certify(this.sampler, image, this.stream(), {
       n0: options.n0 ?? CERTIFY_DEFAULTS.n0,
       n: options.n ?? CERTIFY_DEFAULTS.n,
@@ -71,24 +72,27 @@ export class SmoothedClassifier {
     });
   }
 
-  /** Cohen PREDICT: the smoothed classifier's class, or ABSTAIN; wrong with probability at most alpha (defaults n = 1,000, alpha = 0.001). */
-  predict(image: Float32Array, options: { n?: number; alpha?: number; signal?: AbortSignal } = {}): Promise<PredictResult> {
-    this.checkImage(image);
+  /**
+   * Cohen PREDICT: the smoothed classifier's class, or ABSTAIN; wrong with probability at most alpha (defaults
+   * n = 1,000, alpha = 0.001). Rejects bad images and calls after close() as certify does.
+   */
+  async predict(image: Float32Array, options: { n?: number; alpha?: number; signal?: AbortSignal } = {}): Promise<PredictResult> {
     return predict(this.sampler, image, this.stream(), { n: options.n ?? 1000, alpha: options.alpha ?? CERTIFY_DEFAULTS.alpha, signal: options.signal });
   }
 
+  /**
+   * Releases the engine (the ONNX Runtime worker). Calls in flight settle: with ONNX Runtime they reject at once,
+   * with a native plan they finish the chunk of samples being drawn and reject before the next one (or resolve, when
+   * it was their last). Later calls reject at once; calling close() again is harmless.
+   */
   close(): Promise<void> {
+    this.closed = true;
     return this.sampler.close();
   }
 
   private stream(): number {
+    if (this.closed) throw new ArqError('this SmoothedClassifier is closed; create a new one');
     if (this.nextStream >= 2 ** 32) throw new ArqError('this smoothed classifier has used all 2^32 noise streams; create a new one with another seed');
     return this.nextStream++;
-  }
-
-  private checkImage(image: Float32Array): void {
-    if (!(image instanceof Float32Array) || image.length !== this.sampler.inputSize) {
-      throw new ArqError(`image: expected a Float32Array of ${this.sampler.inputSize} values`);
-    }
   }
 }
