@@ -1,6 +1,7 @@
 // Module registration only: each concern binds its own functions (engine/bind.cc, kernels/bind.cc).
 #include <napi.h>
 
+#include "certify/bind.h"
 #include "common/cpu.h"
 #include "common/napi_args.h"
 #include "common/thread_pool.h"
@@ -39,6 +40,7 @@ Napi::Value SetIsaCap(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo, "cpuInfo"));
   exports.Set("_setIsaCap", Napi::Function::New(env, SetIsaCap, "_setIsaCap"));
+  arq::certify::register_bindings(env, exports);
   arq::engine::register_bindings(env, exports);
   arq::engine::register_int_bindings(env, exports);
   arq::kernels::register_bindings(env, exports);

@@ -85,6 +85,38 @@ export interface SampleResult {
   predictions: Uint8Array | null;
 }
 
+/** A cancellation flag that native sampling loops poll between batches (native/certify/bind.h). */
+export interface NativeCancelFlag {
+  cancel(): void;
+  readonly cancelled: boolean;
+}
+
+/** One noise stream's share of a sampleStreams call: samples firstSample .. firstSample+count-1 of stream imageIndex. */
+export interface StreamSlice {
+  image: Float32Array;
+  imageIndex: number;
+  firstSample: number;
+  count: number;
+  /** Once cancelled, the stream draws no further batches. */
+  cancel?: NativeCancelFlag;
+}
+
+/** Several noise streams sharing the classifier's batches (native/certify sample_streams). */
+export interface StreamsRequest {
+  streams: StreamSlice[];
+  sigma: number;
+  seedHi: number;
+  seedLo: number;
+  batch: number;
+  threads: number;
+}
+
+/** Per stream: class counts over the samples drawn (`drawn` < count only when cancelled). */
+export interface StreamCounts {
+  counts: Uint32Array;
+  drawn: number;
+}
+
 export interface NativeIntPlan {
   readonly classes: number;
   readonly kernels: string;
@@ -95,6 +127,7 @@ export interface NativeIntPlan {
    */
   profile(input: Float32Array, batch: number, threads: number): Promise<Float64Array>;
   sample(request: SampleRequest): Promise<SampleResult>;
+  sampleStreams(request: StreamsRequest): Promise<StreamCounts[]>;
   /** The plain reference executor of the same semantics (slow; tests). */
   _runReference(input: Float32Array, batch: number): Promise<Float32Array>;
 }
@@ -108,6 +141,7 @@ export interface NativeFloatPlan {
   /** Logits [batch x classes] of `batch` NCHW images. */
   run(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
   sample(request: SampleRequest): Promise<SampleResult>;
+  sampleStreams(request: StreamsRequest): Promise<StreamCounts[]>;
   /** [min, max] of every plan value over the batch. */
   observeRanges(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
   /** Histograms of `bins` equal bins over the given ranges, values x bins counts. */
@@ -243,6 +277,7 @@ interface Addon {
   activationGrid(lo: number, hi: number, counts: Float64Array, bits: number): { scale: number; zero: number };
   TrainNet: new (spec: TrainNetSpec) => NativeTrainNet;
   QatNet: new (spec: QatNetSpec) => NativeQatNet;
+  CancelFlag: new () => NativeCancelFlag;
   _kernels: NativeKernels;
   _qkernels: NativeQKernels;
   _noise: NativeNoise;
@@ -298,4 +333,8 @@ export function qkernels(): NativeQKernels {
 
 export function noise(): NativeNoise {
   return addon()._noise;
+}
+
+export function cancelFlag(): NativeCancelFlag {
+  return new (addon().CancelFlag)();
 }

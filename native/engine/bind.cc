@@ -1,7 +1,7 @@
 // Bindings for the fp32 executor. FloatPlan is an ObjectWrap:
 //   new FloatPlan(spec)            [sync]  builds and validates a plan; throws TypeError/RangeError/Error
 //   plan.run(input, batch, threads) [async] -> Promise<Float32Array> logits [batch x classes]
-//   plan.sample(request)           [async] the certification sampling loop (certify/bind.h)
+//   plan.sample(request), plan.sampleStreams(request) [async] the certification sampling loop (certify/bind.h)
 //   plan.observeRanges(input, batch, threads) [async] -> Promise<Float32Array> [min, max] per plan value
 //   plan.observeHistograms(input, batch, threads, ranges, bins) [async] -> Promise<Float64Array> values x bins
 //   plan.classes, plan.values, plan.inputShape, plan.kernels   [sync] read-only facts
@@ -75,6 +75,7 @@ class FloatPlanWrap : public Napi::ObjectWrap<FloatPlanWrap> {
     return DefineClass(env, "FloatPlan",
                        {InstanceMethod<&FloatPlanWrap::Run>("run"),
                         InstanceMethod<&FloatPlanWrap::Sample>("sample"),
+                        InstanceMethod<&FloatPlanWrap::SampleStreams>("sampleStreams"),
                         InstanceMethod<&FloatPlanWrap::ObserveRanges>("observeRanges"),
                         InstanceMethod<&FloatPlanWrap::ObserveHistograms>("observeHistograms"),
                         InstanceAccessor<&FloatPlanWrap::Values>("values"),
@@ -107,6 +108,11 @@ class FloatPlanWrap : public Napi::ObjectWrap<FloatPlanWrap> {
   }
   Napi::Value Sample(const Napi::CallbackInfo& info) {
     return certify::queue_sample(info, "FloatPlan.sample", plan_->input_shape().size(), plan_->classes(), [plan = plan_](int threads) {
+      return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
+    });
+  }
+  Napi::Value SampleStreams(const Napi::CallbackInfo& info) {
+    return certify::queue_sample_streams(info, "FloatPlan.sampleStreams", plan_->input_shape().size(), plan_->classes(), [plan = plan_](int threads) {
       return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
     });
   }

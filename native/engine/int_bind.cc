@@ -2,7 +2,7 @@
 //   new IntPlan(spec)                  [sync]  validates, derives constants, packs weights; throws TypeError/RangeError/Error
 //   plan.run(input, batch, threads)    [async] -> Promise<Float32Array> logits [batch x classes]
 //   plan.profile(input, batch, threads) [async] -> Promise<Float64Array> thread-seconds per step (IntPlan::run)
-//   plan.sample(request)               [async] the certification sampling loop (certify/bind.h)
+//   plan.sample(request), plan.sampleStreams(request) [async] the certification sampling loop (certify/bind.h)
 //   plan._runReference(input, batch)   [async] the same through the plain reference (tests only; slow)
 //   plan.classes, plan.kernels         [sync]
 // and the clip searches of engine/clip_search.h [sync]:
@@ -57,6 +57,7 @@ class IntPlanWrap : public Napi::ObjectWrap<IntPlanWrap> {
                        {InstanceMethod<&IntPlanWrap::Run>("run"),
                         InstanceMethod<&IntPlanWrap::Profile>("profile"),
                         InstanceMethod<&IntPlanWrap::Sample>("sample"),
+                        InstanceMethod<&IntPlanWrap::SampleStreams>("sampleStreams"),
                         InstanceMethod<&IntPlanWrap::RunReference>("_runReference"),
                         InstanceAccessor<&IntPlanWrap::Classes>("classes"),
                         InstanceAccessor<&IntPlanWrap::Kernels>("kernels")});
@@ -104,6 +105,11 @@ class IntPlanWrap : public Napi::ObjectWrap<IntPlanWrap> {
   }
   Napi::Value Sample(const Napi::CallbackInfo& info) {
     return certify::queue_sample(info, "IntPlan.sample", plan_->network().input.size(), plan_->classes(), [plan = plan_](int threads) {
+      return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
+    });
+  }
+  Napi::Value SampleStreams(const Napi::CallbackInfo& info) {
+    return certify::queue_sample_streams(info, "IntPlan.sampleStreams", plan_->network().input.size(), plan_->classes(), [plan = plan_](int threads) {
       return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
     });
   }
