@@ -14,7 +14,7 @@ export interface ServeLimits {
 function imageFields(inputSize: number) {
   return {
     image: { type: 'array', items: { type: 'number' }, minItems: inputSize, maxItems: inputSize, description: `${inputSize} floats, NCHW, in the model's input space ([0,1] images)` },
-    base64: { type: 'string', pattern: '^[A-Za-z0-9+/]*={0,2}$', maxLength: Math.ceil((4 * inputSize) / 3) + 4, description: 'the image as base64 bytes (instead of `image`), in `dtype`' },
+    base64: { type: 'string', pattern: '^[A-Za-z0-9+/]*={0,2}$', maxLength: 4 * Math.ceil((4 * inputSize) / 3), description: 'the image as base64 bytes (instead of `image`), in `dtype`' },
     dtype: { type: 'string', enum: ['float32', 'uint8'], default: 'float32', description: 'of `base64`: little-endian float32 values, or uint8 pixels scaled by 1/255' },
     alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.001, description: 'failure probability' },
   };
