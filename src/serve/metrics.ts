@@ -1,5 +1,5 @@
 /** The server's Prometheus metrics (prom-client), in a registry of its own so that several servers can coexist. */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type Route = 'predict' | 'certify';
 /** Why a request got no answer: the queue was full, its deadline passed, its client left, the server closed. */
@@ -18,4 +18,9 @@ export class ServeMetrics {
   readonly queueSamples = new Gauge({ name: 'arq_queue_samples', help: 'noise samples queued and not yet drawn', registers: [this.registry] });
   readonly abstentions = new Counter({ name: 'arq_abstentions_total', help: 'answers that abstained, by route', labelNames: ['route'], registers: [this.registry] });
   readonly refusals = new Counter({ name: 'arq_refusals_total', help: 'requests given no answer, by reason', labelNames: ['reason'], registers: [this.registry] });
+
+  constructor() {
+    // The process's memory, CPU and event-loop lag, under prom-client's standard names (process_resident_memory_bytes, ...).
+    collectDefaultMetrics({ register: this.registry });
+  }
 }

@@ -17,6 +17,11 @@ async function start(options: Partial<ServeOptions> = {}): Promise<{ app: Fastif
   return { app, url: address };
 }
 
+/** A JSON reply body (the shapes are the server's schemas; the assertions check them). */
+async function json(reply: Response): Promise<any> {
+  return reply.json();
+}
+
 function post(url: string, path: string, body: unknown, signal?: AbortSignal) {
   return fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
 }
@@ -29,7 +34,7 @@ async function metric(url: string, line: string): Promise<number> {
 
 async function settled(url: string): Promise<void> {
   for (let i = 0; i < 500; i++) {
-    if ((await (await fetch(url + '/healthz')).json()).inProgress === 0) return;
+    if ((await json(await fetch(url + '/healthz'))).inProgress === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error('requests still in progress');
@@ -47,7 +52,7 @@ describe('arq serve: requests and validation', () => {
     const alone = nativeSampler(plan, 784, { sigma: 1, seed: 42, batch: 7, threads: 1 });
     const replies = await Promise.all(images.map((image, k) => (k % 2 === 0
       ? post(server.url, '/predict', { image, n: 120 + 10 * k })
-      : post(server.url, '/certify', { image, n0: 20, n: 150, alpha: 0.01 })).then(async (r) => ({ status: r.status, body: await r.json() }))));
+      : post(server.url, '/certify', { image, n0: 20, n: 150, alpha: 0.01 })).then(async (r) => ({ status: r.status, body: await json(r) }))));
     const streams = new Set<number>();
     for (const [k, reply] of replies.entries()) {
       expect(reply.status).toBe(200);
@@ -69,8 +74,8 @@ describe('arq serve: requests and validation', () => {
   test('the image may come as base64 uint8 or float32 bytes', async () => {
     const pixels = Uint8Array.from({ length: 784 }, (_, i) => (i * 7) % 256);
     const floats = Float32Array.from(pixels, (p) => p / 255);
-    const a = await (await post(server.url, '/predict', { base64: Buffer.from(pixels).toString('base64'), dtype: 'uint8', n: 50 })).json();
-    const b = await (await post(server.url, '/predict', { base64: Buffer.from(floats.buffer).toString('base64'), n: 50 })).json();
+    const a = await json(await post(server.url, '/predict', { base64: Buffer.from(pixels).toString('base64'), dtype: 'uint8', n: 50 }));
+    const b = await json(await post(server.url, '/predict', { base64: Buffer.from(floats.buffer).toString('base64'), n: 50 }));
     const plan = FloatPlan.build(model.graph);
     const alone = nativeSampler(plan, 784, { sigma: 1, seed: 42, batch: 50, threads: 1 });
     expect(a.counts).toEqual([...(await predict(alone, floats, a.stream, { n: 50, alpha: 0.001 })).counts]);
@@ -97,13 +102,13 @@ describe('arq serve: requests and validation', () => {
   ])('predict is refused with 400: %s', async (message, body) => {
     const reply = await post(server.url, '/predict', body);
     expect(reply.status).toBe(400);
-    expect((await reply.json()).message).toContain(message);
+    expect((await json(reply)).message).toContain(message);
   });
 
   test('certify checks n0 against its limit', async () => {
     const reply = await post(server.url, '/certify', { image: images[0], n0: 501 });
     expect(reply.status).toBe(400);
-    expect((await reply.json()).message).toBe('body/n0 must be <= 500');
+    expect((await json(reply)).message).toBe('body/n0 must be <= 500');
   });
 
   test('a body over the size limit gets 413', async () => {
@@ -112,14 +117,14 @@ describe('arq serve: requests and validation', () => {
   });
 
   test('healthz, metrics and the OpenAPI description', async () => {
-    expect((await (await fetch(server.url + '/healthz')).json()).status).toBe('ok');
+    expect((await json(await fetch(server.url + '/healthz'))).status).toBe('ok');
     const metrics = await (await fetch(server.url + '/metrics')).text();
     for (const name of ['arq_requests_total', 'arq_request_duration_seconds_bucket', 'arq_samples_total', 'arq_samples_per_second', 'arq_queue_requests', 'arq_queue_samples', 'arq_abstentions_total', 'arq_refusals_total']) {
       expect(metrics).toContain(name);
     }
     expect(await metric(server.url, 'arq_requests_total{route="predict",status="400"}')).toBeGreaterThan(0);
     expect(await metric(server.url, 'arq_samples_total')).toBeGreaterThan(0);
-    const api = await (await fetch(server.url + '/openapi.json')).json();
+    const api = await json(await fetch(server.url + '/openapi.json'));
     expect(api.openapi).toBe('3.1.0');
     expect(Object.keys(api.paths)).toEqual(expect.arrayContaining(['/predict', '/certify', '/healthz', '/metrics']));
     expect(api.paths['/predict'].post.requestBody.content['application/json'].schema.properties.n.maximum).toBe(5000);
@@ -131,7 +136,7 @@ describe('arq serve: noise keys', () => {
     const counts: number[][] = [];
     for (let i = 0; i < 2; i++) {
       const { app, url } = await start();
-      const body = await (await post(url, '/predict', { image: images[1], n: 400 })).json();
+      const body = await json(await post(url, '/predict', { image: images[1], n: 400 }));
       expect(body.stream).toBe(0);
       counts.push(body.counts);
       await app.close();
@@ -149,7 +154,7 @@ describe('arq serve: backpressure and cancellation', () => {
     expect(statuses.filter((s) => s === 503).length).toBeGreaterThan(0);
     for (const reply of replies.filter((r) => r.status === 503)) {
       expect(Number(reply.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      expect((await reply.json()).message).toMatch(/requests in progress|deadline/);
+      expect((await json(reply)).message).toMatch(/requests in progress|deadline/);
     }
     expect(await metric(url, 'arq_refusals_total{reason="queue_full"}')).toBe(statuses.filter((s) => s === 503).length);
     await app.close();
@@ -159,7 +164,7 @@ describe('arq serve: backpressure and cancellation', () => {
     const { app, url } = await start({ deadlineMs: 100, maxN: 10_000_000 });
     const reply = await post(url, '/predict', { image: images[0], n: 10_000_000 });
     expect(reply.status).toBe(503);
-    expect((await reply.json()).message).toBe('not answered within the 100 ms deadline');
+    expect((await json(reply)).message).toBe('not answered within the 100 ms deadline');
     await settled(url);
     expect(await metric(url, 'arq_refusals_total{reason="deadline"}')).toBe(1);
     expect(await metric(url, 'arq_samples_total')).toBeLessThan(10_000_000);
@@ -190,6 +195,6 @@ describe('arq serve: backpressure and cancellation', () => {
     expect((await quick).status).toBe(200);
     const refused = await slow;
     expect(refused.status).toBe(503);
-    expect((await refused.json()).message).toBe('the server shut down before answering');
+    expect((await json(refused)).message).toBe('the server shut down before answering');
   });
 });
