@@ -118,25 +118,28 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
 
   const retryAfter = () => Math.max(1, Math.ceil(admittedSamples / Math.max(batcher.samplesPerSecond, 1)));
 
-  /** Admits a request of `samples` samples or throws a RefusalError; see the module comment. */
+  /** Admits a request of `samples` samples or throws (and counts) a RefusalError; see the module comment. */
   function admit(samples: number): void {
-    if (closing) throw new RefusalError('shutdown', 'the server is shutting down', retryAfter());
-    if (inProgress.size >= maxQueue) throw new RefusalError('queue_full', `${inProgress.size} requests in progress, the most this server queues; retry later`, retryAfter());
+    const refusal = refusalFor(samples);
+    if (!refusal) return;
+    metrics.refusals.inc({ reason: refusal.reason });
+    throw refusal;
+  }
+
+  function refusalFor(samples: number): RefusalError | undefined {
+    if (closing) return new RefusalError('shutdown', 'the server is shutting down', retryAfter());
+    if (inProgress.size >= maxQueue) return new RefusalError('queue_full', `${inProgress.size} requests in progress, the most this server queues; retry later`, retryAfter());
     const rate = batcher.samplesPerSecond;
     if (rate > 0 && inProgress.size > 0 && (admittedSamples + samples) / rate > deadlineMs / 1000) {
-      throw new RefusalError('queue_full', `the queued samples would not finish within the ${deadlineMs} ms deadline; retry later`, retryAfter());
+      return new RefusalError('queue_full', `the queued samples would not finish within the ${deadlineMs} ms deadline; retry later`, retryAfter());
     }
+    return undefined;
   }
 
   /** Runs one admitted request with its own stream, deadline and disconnect cancellation. */
   async function serve<T extends { prediction: number }>(route: Route, samples: number, request: FastifyRequest, reply: FastifyReply,
     run: (sampler: Sampler, stream: number, signal: AbortSignal) => Promise<T>): Promise<T & { stream: number }> {
-    try {
-      admit(samples);
-    } catch (error) {
-      if (error instanceof RefusalError) metrics.refusals.inc({ reason: error.reason });
-      throw error;
-    }
+    admit(samples);
     if (nextStream >= 2 ** 32) throw new ArqError('this server has used all 2^32 noise streams of its key; restart it');
     const stream = nextStream++;
     const controller = new AbortController();
@@ -164,6 +167,11 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   }
 
   const idle = () => (inProgress.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)));
+
+  // A full server refuses before reading the body: under overload, refusals must cost next to nothing.
+  app.addHook('onRequest', async (request) => {
+    if (request.method === 'POST' && (request.routeOptions.url === '/predict' || request.routeOptions.url === '/certify')) admit(1);
+  });
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url === '/predict' ? 'predict' : request.routeOptions.url === '/certify' ? 'certify' : undefined;

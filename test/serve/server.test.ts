@@ -160,6 +160,17 @@ describe('arq serve: backpressure and cancellation', () => {
     await app.close();
   });
 
+  test('a full server refuses before it reads the body', async () => {
+    const { app, url } = await start({ maxQueue: 1, maxN: 10_000_000, shutdownGraceMs: 0 });
+    const slow = post(url, '/predict', { image: images[0], n: 10_000_000 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const refused = await post(url, '/predict', { image: 'not even an image', n: 0 });
+    expect(refused.status).toBe(503);
+    expect((await json(refused)).message).toBe('1 requests in progress, the most this server queues; retry later');
+    await app.close();
+    expect((await slow).status).toBe(503);
+  });
+
   test('a request past its deadline is cancelled and answered 503', async () => {
     const { app, url } = await start({ deadlineMs: 100, maxN: 10_000_000 });
     const reply = await post(url, '/predict', { image: images[0], n: 10_000_000 });
