@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { FloatPlan } from '../../src/engine/float-plan.js';
+import { makeDataset } from '../../src/data/index.js';
+import { calibrate } from '../../src/quant/calibrate.js';
+import { IntPlan } from '../../src/quant/int-plan.js';
+import { uniformPolicy } from '../../src/quant/policy.js';
 import { createServer, type ServeOptions } from '../../src/serve/server.js';
 import { certify, predict } from '../../src/smoothing/certify.js';
 import { nativeSampler } from '../../src/smoothing/samplers.js';
@@ -128,6 +132,26 @@ describe('arq serve: requests and validation', () => {
     expect(api.openapi).toBe('3.1.0');
     expect(Object.keys(api.paths)).toEqual(expect.arrayContaining(['/predict', '/certify', '/healthz', '/metrics']));
     expect(api.paths['/predict'].post.requestBody.content['application/json'].schema.properties.n.maximum).toBe(5000);
+  });
+});
+
+describe('arq serve: the integer engine', () => {
+  test('serves the integer plan of a policy, batched answers equal to that plan sampled alone', async () => {
+    const calibrationImages = Float32Array.from({ length: 16 * 784 }, (_, i) => ((i * 40503) % 1000) / 1000);
+    const calibration = await calibrate(model.graph, makeDataset({ name: 'calibration', shape: [1, 28, 28], images: calibrationImages, labels: new Int32Array(16) }), { sigma: 1, count: 16, threads: 2 });
+    const policy = uniformPolicy(model.graph, model.sha256, 4, 8);
+    const { app, url } = await start({ engine: 'int', quantization: { policy, calibration }, seed: 9 });
+    const replies = await Promise.all(images.slice(0, 3).map((image) => post(url, '/predict', { image, n: 150 }).then(json)));
+    const alone = nativeSampler(IntPlan.build(model.graph, policy, calibration), 784, { sigma: 1, seed: 9, batch: 150, threads: 1 });
+    const floatAlone = nativeSampler(FloatPlan.build(model.graph), 784, { sigma: 1, seed: 9, batch: 150, threads: 1 });
+    let differsFromFloat = false;
+    for (const [k, reply] of replies.entries()) {
+      const image = Float32Array.from(images[k]);
+      expect(reply.counts).toEqual([...(await predict(alone, image, reply.stream, { n: 150, alpha: 0.001 })).counts]);
+      differsFromFloat ||= JSON.stringify(reply.counts) !== JSON.stringify([...(await predict(floatAlone, image, reply.stream, { n: 150, alpha: 0.001 })).counts]);
+    }
+    expect(differsFromFloat).toBe(true);
+    await app.close();
   });
 });
 
