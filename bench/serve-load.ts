@@ -13,6 +13,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { loadModel } from '../src/model.js';
@@ -64,7 +66,8 @@ async function offlineRate(): Promise<number> {
 
 /** `arq serve` in a child process on a free loopback port. */
 async function startServe(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['bin/arq.js', 'serve', '--model', values.model!, '--sigma', String(sigma), '--port', '0',
+  const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/arq.js');
+  const child = spawn(process.execPath, [cli, 'serve', '--model', values.model!, '--sigma', String(sigma), '--port', '0',
     '--batch', String(batch), '--threads', String(threads), '--deadline', String(deadline), '--max-n', String(Math.max(...ns)), '--max-queue', '256'],
   { stdio: ['ignore', 'ignore', 'pipe'] });
   const url = await new Promise<string>((resolve, reject) => {
