@@ -10,6 +10,7 @@
  * disconnects or its deadline passes (503). Closing the server refuses new requests, lets in-flight ones finish
  * within `shutdownGraceMs`, then cancels the rest with 503.
  */
+import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { LoadedModel } from '../model.js';
@@ -113,7 +114,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     if (error instanceof ArqError) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: error.message });
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) app.log.error(error);
-    return reply.code(status).send({ statusCode: status, error: status === 500 ? 'Internal Server Error' : 'Bad Request', message: status === 500 ? 'internal error' : error.message });
+    return reply.code(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: status === 500 ? 'internal error' : error.message });
   });
 
   const retryAfter = () => Math.max(1, Math.ceil(admittedSamples / Math.max(batcher.samplesPerSecond, 1)));

@@ -118,6 +118,7 @@ describe('arq serve: requests and validation', () => {
   test('a body over the size limit gets 413', async () => {
     const reply = await fetch(server.url + '/predict', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: images[0].map(() => 0.123456789012345) }) + ' '.repeat(40_000) });
     expect(reply.status).toBe(413);
+    expect(await json(reply)).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
   });
 
   test('healthz, metrics and the OpenAPI description', async () => {
