@@ -9,7 +9,7 @@ export class ServeMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({ name: 'arq_requests_total', help: 'requests answered, by route and status code', labelNames: ['route', 'status'], registers: [this.registry] });
   readonly latency = new Histogram({
-    name: 'arq_request_duration_seconds', help: 'time from the request to its answer, by route', labelNames: ['route'],
+    name: 'arq_request_duration_seconds', help: 'time from the request to its answer, by route and status code', labelNames: ['route', 'status'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry],
   });
   readonly samples = new Counter({ name: 'arq_samples_total', help: 'noise samples classified', registers: [this.registry] });

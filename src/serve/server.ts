@@ -177,8 +177,9 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url === '/predict' ? 'predict' : request.routeOptions.url === '/certify' ? 'certify' : undefined;
     if (!route) return;
-    metrics.requests.inc({ route, status: String(reply.statusCode) });
-    metrics.latency.observe({ route }, reply.elapsedTime / 1000);
+    const status = String(reply.statusCode);
+    metrics.requests.inc({ route, status });
+    metrics.latency.observe({ route, status }, reply.elapsedTime / 1000);
   });
 
   app.addHook('preClose', async () => {

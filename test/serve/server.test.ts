@@ -129,6 +129,7 @@ describe('arq serve: requests and validation', () => {
     }
     expect(await metric(server.url, 'arq_requests_total{route="predict",status="400"}')).toBeGreaterThan(0);
     expect(await metric(server.url, 'arq_samples_total')).toBeGreaterThan(0);
+    expect(await metric(server.url, 'arq_request_duration_seconds_count{route="predict",status="200"}')).toBeGreaterThan(0);
     const api = await json(await fetch(server.url + '/openapi.json'));
     expect(api.openapi).toBe('3.1.0');
     expect(Object.keys(api.paths)).toEqual(expect.arrayContaining(['/predict', '/certify', '/healthz', '/metrics']));
