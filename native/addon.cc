@@ -1,6 +1,7 @@
 // Module registration only: each concern binds its own functions (engine/bind.cc, kernels/bind.cc).
 #include <napi.h>
 
+#include "certify/bind.h"
 #include "common/cpu.h"
 #include "common/guard.h"
 #include "common/memory_limit.h"
@@ -42,6 +43,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuInfo", arq::napi::guarded_function<CpuInfo>(env, "cpuInfo", "cpuInfo"));
   exports.Set("defaultMaxMemory", Napi::Number::New(env, static_cast<double>(arq::kDefaultMemoryLimit)));
   exports.Set("_setIsaCap", arq::napi::guarded_function<SetIsaCap>(env, "_setIsaCap", "_setIsaCap"));
+  arq::certify::register_bindings(env, exports);
   arq::engine::register_bindings(env, exports);
   arq::engine::register_int_bindings(env, exports);
   arq::kernels::register_bindings(env, exports);

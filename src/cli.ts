@@ -10,6 +10,7 @@ import { benchCommand } from './cli/bench.js';
 import { searchCommand } from './cli/search.js';
 import { trainCommand } from './cli/train.js';
 import { rejectRepeatedFlags } from './cli/options.js';
+import { serveCommand } from './cli/serve.js';
 
 function fail(message: string): never {
   process.stderr.write(`arq: ${message}\n`);
@@ -29,6 +30,7 @@ try {
     .command(smoothPredictCommand)
     .command(benchCommand)
     .command(trainCommand)
+    .command(serveCommand)
     .middleware((argv) => {
       // bench passes its own flags through to the benchmark.
       if (argv._[0] !== 'bench') rejectRepeatedFlags(hideBin(process.argv), (parser as unknown as { getOptions(): { array: string[] } }).getOptions().array);

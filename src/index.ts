@@ -36,3 +36,4 @@ export { TrainNet } from './train/native-net.js';
 export type { TrainGraph, TrainNode, BatchNormNode } from './train/graph.js';
 export { fineTune, QatNet, qatNetSpec, FINE_TUNE_DEFAULTS, type FineTuneOptions, type FineTuneResult, type FineTuneProgress } from './train/qat.js';
 export { qatTrain, type QatTrainOptions, type QatSummary } from './train/fine-tune.js';
+export { createServer, type ServeOptions } from './serve/server.js';

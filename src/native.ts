@@ -90,6 +90,38 @@ export interface SampleResult {
   predictions: Uint8Array | null;
 }
 
+/** A cancellation flag that native sampling loops poll between batches (native/certify/bind.h). */
+export interface NativeCancelFlag {
+  cancel(): void;
+  readonly cancelled: boolean;
+}
+
+/** One noise stream's share of a sampleStreams call: samples firstSample .. firstSample+count-1 of stream imageIndex. */
+export interface StreamSlice {
+  image: Float32Array;
+  imageIndex: number;
+  firstSample: number;
+  count: number;
+  /** Once cancelled, the stream draws no further batches. */
+  cancel?: NativeCancelFlag;
+}
+
+/** Several noise streams sharing the classifier's batches (native/certify sample_streams). */
+export interface StreamsRequest {
+  streams: StreamSlice[];
+  sigma: number;
+  seedHi: number;
+  seedLo: number;
+  batch: number;
+  threads: number;
+}
+
+/** Per stream: class counts over the samples drawn (`drawn` < count only when cancelled). */
+export interface StreamCounts {
+  counts: Uint32Array;
+  drawn: number;
+}
+
 export interface NativeIntPlan {
   readonly classes: number;
   readonly kernels: string;
@@ -100,6 +132,7 @@ export interface NativeIntPlan {
    */
   profile(input: Float32Array, batch: number, threads: number): Promise<Float64Array>;
   sample(request: SampleRequest): Promise<SampleResult>;
+  sampleStreams(request: StreamsRequest): Promise<StreamCounts[]>;
   /** The plain reference executor of the same semantics (slow; tests). */
   _runReference(input: Float32Array, batch: number): Promise<Float32Array>;
   /** Estimated bytes of a run; throws a RangeError naming the largest item when over the plan's maxMemory. */
@@ -115,6 +148,7 @@ export interface NativeFloatPlan {
   /** Logits [batch x classes] of `batch` NCHW images. */
   run(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
   sample(request: SampleRequest): Promise<SampleResult>;
+  sampleStreams(request: StreamsRequest): Promise<StreamCounts[]>;
   /** [min, max] of every plan value over the batch; rejects naming the first value holding a NaN or an infinity. */
   observeRanges(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
   /** Histograms of `bins` equal bins over the given (finite) ranges, values x bins counts; rejects as observeRanges. */
@@ -254,6 +288,7 @@ interface Addon {
   activationGrid(lo: number, hi: number, counts: Float64Array, bits: number): { scale: number; zero: number };
   TrainNet: new (spec: TrainNetSpec) => NativeTrainNet;
   QatNet: new (spec: QatNetSpec) => NativeQatNet;
+  CancelFlag: new () => NativeCancelFlag;
   _kernels: NativeKernels;
   _qkernels: NativeQKernels;
   _noise: NativeNoise;
@@ -321,4 +356,8 @@ export function qkernels(): NativeQKernels {
 
 export function noise(): NativeNoise {
   return addon()._noise;
+}
+
+export function cancelFlag(): NativeCancelFlag {
+  return new (addon().CancelFlag)();
 }

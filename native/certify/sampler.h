@@ -4,8 +4,10 @@
 // batch. Optionally records every sample's prediction (the IRS cache). Statistics stay in TypeScript.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace arq::certify {
@@ -33,5 +35,35 @@ using RunBatch = std::function<void(const float* input, int64_t batch, float* lo
 // Throws std::invalid_argument on an inconsistent request (sizes, a stream beyond 2^32 samples, more than 256
 // classes when recording).
 SampleResult sample(const SampleRequest& request, int64_t classes, const RunBatch& run);
+
+// One noise stream's share of a multi-stream call: samples first_sample .. first_sample + count - 1 of stream
+// (seed, image_index) on its own image. `cancelled`, when set, is polled between batches: once it reads true the
+// stream contributes no further samples.
+struct StreamSlice {
+  std::vector<float> image;
+  uint64_t image_index = 0;
+  uint64_t first_sample = 0;
+  int64_t count = 0;
+  std::shared_ptr<const std::atomic<bool>> cancelled;
+};
+
+// Several streams sampled through one classifier: each batch of `batch` noisy copies is filled from the streams in
+// order (a stream's samples may straddle batches), so requests too small to fill a batch still run at full-batch
+// efficiency. Every stream's counts equal those of sample() on the same (seed, image_index, samples).
+struct StreamsRequest {
+  std::vector<StreamSlice> streams;  // all images of one size
+  float sigma = 0.0f;
+  uint64_t seed = 0;
+  int64_t batch = 1;
+  int threads = 1;
+};
+
+struct StreamCounts {
+  std::vector<uint32_t> counts;  // per class over the samples drawn
+  int64_t drawn = 0;             // count, or fewer when the stream was cancelled
+};
+
+// Throws std::invalid_argument on an inconsistent request (as sample(), plus images of different sizes).
+std::vector<StreamCounts> sample_streams(const StreamsRequest& request, int64_t classes, const RunBatch& run);
 
 }  // namespace arq::certify

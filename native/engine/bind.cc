@@ -3,7 +3,7 @@
 //                                          RangeError when even one image would pass spec.maxMemory (bytes,
 //                                          default 2 GiB)
 //   plan.run(input, batch, threads) [async] -> Promise<Float32Array> logits [batch x classes]
-//   plan.sample(request)           [async] the certification sampling loop (certify/bind.h)
+//   plan.sample(request), plan.sampleStreams(request) [async] the certification sampling loop (certify/bind.h)
 //   plan.observeRanges(input, batch, threads) [async] -> Promise<Float32Array> [min, max] per plan value
 //   plan.observeHistograms(input, batch, threads, ranges, bins) [async] -> Promise<Float64Array> values x bins
 //   plan.checkMemory(batch, threads, bins) [sync] -> estimated bytes of such a call (bins 0: run/observeRanges)
@@ -83,6 +83,7 @@ class FloatPlanWrap : public arq::napi::GuardedWrap<FloatPlanWrap> {
     return DefineClass(env, "FloatPlan",
                        {method<&FloatPlanWrap::Run>("run", "FloatPlan.run"),
                         method<&FloatPlanWrap::Sample>("sample", "FloatPlan.sample"),
+                        method<&FloatPlanWrap::SampleStreams>("sampleStreams", "FloatPlan.sampleStreams"),
                         method<&FloatPlanWrap::ObserveRanges>("observeRanges", "FloatPlan.observeRanges"),
                         method<&FloatPlanWrap::ObserveHistograms>("observeHistograms", "FloatPlan.observeHistograms"),
                         method<&FloatPlanWrap::CheckMemory>("checkMemory", "FloatPlan.checkMemory"),
@@ -114,6 +115,12 @@ class FloatPlanWrap : public arq::napi::GuardedWrap<FloatPlanWrap> {
   }
   Napi::Value Sample(const Napi::CallbackInfo& info) {
     return certify::queue_sample(info, "FloatPlan.sample", plan_->input_shape().size(), plan_->classes(), [plan = plan_](int64_t batch, int threads) {
+      plan->check_memory(batch, threads);
+      return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
+    });
+  }
+  Napi::Value SampleStreams(const Napi::CallbackInfo& info) {
+    return certify::queue_sample_streams(info, "FloatPlan.sampleStreams", plan_->input_shape().size(), plan_->classes(), [plan = plan_](int64_t batch, int threads) {
       plan->check_memory(batch, threads);
       return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
     });

@@ -3,7 +3,7 @@
 //                                              RangeError when even one image would pass spec.maxMemory (bytes, default 2 GiB)
 //   plan.run(input, batch, threads)    [async] -> Promise<Float32Array> logits [batch x classes]
 //   plan.profile(input, batch, threads) [async] -> Promise<Float64Array> thread-seconds per step (IntPlan::run)
-//   plan.sample(request)               [async] the certification sampling loop (certify/bind.h)
+//   plan.sample(request), plan.sampleStreams(request) [async] the certification sampling loop (certify/bind.h)
 //   plan._runReference(input, batch)   [async] the same through the plain reference (tests only; slow)
 //   plan.checkMemory(batch, threads)   [sync] -> estimated bytes of a run (RangeError past the limit)
 //   plan.classes, plan.kernels         [sync]
@@ -64,6 +64,7 @@ class IntPlanWrap : public arq::napi::GuardedWrap<IntPlanWrap> {
                        {method<&IntPlanWrap::Run>("run", "IntPlan.run"),
                         method<&IntPlanWrap::Profile>("profile", "IntPlan.profile"),
                         method<&IntPlanWrap::Sample>("sample", "IntPlan.sample"),
+                        method<&IntPlanWrap::SampleStreams>("sampleStreams", "IntPlan.sampleStreams"),
                         method<&IntPlanWrap::RunReference>("_runReference", "IntPlan._runReference"),
                         method<&IntPlanWrap::CheckMemory>("checkMemory", "IntPlan.checkMemory"),
                         accessor<&IntPlanWrap::Classes>("classes", "IntPlan.classes"),
@@ -109,6 +110,12 @@ class IntPlanWrap : public arq::napi::GuardedWrap<IntPlanWrap> {
   }
   Napi::Value Sample(const Napi::CallbackInfo& info) {
     return certify::queue_sample(info, "IntPlan.sample", plan_->network().input.size(), plan_->classes(), [plan = plan_](int64_t batch, int threads) {
+      plan->check_memory(batch, threads);
+      return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
+    });
+  }
+  Napi::Value SampleStreams(const Napi::CallbackInfo& info) {
+    return certify::queue_sample_streams(info, "IntPlan.sampleStreams", plan_->network().input.size(), plan_->classes(), [plan = plan_](int64_t batch, int threads) {
       plan->check_memory(batch, threads);
       return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
     });

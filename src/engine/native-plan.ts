@@ -1,5 +1,5 @@
 /** What the fp32 and integer plan wrappers share: batch inference and the sampling loop, each off the JS thread. */
-import { defaultMaxMemory, withStack, type SampleRequest, type SampleResult } from '../native.js';
+import { defaultMaxMemory, withStack, type SampleRequest, type SampleResult, type StreamCounts, type StreamsRequest } from '../native.js';
 import { integerInRange } from '../util/check.js';
 
 /** Options of a native plan's build. */
@@ -23,6 +23,7 @@ interface NativePlanSurface {
   readonly kernels: string;
   run(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
   sample(request: SampleRequest): Promise<SampleResult>;
+  sampleStreams(request: StreamsRequest): Promise<StreamCounts[]>;
 }
 
 export abstract class NativePlan<Native extends NativePlanSurface> {
@@ -45,5 +46,10 @@ export abstract class NativePlan<Native extends NativePlanSurface> {
   /** The certification sampling loop on this plan (native/certify): counts, and predictions when recorded. */
   sample(request: SampleRequest): Promise<SampleResult> {
     return withStack(() => this.native.sample(request));
+  }
+
+  /** Several noise streams through this plan, sharing its batches (native/certify sample_streams). */
+  sampleStreams(request: StreamsRequest): Promise<StreamCounts[]> {
+    return withStack(() => this.native.sampleStreams(request));
   }
 }

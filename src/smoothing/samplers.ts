@@ -34,7 +34,8 @@ export interface SamplerOptions {
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
-function seedWords(seed: number | bigint): { seedHi: number; seedLo: number } {
+/** The noise key as the two uint32 words the native entries take. */
+export function seedWords(seed: number | bigint): { seedHi: number; seedLo: number } {
   if (typeof seed === 'bigint') {
     if (seed < 0n || seed >= 2n ** 64n) throw new ArqError(`seed: expected a 64-bit unsigned integer, got ${seed}`);
     return { seedHi: Number(seed >> 32n), seedLo: Number(seed & 0xffffffffn) };
