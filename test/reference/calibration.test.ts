@@ -4,7 +4,8 @@
 // against brute force (clip-search.ts), on hand-made histograms and on the calibration's own.
 import { beforeAll, describe, expect, test } from 'vitest';
 import { makeDataset, type Dataset } from '../../src/data/index.js';
-import type { Graph } from '../../src/graph/ir.js';
+import { shapeSize, type Graph } from '../../src/graph/ir.js';
+import { loadFixture } from '../support/fixtures.js';
 import { cpuInfo, noise } from '../../src/native.js';
 import { calibrate, HISTOGRAM_BINS, type Calibration } from '../../src/quant/calibrate.js';
 import { activationGrid, quantizeWeights } from '../../src/quant/grid.js';
@@ -103,6 +104,19 @@ describe('calibration of a hand-checkable network', () => {
     expect(single.ranges).toEqual(calibration.ranges);
     expect(single.histograms).toEqual(calibration.histograms);
   });
+});
+
+test('on a network busy enough to occupy every thread, each histogram holds all elements of its tensor', async () => {
+  // The tiny network above runs so fast that one thread may take every task; ResNet-20's 8-image tasks do not.
+  const model = loadFixture('resnet20');
+  const images = makeDataset({ name: 'synthetic', shape: [3, 32, 32], labels: new Int32Array(64), images: Float32Array.from({ length: 64 * 3072 }, (_, i) => ((i * 7919) % 1000) / 1000) });
+  const result = await calibrate(model.graph, images, { sigma: 0.25, count: 64, seed: 1, threads: 2 });
+  const sizes = new Map<number, number>();
+  for (const [name, value] of result.valueOf) sizes.set(value, shapeSize(model.graph.shapes.get(name)!));
+  for (const [value, size] of sizes) {
+    const total = result.histograms.subarray(value * HISTOGRAM_BINS, (value + 1) * HISTOGRAM_BINS).reduce((a, b) => a + b, 0);
+    expect(total, `value ${value}`).toBe(64 * size);
+  }
 });
 
 describe('the activation clip search equals brute force', () => {

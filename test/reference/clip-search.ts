@@ -29,17 +29,22 @@ export function referenceWeightCodes(weight: Float32Array, channels: number, bit
   const codes = new Int8Array(weight.length);
   const scales = new Float32Array(channels);
   const code = (w: number, scale: number) => Math.min(Math.max(roundHalfEven(w / scale), -qmax), qmax);
+  const squaredError = (w: Float32Array, scale: number) => {
+    let sum = 0;
+    for (let i = 0; i < w.length; i++) sum += (w[i] - scale * code(w[i], scale)) ** 2;
+    return sum;
+  };
   for (let c = 0; c < channels; c++) {
     const w = weight.subarray(c * per, (c + 1) * per);
-    const maxAbs = w.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    let maxAbs = 0;
+    for (let i = 0; i < w.length; i++) maxAbs = Math.max(maxAbs, Math.abs(w[i]));
     if (maxAbs === 0) {
       scales[c] = 1;
       continue;
     }
-    const scale = firstMinimum(fractions(30).map((fraction) => f((fraction * maxAbs) / qmax)), (s) =>
-      w.reduce((sum, v) => sum + (v - s * code(v, s)) ** 2, 0));
+    const scale = firstMinimum(fractions(30).map((fraction) => f((fraction * maxAbs) / qmax)), (s) => squaredError(w, s));
     scales[c] = scale;
-    w.forEach((v, i) => (codes[c * per + i] = code(v, scale)));
+    for (let i = 0; i < per; i++) codes[c * per + i] = code(w[i], scale);
   }
   return { codes, scales };
 }

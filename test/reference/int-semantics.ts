@@ -9,7 +9,10 @@
  * - Conv/Gemm: acc = sum(q_w * (q_a - z_a)) exactly, padding reads the code z_a;
  * - requantization: y = fma(acc, m, b) in float32, m = s_a*s_w/s_out, b = bias/s_out + z_out, clamped on codes by
  *   the fused activation (lower bound z_out + round(min/s_out), upper z_out + round(max/s_out)), rounded half to
- *   even and saturated to [0, 255];
+ *   even and saturated to [0, 255]. "Precomputed in float32" is read as: each constant is its formula evaluated on
+ *   the float32 scales (in double, where the products are exact) and rounded to float32 once; so are the clamp
+ *   bounds' quotients before rounding. (Rounding s_a*s_w to float32 before the division changes m on about one
+ *   channel in a few hundred: the note should say which.)
  * - the network's last layer writes s_a*s_w*acc + bias as float32 (the same fused multiply-add);
  * - Add: s1(q1 - z1) + s2(q2 - z2) in float32, requantized onto the output carrier;
  * - MaxPool on codes; AveragePool/GlobalAveragePool: the int32 sum of codes requantized (the output keeps the input's
@@ -44,7 +47,7 @@ export function realOf(q: number, grid: NativeGrid): number {
 /** The fused activation's bounds on output codes; a real bound of -inf/+inf leaves the carrier's [0, 255]. */
 export function clampCodes(range: [number, number] | undefined, grid: NativeGrid): [number, number] {
   if (!range) return [0, 255];
-  const bound = (x: number) => (Number.isFinite(x) ? grid.zero + roundHalfEven(f(f(x) / f(grid.scale))) : x);
+  const bound = (x: number) => (Number.isFinite(x) ? grid.zero + roundHalfEven(f(x) / f(grid.scale)) : x);
   return [Math.max(0, bound(range[0])), Math.min(255, bound(range[1]))];
 }
 
@@ -55,10 +58,10 @@ export function requantize(acc: number, m: number, b: number, bounds: [number, n
   return Math.min(Math.max(roundHalfEven(clamped), 0), 255);
 }
 
-function layerInput(value: Value, grid: NativeGrid & { bits: number }): number[] {
-  if (!value.grid) return value.data.map((x) => quantizeOnto(x, grid.scale, grid.zero, grid.bits));
+function layerInput(value: Value, grid: NativeGrid & { bits: number }): Int32Array {
+  if (!value.grid) return Int32Array.from(value.data, (x) => quantizeOnto(x, grid.scale, grid.zero, grid.bits));
   const source = value.grid;
-  return value.data.map((q) => quantizeOnto(realOf(q, source), grid.scale, grid.zero, grid.bits));
+  return Int32Array.from(value.data, (q) => quantizeOnto(realOf(q, source), grid.scale, grid.zero, grid.bits));
 }
 
 type LayerOp = Extract<IntPlanOp, { op: 'conv' | 'gemm' }>;
@@ -86,19 +89,19 @@ function layer(op: LayerOp, input: Value, outGrid: NativeGrid | null): Value {
         let acc = 0;
         for (let ci = 0; ci < cinPerGroup; ci++) {
           for (let i = 0; i < kh; i++) {
+            const iy = y * strides[0] - pads[0] + i;
+            if (iy < 0 || iy >= h) continue; // a padded row holds z_a: q_a - z_a = 0
             for (let j = 0; j < kw; j++) {
-              const iy = y * strides[0] - pads[0] + i;
               const ix = x * strides[1] - pads[1] + j;
-              const inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
-              const qa = inside ? a[((g * cinPerGroup + ci) * h + iy) * w + ix] : za;
-              acc += op.weight[((o * cinPerGroup + ci) * kh + i) * kw + j] * (qa - za);
+              if (ix < 0 || ix >= w) continue;
+              acc += op.weight[((o * cinPerGroup + ci) * kh + i) * kw + j] * (a[((g * cinPerGroup + ci) * h + iy) * w + ix] - za);
             }
           }
         }
-        const product = f(f(op.inputGrid.scale) * f(sw));
+        const [sa, swc] = [f(op.inputGrid.scale), f(sw)];
         data[(o * oh + y) * ow + x] = outGrid
-          ? requantize(acc, f(product / f(outGrid.scale)), f(f(f(bias) / f(outGrid.scale)) + outGrid.zero), clampCodes(op.clamp, outGrid))
-          : fmaF32(acc, product, f(bias));
+          ? requantize(acc, f((sa * swc) / f(outGrid.scale)), f(f(bias) / f(outGrid.scale) + outGrid.zero), clampCodes(op.clamp, outGrid))
+          : fmaF32(acc, f(sa * swc), f(bias));
       }
     }
   }
