@@ -101,7 +101,7 @@ export const MUTANTS: Mutant[] = [
     from: 'request.first_sample + done + begin,',
     to: 'done + begin,',
     what: 'a sampling call that resumes at sample k redraws the noise of samples 0, 1, ...',
-    tests: ['test/smoothing/sampler.test.ts'],
+    tests: ['test/smoothing/sampler.test.ts', 'test/smoothing/smoothed-classifier.test.ts'],
   },
   {
     id: 'sampler-argmax-ties-high',
@@ -109,7 +109,7 @@ export const MUTANTS: Mutant[] = [
     from: 'if (row[c] > row[best]) best = c;',
     to: 'if (row[c] >= row[best]) best = c;',
     what: 'tied logits count for the highest class instead of the lowest',
-    tests: ['test/smoothing/sampler.test.ts', 'test/smoothing/smoothed-classifier.test.ts'],
+    tests: ['test/reference/argmax-ties.test.ts', 'test/smoothing/sampler.test.ts'],
   },
 ];
 
