@@ -16,7 +16,10 @@ type Conv = Extract<IntPlanOp, { op: 'conv' }>;
 /** A layer's float input or carrier codes read on the grid (scale, zero) at `bits`. */
 const grid = (scale: number, zero: number, bits = 8) => ({ scale, zero, bits });
 
-/** A 1x1 depthwise conv that copies each channel, times `code`, onto its output grid. */
+/**
+ * A 1x1 depthwise conv, weight code 1 and scale 1 per channel (`extra` overrides any field): reading integers x on
+ * INPUT_GRID onto a carrier of scale 1, it writes the codes x + z_out.
+ */
 function copyConv(channels: number, input: number, output: number, inputGrid: NativeGrid & { bits: number }, extra: Partial<Conv> = {}): Conv {
   return {
     op: 'conv', inputs: [input], output, weight: new Int8Array(channels).fill(1), wbits: 2, weightScales: new Float32Array(channels).fill(1),
@@ -60,8 +63,7 @@ describe('input quantization', () => {
   test('the float input lands on the first layer grid with ties to even and saturation at both ends', async () => {
     const g = grid(0.5, 3, 4);
     const x = Float32Array.from([0.25, 0.75, -0.25, -0.75, 1.25, 100, -100, 5.5]);
-    const spec: IntPlanSpec = { input: [8, 1, 1], values: 2, output: 1, grids: [null, null], ops: [probe(8, 0, 1, g)] };
-    spec.ops[0] = { ...(spec.ops[0] as Layer), inputGrid: g };
+    const spec: IntPlanSpec = { input: [8, 1, 1], values: 2, output: 1, grids: [null, null], ops: [{ ...probe(8, 0, 1, g), inputGrid: g }] };
     const logits = await runEverywhere(spec, x, 1);
     // x / 0.5 = 0.5, 1.5, -0.5, -1.5, 2.5 round to 0, 2, 0, -2, 2; +3 then [0, 15].
     expect(codesOf(logits, g)).toEqual([3, 5, 3, 1, 5, 15, 0, 14]);
