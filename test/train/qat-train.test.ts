@@ -20,14 +20,14 @@ import { EVAL_NOISE_SEED } from '../../src/train/train.js';
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-qat-train-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const SETTINGS = { sigma: 0.25, steps: 3, batch: 16, lr: 0.02, seed: 5, calibrationCount: 32, threads: 2 } as const;
+const SETTINGS = { sigma: 0.25, steps: 8, batch: 32, lr: 0.2, seed: 5, calibrationCount: 32, threads: 2 } as const;
 const out = path.join(dir, 'qat.onnx');
 let testData: Dataset;
 let summary: QatSummary;
 let init: LoadedModel;
 
 beforeAll(async () => {
-  testData = subset(await loadDataset('mnist:test', 'test'), Array.from({ length: 60 }, (_, i) => i));
+  testData = subset(await loadDataset('mnist:test', 'test'), Array.from({ length: 300 }, (_, i) => i));
   init = await loadModel(bundledModelPath());
   summary = await qatTrain({ ...SETTINGS, init: bundledModelPath(), bits: 'w4a4', data: 'mnist', test: testData, out, command: 'arq train --qat (test)' });
 });
@@ -53,10 +53,10 @@ describe('qatTrain', () => {
   test('writes the network fineTune() trains on the initial model\'s noisy calibration, and its re-keyed policy', async () => {
     const bytes = readFileSync(out);
     expect(summary.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
-    expect(summary.steps).toBe(3);
+    expect(summary.steps).toBe(8);
     const calibration = await calibrate(init.graph, await loadDataset('mnist:train', 'train'), { sigma: 0.25, count: 32, seed: 5, threads: 2 });
     const policy = uniformPolicy(init.graph, init.sha256, 4, 4);
-    const expected = await fineTune({ graph: init.graph, policy, calibration, train: await loadDataset('mnist:train', 'train'), sigma: 0.25, steps: 3, batch: 16, lr: 0.02, seed: 5, threads: 2 });
+    const expected = await fineTune({ graph: init.graph, policy, calibration, train: await loadDataset('mnist:train', 'train'), sigma: 0.25, steps: 8, batch: 32, lr: 0.2, seed: 5, threads: 2 });
     const written = await loadModel(out);
     const layers = (g: typeof written.graph) => g.nodes.flatMap((n) => (n.op === 'conv' || n.op === 'gemm' ? [n.weight, n.bias] : []));
     expect(layers(written.graph)).toEqual(layers(expected.graph));
@@ -80,14 +80,18 @@ describe('qatTrain', () => {
       qat_recalibrated: IntPlan.build(written.graph, policy, recalibrated),
       qat_float: FloatPlan.build(written.graph),
     };
+    const counted: Record<string, { clean: number; noisy: number }> = {};
     for (const [key, plan] of Object.entries(plans)) {
       const run = (images: Float32Array, batch: number) => plan.run(images, batch, 2);
-      const reported = summary.accuracy![key as keyof typeof plans];
-      expect(reported, key).toEqual({ clean: await accuracy(run, false), noisy: await accuracy(run, true) });
+      counted[key] = { clean: await accuracy(run, false), noisy: await accuracy(run, true) };
     }
+    expect(summary.accuracy).toEqual(counted);
+    // The fine-tune moved the network enough that the plans tell apart: a swapped plan cannot pass unseen.
+    expect(counted.qat).not.toEqual(counted.ptq);
+    expect(counted.qat_float).not.toEqual(counted.float);
     const sidecar = JSON.parse(readFileSync(summary.sidecar, 'utf8'));
     expect(sidecar.test_accuracy).toEqual(summary.accuracy);
-    expect(sidecar.settings).toMatchObject({ init_sha256: init.sha256, sigma: 0.25, steps: 3, batch: 16, lr: 0.02, seed: 5, calibration: { sigma: 0.25, count: 32, seed: 5 } });
+    expect(sidecar.settings).toMatchObject({ init_sha256: init.sha256, sigma: 0.25, steps: 8, batch: 32, lr: 0.2, seed: 5, calibration: { sigma: 0.25, count: 32, seed: 5 } });
     expect(existsSync(summary.model)).toBe(true);
   });
 
