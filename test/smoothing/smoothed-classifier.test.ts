@@ -89,6 +89,22 @@ describe('SmoothedClassifier on the float engine', () => {
     }
   });
 
+  test('PREDICT: the top class against the runner-up by an exact two-sided binomial test, abstaining above alpha', async () => {
+    // sigma 1 spreads the counts over several classes, so the runner-up and the p-value are not trivial.
+    const smoothed = await classifier({ sigma: 1, seed: SEED, threads: 2 });
+    for (const alpha of [0.5, 1e-3, 1e-12]) {
+      const result = await smoothed.predict(image, { n: 120, alpha });
+      const counts = Array.from(result.counts);
+      const top = counts.indexOf(Math.max(...counts));
+      const nB = Math.max(...counts.filter((_, c) => c !== top));
+      expect(counts.filter((c) => c > 0).length).toBeGreaterThan(2);
+      const nA = counts[top];
+      const pValue = nA === nB ? 1 : Math.min(1, 2 * upperTail(nA, nA + nB, 0.5));
+      expect(Math.abs(result.pValue - pValue)).toBeLessThanOrEqual(1e-9 * pValue);
+      expect(result.prediction).toBe(pValue <= alpha ? top : ABSTAIN);
+    }
+  });
+
   test('CERTIFY: selection samples 0 .. n0-1, estimation n0 .. n0+n-1, the Clopper-Pearson bound and sigma * Phi^-1', async () => {
     const sigma = 0.25;
     const smoothed = await classifier({ sigma, seed: SEED, threads: 2 });
