@@ -1,0 +1,23 @@
+// StrykerJS mutation testing of the TypeScript core (issue 22): `npm run mutation` (not part of `npm test`).
+// Incremental: results are kept in reports/mutation/stryker-incremental.json (committed), so a rerun only tests the
+// mutants whose code or covering tests changed. Narrow a run with `npm run mutation -- --mutate src/smoothing/bounds.ts`.
+// Needs the built addon (build/Release/arq.node) and dist/ (the ONNX Runtime worker), both copied into the sandbox.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  plugins: ['@stryker-mutator/vitest-runner'],
+  vitest: { configFile: 'vitest.config.ts', related: true },
+  mutate: ['src/search/**/*.ts', 'src/smoothing/**/*.ts', 'src/quant/**/*.ts', 'src/train/**/*.ts', '!src/smoothing/ort-worker.ts'],
+  coverageAnalysis: 'perTest',
+  // The native work already uses every core: one test process at a time.
+  concurrency: 1,
+  timeoutMS: 60_000,
+  incremental: true,
+  incrementalFile: 'reports/mutation/stryker-incremental.json',
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  tempDirName: 'build/.stryker-tmp',
+  ignorePatterns: ['build/**', '!build/Release/arq.node', 'reports', 'runs', 'out', 'arq-search'],
+  cleanTempDir: 'always',
+};
