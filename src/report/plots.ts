@@ -25,6 +25,7 @@ export const FINAL_COLOR: Record<FinalKey, string> = {
   haq: SEARCH_STYLE.haq.color,
   random: SEARCH_STYLE.random.color,
   uniform: '#CC79A7',
+  knapsack: '#56B4E9',
   w8a8: '#E69F00',
 };
 

@@ -1,21 +1,22 @@
 /**
- * The ARQ search end to end (search.md): calibrate once, certify the float model once on the validation subset (which
- * fills the IRS cache), run the searches (the DDPG agent with the chosen reward, the same agent with HAQ's reward,
- * random search with the same episode count), then certify the float model, every winner and the uniform baselines
- * in full on the test subset, and write report.json, report.html and best-policy.json.
+ * The ARQ search end to end (search.md, docs/search-design.md): calibrate once, measure every layer's sensitivity
+ * once, certify the float model once on the validation subset (which fills the IRS cache), run the searches (the DDPG
+ * agent with the chosen reward, the same agent with HAQ's reward, random search with the same episode count), then
+ * certify the float model, every winner and the baselines (best uniform policy and sensitivity knapsack under the
+ * same rules, W8A8) in full on the test subset, and write report.json, report.html and best-policy.json.
  *
  * Validation images come from the training split (the test split is used only for the final numbers); a model trained
  * on all of it, as the bundled default is, sees optimistic validation figures, which is why final numbers never come
  * from the search. Everything is seeded: the same seed gives the same episodes, whatever the thread count.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadDataset, selectEvery, trainingSpec, type Dataset } from '../data/index.js';
 import { loadModel, type LoadedModel } from '../model.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import { calibrate, type Calibration } from '../quant/calibrate.js';
-import { POLICY_FORMAT, savePolicy, uniformPolicy, type Policy } from '../quant/policy.js';
+import { POLICY_FORMAT, savePolicy, uniformPolicy, type LayerBits, type Policy } from '../quant/policy.js';
 import { policyCost } from '../quant/cost.js';
 import { certifyDataset } from '../smoothing/run.js';
 import { nativeSampler } from '../smoothing/samplers.js';
@@ -26,17 +27,20 @@ import { cpuInfo } from '../native.js';
 import { ArqError } from '../util/errors.js';
 import { integerInRange, numberInRange, oneOf } from '../util/check.js';
 import { writeReport } from '../report/index.js';
-import { QuantizationEnvironment, widestUniform } from './environment.js';
+import { QuantizationEnvironment, searchLayers } from './environment.js';
+import { measureSensitivity, sensitivityCosts, type SensitivityTable } from './sensitivity.js';
+import { sensitivityKnapsack } from './knapsack.js';
+import { writeFileAtomic } from '../util/files.js';
 import { cleanAccuracy, DEFAULT_LAMBDA, RewardFunction, type FloatReference, type ImageSet } from './rewards.js';
 import { checkResumable, EpisodeLog, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { certifyFinal, type FinalSettings } from './final.js';
 import { CandidateBuilder } from './candidate.js';
 import { createExplorer } from './explorers.js';
-import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type RewardName, type SearchName, type SearchReport } from './types.js';
+import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type RepairSummary, type RewardName, type SearchName, type SearchReport } from './types.js';
 import { shapeSize } from '../graph/ir.js';
 
 /** Baselines certified beside ARQ's winner (HAQ and random search also need their searches to run). */
-export const BASELINES = ['haq', 'random', 'uniform', 'w8a8'] as const;
+export const BASELINES = ['haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const;
 export type BaselineName = (typeof BASELINES)[number];
 
 export interface SearchOptions {
@@ -79,6 +83,9 @@ export interface SearchOptions {
   /** Keep the first and last layers at maxBits. Default true. */
   pinEnds?: boolean;
   calibrationCount?: number;
+  /** Validation images, and noisy copies of each, of the layer-sensitivity measurement. Defaults 64 and 4. */
+  sensitivityImages?: number;
+  sensitivityCopies?: number;
   seed?: number;
   threads?: number;
   batch?: number;
@@ -92,7 +99,7 @@ export interface SearchOptions {
 }
 
 /** A stage of the run, for progress displays. */
-export type SearchStage = 'calibrate' | 'float-validation' | `search-${SearchName}` | `final-${FinalKey}` | 'report';
+export type SearchStage = 'calibrate' | 'sensitivity' | 'float-validation' | `search-${SearchName}` | `final-${FinalKey}` | 'report';
 
 export interface SearchEvents {
   stage: [{ stage: SearchStage; total: number }];
@@ -134,7 +141,7 @@ export function search(options: SearchOptions): SearchRun {
 const SEARCH_DEFAULTS = {
   data: 'mnist', sigma: 0.25, budget: 0.015625, reward: 'arq' as RewardName, episodes: 120, warmup: 20,
   valImages: 100, cleanImages: 2000, testImages: 200, n0: 100, n: 10_000, alpha: 0.001, finalN: 10_000,
-  lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, seed: 0, batch: 400,
+  lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, sensitivityImages: 64, sensitivityCopies: 4, seed: 0, batch: 400,
   finetuneSteps: 0,
 } as const;
 
@@ -161,6 +168,8 @@ function resolveOptions(options: SearchOptions) {
     lambda: numberInRange('lambda', o.lambda, 0, 1e6, { exclusiveMin: true }),
     minBits: o.minBits, maxBits: o.maxBits, pinEnds: Boolean(o.pinEnds),
     calibrationCount: integerInRange('calibrationCount', o.calibrationCount, 1, 1_000_000),
+    sensitivityImages: integerInRange('sensitivityImages', o.sensitivityImages, 1, 1_000_000),
+    sensitivityCopies: integerInRange('sensitivityCopies', o.sensitivityCopies, 1, 1_000_000),
     seed: integerInRange('seed', o.seed, 0, 2 ** 32 - 1),
     threads: o.threads === undefined ? cpuInfo().threads : integerInRange('threads', o.threads, 1, 256),
     batch: integerInRange('batch', o.batch, 1, 65536),
@@ -175,7 +184,8 @@ function settingsOf(o: Resolved, model: LoadedModel): { [key: string]: JsonValue
     model: model.sha256, data: o.data, val_data: o.valData, sigma: o.sigma, budget: o.budget, reward: o.reward,
     episodes: o.episodes, warmup: o.warmup, baselines: [...o.baselines], val_images: o.valImages, clean_images: o.cleanImages,
     test_images: o.testImages, n0: o.n0, n: o.n, alpha: o.alpha, np: o.np, final_n: o.finalN, finetune_steps: o.finetuneSteps, lambda: o.lambda,
-    min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds, calibration_count: o.calibrationCount, seed: o.seed,
+    min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds, calibration_count: o.calibrationCount,
+    sensitivity_images: o.sensitivityImages, sensitivity_copies: o.sensitivityCopies, seed: o.seed,
   };
 }
 
@@ -187,7 +197,7 @@ function spread(dataset: Dataset, count: number): { set: ImageSet; selected: Dat
   return { set: { images: selected.images, labels: selected.labels, indices }, selected, skip, max };
 }
 
-const OUTPUT_FILES = ['checkpoint.json', 'episodes.jsonl', 'report.json', 'report.html', 'best-policy.json', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'final'];
+const OUTPUT_FILES = ['checkpoint.json', 'episodes.jsonl', 'sensitivity.json', 'report.json', 'report.html', 'best-policy.json', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'final'];
 
 function prepareDirectory(o: Resolved): Checkpoint | null {
   mkdirSync(o.out, { recursive: true });
@@ -215,7 +225,8 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   };
 
   const model = await loadModel(o.model);
-  const env = new QuantizationEnvironment(model.graph, { budget: o.budget, minBits: o.minBits, maxBits: o.maxBits, pinEnds: o.pinEnds });
+  const rules = { budget: o.budget, minBits: o.minBits, maxBits: o.maxBits, pinEnds: o.pinEnds };
+  new QuantizationEnvironment(model.graph, rules); // checks the budget before any work
   const settings = settingsOf(o, model);
   // Data first: a bad spec must fail before the directory holds a checkpoint that would ask for --resume.
   const [valDataset, testDataset] = await Promise.all([loadDataset(o.valData, 'train'), loadDataset(o.data, 'test')]);
@@ -225,6 +236,9 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   writeCheckpoint(o.out, checkpoint);
   events.emit('stage', { stage: 'calibrate', total: 1 });
   const calibration = await timed('calibrate', () => calibrate(model.graph, valDataset, { sigma: o.sigma, count: o.calibrationCount, seed: o.seed, threads: o.threads }));
+  const sensitivity = await timed('sensitivity', () => layerSensitivity(o, model, calibration, valDataset, events));
+  const env = new QuantizationEnvironment(model.graph, { ...rules, sensitivity: sensitivityCosts(sensitivity) });
+  const baselines = budgetedBaselines(env, sensitivity);
 
   const reference = await timed('float-validation', () => floatReference(o, model, valDataset, events));
   const candidates = new CandidateBuilder(model.graph, calibration, { steps: o.finetuneSteps, train: valDataset, sigma: o.sigma, seed: o.seed, threads: o.threads });
@@ -235,13 +249,13 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   try {
     const searches: SearchName[] = ['arq', ...(['haq', 'random'] as const).filter((s) => o.baselines.includes(s))];
     for (const name of searches) {
-      await timed(`search-${name}`, () => runEpisodes(name, name === 'haq' ? haqRewards : rewards, o, env, model, checkpoint, log, events));
+      await timed(`search-${name}`, () => runEpisodes(name, name === 'haq' ? haqRewards : rewards, o, env, baselines, model, checkpoint, log, events));
     }
   } finally {
     log.close();
   }
 
-  const finals = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, events));
+  const finals = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, env, baselines, events));
   events.emit('stage', { stage: 'report', total: 1 });
   const arqBest = checkpoint.searches.arq!.best!;
   const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers: arqBest.policy };
@@ -251,7 +265,9 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
     model: { path: o.model, sha256: model.sha256 }, data: testDataset.name, sigma: o.sigma, budget: o.budget, reward: o.reward,
     settings: { ...settings, threads: o.threads, batch: o.batch, val_data_name: valDataset.name },
     layers: env.layers.map((l) => ({ name: l.name, op: l.op, macs: l.macs, params: l.params })),
-    episodes: log.records, timings, ...finals,
+    episodes: log.records, timings,
+    rules: { budget: o.budget, min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds },
+    repair: repairSummaries(log.records), sensitivity, ...finals,
   };
   const policyFile = path.join(o.out, 'best-policy.json');
   await savePolicy(policyFile, policy);
@@ -284,19 +300,20 @@ async function floatReference(o: Resolved, model: LoadedModel, valDataset: Datas
 
 /** One search's episodes, from its checkpointed progress to o.episodes; checkpoint after every episode. */
 async function runEpisodes(
-  name: SearchName, rewards: RewardFunction, o: Resolved, env: QuantizationEnvironment, model: LoadedModel,
+  name: SearchName, rewards: RewardFunction, o: Resolved, env: QuantizationEnvironment, baselines: BudgetedBaselines, model: LoadedModel,
   checkpoint: Checkpoint, log: EpisodeLog, events: SearchRun,
 ): Promise<void> {
   const seed = o.seed + SEARCH_NAMES.indexOf(name);
   const progress = checkpoint.searches[name] ?? { episodes: 0, best: null, state: null };
-  const explorer = createExplorer(name, env, seed, o.warmup, progress.state);
+  const seeds = [baselines.knapsack, baselines.uniform].filter((b): b is [number, number][] => b !== null);
+  const explorer = createExplorer(name, env, seed, { episodes: o.episodes, warmup: o.warmup, seeds }, progress.state);
   events.emit('stage', { stage: `search-${name}`, total: o.episodes });
   for (let episode = progress.episodes; episode < o.episodes; episode++) {
     o.signal?.throwIfAborted();
     const t0 = performance.now();
     const warmup = explorer.isWarmup(episode);
     const choice = explorer.choose(episode);
-    const layers = env.policy(choice.actions);
+    const { layers, actions, repair } = choice.outcome;
     const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers };
     const agentChoose = (performance.now() - t0) / 1000;
     const outcome = await rewards.evaluate(policy, o.signal);
@@ -304,7 +321,8 @@ async function runEpisodes(
     await explorer.learn(episode, choice, outcome.reward);
     const agentLearn = (performance.now() - t1) / 1000;
     const record: EpisodeRecord = {
-      search: name, episode, warmup, actions: name === 'random' ? [] : choice.actions, policy: layers,
+      search: name, episode, warmup, actions, policy: layers,
+      repair: { lowered: repair.lowered, bitops_removed_percent: 100 * repair.bitopsRemoved },
       bitops_percent: policyCost(model.graph, policy).bitopsPercent, reward: outcome.reward, reward_parts: outcome.parts,
       timings: {
         quantize: outcome.quantizeSeconds, finetune: outcome.finetuneSeconds, certify: outcome.certifySeconds, agent: agentChoose + agentLearn,
@@ -323,24 +341,71 @@ async function runEpisodes(
   }
 }
 
-/** Full CERTIFY on the test subset of the float model, each search's winner and the uniform baselines. */
+/** Per search, how often the repair acted and how much it removed. */
+function repairSummaries(records: readonly EpisodeRecord[]): Partial<Record<SearchName, RepairSummary>> {
+  const out: Partial<Record<SearchName, RepairSummary>> = {};
+  for (const name of SEARCH_NAMES) {
+    const mine = records.filter((r) => r.search === name);
+    if (mine.length === 0) continue;
+    const repaired = mine.filter((r) => r.repair.lowered > 0);
+    out[name] = {
+      episodes: mine.length, repaired: repaired.length, lowered: repaired.reduce((s, r) => s + r.repair.lowered, 0),
+      mean_bitops_removed_percent: repaired.length ? repaired.reduce((s, r) => s + r.repair.bitops_removed_percent, 0) / repaired.length : 0,
+    };
+  }
+  return out;
+}
+
+/** The budgeted baselines under the search's rules: the best uniform policy and the sensitivity knapsack (null where none fits). */
+interface BudgetedBaselines {
+  uniform: [number, number][] | null;
+  uniformLabel: string;
+  knapsack: [number, number][] | null;
+}
+
+function budgetedBaselines(env: QuantizationEnvironment, sensitivity: SensitivityTable): BudgetedBaselines {
+  const best = env.bestUniform();
+  const costs = sensitivityCosts(sensitivity);
+  const knapsack = sensitivityKnapsack(
+    env.layers.map((layer, i) => ({ macs: layer.macs, pinned: env.pinned(i), ...costs[i] })), env.budgetBitops, env.minBits, env.maxBits,
+  );
+  return {
+    uniform: best && env.layers.map((_, i): [number, number] => (env.pinned(i) ? [env.maxBits, env.maxBits] : [best.wbits, best.abits])),
+    uniformLabel: best ? `uniform W${best.wbits}A${best.abits}` : 'uniform',
+    knapsack,
+  };
+}
+
+/** The layer sensitivity of the search's model, measured once and kept in DIR/sensitivity.json for a resumed run. */
+async function layerSensitivity(o: Resolved, model: LoadedModel, calibration: Calibration, valDataset: Dataset, events: SearchRun): Promise<SensitivityTable> {
+  const file = path.join(o.out, 'sensitivity.json');
+  if (o.resume && existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as SensitivityTable;
+  events.emit('stage', { stage: 'sensitivity', total: searchLayers(model.graph).length });
+  const table = await measureSensitivity(model.graph, calibration, valDataset, {
+    sigma: o.sigma, seed: o.seed, images: o.sensitivityImages, copies: o.sensitivityCopies, minBits: o.minBits, maxBits: o.maxBits,
+    threads: o.threads, signal: o.signal, onLayer: (done, total) => events.emit('progress', { stage: 'sensitivity', done, total }),
+  });
+  writeFileAtomic(file, `${JSON.stringify(table)}\n`);
+  return table;
+}
+
+/** Full CERTIFY on the test subset of the float model, each search's winner and the baselines. */
 async function finalCertifications(
   o: Resolved, model: LoadedModel, candidates: CandidateBuilder, calibration: Calibration, testDataset: Dataset, checkpoint: Checkpoint,
-  events: SearchRun,
+  env: QuantizationEnvironment, baselines: BudgetedBaselines, events: SearchRun,
 ): Promise<Partial<Record<FinalKey, FinalEntry>>> {
   const test = spread(testDataset, o.testImages);
   const entries: { key: FinalKey; label: string; policy: Policy | null }[] = [{ key: 'float', label: 'float', policy: null }];
+  const asPolicy = (layers: LayerBits[]): Policy => ({ format: POLICY_FORMAT, model: model.sha256, layers });
   const fromSearch = (key: SearchName, label: string) => {
     const best = checkpoint.searches[key]?.best;
-    if (best) entries.push({ key, label, policy: { format: POLICY_FORMAT, model: model.sha256, layers: best.policy } });
+    if (best) entries.push({ key, label, policy: asPolicy(best.policy) });
   };
   fromSearch('arq', 'ARQ');
   fromSearch('haq', 'HAQ');
   fromSearch('random', 'random search');
-  const uniform = widestUniform(o.budget, o.minBits, o.maxBits);
-  if (o.baselines.includes('uniform') && uniform) {
-    entries.push({ key: 'uniform', label: `uniform W${uniform.wbits}A${uniform.abits}`, policy: uniformPolicy(model.graph, model.sha256, uniform.wbits, uniform.abits) });
-  }
+  if (o.baselines.includes('uniform') && baselines.uniform) entries.push({ key: 'uniform', label: baselines.uniformLabel, policy: asPolicy(env.named(baselines.uniform)) });
+  if (o.baselines.includes('knapsack') && baselines.knapsack) entries.push({ key: 'knapsack', label: 'sensitivity knapsack', policy: asPolicy(env.named(baselines.knapsack)) });
   if (o.baselines.includes('w8a8')) entries.push({ key: 'w8a8', label: 'W8A8', policy: uniformPolicy(model.graph, model.sha256, 8, 8) });
 
   const finals: Partial<Record<FinalKey, FinalEntry>> = {};

@@ -4,6 +4,7 @@
  * Field names in snake_case are part of the file formats scripts read.
  */
 import type { LayerBits } from '../quant/policy.js';
+import type { SensitivityTable } from './sensitivity.js';
 
 /** The searches arq runs under one budget: the ARQ agent, the same agent with HAQ's reward, random policies. */
 export const SEARCH_NAMES = ['arq', 'haq', 'random'] as const;
@@ -47,10 +48,15 @@ export interface EpisodeRecord {
   episode: number;
   /** Warm-up (uniform random actions) rather than the actor's. */
   warmup: boolean;
-  /** Raw actions in [0, 1], two per layer (weights, then input activation); empty for random search. */
+  /**
+   * Two per layer (weights, then input activation): the action in [0, 1] of the width that ran, relative to the
+   * step's fair width (environment.ts), exactly what the agent's replay memory stores.
+   */
   actions: number[];
-  /** The policy evaluated: the actions' bit widths after budget enforcement. */
+  /** The policy evaluated: the widths that ran (after the repair, when it had to act). */
   policy: LayerBits[];
+  /** What the end-of-episode repair did: single-bit lowerings, and BitOps removed in % of float BitOps. */
+  repair: { lowered: number; bitops_removed_percent: number };
   bitops_percent: number;
   reward: number;
   reward_parts: RewardParts;
@@ -59,7 +65,7 @@ export interface EpisodeRecord {
 
 /** A winner's (or the float model's) full CERTIFY on the test subset. */
 export interface FinalEntry {
-  /** Human name: 'float', 'ARQ', 'HAQ', 'random search', 'uniform W4A4', 'W8A8'. */
+  /** Human name: 'float', 'ARQ', 'HAQ', 'random search', 'uniform W4A4', 'sensitivity knapsack', 'W8A8'. */
   label: string;
   /** Per-layer bit widths; null for the float model. */
   policy: LayerBits[] | null;
@@ -79,7 +85,7 @@ export interface FinalEntry {
 }
 
 /** Keys of report.json's final entries, in the order tables and plots list them. */
-export const FINAL_KEYS = ['float', 'arq', 'haq', 'random', 'uniform', 'w8a8'] as const;
+export const FINAL_KEYS = ['float', 'arq', 'haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const;
 export type FinalKey = (typeof FINAL_KEYS)[number];
 
 export interface ReportLayer {
@@ -87,6 +93,25 @@ export interface ReportLayer {
   op: string;
   macs: number;
   params: number;
+}
+
+/** The rules every budgeted policy of the final table obeys (W8A8 and float are references outside them). */
+export interface PolicyRules {
+  budget: number;
+  min_bits: number;
+  max_bits: number;
+  /** First and last layers at max_bits. */
+  pin_ends: boolean;
+}
+
+/** Per search, how often the end-of-episode repair had to act and how much it changed. */
+export interface RepairSummary {
+  episodes: number;
+  /** Episodes whose acted-out policy did not fit and was lowered. */
+  repaired: number;
+  /** Single-bit lowerings over all episodes, and per repaired episode on average. */
+  lowered: number;
+  mean_bitops_removed_percent: number;
 }
 
 /** report.json. */
@@ -106,4 +131,7 @@ export type SearchReport = {
   episodes: EpisodeRecord[];
   /** Seconds per stage over the whole run. */
   timings: Record<string, number>;
+  rules?: PolicyRules;
+  repair?: Partial<Record<SearchName, RepairSummary>>;
+  sensitivity?: SensitivityTable;
 } & Partial<Record<FinalKey, FinalEntry>>;

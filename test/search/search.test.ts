@@ -9,6 +9,7 @@ import { policyCost } from '../../src/quant/cost.js';
 import { loadModel } from '../../src/model.js';
 import { POLICY_FORMAT, validatePolicy } from '../../src/quant/policy.js';
 import type { EpisodeRecord, SearchReport } from '../../src/search/types.js';
+import { QuantizationEnvironment } from '../../src/search/environment.js';
 
 const TOY: Omit<SearchOptions, 'out'> = {
   model: bundledModelPath(), data: 'mnist', episodes: 6, warmup: 3, valImages: 6, cleanImages: 200, testImages: 6,
@@ -30,20 +31,42 @@ describe('search', () => {
     run.on('stage', ({ stage }) => stages.push(stage));
     const { report, policy, files } = await run;
     first = { dir, report };
-    expect(stages).toEqual(['calibrate', 'float-validation', 'search-arq', 'search-haq', 'search-random', 'final-float', 'final-arq', 'final-haq', 'final-random', 'final-uniform', 'final-w8a8', 'report']);
+    expect(stages).toEqual(['calibrate', 'sensitivity', 'float-validation', 'search-arq', 'search-haq', 'search-random', 'final-float', 'final-arq', 'final-haq', 'final-random', 'final-uniform', 'final-knapsack', 'final-w8a8', 'report']);
     for (const file of Object.values(files)) expect(existsSync(file)).toBe(true);
     expect(existsSync(path.join(dir, 'checkpoint.json'))).toBe(true);
 
     const model = await loadModel(TOY.model);
     const json = JSON.parse(readFileSync(files.report, 'utf8')) as SearchReport;
-    for (const key of ['float', 'arq', 'haq', 'random', 'uniform', 'w8a8'] as const) {
+    for (const key of ['float', 'arq', 'haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const) {
       const entry = json[key]!;
       expect(Object.keys(entry)).toEqual(expect.arrayContaining(['policy', 'bitops_percent', 'acr', 'certified_accuracy', 'clean_accuracy']));
       expect(entry.certified_radii).toHaveLength(6);
       expect(existsSync(path.join(dir, entry.results))).toBe(true);
     }
     expect(json.float!.bitops_percent).toBe(100);
-    expect(json.uniform!.label).toBe('uniform W4A4');
+    // Like-for-like: every budgeted entry obeys the same rules (8-bit ends, budget), the uniform one is the widest
+    // uniform choice for the other layers under them (not W4A4: with 8-bit ends, W4A4 elsewhere exceeds the budget).
+    const env = new QuantizationEnvironment(model.graph, { budget: 0.015625 });
+    const uniform = env.bestUniform()!;
+    expect(json.uniform!.label).toBe(`uniform W${uniform.wbits}A${uniform.abits}`);
+    expect(json.rules).toEqual({ budget: 0.015625, min_bits: 2, max_bits: 8, pin_ends: true });
+    for (const key of ['arq', 'haq', 'random', 'uniform', 'knapsack'] as const) {
+      const entry = json[key]!;
+      expect(entry.bitops_percent).toBeLessThanOrEqual(100 * 0.015625 * (1 + 1e-9));
+      expect(entry.policy![0]).toMatchObject({ wbits: 8, abits: 8 });
+      expect(entry.policy!.at(-1)).toMatchObject({ wbits: 8, abits: 8 });
+    }
+    // Sensitivity measured once, every layer at every width; the knapsack and the uniform policy seed the agents' warm-up.
+    expect(json.sensitivity!.layers.map((l) => l.name)).toEqual(env.layers.map((l) => l.name));
+    expect(json.sensitivity!.bits).toEqual([2, 3, 4, 5, 6, 7, 8]);
+    expect(existsSync(path.join(dir, 'sensitivity.json'))).toBe(true);
+    for (const search of ['arq', 'haq'] as const) {
+      const warm = json.episodes.filter((r) => r.search === search);
+      expect(warm[0].policy).toEqual(json.knapsack!.policy);
+      expect(warm[1].policy).toEqual(json.uniform!.policy);
+    }
+    // The agents act within the budget: the repair never had to act, and the report says so per search.
+    expect(json.repair).toEqual(Object.fromEntries(['arq', 'haq', 'random'].map((s) => [s, { episodes: 6, repaired: 0, lowered: 0, mean_bitops_removed_percent: 0 }])));
     expect(json.w8a8!.bitops_percent).toBeCloseTo(6.25, 10);
     // Every episode's policy fits the budget, and the ARQ winner is the best-rewarded ARQ episode.
     const records = episodes(dir);
