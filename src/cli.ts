@@ -9,6 +9,7 @@ import { smoothPredictCommand } from './cli/smooth-predict.js';
 import { benchCommand } from './cli/bench.js';
 import { searchCommand } from './cli/search.js';
 import { trainCommand } from './cli/train.js';
+import { sensitivityCommand } from './cli/sensitivity.js';
 
 function fail(message: string): never {
   process.stderr.write(`arq: ${message}\n`);
@@ -27,6 +28,7 @@ try {
     .command(smoothPredictCommand)
     .command(benchCommand)
     .command(trainCommand)
+    .command(sensitivityCommand)
     .demandCommand(1, 'name a command (arq --help lists them)')
     .strict()
     .help()

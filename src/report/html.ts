@@ -40,6 +40,7 @@ const REWARD_TEXT: Record<SearchReport['reward'], string> = {
   arq: 'arq: λ·(ACR − ACR of float), ACR by IRS on the validation subset',
   'arq-acc': 'arq-acc: λ·(ΔACR + Δ smoothed accuracy) on the validation subset',
   haq: 'haq: λ·(clean accuracy − float clean accuracy), HAQ’s reward',
+  'arq-soft': 'arq-soft: λ·(S − S of float), S the mean of (certified radius + soft margin) / 2 by IRS on the validation subset',
 };
 
 /** Radii the final table reports, when the entries' certified_accuracy has them. */

@@ -42,6 +42,7 @@ const REWARD_AXIS: Record<SearchReport['reward'], string> = {
   arq: 'reward  λ·(ACR − ACR float)',
   'arq-acc': 'reward  λ·(ΔACR + Δ smoothed acc.)',
   haq: 'reward  λ·(Δ clean accuracy)',
+  'arq-soft': 'reward  λ·Δ(radius + soft margin)/2',
 };
 
 /** Plot 1: each episode's reward (warm-up episodes hollow, over a shaded band) and each search's best so far. */

@@ -30,8 +30,9 @@ import { writeReport } from '../report/index.js';
 import { QuantizationEnvironment, searchLayers } from './environment.js';
 import { measureSensitivity, sensitivityCosts, type SensitivityTable } from './sensitivity.js';
 import { sensitivityKnapsack } from './knapsack.js';
+import { rescore } from './rescore.js';
 import { writeFileAtomic } from '../util/files.js';
-import { cleanAccuracy, DEFAULT_LAMBDA, RewardFunction, type FloatReference, type ImageSet } from './rewards.js';
+import { cleanAccuracy, DEFAULT_LAMBDA, floatSoft, imageScore, RewardFunction, type FloatReference, type ImageSet } from './rewards.js';
 import { checkResumable, EpisodeLog, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { certifyFinal, type FinalSettings } from './final.js';
 import { CandidateBuilder } from './candidate.js';
@@ -83,6 +84,8 @@ export interface SearchOptions {
   /** Keep the first and last layers at maxBits. Default true. */
   pinEnds?: boolean;
   calibrationCount?: number;
+  /** Top candidates of each search re-scored on fresh validation images and noise to choose its winner (0: none). Default 8. */
+  rescore?: number;
   /** Validation images, and noisy copies of each, of the layer-sensitivity measurement. Defaults 64 and 4. */
   sensitivityImages?: number;
   sensitivityCopies?: number;
@@ -99,7 +102,7 @@ export interface SearchOptions {
 }
 
 /** A stage of the run, for progress displays. */
-export type SearchStage = 'calibrate' | 'sensitivity' | 'float-validation' | `search-${SearchName}` | `final-${FinalKey}` | 'report';
+export type SearchStage = 'calibrate' | 'sensitivity' | 'float-validation' | 'float-fresh' | 'rescore' | `search-${SearchName}` | `final-${FinalKey}` | 'report';
 
 export interface SearchEvents {
   stage: [{ stage: SearchStage; total: number }];
@@ -141,7 +144,7 @@ export function search(options: SearchOptions): SearchRun {
 const SEARCH_DEFAULTS = {
   data: 'mnist', sigma: 0.25, budget: 0.015625, reward: 'arq' as RewardName, episodes: 120, warmup: 20,
   valImages: 100, cleanImages: 2000, testImages: 200, n0: 100, n: 10_000, alpha: 0.001, finalN: 10_000,
-  lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, sensitivityImages: 64, sensitivityCopies: 4, seed: 0, batch: 400,
+  lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, rescore: 8, sensitivityImages: 64, sensitivityCopies: 4, seed: 0, batch: 400,
   finetuneSteps: 0,
 } as const;
 
@@ -168,6 +171,7 @@ function resolveOptions(options: SearchOptions) {
     lambda: numberInRange('lambda', o.lambda, 0, 1e6, { exclusiveMin: true }),
     minBits: o.minBits, maxBits: o.maxBits, pinEnds: Boolean(o.pinEnds),
     calibrationCount: integerInRange('calibrationCount', o.calibrationCount, 1, 1_000_000),
+    rescore: integerInRange('rescore', o.rescore, 0, 1000),
     sensitivityImages: integerInRange('sensitivityImages', o.sensitivityImages, 1, 1_000_000),
     sensitivityCopies: integerInRange('sensitivityCopies', o.sensitivityCopies, 1, 1_000_000),
     seed: integerInRange('seed', o.seed, 0, 2 ** 32 - 1),
@@ -185,7 +189,7 @@ function settingsOf(o: Resolved, model: LoadedModel): { [key: string]: JsonValue
     episodes: o.episodes, warmup: o.warmup, baselines: [...o.baselines], val_images: o.valImages, clean_images: o.cleanImages,
     test_images: o.testImages, n0: o.n0, n: o.n, alpha: o.alpha, np: o.np, final_n: o.finalN, finetune_steps: o.finetuneSteps, lambda: o.lambda,
     min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds, calibration_count: o.calibrationCount,
-    sensitivity_images: o.sensitivityImages, sensitivity_copies: o.sensitivityCopies, seed: o.seed,
+    rescore: o.rescore, sensitivity_images: o.sensitivityImages, sensitivity_copies: o.sensitivityCopies, seed: o.seed,
   };
 }
 
@@ -197,7 +201,7 @@ function spread(dataset: Dataset, count: number): { set: ImageSet; selected: Dat
   return { set: { images: selected.images, labels: selected.labels, indices }, selected, skip, max };
 }
 
-const OUTPUT_FILES = ['checkpoint.json', 'episodes.jsonl', 'sensitivity.json', 'report.json', 'report.html', 'best-policy.json', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'final'];
+const OUTPUT_FILES = ['checkpoint.json', 'episodes.jsonl', 'sensitivity.json', 'report.json', 'report.html', 'best-policy.json', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'float-fresh.tsv', 'float-fresh.settings.json', 'float-fresh.summary.json', 'float-fresh.irs', 'final'];
 
 function prepareDirectory(o: Resolved): Checkpoint | null {
   mkdirSync(o.out, { recursive: true });
@@ -240,7 +244,7 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   const env = new QuantizationEnvironment(model.graph, { ...rules, sensitivity: sensitivityCosts(sensitivity) });
   const baselines = budgetedBaselines(env, sensitivity);
 
-  const reference = await timed('float-validation', () => floatReference(o, model, valDataset, events));
+  const reference = await timed('float-validation', () => floatReference(o, model, { stem: 'float-val', dataset: valDataset, seed: o.seed, stage: 'float-validation' }, events));
   const candidates = new CandidateBuilder(model.graph, calibration, { steps: o.finetuneSteps, train: valDataset, sigma: o.sigma, seed: o.seed, threads: o.threads });
   const rewards = new RewardFunction(candidates, reference, { reward: o.reward, lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
   const haqRewards = new RewardFunction(candidates, reference, { reward: 'haq', lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
@@ -254,11 +258,11 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   } finally {
     log.close();
   }
+  if (o.rescore > 0) await timed('rescore', () => rescoreSearches(o, model, candidates, valDataset, log.records, checkpoint, events));
 
-  const finals = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, env, baselines, events));
+  const finals = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, log.records, env, baselines, events));
   events.emit('stage', { stage: 'report', total: 1 });
-  const arqBest = checkpoint.searches.arq!.best!;
-  const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers: arqBest.policy };
+  const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers: winnerOf('arq', checkpoint, log.records)!.policy };
   timings.total = (performance.now() - started) / 1000;
   const report: SearchReport = {
     format: 'arq-search-report/1', created: new Date().toISOString(),
@@ -267,7 +271,7 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
     layers: env.layers.map((l) => ({ name: l.name, op: l.op, macs: l.macs, params: l.params })),
     episodes: log.records, timings,
     rules: { budget: o.budget, min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds },
-    repair: repairSummaries(log.records), sensitivity, ...finals,
+    repair: repairSummaries(log.records), sensitivity, ...(checkpoint.rescoring ? { rescoring: checkpoint.rescoring } : {}), ...finals,
   };
   const policyFile = path.join(o.out, 'best-policy.json');
   await savePolicy(policyFile, policy);
@@ -275,25 +279,40 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   return { report, policy, files: { report: json, html, policy: policyFile, episodes: path.join(o.out, 'episodes.jsonl') } };
 }
 
-/** CERTIFY of the float model on the validation subset (writing the IRS cache, resumable) and its clean accuracy. */
-async function floatReference(o: Resolved, model: LoadedModel, valDataset: Dataset, events: SearchRun): Promise<FloatReference> {
-  const certifiedSet = spread(valDataset, o.valImages);
-  const cleanSet = spread(valDataset, o.cleanImages);
+/** Where a float reference's files go, and its noise seed. */
+interface ReferenceSet {
+  /** File stem in the search directory ('float-val' or 'float-fresh'). */
+  readonly stem: string;
+  readonly dataset: Dataset;
+  readonly seed: number;
+  readonly stage: 'float-validation' | 'float-fresh';
+}
+
+/** CERTIFY of the float model on a validation subset (writing the IRS cache, resumable) and its clean accuracy. */
+async function floatReference(o: Resolved, model: LoadedModel, set: ReferenceSet, events: SearchRun): Promise<FloatReference> {
+  const { dataset, seed, stage } = set;
+  const certifiedSet = spread(dataset, o.valImages);
+  const cleanSet = spread(dataset, o.cleanImages);
   const plan = FloatPlan.build(model.graph);
   const inputSize = shapeSize(model.graph.input.shape);
-  const sampler = nativeSampler(plan, inputSize, { sigma: o.sigma, seed: o.seed, batch: o.batch, threads: o.threads });
-  const out = path.join(o.out, 'float-val.tsv');
-  const cache = path.join(o.out, 'float-val.irs');
+  const sampler = nativeSampler(plan, inputSize, { sigma: o.sigma, seed, batch: o.batch, threads: o.threads });
+  const out = path.join(o.out, `${set.stem}.tsv`);
+  const cache = path.join(o.out, `${set.stem}.irs`);
   const resume = o.resume && existsSync(out) && existsSync(cache);
-  events.emit('stage', { stage: 'float-validation', total: certifiedSet.max });
+  events.emit('stage', { stage, total: certifiedSet.max });
   const { summary } = await certifyDataset({
-    sampler, dataset: valDataset, out, cache, identity: { seed: o.seed, model: model.sha256, engine: 'float', data: valDataset.name },
+    sampler, dataset, out, cache, identity: { seed, model: model.sha256, engine: 'float', data: dataset.name },
     n0: o.n0, n: o.n, alpha: o.alpha, skip: certifiedSet.skip, max: certifiedSet.max, resume, overwrite: !resume, signal: o.signal,
-    onImage: (done, total) => events.emit('progress', { stage: 'float-validation', done, total }),
+    onImage: (done, total) => events.emit('progress', { stage, done, total }),
   });
   const entries = readIrsCache(cache).entries;
+  const { indices, labels } = certifiedSet.set;
+  const score = indices.reduce((sum, idx, k) => {
+    const entry = entries.get(idx)!;
+    return sum + imageScore(entry.prediction === labels[k] ? entry.radius : 0, floatSoft(entry, labels[k], o.np, o.sigma));
+  }, 0) / indices.length;
   return {
-    certified: certifiedSet.set, cache: entries, n0: o.n0, alpha: o.alpha, acr: summary.acr, smoothedAccuracy: summary.clean_accuracy,
+    certified: certifiedSet.set, cache: entries, n0: o.n0, alpha: o.alpha, acr: summary.acr, smoothedAccuracy: summary.clean_accuracy, score,
     clean: cleanSet.selected, cleanAccuracy: await cleanAccuracy(plan, cleanSet.selected, o.threads),
   };
 }
@@ -338,6 +357,49 @@ async function runEpisodes(
     writeCheckpoint(o.out, checkpoint);
     events.emit('episode', { record, best: progress.best });
     events.emit('progress', { stage: `search-${name}`, done: episode + 1, total: o.episodes });
+  }
+}
+
+/** A search's winner: the re-scoring's choice when there was one, else its best search-time reward. */
+function winnerOf(name: SearchName, checkpoint: Checkpoint, records: readonly EpisodeRecord[]): EpisodeRecord | null {
+  const chosen = checkpoint.rescoring?.[name]?.winner_episode;
+  if (chosen === undefined) return checkpoint.searches[name]?.best ?? null;
+  return records.find((r) => r.search === name && r.episode === chosen)!;
+}
+
+/**
+ * The validation split without the images any search-time reward used: every image offset by half the smaller of
+ * the two selections' strides from the images they pick (both pick every skip-th image from 0).
+ */
+function freshImages(o: Resolved, dataset: Dataset): Dataset {
+  const stride = Math.min(spread(dataset, o.valImages).skip, spread(dataset, o.cleanImages).skip);
+  const offset = Math.floor(stride / 2);
+  const per = dataset.images.length / dataset.count;
+  return {
+    ...dataset, name: `${dataset.name}+${offset}`, count: dataset.count - offset,
+    images: dataset.images.subarray(offset * per), labels: dataset.labels.subarray(offset),
+  };
+}
+
+/** Noise seed of the fresh re-scoring: any seed the searches do not use. */
+const FRESH_SEED_OFFSET = 1_000_003;
+
+/** Re-scores each finished search's top candidates on fresh images and noise (resumable through the checkpoint). */
+async function rescoreSearches(
+  o: Resolved, model: LoadedModel, candidates: CandidateBuilder, valDataset: Dataset, records: readonly EpisodeRecord[], checkpoint: Checkpoint,
+  events: SearchRun,
+): Promise<void> {
+  const names = SEARCH_NAMES.filter((name) => checkpoint.searches[name] && !checkpoint.rescoring?.[name]);
+  if (names.length === 0) return;
+  const seed = o.seed + FRESH_SEED_OFFSET;
+  const reference = await floatReference(o, model, { stem: 'float-fresh', dataset: freshImages(o, valDataset), seed, stage: 'float-fresh' }, events);
+  events.emit('stage', { stage: 'rescore', total: names.length });
+  for (const [k, name] of names.entries()) {
+    const fresh = new RewardFunction(candidates, reference, { reward: name === 'haq' ? 'haq' : o.reward, lambda: o.lambda, sigma: o.sigma, seed, np: o.np, threads: o.threads });
+    const result = await rescore(records.filter((r) => r.search === name), o.rescore, fresh, model.sha256, o.signal);
+    checkpoint.rescoring = { ...checkpoint.rescoring, [name]: result };
+    writeCheckpoint(o.out, checkpoint);
+    events.emit('progress', { stage: 'rescore', done: k + 1, total: names.length });
   }
 }
 
@@ -392,14 +454,14 @@ async function layerSensitivity(o: Resolved, model: LoadedModel, calibration: Ca
 /** Full CERTIFY on the test subset of the float model, each search's winner and the baselines. */
 async function finalCertifications(
   o: Resolved, model: LoadedModel, candidates: CandidateBuilder, calibration: Calibration, testDataset: Dataset, checkpoint: Checkpoint,
-  env: QuantizationEnvironment, baselines: BudgetedBaselines, events: SearchRun,
+  records: readonly EpisodeRecord[], env: QuantizationEnvironment, baselines: BudgetedBaselines, events: SearchRun,
 ): Promise<Partial<Record<FinalKey, FinalEntry>>> {
   const test = spread(testDataset, o.testImages);
   const entries: { key: FinalKey; label: string; policy: Policy | null }[] = [{ key: 'float', label: 'float', policy: null }];
   const asPolicy = (layers: LayerBits[]): Policy => ({ format: POLICY_FORMAT, model: model.sha256, layers });
   const fromSearch = (key: SearchName, label: string) => {
-    const best = checkpoint.searches[key]?.best;
-    if (best) entries.push({ key, label, policy: asPolicy(best.policy) });
+    const winner = winnerOf(key, checkpoint, records);
+    if (winner) entries.push({ key, label, policy: asPolicy(winner.policy) });
   };
   fromSearch('arq', 'ARQ');
   fromSearch('haq', 'HAQ');

@@ -10,8 +10,12 @@ import type { SensitivityTable } from './sensitivity.js';
 export const SEARCH_NAMES = ['arq', 'haq', 'random'] as const;
 export type SearchName = (typeof SEARCH_NAMES)[number];
 
-/** Rewards of search.md: `arq` (ACR difference), `arq-acc` (plus smoothed accuracy), `haq` (clean accuracy). */
-export const REWARD_NAMES = ['arq', 'arq-acc', 'haq'] as const;
+/**
+ * Rewards of search.md: `arq` (ACR difference), `arq-acc` (plus smoothed accuracy), `haq` (clean accuracy), and
+ * `arq-soft` (docs/search-design.md: the ACR difference mixed with a continuous per-image score, so that images whose
+ * radius is capped or zero still rank candidates).
+ */
+export const REWARD_NAMES = ['arq', 'arq-acc', 'haq', 'arq-soft'] as const;
 export type RewardName = (typeof REWARD_NAMES)[number];
 
 /** Seconds an episode spent in each stage. */
@@ -36,6 +40,9 @@ export interface RewardParts {
   /** Smoothed accuracy (certified correct at radius 0) of the quantized model by IRS. */
   smoothed_accuracy?: number;
   smoothed_accuracy_float?: number;
+  /** Mean per-image score of `arq-soft` (rewards.ts) of the quantized and of the float smoothed classifier. */
+  score?: number;
+  score_float?: number;
   /** Clean (noise-free) accuracy of the base classifiers. */
   clean_accuracy?: number;
   clean_accuracy_float?: number;
@@ -114,6 +121,19 @@ export interface RepairSummary {
   mean_bitops_removed_percent: number;
 }
 
+/** A search's top candidates scored again on fresh validation images and fresh noise (rescore.ts). */
+export interface Rescoring {
+  /** Highest search-time reward first: the episode, its search-time reward and its reward on the fresh images. */
+  candidates: { episode: number; reward: number; fresh_reward: number }[];
+  /** The episode whose policy is the search's winner (best fresh reward). */
+  winner_episode: number;
+  /** Spread of the fresh rewards between candidates, and of one candidate's reward between scorings. */
+  between: number;
+  within: number;
+  /** between / within (null when within is 0): near or below 1, the reward cannot tell these candidates apart. */
+  snr: number | null;
+}
+
 /** report.json. */
 export type SearchReport = {
   format: 'arq-search-report/1';
@@ -134,4 +154,6 @@ export type SearchReport = {
   rules?: PolicyRules;
   repair?: Partial<Record<SearchName, RepairSummary>>;
   sensitivity?: SensitivityTable;
+  /** Per search, the re-scoring that chose its winner (absent with rescore 0). */
+  rescoring?: Partial<Record<SearchName, Rescoring>>;
 } & Partial<Record<FinalKey, FinalEntry>>;

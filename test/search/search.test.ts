@@ -31,7 +31,7 @@ describe('search', () => {
     run.on('stage', ({ stage }) => stages.push(stage));
     const { report, policy, files } = await run;
     first = { dir, report };
-    expect(stages).toEqual(['calibrate', 'sensitivity', 'float-validation', 'search-arq', 'search-haq', 'search-random', 'final-float', 'final-arq', 'final-haq', 'final-random', 'final-uniform', 'final-knapsack', 'final-w8a8', 'report']);
+    expect(stages).toEqual(['calibrate', 'sensitivity', 'float-validation', 'search-arq', 'search-haq', 'search-random', 'float-fresh', 'rescore', 'final-float', 'final-arq', 'final-haq', 'final-random', 'final-uniform', 'final-knapsack', 'final-w8a8', 'report']);
     for (const file of Object.values(files)) expect(existsSync(file)).toBe(true);
     expect(existsSync(path.join(dir, 'checkpoint.json'))).toBe(true);
 
@@ -73,9 +73,21 @@ describe('search', () => {
     expect(records.map((r) => `${r.search}${r.episode}`)).toEqual(['arq', 'haq', 'random'].flatMap((s) => [0, 1, 2, 3, 4, 5].map((e) => `${s}${e}`)));
     for (const r of records) expect(r.bitops_percent).toBeLessThanOrEqual(100 * 0.015625 * (1 + 1e-9));
     const arq = records.filter((r) => r.search === 'arq');
-    const best = arq.reduce((a, b) => (b.reward > a.reward ? b : a));
+    // The winner: of the top candidates by search-time reward (distinct policies), the best on fresh images and noise.
+    for (const search of ['arq', 'haq', 'random'] as const) {
+      const rescoring = json.rescoring![search]!;
+      const mine = records.filter((r) => r.search === search);
+      const rewards = rescoring.candidates.map((c) => c.reward);
+      expect(rewards).toEqual([...rewards].sort((a, b) => b - a));
+      expect(rewards[0]).toBe(Math.max(...mine.map((r) => r.reward)));
+      expect(new Set(rescoring.candidates.map((c) => JSON.stringify(mine[c.episode].policy))).size).toBe(rescoring.candidates.length);
+      const winner = rescoring.candidates.find((c) => c.episode === rescoring.winner_episode)!;
+      expect(winner.fresh_reward).toBe(Math.max(...rescoring.candidates.map((c) => c.fresh_reward)));
+      expect(json[search]!.policy).toEqual(mine[winner.episode].policy);
+      expect(rescoring.within).toBeGreaterThanOrEqual(0);
+    }
+    const best = arq[json.rescoring!.arq!.winner_episode];
     expect(policy.layers).toEqual(best.policy);
-    expect(json.arq!.policy).toEqual(best.policy);
     expect(policyCost(model.graph, policy).bitopsPercent).toBeCloseTo(json.arq!.bitops_percent, 10);
     validatePolicy(JSON.parse(readFileSync(files.policy, 'utf8')), model.graph, model.sha256);
     expect(policy.format).toBe(POLICY_FORMAT);
@@ -121,6 +133,13 @@ describe('search', () => {
     const { report: again } = await search({ ...TOY, out: tempDir(), episodes: 2, warmup: 1, baselines: [], finetuneSteps: 2 });
     expect(outcome(again.episodes)).toEqual(outcome(report.episodes));
     expect(again.arq!.certified_radii).toEqual(report.arq!.certified_radii);
+  }, 120_000);
+
+  it('without re-scoring, the best search-time reward wins', async () => {
+    const { report, policy } = await search({ ...TOY, out: tempDir(), episodes: 3, warmup: 1, baselines: [], rescore: 0 });
+    const best = report.episodes.reduce((a, b) => (b.reward > a.reward ? b : a));
+    expect(policy.layers).toEqual(best.policy);
+    expect(report.rescoring).toBeUndefined();
   }, 120_000);
 
   it('rejects bad options before any work', async () => {
