@@ -135,6 +135,28 @@ describe('search', () => {
     expect(again.arq!.certified_radii).toEqual(report.arq!.certified_radii);
   }, 120_000);
 
+  it('resumes the final certifications where a kill left them, and --overwrite replaces a search', async () => {
+    const dir = tempDir();
+    const controller = new AbortController();
+    const killed = search({ ...TOY, out: dir, signal: controller.signal });
+    killed.on('final', ({ key }) => {
+      if (key === 'arq') controller.abort(new Error('killed'));
+    });
+    await expect(killed).rejects.toThrow('killed');
+    const floatResults = path.join(dir, 'final', 'float.tsv');
+    const before = readFileSync(floatResults, 'utf8');
+    const { report } = await search({ ...TOY, out: dir, resume: true });
+    expect(readFileSync(floatResults, 'utf8')).toBe(before); // finished, so kept as it was (timings included)
+    for (const key of ['float', 'arq', 'haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const) {
+      expect(report[key]!.certified_radii).toEqual(first.report[key]!.certified_radii);
+    }
+    const { report: replaced } = await search({ ...TOY, out: dir, overwrite: true, episodes: 2, warmup: 1, baselines: [] });
+    expect(episodes(dir).map((r) => `${r.search}${r.episode}`)).toEqual(['arq0', 'arq1']);
+    expect(replaced.uniform).toBeUndefined();
+    expect(existsSync(path.join(dir, 'final', 'uniform.tsv'))).toBe(false);
+    await expect(search({ ...TOY, out: dir, overwrite: true, resume: true })).rejects.toThrow(/resume and overwrite are exclusive/);
+  }, 240_000);
+
   it('without re-scoring, the best search-time reward wins', async () => {
     const { report, policy } = await search({ ...TOY, out: tempDir(), episodes: 3, warmup: 1, baselines: [], rescore: 0 });
     const best = report.episodes.reduce((a, b) => (b.reward > a.reward ? b : a));
