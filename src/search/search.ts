@@ -280,7 +280,7 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
 }
 
 /** Where a float reference's files go, and its noise seed. */
-interface ReferenceSet {
+export interface ReferenceSet {
   /** File stem in the search directory ('float-val' or 'float-fresh'). */
   readonly stem: string;
   readonly dataset: Dataset;
@@ -288,8 +288,11 @@ interface ReferenceSet {
   readonly stage: 'float-validation' | 'float-fresh';
 }
 
+/** The settings a float reference depends on (a search's resolved options, or a benchmark's). */
+export type ReferenceOptions = Pick<Resolved, 'valImages' | 'cleanImages' | 'sigma' | 'batch' | 'threads' | 'out' | 'resume' | 'n0' | 'n' | 'alpha' | 'np' | 'signal'>;
+
 /** CERTIFY of the float model on a validation subset (writing the IRS cache, resumable) and its clean accuracy. */
-async function floatReference(o: Resolved, model: LoadedModel, set: ReferenceSet, events: SearchRun): Promise<FloatReference> {
+export async function floatReference(o: ReferenceOptions, model: LoadedModel, set: ReferenceSet, events?: SearchRun): Promise<FloatReference> {
   const { dataset, seed, stage } = set;
   const certifiedSet = spread(dataset, o.valImages);
   const cleanSet = spread(dataset, o.cleanImages);
@@ -299,11 +302,11 @@ async function floatReference(o: Resolved, model: LoadedModel, set: ReferenceSet
   const out = path.join(o.out, `${set.stem}.tsv`);
   const cache = path.join(o.out, `${set.stem}.irs`);
   const resume = o.resume && existsSync(out) && existsSync(cache);
-  events.emit('stage', { stage, total: certifiedSet.max });
+  events?.emit('stage', { stage, total: certifiedSet.max });
   const { summary } = await certifyDataset({
     sampler, dataset, out, cache, identity: { seed, model: model.sha256, engine: 'float', data: dataset.name },
     n0: o.n0, n: o.n, alpha: o.alpha, skip: certifiedSet.skip, max: certifiedSet.max, resume, overwrite: !resume, signal: o.signal,
-    onImage: (done, total) => events.emit('progress', { stage, done, total }),
+    onImage: (done, total) => events?.emit('progress', { stage, done, total }),
   });
   const entries = readIrsCache(cache).entries;
   const { indices, labels } = certifiedSet.set;
