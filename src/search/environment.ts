@@ -73,6 +73,8 @@ export interface EpisodeOutcome {
   readonly layers: LayerBits[];
   /** Per step, the action in [0, 1] that maps to the width that ran (what the replay memory stores). */
   readonly actions: number[];
+  /** Per step, the fair width its action was mapped around. */
+  readonly fairs: number[];
   readonly repair: RepairStats;
 }
 
@@ -341,7 +343,7 @@ export class Episode {
         }
       }
     }
-    return { layers: this.env.named(repaired), actions: [...this.actions], repair };
+    return { layers: this.env.named(repaired), actions: [...this.actions], fairs: [...this.fairs], repair };
   }
 
   private take(ask: (fair: number) => number, withinBudget: boolean): number {

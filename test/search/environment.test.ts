@@ -122,6 +122,19 @@ describe('QuantizationEnvironment', () => {
         for (const a of first.actions) expect(a >= 0 && a <= 1).toBe(true);
         expect(env.policy(first.actions).layers).toEqual(first.layers);
       }
+      // All ones ask for more than the budget affords: the late layers' widths are clamped, and what is stored for
+      // them is the action of the clamped width (below 1), not the raw action.
+      const greedy = env.policy(new Array<number>(env.steps).fill(1));
+      const width = (t: number) => (t % 2 === 0 ? greedy.layers[t >> 1].wbits : greedy.layers[t >> 1].abits);
+      let clamped = 0;
+      greedy.actions.forEach((a, t) => {
+        if (env.pinned(t >> 1)) return;
+        if (width(t) < relativeBits(1, greedy.fairs[t])) clamped++;
+        if (a > 0 && a < 1) expect(relativeBits(a, greedy.fairs[t])).toBe(width(t));
+        else expect(a === 0 ? width(t) <= relativeBits(0, greedy.fairs[t]) : width(t) >= relativeBits(1, greedy.fairs[t])).toBe(true);
+      });
+      expect(clamped).toBeGreaterThan(0);
+      expect(env.policy(greedy.actions).layers).toEqual(greedy.layers);
     }
   });
 
