@@ -116,8 +116,9 @@ export interface RepairSummary {
   episodes: number;
   /** Episodes whose acted-out policy did not fit and was lowered. */
   repaired: number;
-  /** Single-bit lowerings over all episodes, and per repaired episode on average. */
+  /** Single-bit lowerings over all episodes. */
   lowered: number;
+  /** BitOps removed per repaired episode, on average, in percentage points of float BitOps (0 when none was). */
   mean_bitops_removed_percent: number;
 }
 
