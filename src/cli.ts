@@ -11,6 +11,7 @@ import { searchCommand } from './cli/search.js';
 import { trainCommand } from './cli/train.js';
 import { rejectRepeatedFlags } from './cli/options.js';
 import { serveCommand } from './cli/serve.js';
+import { sensitivityCommand } from './cli/sensitivity.js';
 
 function fail(message: string): never {
   process.stderr.write(`arq: ${message}\n`);
@@ -35,6 +36,7 @@ try {
       // bench passes its own flags through to the benchmark.
       if (argv._[0] !== 'bench') rejectRepeatedFlags(hideBin(process.argv), (parser as unknown as { getOptions(): { array: string[] } }).getOptions().array);
     }, true)
+    .command(sensitivityCommand)
     .demandCommand(1, 'name a command (arq --help lists them)')
     .strict()
     .help()

@@ -1,5 +1,5 @@
 /**
- * `arq bench <name> [options]`: runs bench/<name>.ts (kernels, network, profile, layers, certify, irs, noise, train) in one process against
+ * `arq bench <name> [options]`: runs bench/<name>.ts (kernels, network, profile, layers, certify, irs, noise, train, serve-load, search-quality) in one process against
  * ONNX Runtime on this machine. Benchmarks are TypeScript run through tsx, a development dependency of a checkout.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
@@ -10,10 +10,10 @@ interface BenchArgs {
 
 export const benchCommand: CommandModule<object, BenchArgs> = {
   command: 'bench <name> [options..]',
-  describe: 'run a benchmark of bench/ (kernels, network, profile, layers, certify, irs, noise, train) and print ratios against ONNX Runtime',
+  describe: 'run a benchmark of bench/ (kernels, network, profile, layers, certify, irs, noise, train, serve-load, search-quality) and print ratios against ONNX Runtime',
   builder: (yargs: Argv) =>
     yargs
-      .positional('name', { type: 'string', demandOption: true, describe: 'benchmark: kernels | network | profile | layers | certify | irs | noise | train' })
+      .positional('name', { type: 'string', demandOption: true, describe: 'benchmark: kernels | network | profile | layers | certify | irs | noise | train | serve-load | search-quality' })
       .positional('options', { type: 'string', array: true, describe: "the benchmark's own flags (see bench/<name>.ts), after --" })
       .strict(false) as unknown as Argv<BenchArgs>,
   handler: async (args: ArgumentsCamelCase<BenchArgs>) => {

@@ -19,3 +19,28 @@ export function finalTable(report: SearchReport): string {
   });
   return table(rows, ['', 'BitOps', 'smoothed acc', ...RADII.map((r) => `r=${r}`), 'ACR', 'ACR/float']);
 }
+
+/** Which rules every budgeted entry of the table obeyed (like-for-like), in one line. */
+export function rulesLine(report: SearchReport): string {
+  const rules = report.rules;
+  if (!rules) return 'rules: not recorded';
+  const pin = rules.pin_ends ? `first and last layers at ${rules.max_bits} bits` : 'no layer pinned';
+  return `rules of every budgeted policy (all but float and W8A8): BitOps <= ${(100 * rules.budget).toFixed(4)}% of float, widths ${rules.min_bits}..${rules.max_bits}, ${pin}; uniform = the widest uniform choice for the other layers`;
+}
+
+/** How often each search's end-of-episode repair had to act, in one line. */
+export function repairLine(report: SearchReport): string {
+  const parts = Object.entries(report.repair ?? {}).map(([name, s]) =>
+    `${name} ${s.repaired}/${s.episodes} episodes${s.repaired ? ` (${s.lowered} bits lowered, -${s.mean_bitops_removed_percent.toFixed(4)} pt BitOps each)` : ''}`);
+  return `budget repair had to act: ${parts.length ? parts.join(', ') : 'no episodes'}`;
+}
+
+/** Per search, the re-scoring that chose its winner and the measured signal-to-noise of its reward. */
+export function rescoringLines(report: SearchReport): string[] {
+  return Object.entries(report.rescoring ?? {}).map(([name, r]) => {
+    const searchBest = r.candidates[0];
+    const snr = r.snr === null ? 'no re-scoring noise measured' : `signal-to-noise ${r.snr.toFixed(2)}${r.snr < 1.5 ? ' (the reward barely tells these candidates apart)' : ''}`;
+    return `${name}: top ${r.candidates.length} re-scored on fresh images and noise; winner episode ${r.winner_episode}` +
+      `${searchBest && searchBest.episode !== r.winner_episode ? ` (search-time best: episode ${searchBest.episode})` : ''}; ${snr} = spread between candidates ${r.between.toExponential(2)} / re-scoring noise ${r.within.toExponential(2)}`;
+  });
+}

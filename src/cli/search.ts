@@ -28,6 +28,9 @@ interface SearchArgs {
   maxBits: number;
   pinEnds: boolean;
   calibration: number;
+  rescore: number;
+  sensitivityImages: number;
+  sensitivityCopies: number;
   seed: number;
   threads?: number;
   batch: number;
@@ -40,7 +43,7 @@ interface SearchArgs {
 
 export const searchCommand: CommandModule<object, SearchArgs> = {
   command: 'search',
-  describe: 'search per-layer bit widths that keep certified robustness under a BitOps budget (ARQ), against HAQ, random and uniform baselines',
+  describe: 'search per-layer bit widths that keep certified robustness under a BitOps budget (ARQ), against HAQ, random, uniform and sensitivity-knapsack baselines',
   builder: (yargs: Argv) =>
     withThreadsOption(withOutputOptions(yargs))
       .option('model', { type: 'string', describe: 'float ONNX model (default: the bundled noise-trained MNIST CNN)' })
@@ -66,6 +69,9 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('max-bits', { type: 'number', default: 8, describe: 'highest bit width' })
       .option('pin-ends', { type: 'boolean', default: true, describe: 'keep the first and last layers at --max-bits (--no-pin-ends to search them too)' })
       .option('calibration', { type: 'number', default: 256, describe: 'noisy training images for calibration' })
+      .option('rescore', { type: 'number', default: 8, describe: 'top candidates of each search re-scored on fresh validation images and noise to choose its winner (0: the best search-time reward wins)' })
+      .option('sensitivity-images', { type: 'number', default: 64, describe: 'validation images of the layer-sensitivity measurement' })
+      .option('sensitivity-copies', { type: 'number', default: 4, describe: 'noisy copies of each sensitivity image' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of noise, agents and random search' })
       .option('batch', { type: 'number', default: 400, describe: 'noisy copies per classifier call' })
       .option('out', { type: 'string', default: 'arq-search', describe: 'output directory (episodes.jsonl, checkpoint.json, best-policy.json, report.json, report.html)' })
@@ -77,10 +83,10 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     const { ArqError } = await import('../util/errors.js');
     const { progressBar } = await import('./progress.js');
     const { printJson } = await import('./print.js');
-    const { finalTable } = await import('./search-table.js');
     const { checkOutputs } = await import('../util/files.js');
 
     const model = args.model ?? bundledModelPath();
+    const { finalTable, rulesLine, repairLine, rescoringLines } = await import('./search-table.js');
     checkOutputs([args.out], { flag: '--out', inputs: await inputFiles({ ...args, model }), overwrite: true, directory: true });
 
     const controller = new AbortController();
@@ -91,7 +97,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       reward: args.reward, episodes: args.episodes, warmup: args.warmup, baselines: args.baselines, valImages: args.valImages,
       cleanImages: args.cleanImages, testImages: args.testImages, n0: args.n0, n: args.n, alpha: args.alpha, np: args.np,
       finalN: args.finalN, finetuneSteps: args.finetuneSteps, lambda: args.lambda, minBits: args.minBits, maxBits: args.maxBits, pinEnds: args.pinEnds,
-      calibrationCount: args.calibration, seed: args.seed, threads: args.threads, batch: args.batch, out: args.out,
+      calibrationCount: args.calibration, rescore: args.rescore, sensitivityImages: args.sensitivityImages, sensitivityCopies: args.sensitivityCopies, seed: args.seed, threads: args.threads, batch: args.batch, out: args.out,
       resume: args.resume, overwrite: args.overwrite, signal: controller.signal,
     });
     let bar = progressBar('', args);
@@ -122,6 +128,9 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       }
       console.log(`ARQ search on ${report.model.path} (${report.data}, sigma ${report.sigma}, budget ${(100 * report.budget).toFixed(4)}% of float BitOps)`);
       console.log(finalTable(report));
+      console.log(rulesLine(report));
+      console.log(repairLine(report));
+      for (const line of rescoringLines(report)) console.log(line);
       console.log(`final numbers: full CERTIFY of ${report.settings.test_images} test images (n = ${report.settings.final_n}); BitOps count Conv and Gemm layers only`);
       console.log(`report: ${files.html}  (data: ${files.report}, ARQ policy: ${files.policy}, episodes: ${files.episodes})`);
     } finally {

@@ -40,6 +40,7 @@ const REWARD_TEXT: Record<SearchReport['reward'], string> = {
   arq: 'arq: λ·(ACR − ACR of float), ACR by IRS on the validation subset',
   'arq-acc': 'arq-acc: λ·(ΔACR + Δ smoothed accuracy) on the validation subset',
   haq: 'haq: λ·(clean accuracy − float clean accuracy), HAQ’s reward',
+  'arq-soft': 'arq-soft: λ·(S − S of float), S the mean of (certified radius + soft margin) / 2 by IRS on the validation subset',
 };
 
 /** Radii the final table reports, when the entries' certified_accuracy has them. */
@@ -114,7 +115,19 @@ function finalTable(report: SearchReport): string {
   return (
     `<div class="card">${table(head, rows)}` +
     `<p class="caption">Full CERTIFY of each policy on ${images} test images. Smoothed accuracy counts abstentions as wrong; ` +
-    `certified accuracy at r is the fraction certified correct with radius ≥ r; ACR is the mean certified radius, 0 for wrong or abstained images.</p></div>`
+    `certified accuracy at r is the fraction certified correct with radius ≥ r; ACR is the mean certified radius, 0 for wrong or abstained images.</p>` +
+    `${rulesText(report)}</div>`
+  );
+}
+
+/** The rules every budgeted entry obeyed (ARQ, HAQ, random search, uniform, knapsack; W8A8 is a reference). */
+export function rulesText(report: SearchReport): string {
+  const rules = report.rules;
+  if (!rules) return '';
+  const pin = rules.pin_ends ? `first and last layers pinned at ${rules.max_bits} bits` : 'no layer pinned';
+  return (
+    `<p class="caption" data-rules>Rules of every budgeted policy (ARQ, HAQ, random search, uniform, knapsack): BitOps ≤ ${e(bitops(100 * rules.budget))} of float, ` +
+    `widths ${rules.min_bits}..${rules.max_bits}, ${e(pin)}; the uniform entry is the widest uniform choice for the other layers under these rules.</p>`
   );
 }
 
@@ -134,11 +147,38 @@ function searchSummary(report: SearchReport): string {
       `<td>${best ? best.episode : MISSING}</td>`,
       `<td>${bitops(best?.bitops_percent)}</td>`,
       `<td>${fixed(best?.reward_parts.acr, 3)}</td>`,
+      `<td>${repairText(report, name)}</td>`,
       `<td>${duration(seconds)}</td>`,
       '</tr>',
     ];
   });
-  return `<div class="card">${table(['search', 'episodes', 'best reward', 'at episode', 'its BitOps', 'its val. ACR', 'time'], rows)}</div>`;
+  return `<div class="card">${table(['search', 'episodes', 'best reward', 'at episode', 'its BitOps', 'its val. ACR', 'repaired', 'time'], rows)}</div>`;
+}
+
+/** How often the end-of-episode repair had to act in one search, and how much BitOps it removed on average. */
+function repairText(report: SearchReport, name: keyof NonNullable<SearchReport['repair']>): string {
+  const summary = report.repair?.[name];
+  if (!summary) return MISSING;
+  const removed = summary.repaired ? `, −${fixed(summary.mean_bitops_removed_percent, 4)} pt BitOps each` : '';
+  return e(`${summary.repaired} of ${summary.episodes}${removed}`);
+}
+
+/** The layer-sensitivity table: per layer, KL to the float model with its weights (W) or activations (A) at each width. */
+function sensitivityTable(report: SearchReport): string {
+  const table_ = report.sensitivity;
+  if (!table_) return '<p class="card">No sensitivity measured.</p>';
+  const head = ['layer', 'MACs', ...table_.bits.map((b) => `W${b}`), ...table_.bits.map((b) => `A${b}`)];
+  const cell = (value: number) => `<td>${value.toExponential(1)}</td>`;
+  const rows = table_.layers.map((layer) => [
+    '<tr>', `<td>${e(layer.name)}</td>`, `<td>${(layer.macs / 1e6).toPrecision(3)} M</td>`, ...layer.weights.map(cell), ...layer.activations.map(cell), '</tr>',
+  ]);
+  const base = table_.base.every((b) => b.wbits === b.abits && b.wbits === table_.bits.at(-1)) ? `W${table_.bits.at(-1)}A${table_.bits.at(-1)}` : 'the given policy';
+  return (
+    `<div class="card">${table(head, rows, 'sensitivity')}` +
+    `<p class="caption">Mean KL divergence from the float model's softmax on ${table_.samples} noisy inputs (${table_.images} validation images, sigma ${table_.sigma}), ` +
+    `one layer's weights (W) or input activation (A) at each width, every other layer as in ${e(base)} (its own KL ${table_.base_kl.toExponential(1)}). ` +
+    `It orders the budget repair, defines the sensitivity knapsack and seeds the agents' warm-up.</p></div>`
+  );
 }
 
 function timingsTable(report: SearchReport): string {
@@ -162,7 +202,7 @@ function notes(report: SearchReport): string {
     'BitOps count only the Conv and Gemm layers (MACs × weight bits × activation bits), as a percentage of the float model at 32×32 bits: uniform W8A8 is 6.25%, W4A4 1.5625%. Pools, additions and activations are not counted.',
     'The final table and the certified-accuracy curves come from a full CERTIFY of each policy on the test subset. Search-time figures (rewards, validation ACR) come from IRS on the validation subset with the same noise for every candidate: they rank policies, and are not comparable to the final numbers.',
     `ARQ and random search are scored by the ${e(report.reward)} reward; HAQ runs the same agent with HAQ’s clean-accuracy reward, so its rewards measure something else and it has no validation ACR.`,
-    'Every policy is budget-enforced, so search episodes sit at or left of the budget line. Hover over points, bars and layer numbers for details.',
+    'Every policy is acted out within the budget (each width bounded by what the later layers can still afford; the end-of-episode repair is a safety net whose use the search table counts), so search episodes sit at or left of the budget line. Hover over points, bars and layer numbers for details.',
   ];
   return `<div class="card"><ul class="notes">${items.map((i) => `<li>${i}</li>`).join('')}</ul></div>`;
 }
@@ -187,6 +227,7 @@ export function renderReportHtml(report: SearchReport): string {
           'Every episode that measured validation ACR. The black staircase is the Pareto front: the best ACR any episode reached at or below each BitOps; circled episodes are beaten by no other on both.',
         ),
     ),
+    section('sensitivity', 'Layer sensitivity', sensitivityTable(report)),
     section('timings', 'Timings', timingsTable(report)),
     section('notes', 'How to read this', notes(report)),
   ];

@@ -25,6 +25,7 @@ export const FINAL_COLOR: Record<FinalKey, string> = {
   haq: SEARCH_STYLE.haq.color,
   random: SEARCH_STYLE.random.color,
   uniform: '#CC79A7',
+  knapsack: '#56B4E9',
   w8a8: '#E69F00',
 };
 
@@ -41,6 +42,7 @@ const REWARD_AXIS: Record<SearchReport['reward'], string> = {
   arq: 'reward  λ·(ACR − ACR float)',
   'arq-acc': 'reward  λ·(ΔACR + Δ smoothed acc.)',
   haq: 'reward  λ·(Δ clean accuracy)',
+  'arq-soft': 'reward  λ·Δ(radius + soft margin)/2',
 };
 
 /** Plot 1: each episode's reward (warm-up episodes hollow, over a shaded band) and each search's best so far. */

@@ -12,7 +12,7 @@ import { ArqError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
 import { settingsDifferences } from '../smoothing/irs-cache.js';
 import type { JsonValue } from '../smoothing/results.js';
-import type { EpisodeRecord, SearchName } from './types.js';
+import type { EpisodeRecord, Rescoring, SearchName } from './types.js';
 
 export const CHECKPOINT_FORMAT = 'arq-search-checkpoint/1';
 
@@ -29,6 +29,8 @@ export interface Checkpoint {
   /** The settings that shape the results (compared on resume). */
   settings: { [key: string]: JsonValue };
   searches: Partial<Record<SearchName, SearchProgress>>;
+  /** Per finished search, the re-scoring of its top candidates (kept so that a resumed run does not redo it). */
+  rescoring?: Partial<Record<SearchName, Rescoring>>;
 }
 
 export const checkpointPath = (dir: string): string => path.join(dir, 'checkpoint.json');

@@ -1,19 +1,28 @@
 /**
- * Who picks an episode's actions: the DDPG agent (the ARQ and HAQ searches; HAQ's loop: warm-up episodes of uniform
- * random actions, then the actor with exploration noise, the episode's reward stored with every transition and one
- * policy update per transition) or random search (uniform actions every episode). Both save their whole state so
- * that a resumed search continues the exact same stream.
+ * Who picks an episode's actions: the DDPG agent (the ARQ and HAQ searches; HAQ's loop: warm-up episodes, then the
+ * actor with exploration noise, the episode's reward stored with every transition and one policy update per
+ * transition) or random search (uniform actions every episode). Both act through the environment's budget-relative
+ * mapping, so every policy fits the budget as acted, and both save their whole state so that a resumed search
+ * continues the exact same stream.
+ *
+ * The agent's warm-up starts from the seed policies it is given (the sensitivity knapsack and the best uniform
+ * policy: their rewards warm-start the replay memory with policies a careful engineer would try first), then
+ * continues with uniform random actions. Exploration narrows geometrically from the agent's initial sigma to
+ * FINAL_SIGMA over the learning episodes, whatever their number, so the last episodes exploit what was learned.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { JsonValue } from '../smoothing/results.js';
-import { DdpgAgent, type AgentState } from './agent/index.js';
+import { DDPG_DEFAULTS, DdpgAgent, type AgentState } from './agent/index.js';
 import { Random } from '../util/random.js';
-import { STATE_SIZE, type QuantizationEnvironment } from './environment.js';
+import { STATE_SIZE, type EpisodeOutcome, type QuantizationEnvironment } from './environment.js';
 import type { SearchName } from './types.js';
 
-/** One episode's actions (two per layer) and the states they were taken in. */
+/** Exploration sigma of the last episode. */
+export const FINAL_SIGMA = 0.05;
+
+/** One episode: its outcome (policy, actions of the widths that ran, repair) and the states the actions were taken in. */
 export interface Choice {
-  actions: number[];
+  outcome: EpisodeOutcome;
   states: Float64Array[];
 }
 
@@ -25,29 +34,44 @@ export interface Explorer {
   save(): JsonValue;
 }
 
+export interface ExplorerOptions {
+  /** Episodes of the whole search. */
+  readonly episodes: number;
+  readonly warmup: number;
+  /** Per-layer [wbits, abits] of the first warm-up episodes (at most `warmup` are used). */
+  readonly seeds: readonly (readonly (readonly [number, number])[])[];
+}
+
+/** The per-episode factor that takes sigma from DDPG's initial value to FINAL_SIGMA over the episodes past warm-up. */
+export function explorationDecay(episodes: number, warmup: number): number {
+  const learning = episodes - warmup;
+  return learning > 1 ? (FINAL_SIGMA / DDPG_DEFAULTS.initialSigma) ** (1 / (learning - 1)) : 1;
+}
+
 class AgentExplorer implements Explorer {
-  constructor(private readonly env: QuantizationEnvironment, private readonly agent: DdpgAgent, private readonly warmup: number) {}
+  constructor(private readonly env: QuantizationEnvironment, private readonly agent: DdpgAgent, private readonly options: ExplorerOptions) {}
 
   isWarmup(episode: number): boolean {
-    return episode < this.warmup;
+    return episode < this.options.warmup;
   }
 
   choose(episode: number): Choice {
     const warm = this.isWarmup(episode);
-    const actions: number[] = [];
+    const seed = warm ? this.options.seeds[episode] : undefined;
+    const run = this.env.episode();
     const states: Float64Array[] = [];
     let previous = 0;
     for (let step = 0; step < this.env.steps; step++) {
-      const state = this.env.state(step, previous);
-      previous = warm ? this.agent.randomAction() : this.agent.act(state);
+      const state = run.state(previous);
       states.push(state);
-      actions.push(previous);
+      if (seed) previous = run.force(seed[step >> 1][step % 2]);
+      else previous = run.act(warm ? this.agent.randomAction() : this.agent.act(state));
     }
-    return { actions, states };
+    return { outcome: run.finish(), states };
   }
 
-  async learn(episode: number, { actions, states }: Choice, reward: number): Promise<void> {
-    this.agent.remember(states.map((state, t) => ({ state, action: actions[t] })), reward);
+  async learn(episode: number, { outcome, states }: Choice, reward: number): Promise<void> {
+    this.agent.remember(states.map((state, t) => ({ state, action: outcome.actions[t] })), reward);
     const warm = this.isWarmup(episode);
     if (!warm) {
       for (let t = 0; t < states.length; t++) {
@@ -71,8 +95,9 @@ class RandomExplorer implements Explorer {
   }
 
   choose(): Choice {
-    const actions = Array.from({ length: this.env.steps }, () => this.random.uniform());
-    return { actions, states: [] };
+    const run = this.env.episode();
+    while (!run.done) run.act(this.random.uniform());
+    return { outcome: run.finish(), states: [] };
   }
 
   async learn(): Promise<void> {}
@@ -83,14 +108,14 @@ class RandomExplorer implements Explorer {
 }
 
 /** The explorer of a search, fresh from its seed or restored from a checkpointed state. */
-export function createExplorer(name: SearchName, env: QuantizationEnvironment, seed: number, warmup: number, saved: JsonValue): Explorer {
+export function createExplorer(name: SearchName, env: QuantizationEnvironment, seed: number, options: ExplorerOptions, saved: JsonValue): Explorer {
   if (name === 'random') {
     const random = Random.fromSeed(seed);
     if (saved !== null) random.setState((saved as { random: number[] }).random);
     return new RandomExplorer(env, random);
   }
   const agent = saved === null
-    ? new DdpgAgent({ stateSize: STATE_SIZE, stepsPerEpisode: env.steps, seed })
+    ? new DdpgAgent({ stateSize: STATE_SIZE, stepsPerEpisode: env.steps, seed, sigmaDecay: explorationDecay(options.episodes, options.warmup) })
     : DdpgAgent.restore(saved as unknown as AgentState);
-  return new AgentExplorer(env, agent, warmup);
+  return new AgentExplorer(env, agent, options);
 }

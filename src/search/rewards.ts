@@ -6,6 +6,11 @@
  *              common random numbers). Wrong or abstained images count radius 0, so R also pays for accuracy.
  * - `arq-acc`: adds lambda (acc_q - acc_fp), acc the smoothed accuracy (certified correct at radius 0).
  * - `haq`:     R = lambda (acc_q - acc_fp) on the clean (noise-free) accuracy of the base classifiers: HAQ's reward.
+ * - `arq-soft`: R = lambda (S_q - S_fp), S the mean over images of (radius + soft) / 2, soft = +-sigma
+ *              Phi^-1((k + 1/2) / (m + 1)) with k the count of the certified class among the m samples IRS drew for
+ *              the candidate (the float model's first m recorded samples for S_fp), + when that class is the label and
+ *              - otherwise. The radius is capped by IRS's bounds and is 0 on every wrong or abstained image; the soft
+ *              score keeps ranking candidates there, so fewer images separate two candidates.
  * IRS's ACR_q is biased low against ACR_fp by its disagreement bound zeta (n_p samples instead of n); the bias is
  * nearly the same for every candidate, so it shifts rewards without reordering them.
  */
@@ -14,7 +19,8 @@ import type { IntPlan } from '../quant/int-plan.js';
 import type { FloatPlan } from '../engine/float-plan.js';
 import type { Dataset } from '../data/index.js';
 import { accuracyOf } from '../engine/predict.js';
-import { certifyIncremental } from '../smoothing/irs.js';
+import { certifyIncremental, type IrsResult } from '../smoothing/irs.js';
+import { normalQuantile } from '../smoothing/bounds.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import type { IrsCacheEntry } from '../smoothing/irs-cache.js';
 import type { CandidateBuilder } from './candidate.js';
@@ -37,6 +43,8 @@ export interface FloatReference {
   readonly alpha: number;
   readonly acr: number;
   readonly smoothedAccuracy: number;
+  /** The float model's mean `arq-soft` score over the certified images, from its recorded samples. */
+  readonly score: number;
   /** The images of the clean-accuracy reward. */
   readonly clean: Dataset;
   readonly cleanAccuracy: number;
@@ -89,31 +97,71 @@ export class RewardFunction {
       parts = { clean_accuracy: accuracy, clean_accuracy_float: this.reference.cleanAccuracy };
       reward = lambda * (accuracy - this.reference.cleanAccuracy);
     } else {
-      const { acr, smoothedAccuracy } = await this.incrementalAcr(plan, signal);
+      const { acr, smoothedAccuracy, score } = await this.incrementalAcr(plan, signal);
       parts = { acr, acr_float: this.reference.acr, smoothed_accuracy: smoothedAccuracy, smoothed_accuracy_float: this.reference.smoothedAccuracy };
       reward = lambda * (acr - this.reference.acr);
       if (this.options.reward === 'arq-acc') reward += lambda * (smoothedAccuracy - this.reference.smoothedAccuracy);
+      if (this.options.reward === 'arq-soft') {
+        parts = { ...parts, score, score_float: this.reference.score };
+        reward = lambda * (score - this.reference.score);
+      }
     }
     return { reward, parts, finetuneSeconds, quantizeSeconds, certifySeconds: (performance.now() - startCertify) / 1000 };
   }
 
   /** ACR and smoothed accuracy of the plan's smoothed classifier by IRS over the certified validation images. */
-  private async incrementalAcr(plan: IntPlan, signal?: AbortSignal): Promise<{ acr: number; smoothedAccuracy: number }> {
+  private async incrementalAcr(plan: IntPlan, signal?: AbortSignal): Promise<{ acr: number; smoothedAccuracy: number; score: number }> {
     const { certified, cache, n0, alpha } = this.reference;
     const { sigma, seed, np, threads } = this.options;
     const per = certified.images.length / certified.labels.length;
     const sampler = nativeSampler(plan, per, { sigma, seed, batch: Math.min(np, 1000), threads });
     let radiusSum = 0;
     let correct = 0;
+    let scoreSum = 0;
     for (let k = 0; k < certified.indices.length; k++) {
       const idx = certified.indices[k];
-      const result = await certifyIncremental(sampler, certified.images.subarray(k * per, (k + 1) * per), idx, cache.get(idx)!, { n0, np, alpha, signal });
+      const entry = cache.get(idx)!;
+      const result = await certifyIncremental(sampler, certified.images.subarray(k * per, (k + 1) * per), idx, entry, { n0, np, alpha, signal });
+      const radius = result.prediction === certified.labels[k] ? result.radius : 0;
       if (result.prediction === certified.labels[k]) {
         correct++;
-        radiusSum += result.radius;
+        radiusSum += radius;
       }
+      scoreSum += imageScore(radius, softOfIrs(result, entry, certified.labels[k], np, sigma));
     }
     const count = certified.indices.length;
-    return { acr: radiusSum / count, smoothedAccuracy: correct / count };
+    return { acr: radiusSum / count, smoothedAccuracy: correct / count, score: scoreSum / count };
   }
+}
+
+/** sigma Phi^-1((k + 1/2) / (m + 1)): a continuous margin of k votes out of m (finite at k = 0 and k = m). */
+export function softMargin(k: number, m: number, sigma: number): number {
+  return sigma * normalQuantile((k + 0.5) / (m + 1));
+}
+
+/** `arq-soft`'s per-image score: the certified radius (0 when wrong or abstained) and the soft margin, equally weighted. */
+export function imageScore(radius: number, soft: number): number {
+  return (radius + soft) / 2;
+}
+
+/** The soft margin of the float model on one image from its first `m` recorded samples (what IRS compares against). */
+export function floatSoft(entry: IrsCacheEntry, label: number, m: number, sigma: number): number {
+  const used = Math.min(m, entry.predictions.length);
+  let k = 0;
+  for (let i = 0; i < used; i++) if (entry.predictions[i] === entry.classA) k++;
+  return signedSoft(k, used, entry.classA === label, sigma);
+}
+
+/**
+ * The soft margin of a candidate from its IRS result: the count of f's class cA among the samples it drew, + when cA
+ * is the label; where IRS drew nothing (f abstained), the float model's own margin stands in.
+ */
+function softOfIrs(result: IrsResult, entry: IrsCacheEntry, label: number, np: number, sigma: number): number {
+  if (result.countA === null || result.samples === 0) return floatSoft(entry, label, np, sigma);
+  return signedSoft(result.countA, result.samples, entry.classA === label, sigma);
+}
+
+/** The margin of cA's k votes of m, for the label: + when cA is the label; else the margin of the m - k other votes at most. */
+function signedSoft(k: number, m: number, isLabel: boolean, sigma: number): number {
+  return isLabel ? softMargin(k, m, sigma) : softMargin(m - k, m, sigma);
 }

@@ -1,21 +1,22 @@
 /**
- * The ARQ search end to end (search.md): calibrate once, certify the float model once on the validation subset (which
- * fills the IRS cache), run the searches (the DDPG agent with the chosen reward, the same agent with HAQ's reward,
- * random search with the same episode count), then certify the float model, every winner and the uniform baselines
- * in full on the test subset, and write report.json, report.html and best-policy.json.
+ * The ARQ search end to end (search.md, docs/search-design.md): calibrate once, measure every layer's sensitivity
+ * once, certify the float model once on the validation subset (which fills the IRS cache), run the searches (the DDPG
+ * agent with the chosen reward, the same agent with HAQ's reward, random search with the same episode count), then
+ * certify the float model, every winner and the baselines (best uniform policy and sensitivity knapsack under the
+ * same rules, W8A8) in full on the test subset, and write report.json, report.html and best-policy.json.
  *
  * Validation images come from the training split (the test split is used only for the final numbers); a model trained
  * on all of it, as the bundled default is, sees optimistic validation figures, which is why final numbers never come
  * from the search. Everything is seeded: the same seed gives the same episodes, whatever the thread count.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadDataset, selectEvery, trainingSpec, type Dataset } from '../data/index.js';
 import { loadModel, type LoadedModel } from '../model.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import { calibrate, type Calibration } from '../quant/calibrate.js';
-import { POLICY_FORMAT, savePolicy, uniformPolicy, type Policy } from '../quant/policy.js';
+import { POLICY_FORMAT, savePolicy, uniformPolicy, type LayerBits, type Policy } from '../quant/policy.js';
 import { policyCost } from '../quant/cost.js';
 import { certifyDataset } from '../smoothing/run.js';
 import { nativeSampler } from '../smoothing/samplers.js';
@@ -26,17 +27,21 @@ import { cpuInfo } from '../native.js';
 import { ArqError } from '../util/errors.js';
 import { integerInRange, numberInRange, oneOf } from '../util/check.js';
 import { writeReport } from '../report/index.js';
-import { QuantizationEnvironment, widestUniform } from './environment.js';
-import { cleanAccuracy, DEFAULT_LAMBDA, RewardFunction, type FloatReference, type ImageSet } from './rewards.js';
+import { QuantizationEnvironment, searchLayers } from './environment.js';
+import { measureSensitivity, sensitivityCosts, type SensitivityTable } from './sensitivity.js';
+import { sensitivityKnapsack } from './knapsack.js';
+import { rescore } from './rescore.js';
+import { writeFileAtomic } from '../util/files.js';
+import { cleanAccuracy, DEFAULT_LAMBDA, floatSoft, imageScore, RewardFunction, type FloatReference, type ImageSet } from './rewards.js';
 import { checkResumable, EpisodeLog, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { certifyFinal, type FinalSettings } from './final.js';
 import { CandidateBuilder } from './candidate.js';
 import { createExplorer } from './explorers.js';
-import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type RewardName, type SearchName, type SearchReport } from './types.js';
+import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type RepairSummary, type RewardName, type SearchName, type SearchReport } from './types.js';
 import { shapeSize } from '../graph/ir.js';
 
 /** Baselines certified beside ARQ's winner (HAQ and random search also need their searches to run). */
-export const BASELINES = ['haq', 'random', 'uniform', 'w8a8'] as const;
+export const BASELINES = ['haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const;
 export type BaselineName = (typeof BASELINES)[number];
 
 export interface SearchOptions {
@@ -79,6 +84,11 @@ export interface SearchOptions {
   /** Keep the first and last layers at maxBits. Default true. */
   pinEnds?: boolean;
   calibrationCount?: number;
+  /** Top candidates of each search re-scored on fresh validation images and noise to choose its winner (0: none). Default 8. */
+  rescore?: number;
+  /** Validation images, and noisy copies of each, of the layer-sensitivity measurement. Defaults 64 and 4. */
+  sensitivityImages?: number;
+  sensitivityCopies?: number;
   seed?: number;
   threads?: number;
   batch?: number;
@@ -92,7 +102,7 @@ export interface SearchOptions {
 }
 
 /** A stage of the run, for progress displays. */
-export type SearchStage = 'calibrate' | 'float-validation' | `search-${SearchName}` | `final-${FinalKey}` | 'report';
+export type SearchStage = 'calibrate' | 'sensitivity' | 'float-validation' | 'float-fresh' | 'rescore' | `search-${SearchName}` | `final-${FinalKey}` | 'report';
 
 export interface SearchEvents {
   stage: [{ stage: SearchStage; total: number }];
@@ -134,7 +144,7 @@ export function search(options: SearchOptions): SearchRun {
 const SEARCH_DEFAULTS = {
   data: 'mnist', sigma: 0.25, budget: 0.015625, reward: 'arq' as RewardName, episodes: 120, warmup: 20,
   valImages: 100, cleanImages: 2000, testImages: 200, n0: 100, n: 10_000, alpha: 0.001, finalN: 10_000,
-  lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, seed: 0, batch: 400,
+  lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, rescore: 8, sensitivityImages: 64, sensitivityCopies: 4, seed: 0, batch: 400,
   finetuneSteps: 0,
 } as const;
 
@@ -161,6 +171,9 @@ function resolveOptions(options: SearchOptions) {
     lambda: numberInRange('lambda', o.lambda, 0, 1e6, { exclusiveMin: true }),
     minBits: o.minBits, maxBits: o.maxBits, pinEnds: Boolean(o.pinEnds),
     calibrationCount: integerInRange('calibrationCount', o.calibrationCount, 1, 1_000_000),
+    rescore: integerInRange('rescore', o.rescore, 0, 1000),
+    sensitivityImages: integerInRange('sensitivityImages', o.sensitivityImages, 1, 1_000_000),
+    sensitivityCopies: integerInRange('sensitivityCopies', o.sensitivityCopies, 1, 1_000_000),
     seed: integerInRange('seed', o.seed, 0, 2 ** 32 - 1),
     threads: o.threads === undefined ? cpuInfo().threads : integerInRange('threads', o.threads, 1, 256),
     batch: integerInRange('batch', o.batch, 1, 65536),
@@ -175,7 +188,8 @@ function settingsOf(o: Resolved, model: LoadedModel): { [key: string]: JsonValue
     model: model.sha256, data: o.data, val_data: o.valData, sigma: o.sigma, budget: o.budget, reward: o.reward,
     episodes: o.episodes, warmup: o.warmup, baselines: [...o.baselines], val_images: o.valImages, clean_images: o.cleanImages,
     test_images: o.testImages, n0: o.n0, n: o.n, alpha: o.alpha, np: o.np, final_n: o.finalN, finetune_steps: o.finetuneSteps, lambda: o.lambda,
-    min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds, calibration_count: o.calibrationCount, seed: o.seed,
+    min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds, calibration_count: o.calibrationCount,
+    rescore: o.rescore, sensitivity_images: o.sensitivityImages, sensitivity_copies: o.sensitivityCopies, seed: o.seed,
   };
 }
 
@@ -187,7 +201,7 @@ function spread(dataset: Dataset, count: number): { set: ImageSet; selected: Dat
   return { set: { images: selected.images, labels: selected.labels, indices }, selected, skip, max };
 }
 
-const OUTPUT_FILES = ['checkpoint.json', 'episodes.jsonl', 'report.json', 'report.html', 'best-policy.json', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'final'];
+const OUTPUT_FILES = ['checkpoint.json', 'episodes.jsonl', 'sensitivity.json', 'report.json', 'report.html', 'best-policy.json', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'float-fresh.tsv', 'float-fresh.settings.json', 'float-fresh.summary.json', 'float-fresh.irs', 'final'];
 
 function prepareDirectory(o: Resolved): Checkpoint | null {
   mkdirSync(o.out, { recursive: true });
@@ -215,7 +229,8 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   };
 
   const model = await loadModel(o.model);
-  const env = new QuantizationEnvironment(model.graph, { budget: o.budget, minBits: o.minBits, maxBits: o.maxBits, pinEnds: o.pinEnds });
+  const rules = { budget: o.budget, minBits: o.minBits, maxBits: o.maxBits, pinEnds: o.pinEnds };
+  new QuantizationEnvironment(model.graph, rules); // checks the budget before any work
   const settings = settingsOf(o, model);
   // Data first: a bad spec must fail before the directory holds a checkpoint that would ask for --resume.
   const [valDataset, testDataset] = await Promise.all([loadDataset(o.valData, 'train'), loadDataset(o.data, 'test')]);
@@ -225,8 +240,11 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   writeCheckpoint(o.out, checkpoint);
   events.emit('stage', { stage: 'calibrate', total: 1 });
   const calibration = await timed('calibrate', () => calibrate(model.graph, valDataset, { sigma: o.sigma, count: o.calibrationCount, seed: o.seed, threads: o.threads }));
+  const sensitivity = await timed('sensitivity', () => layerSensitivity(o, model, calibration, valDataset, events));
+  const env = new QuantizationEnvironment(model.graph, { ...rules, sensitivity: sensitivityCosts(sensitivity) });
+  const baselines = budgetedBaselines(env, sensitivity);
 
-  const reference = await timed('float-validation', () => floatReference(o, model, valDataset, events));
+  const reference = await timed('float-validation', () => floatReference(o, model, { stem: 'float-val', dataset: valDataset, seed: o.seed, stage: 'float-validation' }, events));
   const candidates = new CandidateBuilder(model.graph, calibration, { steps: o.finetuneSteps, train: valDataset, sigma: o.sigma, seed: o.seed, threads: o.threads });
   const rewards = new RewardFunction(candidates, reference, { reward: o.reward, lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
   const haqRewards = new RewardFunction(candidates, reference, { reward: 'haq', lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
@@ -235,23 +253,25 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   try {
     const searches: SearchName[] = ['arq', ...(['haq', 'random'] as const).filter((s) => o.baselines.includes(s))];
     for (const name of searches) {
-      await timed(`search-${name}`, () => runEpisodes(name, name === 'haq' ? haqRewards : rewards, o, env, model, checkpoint, log, events));
+      await timed(`search-${name}`, () => runEpisodes(name, name === 'haq' ? haqRewards : rewards, o, env, baselines, model, checkpoint, log, events));
     }
   } finally {
     log.close();
   }
+  if (o.rescore > 0) await timed('rescore', () => rescoreSearches(o, model, candidates, valDataset, log.records, checkpoint, events));
 
-  const finals = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, events));
+  const finals = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, log.records, env, baselines, events));
   events.emit('stage', { stage: 'report', total: 1 });
-  const arqBest = checkpoint.searches.arq!.best!;
-  const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers: arqBest.policy };
+  const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers: winnerOf('arq', checkpoint, log.records)!.policy };
   timings.total = (performance.now() - started) / 1000;
   const report: SearchReport = {
     format: 'arq-search-report/1', created: new Date().toISOString(),
     model: { path: o.model, sha256: model.sha256 }, data: testDataset.name, sigma: o.sigma, budget: o.budget, reward: o.reward,
     settings: { ...settings, threads: o.threads, batch: o.batch, val_data_name: valDataset.name },
     layers: env.layers.map((l) => ({ name: l.name, op: l.op, macs: l.macs, params: l.params })),
-    episodes: log.records, timings, ...finals,
+    episodes: log.records, timings,
+    rules: { budget: o.budget, min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds },
+    repair: repairSummaries(log.records), sensitivity, ...(checkpoint.rescoring ? { rescoring: checkpoint.rescoring } : {}), ...finals,
   };
   const policyFile = path.join(o.out, 'best-policy.json');
   await savePolicy(policyFile, policy);
@@ -259,44 +279,63 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   return { report, policy, files: { report: json, html, policy: policyFile, episodes: path.join(o.out, 'episodes.jsonl') } };
 }
 
-/** CERTIFY of the float model on the validation subset (writing the IRS cache, resumable) and its clean accuracy. */
-async function floatReference(o: Resolved, model: LoadedModel, valDataset: Dataset, events: SearchRun): Promise<FloatReference> {
-  const certifiedSet = spread(valDataset, o.valImages);
-  const cleanSet = spread(valDataset, o.cleanImages);
+/** Where a float reference's files go, and its noise seed. */
+export interface ReferenceSet {
+  /** File stem in the search directory ('float-val' or 'float-fresh'). */
+  readonly stem: string;
+  readonly dataset: Dataset;
+  readonly seed: number;
+  readonly stage: 'float-validation' | 'float-fresh';
+}
+
+/** The settings a float reference depends on (a search's resolved options, or a benchmark's). */
+export type ReferenceOptions = Pick<Resolved, 'valImages' | 'cleanImages' | 'sigma' | 'batch' | 'threads' | 'out' | 'resume' | 'n0' | 'n' | 'alpha' | 'np' | 'signal'>;
+
+/** CERTIFY of the float model on a validation subset (writing the IRS cache, resumable) and its clean accuracy. */
+export async function floatReference(o: ReferenceOptions, model: LoadedModel, set: ReferenceSet, events?: SearchRun): Promise<FloatReference> {
+  const { dataset, seed, stage } = set;
+  const certifiedSet = spread(dataset, o.valImages);
+  const cleanSet = spread(dataset, o.cleanImages);
   const plan = FloatPlan.build(model.graph);
   const inputSize = shapeSize(model.graph.input.shape);
-  const sampler = nativeSampler(plan, inputSize, { sigma: o.sigma, seed: o.seed, batch: o.batch, threads: o.threads });
-  const out = path.join(o.out, 'float-val.tsv');
-  const cache = path.join(o.out, 'float-val.irs');
+  const sampler = nativeSampler(plan, inputSize, { sigma: o.sigma, seed, batch: o.batch, threads: o.threads });
+  const out = path.join(o.out, `${set.stem}.tsv`);
+  const cache = path.join(o.out, `${set.stem}.irs`);
   const resume = o.resume && existsSync(out) && existsSync(cache);
-  events.emit('stage', { stage: 'float-validation', total: certifiedSet.max });
+  events?.emit('stage', { stage, total: certifiedSet.max });
   const { summary } = await certifyDataset({
-    sampler, dataset: valDataset, out, cache, identity: { seed: o.seed, model: model.sha256, engine: 'float', data: valDataset.name },
+    sampler, dataset, out, cache, identity: { seed, model: model.sha256, engine: 'float', data: dataset.name },
     n0: o.n0, n: o.n, alpha: o.alpha, skip: certifiedSet.skip, max: certifiedSet.max, resume, overwrite: !resume, signal: o.signal,
-    onImage: (done, total) => events.emit('progress', { stage: 'float-validation', done, total }),
+    onImage: (done, total) => events?.emit('progress', { stage, done, total }),
   });
   const entries = readIrsCache(cache).entries;
+  const { indices, labels } = certifiedSet.set;
+  const score = indices.reduce((sum, idx, k) => {
+    const entry = entries.get(idx)!;
+    return sum + imageScore(entry.prediction === labels[k] ? entry.radius : 0, floatSoft(entry, labels[k], o.np, o.sigma));
+  }, 0) / indices.length;
   return {
-    certified: certifiedSet.set, cache: entries, n0: o.n0, alpha: o.alpha, acr: summary.acr, smoothedAccuracy: summary.clean_accuracy,
+    certified: certifiedSet.set, cache: entries, n0: o.n0, alpha: o.alpha, acr: summary.acr, smoothedAccuracy: summary.clean_accuracy, score,
     clean: cleanSet.selected, cleanAccuracy: await cleanAccuracy(plan, cleanSet.selected, o.threads),
   };
 }
 
 /** One search's episodes, from its checkpointed progress to o.episodes; checkpoint after every episode. */
 async function runEpisodes(
-  name: SearchName, rewards: RewardFunction, o: Resolved, env: QuantizationEnvironment, model: LoadedModel,
+  name: SearchName, rewards: RewardFunction, o: Resolved, env: QuantizationEnvironment, baselines: BudgetedBaselines, model: LoadedModel,
   checkpoint: Checkpoint, log: EpisodeLog, events: SearchRun,
 ): Promise<void> {
   const seed = o.seed + SEARCH_NAMES.indexOf(name);
   const progress = checkpoint.searches[name] ?? { episodes: 0, best: null, state: null };
-  const explorer = createExplorer(name, env, seed, o.warmup, progress.state);
+  const seeds = [baselines.knapsack, baselines.uniform].filter((b): b is [number, number][] => b !== null);
+  const explorer = createExplorer(name, env, seed, { episodes: o.episodes, warmup: o.warmup, seeds }, progress.state);
   events.emit('stage', { stage: `search-${name}`, total: o.episodes });
   for (let episode = progress.episodes; episode < o.episodes; episode++) {
     o.signal?.throwIfAborted();
     const t0 = performance.now();
     const warmup = explorer.isWarmup(episode);
     const choice = explorer.choose(episode);
-    const layers = env.policy(choice.actions);
+    const { layers, actions, repair } = choice.outcome;
     const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers };
     const agentChoose = (performance.now() - t0) / 1000;
     const outcome = await rewards.evaluate(policy, o.signal);
@@ -304,7 +343,8 @@ async function runEpisodes(
     await explorer.learn(episode, choice, outcome.reward);
     const agentLearn = (performance.now() - t1) / 1000;
     const record: EpisodeRecord = {
-      search: name, episode, warmup, actions: name === 'random' ? [] : choice.actions, policy: layers,
+      search: name, episode, warmup, actions, policy: layers,
+      repair: { lowered: repair.lowered, bitops_removed_percent: 100 * repair.bitopsRemoved },
       bitops_percent: policyCost(model.graph, policy).bitopsPercent, reward: outcome.reward, reward_parts: outcome.parts,
       timings: {
         quantize: outcome.quantizeSeconds, finetune: outcome.finetuneSeconds, certify: outcome.certifySeconds, agent: agentChoose + agentLearn,
@@ -323,24 +363,114 @@ async function runEpisodes(
   }
 }
 
-/** Full CERTIFY on the test subset of the float model, each search's winner and the uniform baselines. */
+/** A search's winner: the re-scoring's choice when there was one, else its best search-time reward. */
+function winnerOf(name: SearchName, checkpoint: Checkpoint, records: readonly EpisodeRecord[]): EpisodeRecord | null {
+  const chosen = checkpoint.rescoring?.[name]?.winner_episode;
+  if (chosen === undefined) return checkpoint.searches[name]?.best ?? null;
+  return records.find((r) => r.search === name && r.episode === chosen)!;
+}
+
+/**
+ * The validation split without the images any search-time reward used: every image offset by half the smaller of
+ * the two selections' strides from the images they pick (both pick every skip-th image from 0).
+ */
+function freshImages(o: Resolved, dataset: Dataset): Dataset {
+  const stride = Math.min(spread(dataset, o.valImages).skip, spread(dataset, o.cleanImages).skip);
+  const offset = Math.floor(stride / 2);
+  const per = dataset.images.length / dataset.count;
+  return {
+    ...dataset, name: `${dataset.name}+${offset}`, count: dataset.count - offset,
+    images: dataset.images.subarray(offset * per), labels: dataset.labels.subarray(offset),
+  };
+}
+
+/** Noise seed of the fresh re-scoring: any seed the searches do not use. */
+const FRESH_SEED_OFFSET = 1_000_003;
+
+/** Re-scores each finished search's top candidates on fresh images and noise (resumable through the checkpoint). */
+async function rescoreSearches(
+  o: Resolved, model: LoadedModel, candidates: CandidateBuilder, valDataset: Dataset, records: readonly EpisodeRecord[], checkpoint: Checkpoint,
+  events: SearchRun,
+): Promise<void> {
+  const names = SEARCH_NAMES.filter((name) => checkpoint.searches[name] && !checkpoint.rescoring?.[name]);
+  if (names.length === 0) return;
+  const seed = o.seed + FRESH_SEED_OFFSET;
+  const reference = await floatReference(o, model, { stem: 'float-fresh', dataset: freshImages(o, valDataset), seed, stage: 'float-fresh' }, events);
+  events.emit('stage', { stage: 'rescore', total: names.length });
+  for (const [k, name] of names.entries()) {
+    const fresh = new RewardFunction(candidates, reference, { reward: name === 'haq' ? 'haq' : o.reward, lambda: o.lambda, sigma: o.sigma, seed, np: o.np, threads: o.threads });
+    const result = await rescore(records.filter((r) => r.search === name), o.rescore, fresh, model.sha256, o.signal);
+    checkpoint.rescoring = { ...checkpoint.rescoring, [name]: result };
+    writeCheckpoint(o.out, checkpoint);
+    events.emit('progress', { stage: 'rescore', done: k + 1, total: names.length });
+  }
+}
+
+/** Per search, how often the repair acted and how much it removed. */
+function repairSummaries(records: readonly EpisodeRecord[]): Partial<Record<SearchName, RepairSummary>> {
+  const out: Partial<Record<SearchName, RepairSummary>> = {};
+  for (const name of SEARCH_NAMES) {
+    const mine = records.filter((r) => r.search === name);
+    if (mine.length === 0) continue;
+    const repaired = mine.filter((r) => r.repair.lowered > 0);
+    out[name] = {
+      episodes: mine.length, repaired: repaired.length, lowered: repaired.reduce((s, r) => s + r.repair.lowered, 0),
+      mean_bitops_removed_percent: repaired.length ? repaired.reduce((s, r) => s + r.repair.bitops_removed_percent, 0) / repaired.length : 0,
+    };
+  }
+  return out;
+}
+
+/** The budgeted baselines under the search's rules: the best uniform policy and the sensitivity knapsack (null where none fits). */
+interface BudgetedBaselines {
+  uniform: [number, number][] | null;
+  uniformLabel: string;
+  knapsack: [number, number][] | null;
+}
+
+function budgetedBaselines(env: QuantizationEnvironment, sensitivity: SensitivityTable): BudgetedBaselines {
+  const best = env.bestUniform();
+  const costs = sensitivityCosts(sensitivity);
+  const knapsack = sensitivityKnapsack(
+    env.layers.map((layer, i) => ({ macs: layer.macs, pinned: env.pinned(i), ...costs[i] })), env.budgetBitops, env.minBits, env.maxBits,
+  );
+  return {
+    uniform: best && env.layers.map((_, i): [number, number] => (env.pinned(i) ? [env.maxBits, env.maxBits] : [best.wbits, best.abits])),
+    uniformLabel: best ? `uniform W${best.wbits}A${best.abits}` : 'uniform',
+    knapsack,
+  };
+}
+
+/** The layer sensitivity of the search's model, measured once and kept in DIR/sensitivity.json for a resumed run. */
+async function layerSensitivity(o: Resolved, model: LoadedModel, calibration: Calibration, valDataset: Dataset, events: SearchRun): Promise<SensitivityTable> {
+  const file = path.join(o.out, 'sensitivity.json');
+  if (o.resume && existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as SensitivityTable;
+  events.emit('stage', { stage: 'sensitivity', total: searchLayers(model.graph).length });
+  const table = await measureSensitivity(model.graph, calibration, valDataset, {
+    sigma: o.sigma, seed: o.seed, images: o.sensitivityImages, copies: o.sensitivityCopies, minBits: o.minBits, maxBits: o.maxBits,
+    threads: o.threads, signal: o.signal, onLayer: (done, total) => events.emit('progress', { stage: 'sensitivity', done, total }),
+  });
+  writeFileAtomic(file, `${JSON.stringify(table)}\n`);
+  return table;
+}
+
+/** Full CERTIFY on the test subset of the float model, each search's winner and the baselines. */
 async function finalCertifications(
   o: Resolved, model: LoadedModel, candidates: CandidateBuilder, calibration: Calibration, testDataset: Dataset, checkpoint: Checkpoint,
-  events: SearchRun,
+  records: readonly EpisodeRecord[], env: QuantizationEnvironment, baselines: BudgetedBaselines, events: SearchRun,
 ): Promise<Partial<Record<FinalKey, FinalEntry>>> {
   const test = spread(testDataset, o.testImages);
   const entries: { key: FinalKey; label: string; policy: Policy | null }[] = [{ key: 'float', label: 'float', policy: null }];
+  const asPolicy = (layers: LayerBits[]): Policy => ({ format: POLICY_FORMAT, model: model.sha256, layers });
   const fromSearch = (key: SearchName, label: string) => {
-    const best = checkpoint.searches[key]?.best;
-    if (best) entries.push({ key, label, policy: { format: POLICY_FORMAT, model: model.sha256, layers: best.policy } });
+    const winner = winnerOf(key, checkpoint, records);
+    if (winner) entries.push({ key, label, policy: asPolicy(winner.policy) });
   };
   fromSearch('arq', 'ARQ');
   fromSearch('haq', 'HAQ');
   fromSearch('random', 'random search');
-  const uniform = widestUniform(o.budget, o.minBits, o.maxBits);
-  if (o.baselines.includes('uniform') && uniform) {
-    entries.push({ key: 'uniform', label: `uniform W${uniform.wbits}A${uniform.abits}`, policy: uniformPolicy(model.graph, model.sha256, uniform.wbits, uniform.abits) });
-  }
+  if (o.baselines.includes('uniform') && baselines.uniform) entries.push({ key: 'uniform', label: baselines.uniformLabel, policy: asPolicy(env.named(baselines.uniform)) });
+  if (o.baselines.includes('knapsack') && baselines.knapsack) entries.push({ key: 'knapsack', label: 'sensitivity knapsack', policy: asPolicy(env.named(baselines.knapsack)) });
   if (o.baselines.includes('w8a8')) entries.push({ key: 'w8a8', label: 'W8A8', policy: uniformPolicy(model.graph, model.sha256, 8, 8) });
 
   const finals: Partial<Record<FinalKey, FinalEntry>> = {};

@@ -4,13 +4,18 @@
  * Field names in snake_case are part of the file formats scripts read.
  */
 import type { LayerBits } from '../quant/policy.js';
+import type { SensitivityTable } from './sensitivity.js';
 
 /** The searches arq runs under one budget: the ARQ agent, the same agent with HAQ's reward, random policies. */
 export const SEARCH_NAMES = ['arq', 'haq', 'random'] as const;
 export type SearchName = (typeof SEARCH_NAMES)[number];
 
-/** Rewards of search.md: `arq` (ACR difference), `arq-acc` (plus smoothed accuracy), `haq` (clean accuracy). */
-export const REWARD_NAMES = ['arq', 'arq-acc', 'haq'] as const;
+/**
+ * Rewards of search.md: `arq` (ACR difference), `arq-acc` (plus smoothed accuracy), `haq` (clean accuracy), and
+ * `arq-soft` (docs/search-design.md: the ACR difference mixed with a continuous per-image score, so that images whose
+ * radius is capped or zero still rank candidates).
+ */
+export const REWARD_NAMES = ['arq', 'arq-acc', 'haq', 'arq-soft'] as const;
 export type RewardName = (typeof REWARD_NAMES)[number];
 
 /** Seconds an episode spent in each stage. */
@@ -35,6 +40,9 @@ export interface RewardParts {
   /** Smoothed accuracy (certified correct at radius 0) of the quantized model by IRS. */
   smoothed_accuracy?: number;
   smoothed_accuracy_float?: number;
+  /** Mean per-image score of `arq-soft` (rewards.ts) of the quantized and of the float smoothed classifier. */
+  score?: number;
+  score_float?: number;
   /** Clean (noise-free) accuracy of the base classifiers. */
   clean_accuracy?: number;
   clean_accuracy_float?: number;
@@ -47,10 +55,15 @@ export interface EpisodeRecord {
   episode: number;
   /** Warm-up (uniform random actions) rather than the actor's. */
   warmup: boolean;
-  /** Raw actions in [0, 1], two per layer (weights, then input activation); empty for random search. */
+  /**
+   * Two per layer (weights, then input activation): the action in [0, 1] of the width that ran, relative to the
+   * step's fair width (environment.ts), exactly what the agent's replay memory stores.
+   */
   actions: number[];
-  /** The policy evaluated: the actions' bit widths after budget enforcement. */
+  /** The policy evaluated: the widths that ran (after the repair, when it had to act). */
   policy: LayerBits[];
+  /** What the end-of-episode repair did: single-bit lowerings, and BitOps removed in % of float BitOps. */
+  repair: { lowered: number; bitops_removed_percent: number };
   bitops_percent: number;
   reward: number;
   reward_parts: RewardParts;
@@ -59,7 +72,7 @@ export interface EpisodeRecord {
 
 /** A winner's (or the float model's) full CERTIFY on the test subset. */
 export interface FinalEntry {
-  /** Human name: 'float', 'ARQ', 'HAQ', 'random search', 'uniform W4A4', 'W8A8'. */
+  /** Human name: 'float', 'ARQ', 'HAQ', 'random search', 'uniform W4A4', 'sensitivity knapsack', 'W8A8'. */
   label: string;
   /** Per-layer bit widths; null for the float model. */
   policy: LayerBits[] | null;
@@ -79,7 +92,7 @@ export interface FinalEntry {
 }
 
 /** Keys of report.json's final entries, in the order tables and plots list them. */
-export const FINAL_KEYS = ['float', 'arq', 'haq', 'random', 'uniform', 'w8a8'] as const;
+export const FINAL_KEYS = ['float', 'arq', 'haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const;
 export type FinalKey = (typeof FINAL_KEYS)[number];
 
 export interface ReportLayer {
@@ -87,6 +100,39 @@ export interface ReportLayer {
   op: string;
   macs: number;
   params: number;
+}
+
+/** The rules every budgeted policy of the final table obeys (W8A8 and float are references outside them). */
+export interface PolicyRules {
+  budget: number;
+  min_bits: number;
+  max_bits: number;
+  /** First and last layers at max_bits. */
+  pin_ends: boolean;
+}
+
+/** Per search, how often the end-of-episode repair had to act and how much it changed. */
+export interface RepairSummary {
+  episodes: number;
+  /** Episodes whose acted-out policy did not fit and was lowered. */
+  repaired: number;
+  /** Single-bit lowerings over all episodes. */
+  lowered: number;
+  /** BitOps removed per repaired episode, on average, in percentage points of float BitOps (0 when none was). */
+  mean_bitops_removed_percent: number;
+}
+
+/** A search's top candidates scored again on fresh validation images and fresh noise (rescore.ts). */
+export interface Rescoring {
+  /** Highest search-time reward first: the episode, its search-time reward and its reward on the fresh images. */
+  candidates: { episode: number; reward: number; fresh_reward: number }[];
+  /** The episode whose policy is the search's winner (best fresh reward). */
+  winner_episode: number;
+  /** Spread of the fresh rewards between candidates, and of one candidate's reward between scorings. */
+  between: number;
+  within: number;
+  /** between / within (null when within is 0): near or below 1, the reward cannot tell these candidates apart. */
+  snr: number | null;
 }
 
 /** report.json. */
@@ -106,4 +152,9 @@ export type SearchReport = {
   episodes: EpisodeRecord[];
   /** Seconds per stage over the whole run. */
   timings: Record<string, number>;
+  rules?: PolicyRules;
+  repair?: Partial<Record<SearchName, RepairSummary>>;
+  sensitivity?: SensitivityTable;
+  /** Per search, the re-scoring that chose its winner (absent with rescore 0). */
+  rescoring?: Partial<Record<SearchName, Rescoring>>;
 } & Partial<Record<FinalKey, FinalEntry>>;

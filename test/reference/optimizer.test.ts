@@ -46,7 +46,7 @@ describe('SGD with momentum and weight decay, step by step', () => {
 });
 
 describe('learning-rate schedules', () => {
-  const settings: TrainSettings = { arch: 'mnist-cnn', width: 1, sigma: 0, epochs: 8, batch: 1, lr: 0.4, momentum: 0.9, weightDecay: 0, schedule: 'cosine', shift: 0, seed: 0, data: '' };
+  const settings: TrainSettings = { arch: 'mnist-cnn', width: 1, sigma: 0, epochs: 8, batch: 1, lr: 0.4, momentum: 0.9, weightDecay: 0, schedule: 'cosine', shift: 0, seed: 0, data: '', init: undefined };
   test('cosine: lr (1 + cos(pi t / T)) / 2', () => {
     const rates = [0, 25, 50, 75, 100].map((step) => learningRate(settings, step, 100, 0));
     const expected = [0.4, 0.2 * (1 + Math.SQRT1_2), 0.2, 0.2 * (1 - Math.SQRT1_2), 0];

@@ -124,3 +124,43 @@ describe('renderReportHtml with missing or degenerate data', () => {
     expect(html).toContain('<td>—</td>');
   });
 });
+
+describe('renderReportHtml: like-for-like rules, repair counts and layer sensitivity', () => {
+  const base = sampleReport();
+  const bits = [2, 3, 4, 5, 6, 7, 8];
+  const report: SearchReport = {
+    ...base,
+    rules: { budget: 0.015625, min_bits: 2, max_bits: 8, pin_ends: true },
+    repair: { arq: { episodes: 120, repaired: 0, lowered: 0, mean_bitops_removed_percent: 0 }, random: { episodes: 120, repaired: 3, lowered: 7, mean_bitops_removed_percent: 0.0125 } },
+    sensitivity: {
+      format: 'arq-sensitivity/1', sigma: 0.25, seed: 0, images: 64, samples: 256, bits, base: base.layers.map((l) => ({ name: l.name, wbits: 8, abits: 8 })),
+      base_kl: 1e-5, base_disagreement: 0, seconds: 2,
+      layers: base.layers.map((l, i) => ({
+        name: l.name, macs: l.macs, weights: bits.map((b) => (i + 1) * 2 ** -b), activations: bits.map((b) => 3 ** -b),
+        weights_disagreement: bits.map(() => 0), activations_disagreement: bits.map(() => 0),
+      })),
+    },
+  };
+  const html = renderReportHtml(report);
+
+  it('states the rules every budgeted entry obeyed', () => {
+    expect(html).toMatch(/<p class="caption" data-rules>Rules of every budgeted policy \(ARQ, HAQ, random search, uniform, knapsack\): BitOps ≤ 1\.56% of float, widths 2\.\.8, first and last layers pinned at 8 bits/);
+    expect(renderReportHtml({ ...report, rules: { ...report.rules!, pin_ends: false } })).toContain('widths 2..8, no layer pinned');
+  });
+
+  it('counts per search how often the repair had to act', () => {
+    const row = (search: string) => new RegExp(`<tr data-search="${search}">[\\s\\S]*?</tr>`).exec(html)![0];
+    expect(row('arq')).toContain('<td>0 of 120</td>');
+    expect(row('random')).toContain('<td>3 of 120, −0.0125 pt BitOps each</td>');
+  });
+
+  it('tabulates the layer sensitivity: one row per layer, W2..W8 then A2..A8', () => {
+    const table = /<table class="sensitivity">([\s\S]*?)<\/table>/.exec(html)![1];
+    const rows = [...table.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((m) => [...m[1].matchAll(/<td>([\s\S]*?)<\/td>/g)].map((c) => c[1])).filter((r) => r.length);
+    expect(rows).toHaveLength(base.layers.length);
+    expect(rows[1][0]).toBe(base.layers[1].name);
+    expect(rows[1].slice(2, 9)).toEqual(bits.map((b) => (2 * 2 ** -b).toExponential(1)));
+    expect(rows[1].slice(9)).toEqual(bits.map((b) => (3 ** -b).toExponential(1)));
+    expect(html).toContain('every other layer as in W8A8');
+  });
+});

@@ -80,7 +80,7 @@ function searchEpisodes(search: SearchName, count: number, rand: () => number): 
     const jitter = (rand() - 0.5) * 0.01;
     const certify = 2 + rand() * 1.5;
     const agent = search === 'random' ? 0 : 0.02;
-    const common = { search, episode, warmup, actions: search === 'random' ? [] : actions, policy, bitops_percent: bitopsPercent(policy), timings: { quantize: 0.05, finetune: 0, certify, agent, total: 0.05 + certify + agent } };
+    const common = { search, episode, warmup, actions, policy, repair: { lowered: 0, bitops_removed_percent: 0 }, bitops_percent: bitopsPercent(policy), timings: { quantize: 0.05, finetune: 0, certify, agent, total: 0.05 + certify + agent } };
     if (search === 'haq') {
       const clean = Math.max(0, CLEAN_FLOAT - 0.4 * hurt + jitter / 2);
       records.push({ ...common, reward: LAMBDA * (clean - CLEAN_FLOAT), reward_parts: { clean_accuracy: clean, clean_accuracy_float: CLEAN_FLOAT } });

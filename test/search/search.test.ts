@@ -9,6 +9,7 @@ import { policyCost } from '../../src/quant/cost.js';
 import { loadModel } from '../../src/model.js';
 import { POLICY_FORMAT, validatePolicy } from '../../src/quant/policy.js';
 import type { EpisodeRecord, SearchReport } from '../../src/search/types.js';
+import { QuantizationEnvironment } from '../../src/search/environment.js';
 
 const TOY: Omit<SearchOptions, 'out'> = {
   model: bundledModelPath(), data: 'mnist', episodes: 6, warmup: 3, valImages: 6, cleanImages: 200, testImages: 6,
@@ -30,29 +31,63 @@ describe('search', () => {
     run.on('stage', ({ stage }) => stages.push(stage));
     const { report, policy, files } = await run;
     first = { dir, report };
-    expect(stages).toEqual(['calibrate', 'float-validation', 'search-arq', 'search-haq', 'search-random', 'final-float', 'final-arq', 'final-haq', 'final-random', 'final-uniform', 'final-w8a8', 'report']);
+    expect(stages).toEqual(['calibrate', 'sensitivity', 'float-validation', 'search-arq', 'search-haq', 'search-random', 'float-fresh', 'rescore', 'final-float', 'final-arq', 'final-haq', 'final-random', 'final-uniform', 'final-knapsack', 'final-w8a8', 'report']);
     for (const file of Object.values(files)) expect(existsSync(file)).toBe(true);
     expect(existsSync(path.join(dir, 'checkpoint.json'))).toBe(true);
 
     const model = await loadModel(TOY.model);
     const json = JSON.parse(readFileSync(files.report, 'utf8')) as SearchReport;
-    for (const key of ['float', 'arq', 'haq', 'random', 'uniform', 'w8a8'] as const) {
+    for (const key of ['float', 'arq', 'haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const) {
       const entry = json[key]!;
       expect(Object.keys(entry)).toEqual(expect.arrayContaining(['policy', 'bitops_percent', 'acr', 'certified_accuracy', 'clean_accuracy']));
       expect(entry.certified_radii).toHaveLength(6);
       expect(existsSync(path.join(dir, entry.results))).toBe(true);
     }
     expect(json.float!.bitops_percent).toBe(100);
-    expect(json.uniform!.label).toBe('uniform W4A4');
+    // Like-for-like: every budgeted entry obeys the same rules (8-bit ends, budget), the uniform one is the widest
+    // uniform choice for the other layers under them (not W4A4: with 8-bit ends, W4A4 elsewhere exceeds the budget).
+    const env = new QuantizationEnvironment(model.graph, { budget: 0.015625 });
+    const uniform = env.bestUniform()!;
+    expect(json.uniform!.label).toBe(`uniform W${uniform.wbits}A${uniform.abits}`);
+    expect(json.rules).toEqual({ budget: 0.015625, min_bits: 2, max_bits: 8, pin_ends: true });
+    for (const key of ['arq', 'haq', 'random', 'uniform', 'knapsack'] as const) {
+      const entry = json[key]!;
+      expect(entry.bitops_percent).toBeLessThanOrEqual(100 * 0.015625 * (1 + 1e-9));
+      expect(entry.policy![0]).toMatchObject({ wbits: 8, abits: 8 });
+      expect(entry.policy!.at(-1)).toMatchObject({ wbits: 8, abits: 8 });
+    }
+    // Sensitivity measured once, every layer at every width; the knapsack and the uniform policy seed the agents' warm-up.
+    expect(json.sensitivity!.layers.map((l) => l.name)).toEqual(env.layers.map((l) => l.name));
+    expect(json.sensitivity!.bits).toEqual([2, 3, 4, 5, 6, 7, 8]);
+    expect(existsSync(path.join(dir, 'sensitivity.json'))).toBe(true);
+    for (const search of ['arq', 'haq'] as const) {
+      const warm = json.episodes.filter((r) => r.search === search);
+      expect(warm[0].policy).toEqual(json.knapsack!.policy);
+      expect(warm[1].policy).toEqual(json.uniform!.policy);
+    }
+    // The agents act within the budget: the repair never had to act, and the report says so per search.
+    expect(json.repair).toEqual(Object.fromEntries(['arq', 'haq', 'random'].map((s) => [s, { episodes: 6, repaired: 0, lowered: 0, mean_bitops_removed_percent: 0 }])));
     expect(json.w8a8!.bitops_percent).toBeCloseTo(6.25, 10);
     // Every episode's policy fits the budget, and the ARQ winner is the best-rewarded ARQ episode.
     const records = episodes(dir);
     expect(records.map((r) => `${r.search}${r.episode}`)).toEqual(['arq', 'haq', 'random'].flatMap((s) => [0, 1, 2, 3, 4, 5].map((e) => `${s}${e}`)));
     for (const r of records) expect(r.bitops_percent).toBeLessThanOrEqual(100 * 0.015625 * (1 + 1e-9));
     const arq = records.filter((r) => r.search === 'arq');
-    const best = arq.reduce((a, b) => (b.reward > a.reward ? b : a));
+    // The winner: of the top candidates by search-time reward (distinct policies), the best on fresh images and noise.
+    for (const search of ['arq', 'haq', 'random'] as const) {
+      const rescoring = json.rescoring![search]!;
+      const mine = records.filter((r) => r.search === search);
+      const rewards = rescoring.candidates.map((c) => c.reward);
+      expect(rewards).toEqual([...rewards].sort((a, b) => b - a));
+      expect(rewards[0]).toBe(Math.max(...mine.map((r) => r.reward)));
+      expect(new Set(rescoring.candidates.map((c) => JSON.stringify(mine[c.episode].policy))).size).toBe(rescoring.candidates.length);
+      const winner = rescoring.candidates.find((c) => c.episode === rescoring.winner_episode)!;
+      expect(winner.fresh_reward).toBe(Math.max(...rescoring.candidates.map((c) => c.fresh_reward)));
+      expect(json[search]!.policy).toEqual(mine[winner.episode].policy);
+      expect(rescoring.within).toBeGreaterThanOrEqual(0);
+    }
+    const best = arq[json.rescoring!.arq!.winner_episode];
     expect(policy.layers).toEqual(best.policy);
-    expect(json.arq!.policy).toEqual(best.policy);
     expect(policyCost(model.graph, policy).bitopsPercent).toBeCloseTo(json.arq!.bitops_percent, 10);
     validatePolicy(JSON.parse(readFileSync(files.policy, 'utf8')), model.graph, model.sha256);
     expect(policy.format).toBe(POLICY_FORMAT);
@@ -98,6 +133,35 @@ describe('search', () => {
     const { report: again } = await search({ ...TOY, out: tempDir(), episodes: 2, warmup: 1, baselines: [], finetuneSteps: 2 });
     expect(outcome(again.episodes)).toEqual(outcome(report.episodes));
     expect(again.arq!.certified_radii).toEqual(report.arq!.certified_radii);
+  }, 120_000);
+
+  it('resumes the final certifications where a kill left them, and --overwrite replaces a search', async () => {
+    const dir = tempDir();
+    const controller = new AbortController();
+    const killed = search({ ...TOY, out: dir, signal: controller.signal });
+    killed.on('final', ({ key }) => {
+      if (key === 'arq') controller.abort(new Error('killed'));
+    });
+    await expect(killed).rejects.toThrow('killed');
+    const floatResults = path.join(dir, 'final', 'float.tsv');
+    const before = readFileSync(floatResults, 'utf8');
+    const { report } = await search({ ...TOY, out: dir, resume: true });
+    expect(readFileSync(floatResults, 'utf8')).toBe(before); // finished, so kept as it was (timings included)
+    for (const key of ['float', 'arq', 'haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const) {
+      expect(report[key]!.certified_radii).toEqual(first.report[key]!.certified_radii);
+    }
+    const { report: replaced } = await search({ ...TOY, out: dir, overwrite: true, episodes: 2, warmup: 1, baselines: [] });
+    expect(episodes(dir).map((r) => `${r.search}${r.episode}`)).toEqual(['arq0', 'arq1']);
+    expect(replaced.uniform).toBeUndefined();
+    expect(existsSync(path.join(dir, 'final', 'uniform.tsv'))).toBe(false);
+    await expect(search({ ...TOY, out: dir, overwrite: true, resume: true })).rejects.toThrow(/resume and overwrite are exclusive/);
+  }, 240_000);
+
+  it('without re-scoring, the best search-time reward wins', async () => {
+    const { report, policy } = await search({ ...TOY, out: tempDir(), episodes: 3, warmup: 1, baselines: [], rescore: 0 });
+    const best = report.episodes.reduce((a, b) => (b.reward > a.reward ? b : a));
+    expect(policy.layers).toEqual(best.policy);
+    expect(report.rescoring).toBeUndefined();
   }, 120_000);
 
   it('rejects bad options before any work', async () => {

@@ -16,7 +16,7 @@ import { residualGraph, uniformValues } from './graphs.js';
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-save-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const settings: TrainSettings = { arch: 'mnist-cnn', width: 1, sigma: 0.25, epochs: 2, batch: 8, lr: 0.05, momentum: 0.9, weightDecay: 5e-4, schedule: 'cosine', shift: 0, seed: 3, data: 'synthetic' };
+const settings: TrainSettings = { arch: 'mnist-cnn', width: 1, sigma: 0.25, epochs: 2, batch: 8, lr: 0.05, momentum: 0.9, weightDecay: 5e-4, schedule: 'cosine', shift: 0, seed: 3, data: 'synthetic', init: undefined };
 
 async function trainedResult(): Promise<{ result: TrainResult; net: TrainNet }> {
   const net = TrainNet.build(residualGraph(4));

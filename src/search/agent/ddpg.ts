@@ -9,12 +9,17 @@
  *   Q(s_t+1, mu(s_t+1)) is needed, and so neither are target networks, whose only job in DDPG is to steady that
  *   bootstrap (tau has nothing to act on). HAQ's code keeps target networks and bootstraps as well, which on top of
  *   R at every step makes Q grow with the number of steps left; the direct target avoids that.
- * - Reward normalisation, HAQ's rule: each update subtracts a baseline from the minibatch's rewards, the baseline
- *   being a moving average (factor 0.5) of minibatch mean rewards, updated before it is subtracted. Every target of
- *   a minibatch shifts by the same amount, which centres Q without changing which actions it prefers.
+ * - Reward normalisation: each update centres the minibatch's rewards on HAQ's baseline (a moving average, factor
+ *   0.5, of minibatch mean rewards, updated before it is subtracted) and divides them by the running standard
+ *   deviation of the episode rewards (exponentially weighted, factor spreadFactor per episode, so that it follows
+ *   the spread of the policies the agent now tries rather than of its random warm-up), so the critic's targets have
+ *   about unit spread whatever the reward's scale (an ACR difference is about 1e-3: a raw target that
+ *   small leaves the critic's gradient, and so the actor's, near nothing). Shifting and scaling every target of a
+ *   minibatch alike keeps which actions Q prefers.
  * - Exploration: the caller runs warm-up episodes on `randomAction()` (uniform on [0, 1]), then acts with `act()`,
- *   the actor's output plus noise from a normal truncated to [0, 1] with sigma 0.5, decayed by 0.99 after every
- *   episode past warm-up (`endEpisode`). After each episode it calls `remember()` with the episode's transitions
+ *   the actor's output plus noise from a normal truncated to [0, 1] with sigma 0.5, multiplied by sigmaDecay
+ *   after every episode past warm-up (`endEpisode`; the search sets sigmaDecay from its length, see explorers.ts).
+ *   After each episode it calls `remember()` with the episode's transitions
  *   and reward, then, past warm-up, `update()` once per transition.
  * - Everything random (weights, replay sampling, random actions, noise) comes from one seeded generator, so the
  *   same seed and the same calls give bit-identical actions; `save()` and `DdpgAgent.restore()` carry the whole
@@ -43,6 +48,8 @@ export const DDPG_DEFAULTS = {
   sigmaDecay: 0.99,
   /** Moving-average factor of the reward baseline. */
   baselineFactor: 0.5,
+  /** Per-episode weight of the newest reward in the running mean and variance that give the reward spread. */
+  spreadFactor: 0.1,
   /** Half-width of the uniform initialisation of both networks' last layer. */
   finalLayerRange: 3e-3,
   /** Episodes of uniform random actions before the actor acts; the caller runs them (the agent takes no option). */
@@ -89,6 +96,8 @@ export interface AgentState {
   replay: ReplayState;
   /** null until the first update. */
   baseline: number | null;
+  /** Running statistics of the remembered episode rewards. */
+  rewards: RewardStats;
   sigma: number;
   rng: number[];
 }
@@ -110,8 +119,16 @@ function resolveOptions(options: DdpgOptions): ResolvedDdpgOptions {
     initialSigma: numberInRange('initialSigma', o.initialSigma, 0, 1e3, positive),
     sigmaDecay: numberInRange('sigmaDecay', o.sigmaDecay, 0, 1, positive),
     baselineFactor: numberInRange('baselineFactor', o.baselineFactor, 0, 1),
+    spreadFactor: numberInRange('spreadFactor', o.spreadFactor, 0, 1, positive),
     finalLayerRange: numberInRange('finalLayerRange', o.finalLayerRange, 0, 1, positive),
   };
+}
+
+/** Exponentially weighted mean and variance of the episode rewards (West's update); count of episodes seen. */
+export interface RewardStats {
+  count: number;
+  mean: number;
+  variance: number;
 }
 
 export class DdpgAgent {
@@ -123,6 +140,7 @@ export class DdpgAgent {
   private readonly criticOptimizer: Adam;
   private readonly memory: ReplayMemory;
   private baseline: number | null = null;
+  private readonly rewardStats: RewardStats = { count: 0, mean: 0, variance: 0 };
   private currentSigma: number;
 
   constructor(options: DdpgOptions) {
@@ -149,6 +167,9 @@ export class DdpgAgent {
     agent.criticOptimizer.load(state.criticOptimizer);
     agent.memory.load(state.replay);
     if (state.baseline !== null) agent.baseline = numberInRange('agent state baseline', state.baseline, -Infinity, Infinity);
+    agent.rewardStats.count = integerInRange('agent state reward count', state.rewards?.count, 0, Number.MAX_SAFE_INTEGER);
+    agent.rewardStats.mean = numberInRange('agent state reward mean', state.rewards.mean, -Infinity, Infinity);
+    agent.rewardStats.variance = numberInRange('agent state reward variance', state.rewards.variance, 0, Infinity);
     agent.currentSigma = numberInRange('agent state sigma', state.sigma, 0, Infinity, { exclusiveMin: true });
     agent.rng.setState(state.rng);
     return agent;
@@ -164,6 +185,7 @@ export class DdpgAgent {
       criticOptimizer: this.criticOptimizer.save(),
       replay: this.memory.save(),
       baseline: this.baseline,
+      rewards: { ...this.rewardStats },
       sigma: this.currentSigma,
       rng: this.rng.state(),
     };
@@ -197,6 +219,18 @@ export class DdpgAgent {
       action: numberInRange(`transitions[${j}].action`, t.action, 0, 1),
     }));
     for (const { state, action } of checked) this.memory.push(state, action, reward);
+    const stats = this.rewardStats;
+    // Plain averages until 1/count falls below the factor, so the first episodes weigh alike.
+    const weight = Math.max(this.options.spreadFactor, 1 / ++stats.count);
+    const delta = reward - stats.mean;
+    stats.mean += weight * delta;
+    stats.variance = (1 - weight) * (stats.variance + weight * delta * delta);
+  }
+
+  /** The running standard deviation of the episode rewards remembered (1 until two differ). */
+  rewardSpread(): number {
+    const spread = Math.sqrt(this.rewardStats.variance);
+    return spread > 0 ? spread : 1;
   }
 
   /** One step of critic then actor on a minibatch from the replay memory (which must not be empty). */
@@ -207,15 +241,16 @@ export class DdpgAgent {
 
     const meanReward = batch.rewards.reduce((sum, r) => sum + r, 0) / n;
     this.baseline = this.baseline === null ? meanReward : this.baseline + this.options.baselineFactor * (meanReward - this.baseline);
+    const spread = this.rewardSpread();
 
-    // Critic: minimise mean (Q(s, a) - (R - baseline))^2.
+    // Critic: minimise mean (Q(s, a) - (R - baseline) / spread)^2.
     this.critic.zeroGrad();
     const criticTrace = this.critic.forward(withActions(batch.states, batch.actions, stateSize), n);
     const q = outputOf(criticTrace);
     const gradQ = new Float64Array(n);
     let criticLoss = 0;
     for (let b = 0; b < n; b++) {
-      const error = q[b] - (batch.rewards[b] - this.baseline);
+      const error = q[b] - (batch.rewards[b] - this.baseline) / spread;
       criticLoss += (error * error) / n;
       gradQ[b] = (2 * error) / n;
     }

@@ -1,0 +1,174 @@
+/**
+ * Layer sensitivity (issue 15, HAWQ's idea measured on the smoothed classifier's inputs): how much lowering one
+ * layer's weights, or its input activation, to each width changes the integer network's output on noisy inputs,
+ * every other layer kept at the base policy (W8A8 unless given). Measured once per search on the integer engine:
+ * `samples` noisy copies x + N(0, sigma^2) of validation images (the inputs the smoothed classifier sees), each
+ * changed network's softmax compared with the float model's by KL divergence (continuous, so small changes still
+ * rank) and by disagreement of the arg-max (what the smoothed classifier counts).
+ *
+ * It orders the budget repair, defines the sensitivity-knapsack baseline and seeds the agent's warm-up.
+ */
+import type { Dataset } from '../data/index.js';
+import type { Graph } from '../graph/ir.js';
+import { FloatPlan } from '../engine/float-plan.js';
+import type { Calibration } from '../quant/calibrate.js';
+import { IntPlan } from '../quant/int-plan.js';
+import { POLICY_FORMAT, type LayerBits, type Policy } from '../quant/policy.js';
+import { ArqError } from '../util/errors.js';
+import { integerInRange, numberInRange } from '../util/check.js';
+import { Random } from '../util/random.js';
+import type { SensitivityCosts } from './environment.js';
+import { searchLayers } from './environment.js';
+
+export const SENSITIVITY_FORMAT = 'arq-sensitivity/1';
+
+/** One layer's measurements, aligned with SensitivityTable.bits. */
+export interface LayerSensitivity {
+  name: string;
+  macs: number;
+  /** Mean KL(float || changed) with the layer's weights at each width. */
+  weights: number[];
+  /** The same with the layer's input activation at each width. */
+  activations: number[];
+  /** Fraction of noisy inputs whose arg-max differs from the float model's, weights at each width. */
+  weights_disagreement: number[];
+  activations_disagreement: number[];
+}
+
+/** What `arq sensitivity --json` prints and report.json's `sensitivity` holds. */
+export interface SensitivityTable {
+  format: typeof SENSITIVITY_FORMAT;
+  sigma: number;
+  seed: number;
+  /** Validation images, and noisy copies of them in all. */
+  images: number;
+  samples: number;
+  /** Widths measured, ascending. */
+  bits: number[];
+  /** The policy each measurement changes one layer of. */
+  base: LayerBits[];
+  /** The base policy's own KL and disagreement (every row's value at the base's width). */
+  base_kl: number;
+  base_disagreement: number;
+  layers: LayerSensitivity[];
+  seconds: number;
+}
+
+export interface SensitivityOptions {
+  readonly sigma: number;
+  readonly seed: number;
+  /** Images taken (evenly spread) from `data`, and noisy copies per image. */
+  readonly images: number;
+  readonly copies: number;
+  readonly minBits: number;
+  readonly maxBits: number;
+  /** Per layer in topological order; default every layer at maxBits. */
+  readonly base?: readonly LayerBits[];
+  readonly threads: number;
+  readonly signal?: AbortSignal;
+  /** Called after each layer. */
+  readonly onLayer?: (done: number, total: number) => void;
+}
+
+/** Measures every layer's sensitivity (see the module comment). */
+export async function measureSensitivity(graph: Graph, calibration: Calibration, data: Dataset, options: SensitivityOptions): Promise<SensitivityTable> {
+  const start = performance.now();
+  const sigma = numberInRange('sigma', options.sigma, 0, 10, { exclusiveMin: true });
+  const imageCount = Math.min(integerInRange('sensitivity images', options.images, 1, 1_000_000), data.count);
+  const copies = integerInRange('sensitivity copies', options.copies, 1, 1_000_000);
+  const minBits = options.minBits;
+  const maxBits = options.maxBits;
+  const layers = searchLayers(graph);
+  const base = options.base ? [...options.base] : layers.map((l) => ({ name: l.name, wbits: maxBits, abits: maxBits }));
+  if (base.length !== layers.length || base.some((b, i) => b.name !== layers[i].name)) throw new ArqError('sensitivity: the base policy must list every layer in order');
+
+  const inputs = noisyInputs(data, imageCount, copies, sigma, options.seed);
+  const samples = imageCount * copies;
+  const floatLogits = await FloatPlan.build(graph).run(inputs, samples, options.threads);
+  const classes = floatLogits.length / samples;
+  const reference = logSoftmax(floatLogits, classes);
+  const measure = async (policy: readonly LayerBits[]): Promise<{ kl: number; disagreement: number }> => {
+    options.signal?.throwIfAborted();
+    const plan = IntPlan.build(graph, { format: POLICY_FORMAT, model: '', layers: policy } satisfies Policy, calibration);
+    return compare(reference, logSoftmax(await plan.run(inputs, samples, options.threads), classes), classes);
+  };
+  const baseline = await measure(base);
+  const bits = Array.from({ length: maxBits - minBits + 1 }, (_, k) => minBits + k);
+  const rows: LayerSensitivity[] = [];
+  for (let i = 0; i < layers.length; i++) {
+    const row: LayerSensitivity = { name: layers[i].name, macs: layers[i].macs, weights: [], activations: [], weights_disagreement: [], activations_disagreement: [] };
+    for (const kind of ['wbits', 'abits'] as const) {
+      for (const width of bits) {
+        const result = width === base[i][kind] ? baseline : await measure(base.map((b, j) => (j === i ? { ...b, [kind]: width } : b)));
+        (kind === 'wbits' ? row.weights : row.activations).push(result.kl);
+        (kind === 'wbits' ? row.weights_disagreement : row.activations_disagreement).push(result.disagreement);
+      }
+    }
+    rows.push(row);
+    options.onLayer?.(i + 1, layers.length);
+  }
+  return {
+    format: SENSITIVITY_FORMAT, sigma, seed: options.seed, images: imageCount, samples, bits, base,
+    base_kl: baseline.kl, base_disagreement: baseline.disagreement, layers: rows, seconds: (performance.now() - start) / 1000,
+  };
+}
+
+/** The table as the environment and the knapsack read it: per layer, arrays indexed by width. */
+export function sensitivityCosts(table: SensitivityTable): SensitivityCosts[] {
+  return table.layers.map((layer) => {
+    const weights: number[] = [];
+    const activations: number[] = [];
+    table.bits.forEach((width, k) => {
+      weights[width] = layer.weights[k];
+      activations[width] = layer.activations[k];
+    });
+    return { weights, activations };
+  });
+}
+
+/** `copies` noisy copies of each of `count` images spread evenly over `data`, NCHW, seeded. */
+function noisyInputs(data: Dataset, count: number, copies: number, sigma: number, seed: number): Float32Array {
+  const per = data.images.length / data.count;
+  const skip = Math.max(1, Math.floor(data.count / count));
+  const random = Random.fromSeed(seed);
+  const out = new Float32Array(count * copies * per);
+  for (let k = 0; k < count; k++) {
+    const image = data.images.subarray(k * skip * per, (k * skip + 1) * per);
+    for (let c = 0; c < copies; c++) {
+      const offset = (k * copies + c) * per;
+      for (let p = 0; p < per; p++) out[offset + p] = image[p] + sigma * random.normal();
+    }
+  }
+  return out;
+}
+
+function logSoftmax(logits: Float32Array, classes: number): Float64Array {
+  const out = new Float64Array(logits.length);
+  for (let r = 0; r < logits.length; r += classes) {
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) max = Math.max(max, logits[r + c]);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += Math.exp(logits[r + c] - max);
+    const log = max + Math.log(sum);
+    for (let c = 0; c < classes; c++) out[r + c] = logits[r + c] - log;
+  }
+  return out;
+}
+
+/** Mean KL(p || q) and arg-max disagreement between two rows-of-log-probabilities arrays. */
+function compare(p: Float64Array, q: Float64Array, classes: number): { kl: number; disagreement: number } {
+  const rows = p.length / classes;
+  let kl = 0;
+  let disagree = 0;
+  for (let r = 0; r < p.length; r += classes) {
+    let argP = 0;
+    let argQ = 0;
+    for (let c = 0; c < classes; c++) {
+      kl += Math.exp(p[r + c]) * (p[r + c] - q[r + c]);
+      if (p[r + c] > p[r + argP]) argP = c;
+      if (q[r + c] > q[r + argQ]) argQ = c;
+    }
+    if (argP !== argQ) disagree++;
+  }
+  return { kl: Math.max(0, kl / rows), disagreement: disagree / rows };
+}
