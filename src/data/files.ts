@@ -9,6 +9,7 @@
  */
 import { readFileSync, type ReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { setImmediate as yieldTurn } from 'node:timers/promises';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { ArqError } from '../util/errors.js';
 
@@ -188,12 +189,33 @@ export async function readBody(
   }
 }
 
-/** readBody into one new array of `sizes.keep` bytes, allocated after checkBody. */
-export async function readBodyBytes(reader: DataReader, label: string, what: string, sizes: BodySizes): Promise<Uint8Array> {
+/**
+ * The kept body decoded into `create(sizes.keep)`, allocated only once the bytes are known to exist. A plain file's
+ * size was checked against its header (checkBody), so its result is allocated first and filled piece by piece. A
+ * gzip stream's size is known only as it inflates: a 3 KB file may declare gigabytes, so its pieces are collected
+ * as they inflate and decoded into the result only after the whole kept body has arrived (memory bounded by what
+ * the file really holds, not by what it claims), with a turn of the event loop after each piece.
+ */
+export async function readBodyInto<T>(
+  reader: DataReader, label: string, what: string, sizes: BodySizes,
+  create: (length: number) => T, decode: (piece: Uint8Array, offset: number, into: T) => void,
+): Promise<T> {
   checkBody(reader, label, what, sizes);
-  const body = new Uint8Array(sizes.keep);
-  await readBody(reader, label, what, sizes, (piece, offset) => body.set(piece, offset));
-  return body;
+  if (reader.plainSize !== undefined) {
+    const into = create(sizes.keep);
+    await readBody(reader, label, what, sizes, (piece, offset) => decode(piece, offset, into));
+    return into;
+  }
+  const pieces: Uint8Array[] = [];
+  await readBody(reader, label, what, sizes, (piece) => pieces.push(piece.slice()));
+  const into = create(sizes.keep);
+  let offset = 0;
+  for (const piece of pieces) {
+    decode(piece, offset, into);
+    offset += piece.length;
+    await yieldTurn();
+  }
+  return into;
 }
 
 /** Opens `path` (see openDataFile), runs `use` on its reader and closes it, whatever happens. */

@@ -4,7 +4,7 @@
  */
 import { ArqError } from '../util/errors.js';
 import { bytesToUnit, makeDataset, type Dataset } from './dataset.js';
-import { checkBody, readBody, readBodyBytes, withDataFile, type DataReader } from './files.js';
+import { readBodyInto, withDataFile, type DataReader } from './files.js';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
@@ -59,9 +59,7 @@ export async function readIdxImages(path: string, label: string, limit?: number)
     const per = rows * cols;
     const count = Math.min(total, limit ?? total);
     const sizes = { headerBytes: 16, bodyBytes: total * per, keep: count * per, description: `${total} images of ${rows}x${cols}` };
-    checkBody(reader, label, 'images file', sizes);
-    const images = new Float32Array(count * per);
-    await readBody(reader, label, 'images file', sizes, (piece, offset) => bytesToUnit(piece, 0, images, offset, piece.length));
+    const images = await readBodyInto(reader, label, 'images file', sizes, (length) => new Float32Array(length), (piece, offset, into) => bytesToUnit(piece, 0, into, offset, piece.length));
     return { count, total, rows, cols, images };
   });
 }
@@ -71,8 +69,9 @@ export async function readIdxLabels(path: string, label: string, limit?: number)
   return withDataFile(path, label, 'labels file', true, async (reader) => {
     const [total] = await readHeader(reader, label, 'labels', 1);
     const count = Math.min(total, limit ?? total);
-    const bytes = await readBodyBytes(reader, label, 'labels file', { headerBytes: 8, bodyBytes: total, keep: count, description: `${total} labels` });
-    return { total, labels: Int32Array.from(bytes) };
+    const sizes = { headerBytes: 8, bodyBytes: total, keep: count, description: `${total} labels` };
+    const labels = await readBodyInto(reader, label, 'labels file', sizes, (length) => new Int32Array(length), (piece, offset, into) => into.set(piece, offset));
+    return { total, labels };
   });
 }
 
