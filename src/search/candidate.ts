@@ -44,7 +44,7 @@ export class CandidateBuilder {
       finetuneSeconds = result.seconds;
     }
     const start = performance.now();
-    const plan = IntPlan.build(graph, policy, this.calibration);
+    const plan = await IntPlan.create(graph, policy, this.calibration);
     return { plan, quantizeSeconds: (performance.now() - start) / 1000, finetuneSeconds };
   }
 }

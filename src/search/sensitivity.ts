@@ -89,7 +89,7 @@ export async function measureSensitivity(graph: Graph, calibration: Calibration,
   const reference = logSoftmax(floatLogits, classes);
   const measure = async (policy: readonly LayerBits[]): Promise<{ kl: number; disagreement: number }> => {
     options.signal?.throwIfAborted();
-    const plan = IntPlan.build(graph, { format: POLICY_FORMAT, model: '', layers: policy } satisfies Policy, calibration);
+    const plan = await IntPlan.create(graph, { format: POLICY_FORMAT, model: '', layers: policy } satisfies Policy, calibration);
     return compare(reference, logSoftmax(await plan.run(inputs, samples, options.threads), classes), classes);
   };
   const baseline = await measure(base);

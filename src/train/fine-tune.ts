@@ -128,8 +128,8 @@ export async function qatTrain(options: QatTrainOptions): Promise<QatSummary> {
     const test = options.test;
     measured = {
       float: await accuracy(FloatPlan.build(model.graph), test, options.sigma, threads),
-      ptq: await accuracy(IntPlan.build(model.graph, policy, calibration), test, options.sigma, threads),
-      qat: await accuracy(IntPlan.build(result.graph, policy, calibration), test, options.sigma, threads),
+      ptq: await accuracy(await IntPlan.create(model.graph, policy, calibration), test, options.sigma, threads),
+      qat: await accuracy(await IntPlan.create(result.graph, policy, calibration), test, options.sigma, threads),
       qat_float: await accuracy(FloatPlan.build(result.graph), test, options.sigma, threads),
     };
   }

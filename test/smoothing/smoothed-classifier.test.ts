@@ -147,8 +147,8 @@ describe('SmoothedClassifier on the float engine', () => {
     await expect(SmoothedClassifier.create(model, { sigma: 0.5, batch: 0 })).rejects.toThrow(/batch/);
     await expect(SmoothedClassifier.create(model, { sigma: 0.5, engine: 'int' })).rejects.toThrow(/quantization|policy|calibration/i);
     const smoothed = await classifier({ sigma: 0.5, seed: 1 });
-    expect(() => smoothed.predict(new Float32Array(63))).toThrow(/64 values/);
-    expect(() => smoothed.certify(new Float32Array(65))).toThrow(/64 values/);
+    await expect(smoothed.predict(new Float32Array(63))).rejects.toThrow(/64 values/);
+    await expect(smoothed.certify(new Float32Array(65))).rejects.toThrow(/64 values/);
   });
 });
 

@@ -71,13 +71,11 @@ describe('qatTrain', () => {
   test('every reported accuracy is the accuracy of the plan it names', async () => {
     const written = await loadModel(out);
     const calibration = await calibrate(init.graph, await loadDataset('mnist:train', 'train'), { sigma: 0.25, count: 32, seed: 5, threads: 2 });
-    const recalibrated = await calibrate(written.graph, await loadDataset('mnist:train', 'train'), { sigma: 0.25, count: 32, seed: 5, threads: 2 });
     const policy = uniformPolicy(init.graph, init.sha256, 4, 4);
     const plans = {
       float: FloatPlan.build(init.graph),
       ptq: IntPlan.build(init.graph, policy, calibration),
       qat: IntPlan.build(written.graph, policy, calibration),
-      qat_recalibrated: IntPlan.build(written.graph, policy, recalibrated),
       qat_float: FloatPlan.build(written.graph),
     };
     const counted: Record<string, { clean: number; noisy: number }> = {};

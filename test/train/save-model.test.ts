@@ -41,7 +41,7 @@ describe('saveTrainedModel', () => {
 
     const sidecar = JSON.parse(readFileSync(saved.sidecar, 'utf8'));
     expect(sidecar).toMatchObject({
-      model: 'small.onnx', command: 'arq train --arch mnist-cnn ...', produced_by: 'arq train', settings, history: result.history,
+      model: 'small.onnx', command: 'arq train --arch mnist-cnn ...', produced_by: 'arq train', settings: JSON.parse(JSON.stringify(settings)), history: result.history,
       input: { name: 'input', shape: ['batch', 3, 6, 6] }, output: { name: 'logits', shape: ['batch', 5] },
       test_acc_clean: 0.625, test_acc_noisy: 0.5, sha256, onnx_size_bytes: bytes.length, training_time_s: 0.8, samples_per_second: 64,
     });
