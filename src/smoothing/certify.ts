@@ -24,6 +24,11 @@ export const DEFAULT_CHUNK = 10_000;
 /** Cohen's defaults: n0 = 100 selection samples, n = 100,000 estimation samples, alpha = 0.001. */
 export const CERTIFY_DEFAULTS = { n0: 100, n: 100_000, alpha: 0.001 } as const;
 
+/** alpha, the failure probability of PREDICT and CERTIFY alike: strictly between 0 and 1 (at 1 nothing is promised). */
+function failureProbability(alpha: number): number {
+  return numberInRange('alpha', alpha, 0, 1, { exclusiveMin: true, exclusiveMax: true });
+}
+
 /** Largest sample number the counter-based noise addresses (firstSample + count <= 2^32). */
 const MAX_SAMPLES = 2 ** 32;
 
@@ -142,7 +147,7 @@ export async function drawSamples(
 export async function predict(sampler: Sampler, image: Float32Array, imageIndex: number, options: PredictOptions): Promise<PredictResult> {
   checkImage(sampler, image, imageIndex);
   const n = integerInRange('n', options.n, 1, MAX_SAMPLES);
-  const alpha = numberInRange('alpha', options.alpha, 0, 1, { exclusiveMin: true });
+  const alpha = failureProbability(options.alpha);
   const start = performance.now();
   const { counts } = await drawSamples(sampler, image, imageIndex, 0, n, { chunk: options.chunk, signal: options.signal, onChunk: options.onSamples });
   const top = indexOfMax(counts); // the first on ties, as numpy's argmax
@@ -166,8 +171,7 @@ export async function certify(sampler: Sampler, image: Float32Array, imageIndex:
   checkImage(sampler, image, imageIndex);
   const n0 = integerInRange('n0', options.n0, 1, MAX_SAMPLES);
   const n = integerInRange('n', options.n, 1, MAX_SAMPLES - n0);
-  const alpha = numberInRange('alpha', options.alpha, 0, 1, { exclusiveMin: true });
-  if (alpha >= 1) throw new ArqError(`alpha: expected a number in (0, 1), got ${alpha}`);
+  const alpha = failureProbability(options.alpha);
   const record = options.record ?? false;
   const start = performance.now();
   const common = { chunk: options.chunk, signal: options.signal };

@@ -166,6 +166,9 @@ describe('sampling, progress, recording and cancellation', () => {
     await expect(certify(sampler, image, 0, { n0: 10, n: 10, alpha: 1 })).rejects.toThrow(/alpha/);
     await expect(certify(sampler, image, -1, { n0: 10, n: 10, alpha: 0.1 })).rejects.toThrow(/imageIndex/);
     await expect(predict(sampler, image, 0, { n: 10, alpha: 0 })).rejects.toThrow(/alpha/);
+    // PREDICT and CERTIFY share one range: at alpha = 1 neither promises anything.
+    await expect(predict(sampler, image, 0, { n: 10, alpha: 1 })).rejects.toThrow(/alpha: expected a number in \(0, 1\)/);
+    await expect(certify(sampler, image, 0, { n0: 10, n: 10, alpha: 1 })).rejects.toThrow(/alpha: expected a number in \(0, 1\)/);
     await expect(certify(sampler, image, 0, { n0: 10, n: 10, alpha: 0.1, chunk: 0 })).rejects.toThrow(/chunk/);
   });
 });
