@@ -8,7 +8,8 @@
  * - 'from-scratch': CERTIFY of f' at the cache's n0, n and alpha on the cache's images, for comparison with IRS.
  * It writes FILE.tsv (results.ts), FILE.settings.json before the first image, and FILE.summary.json at the end.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../util/files.js';
 import type { Sampler } from './sampler.js';
 import { ABSTAIN, CERTIFY_DEFAULTS, certify, predict, type CertifyResult } from './certify.js';
 import { certifyIncremental, defaultNp, IRS_DEFAULTS, type IrsResult } from './irs.js';
@@ -191,7 +192,7 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
       const diff = settingsDifferences(previous.compared, compared, keys);
       if (diff.length) throw new ArqError(`cannot resume ${out}: it was written with different settings: ${diff.join(', ')}`);
     }
-    writeFileSync(sidecar, `${JSON.stringify({ compared, settings }, null, 2)}\n`);
+    writeFileAtomic(sidecar, `${JSON.stringify({ compared, settings }, null, 2)}\n`);
     if (options.cache) {
       if (existsSync(options.cache) && !options.resume && !options.overwrite) throw new ArqError(`IRS cache ${options.cache} exists: resume the run or overwrite it`);
       const cacheSettings: IrsCacheSettings = { ...identity, sigma: sampler.sigma, seed, n0, n, alpha, model: options.identity.model, data: dataset.name, engine: options.identity.engine };
@@ -262,7 +263,7 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
       };
     }
     const path = summaryPath(out);
-    writeFileSync(path, formatSummary(summary));
+    writeFileAtomic(path, formatSummary(summary));
     return { summary, rows, resumed, summaryPath: path };
   } finally {
     writer.close();
