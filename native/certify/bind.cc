@@ -96,6 +96,17 @@ void read_common(const Napi::Object& o, const char* where, float* sigma, uint64_
   *threads = static_cast<int>(napi::int_field(o, "threads", 1, 256, where));
 }
 
+// The noise stream of a request or slice: imageIndex, firstSample and count, within the 2^32 samples a stream has.
+void read_stream_range(const Napi::Object& o, const std::string& where, uint64_t* image_index, uint64_t* first_sample,
+                       int64_t* count) {
+  *image_index = static_cast<uint64_t>(napi::int_field(o, "imageIndex", 0, kMaxU32, where));
+  *first_sample = static_cast<uint64_t>(napi::int_field(o, "firstSample", 0, kMaxU32, where));
+  *count = napi::int_field(o, "count", 0, kMaxU32, where);
+  if (*first_sample + static_cast<uint64_t>(*count) > (uint64_t{1} << 32)) {
+    napi::throw_range(o.Env(), where, "firstSample + count must not exceed 2^32");
+  }
+}
+
 }  // namespace
 
 Napi::Value queue_sample(const Napi::CallbackInfo& info, const char* where, int64_t input_size, int64_t classes,
@@ -107,15 +118,10 @@ Napi::Value queue_sample(const Napi::CallbackInfo& info, const char* where, int6
   int threads = 1;
   read_common(o, where, &r.sigma, &r.seed, &r.batch, &threads);
   r.threads = threads;
-  r.image_index = static_cast<uint64_t>(napi::int_field(o, "imageIndex", 0, kMaxU32, where));
-  r.first_sample = static_cast<uint64_t>(napi::int_field(o, "firstSample", 0, kMaxU32, where));
-  r.count = napi::int_field(o, "count", 0, kMaxU32, where);
+  read_stream_range(o, where, &r.image_index, &r.first_sample, &r.count);
   const Napi::Value record = napi::field(o, "record", where);
   if (!record.IsBoolean()) napi::throw_type(env, where, "record must be a boolean");
   r.record = record.As<Napi::Boolean>().Value();
-  if (r.first_sample + static_cast<uint64_t>(r.count) > (uint64_t{1} << 32)) {
-    napi::throw_range(env, where, "firstSample + count must not exceed 2^32");
-  }
   if (r.record && classes > 256) napi::throw_range(env, where, "recording predictions needs at most 256 classes");
   job->classes = classes;
   job->run = bind_run(std::min(r.batch, std::max<int64_t>(r.count, 1)), threads);  // the batch sample() runs
@@ -142,12 +148,7 @@ Napi::Value queue_sample_streams(const Napi::CallbackInfo& info, const char* whe
     const Napi::Object s = entry.As<Napi::Object>();
     StreamSlice slice;
     slice.image = napi::float_array(env, napi::field(s, "image", at), input_size, at, "image");
-    slice.image_index = static_cast<uint64_t>(napi::int_field(s, "imageIndex", 0, kMaxU32, at));
-    slice.first_sample = static_cast<uint64_t>(napi::int_field(s, "firstSample", 0, kMaxU32, at));
-    slice.count = napi::int_field(s, "count", 0, kMaxU32, at);
-    if (slice.first_sample + static_cast<uint64_t>(slice.count) > (uint64_t{1} << 32)) {
-      napi::throw_range(env, at, "firstSample + count must not exceed 2^32");
-    }
+    read_stream_range(s, at, &slice.image_index, &slice.first_sample, &slice.count);
     total += static_cast<uint64_t>(slice.count);
     if (total > (uint64_t{1} << 32)) napi::throw_range(env, where, "the streams' counts must not exceed 2^32 in all");
     if (s.Has("cancel") && !s.Get("cancel").IsUndefined()) {
