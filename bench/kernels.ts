@@ -7,14 +7,15 @@
  *   npm run bench -- kernels [--isa scalar,avx2,avx512vnni] [--seconds 1] [--repeats 10]
  *
  * Each figure is the best of `repeats` timed runs sharing about `seconds` (other processes on the machine only ever
- * slow a run down). Timing loops run inside C++ on internal pseudo-random data (_qkernels.qgemmTime / dotPeak).
+ * slow a run down). Timing loops run inside C++ on internal pseudo-random data (_kernelTiming.qgemmTime / dotPeak).
  */
 import { parseArgs } from 'node:util';
-import { cpuInfo, ISA_LEVELS, qkernels, type IsaName } from '../src/native.js';
+import { cpuInfo, ISA_LEVELS, kernelTiming, qu8Kernels, type IsaName } from '../src/native.js';
 
 
 
-const q = qkernels();
+const q = qu8Kernels();
+const timing = kernelTiming();
 
 const { values } = parseArgs({
   options: {
@@ -39,9 +40,9 @@ const isas = values.isa!.split(',').map((s) => s.trim() as IsaName).filter((isa)
 
 /** Best operations per second of qgemm on this shape over `repeats` runs of about `seconds / repeats` each. */
 function gemmRate(isa: IsaName, m: number, n: number, k: number, wbits: number, copies = 1): number {
-  const once = q.qgemmTime(isa, m, n, k, wbits, copies, copies) / copies;
+  const once = timing.qgemmTime(isa, m, n, k, wbits, copies, copies) / copies;
   const iterations = Math.max(copies, Math.ceil(seconds / repeats / Math.max(once, 1e-7)));
-  return (2 * m * n * k * iterations) / q.qgemmTime(isa, m, n, k, wbits, iterations, copies, repeats);
+  return (2 * m * n * k * iterations) / timing.qgemmTime(isa, m, n, k, wbits, iterations, copies, repeats);
 }
 
 const fmt = (x: number, digits = 1) => x.toFixed(digits);
@@ -51,7 +52,7 @@ console.log(`CPU: ${cpu.detected} detected, 1 thread`);
 console.log('\nint8 dot-product peak (register-resident loop; one u8 x s8 multiply-add = 2 ops)');
 const peaks = new Map<IsaName, number>();
 for (const isa of isas) {
-  const peak = q.dotPeak(isa, seconds);  // best of many short rounds (qbind.cc)
+  const peak = timing.dotPeak(isa, seconds);  // best of many short rounds (timing_bind.cc)
   peaks.set(isa, peak);
   console.log(`  ${pad(isa, 10)}  ${pad(fmt(peak / 1e9), 8)} GOPS   (${q.names(isa).gemm})`);
 }

@@ -16,7 +16,7 @@ import { layerCosts } from '../src/graph/cost.js';
 import { calibrate } from '../src/quant/calibrate.js';
 import { IntPlan, intPlanSpec } from '../src/quant/int-plan.js';
 import { parseBits, uniformPolicy } from '../src/quant/policy.js';
-import { cpuInfo, qkernels, type IntPlanOp } from '../src/native.js';
+import { cpuInfo, kernelTiming, type IntPlanOp } from '../src/native.js';
 import { Random } from '../src/util/random.js';
 
 const { values } = parseArgs({
@@ -39,7 +39,7 @@ const images = Float32Array.from({ length: batch * shapeSize(graph.input.shape) 
 const [c, h, w] = graph.input.shape;
 const calibration = await calibrate(graph, makeDataset({ name: 'bench', shape: [c, h, w], images, labels: new Int32Array(batch) }), { sigma: 0.25, count: Math.min(batch, 128), threads });
 const macs = new Map(layerCosts(graph).map((cost) => [cost.name, cost.macs]));
-const peak = qkernels().dotPeak(cpuInfo().active, 0.3) / 1e9;
+const peak = kernelTiming().dotPeak(cpuInfo().active, 0.3) / 1e9;
 
 function describe(op: IntPlanOp): string {
   if (op.op === 'conv') return `conv${op.kernel[0]}x${op.kernel[1]}${op.group > 1 ? ` g${op.group}` : ''}${op.strides[0] > 1 ? ` s${op.strides[0]}` : ''} ->${op.outChannels}`;

@@ -10,7 +10,6 @@
 #include "engine/bind.h"
 #include "engine/int_bind.h"
 #include "kernels/bind.h"
-#include "kernels/qbind.h"
 #include "noise/bind.h"
 #include "train/bind.h"
 #include "train/qat_bind.h"
@@ -46,8 +45,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   arq::certify::register_bindings(env, exports);
   arq::engine::register_bindings(env, exports);
   arq::engine::register_int_bindings(env, exports);
-  arq::kernels::register_bindings(env, exports);
-  arq::kernels::register_quant_bindings(env, exports);
+  arq::kernels::register_f32_bindings(env, exports);
+  arq::kernels::register_qu8_bindings(env, exports);
+  arq::kernels::register_timing_bindings(env, exports);
   arq::noise::register_bindings(env, exports);
   arq::train::register_bindings(env, exports);
   arq::train::register_qat_bindings(env, exports);

@@ -162,8 +162,8 @@ export interface DwconvShape {
   kernelH: number; kernelW: number; strideH: number; strideW: number; padTop: number; padLeft: number;
 }
 
-/** Internal single-kernel entry points for tests and benchmarks. */
-export interface NativeKernels {
+/** Internal entry points of the float kernel families (native/kernels/f32_bind.cc) for tests. */
+export interface NativeF32Kernels {
   f32Gemm(isa: IsaName, m: number, n: number, k: number, a: Float32Array, w: Float32Array, bias: Float32Array | null, min: number, max: number): Float32Array;
   f32Dwconv(isa: IsaName, shape: DwconvShape, input: Float32Array, weights: Float32Array, bias: Float32Array | null, min: number, max: number): Float32Array;
   names(isa: IsaName): { gemm: string; dwconv: string };
@@ -185,8 +185,8 @@ export interface NativeNoise {
 
 export interface QDwconvShape extends DwconvShape {}
 
-/** Internal integer-kernel entry points (native/kernels/qbind.cc) for tests and benchmarks. */
-export interface NativeQKernels {
+/** Internal entry points of the integer kernel families (native/kernels/qu8_bind.cc) for tests. */
+export interface NativeQu8Kernels {
   qgemm(isa: IsaName, m: number, n: number, k: number, wbits: number, a: Uint8Array, w: Int8Array,
     multiplier: Float32Array, bias: Float32Array, correction: Int32Array | null, min: number, max: number,
     floatOut: boolean, path?: 'auto' | 'unpack' | 'indirect' | 'strided', tap?: number, rowStride?: number,
@@ -195,8 +195,6 @@ export interface NativeQKernels {
     multiplier: Float32Array, bias: Float32Array, min: number, max: number): Uint8Array;
   /** indirect: whether the level's widest qgemm config has an indirect microkernel. */
   names(isa: IsaName): { gemm: string; dwconv: string; gemmTile: [number, number, number]; indirect: boolean; strided: boolean };
-  /** Seconds for `iterations` GEMMs of the shape on internal data (copies: distinct weight sets cycled). */
-  qgemmTime(isa: IsaName, m: number, n: number, k: number, wbits: number, iterations: number, copies?: number, repeats?: number): number;
   /** qu8-elementwise: residual add of two code arrays into a third grid (vbmi: the VBMI or the plain AVX-512 kernel). */
   vadd(isa: IsaName, a: Uint8Array, b: Uint8Array, p: { aScale: number; aZero: number; bScale: number; bZero: number; invScale: number; zero: number; min: number; max: number }, vbmi?: boolean): Uint8Array;
   /** qu8-elementwise: float values onto a grid (t = x / scale clamped to [lo, hi], rounded half to even, + zero). */
@@ -205,6 +203,12 @@ export interface NativeQKernels {
   convert(isa: IsaName, x: Uint8Array, p: { fromScale: number; fromZero: number; scale: number; lo: number; hi: number; zero: number }): Uint8Array;
   /** qu8-elementwise: table[x[i]]; throws a RangeError where the level has no lookup kernel. */
   lookup(isa: IsaName, x: Uint8Array, table: Uint8Array): Uint8Array;
+}
+
+/** Internal kernel timing loops (native/kernels/timing_bind.cc) for benchmarks. */
+export interface NativeKernelTiming {
+  /** Seconds for `iterations` GEMMs of the shape on internal data (copies: distinct weight sets cycled). */
+  qgemmTime(isa: IsaName, m: number, n: number, k: number, wbits: number, iterations: number, copies?: number, repeats?: number): number;
   /** Measured int8 multiply-add throughput of one thread (ops/s, a multiply-add counted as 2). */
   dotPeak(isa: IsaName, seconds: number): number;
 }
@@ -289,8 +293,9 @@ interface Addon {
   TrainNet: new (spec: TrainNetSpec) => NativeTrainNet;
   QatNet: new (spec: QatNetSpec) => NativeQatNet;
   CancelFlag: new () => NativeCancelFlag;
-  _kernels: NativeKernels;
-  _qkernels: NativeQKernels;
+  _f32Kernels: NativeF32Kernels;
+  _qu8Kernels: NativeQu8Kernels;
+  _kernelTiming: NativeKernelTiming;
   _noise: NativeNoise;
 }
 
@@ -346,12 +351,16 @@ export function setMaxMemory(bytes: number | undefined): void {
   memoryLimitOverride = bytes === undefined ? undefined : integerInRange('maxMemory', bytes, 2 ** 20, Number.MAX_SAFE_INTEGER);
 }
 
-export function kernels(): NativeKernels {
-  return addon()._kernels;
+export function f32Kernels(): NativeF32Kernels {
+  return addon()._f32Kernels;
 }
 
-export function qkernels(): NativeQKernels {
-  return addon()._qkernels;
+export function qu8Kernels(): NativeQu8Kernels {
+  return addon()._qu8Kernels;
+}
+
+export function kernelTiming(): NativeKernelTiming {
+  return addon()._kernelTiming;
 }
 
 export function noise(): NativeNoise {

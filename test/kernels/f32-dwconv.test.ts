@@ -1,10 +1,10 @@
 // f32-dwconv: every ISA level the CPU supports against a naive double-precision reference (NHWC, zero padding,
-// strides 1-3, kernels 1x1 to 5x5, channel tails), plus clamping and argument validation of _kernels.f32Dwconv.
+// strides 1-3, kernels 1x1 to 5x5, channel tails), plus clamping and argument validation of _f32Kernels.f32Dwconv.
 import { describe, expect, test } from 'vitest';
-import type { DwconvShape, IsaName, NativeKernels } from '../../src/native.js';
-import { detected, kernels as nativeKernels, LEVELS, rng } from '../support/native.js';
+import type { DwconvShape, IsaName, NativeF32Kernels } from '../../src/native.js';
+import { detected, f32Kernels, LEVELS, rng } from '../support/native.js';
 
-const kernels = nativeKernels();
+const kernels = f32Kernels();
 
 const randomArray = (length: number, next: () => number) => Float32Array.from({ length }, () => 2 * next() - 1);
 const randomInt = (next: () => number, lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));

@@ -1,10 +1,10 @@
 // f32-gemm: every ISA level the CPU supports against a naive double-precision reference, plus clamping, row
-// independence (bit-equal whatever the row's position in M) and argument validation of _kernels.f32Gemm.
+// independence (bit-equal whatever the row's position in M) and argument validation of _f32Kernels.f32Gemm.
 import { describe, expect, test } from 'vitest';
-import type { IsaName, NativeKernels } from '../../src/native.js';
-import { detected, kernels as nativeKernels, LEVELS, rng } from '../support/native.js';
+import type { IsaName, NativeF32Kernels } from '../../src/native.js';
+import { detected, f32Kernels, LEVELS, rng } from '../support/native.js';
 
-const kernels = nativeKernels();
+const kernels = f32Kernels();
 
 function randomArray(length: number, next: () => number, scale = 1): Float32Array {
   return Float32Array.from({ length }, () => scale * (2 * next() - 1));

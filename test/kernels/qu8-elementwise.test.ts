@@ -3,10 +3,10 @@
 // even), over lengths around every vector width (tails) and parameters that hit the clamps and rounding ties.
 import { describe, expect, test } from 'vitest';
 import type { IsaName } from '../../src/native.js';
-import { detected, LEVELS, qkernels, rng } from '../support/native.js';
+import { detected, LEVELS, qu8Kernels, rng } from '../support/native.js';
 import { fmaF32, roundHalfEven } from '../support/requant.js';
 
-const q = qkernels();
+const q = qu8Kernels();
 const LENGTHS = [1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 257];
 const f = Math.fround;
 

@@ -1,14 +1,14 @@
 // qu8-qs8-dwconv: every ISA level the CPU supports against the scalar kernel, bit for bit, and the scalar kernel
 // against a JavaScript reference (acc = sum over taps inside the image of w * (x - z), then requant_code with an
 // exact fmaf emulation); 3x3 and 5x5 (interior fast paths) and other kernels, strides 1 and 2, padding, channel
-// tails, zero points and clamps; plus argument validation of _qkernels.qdwconv.
+// tails, zero points and clamps; plus argument validation of _qu8Kernels.qdwconv.
 import { describe, expect, test } from 'vitest';
 
 import type { IsaName, QDwconvShape } from '../../src/native.js';
-import { detected, LEVELS, qkernels, rng } from '../support/native.js';
+import { detected, LEVELS, qu8Kernels, rng } from '../support/native.js';
 import { requantCode, roundHalfEven } from '../support/requant.js';
 
-const q = qkernels();
+const q = qu8Kernels();
 
 const randInt = (next: () => number, lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
 

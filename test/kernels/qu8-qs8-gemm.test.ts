@@ -1,14 +1,14 @@
 // qu8-qs8-gemm: every ISA level the CPU supports against the scalar kernel, bit for bit (codes and float outputs),
 // and the scalar kernel against a JavaScript reference of quantization.md's formula with an exact emulation of
 // fmaf; plus crafted rounding ties, clamps, zero-point corrections, every weight width (packed storage and both
-// sub-byte paths) and argument validation of _qkernels.qgemm.
+// sub-byte paths) and argument validation of _qu8Kernels.qgemm.
 import { describe, expect, test } from 'vitest';
 
 import type { IsaName } from '../../src/native.js';
-import { detected, LEVELS, qkernels, rng } from '../support/native.js';
+import { detected, LEVELS, qu8Kernels, rng } from '../support/native.js';
 import { fmaF32, requantCode, roundHalfEven } from '../support/requant.js';
 
-const q = qkernels();
+const q = qu8Kernels();
 
 const randInt = (next: () => number, lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
 

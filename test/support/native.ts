@@ -1,7 +1,7 @@
 /** What the kernel tests share: the addon's internal entry points, the ISA levels this CPU has, a seeded PRNG. */
 import { cpuInfo, ISA_LEVELS, type IsaName } from '../../src/native.js';
 
-export { kernels, qkernels, noise } from '../../src/native.js';
+export { f32Kernels, qu8Kernels, noise } from '../../src/native.js';
 export const LEVELS: readonly IsaName[] = ISA_LEVELS;
 /** Index in LEVELS of the best level this CPU supports; levels above it are reported as skipped. */
 export const detected = LEVELS.indexOf(cpuInfo().detected);

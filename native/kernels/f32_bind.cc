@@ -1,4 +1,4 @@
-// Internal kernel entry points for the kernel tests and benchmarks: `exports._kernels` (absent from the public
+// Internal entry points of the float kernel families (f32-gemm, f32-dwconv) for the kernel tests: `exports._f32Kernels` (absent from the public
 // types). Every function is [sync], re-validates its arguments (TypeError for wrong types, RangeError for bad values
 // or lengths, each naming the function and the argument) and copies its inputs before running one kernel family.
 //
@@ -22,6 +22,7 @@
 #include "common/cpu.h"
 #include "common/guard.h"
 #include "common/napi_args.h"
+#include "kernels/bind_args.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/f32-gemm/f32-gemm.h"
 
@@ -30,12 +31,6 @@ namespace {
 
 using napi::expect_args;
 using napi::isa_arg;
-
-constexpr int64_t kMaxDim = int64_t(1) << 24;
-constexpr int64_t kMaxElements = int64_t(1) << 28;  // per array (1 GiB of floats)
-
-
-
 
 // A Float32Array of `expected` elements, or null/undefined (returns false) when `nullable`.
 bool optional_float_array(Napi::Env env, const Napi::Value& value, int64_t expected, const std::string& where,
@@ -46,7 +41,7 @@ bool optional_float_array(Napi::Env env, const Napi::Value& value, int64_t expec
 }
 
 Napi::Value F32Gemm(const Napi::CallbackInfo& info) {
-  const std::string where = "_kernels.f32Gemm";
+  const std::string where = "_f32Kernels.f32Gemm";
   Napi::Env env = info.Env();
   expect_args(info, 9, where);
   const Isa isa = isa_arg(info, 0, where);
@@ -74,7 +69,7 @@ Napi::Value F32Gemm(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value F32Dwconv(const Napi::CallbackInfo& info) {
-  const std::string where = "_kernels.f32Dwconv";
+  const std::string where = "_f32Kernels.f32Dwconv";
   Napi::Env env = info.Env();
   expect_args(info, 7, where);
   const Isa isa = isa_arg(info, 0, where);
@@ -103,7 +98,7 @@ Napi::Value F32Dwconv(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Names(const Napi::CallbackInfo& info) {
-  const Isa isa = isa_arg(info, 0, "_kernels.names");
+  const Isa isa = isa_arg(info, 0, "_f32Kernels.names");
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("gemm", f32_gemm_config(isa).name);
   out.Set("dwconv", f32_dwconv_config(isa).name);
@@ -112,12 +107,12 @@ Napi::Value Names(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void register_bindings(Napi::Env env, Napi::Object exports) {
+void register_f32_bindings(Napi::Env env, Napi::Object exports) {
   Napi::Object kernels = Napi::Object::New(env);
-  kernels.Set("f32Gemm", napi::guarded_function<F32Gemm>(env, "f32Gemm", "_kernels.f32Gemm"));
-  kernels.Set("f32Dwconv", napi::guarded_function<F32Dwconv>(env, "f32Dwconv", "_kernels.f32Dwconv"));
-  kernels.Set("names", napi::guarded_function<Names>(env, "names", "_kernels.names"));
-  exports.Set("_kernels", kernels);
+  kernels.Set("f32Gemm", napi::guarded_function<F32Gemm>(env, "f32Gemm", "_f32Kernels.f32Gemm"));
+  kernels.Set("f32Dwconv", napi::guarded_function<F32Dwconv>(env, "f32Dwconv", "_f32Kernels.f32Dwconv"));
+  kernels.Set("names", napi::guarded_function<Names>(env, "names", "_f32Kernels.names"));
+  exports.Set("_f32Kernels", kernels);
 }
 
 }  // namespace arq::kernels

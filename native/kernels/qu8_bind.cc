@@ -1,6 +1,7 @@
-// Internal integer-kernel entry points for the kernel tests and benchmarks: `exports._qkernels` (absent from the
-// public types). Every function is [sync], re-validates its arguments (TypeError for wrong types, RangeError for bad
-// values or lengths, each naming the function and the argument) and copies its inputs before running.
+// Internal entry points of the integer kernel families (qu8-qs8-gemm, qu8-qs8-dwconv, qu8-elementwise) for the kernel
+// tests: `exports._qu8Kernels` (absent from the public types). Every function is [sync], re-validates its arguments
+// (TypeError for wrong types, RangeError for bad values or lengths, each naming the function and the argument) and
+// copies its inputs before running.
 //
 //   qgemm(isa, m, n, k, wbits, a: Uint8Array[m*k], w: Int8Array[n*k] (out-major codes within +-(2^(wbits-1)-1)),
 //         multiplier: Float32Array[n], bias: Float32Array[n], correction: Int32Array[n] | null, min, max,
@@ -22,9 +23,6 @@
 //           bias: Float32Array[channels], min, max) -> Uint8Array[outH*outW*channels] (HWC); integers 0 <= min <= max <= 255
 //   names(isa) -> { gemm, dwconv, gemmTile: [mr, nr, kr], indirect, strided }: the kernels chosen for that level (the
 //       widest qgemm config; indirect / strided: whether it has indirect / strided microkernels).
-//   qgemmTime(isa, m, n, k, wbits, iterations, copies = 1, repeats = 1) -> seconds for `iterations` qgemm calls
-//       (after one warm-up) on internal pseudo-random data, the shortest of `repeats` timed runs; `copies` distinct
-//       weight sets are used in turn, so weights larger than the caches stream from memory as in a network.
 //   vadd(isa, a: Uint8Array, b: Uint8Array[a.length], {aScale, aZero, bScale, bZero, invScale, zero, min, max},
 //       vbmi?: boolean), min, max integer codes -> Uint8Array: qu8-elementwise's residual add; at avx512vnni vbmi
 //       picks the VBMI or the plain AVX-512 kernel (default: VBMI where the CPU has it; true where it has not throws
@@ -33,20 +31,16 @@
 //   convert(isa, x: Uint8Array, {fromScale, fromZero, scale, lo, hi, zero}) -> Uint8Array: codes onto another grid
 //   lookup(isa, x: Uint8Array, table: Uint8Array[256]) -> Uint8Array: table[x[i]] (RangeError where the level's
 //       config has no lookup kernel)
-//   dotPeak(isa, seconds) -> operations per second of a register-resident integer dot-product loop (peak.h; one
-//       u8 x s8 multiply-add = 2 operations), run for about `seconds`.
 //
 // `isa` is "scalar" | "avx2" | "avx512vnni"; an unknown name, or a level above the CPU's (detected_isa()), throws a
 // RangeError (the latter's message says "not supported by this CPU", so tests can skip that level).
-#include "kernels/qbind.h"
+#include "kernels/bind.h"
 
 #include <napi.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -54,9 +48,9 @@
 #include "common/cpu.h"
 #include "common/guard.h"
 #include "common/napi_args.h"
+#include "kernels/bind_args.h"
 #include "kernels/qu8-elementwise/elementwise.h"
 #include "kernels/qu8-qs8-dwconv/qdwconv.h"
-#include "kernels/qu8-qs8-gemm/peak.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
 
 namespace arq::kernels {
@@ -65,36 +59,7 @@ namespace {
 using napi::expect_args;
 using napi::isa_arg;
 
-constexpr int64_t kMaxDim = int64_t(1) << 24;
-constexpr int64_t kMaxK = 65536;                    // keeps every int32 accumulator exact (255 * 127 * 65536 < 2^31)
-constexpr int64_t kMaxElements = int64_t(1) << 28;  // per array
 constexpr int64_t kMaxTaps = 65536;
-
-// m, n, k and wbits at arguments 1-4 (qgemm and qgemmTime).
-struct GemmDims {
-  int64_t m, n, k;
-  int wbits;
-};
-
-GemmDims gemm_dims(const Napi::CallbackInfo& info, const std::string& where) {
-  Napi::Env env = info.Env();
-  GemmDims d;
-  d.m = napi::int_value(env, info[1], 1, kMaxDim, where, "m");
-  d.n = napi::int_value(env, info[2], 1, kMaxDim, where, "n");
-  d.k = napi::int_value(env, info[3], 1, kMaxK, where, "k");
-  d.wbits = static_cast<int>(napi::int_value(env, info[4], 2, 8, where, "wbits"));
-  return d;
-}
-
-// Keeps a 64-byte aligned scratch buffer alive.
-struct Scratch {
-  explicit Scratch(size_t bytes) : storage(bytes + 64) {}
-  int8_t* data() {
-    const uintptr_t p = reinterpret_cast<uintptr_t>(storage.data());
-    return storage.data() + ((64 - p % 64) % 64);
-  }
-  std::vector<int8_t> storage;
-};
 
 // A copy of A with rows padded to kc (zeros), as qgemm requires.
 std::vector<uint8_t> pad_rows(const uint8_t* a, size_t m, size_t k, size_t kc) {
@@ -104,7 +69,7 @@ std::vector<uint8_t> pad_rows(const uint8_t* a, size_t m, size_t k, size_t kc) {
 }
 
 Napi::Value QGemm(const Napi::CallbackInfo& info) {
-  const std::string where = "_qkernels.qgemm";
+  const std::string where = "_qu8Kernels.qgemm";
   Napi::Env env = info.Env();
   expect_args(info, 13, where);
   const Isa isa = isa_arg(info, 0, where);
@@ -214,7 +179,7 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value QDwconv(const Napi::CallbackInfo& info) {
-  const std::string where = "_qkernels.qdwconv";
+  const std::string where = "_qu8Kernels.qdwconv";
   Napi::Env env = info.Env();
   expect_args(info, 9, where);
   const Isa isa = isa_arg(info, 0, where);
@@ -245,7 +210,7 @@ Napi::Value QDwconv(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Names(const Napi::CallbackInfo& info) {
-  const Isa isa = isa_arg(info, 0, "_qkernels.names");
+  const Isa isa = isa_arg(info, 0, "_qu8Kernels.names");
   Napi::Env env = info.Env();
   const QGemmConfig& gemm = qgemm_config(isa);
   Napi::Object out = Napi::Object::New(env);
@@ -261,93 +226,6 @@ Napi::Value Names(const Napi::CallbackInfo& info) {
   return out;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
-  const std::string where = "_qkernels.qgemmTime";
-  Napi::Env env = info.Env();
-  expect_args(info, 6, where);
-  const Isa isa = isa_arg(info, 0, where);
-  const GemmDims dims = gemm_dims(info, where);  // named variables, not a structured binding: the lambda below uses them
-  const int64_t m = dims.m, n = dims.n, k = dims.k;
-  const int wbits = dims.wbits;
-  const int64_t iterations = napi::int_value(env, info[5], 1, 1000000, where, "iterations");
-  const int64_t copies =
-      info.Length() > 6 && !info[6].IsUndefined() ? napi::int_value(env, info[6], 1, 64, where, "copies") : 1;
-  const int64_t repeats =
-      info.Length() > 7 && !info[7].IsUndefined() ? napi::int_value(env, info[7], 1, 1000, where, "repeats") : 1;
-  napi::check_elements(env, m * k, kMaxElements, where, "a");
-  napi::check_elements(env, m * n, kMaxElements, where, "the result");
-  napi::check_elements(env, n * k * copies, kMaxElements, where, "the weights (all copies)");
-
-  const QGemmConfig& config = qgemm_config(isa, static_cast<size_t>(n));
-  std::mt19937 rng(12345);
-  const uint32_t qmax = (1u << (wbits - 1)) - 1;
-  std::vector<QPackedWeights> weights;
-  std::vector<int8_t> codes(static_cast<size_t>(n * k));
-  for (int8_t& v : codes) v = static_cast<int8_t>(static_cast<int32_t>(rng() % (2 * qmax + 1) - qmax));
-  std::vector<int8_t> w(codes.size());
-  for (int64_t c = 0; c < copies; ++c) {
-    // Distinct sets: the codes rotated by a different offset each.
-    const size_t shift = static_cast<size_t>(c) * 7919 % codes.size();
-    std::memcpy(w.data(), codes.data() + shift, codes.size() - shift);
-    std::memcpy(w.data() + codes.size() - shift, codes.data(), shift);
-    weights.push_back(qgemm_pack(config, w.data(), static_cast<size_t>(k), static_cast<size_t>(n),
-                                 static_cast<size_t>(k), wbits));
-  }
-  const size_t kc = weights[0].kc;
-  std::vector<uint8_t> a(static_cast<size_t>(m) * kc, 0);
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t q = 0; q < k; ++q) a[static_cast<size_t>(i) * kc + static_cast<size_t>(q)] = rng() & 0xFF;
-  }
-  std::vector<float> multiplier(static_cast<size_t>(n), 1.0f / 4096.0f), bias(static_cast<size_t>(n), 128.0f);
-  std::vector<int32_t> correction(static_cast<size_t>(n), 0);
-  std::vector<uint8_t> out(static_cast<size_t>(m * n));
-  Scratch scratch(qgemm_scratch_bytes(config, weights[0]));
-  const RequantParams params{multiplier.data(), bias.data(), correction.data(), 0.0f, 255.0f};
-  const auto run = [&](const QPackedWeights& pw) {
-    qgemm(config, static_cast<size_t>(m), a.data(), kc, pw, out.data(), static_cast<size_t>(n), params, false,
-          scratch.data());
-  };
-  for (const QPackedWeights& pw : weights) run(pw);  // warm-up
-  double best = 0;
-  for (int64_t r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int64_t it = 0; it < iterations; ++it) run(weights[static_cast<size_t>(it % copies)]);
-    const double elapsed = seconds_since(start);
-    if (r == 0 || elapsed < best) best = elapsed;
-  }
-  return Napi::Number::New(env, best);
-}
-
-Napi::Value DotPeak(const Napi::CallbackInfo& info) {
-  const std::string where = "_qkernels.dotPeak";
-  Napi::Env env = info.Env();
-  expect_args(info, 2, where);
-  const Isa isa = isa_arg(info, 0, where);
-  const double seconds = napi::number_value(env, info[1], where, "seconds");
-  if (!(seconds > 0 && seconds <= 60)) napi::throw_range(env, where, "seconds must be in (0, 60]");
-  // Rounds of a few milliseconds; the best round's rate is the peak (a preempted round only lowers its own rate).
-  uint64_t chunk = 1 << 14;
-  double best = 0;
-  const auto start = std::chrono::steady_clock::now();
-  do {
-    const auto round = std::chrono::steady_clock::now();
-    const uint64_t ops = qu8_qs8_dot_peak(isa, chunk);
-    const double elapsed = seconds_since(round);
-    if (elapsed < 2e-3) {
-      chunk *= 2;
-      continue;
-    }
-    const double rate = static_cast<double>(ops) / elapsed;
-    if (rate > best) best = rate;
-  } while (seconds_since(start) < seconds);
-  return Napi::Number::New(env, best);
-}
-
-
 QuantizeParams quantize_params(const Napi::Object& o, const std::string& where) {
   QuantizeParams p{};
   p.scale = static_cast<float>(napi::number_field(o, "scale", where));
@@ -361,7 +239,7 @@ QuantizeParams quantize_params(const Napi::Object& o, const std::string& where) 
 }
 
 Napi::Value Vadd(const Napi::CallbackInfo& info) {
-  const std::string where = "_qkernels.vadd";
+  const std::string where = "_qu8Kernels.vadd";
   Napi::Env env = info.Env();
   expect_args(info, 4, where);
   const Isa isa = isa_arg(info, 0, where);
@@ -389,7 +267,7 @@ Napi::Value Vadd(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Quantize(const Napi::CallbackInfo& info) {
-  const std::string where = "_qkernels.quantize";
+  const std::string where = "_qu8Kernels.quantize";
   Napi::Env env = info.Env();
   expect_args(info, 3, where);
   const Isa isa = isa_arg(info, 0, where);
@@ -401,7 +279,7 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Convert(const Napi::CallbackInfo& info) {
-  const std::string where = "_qkernels.convert";
+  const std::string where = "_qu8Kernels.convert";
   Napi::Env env = info.Env();
   expect_args(info, 3, where);
   const Isa isa = isa_arg(info, 0, where);
@@ -417,7 +295,7 @@ Napi::Value Convert(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Lookup(const Napi::CallbackInfo& info) {
-  const std::string where = "_qkernels.lookup";
+  const std::string where = "_qu8Kernels.lookup";
   Napi::Env env = info.Env();
   expect_args(info, 3, where);
   const Isa isa = isa_arg(info, 0, where);
@@ -432,18 +310,16 @@ Napi::Value Lookup(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void register_quant_bindings(Napi::Env env, Napi::Object exports) {
+void register_qu8_bindings(Napi::Env env, Napi::Object exports) {
   Napi::Object kernels = Napi::Object::New(env);
-  kernels.Set("qgemm", napi::guarded_function<QGemm>(env, "qgemm", "_qkernels.qgemm"));
-  kernels.Set("qdwconv", napi::guarded_function<QDwconv>(env, "qdwconv", "_qkernels.qdwconv"));
-  kernels.Set("names", napi::guarded_function<Names>(env, "names", "_qkernels.names"));
-  kernels.Set("qgemmTime", napi::guarded_function<QGemmTime>(env, "qgemmTime", "_qkernels.qgemmTime"));
-  kernels.Set("dotPeak", napi::guarded_function<DotPeak>(env, "dotPeak", "_qkernels.dotPeak"));
-  kernels.Set("vadd", napi::guarded_function<Vadd>(env, "vadd", "_qkernels.vadd"));
-  kernels.Set("quantize", napi::guarded_function<Quantize>(env, "quantize", "_qkernels.quantize"));
-  kernels.Set("convert", napi::guarded_function<Convert>(env, "convert", "_qkernels.convert"));
-  kernels.Set("lookup", napi::guarded_function<Lookup>(env, "lookup", "_qkernels.lookup"));
-  exports.Set("_qkernels", kernels);
+  kernels.Set("qgemm", napi::guarded_function<QGemm>(env, "qgemm", "_qu8Kernels.qgemm"));
+  kernels.Set("qdwconv", napi::guarded_function<QDwconv>(env, "qdwconv", "_qu8Kernels.qdwconv"));
+  kernels.Set("names", napi::guarded_function<Names>(env, "names", "_qu8Kernels.names"));
+  kernels.Set("vadd", napi::guarded_function<Vadd>(env, "vadd", "_qu8Kernels.vadd"));
+  kernels.Set("quantize", napi::guarded_function<Quantize>(env, "quantize", "_qu8Kernels.quantize"));
+  kernels.Set("convert", napi::guarded_function<Convert>(env, "convert", "_qu8Kernels.convert"));
+  kernels.Set("lookup", napi::guarded_function<Lookup>(env, "lookup", "_qu8Kernels.lookup"));
+  exports.Set("_qu8Kernels", kernels);
 }
 
 }  // namespace arq::kernels
