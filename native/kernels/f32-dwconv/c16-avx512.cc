@@ -4,8 +4,7 @@
 //   - interior rows of 3x3 and 5x5 kernels with horizontal stride 1 or 2 (every tap inside the image): channel tiles
 //     outer, 4 output pixels inner, weights in registers, each input pixel loaded once per kernel row;
 //   - every other pixel: taps inside the image found once per pixel, channel tiles in groups of 4 accumulators.
-// Measured (Zen 5, one thread): 64-byte-aligned activations run ~1.5x faster than 16-byte-aligned ones, because an
-// unaligned 64-byte load splits across two cache lines.
+// Activations should be 64-byte aligned: an unaligned 64-byte load splits across two cache lines (docs/benchmarks.md).
 // GCC 12 flags _mm512_undefined_ps() inside its own min/max intrinsics as maybe-uninitialized (GCC bug 105593).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

@@ -33,9 +33,8 @@ const F32GemmConfig& f32_gemm_config(Isa isa) {
 }
 
 // Loop order: blocks of rows of A sized to stay in L2 (kABlockBytes), then panels of W, then mr-row tiles. Each
-// C tile is computed by one ukernel call over the whole K, so the blocking never changes a result. Measured
-// single-threaded on Zen 5 (8x32 AVX-512): panel-outer without row blocks runs at peak while A fits in L2/L3, but
-// drops ~12% at M=8192 N=512 K=2304 (A re-streamed from DRAM per panel); 512 KiB blocks recover it.
+// C tile is computed by one ukernel call over the whole K, so the blocking never changes a result. Without row
+// blocks a large A would be re-streamed from DRAM for every panel (docs/benchmarks.md).
 void f32_gemm(const F32GemmConfig& config, size_t m, size_t n, size_t k, const float* a, size_t lda,
               const float* packed, float* c, size_t ldc, float min, float max) {
   constexpr size_t kABlockBytes = 512 * 1024;

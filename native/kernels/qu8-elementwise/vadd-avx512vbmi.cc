@@ -2,8 +2,8 @@
 // of 16 widened to floats by one vpermt2b instead of a zero extension and a conversion. The permute places code q in
 // the low byte of a dword whose other bytes come from 0x4B000000, which is the float 2^23 + q (exact below 2^23);
 // subtracting 2^23 + zero point then gives float(q - zero) exactly, as the scalar form's conversion does. Per 16 codes
-// that is 2 operations fewer of the 13 the AVX-512 kernel spends: alone 17.0-17.1 against 14.9-15.0 codes per ns on
-// Zen 5. The tail (under 64 codes) runs the AVX-512 kernel. Built with -mavx512vbmi and chosen only where the CPU has
+// that is 2 operations fewer of the 13 the AVX-512 kernel spends (docs/benchmarks.md). The tail (under 64 codes) runs
+// the AVX-512 kernel. Built with -mavx512vbmi and chosen only where the CPU has
 // VBMI (elementwise_config).
 // GCC 12 flags _mm512_undefined_* inside its own intrinsics as maybe-uninitialized (GCC bug 105593).
 #pragma GCC diagnostic push

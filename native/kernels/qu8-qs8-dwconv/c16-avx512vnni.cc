@@ -157,8 +157,8 @@ void interior_3x3_vnni(const Ctx& c, const uint8_t* first, size_t step, size_t c
   constexpr size_t kTaps = 9;
   constexpr size_t kBlock = 64;
   // Blocks of 64 channels while at least 32 remain (a block costs about as much as two 16-channel tiles of the
-  // widening path, so a smaller rest goes there). Measured in MobileNetV2 (x0.5, whole network, 2 threads): the
-  // 48- and 96-channel 3x3 layers 15-18% faster than the widening path; bound by the byte/word unpacks.
+  // widening path, so a smaller rest goes there); bound by the byte/word unpacks, and still faster than widening
+  // (docs/benchmarks.md).
   constexpr size_t kMinBlock = 32;
   const size_t tiles = (c.channels + kTile - 1) / kTile;
   size_t c0 = 0;

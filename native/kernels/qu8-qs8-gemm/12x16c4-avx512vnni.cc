@@ -6,8 +6,7 @@
 //   12x16c4 indirect:  A rows through row pointers and per-tap offsets (QIGemmUkernel, convolutions without im2col).
 // No software prefetch: narrow layers' weights are small and stay in L1/L2 across row tiles. Epilogue: store_tile
 // (avx512vnni-tile.h, = requant.h). Each variant is compiled once per row count 1..12 and dispatched on m.
-// Measured on Zen 5 inside ResNet-20 (16-channel 3x3 layers, whole network, one thread): 8 and 12 rows about equal,
-// 16 rows (row pointers spill) no better; 12 rows chosen.
+// 12 rows: 16 spill the indirect variant's row pointers (docs/benchmarks.md).
 #include <cstddef>
 #include <cstdint>
 

@@ -14,8 +14,7 @@
 // Each variant is compiled once per row count 1..8 and dispatched on m, so a short tile computes only its rows.
 // Epilogue = requant.h: acc - correction, cvtepi32_ps (nearest even), _mm512_fmadd_ps, max/min clamp, cvtps_epi32
 // under the default MXCSR (nearest even), then int32 -> uint8 (already within [0, 255]); columns past n are masked.
-// Tile measured on Zen 5 (one thread, M x N x K = 4096 x 256 x 2304 and 1024 x 64 x 576, fraction of the vpdpbusd
-// peak): 4x32 ~85%, 6x32 ~90%, 8x32 ~96%, 10x32 to 14x32 no better than 8x32 and less regular.
+// 8 rows: the fewest that reach the vpdpbusd peak (tile heights compared in docs/benchmarks.md).
 // Also the AVX-512 sub-byte unpacker (one 64-byte storage block per step, vpshufb sign-extension tables).
 #include <cstddef>
 #include <cstdint>
@@ -43,9 +42,8 @@ inline __m512i field(__m512i v, int shift, __m512i mask, __m512i table) {
 }
 
 // Weights are read once per row tile in a single sequential stream (panels are contiguous); when they come from
-// DRAM (small M, weights larger than the caches) the hardware prefetchers alone keep too few lines in flight.
-// Measured on Zen 5 at M = 8, N = K = 4096 with 8 weight sets in turn: no prefetch 420 / 390 / 490 GOPS (8/4/2-bit),
-// 16 KiB ahead 705 / 945 / 958 GOPS; compute-bound shapes unchanged. Prefetching past the last panel is harmless.
+// DRAM (small M, weights larger than the caches) the hardware prefetchers alone keep too few lines in flight, so the
+// kernel prefetches 16 KiB ahead (docs/benchmarks.md). Prefetching past the last panel is harmless.
 constexpr size_t kPrefetchBytes = 16384;
 inline void prefetch_weights(const int8_t* w) {
   _mm_prefetch(reinterpret_cast<const char*>(w) + kPrefetchBytes, _MM_HINT_T0);

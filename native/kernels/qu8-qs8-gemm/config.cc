@@ -44,14 +44,12 @@ namespace {
 
 const QGemmConfig kScalarConfig{"qu8_qs8_gemm_ukernel_4x8c4__scalar", Isa::kScalar, 4, 8, 4,
                                 qu8_qs8_gemm_ukernel_4x8c4__scalar, qu8_qs8_gemm_unpack__scalar};
-// AVX2 has no direct sub-byte kernels: a variant that sign-extends 4-/2-bit fields in registers (zero-extend, shift
-// left, shift right arithmetic) measured 0.8x of int8 at every M on Zen 5 (the extra shifts compete with vpmaddwd),
-// while unpacking into scratch costs 0.87-0.92x at M = 6 and nothing measurable from M = 24.
+// AVX2 has no direct sub-byte kernels: sign-extending 4-/2-bit fields in registers costs extra shifts that compete
+// with vpmaddwd at every M, more than unpacking into scratch once per row block (docs/benchmarks.md).
 const QGemmConfig kAvx2Config{"qu8_qs8_gemm_ukernel_6x8c4__avx2", Isa::kAvx2, 6, 8, 4, qu8_qs8_gemm_ukernel_6x8c4__avx2,
                               qu8_qs8_gemm_unpack__avx2};
-// AVX-512 VNNI: direct sub-byte kernels at every M. Measured on Zen 5 (one thread, N = 512, K = 576 and 4096,
-// M = 8 .. 256) they run at the int8 kernel's speed (within noise) for 4 and 2 bits, while unpacking into scratch
-// costs ~40% of one 8-row tile's arithmetic (M = 8: 4-bit at 0.6x, 2-bit at 0.7x of int8) and still 2-5% at M = 256.
+// AVX-512 VNNI: direct sub-byte kernels at every M: they run at the int8 kernel's speed, while unpacking into scratch
+// costs most at small M (docs/benchmarks.md).
 constexpr size_t kDirectMaxTiles = SIZE_MAX;
 const QGemmConfig kAvx512VnniConfig{"qu8_qs8_gemm_ukernel_8x32c4__avx512vnni",
                                     Isa::kAvx512Vnni,

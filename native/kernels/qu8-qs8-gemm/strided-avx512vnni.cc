@@ -5,24 +5,20 @@
 //   16x16c4: layers of at most 16 output columns (16 zmm accumulators, one 64-byte panel vector per k-group);
 //   8x32c4:  wider layers (16 accumulators, two panel vectors per k-group), the 8x32c4 tile's shape.
 // Every tile height of both shapes is compiled for the strides of common convolutions (channels per pixel x conv
-// stride: 4, 16, 32, 64, 128; pick_tile); other strides run the same code with the stride in a register. Short tiles
-// matter: a 28-pixel row is a 16-row tile and a 12-row one, and with the stride in a register the 28x28 ResNet-20's
-// 16-channel layer ran 5% slower alone (380-386 against 401-405 GMAC/s). The same k-groups in the same order as the
-// direct and indirect kernels (the kw3 tiles below: another order), so the sums are identical. Epilogue: store_tile
-// (avx512vnni-tile.h, = requant.h), with the accumulators starting at -correction.
-// Measured inside ResNet-20 (W8A8, 2 threads): the 16-channel 3x3 layers went from 52% to 69% of the dot-product
-// peak against the 12x16 indirect kernel (conv layers whose output feeds a fused add: 43% to 56%).
+// stride: 4, 16, 32, 64, 128; pick_tile); other strides run the same code with the stride in a register, which is
+// slower even for short tiles (a 28-pixel row is a 16-row tile and a 12-row one). The same k-groups in the same order
+// as the direct and indirect kernels (the kw3 tiles below: another order), so the sums are identical. Epilogue:
+// store_tile (avx512vnni-tile.h, = requant.h), with the accumulators starting at -correction.
 // With stride 4 (a first layer of 4 padded channels) row i + 1 at k-group g reads what row i reads at g + 1, and
 // GCC's predictive commoning then carries the loaded dwords between iterations in general registers, spills the
-// panel pointer and broadcasts from those registers: the first layer of ResNet-20 ran at 12% of the peak instead of
-// 36% (measured one call of 4096 rows, K = 36). Off for this file, each broadcast reads memory again.
+// panel pointer and broadcasts from those registers, a third of the speed; it is off for this file, so each
+// broadcast reads memory again.
 // A stride-1 kernel row of 3 taps (cg = 3 * row_stride: three pixels of row_stride bytes) shares broadcasts across
-// its taps in the 16-column tile: the dword of input pixel x, channel group g, is what row i reads at tap x - i, so
-// per channel group one broadcast of each of the tile's rows + 2 pixels feeds up to 3 rows' vpdpbusd (18 broadcasts
-// per 48 instead of 48; the loads, not the multiplies, bound the 16-column tile). The same products, summed in
-// another order: int32 sums wrap exactly, so the results are identical. Measured alone (ResNet-20's 16-channel
-// layer, 8 images of 32 x 32): 461-472 against 411-420 GMAC/s. The 32-column tile already loads half as much per
-// multiply and gained nothing (495 against 495 GMAC/s).
+// its taps in the 16-column tile, whose loads, not its multiplies, bound it: the dword of input pixel x, channel
+// group g, is what row i reads at tap x - i, so per channel group one broadcast of each of the tile's rows + 2 pixels
+// feeds up to 3 rows' vpdpbusd (18 broadcasts per 48 instead of 48). The same products, summed in another order:
+// int32 sums wrap exactly, so the results are identical. The 32-column tile loads half as much per multiply and
+// has no such variant. Measurements: docs/benchmarks.md.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-predictive-commoning")
 #endif
@@ -163,9 +159,7 @@ struct N32Tiles {
                                 n32_rows5<S>, n32_rows6<S>, n32_rows7<S>, n32_rows8<S>};
 };
 
-// The tile of `rows` rows for this stride, compiled for the common strides. (A constant k-group count per tap as
-// well made a 9-tap layer 5-6% faster alone, but the executor merges a kernel row's taps into one of kernel_w * C
-// bytes, 48 for ResNet-20's 16-channel layers, where it made no difference; not kept.)
+// The tile of `rows` rows for this stride, compiled for the common strides.
 template <template <size_t> class Tiles>
 Tile pick_tile(size_t rows, size_t row_stride) {
   switch (row_stride) {
