@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "kernels/qu8-qs8-dwconv/qdwconv.h"
+#include "kernels/qu8-qs8-dwconv/rows.h"
 
 namespace arq::kernels {
 namespace {
@@ -151,39 +152,14 @@ void qu8_qs8_dwconv_c8__avx2(const QDwconvShape& s, const uint8_t* input, size_t
   Interior run = nullptr;
   if (s.kernel_h == 3 && s.kernel_w == 3) run = interior<3, 3>;
   if (s.kernel_h == 5 && s.kernel_w == 5) run = interior<5, 5>;
-  // Output columns [ox_lo, ox_hi) have every tap inside the image horizontally.
-  size_t ox_hi = s.in_w + s.pad_left >= s.kernel_w ? (s.in_w + s.pad_left - s.kernel_w) / s.stride_w + 1 : 0;
-  if (ox_hi > s.out_w) ox_hi = s.out_w;
-  size_t ox_lo = (s.pad_left + s.stride_w - 1) / s.stride_w;
-  if (ox_lo > ox_hi) ox_lo = ox_hi;
-  const ptrdiff_t in_h = static_cast<ptrdiff_t>(s.in_h);
-  const ptrdiff_t in_w = static_cast<ptrdiff_t>(s.in_w);
-  const ptrdiff_t kh = static_cast<ptrdiff_t>(s.kernel_h);
-  const ptrdiff_t kw = static_cast<ptrdiff_t>(s.kernel_w);
-  const size_t step = s.stride_w * stride_in;
-
-  for (size_t oy = 0; oy < s.out_h; ++oy) {
-    const ptrdiff_t iy0 = static_cast<ptrdiff_t>(oy * s.stride_h) - static_cast<ptrdiff_t>(s.pad_top);
-    const ptrdiff_t ky0 = iy0 < 0 ? -iy0 : 0;
-    const ptrdiff_t ky1 = in_h - iy0 < kh ? in_h - iy0 : kh;
-    uint8_t* out_row = output + oy * s.out_w * stride_out;
-    const auto one = [&](size_t ox) {
-      const ptrdiff_t ix0 = static_cast<ptrdiff_t>(ox * s.stride_w) - static_cast<ptrdiff_t>(s.pad_left);
-      const ptrdiff_t kx0 = ix0 < 0 ? -ix0 : 0;
-      const ptrdiff_t kx1 = in_w - ix0 < kw ? in_w - ix0 : kw;
-      pixel(c, (iy0 * in_w + ix0) * static_cast<ptrdiff_t>(stride_in), ky0, ky1, kx0, kx1, out_row + ox * stride_out);
-    };
-    if (run != nullptr && ky0 == 0 && ky1 == kh && ox_lo < ox_hi) {
-      for (size_t ox = 0; ox < ox_lo; ++ox) one(ox);
-      const ptrdiff_t first =
-          iy0 * in_w + static_cast<ptrdiff_t>(ox_lo * s.stride_w) - static_cast<ptrdiff_t>(s.pad_left);
-      run(c, input + static_cast<size_t>(first) * stride_in, step, ox_hi - ox_lo, out_row + ox_lo * stride_out,
-          stride_out);
-      for (size_t ox = ox_hi; ox < s.out_w; ++ox) one(ox);
-    } else {
-      for (size_t ox = 0; ox < s.out_w; ++ox) one(ox);
-    }
-  }
+  qdwconv_rows(
+      s, input, stride_in, output, stride_out, run != nullptr,
+      [&c](ptrdiff_t origin, ptrdiff_t ky0, ptrdiff_t ky1, ptrdiff_t kx0, ptrdiff_t kx1, uint8_t* out) {
+        pixel(c, origin, ky0, ky1, kx0, kx1, out);
+      },
+      [&c, run](const uint8_t* first, size_t step, size_t count, uint8_t* out, size_t out_stride) {
+        run(c, first, step, count, out, out_stride);
+      });
 }
 
 }  // namespace arq::kernels
