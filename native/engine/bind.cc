@@ -17,7 +17,6 @@
 #include <stdexcept>
 #include <utility>
 
-#include "certify/bind.h"
 #include "common/guard.h"
 #include "common/napi_args.h"
 #include "common/promise_worker.h"
@@ -101,29 +100,13 @@ class FloatPlanWrap : public arq::napi::GuardedWrap<FloatPlanWrap> {
 
  private:
   Napi::Value Run(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const std::string where = "FloatPlan.run";
-    if (info.Length() < 3) arq::napi::throw_type(env, where, "expected (input, batch, threads)");
-    auto job = std::make_unique<RunJob>();
-    job->batch = arq::napi::int_value(env, info[1], 1, int64_t{1} << 24, where, "batch");
-    const int threads = static_cast<int>(arq::napi::int_value(env, info[2], 1, 256, where, "threads"));
-    plan_->check_memory(job->batch, threads);
-    job->input = float_array(env, info[0], job->batch * plan_->input_shape().size(), where, "input");
-    job->classes = plan_->classes();
-    job->run = [plan = plan_, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
-    return arq::napi::PromiseWorker<RunJob>::queue(env, where, std::move(job));
+    return queue_run(info, "FloatPlan.run", plan_, plan_->input_shape().size());
   }
   Napi::Value Sample(const Napi::CallbackInfo& info) {
-    return certify::queue_sample(info, "FloatPlan.sample", plan_->input_shape().size(), plan_->classes(), [plan = plan_](int64_t batch, int threads) {
-      plan->check_memory(batch, threads);
-      return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
-    });
+    return queue_plan_sample(info, "FloatPlan.sample", plan_, plan_->input_shape().size(), false);
   }
   Napi::Value SampleStreams(const Napi::CallbackInfo& info) {
-    return certify::queue_sample_streams(info, "FloatPlan.sampleStreams", plan_->input_shape().size(), plan_->classes(), [plan = plan_](int64_t batch, int threads) {
-      plan->check_memory(batch, threads);
-      return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
-    });
+    return queue_plan_sample(info, "FloatPlan.sampleStreams", plan_, plan_->input_shape().size(), true);
   }
   // The job of observeRanges (bins 0) or observeHistograms: arguments read and the memory checked before the input
   // is copied.

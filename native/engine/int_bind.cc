@@ -22,8 +22,6 @@
 #include <stdexcept>
 #include <utility>
 
-#include "certify/bind.h"
-#include "common/guard.h"
 #include "common/guard.h"
 #include "common/napi_args.h"
 #include "common/promise_worker.h"
@@ -76,53 +74,27 @@ class IntPlanWrap : public arq::napi::GuardedWrap<IntPlanWrap> {
   }
 
  private:
-  // The job of a run on `threads` threads: arguments read and the memory checked before the input is copied.
-  std::unique_ptr<RunJob> job(const Napi::CallbackInfo& info, const std::string& where, int threads) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 2) arq::napi::throw_type(env, where, "expected (input, batch, ...)");
-    auto job = std::make_unique<RunJob>();
-    job->batch = arq::napi::int_value(env, info[1], 1, int64_t{1} << 24, where, "batch");
-    plan_->check_memory(job->batch, threads);
-    job->input = float_array(env, info[0], job->batch * plan_->network().input.size(), where, "input");
-    job->classes = plan_->classes();
-    return job;
-  }
-  static int threads_arg(const Napi::CallbackInfo& info, const std::string& where) {
-    if (info.Length() < 3) arq::napi::throw_type(info.Env(), where, "expected (input, batch, threads)");
-    return static_cast<int>(arq::napi::int_value(info.Env(), info[2], 1, 256, where, "threads"));
-  }
-  Napi::Value Run(const Napi::CallbackInfo& info) {
-    const std::string where = "IntPlan.run";
-    const int threads = threads_arg(info, where);
-    auto run = job(info, where, threads);
-    run->run = [plan = plan_, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
-    return arq::napi::PromiseWorker<RunJob>::queue(info.Env(), where, std::move(run));
-  }
+  int64_t input_size() const { return plan_->network().input.size(); }
+  Napi::Value Run(const Napi::CallbackInfo& info) { return queue_run(info, "IntPlan.run", plan_, input_size()); }
   Napi::Value Profile(const Napi::CallbackInfo& info) {
     const std::string where = "IntPlan.profile";
     auto profile = std::make_unique<ProfileJob>();
     const int threads = threads_arg(info, where);
-    profile->run = std::move(*job(info, where, threads));
+    profile->run = std::move(*read_run_job(info, where, *plan_, input_size(), threads));
     profile->run.run = [plan = plan_, threads, seconds = &profile->seconds](const float* input, int64_t batch, float* logits) {
       plan->run(input, batch, logits, threads, seconds);
     };
     return arq::napi::PromiseWorker<ProfileJob>::queue(info.Env(), where, std::move(profile));
   }
   Napi::Value Sample(const Napi::CallbackInfo& info) {
-    return certify::queue_sample(info, "IntPlan.sample", plan_->network().input.size(), plan_->classes(), [plan = plan_](int64_t batch, int threads) {
-      plan->check_memory(batch, threads);
-      return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
-    });
+    return queue_plan_sample(info, "IntPlan.sample", plan_, input_size(), false);
   }
   Napi::Value SampleStreams(const Napi::CallbackInfo& info) {
-    return certify::queue_sample_streams(info, "IntPlan.sampleStreams", plan_->network().input.size(), plan_->classes(), [plan = plan_](int64_t batch, int threads) {
-      plan->check_memory(batch, threads);
-      return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
-    });
+    return queue_plan_sample(info, "IntPlan.sampleStreams", plan_, input_size(), true);
   }
   Napi::Value RunReference(const Napi::CallbackInfo& info) {
     const std::string where = "IntPlan._runReference";
-    auto run = job(info, where, 1);
+    auto run = read_run_job(info, where, *plan_, input_size(), 1);
     run->run = [plan = plan_](const float* input, int64_t batch, float* logits) { run_reference(plan->network(), input, batch, logits); };
     return arq::napi::PromiseWorker<RunJob>::queue(info.Env(), where, std::move(run));
   }
