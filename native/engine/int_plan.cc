@@ -367,16 +367,22 @@ class IntPlan::ChunkRun {
     }
   }
 
-  // Where an indirect conv's row pointers start: the input (copied into a padded buffer first where the layout says
-  // so), at the padded input's first pixel.
-  const uint8_t* indirect_view(const IntOp& op, const IntLayerPlan& layer, const uint8_t* x) {
+  // The buffer an indirect conv's GEMM reads: output pixel (n, oy, ox) reads from start + n * image_bytes +
+  // oy * row_step + ox * col_step.
+  struct View {
+    const uint8_t* start;
+    int64_t image_bytes, row_step, col_step;
+  };
+  // The input (copied into a padded buffer first where the layout says so), from the padded input's first pixel.
+  View indirect_view(const IntOp& op, const IntLayerPlan& layer, const uint8_t* x) {
     const IntOpSpec& s = op.spec;
     if (layer.pad_copy) {
       pad_pixels(x, ws_.padded.data(), images_, op.in, s.pads[0], s.pads[1], layer.padded_h, layer.padded_w,
                  static_cast<uint8_t>(s.input_grid.zero));
       x = ws_.padded.data();
     }
-    return x + (layer.view_top * layer.view_w + layer.view_left) * layer.cp;
+    return {x + (layer.view_top * layer.view_w + layer.view_left) * layer.cp, layer.view_h * layer.view_w * layer.cp,
+            s.stride_h * layer.view_w * layer.cp, s.stride_w * layer.cp};
   }
 
   // One strided GEMM per output row, written into the interior of the bordered output, or into a row buffer that
@@ -384,18 +390,15 @@ class IntPlan::ChunkRun {
   void indirect_by_rows(const IntOp& op, const IntLayerPlan& layer, const uint8_t* x) {
     const IntOpSpec& s = op.spec;
     const Shape& out = op.out;
-    const uint8_t* xp = indirect_view(op, layer, x);
-    const int64_t image_bytes = layer.view_h * layer.view_w * layer.cp;
-    const int64_t row_step = s.stride_h * layer.view_w * layer.cp;
-    const int64_t col_step = s.stride_w * layer.cp;
+    const View view = indirect_view(op, layer, x);
     const RequantParams params = requant_params(op);
     const IntOp* add = layer.fused_add >= 0 ? &net_.ops[static_cast<size_t>(layer.fused_add)] : nullptr;
     for (int64_t n = 0; n < images_; ++n) {
       for (int64_t oy = 0; oy < out.h; ++oy) {
         // The row's pixels read windows col_step bytes apart: the strided GEMM.
-        const uint8_t* row_start = xp + n * image_bytes + oy * row_step;
+        const uint8_t* row_start = view.start + n * view.image_bytes + oy * view.row_step;
         uint8_t* dst = add ? ws_.row_out.data() : row_at(codes(s.output), s.output, n, oy);
-        kernels::qgemm_strided(*layer.gemm, static_cast<size_t>(out.w), row_start, static_cast<size_t>(col_step),
+        kernels::qgemm_strided(*layer.gemm, static_cast<size_t>(out.w), row_start, static_cast<size_t>(view.col_step),
                                layer.tap_offsets.data(), layer.tap_offsets.size(), layer.tap_bytes, layer.packed[0],
                                dst, out.c, params, false, ws_.scratch.data());
         if (add) {
@@ -416,33 +419,29 @@ class IntPlan::ChunkRun {
   // Indirect GEMMs over blocks of kIndirectRows output pixels of the whole chunk, each pixel's row pointer into the
   // view.
   void indirect_by_blocks(const IntOp& op, const IntLayerPlan& layer, const uint8_t* x) {
-    const IntOpSpec& s = op.spec;
     const Shape& out = op.out;
-    const uint8_t* xp = indirect_view(op, layer, x);
-    const int64_t image_bytes = layer.view_h * layer.view_w * layer.cp;
-    const int64_t row_step = s.stride_h * layer.view_w * layer.cp;
-    const int64_t col_step = s.stride_w * layer.cp;
+    const View view = indirect_view(op, layer, x);
     const int64_t rows = images_ * out.h * out.w;
     const size_t element = op.float_out ? sizeof(float) : 1;
     const RequantParams params = requant_params(op);
     uint8_t* y = static_cast<uint8_t*>(output(op));
     // Output pixel (n, oy, ox) reads from line_start + ox * col_step; line_start walks the output rows.
-    const uint8_t* image_start = xp;
-    const uint8_t* line_start = xp;
+    const uint8_t* image_start = view.start;
+    const uint8_t* line_start = view.start;
     int64_t oy = 0, ox = 0;
     for (int64_t row0 = 0; row0 < rows; row0 += kIndirectRows) {
       const int64_t block = std::min(kIndirectRows, rows - row0);
       const uint8_t** row_ptrs = ws_.row_ptrs.data();
       for (int64_t r = 0; r < block;) {
         const int64_t run = std::min(out.w - ox, block - r);
-        const uint8_t* p = line_start + ox * col_step;
-        for (int64_t e = 0; e < run; ++e, p += col_step) row_ptrs[r + e] = p;
+        const uint8_t* p = line_start + ox * view.col_step;
+        for (int64_t e = 0; e < run; ++e, p += view.col_step) row_ptrs[r + e] = p;
         r += run;
         ox += run;
         if (ox == out.w) {
           ox = 0;
-          line_start += row_step;
-          if (++oy == out.h) oy = 0, image_start += image_bytes, line_start = image_start;
+          line_start += view.row_step;
+          if (++oy == out.h) oy = 0, image_start += view.image_bytes, line_start = image_start;
         }
       }
       kernels::qgemm_indirect(*layer.gemm, static_cast<size_t>(block), row_ptrs, layer.tap_offsets.data(),
