@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "noise/noise.h"
+#include "noise/row.h"
 #include "noise/transform.h"
 
 namespace arq::noise {
@@ -39,10 +40,10 @@ struct Avx2Lanes {
   static F fmul(F a, F b) { return _mm256_mul_ps(a, b); }
   static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   static F fsqrt(F a) { return _mm256_sqrt_ps(a); }
+  static constexpr size_t kLanes = 8;
+  static F load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, F a) { _mm256_storeu_ps(p, a); }
 };
-
-constexpr size_t kLanes = 8;
-constexpr size_t kStep = 4 * kLanes;  // elements per step
 
 // Elements 4*b0 .. 4*b0 + 31 of the row, in order.
 inline void step(uint32_t b0, __m256i c1, __m256i c2, __m256i c3, uint32_t key0, uint32_t key1, __m256 sigma,
@@ -70,31 +71,7 @@ inline void step(uint32_t b0, __m256i c1, __m256i c2, __m256i c3, uint32_t key0,
 
 void gauss_row__avx2(uint32_t key0, uint32_t key1, uint32_t sample, uint32_t image, size_t elements, float sigma,
                      const float* base, float* out) {
-  const __m256i c1 = _mm256_set1_epi32(static_cast<int>(sample));
-  const __m256i c2 = _mm256_set1_epi32(static_cast<int>(image));
-  const __m256i c3 = _mm256_set1_epi32(static_cast<int>(kNoiseDomain));
-  const __m256 sigma_v = _mm256_set1_ps(sigma);
-  size_t j0 = 0;
-  __m256 v[4];
-  for (; j0 + kStep <= elements; j0 += kStep) {
-    step(static_cast<uint32_t>(j0 / 4), c1, c2, c3, key0, key1, sigma_v, v);
-    for (size_t m = 0; m < 4; ++m) {
-      __m256 value = v[m];
-      if (base != nullptr) value = _mm256_add_ps(_mm256_loadu_ps(base + j0 + 8 * m), value);
-      _mm256_storeu_ps(out + j0 + 8 * m, value);
-    }
-  }
-  if (j0 < elements) {
-    alignas(32) float tail[kStep];
-    step(static_cast<uint32_t>(j0 / 4), c1, c2, c3, key0, key1, sigma_v, v);
-    for (size_t m = 0; m < 4; ++m) _mm256_store_ps(tail + 8 * m, v[m]);
-    const size_t count = elements - j0;
-    if (base != nullptr) {
-      for (size_t j = 0; j < count; ++j) out[j0 + j] = base[j0 + j] + tail[j];
-    } else {
-      for (size_t j = 0; j < count; ++j) out[j0 + j] = tail[j];
-    }
-  }
+  gauss_row_lanes<Avx2Lanes>(key0, key1, sample, image, elements, sigma, base, out, step);
 }
 
 }  // namespace arq::noise

@@ -1,8 +1,9 @@
 // AVX-512 Gaussian noise row: 16 Philox blocks (64 elements) per step, each lane running the exact scalar sequence
 // of transform.h, then a 4x16 transpose so element 4b+m lands in place. Compiled with AVX-512 flags only.
-// GCC 12 flags _mm512_undefined_* inside its own intrinsics as maybe-uninitialized (GCC bug 105593).
+// GCC 12 flags _mm512_undefined_* inside its own intrinsics as (maybe-)uninitialized (GCC bug 105593).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
@@ -10,6 +11,7 @@
 #include <cstdint>
 
 #include "noise/noise.h"
+#include "noise/row.h"
 #include "noise/transform.h"
 
 namespace arq::noise {
@@ -43,10 +45,10 @@ struct Avx512Lanes {
   static F fmul(F a, F b) { return _mm512_mul_ps(a, b); }
   static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
   static F fsqrt(F a) { return _mm512_sqrt_ps(a); }
+  static constexpr size_t kLanes = 16;
+  static F load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, F a) { _mm512_storeu_ps(p, a); }
 };
-
-constexpr size_t kLanes = 16;
-constexpr size_t kStep = 4 * kLanes;  // elements per step
 
 // Elements 4*b0 .. 4*b0 + 63 of the row, in order.
 inline void step(uint32_t b0, __m512i c1, __m512i c2, __m512i c3, uint32_t key0, uint32_t key1, __m512 sigma,
@@ -79,31 +81,7 @@ inline void step(uint32_t b0, __m512i c1, __m512i c2, __m512i c3, uint32_t key0,
 
 void gauss_row__avx512(uint32_t key0, uint32_t key1, uint32_t sample, uint32_t image, size_t elements, float sigma,
                        const float* base, float* out) {
-  const __m512i c1 = _mm512_set1_epi32(static_cast<int>(sample));
-  const __m512i c2 = _mm512_set1_epi32(static_cast<int>(image));
-  const __m512i c3 = _mm512_set1_epi32(static_cast<int>(kNoiseDomain));
-  const __m512 sigma_v = _mm512_set1_ps(sigma);
-  size_t j0 = 0;
-  __m512 v[4];
-  for (; j0 + kStep <= elements; j0 += kStep) {
-    step(static_cast<uint32_t>(j0 / 4), c1, c2, c3, key0, key1, sigma_v, v);
-    for (size_t m = 0; m < 4; ++m) {
-      __m512 value = v[m];
-      if (base != nullptr) value = _mm512_add_ps(_mm512_loadu_ps(base + j0 + 16 * m), value);
-      _mm512_storeu_ps(out + j0 + 16 * m, value);
-    }
-  }
-  if (j0 < elements) {
-    alignas(64) float tail[kStep];
-    step(static_cast<uint32_t>(j0 / 4), c1, c2, c3, key0, key1, sigma_v, v);
-    for (size_t m = 0; m < 4; ++m) _mm512_store_ps(tail + 16 * m, v[m]);
-    const size_t count = elements - j0;
-    if (base != nullptr) {
-      for (size_t j = 0; j < count; ++j) out[j0 + j] = base[j0 + j] + tail[j];
-    } else {
-      for (size_t j = 0; j < count; ++j) out[j0 + j] = tail[j];
-    }
-  }
+  gauss_row_lanes<Avx512Lanes>(key0, key1, sample, image, elements, sigma, base, out, step);
 }
 
 }  // namespace arq::noise
