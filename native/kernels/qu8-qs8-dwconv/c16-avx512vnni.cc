@@ -1,15 +1,9 @@
-// qu8-qs8-dwconv kernel, 16-channel tiles, AVX-512 (widening arithmetic) and VNNI for 3x3 interiors. Widening: per
-// tap and tile, 16 input codes zero-extended to int32 minus the zero point, times the 16 weights sign-extended to
-// int32 (vpmulld), added into int32 accumulators: acc = sum over the taps inside the image of w * (x - z), exact.
-// VNNI (interior_3x3_vnni): 4 taps of a channel interleaved into each int32 lane, vpdpbusd, minus z * sum(w): the
-// same integer. Epilogue = requant.h: cvtepi32_ps, _mm512_fmadd_ps, max/min clamp, cvtps_epi32 (default MXCSR,
-// nearest even), int32 -> uint8. The paths:
-//   - interior runs of 3x3 kernels (every tap inside the image, any stride): VNNI blocks of 64 channels, the rest of
-//     fewer than 32 channels as below;
-//   - interior runs of 5x5 kernels: channel tiles outer, 4 output pixels inner, the tile's widened weights and
-//     epilogue constants loaded once per run;
-//   - every other pixel: taps inside the image found once per pixel, then each channel tile.
-// The last tile covers channels % 16 with masked loads and stores, so nothing past `channels` is read or written.
+// qu8-qs8-dwconv kernel, 16-channel tiles, AVX-512: widening.h over 512-bit vectors (vpmulld on int32 lanes, the
+// last tile through k-masks), and VNNI for 3x3 interiors (interior_3x3_vnni): 4 taps of a channel interleaved into
+// each int32 lane, vpdpbusd, minus z * sum(w): the same integer. Epilogue = requant.h: cvtepi32_ps, _mm512_fmadd_ps,
+// max/min clamp, cvtps_epi32 (default MXCSR, nearest even), int32 -> uint8. Interior runs of 3x3 kernels run VNNI
+// blocks of 64 channels and the rest, of fewer than 32 channels, through the widening interior; 5x5 interiors and
+// every other pixel run the widening path.
 // GCC 12 flags _mm512_undefined_* inside its own intrinsics as maybe-uninitialized (GCC bug 105593).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -20,115 +14,40 @@
 #include <cstdint>
 
 #include "kernels/qu8-qs8-dwconv/qdwconv.h"
-#include "kernels/qu8-qs8-dwconv/rows.h"
+#include "kernels/qu8-qs8-dwconv/widening.h"
 
 namespace arq::kernels {
 namespace {
 
-constexpr size_t kTile = 16;
-constexpr size_t kPixels = 4;
-
-struct Ctx {
-  const uint8_t* input;
-  size_t row_stride;    // bytes per input row
-  size_t pixel_stride;  // bytes per input pixel
-  size_t channels;
-  size_t taps, kernel_w;
-  const int8_t* packed;
-  __m512i zero;         // input zero point, int32 lanes
-  __m512 vmin, vmax;
-  const RequantParams* params;
+struct Avx512 {
+  using I = __m512i;
+  using F = __m512;
+  using Mask = __mmask16;
+  static constexpr size_t kTile = 16;
+  static Mask lanes(size_t rest) { return rest < kTile ? static_cast<Mask>((1u << rest) - 1) : static_cast<Mask>(0xFFFF); }
+  static I load_x(const uint8_t* p, Mask mask, bool masked) {
+    const __m128i bytes = masked ? _mm_maskz_loadu_epi8(mask, p) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm512_cvtepu8_epi32(bytes);
+  }
+  static I load_w(const int8_t* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static F load_params(const float* p, Mask mask) { return _mm512_maskz_loadu_ps(mask, p); }
+  static void store(I acc, F m, F b, F lo, F hi, uint8_t* out, Mask mask) {
+    const F y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), m, b);
+    const I q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(y, lo), hi));
+    _mm_mask_storeu_epi8(out, mask, _mm512_cvtepi32_epi8(q));
+  }
+  static I zero() { return _mm512_setzero_si512(); }
+  static I add(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I sub(I a, I b) { return _mm512_sub_epi32(a, b); }
+  static I mullo(I a, I b) { return _mm512_mullo_epi32(a, b); }
+  static I set1_i(int32_t v) { return _mm512_set1_epi32(v); }
+  static F set1_f(float v) { return _mm512_set1_ps(v); }
 };
 
-inline __m512i load_x(const uint8_t* p, __mmask16 mask, bool masked) {
-  const __m128i bytes = masked ? _mm_maskz_loadu_epi8(mask, p) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm512_cvtepu8_epi32(bytes);
-}
-
-inline __m512i load_w(const int8_t* p) {
-  return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
-
-struct Epilogue {
-  __m512 m, b;
-};
-
-inline Epilogue epilogue_for(const Ctx& c, size_t c0, __mmask16 mask) {
-  return {_mm512_maskz_loadu_ps(mask, c.params->multiplier + c0), _mm512_maskz_loadu_ps(mask, c.params->bias + c0)};
-}
-
-inline void store(const Ctx& c, const Epilogue& e, __m512i acc, uint8_t* out, __mmask16 mask) {
-  const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), e.m, e.b);
-  const __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(y, c.vmin), c.vmax));
-  _mm_mask_storeu_epi8(out, mask, _mm512_cvtepi32_epi8(q));
-}
-
-// One output pixel, all channel tiles; taps [ky0, ky1) x [kx0, kx1) are inside the image, tap (0, 0) is at byte
-// offset `origin` of the input (negative when it lies in the padding; only taps inside the image are read).
-void pixel(const Ctx& c, ptrdiff_t origin, ptrdiff_t ky0, ptrdiff_t ky1, ptrdiff_t kx0, ptrdiff_t kx1,
-           uint8_t* out) {
-  for (size_t c0 = 0; c0 < c.channels; c0 += kTile) {
-    const size_t rest = c.channels - c0;
-    const bool masked = rest < kTile;
-    const __mmask16 mask = masked ? static_cast<__mmask16>((1u << rest) - 1) : static_cast<__mmask16>(0xFFFF);
-    const int8_t* w = c.packed + c0 * c.taps;
-    __m512i acc = _mm512_setzero_si512();
-    for (ptrdiff_t ky = ky0; ky < ky1; ++ky) {
-      for (ptrdiff_t kx = kx0; kx < kx1; ++kx) {
-        const ptrdiff_t offset = origin + ky * static_cast<ptrdiff_t>(c.row_stride) +
-                                 kx * static_cast<ptrdiff_t>(c.pixel_stride);
-        const __m512i x = load_x(c.input + static_cast<size_t>(offset) + c0, mask, masked);
-        const __m512i wt = load_w(w + kTile * static_cast<size_t>(ky * static_cast<ptrdiff_t>(c.kernel_w) + kx));
-        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(_mm512_sub_epi32(x, c.zero), wt));
-      }
-    }
-    store(c, epilogue_for(c, c0, mask), acc, out + c0, mask);
-  }
-}
-
-// Interior run of a kKh x kKw kernel: `count` output pixels whose taps all lie inside the image; `first` is tap
-// (0, 0) of the first one, `step` the input bytes between neighbours. Channels from c_begin (a multiple of 16) on.
-template <size_t kKh, size_t kKw>
-void interior(const Ctx& c, const uint8_t* first, size_t step, size_t count, uint8_t* out_first, size_t out_stride,
-              size_t c_begin) {
-  constexpr size_t kTaps = kKh * kKw;
-  for (size_t c0 = c_begin; c0 < c.channels; c0 += kTile) {
-    const size_t rest = c.channels - c0;
-    const bool masked = rest < kTile;
-    const __mmask16 mask = masked ? static_cast<__mmask16>((1u << rest) - 1) : static_cast<__mmask16>(0xFFFF);
-    __m512i wv[kTaps];
-    for (size_t t = 0; t < kTaps; ++t) wv[t] = load_w(c.packed + c0 * kTaps + kTile * t);
-    const Epilogue e = epilogue_for(c, c0, mask);
-    const uint8_t* in = first + c0;
-    uint8_t* out = out_first + c0;
-    size_t ox = 0;
-    for (; ox + kPixels <= count; ox += kPixels, in += kPixels * step, out += kPixels * out_stride) {
-      __m512i acc[kPixels];
-      for (size_t j = 0; j < kPixels; ++j) acc[j] = _mm512_setzero_si512();
-      for (size_t ky = 0; ky < kKh; ++ky) {
-        for (size_t kx = 0; kx < kKw; ++kx) {
-          const uint8_t* p = in + ky * c.row_stride + kx * c.pixel_stride;
-          for (size_t j = 0; j < kPixels; ++j) {
-            const __m512i x = _mm512_sub_epi32(load_x(p + j * step, mask, masked), c.zero);
-            acc[j] = _mm512_add_epi32(acc[j], _mm512_mullo_epi32(x, wv[ky * kKw + kx]));
-          }
-        }
-      }
-      for (size_t j = 0; j < kPixels; ++j) store(c, e, acc[j], out + j * out_stride, mask);
-    }
-    for (; ox < count; ++ox, in += step, out += out_stride) {
-      __m512i acc = _mm512_setzero_si512();
-      for (size_t ky = 0; ky < kKh; ++ky) {
-        for (size_t kx = 0; kx < kKw; ++kx) {
-          const __m512i x =
-              _mm512_sub_epi32(load_x(in + ky * c.row_stride + kx * c.pixel_stride, mask, masked), c.zero);
-          acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(x, wv[ky * kKw + kx]));
-        }
-      }
-      store(c, e, acc, out, mask);
-    }
-  }
-}
+using Widening = QDwconvWidening<Avx512>;
+using Ctx = Widening::Ctx;
+using Epilogue = Widening::Epilogue;
+constexpr size_t kTile = Avx512::kTile;
 
 // Interior run of a 3x3 kernel with VNNI, 64 channels at a time: vpdpbusd sums 4 products per int32 lane, so each
 // lane must hold 4 taps of one channel. Per group of 4 taps, two rounds of byte/word unpacks of the 4 tap vectors
@@ -189,8 +108,8 @@ void interior_3x3_vnni(const Ctx& c, const uint8_t* first, size_t step, size_t c
       store_mask[k] = left >= kTile ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
       __m512i sum = _mm512_setzero_si512();
       if (left != 0) {
-        for (size_t t = 0; t < kTaps; ++t) sum = _mm512_add_epi32(sum, load_w(c.packed + (g0 / kTile) * kTile * kTaps + t * kTile));
-        epilogue[k] = epilogue_for(c, g0, store_mask[k]);
+        for (size_t t = 0; t < kTaps; ++t) sum = _mm512_add_epi32(sum, Avx512::load_w(c.packed + (g0 / kTile) * kTile * kTaps + t * kTile));
+        epilogue[k] = Widening::epilogue_for(c, g0, store_mask[k]);
       }
       correction[k] = _mm512_mullo_epi32(sum, c.zero);
     }
@@ -213,17 +132,12 @@ void interior_3x3_vnni(const Ctx& c, const uint8_t* first, size_t step, size_t c
       }
       const Quad sums = lanes_to_channels(acc);
       for (size_t k = 0; k < 4 && c0 + k * kTile < c.channels; ++k) {
-        store(c, epilogue[k], _mm512_sub_epi32(sums.v[k], correction[k]), out + k * kTile, store_mask[k]);
+        Widening::store(c, epilogue[k], _mm512_sub_epi32(sums.v[k], correction[k]), out + k * kTile, store_mask[k]);
       }
     }
     if (c0 + kBlock >= c.channels) return;
   }
-  interior<3, 3>(c, first, step, count, out_first, out_stride, c0);
-}
-
-void interior_5x5(const Ctx& c, const uint8_t* first, size_t step, size_t count, uint8_t* out_first,
-                  size_t out_stride) {
-  interior<5, 5>(c, first, step, count, out_first, out_stride, 0);
+  Widening::interior<3, 3>(c, first, step, count, out_first, out_stride, c0);
 }
 
 }  // namespace
@@ -231,31 +145,8 @@ void interior_5x5(const Ctx& c, const uint8_t* first, size_t step, size_t count,
 void qu8_qs8_dwconv_c16__avx512vnni(const QDwconvShape& s, const uint8_t* input, size_t stride_in,
                                     uint8_t input_zero, const int8_t* packed, uint8_t* output, size_t stride_out,
                                     const RequantParams& params) {
-  Ctx c;
-  c.input = input;
-  c.row_stride = s.in_w * stride_in;
-  c.pixel_stride = stride_in;
-  c.channels = s.channels;
-  c.taps = s.kernel_h * s.kernel_w;
-  c.kernel_w = s.kernel_w;
-  c.packed = packed;
-  c.zero = _mm512_set1_epi32(input_zero);
-  c.vmin = _mm512_set1_ps(params.min);
-  c.vmax = _mm512_set1_ps(params.max);
-  c.params = &params;
-
-  using Interior = void (*)(const Ctx&, const uint8_t*, size_t, size_t, uint8_t*, size_t);
-  Interior run = nullptr;
-  if (s.kernel_h == 3 && s.kernel_w == 3) run = interior_3x3_vnni;
-  if (s.kernel_h == 5 && s.kernel_w == 5) run = interior_5x5;
-  qdwconv_rows(
-      s, input, stride_in, output, stride_out, run != nullptr,
-      [&c](ptrdiff_t origin, ptrdiff_t ky0, ptrdiff_t ky1, ptrdiff_t kx0, ptrdiff_t kx1, uint8_t* out) {
-        pixel(c, origin, ky0, ky1, kx0, kx1, out);
-      },
-      [&c, run](const uint8_t* first, size_t step, size_t count, uint8_t* out, size_t out_stride) {
-        run(c, first, step, count, out, out_stride);
-      });
+  Widening::run(s, input, stride_in, input_zero, packed, output, stride_out, params, interior_3x3_vnni,
+                Widening::interior_all<5, 5>);
 }
 
 }  // namespace arq::kernels
