@@ -1,11 +1,6 @@
 // AVX-512 Gaussian noise row: 16 Philox blocks (64 elements) per step, each lane running the exact scalar sequence
 // of transform.h, then a 4x16 transpose so element 4b+m lands in place. Compiled with AVX-512 flags only.
-// GCC 12 flags _mm512_undefined_* inside its own intrinsics as (maybe-)uninitialized (GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "common/avx512-intrinsics.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,10 +1,6 @@
 // f32-dwconv kernel, 16-channel tiles, AVX-512F: tiles.h over 512-bit vectors, the tail through a lane mask.
 // Activations should be 64-byte aligned: an unaligned 64-byte load splits across two cache lines (docs/benchmarks.md).
-// GCC 12 flags _mm512_undefined_ps() inside its own min/max intrinsics as maybe-uninitialized (GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "common/avx512-intrinsics.h"
 
 #include <cstddef>
 

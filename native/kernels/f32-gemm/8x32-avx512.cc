@@ -2,11 +2,7 @@
 // loads two vectors of the packed panel and broadcasts one A value per row. Every row runs the same instruction
 // sequence (bias, then one FMA per k in order), so a value does not depend on the row it occupies in the tile;
 // rows past m alias the last valid row (computed, never stored); columns past n are masked off at the store.
-// GCC 12 flags _mm512_undefined_ps() inside its own min/max intrinsics as maybe-uninitialized (GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "common/avx512-intrinsics.h"
 
 #include <cstddef>
 

@@ -3,11 +3,7 @@
 // of a carrier onto a layer's input grid (qu8_convert, about ten float operations per 16 codes) where the engine holds
 // that conversion as a table (engine::conversion_table, equal to it by construction). Built with -mavx512vbmi and
 // chosen only where the CPU has VBMI (elementwise_config).
-// GCC 12 flags _mm512_undefined_* inside its own intrinsics as maybe-uninitialized (GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "common/avx512-intrinsics.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -5,11 +5,7 @@
 // that is 2 operations fewer of the 13 the AVX-512 kernel spends (docs/benchmarks.md). The tail (under 64 codes) runs
 // the AVX-512 kernel. Built with -mavx512vbmi and chosen only where the CPU has
 // VBMI (elementwise_config).
-// GCC 12 flags _mm512_undefined_* inside its own intrinsics as maybe-uninitialized (GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "common/avx512-intrinsics.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,9 +1,5 @@
 // qu8-elementwise, AVX-512: 16 lanes per step, masked tail; equal to scalar.cc bit for bit.
-// GCC 12 reports a false maybe-uninitialized inside the intrinsics headers (bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "common/avx512-intrinsics.h"
 
 #include "kernels/pack-avx512.h"
 #include "kernels/qu8-elementwise/elementwise.h"

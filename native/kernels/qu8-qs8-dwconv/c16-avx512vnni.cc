@@ -4,11 +4,7 @@
 // max/min clamp, cvtps_epi32 (default MXCSR, nearest even), int32 -> uint8. Interior runs of 3x3 kernels run VNNI
 // blocks of 64 channels and the rest, of fewer than 32 channels, through the widening interior; 5x5 interiors and
 // every other pixel run the widening path.
-// GCC 12 flags _mm512_undefined_* inside its own intrinsics as maybe-uninitialized (GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "common/avx512-intrinsics.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -3,11 +3,7 @@
 // named zmm accumulator per row and column vector in registers. Include only from files built with the AVX-512 flags.
 #pragma once
 
-// GCC 12 flags _mm512_undefined_* inside its own intrinsics as maybe-uninitialized (GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "common/avx512-intrinsics.h"
 
 #include <cstddef>
 #include <cstdint>
