@@ -67,8 +67,9 @@ constexpr napi_type_tag kCancelFlagTag = {0x6172712d63616e63ull, 0x656c2d666c616
 class CancelFlag : public napi::GuardedWrap<CancelFlag> {
  public:
   static Napi::Function define(Napi::Env env) {
-    return DefineClass(env, "CancelFlag", {method<&CancelFlag::Cancel>("cancel", "CancelFlag.cancel"),
-                                           accessor<&CancelFlag::Cancelled>("cancelled", "CancelFlag.cancelled")});
+    return DefineClass(env, "CancelFlag",
+                       {method<&CancelFlag::Cancel>("cancel", "CancelFlag.cancel"),
+                        accessor<&CancelFlag::Cancelled>("cancelled", "CancelFlag.cancelled")});
   }
   explicit CancelFlag(const Napi::CallbackInfo& info) : GuardedWrap<CancelFlag>(info) {
     construct(info, "CancelFlag", [&] { info.This().As<Napi::Object>().TypeTag(&kCancelFlagTag); });
@@ -80,7 +81,9 @@ class CancelFlag : public napi::GuardedWrap<CancelFlag> {
     flag_->store(true, std::memory_order_relaxed);
     return info.Env().Undefined();
   }
-  Napi::Value Cancelled(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), flag_->load(std::memory_order_relaxed)); }
+  Napi::Value Cancelled(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), flag_->load(std::memory_order_relaxed));
+  }
 
   std::shared_ptr<std::atomic<bool>> flag_ = std::make_shared<std::atomic<bool>>(false);
 };
@@ -165,8 +168,6 @@ Napi::Value queue_sample_streams(const Napi::CallbackInfo& info, const char* whe
   return napi::PromiseWorker<StreamsJob>::queue(env, where, std::move(job));
 }
 
-void register_bindings(Napi::Env env, Napi::Object exports) {
-  exports.Set("CancelFlag", CancelFlag::define(env));
-}
+void register_bindings(Napi::Env env, Napi::Object exports) { exports.Set("CancelFlag", CancelFlag::define(env)); }
 
 }  // namespace arq::certify

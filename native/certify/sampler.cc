@@ -13,7 +13,8 @@ namespace {
 // The predicted class of one row of logits; ties go to the lowest class (numpy's argmax).
 int64_t argmax_row(const float* row, int64_t classes) {
   int64_t best = 0;
-  for (int64_t c = 1; c < classes; ++c) if (row[c] > row[best]) best = c;
+  for (int64_t c = 1; c < classes; ++c)
+    if (row[c] > row[best]) best = c;
   return best;
 }
 
@@ -125,7 +126,8 @@ std::vector<StreamCounts> sample_streams(const StreamsRequest& request, int64_t 
     run(noisy.data(), rows, logits.data());
     for (const Segment& g : segments) {
       StreamCounts& r = results[g.stream];
-      for (int64_t i = 0; i < g.rows; ++i) ++r.counts[static_cast<size_t>(argmax_row(logits.data() + (g.row + i) * classes, classes))];
+      for (int64_t i = 0; i < g.rows; ++i)
+        ++r.counts[static_cast<size_t>(argmax_row(logits.data() + (g.row + i) * classes, classes))];
       r.drawn += g.rows;
     }
   }

@@ -16,17 +16,17 @@ struct SampleRequest {
   std::vector<float> image;  // one image, NCHW, in the classifier's input space
   float sigma = 0.0f;
   uint64_t seed = 0;
-  uint64_t image_index = 0;   // the noise stream: (seed, image_index, sample)
+  uint64_t image_index = 0;  // the noise stream: (seed, image_index, sample)
   uint64_t first_sample = 0;
-  int64_t count = 0;          // samples first_sample .. first_sample + count - 1
-  int64_t batch = 1;          // noisy copies per classifier call
-  bool record = false;        // keep each sample's predicted class
-  int threads = 1;            // noise generation is split over this many pool threads (results unchanged)
+  int64_t count = 0;    // samples first_sample .. first_sample + count - 1
+  int64_t batch = 1;    // noisy copies per classifier call
+  bool record = false;  // keep each sample's predicted class
+  int threads = 1;      // noise generation is split over this many pool threads (results unchanged)
 };
 
 struct SampleResult {
-  std::vector<uint32_t> counts;     // per class
-  std::vector<uint8_t> predictions; // per sample when recorded (classes <= 256)
+  std::vector<uint32_t> counts;      // per class
+  std::vector<uint8_t> predictions;  // per sample when recorded (classes <= 256)
 };
 
 // run(input, batch, logits): the base classifier on `batch` images, logits [batch x classes].

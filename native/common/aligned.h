@@ -18,12 +18,16 @@ struct AlignedAllocator {
   AlignedAllocator() = default;
   template <typename U>
   AlignedAllocator(const AlignedAllocator<U, Alignment>&) {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{Alignment})); }
-  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t{Alignment}); }
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{Alignment})); }
+  void deallocate(T* p, std::size_t) { ::operator delete (p, std::align_val_t{Alignment}); }
   template <typename U>
-  bool operator==(const AlignedAllocator<U, Alignment>&) const { return true; }
+  bool operator==(const AlignedAllocator<U, Alignment>&) const {
+    return true;
+  }
   template <typename U>
-  bool operator!=(const AlignedAllocator<U, Alignment>&) const { return false; }
+  bool operator!=(const AlignedAllocator<U, Alignment>&) const {
+    return false;
+  }
 };
 
 template <typename T>

@@ -23,7 +23,8 @@ namespace arq::napi {
 
 inline void expect_args(const Napi::CallbackInfo& info, size_t count, const std::string& where) {
   if (info.Length() < count) {
-    throw_type(info.Env(), where, "expected " + std::to_string(count) + " arguments, got " + std::to_string(info.Length()));
+    throw_type(info.Env(), where,
+               "expected " + std::to_string(count) + " arguments, got " + std::to_string(info.Length()));
   }
 }
 
@@ -33,17 +34,21 @@ inline Isa isa_arg(const Napi::CallbackInfo& info, size_t index, const std::stri
   if (info.Length() <= index || !info[index].IsString()) throw_type(info.Env(), where, "isa must be a string");
   const std::string text = info[index].As<Napi::String>().Utf8Value();
   Isa isa;
-  if (!parse_isa(text, &isa)) throw_range(info.Env(), where, "isa must be scalar, avx2 or avx512vnni, got '" + text + "'");
+  if (!parse_isa(text, &isa))
+    throw_range(info.Env(), where, "isa must be scalar, avx2 or avx512vnni, got '" + text + "'");
   if (static_cast<int>(isa) > static_cast<int>(detected_isa())) {
-    throw_range(info.Env(), where, "isa " + text + " is not supported by this CPU (detected " + isa_name(detected_isa()) + ")");
+    throw_range(info.Env(), where,
+                "isa " + text + " is not supported by this CPU (detected " + isa_name(detected_isa()) + ")");
   }
   return isa;
 }
 
 // Rejects arrays larger than `max_elements` before anything is allocated.
-inline void check_elements(Napi::Env env, int64_t count, int64_t max_elements, const std::string& where, const std::string& name) {
+inline void check_elements(Napi::Env env, int64_t count, int64_t max_elements, const std::string& where,
+                           const std::string& name) {
   if (count > max_elements) {
-    throw_range(env, where, name + " would have " + std::to_string(count) + " elements, more than " + std::to_string(max_elements));
+    throw_range(env, where,
+                name + " would have " + std::to_string(count) + " elements, more than " + std::to_string(max_elements));
   }
 }
 
@@ -65,8 +70,9 @@ inline int64_t int_value(Napi::Env env, const Napi::Value& value, int64_t min, i
   const double number = value.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(number) || std::floor(number) != number) throw_type(env, where, name + " must be an integer");
   if (number < static_cast<double>(min) || number > static_cast<double>(max)) {
-    throw_range(env, where, name + " must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
-                                std::to_string(static_cast<int64_t>(number)));
+    throw_range(env, where,
+                name + " must be in [" + std::to_string(min) + ", " + std::to_string(max) + "], got " +
+                    std::to_string(static_cast<int64_t>(number)));
   }
   return static_cast<int64_t>(number);
 }
@@ -76,8 +82,7 @@ inline int64_t int_field(const Napi::Object& object, const char* key, int64_t mi
   return int_value(object.Env(), field(object, key, where), min, max, where, key);
 }
 
-inline double number_value(Napi::Env env, const Napi::Value& value, const std::string& where,
-                           const std::string& name) {
+inline double number_value(Napi::Env env, const Napi::Value& value, const std::string& where, const std::string& name) {
   if (!value.IsNumber()) throw_type(env, where, name + " must be a number");
   const double number = value.As<Napi::Number>().DoubleValue();
   if (std::isnan(number)) throw_range(env, where, name + " must not be NaN");
@@ -104,8 +109,9 @@ std::vector<T> typed_array(Napi::Env env, const Napi::Value& value, napi_typedar
   }
   const auto array = value.As<Napi::TypedArrayOf<T>>();
   if (expected >= 0 && static_cast<int64_t>(array.ElementLength()) != expected) {
-    throw_range(env, where, name + " must have " + std::to_string(expected) + " elements, got " +
-                                std::to_string(array.ElementLength()));
+    throw_range(
+        env, where,
+        name + " must have " + std::to_string(expected) + " elements, got " + std::to_string(array.ElementLength()));
   }
   return std::vector<T>(array.Data(), array.Data() + array.ElementLength());
 }
@@ -180,8 +186,8 @@ inline std::vector<int64_t> int_array(Napi::Env env, const Napi::Value& value, s
   if (!value.IsArray()) throw_type(env, where, name + " must be an array");
   const auto array = value.As<Napi::Array>();
   if (array.Length() != expected) {
-    throw_range(env, where, name + " must have " + std::to_string(expected) + " entries, got " +
-                                std::to_string(array.Length()));
+    throw_range(env, where,
+                name + " must have " + std::to_string(expected) + " entries, got " + std::to_string(array.Length()));
   }
   std::vector<int64_t> out(expected);
   for (uint32_t i = 0; i < expected; ++i) {

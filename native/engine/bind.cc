@@ -113,7 +113,9 @@ class FloatPlanWrap : public arq::napi::GuardedWrap<FloatPlanWrap> {
   std::unique_ptr<ObserveJob> observe_job(const Napi::CallbackInfo& info, const std::string& where, bool histograms) {
     Napi::Env env = info.Env();
     if (info.Length() < (histograms ? 5u : 3u)) {
-      arq::napi::throw_type(env, where, histograms ? "expected (input, batch, threads, ranges, bins)" : "expected (input, batch, threads)");
+      arq::napi::throw_type(
+          env, where,
+          histograms ? "expected (input, batch, threads, ranges, bins)" : "expected (input, batch, threads)");
     }
     auto job = std::make_unique<ObserveJob>();
     job->plan = plan_;
@@ -145,7 +147,9 @@ class FloatPlanWrap : public arq::napi::GuardedWrap<FloatPlanWrap> {
     return Napi::Number::New(env, plan_->check_memory(batch, threads, bins));
   }
   Napi::Value Values(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), plan_->values()); }
-  Napi::Value Classes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(plan_->classes())); }
+  Napi::Value Classes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(plan_->classes()));
+  }
   Napi::Value InputShape(const Napi::CallbackInfo& info) {
     const Shape& s = plan_->input_shape();
     auto array = Napi::Array::New(info.Env(), 3);

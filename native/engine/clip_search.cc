@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
-#include <string>
 #include <stdexcept>
+#include <string>
 
 namespace arq::engine {
 namespace {
@@ -38,7 +38,8 @@ ARQ_ROUNDING_CLONES WeightCodes quantize_weights(const float* weight, int64_t ch
     double max_abs = 0;
     for (int64_t i = 0; i < per_channel; ++i) {
       if (!std::isfinite(w[i])) {
-        throw std::invalid_argument("weight [" + std::to_string(c) + "][" + std::to_string(i) + "] is " + (std::isnan(w[i]) ? "NaN" : "infinite"));
+        throw std::invalid_argument("weight [" + std::to_string(c) + "][" + std::to_string(i) + "] is " +
+                                    (std::isnan(w[i]) ? "NaN" : "infinite"));
       }
       max_abs = std::max(max_abs, std::fabs(static_cast<double>(w[i])));
     }
@@ -80,7 +81,10 @@ ARQ_ROUNDING_CLONES ActivationGrid activation_grid(double lo, double hi, const d
     const double clip_lo = non_negative ? 0.0 : fraction * low;
     const double clip_hi = fraction * high;
     const float scale = static_cast<float>(std::max((clip_hi - clip_lo) / levels, 1e-12));
-    const int32_t zero = non_negative ? 0 : static_cast<int32_t>(std::min<double>(std::max<double>(std::nearbyint(-clip_lo / scale), 0), levels));
+    const int32_t zero =
+        non_negative
+            ? 0
+            : static_cast<int32_t>(std::min<double>(std::max<double>(std::nearbyint(-clip_lo / scale), 0), levels));
     double error = 0;
     for (int64_t bin = 0; bin < bins; ++bin) {
       if (counts[bin] == 0) continue;

@@ -13,7 +13,7 @@
 namespace arq::engine {
 namespace {
 
-constexpr int64_t kChunkImages = 8;    // images per pool task
+constexpr int64_t kChunkImages = 8;     // images per pool task
 constexpr int64_t kConvRowBlock = 192;  // im2col rows per GEMM call (a multiple of every kernel's mr)
 
 inline float clampf(float x, float lo, float hi) { return std::min(std::max(x, lo), hi); }
@@ -41,8 +41,8 @@ struct FloatPlan::Op {
   OpSpec spec;
   Shape in, out;
   bool depthwise = false;
-  bool pointwise = false;             // 1x1, stride 1, no padding, one group: the input is the GEMM's A
-  int64_t group_k = 0;                // im2col row length per group
+  bool pointwise = false;                  // 1x1, stride 1, no padding, one group: the input is the GEMM's A
+  int64_t group_k = 0;                     // im2col row length per group
   std::vector<std::vector<float>> packed;  // per group (conv, gemm) or one dwconv pack
 };
 
@@ -66,8 +66,9 @@ FloatPlan::FloatPlan(PlanSpec spec)
   PlanLayout layout = plan_layout(input_, spec.values, spec.output, geometry);
   for (size_t index = 0; index < spec.ops.size(); ++index) check_finite_parameters(index, spec.ops[index]);
   const int largest_producer = layout.producer[static_cast<size_t>(layout.largest)];
-  largest_ = value_label(largest_producer, largest_producer < 0 ? nullptr : geometry[static_cast<size_t>(largest_producer)],
-                         layout.shapes[static_cast<size_t>(layout.largest)]);
+  largest_ =
+      value_label(largest_producer, largest_producer < 0 ? nullptr : geometry[static_cast<size_t>(largest_producer)],
+                  layout.shapes[static_cast<size_t>(layout.largest)]);
   memory_limit_ = spec.memory_limit;
   shapes_ = std::move(layout.shapes);
   slot_of_ = std::move(layout.slot_of);
@@ -86,11 +87,11 @@ FloatPlan::FloatPlan(PlanSpec spec)
       const int64_t out_per_group = s.out_channels / s.group;
       const int64_t taps = s.kernel_h * s.kernel_w;
       op->depthwise = in_per_group == 1 && out_per_group == 1;
-      op->pointwise = s.group == 1 && taps == 1 && s.stride_h == 1 && s.stride_w == 1 &&
-                      s.pads[0] == 0 && s.pads[1] == 0 && s.pads[2] == 0 && s.pads[3] == 0;
+      op->pointwise = s.group == 1 && taps == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pads[0] == 0 &&
+                      s.pads[1] == 0 && s.pads[2] == 0 && s.pads[3] == 0;
       if (op->depthwise) {
-        op->packed.push_back(kernels::f32_dwconv_pack(*dwconv_, s.weight.data(), s.bias.empty() ? nullptr : s.bias.data(),
-                                                      in.c, s.kernel_h, s.kernel_w));
+        op->packed.push_back(kernels::f32_dwconv_pack(
+            *dwconv_, s.weight.data(), s.bias.empty() ? nullptr : s.bias.data(), in.c, s.kernel_h, s.kernel_w));
       } else {
         // Reorder each group's weights to [out][ky][kx][in] so one im2col row (NHWC taps) is the GEMM's K.
         op->group_k = taps * in_per_group;
@@ -98,13 +99,14 @@ FloatPlan::FloatPlan(PlanSpec spec)
         for (int64_t g = 0; g < s.group; ++g) {
           reorder_conv_weights(s.weight.data(), g, out_per_group, in_per_group, taps, reordered.data());
           const float* bias = s.bias.empty() ? nullptr : s.bias.data() + g * out_per_group;
-          op->packed.push_back(kernels::f32_gemm_pack(*gemm_, reordered.data(), op->group_k, bias, out_per_group, op->group_k));
+          op->packed.push_back(
+              kernels::f32_gemm_pack(*gemm_, reordered.data(), op->group_k, bias, out_per_group, op->group_k));
         }
         if (!op->pointwise) col_size_ = std::max(col_size_, kConvRowBlock * op->group_k);
       }
     } else if (s.kind == OpKind::kGemm) {
-      op->packed.push_back(kernels::f32_gemm_pack(*gemm_, s.weight.data(), in.c, s.bias.empty() ? nullptr : s.bias.data(),
-                                                  s.out_channels, in.c));
+      op->packed.push_back(kernels::f32_gemm_pack(*gemm_, s.weight.data(), in.c,
+                                                  s.bias.empty() ? nullptr : s.bias.data(), s.out_channels, in.c));
     }
     s.weight.clear();
     s.weight.shrink_to_fit();
@@ -144,10 +146,11 @@ void FloatPlan::check_finite(const std::vector<std::vector<int64_t>>& nonfinite,
     if (count == 0) return;
     const int producer = producer_[static_cast<size_t>(value)];
     const OpGeometry* op = producer < 0 ? nullptr : &ops_[static_cast<size_t>(producer)]->spec;
-    throw std::domain_error("plan value " + std::to_string(value) + ", " + value_label(producer, op, shapes_[static_cast<size_t>(value)]) +
-                            ", has " + std::to_string(count) + " NaN or infinite elements over " + std::to_string(batch) +
-                            " images, the first non-finite value of the plan (a weight, a constant such as a divisor of 0, or"
-                            " the input overflows float32)");
+    throw std::domain_error(
+        "plan value " + std::to_string(value) + ", " + value_label(producer, op, shapes_[static_cast<size_t>(value)]) +
+        ", has " + std::to_string(count) + " NaN or infinite elements over " + std::to_string(batch) +
+        " images, the first non-finite value of the plan (a weight, a constant such as a divisor of 0, or"
+        " the input overflows float32)");
   };
   report(0);
   for (const auto& op : ops_) report(op->spec.output);
@@ -220,7 +223,8 @@ std::vector<float> FloatPlan::observe_ranges(const float* input, int64_t batch, 
 std::vector<double> FloatPlan::observe_histograms(const float* input, int64_t batch, int threads,
                                                   const std::vector<float>& ranges, int bins) const {
   const int count = values();
-  if (static_cast<int64_t>(ranges.size()) != 2 * int64_t{count}) throw std::invalid_argument("ranges must hold 2 floats per value");
+  if (static_cast<int64_t>(ranges.size()) != 2 * int64_t{count})
+    throw std::invalid_argument("ranges must hold 2 floats per value");
   if (bins < 1) throw std::invalid_argument("bins must be positive");
   for (int v = 0; v < count; ++v) {
     if (!std::isfinite(ranges[2 * v]) || !std::isfinite(ranges[2 * v + 1]) || ranges[2 * v] > ranges[2 * v + 1]) {
@@ -283,18 +287,20 @@ void FloatPlan::run_chunk(const float* input, int64_t images, float* logits, Wor
     switch (s.kind) {
       case OpKind::kConv: {
         if (op.depthwise) {
-          const kernels::DwconvShape shape{static_cast<size_t>(in.c), static_cast<size_t>(in.h), static_cast<size_t>(in.w),
-                                           static_cast<size_t>(out.h), static_cast<size_t>(out.w),
-                                           static_cast<size_t>(s.kernel_h), static_cast<size_t>(s.kernel_w),
-                                           static_cast<size_t>(s.stride_h), static_cast<size_t>(s.stride_w),
-                                           static_cast<size_t>(s.pads[0]), static_cast<size_t>(s.pads[1])};
+          const kernels::DwconvShape shape{
+              static_cast<size_t>(in.c),       static_cast<size_t>(in.h),       static_cast<size_t>(in.w),
+              static_cast<size_t>(out.h),      static_cast<size_t>(out.w),      static_cast<size_t>(s.kernel_h),
+              static_cast<size_t>(s.kernel_w), static_cast<size_t>(s.stride_h), static_cast<size_t>(s.stride_w),
+              static_cast<size_t>(s.pads[0]),  static_cast<size_t>(s.pads[1])};
           for (int64_t n = 0; n < images; ++n) {
-            dwconv_->kernel(shape, x + n * in.size(), in.c, op.packed[0].data(), y + n * out.size(), out.c, s.min, s.max);
+            dwconv_->kernel(shape, x + n * in.size(), in.c, op.packed[0].data(), y + n * out.size(), out.c, s.min,
+                            s.max);
           }
           break;
         }
         if (op.pointwise) {
-          kernels::f32_gemm(*gemm_, images * in.h * in.w, out.c, in.c, x, in.c, op.packed[0].data(), y, out.c, s.min, s.max);
+          kernels::f32_gemm(*gemm_, images * in.h * in.w, out.c, in.c, x, in.c, op.packed[0].data(), y, out.c, s.min,
+                            s.max);
           break;
         }
         const int64_t in_per_group = in.c / s.group;

@@ -65,8 +65,8 @@ class FloatPlan {
   // histograms: `bins` equal-width bins per value over ranges[2v]..ranges[2v+1] (finite, lo <= hi; values outside
   // fall into the end bins), values() * bins counts. Counts are exact integers, so the result never depends on the
   // thread count.
-  std::vector<double> observe_histograms(const float* input, int64_t batch, int threads, const std::vector<float>& ranges,
-                                         int bins) const;
+  std::vector<double> observe_histograms(const float* input, int64_t batch, int threads,
+                                         const std::vector<float>& ranges, int bins) const;
 
  private:
   struct Op;

@@ -16,17 +16,28 @@ int64_t window_out(int64_t in, int64_t pad_begin, int64_t pad_end, int64_t kerne
 
 const char* kind_name(OpKind kind) {
   switch (kind) {
-    case OpKind::kConv: return "conv";
-    case OpKind::kGemm: return "gemm";
-    case OpKind::kAdd: return "add";
-    case OpKind::kClamp: return "clamp";
-    case OpKind::kMaxPool: return "maxpool";
-    case OpKind::kAvgPool: return "avgpool";
-    case OpKind::kGlobalAvgPool: return "globalavgpool";
-    case OpKind::kPad: return "pad";
-    case OpKind::kElementwise: return "elementwise";
-    case OpKind::kRepeat: return "repeat";
-    case OpKind::kFlatten: return "flatten";
+    case OpKind::kConv:
+      return "conv";
+    case OpKind::kGemm:
+      return "gemm";
+    case OpKind::kAdd:
+      return "add";
+    case OpKind::kClamp:
+      return "clamp";
+    case OpKind::kMaxPool:
+      return "maxpool";
+    case OpKind::kAvgPool:
+      return "avgpool";
+    case OpKind::kGlobalAvgPool:
+      return "globalavgpool";
+    case OpKind::kPad:
+      return "pad";
+    case OpKind::kElementwise:
+      return "elementwise";
+    case OpKind::kRepeat:
+      return "repeat";
+    case OpKind::kFlatten:
+      return "flatten";
   }
   return "?";
 }
@@ -64,7 +75,8 @@ PlanLayout plan_layout(const Shape& input, int values, int output, const std::ve
     const size_t arity = s.kind == OpKind::kAdd ? 2 : 1;
     if (s.inputs.size() != arity) fail("expected " + std::to_string(arity) + " inputs");
     for (int value : s.inputs) {
-      if (value < 0 || value >= values || !defined[value]) fail("input value " + std::to_string(value) + " is not defined yet");
+      if (value < 0 || value >= values || !defined[value])
+        fail("input value " + std::to_string(value) + " is not defined yet");
       last_use[value] = static_cast<int>(index);
     }
     if (s.output <= 0 || s.output >= values || defined[s.output]) fail("output value is out of range or defined twice");
@@ -74,7 +86,8 @@ PlanLayout plan_layout(const Shape& input, int values, int output, const std::ve
     Shape out = in;
     auto check_window = [&] {
       if (s.kernel_h < 1 || s.kernel_w < 1 || s.stride_h < 1 || s.stride_w < 1) fail("kernel and strides must be >= 1");
-      for (int64_t pad : s.pads) if (pad < 0 || pad > 1024) fail("pads must be in [0, 1024]");
+      for (int64_t pad : s.pads)
+        if (pad < 0 || pad > 1024) fail("pads must be in [0, 1024]");
       out.h = window_out(in.h, s.pads[0], s.pads[2], s.kernel_h, s.stride_h);
       out.w = window_out(in.w, s.pads[1], s.pads[3], s.kernel_w, s.stride_w);
       if (out.h < 1 || out.w < 1) fail("the window is larger than the padded input");
@@ -96,7 +109,8 @@ PlanLayout plan_layout(const Shape& input, int values, int output, const std::ve
         break;
       case OpKind::kGemm:
         if (in.h != 1 || in.w != 1) fail("input must be a flat vector (flatten first)");
-        if (s.out_channels < 1 || static_cast<int64_t>(s.weight_count) != s.out_channels * in.c) fail("weight size mismatch");
+        if (s.out_channels < 1 || static_cast<int64_t>(s.weight_count) != s.out_channels * in.c)
+          fail("weight size mismatch");
         check_bias(s.out_channels);
         out = Shape{s.out_channels, 1, 1};
         break;
@@ -105,12 +119,18 @@ PlanLayout plan_layout(const Shape& input, int values, int output, const std::ve
         if (other.c != in.c || other.h != in.h || other.w != in.w) fail("operand shapes differ");
         break;
       }
-      case OpKind::kClamp: break;
+      case OpKind::kClamp:
+        break;
       case OpKind::kMaxPool:
-      case OpKind::kAvgPool: check_window(); break;
-      case OpKind::kGlobalAvgPool: out.h = out.w = 1; break;
+      case OpKind::kAvgPool:
+        check_window();
+        break;
+      case OpKind::kGlobalAvgPool:
+        out.h = out.w = 1;
+        break;
       case OpKind::kPad:
-        for (int64_t pad : s.pads) if (pad < 0 || pad > 1024) fail("pads must be in [0, 1024]");
+        for (int64_t pad : s.pads)
+          if (pad < 0 || pad > 1024) fail("pads must be in [0, 1024]");
         out.h = in.h + s.pads[0] + s.pads[2];
         out.w = in.w + s.pads[1] + s.pads[3];
         break;
@@ -123,7 +143,9 @@ PlanLayout plan_layout(const Shape& input, int values, int output, const std::ve
         if (s.repeat < 1 || s.repeat > 4096) fail("repeat factor must be in [1, 4096]");
         out.c = in.c * s.repeat;
         break;
-      case OpKind::kFlatten: out = Shape{in.size(), 1, 1}; break;
+      case OpKind::kFlatten:
+        out = Shape{in.size(), 1, 1};
+        break;
     }
     if (out.size() > (int64_t{1} << 26)) fail("tensor too large");
     layout.op_in.push_back(in);

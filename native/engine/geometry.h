@@ -20,7 +20,19 @@ struct Shape {  // per image; a flat vector is (features, 1, 1)
   int64_t size() const { return c * h * w; }
 };
 
-enum class OpKind { kConv, kGemm, kAdd, kClamp, kMaxPool, kAvgPool, kGlobalAvgPool, kPad, kElementwise, kRepeat, kFlatten };
+enum class OpKind {
+  kConv,
+  kGemm,
+  kAdd,
+  kClamp,
+  kMaxPool,
+  kAvgPool,
+  kGlobalAvgPool,
+  kPad,
+  kElementwise,
+  kRepeat,
+  kFlatten
+};
 enum class ElementwiseKind { kAdd, kSub, kMul, kDiv };
 
 const char* kind_name(OpKind kind);
@@ -31,29 +43,29 @@ struct OpGeometry {
   std::string name;  // the graph node's, for messages (may be empty)
   std::vector<int> inputs;
   int output = -1;
-  int64_t out_channels = 0, group = 1;               // conv, gemm
+  int64_t out_channels = 0, group = 1;                             // conv, gemm
   int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;  // conv, pools
-  int64_t pads[4] = {0, 0, 0, 0};                    // [top, left, bottom, right]: conv, pools, pad
-  bool count_include_pad = false;                    // avgpool
-  float min = -INFINITY, max = INFINITY;             // fused clamp (real values): conv, gemm, add, clamp
-  float pad_value = 0.0f;                            // pad
-  ElementwiseKind elementwise = ElementwiseKind::kAdd;  // y = x op k, or k op x when constant_first
-  std::vector<float> constant;                       // 1 or C values
+  int64_t pads[4] = {0, 0, 0, 0};                                  // [top, left, bottom, right]: conv, pools, pad
+  bool count_include_pad = false;                                  // avgpool
+  float min = -INFINITY, max = INFINITY;                           // fused clamp (real values): conv, gemm, add, clamp
+  float pad_value = 0.0f;                                          // pad
+  ElementwiseKind elementwise = ElementwiseKind::kAdd;             // y = x op k, or k op x when constant_first
+  std::vector<float> constant;                                     // 1 or C values
   bool constant_first = false;
-  int64_t repeat = 1;                                // channel repeat factor
-  size_t weight_count = 0, bias_count = 0;           // conv, gemm: sizes to validate (bias 0 = none)
+  int64_t repeat = 1;                       // channel repeat factor
+  size_t weight_count = 0, bias_count = 0;  // conv, gemm: sizes to validate (bias 0 = none)
 };
 
 // "op #3 (conv 'layer1.conv')", or "op #3 (conv)" for an unnamed op: how every message names an op.
 std::string op_label(size_t index, const OpGeometry& op);
 
 struct PlanLayout {
-  std::vector<Shape> shapes;               // per value
-  std::vector<Shape> op_in, op_out;        // per op: its first input's and its output's shape
-  std::vector<int> slot_of;                // value -> buffer slot
-  std::vector<int64_t> slot_size;          // elements per image per slot
-  std::vector<int> producer;               // value -> the op computing it (-1 for the input)
-  int largest = 0;                         // the value with the most elements per image
+  std::vector<Shape> shapes;         // per value
+  std::vector<Shape> op_in, op_out;  // per op: its first input's and its output's shape
+  std::vector<int> slot_of;          // value -> buffer slot
+  std::vector<int64_t> slot_size;    // elements per image per slot
+  std::vector<int> producer;         // value -> the op computing it (-1 for the input)
+  int largest = 0;                   // the value with the most elements per image
   Shape output;
 };
 

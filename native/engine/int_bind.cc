@@ -1,6 +1,8 @@
 // Bindings for the integer executor. IntPlan is an ObjectWrap (every entry inside common/guard.h's guard):
-//   new IntPlan(spec)                  [sync]  validates, derives constants, packs weights; throws TypeError/RangeError/Error,
-//                                              RangeError when even one image would pass spec.maxMemory (bytes, default 2 GiB)
+//   new IntPlan(spec)                  [sync]  validates, derives constants, packs weights; throws
+//   TypeError/RangeError/Error,
+//                                              RangeError when even one image would pass spec.maxMemory (bytes, default
+//                                              2 GiB)
 //   plan.run(input, batch, threads)    [async] -> Promise<Float32Array> logits [batch x classes]
 //   plan.profile(input, batch, threads) [async] -> Promise<Float64Array> thread-seconds per step (IntPlan::run)
 //   plan.sample(request), plan.sampleStreams(request) [async] the certification sampling loop (certify/bind.h)
@@ -25,10 +27,10 @@
 #include "common/guard.h"
 #include "common/napi_args.h"
 #include "common/promise_worker.h"
+#include "engine/clip_search.h"
 #include "engine/int_plan.h"
 #include "engine/run_job.h"
 #include "engine/spec_reader.h"
-#include "engine/clip_search.h"
 
 namespace arq::engine {
 namespace {
@@ -58,19 +60,21 @@ struct ProfileJob {
 class IntPlanWrap : public arq::napi::GuardedWrap<IntPlanWrap> {
  public:
   static Napi::Function define(Napi::Env env) {
-    return DefineClass(env, "IntPlan",
-                       {method<&IntPlanWrap::Run>("run", "IntPlan.run"),
-                        method<&IntPlanWrap::Profile>("profile", "IntPlan.profile"),
-                        method<&IntPlanWrap::Sample>("sample", "IntPlan.sample"),
-                        method<&IntPlanWrap::SampleStreams>("sampleStreams", "IntPlan.sampleStreams"),
-                        method<&IntPlanWrap::RunReference>("_runReference", "IntPlan._runReference"),
-                        method<&IntPlanWrap::CheckMemory>("checkMemory", "IntPlan.checkMemory"),
-                        accessor<&IntPlanWrap::Classes>("classes", "IntPlan.classes"),
-                        accessor<&IntPlanWrap::Kernels>("kernels", "IntPlan.kernels")});
+    return DefineClass(
+        env, "IntPlan",
+        {method<&IntPlanWrap::Run>("run", "IntPlan.run"), method<&IntPlanWrap::Profile>("profile", "IntPlan.profile"),
+         method<&IntPlanWrap::Sample>("sample", "IntPlan.sample"),
+         method<&IntPlanWrap::SampleStreams>("sampleStreams", "IntPlan.sampleStreams"),
+         method<&IntPlanWrap::RunReference>("_runReference", "IntPlan._runReference"),
+         method<&IntPlanWrap::CheckMemory>("checkMemory", "IntPlan.checkMemory"),
+         accessor<&IntPlanWrap::Classes>("classes", "IntPlan.classes"),
+         accessor<&IntPlanWrap::Kernels>("kernels", "IntPlan.kernels")});
   }
 
   explicit IntPlanWrap(const Napi::CallbackInfo& info) : GuardedWrap(info) {
-    construct(info, "IntPlan", [&] { plan_ = std::make_shared<const IntPlan>(read_int_spec(arq::napi::object_arg(info, 0, "IntPlan"))); });
+    construct(info, "IntPlan", [&] {
+      plan_ = std::make_shared<const IntPlan>(read_int_spec(arq::napi::object_arg(info, 0, "IntPlan")));
+    });
   }
 
  private:
@@ -81,7 +85,8 @@ class IntPlanWrap : public arq::napi::GuardedWrap<IntPlanWrap> {
     auto profile = std::make_unique<ProfileJob>();
     const int threads = threads_arg(info, where);
     profile->run = std::move(*read_run_job(info, where, *plan_, input_size(), threads));
-    profile->run.run = [plan = plan_, threads, seconds = &profile->seconds](const float* input, int64_t batch, float* logits) {
+    profile->run.run = [plan = plan_, threads, seconds = &profile->seconds](const float* input, int64_t batch,
+                                                                            float* logits) {
       plan->run(input, batch, logits, threads, seconds);
     };
     return arq::napi::PromiseWorker<ProfileJob>::queue(info.Env(), where, std::move(profile));
@@ -95,7 +100,9 @@ class IntPlanWrap : public arq::napi::GuardedWrap<IntPlanWrap> {
   Napi::Value RunReference(const Napi::CallbackInfo& info) {
     const std::string where = "IntPlan._runReference";
     auto run = read_run_job(info, where, *plan_, input_size(), 1);
-    run->run = [plan = plan_](const float* input, int64_t batch, float* logits) { run_reference(plan->network(), input, batch, logits); };
+    run->run = [plan = plan_](const float* input, int64_t batch, float* logits) {
+      run_reference(plan->network(), input, batch, logits);
+    };
     return arq::napi::PromiseWorker<RunJob>::queue(info.Env(), where, std::move(run));
   }
   Napi::Value CheckMemory(const Napi::CallbackInfo& info) {
@@ -106,7 +113,9 @@ class IntPlanWrap : public arq::napi::GuardedWrap<IntPlanWrap> {
     const int threads = static_cast<int>(arq::napi::int_value(env, info[1], 1, 256, where, "threads"));
     return Napi::Number::New(env, plan_->check_memory(batch, threads));
   }
-  Napi::Value Classes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(plan_->classes())); }
+  Napi::Value Classes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(plan_->classes()));
+  }
   Napi::Value Kernels(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), plan_->kernels()); }
 
   std::shared_ptr<const IntPlan> plan_;
@@ -122,7 +131,8 @@ Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
   if (weight.empty() || weight.size() % static_cast<size_t>(channels) != 0) {
     arq::napi::throw_range(env, where, "weight length must be a positive multiple of channels");
   }
-  return weight_codes_object(env, quantize_weights(weight.data(), channels, static_cast<int64_t>(weight.size()) / channels, bits));
+  return weight_codes_object(
+      env, quantize_weights(weight.data(), channels, static_cast<int64_t>(weight.size()) / channels, bits));
 }
 
 Napi::Value ActivationGridOf(const Napi::CallbackInfo& info) {
@@ -135,7 +145,8 @@ Napi::Value ActivationGridOf(const Napi::CallbackInfo& info) {
   if (!(std::fabs(lo) <= FLT_MAX) || !(std::fabs(hi) <= FLT_MAX) || lo > hi) {
     arq::napi::throw_range(env, where, "lo and hi must be finite float32 values with lo <= hi");
   }
-  const std::vector<double> counts = arq::napi::typed_array<double>(env, info[2], napi_float64_array, "Float64Array", -1, where, "counts");
+  const std::vector<double> counts =
+      arq::napi::typed_array<double>(env, info[2], napi_float64_array, "Float64Array", -1, where, "counts");
   if (counts.empty()) arq::napi::throw_range(env, where, "counts must not be empty");
   const int bits = static_cast<int>(arq::napi::int_value(env, info[3], 2, 8, where, "bits"));
   const ActivationGrid grid = activation_grid(lo, hi, counts.data(), static_cast<int64_t>(counts.size()), bits);
@@ -160,7 +171,8 @@ Napi::Object weight_codes_object(Napi::Env env, const WeightCodes& codes) {
 
 void register_int_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("IntPlan", IntPlanWrap::define(env));
-  exports.Set("quantizeWeights", arq::napi::guarded_function<QuantizeWeights>(env, "quantizeWeights", "quantizeWeights"));
+  exports.Set("quantizeWeights",
+              arq::napi::guarded_function<QuantizeWeights>(env, "quantizeWeights", "quantizeWeights"));
   exports.Set("activationGrid", arq::napi::guarded_function<ActivationGridOf>(env, "activationGrid", "activationGrid"));
 }
 

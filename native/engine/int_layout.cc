@@ -28,9 +28,9 @@ void plan_conv_gemm(const IntOp& op, Isa isa, IntLayout& layout, IntLayerPlan& l
   layer.gemm = &config;
   layer.k = static_cast<size_t>(taps * in_per_group);
   layer.kc = round_up(layer.k, config.kr);
-  const bool pointwise = s.kind == OpKind::kGemm ||
-                         (group == 1 && taps == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pads[0] == 0 &&
-                          s.pads[1] == 0 && s.pads[2] == 0 && s.pads[3] == 0);
+  const bool pointwise =
+      s.kind == OpKind::kGemm || (group == 1 && taps == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pads[0] == 0 &&
+                                  s.pads[1] == 0 && s.pads[2] == 0 && s.pads[3] == 0);
   layer.direct = pointwise && layer.k == layer.kc;
   // Indirect: ungrouped convs whose channels fill whole k-groups, or that read the float input (quantized straight
   // into a buffer whose channels are padded to whole k-groups, e.g. an RGB input's 3 to 4, with zero weights in the
@@ -53,7 +53,8 @@ void plan_conv_gemm(const IntOp& op, Isa isa, IntLayout& layout, IntLayerPlan& l
       for (int64_t o = 0; o < out_per_group; ++o)
         for (int64_t t = 0; t < taps; ++t)
           std::memcpy(&widened[static_cast<size_t>((o * taps + t) * layer.cp)],
-                      &reordered[static_cast<size_t>((o * taps + t) * in_per_group)], static_cast<size_t>(in_per_group));
+                      &reordered[static_cast<size_t>((o * taps + t) * in_per_group)],
+                      static_cast<size_t>(in_per_group));
       w = widened.data();
     }
     // An indirect conv stores even sub-byte codes as int8 panels: its GEMM runs per output row (or row block) and
@@ -72,7 +73,8 @@ void plan_conv_gemm(const IntOp& op, Isa isa, IntLayout& layout, IntLayerPlan& l
     // each kernel row is one tap of kernel_w * C bytes (fewer, longer taps for the kernel).
     layer.tap_bytes = static_cast<size_t>(s.kernel_w * layer.cp);
     if (layer.pad_copy || layer.fused_quantize)
-      layout.padded_bytes = std::max(layout.padded_bytes, static_cast<size_t>(layer.padded_h * layer.padded_w * layer.cp));
+      layout.padded_bytes =
+          std::max(layout.padded_bytes, static_cast<size_t>(layer.padded_h * layer.padded_w * layer.cp));
     for (const kernels::QPackedWeights& w : layer.packed)
       layout.scratch_bytes = std::max(layout.scratch_bytes, kernels::qgemm_indirect_scratch_bytes(w));
   } else if (!layer.direct) {
@@ -90,8 +92,10 @@ void plan_layers(const IntNetwork& net, Isa isa, IntLayout& layout) {
     if (s.kind == OpKind::kAdd) {
       const Grid& a = *net.grids[s.inputs[0]];
       const Grid& b = *net.grids[s.inputs[1]];
-      layer.vadd = {a.scale, static_cast<float>(a.zero), b.scale, static_cast<float>(b.zero),
-                    op.add.inv_scale, op.add.zero, op.add.min, op.add.max};
+      layer.vadd = {a.scale,          static_cast<float>(a.zero),
+                    b.scale,          static_cast<float>(b.zero),
+                    op.add.inv_scale, op.add.zero,
+                    op.add.min,       op.add.max};
     }
     const Grid& g = s.input_grid;
     layer.quantize = {g.scale, static_cast<float>(-g.zero), static_cast<float>(g.levels() - g.zero), g.zero};
@@ -108,7 +112,8 @@ void plan_storage(const IntNetwork& net, IntLayout& layout) {
   const size_t values = net.shapes.size();
   layout.storage.assign(values, ValueStorage{});
   std::vector<int> producer(values, -1);
-  for (size_t i = 0; i < net.ops.size(); ++i) producer[static_cast<size_t>(net.ops[i].spec.output)] = static_cast<int>(i);
+  for (size_t i = 0; i < net.ops.size(); ++i)
+    producer[static_cast<size_t>(net.ops[i].spec.output)] = static_cast<int>(i);
   for (size_t v = 1; v < values; ++v) {
     const int p = producer[v];
     if (p < 0 || static_cast<int>(v) == net.output || !net.grids[v]) continue;

@@ -41,10 +41,10 @@ struct IntLayerPlan {
   // float operations as the separate add), and the add op itself is skipped.
   int fused_add = -1;
   bool skipped = false;
-  std::vector<ptrdiff_t> tap_offsets;  // per tap: byte offset from an output pixel's first tap
-  size_t tap_bytes = 0;                // bytes of A per tap (taps * tap_bytes = k)
-  const kernels::QGemmConfig* gemm = nullptr;  // per layer: the panel width follows the layer's output channels
-  size_t k = 0, kc = 0;                        // per-group GEMM depth, padded to the kernel's k-block
+  std::vector<ptrdiff_t> tap_offsets;           // per tap: byte offset from an output pixel's first tap
+  size_t tap_bytes = 0;                         // bytes of A per tap (taps * tap_bytes = k)
+  const kernels::QGemmConfig* gemm = nullptr;   // per layer: the panel width follows the layer's output channels
+  size_t k = 0, kc = 0;                         // per-group GEMM depth, padded to the kernel's k-block
   std::vector<kernels::QPackedWeights> packed;  // per group
   std::vector<int8_t> dw_packed;
   kernels::QuantizeParams quantize{};  // float input -> layer grid
@@ -65,11 +65,11 @@ struct ValueStorage {
 struct IntLayout {
   const kernels::QDwconvConfig* dwconv = nullptr;
   const kernels::ElementwiseConfig* elementwise = nullptr;
-  std::vector<IntLayerPlan> layers;  // per op
+  std::vector<IntLayerPlan> layers;   // per op
   std::vector<ValueStorage> storage;  // per value
-  std::vector<bool> nchw;             // per value: a float value kept NCHW (the input's elementwise chain into a fused conv)
-  bool input_nchw = false;            // the network input is read as NCHW by its only reader (no transpose)
-  std::vector<int64_t> slot_floats;   // per slot: floats per image (codes with a border may need more)
+  std::vector<bool> nchw;   // per value: a float value kept NCHW (the input's elementwise chain into a fused conv)
+  bool input_nchw = false;  // the network input is read as NCHW by its only reader (no transpose)
+  std::vector<int64_t> slot_floats;  // per slot: floats per image (codes with a border may need more)
   // Workspace buffers, per pool slot.
   size_t col_bytes = 0;        // im2col buffer per row block
   size_t scratch_bytes = 0;    // qgemm scratch

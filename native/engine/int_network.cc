@@ -1,11 +1,11 @@
 // Validation of an integer plan description and derivation of its constants (int_semantics.h), shared by the
 // optimised executor and the reference.
+#include "engine/int_network.h"
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
 #include <utility>
-
-#include "engine/int_network.h"
 
 namespace arq::engine {
 namespace {
@@ -14,8 +14,10 @@ bool same_grid(const Grid& a, const Grid& b) { return a.scale == b.scale && a.ze
 
 void check_grid(const Grid& grid, const std::string& where, const char* what) {
   if (grid.bits < 2 || grid.bits > 8) throw std::invalid_argument(where + what + " bits must be in 2..8");
-  if (!(grid.scale > 0.0f) || !std::isfinite(grid.scale)) throw std::invalid_argument(where + what + " scale must be positive and finite");
-  if (grid.zero < 0 || grid.zero > grid.levels()) throw std::invalid_argument(where + what + " zero point is outside the code range");
+  if (!(grid.scale > 0.0f) || !std::isfinite(grid.scale))
+    throw std::invalid_argument(where + what + " scale must be positive and finite");
+  if (grid.zero < 0 || grid.zero > grid.levels())
+    throw std::invalid_argument(where + what + " zero point is outside the code range");
 }
 
 }  // namespace
@@ -25,7 +27,8 @@ IntNetwork build_network(IntPlanSpec spec) {
   net.input = spec.input;
   net.output = spec.output;
   net.memory_limit = spec.memory_limit;
-  if (static_cast<int>(spec.grids.size()) != spec.values) throw std::invalid_argument("grids must have one entry per value");
+  if (static_cast<int>(spec.grids.size()) != spec.values)
+    throw std::invalid_argument("grids must have one entry per value");
   if (spec.grids.empty() || spec.grids[0].has_value()) throw std::invalid_argument("value 0 (the input) must be float");
   std::vector<const OpGeometry*> geometry;
   for (IntOpSpec& s : spec.ops) {
@@ -57,14 +60,19 @@ IntNetwork build_network(IntPlanSpec spec) {
         if (s.wbits < 2 || s.wbits > 8) fail("wbits must be in 2..8");
         check_grid(s.input_grid, where, "the layer input grid's");
         const int limit = (1 << (s.wbits - 1)) - 1;
-        for (int8_t code : s.weight) if (code < -limit || code > limit) fail("weight code outside the range of wbits");
-        if (static_cast<int64_t>(s.weight_scales.size()) != s.out_channels) fail("weight_scales must have one value per output channel");
-        for (float scale : s.weight_scales) if (!(scale > 0.0f) || !std::isfinite(scale)) fail("weight scales must be positive and finite");
+        for (int8_t code : s.weight)
+          if (code < -limit || code > limit) fail("weight code outside the range of wbits");
+        if (static_cast<int64_t>(s.weight_scales.size()) != s.out_channels)
+          fail("weight_scales must have one value per output channel");
+        for (float scale : s.weight_scales)
+          if (!(scale > 0.0f) || !std::isfinite(scale)) fail("weight scales must be positive and finite");
         op.float_out = !out_grid.has_value();
-        if (op.float_out && s.output != spec.output) fail("only the network output may be float; give this layer an output grid");
+        if (op.float_out && s.output != spec.output)
+          fail("only the network output may be float; give this layer an output grid");
         const int64_t per_channel = static_cast<int64_t>(s.weight.size()) / s.out_channels;
         op.layer = layer_constants(s.weight.data(), s.weight_scales.data(), s.bias.empty() ? nullptr : s.bias.data(),
-                                   s.out_channels, per_channel, s.input_grid, op.float_out ? nullptr : &*out_grid, s.min, s.max);
+                                   s.out_channels, per_channel, s.input_grid, op.float_out ? nullptr : &*out_grid,
+                                   s.min, s.max);
         if (!op.float_in) {
           op.lut = conversion_table(*in_grid, s.input_grid);
           op.lut_identity = is_identity(op.lut);
@@ -72,7 +80,8 @@ IntNetwork build_network(IntPlanSpec spec) {
         break;
       }
       case OpKind::kElementwise:
-        if (!op.float_in || out_grid) fail("elementwise operators are supported only on the float input, before the first layer");
+        if (!op.float_in || out_grid)
+          fail("elementwise operators are supported only on the float input, before the first layer");
         break;
       case OpKind::kRepeat:
       case OpKind::kPad:

@@ -15,7 +15,7 @@
 namespace arq::engine {
 
 struct IntOpSpec : OpGeometry {
-  std::vector<int8_t> weight;        // conv/gemm: codes, [out][in/group][kh][kw] or [out][in]
+  std::vector<int8_t> weight;  // conv/gemm: codes, [out][in/group][kh][kw] or [out][in]
   int wbits = 8;
   std::vector<float> weight_scales;  // per output channel
   std::vector<float> bias;           // float32, may be empty
@@ -37,15 +37,15 @@ struct IntPlanSpec {
 struct IntOp {
   IntOpSpec spec;
   Shape in, out;
-  bool float_in = false;   // conv/gemm reading a float value (quantized while packing), or a float-prefix op
-  bool float_out = false;  // conv/gemm writing float logits
-  LayerConstants layer;    // conv/gemm
+  bool float_in = false;           // conv/gemm reading a float value (quantized while packing), or a float-prefix op
+  bool float_out = false;          // conv/gemm writing float logits
+  LayerConstants layer;            // conv/gemm
   std::array<uint8_t, 256> lut{};  // conv/gemm on codes: carrier -> layer codes
   bool lut_identity = false;
-  AddConstants add;        // add
+  AddConstants add;                          // add
   float clamp_lo = 0.0f, clamp_hi = 255.0f;  // clamp on codes
-  float inv_count = 1.0f;  // global average pool
-  uint8_t pad_code = 0;    // pad on codes
+  float inv_count = 1.0f;                    // global average pool
+  uint8_t pad_code = 0;                      // pad on codes
 };
 
 struct IntNetwork {

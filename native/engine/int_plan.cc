@@ -32,8 +32,8 @@ inline void copy_span(uint8_t* dst, const uint8_t* src, size_t n) {
 // im2col of output pixels [row0, row0 + rows) of codes x (NHWC, in.c channels, the channel slice [c0, c0 + cg)):
 // row r of col holds the taps in (ky, kx, ci) order, padding taps as `zero`, then zeros up to kc. Taps that are
 // adjacent in the image and in the row (consecutive kx, whole pixels) are copied as one span.
-void im2col(const uint8_t* x, const Shape& in, const Shape& out, const OpGeometry& s, int64_t c0, int64_t cg, uint8_t zero,
-            int64_t row0, int64_t rows, uint8_t* col, size_t k, size_t kc) {
+void im2col(const uint8_t* x, const Shape& in, const Shape& out, const OpGeometry& s, int64_t c0, int64_t cg,
+            uint8_t zero, int64_t row0, int64_t rows, uint8_t* col, size_t k, size_t kc) {
   const int64_t out_hw = out.h * out.w;
   int64_t n = row0 / out_hw, oy = (row0 % out_hw) / out.w, ox = row0 % out.w;
   const bool whole_pixels = cg == in.c;
@@ -75,7 +75,7 @@ void im2col(const uint8_t* x, const Shape& in, const Shape& out, const OpGeometr
 // Copies codes x (images of in, NHWC) into y with `top`/`left` rows/columns of `zero` before and zeros after, so y
 // holds images of padded_h x padded_w pixels.
 void pad_pixels(const uint8_t* x, uint8_t* y, int64_t images, const Shape& in, int64_t top, int64_t left,
-               int64_t padded_h, int64_t padded_w, uint8_t zero) {
+                int64_t padded_h, int64_t padded_w, uint8_t zero) {
   const size_t c = static_cast<size_t>(in.c);
   const size_t row_bytes = static_cast<size_t>(padded_w) * c;
   const size_t left_bytes = static_cast<size_t>(left) * c;
@@ -117,7 +117,7 @@ void fill_border(uint8_t* y, int64_t images, const ValueStorage& st, uint8_t zer
 }  // namespace
 
 struct IntPlan::Workspace {
-  int64_t images = 0;  // the chunk size the buffers are sized for
+  int64_t images = 0;                       // the chunk size the buffers are sized for
   std::vector<AlignedVector<float>> slots;  // float values or uint8 codes (viewed as bytes)
   AlignedVector<uint8_t> col;
   AlignedVector<uint8_t> converted;  // a layer input on the layer grid
@@ -149,8 +149,12 @@ struct IntPlan::Workspace {
 class IntPlan::ChunkRun {
  public:
   ChunkRun(const IntPlan& plan, const float* input, int64_t images, Workspace& ws)
-      : net_(plan.net_), layout_(plan.layout_), elementwise_(*plan.layout_.elementwise), input_(input),
-        images_(images), ws_(ws) {}
+      : net_(plan.net_),
+        layout_(plan.layout_),
+        elementwise_(*plan.layout_.elementwise),
+        input_(input),
+        images_(images),
+        ws_(ws) {}
 
   // logits: images x classes, NCHW order. op_seconds: nullptr, or the steps IntPlan::run describes.
   void run(float* logits, double* op_seconds) {
@@ -236,7 +240,8 @@ class IntPlan::ChunkRun {
         break;
       case OpKind::kElementwise:
         if (layout_.nchw[static_cast<size_t>(in_value)]) {
-          elementwise_planes(in_value == 0 ? input_ : floats(in_value), floats(s.output), images_, in.h * in.w, in.c, s);
+          elementwise_planes(in_value == 0 ? input_ : floats(in_value), floats(s.output), images_, in.h * in.w, in.c,
+                             s);
           break;
         }
         elementwise(floats(in_value), floats(s.output), images_ * in.h * in.w, in.c, s);
@@ -353,12 +358,11 @@ class IntPlan::ChunkRun {
     const IntOpSpec& s = op.spec;
     const Shape& in = op.in;
     const Shape& out = op.out;
-    const kernels::QDwconvShape shape{static_cast<size_t>(in.c),       static_cast<size_t>(in.h),
-                                      static_cast<size_t>(in.w),       static_cast<size_t>(out.h),
-                                      static_cast<size_t>(out.w),      static_cast<size_t>(s.kernel_h),
-                                      static_cast<size_t>(s.kernel_w), static_cast<size_t>(s.stride_h),
-                                      static_cast<size_t>(s.stride_w), static_cast<size_t>(s.pads[0]),
-                                      static_cast<size_t>(s.pads[1])};
+    const kernels::QDwconvShape shape{
+        static_cast<size_t>(in.c),       static_cast<size_t>(in.h),       static_cast<size_t>(in.w),
+        static_cast<size_t>(out.h),      static_cast<size_t>(out.w),      static_cast<size_t>(s.kernel_h),
+        static_cast<size_t>(s.kernel_w), static_cast<size_t>(s.stride_h), static_cast<size_t>(s.stride_w),
+        static_cast<size_t>(s.pads[0]),  static_cast<size_t>(s.pads[1])};
     const RequantParams params{op.layer.multiplier.data(), op.layer.bias.data(), nullptr, op.layer.min, op.layer.max};
     uint8_t* y = codes(s.output);
     for (int64_t n = 0; n < images_; ++n) {
@@ -566,7 +570,8 @@ class IntPlan::ChunkRun {
   Workspace& ws_;
 };
 
-IntPlan::IntPlan(IntPlanSpec spec) : net_(build_network(std::move(spec))), layout_(plan_int_layout(net_, active_isa())) {
+IntPlan::IntPlan(IntPlanSpec spec)
+    : net_(build_network(std::move(spec))), layout_(plan_int_layout(net_, active_isa())) {
   check_memory(1, 1);
 }
 

@@ -29,7 +29,9 @@ void run_reference(const IntNetwork& net, const float* input, int64_t batch, flo
       const Shape& out = op.out;
       const Value& x = values[s.inputs[0]];
       Value& y = values[s.output];
-      const auto at = [](const Shape& shape, int64_t c, int64_t h, int64_t w) { return (c * shape.h + h) * shape.w + w; };
+      const auto at = [](const Shape& shape, int64_t c, int64_t h, int64_t w) {
+        return (c * shape.h + h) * shape.w + w;
+      };
       switch (s.kind) {
         case OpKind::kConv:
         case OpKind::kGemm: {
@@ -43,7 +45,10 @@ void run_reference(const IntNetwork& net, const float* input, int64_t batch, flo
             a[i] = op.float_in ? quantize_value(x.real[i], s.input_grid)
                                : quantize_value(dequantize_value(x.code[i], *net.grids[s.inputs[0]]), s.input_grid);
           }
-          if (op.float_out) y.real.assign(out.size(), 0.0f); else y.code.assign(out.size(), 0);
+          if (op.float_out)
+            y.real.assign(out.size(), 0.0f);
+          else
+            y.code.assign(out.size(), 0);
           for (int64_t oc = 0; oc < out.c; ++oc) {
             const int64_t g = oc / out_per_group;
             for (int64_t oy = 0; oy < out.h; ++oy)
@@ -55,14 +60,17 @@ void run_reference(const IntNetwork& net, const float* input, int64_t batch, flo
                       const int64_t iy = oy * s.stride_h + ky - s.pads[0];
                       const int64_t ix = ox * s.stride_w + kx - s.pads[1];
                       const bool inside = !is_conv || (iy >= 0 && iy < in.h && ix >= 0 && ix < in.w);
-                      const int32_t q = inside ? a[is_conv ? at(in, g * in_per_group + ci, iy, ix) : ci] : s.input_grid.zero;
+                      const int32_t q =
+                          inside ? a[is_conv ? at(in, g * in_per_group + ci, iy, ix) : ci] : s.input_grid.zero;
                       acc += s.weight[((oc * in_per_group + ci) * kh + ky) * kw + kx] * (q - s.input_grid.zero);
                     }
                 const int64_t o = at(out, oc, oy, ox);
                 if (op.float_out) {
-                  y.real[o] = std::fmin(std::fmax(kernels::requant_float(acc, op.layer.multiplier[oc], op.layer.bias[oc]), s.min), s.max);
+                  y.real[o] = std::fmin(
+                      std::fmax(kernels::requant_float(acc, op.layer.multiplier[oc], op.layer.bias[oc]), s.min), s.max);
                 } else {
-                  y.code[o] = kernels::requant_code(acc, op.layer.multiplier[oc], op.layer.bias[oc], op.layer.min, op.layer.max);
+                  y.code[o] = kernels::requant_code(acc, op.layer.multiplier[oc], op.layer.bias[oc], op.layer.min,
+                                                    op.layer.max);
                 }
               }
           }
@@ -79,7 +87,8 @@ void run_reference(const IntNetwork& net, const float* input, int64_t batch, flo
         case OpKind::kClamp:
           y.code.resize(out.size());
           for (int64_t i = 0; i < out.size(); ++i) {
-            y.code[i] = std::min(std::max(x.code[i], static_cast<int32_t>(op.clamp_lo)), static_cast<int32_t>(op.clamp_hi));
+            y.code[i] =
+                std::min(std::max(x.code[i], static_cast<int32_t>(op.clamp_lo)), static_cast<int32_t>(op.clamp_hi));
           }
           break;
         case OpKind::kMaxPool:
@@ -104,7 +113,8 @@ void run_reference(const IntNetwork& net, const float* input, int64_t batch, flo
                     sum += q;
                     ++count;
                   }
-                y.code[at(out, c, oy, ox)] = s.kind == OpKind::kMaxPool ? best : average_code(sum, inverse_count(count));
+                y.code[at(out, c, oy, ox)] =
+                    s.kind == OpKind::kMaxPool ? best : average_code(sum, inverse_count(count));
               }
           break;
         }
@@ -119,7 +129,10 @@ void run_reference(const IntNetwork& net, const float* input, int64_t batch, flo
         case OpKind::kPad:
         case OpKind::kRepeat: {
           const bool real = op.float_in;
-          if (real) y.real.assign(out.size(), s.pad_value); else y.code.assign(out.size(), op.pad_code);
+          if (real)
+            y.real.assign(out.size(), s.pad_value);
+          else
+            y.code.assign(out.size(), op.pad_code);
           for (int64_t c = 0; c < out.c; ++c)
             for (int64_t h = 0; h < out.h; ++h)
               for (int64_t w = 0; w < out.w; ++w) {
@@ -127,7 +140,10 @@ void run_reference(const IntNetwork& net, const float* input, int64_t batch, flo
                 const int64_t iw = s.kind == OpKind::kPad ? w - s.pads[1] : w;
                 if (ih < 0 || ih >= in.h || iw < 0 || iw >= in.w) continue;
                 const int64_t src = at(in, c % in.c, ih, iw);
-                if (real) y.real[at(out, c, h, w)] = x.real[src]; else y.code[at(out, c, h, w)] = x.code[src];
+                if (real)
+                  y.real[at(out, c, h, w)] = x.real[src];
+                else
+                  y.code[at(out, c, h, w)] = x.code[src];
               }
           break;
         }
@@ -139,10 +155,18 @@ void run_reference(const IntNetwork& net, const float* input, int64_t batch, flo
             const float l = s.constant_first ? k : x.real[i];
             const float r = s.constant_first ? x.real[i] : k;
             switch (s.elementwise) {
-              case ElementwiseKind::kAdd: y.real[i] = l + r; break;
-              case ElementwiseKind::kSub: y.real[i] = l - r; break;
-              case ElementwiseKind::kMul: y.real[i] = l * r; break;
-              case ElementwiseKind::kDiv: y.real[i] = l / r; break;
+              case ElementwiseKind::kAdd:
+                y.real[i] = l + r;
+                break;
+              case ElementwiseKind::kSub:
+                y.real[i] = l - r;
+                break;
+              case ElementwiseKind::kMul:
+                y.real[i] = l * r;
+                break;
+              case ElementwiseKind::kDiv:
+                y.real[i] = l / r;
+                break;
             }
           }
           break;

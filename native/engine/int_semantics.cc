@@ -27,9 +27,9 @@ void clamp_codes(float min, float max, const Grid& grid, float* min_code, float*
   *max_code = code(max, 255.0f);
 }
 
-LayerConstants layer_constants(const int8_t* weight_codes, const float* weight_scales, const float* bias, int64_t channels,
-                               int64_t per_channel, const Grid& input, const Grid* output, float clamp_min,
-                               float clamp_max) {
+LayerConstants layer_constants(const int8_t* weight_codes, const float* weight_scales, const float* bias,
+                               int64_t channels, int64_t per_channel, const Grid& input, const Grid* output,
+                               float clamp_min, float clamp_max) {
   LayerConstants k;
   k.multiplier.resize(channels);
   k.bias.resize(channels);

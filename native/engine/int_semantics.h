@@ -49,9 +49,9 @@ struct LayerConstants {
   std::vector<int32_t> correction;
   float min = 0.0f, max = 255.0f;  // code clamp (carrier) or real clamp (float logits)
 };
-LayerConstants layer_constants(const int8_t* weight_codes, const float* weight_scales, const float* bias, int64_t channels,
-                               int64_t per_channel, const Grid& input, const Grid* output, float clamp_min,
-                               float clamp_max);
+LayerConstants layer_constants(const int8_t* weight_codes, const float* weight_scales, const float* bias,
+                               int64_t channels, int64_t per_channel, const Grid& input, const Grid* output,
+                               float clamp_min, float clamp_max);
 
 // Add of two carriers into a third: y = fma(lhs[q1] + rhs[q2], inv_scale, zero) with lhs[q] = s1 * float(q - z1),
 // rhs[q] = s2 * float(q - z2), inv_scale = float(1.0 / s_out); then the code clamp and round half to even.

@@ -13,7 +13,8 @@ namespace arq::engine {
 // Group g's conv weights from ONNX order [out][in/g][kh][kw] to [out][kh][kw][in/g], so that one im2col row (or one
 // indirect row, NHWC taps) is the GEMM's K: dst gets out_per_group rows of taps * in_per_group (T = float or int8_t).
 template <typename T>
-void reorder_conv_weights(const T* weight, int64_t g, int64_t out_per_group, int64_t in_per_group, int64_t taps, T* dst) {
+void reorder_conv_weights(const T* weight, int64_t g, int64_t out_per_group, int64_t in_per_group, int64_t taps,
+                          T* dst) {
   const int64_t k = taps * in_per_group;
   for (int64_t o = 0; o < out_per_group; ++o) {
     const T* src = weight + (g * out_per_group + o) * in_per_group * taps;
@@ -26,7 +27,8 @@ void reorder_conv_weights(const T* weight, int64_t g, int64_t out_per_group, int
 template <typename T>
 void repeat_channels(const T* x, T* y, int64_t pixels, int64_t channels, int64_t repeat) {
   for (int64_t p = 0; p < pixels; ++p)
-    for (int64_t r = 0; r < repeat; ++r) std::copy(x + p * channels, x + (p + 1) * channels, y + (p * repeat + r) * channels);
+    for (int64_t r = 0; r < repeat; ++r)
+      std::copy(x + p * channels, x + (p + 1) * channels, y + (p * repeat + r) * channels);
 }
 
 // Spatial padding with `value`; pads = [top, left, bottom, right].
@@ -56,8 +58,9 @@ void max_pool(const T* x, T* y, int64_t images, const Shape& in, const Shape& ou
     for (int64_t oy = 0; oy < out.h; ++oy)
       for (int64_t ox = 0; ox < out.w; ++ox) {
         T* dst = y + ((n * out.h + oy) * out.w + ox) * out.c;
-        std::fill(dst, dst + out.c, std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
-                                                                         : std::numeric_limits<T>::lowest());
+        std::fill(dst, dst + out.c,
+                  std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
+                                                       : std::numeric_limits<T>::lowest());
         for_window(s, in, oy, ox, [&](int64_t pixel, int64_t) {
           const T* src = x + (n * in.h * in.w + pixel) * in.c;
           for (int64_t c = 0; c < in.c; ++c) dst[c] = std::max(dst[c], src[c]);
@@ -76,10 +79,18 @@ inline void elementwise(const float* x, float* y, int64_t pixels, int64_t channe
       const float r = s.constant_first ? a : k;
       float v = 0.0f;
       switch (s.elementwise) {
-        case ElementwiseKind::kAdd: v = l + r; break;
-        case ElementwiseKind::kSub: v = l - r; break;
-        case ElementwiseKind::kMul: v = l * r; break;
-        case ElementwiseKind::kDiv: v = l / r; break;
+        case ElementwiseKind::kAdd:
+          v = l + r;
+          break;
+        case ElementwiseKind::kSub:
+          v = l - r;
+          break;
+        case ElementwiseKind::kMul:
+          v = l * r;
+          break;
+        case ElementwiseKind::kDiv:
+          v = l / r;
+          break;
       }
       y[p * channels + c] = v;
     }

@@ -42,7 +42,8 @@ struct RunJob {
 // A closure running `plan` on `threads` threads; it holds the plan alive.
 template <class Plan>
 RunJob::Run run_on(const std::shared_ptr<const Plan>& plan, int threads) {
-  return [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
+  return
+      [plan, threads](const float* input, int64_t batch, float* logits) { plan->run(input, batch, logits, threads); };
 }
 
 // The threads argument of (input, batch, threads): an integer in 1..256.
@@ -79,8 +80,8 @@ Napi::Value queue_run(const Napi::CallbackInfo& info, const std::string& where, 
 // plan.sample(request) or, with `streams`, plan.sampleStreams(request) [async]: the certification sampling loop
 // (certify/bind.h) over the plan, each batch's memory checked first.
 template <class Plan>
-Napi::Value queue_plan_sample(const Napi::CallbackInfo& info, const char* where, const std::shared_ptr<const Plan>& plan,
-                              int64_t input_size, bool streams) {
+Napi::Value queue_plan_sample(const Napi::CallbackInfo& info, const char* where,
+                              const std::shared_ptr<const Plan>& plan, int64_t input_size, bool streams) {
   const auto bind_run = [plan](int64_t batch, int threads) {
     plan->check_memory(batch, threads);
     return run_on(plan, threads);

@@ -26,8 +26,10 @@ inline MemoryBudget run_budget(int64_t batch, int64_t input_floats, int64_t clas
 // Names kRunInput .. kRunWorkspaces; `largest` names the plan's largest tensor.
 inline std::string run_item_name(int item, const ImageChunks& chunks, const std::string& largest) {
   switch (item) {
-    case kRunInput: return "the input batch";
-    case kRunLogits: return "the logits";
+    case kRunInput:
+      return "the input batch";
+    case kRunLogits:
+      return "the logits";
     default:
       return "the workspaces of " + std::to_string(chunks.slots) + " threads x " + std::to_string(chunks.chunk) +
              " images, whose largest tensor is " + largest;

@@ -17,12 +17,19 @@ using arq::napi::string_field;
 constexpr int64_t kMaxDim = int64_t{1} << 24;
 
 OpKind parse_kind(Napi::Env env, const std::string& name, const std::string& where) {
-  static const std::pair<const char*, OpKind> kinds[] = {
-      {"conv", OpKind::kConv},       {"gemm", OpKind::kGemm},       {"add", OpKind::kAdd},
-      {"clamp", OpKind::kClamp},     {"maxpool", OpKind::kMaxPool}, {"avgpool", OpKind::kAvgPool},
-      {"globalavgpool", OpKind::kGlobalAvgPool}, {"pad", OpKind::kPad}, {"elementwise", OpKind::kElementwise},
-      {"repeat", OpKind::kRepeat},   {"flatten", OpKind::kFlatten}};
-  for (const auto& [text, kind] : kinds) if (name == text) return kind;
+  static const std::pair<const char*, OpKind> kinds[] = {{"conv", OpKind::kConv},
+                                                         {"gemm", OpKind::kGemm},
+                                                         {"add", OpKind::kAdd},
+                                                         {"clamp", OpKind::kClamp},
+                                                         {"maxpool", OpKind::kMaxPool},
+                                                         {"avgpool", OpKind::kAvgPool},
+                                                         {"globalavgpool", OpKind::kGlobalAvgPool},
+                                                         {"pad", OpKind::kPad},
+                                                         {"elementwise", OpKind::kElementwise},
+                                                         {"repeat", OpKind::kRepeat},
+                                                         {"flatten", OpKind::kFlatten}};
+  for (const auto& [text, kind] : kinds)
+    if (name == text) return kind;
   arq::napi::throw_range(env, where, "unknown op '" + name + "'");
 }
 
@@ -51,12 +58,12 @@ void read_window(const Napi::Object& o, OpGeometry& s, const std::string& where,
 void read_clamp(const Napi::Object& o, OpGeometry& s, const std::string& where) {
   if (!o.Has("clamp") || o.Get("clamp").IsUndefined() || o.Get("clamp").IsNull()) return;
   const Napi::Value value = o.Get("clamp");
-  if (!value.IsArray() || value.As<Napi::Array>().Length() != 2) arq::napi::throw_type(o.Env(), where, "clamp must be [min, max]");
+  if (!value.IsArray() || value.As<Napi::Array>().Length() != 2)
+    arq::napi::throw_type(o.Env(), where, "clamp must be [min, max]");
   const auto array = value.As<Napi::Array>();
   s.min = static_cast<float>(arq::napi::number_value(o.Env(), array.Get(0u), where, "clamp[0]"));
   s.max = static_cast<float>(arq::napi::number_value(o.Env(), array.Get(1u), where, "clamp[1]"));
 }
-
 
 }  // namespace
 
@@ -74,15 +81,17 @@ Napi::Array read_plan_header(const Napi::Object& o, const std::string& where, Sh
   if (!ops_value.IsArray()) arq::napi::throw_type(env, where, "ops must be an array");
   const Napi::Array ops = ops_value.As<Napi::Array>();
   if (ops.Length() > static_cast<uint32_t>(kMaxPlanOps)) {
-    arq::napi::throw_range(env, where, "the plan has " + std::to_string(ops.Length()) + " operators, more than the " +
-                                           std::to_string(kMaxPlanOps) + " arq supports");
+    arq::napi::throw_range(env, where,
+                           "the plan has " + std::to_string(ops.Length()) + " operators, more than the " +
+                               std::to_string(kMaxPlanOps) + " arq supports");
   }
   *values = static_cast<int>(int_field(o, "values", 1, kMaxPlanOps + 1, where));
   *output = static_cast<int>(int_field(o, "output", 0, *values - 1, where));
   // Each op computes a new value.
   if (ops.Length() >= static_cast<uint32_t>(*values)) {
-    arq::napi::throw_range(env, where, "ops has " + std::to_string(ops.Length()) + " entries, more than the " +
-                                           std::to_string(*values - 1) + " values to compute");
+    arq::napi::throw_range(env, where,
+                           "ops has " + std::to_string(ops.Length()) + " entries, more than the " +
+                               std::to_string(*values - 1) + " values to compute");
   }
   return ops;
 }
@@ -110,8 +119,12 @@ Napi::Object read_geometry(const Napi::Value& value, OpGeometry& s, int values, 
       s.group = int_field(op, "group", 1, kMaxDim, at);
       s.out_channels = int_field(op, "outChannels", 1, kMaxDim, at);
       break;
-    case OpKind::kGemm: s.out_channels = int_field(op, "outFeatures", 1, kMaxDim, at); break;
-    case OpKind::kMaxPool: read_window(op, s, at, true); break;
+    case OpKind::kGemm:
+      s.out_channels = int_field(op, "outFeatures", 1, kMaxDim, at);
+      break;
+    case OpKind::kMaxPool:
+      read_window(op, s, at, true);
+      break;
     case OpKind::kAvgPool: {
       read_window(op, s, at, true);
       const Napi::Value include = field(op, "countIncludePad", at);
@@ -131,14 +144,19 @@ Napi::Object read_geometry(const Napi::Value& value, OpGeometry& s, int values, 
       s.constant_first = first.As<Napi::Boolean>().Value();
       break;
     }
-    case OpKind::kRepeat: s.repeat = int_field(op, "factor", 1, 4096, at); break;
-    default: break;
+    case OpKind::kRepeat:
+      s.repeat = int_field(op, "factor", 1, 4096, at);
+      break;
+    default:
+      break;
   }
   return op;
 }
 
 Grid read_grid(const Napi::Value& value, const std::string& where, bool with_bits) {
-  if (!value.IsObject()) arq::napi::throw_type(value.Env(), where, "a grid must be an object {scale, zero" + std::string(with_bits ? ", bits}" : "}"));
+  if (!value.IsObject())
+    arq::napi::throw_type(value.Env(), where,
+                          "a grid must be an object {scale, zero" + std::string(with_bits ? ", bits}" : "}"));
   const auto o = value.As<Napi::Object>();
   Grid grid;
   grid.scale = static_cast<float>(number_field(o, "scale", where));

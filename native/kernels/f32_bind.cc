@@ -1,6 +1,7 @@
-// Internal entry points of the float kernel families (f32-gemm, f32-dwconv) for the kernel tests: `exports._f32Kernels` (absent from the public
-// types). Every function is [sync], re-validates its arguments (TypeError for wrong types, RangeError for bad values
-// or lengths, each naming the function and the argument) and copies its inputs before running one kernel family.
+// Internal entry points of the float kernel families (f32-gemm, f32-dwconv) for the kernel tests: `exports._f32Kernels`
+// (absent from the public types). Every function is [sync], re-validates its arguments (TypeError for wrong types,
+// RangeError for bad values or lengths, each naming the function and the argument) and copies its inputs before running
+// one kernel family.
 //
 //   f32Gemm(isa, m, n, k, a: Float32Array[m*k], w: Float32Array[n*k] (out-major), bias: Float32Array[n] | null,
 //           min, max) -> Float32Array[m*n]                     C = clamp(A * W^T + bias, min, max)
@@ -11,8 +12,6 @@
 //
 // `isa` is "scalar" | "avx2" | "avx512vnni"; an unknown name, or a level above the CPU's (detected_isa()), throws a
 // RangeError (the latter's message says "not supported by this CPU", so tests can skip that level).
-#include "kernels/bind.h"
-
 #include <napi.h>
 
 #include <cstdint>
@@ -22,6 +21,7 @@
 #include "common/cpu.h"
 #include "common/guard.h"
 #include "common/napi_args.h"
+#include "kernels/bind.h"
 #include "kernels/bind_args.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/f32-gemm/f32-gemm.h"
@@ -59,9 +59,9 @@ Napi::Value F32Gemm(const Napi::CallbackInfo& info) {
   napi::min_max_args(info, 7, where, &min, &max);
 
   const F32GemmConfig& config = f32_gemm_config(isa);
-  const std::vector<float> packed = f32_gemm_pack(config, w.data(), static_cast<size_t>(k),
-                                                  has_bias ? bias.data() : nullptr, static_cast<size_t>(n),
-                                                  static_cast<size_t>(k));
+  const std::vector<float> packed =
+      f32_gemm_pack(config, w.data(), static_cast<size_t>(k), has_bias ? bias.data() : nullptr, static_cast<size_t>(n),
+                    static_cast<size_t>(k));
   Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(m * n));
   f32_gemm(config, static_cast<size_t>(m), static_cast<size_t>(n), static_cast<size_t>(k), a.data(),
            static_cast<size_t>(k), packed.data(), out.Data(), static_cast<size_t>(n), min, max);
@@ -90,8 +90,8 @@ Napi::Value F32Dwconv(const Napi::CallbackInfo& info) {
   napi::min_max_args(info, 5, where, &min, &max);
 
   const F32DwconvConfig& config = f32_dwconv_config(isa);
-  const std::vector<float> packed = f32_dwconv_pack(config, weights.data(), has_bias ? bias.data() : nullptr,
-                                                    s.channels, s.kernel_h, s.kernel_w);
+  const std::vector<float> packed =
+      f32_dwconv_pack(config, weights.data(), has_bias ? bias.data() : nullptr, s.channels, s.kernel_h, s.kernel_w);
   Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(out_count));
   config.kernel(s, input.data(), s.channels, packed.data(), out.Data(), s.channels, min, max);
   return out;

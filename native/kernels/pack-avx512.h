@@ -2,9 +2,9 @@
 // files built with the AVX-512 flags.
 #pragma once
 
-#include "common/avx512-intrinsics.h"
-
 #include <cstdint>
+
+#include "common/avx512-intrinsics.h"
 
 namespace arq::kernels {
 

@@ -20,7 +20,8 @@
 //   qdwconv(isa, shape {channels, inH, inW, outH, outW, kernelH, kernelW, strideH, strideW, padTop, padLeft},
 //           input: Uint8Array[inH*inW*channels] (HWC), inputZero (0..255),
 //           weights: Int8Array[channels*kernelH*kernelW], multiplier: Float32Array[channels],
-//           bias: Float32Array[channels], min, max) -> Uint8Array[outH*outW*channels] (HWC); integers 0 <= min <= max <= 255
+//           bias: Float32Array[channels], min, max) -> Uint8Array[outH*outW*channels] (HWC); integers 0 <= min <= max
+//           <= 255
 //   names(isa) -> { gemm, dwconv, gemmTile: [mr, nr, kr], indirect, strided }: the kernels chosen for that level (the
 //       widest qgemm config; indirect / strided: whether it has indirect / strided microkernels).
 //   vadd(isa, a: Uint8Array, b: Uint8Array[a.length], {aScale, aZero, bScale, bZero, invScale, zero, min, max},
@@ -34,8 +35,6 @@
 //
 // `isa` is "scalar" | "avx2" | "avx512vnni"; an unknown name, or a level above the CPU's (detected_isa()), throws a
 // RangeError (the latter's message says "not supported by this CPU", so tests can skip that level).
-#include "kernels/bind.h"
-
 #include <napi.h>
 
 #include <algorithm>
@@ -48,6 +47,7 @@
 #include "common/cpu.h"
 #include "common/guard.h"
 #include "common/napi_args.h"
+#include "kernels/bind.h"
 #include "kernels/bind_args.h"
 #include "kernels/qu8-elementwise/elementwise.h"
 #include "kernels/qu8-qs8-dwconv/qdwconv.h"
@@ -95,7 +95,8 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
   int64_t tap = k;
   if (indirect || strided) {
     if ((indirect ? config.iukernel == nullptr : config.sukernel == nullptr)) {
-      napi::throw_range(env, where, std::string("no ") + (indirect ? "indirect" : "strided") + " kernel at level " + isa_name(isa));
+      napi::throw_range(env, where,
+                        std::string("no ") + (indirect ? "indirect" : "strided") + " kernel at level " + isa_name(isa));
     }
     if (info.Length() > 14 && !info[14].IsUndefined()) tap = napi::int_value(env, info[14], 1, k, where, "tap");
     if (tap % static_cast<int64_t>(config.kr) != 0 || k % tap != 0) {
@@ -109,22 +110,25 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
     a_length = (m - 1) * row_stride + (k / tap - 1) * tap_stride + tap;
     napi::check_elements(env, a_length, kMaxElements, where, "a");
   }
-  const std::vector<uint8_t> a = napi::typed_array<uint8_t>(env, info[5], napi_uint8_array, "Uint8Array", a_length, where, "a");
-  const std::vector<int8_t> w = napi::typed_array<int8_t>(env, info[6], napi_int8_array, "Int8Array", n * k, where, "w");
+  const std::vector<uint8_t> a =
+      napi::typed_array<uint8_t>(env, info[5], napi_uint8_array, "Uint8Array", a_length, where, "a");
+  const std::vector<int8_t> w =
+      napi::typed_array<int8_t>(env, info[6], napi_int8_array, "Int8Array", n * k, where, "w");
   const std::vector<float> multiplier = napi::float_array(env, info[7], n, where, "multiplier");
   const std::vector<float> bias = napi::float_array(env, info[8], n, where, "bias");
   std::vector<int32_t> correction;
   const bool has_correction = !info[9].IsNull() && !info[9].IsUndefined();
   if (has_correction) {
-    correction = napi::typed_array<int32_t>(env, info[9], napi_int32_array, "Int32Array (or null)", n, where, "correction");
+    correction =
+        napi::typed_array<int32_t>(env, info[9], napi_int32_array, "Int32Array (or null)", n, where, "correction");
   }
   const bool float_out = napi::bool_arg(info, 12, where, "floatOut");
   float min, max;
   napi::min_max_args(info, 10, where, &min, &max, !float_out);
   QPackedWeights packed;
   try {
-    packed = qgemm_pack(config, w.data(), static_cast<size_t>(k), static_cast<size_t>(n), static_cast<size_t>(k),
-                        wbits);
+    packed =
+        qgemm_pack(config, w.data(), static_cast<size_t>(k), static_cast<size_t>(n), static_cast<size_t>(k), wbits);
   } catch (const std::invalid_argument& error) {
     napi::throw_range(env, where, error.what());
   }
@@ -164,7 +168,8 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
     for (size_t t = 0; t < taps; ++t) {
       offsets[t] = -static_cast<ptrdiff_t>(t * rows * cg);
       for (size_t i = 0; i < rows; ++i) {
-        std::memcpy(scattered.data() + ((taps - 1 - t) * rows + i) * cg, a.data() + i * static_cast<size_t>(k) + t * cg, cg);
+        std::memcpy(scattered.data() + ((taps - 1 - t) * rows + i) * cg, a.data() + i * static_cast<size_t>(k) + t * cg,
+                    cg);
       }
     }
     for (size_t i = 0; i < rows; ++i) row_ptrs[i] = scattered.data() + ((taps - 1) * rows + i) * cg;
@@ -244,7 +249,8 @@ Napi::Value Vadd(const Napi::CallbackInfo& info) {
   expect_args(info, 4, where);
   const Isa isa = isa_arg(info, 0, where);
   const auto a = napi::typed_array<uint8_t>(env, info[1], napi_uint8_array, "Uint8Array", -1, where, "a");
-  const auto b = napi::typed_array<uint8_t>(env, info[2], napi_uint8_array, "Uint8Array", static_cast<int64_t>(a.size()), where, "b");
+  const auto b = napi::typed_array<uint8_t>(env, info[2], napi_uint8_array, "Uint8Array",
+                                            static_cast<int64_t>(a.size()), where, "b");
   const Napi::Object o = napi::object_arg(info, 3, where);
   VaddParams p{};
   p.a_scale = static_cast<float>(napi::number_field(o, "aScale", where));

@@ -43,7 +43,8 @@ Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   expect_args(info, 6, where);
   const Isa isa = isa_arg(info, 0, where);
-  const GemmDims dims = gemm_dims(info, where);  // named variables, not a structured binding: the lambda below uses them
+  const GemmDims dims =
+      gemm_dims(info, where);  // named variables, not a structured binding: the lambda below uses them
   const int64_t m = dims.m, n = dims.n, k = dims.k;
   const int wbits = dims.wbits;
   const int64_t iterations = napi::int_value(env, info[5], 1, 1000000, where, "iterations");
@@ -67,8 +68,8 @@ Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
     const size_t shift = static_cast<size_t>(c) * 7919 % codes.size();
     std::memcpy(w.data(), codes.data() + shift, codes.size() - shift);
     std::memcpy(w.data() + codes.size() - shift, codes.data(), shift);
-    weights.push_back(qgemm_pack(config, w.data(), static_cast<size_t>(k), static_cast<size_t>(n),
-                                 static_cast<size_t>(k), wbits));
+    weights.push_back(
+        qgemm_pack(config, w.data(), static_cast<size_t>(k), static_cast<size_t>(n), static_cast<size_t>(k), wbits));
   }
   const size_t kc = weights[0].kc;
   std::vector<uint8_t> a(static_cast<size_t>(m) * kc, 0);

@@ -42,8 +42,6 @@ constexpr int64_t kMaxU32 = 0xFFFFFFFFll;
 constexpr int64_t kMaxElements = int64_t(1) << 28;  // per result (1 GiB of floats)
 constexpr int64_t kSamplesPerTask = 8;
 
-
-
 // The arguments shared by gaussian and addGaussian, read from index 1 on.
 struct Stream {
   uint64_t seed;
@@ -80,8 +78,9 @@ int threads_arg(const Napi::CallbackInfo& info, size_t index, const std::string&
 
 void check_size(Napi::Env env, int64_t samples, int64_t elements, const std::string& where) {
   if (samples > 0 && elements > kMaxElements / samples) {
-    napi::throw_range(env, where, "samples * elements must be at most " + std::to_string(kMaxElements) + ", got " +
-                                      std::to_string(samples) + " * " + std::to_string(elements));
+    napi::throw_range(env, where,
+                      "samples * elements must be at most " + std::to_string(kMaxElements) + ", got " +
+                          std::to_string(samples) + " * " + std::to_string(elements));
   }
 }
 
@@ -113,8 +112,8 @@ Napi::Value Gaussian(const Napi::CallbackInfo& info) {
   const NoiseConfig& config = noise_config(isa);
   Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(s.samples * elements));
   over_samples(s.samples, elements, threads, out.Data(), [&](int64_t first, int64_t count, float* dst) {
-    gaussian_fill(config, s.seed, s.image, s.first_sample + static_cast<uint64_t>(first),
-                  static_cast<size_t>(count), static_cast<size_t>(elements), sigma, dst);
+    gaussian_fill(config, s.seed, s.image, s.first_sample + static_cast<uint64_t>(first), static_cast<size_t>(count),
+                  static_cast<size_t>(elements), sigma, dst);
   });
   return out;
 }
@@ -128,8 +127,9 @@ Napi::Value AddGaussian(const Napi::CallbackInfo& info) {
   const std::vector<float> image = napi::float_array(env, info[6], -1, where, "imageData");
   const auto elements = static_cast<int64_t>(image.size());
   if (elements < 1 || elements > kMaxElements) {
-    napi::throw_range(env, where, "imageData must have 1 to " + std::to_string(kMaxElements) + " elements, got " +
-                                      std::to_string(elements));
+    napi::throw_range(
+        env, where,
+        "imageData must have 1 to " + std::to_string(kMaxElements) + " elements, got " + std::to_string(elements));
   }
   check_size(env, s.samples, elements, where);
   const float sigma = sigma_arg(info, 7, where);
@@ -158,8 +158,7 @@ Napi::Value FillTime(const Napi::CallbackInfo& info) {
   std::vector<float> buffer(static_cast<size_t>(elements));
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < iterations; ++i) {
-    gaussian_fill(config, 0x0123456789ABCDEFull, 0, static_cast<uint64_t>(i), 1, buffer.size(), 1.0f,
-                  buffer.data());
+    gaussian_fill(config, 0x0123456789ABCDEFull, 0, static_cast<uint64_t>(i), 1, buffer.size(), 1.0f, buffer.data());
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   return Napi::Number::New(env, elapsed.count());

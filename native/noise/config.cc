@@ -25,9 +25,12 @@ const NoiseConfig kAvx512Config{"gauss_row__avx512", Isa::kAvx512Vnni, 64, gauss
 
 const NoiseConfig& noise_config(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512Vnni: return kAvx512Config;
-    case Isa::kAvx2: return kAvx2Config;
-    case Isa::kScalar: break;
+    case Isa::kAvx512Vnni:
+      return kAvx512Config;
+    case Isa::kAvx2:
+      return kAvx2Config;
+    case Isa::kScalar:
+      break;
   }
   return kScalarConfig;
 }

@@ -23,12 +23,18 @@ struct Avx2Lanes {
   static U or_(U a, U b) { return _mm256_or_si256(a, b); }
   static U xor_(U a, U b) { return _mm256_xor_si256(a, b); }
   static U andnot(U mask, U a) { return _mm256_andnot_si256(mask, a); }
-  template <int n> static U shr(U a) { return _mm256_srli_epi32(a, n); }
-  template <int n> static U shl(U a) { return _mm256_slli_epi32(a, n); }
+  template <int n>
+  static U shr(U a) {
+    return _mm256_srli_epi32(a, n);
+  }
+  template <int n>
+  static U shl(U a) {
+    return _mm256_slli_epi32(a, n);
+  }
   static void mulhilo(U a, uint32_t m, U* hi, U* lo) {
     const U mv = set1(m);
-    const U even = _mm256_mul_epu32(a, mv);                         // 64-bit products of lanes 0, 2, 4, 6
-    const U odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), mv);   // lanes 1, 3, 5, 7
+    const U even = _mm256_mul_epu32(a, mv);                        // 64-bit products of lanes 0, 2, 4, 6
+    const U odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), mv);  // lanes 1, 3, 5, 7
     *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
     *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
   }

@@ -1,10 +1,9 @@
 // AVX-512 Gaussian noise row: 16 Philox blocks (64 elements) per step, each lane running the exact scalar sequence
 // of transform.h, then a 4x16 transpose so element 4b+m lands in place. Compiled with AVX-512 flags only.
-#include "common/avx512-intrinsics.h"
-
 #include <cstddef>
 #include <cstdint>
 
+#include "common/avx512-intrinsics.h"
 #include "noise/noise.h"
 #include "noise/row.h"
 #include "noise/transform.h"
@@ -23,12 +22,18 @@ struct Avx512Lanes {
   static U or_(U a, U b) { return _mm512_or_si512(a, b); }
   static U xor_(U a, U b) { return _mm512_xor_si512(a, b); }
   static U andnot(U mask, U a) { return _mm512_andnot_si512(mask, a); }
-  template <int n> static U shr(U a) { return _mm512_srli_epi32(a, n); }
-  template <int n> static U shl(U a) { return _mm512_slli_epi32(a, n); }
+  template <int n>
+  static U shr(U a) {
+    return _mm512_srli_epi32(a, n);
+  }
+  template <int n>
+  static U shl(U a) {
+    return _mm512_slli_epi32(a, n);
+  }
   static void mulhilo(U a, uint32_t m, U* hi, U* lo) {
     const U mv = set1(m);
-    const U even = _mm512_mul_epu32(a, mv);                         // 64-bit products of the even lanes
-    const U odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), mv);   // and of the odd lanes
+    const U even = _mm512_mul_epu32(a, mv);                        // 64-bit products of the even lanes
+    const U odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), mv);  // and of the odd lanes
     *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
     *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
   }

@@ -39,8 +39,8 @@ constexpr uint32_t kNoiseDomain = 0x4E4F4953u;
 //   out[j] = fl(sigma * n(j))               when base == nullptr,
 //   out[j] = fl(base[j] + fl(sigma * n(j)))  otherwise,
 // with n(j) the value of element j under counter {j/4, sample, image, kNoiseDomain} and key {key0, key1}.
-using GaussRowFn = void (*)(uint32_t key0, uint32_t key1, uint32_t sample, uint32_t image, size_t elements,
-                            float sigma, const float* base, float* out);
+using GaussRowFn = void (*)(uint32_t key0, uint32_t key1, uint32_t sample, uint32_t image, size_t elements, float sigma,
+                            const float* base, float* out);
 
 struct NoiseConfig {
   const char* name;  // e.g. "gauss_row__avx512"

@@ -21,8 +21,14 @@ struct ScalarLanes {
   static U or_(U a, U b) { return a | b; }
   static U xor_(U a, U b) { return a ^ b; }
   static U andnot(U mask, U a) { return ~mask & a; }
-  template <int n> static U shr(U a) { return a >> n; }
-  template <int n> static U shl(U a) { return a << n; }
+  template <int n>
+  static U shr(U a) {
+    return a >> n;
+  }
+  template <int n>
+  static U shl(U a) {
+    return a << n;
+  }
   static void mulhilo(U a, uint32_t m, U* hi, U* lo) {
     const uint64_t p = static_cast<uint64_t>(a) * m;
     *hi = static_cast<uint32_t>(p >> 32);
@@ -52,8 +58,8 @@ void gauss_row__scalar(uint32_t key0, uint32_t key1, uint32_t sample, uint32_t i
                        const float* base, float* out) {
   for (size_t j0 = 0; j0 < elements; j0 += 4) {
     float g[4];
-    transform::gauss_blocks<ScalarLanes>(static_cast<uint32_t>(j0 / 4), sample, image, kNoiseDomain, key0, key1,
-                                         sigma, g);
+    transform::gauss_blocks<ScalarLanes>(static_cast<uint32_t>(j0 / 4), sample, image, kNoiseDomain, key0, key1, sigma,
+                                         g);
     const size_t count = elements - j0 < 4 ? elements - j0 : 4;
     if (base != nullptr) {
       for (size_t m = 0; m < count; ++m) out[j0 + m] = base[j0 + m] + g[m];

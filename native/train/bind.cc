@@ -60,18 +60,41 @@ TrainOp read_op(const Napi::Value& value, TrainSpec& spec, const std::string& at
   }
   const Napi::Object o = engine::read_geometry(value, op.geo, spec.values, at);
   switch (op.geo.kind) {
-    case engine::OpKind::kConv: op.kind = Kind::kConv; break;
-    case engine::OpKind::kGemm: op.kind = Kind::kGemm; break;
-    case engine::OpKind::kClamp: op.kind = Kind::kClamp; break;
-    case engine::OpKind::kAdd: op.kind = Kind::kAdd; break;
-    case engine::OpKind::kMaxPool: op.kind = Kind::kMaxPool; break;
-    case engine::OpKind::kAvgPool: op.kind = Kind::kAvgPool; break;
-    case engine::OpKind::kGlobalAvgPool: op.kind = Kind::kGlobalAvgPool; break;
-    case engine::OpKind::kFlatten: op.kind = Kind::kFlatten; break;
-    case engine::OpKind::kElementwise: op.kind = Kind::kElementwise; break;
-    case engine::OpKind::kPad: op.kind = Kind::kPad; break;
-    case engine::OpKind::kRepeat: op.kind = Kind::kRepeat; break;
-    default: throw_range(env, at, std::string("op '") + engine::kind_name(op.geo.kind) + "' is not supported in training");
+    case engine::OpKind::kConv:
+      op.kind = Kind::kConv;
+      break;
+    case engine::OpKind::kGemm:
+      op.kind = Kind::kGemm;
+      break;
+    case engine::OpKind::kClamp:
+      op.kind = Kind::kClamp;
+      break;
+    case engine::OpKind::kAdd:
+      op.kind = Kind::kAdd;
+      break;
+    case engine::OpKind::kMaxPool:
+      op.kind = Kind::kMaxPool;
+      break;
+    case engine::OpKind::kAvgPool:
+      op.kind = Kind::kAvgPool;
+      break;
+    case engine::OpKind::kGlobalAvgPool:
+      op.kind = Kind::kGlobalAvgPool;
+      break;
+    case engine::OpKind::kFlatten:
+      op.kind = Kind::kFlatten;
+      break;
+    case engine::OpKind::kElementwise:
+      op.kind = Kind::kElementwise;
+      break;
+    case engine::OpKind::kPad:
+      op.kind = Kind::kPad;
+      break;
+    case engine::OpKind::kRepeat:
+      op.kind = Kind::kRepeat;
+      break;
+    default:
+      throw_range(env, at, std::string("op '") + engine::kind_name(op.geo.kind) + "' is not supported in training");
   }
   if (op.kind != Kind::kClamp && (op.geo.min != -INFINITY || op.geo.max != INFINITY)) {
     throw_range(env, at, "fused clamps are not supported in training (give the clamp its own op)");
@@ -95,7 +118,8 @@ TrainSpec read_spec(const Napi::Object& o) {
   const std::string where = "TrainNet";
   TrainSpec spec;
   const Napi::Array ops = engine::read_plan_header(o, where, &spec.input, &spec.values, &spec.output);
-  for (uint32_t i = 0; i < ops.Length(); ++i) spec.ops.push_back(read_op(ops.Get(i), spec, where + " op #" + std::to_string(i)));
+  for (uint32_t i = 0; i < ops.Length(); ++i)
+    spec.ops.push_back(read_op(ops.Get(i), spec, where + " op #" + std::to_string(i)));
   // Optional momentum buffers (resuming): one Float32Array per trainable tensor, in order.
   if (o.Has("momenta") && !o.Get("momenta").IsUndefined() && !o.Get("momenta").IsNull()) {
     const Napi::Value value = o.Get("momenta");
@@ -120,12 +144,15 @@ struct TrainNetTraits {
   static constexpr const char* kExtra = "momenta";
   static TrainSpec read_spec(const Napi::Object& o) { return train::read_spec(o); }
   static Napi::Value extra(Napi::Env env, const TrainNet& net) {
-    return tensor_copies(env, net.tensors(), true, [](const Tensor& t) -> const std::vector<float>& { return t.momentum; });
+    return tensor_copies(env, net.tensors(), true,
+                         [](const Tensor& t) -> const std::vector<float>& { return t.momentum; });
   }
 };
 
 }  // namespace
 
-void register_bindings(Napi::Env env, Napi::Object exports) { exports.Set("TrainNet", NetWrap<TrainNetTraits>::define(env)); }
+void register_bindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("TrainNet", NetWrap<TrainNetTraits>::define(env));
+}
 
 }  // namespace arq::train

@@ -38,7 +38,8 @@ void im2col(const OpGeometry& s, const Pass& p, const ConvDims& d, int64_t g, co
           const int64_t iw = ow * s.stride_w - s.pads[1] + j;
           const bool inside = ih >= 0 && ih < p.in.h && iw >= 0 && iw < p.in.w;
           const float* src = image + (ih * p.in.w + iw) * p.in.c + g * d.cin_g;
-          for (int64_t ci = 0; ci < d.cin_g; ++ci) row[(ci * s.kernel_h + i) * s.kernel_w + j] = inside ? src[ci] : 0.0f;
+          for (int64_t ci = 0; ci < d.cin_g; ++ci)
+            row[(ci * s.kernel_h + i) * s.kernel_w + j] = inside ? src[ci] : 0.0f;
         }
       }
     }
@@ -153,14 +154,15 @@ void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const P
   const float* weight = t[op.tensors[0]].value.data();
   std::vector<std::vector<float>> packed(d.groups);
   for (int64_t g = 0; g < d.groups; ++g) {
-    packed[g] = kernels::f32_gemm_pack(gemm, weight + g * d.cout_g * d.k, d.k, bias != nullptr ? bias + g * d.cout_g : nullptr,
-                                       d.cout_g, d.k);
+    packed[g] = kernels::f32_gemm_pack(gemm, weight + g * d.cout_g * d.k, d.k,
+                                       bias != nullptr ? bias + g * d.cout_g : nullptr, d.cout_g, d.k);
   }
   for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
     const int64_t rows = (end - first) * d.pixels;
     std::vector<float> col(rows * d.k);
     for (int64_t g = 0; g < d.groups; ++g) {
-      for (int64_t b = first; b < end; ++b) im2col(op.geo, p, d, g, x + b * p.in.size(), col.data() + (b - first) * d.pixels * d.k);
+      for (int64_t b = first; b < end; ++b)
+        im2col(op.geo, p, d, g, x + b * p.in.size(), col.data() + (b - first) * d.pixels * d.k);
       kernels::f32_gemm(gemm, rows, d.cout_g, d.k, col.data(), d.k, packed[g].data(),
                         y + first * p.out.size() + g * d.cout_g, p.out.c, -INFINITY, INFINITY);
     }
@@ -192,7 +194,8 @@ void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const 
     float* dw = partials.data() + task * part_size;
     float* db = dw + weight.size();
     for (int64_t g = 0; g < d.groups; ++g) {
-      for (int64_t b = first; b < end; ++b) im2col(op.geo, p, d, g, x + b * p.in.size(), col.data() + (b - first) * d.pixels * d.k);
+      for (int64_t b = first; b < end; ++b)
+        im2col(op.geo, p, d, g, x + b * p.in.size(), col.data() + (b - first) * d.pixels * d.k);
       const float* grad = dy + first * p.out.size() + g * d.cout_g;  // row r at grad + r * out.c
       for (int64_t r = 0; r < rows; ++r) {
         for (int64_t co = 0; co < d.cout_g; ++co) dy_t[co * rows + r] = grad[r * p.out.c + co];
@@ -207,7 +210,8 @@ void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const 
       kernels::f32_gemm(gemm, d.cout_g, d.k, rows, dy_t.data(), rows, packed_col.data(), dw + g * d.cout_g * d.k, d.k,
                         -INFINITY, INFINITY);
       if (dx != nullptr) {
-        kernels::f32_gemm(gemm, rows, d.k, d.cout_g, grad, p.out.c, packed[g].data(), dcol.data(), d.k, -INFINITY, INFINITY);
+        kernels::f32_gemm(gemm, rows, d.k, d.cout_g, grad, p.out.c, packed[g].data(), dcol.data(), d.k, -INFINITY,
+                          INFINITY);
         for (int64_t b = first; b < end; ++b) {
           col2im_add(op.geo, p, d, g, dcol.data() + (b - first) * d.pixels * d.k, dx + b * p.in.size());
         }

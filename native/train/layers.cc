@@ -23,10 +23,14 @@ int64_t avg_divisor(const OpGeometry& s, const Pass& p, int64_t oh, int64_t ow) 
 float elementwise(ElementwiseKind kind, bool constant_first, float x, float k) {
   const float a = constant_first ? k : x, b = constant_first ? x : k;
   switch (kind) {
-    case ElementwiseKind::kAdd: return a + b;
-    case ElementwiseKind::kSub: return a - b;
-    case ElementwiseKind::kMul: return a * b;
-    case ElementwiseKind::kDiv: return a / b;
+    case ElementwiseKind::kAdd:
+      return a + b;
+    case ElementwiseKind::kSub:
+      return a - b;
+    case ElementwiseKind::kMul:
+      return a * b;
+    case ElementwiseKind::kDiv:
+      return a / b;
   }
   return 0.0f;
 }
@@ -34,10 +38,14 @@ float elementwise(ElementwiseKind kind, bool constant_first, float x, float k) {
 // dy/dx of elementwise().
 float elementwise_slope(ElementwiseKind kind, bool constant_first, float x, float k) {
   switch (kind) {
-    case ElementwiseKind::kAdd: return 1.0f;
-    case ElementwiseKind::kSub: return constant_first ? -1.0f : 1.0f;
-    case ElementwiseKind::kMul: return k;
-    case ElementwiseKind::kDiv: return constant_first ? -k / (x * x) : 1.0f / k;
+    case ElementwiseKind::kAdd:
+      return 1.0f;
+    case ElementwiseKind::kSub:
+      return constant_first ? -1.0f : 1.0f;
+    case ElementwiseKind::kMul:
+      return k;
+    case ElementwiseKind::kDiv:
+      return constant_first ? -k / (x * x) : 1.0f / k;
   }
   return 0.0f;
 }
@@ -240,7 +248,8 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
             }
           }
           break;
-        default: break;
+        default:
+          break;
       }
     }
   });
@@ -271,7 +280,8 @@ void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const f
           if (dx == nullptr) break;
           const bool per_channel = s.constant.size() > 1;
           for (int64_t i = 0; i < p.in.size(); ++i) {
-            dx[i] += grad[i] * elementwise_slope(s.elementwise, s.constant_first, in[i], s.constant[per_channel ? i % channels : 0]);
+            dx[i] += grad[i] * elementwise_slope(s.elementwise, s.constant_first, in[i],
+                                                 s.constant[per_channel ? i % channels : 0]);
           }
           break;
         }
@@ -314,7 +324,8 @@ void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const f
             }
           }
           break;
-        default: break;
+        default:
+          break;
       }
     }
   });

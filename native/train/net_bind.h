@@ -1,7 +1,9 @@
 // The JavaScript class of a native net, shared by TrainNet (bind.cc) and QatNet (qat_bind.cc): NetWrap<Traits> is
-// an ObjectWrap (every entry inside common/guard.h's guard) whose methods are the same for both nets except the one Traits adds (Traits::kExtra):
-//   new <Name>(spec)            [sync]  Traits::read_spec, then the net's constructor; throws TypeError/RangeError/Error
-//   net.step(request)           [async] -> Promise<{ loss, correct }>: forward, backward and one SGD step.
+// an ObjectWrap (every entry inside common/guard.h's guard) whose methods are the same for both nets except the one
+// Traits adds (Traits::kExtra):
+//   new <Name>(spec)            [sync]  Traits::read_spec, then the net's constructor; throws
+//   TypeError/RangeError/Error net.step(request)           [async] -> Promise<{ loss, correct }>: forward, backward and
+//   one SGD step.
 //                               request: { input, labels, batch, threads, lr, momentum, weightDecay }
 //   net.gradients(request)      [async] -> Promise<{ loss, correct }>: the same without the SGD step (read grads()).
 //                               request: { input, labels, batch, threads }
@@ -66,8 +68,8 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
  public:
   static Napi::Function define(Napi::Env env) {
     // The guard's operation names ("TrainNet.step"), kept for the life of the process.
-    static const std::string names[] = {qualified("step"), qualified("gradients"), qualified("predict"),
-                                        qualified("tensors"), qualified("grads"), qualified(Traits::kExtra),
+    static const std::string names[] = {qualified("step"),    qualified("gradients"), qualified("predict"),
+                                        qualified("tensors"), qualified("grads"),     qualified(Traits::kExtra),
                                         qualified("classes")};
     return NetWrap::DefineClass(env, Traits::kName,
                                 {Guarded::template method<&NetWrap::Step>("step", names[0].c_str()),
@@ -92,11 +94,13 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
   Napi::Value Gradients(const Napi::CallbackInfo& info) { return queue_batch(info, "gradients", false); }
   Napi::Value Tensors(const Napi::CallbackInfo& info) {
     check_idle(info.Env(), "tensors");
-    return tensor_copies(info.Env(), net_->tensors(), false, [](const Tensor& t) -> const std::vector<float>& { return t.value; });
+    return tensor_copies(info.Env(), net_->tensors(), false,
+                         [](const Tensor& t) -> const std::vector<float>& { return t.value; });
   }
   Napi::Value Grads(const Napi::CallbackInfo& info) {
     check_idle(info.Env(), "grads");
-    return tensor_copies(info.Env(), net_->tensors(), true, [](const Tensor& t) -> const std::vector<float>& { return t.grad; });
+    return tensor_copies(info.Env(), net_->tensors(), true,
+                         [](const Tensor& t) -> const std::vector<float>& { return t.grad; });
   }
   Napi::Value Extra(const Napi::CallbackInfo& info) {
     check_idle(info.Env(), Traits::kExtra);
@@ -108,7 +112,8 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
 
   // Throws while a job of this net is running (the synchronous readers).
   void check_idle(Napi::Env env, const char* method) const {
-    if (net_->busy) throw Napi::Error::New(env, qualified(method) + ": a job of this " + Traits::kName + " is still running");
+    if (net_->busy)
+      throw Napi::Error::New(env, qualified(method) + ": a job of this " + Traits::kName + " is still running");
   }
   static std::string qualified(const char* method) { return std::string(Traits::kName) + "." + method; }
 
@@ -130,7 +135,8 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
     job->labels = arq::napi::typed_array<int32_t>(env, field(request, "labels", where), napi_int32_array, "Int32Array",
                                                   job->batch, where, "labels");
     for (int32_t label : job->labels) {
-      if (label < 0 || label >= net_->classes()) throw_range(env, where, "labels must lie in [0, " + std::to_string(net_->classes()) + ")");
+      if (label < 0 || label >= net_->classes())
+        throw_range(env, where, "labels must lie in [0, " + std::to_string(net_->classes()) + ")");
     }
     job->update = update;
     if (update) {
@@ -139,7 +145,8 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
       job->sgd.weight_decay = static_cast<float>(number_field(request, "weightDecay", where));
       if (!(job->sgd.lr >= 0 && std::isfinite(job->sgd.lr))) throw_range(env, where, "lr must be finite and >= 0");
       if (!(job->sgd.momentum >= 0 && job->sgd.momentum < 1)) throw_range(env, where, "momentum must be in [0, 1)");
-      if (!(job->sgd.weight_decay >= 0 && std::isfinite(job->sgd.weight_decay))) throw_range(env, where, "weightDecay must be finite and >= 0");
+      if (!(job->sgd.weight_decay >= 0 && std::isfinite(job->sgd.weight_decay)))
+        throw_range(env, where, "weightDecay must be finite and >= 0");
     }
     claim(env, where);
     return arq::napi::PromiseWorker<BatchJob>::queue(env, where, std::move(job));
@@ -207,7 +214,8 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
   };
 
   void claim(Napi::Env env, const std::string& where) {
-    if (net_->busy.exchange(true)) throw Napi::Error::New(env, where + ": a job of this " + Traits::kName + " is still running");
+    if (net_->busy.exchange(true))
+      throw Napi::Error::New(env, where + ": a job of this " + Traits::kName + " is still running");
   }
 
   std::shared_ptr<Net> net_;

@@ -28,10 +28,11 @@ using arq::napi::float_array;
 
 QatSpec read_spec(const Napi::Object& o) {
   QatSpec spec;
-  spec.plan = engine::read_quantized_plan(o, "QatNet", [&](size_t index, const Napi::Object& op, engine::IntOpSpec&, const std::string& at) {
-    spec.weights.resize(index + 1);
-    spec.weights[index] = float_array(op.Env(), field(op, "weight", at), -1, at, "weight");
-  });
+  spec.plan = engine::read_quantized_plan(
+      o, "QatNet", [&](size_t index, const Napi::Object& op, engine::IntOpSpec&, const std::string& at) {
+        spec.weights.resize(index + 1);
+        spec.weights[index] = float_array(op.Env(), field(op, "weight", at), -1, at, "weight");
+      });
   spec.weights.resize(spec.plan.ops.size());  // empty for ops without weights
   return spec;
 }
@@ -51,6 +52,8 @@ struct QatNetTraits {
 
 }  // namespace
 
-void register_qat_bindings(Napi::Env env, Napi::Object exports) { exports.Set("QatNet", NetWrap<QatNetTraits>::define(env)); }
+void register_qat_bindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("QatNet", NetWrap<QatNetTraits>::define(env));
+}
 
 }  // namespace arq::train

@@ -23,18 +23,30 @@ bool is_layer(OpKind kind) { return kind == OpKind::kConv || kind == OpKind::kGe
 
 Kind train_kind(OpKind kind) {
   switch (kind) {
-    case OpKind::kConv: return Kind::kConv;
-    case OpKind::kGemm: return Kind::kGemm;
-    case OpKind::kAdd: return Kind::kAdd;
-    case OpKind::kClamp: return Kind::kClamp;
-    case OpKind::kMaxPool: return Kind::kMaxPool;
-    case OpKind::kAvgPool: return Kind::kAvgPool;
-    case OpKind::kGlobalAvgPool: return Kind::kGlobalAvgPool;
-    case OpKind::kFlatten: return Kind::kFlatten;
-    case OpKind::kElementwise: return Kind::kElementwise;
-    case OpKind::kPad: return Kind::kPad;
-    case OpKind::kRepeat: return Kind::kRepeat;
-    default: throw std::invalid_argument(std::string(engine::kind_name(kind)) + " is not supported in QAT");
+    case OpKind::kConv:
+      return Kind::kConv;
+    case OpKind::kGemm:
+      return Kind::kGemm;
+    case OpKind::kAdd:
+      return Kind::kAdd;
+    case OpKind::kClamp:
+      return Kind::kClamp;
+    case OpKind::kMaxPool:
+      return Kind::kMaxPool;
+    case OpKind::kAvgPool:
+      return Kind::kAvgPool;
+    case OpKind::kGlobalAvgPool:
+      return Kind::kGlobalAvgPool;
+    case OpKind::kFlatten:
+      return Kind::kFlatten;
+    case OpKind::kElementwise:
+      return Kind::kElementwise;
+    case OpKind::kPad:
+      return Kind::kPad;
+    case OpKind::kRepeat:
+      return Kind::kRepeat;
+    default:
+      throw std::invalid_argument(std::string(engine::kind_name(kind)) + " is not supported in QAT");
   }
 }
 
@@ -102,7 +114,8 @@ QatNet::QatNet(QatSpec spec) : spec_(std::move(spec)) {
       const int64_t k = in.c / op.geo.group * op.geo.kernel_h * op.geo.kernel_w;
       const int32_t a_max = std::max(s.input_grid.zero, s.input_grid.levels() - s.input_grid.zero);
       const double bound = static_cast<double>(k) * weight_qmax(s.wbits) * a_max;
-      if (bound >= 2147483647.0) throw std::invalid_argument("op #" + std::to_string(index) + ": the int32 accumulator could overflow");
+      if (bound >= 2147483647.0)
+        throw std::invalid_argument("op #" + std::to_string(index) + ": the int32 accumulator could overflow");
       layers_[index].exact_f32 = bound < 16777216.0;
     }
     train_ops_[index] = op;
@@ -137,7 +150,8 @@ void QatNet::rebuild_network() {
     IntOpSpec& s = plan.ops[index];
     if (!is_layer(s.kind)) continue;
     const std::vector<float>& w = tensors_[layers_[index].weight].value;
-    codes_[index] = engine::quantize_weights(w.data(), s.out_channels, static_cast<int64_t>(w.size()) / s.out_channels, s.wbits);
+    codes_[index] =
+        engine::quantize_weights(w.data(), s.out_channels, static_cast<int64_t>(w.size()) / s.out_channels, s.wbits);
     s.weight = codes_[index].codes;
     s.weight_scales = codes_[index].scales;
     if (layers_[index].bias >= 0) s.bias = tensors_[layers_[index].bias].value;
@@ -329,7 +343,8 @@ void QatNet::backward(const std::vector<float>& dlogits, int64_t batch, int thre
     const int64_t n_in = batch * p.in.size(), n_out = batch * p.out.size();
     std::vector<float> dy(grads_[s.output]);
     if (!out_pass_[index].empty()) {
-      for (int64_t e = 0; e < n_out; ++e) if (!out_pass_[index][e]) dy[e] = 0.0f;
+      for (int64_t e = 0; e < n_out; ++e)
+        if (!out_pass_[index][e]) dy[e] = 0.0f;
     }
     auto dx_of = [&](int value) { return needs_grad_[value] ? grads_[value].data() : nullptr; };
     switch (s.kind) {
@@ -340,12 +355,14 @@ void QatNet::backward(const std::vector<float>& dlogits, int64_t batch, int thre
         const int64_t per_channel = static_cast<int64_t>(wc.codes.size()) / s.out_channels;
         const int32_t qmax = weight_qmax(s.wbits);
         std::vector<float>& fake_w = fake_[layer.weight].value;
-        for (size_t i = 0; i < wc.codes.size(); ++i) fake_w[i] = wc.scales[i / per_channel] * static_cast<float>(wc.codes[i]);
+        for (size_t i = 0; i < wc.codes.size(); ++i)
+          fake_w[i] = wc.scales[i / per_channel] * static_cast<float>(wc.codes[i]);
         std::vector<float> xf(n_in);
         for (int64_t e = 0; e < n_in; ++e) xf[e] = s.input_grid.scale * centred_[index][e];
         float* dx = dx_of(s.inputs[0]);
         std::vector<float> dx_layer(dx != nullptr ? n_in : 0, 0.0f);
-        conv_backward(*gemm_, train_ops_[index], p, fake_, xf.data(), dy.data(), dx != nullptr ? dx_layer.data() : nullptr);
+        conv_backward(*gemm_, train_ops_[index], p, fake_, xf.data(), dy.data(),
+                      dx != nullptr ? dx_layer.data() : nullptr);
         const std::vector<float>& w = tensors_[layer.weight].value;
         std::vector<float>& gw = tensors_[layer.weight].grad;
         for (size_t i = 0; i < w.size(); ++i) {
@@ -354,20 +371,23 @@ void QatNet::backward(const std::vector<float>& dlogits, int64_t batch, int thre
         }
         if (layer.bias >= 0) tensors_[layer.bias].grad = fake_[layer.bias].grad;
         if (dx != nullptr) {
-          for (int64_t e = 0; e < n_in; ++e) if (in_pass_[index][e]) dx[e] += dx_layer[e];
+          for (int64_t e = 0; e < n_in; ++e)
+            if (in_pass_[index][e]) dx[e] += dx_layer[e];
         }
         break;
       }
       case OpKind::kClamp: {
         float* dx = dx_of(s.inputs[0]);
-        if (dx != nullptr) for (int64_t e = 0; e < n_in; ++e) dx[e] += dy[e];
+        if (dx != nullptr)
+          for (int64_t e = 0; e < n_in; ++e) dx[e] += dy[e];
         break;
       }
       case OpKind::kPad:
       case OpKind::kRepeat: {
         float* dx = dx_of(s.inputs[0]);
         if (dx == nullptr) break;
-        for (int64_t b = 0; b < batch; ++b) copy_image_backward(s, p, dy.data() + b * p.out.size(), dx + b * p.in.size());
+        for (int64_t b = 0; b < batch; ++b)
+          copy_image_backward(s, p, dy.data() + b * p.out.size(), dx + b * p.in.size());
         break;
       }
       default: {
@@ -389,7 +409,8 @@ BatchResult QatNet::gradients(const float* images, const int32_t* labels, int64_
   const engine::IntPlanSpec& plan = spec_.plan;
   const auto& out_grid = net_.grids[plan.output];
   std::vector<float> logits(vals_[plan.output]);
-  if (out_grid) for (float& z : logits) z = engine::dequantize_value(static_cast<int32_t>(z), *out_grid);
+  if (out_grid)
+    for (float& z : logits) z = engine::dequantize_value(static_cast<int32_t>(z), *out_grid);
   std::vector<float> dlogits;
   const BatchResult result = softmax_cross_entropy(logits.data(), labels, batch, classes(), dlogits);
   backward(dlogits, batch, threads);

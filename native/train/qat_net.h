@@ -25,8 +25,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/int_plan.h"
 #include "engine/clip_search.h"
+#include "engine/int_plan.h"
 #include "train/train_net.h"
 
 namespace arq::train {
@@ -62,7 +62,7 @@ class QatNet {
   std::atomic<bool> busy{false};
 
  private:
-  struct Layer {  // per conv/gemm op
+  struct Layer {                 // per conv/gemm op
     int weight = -1, bias = -1;  // indices into tensors_
     bool exact_f32 = true;       // the f32 GEMM accumulates exactly (see the bound above)
   };
@@ -73,13 +73,13 @@ class QatNet {
   void conv_accumulate(size_t index, const Pass& p, const float* centred, float* acc);
 
   QatSpec spec_;
-  engine::IntNetwork net_;  // constants of the last forward
+  engine::IntNetwork net_;          // constants of the last forward
   std::vector<WeightCodes> codes_;  // per op (layers only)
   std::vector<Tensor> tensors_;
-  std::vector<Layer> layers_;           // per op
-  std::vector<TrainOp> train_ops_;      // per op: the trainer's view (conv/gemm tensors index fake_)
-  std::vector<TrainOp> forward_ops_;    // conv/gemm without bias, reading codes
-  std::vector<Tensor> fake_;            // per tensors_ entry: the codes (forward) or dequantized weights (backward)
+  std::vector<Layer> layers_;         // per op
+  std::vector<TrainOp> train_ops_;    // per op: the trainer's view (conv/gemm tensors index fake_)
+  std::vector<TrainOp> forward_ops_;  // conv/gemm without bias, reading codes
+  std::vector<Tensor> fake_;          // per tensors_ entry: the codes (forward) or dequantized weights (backward)
   std::vector<Shape> shapes_;
   std::vector<bool> needs_grad_;
   std::vector<std::vector<float>> vals_;     // per value: codes as floats (carriers) or float32 values

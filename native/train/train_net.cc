@@ -19,7 +19,9 @@ std::vector<Shape> validate(const TrainSpec& spec) {
   std::vector<Shape> shapes = engine::plan_layout(spec.input, spec.values, spec.output, geometry).shapes;
   for (size_t index = 0; index < spec.ops.size(); ++index) {
     const TrainOp& op = spec.ops[index];
-    auto fail = [&](const std::string& what) { throw std::invalid_argument("op #" + std::to_string(index) + ": " + what); };
+    auto fail = [&](const std::string& what) {
+      throw std::invalid_argument("op #" + std::to_string(index) + ": " + what);
+    };
     const int64_t channels = shapes[op.geo.output].c;
     for (int tensor : op.tensors) {
       if (tensor < 0 || tensor >= static_cast<int>(spec.tensors.size())) fail("tensor index out of range");
@@ -27,7 +29,8 @@ std::vector<Shape> validate(const TrainSpec& spec) {
     if (op.kind == Kind::kBatchNorm) {
       if (op.tensors.size() != 4) fail("batch norm needs scale, bias, mean and var");
       for (int tensor : op.tensors) {
-        if (static_cast<int64_t>(spec.tensors[tensor].value.size()) != channels) fail("batch norm tensors need one value per channel");
+        if (static_cast<int64_t>(spec.tensors[tensor].value.size()) != channels)
+          fail("batch norm tensors need one value per channel");
       }
       if (!(op.epsilon > 0.0f) || !(op.bn_momentum >= 0.0f && op.bn_momentum <= 1.0f)) fail("bad epsilon or momentum");
     }
@@ -76,9 +79,12 @@ void TrainNet::forward(const float* images, int64_t batch, int threads, bool tra
     float* output = acts_[op.geo.output].data();
     switch (op.kind) {
       case Kind::kConv:
-      case Kind::kGemm: conv_forward(*gemm_, op, p, spec_.tensors, input, output); break;
+      case Kind::kGemm:
+        conv_forward(*gemm_, op, p, spec_.tensors, input, output);
+        break;
       case Kind::kBatchNorm:
-        batchnorm_forward(op, p, spec_.tensors, input, output, training, update_stats, bn_mean_[index], bn_invstd_[index]);
+        batchnorm_forward(op, p, spec_.tensors, input, output, training, update_stats, bn_mean_[index],
+                          bn_invstd_[index]);
         break;
       default: {
         std::vector<const float*> xs;
@@ -101,9 +107,12 @@ void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int th
     const float* dy = grads_[op.geo.output].data();
     switch (op.kind) {
       case Kind::kConv:
-      case Kind::kGemm: conv_backward(*gemm_, op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0])); break;
+      case Kind::kGemm:
+        conv_backward(*gemm_, op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0]));
+        break;
       case Kind::kBatchNorm:
-        batchnorm_backward(op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0]), bn_mean_[index], bn_invstd_[index]);
+        batchnorm_backward(op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0]), bn_mean_[index],
+                           bn_invstd_[index]);
         break;
       default: {
         std::vector<const float*> xs;
@@ -121,14 +130,16 @@ void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int th
 void images_to_nhwc(const float* images, const Shape& in, int64_t batch, float* x) {
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t c = 0; c < in.c; ++c) {
-      for (int64_t q = 0; q < in.h * in.w; ++q) x[(b * in.h * in.w + q) * in.c + c] = images[(b * in.c + c) * in.h * in.w + q];
+      for (int64_t q = 0; q < in.h * in.w; ++q)
+        x[(b * in.h * in.w + q) * in.c + c] = images[(b * in.c + c) * in.h * in.w + q];
     }
   }
 }
 
 void check_labels(const int32_t* labels, int64_t batch, int64_t classes) {
   for (int64_t b = 0; b < batch; ++b) {
-    if (labels[b] < 0 || labels[b] >= classes) throw std::invalid_argument("label " + std::to_string(labels[b]) + " out of range");
+    if (labels[b] < 0 || labels[b] >= classes)
+      throw std::invalid_argument("label " + std::to_string(labels[b]) + " out of range");
   }
 }
 
@@ -140,7 +151,8 @@ BatchResult softmax_cross_entropy(const float* logits, const int32_t* labels, in
   for (int64_t b = 0; b < batch; ++b) {
     const float* z = logits + b * n;
     int64_t best = 0;
-    for (int64_t k = 1; k < n; ++k) if (z[k] > z[best]) best = k;
+    for (int64_t k = 1; k < n; ++k)
+      if (z[k] > z[best]) best = k;
     double total = 0;
     for (int64_t k = 0; k < n; ++k) total += std::exp(static_cast<double>(z[k]) - z[best]);
     result.loss += std::log(total) + z[best] - z[labels[b]];
@@ -162,7 +174,8 @@ void sgd_step(Tensor& tensor, const SgdParams& params) {
   }
 }
 
-BatchResult TrainNet::gradients(const float* images, const int32_t* labels, int64_t batch, int threads, bool update_stats) {
+BatchResult TrainNet::gradients(const float* images, const int32_t* labels, int64_t batch, int threads,
+                                bool update_stats) {
   check_labels(labels, batch, classes());
   forward(images, batch, threads, true, update_stats);
   std::vector<float> dlogits;

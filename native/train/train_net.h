@@ -19,7 +19,20 @@ namespace arq::train {
 using engine::OpGeometry;
 using engine::Shape;
 
-enum class Kind { kConv, kGemm, kBatchNorm, kClamp, kAdd, kMaxPool, kAvgPool, kGlobalAvgPool, kFlatten, kElementwise, kPad, kRepeat };
+enum class Kind {
+  kConv,
+  kGemm,
+  kBatchNorm,
+  kClamp,
+  kAdd,
+  kMaxPool,
+  kAvgPool,
+  kGlobalAvgPool,
+  kFlatten,
+  kElementwise,
+  kPad,
+  kRepeat
+};
 
 // A parameter or buffer: conv/gemm weight and bias, batch-norm scale, bias (trainable) and running mean and variance.
 struct Tensor {
@@ -31,10 +44,10 @@ struct Tensor {
 
 struct TrainOp {
   Kind kind = Kind::kClamp;
-  OpGeometry geo;             // structure; batch norm uses inputs/output only
-  std::vector<int> tensors;   // indices into TrainSpec::tensors: conv/gemm weight[, bias]; bn scale, bias, mean, var
-  float epsilon = 1e-5f;      // batch norm
-  float bn_momentum = 0.1f;   // running = (1 - m) * running + m * batch statistic (PyTorch's convention)
+  OpGeometry geo;            // structure; batch norm uses inputs/output only
+  std::vector<int> tensors;  // indices into TrainSpec::tensors: conv/gemm weight[, bias]; bn scale, bias, mean, var
+  float epsilon = 1e-5f;     // batch norm
+  float bn_momentum = 0.1f;  // running = (1 - m) * running + m * batch statistic (PyTorch's convention)
 };
 
 struct TrainSpec {
@@ -82,9 +95,9 @@ class TrainNet {
 
   TrainSpec spec_;
   std::vector<Shape> shapes_;
-  std::vector<bool> needs_grad_;           // per value: whether any trainable tensor lies upstream
-  std::vector<std::vector<float>> acts_;   // per value, [batch][H][W][C]
-  std::vector<std::vector<float>> grads_;  // per value, same layout
+  std::vector<bool> needs_grad_;                          // per value: whether any trainable tensor lies upstream
+  std::vector<std::vector<float>> acts_;                  // per value, [batch][H][W][C]
+  std::vector<std::vector<float>> grads_;                 // per value, same layout
   std::vector<std::vector<double>> bn_mean_, bn_invstd_;  // per op, the batch statistics of the last forward
   std::vector<std::vector<int32_t>> argmax_;              // per op, maxpool: input position of each output
   const kernels::F32GemmConfig* gemm_ = nullptr;

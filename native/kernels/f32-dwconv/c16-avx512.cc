@@ -1,9 +1,8 @@
 // f32-dwconv kernel, 16-channel tiles, AVX-512F: tiles.h over 512-bit vectors, the tail through a lane mask.
 // Activations should be 64-byte aligned: an unaligned 64-byte load splits across two cache lines (docs/benchmarks.md).
-#include "common/avx512-intrinsics.h"
-
 #include <cstddef>
 
+#include "common/avx512-intrinsics.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/f32-dwconv/tiles.h"
 

@@ -10,12 +10,12 @@
 namespace arq::kernels {
 
 // Kernels of this family (scalar.cc, c8-avx2.cc, c16-avx512.cc); contract at F32DwconvKernel.
-void f32_dwconv_c4__scalar(const DwconvShape& shape, const float* input, size_t channel_stride_in,
-                           const float* packed, float* output, size_t channel_stride_out, float min, float max);
+void f32_dwconv_c4__scalar(const DwconvShape& shape, const float* input, size_t channel_stride_in, const float* packed,
+                           float* output, size_t channel_stride_out, float min, float max);
 void f32_dwconv_c8__avx2(const DwconvShape& shape, const float* input, size_t channel_stride_in, const float* packed,
                          float* output, size_t channel_stride_out, float min, float max);
-void f32_dwconv_c16__avx512(const DwconvShape& shape, const float* input, size_t channel_stride_in,
-                            const float* packed, float* output, size_t channel_stride_out, float min, float max);
+void f32_dwconv_c16__avx512(const DwconvShape& shape, const float* input, size_t channel_stride_in, const float* packed,
+                            float* output, size_t channel_stride_out, float min, float max);
 
 namespace {
 
@@ -27,9 +27,12 @@ const F32DwconvConfig kAvx512Config{"f32_dwconv_c16__avx512", Isa::kAvx512Vnni, 
 
 const F32DwconvConfig& f32_dwconv_config(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512Vnni: return kAvx512Config;
-    case Isa::kAvx2: return kAvx2Config;
-    case Isa::kScalar: break;
+    case Isa::kAvx512Vnni:
+      return kAvx512Config;
+    case Isa::kAvx2:
+      return kAvx2Config;
+    case Isa::kScalar:
+      break;
   }
   return kScalarConfig;
 }

@@ -23,18 +23,18 @@ struct F32DwconvTiles {
   static constexpr size_t kTile = V::kTile;
 
   struct Taps {
-    const float* input;   // channel 0 of pixel (0, 0)
-    size_t row_stride;    // floats per input row
-    size_t pixel_stride;  // floats per input pixel
-    ptrdiff_t iy0, ix0;   // input position of tap (0, 0)
-    ptrdiff_t ix0_base;   // pad_left: input column of tap (0, 0) is ox * stride_w - ix0_base
+    const float* input;            // channel 0 of pixel (0, 0)
+    size_t row_stride;             // floats per input row
+    size_t pixel_stride;           // floats per input pixel
+    ptrdiff_t iy0, ix0;            // input position of tap (0, 0)
+    ptrdiff_t ix0_base;            // pad_left: input column of tap (0, 0) is ox * stride_w - ix0_base
     ptrdiff_t ky0, ky1, kx0, kx1;  // taps inside the image
     size_t kernel_w;
   };
 
   template <size_t kGroup, bool kMasked>
-  static void conv_group(const Taps& t, const float* w, size_t tile_stride, size_t c0, float* out, typename V::Mask mask,
-                         typename V::Vec vmin, typename V::Vec vmax) {
+  static void conv_group(const Taps& t, const float* w, size_t tile_stride, size_t c0, float* out,
+                         typename V::Mask mask, typename V::Vec vmin, typename V::Vec vmax) {
     typename V::Vec acc[kGroup];
     for (size_t g = 0; g < kGroup; ++g) acc[g] = V::load(w + g * tile_stride);
     for (ptrdiff_t ky = t.ky0; ky < t.ky1; ++ky) {
@@ -61,11 +61,12 @@ struct F32DwconvTiles {
 
   // Interior fast path for a kKh x kKw kernel with horizontal stride kSw: output pixels [ox_begin, ox_end) of a row
   // whose taps all lie inside the image. Channel tiles outer, pixels inner (4 at a time), the tile's bias and weights
-  // held in registers (where they fit), and each input pixel of a kernel row loaded once for the 4 outputs that use it. Every output
-  // still gets bias then one FMA per tap in (ky, kx) order, exactly as conv_group computes it.
+  // held in registers (where they fit), and each input pixel of a kernel row loaded once for the 4 outputs that use it.
+  // Every output still gets bias then one FMA per tap in (ky, kx) order, exactly as conv_group computes it.
   template <size_t kKh, size_t kKw, size_t kSw, bool kMasked>
   static void conv_row_interior_tile(const Taps& t, const float* w, size_t c0, typename V::Mask mask, float* out_row,
-                              size_t out_pixel_stride, size_t ox_begin, size_t ox_end, typename V::Vec vmin, typename V::Vec vmax) {
+                                     size_t out_pixel_stride, size_t ox_begin, size_t ox_end, typename V::Vec vmin,
+                                     typename V::Vec vmax) {
     constexpr size_t kTaps = kKh * kKw;
     constexpr size_t kPixels = 4;
     constexpr size_t kColumns = (kPixels - 1) * kSw + kKw;  // input pixels of one kernel row for 4 outputs
@@ -128,66 +129,66 @@ struct F32DwconvTiles {
 
   static void run(const DwconvShape& s, const float* input, size_t channel_stride_in, const float* packed,
                   float* output, size_t channel_stride_out, float min, float max) {
-  const size_t tile_stride = kTile * (s.kernel_h * s.kernel_w + 1);
-  const size_t full = s.channels / kTile;
-  const size_t rest = s.channels % kTile;
-  const typename V::Mask tail_mask = V::tail_mask(rest);
-  const typename V::Vec vmin = V::set1(min);
-  const typename V::Vec vmax = V::set1(max);
-  // Specialised interior rows for the common depthwise kernels: 3x3 and 5x5 with horizontal stride 1 or 2.
-  using InteriorRow = void (*)(const Taps&, size_t, const float*, size_t, typename V::Mask, float*, size_t, size_t,
-                               size_t, typename V::Vec, typename V::Vec);
-  InteriorRow interior = nullptr;
-  if (s.kernel_h == 3 && s.kernel_w == 3) {
-    interior = s.stride_w == 1 ? conv_row_interior<3, 3, 1> : s.stride_w == 2 ? conv_row_interior<3, 3, 2> : nullptr;
-  } else if (s.kernel_h == 5 && s.kernel_w == 5) {
-    interior = s.stride_w == 1 ? conv_row_interior<5, 5, 1> : s.stride_w == 2 ? conv_row_interior<5, 5, 2> : nullptr;
-  }
-  // Output columns [ox_lo, ox_hi) have every tap inside the image horizontally.
-  size_t ox_hi = s.in_w + s.pad_left >= s.kernel_w ? (s.in_w + s.pad_left - s.kernel_w) / s.stride_w + 1 : 0;
-  if (ox_hi > s.out_w) ox_hi = s.out_w;
-  size_t ox_lo = (s.pad_left + s.stride_w - 1) / s.stride_w;
-  if (ox_lo > ox_hi) ox_lo = ox_hi;
+    const size_t tile_stride = kTile * (s.kernel_h * s.kernel_w + 1);
+    const size_t full = s.channels / kTile;
+    const size_t rest = s.channels % kTile;
+    const typename V::Mask tail_mask = V::tail_mask(rest);
+    const typename V::Vec vmin = V::set1(min);
+    const typename V::Vec vmax = V::set1(max);
+    // Specialised interior rows for the common depthwise kernels: 3x3 and 5x5 with horizontal stride 1 or 2.
+    using InteriorRow = void (*)(const Taps&, size_t, const float*, size_t, typename V::Mask, float*, size_t, size_t,
+                                 size_t, typename V::Vec, typename V::Vec);
+    InteriorRow interior = nullptr;
+    if (s.kernel_h == 3 && s.kernel_w == 3) {
+      interior = s.stride_w == 1 ? conv_row_interior<3, 3, 1> : s.stride_w == 2 ? conv_row_interior<3, 3, 2> : nullptr;
+    } else if (s.kernel_h == 5 && s.kernel_w == 5) {
+      interior = s.stride_w == 1 ? conv_row_interior<5, 5, 1> : s.stride_w == 2 ? conv_row_interior<5, 5, 2> : nullptr;
+    }
+    // Output columns [ox_lo, ox_hi) have every tap inside the image horizontally.
+    size_t ox_hi = s.in_w + s.pad_left >= s.kernel_w ? (s.in_w + s.pad_left - s.kernel_w) / s.stride_w + 1 : 0;
+    if (ox_hi > s.out_w) ox_hi = s.out_w;
+    size_t ox_lo = (s.pad_left + s.stride_w - 1) / s.stride_w;
+    if (ox_lo > ox_hi) ox_lo = ox_hi;
 
-  Taps t;
-  t.input = input;
-  t.row_stride = s.in_w * channel_stride_in;
-  t.pixel_stride = channel_stride_in;
-  t.kernel_w = s.kernel_w;
-  t.ix0_base = static_cast<ptrdiff_t>(s.pad_left);
-  const ptrdiff_t in_h = static_cast<ptrdiff_t>(s.in_h);
-  const ptrdiff_t in_w = static_cast<ptrdiff_t>(s.in_w);
-  const auto pixel = [&](size_t oy, size_t ox) {
-    t.ix0 = static_cast<ptrdiff_t>(ox * s.stride_w) - t.ix0_base;
-    t.kx0 = t.ix0 < 0 ? -t.ix0 : 0;
-    t.kx1 = in_w - t.ix0 < static_cast<ptrdiff_t>(s.kernel_w) ? in_w - t.ix0 : static_cast<ptrdiff_t>(s.kernel_w);
-    float* out = output + (oy * s.out_w + ox) * channel_stride_out;
-    size_t tile = 0;
-    for (; tile + 4 <= full; tile += 4) {
-      conv_group<4, false>(t, packed + tile * tile_stride, tile_stride, tile * kTile, out, tail_mask, vmin, vmax);
-    }
-    for (; tile < full; ++tile) {
-      conv_group<1, false>(t, packed + tile * tile_stride, tile_stride, tile * kTile, out, tail_mask, vmin, vmax);
-    }
-    if (rest != 0) {
-      conv_group<1, true>(t, packed + tile * tile_stride, tile_stride, tile * kTile, out, tail_mask, vmin, vmax);
-    }
-  };
-  for (size_t oy = 0; oy < s.out_h; ++oy) {
-    t.iy0 = static_cast<ptrdiff_t>(oy * s.stride_h) - static_cast<ptrdiff_t>(s.pad_top);
-    t.ky0 = t.iy0 < 0 ? -t.iy0 : 0;
-    t.ky1 = in_h - t.iy0 < static_cast<ptrdiff_t>(s.kernel_h) ? in_h - t.iy0 : static_cast<ptrdiff_t>(s.kernel_h);
-    const bool rows_inside = t.ky0 == 0 && t.ky1 == static_cast<ptrdiff_t>(s.kernel_h);
-    if (interior != nullptr && rows_inside && ox_lo < ox_hi) {
-      for (size_t ox = 0; ox < ox_lo; ++ox) pixel(oy, ox);
-      interior(t, s.channels, packed, tile_stride, tail_mask, output + oy * s.out_w * channel_stride_out, channel_stride_out,
-               ox_lo, ox_hi, vmin, vmax);
-      for (size_t ox = ox_hi; ox < s.out_w; ++ox) pixel(oy, ox);
-    } else {
-      for (size_t ox = 0; ox < s.out_w; ++ox) pixel(oy, ox);
+    Taps t;
+    t.input = input;
+    t.row_stride = s.in_w * channel_stride_in;
+    t.pixel_stride = channel_stride_in;
+    t.kernel_w = s.kernel_w;
+    t.ix0_base = static_cast<ptrdiff_t>(s.pad_left);
+    const ptrdiff_t in_h = static_cast<ptrdiff_t>(s.in_h);
+    const ptrdiff_t in_w = static_cast<ptrdiff_t>(s.in_w);
+    const auto pixel = [&](size_t oy, size_t ox) {
+      t.ix0 = static_cast<ptrdiff_t>(ox * s.stride_w) - t.ix0_base;
+      t.kx0 = t.ix0 < 0 ? -t.ix0 : 0;
+      t.kx1 = in_w - t.ix0 < static_cast<ptrdiff_t>(s.kernel_w) ? in_w - t.ix0 : static_cast<ptrdiff_t>(s.kernel_w);
+      float* out = output + (oy * s.out_w + ox) * channel_stride_out;
+      size_t tile = 0;
+      for (; tile + 4 <= full; tile += 4) {
+        conv_group<4, false>(t, packed + tile * tile_stride, tile_stride, tile * kTile, out, tail_mask, vmin, vmax);
+      }
+      for (; tile < full; ++tile) {
+        conv_group<1, false>(t, packed + tile * tile_stride, tile_stride, tile * kTile, out, tail_mask, vmin, vmax);
+      }
+      if (rest != 0) {
+        conv_group<1, true>(t, packed + tile * tile_stride, tile_stride, tile * kTile, out, tail_mask, vmin, vmax);
+      }
+    };
+    for (size_t oy = 0; oy < s.out_h; ++oy) {
+      t.iy0 = static_cast<ptrdiff_t>(oy * s.stride_h) - static_cast<ptrdiff_t>(s.pad_top);
+      t.ky0 = t.iy0 < 0 ? -t.iy0 : 0;
+      t.ky1 = in_h - t.iy0 < static_cast<ptrdiff_t>(s.kernel_h) ? in_h - t.iy0 : static_cast<ptrdiff_t>(s.kernel_h);
+      const bool rows_inside = t.ky0 == 0 && t.ky1 == static_cast<ptrdiff_t>(s.kernel_h);
+      if (interior != nullptr && rows_inside && ox_lo < ox_hi) {
+        for (size_t ox = 0; ox < ox_lo; ++ox) pixel(oy, ox);
+        interior(t, s.channels, packed, tile_stride, tail_mask, output + oy * s.out_w * channel_stride_out,
+                 channel_stride_out, ox_lo, ox_hi, vmin, vmax);
+        for (size_t ox = ox_hi; ox < s.out_w; ++ox) pixel(oy, ox);
+      } else {
+        for (size_t ox = 0; ox < s.out_w; ++ox) pixel(oy, ox);
+      }
     }
   }
-}
 };
 
 }  // namespace arq::kernels

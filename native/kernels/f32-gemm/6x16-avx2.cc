@@ -55,8 +55,7 @@ void f32_gemm_ukernel_6x16__avx2(size_t m, size_t n, size_t k, const float* a, s
 
   __m256 c00 = _mm256_loadu_ps(w);
   __m256 c01 = _mm256_loadu_ps(w + 8);
-  __m256 c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00,
-         c51 = c01;
+  __m256 c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00, c51 = c01;
   w += 16;
 
   for (size_t p = 0; p < k; ++p) {
@@ -86,8 +85,18 @@ void f32_gemm_ukernel_6x16__avx2(size_t m, size_t n, size_t k, const float* a, s
   const __m256 vmin = _mm256_set1_ps(min);
   const __m256 vmax = _mm256_set1_ps(max);
 #define ARQ_CLAMP(x) x = _mm256_min_ps(_mm256_max_ps(x, vmin), vmax)
-  ARQ_CLAMP(c00); ARQ_CLAMP(c01); ARQ_CLAMP(c10); ARQ_CLAMP(c11); ARQ_CLAMP(c20); ARQ_CLAMP(c21);
-  ARQ_CLAMP(c30); ARQ_CLAMP(c31); ARQ_CLAMP(c40); ARQ_CLAMP(c41); ARQ_CLAMP(c50); ARQ_CLAMP(c51);
+  ARQ_CLAMP(c00);
+  ARQ_CLAMP(c01);
+  ARQ_CLAMP(c10);
+  ARQ_CLAMP(c11);
+  ARQ_CLAMP(c20);
+  ARQ_CLAMP(c21);
+  ARQ_CLAMP(c30);
+  ARQ_CLAMP(c31);
+  ARQ_CLAMP(c40);
+  ARQ_CLAMP(c41);
+  ARQ_CLAMP(c50);
+  ARQ_CLAMP(c51);
 #undef ARQ_CLAMP
 
   // Highest row first; rows past m are skipped.

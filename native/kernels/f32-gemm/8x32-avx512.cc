@@ -2,10 +2,9 @@
 // loads two vectors of the packed panel and broadcasts one A value per row. Every row runs the same instruction
 // sequence (bias, then one FMA per k in order), so a value does not depend on the row it occupies in the tile;
 // rows past m alias the last valid row (computed, never stored); columns past n are masked off at the store.
-#include "common/avx512-intrinsics.h"
-
 #include <cstddef>
 
+#include "common/avx512-intrinsics.h"
 #include "kernels/f32-gemm/f32-gemm.h"
 
 namespace arq::kernels {

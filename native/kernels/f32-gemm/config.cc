@@ -25,9 +25,12 @@ const F32GemmConfig kAvx512Config{"f32_gemm_ukernel_8x32__avx512", Isa::kAvx512V
 
 const F32GemmConfig& f32_gemm_config(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512Vnni: return kAvx512Config;
-    case Isa::kAvx2: return kAvx2Config;
-    case Isa::kScalar: break;
+    case Isa::kAvx512Vnni:
+      return kAvx512Config;
+    case Isa::kAvx2:
+      return kAvx2Config;
+    case Isa::kScalar:
+      break;
   }
   return kScalarConfig;
 }

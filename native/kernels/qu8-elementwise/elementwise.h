@@ -19,14 +19,14 @@
 
 namespace arq::kernels {
 
-struct VaddParams {  // the affine form of engine::AddConstants
+struct VaddParams {                        // the affine form of engine::AddConstants
   float a_scale, a_zero, b_scale, b_zero;  // lhs = a_scale * float(q - a_zero), rhs likewise
-  float inv_scale, zero, min, max;          // min, max: integer codes, 0 <= min <= max <= 255
+  float inv_scale, zero, min, max;         // min, max: integer codes, 0 <= min <= max <= 255
 };
 
 struct QuantizeParams {
-  float scale;     // t = x / scale
-  float lo, hi;    // clamp of t: [-zero, levels - zero]
+  float scale;   // t = x / scale
+  float lo, hi;  // clamp of t: [-zero, levels - zero]
   int32_t zero;
 };
 

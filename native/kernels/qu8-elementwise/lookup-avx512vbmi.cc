@@ -3,10 +3,10 @@
 // of a carrier onto a layer's input grid (qu8_convert, about ten float operations per 16 codes) where the engine holds
 // that conversion as a table (engine::conversion_table, equal to it by construction). Built with -mavx512vbmi and
 // chosen only where the CPU has VBMI (elementwise_config).
-#include "common/avx512-intrinsics.h"
-
 #include <cstddef>
 #include <cstdint>
+
+#include "common/avx512-intrinsics.h"
 
 namespace arq::kernels {
 

@@ -5,11 +5,10 @@
 // that is 2 operations fewer of the 13 the AVX-512 kernel spends (docs/benchmarks.md). The tail (under 64 codes) runs
 // the AVX-512 kernel. Built with -mavx512vbmi and chosen only where the CPU has
 // VBMI (elementwise_config).
-#include "common/avx512-intrinsics.h"
-
 #include <cstddef>
 #include <cstdint>
 
+#include "common/avx512-intrinsics.h"
 #include "kernels/pack-avx512.h"
 #include "kernels/qu8-elementwise/elementwise.h"
 

@@ -71,8 +71,8 @@ void f32_qu8_quantize_interleave__avx2(size_t n, size_t channels, const float* x
     for (; i + 8 <= n; i += 8) {
       __m256i word = _mm256_setzero_si256();
       for (size_t c = 0; c < 4; ++c) {
-        const __m256i code = c < channels ? quantize8(_mm256_loadu_ps(x + c * x_channel_stride + i), p)
-                                          : _mm256_set1_epi32(fill);
+        const __m256i code =
+            c < channels ? quantize8(_mm256_loadu_ps(x + c * x_channel_stride + i), p) : _mm256_set1_epi32(fill);
         word = _mm256_or_si256(word, _mm256_slli_epi32(code, static_cast<int>(8 * c)));
       }
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i * 4), word);

@@ -1,6 +1,5 @@
 // qu8-elementwise, AVX-512: 16 lanes per step, masked tail; equal to scalar.cc bit for bit.
 #include "common/avx512-intrinsics.h"
-
 #include "kernels/pack-avx512.h"
 #include "kernels/qu8-elementwise/elementwise.h"
 

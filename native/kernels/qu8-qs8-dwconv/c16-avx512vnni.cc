@@ -4,11 +4,10 @@
 // max/min clamp, cvtps_epi32 (default MXCSR, nearest even), int32 -> uint8. Interior runs of 3x3 kernels run VNNI
 // blocks of 64 channels and the rest, of fewer than 32 channels, through the widening interior; 5x5 interiors and
 // every other pixel run the widening path.
-#include "common/avx512-intrinsics.h"
-
 #include <cstddef>
 #include <cstdint>
 
+#include "common/avx512-intrinsics.h"
 #include "kernels/qu8-qs8-dwconv/qdwconv.h"
 #include "kernels/qu8-qs8-dwconv/widening.h"
 
@@ -20,12 +19,16 @@ struct Avx512 {
   using F = __m512;
   using Mask = __mmask16;
   static constexpr size_t kTile = 16;
-  static Mask lanes(size_t rest) { return rest < kTile ? static_cast<Mask>((1u << rest) - 1) : static_cast<Mask>(0xFFFF); }
+  static Mask lanes(size_t rest) {
+    return rest < kTile ? static_cast<Mask>((1u << rest) - 1) : static_cast<Mask>(0xFFFF);
+  }
   static I load_x(const uint8_t* p, Mask mask, bool masked) {
     const __m128i bytes = masked ? _mm_maskz_loadu_epi8(mask, p) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     return _mm512_cvtepu8_epi32(bytes);
   }
-  static I load_w(const int8_t* p) { return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static I load_w(const int8_t* p) {
+    return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
   static F load_params(const float* p, Mask mask) { return _mm512_maskz_loadu_ps(mask, p); }
   static void store(I acc, F m, F b, F lo, F hi, uint8_t* out, Mask mask) {
     const F y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), m, b);
@@ -86,7 +89,8 @@ void interior_3x3_vnni(const Ctx& c, const uint8_t* first, size_t step, size_t c
     for (size_t t = 0; t < 12; ++t) tap[t] = _mm512_setzero_si512();
     for (size_t t = 0; t < kTaps; ++t) {
       for (size_t k = 0; k < 4 && c0 / kTile + k < tiles; ++k) {
-        const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c.packed + (c0 / kTile + k) * kTile * kTaps + t * kTile));
+        const __m128i w =
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(c.packed + (c0 / kTile + k) * kTile * kTaps + t * kTile));
         tap[t] = _mm512_inserti32x4(tap[t], w, static_cast<int>(k));
       }
     }
@@ -104,7 +108,8 @@ void interior_3x3_vnni(const Ctx& c, const uint8_t* first, size_t step, size_t c
       store_mask[k] = left >= kTile ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
       __m512i sum = _mm512_setzero_si512();
       if (left != 0) {
-        for (size_t t = 0; t < kTaps; ++t) sum = _mm512_add_epi32(sum, Avx512::load_w(c.packed + (g0 / kTile) * kTile * kTaps + t * kTile));
+        for (size_t t = 0; t < kTaps; ++t)
+          sum = _mm512_add_epi32(sum, Avx512::load_w(c.packed + (g0 / kTile) * kTile * kTaps + t * kTile));
         epilogue[k] = Widening::epilogue_for(c, g0, store_mask[k]);
       }
       correction[k] = _mm512_mullo_epi32(sum, c.zero);
@@ -138,8 +143,8 @@ void interior_3x3_vnni(const Ctx& c, const uint8_t* first, size_t step, size_t c
 
 }  // namespace
 
-void qu8_qs8_dwconv_c16__avx512vnni(const QDwconvShape& s, const uint8_t* input, size_t stride_in,
-                                    uint8_t input_zero, const int8_t* packed, uint8_t* output, size_t stride_out,
+void qu8_qs8_dwconv_c16__avx512vnni(const QDwconvShape& s, const uint8_t* input, size_t stride_in, uint8_t input_zero,
+                                    const int8_t* packed, uint8_t* output, size_t stride_out,
                                     const RequantParams& params) {
   Widening::run(s, input, stride_in, input_zero, packed, output, stride_out, params, interior_3x3_vnni,
                 Widening::interior_all<5, 5>);

@@ -29,9 +29,12 @@ const QDwconvConfig kAvx512VnniConfig{"qu8_qs8_dwconv_c16__avx512vnni", Isa::kAv
 
 const QDwconvConfig& qdwconv_config(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512Vnni: return kAvx512VnniConfig;
-    case Isa::kAvx2: return kAvx2Config;
-    case Isa::kScalar: break;
+    case Isa::kAvx512Vnni:
+      return kAvx512VnniConfig;
+    case Isa::kAvx2:
+      return kAvx2Config;
+    case Isa::kScalar:
+      break;
   }
   return kScalarConfig;
 }

@@ -19,8 +19,8 @@ namespace {
 using vnni::load_dword;
 using vnni::store_tile;
 
-#define ARQ_DECLARE_ROW(i)              \
-  const uint8_t* a##i = a + (i) * lda;  \
+#define ARQ_DECLARE_ROW(i)           \
+  const uint8_t* a##i = a + (i)*lda; \
   __m512i c##i = _mm512_setzero_si512();
 #define ARQ_IDECLARE_ROW(i) __m512i c##i = _mm512_setzero_si512();
 #define ARQ_ITAP_ROW(i) const uint8_t* a##i = rows[i] + o;
@@ -31,29 +31,29 @@ using vnni::store_tile;
   ROWS(ARQ_SAVE_ROW)        \
   store_tile<MR, 1, 0>(acc, n, out, ldc, params, float_out);
 
-#define ARQ_TILE_S8(MR, ROWS)                                                                                      \
-  void s8_rows##MR(size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* w, void* out, size_t ldc,      \
-                   const RequantParams& params, bool float_out) {                                                  \
-    ROWS(ARQ_DECLARE_ROW)                                                                                          \
-    for (size_t g = 0; g < kc; g += 4, w += 64) {                                                                  \
-      const __m512i w0 = _mm512_loadu_si512(w);                                                                    \
-      ROWS(ARQ_STEP_ROW)                                                                                           \
-    }                                                                                                              \
-    ARQ_STORE(MR, ROWS)                                                                                            \
+#define ARQ_TILE_S8(MR, ROWS)                                                                                 \
+  void s8_rows##MR(size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* w, void* out, size_t ldc, \
+                   const RequantParams& params, bool float_out) {                                             \
+    ROWS(ARQ_DECLARE_ROW)                                                                                     \
+    for (size_t g = 0; g < kc; g += 4, w += 64) {                                                             \
+      const __m512i w0 = _mm512_loadu_si512(w);                                                               \
+      ROWS(ARQ_STEP_ROW)                                                                                      \
+    }                                                                                                         \
+    ARQ_STORE(MR, ROWS)                                                                                       \
   }
-#define ARQ_ITILE_S8(MR, ROWS)                                                                                     \
-  void i8_rows##MR(size_t n, size_t taps, size_t cg, const uint8_t* const* rows, const ptrdiff_t* tap_offsets,     \
-                   const int8_t* w, void* out, size_t ldc, const RequantParams& params, bool float_out) {          \
-    ROWS(ARQ_IDECLARE_ROW)                                                                                         \
-    for (size_t t = 0; t < taps; ++t) {                                                                            \
-      const ptrdiff_t o = tap_offsets[t];                                                                          \
-      ROWS(ARQ_ITAP_ROW)                                                                                           \
-      for (size_t g = 0; g < cg; g += 4, w += 64) {                                                                \
-        const __m512i w0 = _mm512_loadu_si512(w);                                                                  \
-        ROWS(ARQ_STEP_ROW)                                                                                         \
-      }                                                                                                            \
-    }                                                                                                              \
-    ARQ_STORE(MR, ROWS)                                                                                            \
+#define ARQ_ITILE_S8(MR, ROWS)                                                                                 \
+  void i8_rows##MR(size_t n, size_t taps, size_t cg, const uint8_t* const* rows, const ptrdiff_t* tap_offsets, \
+                   const int8_t* w, void* out, size_t ldc, const RequantParams& params, bool float_out) {      \
+    ROWS(ARQ_IDECLARE_ROW)                                                                                     \
+    for (size_t t = 0; t < taps; ++t) {                                                                        \
+      const ptrdiff_t o = tap_offsets[t];                                                                      \
+      ROWS(ARQ_ITAP_ROW)                                                                                       \
+      for (size_t g = 0; g < cg; g += 4, w += 64) {                                                            \
+        const __m512i w0 = _mm512_loadu_si512(w);                                                              \
+        ROWS(ARQ_STEP_ROW)                                                                                     \
+      }                                                                                                        \
+    }                                                                                                          \
+    ARQ_STORE(MR, ROWS)                                                                                        \
   }
 #define ARQ_BOTH(MR, ROWS) ARQ_TILE_S8(MR, ROWS) ARQ_ITILE_S8(MR, ROWS)
 
@@ -75,21 +75,21 @@ constexpr size_t kMr = 12;
 using S8Fn = void (*)(size_t, size_t, const uint8_t*, size_t, const int8_t*, void*, size_t, const RequantParams&, bool);
 using I8Fn = void (*)(size_t, size_t, size_t, const uint8_t* const*, const ptrdiff_t*, const int8_t*, void*, size_t,
                       const RequantParams&, bool);
-constexpr S8Fn kS8[] = {s8_rows1, s8_rows1, s8_rows2, s8_rows3, s8_rows4, s8_rows5, s8_rows6, s8_rows7, s8_rows8,
-                        s8_rows9, s8_rows10, s8_rows11, s8_rows12};
-constexpr I8Fn kI8[] = {i8_rows1, i8_rows1, i8_rows2, i8_rows3, i8_rows4, i8_rows5, i8_rows6, i8_rows7, i8_rows8,
-                        i8_rows9, i8_rows10, i8_rows11, i8_rows12};
+constexpr S8Fn kS8[] = {s8_rows1, s8_rows1, s8_rows2, s8_rows3,  s8_rows4,  s8_rows5, s8_rows6,
+                        s8_rows7, s8_rows8, s8_rows9, s8_rows10, s8_rows11, s8_rows12};
+constexpr I8Fn kI8[] = {i8_rows1, i8_rows1, i8_rows2, i8_rows3,  i8_rows4,  i8_rows5, i8_rows6,
+                        i8_rows7, i8_rows8, i8_rows9, i8_rows10, i8_rows11, i8_rows12};
 
 }  // namespace
 
 void qu8_qs8_gemm_ukernel_12x16c4__avx512vnni(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda,
-                                             const int8_t* w, void* out, size_t ldc, const RequantParams& params,
-                                             bool float_out) {
+                                              const int8_t* w, void* out, size_t ldc, const RequantParams& params,
+                                              bool float_out) {
   kS8[m < kMr ? m : kMr](n, kc, a, lda, w, out, ldc, params, float_out);
 }
 void qu8_qs8_igemm_ukernel_12x16c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* const* rows,
-                                              const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
-                                              const RequantParams& params, bool float_out) {
+                                               const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
+                                               const RequantParams& params, bool float_out) {
   kI8[m < kMr ? m : kMr](n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);
 }
 

@@ -67,8 +67,8 @@ void gemm_rows(size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* 
 
   const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n < 8 ? n : 8)), lanes);
-  const __m256i vcorr = params.correction != nullptr ? _mm256_maskload_epi32(params.correction, mask)
-                                                     : _mm256_setzero_si256();
+  const __m256i vcorr =
+      params.correction != nullptr ? _mm256_maskload_epi32(params.correction, mask) : _mm256_setzero_si256();
   const __m256 vm = _mm256_maskload_ps(params.multiplier, mask);
   const __m256 vb = _mm256_maskload_ps(params.bias, mask);
   const __m256 vmin = _mm256_set1_ps(params.min);
@@ -99,12 +99,18 @@ void gemm_rows(size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* 
 void qu8_qs8_gemm_ukernel_6x8c4__avx2(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* w,
                                       void* out, size_t ldc, const RequantParams& params, bool float_out) {
   switch (m) {
-    case 1: return gemm_rows<1>(n, kc, a, lda, w, out, ldc, params, float_out);
-    case 2: return gemm_rows<2>(n, kc, a, lda, w, out, ldc, params, float_out);
-    case 3: return gemm_rows<3>(n, kc, a, lda, w, out, ldc, params, float_out);
-    case 4: return gemm_rows<4>(n, kc, a, lda, w, out, ldc, params, float_out);
-    case 5: return gemm_rows<5>(n, kc, a, lda, w, out, ldc, params, float_out);
-    default: return gemm_rows<6>(n, kc, a, lda, w, out, ldc, params, float_out);
+    case 1:
+      return gemm_rows<1>(n, kc, a, lda, w, out, ldc, params, float_out);
+    case 2:
+      return gemm_rows<2>(n, kc, a, lda, w, out, ldc, params, float_out);
+    case 3:
+      return gemm_rows<3>(n, kc, a, lda, w, out, ldc, params, float_out);
+    case 4:
+      return gemm_rows<4>(n, kc, a, lda, w, out, ldc, params, float_out);
+    case 5:
+      return gemm_rows<5>(n, kc, a, lda, w, out, ldc, params, float_out);
+    default:
+      return gemm_rows<6>(n, kc, a, lda, w, out, ldc, params, float_out);
   }
 }
 
@@ -117,8 +123,8 @@ void qu8_qs8_gemm_unpack__avx2(const uint8_t* packed, int8_t* panel, size_t byte
   const auto load = [](const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
   const auto store = [](int8_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); };
   if (bits == 4) {
-    const __m256i lut = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6,
-                                         7, -8, -7, -6, -5, -4, -3, -2, -1);
+    const __m256i lut = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7,
+                                         -8, -7, -6, -5, -4, -3, -2, -1);
     const __m256i low = _mm256_set1_epi8(0x0F);
     for (size_t e = 0; e < bytes_unpacked; e += 128, packed += 64, panel += 128) {
       _mm_prefetch(reinterpret_cast<const char*>(packed) + kPrefetchBytes, _MM_HINT_T0);

@@ -57,7 +57,7 @@ inline __m512i top_field(__m512i v, unsigned shift, __m512i mask) {
 // The k loops are written with one named variable per accumulator and row pointer (macros over the row list):
 // GCC 12 keeps an array of zmm accumulators in registers only by copying it around the loop.
 #define ARQ_DECLARE_ROW(i)                  \
-  const uint8_t* a##i = a + (i) * lda;      \
+  const uint8_t* a##i = a + (i)*lda;        \
   __m512i c##i##0 = _mm512_setzero_si512(); \
   __m512i c##i##1 = _mm512_setzero_si512();
 #define ARQ_STEP_ROW(i)                                         \
@@ -69,8 +69,8 @@ inline __m512i top_field(__m512i v, unsigned shift, __m512i mask) {
 #define ARQ_SAVE_ROW(i) \
   acc[i][0] = c##i##0;  \
   acc[i][1] = c##i##1;
-#define ARQ_TILE_SIGNATURE(NAME)                                                                                  \
-  void NAME(size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* w, void* out, size_t ldc,           \
+#define ARQ_TILE_SIGNATURE(NAME)                                                                       \
+  void NAME(size_t n, size_t kc, const uint8_t* a, size_t lda, const int8_t* w, void* out, size_t ldc, \
             const RequantParams& params, bool float_out)
 #define ARQ_STORE(MR, ROWS, SHIFT) \
   __m512i acc[MR][2];              \
@@ -78,60 +78,60 @@ inline __m512i top_field(__m512i v, unsigned shift, __m512i mask) {
   store_tile<MR, 2, SHIFT>(acc, n, out, ldc, params, float_out);
 
 // int8 panel.
-#define ARQ_TILE_S8(NAME, MR, ROWS)                    \
-  ARQ_TILE_SIGNATURE(NAME) {                           \
-    ROWS(ARQ_DECLARE_ROW)                              \
-    for (size_t g = 0; g < kc; g += 4, w += 128) {     \
-      prefetch_weights(w);                             \
-      prefetch_weights(w + 64);                        \
-      const __m512i w0 = _mm512_loadu_si512(w);        \
-      const __m512i w1 = _mm512_loadu_si512(w + 64);   \
-      ROWS(ARQ_STEP_ROW)                               \
-    }                                                  \
-    ARQ_STORE(MR, ROWS, 0)                             \
+#define ARQ_TILE_S8(NAME, MR, ROWS)                  \
+  ARQ_TILE_SIGNATURE(NAME) {                         \
+    ROWS(ARQ_DECLARE_ROW)                            \
+    for (size_t g = 0; g < kc; g += 4, w += 128) {   \
+      prefetch_weights(w);                           \
+      prefetch_weights(w + 64);                      \
+      const __m512i w0 = _mm512_loadu_si512(w);      \
+      const __m512i w1 = _mm512_loadu_si512(w + 64); \
+      ROWS(ARQ_STEP_ROW)                             \
+    }                                                \
+    ARQ_STORE(MR, ROWS, 0)                           \
   }
 // 4-bit storage (w points at the stored panel): sums scaled by 16.
-#define ARQ_TILE_S4(NAME, MR, ROWS)                                   \
-  ARQ_TILE_SIGNATURE(NAME) {                                          \
-    const __m512i mask = _mm512_set1_epi8(static_cast<char>(0xF0));   \
-    ROWS(ARQ_DECLARE_ROW)                                             \
-    for (size_t g = 0; g < kc; g += 4, w += 64) {                     \
-      prefetch_weights(w);                                            \
-      const __m512i v = _mm512_loadu_si512(w);                        \
-      const __m512i w0 = top_field(v, 4, mask);                       \
-      const __m512i w1 = top_field(v, 0, mask);                       \
-      ROWS(ARQ_STEP_ROW)                                              \
-    }                                                                 \
-    ARQ_STORE(MR, ROWS, 4)                                            \
+#define ARQ_TILE_S4(NAME, MR, ROWS)                                 \
+  ARQ_TILE_SIGNATURE(NAME) {                                        \
+    const __m512i mask = _mm512_set1_epi8(static_cast<char>(0xF0)); \
+    ROWS(ARQ_DECLARE_ROW)                                           \
+    for (size_t g = 0; g < kc; g += 4, w += 64) {                   \
+      prefetch_weights(w);                                          \
+      const __m512i v = _mm512_loadu_si512(w);                      \
+      const __m512i w0 = top_field(v, 4, mask);                     \
+      const __m512i w1 = top_field(v, 0, mask);                     \
+      ROWS(ARQ_STEP_ROW)                                            \
+    }                                                               \
+    ARQ_STORE(MR, ROWS, 4)                                          \
   }
 // 2-bit storage (w points at the stored panel): sums scaled by 64. An odd last k-group (the first half of the last
 // block) is done first, so the k loop has no tail after it (GCC would copy the accumulators around the loop).
-#define ARQ_TILE_S2(NAME, MR, ROWS)                                   \
-  ARQ_TILE_SIGNATURE(NAME) {                                          \
-    const __m512i mask = _mm512_set1_epi8(static_cast<char>(0xC0));   \
-    ROWS(ARQ_DECLARE_ROW)                                             \
-    const size_t pairs_end = kc / 8 * 8;                              \
-    if (pairs_end != kc) {                                            \
-      const size_t g = pairs_end;                                     \
-      const __m512i v = _mm512_loadu_si512(w + pairs_end / 8 * 64);   \
-      const __m512i w0 = top_field(v, 6, mask);                       \
-      const __m512i w1 = top_field(v, 4, mask);                       \
-      ROWS(ARQ_STEP_ROW)                                              \
-    }                                                                 \
-    for (size_t g = 0; g < pairs_end; g += 4, w += 64) {              \
-      prefetch_weights(w);                                            \
-      const __m512i v = _mm512_loadu_si512(w);                        \
-      {                                                               \
-        const __m512i w0 = top_field(v, 6, mask);                     \
-        const __m512i w1 = top_field(v, 4, mask);                     \
-        ROWS(ARQ_STEP_ROW)                                            \
-      }                                                               \
-      g += 4;                                                         \
-      const __m512i w0 = top_field(v, 2, mask);                       \
-      const __m512i w1 = top_field(v, 0, mask);                       \
-      ROWS(ARQ_STEP_ROW)                                              \
-    }                                                                 \
-    ARQ_STORE(MR, ROWS, 6)                                            \
+#define ARQ_TILE_S2(NAME, MR, ROWS)                                 \
+  ARQ_TILE_SIGNATURE(NAME) {                                        \
+    const __m512i mask = _mm512_set1_epi8(static_cast<char>(0xC0)); \
+    ROWS(ARQ_DECLARE_ROW)                                           \
+    const size_t pairs_end = kc / 8 * 8;                            \
+    if (pairs_end != kc) {                                          \
+      const size_t g = pairs_end;                                   \
+      const __m512i v = _mm512_loadu_si512(w + pairs_end / 8 * 64); \
+      const __m512i w0 = top_field(v, 6, mask);                     \
+      const __m512i w1 = top_field(v, 4, mask);                     \
+      ROWS(ARQ_STEP_ROW)                                            \
+    }                                                               \
+    for (size_t g = 0; g < pairs_end; g += 4, w += 64) {            \
+      prefetch_weights(w);                                          \
+      const __m512i v = _mm512_loadu_si512(w);                      \
+      {                                                             \
+        const __m512i w0 = top_field(v, 6, mask);                   \
+        const __m512i w1 = top_field(v, 4, mask);                   \
+        ROWS(ARQ_STEP_ROW)                                          \
+      }                                                             \
+      g += 4;                                                       \
+      const __m512i w0 = top_field(v, 2, mask);                     \
+      const __m512i w1 = top_field(v, 0, mask);                     \
+      ROWS(ARQ_STEP_ROW)                                            \
+    }                                                               \
+    ARQ_STORE(MR, ROWS, 6)                                          \
   }
 
 // int8 panel, A read through row pointers and per-tap offsets (the indirect contract of qgemm.h): the same k-groups
@@ -141,30 +141,30 @@ inline __m512i top_field(__m512i v, unsigned shift, __m512i mask) {
   __m512i c##i##0 = _mm512_setzero_si512(); \
   __m512i c##i##1 = _mm512_setzero_si512();
 #define ARQ_ITAP_ROW(i) const uint8_t* a##i = rows[i] + o;
-#define ARQ_ITILE_S8(NAME, MR, ROWS)                                                                               \
-  void NAME(size_t n, size_t taps, size_t cg, const uint8_t* const* rows, const ptrdiff_t* tap_offsets,            \
-            const int8_t* w, void* out, size_t ldc, const RequantParams& params, bool float_out) {                 \
-    ROWS(ARQ_IDECLARE_ROW)                                                                                         \
-    for (size_t t = 0; t < taps; ++t) {                                                                            \
-      const ptrdiff_t o = tap_offsets[t];                                                                          \
-      ROWS(ARQ_ITAP_ROW)                                                                                           \
-      for (size_t g = 0; g < cg; g += 4, w += 128) {                                                               \
-        const __m512i w0 = _mm512_loadu_si512(w);                                                                  \
-        const __m512i w1 = _mm512_loadu_si512(w + 64);                                                             \
-        ROWS(ARQ_STEP_ROW)                                                                                         \
-      }                                                                                                            \
-    }                                                                                                              \
-    ARQ_STORE(MR, ROWS, 0)                                                                                         \
+#define ARQ_ITILE_S8(NAME, MR, ROWS)                                                                    \
+  void NAME(size_t n, size_t taps, size_t cg, const uint8_t* const* rows, const ptrdiff_t* tap_offsets, \
+            const int8_t* w, void* out, size_t ldc, const RequantParams& params, bool float_out) {      \
+    ROWS(ARQ_IDECLARE_ROW)                                                                              \
+    for (size_t t = 0; t < taps; ++t) {                                                                 \
+      const ptrdiff_t o = tap_offsets[t];                                                               \
+      ROWS(ARQ_ITAP_ROW)                                                                                \
+      for (size_t g = 0; g < cg; g += 4, w += 128) {                                                    \
+        const __m512i w0 = _mm512_loadu_si512(w);                                                       \
+        const __m512i w1 = _mm512_loadu_si512(w + 64);                                                  \
+        ROWS(ARQ_STEP_ROW)                                                                              \
+      }                                                                                                 \
+    }                                                                                                   \
+    ARQ_STORE(MR, ROWS, 0)                                                                              \
   }
 
-#define ARQ_ALL_ROWS(TILE, PREFIX)                                                              \
-  TILE(PREFIX##1, 1, ARQ_VNNI_ROWS_1)                                                                \
-  TILE(PREFIX##2, 2, ARQ_VNNI_ROWS_2)                                                                \
-  TILE(PREFIX##3, 3, ARQ_VNNI_ROWS_3)                                                                \
-  TILE(PREFIX##4, 4, ARQ_VNNI_ROWS_4)                                                                \
-  TILE(PREFIX##5, 5, ARQ_VNNI_ROWS_5)                                                                \
-  TILE(PREFIX##6, 6, ARQ_VNNI_ROWS_6)                                                                \
-  TILE(PREFIX##7, 7, ARQ_VNNI_ROWS_7)                                                                \
+#define ARQ_ALL_ROWS(TILE, PREFIX)    \
+  TILE(PREFIX##1, 1, ARQ_VNNI_ROWS_1) \
+  TILE(PREFIX##2, 2, ARQ_VNNI_ROWS_2) \
+  TILE(PREFIX##3, 3, ARQ_VNNI_ROWS_3) \
+  TILE(PREFIX##4, 4, ARQ_VNNI_ROWS_4) \
+  TILE(PREFIX##5, 5, ARQ_VNNI_ROWS_5) \
+  TILE(PREFIX##6, 6, ARQ_VNNI_ROWS_6) \
+  TILE(PREFIX##7, 7, ARQ_VNNI_ROWS_7) \
   TILE(PREFIX##8, 8, ARQ_VNNI_ROWS_8)
 
 ARQ_ALL_ROWS(ARQ_TILE_S8, s8_rows)
@@ -174,16 +174,24 @@ ARQ_ALL_ROWS(ARQ_ITILE_S8, i8_rows)
 
 }  // namespace
 
-#define ARQ_DISPATCH(PREFIX)                                                  \
-  switch (m) {                                                                \
-    case 1: return PREFIX##1(n, kc, a, lda, w, out, ldc, params, float_out);  \
-    case 2: return PREFIX##2(n, kc, a, lda, w, out, ldc, params, float_out);  \
-    case 3: return PREFIX##3(n, kc, a, lda, w, out, ldc, params, float_out);  \
-    case 4: return PREFIX##4(n, kc, a, lda, w, out, ldc, params, float_out);  \
-    case 5: return PREFIX##5(n, kc, a, lda, w, out, ldc, params, float_out);  \
-    case 6: return PREFIX##6(n, kc, a, lda, w, out, ldc, params, float_out);  \
-    case 7: return PREFIX##7(n, kc, a, lda, w, out, ldc, params, float_out);  \
-    default: return PREFIX##8(n, kc, a, lda, w, out, ldc, params, float_out); \
+#define ARQ_DISPATCH(PREFIX)                                           \
+  switch (m) {                                                         \
+    case 1:                                                            \
+      return PREFIX##1(n, kc, a, lda, w, out, ldc, params, float_out); \
+    case 2:                                                            \
+      return PREFIX##2(n, kc, a, lda, w, out, ldc, params, float_out); \
+    case 3:                                                            \
+      return PREFIX##3(n, kc, a, lda, w, out, ldc, params, float_out); \
+    case 4:                                                            \
+      return PREFIX##4(n, kc, a, lda, w, out, ldc, params, float_out); \
+    case 5:                                                            \
+      return PREFIX##5(n, kc, a, lda, w, out, ldc, params, float_out); \
+    case 6:                                                            \
+      return PREFIX##6(n, kc, a, lda, w, out, ldc, params, float_out); \
+    case 7:                                                            \
+      return PREFIX##7(n, kc, a, lda, w, out, ldc, params, float_out); \
+    default:                                                           \
+      return PREFIX##8(n, kc, a, lda, w, out, ldc, params, float_out); \
   }
 
 void qu8_qs8_gemm_ukernel_8x32c4__avx512vnni(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda,
@@ -202,16 +210,24 @@ void qu8_qs8_gemm_ukernel_8x32c4s2__avx512vnni(size_t m, size_t n, size_t kc, co
   ARQ_DISPATCH(s2_rows)
 }
 
-#define ARQ_IDISPATCH(PREFIX)                                                                    \
-  switch (m) {                                                                                   \
-    case 1: return PREFIX##1(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
-    case 2: return PREFIX##2(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
-    case 3: return PREFIX##3(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
-    case 4: return PREFIX##4(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
-    case 5: return PREFIX##5(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
-    case 6: return PREFIX##6(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
-    case 7: return PREFIX##7(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);    \
-    default: return PREFIX##8(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out);   \
+#define ARQ_IDISPATCH(PREFIX)                                                           \
+  switch (m) {                                                                          \
+    case 1:                                                                             \
+      return PREFIX##1(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out); \
+    case 2:                                                                             \
+      return PREFIX##2(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out); \
+    case 3:                                                                             \
+      return PREFIX##3(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out); \
+    case 4:                                                                             \
+      return PREFIX##4(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out); \
+    case 5:                                                                             \
+      return PREFIX##5(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out); \
+    case 6:                                                                             \
+      return PREFIX##6(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out); \
+    case 7:                                                                             \
+      return PREFIX##7(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out); \
+    default:                                                                            \
+      return PREFIX##8(n, taps, cg, rows, tap_offsets, w, out, ldc, params, float_out); \
   }
 
 void qu8_qs8_igemm_ukernel_8x32c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* const* rows,

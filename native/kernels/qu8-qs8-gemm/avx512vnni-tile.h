@@ -3,12 +3,11 @@
 // named zmm accumulator per row and column vector in registers. Include only from files built with the AVX-512 flags.
 #pragma once
 
-#include "common/avx512-intrinsics.h"
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "common/avx512-intrinsics.h"
 #include "kernels/pack-avx512.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
 
@@ -66,8 +65,7 @@ inline void store_tile(const __m512i (&acc)[kMr][kNv], size_t n, void* out, size
         const __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(corrected), vm[j], vb[j]);
         q[k] = _mm512_cvtps_epi32(_mm512_min_ps(vmax, y));  // (vmax, y): a NaN y ends at min, as in requant_code
       }
-      _mm512_storeu_si512(static_cast<uint8_t*>(out) + 16 * v,
-                          pack_codes_clamp_below(q, min_bytes));
+      _mm512_storeu_si512(static_cast<uint8_t*>(out) + 16 * v, pack_codes_clamp_below(q, min_bytes));
     }
     return;
   }

@@ -25,25 +25,26 @@ void qu8_qs8_igemm_ukernel_8x32c4__avx512vnni(size_t m, size_t n, size_t taps, s
                                               const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
                                               const RequantParams& params, bool float_out);
 void qu8_qs8_gemm_ukernel_12x16c4__avx512vnni(size_t m, size_t n, size_t kc, const uint8_t* a, size_t lda,
-                                             const int8_t* w, void* out, size_t ldc, const RequantParams& params,
-                                             bool float_out);
+                                              const int8_t* w, void* out, size_t ldc, const RequantParams& params,
+                                              bool float_out);
 void qu8_qs8_igemm_ukernel_12x16c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* const* rows,
-                                              const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
-                                              const RequantParams& params, bool float_out);
+                                               const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,
+                                               const RequantParams& params, bool float_out);
 void qu8_qs8_sgemm_ukernel_8x32c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* a,
-                                             size_t row_stride, const ptrdiff_t* tap_offsets, const int8_t* w,
-                                             void* out, size_t ldc, const RequantParams& params, bool float_out);
-void qu8_qs8_sgemm_ukernel_16x16c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* a,
                                               size_t row_stride, const ptrdiff_t* tap_offsets, const int8_t* w,
                                               void* out, size_t ldc, const RequantParams& params, bool float_out);
+void qu8_qs8_sgemm_ukernel_16x16c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* a,
+                                               size_t row_stride, const ptrdiff_t* tap_offsets, const int8_t* w,
+                                               void* out, size_t ldc, const RequantParams& params, bool float_out);
 void qu8_qs8_gemm_unpack__scalar(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
 void qu8_qs8_gemm_unpack__avx2(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
 void qu8_qs8_gemm_unpack__avx512vnni(const uint8_t* packed, int8_t* panel, size_t bytes_unpacked, int wbits);
 
 namespace {
 
-const QGemmConfig kScalarConfig{"qu8_qs8_gemm_ukernel_4x8c4__scalar", Isa::kScalar, 4, 8, 4,
-                                qu8_qs8_gemm_ukernel_4x8c4__scalar, qu8_qs8_gemm_unpack__scalar};
+const QGemmConfig kScalarConfig{
+    "qu8_qs8_gemm_ukernel_4x8c4__scalar", Isa::kScalar, 4, 8, 4, qu8_qs8_gemm_ukernel_4x8c4__scalar,
+    qu8_qs8_gemm_unpack__scalar};
 // AVX2 has no direct sub-byte kernels: sign-extending 4-/2-bit fields in registers costs extra shifts that compete
 // with vpmaddwd at every M, more than unpacking into scratch once per row block (docs/benchmarks.md).
 const QGemmConfig kAvx2Config{"qu8_qs8_gemm_ukernel_6x8c4__avx2", Isa::kAvx2, 6, 8, 4, qu8_qs8_gemm_ukernel_6x8c4__avx2,
@@ -84,9 +85,12 @@ const QGemmConfig kAvx512VnniNarrowConfig{"qu8_qs8_gemm_ukernel_12x16c4__avx512v
 
 const QGemmConfig& qgemm_config(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512Vnni: return kAvx512VnniConfig;
-    case Isa::kAvx2: return kAvx2Config;
-    case Isa::kScalar: break;
+    case Isa::kAvx512Vnni:
+      return kAvx512VnniConfig;
+    case Isa::kAvx2:
+      return kAvx2Config;
+    case Isa::kScalar:
+      break;
   }
   return kScalarConfig;
 }
@@ -157,8 +161,10 @@ void qgemm(const QGemmConfig& config, size_t m, const uint8_t* a, size_t lda, co
   const size_t kc = w.kc;
   const size_t out_elem = float_out ? sizeof(float) : sizeof(uint8_t);
   const int bits = qgemm_storage_bits(w.wbits);
-  const QGemmUkernel direct =
-      kc > kQGemmDirectMaxKc ? nullptr : bits == 4 ? config.ukernel_s4 : bits == 2 ? config.ukernel_s2 : nullptr;
+  const QGemmUkernel direct = kc > kQGemmDirectMaxKc ? nullptr
+                              : bits == 4            ? config.ukernel_s4
+                              : bits == 2            ? config.ukernel_s2
+                                                     : nullptr;
   size_t block_rows = kABlockBytes / kc / mr * mr;
   if (block_rows < mr) block_rows = mr;
   for (size_t mb0 = 0; mb0 < m; mb0 += block_rows) {
@@ -180,8 +186,8 @@ void qgemm(const QGemmConfig& config, size_t m, const uint8_t* a, size_t lda, co
                             params.correction != nullptr ? params.correction + n0 : nullptr, params.min, params.max};
       for (size_t m0 = mb0; m0 < mb_end; m0 += mr) {
         const size_t rows = mb_end - m0 < mr ? mb_end - m0 : mr;
-        ukernel(rows, nb, kc, a + m0 * lda, lda, panel, static_cast<uint8_t*>(out) + (m0 * ldc + n0) * out_elem,
-                ldc, p, float_out);
+        ukernel(rows, nb, kc, a + m0 * lda, lda, panel, static_cast<uint8_t*>(out) + (m0 * ldc + n0) * out_elem, ldc, p,
+                float_out);
       }
     }
   }

@@ -37,8 +37,9 @@ uint64_t dot_peak_scalar(uint64_t iterations) {
       const uint32_t v = static_cast<uint32_t>(acc[j]) * static_cast<uint32_t>(a) + static_cast<uint32_t>(b);
       acc[j] = static_cast<int32_t>(v);
     }
-    asm volatile("" : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3]), "+r"(acc[4]), "+r"(acc[5]),
-                 "+r"(acc[6]), "+r"(acc[7]));
+    asm volatile(""
+                 : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3]), "+r"(acc[4]), "+r"(acc[5]), "+r"(acc[6]),
+                   "+r"(acc[7]));
   }
   int32_t sum = 0;
   for (int j = 0; j < kAcc; ++j) sum ^= acc[j];
@@ -51,9 +52,12 @@ uint64_t dot_peak_scalar(uint64_t iterations) {
 
 uint64_t qu8_qs8_dot_peak(Isa isa, uint64_t iterations) {
   switch (isa) {
-    case Isa::kAvx512Vnni: return qu8_qs8_dot_peak__avx512vnni(iterations);
-    case Isa::kAvx2: return qu8_qs8_dot_peak__avx2(iterations);
-    case Isa::kScalar: break;
+    case Isa::kAvx512Vnni:
+      return qu8_qs8_dot_peak__avx512vnni(iterations);
+    case Isa::kAvx2:
+      return qu8_qs8_dot_peak__avx2(iterations);
+    case Isa::kScalar:
+      break;
   }
   return dot_peak_scalar(iterations);
 }

@@ -24,11 +24,11 @@ uint64_t qu8_qs8_dot_peak(Isa isa, uint64_t iterations);
 // up, then each of `count` rounds runs STEP(T, ACC) for accumulators ACC = 0..11 (temporaries T = 12 and 13 in turn),
 // and EXIT runs once at the end; xmm0-15 (and their ymm halves) are clobbered. Only the statement's frame is here:
 // the instructions (SETUP, STEP, EXIT) stay in the file built for their level.
-#define ARQ_DOT_PEAK_12(count, SETUP, STEP, EXIT)                                                                    \
-  asm volatile(SETUP "1:\n\t" STEP(12, 0) STEP(13, 1) STEP(12, 2) STEP(13, 3) STEP(12, 4) STEP(13, 5) STEP(12, 6)  \
-                   STEP(13, 7) STEP(12, 8) STEP(13, 9) STEP(12, 10) STEP(13, 11) "dec %0\n\tjnz 1b\n\t" EXIT        \
-               : "+r"(count)                                                                                         \
-               :                                                                                                     \
-               : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",       \
+#define ARQ_DOT_PEAK_12(count, SETUP, STEP, EXIT)                                                                 \
+  asm volatile(SETUP "1:\n\t" STEP(12, 0) STEP(13, 1) STEP(12, 2) STEP(13, 3) STEP(12, 4) STEP(13, 5) STEP(12, 6) \
+                   STEP(13, 7) STEP(12, 8) STEP(13, 9) STEP(12, 10) STEP(13, 11) "dec %0\n\tjnz 1b\n\t" EXIT      \
+               : "+r"(count)                                                                                      \
+               :                                                                                                  \
+               : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",   \
                  "xmm11", "xmm12", "xmm13", "xmm14", "xmm15")
 #endif

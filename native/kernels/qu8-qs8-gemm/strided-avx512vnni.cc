@@ -42,20 +42,19 @@ using vnni::store_tile;
 // vectors of one k-group, one row's step and the hand-over to store_tile.
 #define ARQ_N16_DECLARE(i) __m512i c##i = init0;
 #define ARQ_N16_WEIGHTS const __m512i w0 = _mm512_loadu_si512(w);
-#define ARQ_N16_STEP(i) \
-  c##i = _mm512_dpbusd_epi32(c##i, _mm512_set1_epi32(load_dword(p + (i) * ARQ_STRIDE + g)), w0);
+#define ARQ_N16_STEP(i) c##i = _mm512_dpbusd_epi32(c##i, _mm512_set1_epi32(load_dword(p + (i)*ARQ_STRIDE + g)), w0);
 #define ARQ_N16_SAVE(i) acc[i][0] = c##i;
 #define ARQ_N32_DECLARE(i) \
   __m512i c##i##0 = init0; \
   __m512i c##i##1 = init1;
-#define ARQ_N32_WEIGHTS                          \
-  const __m512i w0 = _mm512_loadu_si512(w);      \
+#define ARQ_N32_WEIGHTS                     \
+  const __m512i w0 = _mm512_loadu_si512(w); \
   const __m512i w1 = _mm512_loadu_si512(w + 64);
-#define ARQ_N32_STEP(i)                                                         \
-  {                                                                             \
-    const __m512i va = _mm512_set1_epi32(load_dword(p + (i) * ARQ_STRIDE + g)); \
-    c##i##0 = _mm512_dpbusd_epi32(c##i##0, va, w0);                             \
-    c##i##1 = _mm512_dpbusd_epi32(c##i##1, va, w1);                             \
+#define ARQ_N32_STEP(i)                                                       \
+  {                                                                           \
+    const __m512i va = _mm512_set1_epi32(load_dword(p + (i)*ARQ_STRIDE + g)); \
+    c##i##0 = _mm512_dpbusd_epi32(c##i##0, va, w0);                           \
+    c##i##1 = _mm512_dpbusd_epi32(c##i##1, va, w1);                           \
   }
 #define ARQ_N32_SAVE(i) \
   acc[i][0] = c##i##0;  \
@@ -69,46 +68,45 @@ using vnni::store_tile;
   c##i = _mm512_dpbusd_epi32(c##i, _mm512_set1_epi32(load_dword(p + ((i) + 2) * ARQ_STRIDE + g)), w2);
 
 // One tile of MR rows and NV column vectors (N = 16 or 32) over every tap and k-group.
-#define ARQ_TILE(N, NV, MR, ROWS)                                                                                  \
-  template <size_t kStride>                                                                                        \
-  void n##N##_rows##MR(size_t n, size_t taps, size_t cg, const uint8_t* a, size_t row_stride,                      \
-                       const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,                       \
-                       const RequantParams& params, bool float_out) {                                              \
-    const __m512i init0 = negated_correction(params, n, 0);                                                        \
-    [[maybe_unused]] const __m512i init1 = (NV) > 1 ? negated_correction(params, n, 1) : init0;                    \
-    ROWS(ARQ_N##N##_DECLARE)                                                                                       \
-    for (size_t t = 0; t < taps; ++t) {                                                                            \
-      const uint8_t* p = a + tap_offsets[t];                                                                       \
-      for (size_t g = 0; g < cg; g += 4, w += 64 * (NV)) {                                                         \
-        ARQ_N##N##_WEIGHTS                                                                                         \
-        ROWS(ARQ_N##N##_STEP)                                                                                      \
-      }                                                                                                            \
-    }                                                                                                              \
-    __m512i acc[MR][NV];                                                                                           \
-    ROWS(ARQ_N##N##_SAVE)                                                                                          \
-    store_tile<MR, NV, 0, true>(acc, n, out, ldc, params, float_out);                                              \
+#define ARQ_TILE(N, NV, MR, ROWS)                                                               \
+  template <size_t kStride>                                                                     \
+  void n##N##_rows##MR(size_t n, size_t taps, size_t cg, const uint8_t* a, size_t row_stride,   \
+                       const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc,    \
+                       const RequantParams& params, bool float_out) {                           \
+    const __m512i init0 = negated_correction(params, n, 0);                                     \
+    [[maybe_unused]] const __m512i init1 = (NV) > 1 ? negated_correction(params, n, 1) : init0; \
+    ROWS(ARQ_N##N##_DECLARE)                                                                    \
+    for (size_t t = 0; t < taps; ++t) {                                                         \
+      const uint8_t* p = a + tap_offsets[t];                                                    \
+      for (size_t g = 0; g < cg; g += 4, w += 64 * (NV)) {                                      \
+        ARQ_N##N##_WEIGHTS ROWS(ARQ_N##N##_STEP)                                                \
+      }                                                                                         \
+    }                                                                                           \
+    __m512i acc[MR][NV];                                                                        \
+    ROWS(ARQ_N##N##_SAVE)                                                                       \
+    store_tile<MR, NV, 0, true>(acc, n, out, ldc, params, float_out);                           \
   }
 // The 16-column tile of MR rows for 3-tap kernel rows of stride 1 (cg = 3 * row_stride): per tap (kernel row) and
 // channel group g, the panel vectors of the three taps' k-groups (k = tap * row_stride + g), then ARQ_KW3_STEP.
-#define ARQ_KW3_TILE(MR, ROWS)                                                                                     \
-  template <size_t kStride>                                                                                        \
-  void kw3_rows##MR(size_t n, size_t taps, size_t /*cg*/, const uint8_t* a, size_t row_stride,                     \
+#define ARQ_KW3_TILE(MR, ROWS)                                                                                         \
+  template <size_t kStride>                                                                                            \
+  void kw3_rows##MR(size_t n, size_t taps, size_t /*cg*/, const uint8_t* a, size_t row_stride,                         \
                     const ptrdiff_t* tap_offsets, const int8_t* w, void* out, size_t ldc, const RequantParams& params, \
-                    bool float_out) {                                                                              \
-    const __m512i init0 = negated_correction(params, n, 0);                                                        \
-    ROWS(ARQ_N16_DECLARE)                                                                                          \
-    for (size_t t = 0; t < taps; ++t, w += 3 * 16 * ARQ_STRIDE) {                                                  \
-      const uint8_t* p = a + tap_offsets[t];                                                                       \
-      for (size_t g = 0; g < ARQ_STRIDE; g += 4) {                                                                 \
-        const __m512i w0 = _mm512_loadu_si512(w + 16 * g);                                                         \
-        const __m512i w1 = _mm512_loadu_si512(w + 16 * (ARQ_STRIDE + g));                                          \
-        const __m512i w2 = _mm512_loadu_si512(w + 16 * (2 * ARQ_STRIDE + g));                                      \
-        ROWS(ARQ_KW3_STEP)                                                                                         \
-      }                                                                                                            \
-    }                                                                                                              \
-    __m512i acc[MR][1];                                                                                            \
-    ROWS(ARQ_N16_SAVE)                                                                                             \
-    store_tile<MR, 1, 0, true>(acc, n, out, ldc, params, float_out);                                               \
+                    bool float_out) {                                                                                  \
+    const __m512i init0 = negated_correction(params, n, 0);                                                            \
+    ROWS(ARQ_N16_DECLARE)                                                                                              \
+    for (size_t t = 0; t < taps; ++t, w += 3 * 16 * ARQ_STRIDE) {                                                      \
+      const uint8_t* p = a + tap_offsets[t];                                                                           \
+      for (size_t g = 0; g < ARQ_STRIDE; g += 4) {                                                                     \
+        const __m512i w0 = _mm512_loadu_si512(w + 16 * g);                                                             \
+        const __m512i w1 = _mm512_loadu_si512(w + 16 * (ARQ_STRIDE + g));                                              \
+        const __m512i w2 = _mm512_loadu_si512(w + 16 * (2 * ARQ_STRIDE + g));                                          \
+        ROWS(ARQ_KW3_STEP)                                                                                             \
+      }                                                                                                                \
+    }                                                                                                                  \
+    __m512i acc[MR][1];                                                                                                \
+    ROWS(ARQ_N16_SAVE)                                                                                                 \
+    store_tile<MR, 1, 0, true>(acc, n, out, ldc, params, float_out);                                                   \
   }
 #define ARQ_N16_TILE(MR, ROWS) ARQ_TILE(16, 1, MR, ROWS) ARQ_KW3_TILE(MR, ROWS)
 #define ARQ_N32_TILE(MR, ROWS) ARQ_TILE(32, 2, MR, ROWS)
@@ -141,10 +139,12 @@ ARQ_N32_TILE(8, ARQ_VNNI_ROWS_8)
 using Tile = void (*)(size_t, size_t, size_t, const uint8_t*, size_t, const ptrdiff_t*, const int8_t*, void*, size_t,
                       const RequantParams&, bool);
 // Tiles indexed by the row count (index 0 unused), for stride S (0: at run time).
-#define ARQ_TILES_16(F)                                                                                          \
-  {F##_rows1<S>,  F##_rows1<S>,  F##_rows2<S>,  F##_rows3<S>,  F##_rows4<S>,  F##_rows5<S>,                      \
-   F##_rows6<S>,  F##_rows7<S>,  F##_rows8<S>,  F##_rows9<S>,  F##_rows10<S>, F##_rows11<S>,                     \
-   F##_rows12<S>, F##_rows13<S>, F##_rows14<S>, F##_rows15<S>, F##_rows16<S>}
+#define ARQ_TILES_16(F)                                                                                             \
+  {                                                                                                                 \
+    F##_rows1<S>, F##_rows1<S>, F##_rows2<S>, F##_rows3<S>, F##_rows4<S>, F##_rows5<S>, F##_rows6<S>, F##_rows7<S>, \
+        F##_rows8<S>, F##_rows9<S>, F##_rows10<S>, F##_rows11<S>, F##_rows12<S>, F##_rows13<S>, F##_rows14<S>,      \
+        F##_rows15<S>, F##_rows16<S>                                                                                \
+  }
 template <size_t S>
 struct N16Tiles {
   static constexpr Tile at[] = ARQ_TILES_16(n16);
@@ -163,20 +163,26 @@ struct N32Tiles {
 template <template <size_t> class Tiles>
 Tile pick_tile(size_t rows, size_t row_stride) {
   switch (row_stride) {
-    case 4: return Tiles<4>::at[rows];
-    case 16: return Tiles<16>::at[rows];
-    case 32: return Tiles<32>::at[rows];
-    case 64: return Tiles<64>::at[rows];
-    case 128: return Tiles<128>::at[rows];
-    default: return Tiles<0>::at[rows];
+    case 4:
+      return Tiles<4>::at[rows];
+    case 16:
+      return Tiles<16>::at[rows];
+    case 32:
+      return Tiles<32>::at[rows];
+    case 64:
+      return Tiles<64>::at[rows];
+    case 128:
+      return Tiles<128>::at[rows];
+    default:
+      return Tiles<0>::at[rows];
   }
 }
 
 }  // namespace
 
 void qu8_qs8_sgemm_ukernel_16x16c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* a,
-                                              size_t row_stride, const ptrdiff_t* tap_offsets, const int8_t* w,
-                                              void* out, size_t ldc, const RequantParams& params, bool float_out) {
+                                               size_t row_stride, const ptrdiff_t* tap_offsets, const int8_t* w,
+                                               void* out, size_t ldc, const RequantParams& params, bool float_out) {
   const size_t rows = m < 16 ? m : 16;
   const Tile tile =
       cg == 3 * row_stride ? pick_tile<Kw3Tiles>(rows, row_stride) : pick_tile<N16Tiles>(rows, row_stride);
@@ -184,8 +190,8 @@ void qu8_qs8_sgemm_ukernel_16x16c4__avx512vnni(size_t m, size_t n, size_t taps, 
 }
 
 void qu8_qs8_sgemm_ukernel_8x32c4__avx512vnni(size_t m, size_t n, size_t taps, size_t cg, const uint8_t* a,
-                                             size_t row_stride, const ptrdiff_t* tap_offsets, const int8_t* w,
-                                             void* out, size_t ldc, const RequantParams& params, bool float_out) {
+                                              size_t row_stride, const ptrdiff_t* tap_offsets, const int8_t* w,
+                                              void* out, size_t ldc, const RequantParams& params, bool float_out) {
   const Tile tile = pick_tile<N32Tiles>(m < 8 ? m : 8, row_stride);
   tile(n, taps, cg, a, row_stride, tap_offsets, w, out, ldc, params, float_out);
 }
