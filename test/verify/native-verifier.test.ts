@@ -86,12 +86,13 @@ const concat = (arrays: Float32Array[]) => {
 const stages = new Map<number, number>();
 
 describe.each(nets)('%s', (_, spec) => {
-  test('verdicts agree with the engine on every code combination of small boxes', async () => {
+  // Without concrete points every falsification comes from a fully split part (a leaf) and its engine run.
+  test.each([true, false])('verdicts agree with the engine on every code combination of small boxes (concrete points: %s)', async (concretePoints) => {
     const plan = build(spec);
     const n = sizeOf(spec);
     const boxes = await smallBoxes(spec, plan, 10, n * 7 + spec.ops.length);
     const result = await plan.verifyBoxes({
-      lo: concat(boxes.map((b) => b.lo)), hi: concat(boxes.map((b) => b.hi)), labels: Int32Array.from(boxes, (b) => b.label), timeoutMs: 60_000, threads: 2,
+      lo: concat(boxes.map((b) => b.lo)), hi: concat(boxes.map((b) => b.hi)), labels: Int32Array.from(boxes, (b) => b.label), timeoutMs: 60_000, threads: 2, concretePoints,
     });
     for (let i = 0; i < boxes.length; i++) {
       const box = boxes[i];
@@ -179,6 +180,7 @@ describe('limits, progress and arguments', () => {
     expect(() => plan.verifyBoxes({ ...base, lo: new Float32Array(3) })).toThrow(/lo must have 16 elements/);
     expect(() => plan.verifyBoxes({ ...base, cancel: {} as never })).toThrow(TypeError);
     expect(() => plan.verifyBoxes({ ...base, onProgress: 3 as never })).toThrow(/onProgress must be a function/);
+    expect(() => plan.verifyBoxes({ ...base, concretePoints: 1 as never })).toThrow(/concretePoints must be a boolean/);
     expect(() => plan.intervalBounds(x, x, 2, 1)).toThrow(/lo must have 32 elements/);
     expect(() => plan.intervalBounds(x, x, 1, 1, Int32Array.of(-1))).toThrow(/labels\[0\]/);
   });
