@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/int_plan.h"
+#include "engine/int_network.h"
 
 namespace arq::verify {
 
