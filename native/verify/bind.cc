@@ -240,7 +240,7 @@ Napi::Value queue_verify_boxes(const Napi::CallbackInfo& info, const char* where
     const Napi::Value callback = o.Get("onProgress");
     if (!callback.IsFunction()) napi::throw_type(env, where, "onProgress must be a function");
     // A thread-safe handle on the caller's callback, not an entry point of the addon (the guard scan looks for
-    // Function::New): the call it makes on the main thread catches what the callback throws.
+    // function creation): the call it makes on the main thread catches what the callback throws.
     using ProgressFunction = Napi::ThreadSafeFunction;
     job->progress = ProgressFunction::New(env, callback.As<Napi::Function>(), "verifyBoxes progress", 0, 1);
   }
