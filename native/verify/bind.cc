@@ -241,8 +241,8 @@ Napi::Value queue_verify_boxes(const Napi::CallbackInfo& info, const char* where
     if (!callback.IsFunction()) napi::throw_type(env, where, "onProgress must be a function");
     // A thread-safe handle on the caller's callback, not an entry point of the addon (the guard scan looks for
     // function creation): the call it makes on the main thread catches what the callback throws.
-    using ProgressFunction = Napi::ThreadSafeFunction;
-    job->progress = ProgressFunction::New(env, callback.As<Napi::Function>(), "verifyBoxes progress", 0, 1);
+    using ProgressHandle = Napi::ThreadSafeFunction;
+    job->progress = ProgressHandle::New(env, callback.As<Napi::Function>(), "verifyBoxes progress", 0, 1);
   }
   return napi::PromiseWorker<VerifyJob>::queue(env, where, std::move(job));
 }
