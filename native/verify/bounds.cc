@@ -67,6 +67,20 @@ void sign_split_sums(const IntOp& op, const int16_t* dl, const int16_t* dh, Acc*
   const int64_t sh = conv ? s.stride_h : 1, sw = conv ? s.stride_w : 1;
   const int64_t pt = conv ? s.pads[0] : 0, pl = conv ? s.pads[1] : 0;
   const int64_t in_hw = in.h * in.w, out_hw = out.h * out.w;
+  if (!conv) {  // a Gemm: one dot product per output, the end chosen per term
+    for (int64_t oc = 0; oc < out.c; ++oc) {
+      const int8_t* row = s.weight.data() + oc * in.c;
+      Acc lo = 0, hi = 0;
+      for (int64_t k = 0; k < in.c; ++k) {
+        const Acc w = row[k];
+        lo += w * (w > 0 ? dl[k] : dh[k]);
+        hi += w * (w > 0 ? dh[k] : dl[k]);
+      }
+      acc_lo[oc] = lo;
+      acc_hi[oc] = hi;
+    }
+    return;
+  }
   for (int64_t oc = 0; oc < out.c; ++oc) {
     const int64_t g = oc / out_per_group;
     Acc* lo = acc_lo + oc * out_hw;
@@ -141,8 +155,10 @@ IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net
       for (int64_t oc = 0; oc < op.spec.out_channels; ++oc) {
         int64_t magnitude = 0;
         for (int64_t k = 0; k < per_channel; ++k) magnitude += std::abs(op.spec.weight[oc * per_channel + k]);
-        if (magnitude * 255 > INT32_MAX) narrow_.back() = false;
-        if (magnitude * 255 > (int64_t{1} << 24)) exact_in_float = false;
+        // Layer codes and the zero point lie in [0, levels]: every |code - zero| and width is at most levels.
+        const int64_t largest = magnitude * op.spec.input_grid.levels();
+        if (largest > INT32_MAX) narrow_.back() = false;
+        if (largest > (int64_t{1} << 24)) exact_in_float = false;
       }
       if (exact_in_float && (op.spec.kind == OpKind::kGemm || op.spec.group == 1)) {
         auto packed = std::make_unique<Packed>();

@@ -68,8 +68,8 @@ class IntervalPropagator {
   double fused_margin(const Bounds& b, int64_t label, int64_t j) const;
 
   const engine::IntNetwork& net_;
-  std::vector<bool> narrow_;  // per op: a Conv/Gemm whose sums fit int32 for any codes (sum |w| * 255 <= 2^31 - 1)
-  // A Conv (one group) or Gemm whose sums stay within 2^24 for any codes, so the engine's quantized GEMM kernels
+  std::vector<bool> narrow_;  // per op: a Conv/Gemm whose sums fit int32 for any codes (sum |w| * levels <= 2^31 - 1)
+  // A Conv (one group) or Gemm whose sums stay within 2^24 for any codes (sum |w| * levels), so the engine's quantized GEMM kernels
   // give them exactly (as float(acc) with multiplier 1): W, its positive part W+ and its negative part W-, packed.
   struct Packed {
     const kernels::QGemmConfig* config = nullptr;
