@@ -164,10 +164,17 @@ IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net
         auto packed = std::make_unique<Packed>();
         const size_t n = static_cast<size_t>(op.spec.out_channels), k = static_cast<size_t>(per_channel);
         packed->config = &kernels::qgemm_config(active_isa(), n);
-        std::vector<int8_t> positive(op.spec.weight), negative(op.spec.weight);
+        // K in tap-major order, (ky, kx, ci), so that an im2col row is whole pixels copied from NHWC codes.
+        std::vector<int8_t> weight(op.spec.weight.size());
+        const bool conv = op.spec.kind == OpKind::kConv;
+        const int64_t taps = conv ? op.spec.kernel_h * op.spec.kernel_w : 1, cin = per_channel / taps;
+        for (size_t c = 0; c < n; ++c)
+          for (int64_t ci = 0; ci < cin; ++ci)
+            for (int64_t t = 0; t < taps; ++t) weight[c * k + t * cin + ci] = op.spec.weight[c * k + ci * taps + t];
+        std::vector<int8_t> positive(weight), negative(weight);
         for (int8_t& w : positive) w = std::max<int8_t>(w, 0);
         for (int8_t& w : negative) w = std::min<int8_t>(w, 0);
-        packed->weights = kernels::qgemm_pack(*packed->config, op.spec.weight.data(), k, n, k, op.spec.wbits);
+        packed->weights = kernels::qgemm_pack(*packed->config, weight.data(), k, n, k, op.spec.wbits);
         packed->positive = kernels::qgemm_pack(*packed->config, positive.data(), k, n, k, op.spec.wbits);
         packed->negative = kernels::qgemm_pack(*packed->config, negative.data(), k, n, k, op.spec.wbits);
         packed->correction.resize(n);
@@ -282,7 +289,8 @@ void IntervalPropagator::layer(size_t index, Bounds& b) const {
 // The sign-split sums by the engine's GEMM kernels: with d = hi - lo (codes, >= 0),
 //   acc_lo = W (lo - z) + W- d,   acc_hi = W (lo - z) + W+ d,
 // the same sums as sign_split_sums (a term w (lo - z) + min(w, 0) d is w (lo - z) for w > 0 and w (hi - z) for w < 0).
-// Rows are the output pixels (im2col; padding reads the code z, and a width of 0); every sum is below 2^24 in
+// Rows are the output pixels (im2col in (ky, kx, ci) order, as the weights were packed; padding reads the code z
+// and a width of 0); every sum is below 2^24 in
 // magnitude, so the kernels' float(acc) with multiplier 1 and bias 0 is exact.
 void IntervalPropagator::packed_sums(size_t index, Bounds& b, std::vector<int64_t>& acc_lo, std::vector<int64_t>& acc_hi) const {
   const IntOp& op = net_.ops[index];
@@ -297,26 +305,34 @@ void IntervalPropagator::packed_sums(size_t index, Bounds& b, std::vector<int64_
   const std::vector<int32_t>& ql = b.layer_lo[index];
   const std::vector<int32_t>& qh = b.layer_hi[index];
   const uint8_t zero = static_cast<uint8_t>(s.input_grid.zero);
+  // NHWC copies of the low codes and the widths, then one im2col row per output pixel, tap by tap.
+  const int64_t hw = in.h * in.w;
+  b.pixels_lo.resize(in.size());
+  b.pixels_width.resize(in.size());
+  for (int64_t c = 0; c < in.c; ++c) {
+    for (int64_t p = 0; p < hw; ++p) {
+      b.pixels_lo[p * in.c + c] = static_cast<uint8_t>(ql[c * hw + p]);
+      b.pixels_width[p * in.c + c] = static_cast<uint8_t>(qh[c * hw + p] - ql[c * hw + p]);
+    }
+  }
   b.rows_lo.assign(static_cast<size_t>(rows) * kc, 0);
   b.rows_width.assign(static_cast<size_t>(rows) * kc, 0);
+  const size_t cin = static_cast<size_t>(in.c);
   for (int64_t oy = 0; oy < out.h; ++oy) {
     for (int64_t ox = 0; ox < out.w; ++ox) {
       uint8_t* row_lo = b.rows_lo.data() + (oy * out.w + ox) * kc;
       uint8_t* row_width = b.rows_width.data() + (oy * out.w + ox) * kc;
-      for (int64_t ci = 0; ci < in.c; ++ci) {
-        for (int64_t ky = 0; ky < kh; ++ky) {
-          for (int64_t kx = 0; kx < kw; ++kx) {
-            const int64_t q = (ci * kh + ky) * kw + kx;
-            const int64_t iy = conv ? oy * s.stride_h + ky - s.pads[0] : 0;
-            const int64_t ix = conv ? ox * s.stride_w + kx - s.pads[1] : 0;
-            if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
-              row_lo[q] = zero;
-              continue;
-            }
-            const int64_t i = (ci * in.h + iy) * in.w + ix;
-            row_lo[q] = static_cast<uint8_t>(ql[i]);
-            row_width[q] = static_cast<uint8_t>(qh[i] - ql[i]);
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        for (int64_t kx = 0; kx < kw; ++kx) {
+          const size_t at = static_cast<size_t>(ky * kw + kx) * cin;
+          const int64_t iy = conv ? oy * s.stride_h + ky - s.pads[0] : 0;
+          const int64_t ix = conv ? ox * s.stride_w + kx - s.pads[1] : 0;
+          if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
+            std::fill(row_lo + at, row_lo + at + cin, zero);  // padding reads z, with width 0
+            continue;
           }
+          std::copy_n(b.pixels_lo.data() + (iy * in.w + ix) * cin, cin, row_lo + at);
+          std::copy_n(b.pixels_width.data() + (iy * in.w + ix) * cin, cin, row_width + at);
         }
       }
     }

@@ -29,6 +29,7 @@ struct Bounds {
   std::vector<int64_t> acc_lo, acc_hi;                     // scratch: the current layer's accumulators
   std::vector<int32_t> acc32_lo, acc32_hi;                 // scratch: the same, where int32 cannot overflow
   std::vector<int16_t> scratch_lo, scratch_hi;             // scratch: the current layer's codes minus the zero point
+  std::vector<uint8_t> pixels_lo, pixels_width;            // scratch: the low codes and the widths, NHWC
   std::vector<uint8_t> rows_lo, rows_width;                // scratch: im2col rows of the low codes and the widths
   std::vector<float> sums;                                 // scratch: the three GEMMs' outputs
   std::vector<int8_t> gemm_scratch;                        // scratch: an unpacked weight panel
