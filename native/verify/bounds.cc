@@ -71,10 +71,11 @@ void sign_split_sums(const IntOp& op, const int16_t* dl, const int16_t* dh, Acc*
     for (int64_t oc = 0; oc < out.c; ++oc) {
       const int8_t* row = s.weight.data() + oc * in.c;
       Acc lo = 0, hi = 0;
-      for (int64_t k = 0; k < in.c; ++k) {
-        const Acc w = row[k];
-        lo += w * (w > 0 ? dl[k] : dh[k]);
-        hi += w * (w > 0 ? dh[k] : dl[k]);
+      for (int64_t k = 0; k < in.c; ++k) {  // w * dl, plus w * (dh - dl) where that lowers (raises) the term
+        const Acc w = row[k], low = dl[k], width = static_cast<Acc>(dh[k] - dl[k]);
+        const Acc base = w * low;
+        lo += base + std::min<Acc>(w, 0) * width;
+        hi += base + std::max<Acc>(w, 0) * width;
       }
       acc_lo[oc] = lo;
       acc_hi[oc] = hi;
