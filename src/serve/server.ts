@@ -22,6 +22,7 @@ import { cpuInfo } from '../native.js';
 import { ABSTAIN, certify, predict } from '../smoothing/certify.js';
 import type { Sampler } from '../smoothing/sampler.js';
 import { randomNoiseSeed } from '../smoothing/samplers.js';
+import { NoiseStreams } from '../smoothing/streams.js';
 import { integerInRange, numberInRange, oneOf } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { StreamBatcher } from './batcher.js';
@@ -94,7 +95,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     metrics.samplesPerSecond.set(batcher.samplesPerSecond);
   };
 
-  let nextStream = 0;
+  const streams = new NoiseStreams('this server', 'restart it (it draws a new key)');
   let closing = false;
   let admittedSamples = 0; // samples of the requests in progress, drawn or not
   const inProgress = new Set<AbortController>();
@@ -141,8 +142,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   async function serve<T extends { prediction: number }>(route: Route, samples: number, request: FastifyRequest, reply: FastifyReply,
     run: (sampler: Sampler, stream: number, signal: AbortSignal) => Promise<T>): Promise<T & { stream: number }> {
     admit(samples);
-    if (nextStream >= 2 ** 32) throw new ArqError('this server has used all 2^32 noise streams of its key; restart it');
-    const stream = nextStream++;
+    const stream = streams.take();
     const controller = new AbortController();
     inProgress.add(controller);
     admittedSamples += samples;
