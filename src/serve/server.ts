@@ -5,8 +5,8 @@
  * predict the noise a request will be smoothed with.
  *
  * Backpressure: a request is admitted only while fewer than `maxQueue` requests are in progress and the samples
- * already admitted, at the measured sampling rate, leave it time to finish before its deadline; otherwise it gets 503
- * with Retry-After. An admitted request is cancelled (its remaining samples skipped natively) when its client
+ * still to draw for the admitted ones and for it, at the measured sampling rate, take at most half its deadline
+ * (ADMIT_SHARE); otherwise it gets 503 with Retry-After. An admitted request is cancelled (its remaining samples skipped natively) when its client
  * disconnects or its deadline passes (503). Closing the server refuses new requests, lets in-flight ones finish
  * within `shutdownGraceMs`, then cancels the rest with 503.
  */
@@ -63,6 +63,15 @@ export interface ServeOptions {
   readonly logger?: boolean;
 }
 
+/**
+ * A request is admitted only when the samples queued ahead of it, and its own, take at most this share of the
+ * deadline at the measured sampling rate. The rest of the deadline absorbs the rate's swings (other processes on the
+ * machine, the event loop's own work under a flood of requests), so admitted requests rarely run out of time and
+ * waste the samples already drawn for them; under sustained overload a queue of half a deadline still keeps the
+ * engine busy.
+ */
+const ADMIT_SHARE = 0.5;
+
 /** Why a request gets no answer; becomes 503 with Retry-After. */
 class RefusalError extends Error {
   constructor(readonly reason: Refusal, message: string, readonly retryAfter: number) {
@@ -97,7 +106,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
 
   const streams = new NoiseStreams('this server', 'restart it (it draws a new key)');
   let closing = false;
-  let admittedSamples = 0; // samples of the requests in progress, drawn or not
+  let unqueuedSamples = 0; // samples of the requests in progress not yet handed to the batcher (CERTIFY's n after n0)
   const inProgress = new Set<AbortController>();
   const idleWaiters: (() => void)[] = [];
 
@@ -118,7 +127,9 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     return reply.code(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: status === 500 ? 'internal error' : error.message });
   });
 
-  const retryAfter = () => Math.max(1, Math.ceil(admittedSamples / Math.max(batcher.samplesPerSecond, 1)));
+  /** Samples the admitted requests still need: what the engine must draw before a request admitted now is done. */
+  const backlog = () => batcher.queuedSamples + unqueuedSamples;
+  const retryAfter = () => Math.max(1, Math.ceil(backlog() / Math.max(batcher.samplesPerSecond, 1)));
 
   /** Admits a request of `samples` samples or throws (and counts) a RefusalError; see the module comment. */
   function admit(samples: number): void {
@@ -132,8 +143,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     if (closing) return new RefusalError('shutdown', 'the server is shutting down', retryAfter());
     if (inProgress.size >= maxQueue) return new RefusalError('queue_full', `${inProgress.size} requests in progress, the most this server queues; retry later`, retryAfter());
     const rate = batcher.samplesPerSecond;
-    if (rate > 0 && inProgress.size > 0 && (admittedSamples + samples) / rate > deadlineMs / 1000) {
-      return new RefusalError('queue_full', `the queued samples would not finish within the ${deadlineMs} ms deadline; retry later`, retryAfter());
+    if (rate > 0 && inProgress.size > 0 && (backlog() + samples) / rate > (ADMIT_SHARE * deadlineMs) / 1000) {
+      return new RefusalError('queue_full', `the queued samples would take longer than ${ADMIT_SHARE * deadlineMs} ms, ${ADMIT_SHARE * 100}% of the ${deadlineMs} ms deadline; retry later`, retryAfter());
     }
     return undefined;
   }
@@ -145,7 +156,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     const stream = streams.take();
     const controller = new AbortController();
     inProgress.add(controller);
-    admittedSamples += samples;
+    unqueuedSamples += samples;
+    let handed = 0;
     const timer = setTimeout(() => controller.abort(new RefusalError('deadline', `not answered within the ${deadlineMs} ms deadline`, retryAfter())), deadlineMs);
     const onClose = () => {
       if (!reply.raw.writableFinished) controller.abort(new RefusalError('disconnect', 'the client disconnected', 0));
@@ -153,7 +165,15 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     reply.raw.once('close', onClose);
     request.log.debug({ stream }, 'admitted');
     try {
-      const result = await run(batcher.sampler(controller.signal), stream, controller.signal);
+      const sampler = batcher.sampler(controller.signal);
+      const result = await run({
+        ...sampler,
+        sample: (image, imageIndex, first, count, record) => {
+          handed += count;
+          unqueuedSamples -= count;
+          return sampler.sample(image, imageIndex, first, count, record);
+        },
+      }, stream, controller.signal);
       if (result.prediction === ABSTAIN) metrics.abstentions.inc({ route });
       return { ...result, stream };
     } catch (error) {
@@ -162,7 +182,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     } finally {
       clearTimeout(timer);
       inProgress.delete(controller);
-      admittedSamples -= samples;
+      unqueuedSamples -= samples - handed;
       if (inProgress.size === 0) for (const wake of idleWaiters.splice(0)) wake();
     }
   }

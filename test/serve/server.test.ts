@@ -189,6 +189,20 @@ describe('arq serve: backpressure and cancellation', () => {
     await app.close();
   });
 
+  test('a request that the queued samples would keep past half its deadline is refused with 503 at once', async () => {
+    const { app, url } = await start({ deadlineMs: 4000, maxN: 10_000_000, shutdownGraceMs: 0 });
+    const slow = post(url, '/predict', { image: images[0], n: 10_000_000 });
+    // The first native calls of the slow request measure the sampling rate; 10 million samples take far longer.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const refused = await post(url, '/predict', { image: images[1], n: 10 });
+    expect(refused.status).toBe(503);
+    expect((await json(refused)).message).toBe('the queued samples would take longer than 2000 ms, 50% of the 4000 ms deadline; retry later');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(2);
+    expect(await metric(url, 'arq_refusals_total{reason="queue_full"}')).toBe(1);
+    await app.close();
+    expect((await slow).status).toBe(503);
+  });
+
   test('a full server refuses before it reads the body', async () => {
     const { app, url } = await start({ maxQueue: 1, maxN: 10_000_000, shutdownGraceMs: 0 });
     const slow = post(url, '/predict', { image: images[0], n: 10_000_000 });
