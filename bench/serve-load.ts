@@ -84,15 +84,19 @@ function residentMiB(pid: number): number {
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
-/** The offline sampling loop on one image (no HTTP), same plan, batch and threads, in windows of a given length. */
+/** The offline sampling loop on one image (no HTTP), same plan and threads, in windows of a given length. */
 class Offline {
-  private readonly sampler = nativeSampler(FloatPlan.build(model.graph), size, { sigma, seed: 0, batch, threads });
+  private readonly sampler;
   private readonly input = Float32Array.from(image);
   private rate = 0;
   private stream = 0;
 
+  constructor(private readonly batch: number) {
+    this.sampler = nativeSampler(FloatPlan.build(model.graph), size, { sigma, seed: 0, batch, threads });
+  }
+
   async measure(windowSeconds = 1.5): Promise<{ rate: number; cpuPerSample: number }> {
-    const samples = batch * Math.max(1, Math.round(((this.rate || 4 * batch) * windowSeconds) / batch));
+    const samples = this.batch * Math.max(1, Math.round(((this.rate || 4 * this.batch) * windowSeconds) / this.batch));
     const cpu = process.cpuUsage();
     const start = performance.now();
     await this.sampler.sample(this.input, this.stream++, 0, samples, false);
@@ -181,7 +185,7 @@ const cellSeconds = (n: number, connections: number, rate: number) => Math.min(N
 
 const mean = (a: { rate: number; cpuPerSample: number }, b: { rate: number; cpuPerSample: number }) => ({ rate: (a.rate + b.rate) / 2, cpuPerSample: (a.cpuPerSample + b.cpuPerSample) / 2 });
 
-const offline = new Offline();
+const offline = new Offline(batch);
 await offline.measure(0.5);
 const serve = await spawnTarget('arq serve', serveArgs(values.deadline!, Math.max(...list(values.n!), Number(values['overload-n']))));
 const targets: Target[] = [serve];
@@ -209,6 +213,9 @@ try {
     await load(wrapper, 100, 8, { seconds: 2 });
     const rows = [];
     const summary: string[] = [];
+    // The wrapper runs each n = 100 request as one native call of batch 100: what such a batch costs offline.
+    const offline100 = new Offline(100);
+    await offline100.measure(0.5);
     for (let r = 0; r < Number(values.repeats); r++) {
       const before = await offline.measure();
       const at1000 = await load(serve, 1000, 32, { seconds: cellSeconds(1000, 32, before.rate) });
@@ -217,10 +224,12 @@ try {
       const first = await load(pair[0], 100, 32, { seconds: cellSeconds(100, 32, middle.rate) });
       const second = await load(pair[1], 100, 32, { seconds: cellSeconds(100, 32, middle.rate) });
       const after = await offline.measure();
+      const small = await offline100.measure();
       const [served, plain] = r % 2 === 0 ? [first, second] : [second, first];
       rows.push({ cell: at1000, offline: mean(before, middle) }, { cell: served, offline: mean(middle, after) }, { cell: plain, offline: mean(middle, after) });
       summary.push(`repeat ${r + 1}: n=1000 c=32 served/offline ${percent(at1000.samplesPerSecond / mean(before, middle).rate)} (CPU ${percent(mean(before, middle).cpuPerSample / at1000.cpuPerSample)}); `
-        + `n=100 c=32 arq serve/plain wrapper ${fixed(served.requestsPerSecond / plain.requestsPerSecond, 2)}x (CPU per sample ${fixed(plain.cpuPerSample / served.cpuPerSample, 2)}x)`);
+        + `n=100 c=32 arq serve/plain wrapper ${fixed(served.requestsPerSecond / plain.requestsPerSecond, 2)}x (CPU per sample ${fixed(plain.cpuPerSample / served.cpuPerSample, 2)}x); `
+        + `offline CPU per sample at batch 100 ${fixed(small.cpuPerSample)} us against ${fixed(after.cpuPerSample)} us at batch ${batch}`);
     }
     printCells('key points, repeated', rows);
     console.log(summary.join('\n'));
