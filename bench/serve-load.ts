@@ -138,6 +138,8 @@ const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? Numbe
 interface Cell {
   target: string; n: number; connections: number; offered: number; ok: number; refused: number; errors: number;
   requestsPerSecond: number; samplesPerSecond: number; p50: number; p99: number; p99All: number; maxOk: number; cpuPerSample: number;
+  /** The server's CPU seconds per second of the cell: the share of the cores the machine gave it. */
+  cores: number;
 }
 
 /** One bounded autocannon run against a target; `rate` makes it open loop (requests/s over all connections). */
@@ -164,7 +166,7 @@ async function load(target: Target, n: number, connections: number, options: { s
   return {
     target: target.label, n, connections, offered: all.length / result.duration, ok: ok.length, refused: result.non2xx, errors: result.errors + result.timeouts,
     requestsPerSecond: rate, samplesPerSecond: rate * n, p50: percentile(ok, 0.5), p99: percentile(ok, 0.99), p99All: percentile(all, 0.99), maxOk: ok.at(-1) ?? Number.NaN,
-    cpuPerSample: ok.length > 0 ? (1e6 * used) / (ok.length * n) : Number.NaN,
+    cpuPerSample: ok.length > 0 ? (1e6 * used) / (ok.length * n) : Number.NaN, cores: used / result.duration,
   };
 }
 
@@ -173,10 +175,10 @@ const percent = (ratio: number) => `${fixed(100 * ratio)}%`;
 
 function printCells(title: string, rows: { cell: Cell; offline: { rate: number; cpuPerSample: number } }[]): void {
   console.log(`\n${title}`);
-  console.log('server\tn\tclients\treq/s\tsamples/s\toffline/s\tof offline\tCPU us/sample\tCPU of offline\tp50 ms\tp99 ms\t2xx\tnon-2xx\terrors');
+  console.log('server\tn\tclients\treq/s\tsamples/s\toffline/s\tof offline\tCPU us/sample\tCPU of offline\tcores\tp50 ms\tp99 ms\t2xx\tnon-2xx\terrors');
   for (const { cell: c, offline } of rows) {
     console.log([c.target, c.n, c.connections, fixed(c.requestsPerSecond, 1), fixed(c.samplesPerSecond), fixed(offline.rate), percent(c.samplesPerSecond / offline.rate),
-      fixed(c.cpuPerSample), percent(offline.cpuPerSample / c.cpuPerSample), fixed(c.p50), fixed(c.p99), c.ok, c.refused, c.errors].join('\t'));
+      fixed(c.cpuPerSample), percent(offline.cpuPerSample / c.cpuPerSample), fixed(c.cores, 2), fixed(c.p50), fixed(c.p99), c.ok, c.refused, c.errors].join('\t'));
   }
 }
 

@@ -51,7 +51,7 @@ export interface ServeOptions {
   /** Largest n of a request (default 100,000) and largest n0 (default 10,000). */
   readonly maxN?: number;
   readonly maxN0?: number;
-  /** A request not answered within this many milliseconds is cancelled and gets 503 (default 10,000). */
+  /** A request not answered within this many milliseconds is cancelled and gets 503 (default 10,000); one is admitted only while the queued work takes at most half of it. */
   readonly deadlineMs?: number;
   /** Most requests in progress at once; more get 503 (default 64). */
   readonly maxQueue?: number;
