@@ -7,7 +7,8 @@
  * - matrix: requests/s, samples/s, p50/p99 of POST /predict for each n and concurrency, against the offline sampling
  *   rate of the same model, batch and threads measured just before and just after the cell (on a shared machine the
  *   rate drifts, so each cell is compared with its neighbours in time). A cell lasts twice the time its clients'
- *   queue takes to drain (concurrency x n samples at the offline rate), between --seconds and --max-seconds. The
+ *   queue takes to drain (concurrency x n samples at the offline rate) and at least 8 requests' time, between
+ *   --seconds and --max-seconds. The
  *   server's deadline (--deadline, 60 s) is long enough that closed-loop clients are admitted: refusals are the
  *   overload section's subject.
  * - key: the targets' two points, repeated: n = 1,000 at concurrency 32 against offline, and n = 100 at concurrency
@@ -182,8 +183,11 @@ function printCells(title: string, rows: { cell: Cell; offline: { rate: number; 
   }
 }
 
-/** Twice the time a cell's clients' queue takes to drain at `rate`, within [--seconds, --max-seconds]. */
-const cellSeconds = (n: number, connections: number, rate: number) => Math.min(Number(values['max-seconds']), Math.max(seconds, Math.ceil((2 * n * connections) / rate)));
+/**
+ * Twice the time a cell's clients' queue takes to drain at `rate`, and at least 8 requests' time (so that a cell of
+ * long requests answers more than one or two), within [--seconds, --max-seconds].
+ */
+const cellSeconds = (n: number, connections: number, rate: number) => Math.min(Number(values['max-seconds']), Math.max(seconds, Math.ceil(Math.max(2 * n * connections, 8 * n) / rate)));
 
 const mean = (a: { rate: number; cpuPerSample: number }, b: { rate: number; cpuPerSample: number }) => ({ rate: (a.rate + b.rate) / 2, cpuPerSample: (a.cpuPerSample + b.cpuPerSample) / 2 });
 
