@@ -10,7 +10,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { loadModel } from '../../src/model.js';
+import { loadModel } from '../../src/onnx/model.js';
 import { SmoothedClassifier } from '../../src/smoothing/smoothed.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, sigma: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' } } });
