@@ -6,9 +6,9 @@
  *
  * Backpressure: a request is admitted only while fewer than `maxQueue` requests are in progress and the samples
  * still to draw for the admitted ones and for it, at the measured sampling rate, take at most half its deadline
- * (ADMIT_SHARE); otherwise it gets 503 with Retry-After. An admitted request is cancelled (its remaining samples skipped natively) when its client
- * disconnects or its deadline passes (503). Closing the server refuses new requests, lets in-flight ones finish
- * within `shutdownGraceMs`, then cancels the rest with 503.
+ * (ADMIT_SHARE); otherwise it gets 503 with Retry-After. An admitted request is cancelled (its remaining samples
+ * skipped natively) when its client disconnects or its deadline passes (503). Closing the server refuses new
+ * requests, lets in-flight ones finish within `shutdownGraceMs`, then cancels the rest with 503.
  */
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
@@ -51,7 +51,10 @@ export interface ServeOptions {
   /** Largest n of a request (default 100,000) and largest n0 (default 10,000). */
   readonly maxN?: number;
   readonly maxN0?: number;
-  /** A request not answered within this many milliseconds is cancelled and gets 503 (default 10,000); one is admitted only while the queued work takes at most half of it. */
+  /**
+   * A request not answered within this many milliseconds is cancelled and gets 503 (default 10,000); one is admitted
+   * only while the queued work takes at most half of it.
+   */
   readonly deadlineMs?: number;
   /** Most requests in progress at once; more get 503 (default 64). */
   readonly maxQueue?: number;
