@@ -36,7 +36,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('batch', { type: 'number', default: 400, describe: 'noisy copies per classifier call, shared across requests' })
       .option('max-n', { type: 'number', default: 100_000, describe: 'largest n a request may ask for' })
       .option('max-n0', { type: 'number', default: 10_000, describe: 'largest n0 a request may ask for' })
-      .option('deadline', { type: 'number', default: 10, describe: 'seconds a request may take before it is cancelled with 503' })
+      .option('deadline', { type: 'number', default: 10, describe: 'seconds a request may take before it is cancelled with 503; a request is admitted only if the queued work takes at most half of it' })
       .option('max-queue', { type: 'number', default: 64, describe: 'requests in progress at most; more get 503 with Retry-After' })
       .option('log', { type: 'boolean', default: false, describe: 'log every request (JSON lines on stdout)' }) as unknown as Argv<ServeArgs>,
   handler: async (args: ArgumentsCamelCase<ServeArgs>) => {

@@ -153,14 +153,22 @@ export class StreamBatcher {
         });
         const seconds = (performance.now() - start) / 1000;
         if (samples > 0 && seconds > 0) this.rate = this.rate === 0 ? samples / seconds : 0.8 * this.rate + 0.2 * (samples / seconds);
+        this.next();
         this.onCall?.(samples, seconds);
       },
       (error: unknown) => {
         for (const { draw } of parts) this.settle(draw, error);
+        this.next();
       },
-    ).finally(() => {
-      this.busy = false;
-      this.pump();
-    });
+    );
+  }
+
+  /**
+   * Starts the next native call at once, before the requests just settled run on: their answers are written while
+   * the engine samples for the others, instead of leaving it idle.
+   */
+  private next(): void {
+    this.busy = false;
+    this.pump();
   }
 }

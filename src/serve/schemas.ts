@@ -2,6 +2,7 @@
  * The HTTP contract of `arq serve`: JSON schemas of the request bodies and responses (Fastify validates bodies with
  * them and answers 400 naming the offending field) and the OpenAPI description built from the same objects.
  */
+import { IMAGE_VALUE_RANGE } from '../util/check.js';
 
 export interface ServeLimits {
   /** Largest n (noise samples of PREDICT, estimation samples of CERTIFY). */
@@ -13,7 +14,7 @@ export interface ServeLimits {
 /** The image, as a JSON array of floats or as base64 bytes; sampling settings come with it. */
 function imageFields(inputSize: number) {
   return {
-    image: { type: 'array', items: { type: 'number' }, minItems: inputSize, maxItems: inputSize, description: `${inputSize} floats, NCHW, in the model's input space ([0,1] images)` },
+    image: { type: 'array', items: { type: 'number' }, minItems: inputSize, maxItems: inputSize, description: `${inputSize} floats, NCHW, in the model's input space ([0,1] images; values outside [${IMAGE_VALUE_RANGE.min}, ${IMAGE_VALUE_RANGE.max}] are refused)` },
     base64: { type: 'string', pattern: '^[A-Za-z0-9+/]*={0,2}$', maxLength: 4 * Math.ceil((4 * inputSize) / 3), description: 'the image as base64 bytes (instead of `image`), in `dtype`' },
     dtype: { type: 'string', enum: ['float32', 'uint8'], default: 'float32', description: 'of `base64`: little-endian float32 values, or uint8 pixels scaled by 1/255' },
     alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.001, description: 'failure probability' },

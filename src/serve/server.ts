@@ -5,10 +5,10 @@
  * predict the noise a request will be smoothed with.
  *
  * Backpressure: a request is admitted only while fewer than `maxQueue` requests are in progress and the samples
- * already admitted, at the measured sampling rate, leave it time to finish before its deadline; otherwise it gets 503
- * with Retry-After. An admitted request is cancelled (its remaining samples skipped natively) when its client
- * disconnects or its deadline passes (503). Closing the server refuses new requests, lets in-flight ones finish
- * within `shutdownGraceMs`, then cancels the rest with 503.
+ * still to draw for the admitted ones and for it, at the measured sampling rate, take at most half its deadline
+ * (ADMIT_SHARE); otherwise it gets 503 with Retry-After. An admitted request is cancelled (its remaining samples
+ * skipped natively) when its client disconnects or its deadline passes (503). Closing the server refuses new
+ * requests, lets in-flight ones finish within `shutdownGraceMs`, then cancels the rest with 503.
  */
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
@@ -22,6 +22,7 @@ import { cpuInfo } from '../native.js';
 import { ABSTAIN, certify, predict } from '../smoothing/certify.js';
 import type { Sampler } from '../smoothing/sampler.js';
 import { randomNoiseSeed } from '../smoothing/samplers.js';
+import { NoiseStreams } from '../smoothing/streams.js';
 import { integerInRange, numberInRange, oneOf } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { StreamBatcher } from './batcher.js';
@@ -50,7 +51,10 @@ export interface ServeOptions {
   /** Largest n of a request (default 100,000) and largest n0 (default 10,000). */
   readonly maxN?: number;
   readonly maxN0?: number;
-  /** A request not answered within this many milliseconds is cancelled and gets 503 (default 10,000). */
+  /**
+   * A request not answered within this many milliseconds is cancelled and gets 503 (default 10,000); one is admitted
+   * only while the queued work takes at most half of it.
+   */
   readonly deadlineMs?: number;
   /** Most requests in progress at once; more get 503 (default 64). */
   readonly maxQueue?: number;
@@ -61,6 +65,15 @@ export interface ServeOptions {
   /** Fastify's logger (default off). */
   readonly logger?: boolean;
 }
+
+/**
+ * A request is admitted only when the samples queued ahead of it, and its own, take at most this share of the
+ * deadline at the measured sampling rate. The rest of the deadline absorbs the rate's swings (other processes on the
+ * machine, the event loop's own work under a flood of requests), so admitted requests rarely run out of time and
+ * waste the samples already drawn for them; under sustained overload a queue of half a deadline still keeps the
+ * engine busy.
+ */
+const ADMIT_SHARE = 0.5;
 
 /** Why a request gets no answer; becomes 503 with Retry-After. */
 class RefusalError extends Error {
@@ -94,9 +107,9 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     metrics.samplesPerSecond.set(batcher.samplesPerSecond);
   };
 
-  let nextStream = 0;
+  const streams = new NoiseStreams('this server', 'restart it (it draws a new key)');
   let closing = false;
-  let admittedSamples = 0; // samples of the requests in progress, drawn or not
+  let unqueuedSamples = 0; // samples of the requests in progress not yet handed to the batcher (CERTIFY's n after n0)
   const inProgress = new Set<AbortController>();
   const idleWaiters: (() => void)[] = [];
 
@@ -117,7 +130,9 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     return reply.code(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: status === 500 ? 'internal error' : error.message });
   });
 
-  const retryAfter = () => Math.max(1, Math.ceil(admittedSamples / Math.max(batcher.samplesPerSecond, 1)));
+  /** Samples the admitted requests still need: what the engine must draw before a request admitted now is done. */
+  const backlog = () => batcher.queuedSamples + unqueuedSamples;
+  const retryAfter = () => Math.max(1, Math.ceil(backlog() / Math.max(batcher.samplesPerSecond, 1)));
 
   /** Admits a request of `samples` samples or throws (and counts) a RefusalError; see the module comment. */
   function admit(samples: number): void {
@@ -131,8 +146,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     if (closing) return new RefusalError('shutdown', 'the server is shutting down', retryAfter());
     if (inProgress.size >= maxQueue) return new RefusalError('queue_full', `${inProgress.size} requests in progress, the most this server queues; retry later`, retryAfter());
     const rate = batcher.samplesPerSecond;
-    if (rate > 0 && inProgress.size > 0 && (admittedSamples + samples) / rate > deadlineMs / 1000) {
-      return new RefusalError('queue_full', `the queued samples would not finish within the ${deadlineMs} ms deadline; retry later`, retryAfter());
+    if (rate > 0 && inProgress.size > 0 && (backlog() + samples) / rate > (ADMIT_SHARE * deadlineMs) / 1000) {
+      return new RefusalError('queue_full', `the queued samples would take longer than ${ADMIT_SHARE * deadlineMs} ms, ${ADMIT_SHARE * 100}% of the ${deadlineMs} ms deadline; retry later`, retryAfter());
     }
     return undefined;
   }
@@ -141,11 +156,11 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   async function serve<T extends { prediction: number }>(route: Route, samples: number, request: FastifyRequest, reply: FastifyReply,
     run: (sampler: Sampler, stream: number, signal: AbortSignal) => Promise<T>): Promise<T & { stream: number }> {
     admit(samples);
-    if (nextStream >= 2 ** 32) throw new ArqError('this server has used all 2^32 noise streams of its key; restart it');
-    const stream = nextStream++;
+    const stream = streams.take();
     const controller = new AbortController();
     inProgress.add(controller);
-    admittedSamples += samples;
+    unqueuedSamples += samples;
+    let handed = 0;
     const timer = setTimeout(() => controller.abort(new RefusalError('deadline', `not answered within the ${deadlineMs} ms deadline`, retryAfter())), deadlineMs);
     const onClose = () => {
       if (!reply.raw.writableFinished) controller.abort(new RefusalError('disconnect', 'the client disconnected', 0));
@@ -153,7 +168,15 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     reply.raw.once('close', onClose);
     request.log.debug({ stream }, 'admitted');
     try {
-      const result = await run(batcher.sampler(controller.signal), stream, controller.signal);
+      const sampler = batcher.sampler(controller.signal);
+      const result = await run({
+        ...sampler,
+        sample: (image, imageIndex, first, count, record) => {
+          handed += count;
+          unqueuedSamples -= count;
+          return sampler.sample(image, imageIndex, first, count, record);
+        },
+      }, stream, controller.signal);
       if (result.prediction === ABSTAIN) metrics.abstentions.inc({ route });
       return { ...result, stream };
     } catch (error) {
@@ -162,7 +185,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     } finally {
       clearTimeout(timer);
       inProgress.delete(controller);
-      admittedSamples -= samples;
+      unqueuedSamples -= samples - handed;
       if (inProgress.size === 0) for (const wake of idleWaiters.splice(0)) wake();
     }
   }

@@ -15,6 +15,7 @@ import { ArqError } from '../util/errors.js';
 import { CERTIFY_DEFAULTS, certify, predict, type CertifyResult, type PredictResult } from './certify.js';
 import type { Sampler } from './sampler.js';
 import { createSampler, randomNoiseSeed } from './samplers.js';
+import { NoiseStreams } from './streams.js';
 
 export interface SmoothedClassifierOptions {
   /** 'ort' (ONNX Runtime fp32 in a worker), 'float' (native fp32, default) or 'int' (needs `quantization`). */
@@ -35,7 +36,7 @@ export interface SmoothedClassifierOptions {
 }
 
 export class SmoothedClassifier {
-  private nextStream = 0;
+  private readonly streams = new NoiseStreams('this smoothed classifier', 'create a new one with another seed, or none (a random key)');
   private closed = false;
 
   private constructor(private readonly sampler: Sampler) {}
@@ -92,7 +93,6 @@ export class SmoothedClassifier {
 
   private stream(): number {
     if (this.closed) throw new ArqError('this SmoothedClassifier is closed; create a new one');
-    if (this.nextStream >= 2 ** 32) throw new ArqError('this smoothed classifier has used all 2^32 noise streams; create a new one with another seed');
-    return this.nextStream++;
+    return this.streams.take();
   }
 }

@@ -101,7 +101,10 @@ describe('arq serve: requests and validation', () => {
     ['give the image either as `image`', { image: images[0], base64: 'AAAA' }],
     ['body/base64: expected 3136 bytes (784 float32 values), got 3', { base64: 'AAAA' }],
     ['body/base64 must match pattern', { base64: 'not base64!' }],
-    ['body/base64: value 0 is NaN', { base64: Buffer.from(new Float32Array(784).fill(Number.NaN).buffer).toString('base64') }],
+    ['body/base64: expected image values in [-1, 2] (images are scaled to [0, 1]), got NaN at index 0', { base64: Buffer.from(new Float32Array(784).fill(Number.NaN).buffer).toString('base64') }],
+    ['body/base64: expected image values in [-1, 2] (images are scaled to [0, 1]), got Infinity at index 783', { base64: Buffer.from(new Float32Array(784).fill(0.5).fill(Number.POSITIVE_INFINITY, 783).buffer).toString('base64') }],
+    ['body/image: expected image values in [-1, 2] (images are scaled to [0, 1]), got 255 at index 3', { image: images[0].map((v, i) => (i === 3 ? 255 : v)) }],
+    ['body/image: expected image values in [-1, 2] (images are scaled to [0, 1]), got Infinity at index 0', { image: images[0].map((v, i) => (i === 0 ? 1e300 : v)) }],
     ['body/dtype must be equal to one of the allowed values', { base64: 'AAAA', dtype: 'int8' }],
   ])('predict is refused with 400: %s', async (message, body) => {
     const reply = await post(server.url, '/predict', body);
@@ -184,6 +187,20 @@ describe('arq serve: backpressure and cancellation', () => {
     }
     expect(await metric(url, 'arq_refusals_total{reason="queue_full"}')).toBe(statuses.filter((s) => s === 503).length);
     await app.close();
+  });
+
+  test('a request that the queued samples would keep past half its deadline is refused with 503 at once', async () => {
+    const { app, url } = await start({ deadlineMs: 4000, maxN: 10_000_000, shutdownGraceMs: 0 });
+    const slow = post(url, '/predict', { image: images[0], n: 10_000_000 });
+    // The first native calls of the slow request measure the sampling rate; 10 million samples take far longer.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const refused = await post(url, '/predict', { image: images[1], n: 10 });
+    expect(refused.status).toBe(503);
+    expect((await json(refused)).message).toBe('the queued samples would take longer than 2000 ms, 50% of the 4000 ms deadline; retry later');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(2);
+    expect(await metric(url, 'arq_refusals_total{reason="queue_full"}')).toBe(1);
+    await app.close();
+    expect((await slow).status).toBe(503);
   });
 
   test('a full server refuses before it reads the body', async () => {
