@@ -32,6 +32,11 @@ export async function quantizationFromArgs(args: CalibrationArgs & { engine: str
     if (args.policy || args.bits) throw new ArqError('--policy and --bits apply to --engine int');
     return undefined;
   }
+  if (model.qdq) {
+    // A QDQ file fixes its own grids; a policy would quantize its dequantized weights a second time.
+    if (args.policy || args.bits) throw new ArqError(`--policy and --bits do not apply to ${model.path}: it is a QDQ file, and --engine int uses its own grids`);
+    return undefined;
+  }
   const { prepareQuantization } = await import('../quant/quantize.js');
   return prepareQuantization(model, await calibrationFromArgs(args, args.data));
 }
