@@ -12,10 +12,11 @@
  *   reals with the zero point shifted by 2^(bits-1), which rounds and saturates identically. A Clip to a grid's
  *   exact range [s*(0-z), s*(2^b-1-z)] right before a uint8 QuantizeLinear (arq's export for abits b < 8) makes a
  *   b-bit grid;
- * - weights: int8 or int4 codes, symmetric (zero point 0, codes within +-(2^(b-1)-1): arq's kernels have no -128),
+ * - weights: int8 or int4 codes, symmetric (zero point 0, codes within +-(2^(b-1)-1): an int8 code -128 is rejected),
  *   per output channel or per tensor; wbits is the storage width (int4: 4, int8: 8) or the file's arq.qdq.layers
- *   metadata where arq wrote it; a QuantizeLinear of a float constant is folded as ONNX Runtime computes it;
- * - every Conv/Gemm/MatMul input comes through a DequantizeLinear; every value an integer operator computes (Conv,
+ *   metadata where arq wrote it; int4 codes that use -8 (ONNX Runtime's int4 range) import as wbits 5, stated in
+ *   the notes; a QuantizeLinear of a float constant is folded as ONNX Runtime computes it;
+ * - every Conv/Gemm/MatMul input comes through a DequantizeLinear (or a Flatten/Reshape/MaxPool of one); every value an integer operator computes (Conv,
  *   Gemm, MatMul, Add) is quantized by exactly one 8-bit grid, or it is the float network output;
  * - pooling and clamps keep their input's grid (as in arq); after MaxPool/Flatten/Reshape/Tile a different grid is
  *   accepted when only layers read it (the result holds exactly the input grid's reals, so arq's carrier-to-layer
@@ -381,7 +382,7 @@ class QdqReader {
       const original = this.nodes.findIndex((n) => n.output?.[0] === node.output?.[0]);
       const label = this.label(original);
       const [input, weight] = this.nodes[original].input ?? [];
-      const pair = this.pairOf.get(input);
+      const pair = this.chainedOn(input);
       if (!pair) throw new ArqError(`${label}: its input '${input}' is not dequantized; arq's integer plan needs a QuantizeLinear -> DequantizeLinear on every layer input`);
       const codes = this.constantOf.get(weight);
       if (!codes) throw new ArqError(`${label}: its weight '${weight}' is not quantized (a DequantizeLinear of int8/int4 codes)`);
@@ -434,7 +435,13 @@ class QdqReader {
     const storageBits = bitsOf(w.dataType);
     if (storageBits === undefined) throw new ArqError(`${label}: weight codes of data type ${w.dataType} are not supported (arq reads int8 and int4)`);
     if (!isSigned(w.dataType)) throw new ArqError(`${label}: the weight codes are unsigned; arq's weight grids are symmetric int8/int4`);
-    const wbits = arqBits ?? storageBits;
+    let wbits = arqBits ?? storageBits;
+    if (arqBits === undefined && storageBits === 4 && w.codes.some((q) => q === -8)) {
+      // ONNX Runtime's symmetric int4 range is [-8, 7]; arq's 4-bit grid is +-7. The codes fit arq's 5-bit range,
+      // where the plan computes exactly the same; only the cost model counts one bit more.
+      wbits = 5;
+      this.notes.push(`${label}: int4 weight codes include -8, outside arq's symmetric 4-bit range +-7: imported as wbits 5 (the same codes and results; BitOps and size count 5 bits)`);
+    }
     const limit = 2 ** (wbits - 1) - 1;
     const codes = new Int8Array(ir.weight.length);
     const real = new Float32Array(ir.weight.length);
