@@ -19,7 +19,7 @@ import { layerNames, uniformPolicy, type Policy } from '../../src/quant/policy.j
 import type { IntPlanSpec } from '../../src/native.js';
 import { exportQdq } from '../../src/onnx/qdq.js';
 import { decodeModel } from '../../src/onnx/import.js';
-import { onnx, type ModelProto } from '../../src/onnx/proto.js';
+import { onnx, type ModelProto, type NodeProto, type TensorProto } from '../../src/onnx/proto.js';
 import { fromTensorProto } from '../../src/onnx/tensor.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -41,7 +41,7 @@ function edited(bytes: Uint8Array, edit: (model: ModelProto) => void): IntPlanSp
 }
 
 /** Replaces a tensor's values (typed field, no raw bytes). */
-function setValues(tensor: onnx.ITensorProto, values: number[]): void {
+function setValues(tensor: TensorProto, values: number[]): void {
   tensor.rawData = new Uint8Array();
   tensor.dims = tensor.dims!.length === 0 && values.length === 1 ? [] : [values.length];
   if (tensor.dataType === onnx.TensorProto.DataType.FLOAT) tensor.floatData = values;
@@ -174,7 +174,7 @@ describe('files made by other tools run on their own grids', () => {
 
 describe('what arq cannot compute as the file says is rejected with the node named', () => {
   const bytes = readFileSync(path.join(FIXTURES, 'ort-u8-perchannel.onnx'));
-  const nodeOf = (model: ModelProto, test: (n: onnx.INodeProto) => boolean) => model.graph!.node!.find(test)!;
+  const nodeOf = (model: ModelProto, test: (n: NodeProto) => boolean) => model.graph!.node!.find(test)!;
   const initializer = (model: ModelProto, name: string) => model.graph!.initializer!.find((t) => t.name === name)!;
 
   test('a weight with a nonzero zero point', () => {
