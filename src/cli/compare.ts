@@ -1,10 +1,11 @@
 /** `arq compare`: top-1 agreement and logit differences between arq's integer engine and ONNX Runtime on a QDQ file. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { withDataOptions, withOutputOptions, withThreadsOption } from './options.js';
+import { withDataOptions, withOutputOptions, withSemanticsOption, withThreadsOption } from './options.js';
 
 interface CompareArgs {
   model: string;
   data: string;
+  semantics: 'arq' | 'ort';
   max?: number;
   sigma: number;
   noisy: number;
@@ -20,7 +21,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
   command: 'compare',
   describe: 'compare the integer engine (on a QDQ file\'s own grids) with ONNX Runtime on clean and noisy inputs',
   builder: (yargs: Argv) =>
-    withThreadsOption(withDataOptions(withOutputOptions(yargs)))
+    withSemanticsOption(withThreadsOption(withDataOptions(withOutputOptions(yargs))))
       .option('model', { type: 'string', demandOption: true, describe: 'QDQ ONNX file (arq quantize, ONNX Runtime quantize_static, PyTorch)' })
       .option('sigma', { type: 'number', default: 0.25, describe: 'Gaussian noise of the noisy copies' })
       .option('noisy', { type: 'number', default: 10, describe: 'noisy copies per image (0: clean images only)' })
@@ -29,6 +30,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('list', { type: 'number', default: 20, describe: 'disagreeing inputs to print (--json lists all)' }) as unknown as Argv<CompareArgs>,
   handler: async (args: ArgumentsCamelCase<CompareArgs>) => {
     const { loadModel } = await import('../model.js');
+    const { withSemantics } = await import('./options.js');
     const { loadDataset } = await import('../data/index.js');
     const { compareWithOrt } = await import('../engine/agreement.js');
     const { integerInRange } = await import('../util/check.js');
@@ -38,7 +40,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const max = args.max === undefined ? undefined : integerInRange('--max', args.max, 1, Number.MAX_SAFE_INTEGER);
     const threads = args.threads === undefined ? undefined : integerInRange('--threads', args.threads, 1, 256);
     const list = integerInRange('--list', args.list, 0, Number.MAX_SAFE_INTEGER);
-    const model = await loadModel(args.model);
+    const model = withSemantics(args, await loadModel(args.model));
     const dataset = await loadDataset(args.data, 'test', { limit: max });
     const bar = progressBar('compare', args);
     let report;
@@ -51,11 +53,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       bar.stop();
     }
     if (args.json) {
-      printJson({ ...report, notes: model.qdq?.notes ?? [] });
+      printJson({ ...report, semantics: args.semantics, notes: model.qdq?.notes ?? [] });
       return;
     }
     const pct = (agree: number, inputs: number) => (inputs ? `${(100 * agree / inputs).toFixed(3)}%` : '-');
-    console.log(`${report.model} on ${report.images} images of ${report.data}: integer engine (the file's grids) vs ONNX Runtime`);
+    console.log(`${report.model} on ${report.images} images of ${report.data}: integer engine (the file's grids, --semantics ${args.semantics}) vs ONNX Runtime`);
     for (const note of model.qdq?.notes ?? []) console.log(`note: ${note}`);
     console.log(table([report.clean, report.noisy].map((c, i) => [
       i === 0 ? 'clean' : `noisy (sigma ${report.sigma})`, String(c.inputs), `${c.agree} (${pct(c.agree, c.inputs)})`, `${c.identical}`, c.max_logit_diff.toPrecision(3), c.mean_logit_diff.toPrecision(3),

@@ -102,7 +102,7 @@ export async function buildNativePlan(
   model: LoadedModel, engine: 'float' | 'int', quantization?: ClassifierOptions['quantization'], options: PlanOptions = {},
 ): Promise<FloatPlan | IntPlan> {
   if (engine === 'float') return FloatPlan.build(model.graph, options);
-  if (!quantization && model.qdq) return IntPlan.fromSpec(givenGridsSpec(model.graph, model.qdq), options);
+  if (!quantization && model.qdq) return IntPlan.fromSpec(givenGridsSpec(model.graph, model.qdq, { bias: model.qdq.bias }), options);
   if (!quantization) throw new ArqError('the int engine needs a quantization policy and a calibration');
   return IntPlan.create(model.graph, quantization.policy, quantization.calibration, options);
 }

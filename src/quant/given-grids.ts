@@ -12,8 +12,19 @@ import type { IntPlanOp, IntPlanSpec, NativeGrid } from '../native.js';
 import type { QdqGrids, QdqQuantizedValue } from '../onnx/qdq-import.js';
 import { ArqError } from '../util/errors.js';
 
+export interface GivenGridsOptions {
+  /**
+   * 'file' (default): each layer's bias as the file holds it, in float32 (arq's semantics: an arq export comes back
+   * bit for bit). 'ort': the bias of a layer with int8 weights rounded as ONNX Runtime rounds it when it fuses the
+   * layer into QLinearConv/QGemm (its BiasQuantization: int32 codes round_half_even(b_c / (s_a*s_w,c)) on that
+   * float32 scale), so the plan adds the bias ONNX Runtime adds; ONNX Runtime runs int4 layers in float, bias as
+   * it is. A bias the file already stores as int32 codes is unchanged either way.
+   */
+  readonly bias?: 'file' | 'ort';
+}
+
 /** The integer plan spec of `graph` on the grids `given`. */
-export function givenGridsSpec(graph: Graph, given: QdqGrids): IntPlanSpec {
+export function givenGridsSpec(graph: Graph, given: QdqGrids, options: GivenGridsOptions = {}): IntPlanSpec {
   const { spec, valueOf } = lowerGraph(graph);
   const quantizations = new Map<number, QdqQuantizedValue[]>();
   for (const q of given.values) {
@@ -56,7 +67,10 @@ export function givenGridsSpec(graph: Graph, given: QdqGrids): IntPlanSpec {
         if (!grids[out] && out !== spec.output) throw new ArqError(`layer '${op.name}': its output is not quantized; only the network output may stay float`);
         const { weight: _float, ...structure } = op;
         void _float;
-        ops.push({ ...structure, weight: layer.codes, wbits: layer.wbits, weightScales: layer.scales, inputGrid: { ...layer.inputGrid } } as IntPlanOp);
+        // ONNX Runtime rounds the bias only where it fuses the layer into an integer kernel (int8 weights).
+        const fused = options.bias === 'ort' && layer.storage === 'int8' && structure.bias;
+        const bias = fused ? ortBias(structure.bias!, layer.inputGrid.scale, layer.scales) : structure.bias;
+        ops.push({ ...structure, bias, weight: layer.codes, wbits: layer.wbits, weightScales: layer.scales, inputGrid: { ...layer.inputGrid } } as IntPlanOp);
         break;
       }
       case 'add':
@@ -89,4 +103,18 @@ export function givenGridsSpec(graph: Graph, given: QdqGrids): IntPlanSpec {
     }
   }
   return { ...spec, grids, ops };
+}
+
+/** A float bias as ONNX Runtime quantizes it to int32 codes on s_a*s_w,c (float32) and dequantizes it. */
+function ortBias(bias: Float32Array, inputScale: number, weightScales: Float32Array): Float32Array {
+  return Float32Array.from(bias, (b, c) => {
+    const scale = Math.fround(inputScale * weightScales[c]);
+    const q = Math.min(2 ** 31 - 1, Math.max(-(2 ** 31), roundHalfEven(Math.fround(b / scale))));
+    return Math.fround(q * scale);
+  });
+}
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
