@@ -44,8 +44,6 @@ export interface QdqLayer {
   readonly codes: Int8Array;
   readonly scales: Float32Array;
   readonly wbits: number;
-  /** How the file stores the codes: ONNX Runtime fuses int8 layers into QLinearConv/QGemm, and runs int4 ones in float. */
-  readonly storage: 'int8' | 'int4';
   readonly inputGrid: QdqGrid;
 }
 
@@ -464,7 +462,7 @@ class QdqReader {
     const scales = Float32Array.from({ length: channels }, (_, o) => w.scales[w.scales.length === 1 ? 0 : o]);
     const changed = real.findIndex((v, k) => !Object.is(v, ir.weight[k]));
     if (changed >= 0) throw new ArqError(`${label}: the dequantized weight is changed by the operators around the layer (a folded BatchNormalization or Gemm alpha), so its codes are not the layer's`);
-    return { name: ir.name, codes, scales, wbits, storage: storageBits === 4 ? 'int4' : 'int8', inputGrid };
+    return { name: ir.name, codes, scales, wbits, inputGrid };
   }
 }
 

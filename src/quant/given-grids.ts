@@ -15,10 +15,10 @@ import { ArqError } from '../util/errors.js';
 export interface GivenGridsOptions {
   /**
    * 'file' (default): each layer's bias as the file holds it, in float32 (arq's semantics: an arq export comes back
-   * bit for bit). 'ort': the bias of a layer with int8 weights rounded as ONNX Runtime rounds it when it fuses the
-   * layer into QLinearConv/QGemm (its BiasQuantization: int32 codes round_half_even(b_c / (s_a*s_w,c)) on that
-   * float32 scale), so the plan adds the bias ONNX Runtime adds; ONNX Runtime runs int4 layers in float, bias as
-   * it is. A bias the file already stores as int32 codes is unchanged either way.
+   * bit for bit). 'ort': each bias rounded as ONNX Runtime rounds it before it runs the layer on integers (its
+   * BiasQuantization: int32 codes round_half_even(b_c / (s_a*s_w,c)) on that float32 scale; measured to hold for
+   * int8 and int4 weights alike, docs/qdq.md), so the plan adds the bias ONNX Runtime adds. A bias the file already
+   * stores as int32 codes is unchanged either way.
    */
   readonly bias?: 'file' | 'ort';
 }
@@ -67,9 +67,7 @@ export function givenGridsSpec(graph: Graph, given: QdqGrids, options: GivenGrid
         if (!grids[out] && out !== spec.output) throw new ArqError(`layer '${op.name}': its output is not quantized; only the network output may stay float`);
         const { weight: _float, ...structure } = op;
         void _float;
-        // ONNX Runtime rounds the bias only where it fuses the layer into an integer kernel (int8 weights).
-        const fused = options.bias === 'ort' && layer.storage === 'int8' && structure.bias;
-        const bias = fused ? ortBias(structure.bias!, layer.inputGrid.scale, layer.scales) : structure.bias;
+        const bias = options.bias === 'ort' && structure.bias ? ortBias(structure.bias, layer.inputGrid.scale, layer.scales) : structure.bias;
         ops.push({ ...structure, bias, weight: layer.codes, wbits: layer.wbits, weightScales: layer.scales, inputGrid: { ...layer.inputGrid } } as IntPlanOp);
         break;
       }
