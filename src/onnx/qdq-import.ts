@@ -27,7 +27,7 @@ import { ArqError } from '../util/errors.js';
 import { Attributes } from './attributes.js';
 import { importModel, MAX_OPSET, modelOpset } from './import.js';
 import { DataType, onnx, toNumber, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
-import { fromTensorProto } from './tensor.js';
+import { checkedElementCount, fromTensorProto } from './tensor.js';
 import { describeNode } from './validate.js';
 import { DATA_TYPE_INT4, DATA_TYPE_UINT4 } from './write.js';
 
@@ -93,7 +93,7 @@ interface Integers {
 }
 
 interface Pair {
-  readonly q: number;
+  /** The DequantizeLinear nodes reading the QuantizeLinear's codes. */
   readonly dq: number[];
   /** The tensor quantized (the Clip's input where a range Clip is absorbed). */
   readonly x: string;
@@ -125,7 +125,7 @@ function integers(tensor: TensorProto, where: string): Integers {
     if (t.kind !== 'int') throw new ArqError(`${where}: expected an integer tensor, got data type ${dataType}`);
     return { values: Float64Array.from(t.data), dims, dataType };
   }
-  const count = dims.reduce((a, b) => a * b, 1);
+  const count = checkedElementCount(dims, where);
   const raw = tensor.rawData && tensor.rawData.byteLength > 0 ? tensor.rawData : Uint8Array.from(tensor.int32Data ?? []);
   if (raw.byteLength !== Math.ceil(count / 2)) throw new ArqError(`${where}: ${raw.byteLength} bytes of 4-bit data, expected ${Math.ceil(count / 2)} for ${count} elements`);
   const values = new Float64Array(count);
@@ -264,7 +264,7 @@ class QdqReader {
         this.removed.add(clipAt);
       }
     }
-    const pair: Pair = { q: i, dq: readers, x: source, grid };
+    const pair: Pair = { dq: readers, x: source, grid };
     this.pairs.push(pair);
     for (const r of readers) this.pairOf.set(this.nodes[r].output![0], pair);
   }
@@ -366,10 +366,8 @@ class QdqReader {
   }
 
   /** The IR value an ONNX tensor of the float model is (aliases such as Identity or a folded bias followed back). */
-  private irValue(graph: Graph, model: ModelProto, name: string): string | undefined {
-    const producers = new Map<string, NodeProto>();
-    for (const node of model.graph!.node ?? []) for (const out of node.output ?? []) producers.set(out, node);
-    for (let steps = 0; steps < 10_000; steps++) {
+  private irValue(graph: Graph, producers: ReadonlyMap<string, NodeProto>, name: string): string | undefined {
+    for (let steps = 0; steps <= producers.size; steps++) {
       if (graph.shapes.has(name)) return name;
       const node = producers.get(name);
       const next = node?.input?.find((input) => input && !this.constant(input) && !this.initializers.has(input) && (producers.has(input) || graph.shapes.has(input)));
@@ -382,9 +380,11 @@ class QdqReader {
   private grids(graph: Graph, model: ModelProto): QdqGrids {
     const layers = new Map<string, QdqLayer>();
     const arqLayers = this.arqLayerBits();
+    const producers = new Map<string, NodeProto>();
+    for (const node of model.graph!.node ?? []) for (const out of node.output ?? []) producers.set(out, node);
     for (const node of model.graph!.node ?? []) {
       if (!LAYER_OPS.has(node.opType ?? '')) continue;
-      const original = this.nodes.findIndex((n) => n.output?.[0] === node.output?.[0]);
+      const original = this.producer.get(node.output![0])!;
       const label = this.label(original);
       const [input, weight] = this.nodes[original].input ?? [];
       const pair = this.chainedOn(input);
@@ -407,7 +407,7 @@ class QdqReader {
         if (!layersOnly && !same) throw new ArqError(`${node}: requantizes '${pair.x}' onto another grid for a reader that is not a Conv/Gemm input; arq converts grids only at layer inputs`);
         continue;
       }
-      const value = this.irValue(graph, model, this.resolve(pair.x));
+      const value = this.irValue(graph, producers, this.resolve(pair.x));
       if (value === undefined) throw new ArqError(`${node}: the tensor it quantizes ('${pair.x}') is not a value of the imported network`);
       values.push({ value, grid: pair.grid, layersOnly, node });
     }
@@ -418,12 +418,15 @@ class QdqReader {
   private arqLayerBits(): Map<string, number> {
     const entry = (this.model.metadataProps ?? []).find((p) => p.key === 'arq.qdq.layers');
     if (!entry?.value) return new Map();
+    let layers: unknown;
     try {
-      const layers = JSON.parse(entry.value) as { name: string; wbits: number }[];
-      return new Map(layers.map((l) => [l.name, l.wbits]));
+      layers = JSON.parse(entry.value);
     } catch {
       throw new ArqError(`${this.source}: metadata arq.qdq.layers is not JSON`);
     }
+    const valid = Array.isArray(layers) && layers.every((l: { name?: unknown; wbits?: unknown }) => typeof l?.name === 'string' && Number.isInteger(l.wbits) && (l.wbits as number) >= 2 && (l.wbits as number) <= 8);
+    if (!valid) throw new ArqError(`${this.source}: metadata arq.qdq.layers must list { name, wbits } with wbits an integer in 2..8`);
+    return new Map((layers as { name: string; wbits: number }[]).map((l) => [l.name, l.wbits]));
   }
 
   /** A layer's codes in the IR's layout, checked against the IR node's (dequantized) weight. */

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { loadDataset, npyAsFloat32, readNpySync, type Dataset } from '../../src/data/index.js';
+import { loadDataset, makeDataset, npyAsFloat32, readNpySync, type Dataset } from '../../src/data/index.js';
+import { FIXTURES, loadFixture } from '../support/fixtures.js';
 import { createClassifier } from '../../src/engine/classifier.js';
 import { modelFromBytes, type LoadedModel } from '../../src/model.js';
 import { quantizationFromArgs } from '../../src/cli/options.js';
@@ -23,12 +24,12 @@ import { onnx, type ModelProto, type NodeProto, type TensorProto } from '../../s
 import { fromTensorProto } from '../../src/onnx/tensor.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const FIXTURES = path.join(ROOT, 'test/fixtures/qdq');
+const QDQ_FIXTURES = path.join(ROOT, 'test/fixtures/qdq');
 const MNIST_MODEL = path.join(ROOT, 'models/mnist-cnn-s025.onnx');
 const THREADS = 2;
 
-const fixture = (name: string): LoadedModel => modelFromBytes(readFileSync(path.join(FIXTURES, `${name}.onnx`)), `${name}.onnx`);
-const npy = (name: string): Float32Array => npyAsFloat32(readNpySync(path.join(FIXTURES, `${name}.npy`)));
+const fixture = (name: string): LoadedModel => modelFromBytes(readFileSync(path.join(QDQ_FIXTURES, `${name}.onnx`)), `${name}.onnx`);
+const npy = (name: string): Float32Array => npyAsFloat32(readNpySync(path.join(QDQ_FIXTURES, `${name}.npy`)));
 const planOf = (model: LoadedModel): IntPlan => IntPlan.fromSpec(givenGridsSpec(model.graph, model.qdq!));
 const sameBits = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
@@ -104,6 +105,22 @@ describe('round trip: arq quantize, then import, is the same plan bit for bit', 
   });
 });
 
+describe('round trip on every fixture network (Add, GlobalAveragePool, AveragePool, Pad, ReLU6, depthwise, grey-to-RGB Tile) at W4A4', () => {
+  test.each([...FIXTURES])('%s', async (name) => {
+    const model = loadFixture(name);
+    const shape = model.graph.input.shape;
+    const count = 16;
+    const images = Float32Array.from({ length: count * shape[0] * shape[1] * shape[2] }, (_, i) => ((i * 2654435761) % 1000) / 1000);
+    const data = makeDataset({ name: 'synthetic', shape: [shape[0], shape[1], shape[2]], images, labels: new Int32Array(count) });
+    const calibration = await calibrate(model.graph, data, { sigma: 0.25, count, seed: 0 });
+    const spec = intPlanSpec(model.graph, uniformPolicy(model.graph, model.sha256, 4, 4), calibration);
+    const file = modelFromBytes(exportQdq(model.graph, spec), `${name}.qdq.onnx`);
+    const imported = givenGridsSpec(file.graph, file.qdq!);
+    expect(imported.grids).toEqual(spec.grids);
+    spec.ops.forEach((op, i) => expect(imported.ops[i]).toEqual(op));
+  });
+});
+
 function argmaxRow(logits: Float32Array, row: number, classes = 10): number {
   let best = 0;
   for (let c = 1; c < classes; c++) if (logits[row * classes + c] > logits[row * classes + best]) best = c;
@@ -125,7 +142,7 @@ describe('files made by other tools run on their own grids', () => {
   test('ort-s8-pertensor: int8 activations become uint8 grids with the zero point moved by 128; per-tensor weights, one scale per channel', () => {
     const spec = givenGridsSpec(fixture('ort-s8-pertensor').graph, fixture('ort-s8-pertensor').qdq!);
     const u8 = givenGridsSpec(fixture('ort-u8-perchannel').graph, fixture('ort-u8-perchannel').qdq!);
-    const proto = decodeModel(readFileSync(path.join(FIXTURES, 'ort-s8-pertensor.onnx')), 's8');
+    const proto = decodeModel(readFileSync(path.join(QDQ_FIXTURES, 'ort-s8-pertensor.onnx')), 's8');
     const zeros = (proto.graph!.initializer ?? []).filter((t) => t.name?.endsWith('_output_0_zero_point') && t.dataType === onnx.TensorProto.DataType.INT8);
     expect(zeros.length).toBeGreaterThan(0);
     expect(spec.grids).toEqual(u8.grids);
@@ -150,7 +167,7 @@ describe('files made by other tools run on their own grids', () => {
   });
 
   test('a Gemm with transB = 0 (weight [in][out], scales along axis 1) is the same layer as with transB = 1', async () => {
-    const bytes = readFileSync(path.join(FIXTURES, 'ort-u8-perchannel.onnx'));
+    const bytes = readFileSync(path.join(QDQ_FIXTURES, 'ort-u8-perchannel.onnx'));
     const model = decodeModel(bytes, 'edit');
     const nodes = model.graph!.node!;
     const gemm = nodes.find((n) => n.name === '/fc2/Gemm')!;
@@ -173,7 +190,7 @@ describe('files made by other tools run on their own grids', () => {
 });
 
 describe('what arq cannot compute as the file says is rejected with the node named', () => {
-  const bytes = readFileSync(path.join(FIXTURES, 'ort-u8-perchannel.onnx'));
+  const bytes = readFileSync(path.join(QDQ_FIXTURES, 'ort-u8-perchannel.onnx'));
   const nodeOf = (model: ModelProto, test: (n: NodeProto) => boolean) => model.graph!.node!.find(test)!;
   const initializer = (model: ModelProto, name: string) => model.graph!.initializer!.find((t) => t.name === name)!;
 
