@@ -7,7 +7,7 @@
  *   npm run bench -- qdq [--model test/fixtures/qdq/ort-u8-perchannel.onnx] [--samples 20000] [--batch 400] [--threads 2]
  */
 import { parseArgs } from 'node:util';
-import { loadModel } from '../src/model.js';
+import { loadModel } from '../src/onnx/model.js';
 import { loadDataset } from '../src/data/index.js';
 import { createSampler } from '../src/smoothing/samplers.js';
 import type { Sampler } from '../src/smoothing/sampler.js';

@@ -29,7 +29,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('batch', { type: 'number', default: 500, describe: 'inputs per engine call' })
       .option('list', { type: 'number', default: 20, describe: 'disagreeing inputs to print (--json lists all)' }) as unknown as Argv<CompareArgs>,
   handler: async (args: ArgumentsCamelCase<CompareArgs>) => {
-    const { loadModel } = await import('../model.js');
+    const { loadModel } = await import('../onnx/model.js');
     const { withSemantics } = await import('./options.js');
     const { loadDataset } = await import('../data/index.js');
     const { compareWithOrt } = await import('../engine/agreement.js');

@@ -5,8 +5,8 @@
  * logit differences and lists every input on which the two predict different classes.
  */
 import type { Dataset } from '../data/index.js';
-import type { LoadedModel } from '../model.js';
-import { noisyCopy } from '../noise.js';
+import type { LoadedModel } from '../onnx/model.js';
+import { noisyCopy } from './noise.js';
 import { shapeSize } from '../graph/ir.js';
 import { ArqError } from '../util/errors.js';
 import { integerInRange, numberInRange } from '../util/check.js';

@@ -293,11 +293,7 @@ class QdqReader {
     const bits = bitsOf(params.dataType)!;
     const [lo, hi] = isSigned(params.dataType) ? [-(2 ** (bits - 1)), 2 ** (bits - 1) - 1] : [0, 2 ** bits - 1];
     const slice = this.sliceOf(t.dims, params.scale.values.length, params.axis, label);
-    const codes = Float64Array.from(t.data, (x, k) => {
-      const c = slice(k);
-      const v = roundHalfEven(Math.fround(x / params.scale.values[c])) + params.zeros[c];
-      return Math.min(hi, Math.max(lo, v));
-    });
+    const codes = Float64Array.from(t.data, (x, k) => quantizeLinear(x, params.scale.values[slice(k)], params.zeros[slice(k)], lo, hi));
     return this.constantCodes(codes, t.dims, params.dataType, params.scale.values, params.zeros, params.axis, label);
   }
 
@@ -469,9 +465,12 @@ class QdqReader {
   }
 }
 
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+/** ONNX's QuantizeLinear of one value as ONNX Runtime computes it: round_half_even(float32(x / scale)) + zero, saturated to [lo, hi]. */
+export function quantizeLinear(x: number, scale: number, zero: number, lo: number, hi: number): number {
+  const t = Math.fround(x / scale);
+  const r = Math.round(t);
+  const even = Math.abs(t % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  return Math.min(hi, Math.max(lo, even + zero));
 }
 
 /** Reads a QDQ model: the float network it fake-quantizes and the grids that make it arq's integer plan. */

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test } from 'vitest';
 import { loadDataset, trainingSpec } from '../../src/data/index.js';
-import { bundledModelPath, loadModel, modelFromBytes } from '../../src/model.js';
+import { bundledModelPath, loadModel, modelFromBytes } from '../../src/onnx/model.js';
 import { calibrate } from '../../src/quant/calibrate.js';
-import { givenGridsSpec } from '../../src/quant/given-grids.js';
-import { IntPlan, intPlanSpec } from '../../src/quant/int-plan.js';
+import { givenGridsSpec } from '../../src/engine/given-grids.js';
+import { IntPlan, intPlanSpec } from '../../src/engine/int-plan.js';
 import { search } from '../../src/search/search.js';
 
 test('the search\'s winner as QDQ reads back as the plan it certified', async () => {

@@ -7,9 +7,9 @@
  * arq exactly as the file says, and is rejected with a message naming the node.
  */
 import type { Graph } from '../graph/ir.js';
-import { lowerGraph } from '../engine/float-plan.js';
+import { lowerGraph } from '../graph/lower.js';
 import type { IntPlanOp, IntPlanSpec, NativeGrid } from '../native.js';
-import type { QdqGrids, QdqQuantizedValue } from '../onnx/qdq-import.js';
+import { quantizeLinear, type QdqGrids, type QdqQuantizedValue } from '../onnx/qdq-import.js';
 import { ArqError } from '../util/errors.js';
 
 export interface GivenGridsOptions {
@@ -107,12 +107,6 @@ export function givenGridsSpec(graph: Graph, given: QdqGrids, options: GivenGrid
 function ortBias(bias: Float32Array, inputScale: number, weightScales: Float32Array): Float32Array {
   return Float32Array.from(bias, (b, c) => {
     const scale = Math.fround(inputScale * weightScales[c]);
-    const q = Math.min(2 ** 31 - 1, Math.max(-(2 ** 31), roundHalfEven(Math.fround(b / scale))));
-    return Math.fround(q * scale);
+    return Math.fround(quantizeLinear(b, scale, 0, -(2 ** 31), 2 ** 31 - 1) * scale);
   });
-}
-
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
