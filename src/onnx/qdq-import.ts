@@ -1,7 +1,7 @@
 /**
  * Import of QDQ ONNX models (QuantizeLinear/DequantizeLinear around float operators: arq's own `arq quantize`
  * exports, ONNX Runtime's `quantize_static` in QDQ format, PyTorch's exporter) without recalibration: the file's
- * scales, zero points and weight codes become the integer plan's grids (quant/given-grids.ts builds the plan).
+ * scales, zero points and weight codes become the integer plan's grids (engine/given-grids.ts builds the plan).
  *
  * How: the QDQ graph is rewritten into the float graph it fake-quantizes (every QuantizeLinear -> DequantizeLinear
  * pair removed, every dequantized constant replaced by its float32 values), which the ordinary importer reads;
@@ -49,7 +49,7 @@ export interface QdqLayer {
 
 /** One QuantizeLinear -> DequantizeLinear pair on a value an operator computed (not on another pair's output). */
 export interface QdqQuantizedValue {
-  /** The IR value quantized (quant/given-grids.ts maps it to its plan value). */
+  /** The IR value quantized (engine/given-grids.ts maps it to its plan value). */
   readonly value: string;
   readonly grid: QdqGrid;
   /** Whether only layers read the dequantized value (then it is their input grid and need not be a carrier). */
@@ -58,14 +58,14 @@ export interface QdqQuantizedValue {
   readonly node: string;
 }
 
-/** The grids a QDQ file fixes: what quant/given-grids.ts turns into an integer plan. */
+/** The grids a QDQ file fixes: what engine/given-grids.ts turns into an integer plan. */
 export interface QdqGrids {
   readonly layers: ReadonlyMap<string, QdqLayer>;
   readonly values: readonly QdqQuantizedValue[];
   /** Where the file is imported with a stated difference (none means exact). */
   readonly notes: readonly string[];
   /**
-   * How the integer plan adds each layer's float bias (quant/given-grids.ts GivenGridsOptions.bias): as the file holds
+   * How the integer plan adds each layer's float bias (engine/given-grids.ts GivenGridsOptions.bias): as the file holds
    * it ('file', the default) or as ONNX Runtime rounds it ('ort', `--semantics ort`).
    */
   readonly bias?: 'file' | 'ort';
