@@ -28,7 +28,7 @@ import { Attributes } from './attributes.js';
 import { importModel, MAX_OPSET, modelOpset } from './import.js';
 import { DataType, onnx, toNumber, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
 import { checkedElementCount, fromTensorProto } from './tensor.js';
-import { describeNode } from './validate.js';
+import { describeNode, validateGraph } from './validate.js';
 import { DATA_TYPE_INT4, DATA_TYPE_UINT4 } from './write.js';
 
 /** An activation grid as arq's engine holds it: uint codes 0..2^bits-1, real = scale * (q - zero). */
@@ -209,6 +209,13 @@ class QdqReader {
   }
 
   run(): QdqImport {
+    this.nodes.forEach((node, i) => {
+      if ((node.domain && node.domain !== 'ai.onnx') || (node.opType !== 'QuantizeLinear' && node.opType !== 'DequantizeLinear')) return;
+      const inputs = node.input ?? [];
+      if (inputs.length < 2 || inputs.length > 3 || !inputs[0] || !inputs[1] || (node.output ?? []).length !== 1 || !node.output![0]) {
+        throw new ArqError(`${this.label(i)}: expected inputs (x, scale[, zero point]) and one output`);
+      }
+    });
     this.nodes.forEach((node, i) => {
       if (node.domain && node.domain !== 'ai.onnx') return;
       if (node.opType === 'QuantizeLinear') this.quantize(i);
@@ -477,5 +484,7 @@ export function quantizeLinear(x: number, scale: number, zero: number, lo: numbe
 export function importQdq(model: ModelProto, source: string): QdqImport {
   const opset = modelOpset(model);
   if (opset < 13 || opset > MAX_OPSET) throw new ArqError(`${source}: QDQ models of opset ${opset} are not supported (arq reads QDQ opsets 13 to ${MAX_OPSET}: per-axis DequantizeLinear needs 13)`);
+  // The structure first (each value defined once and before use, the node limit), as for any import.
+  validateGraph(model.graph!, source);
   return new QdqReader(model, source).run();
 }

@@ -235,6 +235,18 @@ describe('what arq cannot compute as the file says is rejected with the node nam
     })).toThrow(/node '(\/pool1\/MaxPool_input_0_DequantizeLinear|extra_dq)' \(DequantizeLinear\): quantizes the output of node '\/conv1\/Conv' \(conv\) onto a grid other than/);
   });
 
+  test('a QuantizeLinear without its scale, an opset before 13, a graph out of order: one message each', () => {
+    expect(() => edited(bytes, (m) => {
+      nodeOf(m, (n) => n.opType === 'QuantizeLinear').input!.length = 1;
+    })).toThrow(/node '\/Div_output_0_QuantizeLinear' \(QuantizeLinear\): expected inputs \(x, scale\[, zero point\]\) and one output/);
+    expect(() => edited(bytes, (m) => {
+      m.opsetImport!.find((o) => !o.domain)!.version = 11;
+    })).toThrow(/edited\.onnx: QDQ models of opset 11 are not supported/);
+    expect(() => edited(bytes, (m) => {
+      m.graph!.node!.reverse();
+    })).toThrow(/the graph is not topologically sorted/);
+  });
+
   test('per-axis quantization of an activation', () => {
     expect(() => edited(bytes, (m) => {
       const conv = nodeOf(m, (n) => n.name === '/conv2/Conv');
