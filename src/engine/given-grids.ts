@@ -25,6 +25,7 @@ export interface GivenGridsOptions {
 
 /** The integer plan spec of `graph` on the grids `given`. */
 export function givenGridsSpec(graph: Graph, given: QdqGrids, options: GivenGridsOptions = {}): IntPlanSpec {
+  if (given.refusal) throw new ArqError(given.refusal);
   const { spec, valueOf } = lowerGraph(graph);
   const quantizations = new Map<number, QdqQuantizedValue[]>();
   for (const q of given.values) {

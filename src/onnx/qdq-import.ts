@@ -6,8 +6,10 @@
  * How: the QDQ graph is rewritten into the float graph it fake-quantizes (every QuantizeLinear -> DequantizeLinear
  * pair removed, every dequantized constant replaced by its float32 values), which the ordinary importer reads;
  * meanwhile each pair is recorded with the tensor it quantizes, and each layer with its weight codes and the grid
- * of its input. What arq's integer semantics (quantization.md) cannot represent exactly is rejected with a message
- * naming the node:
+ * of its input. What arq's integer semantics (quantization.md) cannot represent exactly is refused with a message
+ * naming the node: when the integer plan is built (QdqGrids.refusal; the float network still loads for ONNX Runtime
+ * and the fp32 plan), or at load where not even the float network is defined (a pair whose two halves disagree,
+ * codes read by anything but a DequantizeLinear, per-axis activation grids). The rules:
  * - activations: per-tensor uint8/int8 (and uint4/int4, opset 21) grids; an int grid is the uint grid of the same
  *   reals with the zero point shifted by 2^(bits-1), which rounds and saturates identically. A Clip to a grid's
  *   exact range [s*(0-z), s*(2^b-1-z)] right before a uint8 QuantizeLinear (arq's export for abits b < 8) makes a
@@ -64,6 +66,11 @@ export interface QdqGrids {
   readonly values: readonly QdqQuantizedValue[];
   /** Where the file is imported with a stated difference (none means exact). */
   readonly notes: readonly string[];
+  /**
+   * Why arq's integer engine cannot run the file as it says (a message naming the node), when it cannot: the float
+   * network still loads, so `--engine ort` and `--engine float` run it, and the integer plan's build throws this.
+   */
+  readonly refusal?: string;
   /**
    * How the integer plan adds each layer's float bias (engine/given-grids.ts GivenGridsOptions.bias): as the file holds
    * it ('file', the default) or as ONNX Runtime rounds it ('ort', `--semantics ort`).
@@ -226,7 +233,12 @@ class QdqReader {
     });
     const floatModel = this.floatModel();
     const graph = importModel(floatModel, this.source);
-    return { graph, grids: this.grids(graph, floatModel) };
+    try {
+      return { graph, grids: this.grids(graph, floatModel) };
+    } catch (error) {
+      if (!(error instanceof ArqError)) throw error;
+      return { graph, grids: { layers: new Map(), values: [], notes: this.notes, refusal: error.message } };
+    }
   }
 
   /** A QuantizeLinear: of a constant (folded with its DequantizeLinear readers) or of an activation (a pair). */

@@ -184,8 +184,15 @@ describe('files made by other tools run on their own grids', () => {
     expect(sameBits(a, b)).toBe(true);
   });
 
-  test('torch-qat-s128: weight code -128 (PyTorch\'s default symmetric qint8 scale) is rejected, naming the node', () => {
-    expect(() => fixture('torch-qat-s128')).toThrow(/torch-qat-s128\.onnx: node '\/Conv' \(Conv\): weight code -128 is outside arq's symmetric 8-bit range \+-127/);
+  test('torch-qat-s128: weight code -128 (PyTorch\'s default symmetric qint8 scale) is refused by the integer engine, naming the node; ONNX Runtime and the float plan still run the file', async () => {
+    const model = fixture('torch-qat-s128');
+    await expect(createClassifier(model, 'int', { threads: THREADS })).rejects.toThrow(/torch-qat-s128\.onnx: node '\/Conv' \(Conv\): weight code -128 is outside arq's symmetric 8-bit range \+-127/);
+    const [ort, float] = await Promise.all([createClassifier(model, 'ort', { threads: THREADS }), createClassifier(model, 'float', { threads: THREADS })]);
+    const reference = npy('torch-qat-s128.logits');
+    expect(await ort.logits(inputs, batch)).toEqual(reference);
+    const floats = await float.logits(inputs, batch);
+    for (let row = 0; row < batch; row++) expect(argmaxRow(floats, row)).toBe(argmaxRow(reference, row));
+    await Promise.all([ort.close(), float.close()]);
   });
 });
 
