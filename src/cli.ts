@@ -12,6 +12,7 @@ import { trainCommand } from './cli/train.js';
 import { rejectRepeatedFlags } from './cli/options.js';
 import { serveCommand } from './cli/serve.js';
 import { sensitivityCommand } from './cli/sensitivity.js';
+import { compareCommand } from './cli/compare.js';
 
 function fail(message: string): never {
   process.stderr.write(`arq: ${message}\n`);
@@ -37,6 +38,7 @@ try {
       if (argv._[0] !== 'bench') rejectRepeatedFlags(hideBin(process.argv), (parser as unknown as { getOptions(): { array: string[] } }).getOptions().array);
     }, true)
     .command(sensitivityCommand)
+    .command(compareCommand)
     .demandCommand(1, 'name a command (arq --help lists them)')
     .strict()
     .help()

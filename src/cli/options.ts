@@ -32,6 +32,11 @@ export async function quantizationFromArgs(args: CalibrationArgs & { engine: str
     if (args.policy || args.bits) throw new ArqError('--policy and --bits apply to --engine int');
     return undefined;
   }
+  if (model.qdq) {
+    // A QDQ file fixes its own grids; a policy would quantize its dequantized weights a second time.
+    if (args.policy || args.bits) throw new ArqError(`--policy and --bits do not apply to ${model.path}: it is a QDQ file, and --engine int uses its own grids`);
+    return undefined;
+  }
   const { prepareQuantization } = await import('../quant/quantize.js');
   return prepareQuantization(model, await calibrationFromArgs(args, args.data));
 }
@@ -73,7 +78,22 @@ export function withDataOptions<T>(yargs: Argv<T>) {
 }
 
 export function withEngineOption<T>(yargs: Argv<T>) {
-  return yargs.option('engine', { choices: ENGINES, default: 'float' as const, describe: 'ort = ONNX Runtime float reference; float = native fp32 plan; int = native integer plan (needs --bits or --policy)' });
+  return withSemanticsOption(yargs
+    .option('engine', { choices: ENGINES, default: 'float' as const, describe: 'ort = ONNX Runtime (a QDQ file as it is); float = native fp32 plan; int = native integer plan (needs --bits or --policy, except on a QDQ file: its own grids)' }));
+}
+
+export function withSemanticsOption<T>(yargs: Argv<T>) {
+  return yargs.option('semantics', { choices: ['arq', 'ort'] as const, default: 'arq' as const, describe: 'a QDQ file in the integer engine: arq = its biases in float32 as written; ort = rounded as ONNX Runtime rounds them (docs/qdq.md)' });
+}
+
+/**
+ * The model as `--engine int` runs it: a QDQ file's biases as `--semantics` says (its grids, codes and scales are the
+ * file's either way); any other model as it is, where --semantics ort is refused.
+ */
+export function withSemantics(args: { semantics?: 'arq' | 'ort' }, model: LoadedModel): LoadedModel {
+  if (args.semantics !== 'ort') return model;
+  if (!model.qdq) throw new ArqError(`--semantics ort applies to QDQ files; ${model.path} has no QuantizeLinear/DequantizeLinear`);
+  return { ...model, qdq: { ...model.qdq, bias: 'ort' } };
 }
 
 export function withPolicyOptions<T>(yargs: Argv<T>) {

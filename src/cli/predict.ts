@@ -2,12 +2,13 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { EngineName } from '../engine/classifier.js';
 import { ArqError } from '../util/errors.js';
-import { inputFiles, quantizationFromArgs, withCalibrationOptions, type CalibrationArgs, withDataOptions, withEngineOption, withOutputOptions, withOverwriteOption, withThreadsOption } from './options.js';
+import { inputFiles, quantizationFromArgs, withSemantics, withCalibrationOptions, type CalibrationArgs, withDataOptions, withEngineOption, withOutputOptions, withOverwriteOption, withThreadsOption } from './options.js';
 
 interface PredictArgs extends CalibrationArgs {
   model: string;
   data: string;
   engine: EngineName;
+  semantics?: 'arq' | 'ort';
   max?: number;
   batch: number;
   logits?: string;
@@ -38,7 +39,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
     const threads = args.threads === undefined ? undefined : integerInRange('--threads', args.threads, 1, 256);
     const max = args.max === undefined ? undefined : integerInRange('--max', args.max, 1, Number.MAX_SAFE_INTEGER);
     if (args.logits) checkOutputs([args.logits], { flag: '--logits', inputs: await inputFiles(args), overwrite: args.overwrite, allowSpecial: true });
-    const model = await loadModel(args.model);
+    const model = withSemantics(args, await loadModel(args.model));
     const dataset = await loadDataset(args.data, 'test', { limit: max });
     checkInputShape(model.graph.input.shape, dataset.shape, dataset.name);
     const quantization = await quantizationFromArgs(args, model);

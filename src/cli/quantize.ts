@@ -52,6 +52,6 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
     console.log(`wrote ${args.out} (${exported.bytes.length} bytes, QDQ opset ${args.opset}) and ${policyPath}`);
     console.log(`BitOps ${quantization.cost.bitopsPercent.toFixed(3)}% of float; weights ${quantization.cost.sizeBytes} bytes (float32 ${quantization.cost.floatSizeBytes})`);
     console.log(`calibrated on ${quantization.calibration.settings.count} images of ${quantization.calibration.settings.data} at sigma ${quantization.calibration.settings.sigma}`);
-    console.log('ONNX Runtime runs this file close to, not bit-identical with, arq\'s integer engine; see the file\'s arq.qdq.differences metadata.');
+    console.log(`--engine int on ${args.out} runs exactly this plan; ONNX Runtime runs it close to, not bit-identical with, arq's integer engine (the file's arq.qdq.differences metadata): --semantics ort follows its bias rounding, and arq compare --model ${args.out} measures the agreement.`);
   },
 };

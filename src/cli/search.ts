@@ -74,7 +74,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('sensitivity-copies', { type: 'number', default: 4, describe: 'noisy copies of each sensitivity image' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of noise, agents and random search' })
       .option('batch', { type: 'number', default: 400, describe: 'noisy copies per classifier call' })
-      .option('out', { type: 'string', default: 'arq-search', describe: 'output directory (episodes.jsonl, checkpoint.json, best-policy.json, report.json, report.html)' })
+      .option('out', { type: 'string', default: 'arq-search', describe: 'output directory (episodes.jsonl, checkpoint.json, best-policy.json, best-policy.qdq.onnx, report.json, report.html)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue a killed search in --out' })
       .option('overwrite', { type: 'boolean', default: false, describe: 'replace a search in --out' }) as unknown as Argv<SearchArgs>,
   handler: async (args: ArgumentsCamelCase<SearchArgs>) => {
@@ -132,7 +132,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       console.log(repairLine(report));
       for (const line of rescoringLines(report)) console.log(line);
       console.log(`final numbers: full CERTIFY of ${report.settings.test_images} test images (n = ${report.settings.final_n}); BitOps count Conv and Gemm layers only`);
-      console.log(`report: ${files.html}  (data: ${files.report}, ARQ policy: ${files.policy}, episodes: ${files.episodes})`);
+      console.log(`report: ${files.html}  (data: ${files.report}, ARQ policy: ${files.policy}, its quantized model: ${files.qdq}, episodes: ${files.episodes})`);
     } finally {
       bar.stop();
       process.removeListener('SIGINT', stop);

@@ -3,12 +3,13 @@ import type { Argv } from 'yargs';
 import type { EngineName } from '../engine/classifier.js';
 import type { LoadedModel } from '../onnx/model.js';
 import { integerInRange } from '../util/check.js';
-import { quantizationFromArgs, type CalibrationArgs } from './options.js';
+import { quantizationFromArgs, withSemantics, type CalibrationArgs } from './options.js';
 
 export interface SmoothingArgs extends CalibrationArgs {
   model: string;
   data: string;
   engine: EngineName;
+  semantics?: 'arq' | 'ort';
   batch: number;
   skip: number;
   max?: number;
@@ -33,7 +34,8 @@ export function imagesToLoad(args: { skip: number; max?: number }): number | und
 }
 
 /** The sampler of the chosen engine (quantized and calibrated at --sigma for --engine int), and its identity. */
-export async function samplerFromArgs(args: SmoothingArgs, model: LoadedModel) {
+export async function samplerFromArgs(args: SmoothingArgs, loaded: LoadedModel) {
+  const model = withSemantics(args, loaded);
   const { createSampler } = await import('../smoothing/samplers.js');
   const { integerInRange, numberInRange } = await import('../util/check.js');
   const { cpuInfo } = await import('../native.js');
@@ -45,7 +47,7 @@ export async function samplerFromArgs(args: SmoothingArgs, model: LoadedModel) {
   const sampler = await createSampler(model, args.engine, { sigma, seed, batch, threads, quantization });
   const policy = quantization ? (args.bits ? args.bits.toLowerCase() : JSON.stringify(quantization.policy.layers)) : null;
   const identity = {
-    seed, model: model.sha256, engine: args.engine, policy,
+    seed, model: model.sha256, engine: args.engine, policy: policy ?? (model.qdq && args.engine === 'int' ? `qdq:${model.qdq.bias ?? 'file'}` : null),
     calibration: quantization ? { ...quantization.calibration.settings } : null,
   };
   return { sampler, identity, info: { batch, threads }, quantization };

@@ -9,6 +9,7 @@ import { cpuInfo } from '../native.js';
 import { FloatPlan } from './float-plan.js';
 import type { PlanOptions } from './native-plan.js';
 import { IntPlan, type ActivationStatistics, type BitWidths } from './int-plan.js';
+import { givenGridsSpec } from './given-grids.js';
 import { shapeSize } from '../graph/ir.js';
 import { finiteValues, float32Array, integerInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
@@ -91,11 +92,15 @@ export function indexOfMax(values: ArrayLike<number>, start = 0, length = values
   return best;
 }
 
-/** The native plan of an engine: fp32, or integer under a policy and calibration (built between turns of the event loop). */
+/**
+ * The native plan of an engine: fp32, or integer under a policy and calibration (built between turns of the event
+ * loop), or, for a QDQ file without them, on the file's own grids.
+ */
 export async function buildNativePlan(
   model: LoadedModel, engine: 'float' | 'int', quantization?: ClassifierOptions['quantization'], options: PlanOptions = {},
 ): Promise<FloatPlan | IntPlan> {
   if (engine === 'float') return FloatPlan.build(model.graph, options);
+  if (!quantization && model.qdq) return IntPlan.fromSpec(givenGridsSpec(model.graph, model.qdq, { bias: model.qdq.bias }), options);
   if (!quantization) throw new ArqError('the int engine needs a quantization policy and a calibration');
   return IntPlan.create(model.graph, quantization.policy, quantization.calibration, options);
 }

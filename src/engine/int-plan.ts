@@ -142,6 +142,12 @@ export class IntPlan extends NativePlan<NativeIntPlan> {
     return new IntPlan(new Native({ ...intPlanSpec(graph, policy, calibration), maxMemory: planMaxMemory(options) }));
   }
 
+  /** The plan of a spec fixed elsewhere (given-grids.ts: the grids of a QDQ file). */
+  static fromSpec(spec: IntPlanSpec, options: PlanOptions = {}): IntPlan {
+    const Native = addon().IntPlan;
+    return new IntPlan(new Native({ ...spec, maxMemory: planMaxMemory(options) }));
+  }
+
   /** The plan of `build`, computed with a turn of the event loop after each layer (for callers that serve requests). */
   static async create(graph: Graph, policy: BitWidths, calibration: ActivationStatistics, options: PlanOptions = {}): Promise<IntPlan> {
     const Native = addon().IntPlan;

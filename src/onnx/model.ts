@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Graph } from '../graph/ir.js';
 import { decodeModel, importModel, modelOpset } from './import.js';
+import { importQdq, isQdqModel, type QdqGrids } from './qdq-import.js';
 import { ArqError } from '../util/errors.js';
 
 export interface LoadedModel {
@@ -12,14 +13,18 @@ export interface LoadedModel {
   readonly sha256: string;
   readonly opset: number;
   readonly producer: string;
+  /** The float network (for a QDQ file: the network it fake-quantizes, with dequantized weights). */
   readonly graph: Graph;
+  /** A QDQ file's grids, which `--engine int` uses instead of a policy and a calibration (onnx/qdq-import.ts). */
+  readonly qdq?: QdqGrids;
 }
 
 export function modelFromBytes(bytes: Uint8Array, source: string): LoadedModel {
   const proto = decodeModel(bytes, source);
-  const graph = importModel(proto, source);
+  const qdq = isQdqModel(proto) ? importQdq(proto, source) : undefined;
+  const graph = qdq?.graph ?? importModel(proto, source);
   const producer = [proto.producerName, proto.producerVersion].filter(Boolean).join(' ');
-  return { path: source, bytes, sha256: createHash('sha256').update(bytes).digest('hex'), opset: modelOpset(proto), producer, graph };
+  return { path: source, bytes, sha256: createHash('sha256').update(bytes).digest('hex'), opset: modelOpset(proto), producer, graph, ...(qdq ? { qdq: qdq.grids } : {}) };
 }
 
 export async function loadModel(path: string): Promise<LoadedModel> {

@@ -23,6 +23,8 @@ export interface FineTuneSettings {
 
 export interface CandidatePlan {
   plan: IntPlan;
+  /** The network the plan quantizes: the model's, or its fine-tuned copy. */
+  graph: Graph;
   quantizeSeconds: number;
   finetuneSeconds: number;
 }
@@ -45,6 +47,6 @@ export class CandidateBuilder {
     }
     const start = performance.now();
     const plan = await IntPlan.create(graph, policy, this.calibration);
-    return { plan, quantizeSeconds: (performance.now() - start) / 1000, finetuneSeconds };
+    return { plan, graph, quantizeSeconds: (performance.now() - start) / 1000, finetuneSeconds };
   }
 }

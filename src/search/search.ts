@@ -19,6 +19,8 @@ import { calibrate, type Calibration } from '../quant/calibrate.js';
 import type { LayerBits } from '../engine/int-plan.js';
 import { POLICY_FORMAT, savePolicy, uniformPolicy, type Policy } from '../quant/policy.js';
 import { policyCost } from '../quant/cost.js';
+import { intPlanSpec } from '../engine/int-plan.js';
+import { exportQdq } from '../onnx/qdq.js';
 import { certifyDataset } from '../smoothing/run.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import { readIrsCache } from '../smoothing/irs-cache.js';
@@ -116,7 +118,8 @@ export interface SearchResult {
   report: SearchReport;
   /** The ARQ winner, as an arq-policy/1 file's content. */
   policy: Policy;
-  files: { report: string; html: string; policy: string; episodes: string };
+  /** qdq: the winner's quantized model (ONNX QDQ, its grids and codes exactly the certified plan's). */
+  files: { report: string; html: string; policy: string; qdq: string; episodes: string };
 }
 
 /**
@@ -202,7 +205,7 @@ function spread(dataset: Dataset, count: number): { set: ImageSet; selected: Dat
   return { set: { images: selected.images, labels: selected.labels, indices }, selected, skip, max };
 }
 
-const OUTPUT_FILES = ['checkpoint.json', 'episodes.jsonl', 'sensitivity.json', 'report.json', 'report.html', 'best-policy.json', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'float-fresh.tsv', 'float-fresh.settings.json', 'float-fresh.summary.json', 'float-fresh.irs', 'final'];
+const OUTPUT_FILES = ['checkpoint.json', 'episodes.jsonl', 'sensitivity.json', 'report.json', 'report.html', 'best-policy.json', 'best-policy.qdq.onnx', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'float-fresh.tsv', 'float-fresh.settings.json', 'float-fresh.summary.json', 'float-fresh.irs', 'final'];
 
 function prepareDirectory(o: Resolved): Checkpoint | null {
   mkdirSync(o.out, { recursive: true });
@@ -276,8 +279,12 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   };
   const policyFile = path.join(o.out, 'best-policy.json');
   await savePolicy(policyFile, policy);
+  // The winner as deployed: a QDQ file of the very plan certified (rebuilt: the fine-tune, if any, is seeded).
+  const qdqFile = path.join(o.out, 'best-policy.qdq.onnx');
+  const { graph: winnerGraph } = await candidates.build(policy, o.signal);
+  writeFileAtomic(qdqFile, exportQdq(winnerGraph, intPlanSpec(winnerGraph, policy, calibration)));
   const { json, html } = await writeReport(o.out, report);
-  return { report, policy, files: { report: json, html, policy: policyFile, episodes: path.join(o.out, 'episodes.jsonl') } };
+  return { report, policy, files: { report: json, html, policy: policyFile, qdq: qdqFile, episodes: path.join(o.out, 'episodes.jsonl') } };
 }
 
 /** Where a float reference's files go, and its noise seed. */

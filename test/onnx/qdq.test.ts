@@ -17,10 +17,10 @@ import { OrtModel } from '../../src/ort/session.js';
 import { argmax } from '../../src/engine/classifier.js';
 import { FloatPlan } from '../../src/engine/float-plan.js';
 import { exportQdq, exportQdqModel, QDQ_DIFFERENCES, type QdqOptions } from '../../src/onnx/qdq.js';
+import { givenGridsSpec } from '../../src/engine/given-grids.js';
 import { decodeModel, modelOpset } from '../../src/onnx/import.js';
 import { DataType, toNumber } from '../../src/onnx/proto.js';
 import { DATA_TYPE_INT4 } from '../../src/onnx/write.js';
-import { ArqError } from '../../src/util/errors.js';
 
 const THREADS = 2;
 const MNIST_MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models/mnist-cnn-s025.onnx');
@@ -218,11 +218,11 @@ describe('the exported graph', () => {
     calibration = await calibrate(model.graph, syntheticData(model, 32, 1), { sigma: 0.25, count: 32, seed: 3 });
   });
 
-  // arq's importer does not read QDQ operators (QuantizeLinear/DequantizeLinear are rejected), so the export is
-  // checked structurally instead of by re-import.
-  test('the importer does not take QDQ files (so the structure is checked instead)', () => {
-    const bytes = exportQdq(model.graph, intPlanSpec(model.graph, uniformPolicy(model.graph, model.sha256, 8, 8), calibration));
-    expect(() => modelFromBytes(bytes, 'qdq.onnx')).toThrow(ArqError);
+  // The QDQ import (test/onnx/qdq-import.test.ts) reads the export back as the very plan; the structure is checked here.
+  test('the importer reads the export back as the plan exported', () => {
+    const spec = intPlanSpec(model.graph, uniformPolicy(model.graph, model.sha256, 8, 8), calibration);
+    const imported = modelFromBytes(exportQdq(model.graph, spec), 'qdq.onnx');
+    expect(givenGridsSpec(imported.graph, imported.qdq!).grids).toEqual(spec.grids);
   });
 
   test('Q/DQ counts, weight types and names follow the plan', () => {
