@@ -122,6 +122,63 @@ export interface StreamCounts {
   drawn: number;
 }
 
+/**
+ * Interval bounds of one box per image (native/verify/bounds.h): every value of the plan bounded over every input
+ * in the box, by the engine's own integer semantics. Code values hold codes, float values (the float prefix and
+ * the logits) floats; every array is batch x (the value's C*H*W), NCHW per image.
+ */
+export interface IntervalBounds {
+  /** Per plan value (index = value index; value 0 is the input box itself). */
+  values: { lo: Float32Array; hi: Float32Array; codes: boolean }[];
+  /**
+   * Lower bounds of logit_label - logit_j over the box (batch x classes, +Infinity at j = label), sound for the
+   * float32 logits the engine computes; all NaN when no labels were given.
+   */
+  marginLower: Float64Array;
+  /**
+   * Per image, with labels: 1 when the bounds prove the engine's argmax (lowest index wins ties) is the label for
+   * every input in the box (j < label needs margin > 0, j > label needs margin >= 0), else 0.
+   */
+  verified: Uint8Array;
+}
+
+/** Per-box outcomes of verifyBoxes. */
+export const VERIFY_OUTCOME = { timeout: 0, verified: 1, falsified: 2, splitLimit: 3, cancelled: 4 } as const;
+/** Which step decided a box: none (undecided), the concrete points, interval bounds of the whole box, or the branch and bound. */
+export const VERIFY_STAGE = { none: 0, points: 1, bounds: 2, branchAndBound: 3 } as const;
+
+/** One verifyBoxes call: boxes of the plan's input size, lo <= hi within [0, 1], one label per box. */
+export interface VerifyRequest {
+  lo: Float32Array;
+  hi: Float32Array;
+  labels: Int32Array;
+  /** Per box wall-clock limit in milliseconds (> 0). */
+  timeoutMs: number;
+  /** Per box cap on input splits (default unlimited). */
+  maxSplits?: number;
+  threads: number;
+  /** Once cancelled, undecided boxes end with outcome cancelled. */
+  cancel?: NativeCancelFlag;
+  /** Called on the main thread with the number of boxes finished so far. */
+  onProgress?: (done: number) => void;
+}
+
+export interface VerifyResult {
+  /** Per box: a VERIFY_OUTCOME value. */
+  outcome: Int8Array;
+  /** Per box: a VERIFY_STAGE value (what decided it). */
+  stage: Int8Array;
+  /** Per box: input splits made. */
+  splits: Float64Array;
+  /** Per box: seconds spent. */
+  seconds: Float64Array;
+  /**
+   * Boxes x input size: for a falsified box, an input inside the box that the engine (IntPlan.run) misclassifies,
+   * re-run before it is reported; NaN elsewhere.
+   */
+  counterexample: Float32Array;
+}
+
 export interface NativeIntPlan {
   readonly classes: number;
   readonly kernels: string;
@@ -137,6 +194,13 @@ export interface NativeIntPlan {
   _runReference(input: Float32Array, batch: number): Promise<Float32Array>;
   /** Estimated bytes of a run; throws a RangeError naming the largest item when over the plan's maxMemory. */
   checkMemory(batch: number, threads: number): number;
+  /** Interval bounds of `batch` boxes [lo, hi] (NCHW, within [0, 1]); labels (one per box) add the margin bounds. */
+  intervalBounds(lo: Float32Array, hi: Float32Array, batch: number, threads: number, labels?: Int32Array): Promise<IntervalBounds>;
+  /**
+   * The complete verifier (native/verify/branch_bound.h): per box, is every input in [lo, hi] classified as its
+   * label by the engine? Threads over boxes, off the event loop.
+   */
+  verifyBoxes(request: VerifyRequest): Promise<VerifyResult>;
 }
 
 export interface NativeFloatPlan {
