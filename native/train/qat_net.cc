@@ -143,6 +143,7 @@ void QatNet::rebuild_network() {
     if (layers_[index].bias >= 0) s.bias = tensors_[layers_[index].bias].value;
   }
   net_ = engine::build_network(plan);
+  stale_ = false;
 }
 
 // acc = sum over taps of w_codes * centred (NHWC), per output element.
@@ -180,7 +181,7 @@ void QatNet::conv_accumulate(size_t index, const Pass& p, const float* centred, 
 }
 
 void QatNet::forward(const float* images, int64_t batch, int threads, bool record) {
-  rebuild_network();
+  if (stale_) rebuild_network();
   const engine::IntPlanSpec& plan = spec_.plan;
   for (int v = 0; v < plan.values; ++v) vals_[v].resize(batch * shapes_[v].size());
   images_to_nhwc(images, plan.input, batch, vals_[0].data());
@@ -400,6 +401,7 @@ BatchResult QatNet::gradients(const float* images, const int32_t* labels, int64_
 
 void QatNet::sgd(const SgdParams& params) {
   for (Tensor& tensor : tensors_) sgd_step(tensor, params);
+  stale_ = true;
 }
 
 void QatNet::input_gradients(const float* images, const int32_t* labels, const int32_t* targets, int64_t batch,

@@ -83,6 +83,7 @@ class QatNet {
 
   QatSpec spec_;
   engine::IntNetwork net_;  // constants of the last forward
+  bool stale_ = true;       // the weights moved since net_ was built (an SGD step): the next forward rebuilds it
   std::vector<WeightCodes> codes_;  // per op (layers only)
   std::vector<Tensor> tensors_;
   std::vector<Layer> layers_;           // per op
