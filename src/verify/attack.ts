@@ -22,8 +22,9 @@ export interface AttackSettings {
   readonly steps: number;
   /** Radius of the box, which sets the step size (2.5 eps / steps). */
   readonly eps: number;
-  /** Seeds the random starting points. */
+  /** Seed and stream of the random starting points (verify.ts gives each image and radius its own stream). */
   readonly seed: number;
+  readonly stream?: number;
   readonly threads: number;
   /** performance.now() after which no further step starts. */
   readonly deadline?: number;
@@ -53,7 +54,7 @@ export async function attack(
 ): Promise<AttackResult> {
   const size = image.length;
   const restarts = settings.restarts;
-  const random = Random.fromSeed(settings.seed);
+  const random = Random.fromSeed(settings.seed, settings.stream);
   const x = new Float32Array(restarts * size);
   for (let r = 0; r < restarts; r++) {
     for (let i = 0; i < size; i++) x[r * size + i] = r === 0 ? image[i] : Math.min(box.hi[i], Math.max(box.lo[i], Math.fround(box.lo[i] + random.uniform() * (box.hi[i] - box.lo[i]))));
