@@ -151,18 +151,19 @@ Napi::Value queue_sample_streams(const Napi::CallbackInfo& info, const char* whe
     read_stream_range(s, at, &slice.image_index, &slice.first_sample, &slice.count);
     total += static_cast<uint64_t>(slice.count);
     if (total > (uint64_t{1} << 32)) napi::throw_range(env, where, "the streams' counts must not exceed 2^32 in all");
-    if (s.Has("cancel") && !s.Get("cancel").IsUndefined()) {
-      const Napi::Value cancel = s.Get("cancel");
-      if (!cancel.IsObject() || !cancel.As<Napi::Object>().CheckTypeTag(&kCancelFlagTag)) {
-        napi::throw_type(env, at, "cancel must be a CancelFlag");
-      }
-      slice.cancelled = CancelFlag::Unwrap(cancel.As<Napi::Object>())->flag();
-    }
+    if (s.Has("cancel") && !s.Get("cancel").IsUndefined()) slice.cancelled = cancel_flag(env, s.Get("cancel"), at);
     r.streams.push_back(std::move(slice));
   }
   job->classes = classes;
   job->run = bind_run(std::min(r.batch, std::max<int64_t>(static_cast<int64_t>(total), 1)), r.threads);
   return napi::PromiseWorker<StreamsJob>::queue(env, where, std::move(job));
+}
+
+std::shared_ptr<const std::atomic<bool>> cancel_flag(Napi::Env env, const Napi::Value& value, const std::string& where) {
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kCancelFlagTag)) {
+    napi::throw_type(env, where, "cancel must be a CancelFlag");
+  }
+  return CancelFlag::Unwrap(value.As<Napi::Object>())->flag();
 }
 
 void register_bindings(Napi::Env env, Napi::Object exports) {

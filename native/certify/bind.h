@@ -14,7 +14,10 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <functional>
+#include <memory>
+#include <string>
 
 #include "certify/sampler.h"
 
@@ -27,6 +30,9 @@ Napi::Value queue_sample(const Napi::CallbackInfo& info, const char* where, int6
 
 Napi::Value queue_sample_streams(const Napi::CallbackInfo& info, const char* where, int64_t input_size, int64_t classes,
                                  const std::function<RunBatch(int64_t batch, int threads)>& bind_run);
+
+// The flag of a CancelFlag object (TypeError naming `where` for anything else), for native loops to poll.
+std::shared_ptr<const std::atomic<bool>> cancel_flag(Napi::Env env, const Napi::Value& value, const std::string& where);
 
 void register_bindings(Napi::Env env, Napi::Object exports);
 

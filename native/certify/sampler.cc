@@ -10,13 +10,6 @@
 namespace arq::certify {
 namespace {
 
-// The predicted class of one row of logits; ties go to the lowest class (numpy's argmax).
-int64_t argmax_row(const float* row, int64_t classes) {
-  int64_t best = 0;
-  for (int64_t c = 1; c < classes; ++c) if (row[c] > row[best]) best = c;
-  return best;
-}
-
 void check_stream(uint64_t image_index, uint64_t first_sample, int64_t count) {
   if (count < 0) throw std::invalid_argument("count must be >= 0");
   if (image_index >= (uint64_t{1} << 32) || first_sample + static_cast<uint64_t>(count) > (uint64_t{1} << 32)) {
@@ -25,6 +18,12 @@ void check_stream(uint64_t image_index, uint64_t first_sample, int64_t count) {
 }
 
 }  // namespace
+
+int64_t argmax_row(const float* row, int64_t classes) {
+  int64_t best = 0;
+  for (int64_t c = 1; c < classes; ++c) if (row[c] > row[best]) best = c;
+  return best;
+}
 
 SampleResult sample(const SampleRequest& request, int64_t classes, const RunBatch& run) {
   if (classes < 1) throw std::invalid_argument("the classifier has no classes");

@@ -32,6 +32,9 @@ struct SampleResult {
 // run(input, batch, logits): the base classifier on `batch` images, logits [batch x classes].
 using RunBatch = std::function<void(const float* input, int64_t batch, float* logits)>;
 
+// The predicted class of one row of logits; ties go to the lowest class (numpy's argmax).
+int64_t argmax_row(const float* row, int64_t classes);
+
 // Throws std::invalid_argument on an inconsistent request (sizes, a stream beyond 2^32 samples, more than 256
 // classes when recording).
 SampleResult sample(const SampleRequest& request, int64_t classes, const RunBatch& run);

@@ -6,6 +6,7 @@
 //   plan.sample(request), plan.sampleStreams(request) [async] the certification sampling loop (certify/bind.h)
 //   plan._runReference(input, batch)   [async] the same through the plain reference (tests only; slow)
 //   plan.checkMemory(batch, threads)   [sync] -> estimated bytes of a run (RangeError past the limit)
+//   plan.intervalBounds(...), plan.verifyBoxes(...) [async] the verifier (verify/bind.h)
 //   plan.classes, plan.kernels         [sync]
 // run, profile, sample and _runReference check the memory estimate before copying their input.
 // and the clip searches of engine/clip_search.h [sync]:
@@ -31,6 +32,7 @@
 #include "engine/run_job.h"
 #include "engine/spec_reader.h"
 #include "engine/clip_search.h"
+#include "verify/bind.h"
 
 namespace arq::engine {
 namespace {
@@ -67,6 +69,8 @@ class IntPlanWrap : public arq::napi::GuardedWrap<IntPlanWrap> {
                         method<&IntPlanWrap::SampleStreams>("sampleStreams", "IntPlan.sampleStreams"),
                         method<&IntPlanWrap::RunReference>("_runReference", "IntPlan._runReference"),
                         method<&IntPlanWrap::CheckMemory>("checkMemory", "IntPlan.checkMemory"),
+                        method<&IntPlanWrap::IntervalBounds>("intervalBounds", "IntPlan.intervalBounds"),
+                        method<&IntPlanWrap::VerifyBoxes>("verifyBoxes", "IntPlan.verifyBoxes"),
                         accessor<&IntPlanWrap::Classes>("classes", "IntPlan.classes"),
                         accessor<&IntPlanWrap::Kernels>("kernels", "IntPlan.kernels")});
   }
@@ -134,6 +138,8 @@ class IntPlanWrap : public arq::napi::GuardedWrap<IntPlanWrap> {
     const int threads = static_cast<int>(arq::napi::int_value(env, info[1], 1, 256, where, "threads"));
     return Napi::Number::New(env, plan_->check_memory(batch, threads));
   }
+  Napi::Value IntervalBounds(const Napi::CallbackInfo& info) { return verify::queue_interval_bounds(info, "IntPlan.intervalBounds", plan_); }
+  Napi::Value VerifyBoxes(const Napi::CallbackInfo& info) { return verify::queue_verify_boxes(info, "IntPlan.verifyBoxes", plan_); }
   Napi::Value Classes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(plan_->classes())); }
   Napi::Value Kernels(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), plan_->kernels()); }
 

@@ -1,0 +1,26 @@
+// Bindings of the verifier, as methods of the IntPlan object (engine/int_bind.cc registers them through the guard):
+//   plan.intervalBounds(lo: Float32Array, hi: Float32Array, batch, threads, labels?: Int32Array)
+//       [async] -> Promise<{ values: [{ lo: Float32Array, hi: Float32Array, codes: boolean }] (per plan value,
+//       batch x size), marginLower: Float64Array (batch x classes; NaN without labels), verified: Uint8Array }>
+//   plan.verifyBoxes({ lo, hi, labels: Int32Array, timeoutMs, maxSplits?, threads, cancel?: CancelFlag,
+//                      onProgress?: (done) => void })
+//       [async] -> Promise<{ outcome: Int8Array, stage: Int8Array, splits: Float64Array, seconds: Float64Array,
+//       counterexample: Float32Array (boxes x input size, NaN where none) }>; onProgress runs on the main thread after
+//       each finished box (the last calls may arrive after the promise settles; an exception it throws is dropped).
+// lo and hi hold batch (boxes) images of the plan's input size with 0 <= lo <= hi <= 1 elementwise; labels lie in
+// [0, classes); threads in [1, 256]; timeoutMs > 0; maxSplits >= 0. TypeError/RangeError name the offending argument
+// (and the element of lo/hi); a RangeError when the call would pass the plan's memory limit.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "engine/int_plan.h"
+
+namespace arq::verify {
+
+Napi::Value queue_interval_bounds(const Napi::CallbackInfo& info, const char* where, std::shared_ptr<const engine::IntPlan> plan);
+Napi::Value queue_verify_boxes(const Napi::CallbackInfo& info, const char* where, std::shared_ptr<const engine::IntPlan> plan);
+
+}  // namespace arq::verify

@@ -1,0 +1,432 @@
+#include "verify/bounds.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+#include "kernels/requant.h"
+
+namespace arq::verify {
+
+using engine::ElementwiseKind;
+using engine::Grid;
+using engine::IntOp;
+using engine::OpKind;
+using engine::Shape;
+
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr FloatInterval kTop{-kInf, kInf};
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+bool in_int32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
+
+// Layer codes of a float interval. quantize_value is t = x / scale (scale > 0), a clamp, nearbyint: each step is
+// nondecreasing in x, so the ends give the bounds. A non-point interval never has a NaN end (elementwise_interval
+// widens to [-inf, +inf] instead), and the NaN a point may hold maps to the zero code, as in the engine.
+void quantize_interval(float a, float b, const Grid& grid, int32_t* lo, int32_t* hi) {
+  *lo = engine::quantize_value(a, grid);
+  *hi = same_bits(a, b) ? *lo : engine::quantize_value(b, grid);
+}
+
+// A carrier code on a layer's grid: op.lut (quantize(dequantize(c))), by formula for a code outside 0..255 (the -1 of
+// a max pool window lying wholly in the padding, which the reference keeps as an int32). dequantize_value is
+// scale * (c - zero) with scale > 0 and quantize_value is nondecreasing, so the table is nondecreasing in c.
+int32_t layer_code(const IntOp& op, const Grid& carrier, int32_t c) {
+  if (c >= 0 && c <= 255) return op.lut[c];
+  return engine::quantize_value(engine::dequantize_value(c, carrier), op.spec.input_grid);
+}
+
+// x - y rounded toward -infinity (two-sum error term), NaN as -infinity: a lower bound of a difference of floats.
+double difference_down(double x, double y) {
+  const double s = x - y;
+  if (std::isnan(s)) return -std::numeric_limits<double>::infinity();
+  const double b = s - x;
+  const double error = (x - (s - b)) + (-y - b);
+  return error < 0 ? std::nextafter(s, -std::numeric_limits<double>::infinity()) : s;
+}
+
+}  // namespace
+
+float elementwise_value(ElementwiseKind kind, float l, float r) {
+  switch (kind) {
+    case ElementwiseKind::kAdd: return l + r;
+    case ElementwiseKind::kSub: return l - r;
+    case ElementwiseKind::kMul: return l * r;
+    case ElementwiseKind::kDiv: return l / r;
+  }
+  return l;
+}
+
+// Float32 rounding to nearest is nondecreasing, so x + k, x - k, x * k (k >= 0), x / k (k > 0) are nondecreasing in
+// x and k - x, x * k (k < 0), x / k (k < 0), k / x (x away from 0) are monotone too: the interval is the two end
+// values, ordered. Those rules need finite ends and a finite constant (inf - inf, 0 * inf and 0 / 0 are NaN) and a
+// divisor that keeps its sign over the interval; otherwise [-inf, +inf], which later quantizes to the whole grid
+// (the NaN such a step may give quantizes to the zero code, inside it).
+FloatInterval elementwise_interval(ElementwiseKind kind, float k, bool constant_first, float a, float b) {
+  const auto f = [&](float x) { return constant_first ? elementwise_value(kind, k, x) : elementwise_value(kind, x, k); };
+  if (same_bits(a, b)) {
+    const float y = f(a);
+    return {y, y};
+  }
+  if (!std::isfinite(a) || !std::isfinite(b) || !std::isfinite(k)) return kTop;
+  if (kind == ElementwiseKind::kDiv && (constant_first ? !(a > 0.0f || b < 0.0f) : k == 0.0f)) return kTop;
+  const float ya = f(a), yb = f(b);
+  if (std::isnan(ya) || std::isnan(yb)) return kTop;
+  return {std::fmin(ya, yb), std::fmax(ya, yb)};
+}
+
+IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net) {
+  for (size_t i = 0; i < net.ops.size(); ++i) {
+    const IntOp& op = net.ops[i];
+    const bool layer = op.spec.kind == OpKind::kConv || op.spec.kind == OpKind::kGemm;
+    // The monotonicity of every requantization rests on multipliers >= 0 (products and quotients of positive scales).
+    if (layer) {
+      for (float m : op.layer.multiplier) {
+        if (!(m >= 0.0f)) throw std::invalid_argument(engine::op_label(i, op.spec) + ": a multiplier is negative or NaN");
+      }
+    }
+    if (op.spec.kind == OpKind::kAdd && !(op.add.inv_scale >= 0.0f)) {
+      throw std::invalid_argument(engine::op_label(i, op.spec) + ": the output scale's inverse is negative or NaN");
+    }
+  }
+  output_op_ = net.layout.producer[net.output];
+  if (output_op_ >= 0) {
+    const IntOp& op = net.ops[output_op_];
+    fused_ = op.spec.kind == OpKind::kGemm && op.float_out && op.spec.min == -kInf && op.spec.max == kInf;
+    for (size_t c = 0; fused_ && c < op.layer.multiplier.size(); ++c) {
+      fused_ = std::isfinite(op.layer.multiplier[c]) && std::isfinite(op.layer.bias[c]);
+    }
+  }
+}
+
+// Conv and Gemm (a Gemm is a 1x1 conv of a 1x1 image with in.c inputs).
+// Input codes: see quantize_interval and layer_code. Accumulator acc = sum_k w_k * (q_k - z) over independent
+// q_k in [lo_k, hi_k]: each term is smallest at lo_k when w_k > 0 and at hi_k when w_k < 0 (the sign split), and the
+// sum of per-term minima is the minimum of the sum; padded taps read z and add 0. Summed in int64, exact. The engine
+// sums in int32 (two's complement, wrapping), so an accumulator whose exact value fits int32 is exact there too;
+// where the interval leaves int32 the engine may hold any int32, and the output is bounded over all of them.
+// Epilogue: requant_code and requant_float are fma(float(acc), m, b) (float(acc) and the single rounding of fma are
+// nondecreasing, m >= 0), a clamp by fmin/fmax (nondecreasing; a NaN becomes the lower clamp, and one only arises
+// where every smaller acc also gives the lower clamp) and nearbyint: nondecreasing in acc, so the ends give the bounds.
+void IntervalPropagator::layer(size_t index, Bounds& b) const {
+  const IntOp& op = net_.ops[index];
+  const engine::IntOpSpec& s = op.spec;
+  const Shape& in = op.in;
+  const Shape& out = op.out;
+  const bool conv = s.kind == OpKind::kConv;
+  const ValueBounds& x = b.values[s.inputs[0]];
+  std::vector<int32_t>& ql = b.layer_lo[index];
+  std::vector<int32_t>& qh = b.layer_hi[index];
+  const int64_t in_size = in.size();
+  ql.resize(in_size);
+  qh.resize(in_size);
+  const int32_t z = s.input_grid.zero;
+  if (op.float_in) {
+    for (int64_t i = 0; i < in_size; ++i) quantize_interval(x.lo[i], x.hi[i], s.input_grid, &ql[i], &qh[i]);
+  } else {
+    const Grid& carrier = *net_.grids[s.inputs[0]];
+    for (int64_t i = 0; i < in_size; ++i) {
+      ql[i] = layer_code(op, carrier, x.code_lo[i]);
+      qh[i] = layer_code(op, carrier, x.code_hi[i]);
+    }
+  }
+  // The codes relative to the zero point, the two ends of each term's factor.
+  std::vector<int32_t>& dl = b.scratch_lo;
+  std::vector<int32_t>& dh = b.scratch_hi;
+  dl.resize(in_size);
+  dh.resize(in_size);
+  for (int64_t i = 0; i < in_size; ++i) dl[i] = ql[i] - z, dh[i] = qh[i] - z;
+
+  const int64_t group = conv ? s.group : 1;
+  const int64_t in_per_group = in.c / group, out_per_group = out.c / group;
+  const int64_t kh = conv ? s.kernel_h : 1, kw = conv ? s.kernel_w : 1;
+  const int64_t sh = conv ? s.stride_h : 1, sw = conv ? s.stride_w : 1;
+  const int64_t pt = conv ? s.pads[0] : 0, pl = conv ? s.pads[1] : 0;
+  const int64_t in_hw = in.h * in.w, out_hw = out.h * out.w;
+  std::vector<int64_t>& acc_lo = b.acc_lo;
+  std::vector<int64_t>& acc_hi = b.acc_hi;
+  acc_lo.assign(out.size(), 0);
+  acc_hi.assign(out.size(), 0);
+  for (int64_t oc = 0; oc < out.c; ++oc) {
+    const int64_t g = oc / out_per_group;
+    int64_t* lo = acc_lo.data() + oc * out_hw;
+    int64_t* hi = acc_hi.data() + oc * out_hw;
+    for (int64_t ci = 0; ci < in_per_group; ++ci) {
+      const int64_t channel = (g * in_per_group + ci) * in_hw;
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        for (int64_t kx = 0; kx < kw; ++kx) {
+          const int64_t w = s.weight[((oc * in_per_group + ci) * kh + ky) * kw + kx];
+          if (w == 0) continue;
+          const int32_t* low = (w > 0 ? dl.data() : dh.data()) + channel;   // the end giving the smallest term
+          const int32_t* high = (w > 0 ? dh.data() : dl.data()) + channel;
+          // Output columns whose input column ix = ox * sw + kx - pl lies inside the image.
+          const int64_t first = pl - kx <= 0 ? 0 : (pl - kx + sw - 1) / sw;
+          const int64_t last_num = in.w - 1 + pl - kx;
+          const int64_t end = last_num < 0 ? 0 : std::min(out.w, last_num / sw + 1);
+          for (int64_t oy = 0; oy < out.h; ++oy) {
+            const int64_t iy = oy * sh + ky - pt;
+            if (iy < 0 || iy >= in.h) continue;
+            for (int64_t ox = first; ox < end; ++ox) {
+              const int64_t ix = ox * sw + kx - pl;
+              lo[oy * out.w + ox] += w * low[iy * in.w + ix];
+              hi[oy * out.w + ox] += w * high[iy * in.w + ix];
+            }
+          }
+        }
+      }
+    }
+  }
+
+  ValueBounds& y = b.values[s.output];
+  for (int64_t oc = 0; oc < out.c; ++oc) {
+    const float m = op.layer.multiplier[oc], bias = op.layer.bias[oc];
+    for (int64_t p = 0; p < out_hw; ++p) {
+      const int64_t o = oc * out_hw + p;
+      const bool exact = in_int32(acc_lo[o]) && in_int32(acc_hi[o]);
+      const int32_t a = exact ? static_cast<int32_t>(acc_lo[o]) : INT32_MIN;
+      const int32_t c = exact ? static_cast<int32_t>(acc_hi[o]) : INT32_MAX;
+      if (op.float_out) {
+        y.lo[o] = std::fmin(std::fmax(kernels::requant_float(a, m, bias), s.min), s.max);
+        y.hi[o] = a == c ? y.lo[o] : std::fmin(std::fmax(kernels::requant_float(c, m, bias), s.min), s.max);
+      } else {
+        y.code_lo[o] = kernels::requant_code(a, m, bias, op.layer.min, op.layer.max);
+        y.code_hi[o] = kernels::requant_code(c, m, bias, op.layer.min, op.layer.max);
+      }
+    }
+  }
+  if (static_cast<int>(index) == output_op_) {
+    b.out_acc_lo = acc_lo;
+    b.out_acc_hi = acc_hi;
+  }
+}
+
+void IntervalPropagator::propagate(const float* lo, const float* hi, Bounds& b) const {
+  const size_t values = net_.shapes.size();
+  b.values.resize(values);
+  b.layer_lo.resize(net_.ops.size());
+  b.layer_hi.resize(net_.ops.size());
+  for (size_t v = 0; v < values; ++v) {
+    const size_t size = static_cast<size_t>(net_.shapes[v].size());
+    ValueBounds& value = b.values[v];
+    if (net_.grids[v]) {
+      value.code_lo.resize(size);
+      value.code_hi.resize(size);
+    } else {
+      value.lo.resize(size);
+      value.hi.resize(size);
+    }
+  }
+  std::copy(lo, lo + net_.input.size(), b.values[0].lo.begin());
+  std::copy(hi, hi + net_.input.size(), b.values[0].hi.begin());
+
+  for (size_t index = 0; index < net_.ops.size(); ++index) {
+    const IntOp& op = net_.ops[index];
+    const engine::IntOpSpec& s = op.spec;
+    const Shape& in = op.in;
+    const Shape& out = op.out;
+    const ValueBounds& x = b.values[s.inputs[0]];
+    ValueBounds& y = b.values[s.output];
+    const auto at = [](const Shape& shape, int64_t c, int64_t h, int64_t w) { return (c * shape.h + h) * shape.w + w; };
+    switch (s.kind) {
+      case OpKind::kConv:
+      case OpKind::kGemm:
+        layer(index, b);
+        break;
+      case OpKind::kAdd: {
+        // add_codes is fma(lhs[q1] + rhs[q2], inv_scale, zero), a clamp and nearbyint: lhs and rhs are
+        // s * float(q - z) with s > 0 (nondecreasing tables), float addition and the fma (inv_scale >= 0) are
+        // nondecreasing, so the result is nondecreasing in each code. The engine's uint8 view of its operands is kept.
+        const ValueBounds& x2 = b.values[s.inputs[1]];
+        for (int64_t i = 0; i < out.size(); ++i) {
+          y.code_lo[i] = engine::add_codes(static_cast<uint8_t>(x.code_lo[i]), static_cast<uint8_t>(x2.code_lo[i]), op.add);
+          y.code_hi[i] = engine::add_codes(static_cast<uint8_t>(x.code_hi[i]), static_cast<uint8_t>(x2.code_hi[i]), op.add);
+        }
+        break;
+      }
+      case OpKind::kClamp: {
+        // min(max(q, lo), hi): nondecreasing.
+        const auto clamp = [&](int32_t q) { return std::min(std::max(q, static_cast<int32_t>(op.clamp_lo)), static_cast<int32_t>(op.clamp_hi)); };
+        for (int64_t i = 0; i < out.size(); ++i) y.code_lo[i] = clamp(x.code_lo[i]), y.code_hi[i] = clamp(x.code_hi[i]);
+        break;
+      }
+      case OpKind::kMaxPool:
+      case OpKind::kAvgPool: {
+        // Max of codes: nondecreasing in each. Average: average_code is nearbyint(float(sum) * inv_count) with
+        // inv_count > 0, nondecreasing in the int32 sum, itself nondecreasing in each code; padding adds the
+        // constant zero code (count_include_pad) or nothing.
+        const int32_t zero = net_.grids[s.inputs[0]]->zero;
+        const bool max_pool = s.kind == OpKind::kMaxPool;
+        for (int64_t c = 0; c < out.c; ++c) {
+          for (int64_t oy = 0; oy < out.h; ++oy) {
+            for (int64_t ox = 0; ox < out.w; ++ox) {
+              int32_t best_lo = -1, best_hi = -1, sum_lo = 0, sum_hi = 0;
+              int64_t count = 0;
+              for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+                for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
+                  const int64_t iy = oy * s.stride_h + ky - s.pads[0];
+                  const int64_t ix = ox * s.stride_w + kx - s.pads[1];
+                  if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
+                    if (s.count_include_pad) sum_lo += zero, sum_hi += zero, ++count;
+                    continue;
+                  }
+                  const int64_t i = at(in, c, iy, ix);
+                  best_lo = std::max(best_lo, x.code_lo[i]);
+                  best_hi = std::max(best_hi, x.code_hi[i]);
+                  sum_lo += x.code_lo[i];
+                  sum_hi += x.code_hi[i];
+                  ++count;
+                }
+              }
+              const int64_t o = at(out, c, oy, ox);
+              if (max_pool) {
+                y.code_lo[o] = best_lo;
+                y.code_hi[o] = best_hi;
+              } else {
+                const float inv = engine::inverse_count(count);
+                y.code_lo[o] = engine::average_code(sum_lo, inv);
+                y.code_hi[o] = engine::average_code(sum_hi, inv);
+              }
+            }
+          }
+        }
+        break;
+      }
+      case OpKind::kGlobalAvgPool: {
+        const int64_t hw = in.h * in.w;
+        const float inv = engine::inverse_count(hw);
+        for (int64_t c = 0; c < in.c; ++c) {
+          int32_t sum_lo = 0, sum_hi = 0;
+          for (int64_t p = 0; p < hw; ++p) sum_lo += x.code_lo[c * hw + p], sum_hi += x.code_hi[c * hw + p];
+          y.code_lo[c] = engine::average_code(sum_lo, inv);
+          y.code_hi[c] = engine::average_code(sum_hi, inv);
+        }
+        break;
+      }
+      case OpKind::kPad:
+      case OpKind::kRepeat: {
+        // Copies, and a constant (the pad value, or the code it quantizes to) outside the input.
+        const bool real = op.float_in;
+        if (real) {
+          std::fill(y.lo.begin(), y.lo.end(), s.pad_value);
+          std::fill(y.hi.begin(), y.hi.end(), s.pad_value);
+        } else {
+          std::fill(y.code_lo.begin(), y.code_lo.end(), static_cast<int32_t>(op.pad_code));
+          std::fill(y.code_hi.begin(), y.code_hi.end(), static_cast<int32_t>(op.pad_code));
+        }
+        for (int64_t c = 0; c < out.c; ++c) {
+          for (int64_t h = 0; h < out.h; ++h) {
+            for (int64_t w = 0; w < out.w; ++w) {
+              const int64_t ih = s.kind == OpKind::kPad ? h - s.pads[0] : h;
+              const int64_t iw = s.kind == OpKind::kPad ? w - s.pads[1] : w;
+              if (ih < 0 || ih >= in.h || iw < 0 || iw >= in.w) continue;
+              const int64_t src = at(in, c % in.c, ih, iw), dst = at(out, c, h, w);
+              if (real) {
+                y.lo[dst] = x.lo[src];
+                y.hi[dst] = x.hi[src];
+              } else {
+                y.code_lo[dst] = x.code_lo[src];
+                y.code_hi[dst] = x.code_hi[src];
+              }
+            }
+          }
+        }
+        break;
+      }
+      case OpKind::kElementwise: {
+        const int64_t hw = in.h * in.w;
+        for (int64_t i = 0; i < in.size(); ++i) {
+          const float k = s.constant[s.constant.size() == 1 ? 0 : i / hw];
+          const FloatInterval r = elementwise_interval(s.elementwise, k, s.constant_first, x.lo[i], x.hi[i]);
+          y.lo[i] = r.lo;
+          y.hi[i] = r.hi;
+        }
+        break;
+      }
+      case OpKind::kFlatten:
+        y.lo = x.lo, y.hi = x.hi, y.code_lo = x.code_lo, y.code_hi = x.code_hi;  // NCHW is flatten order
+        break;
+    }
+  }
+}
+
+void IntervalPropagator::logit_bounds(const Bounds& b, std::vector<float>& lo, std::vector<float>& hi) const {
+  const ValueBounds& out = b.values[net_.output];
+  const int64_t classes = this->classes();
+  lo.resize(classes);
+  hi.resize(classes);
+  const auto& grid = net_.grids[net_.output];
+  for (int64_t c = 0; c < classes; ++c) {
+    // A carrier output's logits are dequantize_value(code): scale * float(q - zero), nondecreasing in q.
+    lo[c] = grid ? engine::dequantize_value(out.code_lo[c], *grid) : out.lo[c];
+    hi[c] = grid ? engine::dequantize_value(out.code_hi[c], *grid) : out.hi[c];
+  }
+}
+
+// logit_label - logit_j from the last Gemm's input codes q_k in [lo_k, hi_k] (the output layer fused with the
+// specification). With E_c = m_c * acc_c + b_c (exact reals), D = E_label - E_j = sum_k c_k (q_k - z) + (b_label - b_j),
+// c_k = m_label w_label,k - m_j w_j,k, is smallest term by term at lo_k (c_k >= 0) or hi_k (c_k < 0). In double:
+// the products m w are exact (24 x 8 bits), c_k, each term and each partial sum round once, so the computed sum is
+// within (K + 3) u * S of D (u = 2^-53, S the sum of the absolute terms); we subtract (K + 4) 2^-52 S. The engine's
+// logit is fl(fma(float(acc), m, b)): float(acc) is within 2^-24 |acc| of acc and the fma rounds once (relative
+// 2^-24, absolute 2^-150 when subnormal), so |logit_c - E_c| <= 2^-24 ((2 + 2^-24) |m_c| A_c + |b_c|) + 2^-150 with
+// A_c = max |acc_c| over the box. The total error is enlarged by 2^-20 relative and the result rounded down once more.
+double IntervalPropagator::fused_margin(const Bounds& b, int64_t label, int64_t j) const {
+  constexpr double kMinus = -std::numeric_limits<double>::infinity();
+  const IntOp& op = net_.ops[output_op_];
+  const int64_t k_count = op.in.size();
+  const int64_t a_lo = std::min(b.out_acc_lo[label], b.out_acc_lo[j]), a_hi = std::max(b.out_acc_hi[label], b.out_acc_hi[j]);
+  if (!in_int32(a_lo) || !in_int32(a_hi)) return kMinus;  // the engine's accumulator may have wrapped
+  const std::vector<int32_t>& ql = b.layer_lo[output_op_];
+  const std::vector<int32_t>& qh = b.layer_hi[output_op_];
+  const int32_t z = op.spec.input_grid.zero;
+  const double my = op.layer.multiplier[label], mj = op.layer.multiplier[j];
+  const int8_t* wy = op.spec.weight.data() + label * k_count;
+  const int8_t* wj = op.spec.weight.data() + j * k_count;
+  double sum = 0, magnitude = 0;
+  for (int64_t k = 0; k < k_count; ++k) {
+    const double c = my * wy[k] - mj * wj[k];
+    const double term = c * static_cast<double>((c >= 0 ? ql[k] : qh[k]) - z);
+    sum += term;
+    magnitude += std::fabs(term);
+  }
+  const double by = op.layer.bias[label], bj = op.layer.bias[j];
+  sum += by - bj;
+  magnitude += std::fabs(by - bj);
+  const auto logit_error = [&](int64_t c) {
+    const double a = std::max(std::fabs(static_cast<double>(b.out_acc_lo[c])), std::fabs(static_cast<double>(b.out_acc_hi[c])));
+    const double m = op.layer.multiplier[c], bias = std::fabs(static_cast<double>(op.layer.bias[c]));
+    return std::pair<double, double>{0x1p-24 * ((2 + 0x1p-24) * m * a + bias) + 0x1p-150, m * a + bias};
+  };
+  const auto [error_y, size_y] = logit_error(label);
+  const auto [error_j, size_j] = logit_error(j);
+  // A logit near float32's largest value may round to infinity, where no error bound holds.
+  if (std::max(size_y, size_j) * (1 + 0x1p-20) >= FLT_MAX) return kMinus;
+  const double error = (static_cast<double>(k_count + 4) * 0x1p-52 * magnitude + error_y + error_j) * (1 + 0x1p-20);
+  return std::nextafter(sum - error, kMinus);
+}
+
+bool IntervalPropagator::margins(const Bounds& b, int64_t label, double* lower) const {
+  std::vector<float> lo, hi;
+  logit_bounds(b, lo, hi);
+  bool verified = true;
+  for (int64_t j = 0; j < classes(); ++j) {
+    if (j == label) {
+      lower[j] = std::numeric_limits<double>::infinity();
+      continue;
+    }
+    // logit_label >= lo[label] and logit_j <= hi[j] for every input in the box.
+    double bound = difference_down(lo[label], hi[j]);
+    if (fused_) bound = std::max(bound, fused_margin(b, label, j));
+    lower[j] = bound;
+    if (j < label ? !(bound > 0) : !(bound >= 0)) verified = false;
+  }
+  return verified;
+}
+
+}  // namespace arq::verify

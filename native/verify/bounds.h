@@ -1,0 +1,69 @@
+// Interval bound propagation (IBP) on the integer plan: for an input box (per pixel [lo, hi]), bounds of every value
+// the engine computes, over every input in the box, by the engine's own semantics (quantization.md, int_semantics.h,
+// requant.h). Each step is a monotone function of each of its inputs (the reasons are written beside each rule in
+// bounds.cc), so applying it to the interval ends gives bounds that every input in the box respects, and a box of
+// width 0 gives exactly the engine's values. docs/verify.md states the rules and the float32 logit handling.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/int_plan.h"
+
+namespace arq::verify {
+
+// Bounds of one plan value for one image, NCHW: floats for a float value (the input, its float prefix, the
+// logits), codes for a carrier value. Only the pair matching the value's kind is filled.
+struct ValueBounds {
+  std::vector<float> lo, hi;
+  std::vector<int32_t> code_lo, code_hi;
+};
+
+// The bounds of one image's box. Reused across calls (buffers only grow).
+struct Bounds {
+  std::vector<ValueBounds> values;                         // per plan value
+  std::vector<std::vector<int32_t>> layer_lo, layer_hi;    // per op: a conv/gemm's input codes on its own grid
+  std::vector<int64_t> out_acc_lo, out_acc_hi;             // the output layer's exact accumulators (conv/gemm output)
+  std::vector<int64_t> acc_lo, acc_hi;                     // scratch: the current layer's accumulators
+  std::vector<int32_t> scratch_lo, scratch_hi;             // scratch: the current layer's codes minus the zero point
+};
+
+// The float interval of one step of the float prefix: y = x op k (or k op x) in float32, x in [a, b].
+struct FloatInterval {
+  float lo, hi;
+};
+// The result of one elementwise step on [a, b] (a == b bitwise: the engine's value itself). Monotone rules need finite
+// ends and a constant away from a pole; otherwise the whole real line [-inf, +inf] ("top").
+FloatInterval elementwise_interval(engine::ElementwiseKind kind, float k, bool constant_first, float a, float b);
+// The engine's float32 elementwise step (int_reference.cc's switch): l op r.
+float elementwise_value(engine::ElementwiseKind kind, float l, float r);
+
+class IntervalPropagator {
+ public:
+  // Throws std::invalid_argument when the network cannot be bounded (a multiplier that is negative or NaN, which the
+  // plan's validated scales never give).
+  explicit IntervalPropagator(const engine::IntNetwork& net);
+
+  const engine::IntNetwork& network() const { return net_; }
+  int64_t classes() const { return net_.layout.output.size(); }
+
+  // lo, hi: one image NCHW with lo <= hi elementwise. Fills `b` for every value.
+  void propagate(const float* lo, const float* hi, Bounds& b) const;
+
+  // From propagated bounds: lower[j] <= logit_label - logit_j for every input in the box, for the float32 logits
+  // the engine computes (+infinity at j = label; -infinity where nothing is known). Returns true when they prove that
+  // the engine's argmax (lowest index wins a tie) is `label` everywhere in the box: lower[j] > 0 for j < label,
+  // lower[j] >= 0 for j > label.
+  bool margins(const Bounds& b, int64_t label, double* lower) const;
+
+ private:
+  void layer(size_t index, Bounds& b) const;
+  void logit_bounds(const Bounds& b, std::vector<float>& lo, std::vector<float>& hi) const;
+  double fused_margin(const Bounds& b, int64_t label, int64_t j) const;
+
+  const engine::IntNetwork& net_;
+  int output_op_ = -1;  // the op producing the output value
+  bool fused_ = false;  // the output is a float-logit Gemm without a clamp: margins from its input codes directly
+};
+
+}  // namespace arq::verify

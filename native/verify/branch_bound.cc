@@ -1,0 +1,225 @@
+#include "verify/branch_bound.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "certify/sampler.h"
+#include "common/thread_pool.h"
+
+namespace arq::verify {
+
+using engine::IntOp;
+using engine::OpKind;
+
+struct BranchAndBound::Workspace {
+  Bounds bounds;
+  std::vector<float> lo, hi;  // the part of the box being examined
+  std::vector<float> point, logits;
+  std::vector<double> lower;
+  struct Frame {  // a split whose left half is being examined (or whose right half is, once `right`)
+    int64_t pixel;
+    float saved_lo, saved_hi, right_lo;
+    bool right;
+  };
+  std::vector<Frame> frames;
+};
+
+namespace {
+
+// Non-negative floats (the box lies in [0, 1], -0 normalised to +0) are ordered as their bit patterns.
+uint32_t bits_of(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return bits;
+}
+float float_of(uint32_t bits) {
+  float x;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
+}  // namespace
+
+BranchAndBound::BranchAndBound(std::shared_ptr<const engine::IntPlan> plan)
+    : plan_(std::move(plan)), bounds_(plan_->network()), inputs_(plan_->network()) {
+  const engine::IntNetwork& net = plan_->network();
+  if (inputs_.layers().empty()) throw std::invalid_argument("the plan has no Conv or Gemm layer reading its input");
+  const int producer = net.layout.producer[net.output];
+  const bool computed_by_layers = net.grids[net.output].has_value() ||
+                                  (producer >= 0 && (net.ops[producer].spec.kind == OpKind::kConv || net.ops[producer].spec.kind == OpKind::kGemm));
+  if (!computed_by_layers) throw std::invalid_argument("the plan's output is not computed by its layers");
+}
+
+bool BranchAndBound::misclassified(const float* x, int64_t label, Workspace& ws) const {
+  const int64_t classes = plan_->classes();
+  ws.logits.resize(classes);
+  plan_->run(x, 1, ws.logits.data(), 1);
+  return certify::argmax_row(ws.logits.data(), classes) != label;
+}
+
+// The split rule: among the first layers' input elements whose code interval is wider than one code, the one with
+// the largest (code width) x (sum of |weight| reading its channel), ties to the first; its pixel is cut where that
+// element's code passes the middle code m = floor((l + u) / 2): [l, m] and [m + 1, u], found by bisection over the
+// pixel's floats (the chain from pixel to code is monotone wherever its float interval is finite). A chain the
+// bounds could not follow (an infinite end) is cut at the middle float instead. Either way both halves are nonempty
+// and strictly smaller float intervals, so the search ends; code cuts make it end after O(log width) cuts per element.
+bool BranchAndBound::choose_split(Workspace& ws, int64_t* pixel, float* left_hi, float* right_lo) const {
+  const engine::IntNetwork& net = plan_->network();
+  const Bounds& b = ws.bounds;
+  double best = 0;
+  int best_op = -1;
+  int64_t best_i = -1;
+  for (size_t l = 0; l < inputs_.layers().size(); ++l) {
+    const int op = inputs_.layers()[l];
+    const std::vector<int32_t>& ql = b.layer_lo[op];
+    const std::vector<int32_t>& qh = b.layer_hi[op];
+    const std::vector<double>& magnitude = inputs_.weight_magnitude(l);
+    const int64_t hw = net.ops[op].in.h * net.ops[op].in.w;
+    for (int64_t i = 0; i < static_cast<int64_t>(ql.size()); ++i) {
+      const double score = static_cast<double>(qh[i] - ql[i]) * magnitude[i / hw];
+      if (score > best) best = score, best_op = op, best_i = i;
+    }
+  }
+  if (best_op < 0) return false;  // every input the first layers read holds one code: a leaf
+
+  const IntOp& op = net.ops[best_op];
+  const int value = op.spec.inputs[0];
+  const int64_t p = inputs_.pixel_of(value, best_i);
+  if (p < 0) throw std::logic_error("a constant first-layer input has a code interval");
+  *pixel = p;
+  const uint32_t lo_bits = bits_of(ws.lo[p]), hi_bits = bits_of(ws.hi[p]);
+  const ValueBounds& v = b.values[value];
+  if (std::isfinite(v.lo[best_i]) && std::isfinite(v.hi[best_i])) {
+    const int32_t middle = (b.layer_lo[best_op][best_i] + b.layer_hi[best_op][best_i]) >> 1;
+    const auto low_half = [&](uint32_t bits) {
+      return engine::quantize_value(inputs_.value_at(value, best_i, float_of(bits)), op.spec.input_grid) <= middle;
+    };
+    const bool first = low_half(lo_bits);
+    if (low_half(hi_bits) != first) {
+      uint32_t l = lo_bits, h = hi_bits;  // low_half(l) == first != low_half(h)
+      while (h - l > 1) {
+        const uint32_t mid = l + (h - l) / 2;
+        (low_half(mid) == first ? l : h) = mid;
+      }
+      *left_hi = float_of(l);
+      *right_lo = float_of(h);
+      return true;
+    }
+  }
+  const uint32_t mid = lo_bits + (hi_bits - lo_bits) / 2;  // lo_bits < hi_bits: the element's codes differ
+  *left_hi = float_of(mid);
+  *right_lo = float_of(mid + 1);
+  return true;
+}
+
+BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t label, const VerifyLimits& limits,
+                                  Workspace& ws) const {
+  const auto start = std::chrono::steady_clock::now();
+  const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  const int64_t n = plan_->network().input.size();
+  ws.lo.resize(n);
+  ws.hi.resize(n);
+  ws.point.resize(n);
+  ws.lower.resize(plan_->classes());
+  ws.frames.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    ws.lo[i] = lo[i] == 0.0f ? 0.0f : lo[i];  // -0 as +0
+    ws.hi[i] = hi[i] == 0.0f ? 0.0f : hi[i];
+  }
+  BoxVerdict verdict;
+  const auto falsified = [&](const std::vector<float>& x, Stage stage) {
+    verdict.outcome = Outcome::kFalsified;
+    verdict.stage = stage;
+    verdict.counterexample = x;
+  };
+  const auto centre = [&] {
+    for (int64_t i = 0; i < n; ++i) ws.point[i] = std::min(std::max(ws.lo[i] + (ws.hi[i] - ws.lo[i]) * 0.5f, ws.lo[i]), ws.hi[i]);
+  };
+
+  // Concrete points: the centre and the two extreme corners.
+  centre();
+  if (misclassified(ws.point.data(), label, ws)) {
+    falsified(ws.point, Stage::kPoints);
+  } else if (misclassified(ws.lo.data(), label, ws)) {
+    falsified(ws.lo, Stage::kPoints);
+  } else if (misclassified(ws.hi.data(), label, ws)) {
+    falsified(ws.hi, Stage::kPoints);
+  }
+  while (verdict.outcome != Outcome::kFalsified) {
+    if (limits.cancel && limits.cancel->load(std::memory_order_relaxed)) {
+      verdict.outcome = Outcome::kCancelled;
+      break;
+    }
+    if (elapsed() > limits.timeout_seconds) {
+      verdict.outcome = Outcome::kTimeout;
+      break;
+    }
+    bounds_.propagate(ws.lo.data(), ws.hi.data(), ws.bounds);
+    if (!bounds_.margins(ws.bounds, label, ws.lower.data())) {
+      int64_t pixel = 0;
+      float left_hi = 0, right_lo = 0;
+      if (!choose_split(ws, &pixel, &left_hi, &right_lo)) {
+        // A leaf: every input in this part gives the first layers the same codes, hence the same logits.
+        if (misclassified(ws.lo.data(), label, ws)) {
+          falsified(ws.lo, Stage::kBranchAndBound);
+          break;
+        }
+      } else {
+        if (!ws.frames.empty()) {  // a part's centre: a cheap chance to falsify before splitting further
+          centre();
+          if (misclassified(ws.point.data(), label, ws)) {
+            falsified(ws.point, Stage::kBranchAndBound);
+            break;
+          }
+        }
+        if (verdict.splits >= limits.max_splits) {
+          verdict.outcome = Outcome::kSplitLimit;
+          break;
+        }
+        ++verdict.splits;
+        ws.frames.push_back({pixel, ws.lo[pixel], ws.hi[pixel], right_lo, false});
+        ws.hi[pixel] = left_hi;
+        continue;
+      }
+    }
+    // This part is proved: go on with the latest right half not yet examined.
+    while (!ws.frames.empty() && ws.frames.back().right) {
+      const Workspace::Frame& f = ws.frames.back();
+      ws.lo[f.pixel] = f.saved_lo;
+      ws.hi[f.pixel] = f.saved_hi;
+      ws.frames.pop_back();
+    }
+    if (ws.frames.empty()) {
+      verdict.outcome = Outcome::kVerified;
+      verdict.stage = verdict.splits == 0 ? Stage::kBounds : Stage::kBranchAndBound;
+      break;
+    }
+    Workspace::Frame& f = ws.frames.back();
+    f.right = true;
+    ws.lo[f.pixel] = f.right_lo;
+    ws.hi[f.pixel] = f.saved_hi;
+  }
+  verdict.seconds = elapsed();
+  return verdict;
+}
+
+std::vector<BoxVerdict> BranchAndBound::verify_all(const float* lo, const float* hi, const int32_t* labels, int64_t boxes,
+                                                   const VerifyLimits& limits, int threads,
+                                                   const std::function<void(int64_t done)>& progress) const {
+  const int64_t n = plan_->network().input.size();
+  std::vector<BoxVerdict> verdicts(boxes);
+  const int slots = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, boxes)));
+  std::vector<Workspace> workspaces(slots);
+  std::atomic<int64_t> done{0};
+  global_pool().parallel_for(boxes, slots, [&](int64_t box, int slot) {
+    verdicts[box] = verify(lo + box * n, hi + box * n, labels[box], limits, workspaces[slot]);
+    const int64_t finished = done.fetch_add(1) + 1;
+    if (progress) progress(finished);
+  });
+  return verdicts;
+}
+
+}  // namespace arq::verify

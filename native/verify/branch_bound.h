@@ -1,0 +1,62 @@
+// The complete verifier: is every input in a box [lo, hi] classified as `label` by the integer plan? Per box:
+// concrete points first (the centre and the two extreme corners, run through the engine), then interval bounds of
+// the box (bounds.h); an undecided box is split on one input pixel at a boundary of its first-layer codes, depth
+// first, until each part is proved by its bounds, or holds a single code per first-layer input (a leaf: one engine
+// run decides it), or an engine run of a part's centre misclassifies. Every split strictly narrows a finite code (or
+// float) interval, so the search ends. docs/verify.md gives the split rule and why it terminates.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "engine/int_plan.h"
+#include "verify/bounds.h"
+#include "verify/input_codes.h"
+
+namespace arq::verify {
+
+enum class Outcome : int8_t { kTimeout = 0, kVerified = 1, kFalsified = 2, kSplitLimit = 3, kCancelled = 4 };
+enum class Stage : int8_t { kNone = 0, kPoints = 1, kBounds = 2, kBranchAndBound = 3 };
+
+struct VerifyLimits {
+  double timeout_seconds = 1.0;                      // per box
+  int64_t max_splits = INT64_MAX;                    // per box
+  std::shared_ptr<const std::atomic<bool>> cancel;  // may be null
+};
+
+struct BoxVerdict {
+  Outcome outcome = Outcome::kTimeout;
+  Stage stage = Stage::kNone;
+  int64_t splits = 0;
+  double seconds = 0;
+  std::vector<float> counterexample;  // falsified: an input in the box the engine misclassifies (else empty)
+};
+
+class BranchAndBound {
+ public:
+  // Throws std::invalid_argument when the plan has no Conv or Gemm layer reading the input (nothing to split).
+  explicit BranchAndBound(std::shared_ptr<const engine::IntPlan> plan);
+
+  // Boxes `boxes` x input size (0 <= lo <= hi <= 1), one label in [0, classes) each; threads over boxes on arq's
+  // pool; progress(done) after each box (on the worker threads).
+  std::vector<BoxVerdict> verify_all(const float* lo, const float* hi, const int32_t* labels, int64_t boxes,
+                                     const VerifyLimits& limits, int threads,
+                                     const std::function<void(int64_t done)>& progress) const;
+
+ private:
+  struct Workspace;
+  BoxVerdict verify(const float* lo, const float* hi, int64_t label, const VerifyLimits& limits, Workspace& ws) const;
+  // One engine run of `x`; true when its argmax is not `label`.
+  bool misclassified(const float* x, int64_t label, Workspace& ws) const;
+  // The next split of the box in ws: pixel and the two halves; false when the box is a leaf.
+  bool choose_split(Workspace& ws, int64_t* pixel, float* left_hi, float* right_lo) const;
+
+  std::shared_ptr<const engine::IntPlan> plan_;
+  IntervalPropagator bounds_;
+  InputCodes inputs_;
+};
+
+}  // namespace arq::verify

@@ -1,0 +1,133 @@
+/**
+ * Tiny integer networks for the verifier's soundness tests (test/verify/native-*.test.ts), built directly as plan
+ * specs with seeded weights: a dense one (a float prefix with a negative constant, mixed-width Gemm layers) and a
+ * convolutional one (a channel repeat and per-channel constants of both signs in the prefix, ReLU6, a residual add,
+ * padding on codes, a clamp, max, average and global average pools), each under a policy of (wbits, abits) per layer.
+ * Also the per-pixel code representatives that make brute-force enumeration of a box exhaustive.
+ */
+import type { IntPlanOp, IntPlanSpec, NativeGrid } from '../../src/native.js';
+import { quantizeOnto, runValues } from '../reference/int-semantics.js';
+import { rng } from './native.js';
+
+const f = Math.fround;
+
+export type Bits = [wbits: number, abits: number];
+
+function weights(count: number, wbits: number, random: () => number): Int8Array {
+  const limit = 2 ** (wbits - 1) - 1;
+  return Int8Array.from({ length: count }, () => Math.floor(random() * (2 * limit + 1)) - limit);
+}
+
+/** A layer grid covering [lo, hi] with `bits` bits. */
+function layerGrid(lo: number, hi: number, bits: number): NativeGrid & { bits: number } {
+  const levels = 2 ** bits - 1;
+  const scale = f((hi - lo) / levels);
+  return { scale, zero: Math.min(levels, Math.max(0, Math.round(-lo / scale))), bits };
+}
+
+const carrier = (lo: number, hi: number): NativeGrid => {
+  const { scale, zero } = layerGrid(lo, hi, 8);
+  return { scale, zero };
+};
+
+/** Dense: 3x3 image -> (x - 0.5) * -2 -> flatten -> Gemm 9->6 ReLU -> Gemm 6->3 logits. Policy: 2 layers. */
+export function denseNet(policy: Bits[], seed: number): IntPlanSpec {
+  const random = rng(seed);
+  const hidden = carrier(0, 3);
+  const [[w1, a1], [w2, a2]] = policy;
+  const ops: IntPlanOp[] = [
+    { op: 'elementwise', inputs: [0], output: 1, operation: 'sub', constant: Float32Array.of(0.5), constantFirst: false },
+    { op: 'elementwise', inputs: [1], output: 2, operation: 'mul', constant: Float32Array.of(-2), constantFirst: false },
+    { op: 'flatten', inputs: [2], output: 3 },
+    {
+      op: 'gemm', inputs: [3], output: 4, clamp: [0, Infinity], weight: weights(54, w1, random), wbits: w1,
+      weightScales: new Float32Array(6).fill(f(0.6 / (2 ** (w1 - 1) - 1))), bias: Float32Array.from({ length: 6 }, () => f(random() - 0.3)),
+      outFeatures: 6, inputGrid: layerGrid(-1, 1, a1),
+    },
+    {
+      op: 'gemm', inputs: [4], output: 5, weight: weights(18, w2, random), wbits: w2,
+      weightScales: new Float32Array(3).fill(f(1 / (2 ** (w2 - 1) - 1))), bias: Float32Array.from({ length: 3 }, () => f(random() * 0.2)),
+      outFeatures: 3, inputGrid: { ...layerGrid(0, 3, a2), zero: 0 },
+    },
+  ];
+  return { input: [1, 3, 3], values: 6, output: 5, grids: [null, null, null, null, hidden, null], ops };
+}
+
+/**
+ * Convolutional: 1x4x4 image -> repeat 2 channels -> * [-1.5, 2] -> + [0.75, -1] -> conv 3x3 ReLU6 (3 ch) -> conv 3x3
+ * (3 ch) -> add (ReLU) -> pad 1 on codes -> maxpool 2x2/2 -> clamp -> avgpool 2x2/1 (pads bottom-right, padding not
+ * counted) -> global average pool -> flatten -> Gemm 3->4 logits. Policy: 3 layers.
+ */
+export function convNet(policy: Bits[], seed: number): IntPlanSpec {
+  const random = rng(seed);
+  const [[w1, a1], [w2, a2], [w3, a3]] = policy;
+  const relu6 = carrier(0, 6);
+  const second = carrier(-4, 4);
+  const sum = carrier(0, 8);
+  const scales = (n: number, wbits: number, size: number) => new Float32Array(n).fill(f(size / (2 ** (wbits - 1) - 1)));
+  const conv = (input: number, output: number, inChannels: number, wbits: number, grid: NativeGrid & { bits: number }, size: number, clamp?: [number, number]): IntPlanOp => ({
+    op: 'conv', inputs: [input], output, ...(clamp ? { clamp } : {}), weight: weights(3 * inChannels * 9, wbits, random), wbits,
+    weightScales: scales(3, wbits, size), bias: Float32Array.from({ length: 3 }, () => f(random() - 0.5)), outChannels: 3,
+    kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], group: 1, inputGrid: grid,
+  });
+  const ops: IntPlanOp[] = [
+    { op: 'repeat', inputs: [0], output: 1, factor: 2 },
+    { op: 'elementwise', inputs: [1], output: 2, operation: 'mul', constant: Float32Array.of(-1.5, 2), constantFirst: false },
+    { op: 'elementwise', inputs: [2], output: 3, operation: 'add', constant: Float32Array.of(0.75, -1), constantFirst: false },
+    conv(3, 4, 2, w1, layerGrid(-1, 1, a1), 0.5, [0, 6]),
+    conv(4, 5, 3, w2, { ...layerGrid(0, 6, a2), zero: 0 }, 0.3),
+    { op: 'add', inputs: [4, 5], output: 6, clamp: [0, Infinity] },
+    { op: 'pad', inputs: [6], output: 7, pads: [1, 1, 1, 1], value: 0 },
+    { op: 'maxpool', inputs: [7], output: 8, kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] },
+    { op: 'clamp', inputs: [8], output: 9, clamp: [0, 5] },
+    { op: 'avgpool', inputs: [9], output: 10, kernel: [2, 2], strides: [1, 1], pads: [0, 0, 1, 1], countIncludePad: false },
+    { op: 'globalavgpool', inputs: [10], output: 11 },
+    { op: 'flatten', inputs: [11], output: 12 },
+    {
+      op: 'gemm', inputs: [12], output: 13, weight: weights(12, w3, random), wbits: w3, weightScales: scales(4, w3, 1),
+      bias: Float32Array.from({ length: 4 }, () => f(random() * 0.3)), outFeatures: 4, inputGrid: { ...layerGrid(0, 8, a3), zero: 0 },
+    },
+  ];
+  const grids: (NativeGrid | null)[] = [null, null, null, null, relu6, second, sum, sum, sum, sum, sum, sum, sum, null];
+  return { input: [1, 4, 4], values: 14, output: 13, grids, ops };
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+const bitsOf = (x: number) => ((f32[0] = x), u32[0]);
+const floatOf = (bits: number) => ((u32[0] = bits), f32[0]);
+
+/**
+ * The first layer's input codes that pixel `pixel` of `image` reaches when it holds x (the reference semantics): what
+ * the rest of the network sees of that pixel.
+ */
+function signature(spec: IntPlanSpec, image: Float32Array, pixel: number, x: number): string {
+  const first = spec.ops.find((op) => op.op === 'conv' || op.op === 'gemm') as Extract<IntPlanOp, { op: 'conv' | 'gemm' }>;
+  const probe = Float32Array.from(image);
+  probe[pixel] = x;
+  const values = runValues(spec, probe);
+  const g = first.inputGrid;
+  return values[first.inputs[0]].data.map((v) => quantizeOnto(v, g.scale, g.zero, g.bits)).join(',');
+}
+
+/**
+ * One float per distinct first-layer code signature of pixel `pixel` over [lo, hi] (non-negative floats, ordered as
+ * their bits): each signature's floats form an interval (every code is monotone in the pixel), found by bisection.
+ * Every input of the box sees one of these signatures at this pixel, so their product enumerates the box exhaustively.
+ */
+export function representatives(spec: IntPlanSpec, image: Float32Array, pixel: number, lo: number, hi: number): number[] {
+  const out: number[] = [];
+  let from = bitsOf(lo);
+  const end = bitsOf(hi);
+  for (;;) {
+    const here = signature(spec, image, pixel, floatOf(from));
+    out.push(floatOf(from));
+    if (signature(spec, image, pixel, floatOf(end)) === here) return out;
+    let a = from, b = end;  // signature(a) === here !== signature(b)
+    while (b - a > 1) {
+      const mid = a + Math.floor((b - a) / 2);
+      if (signature(spec, image, pixel, floatOf(mid)) === here) a = mid; else b = mid;
+    }
+    from = b;
+  }
+}
