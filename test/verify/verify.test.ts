@@ -125,8 +125,36 @@ describe('verify() on the integer plan', () => {
   });
 });
 
+describe('verify() on a convolutional plan (channel repeat, normalisation, conv, pad, max pool)', () => {
+  test('boxes it verifies withstand a strong attack and random points and corners', async () => {
+    const grey = loadFixture('grey_repeat');
+    const random = Random.fromSeed(5);
+    const images = Float32Array.from({ length: 16 * 784 }, () => random.uniform());
+    const greyCalibration = await calibrate(grey.graph, makeDataset({ name: 'calibration', shape: [1, 28, 28], images, labels: new Int32Array(16), classes: 10 }), { sigma: 0, count: 16, seed: 0, threads: 2 });
+    const greyPolicy = uniformPolicy(grey.graph, grey.sha256, 4, 4);
+    const greyPlan = IntPlan.build(grey.graph, greyPolicy, greyCalibration);
+    const test = images.slice(0, 4 * 784);
+    const labels = argmax(await greyPlan.run(test, 4, 2), greyPlan.classes);
+    const dataset = makeDataset({ name: 'synthetic', shape: [1, 28, 28], images: test, labels, classes: greyPlan.classes });
+    const result = await verify({ model: grey, quantization: { policy: greyPolicy, calibration: greyCalibration }, dataset, eps: ['1/1000'], timeout: 1, threads: 2 });
+    const surrogate = QatNet.build(grey.graph, greyPolicy, greyCalibration);
+    let boxes = 0;
+    for (const image of result.images) {
+      if (image.results[0].outcome !== 'verified') continue;
+      boxes++;
+      const clean = test.subarray(image.idx * 784, (image.idx + 1) * 784);
+      const box = boxOf(clean, 1 / 1000);
+      const logits = await greyPlan.run(clean, 1, 1);
+      const strong = await attack(surrogate, greyPlan, clean, image.label, targetOrder(logits, image.label), box, { restarts: 6, steps: 30, eps: 1 / 1000, seed: 5, threads: 2 });
+      expect(strong.counterexample, `image ${image.idx}`).toBeNull();
+      await expectLabelEverywhere(box, image, 200, image.idx, greyPlan);
+    }
+    expect(boxes).toBeGreaterThanOrEqual(2);
+  });
+});
+
 /** `count` random points and corners of the box, all run through the plan: every one must be classified as the label. */
-async function expectLabelEverywhere(box: ReturnType<typeof boxOf>, image: ImageVerification, count: number, seed: number): Promise<void> {
+async function expectLabelEverywhere(box: ReturnType<typeof boxOf>, image: ImageVerification, count: number, seed: number, on = plan): Promise<void> {
   const random = Random.fromSeed(seed, 1);
   const size = box.lo.length;
   const points = new Float32Array(count * size);
@@ -136,6 +164,6 @@ async function expectLabelEverywhere(box: ReturnType<typeof boxOf>, image: Image
       points[p * size + i] = p % 2 === 0 ? (u < 0.5 ? box.lo[i] : box.hi[i]) : Math.min(box.hi[i], Math.max(box.lo[i], Math.fround(box.lo[i] + u * (box.hi[i] - box.lo[i]))));
     }
   }
-  const classes = argmax(await plan.run(points, count, 2), plan.classes);
+  const classes = argmax(await on.run(points, count, 2), on.classes);
   expect(classes.every((c) => c === image.label), `image ${image.idx}`).toBe(true);
 }
