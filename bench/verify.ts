@@ -10,9 +10,9 @@
  */
 import { parseArgs } from 'node:util';
 import { loadDataset } from '../src/data/index.js';
-import { loadModel } from '../src/model.js';
+import { loadModel } from '../src/onnx/model.js';
 import { cpuInfo } from '../src/native.js';
-import { IntPlan } from '../src/quant/int-plan.js';
+import { IntPlan } from '../src/engine/int-plan.js';
 import { prepareQuantization } from '../src/quant/quantize.js';
 import { rowOf, summarizeVerification } from '../src/verify/results.js';
 import { boxOf } from '../src/verify/box.js';

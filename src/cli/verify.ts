@@ -38,7 +38,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('resume', { type: 'boolean', default: false, describe: 'continue an interrupted run (needs --out), keeping its finished lines' })
       .option('overwrite', { type: 'boolean', default: false, describe: 'replace an existing FILE.tsv' }) as unknown as Argv<VerifyArgs>,
   handler: async (args: ArgumentsCamelCase<VerifyArgs>) => {
-    const { bundledModelPath, loadModel } = await import('../model.js');
+    const { bundledModelPath, loadModel } = await import('../onnx/model.js');
     const { loadDataset } = await import('../data/index.js');
     const { prepareQuantization } = await import('../quant/quantize.js');
     const { verify, verifySettings } = await import('../verify/verify.js');

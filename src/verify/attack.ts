@@ -8,7 +8,7 @@
  * (lowest index on ties) decides: the surrogate proposes, the engine disposes.
  */
 import { indexOfMax } from '../engine/classifier.js';
-import type { IntPlan } from '../quant/int-plan.js';
+import type { IntPlan } from '../engine/int-plan.js';
 import type { QatNet } from '../train/qat.js';
 import { Random } from '../util/random.js';
 import type { Box } from './box.js';

@@ -18,10 +18,10 @@
  */
 import { selectEvery, type Dataset } from '../data/index.js';
 import { indexOfMax } from '../engine/classifier.js';
-import type { LoadedModel } from '../model.js';
+import type { LoadedModel } from '../onnx/model.js';
 import { cancelFlag, cpuInfo, VERIFY_OUTCOME, VERIFY_STAGE, type VerifyResult } from '../native.js';
 import type { Calibration } from '../quant/calibrate.js';
-import { IntPlan } from '../quant/int-plan.js';
+import { IntPlan } from '../engine/int-plan.js';
 import type { Policy } from '../quant/policy.js';
 import { QatNet } from '../train/qat.js';
 import { integerInRange, numberInRange } from '../util/check.js';

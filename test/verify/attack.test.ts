@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadDataset, type Dataset } from '../../src/data/index.js';
 import { argmax } from '../../src/engine/classifier.js';
-import { bundledModelPath, loadModel, type LoadedModel } from '../../src/model.js';
+import { bundledModelPath, loadModel, type LoadedModel } from '../../src/onnx/model.js';
 import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
-import { IntPlan } from '../../src/quant/int-plan.js';
+import { IntPlan } from '../../src/engine/int-plan.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
 import { QatNet } from '../../src/train/qat.js';
 import { attack, targetOrder } from '../../src/verify/attack.js';

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { makeDataset } from '../../src/data/index.js';
 import { calibrate } from '../../src/quant/calibrate.js';
-import { IntPlan } from '../../src/quant/int-plan.js';
+import { IntPlan } from '../../src/engine/int-plan.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
 import { TrainNet } from '../../src/train/native-net.js';
 import { QatNet } from '../../src/train/qat.js';

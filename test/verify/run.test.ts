@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { makeDataset, type Dataset } from '../../src/data/index.js';
-import type { LoadedModel } from '../../src/model.js';
+import type { LoadedModel } from '../../src/onnx/model.js';
 import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
 import { uniformPolicy, type Policy } from '../../src/quant/policy.js';
 import { Random } from '../../src/util/random.js';

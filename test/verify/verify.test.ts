@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { makeDataset, type Dataset } from '../../src/data/index.js';
 import { argmax } from '../../src/engine/classifier.js';
-import type { LoadedModel } from '../../src/model.js';
+import type { LoadedModel } from '../../src/onnx/model.js';
 import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
-import { IntPlan } from '../../src/quant/int-plan.js';
+import { IntPlan } from '../../src/engine/int-plan.js';
 import { layerNames, uniformPolicy, type Policy } from '../../src/quant/policy.js';
 import { QatNet } from '../../src/train/qat.js';
 import { Random } from '../../src/util/random.js';
