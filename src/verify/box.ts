@@ -35,13 +35,13 @@ export interface Box {
   readonly hi: Float32Array;
 }
 
-/** The box of `image` (values in [0, 1]) at radius eps in [0, 1]. */
-export function boxOf(image: Float32Array, eps: number): Box {
+/** The box of `image` (values in [0, 1]) at radius eps in [0, 1]; `name` names the image in errors. */
+export function boxOf(image: Float32Array, eps: number, name = 'image'): Box {
   const lo = new Float32Array(image.length);
   const hi = new Float32Array(image.length);
   for (let i = 0; i < image.length; i++) {
     const x = image[i];
-    if (!(x >= 0 && x <= 1)) throw new ArqError(`pixel ${i} is ${x}: verification needs images in [0, 1]`);
+    if (!(x >= 0 && x <= 1)) throw new ArqError(`${name}: pixel ${i} is ${x}: verification needs images in [0, 1]`);
     lo[i] = float32Up(Math.max(0, x - eps));
     hi[i] = float32Down(Math.min(1, x + eps));
   }

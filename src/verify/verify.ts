@@ -212,7 +212,7 @@ async function verifyGroup(context: Context, group: readonly Pending[]): Promise
     context.signal?.throwIfAborted();
     const open: number[] = [];
     group.forEach((p, b) => {
-      const w: Work = { box: boxOf(p.image, eps[j].value), spentMs: 0, splits: 0 };
+      const w: Work = { box: boxOf(p.image, eps[j].value, `image ${p.idx}`), spentMs: 0, splits: 0 };
       work[b][j] = w;
       const earlier = falsified[b];
       if (earlier) Object.assign(w, { outcome: 'falsified', stage: predictions[b] === p.label ? 'nested' : 'clean', counterexample: earlier });

@@ -113,6 +113,10 @@ describe('verify() on the integer plan', () => {
     await expect(verify({ ...base, eps: '1/255,1/255' })).rejects.toThrow(/1\/255 is given twice/);
     await expect(verify({ ...base, eps: [0.1], timeout: 0 })).rejects.toThrow(/timeout: expected a number in \(0/);
     await expect(verify({ ...base, eps: [0.1], max: 0 })).rejects.toThrow(/max: expected an integer/);
+    const outside = data.images.slice(0, 64);
+    outside[5] = 1.25;
+    const bad = makeDataset({ name: 'outside', shape: [1, 8, 8], images: outside, labels: data.labels.slice(0, 1), classes: data.classes });
+    await expect(verify({ ...base, dataset: bad, eps: [0.1] })).rejects.toThrow(/^image 0: pixel 5 is 1.25: verification needs images in \[0, 1\]$/);
   });
 
   test('an aborted run rejects with the signal\'s reason', async () => {
