@@ -65,6 +65,7 @@
         'native/engine/bind.cc',
         'native/engine/spec_reader.cc',
         'native/engine/int_network.cc',
+        'native/engine/int_layout.cc',
         'native/engine/int_plan.cc',
         'native/engine/int_reference.cc',
         'native/engine/int_bind.cc',

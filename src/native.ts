@@ -161,6 +161,11 @@ export interface VerifyRequest {
   cancel?: NativeCancelFlag;
   /** Called on the main thread with the number of boxes finished so far. */
   onProgress?: (done: number) => void;
+  /**
+   * Run the box's centre and corners, and each split part's centre, through the engine to falsify early (default
+   * true); without them every falsification comes from a fully split part (for measuring what each stage decides).
+   */
+  concretePoints?: boolean;
 }
 
 export interface VerifyResult {

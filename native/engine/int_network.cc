@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "engine/int_plan.h"
+#include "engine/int_network.h"
 
 namespace arq::engine {
 namespace {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/int_plan.h"
+#include "engine/int_network.h"
 #include "kernels/requant.h"
 
 namespace arq::engine {

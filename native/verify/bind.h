@@ -3,7 +3,7 @@
 //       [async] -> Promise<{ values: [{ lo: Float32Array, hi: Float32Array, codes: boolean }] (per plan value,
 //       batch x size), marginLower: Float64Array (batch x classes; NaN without labels), verified: Uint8Array }>
 //   plan.verifyBoxes({ lo, hi, labels: Int32Array, timeoutMs, maxSplits?, threads, cancel?: CancelFlag,
-//                      onProgress?: (done) => void })
+//                      onProgress?: (done) => void, concretePoints?: boolean (default true) })
 //       [async] -> Promise<{ outcome: Int8Array, stage: Int8Array, splits: Float64Array, seconds: Float64Array,
 //       counterexample: Float32Array (boxes x input size, NaN where none) }>; onProgress runs on the main thread after
 //       each finished box (the last calls may arrive after the promise settles; an exception it throws is dropped).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -51,6 +52,51 @@ double difference_down(double x, double y) {
   return error < 0 ? std::nextafter(s, -std::numeric_limits<double>::infinity()) : s;
 }
 
+// The sign-split sums of one Conv/Gemm (see IntervalPropagator::layer): acc_lo, acc_hi (zeroed, out.size()) get
+// sum_k w_k * (w_k > 0 ? dl_k : dh_k) and sum_k w_k * (w_k > 0 ? dh_k : dl_k), dl <= dh being the layer codes minus z.
+template <typename Acc>
+void sign_split_sums(const IntOp& op, const int16_t* dl, const int16_t* dh, Acc* acc_lo, Acc* acc_hi) {
+  const engine::IntOpSpec& s = op.spec;
+  const Shape& in = op.in;
+  const Shape& out = op.out;
+  const bool conv = s.kind == OpKind::kConv;
+  const int64_t group = conv ? s.group : 1;
+  const int64_t in_per_group = in.c / group, out_per_group = out.c / group;
+  const int64_t kh = conv ? s.kernel_h : 1, kw = conv ? s.kernel_w : 1;
+  const int64_t sh = conv ? s.stride_h : 1, sw = conv ? s.stride_w : 1;
+  const int64_t pt = conv ? s.pads[0] : 0, pl = conv ? s.pads[1] : 0;
+  const int64_t in_hw = in.h * in.w, out_hw = out.h * out.w;
+  for (int64_t oc = 0; oc < out.c; ++oc) {
+    const int64_t g = oc / out_per_group;
+    Acc* lo = acc_lo + oc * out_hw;
+    Acc* hi = acc_hi + oc * out_hw;
+    for (int64_t ci = 0; ci < in_per_group; ++ci) {
+      const int64_t channel = (g * in_per_group + ci) * in_hw;
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        for (int64_t kx = 0; kx < kw; ++kx) {
+          const Acc w = s.weight[((oc * in_per_group + ci) * kh + ky) * kw + kx];
+          if (w == 0) continue;
+          const int16_t* low = (w > 0 ? dl : dh) + channel;   // the end giving the smallest term
+          const int16_t* high = (w > 0 ? dh : dl) + channel;
+          // Output columns whose input column ix = ox * sw + kx - pl lies inside the image.
+          const int64_t first = pl - kx <= 0 ? 0 : (pl - kx + sw - 1) / sw;
+          const int64_t last_num = in.w - 1 + pl - kx;
+          const int64_t end = last_num < 0 ? 0 : std::min(out.w, last_num / sw + 1);
+          for (int64_t oy = 0; oy < out.h; ++oy) {
+            const int64_t iy = oy * sh + ky - pt;
+            if (iy < 0 || iy >= in.h) continue;
+            for (int64_t ox = first; ox < end; ++ox) {
+              const int64_t ix = ox * sw + kx - pl;
+              lo[oy * out.w + ox] += w * low[iy * in.w + ix];
+              hi[oy * out.w + ox] += w * high[iy * in.w + ix];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 float elementwise_value(ElementwiseKind kind, float l, float r) {
@@ -86,7 +132,14 @@ IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net
     const IntOp& op = net.ops[i];
     const bool layer = op.spec.kind == OpKind::kConv || op.spec.kind == OpKind::kGemm;
     // The monotonicity of every requantization rests on multipliers >= 0 (products and quotients of positive scales).
+    narrow_.push_back(layer);
     if (layer) {
+      const int64_t per_channel = static_cast<int64_t>(op.spec.weight.size()) / op.spec.out_channels;
+      for (int64_t oc = 0; oc < op.spec.out_channels; ++oc) {
+        int64_t magnitude = 0;
+        for (int64_t k = 0; k < per_channel; ++k) magnitude += std::abs(op.spec.weight[oc * per_channel + k]);
+        if (magnitude * 255 > INT32_MAX) narrow_.back() = false;
+      }
       for (float m : op.layer.multiplier) {
         if (!(m >= 0.0f)) throw std::invalid_argument(engine::op_label(i, op.spec) + ": a multiplier is negative or NaN");
       }
@@ -119,7 +172,6 @@ void IntervalPropagator::layer(size_t index, Bounds& b) const {
   const engine::IntOpSpec& s = op.spec;
   const Shape& in = op.in;
   const Shape& out = op.out;
-  const bool conv = s.kind == OpKind::kConv;
   const ValueBounds& x = b.values[s.inputs[0]];
   std::vector<int32_t>& ql = b.layer_lo[index];
   std::vector<int32_t>& qh = b.layer_hi[index];
@@ -137,50 +189,29 @@ void IntervalPropagator::layer(size_t index, Bounds& b) const {
     }
   }
   // The codes relative to the zero point, the two ends of each term's factor.
-  std::vector<int32_t>& dl = b.scratch_lo;
-  std::vector<int32_t>& dh = b.scratch_hi;
+  std::vector<int16_t>& dl = b.scratch_lo;
+  std::vector<int16_t>& dh = b.scratch_hi;
   dl.resize(in_size);
   dh.resize(in_size);
-  for (int64_t i = 0; i < in_size; ++i) dl[i] = ql[i] - z, dh[i] = qh[i] - z;
+  for (int64_t i = 0; i < in_size; ++i) {
+    dl[i] = static_cast<int16_t>(ql[i] - z);  // codes and zero points lie in [0, 255]
+    dh[i] = static_cast<int16_t>(qh[i] - z);
+  }
 
-  const int64_t group = conv ? s.group : 1;
-  const int64_t in_per_group = in.c / group, out_per_group = out.c / group;
-  const int64_t kh = conv ? s.kernel_h : 1, kw = conv ? s.kernel_w : 1;
-  const int64_t sh = conv ? s.stride_h : 1, sw = conv ? s.stride_w : 1;
-  const int64_t pt = conv ? s.pads[0] : 0, pl = conv ? s.pads[1] : 0;
-  const int64_t in_hw = in.h * in.w, out_hw = out.h * out.w;
+  const int64_t out_hw = out.h * out.w;
   std::vector<int64_t>& acc_lo = b.acc_lo;
   std::vector<int64_t>& acc_hi = b.acc_hi;
-  acc_lo.assign(out.size(), 0);
-  acc_hi.assign(out.size(), 0);
-  for (int64_t oc = 0; oc < out.c; ++oc) {
-    const int64_t g = oc / out_per_group;
-    int64_t* lo = acc_lo.data() + oc * out_hw;
-    int64_t* hi = acc_hi.data() + oc * out_hw;
-    for (int64_t ci = 0; ci < in_per_group; ++ci) {
-      const int64_t channel = (g * in_per_group + ci) * in_hw;
-      for (int64_t ky = 0; ky < kh; ++ky) {
-        for (int64_t kx = 0; kx < kw; ++kx) {
-          const int64_t w = s.weight[((oc * in_per_group + ci) * kh + ky) * kw + kx];
-          if (w == 0) continue;
-          const int32_t* low = (w > 0 ? dl.data() : dh.data()) + channel;   // the end giving the smallest term
-          const int32_t* high = (w > 0 ? dh.data() : dl.data()) + channel;
-          // Output columns whose input column ix = ox * sw + kx - pl lies inside the image.
-          const int64_t first = pl - kx <= 0 ? 0 : (pl - kx + sw - 1) / sw;
-          const int64_t last_num = in.w - 1 + pl - kx;
-          const int64_t end = last_num < 0 ? 0 : std::min(out.w, last_num / sw + 1);
-          for (int64_t oy = 0; oy < out.h; ++oy) {
-            const int64_t iy = oy * sh + ky - pt;
-            if (iy < 0 || iy >= in.h) continue;
-            for (int64_t ox = first; ox < end; ++ox) {
-              const int64_t ix = ox * sw + kx - pl;
-              lo[oy * out.w + ox] += w * low[iy * in.w + ix];
-              hi[oy * out.w + ox] += w * high[iy * in.w + ix];
-            }
-          }
-        }
-      }
-    }
+  if (narrow_[index]) {
+    // The same sums in int32 (they cannot overflow there), which vectorizes.
+    b.acc32_lo.assign(out.size(), 0);
+    b.acc32_hi.assign(out.size(), 0);
+    sign_split_sums(op, dl.data(), dh.data(), b.acc32_lo.data(), b.acc32_hi.data());
+    acc_lo.assign(b.acc32_lo.begin(), b.acc32_lo.end());
+    acc_hi.assign(b.acc32_hi.begin(), b.acc32_hi.end());
+  } else {
+    acc_lo.assign(out.size(), 0);
+    acc_hi.assign(out.size(), 0);
+    sign_split_sums(op, dl.data(), dh.data(), acc_lo.data(), acc_hi.data());
   }
 
   ValueBounds& y = b.values[s.output];

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/int_plan.h"
+#include "engine/int_network.h"
 
 namespace arq::verify {
 
@@ -25,7 +25,8 @@ struct Bounds {
   std::vector<std::vector<int32_t>> layer_lo, layer_hi;    // per op: a conv/gemm's input codes on its own grid
   std::vector<int64_t> out_acc_lo, out_acc_hi;             // the output layer's exact accumulators (conv/gemm output)
   std::vector<int64_t> acc_lo, acc_hi;                     // scratch: the current layer's accumulators
-  std::vector<int32_t> scratch_lo, scratch_hi;             // scratch: the current layer's codes minus the zero point
+  std::vector<int32_t> acc32_lo, acc32_hi;                 // scratch: the same, where int32 cannot overflow
+  std::vector<int16_t> scratch_lo, scratch_hi;             // scratch: the current layer's codes minus the zero point
 };
 
 // The float interval of one step of the float prefix: y = x op k (or k op x) in float32, x in [a, b].
@@ -62,6 +63,7 @@ class IntervalPropagator {
   double fused_margin(const Bounds& b, int64_t label, int64_t j) const;
 
   const engine::IntNetwork& net_;
+  std::vector<bool> narrow_;  // per op: a Conv/Gemm whose sums fit int32 for any codes (sum |w| * 255 <= 2^31 - 1)
   int output_op_ = -1;  // the op producing the output value
   bool fused_ = false;  // the output is a float-logit Gemm without a clamp: margins from its input codes directly
 };

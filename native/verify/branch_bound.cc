@@ -139,14 +139,16 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
     for (int64_t i = 0; i < n; ++i) ws.point[i] = std::min(std::max(ws.lo[i] + (ws.hi[i] - ws.lo[i]) * 0.5f, ws.lo[i]), ws.hi[i]);
   };
 
-  // Concrete points: the centre and the two extreme corners.
-  centre();
-  if (misclassified(ws.point.data(), label, ws)) {
-    falsified(ws.point, Stage::kPoints);
-  } else if (misclassified(ws.lo.data(), label, ws)) {
-    falsified(ws.lo, Stage::kPoints);
-  } else if (misclassified(ws.hi.data(), label, ws)) {
-    falsified(ws.hi, Stage::kPoints);
+  // Concrete points: the centre and the two extreme corners (without them, every falsification comes from a leaf).
+  if (limits.concrete_points) {
+    centre();
+    if (misclassified(ws.point.data(), label, ws)) {
+      falsified(ws.point, Stage::kPoints);
+    } else if (misclassified(ws.lo.data(), label, ws)) {
+      falsified(ws.lo, Stage::kPoints);
+    } else if (misclassified(ws.hi.data(), label, ws)) {
+      falsified(ws.hi, Stage::kPoints);
+    }
   }
   while (verdict.outcome != Outcome::kFalsified) {
     if (limits.cancel && limits.cancel->load(std::memory_order_relaxed)) {
@@ -168,7 +170,7 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
           break;
         }
       } else {
-        if (!ws.frames.empty()) {  // a part's centre: a cheap chance to falsify before splitting further
+        if (limits.concrete_points && !ws.frames.empty()) {  // a part's centre: a cheap chance to falsify before splitting further
           centre();
           if (misclassified(ws.point.data(), label, ws)) {
             falsified(ws.point, Stage::kBranchAndBound);

@@ -25,6 +25,7 @@ struct VerifyLimits {
   double timeout_seconds = 1.0;                      // per box
   int64_t max_splits = INT64_MAX;                    // per box
   std::shared_ptr<const std::atomic<bool>> cancel;  // may be null
+  bool concrete_points = true;  // run the centre and corners, and each split part's centre, through the engine
 };
 
 struct BoxVerdict {

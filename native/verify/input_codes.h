@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/int_plan.h"
+#include "engine/int_network.h"
 
 namespace arq::verify {
 

@@ -97,6 +97,12 @@ const u32 = new Uint32Array(f32.buffer);
 const bitsOf = (x: number) => ((f32[0] = x), u32[0]);
 const floatOf = (bits: number) => ((u32[0] = bits), f32[0]);
 
+/** The first layer's input bits. */
+export function firstLayerBits(spec: IntPlanSpec): number {
+  const first = spec.ops.find((op) => op.op === 'conv' || op.op === 'gemm') as Extract<IntPlanOp, { op: 'conv' | 'gemm' }>;
+  return first.inputGrid.bits;
+}
+
 /**
  * The first layer's input codes that pixel `pixel` of `image` reaches when it holds x (the reference semantics): what
  * the rest of the network sees of that pixel.
@@ -114,14 +120,16 @@ function signature(spec: IntPlanSpec, image: Float32Array, pixel: number, x: num
  * One float per distinct first-layer code signature of pixel `pixel` over [lo, hi] (non-negative floats, ordered as
  * their bits): each signature's floats form an interval (every code is monotone in the pixel), found by bisection.
  * Every input of the box sees one of these signatures at this pixel, so their product enumerates the box exhaustively.
+ * Null when there are more than `limit`.
  */
-export function representatives(spec: IntPlanSpec, image: Float32Array, pixel: number, lo: number, hi: number): number[] {
+export function representatives(spec: IntPlanSpec, image: Float32Array, pixel: number, lo: number, hi: number, limit = Infinity): number[] | null {
   const out: number[] = [];
   let from = bitsOf(lo);
   const end = bitsOf(hi);
   for (;;) {
     const here = signature(spec, image, pixel, floatOf(from));
     out.push(floatOf(from));
+    if (out.length > limit) return null;
     if (signature(spec, image, pixel, floatOf(end)) === here) return out;
     let a = from, b = end;  // signature(a) === here !== signature(b)
     while (b - a > 1) {
