@@ -222,7 +222,7 @@ async function verifyGroup(context: Context, group: readonly Pending[]): Promise
     await boundStage(context, group, work, j, open);
     for (const b of open) {
       const w = work[b][j];
-      if (w.outcome) continue;
+      if (w.outcome || targets[b].length === 0) continue;  // a one-class model has no class to attack towards
       context.signal?.throwIfAborted();
       const started = performance.now();
       const found = await attack(context.surrogate, plan, group[b].image, group[b].label, targets[b], w.box, {
