@@ -8,6 +8,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "common/cpu.h"
 #include "kernels/requant.h"
 
 namespace arq::verify {
@@ -66,6 +67,21 @@ void sign_split_sums(const IntOp& op, const int16_t* dl, const int16_t* dh, Acc*
   const int64_t sh = conv ? s.stride_h : 1, sw = conv ? s.stride_w : 1;
   const int64_t pt = conv ? s.pads[0] : 0, pl = conv ? s.pads[1] : 0;
   const int64_t in_hw = in.h * in.w, out_hw = out.h * out.w;
+  if (!conv) {  // a Gemm: one dot product per output, the end chosen per term
+    for (int64_t oc = 0; oc < out.c; ++oc) {
+      const int8_t* row = s.weight.data() + oc * in.c;
+      Acc lo = 0, hi = 0;
+      for (int64_t k = 0; k < in.c; ++k) {  // w * dl, plus w * (dh - dl) where that lowers (raises) the term
+        const Acc w = row[k], low = dl[k], width = static_cast<Acc>(dh[k] - dl[k]);
+        const Acc base = w * low;
+        lo += base + std::min<Acc>(w, 0) * width;
+        hi += base + std::max<Acc>(w, 0) * width;
+      }
+      acc_lo[oc] = lo;
+      acc_hi[oc] = hi;
+    }
+    return;
+  }
   for (int64_t oc = 0; oc < out.c; ++oc) {
     const int64_t g = oc / out_per_group;
     Acc* lo = acc_lo + oc * out_hw;
@@ -133,12 +149,44 @@ IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net
     const bool layer = op.spec.kind == OpKind::kConv || op.spec.kind == OpKind::kGemm;
     // The monotonicity of every requantization rests on multipliers >= 0 (products and quotients of positive scales).
     narrow_.push_back(layer);
+    packed_.emplace_back();
     if (layer) {
       const int64_t per_channel = static_cast<int64_t>(op.spec.weight.size()) / op.spec.out_channels;
+      bool exact_in_float = true;
       for (int64_t oc = 0; oc < op.spec.out_channels; ++oc) {
         int64_t magnitude = 0;
         for (int64_t k = 0; k < per_channel; ++k) magnitude += std::abs(op.spec.weight[oc * per_channel + k]);
-        if (magnitude * 255 > INT32_MAX) narrow_.back() = false;
+        // Layer codes and the zero point lie in [0, levels]: every |code - zero| and width is at most levels.
+        const int64_t largest = magnitude * op.spec.input_grid.levels();
+        if (largest > INT32_MAX) narrow_.back() = false;
+        if (largest > (int64_t{1} << 24)) exact_in_float = false;
+      }
+      if (exact_in_float && (op.spec.kind == OpKind::kGemm || op.spec.group == 1)) {
+        auto packed = std::make_unique<Packed>();
+        const size_t n = static_cast<size_t>(op.spec.out_channels), k = static_cast<size_t>(per_channel);
+        packed->config = &kernels::qgemm_config(active_isa(), n);
+        // K in tap-major order, (ky, kx, ci), so that an im2col row is whole pixels copied from NHWC codes.
+        std::vector<int8_t> weight(op.spec.weight.size());
+        const bool conv = op.spec.kind == OpKind::kConv;
+        const int64_t taps = conv ? op.spec.kernel_h * op.spec.kernel_w : 1, cin = per_channel / taps;
+        for (size_t c = 0; c < n; ++c)
+          for (int64_t ci = 0; ci < cin; ++ci)
+            for (int64_t t = 0; t < taps; ++t) weight[c * k + t * cin + ci] = op.spec.weight[c * k + ci * taps + t];
+        std::vector<int8_t> positive(weight), negative(weight);
+        for (int8_t& w : positive) w = std::max<int8_t>(w, 0);
+        for (int8_t& w : negative) w = std::min<int8_t>(w, 0);
+        packed->weights = kernels::qgemm_pack(*packed->config, weight.data(), k, n, k, op.spec.wbits);
+        packed->positive = kernels::qgemm_pack(*packed->config, positive.data(), k, n, k, op.spec.wbits);
+        packed->negative = kernels::qgemm_pack(*packed->config, negative.data(), k, n, k, op.spec.wbits);
+        packed->correction.resize(n);
+        for (size_t c = 0; c < n; ++c) {
+          int32_t sum = 0;
+          for (size_t q = 0; q < k; ++q) sum += op.spec.weight[c * k + q];
+          packed->correction[c] = op.spec.input_grid.zero * sum;
+        }
+        packed->ones.assign(n, 1.0f);
+        packed->zeros.assign(n, 0.0f);
+        packed_.back() = std::move(packed);
       }
       for (float m : op.layer.multiplier) {
         if (!(m >= 0.0f)) throw std::invalid_argument(engine::op_label(i, op.spec) + ": a multiplier is negative or NaN");
@@ -201,7 +249,9 @@ void IntervalPropagator::layer(size_t index, Bounds& b) const {
   const int64_t out_hw = out.h * out.w;
   std::vector<int64_t>& acc_lo = b.acc_lo;
   std::vector<int64_t>& acc_hi = b.acc_hi;
-  if (narrow_[index]) {
+  if (packed_[index]) {
+    packed_sums(index, b, acc_lo, acc_hi);
+  } else if (narrow_[index]) {
     // The same sums in int32 (they cannot overflow there), which vectorizes.
     b.acc32_lo.assign(out.size(), 0);
     b.acc32_hi.assign(out.size(), 0);
@@ -234,6 +284,82 @@ void IntervalPropagator::layer(size_t index, Bounds& b) const {
   if (static_cast<int>(index) == output_op_) {
     b.out_acc_lo = acc_lo;
     b.out_acc_hi = acc_hi;
+  }
+}
+
+// The sign-split sums by the engine's GEMM kernels: with d = hi - lo (codes, >= 0),
+//   acc_lo = W (lo - z) + W- d,   acc_hi = W (lo - z) + W+ d,
+// the same sums as sign_split_sums (a term w (lo - z) + min(w, 0) d is w (lo - z) for w > 0 and w (hi - z) for w < 0).
+// Rows are the output pixels (im2col in (ky, kx, ci) order, as the weights were packed; padding reads the code z
+// and a width of 0); every sum is below 2^24 in
+// magnitude, so the kernels' float(acc) with multiplier 1 and bias 0 is exact.
+void IntervalPropagator::packed_sums(size_t index, Bounds& b, std::vector<int64_t>& acc_lo, std::vector<int64_t>& acc_hi) const {
+  const IntOp& op = net_.ops[index];
+  const engine::IntOpSpec& s = op.spec;
+  const Packed& p = *packed_[index];
+  const Shape& in = op.in;
+  const Shape& out = op.out;
+  const bool conv = s.kind == OpKind::kConv;
+  const int64_t kh = conv ? s.kernel_h : 1, kw = conv ? s.kernel_w : 1;
+  const size_t kc = p.weights.kc, n = static_cast<size_t>(out.c);
+  const int64_t rows = out.h * out.w;
+  const std::vector<int32_t>& ql = b.layer_lo[index];
+  const std::vector<int32_t>& qh = b.layer_hi[index];
+  const uint8_t zero = static_cast<uint8_t>(s.input_grid.zero);
+  // NHWC copies of the low codes and the widths, then one im2col row per output pixel, tap by tap.
+  const int64_t hw = in.h * in.w;
+  b.pixels_lo.resize(in.size());
+  b.pixels_width.resize(in.size());
+  for (int64_t c = 0; c < in.c; ++c) {
+    for (int64_t p = 0; p < hw; ++p) {
+      b.pixels_lo[p * in.c + c] = static_cast<uint8_t>(ql[c * hw + p]);
+      b.pixels_width[p * in.c + c] = static_cast<uint8_t>(qh[c * hw + p] - ql[c * hw + p]);
+    }
+  }
+  b.rows_lo.assign(static_cast<size_t>(rows) * kc, 0);
+  b.rows_width.assign(static_cast<size_t>(rows) * kc, 0);
+  const size_t cin = static_cast<size_t>(in.c);
+  for (int64_t oy = 0; oy < out.h; ++oy) {
+    for (int64_t ox = 0; ox < out.w; ++ox) {
+      uint8_t* row_lo = b.rows_lo.data() + (oy * out.w + ox) * kc;
+      uint8_t* row_width = b.rows_width.data() + (oy * out.w + ox) * kc;
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        for (int64_t kx = 0; kx < kw; ++kx) {
+          const size_t at = static_cast<size_t>(ky * kw + kx) * cin;
+          const int64_t iy = conv ? oy * s.stride_h + ky - s.pads[0] : 0;
+          const int64_t ix = conv ? ox * s.stride_w + kx - s.pads[1] : 0;
+          if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
+            std::fill(row_lo + at, row_lo + at + cin, zero);  // padding reads z, with width 0
+            continue;
+          }
+          std::copy_n(b.pixels_lo.data() + (iy * in.w + ix) * cin, cin, row_lo + at);
+          std::copy_n(b.pixels_width.data() + (iy * in.w + ix) * cin, cin, row_width + at);
+        }
+      }
+    }
+  }
+  const size_t scratch = std::max({kernels::qgemm_scratch_bytes(*p.config, p.weights), kernels::qgemm_scratch_bytes(*p.config, p.positive),
+                                   kernels::qgemm_scratch_bytes(*p.config, p.negative)});
+  if (b.gemm_scratch.size() < scratch) b.gemm_scratch.resize(scratch);
+  b.sums.resize(3 * static_cast<size_t>(rows) * n);
+  float* base = b.sums.data();
+  float* positive = base + rows * n;
+  float* negative = positive + rows * n;
+  const kernels::RequantParams with_zero{p.ones.data(), p.zeros.data(), p.correction.data(), 0.0f, 0.0f};
+  const kernels::RequantParams plain{p.ones.data(), p.zeros.data(), nullptr, 0.0f, 0.0f};
+  int8_t* work = b.gemm_scratch.empty() ? nullptr : b.gemm_scratch.data();
+  kernels::qgemm(*p.config, rows, b.rows_lo.data(), kc, p.weights, base, n, with_zero, true, work);
+  kernels::qgemm(*p.config, rows, b.rows_width.data(), kc, p.positive, positive, n, plain, true, work);
+  kernels::qgemm(*p.config, rows, b.rows_width.data(), kc, p.negative, negative, n, plain, true, work);
+  acc_lo.resize(out.size());
+  acc_hi.resize(out.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < n; ++c) {
+      const size_t at = static_cast<size_t>(r) * n + c;
+      const int64_t o = static_cast<int64_t>(c) * rows + r;
+      acc_lo[o] = static_cast<int64_t>(base[at]) + static_cast<int64_t>(negative[at]);
+      acc_hi[o] = static_cast<int64_t>(base[at]) + static_cast<int64_t>(positive[at]);
+    }
   }
 }
 

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "engine/int_network.h"
+#include "kernels/qu8-qs8-gemm/qgemm.h"
 
 namespace arq::verify {
 
@@ -27,6 +29,10 @@ struct Bounds {
   std::vector<int64_t> acc_lo, acc_hi;                     // scratch: the current layer's accumulators
   std::vector<int32_t> acc32_lo, acc32_hi;                 // scratch: the same, where int32 cannot overflow
   std::vector<int16_t> scratch_lo, scratch_hi;             // scratch: the current layer's codes minus the zero point
+  std::vector<uint8_t> pixels_lo, pixels_width;            // scratch: the low codes and the widths, NHWC
+  std::vector<uint8_t> rows_lo, rows_width;                // scratch: im2col rows of the low codes and the widths
+  std::vector<float> sums;                                 // scratch: the three GEMMs' outputs
+  std::vector<int8_t> gemm_scratch;                        // scratch: an unpacked weight panel
 };
 
 // The float interval of one step of the float prefix: y = x op k (or k op x) in float32, x in [a, b].
@@ -63,7 +69,17 @@ class IntervalPropagator {
   double fused_margin(const Bounds& b, int64_t label, int64_t j) const;
 
   const engine::IntNetwork& net_;
-  std::vector<bool> narrow_;  // per op: a Conv/Gemm whose sums fit int32 for any codes (sum |w| * 255 <= 2^31 - 1)
+  std::vector<bool> narrow_;  // per op: a Conv/Gemm whose sums fit int32 for any codes (sum |w| * levels <= 2^31 - 1)
+  // A Conv (one group) or Gemm whose sums stay within 2^24 for any codes (sum |w| * levels), so the engine's quantized GEMM kernels
+  // give them exactly (as float(acc) with multiplier 1): W, its positive part W+ and its negative part W-, packed.
+  struct Packed {
+    const kernels::QGemmConfig* config = nullptr;
+    kernels::QPackedWeights weights, positive, negative;
+    std::vector<int32_t> correction;  // z * sum_k w
+    std::vector<float> ones, zeros;
+  };
+  std::vector<std::unique_ptr<Packed>> packed_;
+  void packed_sums(size_t index, Bounds& b, std::vector<int64_t>& acc_lo, std::vector<int64_t>& acc_hi) const;
   int output_op_ = -1;  // the op producing the output value
   bool fused_ = false;  // the output is a float-logit Gemm without a clamp: margins from its input codes directly
 };

@@ -162,6 +162,58 @@ describe('crafted cases', () => {
     expect(bounds.verified[1]).toBe(1);
   });
 
+  test('every accumulation path (GEMM kernels, int32 and int64 loops, grouped convs) agrees with the reference', async () => {
+    // Layer 1: a depthwise 3x3 conv (grouped: the plain loops); layer 2: a Gemm whose weights are all +-127 over 640
+    // inputs, sum |w| * 255 above 2^24 (the int32 loops, not the float-exact kernels); layer 3: logits (the kernels).
+    // (The int64 loops: the K = 70,000 test above.)
+    const random = rng(40);
+    const channels = 40, k = channels * 16;
+    const spec: IntPlanSpec = {
+      input: [channels, 4, 4], values: 5, output: 4, grids: [null, { scale: f(4 / 255), zero: 128 }, { scale: f(4 / 255), zero: 128 }, { scale: f(64 / 255), zero: 128 }, null],
+      ops: [
+        {
+          op: 'conv', inputs: [0], output: 1, weight: Int8Array.from({ length: channels * 9 }, () => Math.floor(random() * 15) - 7), wbits: 4,
+          weightScales: new Float32Array(channels).fill(f(0.1)), bias: null, outChannels: channels, kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1],
+          group: channels, inputGrid: { scale: f(1 / 255), zero: 0, bits: 8 },
+        },
+        { op: 'flatten', inputs: [1], output: 2 },
+        {
+          op: 'gemm', inputs: [2], output: 3, weight: Int8Array.from({ length: 3 * k }, () => (random() < 0.5 ? -127 : 127)), wbits: 8,
+          weightScales: new Float32Array(3).fill(f(0.001)), bias: null, outFeatures: 3, inputGrid: { scale: f(4 / 255), zero: 128, bits: 8 },
+        },
+        {
+          op: 'gemm', inputs: [3], output: 4, weight: Int8Array.from({ length: 6 }, () => Math.floor(random() * 255) - 127), wbits: 8,
+          weightScales: new Float32Array(2).fill(f(0.01)), bias: null, outFeatures: 2, inputGrid: { scale: f(64 / 255), zero: 128, bits: 8 },
+        },
+      ],
+    };
+    expect(127 * k * 255).toBeGreaterThan(2 ** 24);
+    const plan = build(spec);
+    const n = k;
+    const images = Float32Array.from({ length: 2 * n }, () => f(random()));
+    const point = await plan.intervalBounds(images, images, 2, 1);
+    for (let b = 0; b < 2; b++) {
+      runValues(spec, images.subarray(b * n, (b + 1) * n)).forEach((value, v) => {
+        const size = value.data.length;
+        expect(Array.from(point.values[v].lo.subarray(b * size, (b + 1) * size)), `value ${v}`).toEqual(value.data);
+        expect(Array.from(point.values[v].hi.subarray(b * size, (b + 1) * size)), `value ${v}`).toEqual(value.data);
+      });
+    }
+    const lo = Float32Array.from(images, (x) => f(Math.max(0, x - 0.02))), hi = Float32Array.from(images, (x) => f(Math.min(1, x + 0.02)));
+    const box = await plan.intervalBounds(lo, hi, 2, 1);
+    for (let b = 0; b < 2; b++) {
+      for (let t = 0; t < 20; t++) {
+        const x = Float32Array.from({ length: n }, (_, i) => f(lo[b * n + i] + (hi[b * n + i] - lo[b * n + i]) * random()));
+        runValues(spec, x).forEach((value, v) => {
+          const size = value.data.length;
+          value.data.forEach((y, i) => {
+            if (!(box.values[v].lo[b * size + i] <= y && y <= box.values[v].hi[b * size + i])) expect.fail(`box ${b}, value ${v}[${i}]: ${y} outside`);
+          });
+        });
+      }
+    }
+  });
+
   test('rounding ties at the interval ends: inputs and requantization round half to even', async () => {
     // Input grid scale 0.25: x = 0.125 and 0.375 are the ties 0.5 and 1.5 (codes 0 and 2); weight 1, multiplier
     // 0.25 * 2 / 1 = 0.5 and bias 0.5: the accumulators 0 and 2 give the ties 0.5 and 1.5 again (codes 0 and 2).
