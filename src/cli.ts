@@ -13,6 +13,7 @@ import { rejectRepeatedFlags } from './cli/options.js';
 import { serveCommand } from './cli/serve.js';
 import { sensitivityCommand } from './cli/sensitivity.js';
 import { compareCommand } from './cli/compare.js';
+import { verifyCommand } from './cli/verify.js';
 
 function fail(message: string): never {
   process.stderr.write(`arq: ${message}\n`);
@@ -33,6 +34,7 @@ try {
     .command(benchCommand)
     .command(trainCommand)
     .command(serveCommand)
+    .command(verifyCommand)
     .middleware((argv) => {
       // bench passes its own flags through to the benchmark.
       if (argv._[0] !== 'bench') rejectRepeatedFlags(hideBin(process.argv), (parser as unknown as { getOptions(): { array: string[] } }).getOptions().array);

@@ -37,3 +37,6 @@ export type { TrainGraph, TrainNode, BatchNormNode } from './train/graph.js';
 export { fineTune, QatNet, qatNetSpec, FINE_TUNE_DEFAULTS, type FineTuneOptions, type FineTuneResult, type FineTuneProgress } from './train/qat.js';
 export { qatTrain, type QatTrainOptions, type QatSummary } from './train/fine-tune.js';
 export { createServer, type ServeOptions } from './serve/server.js';
+export { verify, verifySettings, VERIFY_DEFAULTS, OUTCOMES, STAGES, type VerifyOptions, type VerifyRunResult, type VerifySettings, type ImageVerification, type EpsilonResult, type Outcome, type Stage } from './verify/verify.js';
+export { verifyDataset, type VerifyDatasetOptions, type VerifyDatasetResult } from './verify/run.js';
+export type { VerifySummary, RadiusSummary, VerifyRow } from './verify/results.js';

@@ -303,6 +303,11 @@ export interface TrainBatch {
   threads: number;
 }
 
+/** A batch with, per image, the class whose margin over the label is differentiated (never the label itself). */
+export interface MarginRequest extends TrainBatch {
+  targets: Int32Array;
+}
+
 /** What the trainer's nets share (native/train/net_bind.h): SGD steps, gradients, inference and their tensors. */
 export interface NativeBatchNet {
   readonly classes: number;
@@ -311,6 +316,8 @@ export interface NativeBatchNet {
   /** Forward and backward only; read the gradients with grads(). */
   gradients(request: TrainBatch): Promise<{ loss: number; correct: number }>;
   predict(input: Float32Array, batch: number, threads: number): Promise<Float32Array>;
+  /** predict's logits and, per image, the gradient of logit[target] - logit[label] with respect to its pixels (NCHW). */
+  inputGradients(request: MarginRequest): Promise<{ logits: Float32Array; gradient: Float32Array }>;
   tensors(): Float32Array[];
   /** Gradients of the trainable tensors, in order. */
   grads(): Float32Array[];

@@ -142,7 +142,7 @@ void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
 }
 
 void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, const float* dy,
-                        float* dx, const std::vector<double>& mean, const std::vector<double>& invstd) {
+                        float* dx, const std::vector<double>& mean, const std::vector<double>& invstd, bool training) {
   const int64_t channels = p.in.c, pixels = p.in.h * p.in.w;
   // sums[c] = sum(dy), sums[C + c] = sum(dy * xhat)
   const std::vector<double> sums = channel_sums(p, 2, [&](int64_t b, int64_t q, double* part) {
@@ -158,13 +158,14 @@ void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
     t[op.tensors[1]].grad[c] = static_cast<float>(sums[c]);
   }
   if (dx == nullptr) return;
-  // dx = gamma * invstd * (dy - sum(dy) / N - xhat * sum(dy * xhat) / N)
+  // dx = gamma * invstd * (dy - sum(dy) / N - xhat * sum(dy * xhat) / N); on running statistics the two means are
+  // constants and drop out.
   const double count = static_cast<double>(p.batch * pixels);
   std::vector<float> scale(channels), mean_dy(channels), mean_dyx(channels), mu(channels), inv(channels);
   for (int64_t c = 0; c < channels; ++c) {
     scale[c] = static_cast<float>(gamma[c] * invstd[c]);
-    mean_dy[c] = static_cast<float>(sums[c] / count);
-    mean_dyx[c] = static_cast<float>(sums[channels + c] / count);
+    mean_dy[c] = training ? static_cast<float>(sums[c] / count) : 0.0f;
+    mean_dyx[c] = training ? static_cast<float>(sums[channels + c] / count) : 0.0f;
     mu[c] = static_cast<float>(mean[c]);
     inv[c] = static_cast<float>(invstd[c]);
   }

@@ -8,6 +8,10 @@
 //   net.gradients(request)      [async] -> Promise<{ loss, correct }>: the same without the SGD step (read grads()).
 //                               request: { input, labels, batch, threads }
 //   net.predict(input, batch, threads) [async] -> Promise<Float32Array> logits
+//   net.inputGradients(request) [async] -> Promise<{ logits, gradient }>: predict's logits and the gradient of each
+//                               image's margin logit[target] - logit[label] with respect to its pixels (NCHW, like
+//                               input). request: { input, labels, targets, batch, threads }; RangeError when a label
+//                               or target lies outside [0, classes) or a target equals its label
 //   net.tensors() / net.grads() [sync] -> Float32Array[] copies: every tensor / the gradients of the trainable ones
 //   net.<Traits::kExtra>()      [sync] Traits::extra(env, net)
 //   net.classes                 [sync]
@@ -68,13 +72,14 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
  public:
   static Napi::Function define(Napi::Env env) {
     // The guard's operation names ("TrainNet.step"), kept for the life of the process.
-    static const std::string names[] = {qualified("step"),    qualified("gradients"), qualified("predict"),
-                                        qualified("tensors"), qualified("grads"),     qualified(Traits::kExtra),
-                                        qualified("classes")};
+    static const std::string names[] = {qualified("step"),    qualified("gradients"),     qualified("predict"),
+                                        qualified("tensors"), qualified("grads"),         qualified(Traits::kExtra),
+                                        qualified("classes"), qualified("inputGradients")};
     return NetWrap::DefineClass(env, Traits::kName,
                                 {Guarded::template method<&NetWrap::Step>("step", names[0].c_str()),
                                  Guarded::template method<&NetWrap::Gradients>("gradients", names[1].c_str()),
                                  Guarded::template method<&NetWrap::Predict>("predict", names[2].c_str()),
+                                 Guarded::template method<&NetWrap::InputGradients>("inputGradients", names[7].c_str()),
                                  Guarded::template method<&NetWrap::Tensors>("tensors", names[3].c_str()),
                                  Guarded::template method<&NetWrap::Grads>("grads", names[4].c_str()),
                                  Guarded::template method<&NetWrap::Extra>(Traits::kExtra, names[5].c_str()),
@@ -132,12 +137,7 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
     job->threads = static_cast<int>(int_field(request, "threads", 1, 256, where));
     job->input = arq::napi::float_array(env, field(request, "input", where), job->batch * net_->input_shape().size(),
                                         where, "input");
-    job->labels = arq::napi::typed_array<int32_t>(env, field(request, "labels", where), napi_int32_array, "Int32Array",
-                                                  job->batch, where, "labels");
-    for (int32_t label : job->labels) {
-      if (label < 0 || label >= net_->classes())
-        throw_range(env, where, "labels must lie in [0, " + std::to_string(net_->classes()) + ")");
-    }
+    job->labels = read_classes(env, request, "labels", job->batch, where);
     job->update = update;
     if (update) {
       job->sgd.lr = static_cast<float>(number_field(request, "lr", where));
@@ -150,6 +150,42 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
     }
     claim(env, where);
     return arq::napi::PromiseWorker<BatchJob>::queue(env, where, std::move(job));
+  }
+
+  // An Int32Array field of `batch` class indices in [0, classes).
+  std::vector<int32_t> read_classes(Napi::Env env, const Napi::Object& request, const char* key, int64_t batch,
+                                    const std::string& where) const {
+    std::vector<int32_t> values = arq::napi::typed_array<int32_t>(env, arq::napi::field(request, key, where),
+                                                                  napi_int32_array, "Int32Array", batch, where, key);
+    for (int32_t value : values) {
+      if (value < 0 || value >= net_->classes()) {
+        arq::napi::throw_range(env, where,
+                               std::string(key) + " must lie in [0, " + std::to_string(net_->classes()) + ")");
+      }
+    }
+    return values;
+  }
+
+  Napi::Value InputGradients(const Napi::CallbackInfo& info) {
+    using arq::napi::field;
+    using arq::napi::int_field;
+    Napi::Env env = info.Env();
+    const std::string where = qualified("inputGradients");
+    const Napi::Object request = arq::napi::object_arg(info, 0, where);
+    auto job = std::make_unique<InputGradientJob>();
+    job->net = net_;
+    job->batch = int_field(request, "batch", 1, kMaxBatch, where);
+    job->threads = static_cast<int>(int_field(request, "threads", 1, 256, where));
+    job->input = arq::napi::float_array(env, field(request, "input", where), job->batch * net_->input_shape().size(),
+                                        where, "input");
+    job->labels = read_classes(env, request, "labels", job->batch, where);
+    job->targets = read_classes(env, request, "targets", job->batch, where);
+    for (int64_t b = 0; b < job->batch; ++b) {
+      if (job->labels[b] == job->targets[b])
+        arq::napi::throw_range(env, where, "targets[" + std::to_string(b) + "] equals its label");
+    }
+    claim(env, where);
+    return arq::napi::PromiseWorker<InputGradientJob>::queue(env, where, std::move(job));
   }
 
   Napi::Value Predict(const Napi::CallbackInfo& info) {
@@ -210,6 +246,33 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
       auto array = Napi::Float32Array::New(env, logits.size());
       std::copy(logits.begin(), logits.end(), array.Data());
       return array;
+    }
+  };
+
+  struct InputGradientJob {
+    std::shared_ptr<Net> net;
+    std::vector<float> input;
+    std::vector<int32_t> labels, targets;
+    int64_t batch = 0;
+    int threads = 1;
+    std::vector<float> logits, gradient;
+
+    void execute() {
+      BusyRelease release{net};
+      logits.resize(batch * net->classes());
+      gradient.resize(input.size());
+      net->input_gradients(input.data(), labels.data(), targets.data(), batch, threads, logits.data(), gradient.data());
+    }
+    Napi::Value result(Napi::Env env) {
+      auto copy = [&](const std::vector<float>& data) {
+        auto array = Napi::Float32Array::New(env, data.size());
+        std::copy(data.begin(), data.end(), array.Data());
+        return array;
+      };
+      Napi::Object object = Napi::Object::New(env);
+      object.Set("logits", copy(logits));
+      object.Set("gradient", copy(gradient));
+      return object;
     }
   };
 

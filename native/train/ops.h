@@ -30,8 +30,10 @@ void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const 
 // when update_stats, moves the running statistics (unbiased variance). Inference: the running statistics.
 void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, float* y,
                        bool training, bool update_stats, std::vector<double>& mean, std::vector<double>& invstd);
+// `training` says which forward ran: batch statistics (dx through the batch mean and variance) or running statistics
+// (a fixed affine map per channel, dx = gamma * invstd * dy).
 void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, const float* dy,
-                        float* dx, const std::vector<double>& mean, const std::vector<double>& invstd);
+                        float* dx, const std::vector<double>& mean, const std::vector<double>& invstd, bool training);
 
 // Elementwise operators without parameters. maxpool records the input position of each output in argmax.
 void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, float* y,
@@ -48,11 +50,15 @@ void copy_image_backward(const OpGeometry& s, const Pass& p, const float* dy, fl
 // The input conversion, loss and update both nets share (defined in train_net.cc).
 // NCHW images [batch, C, H, W] -> NHWC x.
 void images_to_nhwc(const float* images, const Shape& in, int64_t batch, float* x);
+// NHWC x -> NCHW images [batch, C, H, W] (the input gradient's layout).
+void nhwc_to_images(const float* x, const Shape& in, int64_t batch, float* images);
 // Throws std::invalid_argument unless every label lies in [0, classes).
 void check_labels(const int32_t* labels, int64_t batch, int64_t classes);
 // Mean softmax cross-entropy of logits [batch x classes]; dlogits (resized) gets d/dz = (softmax - onehot) / batch.
 BatchResult softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t batch, int64_t classes,
                                   std::vector<float>& dlogits);
+// d/dz of sum over the batch of the margins z[target] - z[label] (labels and targets checked, target != label).
+std::vector<float> margin_cotangent(const int32_t* labels, const int32_t* targets, int64_t batch, int64_t classes);
 // One SGD step of a trainable tensor: g = grad + wd * w; v = momentum * v + g; w -= lr * v.
 void sgd_step(Tensor& tensor, const SgdParams& params);
 

@@ -157,6 +157,7 @@ void QatNet::rebuild_network() {
     if (layers_[index].bias >= 0) s.bias = tensors_[layers_[index].bias].value;
   }
   net_ = engine::build_network(plan);
+  stale_ = false;
 }
 
 // acc = sum over taps of w_codes * centred (NHWC), per output element.
@@ -194,7 +195,7 @@ void QatNet::conv_accumulate(size_t index, const Pass& p, const float* centred, 
 }
 
 void QatNet::forward(const float* images, int64_t batch, int threads, bool record) {
-  rebuild_network();
+  if (stale_) rebuild_network();
   const engine::IntPlanSpec& plan = spec_.plan;
   for (int v = 0; v < plan.values; ++v) vals_[v].resize(batch * shapes_[v].size());
   images_to_nhwc(images, plan.input, batch, vals_[0].data());
@@ -331,14 +332,16 @@ void QatNet::forward(const float* images, int64_t batch, int threads, bool recor
   }
 }
 
-void QatNet::backward(const std::vector<float>& dlogits, int64_t batch, int threads) {
+void QatNet::backward(const std::vector<float>& dlogits, int64_t batch, int threads, bool to_input) {
   const engine::IntPlanSpec& plan = spec_.plan;
-  for (int v = 0; v < plan.values; ++v) grads_[v].assign(needs_grad_[v] ? batch * shapes_[v].size() : 0, 0.0f);
+  std::vector<bool> needs_grad(needs_grad_);
+  if (to_input) needs_grad.assign(plan.values, true);
+  for (int v = 0; v < plan.values; ++v) grads_[v].assign(needs_grad[v] ? batch * shapes_[v].size() : 0, 0.0f);
   std::copy(dlogits.begin(), dlogits.end(), grads_[plan.output].begin());
   for (size_t index = net_.ops.size(); index-- > 0;) {
     const IntOp& op = net_.ops[index];
     const IntOpSpec& s = op.spec;
-    if (!needs_grad_[s.output]) continue;
+    if (!needs_grad[s.output]) continue;
     const Pass p{shapes_[s.inputs[0]], shapes_[s.output], batch, threads};
     const int64_t n_in = batch * p.in.size(), n_out = batch * p.out.size();
     std::vector<float> dy(grads_[s.output]);
@@ -346,7 +349,7 @@ void QatNet::backward(const std::vector<float>& dlogits, int64_t batch, int thre
       for (int64_t e = 0; e < n_out; ++e)
         if (!out_pass_[index][e]) dy[e] = 0.0f;
     }
-    auto dx_of = [&](int value) { return needs_grad_[value] ? grads_[value].data() : nullptr; };
+    auto dx_of = [&](int value) { return needs_grad[value] ? grads_[value].data() : nullptr; };
     switch (s.kind) {
       case OpKind::kConv:
       case OpKind::kGemm: {
@@ -413,16 +416,30 @@ BatchResult QatNet::gradients(const float* images, const int32_t* labels, int64_
     for (float& z : logits) z = engine::dequantize_value(static_cast<int32_t>(z), *out_grid);
   std::vector<float> dlogits;
   const BatchResult result = softmax_cross_entropy(logits.data(), labels, batch, classes(), dlogits);
-  backward(dlogits, batch, threads);
+  backward(dlogits, batch, threads, false);
   return result;
 }
 
 void QatNet::sgd(const SgdParams& params) {
   for (Tensor& tensor : tensors_) sgd_step(tensor, params);
+  stale_ = true;
+}
+
+void QatNet::input_gradients(const float* images, const int32_t* labels, const int32_t* targets, int64_t batch,
+                             int threads, float* logits, float* gradient) {
+  const std::vector<float> dlogits = margin_cotangent(labels, targets, batch, classes());
+  forward(images, batch, threads, true);
+  read_logits(logits);
+  backward(dlogits, batch, threads, true);
+  nhwc_to_images(grads_[0].data(), spec_.plan.input, batch, gradient);
 }
 
 void QatNet::predict(const float* images, int64_t batch, float* logits, int threads) {
   forward(images, batch, threads, false);
+  read_logits(logits);
+}
+
+void QatNet::read_logits(float* logits) const {
   const engine::IntPlanSpec& plan = spec_.plan;
   const auto& out_grid = net_.grids[plan.output];
   const std::vector<float>& out = vals_[plan.output];

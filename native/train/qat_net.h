@@ -58,6 +58,12 @@ class QatNet {
   void sgd(const SgdParams& params);
   // The fake-quantized forward pass: logits [batch x classes].
   void predict(const float* images, int64_t batch, float* logits, int threads);
+  // predict's forward pass (the integer engine's logits), then the straight-through gradient of each image's margin
+  // logit[target] - logit[label] with respect to its pixels into `gradient` (NCHW); the first layer's input
+  // quantization passes the gradient where x / s_a lies inside its grid, as for any layer input. The parameter
+  // gradients of the pass are left in Tensor::grad. Labels and targets must lie in [0, classes) and differ per image.
+  void input_gradients(const float* images, const int32_t* labels, const int32_t* targets, int64_t batch, int threads,
+                       float* logits, float* gradient);
 
   std::atomic<bool> busy{false};
 
@@ -69,11 +75,15 @@ class QatNet {
   // Codes and scales of the current weights (and the current biases) into the plan, then net_ rebuilt from it.
   void rebuild_network();
   void forward(const float* images, int64_t batch, int threads, bool record);
-  void backward(const std::vector<float>& dlogits, int64_t batch, int threads);
+  // to_input: every value gets a gradient (the input's included), not only those downstream of a layer.
+  void backward(const std::vector<float>& dlogits, int64_t batch, int threads, bool to_input);
+  // The last forward's output as float logits (dequantized when the output is a carrier).
+  void read_logits(float* logits) const;
   void conv_accumulate(size_t index, const Pass& p, const float* centred, float* acc);
 
   QatSpec spec_;
-  engine::IntNetwork net_;          // constants of the last forward
+  engine::IntNetwork net_;  // constants of the last forward
+  bool stale_ = true;       // the weights moved since net_ was built (an SGD step): the next forward rebuilds it
   std::vector<WeightCodes> codes_;  // per op (layers only)
   std::vector<Tensor> tensors_;
   std::vector<Layer> layers_;         // per op

@@ -95,14 +95,16 @@ void TrainNet::forward(const float* images, int64_t batch, int threads, bool tra
   }
 }
 
-void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int threads) {
-  for (int v = 0; v < spec_.values; ++v) grads_[v].assign(needs_grad_[v] ? batch * shapes_[v].size() : 0, 0.0f);
+void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int threads, bool training, bool to_input) {
+  std::vector<bool> needs_grad(needs_grad_);
+  if (to_input) needs_grad.assign(spec_.values, true);
+  for (int v = 0; v < spec_.values; ++v) grads_[v].assign(needs_grad[v] ? batch * shapes_[v].size() : 0, 0.0f);
   std::copy(dlogits.begin(), dlogits.end(), grads_[spec_.output].begin());
   for (size_t index = spec_.ops.size(); index-- > 0;) {
     const TrainOp& op = spec_.ops[index];
-    if (!needs_grad_[op.geo.output]) continue;
+    if (!needs_grad[op.geo.output]) continue;
     const Pass p{shapes_[op.geo.inputs[0]], shapes_[op.geo.output], batch, threads};
-    auto dx_of = [&](int value) { return needs_grad_[value] ? grads_[value].data() : nullptr; };
+    auto dx_of = [&](int value) { return needs_grad[value] ? grads_[value].data() : nullptr; };
     const float* input = acts_[op.geo.inputs[0]].data();
     const float* dy = grads_[op.geo.output].data();
     switch (op.kind) {
@@ -111,8 +113,8 @@ void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int th
         conv_backward(*gemm_, op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0]));
         break;
       case Kind::kBatchNorm:
-        batchnorm_backward(op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0]), bn_mean_[index],
-                           bn_invstd_[index]);
+        batchnorm_backward(op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0]), bn_mean_[index], bn_invstd_[index],
+                           training);
         break;
       default: {
         std::vector<const float*> xs;
@@ -134,6 +136,28 @@ void images_to_nhwc(const float* images, const Shape& in, int64_t batch, float* 
         x[(b * in.h * in.w + q) * in.c + c] = images[(b * in.c + c) * in.h * in.w + q];
     }
   }
+}
+
+void nhwc_to_images(const float* x, const Shape& in, int64_t batch, float* images) {
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t c = 0; c < in.c; ++c) {
+      for (int64_t q = 0; q < in.h * in.w; ++q)
+        images[(b * in.c + c) * in.h * in.w + q] = x[(b * in.h * in.w + q) * in.c + c];
+    }
+  }
+}
+
+std::vector<float> margin_cotangent(const int32_t* labels, const int32_t* targets, int64_t batch, int64_t classes) {
+  check_labels(labels, batch, classes);
+  check_labels(targets, batch, classes);
+  std::vector<float> dlogits(batch * classes, 0.0f);
+  for (int64_t b = 0; b < batch; ++b) {
+    if (labels[b] == targets[b])
+      throw std::invalid_argument("image " + std::to_string(b) + ": the target is the label");
+    dlogits[b * classes + targets[b]] = 1.0f;
+    dlogits[b * classes + labels[b]] = -1.0f;
+  }
+  return dlogits;
 }
 
 void check_labels(const int32_t* labels, int64_t batch, int64_t classes) {
@@ -180,7 +204,7 @@ BatchResult TrainNet::gradients(const float* images, const int32_t* labels, int6
   forward(images, batch, threads, true, update_stats);
   std::vector<float> dlogits;
   const BatchResult result = softmax_cross_entropy(acts_[spec_.output].data(), labels, batch, classes(), dlogits);
-  if (needs_grad_[spec_.output]) backward(dlogits, batch, threads);
+  if (needs_grad_[spec_.output]) backward(dlogits, batch, threads, true, false);
   return result;
 }
 
@@ -193,6 +217,14 @@ void TrainNet::sgd(const SgdParams& params) {
 void TrainNet::predict(const float* images, int64_t batch, float* logits, int threads) {
   forward(images, batch, threads, false, false);
   std::copy(acts_[spec_.output].begin(), acts_[spec_.output].end(), logits);
+}
+
+void TrainNet::input_gradients(const float* images, const int32_t* labels, const int32_t* targets, int64_t batch,
+                               int threads, float* logits, float* gradient) {
+  const std::vector<float> dlogits = margin_cotangent(labels, targets, batch, classes());
+  predict(images, batch, logits, threads);
+  backward(dlogits, batch, threads, false, true);
+  nhwc_to_images(grads_[0].data(), spec_.input, batch, gradient);
 }
 
 }  // namespace arq::train

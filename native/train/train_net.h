@@ -85,13 +85,19 @@ class TrainNet {
   void sgd(const SgdParams& params);
   // Batch norm in inference mode (running statistics): logits [batch x classes].
   void predict(const float* images, int64_t batch, float* logits, int threads);
+  // predict's forward pass, then the gradient of each image's margin logit[target] - logit[label] with respect to
+  // its pixels into `gradient` (NCHW, the images' layout); the parameter gradients of the pass are left in
+  // Tensor::grad. Labels and targets must lie in [0, classes) and differ per image.
+  void input_gradients(const float* images, const int32_t* labels, const int32_t* targets, int64_t batch, int threads,
+                       float* logits, float* gradient);
 
   // Jobs in flight own the net; JavaScript calls check this so that no two touch it at once.
   std::atomic<bool> busy{false};
 
  private:
   void forward(const float* images, int64_t batch, int threads, bool training, bool update_stats);
-  void backward(const std::vector<float>& dlogits, int64_t batch, int threads);
+  // to_input: every value gets a gradient (the input's included), not only those downstream of a trainable tensor.
+  void backward(const std::vector<float>& dlogits, int64_t batch, int threads, bool training, bool to_input);
 
   TrainSpec spec_;
   std::vector<Shape> shapes_;

@@ -7,7 +7,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Graph, QuantizableNode } from '../graph/ir.js';
 import { lowerGraph } from '../graph/lower.js';
-import { addon, withStack, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan } from '../native.js';
+import { addon, withStack, type IntervalBounds, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan, type VerifyRequest, type VerifyResult } from '../native.js';
 import { NativePlan, planMaxMemory, type PlanOptions } from './native-plan.js';
 import { ArqError } from '../util/errors.js';
 import { activationGrid, quantizeWeights } from './grid.js';
@@ -160,6 +160,16 @@ export class IntPlan extends NativePlan<NativeIntPlan> {
    */
   profile(images: Float32Array, batch: number, threads: number): Promise<Float64Array> {
     return withStack(() => this.native.profile(images, batch, threads));
+  }
+
+  /** Interval bounds of `batch` boxes [lo, hi] through every value of the plan (native/verify); labels add margins. */
+  intervalBounds(lo: Float32Array, hi: Float32Array, batch: number, threads: number, labels?: Int32Array): Promise<IntervalBounds> {
+    return withStack(() => this.native.intervalBounds(lo, hi, batch, threads, labels));
+  }
+
+  /** The complete verifier over boxes (native/verify): verified, falsified with a counterexample, or timeout. */
+  verifyBoxes(request: VerifyRequest): Promise<VerifyResult> {
+    return withStack(() => this.native.verifyBoxes(request));
   }
 
   /** The same logits from the plain reference executor (slow; tests). */

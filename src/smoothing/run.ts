@@ -106,7 +106,8 @@ export interface CertifyDatasetResult {
 
 type Mode = 'certify' | 'incremental' | 'from-scratch';
 
-function readSettingsSidecar(path: string): { compared: { [key: string]: JsonValue } } | null {
+/** FILE.settings.json's `compared` settings, or null when the file is missing (shared with verify/run.ts). */
+export function readSettingsSidecar(path: string): { compared: { [key: string]: JsonValue } } | null {
   if (!existsSync(path)) return null;
   try {
     const parsed = JSON.parse(readFileSync(path, 'utf8')) as { compared?: unknown };

@@ -1,6 +1,6 @@
 /** The training graph lowered to the native trainer (native/train), and a typed wrapper over it. */
 import { lowerOp } from '../graph/lower.js';
-import { addon, withStack, type NativeBatchNet, type NativeTrainNet, type TrainBatch, type TrainNetOp, type TrainNetSpec } from '../native.js';
+import { addon, withStack, type MarginRequest, type NativeBatchNet, type NativeTrainNet, type TrainBatch, type TrainNetOp, type TrainNetSpec } from '../native.js';
 import { withTensors, type TrainGraph } from './graph.js';
 
 /** Values are numbered in node order (0 = the input); every node, clamps included, is its own op. */
@@ -48,6 +48,14 @@ export abstract class BatchNet<Native extends NativeBatchNet> {
   /** Logits [batch x classes]: see the subclass for how they are computed. */
   predict(images: Float32Array, batch: number, threads: number): Promise<Float32Array> {
     return withStack(() => this.native.predict(images, batch, threads));
+  }
+
+  /**
+   * Logits as predict() computes them and the gradient of each image's margin logit[target] - logit[label] with
+   * respect to its pixels (NCHW): the attack's ascent direction. Leaves the pass's parameter gradients in grads().
+   */
+  inputGradients(request: MarginRequest): Promise<{ logits: Float32Array; gradient: Float32Array }> {
+    return withStack(() => this.native.inputGradients(request));
   }
 
   /** Gradients of the trainable tensors after gradients() or step(), in the order the subclass documents. */
