@@ -40,8 +40,8 @@ const { values } = parseArgs({
 });
 
 const list = (text: string) => text.split(',').map(Number);
-const ns = list(values.n!);
-const concurrencies = list(values.concurrency!);
+const ns = list(values.n);
+const concurrencies = list(values.concurrency);
 const seconds = Number(values.seconds);
 const maxRequests = Number(values['max-requests']);
 const deadline = Number(values.deadline);
@@ -49,7 +49,7 @@ const batch = Number(values.batch);
 const threads = values.threads ? Number(values.threads) : cpuInfo().threads;
 const sigma = Number(values.sigma);
 
-const model = await loadModel(values.model!);
+const model = await loadModel(values.model);
 const size = shapeSize(model.graph.input.shape);
 const image = Array.from({ length: size }, (_, i) => ((i * 2654435761) % 1000) / 1000);
 
@@ -67,12 +67,12 @@ async function offlineRate(): Promise<number> {
 /** `arq serve` in a child process on a free loopback port. */
 async function startServe(): Promise<{ url: string; child: ChildProcess }> {
   const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/arq.js');
-  const child = spawn(process.execPath, [cli, 'serve', '--model', values.model!, '--sigma', String(sigma), '--port', '0',
+  const child = spawn(process.execPath, [cli, 'serve', '--model', values.model, '--sigma', String(sigma), '--port', '0',
     '--batch', String(batch), '--threads', String(threads), '--deadline', String(deadline), '--max-n', String(Math.max(...ns)), '--max-queue', '256'],
   { stdio: ['ignore', 'ignore', 'pipe'] });
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       text += chunk.toString();
       const found = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
       if (found) resolve(found[1]);

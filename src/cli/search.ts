@@ -51,7 +51,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('val-data', { type: 'string', describe: 'validation data for the search (default: the training split of --data)' })
       .option('sigma', { type: 'number', default: 0.25, describe: 'noise level of the smoothed classifier' })
       .option('budget', { type: 'number', default: 0.015625, describe: 'BitOps budget as a fraction of float BitOps (0.015625 = W4A4)' })
-      .option('reward', { choices: REWARD_NAMES, default: 'arq' as RewardName, describe: 'arq: ACR difference by IRS; arq-acc: plus smoothed accuracy; haq: clean accuracy' })
+      .option('reward', { choices: REWARD_NAMES, default: 'arq', describe: 'arq: ACR difference by IRS; arq-acc: plus smoothed accuracy; haq: clean accuracy' })
       .option('episodes', { type: 'number', default: 120, describe: 'episodes per search (warm-up included)' })
       .option('warmup', { type: 'number', default: 20, describe: 'warm-up episodes of random actions' })
       .option('baselines', { type: 'array', choices: BASELINES, default: [...BASELINES], describe: 'baselines run and certified beside ARQ' })
@@ -131,7 +131,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       console.log(rulesLine(report));
       console.log(repairLine(report));
       for (const line of rescoringLines(report)) console.log(line);
-      console.log(`final numbers: full CERTIFY of ${report.settings.test_images} test images (n = ${report.settings.final_n}); BitOps count Conv and Gemm layers only`);
+      console.log(`final numbers: full CERTIFY of ${String(report.settings.test_images)} test images (n = ${String(report.settings.final_n)}); BitOps count Conv and Gemm layers only`);
       console.log(`report: ${files.html}  (data: ${files.report}, ARQ policy: ${files.policy}, episodes: ${files.episodes})`);
     } finally {
       bar.stop();

@@ -61,7 +61,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('seed', { type: 'number', default: 0, describe: 'initialisation, shuffling, shifts and noise' })
       .option('out', { type: 'string', demandOption: true, describe: 'ONNX file to write (plus OUT.json with the settings and history)' })
       .option('checkpoint', { type: 'string', describe: 'checkpoint written after every epoch (default OUT.checkpoint.json)' })
-      .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint (which must exist)' }) as unknown as Argv<TrainArgs>,
+      .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint (which must exist)' }),
   handler: async (args: ArgumentsCamelCase<TrainArgs>) => {
     const { loadDataset, parseDataSpec } = await import('../data/index.js');
     const { train } = await import('../train/train.js');

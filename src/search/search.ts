@@ -485,7 +485,7 @@ async function finalCertifications(
     };
     const bitops = policy ? policyCost(model.graph, policy).bitopsPercent : 100;
     finals[key] = await certifyFinal(key, label, policy, bitops, settings);
-    events.emit('final', { key, entry: finals[key]! });
+    events.emit('final', { key, entry: finals[key] });
   }
   return Object.fromEntries(FINAL_KEYS.filter((k) => finals[k]).map((k) => [k, finals[k]!]));
 }

@@ -250,7 +250,7 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
     const samples = indices.reduce((s, i) => s + samplesOf(i), 0);
     const summary = summarize(rows, { samples, settings, radii: options.radii });
     if (cache) {
-      const fSeconds = indices.reduce((s, i) => s + cache!.entries.get(i)!.seconds, 0);
+      const fSeconds = indices.reduce((s, i) => s + cache.entries.get(i)!.seconds, 0);
       summary.incremental = {
         reference_seconds: fSeconds,
         speedup: summary.seconds > 0 ? fSeconds / summary.seconds : null,

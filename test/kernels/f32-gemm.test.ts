@@ -1,7 +1,7 @@
 // f32-gemm: every ISA level the CPU supports against a naive double-precision reference, plus clamping, row
 // independence (bit-equal whatever the row's position in M) and argument validation of _kernels.f32Gemm.
 import { describe, expect, test } from 'vitest';
-import type { IsaName, NativeKernels } from '../../src/native.js';
+import type { IsaName } from '../../src/native.js';
 import { detected, kernels as nativeKernels, LEVELS, rng } from '../support/native.js';
 
 const kernels = nativeKernels();
