@@ -26,7 +26,7 @@ import { loadModel } from '../src/onnx/model.js';
 import { loadDataset, trainingSpec } from '../src/data/index.js';
 import { calibrate } from '../src/quant/calibrate.js';
 import type { LayerBits } from '../src/engine/int-plan.js';
-import { POLICY_FORMAT, type Policy } from '../src/quant/policy.js';
+import { makePolicy } from '../src/quant/policy.js';
 import { policyCost } from '../src/quant/cost.js';
 import { cpuInfo } from '../src/native.js';
 import { QuantizationEnvironment } from '../src/search/environment.js';
@@ -149,7 +149,7 @@ async function fidelity(): Promise<void> {
   const skip = Math.floor(test.count / testCount);
   for (const [k, { label, layers }] of policies.entries()) {
     if (done.has(label)) continue;
-    const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers };
+    const policy = makePolicy(model.sha256, layers);
     const scored = {} as Record<RewardName, number>;
     for (const r of REWARD_NAMES) scored[r] = (await rewards[r].evaluate(policy)).reward;
     const entry = await certifyFinal(`fidelity-${k}`, label, policy, 0, {

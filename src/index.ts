@@ -9,7 +9,7 @@ export { FloatPlan } from './engine/float-plan.js';
 export type { PlanOptions } from './engine/native-plan.js';
 export { loadDataset, parseDataSpec, subset, selectEvery, readNpy, writeNpy, type Dataset, type DatasetLoadOptions, type Split, type DataSpec } from './data/index.js';
 export { cpuInfo, defaultMaxMemory, setMaxMemory, type IsaName } from './native.js';
-export { uniformPolicy, validatePolicy, loadPolicy, savePolicy, resolvePolicy, parseBits, type Policy } from './quant/policy.js';
+export { makePolicy, uniformPolicy, validatePolicy, loadPolicy, savePolicy, resolvePolicy, parseBits, type Policy } from './quant/policy.js';
 export { policyCost, type PolicyCost } from './quant/cost.js';
 export { calibrate, type Calibration, type CalibrationOptions } from './quant/calibrate.js';
 export { prepareQuantization, type Quantization, type QuantizationOptions } from './quant/quantize.js';
