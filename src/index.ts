@@ -16,7 +16,7 @@ export { prepareQuantization, type Quantization, type QuantizationOptions } from
 export { IntPlan, intPlanSpec, type LayerBits, type BitWidths, type ActivationStatistics } from './engine/int-plan.js';
 export { exportQdq, exportQdqModel, QDQ_DIFFERENCES, type QdqOptions } from './onnx/qdq.js';
 export { SmoothedClassifier, type SmoothedClassifierOptions } from './smoothing/smoothed.js';
-export { ABSTAIN, certify, predict as smoothPredict, type CertifyResult, type PredictResult as SmoothPredictResult } from './smoothing/certify.js';
+export { ABSTAIN, certify, predict as smoothPredict, type CertifyResult, type SmoothPredictResult } from './smoothing/certify.js';
 export { certifyDataset, smoothPredictDataset, type CertifyDatasetOptions, type SmoothPredictDatasetOptions } from './smoothing/run.js';
 export { certifyIncremental } from './smoothing/irs.js';
 export { createSampler, nativeSampler, ortSampler, randomNoiseSeed, type SamplerOptions } from './smoothing/samplers.js';
@@ -35,5 +35,5 @@ export { saveTrainedModel } from './train/save.js';
 export { TrainNet } from './train/native-net.js';
 export type { TrainGraph, TrainNode, BatchNormNode } from './train/graph.js';
 export { fineTune, QatNet, qatNetSpec, FINE_TUNE_DEFAULTS, type FineTuneOptions, type FineTuneResult, type FineTuneProgress } from './train/qat.js';
-export { qatTrain, type QatTrainOptions, type QatSummary } from './train/fine-tune.js';
+export { qatTrain, type QatTrainOptions, type QatSummary } from './train/qat-train.js';
 export { createServer, type ServeOptions } from './serve/server.js';

@@ -115,10 +115,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   },
 };
 
-/** `arq train --qat`: fine-tunes --init under the policy (src/train/fine-tune.ts) and prints the accuracies. */
+/** `arq train --qat`: fine-tunes --init under the policy (src/train/qat-train.ts) and prints the accuracies. */
 async function qatHandler(args: ArgumentsCamelCase<TrainArgs>): Promise<void> {
   const { loadDataset, parseDataSpec } = await import('../data/index.js');
-  const { qatTrain } = await import('../train/fine-tune.js');
+  const { qatTrain } = await import('../train/qat-train.js');
   const { progressBar } = await import('./progress.js');
   const { printJson } = await import('./print.js');
   if (!args.init) throw new ArqError('--qat needs --init MODEL.onnx');
