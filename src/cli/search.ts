@@ -81,7 +81,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     const { bundledModelPath } = await import('../onnx/model.js');
     const { search } = await import('../search/search.js');
     const { ArqError } = await import('../util/errors.js');
-    const { progressBar } = await import('./progress.js');
+    const { progressBar, untilInterrupted } = await import('./progress.js');
     const { printJson } = await import('./print.js');
     const { checkOutputs } = await import('../util/files.js');
 
@@ -89,35 +89,36 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     const { finalTable, rulesLine, repairLine, rescoringLines } = await import('./search-table.js');
     checkOutputs([args.out], { flag: '--out', inputs: await inputFiles({ ...args, model }), overwrite: true, directory: true });
 
-    const controller = new AbortController();
-    const stop = () => controller.abort(new ArqError(`interrupted: finished episodes and certifications are kept in ${args.out}; rerun with --resume to continue`));
-    process.once('SIGINT', stop);
-    const run = search({
-      model, data: args.data, valData: args.valData, sigma: args.sigma, budget: args.budget,
-      reward: args.reward, episodes: args.episodes, warmup: args.warmup, baselines: args.baselines, valImages: args.valImages,
-      cleanImages: args.cleanImages, testImages: args.testImages, n0: args.n0, n: args.n, alpha: args.alpha, np: args.np,
-      finalN: args.finalN, finetuneSteps: args.finetuneSteps, lambda: args.lambda, minBits: args.minBits, maxBits: args.maxBits, pinEnds: args.pinEnds,
-      calibrationCount: args.calibration, rescore: args.rescore, sensitivityImages: args.sensitivityImages, sensitivityCopies: args.sensitivityCopies, seed: args.seed, threads: args.threads, batch: args.batch, out: args.out,
-      resume: args.resume, overwrite: args.overwrite, signal: controller.signal,
-    });
     let bar = progressBar('', args);
     let best = '';
     // Without a terminal there is no bar: one line per stage keeps a log (CI, nohup) informative.
     const log = !args.quiet && !args.json && !process.stderr.isTTY;
     const began = performance.now();
-    run.on('stage', ({ stage, total }) => {
-      if (log) process.stderr.write(`arq search: ${((performance.now() - began) / 1000).toFixed(0)} s: ${stage}${best ? ` (previous stage: ${best})` : ''}\n`);
-      bar.stop();
-      bar = progressBar(stage.padEnd(16), args);
-      best = '';
-      bar.update(0, total, { rate: '' });
-    });
-    run.on('progress', ({ done, total }) => bar.update(done, total, { rate: best }));
-    run.on('episode', ({ best: top }) => {
-      best = `best reward ${top.reward.toFixed(4)} at ${top.bitops_percent.toFixed(2)}% BitOps`;
-    });
+    const interrupted = () => new ArqError(`interrupted: finished episodes and certifications are kept in ${args.out}; rerun with --resume to continue`);
+    const running = (signal: AbortSignal) => {
+      const run = search({
+        model, data: args.data, valData: args.valData, sigma: args.sigma, budget: args.budget,
+        reward: args.reward, episodes: args.episodes, warmup: args.warmup, baselines: args.baselines, valImages: args.valImages,
+        cleanImages: args.cleanImages, testImages: args.testImages, n0: args.n0, n: args.n, alpha: args.alpha, np: args.np,
+        finalN: args.finalN, finetuneSteps: args.finetuneSteps, lambda: args.lambda, minBits: args.minBits, maxBits: args.maxBits, pinEnds: args.pinEnds,
+        calibrationCount: args.calibration, rescore: args.rescore, sensitivityImages: args.sensitivityImages, sensitivityCopies: args.sensitivityCopies, seed: args.seed, threads: args.threads, batch: args.batch, out: args.out,
+        resume: args.resume, overwrite: args.overwrite, signal,
+      });
+      run.on('stage', ({ stage, total }) => {
+        if (log) process.stderr.write(`arq search: ${((performance.now() - began) / 1000).toFixed(0)} s: ${stage}${best ? ` (previous stage: ${best})` : ''}\n`);
+        bar.stop();
+        bar = progressBar(stage.padEnd(16), args);
+        best = '';
+        bar.update(0, total, { rate: '' });
+      });
+      run.on('progress', ({ done, total }) => bar.update(done, total, { rate: best }));
+      run.on('episode', ({ best: top }) => {
+        best = `best reward ${top.reward.toFixed(4)} at ${top.bitops_percent.toFixed(2)}% BitOps`;
+      });
+      return run.done;
+    };
     try {
-      const result = await run;
+      const result = await untilInterrupted(interrupted, running);
       bar.stop();
       const { report, files } = result;
       if (args.json) {
@@ -135,7 +136,6 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       console.log(`report: ${files.html}  (data: ${files.report}, ARQ policy: ${files.policy}, episodes: ${files.episodes})`);
     } finally {
       bar.stop();
-      process.removeListener('SIGINT', stop);
     }
   },
 };
