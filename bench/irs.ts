@@ -31,8 +31,8 @@ const { values } = parseArgs({
   },
 });
 
-const model = await loadModel(values.model!);
-const dataset = await loadDataset(values.data!, 'test');
+const model = await loadModel(values.model);
+const dataset = await loadDataset(values.data, 'test');
 const images = Number(values.images);
 const n = Number(values.n);
 const threads = cpuInfo().threads;
@@ -42,13 +42,13 @@ const quantized = values.policy ? { policy: values.policy } : { bits: values.bit
 const policyName = values.policy ?? quantized.bits!;
 console.log(`model ${values.model}, ${images} images of ${dataset.name}, n0 100, n ${n}, policy ${policyName}, ${threads} threads`);
 console.log('sigma\tfloat+cache (s)\tIRS (s)\tfrom scratch (s)\tspeed-up\tACR float\tACR IRS\tACR scratch');
-for (const sigma of values.sigmas!.split(',').map(Number)) {
+for (const sigma of values.sigmas.split(',').map(Number)) {
   const base = { dataset, n0: 100, n, alpha: 0.001, skip, max: images, overwrite: true };
   const samplerOptions = { sigma, seed: 0, batch: Number(values.batch), threads };
   const cache = path.join(dir, `cache-${sigma}.irs`);
   const float = await createSampler(model, 'float', samplerOptions);
   const reference = await certifyDataset({ ...base, sampler: float, out: path.join(dir, `f-${sigma}.tsv`), identity: { seed: 0, model: model.sha256, engine: 'float' }, cache });
-  const quantization = await prepareQuantization(model, { ...quantized, data: values.data!, sigma });
+  const quantization = await prepareQuantization(model, { ...quantized, data: values.data, sigma });
   const int8 = await createSampler(model, 'int', { ...samplerOptions, quantization });
   const identity = { seed: 0, model: model.sha256, engine: 'int', policy: policyName };
   const irs = await certifyDataset({ dataset, skip, max: images, overwrite: true, sampler: int8, out: path.join(dir, `i-${sigma}.tsv`), identity, incremental: { cache } });

@@ -28,8 +28,8 @@ const seconds = Number(values.seconds);
 const repeats = Number(values.repeats);
 const LEVELS: readonly IsaName[] = ISA_LEVELS;
 const cpu = cpuInfo();
-const detected = LEVELS.indexOf(cpu.detected as IsaName);
-const isas = values.isa!.split(',').map((s) => s.trim() as IsaName).filter((isa) => {
+const detected = LEVELS.indexOf(cpu.detected);
+const isas = values.isa.split(',').map((s) => s.trim() as IsaName).filter((isa) => {
   if (!LEVELS.includes(isa)) throw new Error(`unknown ISA level '${isa}'`);
   if (LEVELS.indexOf(isa) > detected) {
     console.log(`${isa}: not supported by this CPU, skipped`);

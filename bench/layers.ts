@@ -54,7 +54,7 @@ const batch = Number(values.batch);
 const threads = Number(values.threads);
 const repeats = Number(values.repeats);
 const minMs = Number(values['min-ms']);
-const policies = values.bits!.split(',').map((text) => ({ label: `W${parseBits(text).wbits}A${parseBits(text).abits}`, ...parseBits(text) }));
+const policies = values.bits.split(',').map((text) => ({ label: `W${parseBits(text).wbits}A${parseBits(text).abits}`, ...parseBits(text) }));
 const w8a8 = policies.findIndex((p) => p.wbits === 8 && p.abits === 8);
 const reference = w8a8 >= 0 ? w8a8 : 0;
 
@@ -85,9 +85,9 @@ function layerModel(model: LoadedModel, whole: Calibration, node: QuantizableNod
   const graph = model.graph;
   const clamp = fusedClamp(graph, node, consumers);
   const inputShape: Shape = graph.shapes.get(node.inputs[0])!;
-  const nodes: Node[] = [{ ...node, inputs: ['input'], output: 'y' } as QuantizableNode];
+  const nodes: Node[] = [{ ...node, inputs: ['input'], output: 'y' }];
   if (clamp) nodes.push({ ...clamp, inputs: ['y'], output: 'z' });
-  const input = { name: 'input', shape: inputShape, rank: (node.op === 'gemm' ? 2 : 4) as 2 | 4 };
+  const input: Graph['input'] = { name: 'input', shape: inputShape, rank: node.op === 'gemm' ? 2 : 4 };
   const one: Graph = { input, output: clamp ? 'z' : 'y', nodes, shapes: inferShapes(input, nodes) };
 
   const vin = whole.valueOf.get(node.inputs[0])!;
@@ -172,7 +172,7 @@ console.log('each layer runs alone: float NCHW input quantized onto its input gr
 console.log('(arq and ORT int8 alike; ORT fp32 has no such passes), which inside a network arq does not pay: small');
 console.log('layers are handicapped most. "ort int8" = ONNX Runtime on arq\'s W8A8 QDQ export of the layer.');
 
-for (const path of values.model!.split(',')) {
+for (const path of values.model.split(',')) {
   const model = await loadModel(path);
   const graph = model.graph;
   const shape = graph.input.shape;

@@ -32,8 +32,8 @@ const { values } = parseArgs({
   },
 });
 
-const model = await loadModel(values.model!);
-const batches = values.batch!.split(',').map(Number);
+const model = await loadModel(values.model);
+const batches = values.batch.split(',').map(Number);
 if (batches.some((b) => !Number.isInteger(b) || b <= 0)) throw new Error(`--batch: positive integers, got ${values.batch}`);
 const largest = Math.max(...batches);
 const shape = model.graph.input.shape;
@@ -49,7 +49,7 @@ const cpu = cpuInfo();
 console.log(`model ${values.model}, CPU ${cpu.detected} (${cpu.threads} hardware threads); images/second`);
 const header = ['threads', 'batch', 'ort fp32', 'ort int8 (QDQ)', 'arq fp32', ...policies.map(([w, a]) => `arq W${w}A${a}`), 'W8A8/ort fp32', 'W8A8/ort int8'];
 console.log(header.join('\t'));
-for (const threads of values.threads!.split(',').map(Number)) {
+for (const threads of values.threads.split(',').map(Number)) {
   const ort = await createClassifier(model, 'ort', { threads });
   const ortQdq = await OrtModel.load(qdq, model.graph.input.shape, model.graph.input.rank, { threads });
   const native = await createClassifier(model, 'float', { threads });

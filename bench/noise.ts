@@ -18,7 +18,7 @@ const { values } = parseArgs({
 });
 
 const batch = Number(values.batch);
-const elements = values.shape!.split(',').map(Number).reduce((a, b) => a * b, 1);
+const elements = values.shape.split(',').map(Number).reduce((a, b) => a * b, 1);
 const seconds = Number(values.seconds);
 const threads = Number(values.threads);
 const generator = noise();

@@ -32,7 +32,7 @@ const batch = Number(values.batch);
 const threads = Number(values.threads);
 const seconds = Number(values.seconds);
 
-const model = await loadModel(values.model!);
+const model = await loadModel(values.model);
 const graph = model.graph;
 const random = Random.fromSeed(1);
 const images = Float32Array.from({ length: batch * shapeSize(graph.input.shape) }, () => random.uniform());
@@ -48,7 +48,7 @@ function describe(op: IntPlanOp): string {
 }
 
 console.log(`${values.model}, batch ${batch}, ${threads} thread(s), CPU ${cpuInfo().detected}; int8 dot-product peak ${peak.toFixed(0)} GOPS per thread`);
-for (const text of values.bits!.split(',')) {
+for (const text of values.bits.split(',')) {
   const { wbits, abits } = parseBits(text);
   const policy = uniformPolicy(graph, model.sha256, wbits, abits);
   const spec = intPlanSpec(graph, policy, calibration); // for the ops' names and kinds

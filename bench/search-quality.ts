@@ -26,7 +26,7 @@ import { loadModel } from '../src/onnx/model.js';
 import { loadDataset, trainingSpec } from '../src/data/index.js';
 import { calibrate } from '../src/quant/calibrate.js';
 import type { LayerBits } from '../src/engine/int-plan.js';
-import { POLICY_FORMAT, type Policy } from '../src/quant/policy.js';
+import { makePolicy } from '../src/quant/policy.js';
 import { policyCost } from '../src/quant/cost.js';
 import { cpuInfo } from '../src/native.js';
 import { QuantizationEnvironment } from '../src/search/environment.js';
@@ -64,7 +64,7 @@ const { values, positionals } = parseArgs({
 
 const threads = cpuInfo().threads;
 const num = (key: keyof typeof values) => Number(values[key]);
-const out = values.out!;
+const out = values.out;
 mkdirSync(out, { recursive: true });
 
 /** Average ranks (ties share their mean rank). */
@@ -116,12 +116,12 @@ interface FidelityRow {
 }
 
 async function fidelity(): Promise<void> {
-  const model = await loadModel(values.model!);
+  const model = await loadModel(values.model);
   const sigma = num('sigma');
   const budget = num('budget');
   const n = num('n');
   const np = values.np ? Number(values.np) : defaultNp(n);
-  const [val, test] = await Promise.all([loadDataset(trainingSpec(values.data!), 'train'), loadDataset(values.data!, 'test')]);
+  const [val, test] = await Promise.all([loadDataset(trainingSpec(values.data), 'train'), loadDataset(values.data, 'test')]);
   const calibration = await calibrate(model.graph, val, { sigma, count: 256, seed: 0, threads });
   const sensitivity = await measureSensitivity(model.graph, calibration, val, { sigma, seed: 0, images: 64, copies: 4, minBits: 2, maxBits: 8, threads });
   const env = new QuantizationEnvironment(model.graph, { budget, sensitivity: sensitivityCosts(sensitivity) });
@@ -149,7 +149,7 @@ async function fidelity(): Promise<void> {
   const skip = Math.floor(test.count / testCount);
   for (const [k, { label, layers }] of policies.entries()) {
     if (done.has(label)) continue;
-    const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers };
+    const policy = makePolicy(model.sha256, layers);
     const scored = {} as Record<RewardName, number>;
     for (const r of REWARD_NAMES) scored[r] = (await rewards[r].evaluate(policy)).reward;
     const entry = await certifyFinal(`fidelity-${k}`, label, policy, 0, {
@@ -188,8 +188,8 @@ async function fidelity(): Promise<void> {
 }
 
 async function endToEnd(): Promise<void> {
-  const budgets = values.budgets!.split(',').map(Number);
-  const seeds = values.seeds!.split(',').map(Number);
+  const budgets = values.budgets.split(',').map(Number);
+  const seeds = values.seeds.split(',').map(Number);
   const baselines: BaselineName[] = ['haq', 'random', 'uniform', 'knapsack'];
   const reports = new Map<string, SearchReport>();
   for (const budget of budgets) {
@@ -198,7 +198,7 @@ async function endToEnd(): Promise<void> {
       const resume = existsSync(path.join(dir, 'checkpoint.json'));
       const t0 = performance.now();
       const { report } = await search({
-        model: values.model!, data: values.data, sigma: num('sigma'), budget, seed, episodes: num('episodes'), warmup: Math.min(20, Math.floor(num('episodes') / 3)),
+        model: values.model, data: values.data, sigma: num('sigma'), budget, seed, episodes: num('episodes'), warmup: Math.min(20, Math.floor(num('episodes') / 3)),
         valImages: num('val-images'), testImages: num('test-images'), n: num('n'), np: values.np ? Number(values.np) : undefined, finalN: num('final-n'),
         finetuneSteps: num('finetune-steps'), baselines, out: dir, resume, threads,
       });

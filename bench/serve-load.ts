@@ -69,7 +69,7 @@ const sigma = Number(values.sigma);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const clockTicks = 100; // USER_HZ: /proc reports CPU time in these on every Linux architecture arq builds for
 
-const model = await loadModel(values.model!);
+const model = await loadModel(values.model);
 const size = shapeSize(model.graph.input.shape);
 const image = Array.from({ length: size }, (_, i) => ((i * 2654435761) % 1000) / 1000);
 const body = (n: number) => JSON.stringify({ image, n });
@@ -114,7 +114,7 @@ async function spawnTarget(label: string, args: string[]): Promise<Target> {
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       text += chunk.toString();
       const found = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
       if (found) resolve(found[1]);

@@ -25,7 +25,7 @@ const { values } = parseArgs({
 
 const arch = values.arch as ArchitectureName;
 if (!ARCHITECTURES.includes(arch)) throw new Error(`--arch must be one of ${ARCHITECTURES.join(', ')}`);
-const [c, h, w] = values.input!.split(',').map(Number);
+const [c, h, w] = values.input.split(',').map(Number);
 const batch = Number(values.batch);
 const seconds = Number(values.seconds);
 const graph = buildArchitecture(arch, { input: [c, h, w], classes: 10, seed: 0 });
@@ -49,7 +49,7 @@ async function rate(run: () => Promise<unknown>): Promise<number> {
 const cpu = cpuInfo();
 console.log(`${arch} [${c},${h},${w}], batch ${batch}, CPU ${cpu.detected} (${cpu.threads} hardware threads); samples/second`);
 console.log(['threads', 'arq train step', 'ort fp32 inference', 'arq fp32 inference', 'train/ort inference'].join('\t'));
-for (const threads of values.threads!.split(',').map(Number)) {
+for (const threads of values.threads.split(',').map(Number)) {
   const net = TrainNet.build(graph);
   const training = await rate(() => net.step({ input: images, labels, batch, threads }, { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 }));
   const ort = await createClassifier(model, 'ort', { threads });

@@ -15,7 +15,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     yargs
       .positional('name', { type: 'string', demandOption: true, describe: 'benchmark: kernels | network | profile | layers | certify | irs | noise | train | serve-load | search-quality' })
       .positional('options', { type: 'string', array: true, describe: "the benchmark's own flags (see bench/<name>.ts), after --" })
-      .strict(false) as unknown as Argv<BenchArgs>,
+      .strict(false),
   handler: async (args: ArgumentsCamelCase<BenchArgs>) => {
     const { spawn } = await import('node:child_process');
     const { existsSync } = await import('node:fs');

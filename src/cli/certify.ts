@@ -43,7 +43,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
     const { certifyDataset } = await import('../smoothing/run.js');
     const { ABSTAIN } = await import('../smoothing/certify.js');
     const { ArqError } = await import('../util/errors.js');
-    const { progressBar } = await import('./progress.js');
+    const { progressBar, untilInterrupted } = await import('./progress.js');
     const { printJson, table } = await import('./print.js');
     const { checkOutputs } = await import('../util/files.js');
     const { settingsPath, summaryPath } = await import('../smoothing/results.js');
@@ -63,19 +63,16 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
     const dataset = await loadDataset(args.data, 'test', { limit: imagesToLoad(args) });
     const { sampler, identity, info } = await samplerFromArgs(args, model);
     const bar = progressBar('certify', args);
-    const controller = new AbortController();
-    const stop = () => controller.abort(new ArqError('interrupted: finished images are kept; rerun with --resume to continue'));
-    process.once('SIGINT', stop);
     let samplesStart = performance.now();
     let imagesDone = 0;
     let imagesTotal = 0;
     try {
-      const result = await certifyDataset({
+      const result = await untilInterrupted(() => new ArqError('interrupted: finished images are kept; rerun with --resume to continue'), (signal) => certifyDataset({
         sampler, dataset, out: args.out, identity: { ...identity, data: dataset.name }, info,
         n0: args.n0, n: args.n, alpha: args.alpha, skip: args.skip, max: args.max, resume: args.resume, overwrite: args.overwrite,
         cache: args.cache,
         incremental: args.incremental ? { cache: args.incremental, np: args.np, gamma: args.gamma, alphaZeta: args.alphaZeta, fromScratch: args.fromScratch } : undefined,
-        signal: controller.signal,
+        signal,
         onImage: (done, total, image) => {
           imagesDone = done;
           imagesTotal = total;
@@ -85,7 +82,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
         onSamples: (done) => {
           if (imagesTotal > 0) bar.update(imagesDone, imagesTotal, { rate: `${(done / Math.max((performance.now() - samplesStart) / 1000, 1e-9)).toFixed(0)} samples/s` });
         },
-      });
+      }));
       bar.stop();
       const summary = result.summary;
       if (args.json) {
@@ -101,7 +98,6 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
       console.log(`results: ${args.out}, summary: ${result.summaryPath}${args.cache ? `, IRS cache: ${args.cache}` : ''}`);
     } finally {
       bar.stop();
-      process.removeListener('SIGINT', stop);
       await sampler.close();
     }
   },

@@ -13,7 +13,7 @@ interface InfoArgs {
 export const infoCommand: CommandModule<object, InfoArgs> = {
   command: 'info <model>',
   describe: 'show the layers, shapes, MACs and parameters of an ONNX model',
-  builder: (yargs: Argv) => withPolicyOptions(withOutputOptions(yargs.positional('model', { type: 'string', demandOption: true, describe: 'ONNX file' }))) as unknown as Argv<InfoArgs>,
+  builder: (yargs: Argv) => withPolicyOptions(withOutputOptions(yargs.positional('model', { type: 'string', demandOption: true, describe: 'ONNX file' }))),
   handler: async (args: ArgumentsCamelCase<InfoArgs>) => {
     const { loadModel } = await import('../onnx/model.js');
     const { layerCosts, totalCost } = await import('../graph/cost.js');

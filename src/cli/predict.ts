@@ -24,7 +24,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
     withOverwriteOption(withCalibrationOptions(withThreadsOption(withEngineOption(withDataOptions(withOutputOptions(yargs))))))
       .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
       .option('batch', { type: 'number', default: 256, describe: 'images per engine call' })
-      .option('logits', { type: 'string', describe: 'write float32 logits [N, classes] to this .npy file (or a device such as /dev/null)' }) as unknown as Argv<PredictArgs>,
+      .option('logits', { type: 'string', describe: 'write float32 logits [N, classes] to this .npy file (or a device such as /dev/null)' }),
   handler: async (args: ArgumentsCamelCase<PredictArgs>) => {
     const { loadModel } = await import('../onnx/model.js');
     const { loadDataset, writeNpy } = await import('../data/index.js');

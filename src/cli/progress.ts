@@ -1,4 +1,7 @@
-/** Progress bars for long CLI work: shown only on a terminal, and never with --json or --quiet. */
+/**
+ * Long CLI work: progress bars, shown only on a terminal and never with --json or --quiet, and Ctrl-C as an abort
+ * signal, so that an interrupted command stops between batches and keeps what it finished.
+ */
 import cliProgress from 'cli-progress';
 
 export interface Progress {
@@ -32,4 +35,21 @@ export function progressBar(label: string, options: { quiet?: boolean; json?: bo
       if (started) bar.stop();
     },
   };
+}
+
+/**
+ * Runs `work` with a signal that the first SIGINT aborts with `interrupted()`, the error the command then fails with
+ * (whatever the work rejected with after the abort); the handler is removed when the work settles.
+ */
+export async function untilInterrupted<T>(interrupted: () => Error, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort(interrupted());
+  process.once('SIGINT', stop);
+  try {
+    return await work(controller.signal);
+  } catch (error) {
+    throw controller.signal.aborted ? (controller.signal.reason as Error) : error;
+  } finally {
+    process.removeListener('SIGINT', stop);
+  }
 }

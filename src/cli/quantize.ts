@@ -20,7 +20,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
       .option('data', { type: 'string', default: 'mnist', describe: 'dataset whose training split calibrates (see --calibration-data)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output .onnx (QDQ); the policy goes to OUT.policy.json' })
-      .option('opset', { type: 'number', default: 21, describe: 'ONNX opset of the export (21+: int4 weights; 13..20: int8 storage)' }) as unknown as Argv<QuantizeArgs>,
+      .option('opset', { type: 'number', default: 21, describe: 'ONNX opset of the export (21+: int4 weights; 13..20: int8 storage)' }),
   handler: async (args: ArgumentsCamelCase<QuantizeArgs>) => {
     const { checkOutputs, writeFileAtomic } = await import('../util/files.js');
     const { loadModel } = await import('../onnx/model.js');

@@ -51,7 +51,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('val-data', { type: 'string', describe: 'validation data for the search (default: the training split of --data)' })
       .option('sigma', { type: 'number', default: 0.25, describe: 'noise level of the smoothed classifier' })
       .option('budget', { type: 'number', default: 0.015625, describe: 'BitOps budget as a fraction of float BitOps (0.015625 = W4A4)' })
-      .option('reward', { choices: REWARD_NAMES, default: 'arq' as RewardName, describe: 'arq: ACR difference by IRS; arq-acc: plus smoothed accuracy; haq: clean accuracy' })
+      .option('reward', { choices: REWARD_NAMES, default: 'arq', describe: 'arq: ACR difference by IRS; arq-acc: plus smoothed accuracy; haq: clean accuracy' })
       .option('episodes', { type: 'number', default: 120, describe: 'episodes per search (warm-up included)' })
       .option('warmup', { type: 'number', default: 20, describe: 'warm-up episodes of random actions' })
       .option('baselines', { type: 'array', choices: BASELINES, default: [...BASELINES], describe: 'baselines run and certified beside ARQ' })
@@ -81,7 +81,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     const { bundledModelPath } = await import('../onnx/model.js');
     const { search } = await import('../search/search.js');
     const { ArqError } = await import('../util/errors.js');
-    const { progressBar } = await import('./progress.js');
+    const { progressBar, untilInterrupted } = await import('./progress.js');
     const { printJson } = await import('./print.js');
     const { checkOutputs } = await import('../util/files.js');
 
@@ -89,35 +89,36 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     const { finalTable, rulesLine, repairLine, rescoringLines } = await import('./search-table.js');
     checkOutputs([args.out], { flag: '--out', inputs: await inputFiles({ ...args, model }), overwrite: true, directory: true });
 
-    const controller = new AbortController();
-    const stop = () => controller.abort(new ArqError(`interrupted: finished episodes and certifications are kept in ${args.out}; rerun with --resume to continue`));
-    process.once('SIGINT', stop);
-    const run = search({
-      model, data: args.data, valData: args.valData, sigma: args.sigma, budget: args.budget,
-      reward: args.reward, episodes: args.episodes, warmup: args.warmup, baselines: args.baselines, valImages: args.valImages,
-      cleanImages: args.cleanImages, testImages: args.testImages, n0: args.n0, n: args.n, alpha: args.alpha, np: args.np,
-      finalN: args.finalN, finetuneSteps: args.finetuneSteps, lambda: args.lambda, minBits: args.minBits, maxBits: args.maxBits, pinEnds: args.pinEnds,
-      calibrationCount: args.calibration, rescore: args.rescore, sensitivityImages: args.sensitivityImages, sensitivityCopies: args.sensitivityCopies, seed: args.seed, threads: args.threads, batch: args.batch, out: args.out,
-      resume: args.resume, overwrite: args.overwrite, signal: controller.signal,
-    });
     let bar = progressBar('', args);
     let best = '';
     // Without a terminal there is no bar: one line per stage keeps a log (CI, nohup) informative.
     const log = !args.quiet && !args.json && !process.stderr.isTTY;
     const began = performance.now();
-    run.on('stage', ({ stage, total }) => {
-      if (log) process.stderr.write(`arq search: ${((performance.now() - began) / 1000).toFixed(0)} s: ${stage}${best ? ` (previous stage: ${best})` : ''}\n`);
-      bar.stop();
-      bar = progressBar(stage.padEnd(16), args);
-      best = '';
-      bar.update(0, total, { rate: '' });
-    });
-    run.on('progress', ({ done, total }) => bar.update(done, total, { rate: best }));
-    run.on('episode', ({ best: top }) => {
-      best = `best reward ${top.reward.toFixed(4)} at ${top.bitops_percent.toFixed(2)}% BitOps`;
-    });
+    const interrupted = () => new ArqError(`interrupted: finished episodes and certifications are kept in ${args.out}; rerun with --resume to continue`);
+    const running = (signal: AbortSignal) => {
+      const run = search({
+        model, data: args.data, valData: args.valData, sigma: args.sigma, budget: args.budget,
+        reward: args.reward, episodes: args.episodes, warmup: args.warmup, baselines: args.baselines, valImages: args.valImages,
+        cleanImages: args.cleanImages, testImages: args.testImages, n0: args.n0, n: args.n, alpha: args.alpha, np: args.np,
+        finalN: args.finalN, finetuneSteps: args.finetuneSteps, lambda: args.lambda, minBits: args.minBits, maxBits: args.maxBits, pinEnds: args.pinEnds,
+        calibrationCount: args.calibration, rescore: args.rescore, sensitivityImages: args.sensitivityImages, sensitivityCopies: args.sensitivityCopies, seed: args.seed, threads: args.threads, batch: args.batch, out: args.out,
+        resume: args.resume, overwrite: args.overwrite, signal,
+      });
+      run.on('stage', ({ stage, total }) => {
+        if (log) process.stderr.write(`arq search: ${((performance.now() - began) / 1000).toFixed(0)} s: ${stage}${best ? ` (previous stage: ${best})` : ''}\n`);
+        bar.stop();
+        bar = progressBar(stage.padEnd(16), args);
+        best = '';
+        bar.update(0, total, { rate: '' });
+      });
+      run.on('progress', ({ done, total }) => bar.update(done, total, { rate: best }));
+      run.on('episode', ({ best: top }) => {
+        best = `best reward ${top.reward.toFixed(4)} at ${top.bitops_percent.toFixed(2)}% BitOps`;
+      });
+      return run.done;
+    };
     try {
-      const result = await run;
+      const result = await untilInterrupted(interrupted, running);
       bar.stop();
       const { report, files } = result;
       if (args.json) {
@@ -131,11 +132,10 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       console.log(rulesLine(report));
       console.log(repairLine(report));
       for (const line of rescoringLines(report)) console.log(line);
-      console.log(`final numbers: full CERTIFY of ${report.settings.test_images} test images (n = ${report.settings.final_n}); BitOps count Conv and Gemm layers only`);
+      console.log(`final numbers: full CERTIFY of ${String(report.settings.test_images)} test images (n = ${String(report.settings.final_n)}); BitOps count Conv and Gemm layers only`);
       console.log(`report: ${files.html}  (data: ${files.report}, ARQ policy: ${files.policy}, its quantized model: ${files.qdq}, episodes: ${files.episodes})`);
     } finally {
       bar.stop();
-      process.removeListener('SIGINT', stop);
     }
   },
 };

@@ -14,7 +14,7 @@ export const smoothPredictCommand: CommandModule<object, SmoothPredictArgs> = {
   builder: (yargs: Argv) =>
     withSmoothingOptions(withThreadsOption(withCalibrationOptions(withEngineOption(withDataOptions(withOutputOptions(yargs))))))
       .option('n', { type: 'number', default: 100_000, describe: 'noise samples per image' })
-      .option('alpha', { type: 'number', default: 0.001, describe: 'probability of returning a wrong class, in (0, 1)' }) as unknown as Argv<SmoothPredictArgs>,
+      .option('alpha', { type: 'number', default: 0.001, describe: 'probability of returning a wrong class, in (0, 1)' }),
   handler: async (args: ArgumentsCamelCase<SmoothPredictArgs>) => {
     const { loadModel } = await import('../onnx/model.js');
     const { loadDataset } = await import('../data/index.js');

@@ -1,5 +1,6 @@
 /** `arq train`: trains an architecture with Gaussian noise augmentation and writes standard ONNX. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { Dataset } from '../data/index.js';
 import { ARCHITECTURES, type ArchitectureName } from '../train/architectures.js';
 import { ArqError } from '../util/errors.js';
 import { inputFiles, withOutputOptions, withOverwriteOption, withThreadsOption } from './options.js';
@@ -61,84 +62,69 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('seed', { type: 'number', default: 0, describe: 'initialisation, shuffling, shifts and noise' })
       .option('out', { type: 'string', demandOption: true, describe: 'ONNX file to write (plus OUT.json with the settings and history)' })
       .option('checkpoint', { type: 'string', describe: 'checkpoint written after every epoch (default OUT.checkpoint.json)' })
-      .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint (which must exist)' }) as unknown as Argv<TrainArgs>,
+      .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint (which must exist)' }),
   handler: async (args: ArgumentsCamelCase<TrainArgs>) => {
-    const { loadDataset, parseDataSpec } = await import('../data/index.js');
+    const { loadDataset } = await import('../data/index.js');
     const { train } = await import('../train/train.js');
     const { saveTrainedModel } = await import('../train/save.js');
     const { loadModel } = await import('../onnx/model.js');
-    const { progressBar } = await import('./progress.js');
+    const { progressBar, untilInterrupted } = await import('./progress.js');
     const { printJson } = await import('./print.js');
 
     if (args.qat) return qatHandler(args);
     for (const flag of ['policy', 'bits', 'steps'] as const) if (args[flag] !== undefined) throw new ArqError(`--${flag} applies to --qat`);
     if ((args.arch === undefined) === (args.init === undefined)) throw new ArqError('give either --arch (train from scratch) or --init MODEL.onnx (fine-tune a model)');
-    if (args.epochs === undefined) throw new ArqError('--epochs is required');
+    const epochs = args.epochs;
+    if (epochs === undefined) throw new ArqError('--epochs is required');
     const init = args.init === undefined ? undefined : await loadModel(args.init);
     const checkpoint = args.checkpoint ?? `${args.out}.checkpoint.json`;
     await checkTrainOutputs(args, checkpoint);
     const trainData = await loadDataset(args.data === 'mnist' ? 'mnist:train' : args.data, 'train');
-    const parsed = parseDataSpec(args.data, 'train');
-    const testSpec = args.testData ?? (parsed.kind === 'mnist' ? 'mnist:test' : parsed.kind === 'cifar10' ? `cifar10:${parsed.dir}#test` : undefined);
-    const testData = testSpec === undefined ? undefined : await loadDataset(testSpec, 'test');
+    const testData = await testSplit(args);
     const bar = progressBar('train', args, ['epoch', 'loss', 'acc']);
-    const controller = new AbortController();
-    const stop = () => controller.abort();
-    process.once('SIGINT', stop);
+    const training = (signal: AbortSignal) => train({
+      arch: args.arch, init, sigma: args.sigma, epochs, batch: args.batch, lr: args.lr ?? 0.05, momentum: args.momentum, weightDecay: args.weightDecay ?? 5e-4,
+      schedule: args.schedule, shift: args.shift, width: args.width, seed: args.seed, threads: args.threads, train: trainData, test: testData,
+      checkpoint, resume: args.resume, signal,
+      onProgress: (p) => bar.update((p.epoch - 1) * p.steps + p.step, p.epochs * p.steps, { epoch: `${p.epoch}/${p.epochs}`, loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) }),
+      onEpoch: (r) => {
+        if (args.json || args.quiet) return;
+        bar.stop();
+        const test = r.testAccuracy === undefined ? '' : `  test clean ${(100 * r.testAccuracy).toFixed(2)}%  noisy ${(100 * r.testAccuracyNoisy!).toFixed(2)}%`;
+        console.log(`epoch ${r.epoch}: ${r.seconds.toFixed(1)} s  loss ${r.trainLoss.toFixed(4)}  train(noisy) ${(100 * r.trainAccuracy).toFixed(2)}%${test}`);
+      },
+    });
     try {
-      const result = await train({
-        arch: args.arch, init, sigma: args.sigma, epochs: args.epochs, batch: args.batch, lr: args.lr ?? 0.05, momentum: args.momentum, weightDecay: args.weightDecay ?? 5e-4,
-        schedule: args.schedule, shift: args.shift, width: args.width, seed: args.seed, threads: args.threads, train: trainData, test: testData,
-        checkpoint, resume: args.resume, signal: controller.signal,
-        onProgress: (p) => bar.update((p.epoch - 1) * p.steps + p.step, p.epochs * p.steps, { epoch: `${p.epoch}/${p.epochs}`, loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) }),
-        onEpoch: (r) => {
-          if (args.json || args.quiet) return;
-          bar.stop();
-          const test = r.testAccuracy === undefined ? '' : `  test clean ${(100 * r.testAccuracy).toFixed(2)}%  noisy ${(100 * r.testAccuracyNoisy!).toFixed(2)}%`;
-          console.log(`epoch ${r.epoch}: ${r.seconds.toFixed(1)} s  loss ${r.trainLoss.toFixed(4)}  train(noisy) ${(100 * r.trainAccuracy).toFixed(2)}%${test}`);
-        },
-      });
+      const result = await untilInterrupted(() => new Error('interrupted; every finished epoch is in the checkpoint: run the same command with --resume'), training);
       const summary = saveTrainedModel(result, args.out, `npx arq ${process.argv.slice(2).join(' ')}`);
       bar.stop();
       if (args.json) printJson(summary);
       else console.log(`wrote ${args.out} (${summary.onnx_size_bytes} bytes) and ${summary.sidecar}; training ${summary.training_seconds.toFixed(1)} s, ${summary.samples_per_second.toFixed(0)} samples/s`);
-    } catch (error) {
-      if (controller.signal.aborted) {
-        bar.stop();
-        throw new Error(`interrupted; every finished epoch is in the checkpoint: run the same command with --resume`);
-      }
-      throw error;
     } finally {
       bar.stop();
-      process.removeListener('SIGINT', stop);
     }
   },
 };
 
-/** `arq train --qat`: fine-tunes --init under the policy (src/train/fine-tune.ts) and prints the accuracies. */
+/** `arq train --qat`: fine-tunes --init under the policy (src/train/qat-train.ts) and prints the accuracies. */
 async function qatHandler(args: ArgumentsCamelCase<TrainArgs>): Promise<void> {
-  const { loadDataset, parseDataSpec } = await import('../data/index.js');
-  const { qatTrain } = await import('../train/fine-tune.js');
-  const { progressBar } = await import('./progress.js');
+  const { qatTrain } = await import('../train/qat-train.js');
+  const { progressBar, untilInterrupted } = await import('./progress.js');
   const { printJson } = await import('./print.js');
-  if (!args.init) throw new ArqError('--qat needs --init MODEL.onnx');
+  const init = args.init;
+  if (!init) throw new ArqError('--qat needs --init MODEL.onnx');
   if (args.arch !== undefined) throw new ArqError('--arch does not apply to --qat (the architecture is --init\'s)');
   if (args.resume || args.checkpoint) throw new ArqError('--checkpoint and --resume do not apply to --qat');
   await checkTrainOutputs(args);
-  const parsed = parseDataSpec(args.data, 'train');
-  const testSpec = args.testData ?? (parsed.kind === 'mnist' ? 'mnist:test' : parsed.kind === 'cifar10' ? `cifar10:${parsed.dir}#test` : undefined);
-  const test = testSpec === undefined ? undefined : await loadDataset(testSpec, 'test');
+  const test = await testSplit(args);
   const bar = progressBar('qat', args, ['loss', 'acc']);
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
   try {
-    const summary = await qatTrain({
-      init: args.init, policy: args.policy, bits: args.bits, data: args.data, test, sigma: args.sigma, steps: args.steps, epochs: args.epochs,
+    const summary = await untilInterrupted(() => new Error('interrupted; nothing was written'), (signal) => qatTrain({
+      init, policy: args.policy, bits: args.bits, data: args.data, test, sigma: args.sigma, steps: args.steps, epochs: args.epochs,
       batch: args.batch, lr: args.lr, momentum: args.momentum, weightDecay: args.weightDecay, seed: args.seed, calibrationCount: args.calibration,
-      calibrationData: args.calibrationData, threads: args.threads, out: args.out, command: `npx arq ${process.argv.slice(2).join(' ')}`, signal: controller.signal,
+      calibrationData: args.calibrationData, threads: args.threads, out: args.out, command: `npx arq ${process.argv.slice(2).join(' ')}`, signal,
       onProgress: (p) => bar.update(p.step, p.steps, { loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) }),
-    });
+    }));
     bar.stop();
     if (args.json) {
       printJson(summary);
@@ -149,13 +135,17 @@ async function qatHandler(args: ArgumentsCamelCase<TrainArgs>): Promise<void> {
     if (summary.accuracy) {
       for (const [key, a] of Object.entries(summary.accuracy)) console.log(`  ${key.padEnd(17)} clean ${pct(a.clean)}  noisy ${pct(a.noisy)}`);
     }
-  } catch (error) {
-    if (controller.signal.aborted) throw new Error('interrupted; nothing was written');
-    throw error;
   } finally {
     bar.stop();
-    process.removeListener('SIGINT', stop);
   }
+}
+
+/** The images train reports test accuracy on: --test-data, else the test split of an MNIST or CIFAR-10 --data. */
+async function testSplit(args: { data: string; testData?: string }): Promise<Dataset | undefined> {
+  const { loadDataset, parseDataSpec } = await import('../data/index.js');
+  const parsed = parseDataSpec(args.data, 'train');
+  const spec = args.testData ?? (parsed.kind === 'mnist' ? 'mnist:test' : parsed.kind === 'cifar10' ? `cifar10:${parsed.dir}#test` : undefined);
+  return spec === undefined ? undefined : loadDataset(spec, 'test');
 }
 
 /**

@@ -106,7 +106,7 @@ function* specSteps(graph: Graph, policy: BitWidths, calibration: ActivationStat
         const { scale, zero } = gridOf(input, layer.abits);
         const { weight: _float, ...structure } = op;
         void _float;
-        ops.push({ ...structure, weight: codes, wbits: layer.wbits, weightScales: scales, inputGrid: { scale, zero, bits: layer.abits } } as IntPlanOp);
+        ops.push({ ...structure, weight: codes, wbits: layer.wbits, weightScales: scales, inputGrid: { scale, zero, bits: layer.abits } });
         yield;
         break;
       }

@@ -4,10 +4,20 @@
  * (seed, image, sample) gets the same noise.
  */
 import { cpuInfo, noise } from '../native.js';
+import { ArqError } from '../util/errors.js';
+
+/** The noise key as the two uint32 words the native entries take. */
+export function seedWords(seed: number | bigint): { seedHi: number; seedLo: number } {
+  if (typeof seed === 'bigint') {
+    if (seed < 0n || seed >= 2n ** 64n) throw new ArqError(`seed: expected a 64-bit unsigned integer, got ${seed}`);
+    return { seedHi: Number(seed >> 32n), seedLo: Number(seed & 0xffffffffn) };
+  }
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new ArqError(`seed: expected a non-negative integer, got ${seed}`);
+  return { seedHi: Math.floor(seed / 2 ** 32), seedLo: seed % 2 ** 32 };
+}
 
 /** `image` plus sigma * N(0, 1) noise of sample `sample` of dataset image `imageIndex`. */
 export function noisyCopy(image: Float32Array, sigma: number, seed: number, imageIndex: number, sample = 0): Float32Array {
-  const seedHi = Math.floor(seed / 2 ** 32);
-  const seedLo = seed % 2 ** 32;
+  const { seedHi, seedLo } = seedWords(seed);
   return noise().addGaussian(cpuInfo().active, seedHi, seedLo, imageIndex, sample, 1, image, sigma);
 }

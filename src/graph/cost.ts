@@ -25,9 +25,22 @@ export function layerCosts(graph: Graph): LayerCost[] {
   });
 }
 
+/** Width of a float operand in the cost model: the float reference costs MACs x 32 x 32 BitOps. */
+export const FLOAT_BITS = 32;
+
+/** BitOps of `macs` multiply-accumulates with `wbits`-bit weights and `abits`-bit activations (the one formula). */
+export function bitopsOf(macs: number, wbits: number, abits: number): number {
+  return macs * wbits * abits;
+}
+
+/** The fraction of the float reference's BitOps that a network costs with every layer at `wbits` x `abits`. */
+export function uniformBitopsFraction(wbits: number, abits: number): number {
+  return bitopsOf(1, wbits, abits) / bitopsOf(1, FLOAT_BITS, FLOAT_BITS);
+}
+
 export function totalCost(graph: Graph): { macs: number; params: number; floatBitOps: number } {
   const costs = layerCosts(graph);
   const macs = costs.reduce((sum, layer) => sum + layer.macs, 0);
   const params = costs.reduce((sum, layer) => sum + layer.params, 0);
-  return { macs, params, floatBitOps: macs * 32 * 32 };
+  return { macs, params, floatBitOps: bitopsOf(macs, FLOAT_BITS, FLOAT_BITS) };
 }

@@ -165,7 +165,7 @@ export function foldConstantNode(node: NodeProto, inputs: readonly (ConstTensor 
     return tensor;
   };
   const axesFrom = (index: number): number[] | undefined =>
-    opset >= 13 ? (inputs[index] ? concreteInts(inputs[index]!, label, 'axes') : undefined) : attrs.has('axes') ? attrs.ints('axes') : undefined;
+    opset >= 13 ? (inputs[index] ? concreteInts(inputs[index], label, 'axes') : undefined) : attrs.has('axes') ? attrs.ints('axes') : undefined;
   switch (node.opType) {
     case 'Constant': {
       if (attrs.has('value')) return fromTensorProto(attrs.tensor('value'), label);

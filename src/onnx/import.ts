@@ -110,7 +110,7 @@ class Importer {
     const outputName = graph.output![0].name ?? '';
     const output = this.dynamics.get(outputName);
     if (!output) throw new ArqError(`${this.source}: the graph output '${outputName}' does not depend on the input`);
-    return { input, output: output.value, nodes: this.nodes as Node[], shapes: this.shapes };
+    return { input, output: output.value, nodes: this.nodes, shapes: this.shapes };
   }
 
   private readInput(): Graph['input'] {
@@ -132,9 +132,9 @@ class Importer {
     if (shapeSize(shape) > MAX_VALUE_ELEMENTS) {
       throw new ArqError(`${this.source}: the input '${name}' of shape [N, ${perImage.join(', ')}] holds more than arq's limit of ${MAX_VALUE_ELEMENTS} elements per image`);
     }
-    this.dynamics.set(name, { value: name, rank: dims.length as 2 | 4 });
+    this.dynamics.set(name, { value: name, rank: dims.length });
     this.shapes.set(name, shape);
-    return { name, shape, rank: dims.length as 2 | 4 };
+    return { name, shape, rank: dims.length };
   }
 
   private fullDims(dynamic: Dynamic): number[] {
@@ -150,7 +150,7 @@ class Importer {
   }
 
   private emit(node: Mutable<Node>, rank: 2 | 4, onnxOutput: string, label: string): void {
-    const shape = inferShape(node as Node, node.inputs.map((value) => this.shapes.get(value)!), label);
+    const shape = inferShape(node, node.inputs.map((value) => this.shapes.get(value)!), label);
     this.shapes.set(node.output, shape);
     this.producer.set(node.output, this.nodes.length);
     this.nodes.push(node);

@@ -43,7 +43,7 @@
  */
 import type { Graph } from '../graph/ir.js';
 import { lowerGraph } from '../graph/lower.js';
-import type { IntPlanOp, IntPlanSpec, NativeGrid } from '../native.js';
+import type { IntPlanSpec, NativeGrid } from '../native.js';
 import { ArqError } from '../util/errors.js';
 import { OnnxBuilder, type AttributeValue, type TensorValue } from './write.js';
 
@@ -239,7 +239,7 @@ export function exportQdqModel(graph: Graph, spec: IntPlanSpec, options: QdqOpti
     switch (op.op) {
       case 'conv':
       case 'gemm': {
-        const layer = op as Extract<IntPlanOp, { op: 'conv' | 'gemm' }>;
+        const layer = op;
         // The layer's input codes. A carrier already on the layer grid (abits 8) is read as it is. Otherwise the
         // conversion (arq's lookup table) is QuantizeLinear onto the layer grid of the carrier's real values. When the
         // carrier was made by MaxPool/Flatten/Tile, the conversion is applied to that operator's float result

@@ -32,7 +32,7 @@ const pack = (array: Float32Array | Float64Array): string => deflateSync(Buffer.
 function unpack<T extends Float32Array | Float64Array>(text: string, Type: { new (buffer: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, source: string): T {
   const bytes = inflateSync(Buffer.from(text, 'base64'));
   if (bytes.byteLength % Type.BYTES_PER_ELEMENT !== 0) throw new ArqError(`${source}: the carried calibration is truncated`);
-  return new Type(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  return new Type(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
 /** The metadata value recording `calibration`, for a file whose values keep their IR names. */

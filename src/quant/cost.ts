@@ -3,7 +3,7 @@
  * percentage of the float reference (MACs * 32 * 32); size = parameters * wbits plus per-channel scales. Other
  * operators (pools, adds, activations) are not counted.
  */
-import { layerCosts } from '../graph/cost.js';
+import { bitopsOf, FLOAT_BITS, layerCosts } from '../graph/cost.js';
 import type { Graph } from '../graph/ir.js';
 import type { Policy } from './policy.js';
 
@@ -26,8 +26,8 @@ export function policyCost(graph: Graph, policy: Policy): PolicyCost {
     const node = graph.nodes.find((n) => n.name === layer.name)!;
     if (node.op !== 'conv' && node.op !== 'gemm') continue;
     const { wbits, abits } = bits.get(layer.name)!;
-    bitops += layer.macs * wbits * abits;
-    floatBitops += layer.macs * 32 * 32;
+    bitops += bitopsOf(layer.macs, wbits, abits);
+    floatBitops += bitopsOf(layer.macs, FLOAT_BITS, FLOAT_BITS);
     const channels = node.op === 'conv' ? node.outChannels : node.outFeatures;
     sizeBits += node.weight.length * wbits + 32 * (channels + (node.bias?.length ?? 0));
     floatSizeBytes += 4 * layer.params;

@@ -30,8 +30,13 @@ export function layerNames(graph: Graph): string[] {
   return graph.nodes.filter(isQuantizable).map((node) => node.name);
 }
 
+/** The policy with these bit widths for the model whose file has this sha256 (not checked: see validatePolicy). */
+export function makePolicy(modelSha256: string, layers: readonly LayerBits[]): Policy {
+  return { format: POLICY_FORMAT, model: modelSha256, layers };
+}
+
 export function uniformPolicy(graph: Graph, modelSha256: string, wbits: number, abits: number): Policy {
-  return { format: POLICY_FORMAT, model: modelSha256, layers: layerNames(graph).map((name) => ({ name, wbits, abits })) };
+  return makePolicy(modelSha256, layerNames(graph).map((name) => ({ name, wbits, abits })));
 }
 
 /**
@@ -67,7 +72,7 @@ export function validatePolicy(value: unknown, graph: Graph, modelSha256: string
   });
   const missing = [...expected].filter((name) => !seen.has(name));
   if (missing.length > 0) throw new ArqError(`${where}: layer '${missing[0]}' has no bit widths${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`);
-  return { format: POLICY_FORMAT, model: policy.model, layers };
+  return makePolicy(policy.model, layers);
 }
 
 export async function loadPolicy(path: string, graph: Graph, modelSha256: string): Promise<Policy> {

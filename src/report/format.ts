@@ -1,4 +1,5 @@
 /** Number formatting shared by the report's tables and charts; a missing or non-finite value prints as a dash. */
+import { uniformBitopsFraction } from '../graph/cost.js';
 
 export const MISSING = '—';
 
@@ -33,7 +34,7 @@ const BITS = [2, 3, 4, 5, 6, 7, 8];
 interface Uniform {
   w: number;
   a: number;
-  /** w * a: the uniform policy's BitOps are product / 1024 of float. */
+  /** w * a: the uniform policy costs product x uniformBitopsFraction(1, 1) of float BitOps. */
   product: number;
 }
 
@@ -43,7 +44,7 @@ const UNIFORM: Uniform[] = BITS.flatMap((w) => BITS.map((a) => ({ w, a, product:
 );
 
 const named = (p: Uniform): string => `W${p.w}A${p.a}`;
-const costed = (p: Uniform): string => `${named(p)} (${bitops((100 * p.product) / 1024)})`;
+const costed = (p: Uniform): string => `${named(p)} (${bitops(100 * uniformBitopsFraction(p.w, p.a))})`;
 
 /**
  * Which uniform policy a BitOps budget (a fraction of float BitOps, MACs * 32 * 32) matches: uniform WxAy costs
@@ -51,7 +52,7 @@ const costed = (p: Uniform): string => `${named(p)} (${bitops((100 * p.product) 
  */
 export function uniformEquivalent(budget: number): string {
   if (!ok(budget)) return MISSING;
-  const product = budget * 1024;
+  const product = budget / uniformBitopsFraction(1, 1);
   const exact = UNIFORM.filter((p) => Math.abs(p.product - product) < 1e-9);
   if (exact.length) return `uniform ${named(exact[0])}${exact.length > 1 ? ` (also ${exact.slice(1).map(named).join(', ')})` : ''}`;
   const below = UNIFORM.filter((p) => p.product < product);

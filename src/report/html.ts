@@ -93,7 +93,7 @@ function certifiedAt(entry: FinalEntry, r: number): number | undefined {
 }
 
 function finalTable(report: SearchReport): string {
-  const entries = FINAL_KEYS.flatMap((key) => (report[key] ? [{ key, entry: report[key]! }] : []));
+  const entries = FINAL_KEYS.flatMap((key) => (report[key] ? [{ key, entry: report[key] }] : []));
   if (!entries.length) return `<p class="card">No final certification yet: the table and the certified-accuracy curves appear when the search has certified its winners.</p>`;
   const radii = TABLE_RADII.filter((r) => entries.some(({ entry }) => certifiedAt(entry, r) !== undefined));
   const floatAcr = report.float?.acr;

@@ -7,7 +7,7 @@
  */
 import type { Graph } from '../graph/ir.js';
 import { isQuantizable } from '../graph/ir.js';
-import { layerCosts, type LayerCost } from '../graph/cost.js';
+import { bitopsOf, FLOAT_BITS, layerCosts, uniformBitopsFraction, type LayerCost } from '../graph/cost.js';
 import type { LayerBits } from '../engine/int-plan.js';
 import { MAX_BITS, MIN_BITS } from '../quant/policy.js';
 import { ArqError } from '../util/errors.js';
@@ -137,7 +137,7 @@ export class QuantizationEnvironment {
     this.minBits = integerInRange('min bits', options.minBits ?? MIN_BITS, MIN_BITS, MAX_BITS);
     this.maxBits = integerInRange('max bits', options.maxBits ?? MAX_BITS, this.minBits, MAX_BITS);
     this.pinEnds = options.pinEnds ?? true;
-    this.floatBitops = this.layers.reduce((s, l) => s + l.macs * 32 * 32, 0);
+    this.floatBitops = this.layers.reduce((s, l) => s + bitopsOf(l.macs, FLOAT_BITS, FLOAT_BITS), 0);
     this.budgetBitops = this.budget * this.floatBitops;
     this.features = normalisedLayerFeatures(this.layers);
     this.sensitivity = options.sensitivity ? this.checkedSensitivity(options.sensitivity) : null;
@@ -148,7 +148,7 @@ export class QuantizationEnvironment {
     for (let i = count - 1; i >= 0; i--) {
       const { macs } = this.layers[i];
       const width = this.pinned(i) ? this.maxBits : this.minBits;
-      this.floorFrom[i] = this.floorFrom[i + 1] + macs * width * width;
+      this.floorFrom[i] = this.floorFrom[i + 1] + bitopsOf(macs, width, width);
       this.freeMacsFrom[i] = this.freeMacsFrom[i + 1] + (this.pinned(i) ? 0 : macs);
       this.macsFrom[i] = this.macsFrom[i + 1] + macs;
     }
@@ -194,7 +194,7 @@ export class QuantizationEnvironment {
   /** BitOps of per-layer [wbits, abits] as a fraction of the float BitOps. */
   bitopsFraction(bits: readonly (readonly [number, number])[]): number {
     let total = 0;
-    for (let i = 0; i < this.layers.length; i++) total += this.layers[i].macs * bits[i][0] * bits[i][1];
+    for (let i = 0; i < this.layers.length; i++) total += bitopsOf(this.layers[i].macs, bits[i][0], bits[i][1]);
     return total / this.floatBitops;
   }
 
@@ -400,7 +400,7 @@ export function widestUniform(budget: number, minBits = MIN_BITS, maxBits = MAX_
   let best: { wbits: number; abits: number } | null = null;
   for (let w = minBits; w <= maxBits; w++) {
     for (let a = minBits; a <= maxBits; a++) {
-      if ((w * a) / 1024 > budget * (1 + 1e-12)) continue;
+      if (uniformBitopsFraction(w, a) > budget * (1 + 1e-12)) continue;
       const better = !best || w * a > best.wbits * best.abits || (w * a === best.wbits * best.abits && Math.abs(w - a) < Math.abs(best.wbits - best.abits));
       if (better) best = { wbits: w, abits: a };
     }

@@ -5,8 +5,7 @@
  * scores of each candidate also measure whether the search can learn at all: the spread between candidates (signal)
  * against the test-retest spread of one candidate's two scores (noise).
  */
-import type { Policy } from '../quant/policy.js';
-import { POLICY_FORMAT } from '../quant/policy.js';
+import { makePolicy } from '../quant/policy.js';
 import type { RewardFunction } from './rewards.js';
 import type { EpisodeRecord, Rescoring } from '../report/types.js';
 
@@ -47,7 +46,7 @@ export async function rescore(records: readonly EpisodeRecord[], count: number, 
   const candidates = topCandidates(records, count);
   const scored: Rescoring['candidates'] = [];
   for (const record of candidates) {
-    const policy: Policy = { format: POLICY_FORMAT, model, layers: record.policy };
+    const policy = makePolicy(model, record.policy);
     scored.push({ episode: record.episode, reward: record.reward, fresh_reward: (await fresh.evaluate(policy, signal)).reward });
   }
   const winner = scored.reduce((best, c) => (c.fresh_reward > best.fresh_reward ? c : best), scored[0]);

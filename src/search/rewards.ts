@@ -23,6 +23,7 @@ import { certifyIncremental, type IrsResult } from '../smoothing/irs.js';
 import { normalQuantile } from '../smoothing/bounds.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import type { IrsCacheEntry } from '../smoothing/irs-cache.js';
+import { averageCertifiedRadius, certifiedAccuracy } from '../smoothing/results.js';
 import type { CandidateBuilder } from './candidate.js';
 import type { RewardName, RewardParts } from '../report/types.js';
 
@@ -115,22 +116,18 @@ export class RewardFunction {
     const { sigma, seed, np, threads } = this.options;
     const per = certified.images.length / certified.labels.length;
     const sampler = nativeSampler(plan, per, { sigma, seed, batch: Math.min(np, 1000), threads });
-    let radiusSum = 0;
-    let correct = 0;
+    const outcomes: { correct: boolean; radius: number }[] = [];
     let scoreSum = 0;
     for (let k = 0; k < certified.indices.length; k++) {
       const idx = certified.indices[k];
       const entry = cache.get(idx)!;
       const result = await certifyIncremental(sampler, certified.images.subarray(k * per, (k + 1) * per), idx, entry, { n0, np, alpha, signal });
-      const radius = result.prediction === certified.labels[k] ? result.radius : 0;
-      if (result.prediction === certified.labels[k]) {
-        correct++;
-        radiusSum += radius;
-      }
-      scoreSum += imageScore(radius, softOfIrs(result, entry, certified.labels[k], np, sigma));
+      const correct = result.prediction === certified.labels[k];
+      outcomes.push({ correct, radius: result.radius });
+      scoreSum += imageScore(correct ? result.radius : 0, softOfIrs(result, entry, certified.labels[k], np, sigma));
     }
     const count = certified.indices.length;
-    return { acr: radiusSum / count, smoothedAccuracy: correct / count, score: scoreSum / count };
+    return { acr: averageCertifiedRadius(outcomes), smoothedAccuracy: certifiedAccuracy(outcomes, 0), score: scoreSum / count };
   }
 }
 

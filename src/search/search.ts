@@ -17,7 +17,7 @@ import { loadModel, type LoadedModel } from '../onnx/model.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import { calibrate, type Calibration } from '../quant/calibrate.js';
 import type { LayerBits } from '../engine/int-plan.js';
-import { POLICY_FORMAT, savePolicy, uniformPolicy, type Policy } from '../quant/policy.js';
+import { makePolicy, savePolicy, uniformPolicy, type Policy } from '../quant/policy.js';
 import { policyCost } from '../quant/cost.js';
 import { intPlanSpec } from '../engine/int-plan.js';
 import { exportQdq } from '../onnx/qdq.js';
@@ -266,7 +266,7 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
 
   const finals = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, log.records, env, baselines, events));
   events.emit('stage', { stage: 'report', total: 1 });
-  const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers: winnerOf('arq', checkpoint, log.records)!.policy };
+  const policy = makePolicy(model.sha256, winnerOf('arq', checkpoint, log.records)!.policy);
   timings.total = (performance.now() - started) / 1000;
   const report: SearchReport = {
     format: 'arq-search-report/1', created: new Date().toISOString(),
@@ -344,7 +344,7 @@ async function runEpisodes(
     const warmup = explorer.isWarmup(episode);
     const choice = explorer.choose(episode);
     const { layers, actions, repair } = choice.outcome;
-    const policy: Policy = { format: POLICY_FORMAT, model: model.sha256, layers };
+    const policy = makePolicy(model.sha256, layers);
     const agentChoose = (performance.now() - t0) / 1000;
     const outcome = await rewards.evaluate(policy, o.signal);
     const t1 = performance.now();
@@ -469,7 +469,7 @@ async function finalCertifications(
 ): Promise<Partial<Record<FinalKey, FinalEntry>>> {
   const test = spread(testDataset, o.testImages);
   const entries: { key: FinalKey; label: string; policy: Policy | null }[] = [{ key: 'float', label: 'float', policy: null }];
-  const asPolicy = (layers: LayerBits[]): Policy => ({ format: POLICY_FORMAT, model: model.sha256, layers });
+  const asPolicy = (layers: LayerBits[]): Policy => makePolicy(model.sha256, layers);
   const fromSearch = (key: SearchName, label: string) => {
     const winner = winnerOf(key, checkpoint, records);
     if (winner) entries.push({ key, label, policy: asPolicy(winner.policy) });
@@ -492,7 +492,7 @@ async function finalCertifications(
     };
     const bitops = policy ? policyCost(model.graph, policy).bitopsPercent : 100;
     finals[key] = await certifyFinal(key, label, policy, bitops, settings);
-    events.emit('final', { key, entry: finals[key]! });
+    events.emit('final', { key, entry: finals[key] });
   }
   return Object.fromEntries(FINAL_KEYS.filter((k) => finals[k]).map((k) => [k, finals[k]!]));
 }

@@ -12,7 +12,7 @@ import { cancelFlag, type NativeCancelFlag, type StreamSlice } from '../native.j
 import type { FloatPlan } from '../engine/float-plan.js';
 import type { IntPlan } from '../engine/int-plan.js';
 import type { Sampler } from '../smoothing/sampler.js';
-import { seedWords } from '../smoothing/samplers.js';
+import { seedWords } from '../engine/noise.js';
 import { ArqError } from '../util/errors.js';
 
 export interface StreamBatcherOptions {

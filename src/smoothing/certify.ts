@@ -45,7 +45,7 @@ export interface PredictOptions {
   signal?: AbortSignal;
 }
 
-export interface PredictResult {
+export interface SmoothPredictResult {
   /** The predicted class, or ABSTAIN. */
   prediction: number;
   /** Class counts over the n samples. */
@@ -144,7 +144,7 @@ export async function drawSamples(
  * ABSTAIN. With probability at least 1 - alpha over the noise, the returned class is g(x) (the prediction is either
  * g(x) or an abstention).
  */
-export async function predict(sampler: Sampler, image: Float32Array, imageIndex: number, options: PredictOptions): Promise<PredictResult> {
+export async function predict(sampler: Sampler, image: Float32Array, imageIndex: number, options: PredictOptions): Promise<SmoothPredictResult> {
   checkImage(sampler, image, imageIndex);
   const n = integerInRange('n', options.n, 1, MAX_SAMPLES);
   const alpha = failureProbability(options.alpha);

@@ -181,7 +181,7 @@ export function settingsDifferences(actual: { [key: string]: JsonValue | undefin
  * certification sigma, seed, n0 and data must agree, or the cached noise would not be the noise f' sees.
  */
 export function checkIrsCacheSettings(cache: IrsCache, expected: Partial<IrsCacheSettings>): void {
-  const diff = settingsDifferences(cache.settings, expected as { [key: string]: JsonValue | undefined });
+  const diff = settingsDifferences(cache.settings, expected);
   if (diff.length) throw new ArqError(`IRS cache ${cache.path} was written with different settings: ${diff.join(', ')}`);
 }
 

@@ -30,11 +30,12 @@ export interface OrtWorkerReply {
   predictions?: Uint8Array;
 }
 
-async function main(): Promise<void> {
+function main(): void {
   const setup = workerData as OrtWorkerSetup;
   const session = OrtModel.load(setup.model, setup.inputShape, setup.rank, { threads: setup.threads });
   const isa = cpuInfo().active;
-  parentPort!.on('message', async (request: OrtWorkerRequest) => {
+  // Every failure is caught and posted back, so the handler's promise never rejects.
+  const answer = async (request: OrtWorkerRequest): Promise<void> => {
     try {
       const model = await session;
       if (request.kind === 'ready') {
@@ -56,7 +57,8 @@ async function main(): Promise<void> {
     } catch (error) {
       parentPort!.postMessage({ id: request.id, error: (error as Error).message } satisfies OrtWorkerReply);
     }
-  });
+  };
+  parentPort!.on('message', (request: OrtWorkerRequest) => void answer(request));
 }
 
-if (parentPort) void main();
+if (parentPort) main();

@@ -181,7 +181,7 @@ export class ResultsWriter {
 }
 
 /** Fraction of rows certified correct with radius >= r. */
-export function certifiedAccuracy(rows: readonly ResultRow[], radius: number): number {
+export function certifiedAccuracy(rows: readonly Pick<ResultRow, 'correct' | 'radius'>[], radius: number): number {
   if (rows.length === 0) return 0;
   let hits = 0;
   for (const row of rows) if (row.correct && row.radius >= radius) hits++;
@@ -189,7 +189,7 @@ export function certifiedAccuracy(rows: readonly ResultRow[], radius: number): n
 }
 
 /** Average certified radius: mean over rows of the radius when certified correct, else 0. */
-export function averageCertifiedRadius(rows: readonly ResultRow[]): number {
+export function averageCertifiedRadius(rows: readonly Pick<ResultRow, 'correct' | 'radius'>[]): number {
   if (rows.length === 0) return 0;
   let sum = 0;
   for (const row of rows) if (row.correct) sum += row.radius;

@@ -8,7 +8,7 @@
  * - 'from-scratch': CERTIFY of f' at the cache's n0, n and alpha on the cache's images, for comparison with IRS.
  * It writes FILE.tsv (results.ts), FILE.settings.json before the first image, and FILE.summary.json at the end.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/files.js';
 import type { Sampler } from './sampler.js';
 import { ABSTAIN, CERTIFY_DEFAULTS, certify, predict, type CertifyResult } from './certify.js';
@@ -251,7 +251,7 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
     const samples = indices.reduce((s, i) => s + samplesOf(i), 0);
     const summary = summarize(rows, { samples, settings, radii: options.radii });
     if (cache) {
-      const fSeconds = indices.reduce((s, i) => s + cache!.entries.get(i)!.seconds, 0);
+      const fSeconds = indices.reduce((s, i) => s + cache.entries.get(i)!.seconds, 0);
       summary.incremental = {
         reference_seconds: fSeconds,
         speedup: summary.seconds > 0 ? fSeconds / summary.seconds : null,
@@ -340,9 +340,4 @@ export async function smoothPredictDataset(options: SmoothPredictDatasetOptions)
     samples_per_second: seconds > 0 ? (count * options.n) / seconds : 0,
     settings: { sigma: sampler.sigma, n: options.n, alpha: options.alpha, skip, max: options.max ?? null, data: dataset.name, ...(options.info ?? {}) },
   };
-}
-
-/** Removes FILE.tsv and its settings and summary files (tests and --overwrite housekeeping). */
-export function removeResults(out: string): void {
-  for (const p of [out, settingsPath(out), summaryPath(out)]) rmSync(p, { force: true });
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { buildNativePlan, type EngineName } from '../engine/classifier.js';
 import { FloatPlan } from '../engine/float-plan.js';
+import { seedWords } from '../engine/noise.js';
 import type { LoadedModel } from '../onnx/model.js';
 import type { Calibration } from '../quant/calibrate.js';
 import type { IntPlan } from '../engine/int-plan.js';
@@ -33,16 +34,6 @@ export interface SamplerOptions {
 }
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
-
-/** The noise key as the two uint32 words the native entries take. */
-export function seedWords(seed: number | bigint): { seedHi: number; seedLo: number } {
-  if (typeof seed === 'bigint') {
-    if (seed < 0n || seed >= 2n ** 64n) throw new ArqError(`seed: expected a 64-bit unsigned integer, got ${seed}`);
-    return { seedHi: Number(seed >> 32n), seedLo: Number(seed & 0xffffffffn) };
-  }
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new ArqError(`seed: expected a non-negative integer, got ${seed}`);
-  return { seedHi: Math.floor(seed / 2 ** 32), seedLo: seed % 2 ** 32 };
-}
 
 /**
  * A noise key from the operating system's cryptographic generator, all 64 bits of the generator's key. Smoothing's

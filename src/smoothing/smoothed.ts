@@ -12,7 +12,7 @@ import type { Calibration } from '../quant/calibrate.js';
 import type { Policy } from '../quant/policy.js';
 import { numberInRange, integerInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
-import { CERTIFY_DEFAULTS, certify, predict, type CertifyResult, type PredictResult } from './certify.js';
+import { CERTIFY_DEFAULTS, certify, predict, type CertifyResult, type SmoothPredictResult } from './certify.js';
 import type { Sampler } from './sampler.js';
 import { createSampler, randomNoiseSeed } from './samplers.js';
 import { NoiseStreams } from './streams.js';
@@ -77,7 +77,7 @@ export class SmoothedClassifier {
    * Cohen PREDICT: the smoothed classifier's class, or ABSTAIN; wrong with probability at most alpha (defaults
    * n = 1,000, alpha = 0.001). Rejects bad images and calls after close() as certify does.
    */
-  async predict(image: Float32Array, options: { n?: number; alpha?: number; signal?: AbortSignal } = {}): Promise<PredictResult> {
+  async predict(image: Float32Array, options: { n?: number; alpha?: number; signal?: AbortSignal } = {}): Promise<SmoothPredictResult> {
     return predict(this.sampler, image, this.stream(), { n: options.n ?? 1000, alpha: options.alpha ?? CERTIFY_DEFAULTS.alpha, signal: options.signal });
   }
 

@@ -5,7 +5,7 @@
  * a width multiplier. Weights are initialised from `seed`: He-normal convs (fan-in), PyTorch's uniform Linear init,
  * BN scale 1 and bias 0.
  */
-import type { ClampRange, Node, Shape } from '../graph/ir.js';
+import type { ClampRange, Shape } from '../graph/ir.js';
 import { inferShape } from '../graph/shapes.js';
 import { ArqError } from '../util/errors.js';
 import type { BatchNormNode, TrainGraph, TrainNode } from './graph.js';
@@ -52,7 +52,7 @@ export class GraphBuilder {
   /** Appends a node built by the caller (operators without a helper here). */
   append(node: TrainNode): string {
     const inputs = node.inputs.map((value) => this.shape(value));
-    this.shapes.set(node.output, node.op === 'batchnorm' ? inputs[0] : inferShape(node as Node, inputs));
+    this.shapes.set(node.output, node.op === 'batchnorm' ? inputs[0] : inferShape(node, inputs));
     this.nodes.push(node);
     return node.output;
   }

@@ -16,7 +16,7 @@
  * permutation and image i gets the native noise sample e of (seed, i), as in train().
  */
 import type { Dataset } from '../data/dataset.js';
-import { shapeSize, type Graph, type QuantizableNode } from '../graph/ir.js';
+import { shapeSize, type Graph } from '../graph/ir.js';
 import { lowerGraph } from '../graph/lower.js';
 import { addon, cpuInfo, type NativeQatNet, type QatNetOp, type QatNetSpec } from '../native.js';
 import { noisyCopy } from '../engine/noise.js';
@@ -41,7 +41,7 @@ export function qatNetSpec(graph: Graph, policy: Policy, calibration: Calibratio
     const { weightScales: _scales, weight: _codes, ...rest } = op;
     void _scales;
     void _codes;
-    return { ...rest, weight: source.weight } as QatNetOp;
+    return { ...rest, weight: source.weight };
   });
   return { input: plan.input, values: plan.values, output: plan.output, grids: plan.grids, ops };
 }
@@ -73,7 +73,7 @@ export class QatNet extends BatchNet<NativeQatNet> {
       if (node.op !== 'conv' && node.op !== 'gemm') return node;
       const weight = tensors[next++];
       const bias = node.bias ? tensors[next++] : undefined;
-      return { ...node, weight, bias } as QuantizableNode;
+      return { ...node, weight, bias };
     });
     if (next !== tensors.length) throw new Error(`QatNet.trained: ${tensors.length} tensors for a graph with ${next}`);
     return { ...this.graph, nodes };

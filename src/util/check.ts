@@ -32,11 +32,6 @@ export function numberInRange(name: string, value: unknown, min: number, max: nu
   return value;
 }
 
-export function nonEmptyString(name: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0) throw invalid(name, 'a non-empty string', value);
-  return value;
-}
-
 export function oneOf<T extends string>(name: string, value: unknown, choices: readonly T[]): T {
   if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
     throw invalid(name, `one of ${choices.join(', ')}`, value);

@@ -1,7 +1,7 @@
 // f32-dwconv: every ISA level the CPU supports against a naive double-precision reference (NHWC, zero padding,
 // strides 1-3, kernels 1x1 to 5x5, channel tails), plus clamping and argument validation of _f32Kernels.f32Dwconv.
 import { describe, expect, test } from 'vitest';
-import type { DwconvShape, IsaName, NativeF32Kernels } from '../../src/native.js';
+import type { DwconvShape, IsaName } from '../../src/native.js';
 import { detected, f32Kernels, LEVELS, rng } from '../support/native.js';
 
 const kernels = f32Kernels();

@@ -1,7 +1,7 @@
 // f32-gemm: every ISA level the CPU supports against a naive double-precision reference, plus clamping, row
 // independence (bit-equal whatever the row's position in M) and argument validation of _f32Kernels.f32Gemm.
 import { describe, expect, test } from 'vitest';
-import type { IsaName, NativeF32Kernels } from '../../src/native.js';
+import type { IsaName } from '../../src/native.js';
 import { detected, f32Kernels, LEVELS, rng } from '../support/native.js';
 
 const kernels = f32Kernels();

@@ -31,7 +31,7 @@ describe('import of PyTorch-exported fixtures', () => {
     expect(repeat && repeat.op === 'repeat' && repeat.factor).toBe(3);
     const pad = graph.nodes.find((n) => n.op === 'pad');
     expect(pad && pad.op === 'pad' && pad.pads).toEqual([0, 0, 1, 1]);
-    expect(graph.nodes.filter((n) => n.op === 'conv').map((n) => (n as ConvNode).group)).toEqual([1, 2]);
+    expect(graph.nodes.filter((n) => n.op === 'conv').map((n) => (n).group)).toEqual([1, 2]);
   });
 
   test('resnet20: 21 convolutions, 9 residual adds, one fully connected layer', () => {
@@ -147,7 +147,7 @@ describe('shape plumbing as torch.onnx.export writes it', () => {
     const flatShape = b.constant({ dims: [1], dataType: 'int64', values: [-1] });
     const flat = b.node('Reshape', [transposed, flatShape], 'flat');
     const cast = b.node('Cast', [flat], 'pads', { to: 7 });
-    b.node('Pad', ['x', cast, ''], 'y', { mode: 'constant' } as never, 'pad');
+    b.node('Pad', ['x', cast, ''], 'y', { mode: 'constant' }, 'pad');
     const { graph } = modelFromBytes(b.encode(), 'pad.onnx');
     const pad = graph.nodes[0];
     // torch (left, right, top, bottom) = (1, 2, 0, 3) -> arq [top, left, bottom, right]
@@ -172,7 +172,7 @@ describe('shape plumbing as torch.onnx.export writes it', () => {
     for (const [name, values] of [['g', [1, 2]], ['b', [0.5, -1]], ['m', [0.1, 0.2]], ['v', [1, 4]]] as const) {
       b.initializer(name, { dims: [2], dataType: 'float', values });
     }
-    b.node('BatchNormalization', ['x', 'g', 'b', 'm', 'v'], 'y', { epsilon: { float: 0 } } as never, 'bn');
+    b.node('BatchNormalization', ['x', 'g', 'b', 'm', 'v'], 'y', { epsilon: { float: 0 } }, 'bn');
     const { graph } = modelFromBytes(b.encode(), 'bn.onnx');
     expect(graph.nodes.map((n) => n.op)).toEqual(['elementwise', 'elementwise']);
     const [mul, add] = graph.nodes;

@@ -16,7 +16,6 @@ import { IntPlan } from '../../src/engine/int-plan.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
 import { SmoothedClassifier } from '../../src/smoothing/smoothed.js';
 import { makeDataset } from '../../src/data/index.js';
-import type { LoadedModel } from '../../src/onnx/model.js';
 import { loadFixture } from '../support/fixtures.js';
 
 const LIMIT_MS = 50;

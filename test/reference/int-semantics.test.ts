@@ -213,7 +213,7 @@ describe('whole networks of random layers', () => {
       weightScales: Float32Array.from({ length: channels }, () => 0.005 + next() * 0.05),
       bias: Float32Array.from({ length: channels }, () => next() - 0.5),
       inputGrid: { ...randomGrid(next), bits: abits, zero: Math.floor(next() * 2 ** abits) },
-    } as Layer;
+    };
   }
 
   test.each([1, 2, 3])('seed %i: normalisation, strided, depthwise, grouped convs, add, pools, gemm', async (seed) => {

@@ -52,7 +52,7 @@ function referenceSpec(net: QatNet, graph: Graph, policy: Policy, calibration: A
     if (op.op !== 'conv' && op.op !== 'gemm') return op;
     const channels = layers[next++].op === 'conv' ? (op as { outChannels: number }).outChannels : (op as { outFeatures: number }).outFeatures;
     const { codes, scales } = referenceWeightCodes(op.weight, channels, op.wbits);
-    return { ...op, weight: codes, weightScales: scales } as IntPlanOp;
+    return { ...op, weight: codes, weightScales: scales };
   });
   return { ...spec, ops };
 }

@@ -60,7 +60,7 @@ describe('charts', () => {
     const cases: XYChartSpec[] = [
       base,
       { ...base, marks: [{ kind: 'line', series: 'one', color: '#000', points: [{ x: 3, y: 3 }] }] },
-      { ...base, marks: [{ kind: 'points', series: 'flat', color: '#000', points: [1, 2, 3].map((x) => ({ x: 2, y: 0.5 })) }] },
+      { ...base, marks: [{ kind: 'points', series: 'flat', color: '#000', points: [1, 2, 3].map(() => ({ x: 2, y: 0.5 })) }] },
       { ...base, marks: [{ kind: 'line', series: 'nan', color: '#000', step: true, points: [{ x: NaN, y: 1 }, { x: 1, y: Infinity }, { x: 2, y: 2 }, { x: 3, y: 1 }] }] },
       { ...base, refLines: [{ axis: 'y', value: NaN, label: 'nan' }], bands: [{ from: NaN, to: 3, label: 'b' }] },
     ];

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { FloatPlan } from '../../src/engine/float-plan.js';
 import { cancelFlag } from '../../src/native.js';
 import { StreamBatcher } from '../../src/serve/batcher.js';
-import { seedWords } from '../../src/smoothing/samplers.js';
+import { seedWords } from '../../src/engine/noise.js';
 import { loadFixture } from '../support/fixtures.js';
 
 // sigma 1 keeps the class counts of a few hundred samples noisy, so a sample drawn from the wrong stream or sample

@@ -19,7 +19,7 @@ import { uniformPolicy } from '../../src/quant/policy.js';
 import { prepareQuantization } from '../../src/quant/quantize.js';
 import { exportTrainGraph } from '../../src/train/export.js';
 import type { TrainGraph } from '../../src/train/graph.js';
-import { qatTrain } from '../../src/train/fine-tune.js';
+import { qatTrain } from '../../src/train/qat-train.js';
 import { TrainNet } from '../../src/train/native-net.js';
 import { fineTune, QatNet } from '../../src/train/qat.js';
 import { train } from '../../src/train/train.js';

@@ -13,7 +13,7 @@ import { noisyCopy } from '../../src/engine/noise.js';
 import { calibrate } from '../../src/quant/calibrate.js';
 import { IntPlan } from '../../src/engine/int-plan.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
-import { qatTrain, type QatSummary } from '../../src/train/fine-tune.js';
+import { qatTrain, type QatSummary } from '../../src/train/qat-train.js';
 import { fineTune } from '../../src/train/qat.js';
 import { EVAL_NOISE_SEED } from '../../src/train/train.js';
 
