@@ -102,6 +102,8 @@ export interface EpisodeRecord {
   bitops_percent: number;
   reward: number;
   reward_parts: RewardParts;
+  /** The policy was rewarded before (by this search or one sharing its reward): the reward was reused, not measured again. */
+  repeated?: boolean;
   timings: EpisodeTimings;
 }
 

@@ -2,13 +2,14 @@
  * The final numbers of a search: a full Cohen CERTIFY (never IRS, never search-time figures) of the float model and
  * of each winner on the test subset, one resumable results file each under DIR/final/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Dataset } from '../data/index.js';
 import type { LoadedModel } from '../onnx/model.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import type { Policy } from '../quant/policy.js';
 import { certifyDataset } from '../smoothing/run.js';
+import { settingsPath } from '../smoothing/results.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import type { CandidateBuilder } from './candidate.js';
 import type { FinalEntry } from '../report/types.js';
@@ -37,12 +38,20 @@ export interface FinalSettings {
   readonly onImage?: (done: number, total: number) => void;
 }
 
+const resultsOf = (dir: string, key: string): string => path.join(dir, 'final', `${key}.tsv`);
+
+/** Copies entry `from`'s finished results (and their settings) to entry `to`'s, which then resumes them to the end. */
+export function copyFinalResults(dir: string, from: string, to: string): void {
+  copyFileSync(resultsOf(dir, from), resultsOf(dir, to));
+  copyFileSync(settingsPath(resultsOf(dir, from)), settingsPath(resultsOf(dir, to)));
+}
+
 /** CERTIFY of the float model (policy null: arq's fp32 plan) or of a policy's integer plan on the test subset. */
 export async function certifyFinal(key: string, label: string, policy: Policy | null, bitopsPercent: number, settings: FinalSettings): Promise<FinalEntry> {
   const { model, sigma, seed } = settings;
   mkdirSync(path.join(settings.dir, 'final'), { recursive: true });
-  const results = path.join('final', `${key}.tsv`);
-  const out = path.join(settings.dir, results);
+  const out = resultsOf(settings.dir, key);
+  const results = path.relative(settings.dir, out);
   const plan = policy ? (await settings.candidates.build(policy, settings.signal)).plan : FloatPlan.build(model.graph);
   const inputSize = shapeSize(model.graph.input.shape);
   const sampler = nativeSampler(plan, inputSize, { sigma, seed, batch: settings.batch, threads: settings.threads });

@@ -15,7 +15,7 @@
  * nearly the same for every candidate, so it shifts rewards without reordering them.
  */
 import type { Policy } from '../quant/policy.js';
-import type { IntPlan } from '../engine/int-plan.js';
+import type { IntPlan, LayerBits } from '../engine/int-plan.js';
 import type { FloatPlan } from '../engine/float-plan.js';
 import type { Dataset } from '../data/index.js';
 import { accuracyOf } from '../engine/predict.js';
@@ -24,7 +24,7 @@ import { normalQuantile } from '../smoothing/bounds.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import type { IrsCacheEntry } from '../smoothing/irs-cache.js';
 import { averageCertifiedRadius, certifiedAccuracy } from '../smoothing/results.js';
-import type { CandidateBuilder } from './candidate.js';
+import { policyKey, type CandidateBuilder } from './candidate.js';
 import type { RewardName, RewardParts } from '../report/types.js';
 
 /** Images and labels of one validation set, NCHW in [0, 1]. */
@@ -66,10 +66,12 @@ export interface RewardOptions {
 export interface RewardOutcome {
   reward: number;
   parts: RewardParts;
-  /** Seconds fine-tuning (0 without), building the integer plan and measuring the reward. */
+  /** Seconds fine-tuning (0 without), building the integer plan and measuring the reward (all 0 when `repeated`). */
   finetuneSeconds: number;
   quantizeSeconds: number;
   certifySeconds: number;
+  /** The policy was measured before by this function: its reward was reused, not measured again. */
+  repeated: boolean;
 }
 
 export const DEFAULT_LAMBDA = 0.1;
@@ -79,8 +81,16 @@ export function cleanAccuracy(plan: FloatPlan | IntPlan, data: Dataset, threads:
   return accuracyOf((images, batch) => plan.run(images, batch, threads), plan.classes, data, 0, 0);
 }
 
-/** Measures a candidate policy's reward against the float reference. */
+/**
+ * Measures a candidate policy's reward against the float reference. A reward is a function of the policy alone: the
+ * same images, the same noise (common random numbers) and a seeded fine-tune give the same plan and the same counts.
+ * So each policy is measured once per function and a repeat (an agent that exploits, or another search sharing this
+ * function) reuses its reward: the search computes the same numbers without building and sampling the plan again.
+ */
 export class RewardFunction {
+  /** Reward and parts of every policy measured, by its per-layer widths. */
+  private readonly measured = new Map<string, { reward: number; parts: RewardParts }>();
+
   constructor(
     private readonly candidates: CandidateBuilder,
     private readonly reference: FloatReference,
@@ -88,6 +98,20 @@ export class RewardFunction {
   ) {}
 
   async evaluate(policy: Policy, signal?: AbortSignal): Promise<RewardOutcome> {
+    const key = policyKey(policy.layers);
+    const known = this.measured.get(key);
+    if (known) return { reward: known.reward, parts: { ...known.parts }, finetuneSeconds: 0, quantizeSeconds: 0, certifySeconds: 0, repeated: true };
+    const outcome = await this.measure(policy, signal);
+    this.measured.set(key, { reward: outcome.reward, parts: { ...outcome.parts } });
+    return outcome;
+  }
+
+  /** Takes the rewards this function measured before (a resumed search's episodes) as measured. */
+  recall(records: readonly { policy: readonly LayerBits[]; reward: number; reward_parts: RewardParts }[]): void {
+    for (const r of records) this.measured.set(policyKey(r.policy), { reward: r.reward, parts: { ...r.reward_parts } });
+  }
+
+  private async measure(policy: Policy, signal?: AbortSignal): Promise<RewardOutcome> {
     const { plan, quantizeSeconds, finetuneSeconds } = await this.candidates.build(policy, signal);
     const startCertify = performance.now();
     const { lambda } = this.options;
@@ -107,7 +131,7 @@ export class RewardFunction {
         reward = lambda * (score - this.reference.score);
       }
     }
-    return { reward, parts, finetuneSeconds, quantizeSeconds, certifySeconds: (performance.now() - startCertify) / 1000 };
+    return { reward, parts, finetuneSeconds, quantizeSeconds, certifySeconds: (performance.now() - startCertify) / 1000, repeated: false };
   }
 
   /** ACR and smoothed accuracy of the plan's smoothed classifier by IRS over the certified validation images. */

@@ -37,8 +37,8 @@ import { rescore } from './rescore.js';
 import { writeFileAtomic } from '../util/files.js';
 import { cleanAccuracy, DEFAULT_LAMBDA, floatSoft, imageScore, RewardFunction, type FloatReference, type ImageSet } from './rewards.js';
 import { checkResumable, EpisodeLog, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
-import { certifyFinal, type FinalSettings } from './final.js';
-import { CandidateBuilder } from './candidate.js';
+import { certifyFinal, copyFinalResults, type FinalSettings } from './final.js';
+import { CandidateBuilder, policyKey } from './candidate.js';
 import { createExplorer } from './explorers.js';
 import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type RepairSummary, type RewardName, type SearchName, type SearchReport, type SensitivityTable } from '../report/types.js';
 import { shapeSize } from '../graph/ir.js';
@@ -254,10 +254,13 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   const haqRewards = new RewardFunction(candidates, reference, { reward: 'haq', lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
 
   const log = EpisodeLog.open(o.out, previous);
+  // ARQ and random search share one reward function (and so its measured policies); HAQ's is its own.
+  const rewardsOf = (name: SearchName) => (name === 'haq' ? haqRewards : rewards);
+  for (const name of SEARCH_NAMES) rewardsOf(name).recall(log.records.filter((r) => r.search === name));
   try {
     const searches: SearchName[] = ['arq', ...(['haq', 'random'] as const).filter((s) => o.baselines.includes(s))];
     for (const name of searches) {
-      await timed(`search-${name}`, () => runEpisodes(name, name === 'haq' ? haqRewards : rewards, o, env, baselines, model, checkpoint, log, events));
+      await timed(`search-${name}`, () => runEpisodes(name, rewardsOf(name), o, env, baselines, model, checkpoint, log, events));
     }
   } finally {
     log.close();
@@ -353,7 +356,7 @@ async function runEpisodes(
     const record: EpisodeRecord = {
       search: name, episode, warmup, actions, policy: layers,
       repair: { lowered: repair.lowered, bitops_removed_percent: 100 * repair.bitopsRemoved },
-      bitops_percent: policyCost(model.graph, policy).bitopsPercent, reward: outcome.reward, reward_parts: outcome.parts,
+      bitops_percent: policyCost(model.graph, policy).bitopsPercent, reward: outcome.reward, reward_parts: outcome.parts, repeated: outcome.repeated,
       timings: {
         quantize: outcome.quantizeSeconds, finetune: outcome.finetuneSeconds, certify: outcome.certifySeconds, agent: agentChoose + agentLearn,
         total: (performance.now() - t0) / 1000,
@@ -405,9 +408,14 @@ async function rescoreSearches(
   const seed = o.seed + FRESH_SEED_OFFSET;
   const reference = await floatReference(o, model, { stem: 'float-fresh', dataset: freshImages(o, valDataset), seed, stage: 'float-fresh' }, events);
   events.emit('stage', { stage: 'rescore', total: names.length });
+  // One fresh function per reward, as in the searches: a candidate in two searches' top lists is measured once.
+  const fresh = new Map<RewardName, RewardFunction>();
+  const freshFor = (reward: RewardName) => {
+    if (!fresh.has(reward)) fresh.set(reward, new RewardFunction(candidates, reference, { reward, lambda: o.lambda, sigma: o.sigma, seed, np: o.np, threads: o.threads }));
+    return fresh.get(reward)!;
+  };
   for (const [k, name] of names.entries()) {
-    const fresh = new RewardFunction(candidates, reference, { reward: name === 'haq' ? 'haq' : o.reward, lambda: o.lambda, sigma: o.sigma, seed, np: o.np, threads: o.threads });
-    const result = await rescore(records.filter((r) => r.search === name), o.rescore, fresh, model.sha256, o.signal);
+    const result = await rescore(records.filter((r) => r.search === name), o.rescore, freshFor(name === 'haq' ? 'haq' : o.reward), model.sha256, o.signal);
     checkpoint.rescoring = { ...checkpoint.rescoring, [name]: result };
     writeCheckpoint(o.out, checkpoint);
     events.emit('progress', { stage: 'rescore', done: k + 1, total: names.length });
@@ -482,12 +490,18 @@ async function finalCertifications(
   if (o.baselines.includes('w8a8')) entries.push({ key: 'w8a8', label: 'W8A8', policy: uniformPolicy(model.graph, model.sha256, 8, 8) });
 
   const finals: Partial<Record<FinalKey, FinalEntry>> = {};
+  // The same policy certified again gives the same results (same plan, test images and noise): an entry whose policy
+  // an earlier entry holds (a winner that is also a baseline) continues a copy of that entry's finished results.
+  const certifiedAs = new Map<string, FinalKey>();
   for (const { key, label, policy } of entries) {
     const stage = `final-${key}` as const;
     events.emit('stage', { stage, total: test.max });
+    const same = policy && certifiedAs.get(policyKey(policy.layers));
+    if (same) copyFinalResults(o.out, same, key);
+    else if (policy) certifiedAs.set(policyKey(policy.layers), key);
     const settings: FinalSettings = {
       dir: o.out, model, candidates, calibration: calibration.settings, test: testDataset, skip: test.skip, max: test.max, sigma: o.sigma, seed: o.seed,
-      n0: o.n0, n: o.finalN, alpha: o.alpha, batch: o.batch, threads: o.threads, resume: o.resume, signal: o.signal,
+      n0: o.n0, n: o.finalN, alpha: o.alpha, batch: o.batch, threads: o.threads, resume: o.resume || Boolean(same), signal: o.signal,
       onImage: (done, total) => events.emit('progress', { stage, done, total }),
     };
     const bitops = policy ? policyCost(model.graph, policy).bitopsPercent : 100;

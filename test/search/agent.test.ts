@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { DdpgAgent, DDPG_DEFAULTS } from '../../src/search/agent/index.js';
 import type { AgentState } from '../../src/search/agent/index.js';
-import { Adam, Mlp, outputOf } from '../../src/search/agent/mlp.js';
+import { Adam, Dense, Mlp, outputOf } from '../../src/search/agent/mlp.js';
 import type { OutputActivation } from '../../src/search/agent/mlp.js';
 import { Random } from '../../src/util/random.js';
 import { ReplayMemory } from '../../src/search/agent/replay.js';
@@ -68,6 +68,51 @@ describe('Mlp', () => {
     for (let b = 0; b < batch; b++) {
       const row = outputOf(net.forward(input.slice(b * 6, (b + 1) * 6), 1));
       expect(Array.from(whole.subarray(b * 2, (b + 1) * 2))).toEqual(Array.from(row));
+    }
+  });
+
+  it('Dense forward and backward equal plain one-output-at-a-time loops bit for bit (sharing loads across rows changes no sum)', () => {
+    // Plain loops in the documented order: y = bias + sum_i w x in i order; each gradient row gets its source rows
+    // four at a time as c0 r0 + c1 r1 + c2 r2 + c3 r3 (a group of four zero coefficients skipped), the rest one by one.
+    const accumulate = (target: Float64Array, at: number, coef: (r: number) => number, count: number, rows: Float64Array, n: number) => {
+      let r = 0;
+      for (; r + 4 <= count; r += 4) {
+        const c = [coef(r), coef(r + 1), coef(r + 2), coef(r + 3)];
+        if (c.every((v) => v === 0)) continue;
+        for (let i = 0; i < n; i++) target[at + i] += c[0] * rows[r * n + i] + c[1] * rows[(r + 1) * n + i] + c[2] * rows[(r + 2) * n + i] + c[3] * rows[(r + 3) * n + i];
+      }
+      for (; r < count; r++) {
+        const c = coef(r);
+        if (c !== 0) for (let i = 0; i < n; i++) target[at + i] += c * rows[r * n + i];
+      }
+    };
+    const rng = Random.fromSeed(11);
+    // Magnitudes over 2^-8 .. 2^8, so that summing in another order changes the rounding.
+    const value = () => (2 * rng.uniform() - 1) * 2 ** Math.floor(16 * rng.uniform() - 8);
+    for (const [n, m, batch, zeros] of [[5, 7, 9, 0.4], [6, 8, 12, 0], [3, 1, 1, 0], [4, 2, 3, 0.3], [9, 10, 10, 0.1]]) {
+      const layer = new Dense(n, m);
+      for (const v of [layer.weight, layer.bias]) for (let j = 0; j < v.length; j++) v[j] = value();
+      const x = Float64Array.from({ length: batch * n }, value);
+      // Zero gradients as ReLU leaves them: scattered, and (with zeros) whole rows, so some groups of four are all zero.
+      const gradY = Float64Array.from({ length: batch * m }, (_, j) => (rng.uniform() < zeros || (zeros > 0 && Math.floor(j / m) % 3 === 1) ? 0 : value()));
+      const y = new Float64Array(batch * m);
+      for (let b = 0; b < batch; b++) {
+        for (let o = 0; o < m; o++) {
+          let sum = layer.bias[o];
+          for (let i = 0; i < n; i++) sum += layer.weight[o * n + i] * x[b * n + i];
+          y[b * m + o] = sum;
+        }
+      }
+      expect(Array.from(layer.forward(x, batch))).toEqual(Array.from(y));
+      const gradX = new Float64Array(batch * n);
+      const gradW = new Float64Array(m * n);
+      const gradB = new Float64Array(m);
+      for (let b = 0; b < batch; b++) accumulate(gradX, b * n, (o) => gradY[b * m + o], m, layer.weight, n);
+      for (let o = 0; o < m; o++) accumulate(gradW, o * n, (b) => gradY[b * m + o], batch, x, n);
+      for (let o = 0; o < m; o++) for (let b = 0; b < batch; b++) gradB[o] += gradY[b * m + o];
+      expect(Array.from(layer.backward(x, gradY, batch, true))).toEqual(Array.from(gradX));
+      expect(Array.from(layer.gradWeight)).toEqual(Array.from(gradW));
+      expect(Array.from(layer.gradBias)).toEqual(Array.from(gradB));
     }
   });
 

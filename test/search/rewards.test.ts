@@ -123,6 +123,26 @@ describe('rewards', () => {
     expect(high.reward).toBeGreaterThan(low.reward);
   }, 60_000);
 
+  it('measures a policy once: a repeat (or a recalled episode) reuses its reward and parts without building or sampling', async () => {
+    const rewards = rewardOf('arq');
+    const p = policy(3, 4);
+    const first = await rewards.evaluate(p);
+    expect(first.repeated).toBe(false);
+    expect(first.certifySeconds).toBeGreaterThan(0);
+    const again = await rewards.evaluate({ ...p, layers: p.layers.map((l) => ({ ...l })) });
+    expect(again).toEqual({ reward: first.reward, parts: first.parts, finetuneSeconds: 0, quantizeSeconds: 0, certifySeconds: 0, repeated: true });
+    // The reused value is what measuring again gives: another function measures it afresh.
+    expect((await rewardOf('arq').evaluate(p)).reward).toBe(first.reward);
+    // A policy that differs in one width is measured, not confused with the first.
+    const other = await rewards.evaluate({ ...p, layers: p.layers.map((l, i) => (i === 1 ? { ...l, abits: 3 } : l)) });
+    expect(other.repeated).toBe(false);
+    expect(other.parts.acr).toBe((await independentIrs({ ...p, layers: p.layers.map((l, i) => (i === 1 ? { ...l, abits: 3 } : l)) })).acr);
+    // recall (a resumed search's episodes) counts as measured.
+    const resumed = rewardOf('arq');
+    resumed.recall([{ policy: p.layers, reward: first.reward, reward_parts: first.parts }]);
+    expect(await resumed.evaluate(p)).toEqual(again);
+  }, 60_000);
+
   it('softMargin: sigma Phi^-1((k + 1/2) / (m + 1)), finite at 0 and m, 0 at a tie, odd around it', () => {
     expect(softMargin(30, 60, 0.5)).toBeCloseTo(0, 12);
     expect(softMargin(60, 60, 0.25)).toBeCloseTo(0.25 * normalQuantile(60.5 / 61), 12);

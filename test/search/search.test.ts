@@ -108,6 +108,31 @@ describe('search', () => {
     expect(report.float!.acr).toBe(first.report.float!.acr);
   }, 120_000);
 
+  it('certifies a policy once in the final table: an entry whose policy an earlier one holds gets the same results without sampling', async () => {
+    // Two warm-up episodes per agent: the knapsack and the uniform policy, so ARQ's and HAQ's winners are among them.
+    const dir = tempDir();
+    const sampled = new Map<string, number>();
+    const run = search({ ...TOY, out: dir, episodes: 2, warmup: 2, baselines: ['haq', 'uniform', 'knapsack'] });
+    run.on('progress', ({ stage }) => sampled.set(stage, (sampled.get(stage) ?? 0) + 1));
+    const { report } = await run;
+    const keys = ['arq', 'haq', 'uniform', 'knapsack'] as const;
+    const firstWith = (key: (typeof keys)[number]) => keys.find((k) => JSON.stringify(report[k]!.policy) === JSON.stringify(report[key]!.policy))!;
+    const repeats = keys.filter((k) => firstWith(k) !== k);
+    expect(repeats.length).toBeGreaterThanOrEqual(2); // four entries, two policies
+    for (const key of keys) {
+      const results = readFileSync(path.join(dir, report[key]!.results), 'utf8');
+      if (repeats.includes(key)) {
+        expect(sampled.get(`final-${key}`)).toBeUndefined();
+        expect(results).toBe(readFileSync(path.join(dir, report[firstWith(key)]!.results), 'utf8'));
+        expect(report[key]!.certified_radii).toEqual(report[firstWith(key)]!.certified_radii);
+      } else {
+        expect(sampled.get(`final-${key}`)).toBe(TOY.testImages);
+      }
+    }
+    // The same numbers as certifying each policy on its own (the first run certified every entry).
+    for (const key of ['uniform', 'knapsack'] as const) expect(report[key]!.certified_radii).toEqual(first.report[key]!.certified_radii);
+  }, 120_000);
+
   it('resumes a killed search and loses nothing', async () => {
     const dir = tempDir();
     const controller = new AbortController();

@@ -30,9 +30,9 @@ export class Dense {
   }
 
   /**
-   * y[b][o] = bias[o] + sum_i weight[o][i] x[b][i]. Four batch rows share each pass over a weight row, so one weight
-   * load serves four multiply-adds on independent sums (about twice as fast as one row at a time in V8); every
-   * output is still summed in the order bias, i = 0, 1, ..., whichever loop computes it.
+   * y[b][o] = bias[o] + sum_i weight[o][i] x[b][i]. Four batch rows and two weight rows share each pass, so each
+   * load serves several multiply-adds on independent sums (V8 keeps the eight sums in registers); every output is
+   * still summed in the order bias, i = 0, 1, ..., whichever loop computes it.
    */
   forward(x: Float64Array, batch: number): Float64Array {
     const { inSize, outSize, weight, bias } = this;
@@ -43,7 +43,44 @@ export class Dense {
       const x1 = x0 + inSize;
       const x2 = x1 + inSize;
       const x3 = x2 + inSize;
-      for (let o = 0; o < outSize; o++) {
+      let o = 0;
+      for (; o + 2 <= outSize; o += 2) {
+        const wA = o * inSize;
+        const wB = wA + inSize;
+        let a0 = bias[o];
+        let a1 = a0;
+        let a2 = a0;
+        let a3 = a0;
+        let b0 = bias[o + 1];
+        let b1 = b0;
+        let b2 = b0;
+        let b3 = b0;
+        for (let i = 0; i < inSize; i++) {
+          const v0 = x[x0 + i];
+          const v1 = x[x1 + i];
+          const v2 = x[x2 + i];
+          const v3 = x[x3 + i];
+          const wa = weight[wA + i];
+          const wb = weight[wB + i];
+          a0 += wa * v0;
+          a1 += wa * v1;
+          a2 += wa * v2;
+          a3 += wa * v3;
+          b0 += wb * v0;
+          b1 += wb * v1;
+          b2 += wb * v2;
+          b3 += wb * v3;
+        }
+        y[b * outSize + o] = a0;
+        y[(b + 1) * outSize + o] = a1;
+        y[(b + 2) * outSize + o] = a2;
+        y[(b + 3) * outSize + o] = a3;
+        y[b * outSize + o + 1] = b0;
+        y[(b + 1) * outSize + o + 1] = b1;
+        y[(b + 2) * outSize + o + 1] = b2;
+        y[(b + 3) * outSize + o + 1] = b3;
+      }
+      for (; o < outSize; o++) {
         const wRow = o * inSize;
         let s0 = bias[o];
         let s1 = s0;
@@ -75,46 +112,74 @@ export class Dense {
   }
 
   /**
-   * Given dL/dy, returns dL/dx and, when `gradParams`, adds dL/dweight and dL/dbias to the accumulators. As in
-   * `forward`, each row stored to is updated from four rows at once; groups whose four gradients are all zero
-   * (ReLU units that were off) are skipped.
+   * Given dL/dy, returns dL/dx and, when `gradParams`, adds dL/dweight and dL/dbias to the accumulators. Each row
+   * stored to is updated from four rows at once, and two target rows share each pass over those four (one load of
+   * the source rows serves both), so every target receives the same sums in the same order as it would alone.
+   * Groups of four whose gradients are all zero for a target (ReLU units that were off) are skipped for that target.
    */
   backward(x: Float64Array, gradY: Float64Array, batch: number, gradParams: boolean): Float64Array {
-    const gradX = new Float64Array(batch * this.inSize);
-    // dL/dx[b] = sum_o dL/dy[b][o] weight[o]: four weight rows per pass over gradX[b].
-    for (let b = 0; b < batch; b++) this.accumulateRows(gradX, b * this.inSize, gradY, b * this.outSize, 1, this.outSize, this.weight);
+    const { inSize, outSize } = this;
+    const gradX = new Float64Array(batch * inSize);
+    // dL/dx[b] = sum_o dL/dy[b][o] weight[o]: rows b and b + 1 of gradX per pass over four weight rows.
+    let b = 0;
+    for (; b + 2 <= batch; b += 2) this.accumulateRows(gradX, b * inSize, (b + 1) * inSize, gradY, b * outSize, (b + 1) * outSize, 1, outSize, this.weight);
+    if (b < batch) this.accumulateRows(gradX, b * inSize, -1, gradY, b * outSize, -1, 1, outSize, this.weight);
     if (!gradParams) return gradX;
-    // dL/dweight[o] = sum_b dL/dy[b][o] x[b]: four batch rows per pass over gradWeight[o].
-    for (let o = 0; o < this.outSize; o++) {
-      this.accumulateRows(this.gradWeight, o * this.inSize, gradY, o, this.outSize, batch, x);
-      for (let b = 0; b < batch; b++) this.gradBias[o] += gradY[b * this.outSize + o];
+    // dL/dweight[o] = sum_b dL/dy[b][o] x[b]: rows o and o + 1 of gradWeight per pass over four batch rows.
+    let o = 0;
+    for (; o + 2 <= outSize; o += 2) this.accumulateRows(this.gradWeight, o * inSize, (o + 1) * inSize, gradY, o, o + 1, outSize, batch, x);
+    if (o < outSize) this.accumulateRows(this.gradWeight, o * inSize, -1, gradY, o, -1, outSize, batch, x);
+    for (let k = 0; k < outSize; k++) {
+      for (let r = 0; r < batch; r++) this.gradBias[k] += gradY[r * outSize + k];
     }
     return gradX;
   }
 
   /**
-   * target[at .. at+inSize) += sum_r coef[first + r*stride] * rows[r], over `count` rows of length inSize in `rows`.
+   * target[atA .. atA+inSize) += sum_r coef[firstA + r*stride] * rows[r], and the same into atB with the
+   * coefficients from firstB (atB -1: atA alone), over `count` rows of length inSize in `rows`, four rows per step.
    */
-  private accumulateRows(target: Float64Array, at: number, coef: Float64Array, first: number, stride: number, count: number, rows: Float64Array): void {
+  private accumulateRows(target: Float64Array, atA: number, atB: number, coef: Float64Array, firstA: number, firstB: number, stride: number, count: number, rows: Float64Array): void {
     const n = this.inSize;
+    const pair = atB >= 0;
     let r = 0;
     for (; r + 4 <= count; r += 4) {
-      const c0 = coef[first + r * stride];
-      const c1 = coef[first + (r + 1) * stride];
-      const c2 = coef[first + (r + 2) * stride];
-      const c3 = coef[first + (r + 3) * stride];
-      if (c0 === 0 && c1 === 0 && c2 === 0 && c3 === 0) continue;
+      const a0 = coef[firstA + r * stride];
+      const a1 = coef[firstA + (r + 1) * stride];
+      const a2 = coef[firstA + (r + 2) * stride];
+      const a3 = coef[firstA + (r + 3) * stride];
+      const b0 = pair ? coef[firstB + r * stride] : 0;
+      const b1 = pair ? coef[firstB + (r + 1) * stride] : 0;
+      const b2 = pair ? coef[firstB + (r + 2) * stride] : 0;
+      const b3 = pair ? coef[firstB + (r + 3) * stride] : 0;
+      const aZero = a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0;
+      const bZero = b0 === 0 && b1 === 0 && b2 === 0 && b3 === 0;
+      if (aZero && bZero) continue;
       const r0 = r * n;
       const r1 = r0 + n;
       const r2 = r1 + n;
       const r3 = r2 + n;
-      for (let i = 0; i < n; i++) target[at + i] += c0 * rows[r0 + i] + c1 * rows[r1 + i] + c2 * rows[r2 + i] + c3 * rows[r3 + i];
+      if (bZero) {
+        for (let i = 0; i < n; i++) target[atA + i] += a0 * rows[r0 + i] + a1 * rows[r1 + i] + a2 * rows[r2 + i] + a3 * rows[r3 + i];
+      } else if (aZero) {
+        for (let i = 0; i < n; i++) target[atB + i] += b0 * rows[r0 + i] + b1 * rows[r1 + i] + b2 * rows[r2 + i] + b3 * rows[r3 + i];
+      } else {
+        for (let i = 0; i < n; i++) {
+          const v0 = rows[r0 + i];
+          const v1 = rows[r1 + i];
+          const v2 = rows[r2 + i];
+          const v3 = rows[r3 + i];
+          target[atA + i] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
+          target[atB + i] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3;
+        }
+      }
     }
     for (; r < count; r++) {
-      const c = coef[first + r * stride];
-      if (c === 0) continue;
+      const a = coef[firstA + r * stride];
+      const c = pair ? coef[firstB + r * stride] : 0;
       const row = r * n;
-      for (let i = 0; i < n; i++) target[at + i] += c * rows[row + i];
+      if (a !== 0) for (let i = 0; i < n; i++) target[atA + i] += a * rows[row + i];
+      if (c !== 0) for (let i = 0; i < n; i++) target[atB + i] += c * rows[row + i];
     }
   }
 }
