@@ -13,6 +13,9 @@ import { uniformPolicy } from '../../src/quant/policy.js';
 import { referenceActivationGrid } from '../reference/clip-search.js';
 import { loadFixture } from '../support/fixtures.js';
 import { rng } from '../support/native.js';
+import { modelFromBytes } from '../../src/model.js';
+import { GraphBuilder } from '../../src/train/architectures.js';
+import { exportTrainGraph } from '../../src/train/export.js';
 
 function randomImages(shape: readonly [number, number, number], count: number, seed: number): Dataset {
   const next = rng(seed);
@@ -71,5 +74,19 @@ describe('integer plan grids', () => {
     const resnet = loadFixture('resnet20');
     await expect(calibrate(resnet.graph, randomImages([3, 32, 32], 2, 4), { sigma: 0, count: 2, threads: 1, maxMemory: 1 << 20 }))
       .rejects.toThrow(/^calibration on random: .*memory/);
+  });
+
+  test('refuses a pool before the first layer and an elementwise operator after it, naming the node', async () => {
+    const plan = async (build: (b: GraphBuilder) => string) => {
+      const b = new GraphBuilder([1, 4, 4], 1);
+      const graph = modelFromBytes(exportTrainGraph(b.finish(build(b))), 'g.onnx').graph;
+      const calibration = await calibrate(graph, randomImages([1, 4, 4], 2, 5), { sigma: 0, count: 2, threads: 1 });
+      return () => intPlanSpec(graph, uniformPolicy(graph, 'x', 8, 8), calibration);
+    };
+    const head = (b: GraphBuilder, x: string) => b.gemm(b.flatten(x, '/flatten'), '/fc', 2);
+    expect(await plan((b) => head(b, b.conv(b.maxpool('input', '/pool', 2), '/conv', 2, 1, 1))))
+      .toThrow("node '/pool/MaxPool' (maxpool) needs a quantized input: the integer plan quantizes at the first Conv or Gemm layer");
+    expect(await plan((b) => head(b, b.normalize(b.conv('input', '/conv', 2, 1, 1), { mean: [0.5], std: [0.25] }))))
+      .toThrow(/^node '\/Sub': elementwise operators are supported only before the first layer$/);
   });
 });
