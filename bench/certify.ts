@@ -6,11 +6,11 @@
  *   npm run bench -- certify [--model test/fixtures/resnet20.onnx] [--samples 4000] [--batch 400] [--threads 2]
  */
 import { parseArgs } from 'node:util';
-import { loadModel } from '../src/model.js';
+import { loadModel } from '../src/onnx/model.js';
 import { makeDataset } from '../src/data/index.js';
 import { FloatPlan } from '../src/engine/float-plan.js';
 import { calibrate } from '../src/quant/calibrate.js';
-import { IntPlan } from '../src/quant/int-plan.js';
+import { IntPlan } from '../src/engine/int-plan.js';
 import { uniformPolicy } from '../src/quant/policy.js';
 import { nativeSampler, ortSampler } from '../src/smoothing/samplers.js';
 import type { Sampler } from '../src/smoothing/sampler.js';

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadModel } from '../src/model.js';
+import { loadModel } from '../src/onnx/model.js';
 import { loadDataset } from '../src/data/index.js';
 import { createSampler } from '../src/smoothing/samplers.js';
 import { certifyDataset } from '../src/smoothing/run.js';

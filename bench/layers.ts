@@ -20,16 +20,17 @@
  * are part of the gap between the sum of the layer shares and 100%.
  */
 import { parseArgs } from 'node:util';
-import { loadModel, type LoadedModel } from '../src/model.js';
+import { loadModel, type LoadedModel } from '../src/onnx/model.js';
 import { createClassifier } from '../src/engine/classifier.js';
-import { consumerCounts, lowerGraph } from '../src/engine/float-plan.js';
+import { consumerCounts, lowerGraph } from '../src/graph/lower.js';
 import { inferShapes } from '../src/graph/shapes.js';
 import { isQuantizable, shapeSize, type ClampNode, type Graph, type Node, type QuantizableNode, type Shape } from '../src/graph/ir.js';
 import { layerCosts } from '../src/graph/cost.js';
 import { makeDataset } from '../src/data/index.js';
-import { calibrate, HISTOGRAM_BINS, type Calibration } from '../src/quant/calibrate.js';
-import { activationGrid } from '../src/quant/grid.js';
-import { intPlanSpec } from '../src/quant/int-plan.js';
+import { HISTOGRAM_BINS } from '../src/engine/int-plan.js';
+import { calibrate, type Calibration } from '../src/quant/calibrate.js';
+import { activationGrid } from '../src/engine/grid.js';
+import { intPlanSpec } from '../src/engine/int-plan.js';
 import { parseBits, uniformPolicy } from '../src/quant/policy.js';
 import { exportQdq } from '../src/onnx/qdq.js';
 import { OnnxBuilder } from '../src/onnx/write.js';

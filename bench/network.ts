@@ -11,11 +11,11 @@
  *     [--repeats 5] [--min-ms 500]
  */
 import { parseArgs } from 'node:util';
-import { loadModel } from '../src/model.js';
+import { loadModel } from '../src/onnx/model.js';
 import { createClassifier } from '../src/engine/classifier.js';
 import { makeDataset } from '../src/data/index.js';
 import { calibrate } from '../src/quant/calibrate.js';
-import { intPlanSpec } from '../src/quant/int-plan.js';
+import { intPlanSpec } from '../src/engine/int-plan.js';
 import { uniformPolicy } from '../src/quant/policy.js';
 import { exportQdq } from '../src/onnx/qdq.js';
 import { OrtModel } from '../src/ort/session.js';

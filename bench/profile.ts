@@ -9,12 +9,12 @@
  *     [--seconds 3]
  */
 import { parseArgs } from 'node:util';
-import { loadModel } from '../src/model.js';
+import { loadModel } from '../src/onnx/model.js';
 import { makeDataset } from '../src/data/index.js';
 import { shapeSize } from '../src/graph/ir.js';
 import { layerCosts } from '../src/graph/cost.js';
 import { calibrate } from '../src/quant/calibrate.js';
-import { IntPlan, intPlanSpec } from '../src/quant/int-plan.js';
+import { IntPlan, intPlanSpec } from '../src/engine/int-plan.js';
 import { parseBits, uniformPolicy } from '../src/quant/policy.js';
 import { cpuInfo, qkernels, type IntPlanOp } from '../src/native.js';
 import { Random } from '../src/util/random.js';

@@ -22,10 +22,11 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadModel } from '../src/model.js';
+import { loadModel } from '../src/onnx/model.js';
 import { loadDataset, trainingSpec } from '../src/data/index.js';
 import { calibrate } from '../src/quant/calibrate.js';
-import { POLICY_FORMAT, type LayerBits, type Policy } from '../src/quant/policy.js';
+import type { LayerBits } from '../src/engine/int-plan.js';
+import { POLICY_FORMAT, type Policy } from '../src/quant/policy.js';
 import { policyCost } from '../src/quant/cost.js';
 import { cpuInfo } from '../src/native.js';
 import { QuantizationEnvironment } from '../src/search/environment.js';
@@ -36,7 +37,7 @@ import { RewardFunction } from '../src/search/rewards.js';
 import { certifyFinal } from '../src/search/final.js';
 import { floatReference, search, type BaselineName } from '../src/search/search.js';
 import { defaultNp } from '../src/smoothing/irs.js';
-import { REWARD_NAMES, type FinalKey, type RewardName, type SearchReport } from '../src/search/types.js';
+import { REWARD_NAMES, type FinalKey, type RewardName, type SearchReport } from '../src/report/types.js';
 import { Random } from '../src/util/random.js';
 
 const { values, positionals } = parseArgs({

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { loadModel } from '../src/model.js';
+import { loadModel } from '../src/onnx/model.js';
 import { FloatPlan } from '../src/engine/float-plan.js';
 import { shapeSize } from '../src/graph/ir.js';
 import { cpuInfo } from '../src/native.js';

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createClassifier } from '../src/engine/classifier.js';
-import { modelFromBytes } from '../src/model.js';
+import { modelFromBytes } from '../src/onnx/model.js';
 import { cpuInfo } from '../src/native.js';
 import { ARCHITECTURES, buildArchitecture, type ArchitectureName } from '../src/train/architectures.js';
 import { exportTrainGraph } from '../src/train/export.js';

@@ -38,7 +38,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
       .option('from-scratch', { type: 'boolean', default: false, describe: 'with --incremental: certify from scratch at the cache\'s n instead, for comparison' })
       .conflicts('cache', 'incremental') as unknown as Argv<CertifyArgs>,
   handler: async (args: ArgumentsCamelCase<CertifyArgs>) => {
-    const { loadModel } = await import('../model.js');
+    const { loadModel } = await import('../onnx/model.js');
     const { loadDataset } = await import('../data/index.js');
     const { certifyDataset } = await import('../smoothing/run.js');
     const { ABSTAIN } = await import('../smoothing/certify.js');

@@ -15,7 +15,7 @@ export const infoCommand: CommandModule<object, InfoArgs> = {
   describe: 'show the layers, shapes, MACs and parameters of an ONNX model',
   builder: (yargs: Argv) => withPolicyOptions(withOutputOptions(yargs.positional('model', { type: 'string', demandOption: true, describe: 'ONNX file' }))) as unknown as Argv<InfoArgs>,
   handler: async (args: ArgumentsCamelCase<InfoArgs>) => {
-    const { loadModel } = await import('../model.js');
+    const { loadModel } = await import('../onnx/model.js');
     const { layerCosts, totalCost } = await import('../graph/cost.js');
     const { printJson, table, formatCount } = await import('./print.js');
     const model = await loadModel(args.model);

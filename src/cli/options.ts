@@ -1,7 +1,7 @@
 /** Flags shared by several commands, as composable yargs builders. */
 import type { Argv } from 'yargs';
 import { ENGINES } from '../engine/classifier.js';
-import type { LoadedModel } from '../model.js';
+import type { LoadedModel } from '../onnx/model.js';
 import { ArqError } from '../util/errors.js';
 
 /** The parsed flags of withCalibrationOptions. */

@@ -25,7 +25,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       .option('batch', { type: 'number', default: 256, describe: 'images per engine call' })
       .option('logits', { type: 'string', describe: 'write float32 logits [N, classes] to this .npy file (or a device such as /dev/null)' }) as unknown as Argv<PredictArgs>,
   handler: async (args: ArgumentsCamelCase<PredictArgs>) => {
-    const { loadModel } = await import('../model.js');
+    const { loadModel } = await import('../onnx/model.js');
     const { loadDataset, writeNpy } = await import('../data/index.js');
     const { checkOutputs } = await import('../util/files.js');
     const { createClassifier } = await import('../engine/classifier.js');

@@ -23,9 +23,9 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
       .option('opset', { type: 'number', default: 21, describe: 'ONNX opset of the export (21+: int4 weights; 13..20: int8 storage)' }) as unknown as Argv<QuantizeArgs>,
   handler: async (args: ArgumentsCamelCase<QuantizeArgs>) => {
     const { checkOutputs, writeFileAtomic } = await import('../util/files.js');
-    const { loadModel } = await import('../model.js');
+    const { loadModel } = await import('../onnx/model.js');
     const { prepareQuantization } = await import('../quant/quantize.js');
-    const { intPlanSpec } = await import('../quant/int-plan.js');
+    const { intPlanSpec } = await import('../engine/int-plan.js');
     const { savePolicy } = await import('../quant/policy.js');
     const { exportQdqModel } = await import('../onnx/qdq.js');
     const { integerInRange } = await import('../util/check.js');

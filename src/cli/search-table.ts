@@ -1,5 +1,5 @@
 /** The final table of `arq search`: float vs ARQ vs baselines, from report.json's final entries. */
-import { FINAL_KEYS, type SearchReport } from '../search/types.js';
+import { FINAL_KEYS, type SearchReport } from '../report/types.js';
 import { table } from './print.js';
 
 const RADII = ['0.25', '0.5', '0.75', '1'];

@@ -2,7 +2,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { inputFiles, withOutputOptions, withThreadsOption } from './options.js';
 import { BASELINES, type BaselineName } from '../search/search.js';
-import { REWARD_NAMES, type RewardName } from '../search/types.js';
+import { REWARD_NAMES, type RewardName } from '../report/types.js';
 
 interface SearchArgs {
   model?: string;
@@ -78,7 +78,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('resume', { type: 'boolean', default: false, describe: 'continue a killed search in --out' })
       .option('overwrite', { type: 'boolean', default: false, describe: 'replace a search in --out' }) as unknown as Argv<SearchArgs>,
   handler: async (args: ArgumentsCamelCase<SearchArgs>) => {
-    const { bundledModelPath } = await import('../model.js');
+    const { bundledModelPath } = await import('../onnx/model.js');
     const { search } = await import('../search/search.js');
     const { ArqError } = await import('../util/errors.js');
     const { progressBar } = await import('./progress.js');

@@ -34,7 +34,7 @@ export const sensitivityCommand: CommandModule<object, SensitivityArgs> = {
       .option('calibration', { type: 'number', default: 256, describe: 'noisy training images for calibration' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of the calibration and measurement noise' }) as unknown as Argv<SensitivityArgs>,
   handler: async (args: ArgumentsCamelCase<SensitivityArgs>) => {
-    const { bundledModelPath, loadModel } = await import('../model.js');
+    const { bundledModelPath, loadModel } = await import('../onnx/model.js');
     const { loadDataset, trainingSpec } = await import('../data/index.js');
     const { calibrate } = await import('../quant/calibrate.js');
     const { loadPolicy, MAX_BITS, MIN_BITS } = await import('../quant/policy.js');

@@ -40,7 +40,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('max-queue', { type: 'number', default: 64, describe: 'requests in progress at most; more get 503 with Retry-After' })
       .option('log', { type: 'boolean', default: false, describe: 'log every request (JSON lines on stdout)' }) as unknown as Argv<ServeArgs>,
   handler: async (args: ArgumentsCamelCase<ServeArgs>) => {
-    const { loadModel } = await import('../model.js');
+    const { loadModel } = await import('../onnx/model.js');
     const { createServer } = await import('../serve/server.js');
     const { integerInRange, numberInRange } = await import('../util/check.js');
     const { ArqError } = await import('../util/errors.js');

@@ -16,7 +16,7 @@ export const smoothPredictCommand: CommandModule<object, SmoothPredictArgs> = {
       .option('n', { type: 'number', default: 100_000, describe: 'noise samples per image' })
       .option('alpha', { type: 'number', default: 0.001, describe: 'probability of returning a wrong class, in (0, 1)' }) as unknown as Argv<SmoothPredictArgs>,
   handler: async (args: ArgumentsCamelCase<SmoothPredictArgs>) => {
-    const { loadModel } = await import('../model.js');
+    const { loadModel } = await import('../onnx/model.js');
     const { loadDataset } = await import('../data/index.js');
     const { smoothPredictDataset } = await import('../smoothing/run.js');
     const { integerInRange } = await import('../util/check.js');

@@ -1,7 +1,7 @@
 /** What `arq certify` and `arq smooth-predict` share: the engine's sampler under noise, from the flags. */
 import type { Argv } from 'yargs';
 import type { EngineName } from '../engine/classifier.js';
-import type { LoadedModel } from '../model.js';
+import type { LoadedModel } from '../onnx/model.js';
 import { integerInRange } from '../util/check.js';
 import { quantizationFromArgs, type CalibrationArgs } from './options.js';
 

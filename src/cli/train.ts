@@ -66,7 +66,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const { loadDataset, parseDataSpec } = await import('../data/index.js');
     const { train } = await import('../train/train.js');
     const { saveTrainedModel } = await import('../train/save.js');
-    const { loadModel } = await import('../model.js');
+    const { loadModel } = await import('../onnx/model.js');
     const { progressBar } = await import('./progress.js');
     const { printJson } = await import('./print.js');
 

@@ -3,14 +3,12 @@
  * plan of a quantization policy. All take NCHW
  * float32 images in [0,1] (any normalisation is part of the model) and return logits.
  */
-import type { LoadedModel } from '../model.js';
+import type { LoadedModel } from '../onnx/model.js';
 import { OrtModel } from '../ort/session.js';
 import { cpuInfo } from '../native.js';
 import { FloatPlan } from './float-plan.js';
 import type { PlanOptions } from './native-plan.js';
-import { IntPlan } from '../quant/int-plan.js';
-import type { Calibration } from '../quant/calibrate.js';
-import type { Policy } from '../quant/policy.js';
+import { IntPlan, type ActivationStatistics, type BitWidths } from './int-plan.js';
 import { shapeSize } from '../graph/ir.js';
 import { finiteValues, float32Array, integerInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
@@ -29,8 +27,8 @@ export interface Classifier {
 export interface ClassifierOptions {
   /** Threads for the engine; defaults to the machine's core count. */
   readonly threads?: number;
-  /** The integer engine's policy and calibration (required for engine 'int'). */
-  readonly quantization?: { readonly policy: Policy; readonly calibration: Calibration };
+  /** The integer engine's policy and calibration (required for engine 'int'; quant/ makes both). */
+  readonly quantization?: { readonly policy: BitWidths; readonly calibration: ActivationStatistics };
   /** The native plans' memory limit per call in bytes (PlanOptions.maxMemory). */
   readonly maxMemory?: number;
 }

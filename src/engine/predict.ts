@@ -1,6 +1,6 @@
 /** Batched prediction over a dataset: the work behind `arq predict`, and accuracy under noise for training and search. */
 import type { Dataset } from '../data/index.js';
-import { noisyCopy } from '../noise.js';
+import { noisyCopy } from './noise.js';
 import { imageValues, integerInRange, numberInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { argmax, indexOfMax, type Classifier } from './classifier.js';

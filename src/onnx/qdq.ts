@@ -3,7 +3,7 @@
  * float operators), which ONNX Runtime and other QDQ-aware runtimes load and may fuse into integer operators.
  *
  * One source of truth: every scale, zero point, weight code and bit width comes from an IntPlanSpec
- * (quant/int-plan.ts intPlanSpec), the description arq's integer engine runs; the export derives nothing but the
+ * (engine/int-plan.ts intPlanSpec), the description arq's integer engine runs; the export derives nothing but the
  * int32 bias codes of the optional bias: 'int32' mode.
  *
  * Layout (quantization.md's semantics, written in QDQ):
@@ -42,7 +42,7 @@
  * boundary, and a network that amplifies small perturbations (the untrained mobilenetv2 fixture) spreads such flips.
  */
 import type { Graph } from '../graph/ir.js';
-import { lowerGraph } from '../engine/float-plan.js';
+import { lowerGraph } from '../graph/lower.js';
 import type { IntPlanOp, IntPlanSpec, NativeGrid } from '../native.js';
 import { ArqError } from '../util/errors.js';
 import { OnnxBuilder, type AttributeValue, type TensorValue } from './write.js';

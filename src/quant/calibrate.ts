@@ -5,13 +5,13 @@
  */
 import type { Dataset } from '../data/index.js';
 import type { Graph } from '../graph/ir.js';
-import { FloatPlan, lowerGraph } from '../engine/float-plan.js';
+import { FloatPlan } from '../engine/float-plan.js';
+import { HISTOGRAM_BINS, type ActivationStatistics } from '../engine/int-plan.js';
+import { lowerGraph } from '../graph/lower.js';
 import { cpuInfo } from '../native.js';
-import { noisyCopy } from '../noise.js';
+import { noisyCopy } from '../engine/noise.js';
 import { imageValues } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
-
-export const HISTOGRAM_BINS = 2048;
 
 export interface CalibrationOptions {
   /** Noise standard deviation added to the [0,1] images (the certification sigma). */
@@ -24,13 +24,9 @@ export interface CalibrationOptions {
   readonly maxMemory?: number;
 }
 
-export interface Calibration {
-  /** Plan value of every IR value (see engine/float-plan.ts). */
+export interface Calibration extends ActivationStatistics {
+  /** Plan value of every IR value (see graph/lower.ts). */
   readonly valueOf: ReadonlyMap<string, number>;
-  /** [min, max] per plan value. */
-  readonly ranges: Float32Array;
-  /** HISTOGRAM_BINS counts per plan value over its range. */
-  readonly histograms: Float64Array;
   readonly settings: { readonly sigma: number; readonly count: number; readonly seed: number; readonly data: string };
 }
 

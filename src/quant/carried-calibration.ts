@@ -10,10 +10,11 @@
  */
 import { deflateSync, inflateSync } from 'node:zlib';
 import type { Graph } from '../graph/ir.js';
-import { lowerGraph } from '../engine/float-plan.js';
+import { lowerGraph } from '../graph/lower.js';
 import { decodeModel } from '../onnx/import.js';
 import { ArqError } from '../util/errors.js';
-import { HISTOGRAM_BINS, type Calibration } from './calibrate.js';
+import { HISTOGRAM_BINS } from '../engine/int-plan.js';
+import type { Calibration } from './calibrate.js';
 
 export const CALIBRATION_KEY = 'arq.calibration';
 const FORMAT = 'arq-calibration/1';

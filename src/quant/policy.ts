@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isQuantizable, type Graph } from '../graph/ir.js';
+import type { BitWidths, LayerBits } from '../engine/int-plan.js';
 import { ArqError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
 
@@ -12,17 +13,10 @@ export const MIN_BITS = 2;
 export const MAX_BITS = 8;
 export const POLICY_FORMAT = 'arq-policy/1';
 
-export interface LayerBits {
-  readonly name: string;
-  readonly wbits: number;
-  readonly abits: number;
-}
-
-export interface Policy {
+export interface Policy extends BitWidths {
   readonly format: typeof POLICY_FORMAT;
   /** sha256 of the ONNX file the policy was made for. */
   readonly model: string;
-  readonly layers: readonly LayerBits[];
 }
 
 /** Parses `w8a8`, `W4A8`, ... into bit widths. */

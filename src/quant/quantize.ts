@@ -1,6 +1,6 @@
 /** The quantization step the commands share: resolve the policy, calibrate on noisy training images, cost it. */
 import { loadDataset, trainingSpec } from '../data/index.js';
-import type { LoadedModel } from '../model.js';
+import type { LoadedModel } from '../onnx/model.js';
 import { calibrate, type Calibration } from './calibrate.js';
 import { carriedCalibration } from './carried-calibration.js';
 import { policyCost, type PolicyCost } from './cost.js';

@@ -2,7 +2,7 @@
  * report.html: one self-contained page (inline CSS and SVG, no script, no external resource; a Content-Security-Policy
  * forbids both) that draws a SearchReport: header, final table, the four charts, timings and a reading guide.
  */
-import { FINAL_KEYS, type FinalEntry, type SearchReport } from '../search/types.js';
+import { FINAL_KEYS, type FinalEntry, type SearchReport } from './types.js';
 import { bitops, duration, fixed, MISSING, percent, uniformEquivalent } from './format.js';
 import { acrChart, bitsChart, episodesBySearch, FINAL_COLOR, radiusChart, rewardChart, SEARCH_STYLE } from './plots.js';
 import { escapeXml } from './svg.js';

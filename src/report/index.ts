@@ -4,7 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { SearchReport } from '../search/types.js';
+import type { SearchReport } from './types.js';
 import { writeFileAtomic } from '../util/files.js';
 import { renderReportHtml } from './html.js';
 import { formatReportJson } from './json.js';

@@ -3,8 +3,8 @@
  * per layer, every episode's BitOps against validation ACR with the Pareto front, and certified accuracy against
  * radius of each final entry.
  */
-import type { LayerBits } from '../quant/policy.js';
-import { FINAL_KEYS, SEARCH_NAMES, type EpisodeRecord, type FinalKey, type SearchName, type SearchReport } from '../search/types.js';
+import type { LayerBits } from '../engine/int-plan.js';
+import { FINAL_KEYS, SEARCH_NAMES, type EpisodeRecord, type FinalKey, type SearchName, type SearchReport } from './types.js';
 import { certifiedCurve, runningBest } from './curves.js';
 import { bitops, fixed, percent } from './format.js';
 import { paretoFront } from './pareto.js';

@@ -7,7 +7,7 @@
 import type { Dataset } from '../data/index.js';
 import type { Graph } from '../graph/ir.js';
 import type { Calibration } from '../quant/calibrate.js';
-import { IntPlan } from '../quant/int-plan.js';
+import { IntPlan } from '../engine/int-plan.js';
 import type { Policy } from '../quant/policy.js';
 import { fineTune } from '../train/qat.js';
 

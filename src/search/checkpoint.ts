@@ -12,7 +12,7 @@ import { ArqError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
 import { settingsDifferences } from '../smoothing/irs-cache.js';
 import type { JsonValue } from '../smoothing/results.js';
-import type { EpisodeRecord, Rescoring, SearchName } from './types.js';
+import type { EpisodeRecord, Rescoring, SearchName } from '../report/types.js';
 
 export const CHECKPOINT_FORMAT = 'arq-search-checkpoint/1';
 

@@ -8,7 +8,8 @@
 import type { Graph } from '../graph/ir.js';
 import { isQuantizable } from '../graph/ir.js';
 import { layerCosts, type LayerCost } from '../graph/cost.js';
-import { MAX_BITS, MIN_BITS, type LayerBits } from '../quant/policy.js';
+import type { LayerBits } from '../engine/int-plan.js';
+import { MAX_BITS, MIN_BITS } from '../quant/policy.js';
 import { ArqError } from '../util/errors.js';
 import { integerInRange, numberInRange } from '../util/check.js';
 

@@ -15,7 +15,7 @@ import type { JsonValue } from '../smoothing/results.js';
 import { DDPG_DEFAULTS, DdpgAgent, type AgentState } from './agent/index.js';
 import { Random } from '../util/random.js';
 import { STATE_SIZE, type EpisodeOutcome, type QuantizationEnvironment } from './environment.js';
-import type { SearchName } from './types.js';
+import type { SearchName } from '../report/types.js';
 
 /** Exploration sigma of the last episode. */
 export const FINAL_SIGMA = 0.05;

@@ -5,13 +5,13 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Dataset } from '../data/index.js';
-import type { LoadedModel } from '../model.js';
+import type { LoadedModel } from '../onnx/model.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import type { Policy } from '../quant/policy.js';
 import { certifyDataset } from '../smoothing/run.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import type { CandidateBuilder } from './candidate.js';
-import type { FinalEntry } from './types.js';
+import type { FinalEntry } from '../report/types.js';
 import { shapeSize } from '../graph/ir.js';
 
 export interface FinalSettings {

@@ -8,7 +8,7 @@
 import type { Policy } from '../quant/policy.js';
 import { POLICY_FORMAT } from '../quant/policy.js';
 import type { RewardFunction } from './rewards.js';
-import type { EpisodeRecord, Rescoring } from './types.js';
+import type { EpisodeRecord, Rescoring } from '../report/types.js';
 
 /** Up to `count` episodes with distinct policies, highest reward first (the earlier episode among equal rewards). */
 export function topCandidates(records: readonly EpisodeRecord[], count: number): EpisodeRecord[] {

@@ -15,7 +15,7 @@
  * nearly the same for every candidate, so it shifts rewards without reordering them.
  */
 import type { Policy } from '../quant/policy.js';
-import type { IntPlan } from '../quant/int-plan.js';
+import type { IntPlan } from '../engine/int-plan.js';
 import type { FloatPlan } from '../engine/float-plan.js';
 import type { Dataset } from '../data/index.js';
 import { accuracyOf } from '../engine/predict.js';
@@ -24,7 +24,7 @@ import { normalQuantile } from '../smoothing/bounds.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import type { IrsCacheEntry } from '../smoothing/irs-cache.js';
 import type { CandidateBuilder } from './candidate.js';
-import type { RewardName, RewardParts } from './types.js';
+import type { RewardName, RewardParts } from '../report/types.js';
 
 /** Images and labels of one validation set, NCHW in [0, 1]. */
 export interface ImageSet {

@@ -13,10 +13,11 @@ import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadDataset, selectEvery, trainingSpec, type Dataset } from '../data/index.js';
-import { loadModel, type LoadedModel } from '../model.js';
+import { loadModel, type LoadedModel } from '../onnx/model.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import { calibrate, type Calibration } from '../quant/calibrate.js';
-import { POLICY_FORMAT, savePolicy, uniformPolicy, type LayerBits, type Policy } from '../quant/policy.js';
+import type { LayerBits } from '../engine/int-plan.js';
+import { POLICY_FORMAT, savePolicy, uniformPolicy, type Policy } from '../quant/policy.js';
 import { policyCost } from '../quant/cost.js';
 import { certifyDataset } from '../smoothing/run.js';
 import { nativeSampler } from '../smoothing/samplers.js';
@@ -28,7 +29,7 @@ import { ArqError } from '../util/errors.js';
 import { integerInRange, numberInRange, oneOf } from '../util/check.js';
 import { writeReport } from '../report/index.js';
 import { QuantizationEnvironment, searchLayers } from './environment.js';
-import { measureSensitivity, sensitivityCosts, type SensitivityTable } from './sensitivity.js';
+import { measureSensitivity, sensitivityCosts } from './sensitivity.js';
 import { sensitivityKnapsack } from './knapsack.js';
 import { rescore } from './rescore.js';
 import { writeFileAtomic } from '../util/files.js';
@@ -37,7 +38,7 @@ import { checkResumable, EpisodeLog, readCheckpoint, writeCheckpoint, type Check
 import { certifyFinal, type FinalSettings } from './final.js';
 import { CandidateBuilder } from './candidate.js';
 import { createExplorer } from './explorers.js';
-import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type RepairSummary, type RewardName, type SearchName, type SearchReport } from './types.js';
+import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type RepairSummary, type RewardName, type SearchName, type SearchReport, type SensitivityTable } from '../report/types.js';
 import { shapeSize } from '../graph/ir.js';
 
 /** Baselines certified beside ARQ's winner (HAQ and random search also need their searches to run). */

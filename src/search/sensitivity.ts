@@ -12,47 +12,14 @@ import type { Dataset } from '../data/index.js';
 import type { Graph } from '../graph/ir.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import type { Calibration } from '../quant/calibrate.js';
-import { IntPlan } from '../quant/int-plan.js';
-import { POLICY_FORMAT, type LayerBits, type Policy } from '../quant/policy.js';
+import { IntPlan } from '../engine/int-plan.js';
+import type { LayerBits } from '../engine/int-plan.js';
 import { ArqError } from '../util/errors.js';
 import { integerInRange, numberInRange } from '../util/check.js';
 import { Random } from '../util/random.js';
 import type { SensitivityCosts } from './environment.js';
 import { searchLayers } from './environment.js';
-
-export const SENSITIVITY_FORMAT = 'arq-sensitivity/1';
-
-/** One layer's measurements, aligned with SensitivityTable.bits. */
-export interface LayerSensitivity {
-  name: string;
-  macs: number;
-  /** Mean KL(float || changed) with the layer's weights at each width. */
-  weights: number[];
-  /** The same with the layer's input activation at each width. */
-  activations: number[];
-  /** Fraction of noisy inputs whose arg-max differs from the float model's, weights at each width. */
-  weights_disagreement: number[];
-  activations_disagreement: number[];
-}
-
-/** What `arq sensitivity --json` prints and report.json's `sensitivity` holds. */
-export interface SensitivityTable {
-  format: typeof SENSITIVITY_FORMAT;
-  sigma: number;
-  seed: number;
-  /** Validation images, and noisy copies of them in all. */
-  images: number;
-  samples: number;
-  /** Widths measured, ascending. */
-  bits: number[];
-  /** The policy each measurement changes one layer of. */
-  base: LayerBits[];
-  /** The base policy's own KL and disagreement (every row's value at the base's width). */
-  base_kl: number;
-  base_disagreement: number;
-  layers: LayerSensitivity[];
-  seconds: number;
-}
+import { SENSITIVITY_FORMAT, type LayerSensitivity, type SensitivityTable } from '../report/types.js';
 
 export interface SensitivityOptions {
   readonly sigma: number;
@@ -89,7 +56,7 @@ export async function measureSensitivity(graph: Graph, calibration: Calibration,
   const reference = logSoftmax(floatLogits, classes);
   const measure = async (policy: readonly LayerBits[]): Promise<{ kl: number; disagreement: number }> => {
     options.signal?.throwIfAborted();
-    const plan = await IntPlan.create(graph, { format: POLICY_FORMAT, model: '', layers: policy } satisfies Policy, calibration);
+    const plan = await IntPlan.create(graph, { layers: policy }, calibration);
     return compare(reference, logSoftmax(await plan.run(inputs, samples, options.threads), classes), classes);
   };
   const baseline = await measure(base);

@@ -10,7 +10,7 @@
  */
 import { cancelFlag, type NativeCancelFlag, type StreamSlice } from '../native.js';
 import type { FloatPlan } from '../engine/float-plan.js';
-import type { IntPlan } from '../quant/int-plan.js';
+import type { IntPlan } from '../engine/int-plan.js';
 import type { Sampler } from '../smoothing/sampler.js';
 import { seedWords } from '../smoothing/samplers.js';
 import { ArqError } from '../util/errors.js';

@@ -13,7 +13,7 @@
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { LoadedModel } from '../model.js';
+import type { LoadedModel } from '../onnx/model.js';
 import type { Calibration } from '../quant/calibrate.js';
 import type { Policy } from '../quant/policy.js';
 import { buildNativePlan } from '../engine/classifier.js';

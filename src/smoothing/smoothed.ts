@@ -7,7 +7,7 @@
  * misclassify, and the certificate would no longer hold with probability 1 - alpha.
  */
 import type { EngineName } from '../engine/classifier.js';
-import type { LoadedModel } from '../model.js';
+import type { LoadedModel } from '../onnx/model.js';
 import type { Calibration } from '../quant/calibrate.js';
 import type { Policy } from '../quant/policy.js';
 import { numberInRange, integerInRange } from '../util/check.js';

@@ -6,7 +6,7 @@
  * same graph (the architectures call their output `logits`). The input keeps its rank ([batch, C, H, W] or [batch, F]).
  */
 import type { Graph } from '../graph/ir.js';
-import { modelFromBytes } from '../model.js';
+import { modelFromBytes } from '../onnx/model.js';
 import { OnnxBuilder, type TensorValue } from '../onnx/write.js';
 import { ArqError } from '../util/errors.js';
 import type { TrainGraph, TrainNode } from './graph.js';

@@ -1,5 +1,5 @@
 /** The training graph lowered to the native trainer (native/train), and a typed wrapper over it. */
-import { lowerOp } from '../engine/float-plan.js';
+import { lowerOp } from '../graph/lower.js';
 import { addon, withStack, type NativeBatchNet, type NativeTrainNet, type TrainBatch, type TrainNetOp, type TrainNetSpec } from '../native.js';
 import { withTensors, type TrainGraph } from './graph.js';
 

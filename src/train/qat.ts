@@ -17,11 +17,11 @@
  */
 import type { Dataset } from '../data/dataset.js';
 import { shapeSize, type Graph, type QuantizableNode } from '../graph/ir.js';
-import { lowerGraph } from '../engine/float-plan.js';
+import { lowerGraph } from '../graph/lower.js';
 import { addon, cpuInfo, type NativeQatNet, type QatNetOp, type QatNetSpec } from '../native.js';
-import { noisyCopy } from '../noise.js';
+import { noisyCopy } from '../engine/noise.js';
 import type { Calibration } from '../quant/calibrate.js';
-import { intPlanSpec } from '../quant/int-plan.js';
+import { intPlanSpec } from '../engine/int-plan.js';
 import { validatePolicy, type Policy } from '../quant/policy.js';
 import { integerInRange, numberInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';

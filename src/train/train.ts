@@ -11,12 +11,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Dataset } from '../data/dataset.js';
 import { accuracyOf } from '../engine/predict.js';
-import { noisyCopy } from '../noise.js';
+import { noisyCopy } from '../engine/noise.js';
 import { cpuInfo } from '../native.js';
 import { integerInRange, numberInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
-import type { LoadedModel } from '../model.js';
+import type { LoadedModel } from '../onnx/model.js';
 import { buildArchitecture, type ArchitectureName } from './architectures.js';
 import { checkExportable } from './export.js';
 import { graphTensors, withTensors, type TrainGraph } from './graph.js';

@@ -6,7 +6,6 @@
  * from it; independent streams of one seed are keyed by a stream number.
  */
 import { createRequire } from 'node:module';
-import { normalQuantile } from '../smoothing/bounds.js';
 import { ArqError } from './errors.js';
 import { integerInRange, numberInRange } from './check.js';
 
@@ -22,6 +21,7 @@ interface Mt19937 {
 const require = createRequire(import.meta.url);
 const mt19937 = require('@stdlib/random-base-mt19937') as Mt19937;
 const normalCdf = require('@stdlib/stats-base-dists-normal-cdf') as (x: number, mu: number, sigma: number) => number;
+const normalQuantile = require('@stdlib/stats-base-dists-normal-quantile') as (p: number, mu: number, sigma: number) => number;
 
 export class Random {
   private constructor(private readonly next: NormalizedPrng) {}
@@ -93,7 +93,7 @@ export class Random {
     numberInRange('truncatedNormal sigma', sigma, 0, Number.MAX_VALUE, { exclusiveMin: true });
     const pLo = normalCdf((lo - mu) / sigma, 0, 1);
     const pHi = normalCdf((hi - mu) / sigma, 0, 1);
-    const x = mu + sigma * normalQuantile(pLo + this.next() * (pHi - pLo));
+    const x = mu + sigma * normalQuantile(pLo + this.next() * (pHi - pLo), 0, 1);
     return Math.min(hi, Math.max(lo, x));
   }
 }

@@ -9,9 +9,9 @@ import { loadFixture } from '../support/fixtures.js';
 import { FloatPlan } from '../../src/engine/float-plan.js';
 import { makeDataset } from '../../src/data/index.js';
 import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
-import { IntPlan } from '../../src/quant/int-plan.js';
+import { IntPlan } from '../../src/engine/int-plan.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
-import type { LoadedModel } from '../../src/model.js';
+import type { LoadedModel } from '../../src/onnx/model.js';
 
 const BOUND_MS = 50;
 const MODELS = ['resnet20', 'mobilenetv2'] as const;

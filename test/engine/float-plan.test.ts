@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, test } from 'vitest';
 import { FIXTURES, fixtureArrays, loadFixture, relativeMaxDiff } from '../support/fixtures.js';
 import { createClassifier } from '../../src/engine/classifier.js';
-import { FloatPlan, floatPlanSpec } from '../../src/engine/float-plan.js';
+import { FloatPlan } from '../../src/engine/float-plan.js';
+import { floatPlanSpec } from '../../src/graph/lower.js';
 import { addon, setIsaCap, supportedIsas, ISA_LEVELS } from '../../src/native.js';
 
 function randomImages(count: number, size: number, seed: number): Float32Array {

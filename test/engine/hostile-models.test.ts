@@ -7,9 +7,10 @@ import { describe, expect, test } from 'vitest';
 import type { Graph, Node, Shape } from '../../src/graph/ir.js';
 import { inferShapes } from '../../src/graph/shapes.js';
 import { makeDataset, type Dataset } from '../../src/data/index.js';
-import { FloatPlan, floatPlanSpec } from '../../src/engine/float-plan.js';
+import { FloatPlan } from '../../src/engine/float-plan.js';
+import { floatPlanSpec } from '../../src/graph/lower.js';
 import { calibrate } from '../../src/quant/calibrate.js';
-import { IntPlan } from '../../src/quant/int-plan.js';
+import { IntPlan } from '../../src/engine/int-plan.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
 import { addon, defaultMaxMemory, setMaxMemory } from '../../src/native.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { FIXTURES, fixturePath, loadFixture } from '../support/fixtures.js';
-import { modelFromBytes } from '../../src/model.js';
+import { modelFromBytes } from '../../src/onnx/model.js';
 import { OnnxBuilder } from '../../src/onnx/write.js';
 import type { ConvNode, GemmNode } from '../../src/graph/ir.js';
 

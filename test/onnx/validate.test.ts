@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import type * as OrtTypes from 'onnxruntime-node';
 import { describe, expect, test } from 'vitest';
 import { fixturePath, loadFixture, type FixtureName } from '../support/fixtures.js';
-import { modelFromBytes } from '../../src/model.js';
+import { modelFromBytes } from '../../src/onnx/model.js';
 import { MAX_VALUE_ELEMENTS } from '../../src/graph/shapes.js';
 import { DataType, onnx, type OnnxNamespace } from '../../src/onnx/proto.js';
 import { MAX_TENSOR_ELEMENTS } from '../../src/onnx/tensor.js';

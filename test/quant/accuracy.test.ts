@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadDataset, type Dataset } from '../../src/data/index.js';
 import { createClassifier } from '../../src/engine/classifier.js';
 import { predictDataset } from '../../src/engine/predict.js';
-import { loadModel, type LoadedModel } from '../../src/model.js';
+import { loadModel, type LoadedModel } from '../../src/onnx/model.js';
 import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
 

@@ -12,11 +12,11 @@ import path from 'node:path';
 import { writeNpy } from '../../src/data/index.js';
 import { prepareQuantization, type QuantizationOptions } from '../../src/quant/quantize.js';
 import { calibrate } from '../../src/quant/calibrate.js';
-import { IntPlan } from '../../src/quant/int-plan.js';
+import { IntPlan } from '../../src/engine/int-plan.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
 import { SmoothedClassifier } from '../../src/smoothing/smoothed.js';
 import { makeDataset } from '../../src/data/index.js';
-import type { LoadedModel } from '../../src/model.js';
+import type { LoadedModel } from '../../src/onnx/model.js';
 import { loadFixture } from '../support/fixtures.js';
 
 const LIMIT_MS = 50;

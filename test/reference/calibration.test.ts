@@ -7,8 +7,9 @@ import { makeDataset, type Dataset } from '../../src/data/index.js';
 import { shapeSize, type Graph } from '../../src/graph/ir.js';
 import { loadFixture } from '../support/fixtures.js';
 import { cpuInfo, noise } from '../../src/native.js';
-import { calibrate, HISTOGRAM_BINS, type Calibration } from '../../src/quant/calibrate.js';
-import { activationGrid, quantizeWeights } from '../../src/quant/grid.js';
+import { HISTOGRAM_BINS } from '../../src/engine/int-plan.js';
+import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
+import { activationGrid, quantizeWeights } from '../../src/engine/grid.js';
 import { rng } from '../support/native.js';
 import { referenceActivationGrid, referenceWeightCodes } from './clip-search.js';
 

@@ -1,6 +1,6 @@
 /**
  * Brute-force references of the two clip searches of quantization.md, written from the contracts stated in
- * src/quant/grid.ts and native/engine/clip_search.h (not from their code): every candidate fraction is tried in
+ * src/engine/grid.ts and native/engine/clip_search.h (not from their code): every candidate fraction is tried in
  * double precision, ties to even, the first minimum winning.
  */
 import { roundHalfEven } from '../support/requant.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderReportHtml } from '../../src/report/html.js';
-import type { SearchReport } from '../../src/search/types.js';
+import type { SearchReport } from '../../src/report/types.js';
 import { sampleReport } from './sample-report.js';
 import { checkWellFormed, svgBlocks } from './xml.js';
 

@@ -1,8 +1,8 @@
 // A realistic synthetic SearchReport for report tests: a 5-layer MNIST-sized CNN, ARQ/HAQ/random searches with
 // plausible rewards under a W4A4 budget (first and last layers pinned to 8 bits, budget-enforced like search.md),
 // and all six final entries with per-image certified radii. Deterministic for a given seed.
-import type { LayerBits } from '../../src/quant/policy.js';
-import type { EpisodeRecord, FinalEntry, ReportLayer, SearchName, SearchReport } from '../../src/search/types.js';
+import type { LayerBits } from '../../src/engine/int-plan.js';
+import type { EpisodeRecord, FinalEntry, ReportLayer, SearchName, SearchReport } from '../../src/report/types.js';
 
 export interface SampleOptions {
   /** Episodes per search (default 60, the first 20 warm-up for the agents). */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkpointPath, checkResumable, EpisodeLog, episodesPath, readCheckpoint, writeCheckpoint, type Checkpoint } from '../../src/search/checkpoint.js';
-import type { EpisodeRecord, SearchName } from '../../src/search/types.js';
+import type { EpisodeRecord, SearchName } from '../../src/report/types.js';
 
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'arq-checkpoint-'));
 

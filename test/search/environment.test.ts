@@ -4,7 +4,8 @@ import {
   type SensitivityCosts,
 } from '../../src/search/environment.js';
 import { policyCost } from '../../src/quant/cost.js';
-import { POLICY_FORMAT, type LayerBits } from '../../src/quant/policy.js';
+import type { LayerBits } from '../../src/engine/int-plan.js';
+import { POLICY_FORMAT } from '../../src/quant/policy.js';
 import { Random } from '../../src/util/random.js';
 import { loadFixture } from '../support/fixtures.js';
 

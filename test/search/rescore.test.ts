@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { signalToNoise, topCandidates } from '../../src/search/rescore.js';
-import type { EpisodeRecord } from '../../src/search/types.js';
+import type { EpisodeRecord } from '../../src/report/types.js';
 
 const record = (episode: number, reward: number, wbits: number): EpisodeRecord => ({
   search: 'arq', episode, warmup: false, actions: [], policy: [{ name: 'l', wbits, abits: 4 }], repair: { lowered: 0, bitops_removed_percent: 0 },

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { search, type SearchOptions } from '../../src/search/search.js';
-import { bundledModelPath } from '../../src/model.js';
+import { bundledModelPath } from '../../src/onnx/model.js';
 import { policyCost } from '../../src/quant/cost.js';
-import { loadModel } from '../../src/model.js';
+import { loadModel } from '../../src/onnx/model.js';
 import { POLICY_FORMAT, validatePolicy } from '../../src/quant/policy.js';
-import type { EpisodeRecord, SearchReport } from '../../src/search/types.js';
+import type { EpisodeRecord, SearchReport } from '../../src/report/types.js';
 import { QuantizationEnvironment } from '../../src/search/environment.js';
 
 const TOY: Omit<SearchOptions, 'out'> = {

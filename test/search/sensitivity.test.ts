@@ -5,10 +5,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bundledModelPath, loadModel, type LoadedModel } from '../../src/model.js';
+import { bundledModelPath, loadModel, type LoadedModel } from '../../src/onnx/model.js';
 import { loadDataset, type Dataset } from '../../src/data/index.js';
 import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
-import { measureSensitivity, sensitivityCosts, type SensitivityTable } from '../../src/search/sensitivity.js';
+import { measureSensitivity, sensitivityCosts } from '../../src/search/sensitivity.js';
+import type { SensitivityTable } from '../../src/report/types.js';
 import { searchLayers } from '../../src/search/environment.js';
 import { POLICY_FORMAT } from '../../src/quant/policy.js';
 

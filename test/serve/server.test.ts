@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { FloatPlan } from '../../src/engine/float-plan.js';
 import { makeDataset } from '../../src/data/index.js';
 import { calibrate } from '../../src/quant/calibrate.js';
-import { IntPlan } from '../../src/quant/int-plan.js';
+import { IntPlan } from '../../src/engine/int-plan.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
 import { createServer, type ServeOptions } from '../../src/serve/server.js';
 import { certify, predict } from '../../src/smoothing/certify.js';

@@ -1,12 +1,12 @@
 // SmoothedClassifier (the embedding API) against an independent computation: its class counts are recounted here
-// from the base classifier on noisy copies made with the counter-based generator (src/noise.ts), call k drawing
+// from the base classifier on noisy copies made with the counter-based generator (src/engine/noise.ts), call k drawing
 // from noise stream k; CERTIFY's bound and radius are recomputed from exact binomial tails and an erfc of our own.
 import { afterAll, describe, expect, test } from 'vitest';
 import { makeDataset } from '../../src/data/index.js';
 import { FloatPlan } from '../../src/engine/float-plan.js';
-import { noisyCopy } from '../../src/noise.js';
+import { noisyCopy } from '../../src/engine/noise.js';
 import { calibrate } from '../../src/quant/calibrate.js';
-import { IntPlan } from '../../src/quant/int-plan.js';
+import { IntPlan } from '../../src/engine/int-plan.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
 import { ABSTAIN } from '../../src/smoothing/certify.js';
 import { SmoothedClassifier } from '../../src/smoothing/smoothed.js';

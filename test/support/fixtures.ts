@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeNpy, npyAsFloat32 } from '../../src/data/index.js';
-import { modelFromBytes, type LoadedModel } from '../../src/model.js';
+import { modelFromBytes, type LoadedModel } from '../../src/onnx/model.js';
 
 export const FIXTURE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures');
 export const FIXTURES = ['mnist_cnn', 'mnist_cnn_bn', 'resnet20', 'mobilenetv2', 'grey_repeat', 'tiny_mlp'] as const;

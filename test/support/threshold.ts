@@ -4,7 +4,7 @@
  * run by the real engines, so the tests exercise the production sampling path.
  */
 import { OnnxBuilder } from '../../src/onnx/write.js';
-import { modelFromBytes, type LoadedModel } from '../../src/model.js';
+import { modelFromBytes, type LoadedModel } from '../../src/onnx/model.js';
 
 export function thresholdModel(threshold: number): LoadedModel {
   const b = new OnnxBuilder(13).input('x', ['N', 1]).output('logits', ['N', 2]);

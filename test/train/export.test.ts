@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { createClassifier } from '../../src/engine/classifier.js';
-import { modelFromBytes } from '../../src/model.js';
+import { modelFromBytes } from '../../src/onnx/model.js';
 import { decodeModel } from '../../src/onnx/import.js';
 import { buildArchitecture, type ArchitectureName } from '../../src/train/architectures.js';
 import { exportTrainGraph } from '../../src/train/export.js';

@@ -1,11 +1,11 @@
 import { describe, expect, test } from 'vitest';
 import { loadDataset, makeDataset, subset, type Dataset } from '../../src/data/index.js';
 import type { Graph } from '../../src/graph/ir.js';
-import { bundledModelPath, loadModel, type LoadedModel } from '../../src/model.js';
+import { bundledModelPath, loadModel, type LoadedModel } from '../../src/onnx/model.js';
 import { calibrate } from '../../src/quant/calibrate.js';
-import { quantizeWeights } from '../../src/quant/grid.js';
+import { quantizeWeights } from '../../src/engine/grid.js';
 import { roundHalfEven } from '../support/requant.js';
-import { IntPlan, intPlanSpec } from '../../src/quant/int-plan.js';
+import { IntPlan, intPlanSpec } from '../../src/engine/int-plan.js';
 import { layerNames, uniformPolicy, type Policy } from '../../src/quant/policy.js';
 import { accuracyOf } from '../../src/engine/predict.js';
 import { fineTune, QatNet } from '../../src/train/qat.js';

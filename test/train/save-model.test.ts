@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { loadModel } from '../../src/model.js';
+import { loadModel } from '../../src/onnx/model.js';
 import { decodeModel } from '../../src/onnx/import.js';
 import { FloatPlan } from '../../src/engine/float-plan.js';
 import { TrainNet } from '../../src/train/native-net.js';

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FIXTURES, loadFixture, type FixtureName } from '../support/fixtures.js';
 import { makeDataset, type Dataset } from '../../src/data/index.js';
 import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
-import { IntPlan, intPlanSpec } from '../../src/quant/int-plan.js';
+import { IntPlan, intPlanSpec } from '../../src/engine/int-plan.js';
 import { uniformPolicy, layerNames, type Policy } from '../../src/quant/policy.js';
 import { setIsaCap, supportedIsas, ISA_LEVELS } from '../../src/native.js';
-import type { LoadedModel } from '../../src/model.js';
+import type { LoadedModel } from '../../src/onnx/model.js';
 
 function random(seed: number): () => number {
   let state = seed >>> 0;

@@ -1,18 +1,43 @@
 /**
- * Building an integer plan: the graph lowered as for the fp32 plan (same fused clamps), with per-layer weight codes
- * and scales (grid.ts) under the policy, and every tensor's grid from calibration. Carriers are 8-bit; each layer
+ * Building an integer plan: the graph lowered as for the fp32 plan (graph/lower.ts, same fused clamps), with per-layer
+ * weight codes and scales (grid.ts) at the policy's bit widths, and every tensor's grid from calibration statistics. Carriers are 8-bit; each layer
  * reads its input on its own abits grid; pools, clamps and reshapes keep their input's grid; the layer that
  * produces the network output writes float logits.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Graph, QuantizableNode } from '../graph/ir.js';
-import { lowerGraph } from '../engine/float-plan.js';
+import { lowerGraph } from '../graph/lower.js';
 import { addon, withStack, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan } from '../native.js';
-import { NativePlan, planMaxMemory, type PlanOptions } from '../engine/native-plan.js';
+import { NativePlan, planMaxMemory, type PlanOptions } from './native-plan.js';
 import { ArqError } from '../util/errors.js';
-import { HISTOGRAM_BINS, type Calibration } from './calibrate.js';
 import { activationGrid, quantizeWeights } from './grid.js';
-import type { Policy } from './policy.js';
+
+/** Bins of each calibration histogram. */
+export const HISTOGRAM_BINS = 2048;
+
+/** The bit widths of one quantizable layer: `wbits` for its weights, `abits` for its input activation. */
+export interface LayerBits {
+  readonly name: string;
+  readonly wbits: number;
+  readonly abits: number;
+}
+
+/** What an integer plan reads of a policy (quant/policy.ts): the bit widths of every quantizable layer. */
+export interface BitWidths {
+  readonly layers: readonly LayerBits[];
+}
+
+/**
+ * What an integer plan reads of a calibration (quant/calibrate.ts): per plan value, numbered as graph/lower.ts
+ * numbers them, the observed [min, max] and a histogram of HISTOGRAM_BINS equal bins over it (FloatPlan's
+ * observeRanges and observeHistograms).
+ */
+export interface ActivationStatistics {
+  /** [min, max] per plan value. */
+  readonly ranges: Float32Array;
+  /** HISTOGRAM_BINS counts per plan value over its range. */
+  readonly histograms: Float64Array;
+}
 
 /**
  * Weight codes and activation grids are pure functions of (weights, bits) and (calibration, value, bits); a search
@@ -20,7 +45,7 @@ import type { Policy } from './policy.js';
  * calibration object they come from (weak keys: a fine-tuned graph's new arrays never hit an old entry).
  */
 const weightCodes = new WeakMap<Float32Array, Map<number, ReturnType<typeof quantizeWeights>>>();
-const activationGrids = new WeakMap<Calibration, Map<string, ReturnType<typeof activationGrid>>>();
+const activationGrids = new WeakMap<ActivationStatistics, Map<string, ReturnType<typeof activationGrid>>>();
 
 function memo<K extends object, V>(cache: WeakMap<K, Map<string | number, V>>, owner: K, key: string | number, make: () => V): V {
   let entries = cache.get(owner);
@@ -30,7 +55,7 @@ function memo<K extends object, V>(cache: WeakMap<K, Map<string | number, V>>, o
   return value;
 }
 
-export function intPlanSpec(graph: Graph, policy: Policy, calibration: Calibration): IntPlanSpec {
+export function intPlanSpec(graph: Graph, policy: BitWidths, calibration: ActivationStatistics): IntPlanSpec {
   const steps = specSteps(graph, policy, calibration);
   for (;;) {
     const step = steps.next();
@@ -39,7 +64,7 @@ export function intPlanSpec(graph: Graph, policy: Policy, calibration: Calibrati
 }
 
 /** intPlanSpec with a turn of the event loop after each layer: the clip searches of a whole network take 0.1-0.4 s. */
-async function intPlanSpecBetweenTurns(graph: Graph, policy: Policy, calibration: Calibration): Promise<IntPlanSpec> {
+async function intPlanSpecBetweenTurns(graph: Graph, policy: BitWidths, calibration: ActivationStatistics): Promise<IntPlanSpec> {
   const steps = specSteps(graph, policy, calibration);
   for (;;) {
     const step = steps.next();
@@ -49,7 +74,7 @@ async function intPlanSpecBetweenTurns(graph: Graph, policy: Policy, calibration
 }
 
 /** The spec of intPlanSpec, pausing (yield) after each layer's weight codes and grids, the costly steps. */
-function* specSteps(graph: Graph, policy: Policy, calibration: Calibration): Generator<void, IntPlanSpec> {
+function* specSteps(graph: Graph, policy: BitWidths, calibration: ActivationStatistics): Generator<void, IntPlanSpec> {
   const { spec } = lowerGraph(graph);
   const bits = new Map(policy.layers.map((layer) => [layer.name, layer]));
   const layers = new Map(graph.nodes.filter((n): n is QuantizableNode => n.op === 'conv' || n.op === 'gemm').map((n) => [n.name, n]));
@@ -112,13 +137,13 @@ function* specSteps(graph: Graph, policy: Policy, calibration: Calibration): Gen
 
 /** A network compiled for arq's integer engine under one policy. */
 export class IntPlan extends NativePlan<NativeIntPlan> {
-  static build(graph: Graph, policy: Policy, calibration: Calibration, options: PlanOptions = {}): IntPlan {
+  static build(graph: Graph, policy: BitWidths, calibration: ActivationStatistics, options: PlanOptions = {}): IntPlan {
     const Native = addon().IntPlan;
     return new IntPlan(new Native({ ...intPlanSpec(graph, policy, calibration), maxMemory: planMaxMemory(options) }));
   }
 
   /** The plan of `build`, computed with a turn of the event loop after each layer (for callers that serve requests). */
-  static async create(graph: Graph, policy: Policy, calibration: Calibration, options: PlanOptions = {}): Promise<IntPlan> {
+  static async create(graph: Graph, policy: BitWidths, calibration: ActivationStatistics, options: PlanOptions = {}): Promise<IntPlan> {
     const Native = addon().IntPlan;
     return new IntPlan(new Native({ ...(await intPlanSpecBetweenTurns(graph, policy, calibration)), maxMemory: planMaxMemory(options) }));
   }

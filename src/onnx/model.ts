@@ -2,9 +2,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { Graph } from './graph/ir.js';
-import { decodeModel, importModel, modelOpset } from './onnx/import.js';
-import { ArqError } from './util/errors.js';
+import type { Graph } from '../graph/ir.js';
+import { decodeModel, importModel, modelOpset } from './import.js';
+import { ArqError } from '../util/errors.js';
 
 export interface LoadedModel {
   readonly path: string;
@@ -34,5 +34,5 @@ export async function loadModel(path: string): Promise<LoadedModel> {
 
 /** The noise-trained MNIST model the package ships (models/, beside dist/ and src/): `arq search`'s default. */
 export function bundledModelPath(): string {
-  return fileURLToPath(new URL('../models/mnist-cnn-s025.onnx', import.meta.url));
+  return fileURLToPath(new URL('../../models/mnist-cnn-s025.onnx', import.meta.url));
 }

@@ -1,10 +1,45 @@
 /**
  * The records an ARQ search writes (search.md, cli.md): one EpisodeRecord per episode (episodes.jsonl), one
- * FinalEntry per certified winner, and the SearchReport that report.json holds and report.html draws.
+ * FinalEntry per certified winner, the layer sensitivity table (sensitivity.json), and the SearchReport that
+ * report.json holds and report.html draws. They sit here, below search/, because the report renders them and the
+ * search (which writes the report) imports the report.
  * Field names in snake_case are part of the file formats scripts read.
  */
-import type { LayerBits } from '../quant/policy.js';
-import type { SensitivityTable } from './sensitivity.js';
+import type { LayerBits } from '../engine/int-plan.js';
+
+export const SENSITIVITY_FORMAT = 'arq-sensitivity/1';
+
+/** One layer's measurements, aligned with SensitivityTable.bits. */
+export interface LayerSensitivity {
+  name: string;
+  macs: number;
+  /** Mean KL(float || changed) with the layer's weights at each width. */
+  weights: number[];
+  /** The same with the layer's input activation at each width. */
+  activations: number[];
+  /** Fraction of noisy inputs whose arg-max differs from the float model's, weights at each width. */
+  weights_disagreement: number[];
+  activations_disagreement: number[];
+}
+
+/** What `arq sensitivity --json` prints and report.json's `sensitivity` holds. */
+export interface SensitivityTable {
+  format: typeof SENSITIVITY_FORMAT;
+  sigma: number;
+  seed: number;
+  /** Validation images, and noisy copies of them in all. */
+  images: number;
+  samples: number;
+  /** Widths measured, ascending. */
+  bits: number[];
+  /** The policy each measurement changes one layer of. */
+  base: LayerBits[];
+  /** The base policy's own KL and disagreement (every row's value at the base's width). */
+  base_kl: number;
+  base_disagreement: number;
+  layers: LayerSensitivity[];
+  seconds: number;
+}
 
 /** The searches arq runs under one budget: the ARQ agent, the same agent with HAQ's reward, random policies. */
 export const SEARCH_NAMES = ['arq', 'haq', 'random'] as const;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { activationGrid, quantizeWeights } from '../../src/quant/grid.js';
+import { activationGrid, quantizeWeights } from '../../src/engine/grid.js';
 import { roundHalfEven } from '../support/requant.js';
 
 // quantization.md's weight clip fractions: 1.00, 0.99, ..., 0.30.
