@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadDataset, writeNpySync } from '../../src/data/index.js';
-import { loadModel } from '../../src/model.js';
+import { loadModel } from '../../src/onnx/model.js';
 import { decodeModel } from '../../src/onnx/import.js';
 import { train } from '../../src/train/train.js';
 import { Random } from '../../src/util/random.js';

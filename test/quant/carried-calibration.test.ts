@@ -2,9 +2,10 @@
 // written, a file without one gives none, and every kind of damage is refused naming the file.
 import { deflateSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
-import { lowerGraph } from '../../src/engine/float-plan.js';
+import { lowerGraph } from '../../src/graph/lower.js';
 import { onnx } from '../../src/onnx/proto.js';
-import { HISTOGRAM_BINS, type Calibration } from '../../src/quant/calibrate.js';
+import { HISTOGRAM_BINS } from '../../src/engine/int-plan.js';
+import type { Calibration } from '../../src/quant/calibrate.js';
 import { CALIBRATION_KEY, carriedCalibration, encodeCalibration } from '../../src/quant/carried-calibration.js';
 import { loadFixture } from '../support/fixtures.js';
 import { rng } from '../support/native.js';

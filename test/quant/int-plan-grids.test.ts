@@ -6,14 +6,14 @@
 // over the dataset: at sigma 0, a calibration of every other image equals one of the dataset of those images.
 import { describe, expect, test } from 'vitest';
 import { makeDataset, subset, type Dataset } from '../../src/data/index.js';
-import { lowerGraph } from '../../src/engine/float-plan.js';
-import { HISTOGRAM_BINS, calibrate } from '../../src/quant/calibrate.js';
-import { intPlanSpec } from '../../src/quant/int-plan.js';
+import { lowerGraph } from '../../src/graph/lower.js';
+import { calibrate } from '../../src/quant/calibrate.js';
+import { HISTOGRAM_BINS, intPlanSpec } from '../../src/engine/int-plan.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
 import { referenceActivationGrid } from '../reference/clip-search.js';
 import { loadFixture } from '../support/fixtures.js';
 import { rng } from '../support/native.js';
-import { modelFromBytes } from '../../src/model.js';
+import { modelFromBytes } from '../../src/onnx/model.js';
 import { GraphBuilder } from '../../src/train/architectures.js';
 import { exportTrainGraph } from '../../src/train/export.js';
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { modelFromBytes } from '../../src/model.js';
+import { modelFromBytes } from '../../src/onnx/model.js';
 import { policyCost } from '../../src/quant/cost.js';
 import { loadPolicy, parseBits, resolvePolicy, savePolicy, uniformPolicy, validatePolicy } from '../../src/quant/policy.js';
 import { GraphBuilder } from '../../src/train/architectures.js';
