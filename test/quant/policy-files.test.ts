@@ -68,6 +68,8 @@ describe('policy files and shorthands', () => {
     writeFileSync(path.join(dir, 'bad.json'), '{');
     await expect(loadPolicy(path.join(dir, 'bad.json'), model.graph, sha)).rejects.toThrow(/bad\.json: not valid JSON \(/);
     await expect(loadPolicy(path.join(dir, 'none.json'), model.graph, sha)).rejects.toThrow(`cannot read policy ${path.join(dir, 'none.json')}: ENOENT`);
+    writeFileSync(path.join(dir, 'foreign.json'), JSON.stringify({ ...policy, format: 'haq' }));
+    await expect(loadPolicy(path.join(dir, 'foreign.json'), model.graph, sha)).rejects.toThrow(`${path.join(dir, 'foreign.json')}: format must be "arq-policy/1"`);
     writeFileSync(path.join(dir, 'empty.json'), '');
     await expect(loadPolicy(path.join(dir, 'empty.json'), model.graph, sha)).rejects.toThrow(/empty\.json: not valid JSON/);
   });
