@@ -157,6 +157,15 @@ describe('the weight clip search equals brute force', () => {
     expect(Array.from(ours.scales.subarray(1, 2))).toEqual([1]);
   });
 
+  test('of equal minima the first (the wider clip) wins', () => {
+    // At 2 bits the channel [1, 0.75] has error (1 - s)^2 + (0.75 - s)^2, symmetric around s = 0.875: the float32
+    // scales of the fractions 0.88 and 0.87 lie exactly symmetric, so both errors are the same double, the least.
+    const weight = Float32Array.from([1, 0.75]);
+    const { scales } = quantizeWeights(weight, 1, 2);
+    expect(Array.from(scales)).toEqual([f(0.88)]);
+    expect(referenceWeightCodes(weight, 1, 2).scales).toEqual(scales);
+  });
+
   test('at 2 bits the codes are ternary', () => {
     const weight = Float32Array.from([0.1, -0.1, 0.02, 0.12, -0.12, 0.09, 0.11, -0.08]);
     const { codes, scales } = quantizeWeights(weight, 1, 2);

@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, test } from 'vitest';
 import { addon, setIsaCap, supportedIsas, type IntPlanOp, type IntPlanSpec, type NativeGrid } from '../../src/native.js';
 import { rng } from '../support/native.js';
+import { fmaF32, roundHalfEven } from '../support/requant.js';
 import { runReference } from './int-semantics.js';
 
 const f = Math.fround;
@@ -87,6 +88,31 @@ describe('conv requantization', () => {
     const scaled = await runEverywhere(convSpec(out, { weight: Int8Array.from([127]), wbits: 8, bias: Float32Array.from([-3]) }), x, 1);
     // y = 63.5 x - 1.5 + 10: 72, 199, 326, -55, ..., 8.5.
     expect(codesOf(scaled, out)).toEqual([72, 199, 255, 0, 0, 255, 0, 8]);
+  });
+
+  test('m = s_a * s_w / s_out is rounded to float32 once: a witness where rounding s_a * s_w first changes a code', async () => {
+    // Rounding twice moves m by at most one ulp, so the witness is searched for: scales where the two multipliers
+    // differ and an accumulator 127 k whose y = acc * m straddles a half between them.
+    const next = rng(22);
+    const codeOf = (acc: number, m: number) => roundHalfEven(fmaF32(acc, m, 0));
+    let witness: { sa: number; sw: number; sout: number; k: number } | undefined;
+    while (!witness) {
+      const sa = f(0.5 + next() / 2);
+      const sw = f(0.5 + next() / 2);
+      const sout = f((sa * sw * 16129) / (100 + 150 * next()));
+      const once = f((sa * sw) / sout);
+      const twice = f(f(sa * sw) / sout);
+      if (once === twice) continue;
+      for (let k = 1; k <= 127 && !witness; k++) if (codeOf(127 * k, once) !== codeOf(127 * k, twice)) witness = { sa, sw, sout, k };
+    }
+    const { sa, sw, sout, k } = witness;
+    const out = { scale: sout, zero: 0 };
+    // Inputs k s_a read on {s_a, 128}: codes k + 128, accumulators 127 k.
+    const ks = [k, 1, 2, 50, 100, 126, 127, k];
+    const spec = probed([1, 1, 8], [null, out], [copyConv(1, 0, 1, grid(sa, 128), { weight: Int8Array.from([127]), wbits: 8, weightScales: Float32Array.from([sw]) })], 1, 8, out);
+    const codes = codesOf(await runEverywhere(spec, Float32Array.from(ks, (v) => f(v * sa)), 1), out);
+    expect(codes).toEqual(ks.map((v) => codeOf(127 * v, f((sa * sw) / sout))));
+    expect(codes[0]).not.toBe(codeOf(127 * k, f(f(sa * sw) / sout)));
   });
 
   test('a fused ReLU clamps at z_out, a fused Clip at z_out + round(bound / s_out), ties to even', async () => {
