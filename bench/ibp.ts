@@ -31,7 +31,7 @@ const { values } = parseArgs({
 
 const batch = Number(values.batch);
 const threads = Number(values.threads);
-const [num, den = '1'] = values.eps!.split('/');
+const [num, den = '1'] = values.eps.split('/');
 const eps = Number(num) / Number(den);
 if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(threads) || threads < 1 || !(eps >= 0 && eps <= 1)) {
   throw new Error('--batch and --threads: positive integers; --eps: a number or fraction in [0, 1]');
@@ -39,7 +39,7 @@ if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(threads) || threa
 const cpu = cpuInfo();
 console.log(`CPU ${cpu.detected}, ${threads} thread(s), batch ${batch}, eps ${values.eps}; images/second (median of ${values.repeats} rounds)`);
 console.log(['model', 'policy', 'int forward', 'IBP pass', 'IBP / forward (time)', 'verified by IBP'].join('\t'));
-for (const path of values.model!.split(',')) {
+for (const path of values.model.split(',')) {
   const model = await loadModel(path);
   const shape = model.graph.input.shape;
   const size = shape[0] * shape[1] * shape[2];
@@ -47,7 +47,7 @@ for (const path of values.model!.split(',')) {
   const calibration = await calibrate(model.graph, makeDataset({ name: 'bench', shape: [shape[0], shape[1], shape[2]], images, labels: new Int32Array(batch) }), { sigma: 0.25, count: batch });
   const lo = Float32Array.from(images, (x) => Math.max(0, x - eps));
   const hi = Float32Array.from(images, (x) => Math.min(1, x + eps));
-  for (const bits of values.bits!.split(',')) {
+  for (const bits of values.bits.split(',')) {
     const [wbits, abits] = bits.split('x').map(Number);
     const plan = new (addon().IntPlan)(intPlanSpec(model.graph, uniformPolicy(model.graph, model.sha256, wbits, abits), calibration));
     const logits = await plan.run(images, batch, threads);

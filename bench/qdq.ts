@@ -23,7 +23,7 @@ const { values } = parseArgs({
   },
 });
 
-const model = await loadModel(values.model!);
+const model = await loadModel(values.model);
 const samples = Number(values.samples);
 const batch = Number(values.batch);
 const threads = Number(values.threads);

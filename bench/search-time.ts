@@ -13,7 +13,7 @@ import { bundledModelPath } from '../src/onnx/model.js';
 import { FINAL_KEYS, SEARCH_NAMES } from '../src/report/types.js';
 
 const { values } = parseArgs({ options: { out: { type: 'string', default: 'runs/search-time' }, options: { type: 'string', default: '{}' } } });
-const options: SearchOptions = { model: bundledModelPath(), out: values.out!, overwrite: true, ...(JSON.parse(values.options!) as Partial<SearchOptions>) };
+const options: SearchOptions = { model: bundledModelPath(), out: values.out, overwrite: true, ...(JSON.parse(values.options) as Partial<SearchOptions>) };
 
 const cpuSeconds = () => {
   const usage = process.cpuUsage();

@@ -60,7 +60,7 @@ const { values } = parseArgs({
 });
 
 const list = (text: string) => text.split(',').map(Number);
-const sections = new Set(values.sections!.split(','));
+const sections = new Set(values.sections.split(','));
 const seconds = Number(values.seconds);
 const maxRequests = Number(values['max-requests']);
 const batch = Number(values.batch);
@@ -125,9 +125,9 @@ async function spawnTarget(label: string, args: string[]): Promise<Target> {
   return { label, url, pid: child.pid!, stop: async () => { child.kill('SIGTERM'); await exited; } };
 }
 
-const serveArgs = (deadline: string, maxN: number) => ['bin/arq.js', 'serve', '--model', values.model!, '--sigma', String(sigma), '--port', '0',
+const serveArgs = (deadline: string, maxN: number) => ['bin/arq.js', 'serve', '--model', values.model, '--sigma', String(sigma), '--port', '0',
   '--batch', String(batch), '--threads', String(threads), '--deadline', deadline, '--max-n', String(maxN), '--max-queue', '1024'];
-const wrapperArgs = ['--import', 'tsx', 'bench/support/plain-wrapper.ts', '--model', values.model!, '--sigma', String(sigma), '--batch', String(batch), '--threads', String(threads)];
+const wrapperArgs = ['--import', 'tsx', 'bench/support/plain-wrapper.ts', '--model', values.model, '--sigma', String(sigma), '--batch', String(batch), '--threads', String(threads)];
 
 /** Waits until the target has no request in progress (requests the load generator abandoned at the cell's end). */
 async function idle(target: Target): Promise<void> {
@@ -193,7 +193,7 @@ const mean = (a: { rate: number; cpuPerSample: number }, b: { rate: number; cpuP
 
 const offline = new Offline(batch);
 await offline.measure(0.5);
-const serve = await spawnTarget('arq serve', serveArgs(values.deadline!, Math.max(...list(values.n!), Number(values['overload-n']))));
+const serve = await spawnTarget('arq serve', serveArgs(values.deadline, Math.max(...list(values.n), Number(values['overload-n']))));
 const targets: Target[] = [serve];
 console.log(`model ${values.model}, sigma ${sigma}, batch ${batch}, threads ${threads} on ${cpuInfo().threads} hardware threads; cells of ${seconds} s or ${maxRequests} requests; deadline ${values.deadline} s`);
 try {
@@ -202,8 +202,8 @@ try {
   if (sections.has('matrix')) {
     const rows = [];
     let before = await offline.measure();
-    for (const n of list(values.n!)) {
-      for (const connections of list(values.concurrency!)) {
+    for (const n of list(values.n)) {
+      for (const connections of list(values.concurrency)) {
         const cell = await load(serve, n, connections, { seconds: cellSeconds(n, connections, before.rate) });
         const after = await offline.measure();
         rows.push({ cell, offline: mean(before, after) });
@@ -243,7 +243,7 @@ try {
 
   if (sections.has('overload') || sections.has('memory')) {
     const deadline = Number(values['overload-deadline']);
-    const server = await spawnTarget('arq serve (overload)', serveArgs(values['overload-deadline']!, Number(values['overload-n'])));
+    const server = await spawnTarget('arq serve (overload)', serveArgs(values['overload-deadline'], Number(values['overload-n'])));
     targets.push(server);
     const overload = async (n: number, runSeconds: number, onTick?: () => Promise<void>) => {
       await load(server, n, 8, { seconds: 2 });

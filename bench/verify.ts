@@ -30,17 +30,17 @@ const { values } = parseArgs({
 const images = Number(values.images);
 const timeout = Number(values.timeout);
 const threads = values.threads ? Number(values.threads) : cpuInfo().threads;
-const dataset = await loadDataset(values.data!, 'test');
+const dataset = await loadDataset(values.data, 'test');
 const skip = Math.floor(dataset.count / images);
-const eps = values.eps!.split(',');
+const eps = values.eps.split(',');
 console.log(`${images} images of ${dataset.name} (every ${skip}th), timeout ${timeout} s per image and radius, ${threads} threads, ISA ${cpuInfo().active}`);
 
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 console.log(['model', 'policy', 'eps', 'clean', 'verified', 'falsified', 'timeout', 'IBP', 'attack', 'B&B', 'clean/nested', 's/image', 'splits/image'].join('\t'));
-for (const modelPath of values.models!.split(',')) {
+for (const modelPath of values.models.split(',')) {
   const model = await loadModel(modelPath);
-  for (const bits of values.bits!.split(',')) {
-    const quantization = await prepareQuantization(model, { bits, data: values.data!, sigma: 0.25, calibrationCount: 256, seed: 0 });
+  for (const bits of values.bits.split(',')) {
+    const quantization = await prepareQuantization(model, { bits, data: values.data, sigma: 0.25, calibrationCount: 256, seed: 0 });
     const run = await verify({ model, quantization, dataset, eps, timeout, threads, skip, max: images, seed: 0 });
     const summary = summarizeVerification(run.images.map(rowOf), run.settings.eps, {});
     for (const e of run.settings.eps) {

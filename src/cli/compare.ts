@@ -27,7 +27,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('noisy', { type: 'number', default: 10, describe: 'noisy copies per image (0: clean images only)' })
       .option('seed', { type: 'number', default: 0, describe: 'noise seed (copies drawn as certify draws them)' })
       .option('batch', { type: 'number', default: 500, describe: 'inputs per engine call' })
-      .option('list', { type: 'number', default: 20, describe: 'disagreeing inputs to print (--json lists all)' }) as unknown as Argv<CompareArgs>,
+      .option('list', { type: 'number', default: 20, describe: 'disagreeing inputs to print (--json lists all)' }),
   handler: async (args: ArgumentsCamelCase<CompareArgs>) => {
     const { loadModel } = await import('../onnx/model.js');
     const { withSemantics } = await import('./options.js');

@@ -36,7 +36,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('steps', { type: 'number', default: 20, describe: 'attack: gradient steps per restart' })
       .option('out', { type: 'string', describe: 'FILE.tsv; FILE.summary.json and FILE.settings.json go beside it' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue an interrupted run (needs --out), keeping its finished lines' })
-      .option('overwrite', { type: 'boolean', default: false, describe: 'replace an existing FILE.tsv' }) as unknown as Argv<VerifyArgs>,
+      .option('overwrite', { type: 'boolean', default: false, describe: 'replace an existing FILE.tsv' }),
   handler: async (args: ArgumentsCamelCase<VerifyArgs>) => {
     const { bundledModelPath, loadModel } = await import('../onnx/model.js');
     const { loadDataset } = await import('../data/index.js');

@@ -69,7 +69,7 @@ export function givenGridsSpec(graph: Graph, given: QdqGrids, options: GivenGrid
         const { weight: _float, ...structure } = op;
         void _float;
         const bias = options.bias === 'ort' && structure.bias ? ortBias(structure.bias, layer.inputGrid.scale, layer.scales) : structure.bias;
-        ops.push({ ...structure, bias, weight: layer.codes, wbits: layer.wbits, weightScales: layer.scales, inputGrid: { ...layer.inputGrid } } as IntPlanOp);
+        ops.push({ ...structure, bias, weight: layer.codes, wbits: layer.wbits, weightScales: layer.scales, inputGrid: { ...layer.inputGrid } });
         break;
       }
       case 'add':

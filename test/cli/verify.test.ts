@@ -33,7 +33,7 @@ describe('arq verify', () => {
     const summary = JSON.parse(first.stdout);
     expect(summary).toMatchObject({ images: 3, settings: { eps: ['1/255', '0.1'], timeout: 1, policy: 'w4a4', network: 'integer plan', max: 3 } });
     expect(Object.keys(summary.results)).toEqual(['1/255', '0.1']);
-    for (const r of Object.values(summary.results) as { verified: number; falsified: number; timeouts: number }[]) {
+    for (const r of Object.values<{ verified: number; falsified: number; timeouts: number }>(summary.results)) {
       expect(r.verified + r.falsified + r.timeouts).toBeCloseTo(1, 12);
     }
     expect(typeof summary.clean_accuracy).toBe('number');

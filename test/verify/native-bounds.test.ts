@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { addon, type IntPlanSpec, type NativeIntPlan } from '../../src/native.js';
 import { runValues } from '../reference/int-semantics.js';
 import { rng } from '../support/native.js';
-import { convNet, denseNet, type Bits } from '../support/verify-nets.js';
+import { convNet, denseNet } from '../support/verify-nets.js';
 
 const f = Math.fround;
 const build = (spec: IntPlanSpec): NativeIntPlan => new (addon().IntPlan)(spec);
