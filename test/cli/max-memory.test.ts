@@ -1,23 +1,11 @@
 // --max-memory (src/cli/options.ts): its parsing, and the limit reaching the native plans of a command.
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { parseMemorySize } from '../../src/cli/options.js';
 import { fixturePath } from '../support/fixtures.js';
+import { arq as arqRun } from './run.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-async function arq(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(path.join(root, 'bin/arq.js'), args, { cwd: root });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const arq = (...args: string[]) => arqRun(args);
 
 describe('--max-memory', () => {
   test('sizes are MiB by default or carry a unit', () => {

@@ -2,6 +2,8 @@
 // launcher without its executable bit fails), running the compiled dist/ (npm test compiles it first).
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { writeNpySync } from '../../src/data/index.js';
+import { Random } from '../../src/util/random.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -44,4 +46,14 @@ export function nullDevice(dir: string): string {
   const node = path.join(dir, 'null-device');
   if (!existsSync(node)) execFileSync('mknod', ['-m', '666', node, 'c', '1', '3']);
   return node;
+}
+
+/** 32 random 28x28 grey images with labels 0..9 written as x.npy and y.npy in `dir`, as the data spec npy:X,Y. */
+export function randomMnistNpy(dir: string, seed: number): string {
+  const random = Random.fromSeed(seed);
+  const x = path.join(dir, 'x.npy');
+  const y = path.join(dir, 'y.npy');
+  writeNpySync(x, Float32Array.from({ length: 32 * 28 * 28 }, () => random.uniform()), [32, 1, 28, 28]);
+  writeNpySync(y, Int32Array.from({ length: 32 }, () => random.integer(10)), [32]);
+  return `npy:${x},${y}`;
 }

@@ -1,41 +1,19 @@
 // `arq train --init` and `arq train --qat --init` on a PyTorch-exported model with F.pad and a channel repeat, run as
 // a user runs them (bin/arq.js over the compiled dist/), and `arq predict --engine int` on the QAT output.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, test } from 'vitest';
-import { writeNpySync } from '../../src/data/index.js';
 import { decodeModel } from '../../src/onnx/import.js';
-import { Random } from '../../src/util/random.js';
 import { fixturePath } from '../support/fixtures.js';
+import { arq as arqRun, randomMnistNpy } from './run.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const run = promisify(execFile);
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-train-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function arq(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(path.join(root, 'bin/arq.js'), args, { cwd: root });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const arq = (...args: string[]) => arqRun(args);
 
-/** 32 random 28x28 grey images with labels 0..9, as npy:X,Y. */
-function randomMnist(): string {
-  const random = Random.fromSeed(4);
-  const x = path.join(dir, 'x.npy');
-  const y = path.join(dir, 'y.npy');
-  writeNpySync(x, Float32Array.from({ length: 32 * 28 * 28 }, () => random.uniform()), [32, 1, 28, 28]);
-  writeNpySync(y, Int32Array.from({ length: 32 }, () => random.integer(10)), [32]);
-  return `npy:${x},${y}`;
-}
+const randomMnist = () => randomMnistNpy(dir, 4);
 
 const operators = (file: string) => decodeModel(readFileSync(file), file).graph!.node!.map((n) => n.opType ?? '').sort();
 
