@@ -339,16 +339,25 @@ bool IntervalPropagator::packed_sums(size_t index, Bounds& b, std::vector<int64_
       b.pixels_hi[p * in.c + c] = static_cast<uint8_t>(qh[c * hw + p]);
     }
   }
-  b.rows.assign(static_cast<size_t>(rows) * kc, 0);
+  b.rows.resize(static_cast<size_t>(rows) * kc);
   const size_t cin = static_cast<size_t>(in.c);
+  const size_t span = static_cast<size_t>(kw) * cin;  // one kernel row of taps: contiguous in NHWC and in a row
   for (int64_t oy = 0; oy < out.h; ++oy) {
     for (int64_t ox = 0; ox < out.w; ++ox) {
       uint8_t* row = b.rows.data() + (oy * out.w + ox) * kc;
+      std::fill(row + 2 * k, row + kc, uint8_t{0});  // the tail up to the kernels' k-block
+      const int64_t ix0 = conv ? ox * s.stride_w - s.pads[1] : 0;
       for (int64_t ky = 0; ky < kh; ++ky) {
+        const int64_t iy = conv ? oy * s.stride_h + ky - s.pads[0] : 0;
+        if (iy >= 0 && iy < in.h && ix0 >= 0 && ix0 + kw <= in.w) {
+          const size_t at = static_cast<size_t>(ky) * span, from = static_cast<size_t>(iy * in.w + ix0) * cin;
+          std::copy_n(b.pixels_lo.data() + from, span, row + at);
+          std::copy_n(b.pixels_hi.data() + from, span, row + k + at);
+          continue;
+        }
         for (int64_t kx = 0; kx < kw; ++kx) {
           const size_t at = static_cast<size_t>(ky * kw + kx) * cin;
-          const int64_t iy = conv ? oy * s.stride_h + ky - s.pads[0] : 0;
-          const int64_t ix = conv ? ox * s.stride_w + kx - s.pads[1] : 0;
+          const int64_t ix = ix0 + kx;
           if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
             std::fill(row + at, row + at + cin, zero);  // padding reads z at both ends
             std::fill(row + k + at, row + k + at + cin, zero);
@@ -455,36 +464,49 @@ void IntervalPropagator::propagate(const float* lo, const float* hi, Bounds& b) 
         // constant zero code (count_include_pad) or nothing.
         const int32_t zero = net_.grids[s.inputs[0]]->zero;
         const bool max_pool = s.kind == OpKind::kMaxPool;
+        // The taps of a window inside the image: ky in [ky0, ky1), kx in [kx0, kx1); the others read padding.
+        const auto inside = [](int64_t start, int64_t kernel, int64_t size, int64_t* k0, int64_t* k1) {
+          *k0 = std::max<int64_t>(0, -start);
+          *k1 = std::max(*k0, std::min(kernel, size - start));
+        };
         for (int64_t c = 0; c < out.c; ++c) {
+          const int32_t* lo_plane = x.code_lo.data() + c * in.h * in.w;
+          const int32_t* hi_plane = x.code_hi.data() + c * in.h * in.w;
           for (int64_t oy = 0; oy < out.h; ++oy) {
+            const int64_t y0 = oy * s.stride_h - s.pads[0];
+            int64_t ky0, ky1;
+            inside(y0, s.kernel_h, in.h, &ky0, &ky1);
             for (int64_t ox = 0; ox < out.w; ++ox) {
+              const int64_t x0 = ox * s.stride_w - s.pads[1];
+              int64_t kx0, kx1;
+              inside(x0, s.kernel_w, in.w, &kx0, &kx1);
               int32_t best_lo = -1, best_hi = -1, sum_lo = 0, sum_hi = 0;
-              int64_t count = 0;
-              for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-                for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-                  const int64_t iy = oy * s.stride_h + ky - s.pads[0];
-                  const int64_t ix = ox * s.stride_w + kx - s.pads[1];
-                  if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
-                    if (s.count_include_pad) sum_lo += zero, sum_hi += zero, ++count;
-                    continue;
+              for (int64_t ky = ky0; ky < ky1; ++ky) {
+                const int64_t i0 = (y0 + ky) * in.w + x0;
+                for (int64_t kx = kx0; kx < kx1; ++kx) {
+                  if (max_pool) {
+                    best_lo = std::max(best_lo, lo_plane[i0 + kx]);
+                    best_hi = std::max(best_hi, hi_plane[i0 + kx]);
+                  } else {
+                    sum_lo += lo_plane[i0 + kx];
+                    sum_hi += hi_plane[i0 + kx];
                   }
-                  const int64_t i = at(in, c, iy, ix);
-                  best_lo = std::max(best_lo, x.code_lo[i]);
-                  best_hi = std::max(best_hi, x.code_hi[i]);
-                  sum_lo += x.code_lo[i];
-                  sum_hi += x.code_hi[i];
-                  ++count;
                 }
               }
               const int64_t o = at(out, c, oy, ox);
               if (max_pool) {
                 y.code_lo[o] = best_lo;
                 y.code_hi[o] = best_hi;
-              } else {
-                const float inv = engine::inverse_count(count);
-                y.code_lo[o] = engine::average_code(sum_lo, inv);
-                y.code_hi[o] = engine::average_code(sum_hi, inv);
+                continue;
               }
+              const int64_t valid = (ky1 - ky0) * (kx1 - kx0), taps = s.kernel_h * s.kernel_w;
+              if (s.count_include_pad) {
+                sum_lo += static_cast<int32_t>(taps - valid) * zero;
+                sum_hi += static_cast<int32_t>(taps - valid) * zero;
+              }
+              const float inv = engine::inverse_count(s.count_include_pad ? taps : valid);
+              y.code_lo[o] = engine::average_code(sum_lo, inv);
+              y.code_hi[o] = engine::average_code(sum_hi, inv);
             }
           }
         }
