@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 
 #include "common/cpu.h"
@@ -151,6 +152,8 @@ FloatInterval elementwise_interval(ElementwiseKind kind, float k, bool constant_
 
 IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net) {
   output_op_ = net.layout.producer[net.output];
+  add_tables_.resize(net.ops.size());
+  add_once_ = std::make_unique<std::once_flag[]>(net.ops.size());
   for (size_t i = 0; i < net.ops.size(); ++i) {
     const IntOp& op = net.ops[i];
     const bool layer = op.spec.kind == OpKind::kConv || op.spec.kind == OpKind::kGemm;
@@ -440,12 +443,22 @@ void IntervalPropagator::propagate(const float* lo, const float* hi, Bounds& b) 
         // add_codes is fma(lhs[q1] + rhs[q2], inv_scale, zero), a clamp and nearbyint: lhs and rhs are
         // s * float(q - z) with s > 0 (nondecreasing tables), float addition and the fma (inv_scale >= 0) are
         // nondecreasing, so the result is nondecreasing in each code. The engine's uint8 view of its operands is kept.
+        // The ends are looked up in the op's table of add_codes over every pair of uint8 codes.
         const ValueBounds& x2 = b.values[s.inputs[1]];
+        std::call_once(add_once_[index], [&] {  // built by the first propagation that needs it, off the event loop
+          std::vector<uint8_t>& t = add_tables_[index];
+          t.resize(256 * 256);
+          for (int q1 = 0; q1 < 256; ++q1)
+            for (int q2 = 0; q2 < 256; ++q2)
+              t[q1 * 256 + q2] = engine::add_codes(static_cast<uint8_t>(q1), static_cast<uint8_t>(q2), op.add);
+        });
+        const uint8_t* table = add_tables_[index].data();
+        const auto pair = [](int32_t q1, int32_t q2) {
+          return static_cast<uint8_t>(q1) * 256 + static_cast<uint8_t>(q2);
+        };
         for (int64_t i = 0; i < out.size(); ++i) {
-          y.code_lo[i] =
-              engine::add_codes(static_cast<uint8_t>(x.code_lo[i]), static_cast<uint8_t>(x2.code_lo[i]), op.add);
-          y.code_hi[i] =
-              engine::add_codes(static_cast<uint8_t>(x.code_hi[i]), static_cast<uint8_t>(x2.code_hi[i]), op.add);
+          y.code_lo[i] = table[pair(x.code_lo[i], x2.code_lo[i])];
+          y.code_hi[i] = table[pair(x.code_hi[i], x2.code_hi[i])];
         }
         break;
       }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "engine/int_network.h"
@@ -71,6 +72,10 @@ class IntervalPropagator {
 
   const engine::IntNetwork& net_;
   std::vector<bool> narrow_;  // per op: a Conv/Gemm whose sums fit int32 for any codes (sum |w| * levels <= 2^31 - 1)
+  // Per op: an Add's code for each pair of operand codes (q1 * 256 + q2), by the engine's add_codes, built once by the
+  // first propagation that reaches the op (add_once_), so that building a propagator stays cheap.
+  mutable std::vector<std::vector<uint8_t>> add_tables_;
+  mutable std::unique_ptr<std::once_flag[]> add_once_;
   // A Conv (one group) or Gemm whose sums fit int32 for any codes, run on the engine's quantized GEMM kernels over
   // rows [lo | hi] of 2K codes: `low` packs [W+ | W-] (the lower sum), `high` packs [W- | W+] (the upper sum).
   // codes_out: the kernels' epilogue gives the output codes; otherwise (the output layer, sums within 2^24) they give
