@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 
 #include "common/cpu.h"
@@ -150,6 +151,9 @@ FloatInterval elementwise_interval(ElementwiseKind kind, float k, bool constant_
 }
 
 IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net) {
+  output_op_ = net.layout.producer[net.output];
+  add_tables_.resize(net.ops.size());
+  add_once_ = std::make_unique<std::once_flag[]>(net.ops.size());
   for (size_t i = 0; i < net.ops.size(); ++i) {
     const IntOp& op = net.ops[i];
     const bool layer = op.spec.kind == OpKind::kConv || op.spec.kind == OpKind::kGemm;
@@ -167,8 +171,14 @@ IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net
         if (largest > INT32_MAX) narrow_.back() = false;
         if (largest > (int64_t{1} << 24)) exact_in_float = false;
       }
-      if (exact_in_float && (op.spec.kind == OpKind::kGemm || op.spec.group == 1)) {
+      // The kernels sum in int32, wrapping: exact wherever the true sum fits int32 (narrow). Codes come out of the
+      // kernels' own epilogue; a float output (the logits) is bounded from the sums, which float(acc) gives exactly
+      // below 2^24.
+      const bool one_group = op.spec.kind == OpKind::kGemm || op.spec.group == 1;
+      const bool codes_out = !op.float_out && static_cast<int>(i) != output_op_;
+      if (one_group && narrow_.back() && (codes_out || exact_in_float)) {
         auto packed = std::make_unique<Packed>();
+        packed->codes_out = codes_out;
         const size_t n = static_cast<size_t>(op.spec.out_channels), k = static_cast<size_t>(per_channel);
         packed->config = &kernels::qgemm_config(active_isa(), n);
         // K in tap-major order, (ky, kx, ci), so that an im2col row is whole pixels copied from NHWC codes.
@@ -178,12 +188,17 @@ IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net
         for (size_t c = 0; c < n; ++c)
           for (int64_t ci = 0; ci < cin; ++ci)
             for (int64_t t = 0; t < taps; ++t) weight[c * k + t * cin + ci] = op.spec.weight[c * k + ci * taps + t];
-        std::vector<int8_t> positive(weight), negative(weight);
-        for (int8_t& w : positive) w = std::max<int8_t>(w, 0);
-        for (int8_t& w : negative) w = std::min<int8_t>(w, 0);
-        packed->weights = kernels::qgemm_pack(*packed->config, weight.data(), k, n, k, op.spec.wbits);
-        packed->positive = kernels::qgemm_pack(*packed->config, positive.data(), k, n, k, op.spec.wbits);
-        packed->negative = kernels::qgemm_pack(*packed->config, negative.data(), k, n, k, op.spec.wbits);
+        // Rows of 2K codes, [lo | hi]: the low sum reads lo through W+ and hi through W-, the high sum the converse.
+        std::vector<int8_t> low(2 * weight.size()), high(2 * weight.size());
+        for (size_t c = 0; c < n; ++c) {
+          for (size_t q = 0; q < k; ++q) {
+            const int8_t w = weight[c * k + q];
+            low[c * 2 * k + q] = high[c * 2 * k + k + q] = std::max<int8_t>(w, 0);
+            low[c * 2 * k + k + q] = high[c * 2 * k + q] = std::min<int8_t>(w, 0);
+          }
+        }
+        packed->low = kernels::qgemm_pack(*packed->config, low.data(), 2 * k, n, 2 * k, op.spec.wbits);
+        packed->high = kernels::qgemm_pack(*packed->config, high.data(), 2 * k, n, 2 * k, op.spec.wbits);
         packed->correction.resize(n);
         for (size_t c = 0; c < n; ++c) {
           int32_t sum = 0;
@@ -203,7 +218,6 @@ IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net
       throw std::invalid_argument(engine::op_label(i, op.spec) + ": the output scale's inverse is negative or NaN");
     }
   }
-  output_op_ = net.layout.producer[net.output];
   if (output_op_ >= 0) {
     const IntOp& op = net.ops[output_op_];
     fused_ = op.spec.kind == OpKind::kGemm && op.float_out && op.spec.min == -kInf && op.spec.max == kInf;
@@ -243,21 +257,23 @@ void IntervalPropagator::layer(size_t index, Bounds& b) const {
       qh[i] = layer_code(op, carrier, x.code_hi[i]);
     }
   }
-  // The codes relative to the zero point, the two ends of each term's factor.
-  std::vector<int16_t>& dl = b.scratch_lo;
-  std::vector<int16_t>& dh = b.scratch_hi;
-  dl.resize(in_size);
-  dh.resize(in_size);
-  for (int64_t i = 0; i < in_size; ++i) {
-    dl[i] = static_cast<int16_t>(ql[i] - z);  // codes and zero points lie in [0, 255]
-    dh[i] = static_cast<int16_t>(qh[i] - z);
-  }
 
   const int64_t out_hw = out.h * out.w;
   std::vector<int64_t>& acc_lo = b.acc_lo;
   std::vector<int64_t>& acc_hi = b.acc_hi;
+  // The codes relative to the zero point, the two ends of each term's factor (for the loops).
+  std::vector<int16_t>& dl = b.scratch_lo;
+  std::vector<int16_t>& dh = b.scratch_hi;
+  if (!packed_[index]) {
+    dl.resize(in_size);
+    dh.resize(in_size);
+    for (int64_t i = 0; i < in_size; ++i) {
+      dl[i] = static_cast<int16_t>(ql[i] - z);  // codes and zero points lie in [0, 255]
+      dh[i] = static_cast<int16_t>(qh[i] - z);
+    }
+  }
   if (packed_[index]) {
-    packed_sums(index, b, acc_lo, acc_hi);
+    if (packed_sums(index, b, acc_lo, acc_hi)) return;
   } else if (narrow_[index]) {
     // The same sums in int32 (they cannot overflow there), which vectorizes.
     b.acc32_lo.assign(out.size(), 0);
@@ -294,13 +310,14 @@ void IntervalPropagator::layer(size_t index, Bounds& b) const {
   }
 }
 
-// The sign-split sums by the engine's GEMM kernels: with d = hi - lo (codes, >= 0),
-//   acc_lo = W (lo - z) + W- d,   acc_hi = W (lo - z) + W+ d,
-// the same sums as sign_split_sums (a term w (lo - z) + min(w, 0) d is w (lo - z) for w > 0 and w (hi - z) for w < 0).
-// Rows are the output pixels (im2col in (ky, kx, ci) order, as the weights were packed; padding reads the code z
-// and a width of 0); every sum is below 2^24 in
-// magnitude, so the kernels' float(acc) with multiplier 1 and bias 0 is exact.
-void IntervalPropagator::packed_sums(size_t index, Bounds& b, std::vector<int64_t>& acc_lo,
+// The sign-split sums by the engine's GEMM kernels, over rows [lo | hi] of 2K codes (im2col in (ky, kx, ci) order, as
+// the weights were packed; padding reads the code z at both ends):
+//   acc_lo = W+ lo + W- hi - z sum W,   acc_hi = W- lo + W+ hi - z sum W,
+// the same sums as sign_split_sums (a term w (lo - z) for w > 0, w (hi - z) for w < 0, and the converse). The kernels
+// sum in int32 with wrap-around, exact here because every such sum fits int32 (narrow_). With codes_out the kernels'
+// epilogue (requant.h's requant_code, bit for bit, at both ends) writes the output codes; otherwise the sums, below
+// 2^24 in magnitude, come back as float(acc) with multiplier 1 and bias 0, exact.
+bool IntervalPropagator::packed_sums(size_t index, Bounds& b, std::vector<int64_t>& acc_lo,
                                      std::vector<int64_t>& acc_hi) const {
   const IntOp& op = net_.ops[index];
   const engine::IntOpSpec& s = op.spec;
@@ -309,67 +326,85 @@ void IntervalPropagator::packed_sums(size_t index, Bounds& b, std::vector<int64_
   const Shape& out = op.out;
   const bool conv = s.kind == OpKind::kConv;
   const int64_t kh = conv ? s.kernel_h : 1, kw = conv ? s.kernel_w : 1;
-  const size_t kc = p.weights.kc, n = static_cast<size_t>(out.c);
+  const size_t kc = p.low.kc, n = static_cast<size_t>(out.c);
+  const size_t k = p.low.k / 2;  // taps * channels: the hi half of a row starts there
   const int64_t rows = out.h * out.w;
   const std::vector<int32_t>& ql = b.layer_lo[index];
   const std::vector<int32_t>& qh = b.layer_hi[index];
   const uint8_t zero = static_cast<uint8_t>(s.input_grid.zero);
-  // NHWC copies of the low codes and the widths, then one im2col row per output pixel, tap by tap.
+  // NHWC copies of the low and high codes, then one im2col row per output pixel, tap by tap.
   const int64_t hw = in.h * in.w;
   b.pixels_lo.resize(in.size());
-  b.pixels_width.resize(in.size());
+  b.pixels_hi.resize(in.size());
   for (int64_t c = 0; c < in.c; ++c) {
     for (int64_t p = 0; p < hw; ++p) {
       b.pixels_lo[p * in.c + c] = static_cast<uint8_t>(ql[c * hw + p]);
-      b.pixels_width[p * in.c + c] = static_cast<uint8_t>(qh[c * hw + p] - ql[c * hw + p]);
+      b.pixels_hi[p * in.c + c] = static_cast<uint8_t>(qh[c * hw + p]);
     }
   }
-  b.rows_lo.assign(static_cast<size_t>(rows) * kc, 0);
-  b.rows_width.assign(static_cast<size_t>(rows) * kc, 0);
+  b.rows.resize(static_cast<size_t>(rows) * kc);
   const size_t cin = static_cast<size_t>(in.c);
+  const size_t span = static_cast<size_t>(kw) * cin;  // one kernel row of taps: contiguous in NHWC and in a row
   for (int64_t oy = 0; oy < out.h; ++oy) {
     for (int64_t ox = 0; ox < out.w; ++ox) {
-      uint8_t* row_lo = b.rows_lo.data() + (oy * out.w + ox) * kc;
-      uint8_t* row_width = b.rows_width.data() + (oy * out.w + ox) * kc;
+      uint8_t* row = b.rows.data() + (oy * out.w + ox) * kc;
+      std::fill(row + 2 * k, row + kc, uint8_t{0});  // the tail up to the kernels' k-block
+      const int64_t ix0 = conv ? ox * s.stride_w - s.pads[1] : 0;
       for (int64_t ky = 0; ky < kh; ++ky) {
+        const int64_t iy = conv ? oy * s.stride_h + ky - s.pads[0] : 0;
+        if (iy >= 0 && iy < in.h && ix0 >= 0 && ix0 + kw <= in.w) {
+          const size_t at = static_cast<size_t>(ky) * span, from = static_cast<size_t>(iy * in.w + ix0) * cin;
+          std::copy_n(b.pixels_lo.data() + from, span, row + at);
+          std::copy_n(b.pixels_hi.data() + from, span, row + k + at);
+          continue;
+        }
         for (int64_t kx = 0; kx < kw; ++kx) {
           const size_t at = static_cast<size_t>(ky * kw + kx) * cin;
-          const int64_t iy = conv ? oy * s.stride_h + ky - s.pads[0] : 0;
-          const int64_t ix = conv ? ox * s.stride_w + kx - s.pads[1] : 0;
+          const int64_t ix = ix0 + kx;
           if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
-            std::fill(row_lo + at, row_lo + at + cin, zero);  // padding reads z, with width 0
+            std::fill(row + at, row + at + cin, zero);  // padding reads z at both ends
+            std::fill(row + k + at, row + k + at + cin, zero);
             continue;
           }
-          std::copy_n(b.pixels_lo.data() + (iy * in.w + ix) * cin, cin, row_lo + at);
-          std::copy_n(b.pixels_width.data() + (iy * in.w + ix) * cin, cin, row_width + at);
+          std::copy_n(b.pixels_lo.data() + (iy * in.w + ix) * cin, cin, row + at);
+          std::copy_n(b.pixels_hi.data() + (iy * in.w + ix) * cin, cin, row + k + at);
         }
       }
     }
   }
   const size_t scratch =
-      std::max({kernels::qgemm_scratch_bytes(*p.config, p.weights), kernels::qgemm_scratch_bytes(*p.config, p.positive),
-                kernels::qgemm_scratch_bytes(*p.config, p.negative)});
+      std::max(kernels::qgemm_scratch_bytes(*p.config, p.low), kernels::qgemm_scratch_bytes(*p.config, p.high));
   if (b.gemm_scratch.size() < scratch) b.gemm_scratch.resize(scratch);
-  b.sums.resize(3 * static_cast<size_t>(rows) * n);
-  float* base = b.sums.data();
-  float* positive = base + rows * n;
-  float* negative = positive + rows * n;
-  const kernels::RequantParams with_zero{p.ones.data(), p.zeros.data(), p.correction.data(), 0.0f, 0.0f};
-  const kernels::RequantParams plain{p.ones.data(), p.zeros.data(), nullptr, 0.0f, 0.0f};
   int8_t* work = b.gemm_scratch.empty() ? nullptr : b.gemm_scratch.data();
-  kernels::qgemm(*p.config, rows, b.rows_lo.data(), kc, p.weights, base, n, with_zero, true, work);
-  kernels::qgemm(*p.config, rows, b.rows_width.data(), kc, p.positive, positive, n, plain, true, work);
-  kernels::qgemm(*p.config, rows, b.rows_width.data(), kc, p.negative, negative, n, plain, true, work);
+  const size_t count = static_cast<size_t>(rows) * n;
+  if (p.codes_out) {
+    const kernels::RequantParams params{op.layer.multiplier.data(), op.layer.bias.data(), p.correction.data(),
+                                        op.layer.min, op.layer.max};
+    b.codes.resize(2 * count);
+    kernels::qgemm(*p.config, rows, b.rows.data(), kc, p.low, b.codes.data(), n, params, false, work);
+    kernels::qgemm(*p.config, rows, b.rows.data(), kc, p.high, b.codes.data() + count, n, params, false, work);
+    ValueBounds& y = b.values[s.output];
+    for (size_t c = 0; c < n; ++c) {
+      for (int64_t r = 0; r < rows; ++r) {
+        y.code_lo[c * rows + r] = b.codes[r * n + c];
+        y.code_hi[c * rows + r] = b.codes[count + r * n + c];
+      }
+    }
+    return true;
+  }
+  const kernels::RequantParams sums{p.ones.data(), p.zeros.data(), p.correction.data(), 0.0f, 0.0f};
+  b.sums.resize(2 * count);
+  kernels::qgemm(*p.config, rows, b.rows.data(), kc, p.low, b.sums.data(), n, sums, true, work);
+  kernels::qgemm(*p.config, rows, b.rows.data(), kc, p.high, b.sums.data() + count, n, sums, true, work);
   acc_lo.resize(out.size());
   acc_hi.resize(out.size());
-  for (int64_t r = 0; r < rows; ++r) {
-    for (size_t c = 0; c < n; ++c) {
-      const size_t at = static_cast<size_t>(r) * n + c;
-      const int64_t o = static_cast<int64_t>(c) * rows + r;
-      acc_lo[o] = static_cast<int64_t>(base[at]) + static_cast<int64_t>(negative[at]);
-      acc_hi[o] = static_cast<int64_t>(base[at]) + static_cast<int64_t>(positive[at]);
+  for (size_t c = 0; c < n; ++c) {
+    for (int64_t r = 0; r < rows; ++r) {
+      acc_lo[c * rows + r] = static_cast<int64_t>(b.sums[r * n + c]);
+      acc_hi[c * rows + r] = static_cast<int64_t>(b.sums[count + r * n + c]);
     }
   }
+  return false;
 }
 
 void IntervalPropagator::propagate(const float* lo, const float* hi, Bounds& b) const {
@@ -408,12 +443,22 @@ void IntervalPropagator::propagate(const float* lo, const float* hi, Bounds& b) 
         // add_codes is fma(lhs[q1] + rhs[q2], inv_scale, zero), a clamp and nearbyint: lhs and rhs are
         // s * float(q - z) with s > 0 (nondecreasing tables), float addition and the fma (inv_scale >= 0) are
         // nondecreasing, so the result is nondecreasing in each code. The engine's uint8 view of its operands is kept.
+        // The ends are looked up in the op's table of add_codes over every pair of uint8 codes.
         const ValueBounds& x2 = b.values[s.inputs[1]];
+        std::call_once(add_once_[index], [&] {  // built by the first propagation that needs it, off the event loop
+          std::vector<uint8_t>& t = add_tables_[index];
+          t.resize(256 * 256);
+          for (int q1 = 0; q1 < 256; ++q1)
+            for (int q2 = 0; q2 < 256; ++q2)
+              t[q1 * 256 + q2] = engine::add_codes(static_cast<uint8_t>(q1), static_cast<uint8_t>(q2), op.add);
+        });
+        const uint8_t* table = add_tables_[index].data();
+        const auto pair = [](int32_t q1, int32_t q2) {
+          return static_cast<uint8_t>(q1) * 256 + static_cast<uint8_t>(q2);
+        };
         for (int64_t i = 0; i < out.size(); ++i) {
-          y.code_lo[i] =
-              engine::add_codes(static_cast<uint8_t>(x.code_lo[i]), static_cast<uint8_t>(x2.code_lo[i]), op.add);
-          y.code_hi[i] =
-              engine::add_codes(static_cast<uint8_t>(x.code_hi[i]), static_cast<uint8_t>(x2.code_hi[i]), op.add);
+          y.code_lo[i] = table[pair(x.code_lo[i], x2.code_lo[i])];
+          y.code_hi[i] = table[pair(x.code_hi[i], x2.code_hi[i])];
         }
         break;
       }
@@ -432,36 +477,49 @@ void IntervalPropagator::propagate(const float* lo, const float* hi, Bounds& b) 
         // constant zero code (count_include_pad) or nothing.
         const int32_t zero = net_.grids[s.inputs[0]]->zero;
         const bool max_pool = s.kind == OpKind::kMaxPool;
+        // The taps of a window inside the image: ky in [ky0, ky1), kx in [kx0, kx1); the others read padding.
+        const auto inside = [](int64_t start, int64_t kernel, int64_t size, int64_t* k0, int64_t* k1) {
+          *k0 = std::max<int64_t>(0, -start);
+          *k1 = std::max(*k0, std::min(kernel, size - start));
+        };
         for (int64_t c = 0; c < out.c; ++c) {
+          const int32_t* lo_plane = x.code_lo.data() + c * in.h * in.w;
+          const int32_t* hi_plane = x.code_hi.data() + c * in.h * in.w;
           for (int64_t oy = 0; oy < out.h; ++oy) {
+            const int64_t y0 = oy * s.stride_h - s.pads[0];
+            int64_t ky0, ky1;
+            inside(y0, s.kernel_h, in.h, &ky0, &ky1);
             for (int64_t ox = 0; ox < out.w; ++ox) {
+              const int64_t x0 = ox * s.stride_w - s.pads[1];
+              int64_t kx0, kx1;
+              inside(x0, s.kernel_w, in.w, &kx0, &kx1);
               int32_t best_lo = -1, best_hi = -1, sum_lo = 0, sum_hi = 0;
-              int64_t count = 0;
-              for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-                for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-                  const int64_t iy = oy * s.stride_h + ky - s.pads[0];
-                  const int64_t ix = ox * s.stride_w + kx - s.pads[1];
-                  if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) {
-                    if (s.count_include_pad) sum_lo += zero, sum_hi += zero, ++count;
-                    continue;
+              for (int64_t ky = ky0; ky < ky1; ++ky) {
+                const int64_t i0 = (y0 + ky) * in.w + x0;
+                for (int64_t kx = kx0; kx < kx1; ++kx) {
+                  if (max_pool) {
+                    best_lo = std::max(best_lo, lo_plane[i0 + kx]);
+                    best_hi = std::max(best_hi, hi_plane[i0 + kx]);
+                  } else {
+                    sum_lo += lo_plane[i0 + kx];
+                    sum_hi += hi_plane[i0 + kx];
                   }
-                  const int64_t i = at(in, c, iy, ix);
-                  best_lo = std::max(best_lo, x.code_lo[i]);
-                  best_hi = std::max(best_hi, x.code_hi[i]);
-                  sum_lo += x.code_lo[i];
-                  sum_hi += x.code_hi[i];
-                  ++count;
                 }
               }
               const int64_t o = at(out, c, oy, ox);
               if (max_pool) {
                 y.code_lo[o] = best_lo;
                 y.code_hi[o] = best_hi;
-              } else {
-                const float inv = engine::inverse_count(count);
-                y.code_lo[o] = engine::average_code(sum_lo, inv);
-                y.code_hi[o] = engine::average_code(sum_hi, inv);
+                continue;
               }
+              const int64_t valid = (ky1 - ky0) * (kx1 - kx0), taps = s.kernel_h * s.kernel_w;
+              if (s.count_include_pad) {
+                sum_lo += static_cast<int32_t>(taps - valid) * zero;
+                sum_hi += static_cast<int32_t>(taps - valid) * zero;
+              }
+              const float inv = engine::inverse_count(s.count_include_pad ? taps : valid);
+              y.code_lo[o] = engine::average_code(sum_lo, inv);
+              y.code_hi[o] = engine::average_code(sum_hi, inv);
             }
           }
         }

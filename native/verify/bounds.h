@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "engine/int_network.h"
@@ -29,9 +30,10 @@ struct Bounds {
   std::vector<int64_t> acc_lo, acc_hi;                   // scratch: the current layer's accumulators
   std::vector<int32_t> acc32_lo, acc32_hi;               // scratch: the same, where int32 cannot overflow
   std::vector<int16_t> scratch_lo, scratch_hi;           // scratch: the current layer's codes minus the zero point
-  std::vector<uint8_t> pixels_lo, pixels_width;          // scratch: the low codes and the widths, NHWC
-  std::vector<uint8_t> rows_lo, rows_width;              // scratch: im2col rows of the low codes and the widths
-  std::vector<float> sums;                               // scratch: the three GEMMs' outputs
+  std::vector<uint8_t> pixels_lo, pixels_hi;             // scratch: the low and high codes, NHWC
+  std::vector<uint8_t> rows;                             // scratch: im2col rows [lo | hi]
+  std::vector<float> sums;                               // scratch: the two GEMMs' float outputs
+  std::vector<uint8_t> codes;                            // scratch: the two GEMMs' code outputs
   std::vector<int8_t> gemm_scratch;                      // scratch: an unpacked weight panel
 };
 
@@ -70,17 +72,24 @@ class IntervalPropagator {
 
   const engine::IntNetwork& net_;
   std::vector<bool> narrow_;  // per op: a Conv/Gemm whose sums fit int32 for any codes (sum |w| * levels <= 2^31 - 1)
-  // A Conv (one group) or Gemm whose sums stay within 2^24 for any codes (sum |w| * levels), so the engine's quantized
-  // GEMM kernels give them exactly (as float(acc) with multiplier 1): W, its positive part W+ and its negative part W-,
-  // packed.
+  // Per op: an Add's code for each pair of operand codes (q1 * 256 + q2), by the engine's add_codes, built once by the
+  // first propagation that reaches the op (add_once_), so that building a propagator stays cheap.
+  mutable std::vector<std::vector<uint8_t>> add_tables_;
+  mutable std::unique_ptr<std::once_flag[]> add_once_;
+  // A Conv (one group) or Gemm whose sums fit int32 for any codes, run on the engine's quantized GEMM kernels over
+  // rows [lo | hi] of 2K codes: `low` packs [W+ | W-] (the lower sum), `high` packs [W- | W+] (the upper sum).
+  // codes_out: the kernels' epilogue gives the output codes; otherwise (the output layer, sums within 2^24) they give
+  // the sums as float(acc), exact.
   struct Packed {
     const kernels::QGemmConfig* config = nullptr;
-    kernels::QPackedWeights weights, positive, negative;
+    bool codes_out = false;
+    kernels::QPackedWeights low, high;
     std::vector<int32_t> correction;  // z * sum_k w
     std::vector<float> ones, zeros;
   };
   std::vector<std::unique_ptr<Packed>> packed_;
-  void packed_sums(size_t index, Bounds& b, std::vector<int64_t>& acc_lo, std::vector<int64_t>& acc_hi) const;
+  // Returns true when it wrote the output codes (codes_out), else it filled acc_lo and acc_hi.
+  bool packed_sums(size_t index, Bounds& b, std::vector<int64_t>& acc_lo, std::vector<int64_t>& acc_hi) const;
   int output_op_ = -1;  // the op producing the output value
   bool fused_ = false;  // the output is a float-logit Gemm without a clamp: margins from its input codes directly
 };

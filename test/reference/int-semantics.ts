@@ -58,13 +58,23 @@ export function requantize(acc: number, m: number, b: number, bounds: [number, n
   return Math.min(Math.max(roundHalfEven(clamped), 0), 255);
 }
 
-function layerInput(value: Value, grid: NativeGrid & { bits: number }): Int32Array {
+/** A Conv/Gemm's input codes on its own grid. */
+export function layerInput(value: Pick<Value, 'data' | 'grid'>, grid: NativeGrid & { bits: number }): Int32Array {
   if (!value.grid) return Int32Array.from(value.data, (x) => quantizeOnto(x, grid.scale, grid.zero, grid.bits));
   const source = value.grid;
   return Int32Array.from(value.data, (q) => quantizeOnto(realOf(q, source), grid.scale, grid.zero, grid.bits));
 }
 
-type LayerOp = Extract<IntPlanOp, { op: 'conv' | 'gemm' }>;
+export type LayerOp = Extract<IntPlanOp, { op: 'conv' | 'gemm' }>;
+
+/** Output channel o's epilogue: the requantized code of an accumulator, or the float logit (no grid). */
+export function layerEpilogue(op: LayerOp, o: number, outGrid: NativeGrid | null): (acc: number) => number {
+  const [sa, swc] = [f(op.inputGrid.scale), f(op.weightScales[o])];
+  const bias = op.bias ? op.bias[o] : 0;
+  if (!outGrid) return (acc) => fmaF32(acc, f(sa * swc), f(bias));
+  const [m, b, bounds] = [f((sa * swc) / f(outGrid.scale)), f(f(bias) / f(outGrid.scale) + outGrid.zero), clampCodes(op.clamp, outGrid)];
+  return (acc) => requantize(acc, m, b, bounds);
+}
 
 /** Conv or Gemm: exact int accumulators, then requantized codes or float logits. */
 function layer(op: LayerOp, input: Value, outGrid: NativeGrid | null): Value {
@@ -82,8 +92,7 @@ function layer(op: LayerOp, input: Value, outGrid: NativeGrid | null): Value {
   const data = new Array<number>(outChannels * oh * ow);
   for (let o = 0; o < outChannels; o++) {
     const g = Math.floor(o / coutPerGroup);
-    const sw = op.weightScales[o];
-    const bias = op.bias ? op.bias[o] : 0;
+    const epilogue = layerEpilogue(op, o, outGrid);
     for (let y = 0; y < oh; y++) {
       for (let x = 0; x < ow; x++) {
         let acc = 0;
@@ -98,10 +107,7 @@ function layer(op: LayerOp, input: Value, outGrid: NativeGrid | null): Value {
             }
           }
         }
-        const [sa, swc] = [f(op.inputGrid.scale), f(sw)];
-        data[(o * oh + y) * ow + x] = outGrid
-          ? requantize(acc, f((sa * swc) / f(outGrid.scale)), f(f(bias) / f(outGrid.scale) + outGrid.zero), clampCodes(op.clamp, outGrid))
-          : fmaF32(acc, f(sa * swc), f(bias));
+        data[(o * oh + y) * ow + x] = epilogue(acc);
       }
     }
   }
