@@ -5,7 +5,7 @@
     'cflags_cc!': ['-fno-exceptions'],
     'cflags_cc': ['-std=c++17', '-O3', '-fno-math-errno', '-ffp-contract=off', '-fexceptions'],
     'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")", 'native'],
-    'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
+    'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED', 'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS'],
   },
   'targets': [
     {

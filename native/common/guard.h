@@ -8,7 +8,11 @@
 //   any other std::exception              -> Error      "<operation>: <what>"
 //   anything else                         -> Error      "<operation>: unknown native error"
 // Napi::Error (TypeError/RangeError thrown by the argument readers) passes through unchanged. Async jobs get the same
-// translation on their libuv thread (promise_worker.h uses native_error_message).
+// translation on their libuv thread (promise_worker.h uses native_error).
+// In a stopping environment (a worker thread being terminated, the process exiting) Node-API calls fail and no
+// JavaScript error can be thrown at all: the addon is built with NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
+// (CMakeLists.txt, binding.gyp), so node-addon-api drops that error instead of rethrowing it out of node's callback
+// into std::terminate (test/native/stopping-env.test.ts).
 #pragma once
 
 #include <napi.h>

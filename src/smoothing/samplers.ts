@@ -106,6 +106,7 @@ export async function ortSampler(model: LoadedModel, options: SamplerOptions): P
     threads: options.threads, sigma: options.sigma, batch: options.batch, ...words,
   };
   const worker = new Worker(workerScript(), { workerData: setup });
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const pending = new Map<number, { resolve: (reply: OrtWorkerReply) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   let failure: Error | undefined;
@@ -131,16 +132,17 @@ export async function ortSampler(model: LoadedModel, options: SamplerOptions): P
       worker.postMessage({ ...request, id });
     });
   };
-  // A terminated worker answers nothing: every call still waiting, and every later one, rejects instead.
-  const terminate = async (reason: ArqError) => {
+  // Every call still waiting, and every later one, rejects at once; the worker finishes the batch ONNX Runtime may be
+  // computing and ends by itself (ort-worker.ts: terminating it mid-run would abort the process).
+  const shutDown = async (reason: ArqError) => {
     failAll(reason);
-    worker.removeAllListeners('exit');
-    await worker.terminate();
+    worker.postMessage({ id: nextId++, kind: 'close' } satisfies OrtWorkerRequest);
+    await exited;
   };
   try {
     await call({ kind: 'ready' });
   } catch (error) {
-    await terminate(new ArqError('the ort sampler could not start'));
+    await shutDown(new ArqError('the ort sampler could not start'));
     throw error;
   }
   return guardedSampler('ort', {
@@ -151,6 +153,6 @@ export async function ortSampler(model: LoadedModel, options: SamplerOptions): P
       const reply = await call({ kind: 'sample', image, imageIndex, first, count, record });
       return { counts: reply.counts!, predictions: reply.predictions ?? null };
     },
-    close: () => terminate(new ArqError('the ort sampler is closed')),
+    close: () => shutDown(new ArqError('the ort sampler is closed')),
   });
 }

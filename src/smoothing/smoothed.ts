@@ -82,9 +82,10 @@ export class SmoothedClassifier {
   }
 
   /**
-   * Releases the engine (the ONNX Runtime worker). Calls in flight settle: with ONNX Runtime they reject at once,
-   * with a native plan they finish the chunk of samples being drawn and reject before the next one (or resolve, when
-   * it was their last). Later calls reject at once; calling close() again is harmless.
+   * Releases the engine (the ONNX Runtime worker; the promise resolves once it has finished the batch ONNX Runtime
+   * may be computing and ended). Calls in flight settle: with ONNX Runtime they reject at once, with a native plan
+   * they finish the chunk of samples being drawn and reject before the next one (or resolve, when it was their last).
+   * Later calls reject at once; calling close() again is harmless.
    */
   close(): Promise<void> {
     this.closed = true;

@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { SmoothedClassifier } from '../../src/smoothing/smoothed.js';
 import { createSampler } from '../../src/smoothing/samplers.js';
@@ -77,3 +80,30 @@ test('an ONNX Runtime sampler whose model ONNX Runtime cannot load rejects and l
   await expect(createSampler(broken, 'ort', { sigma: 0.5, seed: 3, batch: 50, threads: 1 })).rejects.toThrow(/ONNX Runtime could not load the model/);
   expect(ports()).toBe(before);
 });
+
+test('closing ONNX Runtime samplers while ONNX Runtime computes never aborts the process', () => {
+  // onnxruntime-node aborts the process ("terminate called after throwing an instance of 'Napi::Error'") when its
+  // worker is terminated inside run(); close() must stop the worker between batches instead. In a child node, so an
+  // abort shows as its exit status; each round closes at a later moment of the sampling.
+  const script = `(async () => {
+const [root, rounds] = process.argv.slice(1);
+const { readFileSync } = require('node:fs');
+const { modelFromBytes } = await import(root + '/dist/onnx/model.js');
+const { createSampler } = await import(root + '/dist/smoothing/samplers.js');
+const file = root + '/test/fixtures/mnist_cnn.onnx';
+const model = modelFromBytes(readFileSync(file), file);
+const image = Float32Array.from({ length: 784 }, (_, i) => (i % 17) / 17);
+for (let r = 0; r < Number(rounds); r++) {
+  const sampler = await createSampler(model, 'ort', { sigma: 0.5, seed: 3, batch: 50, threads: 1 });
+  const inFlight = sampler.sample(image, 0, 0, 100000, false).then(() => 'resolved', (error) => error.message);
+  await new Promise((resolve) => setTimeout(resolve, 7 * r));
+  await sampler.close();
+  const settled = await inFlight;
+  if (settled !== 'the ort sampler is closed') throw new Error('round ' + r + ': ' + settled);
+}
+console.log('done');
+})();`;
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const run = spawnSync(process.execPath, ['-e', script, root, '6'], { encoding: 'utf8', timeout: 60_000 });
+  expect({ status: run.status, signal: run.signal, stdout: run.stdout.trim(), stderr: run.stderr }).toEqual({ status: 0, signal: null, stdout: 'done', stderr: '' });
+}, 60_000);
