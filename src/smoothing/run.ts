@@ -15,7 +15,8 @@ import { ABSTAIN, CERTIFY_DEFAULTS, certify, predict, type CertifyResult } from 
 import { certifyIncremental, defaultNp, IRS_DEFAULTS, type IrsResult } from './irs.js';
 import { IrsCacheWriter, readIrsCache, settingsDifferences, type IrsCache, type IrsCacheSettings } from './irs-cache.js';
 import { formatSummary, ResultsWriter, settingsPath, summarize, summaryPath, type CertifySummary, type JsonValue, type ResultRow } from './results.js';
-import { selectEvery, type Dataset } from '../data/index.js';
+import { checkSelection, selectEvery, type Dataset } from '../data/index.js';
+import { checkFailureProbability, checkN, checkN0 } from '../engine/settings.js';
 import { ArqError } from '../util/errors.js';
 import { integerInRange, numberInRange } from '../util/check.js';
 
@@ -130,8 +131,7 @@ function checkGiven(name: string, given: number | undefined, cached: number, cac
  */
 export async function certifyDataset(options: CertifyDatasetOptions): Promise<CertifyDatasetResult> {
   const { sampler, dataset, out } = options;
-  const skip = integerInRange('skip', options.skip ?? 1, 1, Number.MAX_SAFE_INTEGER);
-  const max = options.max === undefined ? undefined : integerInRange('max', options.max, 1, Number.MAX_SAFE_INTEGER);
+  const { skip, max } = checkSelection(options.skip ?? 1, options.max);
   const per = dataset.shape[0] * dataset.shape[1] * dataset.shape[2];
   if (per !== sampler.inputSize) throw new ArqError(`${dataset.name}: images of ${per} values do not fit the model's input of ${sampler.inputSize} values`);
   if (options.cache && options.incremental) throw new ArqError('cache and incremental are exclusive: a cache is written while certifying f, incremental certification reads one');
@@ -151,15 +151,15 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
     if (diff.length) throw new ArqError(`IRS cache ${cache.path} does not match this run: it was written with ${diff.join(', ')}`);
     ({ n0, n, alpha } = cs);
   } else {
-    n0 = integerInRange('n0', options.n0 ?? CERTIFY_DEFAULTS.n0, 1, 2 ** 32 - 1);
-    n = integerInRange('n', options.n ?? CERTIFY_DEFAULTS.n, 1, 2 ** 32 - 1 - n0);
-    alpha = numberInRange('alpha', options.alpha ?? CERTIFY_DEFAULTS.alpha, 0, 1, { exclusiveMin: true });
+    n0 = checkN0(options.n0 ?? CERTIFY_DEFAULTS.n0);
+    n = checkN(options.n ?? CERTIFY_DEFAULTS.n, n0);
+    alpha = checkFailureProbability(options.alpha ?? CERTIFY_DEFAULTS.alpha);
   }
   const irs = options.incremental && mode === 'incremental'
     ? {
       np: integerInRange('np', options.incremental.np ?? defaultNp(n), 1, n),
       gamma: numberInRange('gamma', options.incremental.gamma ?? IRS_DEFAULTS.gamma, 0, 1),
-      alphaZeta: numberInRange('alphaZeta', options.incremental.alphaZeta ?? IRS_DEFAULTS.alphaZeta, 0, 1, { exclusiveMin: true }),
+      alphaZeta: checkFailureProbability(options.incremental.alphaZeta ?? IRS_DEFAULTS.alphaZeta, 'alphaZeta'),
     }
     : null;
 
@@ -310,18 +310,20 @@ export interface SmoothPredictDatasetResult {
  */
 export async function smoothPredictDataset(options: SmoothPredictDatasetOptions): Promise<SmoothPredictDatasetResult> {
   const { sampler, dataset } = options;
-  const skip = integerInRange('skip', options.skip ?? 1, 1, Number.MAX_SAFE_INTEGER);
+  const { skip, max } = checkSelection(options.skip ?? 1, options.max);
+  const n = checkN(options.n);
+  const alpha = checkFailureProbability(options.alpha);
   const per = dataset.shape[0] * dataset.shape[1] * dataset.shape[2];
   if (per !== sampler.inputSize) throw new ArqError(`${dataset.name}: images of ${per} values do not fit the model's input of ${sampler.inputSize} values`);
-  const { dataset: selected, indices } = selectEvery(dataset, skip, options.max);
+  const { dataset: selected, indices } = selectEvery(dataset, skip, max);
   const predictions: number[] = [];
   let seconds = 0;
   let correct = 0;
   let abstained = 0;
   for (let k = 0; k < indices.length; k++) {
     const r = await predict(sampler, selected.images.subarray(k * per, (k + 1) * per), indices[k], {
-      n: options.n, alpha: options.alpha, chunk: options.chunk, signal: options.signal,
-      onSamples: (d) => options.onSamples?.(d, options.n),
+      n, alpha, chunk: options.chunk, signal: options.signal,
+      onSamples: (d) => options.onSamples?.(d, n),
     });
     predictions.push(r.prediction);
     seconds += r.seconds;
@@ -337,7 +339,7 @@ export async function smoothPredictDataset(options: SmoothPredictDatasetOptions)
     predictions,
     indices,
     seconds,
-    samples_per_second: seconds > 0 ? (count * options.n) / seconds : 0,
-    settings: { sigma: sampler.sigma, n: options.n, alpha: options.alpha, skip, max: options.max ?? null, data: dataset.name, ...(options.info ?? {}) },
+    samples_per_second: seconds > 0 ? (count * n) / seconds : 0,
+    settings: { sigma: sampler.sigma, n, alpha, skip, max: max ?? null, data: dataset.name, ...(options.info ?? {}) },
   };
 }
