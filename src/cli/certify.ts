@@ -66,7 +66,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
     let imagesTotal = 0;
     try {
       const result = await untilInterrupted(() => new ArqError('interrupted: finished images are kept; rerun with --resume to continue'), (signal) => certifyDataset({
-        sampler, dataset, out: args.out, identity: { ...identity, data: dataset.name }, info,
+        sampler, dataset, out: args.out, identity, info,
         n0: args.n0, n: args.n, alpha: args.alpha, skip: args.skip, max: args.max, resume: args.resume, overwrite: args.overwrite,
         cache: args.cache,
         incremental: args.incremental ? { cache: args.incremental, np: args.np, gamma: args.gamma, alphaZeta: args.alphaZeta, fromScratch: args.fromScratch } : undefined,

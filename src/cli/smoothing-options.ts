@@ -28,15 +28,12 @@ export function withSmoothingOptions<T>(yargs: Argv<T>) {
 export async function samplerFromArgs(args: SmoothingArgs, loaded: LoadedModel) {
   const model = withSemantics(args, loaded);
   const { createSampler } = await import('../smoothing/samplers.js');
+  const { runIdentity } = await import('../smoothing/run-identity.js');
   const { cpuInfo } = await import('../native.js');
   const { sigma, seed, batch } = args;
   const threads = args.threads ?? cpuInfo().threads;
   const quantization = await quantizationFromArgs(args, model);
   const sampler = await createSampler(model, args.engine, { sigma, seed, batch, threads, quantization });
-  const policy = quantization ? (args.bits ? args.bits.toLowerCase() : JSON.stringify(quantization.policy.layers)) : null;
-  const identity = {
-    seed, model: model.sha256, engine: args.engine, policy: policy ?? (model.qdq && args.engine === 'int' ? `qdq:${model.qdq.bias ?? 'file'}` : null),
-    calibration: quantization ? { ...quantization.calibration.settings } : null,
-  };
+  const identity = runIdentity({ model, engine: args.engine, seed, quantization, bits: args.bits });
   return { sampler, identity, info: { batch, threads }, quantization };
 }

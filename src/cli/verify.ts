@@ -43,6 +43,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const { prepareQuantization } = await import('../quant/quantize.js');
     const { verify, verifySettings } = await import('../verify/verify.js');
     const { verifyDataset } = await import('../verify/run.js');
+    const { runIdentity } = await import('../smoothing/run-identity.js');
     const { rowOf, summarizeVerification } = await import('../verify/results.js');
     const { ArqError } = await import('../util/errors.js');
     const { progressBar } = await import('./progress.js');
@@ -69,8 +70,9 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const bits = args.policy ? undefined : (args.bits ?? 'w8a8');
     const quantization = await prepareQuantization(model, await calibrationFromArgs({ ...args, bits }, args.data));
     const dataset = await loadDataset(args.data, 'test', { limit: selectionReach(args.skip, args.max) });
-    const policy = bits ? bits.toLowerCase() : JSON.stringify(quantization.policy.layers);
-    const identity = { model: model.sha256, policy, calibration: { ...quantization.calibration.settings } };
+    // verify's seed (the attack's) is among its settings, and its engine is always the integer plan.
+    const { model: sha256, policy, calibration } = runIdentity({ model, engine: 'int', seed: settings.seed, quantization, bits });
+    const identity = { model: sha256, policy, calibration };
     const bar = progressBar('verify', args);
     const controller = new AbortController();
     const stop = () => controller.abort(new ArqError(`interrupted${args.out ? ': finished images are kept; rerun with --resume to continue' : ''}`));

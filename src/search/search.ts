@@ -22,6 +22,7 @@ import { policyCost } from '../quant/cost.js';
 import { intPlanSpec } from '../engine/int-plan.js';
 import { exportQdq } from '../onnx/qdq.js';
 import { certifyDataset } from '../smoothing/run.js';
+import { runIdentity } from '../smoothing/run-identity.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import { readIrsCache } from '../smoothing/irs-cache.js';
 import { defaultNp } from '../smoothing/irs.js';
@@ -317,7 +318,7 @@ export async function floatReference(o: ReferenceOptions, model: LoadedModel, se
   const resume = o.resume && existsSync(out) && existsSync(cache);
   events?.emit('stage', { stage, total: certifiedSet.max });
   const { summary } = await certifyDataset({
-    sampler, dataset, out, cache, identity: { seed, model: model.sha256, engine: 'float', data: dataset.name },
+    sampler, dataset, out, cache, identity: runIdentity({ model, engine: 'float', seed }),
     n0: o.n0, n: o.n, alpha: o.alpha, skip: certifiedSet.skip, max: certifiedSet.max, resume, overwrite: !resume, signal: o.signal,
     onImage: (done, total) => events?.emit('progress', { stage, done, total }),
   });

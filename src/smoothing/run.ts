@@ -8,31 +8,18 @@
  * - 'from-scratch': CERTIFY of f' at the cache's n0, n and alpha on the cache's images, for comparison with IRS.
  * It writes FILE.tsv (results.ts), FILE.settings.json before the first image, and FILE.summary.json at the end.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../util/files.js';
 import type { Sampler } from './sampler.js';
 import { ABSTAIN, CERTIFY_DEFAULTS, certify, predict, type CertifyResult } from './certify.js';
 import { certifyIncremental, defaultNp, IRS_DEFAULTS, type IrsResult } from './irs.js';
 import { IrsCacheWriter, readIrsCache, settingsDifferences, type IrsCache, type IrsCacheSettings } from './irs-cache.js';
-import { formatSummary, ResultsWriter, settingsPath, summarize, summaryPath, type CertifySummary, type JsonValue, type ResultRow } from './results.js';
+import { formatSummary, ResultsWriter, summarize, summaryPath, type CertifySummary, type JsonValue, type ResultRow } from './results.js';
 import { checkSelection, selectEvery, type Dataset } from '../data/index.js';
 import { checkFailureProbability, checkN, checkN0 } from '../engine/settings.js';
+import { openSettingsFile, type RunIdentity } from './run-identity.js';
 import { ArqError } from '../util/errors.js';
 import { integerInRange, numberInRange } from '../util/check.js';
-
-/** Settings supplied by the caller that shape the results: recorded, and compared when resuming. */
-export interface RunIdentity {
-  /** The noise seed the sampler was built with (number, or decimal string beyond 2^53). */
-  seed: number | string;
-  /** sha256 of the model file. */
-  model: string;
-  /** Engine name (e.g. 'ort', 'float', 'int'). */
-  engine: string;
-  /** Quantization policy identity (e.g. 'W8A8' or a policy file's sha256); null or absent for float engines. */
-  policy?: string | null;
-  /** Further settings that shape the results (compared on resume). */
-  [key: string]: JsonValue | undefined;
-}
 
 export interface IncrementalOptions {
   /** The IRS cache written while certifying f. */
@@ -107,18 +94,6 @@ export interface CertifyDatasetResult {
 
 type Mode = 'certify' | 'incremental' | 'from-scratch';
 
-/** FILE.settings.json's `compared` settings, or null when the file is missing (shared with verify/run.ts). */
-export function readSettingsSidecar(path: string): { compared: { [key: string]: JsonValue } } | null {
-  if (!existsSync(path)) return null;
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { compared?: unknown };
-    if (typeof parsed.compared !== 'object' || parsed.compared === null) throw new Error('no compared settings');
-    return parsed as { compared: { [key: string]: JsonValue } };
-  } catch (error) {
-    throw new ArqError(`cannot resume: ${path} is not a valid settings file (${(error as Error).message})`);
-  }
-}
-
 function checkGiven(name: string, given: number | undefined, cached: number, cache: string): void {
   if (given !== undefined && given !== cached) throw new ArqError(`${name}: incremental certification uses the IRS cache's ${name} = ${cached} (${cache}), got ${given}`);
 }
@@ -180,20 +155,11 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
   if (irs) Object.assign(compared, { np: irs.np, gamma: irs.gamma, alpha_zeta: irs.alphaZeta });
   const settings: { [key: string]: JsonValue } = { ...compared, max: max ?? null, ...(options.cache ? { cache: options.cache } : {}), ...(cache ? { incremental_cache: cache.path } : {}), ...(options.info ?? {}) };
 
-  const sidecar = settingsPath(out);
-  const exists = existsSync(out);
-  if (exists && !options.resume && !options.overwrite) throw new ArqError(`${out} exists: resume it or overwrite it`);
-  const previous = options.resume && exists ? readSettingsSidecar(sidecar) : null;
+  const settingsFile = openSettingsFile(out, options);
   const writer = ResultsWriter.open(out, { resume: options.resume });
   let cacheWriter: IrsCacheWriter | null = null;
   try {
-    if (options.resume && writer.existing.length) {
-      if (!previous) throw new ArqError(`cannot resume ${out}: its settings file ${sidecar} is missing`);
-      const keys = [...new Set([...Object.keys(previous.compared), ...Object.keys(compared)])];
-      const diff = settingsDifferences(previous.compared, compared, keys);
-      if (diff.length) throw new ArqError(`cannot resume ${out}: it was written with different settings: ${diff.join(', ')}`);
-    }
-    writeFileAtomic(sidecar, `${JSON.stringify({ compared, settings }, null, 2)}\n`);
+    settingsFile.record(compared, settings, writer.existing.length);
     if (options.cache) {
       if (existsSync(options.cache) && !options.resume && !options.overwrite) throw new ArqError(`IRS cache ${options.cache} exists: resume the run or overwrite it`);
       const cacheSettings: IrsCacheSettings = { ...identity, sigma: sampler.sigma, seed, n0, n, alpha, model: options.identity.model, data: dataset.name, engine: options.identity.engine };
