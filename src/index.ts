@@ -18,6 +18,7 @@ export { exportQdq, exportQdqModel, QDQ_DIFFERENCES, type QdqOptions } from './o
 export { SmoothedClassifier, type SmoothedClassifierOptions } from './smoothing/smoothed.js';
 export { ABSTAIN, certify, predict as smoothPredict, type CertifyResult, type SmoothPredictResult } from './smoothing/certify.js';
 export { certifyDataset, smoothPredictDataset, type CertifyDatasetOptions, type SmoothPredictDatasetOptions } from './smoothing/run.js';
+export { runIdentity, type RunIdentity, type RunIdentityOptions } from './smoothing/run-identity.js';
 export { certifyIncremental } from './smoothing/irs.js';
 export { createSampler, nativeSampler, ortSampler, randomNoiseSeed, type SamplerOptions } from './smoothing/samplers.js';
 export type { Sampler } from './smoothing/sampler.js';

@@ -1,7 +1,7 @@
 /** `arq certify`: Cohen CERTIFY per image (and IRS from a cache), TSV lines as they finish, a summary JSON. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { alphaFromArgs, inputFiles, withCalibrationOptions, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
-import { imagesToLoad, samplerFromArgs, withSmoothingOptions, type SmoothingArgs } from './smoothing-options.js';
+import { inputFiles, withCalibrationOptions, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
+import { samplerFromArgs, withSmoothingOptions, type SmoothingArgs } from './smoothing-options.js';
 
 interface CertifyArgs extends SmoothingArgs {
   n0?: number;
@@ -39,7 +39,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
       .conflicts('cache', 'incremental') as unknown as Argv<CertifyArgs>,
   handler: async (args: ArgumentsCamelCase<CertifyArgs>) => {
     const { loadModel } = await import('../onnx/model.js');
-    const { loadDataset } = await import('../data/index.js');
+    const { loadDataset, selectionReach } = await import('../data/index.js');
     const { certifyDataset } = await import('../smoothing/run.js');
     const { ABSTAIN } = await import('../smoothing/certify.js');
     const { ArqError } = await import('../util/errors.js');
@@ -52,15 +52,13 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
       throw new ArqError('--np, --gamma, --alpha-zeta and --from-scratch apply to --incremental');
     }
     if (args.resume && args.overwrite) throw new ArqError('--resume and --overwrite are exclusive');
-    if (args.alpha !== undefined) await alphaFromArgs(args.alpha);
-    if (args.alphaZeta !== undefined) await alphaFromArgs(args.alphaZeta, '--alpha-zeta');
     // A resumed run continues its own files, so they may exist.
     const inputs = [...(await inputFiles(args)), args.incremental];
     const rule = { inputs, overwrite: args.overwrite || args.resume, resumable: true };
     checkOutputs([args.out, summaryPath(args.out), settingsPath(args.out)], { flag: '--out', ...rule });
     if (args.cache) checkOutputs([args.cache], { flag: '--cache', ...rule });
     const model = await loadModel(args.model);
-    const dataset = await loadDataset(args.data, 'test', { limit: imagesToLoad(args) });
+    const dataset = await loadDataset(args.data, 'test', { limit: selectionReach(args.skip, args.max) });
     const { sampler, identity, info } = await samplerFromArgs(args, model);
     const bar = progressBar('certify', args);
     let samplesStart = performance.now();
@@ -68,7 +66,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
     let imagesTotal = 0;
     try {
       const result = await untilInterrupted(() => new ArqError('interrupted: finished images are kept; rerun with --resume to continue'), (signal) => certifyDataset({
-        sampler, dataset, out: args.out, identity: { ...identity, data: dataset.name }, info,
+        sampler, dataset, out: args.out, identity, info,
         n0: args.n0, n: args.n, alpha: args.alpha, skip: args.skip, max: args.max, resume: args.resume, overwrite: args.overwrite,
         cache: args.cache,
         incremental: args.incremental ? { cache: args.incremental, np: args.np, gamma: args.gamma, alphaZeta: args.alphaZeta, fromScratch: args.fromScratch } : undefined,

@@ -31,17 +31,16 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
   handler: async (args: ArgumentsCamelCase<CompareArgs>) => {
     const { loadModel } = await import('../onnx/model.js');
     const { withSemantics } = await import('./options.js');
-    const { loadDataset } = await import('../data/index.js');
+    const { loadDataset, selectionReach } = await import('../data/index.js');
     const { compareWithOrt } = await import('../engine/agreement.js');
     const { integerInRange } = await import('../util/check.js');
     const { progressBar } = await import('./progress.js');
     const { printJson, table } = await import('./print.js');
 
-    const max = args.max === undefined ? undefined : integerInRange('--max', args.max, 1, Number.MAX_SAFE_INTEGER);
-    const threads = args.threads === undefined ? undefined : integerInRange('--threads', args.threads, 1, 256);
+    const { threads } = args;
     const list = integerInRange('--list', args.list, 0, Number.MAX_SAFE_INTEGER);
     const model = withSemantics(args, await loadModel(args.model));
-    const dataset = await loadDataset(args.data, 'test', { limit: max });
+    const dataset = await loadDataset(args.data, 'test', { limit: selectionReach(1, args.max) });
     const bar = progressBar('compare', args);
     let report;
     try {

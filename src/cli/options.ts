@@ -17,12 +17,10 @@ export interface CalibrationArgs {
 
 /** prepareQuantization's options from the calibration flags, each checked. */
 export async function calibrationFromArgs(args: CalibrationArgs, data: string) {
-  const { integerInRange, numberInRange } = await import('../util/check.js');
+  const { integerInRange } = await import('../util/check.js');
   return {
     policy: args.policy, bits: args.bits, data, calibrationData: args.calibrationData,
-    sigma: numberInRange('--sigma', args.sigma, 0, 10), calibrationCount: integerInRange('--calibration', args.calibration, 1, 1e6),
-    seed: integerInRange('--seed', args.seed, 0, Number.MAX_SAFE_INTEGER),
-    threads: args.threads === undefined ? undefined : integerInRange('--threads', args.threads, 1, 256),
+    sigma: args.sigma, calibrationCount: integerInRange('--calibration', args.calibration, 1, 1e6), seed: args.seed, threads: args.threads,
   };
 }
 
@@ -74,7 +72,7 @@ export function withDataOptions<T>(yargs: Argv<T>) {
       demandOption: true,
       describe: 'dataset: mnist | mnist:train | mnist:test | idx:IMAGES,LABELS | cifar10:DIR[#train|#test] | npy:X.npy,Y.npy',
     })
-    .option('max', { type: 'number', describe: 'use only the first N images (the rest of --data is not read)' });
+    .option('max', { type: 'number', describe: 'at most this many images (after --skip, where the command has it); the rest of --data is not read' });
 }
 
 export function withEngineOption<T>(yargs: Argv<T>) {
@@ -120,12 +118,6 @@ export async function inputFiles(args: { model?: string; init?: string; policy?:
   const { dataFiles } = await import('../data/index.js');
   const specs = [args.data, args.calibrationData, args.testData, args.valData].filter((spec): spec is string => spec !== undefined);
   return [args.model, args.init, args.policy].filter((file): file is string => file !== undefined).concat(specs.flatMap((spec) => dataFiles(spec, 'test').concat(dataFiles(spec, 'train'))));
-}
-
-/** `--alpha`, wherever a command takes it: a failure probability strictly between 0 and 1. */
-export async function alphaFromArgs(alpha: number, flag = '--alpha'): Promise<number> {
-  const { numberInRange } = await import('../util/check.js');
-  return numberInRange(flag, alpha, 0, 1, { exclusiveMin: true, exclusiveMax: true });
 }
 
 /**

@@ -27,20 +27,17 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
       .option('logits', { type: 'string', describe: 'write float32 logits [N, classes] to this .npy file (or a device such as /dev/null)' }),
   handler: async (args: ArgumentsCamelCase<PredictArgs>) => {
     const { loadModel } = await import('../onnx/model.js');
-    const { loadDataset, writeNpy } = await import('../data/index.js');
+    const { loadDataset, selectionReach, writeNpy } = await import('../data/index.js');
     const { checkOutputs } = await import('../util/files.js');
     const { createClassifier } = await import('../engine/classifier.js');
     const { predictDataset } = await import('../engine/predict.js');
-    const { integerInRange } = await import('../util/check.js');
     const { progressBar } = await import('./progress.js');
     const { printJson } = await import('./print.js');
 
-    const batch = integerInRange('--batch', args.batch, 1, 65536);
-    const threads = args.threads === undefined ? undefined : integerInRange('--threads', args.threads, 1, 256);
-    const max = args.max === undefined ? undefined : integerInRange('--max', args.max, 1, Number.MAX_SAFE_INTEGER);
+    const { batch, threads } = args;
     if (args.logits) checkOutputs([args.logits], { flag: '--logits', inputs: await inputFiles(args), overwrite: args.overwrite, allowSpecial: true });
     const model = withSemantics(args, await loadModel(args.model));
-    const dataset = await loadDataset(args.data, 'test', { limit: max });
+    const dataset = await loadDataset(args.data, 'test', { limit: selectionReach(1, args.max) });
     checkInputShape(model.graph.input.shape, dataset.shape, dataset.name);
     const quantization = await quantizationFromArgs(args, model);
     const classifier = await createClassifier(model, args.engine, { threads, quantization });

@@ -39,16 +39,15 @@ export const sensitivityCommand: CommandModule<object, SensitivityArgs> = {
     const { calibrate } = await import('../quant/calibrate.js');
     const { loadPolicy, MAX_BITS, MIN_BITS } = await import('../quant/policy.js');
     const { measureSensitivity } = await import('../search/sensitivity.js');
-    const { integerInRange, numberInRange } = await import('../util/check.js');
+    const { integerInRange } = await import('../util/check.js');
     const { cpuInfo } = await import('../native.js');
     const { progressBar } = await import('./progress.js');
     const { printJson, table } = await import('./print.js');
 
     const minBits = integerInRange('--min-bits', args.minBits, MIN_BITS, MAX_BITS);
     const maxBits = integerInRange('--max-bits', args.maxBits, minBits, MAX_BITS);
-    const sigma = numberInRange('--sigma', args.sigma, 0, 10, { exclusiveMin: true });
-    const seed = integerInRange('--seed', args.seed, 0, 2 ** 32 - 1);
-    const threads = args.threads === undefined ? cpuInfo().threads : integerInRange('--threads', args.threads, 1, 256);
+    const { sigma, seed } = args;
+    const threads = args.threads ?? cpuInfo().threads;
     const model = await loadModel(args.model ?? bundledModelPath());
     const base = args.policy ? (await loadPolicy(args.policy, model.graph, model.sha256)).layers : undefined;
     const data = await loadDataset(trainingSpec(args.data), 'train');

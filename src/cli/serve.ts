@@ -54,8 +54,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       const { prepareQuantization } = await import('../quant/quantize.js');
       quantization = await prepareQuantization(model, {
         policy: args.policy, bits: args.bits, data: args.calibrationData, calibrationData: args.calibrationData,
-        sigma: numberInRange('--sigma', args.sigma, 0, 100), calibrationCount: integerInRange('--calibration', args.calibration, 1, 1e6),
-        threads: args.threads === undefined ? undefined : integerInRange('--threads', args.threads, 1, 256),
+        sigma: args.sigma, calibrationCount: integerInRange('--calibration', args.calibration, 1, 1e6), threads: args.threads,
       });
     } else if (args.policy || args.bits) {
       throw new ArqError('--policy and --bits apply to --engine int');

@@ -1,7 +1,7 @@
 /** `arq smooth-predict`: Cohen PREDICT (with abstention) over a dataset. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { alphaFromArgs, withCalibrationOptions, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
-import { imagesToLoad, samplerFromArgs, withSmoothingOptions, type SmoothingArgs } from './smoothing-options.js';
+import { withCalibrationOptions, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
+import { samplerFromArgs, withSmoothingOptions, type SmoothingArgs } from './smoothing-options.js';
 
 interface SmoothPredictArgs extends SmoothingArgs {
   n: number;
@@ -17,16 +17,14 @@ export const smoothPredictCommand: CommandModule<object, SmoothPredictArgs> = {
       .option('alpha', { type: 'number', default: 0.001, describe: 'probability of returning a wrong class, in (0, 1)' }),
   handler: async (args: ArgumentsCamelCase<SmoothPredictArgs>) => {
     const { loadModel } = await import('../onnx/model.js');
-    const { loadDataset } = await import('../data/index.js');
+    const { loadDataset, selectionReach } = await import('../data/index.js');
     const { smoothPredictDataset } = await import('../smoothing/run.js');
-    const { integerInRange } = await import('../util/check.js');
     const { progressBar } = await import('./progress.js');
     const { printJson } = await import('./print.js');
 
-    const n = integerInRange('--n', args.n, 1, 2 ** 31);
-    const alpha = await alphaFromArgs(args.alpha);
+    const { n, alpha } = args;
     const model = await loadModel(args.model);
-    const dataset = await loadDataset(args.data, 'test', { limit: imagesToLoad(args) });
+    const dataset = await loadDataset(args.data, 'test', { limit: selectionReach(args.skip, args.max) });
     const { sampler, identity, info } = await samplerFromArgs(args, model);
     const bar = progressBar('smooth-predict', args);
     try {

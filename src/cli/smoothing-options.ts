@@ -2,7 +2,6 @@
 import type { Argv } from 'yargs';
 import type { EngineName } from '../engine/classifier.js';
 import type { LoadedModel } from '../onnx/model.js';
-import { integerInRange } from '../util/check.js';
 import { quantizationFromArgs, withSemantics, type CalibrationArgs } from './options.js';
 
 export interface SmoothingArgs extends CalibrationArgs {
@@ -22,33 +21,19 @@ export function withSmoothingOptions<T>(yargs: Argv<T>) {
     .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
     .option('batch', { type: 'number', default: 400, describe: 'noisy copies per classifier call' })
     .option('skip', { type: 'number', default: 1, describe: 'use every skip-th image' })
-    .option('max', { type: 'number', describe: 'at most this many images (after --skip); only they are read from --data' })
     .option('seed', { type: 'number', default: 0, describe: 'seed of the Gaussian noise of smoothing (and of the calibration noise with --engine int)' });
-}
-
-/** How many leading images of --data the --skip/--max selection can reach (all without --max): the rest is never read. */
-export function imagesToLoad(args: { skip: number; max?: number }): number | undefined {
-  if (args.max === undefined) return undefined;
-  const skip = integerInRange('--skip', args.skip, 1, Number.MAX_SAFE_INTEGER);
-  return (integerInRange('--max', args.max, 1, Number.MAX_SAFE_INTEGER) - 1) * skip + 1;
 }
 
 /** The sampler of the chosen engine (quantized and calibrated at --sigma for --engine int), and its identity. */
 export async function samplerFromArgs(args: SmoothingArgs, loaded: LoadedModel) {
   const model = withSemantics(args, loaded);
   const { createSampler } = await import('../smoothing/samplers.js');
-  const { integerInRange, numberInRange } = await import('../util/check.js');
+  const { runIdentity } = await import('../smoothing/run-identity.js');
   const { cpuInfo } = await import('../native.js');
-  const sigma = numberInRange('--sigma', args.sigma, 0, 100);
-  const seed = integerInRange('--seed', args.seed, 0, Number.MAX_SAFE_INTEGER);
-  const batch = integerInRange('--batch', args.batch, 1, 65536);
-  const threads = args.threads === undefined ? cpuInfo().threads : integerInRange('--threads', args.threads, 1, 256);
+  const { sigma, seed, batch } = args;
+  const threads = args.threads ?? cpuInfo().threads;
   const quantization = await quantizationFromArgs(args, model);
   const sampler = await createSampler(model, args.engine, { sigma, seed, batch, threads, quantization });
-  const policy = quantization ? (args.bits ? args.bits.toLowerCase() : JSON.stringify(quantization.policy.layers)) : null;
-  const identity = {
-    seed, model: model.sha256, engine: args.engine, policy: policy ?? (model.qdq && args.engine === 'int' ? `qdq:${model.qdq.bias ?? 'file'}` : null),
-    calibration: quantization ? { ...quantization.calibration.settings } : null,
-  };
+  const identity = runIdentity({ model, engine: args.engine, seed, quantization, bits: args.bits });
   return { sampler, identity, info: { batch, threads }, quantization };
 }

@@ -31,7 +31,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('eps', { type: 'string', demandOption: true, describe: 'radii in [0, 1] image units, comma-separated; fractions accepted (1/255,4/255)' })
       .option('timeout', { type: 'number', default: 20, describe: 'seconds per image and radius' })
       .option('skip', { type: 'number', default: 1, describe: 'use every skip-th image' })
-      .option('max', { type: 'number', describe: 'at most this many images (after --skip); only they are read from --data' })
+      .option('max', { type: 'number', describe: 'at most this many images (after --skip); the rest of --data is not read' })
       .option('restarts', { type: 'number', default: 4, describe: 'attack: PGD restarts per box' })
       .option('steps', { type: 'number', default: 20, describe: 'attack: gradient steps per restart' })
       .option('out', { type: 'string', describe: 'FILE.tsv; FILE.summary.json and FILE.settings.json go beside it' })
@@ -39,12 +39,12 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('overwrite', { type: 'boolean', default: false, describe: 'replace an existing FILE.tsv' }),
   handler: async (args: ArgumentsCamelCase<VerifyArgs>) => {
     const { bundledModelPath, loadModel } = await import('../onnx/model.js');
-    const { loadDataset } = await import('../data/index.js');
+    const { loadDataset, selectionReach } = await import('../data/index.js');
     const { prepareQuantization } = await import('../quant/quantize.js');
     const { verify, verifySettings } = await import('../verify/verify.js');
     const { verifyDataset } = await import('../verify/run.js');
+    const { runIdentity } = await import('../smoothing/run-identity.js');
     const { rowOf, summarizeVerification } = await import('../verify/results.js');
-    const { imagesToLoad } = await import('./smoothing-options.js');
     const { ArqError } = await import('../util/errors.js');
     const { progressBar } = await import('./progress.js');
     const { printJson, table } = await import('./print.js');
@@ -69,9 +69,10 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const model = await loadModel(modelPath);
     const bits = args.policy ? undefined : (args.bits ?? 'w8a8');
     const quantization = await prepareQuantization(model, await calibrationFromArgs({ ...args, bits }, args.data));
-    const dataset = await loadDataset(args.data, 'test', { limit: imagesToLoad(args) });
-    const policy = bits ? bits.toLowerCase() : JSON.stringify(quantization.policy.layers);
-    const identity = { model: model.sha256, policy, calibration: { ...quantization.calibration.settings } };
+    const dataset = await loadDataset(args.data, 'test', { limit: selectionReach(args.skip, args.max) });
+    // verify's seed (the attack's) is among its settings, and its engine is always the integer plan.
+    const { model: sha256, policy, calibration } = runIdentity({ model, engine: 'int', seed: settings.seed, quantization, bits });
+    const identity = { model: sha256, policy, calibration };
     const bar = progressBar('verify', args);
     const controller = new AbortController();
     const stop = () => controller.abort(new ArqError(`interrupted${args.out ? ': finished images are kept; rerun with --resume to continue' : ''}`));

@@ -108,12 +108,28 @@ export function subset(ds: Dataset, indices: readonly number[], name: string = d
 }
 
 /**
+ * The settings of a selection, checked once for every operation that selects images: `skip` (every skip-th image)
+ * and `max` (at most that many of them, after skip; undefined: all), each an integer in [1, 2^53 - 1].
+ */
+export function checkSelection(skip: unknown, max: unknown): { skip: number; max: number | undefined } {
+  return {
+    skip: integerInRange('skip', skip, 1, Number.MAX_SAFE_INTEGER),
+    max: max === undefined ? undefined : integerInRange('max', max, 1, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+/** How many leading images the selection of `skip` and `max` reaches (undefined: all), so the rest need not be read. */
+export function selectionReach(skip: unknown, max: unknown): number | undefined {
+  const checked = checkSelection(skip, max);
+  return checked.max === undefined ? undefined : (checked.max - 1) * checked.skip + 1;
+}
+
+/**
  * Every `skip`-th image (indices 0, skip, 2*skip, ...), at most `max` of them (all when undefined). Returns the
  * selection and the original indices it took. With skip 1 and no effective max, the dataset itself is returned.
  */
 export function selectEvery(ds: Dataset, skip: number, max: number | undefined): { dataset: Dataset; indices: number[] } {
-  integerInRange('skip', skip, 1, Number.MAX_SAFE_INTEGER);
-  if (max !== undefined) integerInRange('max', max, 1, Number.MAX_SAFE_INTEGER);
+  checkSelection(skip, max);
   const indices: number[] = [];
   for (let i = 0; i < ds.count && (max === undefined || indices.length < max); i += skip) indices.push(i);
   if (indices.length === ds.count) return { dataset: ds, indices };

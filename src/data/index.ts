@@ -12,7 +12,7 @@ import { CIFAR10_ARCHIVE_DIR, CIFAR10_FILES, loadCifar10 } from './cifar10.js';
 import { loadNpyDataset } from './npy-dataset.js';
 
 export type { Dataset, Split } from './dataset.js';
-export { makeDataset, subset, selectEvery, classesOf, MAX_LABEL } from './dataset.js';
+export { makeDataset, subset, selectEvery, checkSelection, selectionReach, classesOf, MAX_LABEL } from './dataset.js';
 export { parseDataSpec, trainingSpec, DATA_SPEC_FORMS, type DataSpec } from './spec.js';
 export { loadMnist, mnistFiles } from './mnist.js';
 export { loadIdx, readIdxImages, readIdxLabels } from './idx.js';

@@ -9,8 +9,9 @@ import type { LoadedModel } from '../onnx/model.js';
 import { noisyCopy } from './noise.js';
 import { shapeSize } from '../graph/ir.js';
 import { ArqError } from '../util/errors.js';
-import { integerInRange, numberInRange } from '../util/check.js';
+import { integerInRange } from '../util/check.js';
 import { argmax, createClassifier, type Classifier } from './classifier.js';
+import { checkBatch, checkSeed, checkSigma } from './settings.js';
 
 export interface AgreementOptions {
   /** Gaussian noise of the noisy copies (default 0.25). */
@@ -70,10 +71,10 @@ class Tally {
 /** Runs `model` (a QDQ file) in both engines over `dataset` and its noisy copies. */
 export async function compareWithOrt(model: LoadedModel, dataset: Dataset, options: AgreementOptions = {}): Promise<AgreementReport> {
   if (!model.qdq) throw new ArqError(`${model.path}: not a QDQ file (no QuantizeLinear/DequantizeLinear): arq compare compares the integer engine on a QDQ file's grids with ONNX Runtime`);
-  const sigma = numberInRange('sigma', options.sigma ?? 0.25, 0, 100);
+  const sigma = checkSigma(options.sigma ?? 0.25);
   const noisy = integerInRange('noisy', options.noisy ?? 10, 0, 1_000_000);
-  const seed = integerInRange('seed', options.seed ?? 0, 0, Number.MAX_SAFE_INTEGER);
-  const batch = integerInRange('batch', options.batch ?? 500, 1, 65536);
+  const seed = checkSeed(options.seed ?? 0);
+  const batch = checkBatch(options.batch ?? 500);
   const size = shapeSize(model.graph.input.shape);
   if (shapeSize(dataset.shape) !== size) throw new ArqError(`the model expects images of ${size} values, ${dataset.name} has [${dataset.shape.join(', ')}]`);
   const [int, ort] = await Promise.all([createClassifier(model, 'int', { threads: options.threads }), createClassifier(model, 'ort', { threads: options.threads })]);

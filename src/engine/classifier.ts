@@ -13,6 +13,7 @@ import { givenGridsSpec } from './given-grids.js';
 import { shapeSize } from '../graph/ir.js';
 import { finiteValues, float32Array, integerInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
+import { checkThreads } from './settings.js';
 
 export const ENGINES = ['ort', 'float', 'int'] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -35,7 +36,7 @@ export interface ClassifierOptions {
 }
 
 export async function createClassifier(model: LoadedModel, engine: EngineName, options: ClassifierOptions = {}): Promise<Classifier> {
-  const threads = options.threads ?? cpuInfo().threads;
+  const threads = checkThreads(options.threads ?? cpuInfo().threads);
   const classes = model.graph.shapes.get(model.graph.output)!.reduce((a, b) => a * b, 1);
   const inputSize = shapeSize(model.graph.input.shape);
   if (engine === 'ort') {

@@ -1,9 +1,10 @@
 /** Batched prediction over a dataset: the work behind `arq predict`, and accuracy under noise for training and search. */
 import type { Dataset } from '../data/index.js';
 import { noisyCopy } from './noise.js';
-import { imageValues, integerInRange, numberInRange } from '../util/check.js';
+import { imageValues } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { argmax, indexOfMax, type Classifier } from './classifier.js';
+import { checkBatch, checkSigma } from './settings.js';
 
 export interface PredictOptions {
   /** Images per engine call (default 256). */
@@ -22,7 +23,7 @@ export interface PredictResult {
 }
 
 export async function predictDataset(classifier: Classifier, dataset: Dataset, options: PredictOptions = {}): Promise<PredictResult> {
-  const batch = integerInRange('batch', options.batch ?? 256, 1, 65536);
+  const batch = checkBatch(options.batch ?? 256);
   const imageSize = dataset.shape[0] * dataset.shape[1] * dataset.shape[2];
   const classes = classifier.classes;
   const logits = new Float32Array(dataset.count * classes);
@@ -46,8 +47,8 @@ export async function predictDataset(classifier: Classifier, dataset: Dataset, o
 export async function accuracyOf(
   predict: (images: Float32Array, batch: number) => Promise<Float32Array>, classes: number, data: Dataset, sigma: number, noiseSeed: number, batch = 500,
 ): Promise<number> {
-  numberInRange('sigma', sigma, 0, 100);
-  integerInRange('batch', batch, 1, 65536);
+  checkSigma(sigma);
+  checkBatch(batch);
   const size = data.shape[0] * data.shape[1] * data.shape[2];
   let correct = 0;
   for (let first = 0; first < data.count; first += batch) {

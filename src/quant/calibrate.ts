@@ -12,6 +12,7 @@ import { cpuInfo } from '../native.js';
 import { noisyCopy } from '../engine/noise.js';
 import { imageValues } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
+import { checkSeed, checkSigma, checkThreads } from '../engine/settings.js';
 
 export interface CalibrationOptions {
   /** Noise standard deviation added to the [0,1] images (the certification sigma). */
@@ -32,8 +33,9 @@ export interface Calibration extends ActivationStatistics {
 
 export async function calibrate(graph: Graph, data: Dataset, options: CalibrationOptions): Promise<Calibration> {
   const count = Math.min(options.count ?? 256, data.count);
-  const seed = options.seed ?? 0;
-  const threads = options.threads ?? cpuInfo().threads;
+  const sigma = checkSigma(options.sigma);
+  const seed = checkSeed(options.seed ?? 0);
+  const threads = checkThreads(options.threads ?? cpuInfo().threads);
   const size = data.shape[0] * data.shape[1] * data.shape[2];
   const expected = graph.input.shape[0] * graph.input.shape[1] * graph.input.shape[2];
   if (size !== expected) throw new ArqError(`calibration data ${data.name} has images of ${size} values, the model expects ${expected}`);
@@ -42,7 +44,7 @@ export async function calibrate(graph: Graph, data: Dataset, options: Calibratio
   for (let k = 0; k < count; k++) {
     const index = k * stride;
     const image = imageValues(data.name, data.images.subarray(index * size, (index + 1) * size), { imageSize: size, firstImage: index });
-    images.set(noisyCopy(image, options.sigma, seed, index), k * size);
+    images.set(noisyCopy(image, sigma, seed, index), k * size);
   }
   const plan = FloatPlan.build(graph, { maxMemory: options.maxMemory });
   // Native failures of the passes (over the memory limit; a plan value holding NaN or infinity, named with the node
@@ -58,5 +60,5 @@ export async function calibrate(graph: Graph, data: Dataset, options: Calibratio
   await observed(async () => plan.checkMemory(count, threads, HISTOGRAM_BINS));
   const ranges = await observed(() => plan.observeRanges(images, count, threads));
   const histograms = await observed(() => plan.observeHistograms(images, count, threads, ranges, HISTOGRAM_BINS));
-  return { valueOf: lowerGraph(graph).valueOf, ranges, histograms, settings: { sigma: options.sigma, count, seed, data: data.name } };
+  return { valueOf: lowerGraph(graph).valueOf, ranges, histograms, settings: { sigma, count, seed, data: data.name } };
 }

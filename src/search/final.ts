@@ -9,6 +9,7 @@ import type { LoadedModel } from '../onnx/model.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import type { Policy } from '../quant/policy.js';
 import { certifyDataset } from '../smoothing/run.js';
+import { runIdentity } from '../smoothing/run-identity.js';
 import { settingsPath } from '../smoothing/results.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import type { CandidateBuilder } from './candidate.js';
@@ -58,7 +59,7 @@ export async function certifyFinal(key: string, label: string, policy: Policy | 
   const resume = settings.resume && existsSync(out);
   const { summary, rows } = await certifyDataset({
     sampler, dataset: settings.test, out,
-    identity: { seed, model: model.sha256, engine: policy ? 'int' : 'float', policy: policy ? JSON.stringify(policy.layers) : null, calibration: policy ? { ...settings.calibration } : null },
+    identity: runIdentity({ model, engine: policy ? 'int' : 'float', seed, quantization: policy ? { policy, calibration: { settings: settings.calibration } } : undefined }),
     info: { batch: settings.batch, threads: settings.threads },
     n0: settings.n0, n: settings.n, alpha: settings.alpha, skip: settings.skip, max: settings.max,
     resume, overwrite: !resume, signal: settings.signal,

@@ -22,6 +22,7 @@ import { policyCost } from '../quant/cost.js';
 import { intPlanSpec } from '../engine/int-plan.js';
 import { exportQdq } from '../onnx/qdq.js';
 import { certifyDataset } from '../smoothing/run.js';
+import { runIdentity } from '../smoothing/run-identity.js';
 import { nativeSampler } from '../smoothing/samplers.js';
 import { readIrsCache } from '../smoothing/irs-cache.js';
 import { defaultNp } from '../smoothing/irs.js';
@@ -42,6 +43,7 @@ import { CandidateBuilder, policyKey } from './candidate.js';
 import { createExplorer } from './explorers.js';
 import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type RepairSummary, type RewardName, type SearchName, type SearchReport, type SensitivityTable } from '../report/types.js';
 import { shapeSize } from '../graph/ir.js';
+import { checkBatch, checkFailureProbability, checkN, checkN0, checkSeed, checkSigma, checkThreads, offsetSeed } from '../engine/settings.js';
 
 /** Baselines certified beside ARQ's winner (HAQ and random search also need their searches to run). */
 export const BASELINES = ['haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const;
@@ -155,20 +157,21 @@ const SEARCH_DEFAULTS = {
 /** The options, checked and completed with defaults. */
 function resolveOptions(options: SearchOptions) {
   const o = { ...SEARCH_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<Omit<SearchOptions, 'np' | 'valData' | 'threads' | 'signal' | 'baselines'>> & SearchOptions;
-  const n = integerInRange('n', o.n, 1, 10_000_000);
+  const n0 = checkN0(o.n0);
+  const n = checkN(o.n, n0);
   const episodes = integerInRange('episodes', o.episodes, 1, 100_000);
   const baselines = [...new Set(o.baselines ?? BASELINES)];
   for (const b of baselines) oneOf('baselines', b, BASELINES);
   return {
     model: o.model, data: o.data, valData: o.valData ?? trainingSpec(o.data), out: o.out,
-    sigma: numberInRange('sigma', o.sigma, 0, 10, { exclusiveMin: true }),
+    sigma: checkSigma(o.sigma),
     budget: numberInRange('budget', o.budget, 0, 1, { exclusiveMin: true }),
     reward: oneOf('reward', o.reward, REWARD_NAMES),
     episodes, warmup: integerInRange('warmup', o.warmup, 0, episodes), baselines,
     valImages: integerInRange('valImages', o.valImages, 1, 1_000_000),
     cleanImages: integerInRange('cleanImages', o.cleanImages, 1, 10_000_000),
     testImages: integerInRange('testImages', o.testImages, 1, 10_000_000),
-    n0: integerInRange('n0', o.n0, 1, 1_000_000), n, alpha: numberInRange('alpha', o.alpha, 0, 0.5, { exclusiveMin: true }),
+    n0, n, alpha: checkFailureProbability(o.alpha),
     np: integerInRange('np', o.np ?? defaultNp(n), 1, n),
     finalN: integerInRange('finalN', o.finalN, 1, 10_000_000),
     finetuneSteps: integerInRange('finetuneSteps', o.finetuneSteps, 0, 10_000_000),
@@ -178,9 +181,9 @@ function resolveOptions(options: SearchOptions) {
     rescore: integerInRange('rescore', o.rescore, 0, 1000),
     sensitivityImages: integerInRange('sensitivityImages', o.sensitivityImages, 1, 1_000_000),
     sensitivityCopies: integerInRange('sensitivityCopies', o.sensitivityCopies, 1, 1_000_000),
-    seed: integerInRange('seed', o.seed, 0, 2 ** 32 - 1),
-    threads: o.threads === undefined ? cpuInfo().threads : integerInRange('threads', o.threads, 1, 256),
-    batch: integerInRange('batch', o.batch, 1, 65536),
+    seed: checkSeed(o.seed),
+    threads: checkThreads(o.threads ?? cpuInfo().threads),
+    batch: checkBatch(o.batch),
     resume: Boolean(o.resume), overwrite: Boolean(o.overwrite), signal: o.signal,
   };
 }
@@ -315,7 +318,7 @@ export async function floatReference(o: ReferenceOptions, model: LoadedModel, se
   const resume = o.resume && existsSync(out) && existsSync(cache);
   events?.emit('stage', { stage, total: certifiedSet.max });
   const { summary } = await certifyDataset({
-    sampler, dataset, out, cache, identity: { seed, model: model.sha256, engine: 'float', data: dataset.name },
+    sampler, dataset, out, cache, identity: runIdentity({ model, engine: 'float', seed }),
     n0: o.n0, n: o.n, alpha: o.alpha, skip: certifiedSet.skip, max: certifiedSet.max, resume, overwrite: !resume, signal: o.signal,
     onImage: (done, total) => events?.emit('progress', { stage, done, total }),
   });
@@ -336,7 +339,7 @@ async function runEpisodes(
   name: SearchName, rewards: RewardFunction, o: Resolved, env: QuantizationEnvironment, baselines: BudgetedBaselines, model: LoadedModel,
   checkpoint: Checkpoint, log: EpisodeLog, events: SearchRun,
 ): Promise<void> {
-  const seed = o.seed + SEARCH_NAMES.indexOf(name);
+  const seed = offsetSeed(o.seed, SEARCH_NAMES.indexOf(name));
   const progress = checkpoint.searches[name] ?? { episodes: 0, best: null, state: null };
   const seeds = [baselines.knapsack, baselines.uniform].filter((b): b is [number, number][] => b !== null);
   const explorer = createExplorer(name, env, seed, { episodes: o.episodes, warmup: o.warmup, seeds }, progress.state);
@@ -405,7 +408,7 @@ async function rescoreSearches(
 ): Promise<void> {
   const names = SEARCH_NAMES.filter((name) => checkpoint.searches[name] && !checkpoint.rescoring?.[name]);
   if (names.length === 0) return;
-  const seed = o.seed + FRESH_SEED_OFFSET;
+  const seed = offsetSeed(o.seed, FRESH_SEED_OFFSET);
   const reference = await floatReference(o, model, { stem: 'float-fresh', dataset: freshImages(o, valDataset), seed, stage: 'float-fresh' }, events);
   events.emit('stage', { stage: 'rescore', total: names.length });
   // One fresh function per reward, as in the searches: a candidate in two searches' top lists is measured once.

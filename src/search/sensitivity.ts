@@ -15,11 +15,12 @@ import type { Calibration } from '../quant/calibrate.js';
 import { IntPlan } from '../engine/int-plan.js';
 import type { LayerBits } from '../engine/int-plan.js';
 import { ArqError } from '../util/errors.js';
-import { integerInRange, numberInRange } from '../util/check.js';
+import { integerInRange } from '../util/check.js';
 import { Random } from '../util/random.js';
 import type { SensitivityCosts } from './environment.js';
 import { searchLayers } from './environment.js';
 import { SENSITIVITY_FORMAT, type LayerSensitivity, type SensitivityTable } from '../report/types.js';
+import { checkSigma } from '../engine/settings.js';
 
 export interface SensitivityOptions {
   readonly sigma: number;
@@ -40,7 +41,7 @@ export interface SensitivityOptions {
 /** Measures every layer's sensitivity (see the module comment). */
 export async function measureSensitivity(graph: Graph, calibration: Calibration, data: Dataset, options: SensitivityOptions): Promise<SensitivityTable> {
   const start = performance.now();
-  const sigma = numberInRange('sigma', options.sigma, 0, 10, { exclusiveMin: true });
+  const sigma = checkSigma(options.sigma);
   const imageCount = Math.min(integerInRange('sensitivity images', options.images, 1, 1_000_000), data.count);
   const copies = integerInRange('sensitivity copies', options.copies, 1, 1_000_000);
   const minBits = options.minBits;

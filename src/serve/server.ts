@@ -23,12 +23,13 @@ import { ABSTAIN, certify, predict } from '../smoothing/certify.js';
 import type { Sampler } from '../smoothing/sampler.js';
 import { randomNoiseSeed } from '../smoothing/samplers.js';
 import { NoiseStreams } from '../smoothing/streams.js';
-import { integerInRange, numberInRange, oneOf } from '../util/check.js';
+import { integerInRange, oneOf } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { StreamBatcher } from './batcher.js';
 import { decodeImage, type ImageFields } from './image.js';
 import { ServeMetrics, type Refusal, type Route } from './metrics.js';
 import { certifyBody, certifyReply, openApi, predictBody, predictReply, type ServeLimits } from './schemas.js';
+import { checkBatch, checkSigma, checkThreads } from '../engine/settings.js';
 
 export interface ServeOptions {
   readonly model: LoadedModel;
@@ -87,9 +88,9 @@ type CertifyBody = PredictBody & { n0: number };
 
 export async function createServer(options: ServeOptions): Promise<FastifyInstance> {
   const engine = oneOf('engine', options.engine ?? 'float', ['float', 'int'] as const);
-  const sigma = numberInRange('sigma', options.sigma, 0, 100);
-  const batch = integerInRange('batch', options.batch ?? 400, 1, 65536);
-  const threads = integerInRange('threads', options.threads ?? cpuInfo().threads, 1, 256);
+  const sigma = checkSigma(options.sigma);
+  const batch = checkBatch(options.batch ?? 400);
+  const threads = checkThreads(options.threads ?? cpuInfo().threads);
   const callSamples = integerInRange('callSamples', options.callSamples ?? 4 * batch, 1, 2 ** 31);
   const limits: ServeLimits = { maxN: integerInRange('maxN', options.maxN ?? 100_000, 1, 2 ** 31), maxN0: integerInRange('maxN0', options.maxN0 ?? 10_000, 1, 2 ** 31) };
   const deadlineMs = integerInRange('deadlineMs', options.deadlineMs ?? 10_000, 1, 2 ** 31 - 1);

@@ -13,7 +13,8 @@ import { indexOfMax } from '../engine/classifier.js';
 import type { Sampler } from './sampler.js';
 import { binomialTestPValue, clopperPearsonLower, normalQuantile } from './bounds.js';
 import { ArqError } from '../util/errors.js';
-import { integerInRange, numberInRange } from '../util/check.js';
+import { integerInRange } from '../util/check.js';
+import { checkFailureProbability, checkN, checkN0, MAX_SAMPLES } from '../engine/settings.js';
 
 /** The prediction of a smoothed classifier that declines to decide; it always comes with radius 0. */
 export const ABSTAIN = -1;
@@ -23,14 +24,6 @@ export const DEFAULT_CHUNK = 10_000;
 
 /** Cohen's defaults: n0 = 100 selection samples, n = 100,000 estimation samples, alpha = 0.001. */
 export const CERTIFY_DEFAULTS = { n0: 100, n: 100_000, alpha: 0.001 } as const;
-
-/** alpha, the failure probability of PREDICT and CERTIFY alike: strictly between 0 and 1 (at 1 nothing is promised). */
-function failureProbability(alpha: number): number {
-  return numberInRange('alpha', alpha, 0, 1, { exclusiveMin: true, exclusiveMax: true });
-}
-
-/** Largest sample number the counter-based noise addresses (firstSample + count <= 2^32). */
-const MAX_SAMPLES = 2 ** 32;
 
 export interface PredictOptions {
   /** Number of noise samples. */
@@ -146,8 +139,8 @@ export async function drawSamples(
  */
 export async function predict(sampler: Sampler, image: Float32Array, imageIndex: number, options: PredictOptions): Promise<SmoothPredictResult> {
   checkImage(sampler, image, imageIndex);
-  const n = integerInRange('n', options.n, 1, MAX_SAMPLES);
-  const alpha = failureProbability(options.alpha);
+  const n = checkN(options.n);
+  const alpha = checkFailureProbability(options.alpha);
   const start = performance.now();
   const { counts } = await drawSamples(sampler, image, imageIndex, 0, n, { chunk: options.chunk, signal: options.signal, onChunk: options.onSamples });
   const top = indexOfMax(counts); // the first on ties, as numpy's argmax
@@ -169,9 +162,9 @@ export async function predict(sampler: Sampler, image: Float32Array, imageIndex:
  */
 export async function certify(sampler: Sampler, image: Float32Array, imageIndex: number, options: CertifyOptions): Promise<CertifyResult> {
   checkImage(sampler, image, imageIndex);
-  const n0 = integerInRange('n0', options.n0, 1, MAX_SAMPLES);
-  const n = integerInRange('n', options.n, 1, MAX_SAMPLES - n0);
-  const alpha = failureProbability(options.alpha);
+  const n0 = checkN0(options.n0);
+  const n = checkN(options.n, n0);
+  const alpha = checkFailureProbability(options.alpha);
   const record = options.record ?? false;
   const start = performance.now();
   const common = { chunk: options.chunk, signal: options.signal };

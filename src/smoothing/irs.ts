@@ -23,6 +23,7 @@ import { clopperPearsonLower, clopperPearsonUpper, normalQuantile } from './boun
 import { ABSTAIN, drawSamples } from './certify.js';
 import { ArqError } from '../util/errors.js';
 import { integerInRange, numberInRange } from '../util/check.js';
+import { checkFailureProbability, checkN0 } from '../engine/settings.js';
 
 /**
  * Defaults of smoothing.md (alpha = alphaZeta = 0.001, gamma = 0.99) and n_p = 5% of f's estimation samples
@@ -102,10 +103,10 @@ export async function certifyIncremental(
   const start = performance.now();
   const recorded = reference.predictions.length;
   if (recorded < 1) throw new ArqError('IRS: the reference holds no recorded predictions of f');
-  const n0 = integerInRange('n0', options.n0, 0, 2 ** 32 - 1);
+  const n0 = checkN0(options.n0);
   const np = integerInRange('np', options.np ?? defaultNp(recorded), 1, recorded);
-  const alpha = numberInRange('alpha', options.alpha ?? IRS_DEFAULTS.alpha, 0, 1, { exclusiveMin: true });
-  const alphaZeta = numberInRange('alphaZeta', options.alphaZeta ?? IRS_DEFAULTS.alphaZeta, 0, 1, { exclusiveMin: true });
+  const alpha = checkFailureProbability(options.alpha ?? IRS_DEFAULTS.alpha);
+  const alphaZeta = checkFailureProbability(options.alphaZeta ?? IRS_DEFAULTS.alphaZeta, 'alphaZeta');
   if (alpha + alphaZeta >= 1) throw new ArqError(`IRS: alpha + alphaZeta must be below 1, got ${alpha + alphaZeta}`);
   const gamma = numberInRange('gamma', options.gamma ?? IRS_DEFAULTS.gamma, 0, 1);
   const classA = integerInRange('classA', reference.classA, 0, sampler.classes - 1);

@@ -7,31 +7,22 @@
  * - 'incremental': IRS (irs.ts) of the sampler's classifier f' from the cache that certifying f wrote;
  * - 'from-scratch': CERTIFY of f' at the cache's n0, n and alpha on the cache's images, for comparison with IRS.
  * It writes FILE.tsv (results.ts), FILE.settings.json before the first image, and FILE.summary.json at the end.
+ * Each mode is a ModeRun built by its own function (certifyMode, incrementalMode, fromScratchMode; the two that read
+ * a cache share referenceOf); certifyDataset is the driver they share: selection, settings, resume, the loop and
+ * the summary.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../util/files.js';
 import type { Sampler } from './sampler.js';
 import { ABSTAIN, CERTIFY_DEFAULTS, certify, predict, type CertifyResult } from './certify.js';
 import { certifyIncremental, defaultNp, IRS_DEFAULTS, type IrsResult } from './irs.js';
-import { IrsCacheWriter, readIrsCache, settingsDifferences, type IrsCache, type IrsCacheSettings } from './irs-cache.js';
-import { formatSummary, ResultsWriter, settingsPath, summarize, summaryPath, type CertifySummary, type JsonValue, type ResultRow } from './results.js';
-import { selectEvery, type Dataset } from '../data/index.js';
+import { IrsCacheWriter, readIrsCache, settingsDifferences, type IrsCacheSettings } from './irs-cache.js';
+import { formatSummary, ResultsWriter, summarize, summaryPath, type CertifySummary, type JsonValue, type ResultRow } from './results.js';
+import { checkSelection, selectEvery, type Dataset } from '../data/index.js';
+import { checkFailureProbability, checkN, checkN0 } from '../engine/settings.js';
+import { openSettingsFile, type RunIdentity } from './run-identity.js';
 import { ArqError } from '../util/errors.js';
 import { integerInRange, numberInRange } from '../util/check.js';
-
-/** Settings supplied by the caller that shape the results: recorded, and compared when resuming. */
-export interface RunIdentity {
-  /** The noise seed the sampler was built with (number, or decimal string beyond 2^53). */
-  seed: number | string;
-  /** sha256 of the model file. */
-  model: string;
-  /** Engine name (e.g. 'ort', 'float', 'int'). */
-  engine: string;
-  /** Quantization policy identity (e.g. 'W8A8' or a policy file's sha256); null or absent for float engines. */
-  policy?: string | null;
-  /** Further settings that shape the results (compared on resume). */
-  [key: string]: JsonValue | undefined;
-}
 
 export interface IncrementalOptions {
   /** The IRS cache written while certifying f. */
@@ -106,20 +97,159 @@ export interface CertifyDatasetResult {
 
 type Mode = 'certify' | 'incremental' | 'from-scratch';
 
-/** FILE.settings.json's `compared` settings, or null when the file is missing (shared with verify/run.ts). */
-export function readSettingsSidecar(path: string): { compared: { [key: string]: JsonValue } } | null {
-  if (!existsSync(path)) return null;
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { compared?: unknown };
-    if (typeof parsed.compared !== 'object' || parsed.compared === null) throw new Error('no compared settings');
-    return parsed as { compared: { [key: string]: JsonValue } };
-  } catch (error) {
-    throw new ArqError(`cannot resume: ${path} is not a valid settings file (${(error as Error).message})`);
-  }
+/** One image's certificate as a mode computes it. */
+type Certificate = Pick<ImageResult, 'samples' | 'pALower' | 'irs'> & { prediction: number; radius: number; seconds: number };
+
+/**
+ * What a mode decides, over the shared driver (certifyDataset): the n0, n and alpha of its certificates, the
+ * settings it adds, what it reads or writes beside the results (the IRS cache), the work per image, and its summary.
+ */
+interface ModeRun {
+  readonly mode: Mode;
+  readonly n0: number;
+  readonly n: number;
+  readonly alpha: number;
+  /** Settings beyond the shared ones: compared on resume, and recorded only. */
+  readonly compared: { [key: string]: JsonValue };
+  readonly recorded: { [key: string]: JsonValue };
+  /** Throws unless the mode can certify the selected images (`labels` in selection order). */
+  checkImages(indices: readonly number[], labels: Int32Array): void;
+  /** After FILE.settings.json is written, given the lines kept from a resumed file. */
+  start(identity: { [key: string]: JsonValue }, finished: readonly ResultRow[]): void;
+  /** Noise samples image `idx` takes. */
+  samplesOf(idx: number): number;
+  certifyImage(image: Float32Array, idx: number, label: number): Promise<Certificate>;
+  /** The summary's `incremental` part, comparing with the cache's reference run. */
+  incrementalSummary?(indices: readonly number[], seconds: number): { [key: string]: JsonValue };
+  close(): void;
 }
+
+type ModeOptions = Omit<CertifyDatasetOptions, 'incremental'>;
 
 function checkGiven(name: string, given: number | undefined, cached: number, cache: string): void {
   if (given !== undefined && given !== cached) throw new ArqError(`${name}: incremental certification uses the IRS cache's ${name} = ${cached} (${cache}), got ${given}`);
+}
+
+/** Cohen CERTIFY of one image at the mode's n0, n and alpha; `record` keeps each estimation sample's class. */
+async function certifyOne(options: ModeOptions, at: { n0: number; n: number; alpha: number }, image: Float32Array, idx: number, record: boolean): Promise<CertifyResult> {
+  return certify(options.sampler, image, idx, {
+    n0: at.n0, n: at.n, alpha: at.alpha, chunk: options.chunk, record, signal: options.signal, onSamples: (d) => options.onSamples?.(d, at.n0 + at.n),
+  });
+}
+
+/** 'certify': CERTIFY of the sampler's classifier at the given n0, n, alpha; with `cache`, writing the IRS cache. */
+function certifyMode(options: ModeOptions): ModeRun {
+  const n0 = checkN0(options.n0 ?? CERTIFY_DEFAULTS.n0);
+  const n = checkN(options.n ?? CERTIFY_DEFAULTS.n, n0);
+  const alpha = checkFailureProbability(options.alpha ?? CERTIFY_DEFAULTS.alpha);
+  const { cache } = options;
+  let cacheWriter: IrsCacheWriter | null = null;
+  return {
+    mode: 'certify', n0, n, alpha, compared: {}, recorded: cache ? { cache } : {},
+    checkImages: () => {},
+    start(identity, finished) {
+      if (!cache) return;
+      if (existsSync(cache) && !options.resume && !options.overwrite) throw new ArqError(`IRS cache ${cache} exists: resume the run or overwrite it`);
+      const settings: IrsCacheSettings = { ...identity, sigma: options.sampler.sigma, seed: options.identity.seed, n0, n, alpha, model: options.identity.model, data: options.dataset.name, engine: options.identity.engine };
+      const writer = IrsCacheWriter.open(cache, settings, { resume: options.resume });
+      cacheWriter = writer;
+      const uncached = finished.filter((r) => !writer.existing.has(r.idx));
+      if (uncached.length) throw new ArqError(`cannot resume: ${uncached.length} image(s) finished in ${options.out} are missing from the IRS cache ${cache} (first: ${uncached[0].idx}); start again without resume`);
+    },
+    samplesOf: () => n0 + n,
+    async certifyImage(image, idx, label) {
+      const r = await certifyOne(options, { n0, n, alpha }, image, idx, cacheWriter !== null);
+      if (cacheWriter && !cacheWriter.existing.has(idx)) {
+        cacheWriter.append({ idx, label, classA: r.classA, pALower: r.pALower, prediction: r.prediction, radius: r.radius, seconds: r.seconds, predictions: r.predictions! });
+      }
+      return r;
+    },
+    close: () => cacheWriter?.close(),
+  };
+}
+
+/**
+ * The IRS cache that certifying f wrote, checked against this run: the cache fixes n0, n and alpha (a different one
+ * given is an error), and its sigma, seed and data must be this run's, or its noise would not be the noise f' sees.
+ * Returns the cache, the parts of a ModeRun that both modes reading it share, and the reference run's timing.
+ */
+function referenceOf(options: ModeOptions, file: string) {
+  const cache = readIrsCache(file);
+  const cs = cache.settings;
+  checkGiven('n0', options.n0, cs.n0, cache.path);
+  checkGiven('n', options.n, cs.n, cache.path);
+  checkGiven('alpha', options.alpha, cs.alpha, cache.path);
+  const diff = settingsDifferences(cs, { sigma: options.sampler.sigma, seed: options.identity.seed, data: options.dataset.name });
+  if (diff.length) throw new ArqError(`IRS cache ${cache.path} does not match this run: it was written with ${diff.join(', ')}`);
+  const shared = {
+    n0: cs.n0, n: cs.n, alpha: cs.alpha,
+    compared: { reference: { model: cs.model, engine: cs.engine, policy: cs.policy ?? null } },
+    recorded: { incremental_cache: cache.path },
+    checkImages(indices: readonly number[], labels: Int32Array): void {
+      const missing = indices.filter((i) => !cache.entries.has(i));
+      if (missing.length) throw new ArqError(`IRS cache ${cache.path} has no record of ${missing.length} selected image(s) (first: ${missing[0]}); it holds ${cache.entries.size} images`);
+      indices.forEach((idx, k) => {
+        const label = cache.entries.get(idx)!.label;
+        if (label !== labels[k]) throw new ArqError(`IRS cache ${cache.path}: image ${idx} has label ${label} there and ${labels[k]} in ${options.dataset.name}`);
+      });
+    },
+    start: () => {},
+    close: () => {},
+  };
+  /** The reference run's time on these images, and this run's speed-up over it. */
+  const timing = (indices: readonly number[], seconds: number): { [key: string]: JsonValue } => {
+    const reference = indices.reduce((s, i) => s + cache.entries.get(i)!.seconds, 0);
+    return { reference_seconds: reference, speedup: seconds > 0 ? reference / seconds : null };
+  };
+  return { cache, shared, timing };
+}
+
+/** 'from-scratch': CERTIFY of f' at the cache's n0, n and alpha on the cache's images, for comparison with IRS. */
+function fromScratchMode(options: ModeOptions, incremental: IncrementalOptions): ModeRun {
+  const { shared, timing } = referenceOf(options, incremental.cache);
+  return {
+    ...shared, mode: 'from-scratch',
+    samplesOf: () => shared.n0 + shared.n,
+    certifyImage: (image, idx) => certifyOne(options, shared, image, idx, false),
+    incrementalSummary: timing,
+  };
+}
+
+/** 'incremental': IRS of f' from the cache's record of f, with the branch, zeta and disagreement statistics. */
+function incrementalMode(options: ModeOptions, incremental: IncrementalOptions): ModeRun {
+  const { cache, shared, timing } = referenceOf(options, incremental.cache);
+  const { n0, n, alpha } = shared;
+  const np = integerInRange('np', incremental.np ?? defaultNp(n), 1, n);
+  const gamma = numberInRange('gamma', incremental.gamma ?? IRS_DEFAULTS.gamma, 0, 1);
+  const alphaZeta = checkFailureProbability(incremental.alphaZeta ?? IRS_DEFAULTS.alphaZeta, 'alphaZeta');
+  const samplesOf = (idx: number): number => (cache.entries.get(idx)!.pALower <= 0.5 ? 0 : np);
+  const stats = { images: 0, zeta: 0, disagreements: 0, drawn: 0, branches: { zeta: 0, estimate: 0, 'f-abstained': 0 } };
+  return {
+    ...shared, mode: 'incremental',
+    compared: { ...shared.compared, np, gamma, alpha_zeta: alphaZeta },
+    samplesOf,
+    async certifyImage(image, idx) {
+      const total = samplesOf(idx);
+      const r = await certifyIncremental(options.sampler, image, idx, cache.entries.get(idx)!, {
+        n0, np, alpha, alphaZeta, gamma, chunk: options.chunk, signal: options.signal, onSamples: (d) => options.onSamples?.(d, total),
+      });
+      stats.images++;
+      stats.branches[r.branch]++;
+      if (r.zeta !== null) stats.zeta += r.zeta;
+      if (r.disagreements !== null) {
+        stats.disagreements += r.disagreements;
+        stats.drawn += r.samples;
+      }
+      return { ...r, irs: { branch: r.branch, zeta: r.zeta, disagreements: r.disagreements } };
+    },
+    incrementalSummary: (indices, seconds) => ({
+      ...timing(indices, seconds),
+      images_now: stats.images,
+      branches: stats.branches,
+      zeta_mean: stats.branches.zeta ? stats.zeta / stats.branches.zeta : null,
+      disagreement_rate: stats.drawn ? stats.disagreements / stats.drawn : null,
+    }),
+  };
 }
 
 /**
@@ -129,146 +259,53 @@ function checkGiven(name: string, given: number | undefined, cached: number, cac
  * `resume` continues them.
  */
 export async function certifyDataset(options: CertifyDatasetOptions): Promise<CertifyDatasetResult> {
-  const { sampler, dataset, out } = options;
-  const skip = integerInRange('skip', options.skip ?? 1, 1, Number.MAX_SAFE_INTEGER);
-  const max = options.max === undefined ? undefined : integerInRange('max', options.max, 1, Number.MAX_SAFE_INTEGER);
+  const { sampler, dataset, out, incremental } = options;
+  const { skip, max } = checkSelection(options.skip ?? 1, options.max);
   const per = dataset.shape[0] * dataset.shape[1] * dataset.shape[2];
   if (per !== sampler.inputSize) throw new ArqError(`${dataset.name}: images of ${per} values do not fit the model's input of ${sampler.inputSize} values`);
-  if (options.cache && options.incremental) throw new ArqError('cache and incremental are exclusive: a cache is written while certifying f, incremental certification reads one');
+  if (options.cache && incremental) throw new ArqError('cache and incremental are exclusive: a cache is written while certifying f, incremental certification reads one');
   if (options.resume && options.overwrite) throw new ArqError('resume and overwrite are exclusive');
 
-  const mode: Mode = options.incremental ? (options.incremental.fromScratch ? 'from-scratch' : 'incremental') : 'certify';
-  let cache: IrsCache | null = null;
-  let n0: number, n: number, alpha: number;
-  const { seed } = options.identity;
-  if (options.incremental) {
-    cache = readIrsCache(options.incremental.cache);
-    const cs = cache.settings;
-    checkGiven('n0', options.n0, cs.n0, cache.path);
-    checkGiven('n', options.n, cs.n, cache.path);
-    checkGiven('alpha', options.alpha, cs.alpha, cache.path);
-    const diff = settingsDifferences(cs, { sigma: sampler.sigma, seed, data: dataset.name });
-    if (diff.length) throw new ArqError(`IRS cache ${cache.path} does not match this run: it was written with ${diff.join(', ')}`);
-    ({ n0, n, alpha } = cs);
-  } else {
-    n0 = integerInRange('n0', options.n0 ?? CERTIFY_DEFAULTS.n0, 1, 2 ** 32 - 1);
-    n = integerInRange('n', options.n ?? CERTIFY_DEFAULTS.n, 1, 2 ** 32 - 1 - n0);
-    alpha = numberInRange('alpha', options.alpha ?? CERTIFY_DEFAULTS.alpha, 0, 1, { exclusiveMin: true });
-  }
-  const irs = options.incremental && mode === 'incremental'
-    ? {
-      np: integerInRange('np', options.incremental.np ?? defaultNp(n), 1, n),
-      gamma: numberInRange('gamma', options.incremental.gamma ?? IRS_DEFAULTS.gamma, 0, 1),
-      alphaZeta: numberInRange('alphaZeta', options.incremental.alphaZeta ?? IRS_DEFAULTS.alphaZeta, 0, 1, { exclusiveMin: true }),
-    }
-    : null;
-
+  const run = !incremental ? certifyMode(options) : incremental.fromScratch ? fromScratchMode(options, incremental) : incrementalMode(options, incremental);
   const { dataset: selected, indices } = selectEvery(dataset, skip, max);
-  if (cache) {
-    const missing = indices.filter((i) => !cache.entries.has(i));
-    if (missing.length) throw new ArqError(`IRS cache ${cache.path} has no record of ${missing.length} selected image(s) (first: ${missing[0]}); it holds ${cache.entries.size} images`);
-    indices.forEach((idx, k) => {
-      const label = cache.entries.get(idx)!.label;
-      if (label !== selected.labels[k]) throw new ArqError(`IRS cache ${cache.path}: image ${idx} has label ${label} there and ${selected.labels[k]} in ${dataset.name}`);
-    });
-  }
+  run.checkImages(indices, selected.labels);
 
   // Settings: `compared` must match on resume; the summary records them with the rest.
   const identity = Object.fromEntries(Object.entries(options.identity).filter(([, v]) => v !== undefined)) as { [key: string]: JsonValue };
-  const compared: { [key: string]: JsonValue } = { mode, sigma: sampler.sigma, n0, n, alpha, skip, data: dataset.name, ...identity };
-  if (cache) compared.reference = { model: cache.settings.model, engine: cache.settings.engine, policy: cache.settings.policy ?? null };
-  if (irs) Object.assign(compared, { np: irs.np, gamma: irs.gamma, alpha_zeta: irs.alphaZeta });
-  const settings: { [key: string]: JsonValue } = { ...compared, max: max ?? null, ...(options.cache ? { cache: options.cache } : {}), ...(cache ? { incremental_cache: cache.path } : {}), ...(options.info ?? {}) };
+  const compared: { [key: string]: JsonValue } = { mode: run.mode, sigma: sampler.sigma, n0: run.n0, n: run.n, alpha: run.alpha, skip, data: dataset.name, ...identity, ...run.compared };
+  const settings: { [key: string]: JsonValue } = { ...compared, max: max ?? null, ...run.recorded, ...(options.info ?? {}) };
 
-  const sidecar = settingsPath(out);
-  const exists = existsSync(out);
-  if (exists && !options.resume && !options.overwrite) throw new ArqError(`${out} exists: resume it or overwrite it`);
-  const previous = options.resume && exists ? readSettingsSidecar(sidecar) : null;
+  const settingsFile = openSettingsFile(out, options);
   const writer = ResultsWriter.open(out, { resume: options.resume });
-  let cacheWriter: IrsCacheWriter | null = null;
   try {
-    if (options.resume && writer.existing.length) {
-      if (!previous) throw new ArqError(`cannot resume ${out}: its settings file ${sidecar} is missing`);
-      const keys = [...new Set([...Object.keys(previous.compared), ...Object.keys(compared)])];
-      const diff = settingsDifferences(previous.compared, compared, keys);
-      if (diff.length) throw new ArqError(`cannot resume ${out}: it was written with different settings: ${diff.join(', ')}`);
-    }
-    writeFileAtomic(sidecar, `${JSON.stringify({ compared, settings }, null, 2)}\n`);
-    if (options.cache) {
-      if (existsSync(options.cache) && !options.resume && !options.overwrite) throw new ArqError(`IRS cache ${options.cache} exists: resume the run or overwrite it`);
-      const cacheSettings: IrsCacheSettings = { ...identity, sigma: sampler.sigma, seed, n0, n, alpha, model: options.identity.model, data: dataset.name, engine: options.identity.engine };
-      cacheWriter = IrsCacheWriter.open(options.cache, cacheSettings, { resume: options.resume });
-      const uncached = writer.existing.filter((r) => !cacheWriter!.existing.has(r.idx));
-      if (uncached.length) throw new ArqError(`cannot resume: ${uncached.length} image(s) finished in ${out} are missing from the IRS cache ${options.cache} (first: ${uncached[0].idx}); start again without resume`);
-    }
-
+    settingsFile.record(compared, settings, writer.existing.length);
+    run.start(identity, writer.existing);
     const done = new Map<number, ResultRow>(writer.existing.map((r) => [r.idx, r]));
     const resumed = indices.filter((i) => done.has(i)).length;
-    const samplesOf = (idx: number): number => {
-      if (mode !== 'incremental') return n0 + n;
-      return cache!.entries.get(idx)!.pALower <= 0.5 ? 0 : irs!.np;
-    };
-    const stats = { images: 0, zeta: 0, disagreements: 0, drawn: 0, branches: { zeta: 0, estimate: 0, 'f-abstained': 0 } };
     let finished = resumed;
     for (let k = 0; k < indices.length; k++) {
       const idx = indices[k];
       if (done.has(idx)) continue;
-      const image = selected.images.subarray(k * per, (k + 1) * per);
       const label = selected.labels[k];
-      let prediction: number, radius: number, seconds: number, samples: number, pALower: number;
-      let irsInfo: ImageResult['irs'];
-      if (mode === 'incremental') {
-        const total = samplesOf(idx);
-        const r = await certifyIncremental(sampler, image, idx, cache!.entries.get(idx)!, {
-          n0, np: irs!.np, alpha, alphaZeta: irs!.alphaZeta, gamma: irs!.gamma, chunk: options.chunk, signal: options.signal,
-          onSamples: (d) => options.onSamples?.(d, total),
-        });
-        ({ prediction, radius, seconds, samples, pALower } = r);
-        irsInfo = { branch: r.branch, zeta: r.zeta, disagreements: r.disagreements };
-        stats.images++;
-        stats.branches[r.branch]++;
-        if (r.zeta !== null) stats.zeta += r.zeta;
-        if (r.disagreements !== null) { stats.disagreements += r.disagreements; stats.drawn += r.samples; }
-      } else {
-        const r: CertifyResult = await certify(sampler, image, idx, {
-          n0, n, alpha, chunk: options.chunk, record: cacheWriter !== null, signal: options.signal,
-          onSamples: (d) => options.onSamples?.(d, n0 + n),
-        });
-        ({ prediction, radius, seconds, samples, pALower } = r);
-        if (cacheWriter && !cacheWriter.existing.has(idx)) {
-          cacheWriter.append({ idx, label, classA: r.classA, pALower: r.pALower, prediction, radius, seconds, predictions: r.predictions! });
-        }
-      }
+      const { prediction, radius, seconds, samples, pALower, irs } = await run.certifyImage(selected.images.subarray(k * per, (k + 1) * per), idx, label);
       // time as written to the file (4 decimals), so returned rows equal the file's
       const row: ResultRow = { idx, label, predict: prediction, radius, correct: prediction !== ABSTAIN && prediction === label, time: Number(seconds.toFixed(4)) };
       writer.append(row);
       done.set(idx, row);
       finished++;
-      options.onImage?.(finished, indices.length, { ...row, samples, pALower, ...(irsInfo ? { irs: irsInfo } : {}) });
+      options.onImage?.(finished, indices.length, { ...row, samples, pALower, ...(irs ? { irs } : {}) });
     }
 
     const rows = indices.map((i) => done.get(i)!);
-    const samples = indices.reduce((s, i) => s + samplesOf(i), 0);
+    const samples = indices.reduce((s, i) => s + run.samplesOf(i), 0);
     const summary = summarize(rows, { samples, settings, radii: options.radii });
-    if (cache) {
-      const fSeconds = indices.reduce((s, i) => s + cache.entries.get(i)!.seconds, 0);
-      summary.incremental = {
-        reference_seconds: fSeconds,
-        speedup: summary.seconds > 0 ? fSeconds / summary.seconds : null,
-        ...(irs ? {
-          images_now: stats.images,
-          branches: stats.branches,
-          zeta_mean: stats.branches.zeta ? stats.zeta / stats.branches.zeta : null,
-          disagreement_rate: stats.drawn ? stats.disagreements / stats.drawn : null,
-        } : {}),
-      };
-    }
+    if (run.incrementalSummary) summary.incremental = run.incrementalSummary(indices, summary.seconds);
     const path = summaryPath(out);
     writeFileAtomic(path, formatSummary(summary));
     return { summary, rows, resumed, summaryPath: path };
   } finally {
     writer.close();
-    cacheWriter?.close();
+    run.close();
   }
 }
 
@@ -310,18 +347,20 @@ export interface SmoothPredictDatasetResult {
  */
 export async function smoothPredictDataset(options: SmoothPredictDatasetOptions): Promise<SmoothPredictDatasetResult> {
   const { sampler, dataset } = options;
-  const skip = integerInRange('skip', options.skip ?? 1, 1, Number.MAX_SAFE_INTEGER);
+  const { skip, max } = checkSelection(options.skip ?? 1, options.max);
+  const n = checkN(options.n);
+  const alpha = checkFailureProbability(options.alpha);
   const per = dataset.shape[0] * dataset.shape[1] * dataset.shape[2];
   if (per !== sampler.inputSize) throw new ArqError(`${dataset.name}: images of ${per} values do not fit the model's input of ${sampler.inputSize} values`);
-  const { dataset: selected, indices } = selectEvery(dataset, skip, options.max);
+  const { dataset: selected, indices } = selectEvery(dataset, skip, max);
   const predictions: number[] = [];
   let seconds = 0;
   let correct = 0;
   let abstained = 0;
   for (let k = 0; k < indices.length; k++) {
     const r = await predict(sampler, selected.images.subarray(k * per, (k + 1) * per), indices[k], {
-      n: options.n, alpha: options.alpha, chunk: options.chunk, signal: options.signal,
-      onSamples: (d) => options.onSamples?.(d, options.n),
+      n, alpha, chunk: options.chunk, signal: options.signal,
+      onSamples: (d) => options.onSamples?.(d, n),
     });
     predictions.push(r.prediction);
     seconds += r.seconds;
@@ -337,7 +376,7 @@ export async function smoothPredictDataset(options: SmoothPredictDatasetOptions)
     predictions,
     indices,
     seconds,
-    samples_per_second: seconds > 0 ? (count * options.n) / seconds : 0,
-    settings: { sigma: sampler.sigma, n: options.n, alpha: options.alpha, skip, max: options.max ?? null, data: dataset.name, ...(options.info ?? {}) },
+    samples_per_second: seconds > 0 ? (count * n) / seconds : 0,
+    settings: { sigma: sampler.sigma, n, alpha, skip, max: max ?? null, data: dataset.name, ...(options.info ?? {}) },
   };
 }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { buildNativePlan, type EngineName } from '../engine/classifier.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import { seedWords } from '../engine/noise.js';
+import { checkBatch, checkSeed, checkSigma, checkThreads } from '../engine/settings.js';
 import type { LoadedModel } from '../onnx/model.js';
 import type { Calibration } from '../quant/calibrate.js';
 import type { IntPlan } from '../engine/int-plan.js';
@@ -50,9 +51,21 @@ export async function createSampler(
   engine: EngineName,
   options: SamplerOptions & { readonly quantization?: { readonly policy: Policy; readonly calibration: Calibration } },
 ): Promise<Sampler> {
+  checkSamplerOptions(options);
   const inputSize = shapeSize(model.graph.input.shape);
   if (engine === 'ort') return ortSampler(model, options);
   return nativeSampler(await buildNativePlan(model, engine, options.quantization), inputSize, options);
+}
+
+/**
+ * The settings' ranges (engine/settings.ts), checked before a plan is built; a bigint seed is a whole 64-bit key.
+ * nativeSampler trusts its caller (the search checks its settings once and derives further seeds from them).
+ */
+function checkSamplerOptions(options: SamplerOptions): void {
+  checkSigma(options.sigma);
+  if (typeof options.seed !== 'bigint') checkSeed(options.seed);
+  checkBatch(options.batch);
+  checkThreads(options.threads);
 }
 
 export function nativeSampler(plan: FloatPlan | IntPlan, inputSize: number, options: SamplerOptions): Sampler {

@@ -10,7 +10,6 @@ import type { EngineName } from '../engine/classifier.js';
 import type { LoadedModel } from '../onnx/model.js';
 import type { Calibration } from '../quant/calibrate.js';
 import type { Policy } from '../quant/policy.js';
-import { numberInRange, integerInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { CERTIFY_DEFAULTS, certify, predict, type CertifyResult, type SmoothPredictResult } from './certify.js';
 import type { Sampler } from './sampler.js';
@@ -43,12 +42,11 @@ export class SmoothedClassifier {
 
   static async create(model: LoadedModel, options: SmoothedClassifierOptions): Promise<SmoothedClassifier> {
     const { cpuInfo } = await import('../native.js');
-    const sigma = numberInRange('sigma', options.sigma, 0, 100);
     const sampler = await createSampler(model, options.engine ?? 'float', {
-      sigma,
-      seed: options.seed === undefined ? randomNoiseSeed() : integerInRange('seed', options.seed, 0, Number.MAX_SAFE_INTEGER),
-      batch: integerInRange('batch', options.batch ?? 400, 1, 65536),
-      threads: integerInRange('threads', options.threads ?? cpuInfo().threads, 1, 256),
+      sigma: options.sigma,
+      seed: options.seed ?? randomNoiseSeed(),
+      batch: options.batch ?? 400,
+      threads: options.threads ?? cpuInfo().threads,
       quantization: options.quantization,
     });
     return new SmoothedClassifier(sampler);

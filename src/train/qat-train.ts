@@ -31,6 +31,7 @@ import { outputBase } from './save.js';
 import { accuracyOf } from '../engine/predict.js';
 import { fineTune, FINE_TUNE_DEFAULTS, type FineTuneProgress } from './qat.js';
 import { checkDataFits, EVAL_NOISE_SEED } from './train.js';
+import { checkBatch, checkThreads } from '../engine/settings.js';
 
 export interface QatTrainOptions {
   /** The ONNX model to fine-tune. */
@@ -85,7 +86,7 @@ async function accuracy(plan: FloatPlan | IntPlan, data: Dataset, sigma: number,
 }
 
 export async function qatTrain(options: QatTrainOptions): Promise<QatSummary> {
-  const threads = options.threads === undefined ? cpuInfo().threads : integerInRange('threads', options.threads, 1, 256);
+  const threads = checkThreads(options.threads ?? cpuInfo().threads);
   if ((options.steps === undefined) === (options.epochs === undefined)) throw new ArqError('arq train --qat: give either --steps or --epochs');
   const model = await loadModel(options.init);
   const policyFile = `${outputBase(options.out)}.policy.json`;
@@ -97,7 +98,7 @@ export async function qatTrain(options: QatTrainOptions): Promise<QatSummary> {
   checkDataFits(options.init, model.graph.input.shape, shapeSize(model.graph.shapes.get(model.graph.output)!), [options.test]);
   const train = await loadDataset(options.data === 'mnist' ? 'mnist:train' : options.data, 'train');
   const batch = options.batch ?? FINE_TUNE_DEFAULTS.batch;
-  const steps = options.steps ?? integerInRange('epochs', options.epochs, 1, 100000) * Math.ceil(train.count / integerInRange('batch', batch, 1, 65536));
+  const steps = options.steps ?? integerInRange('epochs', options.epochs, 1, 100000) * Math.ceil(train.count / checkBatch(batch));
   const quantizationSettings = {
     policy: options.policy, bits: options.bits, data: options.data, calibrationData: options.calibrationData ?? trainingSpec(options.data),
     sigma: options.sigma, calibrationCount: options.calibrationCount, seed: options.seed, threads,

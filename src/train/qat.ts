@@ -28,6 +28,7 @@ import { ArqError } from '../util/errors.js';
 import { Random } from '../util/random.js';
 import { BatchNet } from './native-net.js';
 import { cosineRate } from './schedule.js';
+import { checkBatch, checkSeed, checkSigma, checkThreads } from '../engine/settings.js';
 
 
 /** The native QAT description: the integer plan of intPlanSpec() with each layer's float weights instead of codes. */
@@ -134,13 +135,13 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
   const o = options;
   const d = FINE_TUNE_DEFAULTS;
   const steps = integerInRange('steps', o.steps, 1, 10_000_000);
-  const batch = integerInRange('batch', o.batch ?? d.batch, 1, 65536);
+  const batch = checkBatch(o.batch ?? d.batch);
   const lr = numberInRange('lr', o.lr ?? d.lr, 0, 100);
   const momentum = numberInRange('momentum', o.momentum ?? d.momentum, 0, 0.999999);
   const weightDecay = numberInRange('weightDecay', o.weightDecay ?? d.weightDecay, 0, 1);
-  const sigma = numberInRange('sigma', o.sigma, 0, 100);
-  const seed = integerInRange('seed', o.seed ?? d.seed, 0, Number.MAX_SAFE_INTEGER);
-  const threads = o.threads === undefined ? cpuInfo().threads : integerInRange('threads', o.threads, 1, 256);
+  const sigma = checkSigma(o.sigma);
+  const seed = checkSeed(o.seed ?? d.seed);
+  const threads = checkThreads(o.threads ?? cpuInfo().threads);
   const policy = validatePolicy(o.policy, o.graph, o.policy?.model, { source: 'policy', allowOtherModel: true });
   const data = o.train;
   const size = shapeSize(data.shape);

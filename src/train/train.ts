@@ -24,6 +24,7 @@ import { TrainNet } from './native-net.js';
 import { Random } from '../util/random.js';
 import { cosineRate } from './schedule.js';
 import { shapeSize, type Shape } from '../graph/ir.js';
+import { checkBatch, checkSeed, checkSigma, checkThreads } from '../engine/settings.js';
 
 export type Schedule = 'cosine' | 'step';
 
@@ -128,15 +129,15 @@ function settingsOf(options: TrainOptions): TrainSettings {
     arch: options.arch,
     init: options.init?.sha256,
     width: numberInRange('width', s.width, 0, 4, { exclusiveMin: true }),
-    sigma: numberInRange('sigma', s.sigma, 0, 100),
+    sigma: checkSigma(s.sigma),
     epochs: integerInRange('epochs', s.epochs, 1, 100000),
-    batch: integerInRange('batch', s.batch, 1, 65536),
+    batch: checkBatch(s.batch),
     lr: numberInRange('lr', s.lr, 0, 100),
     momentum: numberInRange('momentum', s.momentum, 0, 0.999999),
     weightDecay: numberInRange('weightDecay', s.weightDecay, 0, 1),
     schedule: s.schedule === 'step' ? 'step' : s.schedule === 'cosine' ? 'cosine' : (() => { throw new ArqError(`schedule: expected cosine or step, got ${String(s.schedule)}`); })(),
     shift: integerInRange('shift', s.shift, 0, 64),
-    seed: integerInRange('seed', s.seed, 0, Number.MAX_SAFE_INTEGER),
+    seed: checkSeed(s.seed),
     data: options.train.name,
   };
 }
@@ -221,7 +222,7 @@ function initialGraph(options: TrainOptions, settings: TrainSettings): TrainGrap
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const settings = settingsOf(options);
   const data = options.train;
-  const threads = options.threads === undefined ? cpuInfo().threads : integerInRange('threads', options.threads, 1, 256);
+  const threads = checkThreads(options.threads ?? cpuInfo().threads);
   let graph = initialGraph(options, settings);
   let momenta: Float32Array[] | undefined;
   let history: EpochRecord[] = [];

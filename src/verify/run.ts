@@ -3,10 +3,8 @@
  * before the first image (compared on resume), one FILE.tsv line per image as soon as its group is done
  * (results.ts), FILE.summary.json at the end. A killed run keeps every complete line; `resume` skips those images.
  */
-import { existsSync } from 'node:fs';
-import { settingsDifferences } from '../smoothing/irs-cache.js';
-import { settingsPath, summaryPath, type JsonValue } from '../smoothing/results.js';
-import { readSettingsSidecar } from '../smoothing/run.js';
+import { summaryPath, type JsonValue } from '../smoothing/results.js';
+import { openSettingsFile } from '../smoothing/run-identity.js';
 import { ArqError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
 import { rowOf, summarizeVerification, VerifyResultsWriter, type VerifyRow, type VerifySummary } from './results.js';
@@ -16,7 +14,7 @@ export interface VerifyDatasetOptions extends Omit<VerifyOptions, 'exclude'> {
   /** FILE.tsv; FILE.settings.json and FILE.summary.json go beside it. */
   readonly out: string;
   /** Who made the results (model sha256, policy, calibration settings): recorded and compared on resume. */
-  readonly identity: { model: string; policy: string; [key: string]: JsonValue | undefined };
+  readonly identity: { model: string; policy: string | null; [key: string]: JsonValue | undefined };
   /** Recorded in the summary's settings but not compared on resume (threads). */
   readonly info?: { [key: string]: JsonValue };
   /** Continue an existing FILE.tsv: finished images are skipped; its settings must equal this run's. */
@@ -45,19 +43,10 @@ export async function verifyDataset(options: VerifyDatasetOptions): Promise<Veri
   const compared: { [key: string]: JsonValue } = { ...fixed, data: options.dataset.name, ...identity };
   const settings: { [key: string]: JsonValue } = { ...compared, max, ...(options.info ?? {}) };
 
-  const sidecar = settingsPath(out);
-  const exists = existsSync(out);
-  if (exists && !options.resume && !options.overwrite) throw new ArqError(`${out} exists: resume it or overwrite it`);
-  const previous = options.resume && exists ? readSettingsSidecar(sidecar) : null;
+  const settingsFile = openSettingsFile(out, options);
   const writer = VerifyResultsWriter.open(out, resolved.eps, { resume: options.resume });
   try {
-    if (options.resume && writer.existing.length) {
-      if (!previous) throw new ArqError(`cannot resume ${out}: its settings file ${sidecar} is missing`);
-      const keys = [...new Set([...Object.keys(previous.compared), ...Object.keys(compared)])];
-      const diff = settingsDifferences(previous.compared, compared, keys);
-      if (diff.length) throw new ArqError(`cannot resume ${out}: it was written with different settings: ${diff.join(', ')}`);
-    }
-    writeFileAtomic(sidecar, `${JSON.stringify({ compared, settings }, null, 2)}\n`);
+    settingsFile.record(compared, settings, writer.existing.length);
     const done = new Map<number, VerifyRow>(writer.existing.map((row) => [row.idx, row]));
     const run = await verify({
       ...options,

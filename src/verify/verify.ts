@@ -16,7 +16,7 @@
  * Images go through in groups of `threads`, so that the native calls (bounds, branch and bound) run one box per
  * thread; a group's results are reported (onImage) when its last radius is done.
  */
-import { selectEvery, type Dataset } from '../data/index.js';
+import { checkSelection, selectEvery, type Dataset } from '../data/index.js';
 import { indexOfMax } from '../engine/classifier.js';
 import type { LoadedModel } from '../onnx/model.js';
 import { cancelFlag, cpuInfo, VERIFY_OUTCOME, VERIFY_STAGE, type VerifyResult } from '../native.js';
@@ -29,6 +29,7 @@ import { ArqError } from '../util/errors.js';
 import { ATTACK_DEFAULTS, attack, targetOrder } from './attack.js';
 import { boxOf, insideBox, type Box } from './box.js';
 import { parseEpsilons, type Epsilon } from './eps.js';
+import { checkSeed, checkThreads } from '../engine/settings.js';
 
 export const OUTCOMES = ['verified', 'falsified', 'timeout'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -131,14 +132,15 @@ export interface VerifySettings {
 
 /** Checks the options verify() takes and resolves their defaults; throws an ArqError naming the first bad one. */
 export function verifySettings(options: Omit<VerifyOptions, 'model' | 'quantization' | 'dataset'>): VerifySettings {
+  const { skip, max } = checkSelection(options.skip ?? 1, options.max);
   return {
     eps: parseEpsilons(options.eps).map((e) => e.text),
     timeout: numberInRange('timeout', options.timeout ?? VERIFY_DEFAULTS.timeout, 0, 86400, { exclusiveMin: true }),
-    seed: integerInRange('seed', options.seed ?? VERIFY_DEFAULTS.seed, 0, Number.MAX_SAFE_INTEGER),
+    seed: checkSeed(options.seed ?? VERIFY_DEFAULTS.seed),
     restarts: integerInRange('restarts', options.restarts ?? VERIFY_DEFAULTS.restarts, 1, 1024),
     steps: integerInRange('steps', options.steps ?? VERIFY_DEFAULTS.steps, 0, 100000),
-    skip: integerInRange('skip', options.skip ?? 1, 1, Number.MAX_SAFE_INTEGER),
-    max: options.max === undefined ? null : integerInRange('max', options.max, 1, Number.MAX_SAFE_INTEGER),
+    skip,
+    max: max ?? null,
     network: 'integer plan',
   };
 }
@@ -147,7 +149,7 @@ export function verifySettings(options: Omit<VerifyOptions, 'model' | 'quantizat
 export async function verify(options: VerifyOptions): Promise<VerifyRunResult> {
   const settings = verifySettings(options);
   const eps = parseEpsilons(options.eps);
-  const threads = integerInRange('threads', options.threads ?? cpuInfo().threads, 1, 256);
+  const threads = checkThreads(options.threads ?? cpuInfo().threads);
   const { timeout, seed, restarts, steps, skip, max } = settings;
   const { model, dataset } = options;
   const size = dataset.shape[0] * dataset.shape[1] * dataset.shape[2];

@@ -69,7 +69,7 @@ describe('arq predict', () => {
     expect(spec.code).not.toBe(0);
     expect(spec.stderr).toMatch(/unknown kind/);
     const batch = await arq('predict', '--model', fixturePath('mnist_cnn'), '--data', 'mnist', '--batch', '0');
-    expect(batch.stderr.trim()).toBe('arq: --batch: expected an integer in [1, 65536], got 0');
+    expect(batch.stderr.trim()).toBe('arq: batch: expected an integer in [1, 65536], got 0');
   });
 });
 
@@ -148,7 +148,7 @@ describe('arq certify and smooth-predict', () => {
     expect(parsed.count).toBe(10);
     expect(parsed.accuracy).toBeGreaterThan(0.7);
     const bad = await arq('smooth-predict', '--model', model, '--data', 'mnist', '--alpha', '0');
-    expect(bad.stderr.trim()).toBe('arq: --alpha: expected a number in (0, 1), got 0');
+    expect(bad.stderr.trim()).toBe('arq: alpha: expected a number in (0, 1), got 0');
     const irsFlags = await arq('certify', ...common, '--out', '/tmp/never.tsv', '--np', '10');
     expect(irsFlags.stderr.trim()).toBe('arq: --np, --gamma, --alpha-zeta and --from-scratch apply to --incremental');
   });

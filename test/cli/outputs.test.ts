@@ -94,7 +94,7 @@ describe('flags and messages', () => {
     expect(oneLine(repeated.stderr)).toBe('arq: -n was given more than once (-n 1000, then -n 1): give it once');
     for (const command of [['certify', '--out', path.join(dir, 'c.tsv')], ['smooth-predict']]) {
       const alpha = await arq([...command, '--model', model, '--data', data, '--alpha', '1']);
-      expect(oneLine(alpha.stderr)).toBe('arq: --alpha: expected a number in (0, 1), got 1');
+      expect(oneLine(alpha.stderr)).toBe('arq: alpha: expected a number in (0, 1), got 1');
     }
   });
 

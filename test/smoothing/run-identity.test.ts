@@ -1,0 +1,76 @@
+// The resume identity in the library (smoothing/run-identity.ts): what it records for each engine, and that a library
+// user resumes a file `arq certify` wrote, because both assemble the identity there; a changed identity is refused.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { loadDataset, selectionReach } from '../../src/data/index.js';
+import { loadModel } from '../../src/onnx/model.js';
+import { settingsPath } from '../../src/smoothing/results.js';
+import { openSettingsFile, runIdentity } from '../../src/smoothing/run-identity.js';
+import { certifyDataset } from '../../src/smoothing/run.js';
+import { createSampler } from '../../src/smoothing/samplers.js';
+import { arq } from '../cli/run.js';
+import { idxImages, idxLabels } from '../data/helpers.js';
+import { fixturePath } from '../support/fixtures.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'arq-identity-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('runIdentity', () => {
+  const model = { sha256: 'a'.repeat(64) };
+  const calibration = { settings: { sigma: 0.25, count: 8, seed: 0, data: 'mnist:train' } };
+
+  test('float, a uniform shorthand, a policy by its layers, a QDQ file by how its biases are read', () => {
+    expect(runIdentity({ model, engine: 'float', seed: 7 })).toEqual({ seed: 7, model: model.sha256, engine: 'float', policy: null, calibration: null });
+    const policy = { layers: [{ name: 'a', wbits: 4, abits: 8 }, { name: 'b', wbits: 4, abits: 8 }] };
+    expect(runIdentity({ model, engine: 'int', seed: 0, quantization: { policy, calibration }, bits: 'W4A8' })).toMatchObject({ policy: 'w4a8', calibration: calibration.settings });
+    expect(runIdentity({ model, engine: 'int', seed: 0, quantization: { policy, calibration } }).policy).toBe(JSON.stringify(policy.layers));
+    const qdq = { ...model, qdq: { bias: 'ort' } } as unknown as Parameters<typeof runIdentity>[0]['model'];
+    expect(runIdentity({ model: qdq, engine: 'int', seed: 0 }).policy).toBe('qdq:ort');
+    expect(runIdentity({ model: qdq, engine: 'ort', seed: 0 }).policy).toBeNull();
+  });
+});
+
+describe('the settings file of a results file', () => {
+  test('an existing file needs resume or overwrite; a resumed one needs its settings file, with equal settings', () => {
+    const out = path.join(dir, 'x.tsv');
+    writeFileSync(out, 'idx\n');
+    expect(() => openSettingsFile(out, {})).toThrow(`${out} exists: resume it or overwrite it`);
+    expect(() => openSettingsFile(out, { resume: true }).record({ a: 1 }, { a: 1 }, 1)).toThrow(`cannot resume ${out}: its settings file ${settingsPath(out)} is missing`);
+    openSettingsFile(out, { overwrite: true }).record({ a: 1, b: null }, { a: 1, b: null, threads: 2 }, 0);
+    expect(JSON.parse(readFileSync(settingsPath(out), 'utf8'))).toEqual({ compared: { a: 1, b: null }, settings: { a: 1, b: null, threads: 2 } });
+    expect(() => openSettingsFile(out, { resume: true }).record({ a: 2 }, {}, 1)).toThrow(`cannot resume ${out}: it was written with different settings: a 1 (now 2)`);
+    // absent and null are the same setting
+    expect(() => openSettingsFile(out, { resume: true }).record({ a: 1 }, {}, 1)).not.toThrow();
+    writeFileSync(settingsPath(out), '{');
+    expect(() => openSettingsFile(out, { resume: true })).toThrow(/^cannot resume: .*x\.settings\.json is not a valid settings file/);
+  });
+});
+
+test('a library user resumes what `arq certify` wrote, and not with another seed', async () => {
+  const images = path.join(dir, 'images');
+  const labels = path.join(dir, 'labels');
+  writeFileSync(images, idxImages(4, 28, 28));
+  writeFileSync(labels, idxLabels([0, 1, 2, 3]));
+  const spec = `idx:${images},${labels}`;
+  const out = path.join(dir, 'c.tsv');
+  const cli = await arq(['certify', '--model', fixturePath('mnist_cnn'), '--data', spec, '--n0', '10', '--n', '100', '--max', '2', '--seed', '5', '--threads', '1', '--out', out, '--json']);
+  expect(cli.stderr).toBe('');
+  expect(existsSync(out)).toBe(true);
+
+  const model = await loadModel(fixturePath('mnist_cnn'));
+  const dataset = await loadDataset(spec, 'test', { limit: selectionReach(1, 4) });
+  const run = async (seed: number) => {
+    const sampler = await createSampler(model, 'float', { sigma: 0.25, seed, batch: 400, threads: 1 });
+    try {
+      return await certifyDataset({ sampler, dataset, out, identity: runIdentity({ model, engine: 'float', seed }), n0: 10, n: 100, max: 4, resume: true });
+    } finally {
+      await sampler.close();
+    }
+  };
+  await expect(run(6)).rejects.toThrow(`cannot resume ${out}: it was written with different settings: seed 5 (now 6)`);
+  const resumed = await run(5);
+  expect(resumed.resumed).toBe(2);
+  expect(resumed.rows.map((row) => row.idx)).toEqual([0, 1, 2, 3]);
+});
