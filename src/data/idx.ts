@@ -80,10 +80,16 @@ export async function readIdxLabels(path: string, label: string, limit?: number)
  * (default `idx:IMAGES,LABELS`), reading only the first `limit` images when given.
  */
 export async function loadIdx(imagesPath: string, labelsPath: string, name = `idx:${imagesPath},${labelsPath}`, limit?: number): Promise<Dataset> {
-  const [images, labels] = await Promise.all([
+  // Both files are read at once, but a fault is reported in a fixed order (the images file's first), not in the
+  // order the reads happen to fail: the same bad pair always gives the same message.
+  const [imagesRead, labelsRead] = await Promise.allSettled([
     readIdxImages(imagesPath, `idx:${imagesPath}`, limit),
     readIdxLabels(labelsPath, `idx:${labelsPath}`, limit),
   ]);
+  if (imagesRead.status === 'rejected') throw imagesRead.reason;
+  if (labelsRead.status === 'rejected') throw labelsRead.reason;
+  const images = imagesRead.value;
+  const labels = labelsRead.value;
   if (images.total !== labels.total) {
     throw new ArqError(`${name}: count mismatch: ${imagesPath} holds ${images.total} images but ${labelsPath} holds ${labels.total} labels`);
   }
