@@ -253,8 +253,8 @@ async function verifyGroup(context: Context, group: readonly Pending[]): Promise
   });
 }
 
-/** Interval bounds of the open boxes in one native call (its time shared equally between them). */
-async function boundStage(context: Context, group: readonly Pending[], work: Work[][], j: number, open: readonly number[]): Promise<void> {
+/** The open boxes of radius j, one image after another, as the native calls take them. */
+function packBoxes(group: readonly Pending[], work: Work[][], j: number, open: readonly number[]): { lo: Float32Array; hi: Float32Array } {
   const size = group[0].image.length;
   const lo = new Float32Array(open.length * size);
   const hi = new Float32Array(open.length * size);
@@ -262,6 +262,12 @@ async function boundStage(context: Context, group: readonly Pending[], work: Wor
     lo.set(work[b][j].box.lo, i * size);
     hi.set(work[b][j].box.hi, i * size);
   });
+  return { lo, hi };
+}
+
+/** Interval bounds of the open boxes in one native call (its time shared equally between them). */
+async function boundStage(context: Context, group: readonly Pending[], work: Work[][], j: number, open: readonly number[]): Promise<void> {
+  const { lo, hi } = packBoxes(group, work, j, open);
   const started = performance.now();
   const bounds = await context.plan.intervalBounds(lo, hi, open.length, context.threads, Int32Array.from(open, (b) => group[b].label));
   const share = (performance.now() - started) / open.length;
@@ -280,13 +286,7 @@ async function branchAndBoundStage(context: Context, group: readonly Pending[], 
     for (const b of open) Object.assign(work[b][j], { outcome: 'timeout', stage: 'none' });
     return;
   }
-  const size = group[0].image.length;
-  const lo = new Float32Array(open.length * size);
-  const hi = new Float32Array(open.length * size);
-  open.forEach((b, i) => {
-    lo.set(work[b][j].box.lo, i * size);
-    hi.set(work[b][j].box.hi, i * size);
-  });
+  const { lo, hi } = packBoxes(group, work, j, open);
   const cancel = cancelFlag();
   const onAbort = () => cancel.cancel();
   context.signal?.addEventListener('abort', onAbort, { once: true });
@@ -306,6 +306,7 @@ async function branchAndBoundStage(context: Context, group: readonly Pending[], 
         Object.assign(w, { outcome: 'verified', stage: result.stage[i] === VERIFY_STAGE.bounds ? 'ibp' : 'branch-and-bound' });
         break;
       case VERIFY_OUTCOME.falsified: {
+        const size = group[0].image.length;
         const image = result.counterexample.slice(i * size, (i + 1) * size);
         w.counterexample = await reproduce(context, w.box, image, group[b].label, `image ${group[b].idx} at eps ${context.eps[j].text} (branch and bound)`);
         Object.assign(w, { outcome: 'falsified', stage: result.stage[i] === VERIFY_STAGE.bounds ? 'ibp' : 'branch-and-bound' });
