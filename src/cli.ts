@@ -14,6 +14,7 @@ import { serveCommand } from './cli/serve.js';
 import { sensitivityCommand } from './cli/sensitivity.js';
 import { compareCommand } from './cli/compare.js';
 import { verifyCommand } from './cli/verify.js';
+import { mergeCommand } from './cli/merge.js';
 
 function fail(message: string): never {
   process.stderr.write(`arq: ${message}\n`);
@@ -35,6 +36,7 @@ try {
     .command(trainCommand)
     .command(serveCommand)
     .command(verifyCommand)
+    .command(mergeCommand)
     .middleware((argv) => {
       // bench passes its own flags through to the benchmark.
       if (argv._[0] !== 'bench') rejectRepeatedFlags(hideBin(process.argv), (parser as unknown as { getOptions(): { array: string[] } }).getOptions().array);

@@ -16,6 +16,7 @@ interface CertifyArgs extends SmoothingArgs {
   gamma?: number;
   alphaZeta?: number;
   fromScratch: boolean;
+  shard?: string;
 }
 
 export const certifyCommand: CommandModule<object, CertifyArgs> = {
@@ -36,6 +37,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
       .option('gamma', { type: 'number', describe: 'IRS: pA threshold between the two branches (default 0.99)' })
       .option('alpha-zeta', { type: 'number', describe: 'IRS: failure probability of the disagreement bound (default 0.001)' })
       .option('from-scratch', { type: 'boolean', default: false, describe: 'with --incremental: certify from scratch at the cache\'s n instead, for comparison' })
+      .option('shard', { type: 'string', describe: 'only shard i of k of the selection (0 <= i < k; a Slurm array or Kubernetes Indexed Job task); join the shards with arq merge' })
       .conflicts('cache', 'incremental') as unknown as Argv<CertifyArgs>,
   handler: async (args: ArgumentsCamelCase<CertifyArgs>) => {
     const { loadModel } = await import('../onnx/model.js');
@@ -47,6 +49,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
     const { printJson, table } = await import('./print.js');
     const { checkOutputs } = await import('../util/files.js');
     const { settingsPath, summaryPath } = await import('../smoothing/results.js');
+    const { parseShard } = await import('../data/index.js');
 
     if (!args.incremental && (args.np !== undefined || args.gamma !== undefined || args.alphaZeta !== undefined || args.fromScratch)) {
       throw new ArqError('--np, --gamma, --alpha-zeta and --from-scratch apply to --incremental');
@@ -69,6 +72,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
         sampler, dataset, out: args.out, identity, info,
         n0: args.n0, n: args.n, alpha: args.alpha, skip: args.skip, max: args.max, resume: args.resume, overwrite: args.overwrite,
         cache: args.cache,
+        shard: args.shard === undefined ? undefined : parseShard(args.shard),
         incremental: args.incremental ? { cache: args.incremental, np: args.np, gamma: args.gamma, alphaZeta: args.alphaZeta, fromScratch: args.fromScratch } : undefined,
         signal,
         onImage: (done, total, image) => {

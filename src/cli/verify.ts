@@ -19,6 +19,7 @@ interface VerifyArgs extends CalibrationArgs {
   overwrite: boolean;
   json: boolean;
   quiet: boolean;
+  shard?: string;
 }
 
 export const verifyCommand: CommandModule<object, VerifyArgs> = {
@@ -36,7 +37,8 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('steps', { type: 'number', default: 20, describe: 'attack: gradient steps per restart' })
       .option('out', { type: 'string', describe: 'FILE.tsv; FILE.summary.json and FILE.settings.json go beside it' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue an interrupted run (needs --out), keeping its finished lines' })
-      .option('overwrite', { type: 'boolean', default: false, describe: 'replace an existing FILE.tsv' }),
+      .option('overwrite', { type: 'boolean', default: false, describe: 'replace an existing FILE.tsv' })
+      .option('shard', { type: 'string', describe: 'only shard i of k of the selection (0 <= i < k; needs --out); join the shards with arq merge' }),
   handler: async (args: ArgumentsCamelCase<VerifyArgs>) => {
     const { bundledModelPath, loadModel } = await import('../onnx/model.js');
     const { loadDataset, selectionReach } = await import('../data/index.js');
@@ -50,9 +52,12 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const { printJson, table } = await import('./print.js');
     const { checkOutputs } = await import('../util/files.js');
     const { settingsPath, summaryPath } = await import('../smoothing/results.js');
+    const { parseShard } = await import('../data/index.js');
 
     if (args.resume && args.overwrite) throw new ArqError('--resume and --overwrite are exclusive');
     if ((args.resume || args.overwrite) && !args.out) throw new ArqError('--resume and --overwrite apply to --out');
+    if (args.shard !== undefined && !args.out) throw new ArqError('--shard needs --out: arq merge joins the shards\' files');
+    const shard = args.shard === undefined ? undefined : parseShard(args.shard);
     const options = { eps: args.eps, timeout: args.timeout, skip: args.skip, max: args.max, seed: args.seed, restarts: args.restarts, steps: args.steps };
     const settings = (() => {
       try {
@@ -83,7 +88,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
         onImage: (done: number, total: number) => bar.update(done, total),
       };
       const summary = args.out
-        ? (await verifyDataset({ ...common, out: args.out, identity, info: { threads: args.threads ?? null }, resume: args.resume, overwrite: args.overwrite })).summary
+        ? (await verifyDataset({ ...common, out: args.out, identity, info: { threads: args.threads ?? null }, resume: args.resume, overwrite: args.overwrite, shard })).summary
         : await (async () => {
           const run = await verify(common);
           return summarizeVerification(run.images.map(rowOf), settings.eps, { ...settings, data: dataset.name, ...identity, threads: args.threads ?? null });

@@ -124,14 +124,20 @@ export function selectionReach(skip: unknown, max: unknown): number | undefined 
   return checked.max === undefined ? undefined : (checked.max - 1) * checked.skip + 1;
 }
 
+/** The dataset indices that every `skip`-th image of `count`, at most `max` of them, selects. */
+export function selectedIndices(count: number, skip: number, max: number | undefined): number[] {
+  checkSelection(skip, max);
+  const indices: number[] = [];
+  for (let i = 0; i < count && (max === undefined || indices.length < max); i += skip) indices.push(i);
+  return indices;
+}
+
 /**
  * Every `skip`-th image (indices 0, skip, 2*skip, ...), at most `max` of them (all when undefined). Returns the
  * selection and the original indices it took. With skip 1 and no effective max, the dataset itself is returned.
  */
 export function selectEvery(ds: Dataset, skip: number, max: number | undefined): { dataset: Dataset; indices: number[] } {
-  checkSelection(skip, max);
-  const indices: number[] = [];
-  for (let i = 0; i < ds.count && (max === undefined || indices.length < max); i += skip) indices.push(i);
+  const indices = selectedIndices(ds.count, skip, max);
   if (indices.length === ds.count) return { dataset: ds, indices };
   return { dataset: subset(ds, indices), indices };
 }

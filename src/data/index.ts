@@ -12,13 +12,14 @@ import { CIFAR10_ARCHIVE_DIR, CIFAR10_FILES, loadCifar10 } from './cifar10.js';
 import { loadNpyDataset } from './npy-dataset.js';
 
 export type { Dataset, Split } from './dataset.js';
-export { makeDataset, subset, selectEvery, checkSelection, selectionReach, classesOf, MAX_LABEL } from './dataset.js';
+export { makeDataset, subset, selectEvery, selectedIndices, checkSelection, selectionReach, classesOf, MAX_LABEL } from './dataset.js';
 export { parseDataSpec, trainingSpec, DATA_SPEC_FORMS, type DataSpec } from './spec.js';
 export { loadMnist, mnistFiles } from './mnist.js';
 export { loadIdx, readIdxImages, readIdxLabels } from './idx.js';
 export { MAX_DATA_BYTES } from './files.js';
 export { loadCifar10 } from './cifar10.js';
 export { loadNpyDataset } from './npy-dataset.js';
+export { parseShard, shardRange, shardSetting, MAX_SHARDS, type Shard, type ShardSetting } from './shard.js';
 export { readNpy, readNpySync, decodeNpy, encodeNpy, writeNpy, writeNpySync, npyAsFloat32, type NpyArray, type NpyData, type NpyDtype } from './npy.js';
 
 /**

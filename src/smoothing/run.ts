@@ -18,7 +18,7 @@ import { ABSTAIN, CERTIFY_DEFAULTS, certify, predict, type CertifyResult } from 
 import { certifyIncremental, defaultNp, IRS_DEFAULTS, type IrsResult } from './irs.js';
 import { IrsCacheWriter, readIrsCache, settingsDifferences, type IrsCacheSettings } from './irs-cache.js';
 import { formatSummary, ResultsWriter, summarize, summaryPath, type CertifySummary, type JsonValue, type ResultRow } from './results.js';
-import { checkSelection, selectEvery, type Dataset } from '../data/index.js';
+import { checkSelection, selectEvery, shardSetting, type Dataset, type Shard } from '../data/index.js';
 import { checkFailureProbability, checkN, checkN0 } from '../engine/settings.js';
 import { openSettingsFile, type RunIdentity } from './run-identity.js';
 import { ArqError } from '../util/errors.js';
@@ -68,6 +68,11 @@ export interface CertifyDatasetOptions {
   cache?: string;
   /** Certify incrementally from an IRS cache. */
   incremental?: IncrementalOptions;
+  /**
+   * Only this shard of the selection (data/shard.ts), recorded in the settings for `arq merge`; plain certification
+   * only (no cache, not incremental).
+   */
+  shard?: Shard;
   /** After each newly certified image: images done (resumed ones included), images selected, its result. */
   onImage?: (done: number, total: number, result: ImageResult) => void;
   /** After each chunk of samples: samples done for the current image, samples it needs. */
@@ -265,14 +270,21 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
   if (per !== sampler.inputSize) throw new ArqError(`${dataset.name}: images of ${per} values do not fit the model's input of ${sampler.inputSize} values`);
   if (options.cache && incremental) throw new ArqError('cache and incremental are exclusive: a cache is written while certifying f, incremental certification reads one');
   if (options.resume && options.overwrite) throw new ArqError('resume and overwrite are exclusive');
+  if (options.shard && (options.cache || incremental)) throw new ArqError('shard: applies to plain certification: an IRS cache and incremental certification cover whole runs');
 
   const run = !incremental ? certifyMode(options) : incremental.fromScratch ? fromScratchMode(options, incremental) : incrementalMode(options, incremental);
   const { dataset: selected, indices } = selectEvery(dataset, skip, max);
   run.checkImages(indices, selected.labels);
+  const shard = options.shard ? shardSetting(indices.length, options.shard) : null;
+  const start = shard?.start ?? 0;
+  const end = shard?.end ?? indices.length;
 
   // Settings: `compared` must match on resume; the summary records them with the rest.
   const identity = Object.fromEntries(Object.entries(options.identity).filter(([, v]) => v !== undefined)) as { [key: string]: JsonValue };
-  const compared: { [key: string]: JsonValue } = { mode: run.mode, sigma: sampler.sigma, n0: run.n0, n: run.n, alpha: run.alpha, skip, data: dataset.name, ...identity, ...run.compared };
+  const compared: { [key: string]: JsonValue } = {
+    mode: run.mode, sigma: sampler.sigma, n0: run.n0, n: run.n, alpha: run.alpha, skip, data: dataset.name, ...identity, ...run.compared,
+    ...(shard ? { shard: { ...shard } } : {}),
+  };
   const settings: { [key: string]: JsonValue } = { ...compared, max: max ?? null, ...run.recorded, ...(options.info ?? {}) };
 
   const settingsFile = openSettingsFile(out, options);
@@ -281,9 +293,10 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
     settingsFile.record(compared, settings, writer.existing.length);
     run.start(identity, writer.existing);
     const done = new Map<number, ResultRow>(writer.existing.map((r) => [r.idx, r]));
-    const resumed = indices.filter((i) => done.has(i)).length;
+    const mine = indices.slice(start, end);
+    const resumed = mine.filter((i) => done.has(i)).length;
     let finished = resumed;
-    for (let k = 0; k < indices.length; k++) {
+    for (let k = start; k < end; k++) {
       const idx = indices[k];
       if (done.has(idx)) continue;
       const label = selected.labels[k];
@@ -293,13 +306,13 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
       writer.append(row);
       done.set(idx, row);
       finished++;
-      options.onImage?.(finished, indices.length, { ...row, samples, pALower, ...(irs ? { irs } : {}) });
+      options.onImage?.(finished, mine.length, { ...row, samples, pALower, ...(irs ? { irs } : {}) });
     }
 
-    const rows = indices.map((i) => done.get(i)!);
-    const samples = indices.reduce((s, i) => s + run.samplesOf(i), 0);
+    const rows = mine.map((i) => done.get(i)!);
+    const samples = mine.reduce((s, i) => s + run.samplesOf(i), 0);
     const summary = summarize(rows, { samples, settings, radii: options.radii });
-    if (run.incrementalSummary) summary.incremental = run.incrementalSummary(indices, summary.seconds);
+    if (run.incrementalSummary) summary.incremental = run.incrementalSummary(mine, summary.seconds);
     const path = summaryPath(out);
     writeFileAtomic(path, formatSummary(summary));
     return { summary, rows, resumed, summaryPath: path };

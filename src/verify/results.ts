@@ -89,6 +89,28 @@ export function parseVerifyRow(line: string, k: number, where: string): VerifyRo
   };
 }
 
+/**
+ * Reads a verification FILE.tsv of the radii `eps`: its header must be theirs; a final partial line (an interrupted
+ * write) is dropped; `validBytes` is the length of the header and complete lines. `context` prefixes the header error.
+ */
+export function readVerifyResults(path: string, eps: readonly string[], context = ''): { rows: VerifyRow[]; partial: boolean; validBytes: number } {
+  const header = verifyHeader(eps);
+  const text = readFileSync(path, 'utf8');
+  const end = text.lastIndexOf('\n') + 1;
+  const lines = text.slice(0, end).split('\n');
+  lines.pop();
+  if (lines.length === 0) return { rows: [], partial: end < text.length, validBytes: 0 };
+  if (lines[0] !== header) throw new ArqError(`${path}: ${context}line 1 is ${JSON.stringify(lines[0].slice(0, 120))}, expected ${JSON.stringify(header)}`);
+  const seen = new Set<number>();
+  const rows = lines.slice(1).map((line, i) => {
+    const row = parseVerifyRow(line, eps.length, `${path} line ${i + 2}`);
+    if (seen.has(row.idx)) throw new ArqError(`${path} line ${i + 2}: image ${row.idx} appears twice`);
+    seen.add(row.idx);
+    return row;
+  });
+  return { rows, partial: end < text.length, validBytes: Buffer.byteLength(text.slice(0, end)) };
+}
+
 /** Appends rows to FILE.tsv, one write per complete line. */
 export class VerifyResultsWriter {
   private constructor(private fd: number | null, readonly path: string, readonly existing: VerifyRow[]) {}
@@ -98,25 +120,14 @@ export class VerifyResultsWriter {
    * header), cuts off a final partial line and appends after its complete lines; `existing` holds their rows.
    */
   static open(path: string, eps: readonly string[], options: { resume?: boolean } = {}): VerifyResultsWriter {
-    const header = verifyHeader(eps);
     if (options.resume && existsSync(path)) {
-      const text = readFileSync(path, 'utf8');
-      const end = text.lastIndexOf('\n') + 1;
-      const lines = text.slice(0, end).split('\n');
-      lines.pop();
-      if (lines.length > 0) {
-        if (lines[0] !== header) throw new ArqError(`${path}: cannot resume: line 1 is ${JSON.stringify(lines[0].slice(0, 120))}, expected ${JSON.stringify(header)}`);
-        const seen = new Set<number>();
-        const rows = lines.slice(1).map((line, i) => {
-          const row = parseVerifyRow(line, eps.length, `${path} line ${i + 2}`);
-          if (seen.has(row.idx)) throw new ArqError(`${path} line ${i + 2}: image ${row.idx} appears twice`);
-          seen.add(row.idx);
-          return row;
-        });
-        truncateSync(path, Buffer.byteLength(text.slice(0, end)));
-        return new VerifyResultsWriter(openSync(path, 'a'), path, rows);
+      const file = readVerifyResults(path, eps, 'cannot resume: ');
+      if (file.validBytes > 0) {
+        truncateSync(path, file.validBytes);
+        return new VerifyResultsWriter(openSync(path, 'a'), path, file.rows);
       }
     }
+    const header = verifyHeader(eps);
     let fd: number;
     try {
       fd = openSync(path, 'w');

@@ -3,6 +3,7 @@
  * before the first image (compared on resume), one FILE.tsv line per image as soon as its group is done
  * (results.ts), FILE.summary.json at the end. A killed run keeps every complete line; `resume` skips those images.
  */
+import { selectedIndices, shardSetting, type Shard } from '../data/index.js';
 import { summaryPath, type JsonValue } from '../smoothing/results.js';
 import { openSettingsFile } from '../smoothing/run-identity.js';
 import { ArqError } from '../util/errors.js';
@@ -21,6 +22,8 @@ export interface VerifyDatasetOptions extends Omit<VerifyOptions, 'exclude'> {
   readonly resume?: boolean;
   /** Replace an existing FILE.tsv (without this or resume, an existing file is an error). */
   readonly overwrite?: boolean;
+  /** Only this shard of the selection (data/shard.ts), recorded in the settings for `arq merge`. */
+  readonly shard?: Shard;
 }
 
 export interface VerifyDatasetResult {
@@ -40,7 +43,10 @@ export async function verifyDataset(options: VerifyDatasetOptions): Promise<Veri
   const resolved = verifySettings(options);
   const { max, ...fixed } = resolved;
   const identity = Object.fromEntries(Object.entries(options.identity).filter(([, v]) => v !== undefined)) as { [key: string]: JsonValue };
-  const compared: { [key: string]: JsonValue } = { ...fixed, data: options.dataset.name, ...identity };
+  const indices = selectedIndices(options.dataset.count, resolved.skip, max ?? undefined);
+  const shard = options.shard ? shardSetting(indices.length, options.shard) : null;
+  const mine = new Set(shard ? indices.slice(shard.start, shard.end) : indices);
+  const compared: { [key: string]: JsonValue } = { ...fixed, data: options.dataset.name, ...identity, ...(shard ? { shard: { ...shard } } : {}) };
   const settings: { [key: string]: JsonValue } = { ...compared, max, ...(options.info ?? {}) };
 
   const settingsFile = openSettingsFile(out, options);
@@ -50,15 +56,16 @@ export async function verifyDataset(options: VerifyDatasetOptions): Promise<Veri
     const done = new Map<number, VerifyRow>(writer.existing.map((row) => [row.idx, row]));
     const run = await verify({
       ...options,
-      exclude: new Set(done.keys()),
+      exclude: new Set([...done.keys(), ...indices.filter((idx) => !mine.has(idx))]),
       onImage: (count, total, image) => {
         const row = rowOf(image);
         writer.append(row);
         done.set(row.idx, row);
-        options.onImage?.(count, total, image);
+        // progress within the shard: the images outside it count among verify()'s excluded ones
+        options.onImage?.(count - (total - mine.size), mine.size, image);
       },
     });
-    const rows = run.indices.map((idx) => done.get(idx)!);
+    const rows = run.indices.filter((idx) => mine.has(idx)).map((idx) => done.get(idx)!);
     const summary = summarizeVerification(rows, resolved.eps, settings);
     const path = summaryPath(out);
     writeFileAtomic(path, `${JSON.stringify(summary, null, 2)}\n`);

@@ -16,7 +16,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['quant'],
   ['smoothing', 'train', 'verify'],
   ['report'],
-  ['search', 'serve'],
+  ['search', 'serve', 'distributed'],
   ['cli', 'index'],
 ];
 
