@@ -15,6 +15,7 @@ import { sensitivityCommand } from './cli/sensitivity.js';
 import { compareCommand } from './cli/compare.js';
 import { verifyCommand } from './cli/verify.js';
 import { mergeCommand } from './cli/merge.js';
+import { workerCommand } from './cli/worker.js';
 
 function fail(message: string): never {
   process.stderr.write(`arq: ${message}\n`);
@@ -37,6 +38,7 @@ try {
     .command(serveCommand)
     .command(verifyCommand)
     .command(mergeCommand)
+    .command(workerCommand)
     .middleware((argv) => {
       // bench passes its own flags through to the benchmark.
       if (argv._[0] !== 'bench') rejectRepeatedFlags(hideBin(process.argv), (parser as unknown as { getOptions(): { array: string[] } }).getOptions().array);

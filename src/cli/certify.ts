@@ -2,8 +2,9 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { inputFiles, withCalibrationOptions, withDataOptions, withEngineOption, withOutputOptions, withThreadsOption } from './options.js';
 import { samplerFromArgs, withSmoothingOptions, type SmoothingArgs } from './smoothing-options.js';
+import { withQueueOptions, type QueueArgs } from './queue.js';
 
-interface CertifyArgs extends SmoothingArgs {
+interface CertifyArgs extends SmoothingArgs, QueueArgs {
   n0?: number;
   n?: number;
   alpha?: number;
@@ -23,7 +24,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
   command: 'certify',
   describe: 'certify the smoothed classifier image by image (Cohen CERTIFY; IRS with --incremental)',
   builder: (yargs: Argv) =>
-    withSmoothingOptions(withThreadsOption(withCalibrationOptions(withEngineOption(withDataOptions(withOutputOptions(yargs))))))
+    withQueueOptions(withSmoothingOptions(withThreadsOption(withCalibrationOptions(withEngineOption(withDataOptions(withOutputOptions(yargs)))))))
       // No yargs defaults for n0/n/alpha: in incremental mode they come from the cache (defaults 100, 100000, 0.001).
       .option('n0', { type: 'number', describe: 'selection samples (default 100)' })
       .option('n', { type: 'number', describe: 'estimation samples (default 100000)' })
@@ -63,6 +64,8 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
     const model = await loadModel(args.model);
     const dataset = await loadDataset(args.data, 'test', { limit: selectionReach(args.skip, args.max) });
     const { sampler, identity, info } = await samplerFromArgs(args, model);
+    const { queueRemote } = await import('./queue.js');
+    const remote = args.queue === undefined ? undefined : await queueRemote(args, model, identity, (line) => args.json || console.error(line));
     const bar = progressBar('certify', args);
     let samplesStart = performance.now();
     let imagesDone = 0;
@@ -73,6 +76,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
         n0: args.n0, n: args.n, alpha: args.alpha, skip: args.skip, max: args.max, resume: args.resume, overwrite: args.overwrite,
         cache: args.cache,
         shard: args.shard === undefined ? undefined : parseShard(args.shard),
+        remote,
         incremental: args.incremental ? { cache: args.incremental, np: args.np, gamma: args.gamma, alphaZeta: args.alphaZeta, fromScratch: args.fromScratch } : undefined,
         signal,
         onImage: (done, total, image) => {

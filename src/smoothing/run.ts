@@ -73,12 +73,41 @@ export interface CertifyDatasetOptions {
    * only (no cache, not incremental).
    */
   shard?: Shard;
+  /**
+   * Certify the pending images elsewhere (src/distributed: BullMQ workers) instead of with `sampler`, which still
+   * gives the run's sigma and input size; plain certification only. Rows may arrive in any order and more than once:
+   * the driver writes each image once, in selection order.
+   */
+  remote?: RemoteCertifier;
   /** After each newly certified image: images done (resumed ones included), images selected, its result. */
   onImage?: (done: number, total: number, result: ImageResult) => void;
   /** After each chunk of samples: samples done for the current image, samples it needs. */
   onSamples?: (done: number, total: number) => void;
   /** Checked between chunks: an aborted run rejects, keeping every finished line. */
   signal?: AbortSignal;
+}
+
+/** What a remote certifier is asked to certify (CertifyDatasetOptions.remote). */
+export interface RemoteWork {
+  /** Positions in the selection still to certify, ascending. */
+  readonly pending: readonly number[];
+  /** Size of the selection. */
+  readonly images: number;
+  /** The run's compared settings (its identity on the queue). */
+  readonly compared: { readonly [key: string]: JsonValue };
+  readonly n0: number;
+  readonly n: number;
+  readonly alpha: number;
+  readonly skip: number;
+  readonly max: number | undefined;
+}
+
+/** Certifies RemoteWork elsewhere, yielding rows (with CERTIFY's pALower) as they come. */
+export type RemoteCertifier = (work: RemoteWork) => AsyncIterable<readonly (ResultRow & { pALower: number })[]>;
+
+/** An image's results line from its certificate (time as written to the file, 4 decimals). */
+export function certificateRow(idx: number, label: number, c: { prediction: number; radius: number; seconds: number }): ResultRow {
+  return { idx, label, predict: c.prediction, radius: c.radius, correct: c.prediction !== ABSTAIN && c.prediction === label, time: Number(c.seconds.toFixed(4)) };
 }
 
 /** One image's outcome as reported to onImage. */
@@ -270,6 +299,7 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
   if (per !== sampler.inputSize) throw new ArqError(`${dataset.name}: images of ${per} values do not fit the model's input of ${sampler.inputSize} values`);
   if (options.cache && incremental) throw new ArqError('cache and incremental are exclusive: a cache is written while certifying f, incremental certification reads one');
   if (options.resume && options.overwrite) throw new ArqError('resume and overwrite are exclusive');
+  if (options.remote && (options.cache || incremental)) throw new ArqError('remote certification (a queue) applies to plain certification: an IRS cache and incremental certification run locally');
   if (options.shard && (options.cache || incremental)) throw new ArqError('shard: applies to plain certification: an IRS cache and incremental certification cover whole runs');
 
   const run = !incremental ? certifyMode(options) : incremental.fromScratch ? fromScratchMode(options, incremental) : incrementalMode(options, incremental);
@@ -296,17 +326,40 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
     const mine = indices.slice(start, end);
     const resumed = mine.filter((i) => done.has(i)).length;
     let finished = resumed;
+    const record = (row: ResultRow, image: Pick<ImageResult, 'samples' | 'pALower' | 'irs'>) => {
+      writer.append(row);
+      done.set(row.idx, row);
+      finished++;
+      options.onImage?.(finished, mine.length, { ...row, ...image });
+    };
+    if (options.remote) {
+      const pending = Array.from({ length: end - start }, (_, j) => start + j).filter((k) => !done.has(indices[k]));
+      const positionOf = new Map(pending.map((k) => [indices[k], k]));
+      const arrived = new Map<number, ResultRow & { pALower: number }>();
+      let next = 0;
+      const work = { pending, images: indices.length, compared, n0: run.n0, n: run.n, alpha: run.alpha, skip, max };
+      for await (const batch of pending.length ? options.remote(work) : []) {
+        for (const row of batch) {
+          const k = positionOf.get(row.idx);
+          // a repeated delivery, or an image of a job already written: each image is written once
+          if (k === undefined || done.has(row.idx)) continue;
+          if (row.label !== selected.labels[k]) throw new ArqError(`a worker certified image ${row.idx} with label ${row.label}, but it has label ${selected.labels[k]} in ${dataset.name} here: producer and workers must read the same data`);
+          arrived.set(row.idx, row);
+        }
+        for (; next < pending.length && arrived.has(indices[pending[next]]); next++) {
+          const { pALower, ...row } = arrived.get(indices[pending[next]])!;
+          record(certificateRow(row.idx, row.label, { prediction: row.predict, radius: row.radius, seconds: row.time }), { samples: run.n0 + run.n, pALower });
+        }
+        if (next === pending.length) break;
+      }
+      if (next < pending.length) throw new ArqError(`the queue ended with ${pending.length - next} image(s) uncertified (first: ${indices[pending[next]]}); rerun with --resume`);
+    }
     for (let k = start; k < end; k++) {
       const idx = indices[k];
       if (done.has(idx)) continue;
       const label = selected.labels[k];
-      const { prediction, radius, seconds, samples, pALower, irs } = await run.certifyImage(selected.images.subarray(k * per, (k + 1) * per), idx, label);
-      // time as written to the file (4 decimals), so returned rows equal the file's
-      const row: ResultRow = { idx, label, predict: prediction, radius, correct: prediction !== ABSTAIN && prediction === label, time: Number(seconds.toFixed(4)) };
-      writer.append(row);
-      done.set(idx, row);
-      finished++;
-      options.onImage?.(finished, mine.length, { ...row, samples, pALower, ...(irs ? { irs } : {}) });
+      const { samples, pALower, irs, ...certificate } = await run.certifyImage(selected.images.subarray(k * per, (k + 1) * per), idx, label);
+      record(certificateRow(idx, label, certificate), { samples, pALower, ...(irs ? { irs } : {}) });
     }
 
     const rows = mine.map((i) => done.get(i)!);

@@ -1,0 +1,148 @@
+/**
+ * The producer's side of the queue: a RemoteCertifier (smoothing/run.ts) that splits the pending images into jobs
+ * of `jobImages` positions, puts them on the BullMQ queue, and yields each job's rows as it completes. certifyDataset
+ * writes them, in selection order, into the same files a local run writes.
+ *
+ * Jobs are named by the run's key and their first position, so a restarted producer (--resume) finds the jobs of the
+ * previous one: completed jobs are not redone, failed ones are retried. A fresh run replaces finished jobs of the
+ * same key. A job that Redis lost (a restart without persistence) is put back; its rows may then arrive twice, and
+ * the driver writes each image once. A failed job stops the run with the worker's error (jobs fail once: no retries
+ * besides BullMQ's stalled-job handling, which gives a killed worker's job to another).
+ */
+import { Queue, QueueEvents, type Job } from 'bullmq';
+import type { RemoteCertifier, RemoteWork } from '../smoothing/run.js';
+import { ArqError } from '../util/errors.js';
+import { ARQ_VERSION, connectionOf, jobId, reachRedis, MODEL_IN_REDIS_BYTES, MODEL_TTL_SECONDS, modelKey, QUEUE_NAME, runKey, type CertifyJob, type CertifyJobResult, type SamplerArgs } from './protocol.js';
+
+export interface QueueCertifierOptions {
+  /** redis://host:port[/db] (checkQueueUrl). */
+  readonly url: string;
+  /** The model: its sha256, the path workers read when its bytes are not in Redis, and the bytes. */
+  readonly model: { readonly sha256: string; readonly path: string; readonly bytes: Uint8Array };
+  /** The flags the workers rebuild the sampler from. */
+  readonly args: SamplerArgs;
+  /** The run's identity (runIdentity): a worker whose sampler has another refuses the job. */
+  readonly identity: CertifyJob['identity'];
+  /** Positions per job (default 16). */
+  readonly jobImages?: number;
+  /** Keep the finished jobs of an earlier producer of this run, and retry its failed ones. */
+  readonly resume?: boolean;
+  /** Seconds between full checks of every pending job (default 2): events are only a shortcut. */
+  readonly sweepSeconds?: number;
+  /** After the jobs are queued: how many, and how many were already finished. */
+  readonly onQueued?: (jobs: number, finished: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+interface PlannedJob {
+  readonly id: string;
+  readonly data: CertifyJob;
+}
+
+/** The jobs covering the pending positions: fixed ranges of the selection, so their ids do not depend on progress. */
+function planJobs(work: RemoteWork, options: QueueCertifierOptions, run: string, jobImages: number): PlannedJob[] {
+  const starts = [...new Set(work.pending.map((k) => k - (k % jobImages)))];
+  const model = { sha256: options.model.sha256, path: options.model.path, inRedis: options.model.bytes.length <= MODEL_IN_REDIS_BYTES };
+  return starts.map((start) => ({
+    id: jobId(run, start),
+    data: {
+      version: ARQ_VERSION, kind: 'certify', run, identity: options.identity, model, args: options.args,
+      n0: work.n0, n: work.n, alpha: work.alpha, skip: work.skip, max: work.max ?? null, start, end: Math.min(start + jobImages, work.images),
+    },
+  }));
+}
+
+/** A certifier that runs on the BullMQ queue at `options.url`. */
+export function queueCertifier(options: QueueCertifierOptions): RemoteCertifier {
+  return (work) => certifyOnQueue(work, options);
+}
+
+async function* certifyOnQueue(work: RemoteWork, options: QueueCertifierOptions): AsyncGenerator<CertifyJobResult['rows']> {
+  const jobImages = options.jobImages ?? 16;
+  const run = runKey(work.compared, jobImages);
+  const jobs = planJobs(work, options, run, jobImages);
+  const connection = connectionOf(options.url);
+  const redis = await reachRedis(options.url);
+  const queue = new Queue<CertifyJob, CertifyJobResult>(QUEUE_NAME, { connection });
+  const events = new QueueEvents(QUEUE_NAME, { connection });
+  let wake: (() => void) | null = null;
+  const dirty = new Set<string>();
+  const onFinished = ({ jobId: id }: { jobId: string }) => {
+    dirty.add(id);
+    wake?.();
+  };
+  events.on('completed', onFinished);
+  events.on('failed', onFinished);
+  const abort = () => wake?.();
+  options.signal?.addEventListener('abort', abort);
+  const storeModel = async () => {
+    if (jobs[0].data.model.inRedis) await redis.set(modelKey(options.model.sha256), Buffer.from(options.model.bytes), 'EX', MODEL_TTL_SECONDS);
+  };
+  const add = (list: readonly PlannedJob[]) => queue.addBulk(list.map((j) => ({
+    name: 'certify', data: j.data,
+    // attempts 1: a job that throws fails once; a stalled one (its worker died) is retried via maxStalledCount
+    opts: { jobId: j.id, attempts: 1, removeOnComplete: false, removeOnFail: false },
+  })));
+  try {
+    await storeModel();
+    let finished = 0;
+    for (const j of jobs) {
+      const existing = await queue.getJob(j.id);
+      if (!existing) continue;
+      const state = await existing.getState();
+      if (options.resume && state === 'failed') await existing.retry('failed');
+      else if (options.resume && state === 'completed') finished++;
+      // a fresh run recomputes: finished jobs of an earlier run with these settings go (active ones are kept)
+      else if (!options.resume && (state === 'completed' || state === 'failed')) await existing.remove();
+    }
+    await add(jobs);
+    options.onQueued?.(jobs.length, finished);
+    const pending = new Map(jobs.map((j) => [j.id, j]));
+    let lastSweep = 0;
+    const sweepMs = (options.sweepSeconds ?? 2) * 1000;
+    while (pending.size > 0) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      const sweep = performance.now() - lastSweep >= sweepMs;
+      const ids = sweep ? [...pending.keys()] : [...dirty].filter((id) => pending.has(id));
+      dirty.clear();
+      if (sweep) lastSweep = performance.now();
+      const lost: PlannedJob[] = [];
+      for (const id of ids) {
+        const job = await queue.getJob(id);
+        if (!job) {
+          lost.push(pending.get(id)!);
+          continue;
+        }
+        const state = await job.getState();
+        if (state === 'completed') {
+          pending.delete(id);
+          yield (job as Job<CertifyJob, CertifyJobResult>).returnvalue.rows;
+        } else if (state === 'failed') {
+          throw new ArqError(`job ${id} (selection positions ${job.data.start} to ${job.data.end - 1}) failed on a worker: ${job.failedReason}; fix the cause and rerun with --resume`);
+        }
+      }
+      if (lost.length) {
+        // Redis lost them (restarted without persistence): the model's bytes too
+        await storeModel();
+        await add(lost);
+      }
+      if (pending.size > 0 && dirty.size === 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, sweepMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = null;
+      }
+    }
+    // the run's files hold the rows now: its jobs leave Redis
+    for (const j of jobs) await queue.remove(j.id).catch(() => 0);
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+    await events.close();
+    await queue.close();
+    redis.disconnect();
+  }
+}

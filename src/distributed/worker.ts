@@ -1,0 +1,156 @@
+/**
+ * `arq worker`: a BullMQ worker that certifies the jobs producers put on the queue (protocol.ts). It loads each
+ * model once (by content hash: its bytes from Redis, or the shared path the job names), keeps built samplers for the
+ * next job of the same run, reports progress per image, and refuses, without retry, a job of another arq version or
+ * one whose model or settings it would not reproduce. A stalled job (its worker killed) goes back to the queue by
+ * BullMQ's stalled-job check, after `stalledSeconds`.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { selectedIndices, selectionReach, loadDataset, type Dataset } from '../data/index.js';
+import { loadModel, modelFromBytes, type LoadedModel } from '../onnx/model.js';
+import { certify } from '../smoothing/certify.js';
+import { settingsDifferences } from '../smoothing/irs-cache.js';
+import type { JsonValue } from '../smoothing/results.js';
+import { certificateRow } from '../smoothing/run.js';
+import type { Sampler } from '../smoothing/sampler.js';
+import { ARQ_VERSION, connectionOf, modelKey, QUEUE_NAME, reachRedis, redactUrl, type CertifiedRow, type CertifyJob, type CertifyJobResult, type SamplerArgs } from './protocol.js';
+
+export interface WorkerOptions {
+  readonly url: string;
+  /** Jobs at once (default 1). */
+  readonly concurrency?: number;
+  /** Seconds without a lock renewal after which a job counts as stalled and goes back to the queue (default 30). */
+  readonly stalledSeconds?: number;
+  /** The sampler a job's flags describe, and its run identity (the CLI's samplerFromArgs). */
+  readonly samplerFor: (args: SamplerArgs, model: LoadedModel) => Promise<{ sampler: Sampler; identity: { [key: string]: JsonValue | undefined } }>;
+  /** One line per job started, finished or failed. */
+  readonly log?: (line: string) => void;
+}
+
+/** A started worker: `closed` settles when close() has let the current jobs finish. */
+export interface RunningWorker {
+  close(): Promise<void>;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Starts a worker on the queue at `options.url`. */
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const redis = await reachRedis(options.url);
+  const log = options.log ?? (() => {});
+  const models = new Map<string, Promise<LoadedModel>>();
+  const datasets = new Map<string, Promise<Dataset>>();
+  /** Idle samplers by the run they were built for (model and flags); one per concurrent job at most. */
+  const idle = new Map<string, Sampler[]>();
+
+  const modelOf = (m: CertifyJob['model']): Promise<LoadedModel> => {
+    const cached = models.get(m.sha256);
+    if (cached) return cached;
+    const load = (async () => {
+      const reasons: string[] = [];
+      if (m.inRedis) {
+        const bytes = await redis.getBuffer(modelKey(m.sha256));
+        if (bytes && sha256(bytes) === m.sha256) return modelFromBytes(bytes, m.path);
+        reasons.push(bytes ? 'its bytes in Redis are damaged' : 'its bytes are no longer in Redis');
+      }
+      if (existsSync(m.path)) {
+        const model = await loadModel(m.path);
+        if (model.sha256 === m.sha256) return model;
+        reasons.push(`${m.path} on this worker has sha256 ${model.sha256}`);
+      } else {
+        reasons.push(`${m.path} does not exist on this worker`);
+      }
+      throw new Error(`model sha256 ${m.sha256} not found: ${reasons.join('; ')} (models over 64 MiB are read from a path every worker shares)`);
+    })();
+    models.set(m.sha256, load);
+    load.catch(() => models.delete(m.sha256));
+    return load;
+  };
+
+  const datasetOf = (spec: string, limit: number | undefined): Promise<Dataset> => {
+    const key = JSON.stringify([spec, limit ?? null]);
+    let cached = datasets.get(key);
+    if (!cached) {
+      cached = loadDataset(spec, 'test', { limit });
+      datasets.set(key, cached);
+      cached.catch(() => datasets.delete(key));
+    }
+    return cached;
+  };
+
+  async function acquire(data: CertifyJob): Promise<{ key: string; sampler: Sampler }> {
+    const key = JSON.stringify([data.model.sha256, data.args]);
+    const free = idle.get(key)?.pop();
+    if (free) return { key, sampler: free };
+    // a new run: samplers of other runs are not needed any more
+    for (const [other, samplers] of idle) {
+      if (other === key) continue;
+      idle.delete(other);
+      await Promise.all(samplers.map((s) => s.close()));
+    }
+    const model = await modelOf(data.model);
+    const { sampler, identity } = await options.samplerFor(data.args, model);
+    const keys = [...new Set([...Object.keys(data.identity), ...Object.keys(identity)])];
+    const diff = settingsDifferences(data.identity, identity as { [key: string]: JsonValue }, keys);
+    if (diff.length) {
+      await sampler.close();
+      throw new Error(`this worker would certify with other settings than the producer's: ${diff.join(', ')}`);
+    }
+    return { key, sampler };
+  }
+
+  async function processCertify(job: Job<CertifyJob, CertifyJobResult>): Promise<CertifyJobResult> {
+    const data = job.data;
+    if (data.version !== ARQ_VERSION) throw new Error(`job made by arq ${data.version}, this worker is arq ${ARQ_VERSION}: run one arq version on the producer and every worker`);
+    if (data.kind !== 'certify') throw new Error(`unknown job kind ${JSON.stringify(data.kind)}`);
+    const dataset = await datasetOf(data.args.data, selectionReach(data.skip, data.max ?? undefined));
+    const indices = selectedIndices(dataset.count, data.skip, data.max ?? undefined);
+    if (data.end > indices.length) throw new Error(`${dataset.name} selects ${indices.length} images on this worker, the job needs positions up to ${data.end - 1}: producer and workers must read the same data`);
+    const { key, sampler } = await acquire(data);
+    const per = sampler.inputSize;
+    const rows: CertifiedRow[] = [];
+    try {
+      for (let k = data.start; k < data.end; k++) {
+        const idx = indices[k];
+        const r = await certify(sampler, dataset.images.subarray(idx * per, (idx + 1) * per), idx, { n0: data.n0, n: data.n, alpha: data.alpha });
+        rows.push({ ...certificateRow(idx, dataset.labels[idx], r), pALower: r.pALower });
+        await job.updateProgress({ done: rows.length, total: data.end - data.start });
+      }
+    } finally {
+      idle.set(key, [...(idle.get(key) ?? []), sampler]);
+    }
+    return { rows };
+  }
+
+  const worker = new Worker<CertifyJob, CertifyJobResult>(QUEUE_NAME, async (job) => {
+    log(`job ${job.id}: positions ${job.data.start} to ${job.data.end - 1}`);
+    try {
+      return await processCertify(job);
+    } catch (error) {
+      // every failure is the job's own (model, data, settings, version): retrying elsewhere would fail again
+      throw new UnrecoverableError((error as Error).message);
+    }
+  }, {
+    connection: connectionOf(options.url),
+    concurrency: options.concurrency ?? 1,
+    lockDuration: (options.stalledSeconds ?? 30) * 1000,
+    stalledInterval: (options.stalledSeconds ?? 30) * 1000,
+    maxStalledCount: 2,
+  });
+  worker.on('completed', (job) => log(`job ${job.id}: done, ${job.returnvalue.rows.length} images`));
+  worker.on('failed', (job, error) => log(`job ${job?.id ?? '?'}: failed: ${error.message}`));
+  worker.on('error', (error) => log(`queue ${redactUrl(options.url)}: ${error.message}`));
+  await worker.waitUntilReady();
+  return {
+    async close() {
+      await worker.close();
+      for (const samplers of idle.values()) await Promise.all(samplers.map((s) => s.close()));
+      idle.clear();
+      redis.disconnect();
+    },
+  };
+}
