@@ -9,7 +9,7 @@
  * the driver writes each image once. A failed job stops the run with the worker's error (jobs fail once: no retries
  * besides BullMQ's stalled-job handling, which gives a killed worker's job to another).
  */
-import { Queue, QueueEvents, type Job } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import type { RemoteCertifier, RemoteWork } from '../smoothing/run.js';
 import { ArqError } from '../util/errors.js';
 import { ARQ_VERSION, connectionOf, jobId, reachRedis, MODEL_IN_REDIS_BYTES, MODEL_TTL_SECONDS, modelKey, QUEUE_NAME, runKey, type CertifyJob, type CertifyJobResult, type SamplerArgs } from './protocol.js';
@@ -116,7 +116,7 @@ async function* certifyOnQueue(work: RemoteWork, options: QueueCertifierOptions)
         const state = await job.getState();
         if (state === 'completed') {
           pending.delete(id);
-          yield (job as Job<CertifyJob, CertifyJobResult>).returnvalue.rows;
+          yield (job).returnvalue.rows;
         } else if (state === 'failed') {
           throw new ArqError(`job ${id} (selection positions ${job.data.start} to ${job.data.end - 1}) failed on a worker: ${job.failedReason}; fix the cause and rerun with --resume`);
         }

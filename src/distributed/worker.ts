@@ -95,7 +95,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const model = await modelOf(data.model);
     const { sampler, identity } = await options.samplerFor(data.args, model);
     const keys = [...new Set([...Object.keys(data.identity), ...Object.keys(identity)])];
-    const diff = settingsDifferences(data.identity, identity as { [key: string]: JsonValue }, keys);
+    const diff = settingsDifferences(data.identity, identity, keys);
     if (diff.length) {
       await sampler.close();
       throw new Error(`this worker would certify with other settings than the producer's: ${diff.join(', ')}`);

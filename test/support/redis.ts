@@ -39,6 +39,7 @@ export class RedisServer {
   async up(): Promise<void> {
     this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     const client = new Redis(this.url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null });
+    client.on('error', () => {}); // refused until the server listens: retried
     try {
       await client.connect().catch(() => {});
       await client.ping();
