@@ -31,7 +31,6 @@ export interface QueueCertifierOptions {
   readonly sweepSeconds?: number;
   /** After the jobs are queued: how many, and how many were already finished. */
   readonly onQueued?: (jobs: number, finished: number) => void;
-  readonly signal?: AbortSignal;
 }
 
 interface PlannedJob {
@@ -74,7 +73,7 @@ async function* certifyOnQueue(work: RemoteWork, options: QueueCertifierOptions)
   events.on('completed', onFinished);
   events.on('failed', onFinished);
   const abort = () => wake?.();
-  options.signal?.addEventListener('abort', abort);
+  work.signal?.addEventListener('abort', abort);
   const storeModel = async () => {
     if (jobs[0].data.model.inRedis) await redis.set(modelKey(options.model.sha256), Buffer.from(options.model.bytes), 'EX', MODEL_TTL_SECONDS);
   };
@@ -101,7 +100,7 @@ async function* certifyOnQueue(work: RemoteWork, options: QueueCertifierOptions)
     let lastSweep = 0;
     const sweepMs = (options.sweepSeconds ?? 2) * 1000;
     while (pending.size > 0) {
-      if (options.signal?.aborted) throw options.signal.reason;
+      if (work.signal?.aborted) throw work.signal.reason;
       const sweep = performance.now() - lastSweep >= sweepMs;
       const ids = sweep ? [...pending.keys()] : [...dirty].filter((id) => pending.has(id));
       dirty.clear();
@@ -140,7 +139,7 @@ async function* certifyOnQueue(work: RemoteWork, options: QueueCertifierOptions)
     // the run's files hold the rows now: its jobs leave Redis
     for (const j of jobs) await queue.remove(j.id).catch(() => 0);
   } finally {
-    options.signal?.removeEventListener('abort', abort);
+    work.signal?.removeEventListener('abort', abort);
     await events.close();
     await queue.close();
     redis.disconnect();

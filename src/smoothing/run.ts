@@ -76,7 +76,7 @@ export interface CertifyDatasetOptions {
   /**
    * Certify the pending images elsewhere (src/distributed: BullMQ workers) instead of with `sampler`, which still
    * gives the run's sigma and input size; plain certification only. Rows may arrive in any order and more than once:
-   * the driver writes each image once, in selection order.
+   * the driver writes each image once, in selection order, and reads the certifier to its end (its clean-up).
    */
   remote?: RemoteCertifier;
   /** After each newly certified image: images done (resumed ones included), images selected, its result. */
@@ -100,6 +100,8 @@ export interface RemoteWork {
   readonly alpha: number;
   readonly skip: number;
   readonly max: number | undefined;
+  /** The run's abort signal: a stopped run stops waiting. */
+  readonly signal?: AbortSignal;
 }
 
 /** Certifies RemoteWork elsewhere, yielding rows (with CERTIFY's pALower) as they come. */
@@ -337,7 +339,7 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
       const positionOf = new Map(pending.map((k) => [indices[k], k]));
       const arrived = new Map<number, ResultRow & { pALower: number }>();
       let next = 0;
-      const work = { pending, images: indices.length, compared, n0: run.n0, n: run.n, alpha: run.alpha, skip, max };
+      const work = { pending, images: indices.length, compared, n0: run.n0, n: run.n, alpha: run.alpha, skip, max, signal: options.signal };
       for await (const batch of pending.length ? options.remote(work) : []) {
         for (const row of batch) {
           const k = positionOf.get(row.idx);
@@ -350,7 +352,6 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
           const { pALower, ...row } = arrived.get(indices[pending[next]])!;
           record(certificateRow(row.idx, row.label, { prediction: row.predict, radius: row.radius, seconds: row.time }), { samples: run.n0 + run.n, pALower });
         }
-        if (next === pending.length) break;
       }
       if (next < pending.length) throw new ArqError(`the queue ended with ${pending.length - next} image(s) uncertified (first: ${indices[pending[next]]}); rerun with --resume`);
     }

@@ -1,0 +1,98 @@
+/**
+ * The queue's overhead (issue 20): `arq certify` at n = 10,000 on the bundled model, locally (one process, one
+ * thread) and on a real Redis with two `arq worker`s (one thread each), in one run on this machine.
+ * - per-job overhead: what the workers spend beyond certifying (job start to done minus the job's image times, and
+ *   the wait between one job and the next), as a fraction of the certifying time;
+ * - end to end: the queue run's wall time against half the local run's (two workers, ideally twice as fast).
+ * Needs redis-server and the compiled CLI (npm run build).
+ *
+ *   npm run bench -- queue [--images 20] [--n 10000] [--job-images 4]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { hasRedis, RedisServer } from '../test/support/redis.js';
+
+const { values } = parseArgs({ options: { images: { type: 'string', default: '20' }, n: { type: 'string', default: '10000' }, 'job-images': { type: 'string', default: '4' } } });
+if (!hasRedis) throw new Error('bench queue needs redis-server (Debian package redis-server)');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dir = mkdtempSync(path.join(tmpdir(), 'arq-bench-queue-'));
+const arq = path.join(root, 'bin/arq.js');
+const common = ['certify', '--model', path.join(root, 'models/mnist-cnn-s025.onnx'), '--data', 'mnist', '--sigma', '0.25', '--max', values.images, '--n', values.n, '--threads', '1', '--quiet'];
+
+/** Runs arq to its end; returns its wall seconds and output lines. */
+function run(args: readonly string[], onLine?: (line: string) => void): { done: Promise<{ seconds: number; lines: string[] }>; kill: () => void } {
+  const start = performance.now();
+  const child = spawn(arq, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const feed = (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach((l) => {
+    lines.push(l);
+    onLine?.(l);
+  });
+  child.stdout.on('data', feed);
+  child.stderr.on('data', feed);
+  const done = new Promise<{ seconds: number; lines: string[] }>((resolve, reject) => child.once('exit', (code) => {
+    if (code !== 0 && child.signalCode !== 'SIGTERM') reject(new Error(`arq ${args[0]} failed:\n${lines.join('\n')}`));
+    else resolve({ seconds: (performance.now() - start) / 1000, lines });
+  }));
+  return { done, kill: () => child.kill('SIGTERM') };
+}
+
+/** Image times (the TSV's time column) by image index. */
+const times = (file: string) => new Map(readFileSync(file, 'utf8').split('\n').slice(1).filter(Boolean).map((l) => {
+  const f = l.split('\t');
+  return [Number(f[0]), Number(f[5])] as const;
+}));
+
+const redis = await RedisServer.start();
+try {
+  const local = await run([...common, '--out', path.join(dir, 'local.tsv')]).done;
+  const workers = [0, 1].map(() => {
+    let ready: () => void = () => {};
+    const up = new Promise<void>((resolve) => (ready = resolve));
+    const w = run(['worker', '--queue', redis.url, '--threads', '1'], (l) => l.includes('worker on') && ready());
+    return { ...w, up };
+  });
+  await Promise.all(workers.map((w) => w.up));
+  const queued = await run([...common, '--out', path.join(dir, 'queue.tsv'), '--queue', redis.url, '--job-images', values['job-images']]).done;
+  workers.forEach((w) => w.kill());
+  const logs = await Promise.all(workers.map((w) => w.done));
+
+  // per job, from the workers' logs: start, done, and the wait since the worker's previous job
+  const imageTimes = times(path.join(dir, 'queue.tsv'));
+  const skipless = (start: number, end: number) => Array.from({ length: end - start + 1 }, (_, j) => start + j);
+  let certifying = 0;
+  let overhead = 0;
+  let jobs = 0;
+  for (const { lines } of logs) {
+    let previousDone: number | null = null;
+    let current: { at: number; positions: number[] } | null = null;
+    for (const line of lines) {
+      const at = Date.parse(line.slice(0, 24));
+      const started = / job \S+: positions (\d+) to (\d+)/.exec(line);
+      if (started) {
+        if (previousDone !== null) overhead += (at - previousDone) / 1000;
+        current = { at, positions: skipless(Number(started[1]), Number(started[2])) };
+      } else if (/ job \S+: done/.test(line) && current) {
+        const compute = current.positions.reduce((s, p) => s + imageTimes.get(p)!, 0);
+        certifying += compute;
+        overhead += (at - current.at) / 1000 - compute;
+        previousDone = at;
+        jobs++;
+        current = null;
+      }
+    }
+  }
+  const localCompute = [...times(path.join(dir, 'local.tsv')).values()].reduce((s, t) => s + t, 0);
+  console.log(`certify --n ${values.n} on ${values.images} images of mnist, bundled model, 1 thread per process; ${jobs} jobs of ${values['job-images']} images, 2 workers`);
+  console.log(`local: ${local.seconds.toFixed(2)} s wall, ${localCompute.toFixed(2)} s certifying`);
+  console.log(`queue: ${queued.seconds.toFixed(2)} s wall, ${certifying.toFixed(2)} s certifying over both workers`);
+  console.log(`per-job overhead: ${((1000 * overhead) / jobs).toFixed(1)} ms per job, ${((100 * overhead) / certifying).toFixed(2)}% of the certifying time`);
+  console.log(`end to end: queue wall / (local wall / 2) = ${(queued.seconds / (local.seconds / 2)).toFixed(3)}`);
+} finally {
+  await redis.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
