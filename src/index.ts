@@ -7,7 +7,7 @@ export { createClassifier, argmax, ENGINES, type Classifier, type ClassifierOpti
 export { predictDataset, accuracyOf, type PredictOptions, type PredictResult } from './engine/predict.js';
 export { FloatPlan } from './engine/float-plan.js';
 export type { PlanOptions } from './engine/native-plan.js';
-export { loadDataset, parseDataSpec, subset, selectEvery, readNpy, writeNpy, type Dataset, type DatasetLoadOptions, type Split, type DataSpec } from './data/index.js';
+export { loadDataset, parseDataSpec, subset, selectEvery, readNpy, writeNpy, parseShard, shardRange, type Shard, type Dataset, type DatasetLoadOptions, type Split, type DataSpec } from './data/index.js';
 export { cpuInfo, defaultMaxMemory, setMaxMemory, type IsaName } from './native.js';
 export { makePolicy, uniformPolicy, validatePolicy, loadPolicy, savePolicy, resolvePolicy, parseBits, type Policy } from './quant/policy.js';
 export { policyCost, type PolicyCost } from './quant/cost.js';
@@ -17,12 +17,12 @@ export { IntPlan, intPlanSpec, type LayerBits, type BitWidths, type ActivationSt
 export { exportQdq, exportQdqModel, QDQ_DIFFERENCES, type QdqOptions } from './onnx/qdq.js';
 export { SmoothedClassifier, type SmoothedClassifierOptions } from './smoothing/smoothed.js';
 export { ABSTAIN, certify, predict as smoothPredict, type CertifyResult, type SmoothPredictResult } from './smoothing/certify.js';
-export { certifyDataset, smoothPredictDataset, type CertifyDatasetOptions, type SmoothPredictDatasetOptions } from './smoothing/run.js';
+export { certifyDataset, smoothPredictDataset, type CertifyDatasetOptions, type SmoothPredictDatasetOptions, type RemoteCertifier, type RemoteWork } from './smoothing/run.js';
 export { runIdentity, type RunIdentity, type RunIdentityOptions } from './smoothing/run-identity.js';
 export { certifyIncremental } from './smoothing/irs.js';
 export { createSampler, nativeSampler, ortSampler, randomNoiseSeed, type SamplerOptions } from './smoothing/samplers.js';
 export type { Sampler } from './smoothing/sampler.js';
-export type { CertifySummary } from './smoothing/results.js';
+export type { CertifySummary, ResultRow } from './smoothing/results.js';
 export { search, SearchRun, BASELINES, type SearchOptions, type SearchEvents, type SearchResult, type BaselineName } from './search/search.js';
 export { QuantizationEnvironment, actionToBits, widestUniform, STATE_FEATURES } from './search/environment.js';
 export { DdpgAgent, DDPG_DEFAULTS, type AgentState } from './search/agent/index.js';

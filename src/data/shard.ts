@@ -6,9 +6,11 @@
 import { integerInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 
+/** Shard `index` of `count` (0 <= index < count). */
 export interface Shard {
   /** 0 <= index < count. */
   readonly index: number;
+  /** How many shards the selection is split into. */
   readonly count: number;
 }
 

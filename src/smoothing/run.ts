@@ -95,9 +95,11 @@ export interface RemoteWork {
   readonly images: number;
   /** The run's compared settings (its identity on the queue). */
   readonly compared: { readonly [key: string]: JsonValue };
+  /** Cohen's n0, n and alpha of every image. */
   readonly n0: number;
   readonly n: number;
   readonly alpha: number;
+  /** The selection: every skip-th image, at most max of them. */
   readonly skip: number;
   readonly max: number | undefined;
   /** The run's abort signal: a stopped run stops waiting. */

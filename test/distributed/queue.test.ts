@@ -110,6 +110,13 @@ describe.skipIf(!hasRedis)('certify --queue on a real Redis', () => {
     const two = produce('two.tsv');
     expect(await two.exited, two.lines.join('\n')).toBe(0);
     expect(cells(out('two.tsv'))).toEqual(local);
+    // a finished run's jobs leave Redis
+    const queue = new Queue(QUEUE_NAME, { connection: { url: redis.url } });
+    try {
+      expect(Object.values(await queue.getJobCounts()).reduce((s, c) => s + c, 0)).toBe(0);
+    } finally {
+      await queue.close();
+    }
   });
 
   test('a worker killed mid-job (SIGKILL): another finishes its job, no row lost or duplicated', async () => {
