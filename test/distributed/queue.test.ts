@@ -131,6 +131,21 @@ describe.skipIf(!hasRedis)('certify --queue on a real Redis', () => {
     expect(starts(rescuer).get(job)).toBe(1);
   });
 
+  test('SIGTERM: a worker finishes its current job, takes no other, and exits 0', async () => {
+    const stopping = worker(redis);
+    await stopping.waitFor(/worker on/);
+    const run = produce('term.tsv');
+    const [, job] = await stopping.waitFor(/ job (\S+): positions/);
+    stopping.child.kill('SIGTERM');
+    expect(await stopping.exited).toBe(0);
+    expect(stopping.lines.filter((l) => / job \S+: positions/.test(l))).toHaveLength(1);
+    expect(stopping.lines.some((l) => l.endsWith(`job ${job}: done, 2 images`))).toBe(true);
+    const rest = worker(redis);
+    expect(await run.exited, run.lines.join('\n')).toBe(0);
+    expect(cells(out('term.tsv'))).toEqual(local);
+    expect(starts(rest).has(job)).toBe(false);
+  });
+
   test('a worker frozen past its lock (SIGSTOP) and then resumed: its job delivered twice, each row written once', async () => {
     const frozen = worker(redis);
     await frozen.waitFor(/worker on/);
