@@ -12,8 +12,7 @@ import { FloatPlan } from '../src/engine/float-plan.js';
 import { calibrate } from '../src/quant/calibrate.js';
 import { IntPlan } from '../src/engine/int-plan.js';
 import { uniformPolicy } from '../src/quant/policy.js';
-import { nativeSampler, ortSampler } from '../src/smoothing/samplers.js';
-import type { Sampler } from '../src/smoothing/sampler.js';
+import { nativeSampler, ortSampler, type Sampler } from '../src/smoothing/sampler.js';
 import { cpuInfo, noise } from '../src/native.js';
 
 const { values } = parseArgs({

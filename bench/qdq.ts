@@ -9,8 +9,7 @@
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/onnx/model.js';
 import { loadDataset } from '../src/data/index.js';
-import { createSampler } from '../src/smoothing/samplers.js';
-import type { Sampler } from '../src/smoothing/sampler.js';
+import { createSampler, type Sampler } from '../src/smoothing/sampler.js';
 import { cpuInfo } from '../src/native.js';
 
 const { values } = parseArgs({

@@ -27,7 +27,7 @@ export function withSmoothingOptions<T>(yargs: Argv<T>) {
 /** The sampler of the chosen engine (quantized and calibrated at --sigma for --engine int), and its identity. */
 export async function samplerFromArgs(args: SmoothingArgs, loaded: LoadedModel) {
   const model = withSemantics(args, loaded);
-  const { createSampler } = await import('../smoothing/samplers.js');
+  const { createSampler } = await import('../smoothing/sampler.js');
   const { runIdentity } = await import('../smoothing/run-identity.js');
   const { cpuInfo } = await import('../native.js');
   const { sigma, seed, batch } = args;

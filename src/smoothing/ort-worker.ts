@@ -1,5 +1,5 @@
 /**
- * Worker thread of the ONNX Runtime sampler (samplers.ts): owns one ONNX Runtime session and runs the sampling loop
+ * Worker thread of the ONNX Runtime sampler (sampler.ts): owns one ONNX Runtime session and runs the sampling loop
  * with the native counter-based noise, so the main thread's event loop stays free while ONNX Runtime computes.
  *
  * It is never terminated from outside: onnxruntime-node's run() computes synchronously on this thread, and a
