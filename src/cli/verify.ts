@@ -54,13 +54,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     if (args.resume && args.overwrite) throw new ArqError('--resume and --overwrite are exclusive');
     if ((args.resume || args.overwrite) && !args.out) throw new ArqError('--resume and --overwrite apply to --out');
     const options = { eps: args.eps, timeout: args.timeout, skip: args.skip, max: args.max, seed: args.seed, restarts: args.restarts, steps: args.steps };
-    const settings = (() => {
-      try {
-        return verifySettings(options);
-      } catch (error) {
-        throw new ArqError(`--${(error as Error).message}`);
-      }
-    })();
+    const settings = verifySettings(options);
     const modelPath = args.model ?? bundledModelPath();
     if (args.out) {
       const inputs = await inputFiles({ ...args, model: modelPath });
