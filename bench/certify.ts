@@ -5,45 +5,25 @@
  *
  *   npm run bench -- certify [--model test/fixtures/resnet20.onnx] [--samples 4000] [--batch 400] [--threads 2]
  */
-import { parseArgs } from 'node:util';
 import { loadModel } from '../src/onnx/model.js';
-import { makeDataset } from '../src/data/index.js';
 import { FloatPlan } from '../src/engine/float-plan.js';
-import { calibrate } from '../src/quant/calibrate.js';
 import { IntPlan } from '../src/engine/int-plan.js';
+import { shapeSize } from '../src/graph/ir.js';
 import { uniformPolicy } from '../src/quant/policy.js';
-import { nativeSampler, ortSampler } from '../src/smoothing/samplers.js';
-import type { Sampler } from '../src/smoothing/sampler.js';
+import { nativeSampler, ortSampler, type Sampler } from '../src/smoothing/sampler.js';
 import { cpuInfo, noise } from '../src/native.js';
+import { benchCalibration, patternImages } from './support/inputs.js';
+import { samplingArgs, samplingRate } from './support/sampling.js';
 
-const { values } = parseArgs({
-  options: {
-    model: { type: 'string', default: 'test/fixtures/resnet20.onnx' },
-    samples: { type: 'string', default: '4000' },
-    batch: { type: 'string', default: '400' },
-    threads: { type: 'string', default: '2' },
-    sigma: { type: 'string', default: '0.25' },
-  },
-});
-
-const model = await loadModel(values.model);
-const samples = Number(values.samples);
-const batch = Number(values.batch);
-const threads = Number(values.threads);
-const sigma = Number(values.sigma);
-const shape = model.graph.input.shape;
-const size = shape[0] * shape[1] * shape[2];
-const image = Float32Array.from({ length: size }, (_, i) => ((i * 2654435761) % 1000) / 1000);
+const { model: modelPath, samples, batch, threads, sigma } = samplingArgs({ model: 'test/fixtures/resnet20.onnx', samples: 4000 });
+const model = await loadModel(modelPath);
+const size = shapeSize(model.graph.input.shape);
+const image = patternImages(size);
 const calibrationImages = Float32Array.from({ length: 64 * size }, (_, i) => ((i * 40503) % 1000) / 1000);
-const calibration = await calibrate(model.graph, makeDataset({ name: 'bench', shape: [shape[0], shape[1], shape[2]], images: calibrationImages, labels: new Int32Array(64) }), { sigma, count: 64 });
+const calibration = await benchCalibration(model.graph, calibrationImages, { count: 64, sigma });
 const options = { sigma, seed: 0, batch, threads };
 
-async function rate(sampler: Sampler): Promise<number> {
-  await sampler.sample(image, 0, 0, batch, false); // warm-up
-  const start = performance.now();
-  await sampler.sample(image, 1, 0, samples, false);
-  return samples / ((performance.now() - start) / 1000);
-}
+const rate = async (sampler: Sampler): Promise<number> => (await samplingRate(sampler, image, batch, samples)).rate;
 
 const ort = await ortSampler(model, options);
 const ortRate = await rate(ort);
@@ -59,7 +39,7 @@ const fills = 20;
 const noisePerBatch = noise().fillTime(isa, size, fills * batch) / fills / threads;
 const networkPerBatch = batch / intRate - noisePerBatch;
 
-console.log(`model ${values.model}, ${samples} samples of one image, batch ${batch}, ${threads} threads, CPU ${cpuInfo().detected}`);
+console.log(`model ${modelPath}, ${samples} samples of one image, batch ${batch}, ${threads} threads, CPU ${cpuInfo().detected}`);
 console.log('sampler\tsamples/s');
 console.log(`ort fp32 (worker)\t${ortRate.toFixed(0)}`);
 console.log(`arq fp32\t${floatRate.toFixed(0)}`);

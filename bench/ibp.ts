@@ -10,11 +10,10 @@
  */
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/onnx/model.js';
-import { makeDataset } from '../src/data/index.js';
-import { calibrate } from '../src/quant/calibrate.js';
 import { intPlanSpec } from '../src/engine/int-plan.js';
 import { uniformPolicy } from '../src/quant/policy.js';
 import { addon, cpuInfo } from '../src/native.js';
+import { benchCalibration, patternImages } from './support/inputs.js';
 import { interleavedSamples, median } from './support/timing.js';
 
 const { values } = parseArgs({
@@ -43,8 +42,8 @@ for (const path of values.model.split(',')) {
   const model = await loadModel(path);
   const shape = model.graph.input.shape;
   const size = shape[0] * shape[1] * shape[2];
-  const images = Float32Array.from({ length: batch * size }, (_, i) => ((i * 2654435761) % 1000) / 1000);
-  const calibration = await calibrate(model.graph, makeDataset({ name: 'bench', shape: [shape[0], shape[1], shape[2]], images, labels: new Int32Array(batch) }), { sigma: 0.25, count: batch });
+  const images = patternImages(batch * size);
+  const calibration = await benchCalibration(model.graph, images, { count: batch });
   const lo = Float32Array.from(images, (x) => Math.max(0, x - eps));
   const hi = Float32Array.from(images, (x) => Math.min(1, x + eps));
   for (const bits of values.bits.split(',')) {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/onnx/model.js';
 import { loadDataset } from '../src/data/index.js';
-import { createSampler } from '../src/smoothing/samplers.js';
+import { createSampler } from '../src/smoothing/sampler.js';
 import { certifyDataset } from '../src/smoothing/run.js';
 import { prepareQuantization } from '../src/quant/quantize.js';
 import { cpuInfo } from '../src/native.js';

@@ -26,9 +26,8 @@ import { consumerCounts, lowerGraph } from '../src/graph/lower.js';
 import { inferShapes } from '../src/graph/shapes.js';
 import { isQuantizable, shapeSize, type ClampNode, type Graph, type Node, type QuantizableNode, type Shape } from '../src/graph/ir.js';
 import { layerCosts } from '../src/graph/cost.js';
-import { makeDataset } from '../src/data/index.js';
 import { HISTOGRAM_BINS } from '../src/engine/int-plan.js';
-import { calibrate, type Calibration } from '../src/quant/calibrate.js';
+import type { Calibration } from '../src/quant/calibrate.js';
 import { activationGrid } from '../src/engine/grid.js';
 import { intPlanSpec } from '../src/engine/int-plan.js';
 import { parseBits, uniformPolicy } from '../src/quant/policy.js';
@@ -37,6 +36,7 @@ import { OnnxBuilder } from '../src/onnx/write.js';
 import { OrtModel } from '../src/ort/session.js';
 import { addon, cpuInfo, withStack, type IntPlanSpec } from '../src/native.js';
 import { Random } from '../src/util/random.js';
+import { benchCalibration } from './support/inputs.js';
 import { interleavedRates, type Engine } from './support/timing.js';
 
 const { values } = parseArgs({
@@ -179,8 +179,7 @@ for (const path of values.model.split(',')) {
 
   // One calibration of the whole network (as bench/network.ts), sliced per layer below.
   const images = uniformImages(batch * shapeSize(shape), 1);
-  const dataset = makeDataset({ name: 'bench', shape: [shape[0], shape[1], shape[2]], images, labels: new Int32Array(batch) });
-  const whole = await calibrate(graph, dataset, { sigma: 0.25, count: Math.min(batch, 128), threads });
+  const whole = await benchCalibration(graph, images, { count: Math.min(batch, 128), threads });
 
   // Whole network, timed the same way.
   const wholeEngines: Engine[] = [];

@@ -13,13 +13,12 @@
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/onnx/model.js';
 import { createClassifier } from '../src/engine/classifier.js';
-import { makeDataset } from '../src/data/index.js';
-import { calibrate } from '../src/quant/calibrate.js';
 import { intPlanSpec } from '../src/engine/int-plan.js';
 import { uniformPolicy } from '../src/quant/policy.js';
 import { exportQdq } from '../src/onnx/qdq.js';
 import { OrtModel } from '../src/ort/session.js';
 import { cpuInfo } from '../src/native.js';
+import { benchCalibration, patternImages } from './support/inputs.js';
 import { interleavedSamples, median, type Engine } from './support/timing.js';
 
 const { values } = parseArgs({
@@ -38,10 +37,10 @@ if (batches.some((b) => !Number.isInteger(b) || b <= 0)) throw new Error(`--batc
 const largest = Math.max(...batches);
 const shape = model.graph.input.shape;
 const size = shape[0] * shape[1] * shape[2];
-const images = Float32Array.from({ length: largest * size }, (_, i) => ((i * 2654435761) % 1000) / 1000);
+const images = patternImages(largest * size);
 // Calibration on noisy copies of the first benchmark images (sigma 0.25): the speed does not depend on the grids.
 const calibrationCount = Math.min(largest, 128);
-const calibration = await calibrate(model.graph, makeDataset({ name: 'bench', shape: [shape[0], shape[1], shape[2]], images: images.subarray(0, calibrationCount * size), labels: new Int32Array(calibrationCount) }), { sigma: 0.25, count: calibrationCount });
+const calibration = await benchCalibration(model.graph, images.subarray(0, calibrationCount * size), { count: calibrationCount });
 const policies = [[8, 8], [4, 8], [4, 4], [2, 8]] as const;
 const qdq = exportQdq(model.graph, intPlanSpec(model.graph, uniformPolicy(model.graph, model.sha256, 8, 8), calibration));
 

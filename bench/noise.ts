@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { cpuInfo, noise, supportedIsas, type IsaName } from '../src/native.js';
+import { patternImages } from './support/inputs.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,7 +23,7 @@ const elements = values.shape.split(',').map(Number).reduce((a, b) => a * b, 1);
 const seconds = Number(values.seconds);
 const threads = Number(values.threads);
 const generator = noise();
-const image = Float32Array.from({ length: elements }, (_, i) => ((i * 2654435761) % 1000) / 1000);
+const image = patternImages(elements);
 
 /** Native values per second: grow the iteration count until one timed run lasts `seconds`. */
 function valuesPerSecond(isa: IsaName): number {

@@ -10,14 +10,13 @@
  */
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/onnx/model.js';
-import { makeDataset } from '../src/data/index.js';
 import { shapeSize } from '../src/graph/ir.js';
 import { layerCosts } from '../src/graph/cost.js';
-import { calibrate } from '../src/quant/calibrate.js';
 import { IntPlan, intPlanSpec } from '../src/engine/int-plan.js';
 import { parseBits, uniformPolicy } from '../src/quant/policy.js';
 import { cpuInfo, kernelTiming, type IntPlanOp } from '../src/native.js';
 import { Random } from '../src/util/random.js';
+import { benchCalibration } from './support/inputs.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,8 +35,7 @@ const model = await loadModel(values.model);
 const graph = model.graph;
 const random = Random.fromSeed(1);
 const images = Float32Array.from({ length: batch * shapeSize(graph.input.shape) }, () => random.uniform());
-const [c, h, w] = graph.input.shape;
-const calibration = await calibrate(graph, makeDataset({ name: 'bench', shape: [c, h, w], images, labels: new Int32Array(batch) }), { sigma: 0.25, count: Math.min(batch, 128), threads });
+const calibration = await benchCalibration(graph, images, { count: Math.min(batch, 128), threads });
 const macs = new Map(layerCosts(graph).map((cost) => [cost.name, cost.macs]));
 const peak = kernelTiming().dotPeak(cpuInfo().active, 0.3) / 1e9;
 

@@ -6,44 +6,27 @@
  *
  *   npm run bench -- qdq [--model test/fixtures/qdq/ort-u8-perchannel.onnx] [--samples 20000] [--batch 400] [--threads 2]
  */
-import { parseArgs } from 'node:util';
 import { loadModel } from '../src/onnx/model.js';
 import { loadDataset } from '../src/data/index.js';
-import { createSampler } from '../src/smoothing/samplers.js';
-import type { Sampler } from '../src/smoothing/sampler.js';
+import { createSampler, type Sampler } from '../src/smoothing/sampler.js';
 import { cpuInfo } from '../src/native.js';
+import { samplingArgs, samplingRate } from './support/sampling.js';
 
-const { values } = parseArgs({
-  options: {
-    model: { type: 'string', default: 'test/fixtures/qdq/ort-u8-perchannel.onnx' },
-    samples: { type: 'string', default: '20000' },
-    batch: { type: 'string', default: '400' },
-    threads: { type: 'string', default: '2' },
-    sigma: { type: 'string', default: '0.25' },
-  },
-});
-
-const model = await loadModel(values.model);
-const samples = Number(values.samples);
-const batch = Number(values.batch);
-const threads = Number(values.threads);
-const sigma = Number(values.sigma);
+const { model: modelPath, samples, batch, threads, sigma } = samplingArgs({ model: 'test/fixtures/qdq/ort-u8-perchannel.onnx', samples: 20000 });
+const model = await loadModel(modelPath);
 const image = (await loadDataset('mnist:test', 'test', { limit: 1 })).images;
 const options = { sigma, seed: 0, batch, threads };
 
 async function measure(sampler: Sampler): Promise<{ rate: number; counts: Uint32Array }> {
-  await sampler.sample(image, 0, 0, batch, false); // warm-up
-  const start = performance.now();
-  const { counts } = await sampler.sample(image, 1, 0, samples, false);
-  const rate = samples / ((performance.now() - start) / 1000);
+  const result = await samplingRate(sampler, image, batch, samples);
   await sampler.close();
-  return { rate, counts };
+  return result;
 }
 
 const ort = await measure(await createSampler(model, 'ort', options));
 const int = await measure(await createSampler(model, 'int', options));
 
-console.log(`model ${values.model} (QDQ, ${model.producer}), ${samples} noisy samples of MNIST test image 0 at sigma ${sigma}, batch ${batch}, ${threads} threads, CPU ${cpuInfo().detected}`);
+console.log(`model ${modelPath} (QDQ, ${model.producer}), ${samples} noisy samples of MNIST test image 0 at sigma ${sigma}, batch ${batch}, ${threads} threads, CPU ${cpuInfo().detected}`);
 console.log('sampler\tsamples/s\tclass counts');
 console.log(`ONNX Runtime on the QDQ file (worker)\t${ort.rate.toFixed(0)}\t${Array.from(ort.counts).join(' ')}`);
 console.log(`arq integer engine, the file's grids\t${int.rate.toFixed(0)}\t${Array.from(int.counts).join(' ')}`);

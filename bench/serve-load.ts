@@ -36,7 +36,7 @@ import { loadModel } from '../src/onnx/model.js';
 import { FloatPlan } from '../src/engine/float-plan.js';
 import { shapeSize } from '../src/graph/ir.js';
 import { cpuInfo } from '../src/native.js';
-import { nativeSampler } from '../src/smoothing/samplers.js';
+import { nativeSampler } from '../src/smoothing/sampler.js';
 
 const { values } = parseArgs({
   options: {

@@ -12,6 +12,7 @@ import { cpuInfo } from '../src/native.js';
 import { ARCHITECTURES, buildArchitecture, type ArchitectureName } from '../src/train/architectures.js';
 import { exportTrainGraph } from '../src/train/export.js';
 import { TrainNet } from '../src/train/native-net.js';
+import { patternImages } from './support/inputs.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,7 +31,7 @@ const batch = Number(values.batch);
 const seconds = Number(values.seconds);
 const graph = buildArchitecture(arch, { input: [c, h, w], classes: 10, seed: 0 });
 const size = c * h * w;
-const images = Float32Array.from({ length: batch * size }, (_, i) => ((i * 2654435761) % 1000) / 1000);
+const images = patternImages(batch * size);
 const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
 const model = modelFromBytes(exportTrainGraph(graph), `${arch} (initial weights)`);
 

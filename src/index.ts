@@ -20,8 +20,7 @@ export { ABSTAIN, certify, predict as smoothPredict, type CertifyResult, type Sm
 export { certifyDataset, smoothPredictDataset, type CertifyDatasetOptions, type SmoothPredictDatasetOptions, type RemoteCertifier, type RemoteWork } from './smoothing/run.js';
 export { runIdentity, type RunIdentity, type RunIdentityOptions } from './smoothing/run-identity.js';
 export { certifyIncremental } from './smoothing/irs.js';
-export { createSampler, nativeSampler, ortSampler, randomNoiseSeed, type SamplerOptions } from './smoothing/samplers.js';
-export type { Sampler } from './smoothing/sampler.js';
+export { createSampler, nativeSampler, ortSampler, randomNoiseSeed, type Sampler, type SamplerOptions } from './smoothing/sampler.js';
 export type { CertifySummary, ResultRow } from './smoothing/results.js';
 export { search, SearchRun, BASELINES, type SearchOptions, type SearchEvents, type SearchResult, type BaselineName } from './search/search.js';
 export { QuantizationEnvironment, actionToBits, widestUniform, STATE_FEATURES } from './search/environment.js';

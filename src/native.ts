@@ -366,6 +366,12 @@ interface Addon {
   quantizeWeights(weight: Float32Array, channels: number, bits: number): { codes: Int8Array; scales: Float32Array };
   /** A tensor's activation grid from its calibration range and histogram (engine/clip_search.h). */
   activationGrid(lo: number, hi: number, counts: Float64Array, bits: number): { scale: number; zero: number };
+  /**
+   * `samples` noisy copies of `imageData`, sample-major: imageData[j] + sigma * n(seed, image, firstSample + s, j) by
+   * the counter-based generator (native/noise) at the active ISA level, on the calling thread; seed = seedHi * 2^32 +
+   * seedLo.
+   */
+  addGaussianNoise(seedHi: number, seedLo: number, image: number, firstSample: number, samples: number, imageData: Float32Array, sigma: number): Float32Array;
   TrainNet: new (spec: TrainNetSpec) => NativeTrainNet;
   QatNet: new (spec: QatNetSpec) => NativeQatNet;
   CancelFlag: new () => NativeCancelFlag;

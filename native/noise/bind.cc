@@ -1,7 +1,14 @@
-// Internal entry points of the Gaussian noise generator for tests and benchmarks: `exports._noise` (absent from the
-// public types). Every function is [sync] and re-validates its arguments: TypeError for wrong types, RangeError for
-// bad values or lengths, each message naming the function and the argument. The seed is passed as two uint32
-// halves, seed = seedHi * 2^32 + seedLo (exact in JavaScript numbers, unlike a 64-bit value).
+// Entry points of the Gaussian noise generator. Every function is [sync] and re-validates its arguments: TypeError for
+// wrong types, RangeError for bad values or lengths, each message naming the function and the argument. The seed is
+// passed as two uint32 halves, seed = seedHi * 2^32 + seedLo (exact in JavaScript numbers, unlike a 64-bit value).
+//
+// The one production entry, `exports.addGaussianNoise` (noisy copies on the TypeScript side: calibration, training,
+// the ONNX Runtime sampler), at the active ISA level on the calling thread:
+//
+//   addGaussianNoise(seedHi, seedLo, image, firstSample, samples, imageData: Float32Array, sigma)
+//       -> Float32Array[samples * imageData.length]: imageData[j] + sigma * n(seed, image, firstSample + s, j)
+//
+// Internal entry points for tests and benchmarks, `exports._noise` (any ISA level the CPU has, threads):
 //
 //   gaussian(isa, seedHi, seedLo, image, firstSample, samples, elements, sigma, threads = 1)
 //       -> Float32Array[samples * elements], sample-major: sigma * n(seed, image, firstSample + s, j)
@@ -42,7 +49,7 @@ constexpr int64_t kMaxU32 = 0xFFFFFFFFll;
 constexpr int64_t kMaxElements = int64_t(1) << 28;  // per result (1 GiB of floats)
 constexpr int64_t kSamplesPerTask = 8;
 
-// The arguments shared by gaussian and addGaussian, read from index 1 on.
+// The arguments shared by gaussian and both addGaussian entries, seedHi .. samples read from index `at` on.
 struct Stream {
   uint64_t seed;
   uint64_t image;
@@ -50,16 +57,17 @@ struct Stream {
   int64_t samples;
 };
 
-Stream stream_args(const Napi::CallbackInfo& info, const std::string& where) {
+Stream stream_args(const Napi::CallbackInfo& info, size_t at, const std::string& where) {
   Napi::Env env = info.Env();
   Stream s;
-  const int64_t hi = napi::int_value(env, info[1], 0, kMaxU32, where, "seedHi");
-  const int64_t lo = napi::int_value(env, info[2], 0, kMaxU32, where, "seedLo");
+  const int64_t hi = napi::int_value(env, info[at], 0, kMaxU32, where, "seedHi");
+  const int64_t lo = napi::int_value(env, info[at + 1], 0, kMaxU32, where, "seedLo");
   s.seed = (static_cast<uint64_t>(hi) << 32) | static_cast<uint64_t>(lo);
-  s.image = static_cast<uint64_t>(napi::int_value(env, info[3], 0, kMaxU32, where, "image"));
-  const int64_t first = napi::int_value(env, info[4], 0, kMaxU32, where, "firstSample");
+  s.image = static_cast<uint64_t>(napi::int_value(env, info[at + 2], 0, kMaxU32, where, "image"));
+  const int64_t first = napi::int_value(env, info[at + 3], 0, kMaxU32, where, "firstSample");
   s.first_sample = static_cast<uint64_t>(first);
-  s.samples = napi::int_value(env, info[5], 0, kMaxU32 + 1 - first, where, "samples (firstSample + samples <= 2^32)");
+  s.samples =
+      napi::int_value(env, info[at + 4], 0, kMaxU32 + 1 - first, where, "samples (firstSample + samples <= 2^32)");
   return s;
 }
 
@@ -104,7 +112,7 @@ Napi::Value Gaussian(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   expect_args(info, 8, where);
   const Isa isa = isa_arg(info, 0, where);
-  const Stream s = stream_args(info, where);
+  const Stream s = stream_args(info, 1, where);
   const int64_t elements = napi::int_value(env, info[6], 1, kMaxElements, where, "elements");
   check_size(env, s.samples, elements, where);
   const float sigma = sigma_arg(info, 7, where);
@@ -118,13 +126,12 @@ Napi::Value Gaussian(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value AddGaussian(const Napi::CallbackInfo& info) {
-  const std::string where = "_noise.addGaussian";
+// Noisy copies of imageData from the arguments seedHi .. sigma at index `at` on, as both addGaussian entries take them.
+Napi::Value add_gaussian_from(const Napi::CallbackInfo& info, size_t at, Isa isa, int threads,
+                              const std::string& where) {
   Napi::Env env = info.Env();
-  expect_args(info, 8, where);
-  const Isa isa = isa_arg(info, 0, where);
-  const Stream s = stream_args(info, where);
-  const std::vector<float> image = napi::float_array(env, info[6], -1, where, "imageData");
+  const Stream s = stream_args(info, at, where);
+  const std::vector<float> image = napi::float_array(env, info[at + 5], -1, where, "imageData");
   const auto elements = static_cast<int64_t>(image.size());
   if (elements < 1 || elements > kMaxElements) {
     napi::throw_range(
@@ -132,8 +139,7 @@ Napi::Value AddGaussian(const Napi::CallbackInfo& info) {
         "imageData must have 1 to " + std::to_string(kMaxElements) + " elements, got " + std::to_string(elements));
   }
   check_size(env, s.samples, elements, where);
-  const float sigma = sigma_arg(info, 7, where);
-  const int threads = threads_arg(info, 8, where);
+  const float sigma = sigma_arg(info, at + 6, where);
   const NoiseConfig& config = noise_config(isa);
   Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(s.samples * elements));
   over_samples(s.samples, elements, threads, out.Data(), [&](int64_t first, int64_t count, float* dst) {
@@ -141,6 +147,20 @@ Napi::Value AddGaussian(const Napi::CallbackInfo& info) {
                  image.data(), static_cast<size_t>(elements), sigma, dst);
   });
   return out;
+}
+
+Napi::Value AddGaussian(const Napi::CallbackInfo& info) {
+  const std::string where = "_noise.addGaussian";
+  expect_args(info, 8, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const int threads = threads_arg(info, 8, where);
+  return add_gaussian_from(info, 1, isa, threads, where);
+}
+
+Napi::Value AddGaussianNoise(const Napi::CallbackInfo& info) {
+  const std::string where = "addGaussianNoise";
+  expect_args(info, 7, where);
+  return add_gaussian_from(info, 0, active_isa(), 1, where);
 }
 
 Napi::Value Name(const Napi::CallbackInfo& info) {
@@ -188,6 +208,8 @@ void register_bindings(Napi::Env env, Napi::Object exports) {
   noise.Set("fillTime", napi::guarded_function<FillTime>(env, "fillTime", "_noise.fillTime"));
   noise.Set("philox", napi::guarded_function<Philox>(env, "philox", "_noise.philox"));
   exports.Set("_noise", noise);
+  exports.Set("addGaussianNoise",
+              napi::guarded_function<AddGaussianNoise>(env, "addGaussianNoise", "addGaussianNoise"));
 }
 
 }  // namespace arq::noise

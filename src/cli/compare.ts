@@ -1,6 +1,6 @@
 /** `arq compare`: top-1 agreement and logit differences between arq's integer engine and ONNX Runtime on a QDQ file. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { withDataOptions, withOutputOptions, withSemanticsOption, withThreadsOption } from './options.js';
+import { withDataOptions, withOutputOptions, withSemanticsOption, withSeedOption, withThreadsOption } from './options.js';
 
 interface CompareArgs {
   model: string;
@@ -21,11 +21,10 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
   command: 'compare',
   describe: 'compare the integer engine (on a QDQ file\'s own grids) with ONNX Runtime on clean and noisy inputs',
   builder: (yargs: Argv) =>
-    withSemanticsOption(withThreadsOption(withDataOptions(withOutputOptions(yargs))))
+    withSeedOption(withSemanticsOption(withThreadsOption(withDataOptions(withOutputOptions(yargs)))), 'the noisy copies (drawn as certify draws them)')
       .option('model', { type: 'string', demandOption: true, describe: 'QDQ ONNX file (arq quantize, ONNX Runtime quantize_static, PyTorch)' })
       .option('sigma', { type: 'number', default: 0.25, describe: 'Gaussian noise of the noisy copies' })
       .option('noisy', { type: 'number', default: 10, describe: 'noisy copies per image (0: clean images only)' })
-      .option('seed', { type: 'number', default: 0, describe: 'noise seed (copies drawn as certify draws them)' })
       .option('batch', { type: 'number', default: 500, describe: 'inputs per engine call' })
       .option('list', { type: 'number', default: 20, describe: 'disagreeing inputs to print (--json lists all)' }),
   handler: async (args: ArgumentsCamelCase<CompareArgs>) => {

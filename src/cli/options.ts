@@ -105,9 +105,19 @@ export function withCalibrationOptions<T>(yargs: Argv<T>) {
   return withPolicyOptions(yargs)
     .option('sigma', { type: 'number', default: 0.25, describe: 'Gaussian noise of the calibration images (use the sigma you certify at)' })
     .option('calibration-data', { type: 'string', describe: 'calibration images (default: the training split of --data)' })
-    .option('calibration', { type: 'number', default: 256, describe: 'number of calibration images' })
-    .option('seed', { type: 'number', default: 0, describe: 'seed of the calibration noise' });
+    .option('calibration', { type: 'number', default: 256, describe: 'number of calibration images' });
 }
+
+/**
+ * --seed, the one declaration of it (a command has one seed, checked by the library: engine/settings.ts checkSeed);
+ * `seeds` says what it seeds in that command, e.g. the calibration noise, or the smoothing noise as well.
+ */
+export function withSeedOption<T>(yargs: Argv<T>, seeds: string) {
+  return yargs.option('seed', { type: 'number', default: 0, describe: `seed of ${seeds}` });
+}
+
+/** The seed of a command whose only noise is the calibration's (--engine int, quantize). */
+export const CALIBRATION_SEED = 'the calibration noise';
 
 export function withOverwriteOption<T>(yargs: Argv<T>) {
   return yargs.option('overwrite', { type: 'boolean', default: false, describe: 'replace existing output files (an input is never overwritten)' });

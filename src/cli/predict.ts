@@ -2,7 +2,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { EngineName } from '../engine/classifier.js';
 import { ArqError } from '../util/errors.js';
-import { inputFiles, quantizationFromArgs, withSemantics, withCalibrationOptions, type CalibrationArgs, withDataOptions, withEngineOption, withOutputOptions, withOverwriteOption, withThreadsOption } from './options.js';
+import { inputFiles, quantizationFromArgs, withSemantics, withCalibrationOptions, type CalibrationArgs, withDataOptions, withEngineOption, withOutputOptions, withOverwriteOption, withSeedOption, withThreadsOption, CALIBRATION_SEED } from './options.js';
 
 interface PredictArgs extends CalibrationArgs {
   model: string;
@@ -21,7 +21,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
   command: 'predict',
   describe: 'predict a dataset with a model and report accuracy',
   builder: (yargs: Argv) =>
-    withOverwriteOption(withCalibrationOptions(withThreadsOption(withEngineOption(withDataOptions(withOutputOptions(yargs))))))
+    withOverwriteOption(withSeedOption(withCalibrationOptions(withThreadsOption(withEngineOption(withDataOptions(withOutputOptions(yargs))))), CALIBRATION_SEED))
       .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
       .option('batch', { type: 'number', default: 256, describe: 'images per engine call' })
       .option('logits', { type: 'string', describe: 'write float32 logits [N, classes] to this .npy file (or a device such as /dev/null)' }),

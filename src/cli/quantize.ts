@@ -1,6 +1,6 @@
 /** `arq quantize`: calibrate a policy on noisy training images and write the quantized model as ONNX QDQ. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { calibrationFromArgs, inputFiles, withCalibrationOptions, withOutputOptions, withOverwriteOption, withThreadsOption, type CalibrationArgs } from './options.js';
+import { calibrationFromArgs, inputFiles, withCalibrationOptions, withOutputOptions, withOverwriteOption, withSeedOption, withThreadsOption, CALIBRATION_SEED, type CalibrationArgs } from './options.js';
 
 interface QuantizeArgs extends CalibrationArgs {
   model: string;
@@ -16,7 +16,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
   command: 'quantize',
   describe: 'calibrate a quantization policy and write the quantized model (ONNX QDQ) with its policy',
   builder: (yargs: Argv) =>
-    withOverwriteOption(withThreadsOption(withCalibrationOptions(withOutputOptions(yargs))))
+    withOverwriteOption(withThreadsOption(withSeedOption(withCalibrationOptions(withOutputOptions(yargs)), CALIBRATION_SEED)))
       .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
       .option('data', { type: 'string', default: 'mnist', describe: 'dataset whose training split calibrates (see --calibration-data)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output .onnx (QDQ); the policy goes to OUT.policy.json' })

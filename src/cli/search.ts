@@ -1,6 +1,6 @@
 /** `arq search`: the ARQ search (search.md) with its baselines, a final table and the report's location. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { inputFiles, withOutputOptions, withThreadsOption } from './options.js';
+import { inputFiles, withOutputOptions, withSeedOption, withThreadsOption } from './options.js';
 import { BASELINES, type BaselineName } from '../search/search.js';
 import { REWARD_NAMES, type RewardName } from '../report/types.js';
 
@@ -45,7 +45,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
   command: 'search',
   describe: 'search per-layer bit widths that keep certified robustness under a BitOps budget (ARQ), against HAQ, random, uniform and sensitivity-knapsack baselines',
   builder: (yargs: Argv) =>
-    withThreadsOption(withOutputOptions(yargs))
+    withSeedOption(withThreadsOption(withOutputOptions(yargs)), 'noise, agents and random search')
       .option('model', { type: 'string', describe: 'float ONNX model (default: the bundled noise-trained MNIST CNN)' })
       .option('data', { type: 'string', default: 'mnist', describe: 'dataset spec; its test split gives the final numbers' })
       .option('val-data', { type: 'string', describe: 'validation data for the search (default: the training split of --data)' })
@@ -72,7 +72,6 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('rescore', { type: 'number', default: 8, describe: 'top candidates of each search re-scored on fresh validation images and noise to choose its winner (0: the best search-time reward wins)' })
       .option('sensitivity-images', { type: 'number', default: 64, describe: 'validation images of the layer-sensitivity measurement' })
       .option('sensitivity-copies', { type: 'number', default: 4, describe: 'noisy copies of each sensitivity image' })
-      .option('seed', { type: 'number', default: 0, describe: 'seed of noise, agents and random search' })
       .option('batch', { type: 'number', default: 400, describe: 'noisy copies per classifier call' })
       .option('out', { type: 'string', default: 'arq-search', describe: 'output directory (episodes.jsonl, checkpoint.json, best-policy.json, best-policy.qdq.onnx, report.json, report.html)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue a killed search in --out' })

@@ -1,6 +1,6 @@
 /** `arq sensitivity`: how much each layer's weights and activations at each width hurt the smoothed classifier. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { withOutputOptions, withThreadsOption } from './options.js';
+import { withOutputOptions, withSeedOption, withThreadsOption } from './options.js';
 
 interface SensitivityArgs {
   model?: string;
@@ -22,7 +22,7 @@ export const sensitivityCommand: CommandModule<object, SensitivityArgs> = {
   command: 'sensitivity',
   describe: 'measure each layer\'s sensitivity to its weight and activation widths on noisy inputs (integer engine, one layer changed at a time)',
   builder: (yargs: Argv) =>
-    withThreadsOption(withOutputOptions(yargs))
+    withSeedOption(withThreadsOption(withOutputOptions(yargs)), 'the calibration and measurement noise')
       .option('model', { type: 'string', describe: 'float ONNX model (default: the bundled noise-trained MNIST CNN)' })
       .option('data', { type: 'string', default: 'mnist', describe: 'dataset spec; images (and calibration) come from its training split' })
       .option('policy', { type: 'string', describe: 'base policy (arq-policy/1) whose layers are changed one at a time (default: every layer at --max-bits)' })
@@ -31,8 +31,7 @@ export const sensitivityCommand: CommandModule<object, SensitivityArgs> = {
       .option('copies', { type: 'number', default: 4, describe: 'noisy copies of each image' })
       .option('min-bits', { type: 'number', default: 2, describe: 'lowest width measured' })
       .option('max-bits', { type: 'number', default: 8, describe: 'highest width measured' })
-      .option('calibration', { type: 'number', default: 256, describe: 'noisy training images for calibration' })
-      .option('seed', { type: 'number', default: 0, describe: 'seed of the calibration and measurement noise' }) as unknown as Argv<SensitivityArgs>,
+      .option('calibration', { type: 'number', default: 256, describe: 'noisy training images for calibration' }) as unknown as Argv<SensitivityArgs>,
   handler: async (args: ArgumentsCamelCase<SensitivityArgs>) => {
     const { bundledModelPath, loadModel } = await import('../onnx/model.js');
     const { loadDataset, trainingSpec } = await import('../data/index.js');

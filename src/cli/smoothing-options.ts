@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import type { EngineName } from '../engine/classifier.js';
 import type { LoadedModel } from '../onnx/model.js';
-import { quantizationFromArgs, withSemantics, type CalibrationArgs } from './options.js';
+import { quantizationFromArgs, withSeedOption, withSemantics, type CalibrationArgs } from './options.js';
 
 export interface SmoothingArgs extends CalibrationArgs {
   model: string;
@@ -17,17 +17,16 @@ export interface SmoothingArgs extends CalibrationArgs {
 }
 
 export function withSmoothingOptions<T>(yargs: Argv<T>) {
-  return yargs
+  return withSeedOption(yargs, 'the Gaussian noise of smoothing (and of the calibration noise with --engine int)')
     .option('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
     .option('batch', { type: 'number', default: 400, describe: 'noisy copies per classifier call' })
-    .option('skip', { type: 'number', default: 1, describe: 'use every skip-th image' })
-    .option('seed', { type: 'number', default: 0, describe: 'seed of the Gaussian noise of smoothing (and of the calibration noise with --engine int)' });
+    .option('skip', { type: 'number', default: 1, describe: 'use every skip-th image' });
 }
 
 /** The sampler of the chosen engine (quantized and calibrated at --sigma for --engine int), and its identity. */
 export async function samplerFromArgs(args: SmoothingArgs, loaded: LoadedModel) {
   const model = withSemantics(args, loaded);
-  const { createSampler } = await import('../smoothing/samplers.js');
+  const { createSampler } = await import('../smoothing/sampler.js');
   const { runIdentity } = await import('../smoothing/run-identity.js');
   const { cpuInfo } = await import('../native.js');
   const { sigma, seed, batch } = args;

@@ -3,7 +3,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { Dataset } from '../data/index.js';
 import { ARCHITECTURES, type ArchitectureName } from '../train/architectures.js';
 import { ArqError } from '../util/errors.js';
-import { inputFiles, withOutputOptions, withOverwriteOption, withThreadsOption } from './options.js';
+import { inputFiles, withOutputOptions, withOverwriteOption, withSeedOption, withThreadsOption } from './options.js';
 
 interface TrainArgs {
   arch?: ArchitectureName;
@@ -39,7 +39,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train',
   describe: 'train a network with Gaussian noise augmentation and write it as ONNX; --qat fine-tunes a model under a quantization policy',
   builder: (yargs: Argv) =>
-    withOverwriteOption(withThreadsOption(withOutputOptions(yargs)))
+    withSeedOption(withOverwriteOption(withThreadsOption(withOutputOptions(yargs))), 'initialisation, shuffling, shifts and noise')
       .option('arch', { choices: ARCHITECTURES, describe: 'architecture trained from scratch (or --init)' })
       .option('qat', { type: 'boolean', default: false, describe: 'quantization-aware fine-tuning of --init under --policy/--bits (integer semantics, straight-through gradients)' })
       .option('init', { type: 'string', describe: 'the ONNX model to fine-tune (any model arq imports), instead of --arch; with --qat, the model to quantize' })
@@ -59,7 +59,6 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('schedule', { choices: ['cosine', 'step'] as const, default: 'cosine' as const, describe: 'cosine per step to 0, or x0.1 at 50% and 75% of the epochs' })
       .option('shift', { type: 'number', default: 0, describe: 'random shifts of up to N pixels (augmentation)' })
       .option('width', { type: 'number', default: 1, describe: 'MobileNetV2 width multiplier' })
-      .option('seed', { type: 'number', default: 0, describe: 'initialisation, shuffling, shifts and noise' })
       .option('out', { type: 'string', demandOption: true, describe: 'ONNX file to write (plus OUT.json with the settings and history)' })
       .option('checkpoint', { type: 'string', describe: 'checkpoint written after every epoch (default OUT.checkpoint.json)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint (which must exist)' }),

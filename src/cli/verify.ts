@@ -3,7 +3,7 @@
  * finishes, a summary JSON, resumable like `arq certify`.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { calibrationFromArgs, inputFiles, withCalibrationOptions, withOutputOptions, withThreadsOption, type CalibrationArgs } from './options.js';
+import { calibrationFromArgs, inputFiles, withCalibrationOptions, withOutputOptions, withSeedOption, withThreadsOption, type CalibrationArgs } from './options.js';
 
 interface VerifyArgs extends CalibrationArgs {
   model?: string;
@@ -26,7 +26,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: 'verify',
   describe: 'verify the integer plan against l-infinity perturbations, image by image (verified / falsified / timeout)',
   builder: (yargs: Argv) =>
-    withThreadsOption(withCalibrationOptions(withOutputOptions(yargs)))
+    withSeedOption(withThreadsOption(withCalibrationOptions(withOutputOptions(yargs))), 'the attack and of the calibration noise')
       .option('model', { type: 'string', describe: 'ONNX file (default: the bundled MNIST model); a float model is verified as the integer plan it would deploy' })
       .option('data', { type: 'string', demandOption: true, describe: 'dataset: mnist | mnist:test | idx:IMAGES,LABELS | cifar10:DIR | npy:X.npy,Y.npy (its test split)' })
       .option('eps', { type: 'string', demandOption: true, describe: 'radii in [0, 1] image units, comma-separated; fractions accepted (1/255,4/255)' })
@@ -59,13 +59,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     if (args.shard !== undefined && !args.out) throw new ArqError('--shard needs --out: arq merge joins the shards\' files');
     const shard = args.shard === undefined ? undefined : parseShard(args.shard);
     const options = { eps: args.eps, timeout: args.timeout, skip: args.skip, max: args.max, seed: args.seed, restarts: args.restarts, steps: args.steps };
-    const settings = (() => {
-      try {
-        return verifySettings(options);
-      } catch (error) {
-        throw new ArqError(`--${(error as Error).message}`);
-      }
-    })();
+    const settings = verifySettings(options);
     const modelPath = args.model ?? bundledModelPath();
     if (args.out) {
       const inputs = await inputFiles({ ...args, model: modelPath });

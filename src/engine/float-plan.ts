@@ -1,14 +1,19 @@
 /** The graph compiled for arq's native fp32 executor (the op list of graph/lower.ts). */
 import type { Graph } from '../graph/ir.js';
 import { floatPlanSpec } from '../graph/lower.js';
-import { addon, withStack, type NativeFloatPlan } from '../native.js';
+import { addon, withStack, type FloatPlanSpec, type NativeFloatPlan } from '../native.js';
 import { NativePlan, planMaxMemory, type PlanOptions } from './native-plan.js';
 
 /** The graph compiled for the native fp32 executor. */
 export class FloatPlan extends NativePlan<NativeFloatPlan> {
   static build(graph: Graph, options: PlanOptions = {}): FloatPlan {
+    return FloatPlan.fromSpec(floatPlanSpec(graph), options);
+  }
+
+  /** The plan of a graph already lowered (calibration keeps the lowering's numbering with the statistics it records). */
+  static fromSpec(spec: FloatPlanSpec, options: PlanOptions = {}): FloatPlan {
     const Native = addon().FloatPlan;
-    return new FloatPlan(new Native({ ...floatPlanSpec(graph), maxMemory: planMaxMemory(options) }));
+    return new FloatPlan(new Native({ ...spec, maxMemory: planMaxMemory(options) }));
   }
 
   /**

@@ -1,12 +1,13 @@
 /**
- * Building an integer plan: the graph lowered as for the fp32 plan (graph/lower.ts, same fused clamps), with per-layer
- * weight codes and scales (grid.ts) at the policy's bit widths, and every tensor's grid from calibration statistics. Carriers are 8-bit; each layer
- * reads its input on its own abits grid; pools, clamps and reshapes keep their input's grid; the layer that
- * produces the network output writes float logits.
+ * Building an integer plan: the graph lowered once, as for the fp32 plan (graph/lower.ts, same fused clamps), with
+ * per-layer weight codes and scales (grid.ts) at the policy's bit widths, and every tensor's grid from calibration
+ * statistics, read at the plan values the statistics were recorded under once checked to be this lowering's.
+ * Carriers are 8-bit; each layer reads its input on its own abits grid; pools, clamps and reshapes keep their
+ * input's grid; the layer that produces the network output writes float logits.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Graph, QuantizableNode } from '../graph/ir.js';
-import { lowerGraph } from '../graph/lower.js';
+import type { Graph } from '../graph/ir.js';
+import { lowerGraph, type LoweredGraph } from '../graph/lower.js';
 import { addon, withStack, type IntervalBounds, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan, type VerifyRequest, type VerifyResult } from '../native.js';
 import { NativePlan, planMaxMemory, type PlanOptions } from './native-plan.js';
 import { ArqError } from '../util/errors.js';
@@ -28,15 +29,33 @@ export interface BitWidths {
 }
 
 /**
- * What an integer plan reads of a calibration (quant/calibrate.ts): per plan value, numbered as graph/lower.ts
- * numbers them, the observed [min, max] and a histogram of HISTOGRAM_BINS equal bins over it (FloatPlan's
- * observeRanges and observeHistograms).
+ * What an integer plan reads of a calibration (quant/calibrate.ts): per plan value of the lowering that recorded them
+ * (graph/lower.ts), the observed [min, max] and a histogram of HISTOGRAM_BINS equal bins over it (FloatPlan's
+ * observeRanges and observeHistograms), with that lowering's numbering. A plan reads them only for a graph its own
+ * lowering numbers alike (checkStatistics): the same graph, or one with new weights such as a QAT result.
  */
 export interface ActivationStatistics {
+  /** The plan value of every IR value in the lowering the statistics were recorded under (fused clamps share one). */
+  readonly valueOf: ReadonlyMap<string, number>;
   /** [min, max] per plan value. */
   readonly ranges: Float32Array;
   /** HISTOGRAM_BINS counts per plan value over its range. */
   readonly histograms: Float64Array;
+}
+
+/**
+ * Throws an ArqError unless `statistics` were recorded under a lowering that numbers the values as `lowered` does:
+ * every IR value at the same plan value, no value more or less, and a range and a histogram per plan value. Grids
+ * read for the wrong values would be a silently different network. `what` names the statistics in the message.
+ */
+export function checkStatistics(lowered: LoweredGraph, statistics: ActivationStatistics, what = 'the calibration'): void {
+  const stored = statistics.valueOf;
+  const mismatch = [...lowered.valueOf].find(([name, value]) => stored.get(name) !== value) ?? [...stored].find(([name]) => !lowered.valueOf.has(name));
+  if (mismatch) throw new ArqError(`${what} does not fit the graph (value '${mismatch[0]}')`);
+  const { values } = lowered.spec;
+  if (statistics.ranges.length !== 2 * values || statistics.histograms.length !== HISTOGRAM_BINS * values) {
+    throw new ArqError(`${what} has ${Math.floor(statistics.ranges.length / 2)} values, the graph ${values}`);
+  }
 }
 
 /**
@@ -56,7 +75,15 @@ function memo<K extends object, V>(cache: WeakMap<K, Map<string | number, V>>, o
 }
 
 export function intPlanSpec(graph: Graph, policy: BitWidths, calibration: ActivationStatistics): IntPlanSpec {
-  const steps = specSteps(graph, policy, calibration);
+  return intPlanSpecOfLowered(lowerGraph(graph), policy, calibration);
+}
+
+/**
+ * intPlanSpec of a graph already lowered: op i of the result is op i of `lowered.spec` (QAT reads each layer's float
+ * weights there). Throws when `calibration` was recorded under another numbering (checkStatistics).
+ */
+export function intPlanSpecOfLowered(lowered: LoweredGraph, policy: BitWidths, calibration: ActivationStatistics): IntPlanSpec {
+  const steps = specSteps(lowered, policy, calibration);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -65,7 +92,7 @@ export function intPlanSpec(graph: Graph, policy: BitWidths, calibration: Activa
 
 /** intPlanSpec with a turn of the event loop after each layer: the clip searches of a whole network take 0.1-0.4 s. */
 async function intPlanSpecBetweenTurns(graph: Graph, policy: BitWidths, calibration: ActivationStatistics): Promise<IntPlanSpec> {
-  const steps = specSteps(graph, policy, calibration);
+  const steps = specSteps(lowerGraph(graph), policy, calibration);
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -74,10 +101,10 @@ async function intPlanSpecBetweenTurns(graph: Graph, policy: BitWidths, calibrat
 }
 
 /** The spec of intPlanSpec, pausing (yield) after each layer's weight codes and grids, the costly steps. */
-function* specSteps(graph: Graph, policy: BitWidths, calibration: ActivationStatistics): Generator<void, IntPlanSpec> {
-  const { spec } = lowerGraph(graph);
+function* specSteps(lowered: LoweredGraph, policy: BitWidths, calibration: ActivationStatistics): Generator<void, IntPlanSpec> {
+  checkStatistics(lowered, calibration);
+  const { spec } = lowered;
   const bits = new Map(policy.layers.map((layer) => [layer.name, layer]));
-  const layers = new Map(graph.nodes.filter((n): n is QuantizableNode => n.op === 'conv' || n.op === 'gemm').map((n) => [n.name, n]));
   const gridOf = (value: number, width: number) => memo(activationGrids, calibration, `${value}:${width}`, () => {
     const histogram = calibration.histograms.subarray(value * HISTOGRAM_BINS, (value + 1) * HISTOGRAM_BINS);
     return activationGrid(calibration.ranges[2 * value], calibration.ranges[2 * value + 1], histogram, width);
@@ -96,13 +123,12 @@ function* specSteps(graph: Graph, policy: BitWidths, calibration: ActivationStat
     switch (op.op) {
       case 'conv':
       case 'gemm': {
-        const node = layers.get(op.name!)!;
-        const layer = bits.get(node.name);
-        if (!layer) throw new ArqError(`the policy has no bit widths for layer '${node.name}'`);
+        const layer = bits.get(op.name!);
+        if (!layer) throw new ArqError(`the policy has no bit widths for layer '${op.name}'`);
         isFloat[out] = out === spec.output;
         grids[out] = isFloat[out] ? null : carrier(out);
-        const channels = node.op === 'conv' ? node.outChannels : node.outFeatures;
-        const { codes, scales } = memo(weightCodes, node.weight, layer.wbits, () => quantizeWeights(node.weight, channels, layer.wbits));
+        const channels = op.op === 'conv' ? op.outChannels : op.outFeatures;
+        const { codes, scales } = memo(weightCodes, op.weight, layer.wbits, () => quantizeWeights(op.weight, channels, layer.wbits));
         const { scale, zero } = gridOf(input, layer.abits);
         const { weight: _float, ...structure } = op;
         void _float;

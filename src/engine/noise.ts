@@ -3,7 +3,7 @@
  * element j of sample i of image k is a pure function of (seed, k, i, j), so any caller that names the same
  * (seed, image, sample) gets the same noise.
  */
-import { cpuInfo, noise } from '../native.js';
+import { addon } from '../native.js';
 import { ArqError } from '../util/errors.js';
 
 /** The noise key as the two uint32 words the native entries take. */
@@ -18,6 +18,10 @@ export function seedWords(seed: number | bigint): { seedHi: number; seedLo: numb
 
 /** `image` plus sigma * N(0, 1) noise of sample `sample` of dataset image `imageIndex`. */
 export function noisyCopy(image: Float32Array, sigma: number, seed: number, imageIndex: number, sample = 0): Float32Array {
-  const { seedHi, seedLo } = seedWords(seed);
-  return noise().addGaussian(cpuInfo().active, seedHi, seedLo, imageIndex, sample, 1, image, sigma);
+  return noisyCopies(image, sigma, seedWords(seed), imageIndex, sample, 1);
+}
+
+/** `samples` noisy copies of `image` (samples first .. first+samples-1 of dataset image `imageIndex`), sample-major. */
+export function noisyCopies(image: Float32Array, sigma: number, seed: { seedHi: number; seedLo: number }, imageIndex: number, first: number, samples: number): Float32Array {
+  return addon().addGaussianNoise(seed.seedHi, seed.seedLo, imageIndex, first, samples, image, sigma);
 }

@@ -1,7 +1,8 @@
 /**
  * Lowers the graph IR to the native plans' op list: values are numbered (0 = input) and a clamp that is the only
  * consumer of a conv, gemm or add is fused into it. The fp32 plan runs this list; the integer plan (engine/int-plan.ts),
- * the QDQ export, calibration and QAT all read the same numbering.
+ * the QDQ export, calibration and QAT all read the same numbering. A calibration keeps the numbering it was recorded
+ * under (`valueOf`), and a plan built from its statistics checks it against its own lowering (checkStatistics).
  */
 import type { Graph, Node } from './ir.js';
 import type { FloatPlanOp, FloatPlanSpec } from '../native.js';

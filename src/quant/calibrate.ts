@@ -25,9 +25,12 @@ export interface CalibrationOptions {
   readonly maxMemory?: number;
 }
 
+/**
+ * The statistics of every plan value of the graph's lowering, with its numbering (`valueOf`, graph/lower.ts): an
+ * integer plan reads them for a graph whose lowering numbers its values alike, and refuses any other
+ * (engine/int-plan.ts checkStatistics).
+ */
 export interface Calibration extends ActivationStatistics {
-  /** Plan value of every IR value (see graph/lower.ts). */
-  readonly valueOf: ReadonlyMap<string, number>;
   readonly settings: { readonly sigma: number; readonly count: number; readonly seed: number; readonly data: string };
 }
 
@@ -46,7 +49,9 @@ export async function calibrate(graph: Graph, data: Dataset, options: Calibratio
     const image = imageValues(data.name, data.images.subarray(index * size, (index + 1) * size), { imageSize: size, firstImage: index });
     images.set(noisyCopy(image, sigma, seed, index), k * size);
   }
-  const plan = FloatPlan.build(graph, { maxMemory: options.maxMemory });
+  // One lowering: the plan that records the statistics and the numbering they are kept with.
+  const lowered = lowerGraph(graph);
+  const plan = FloatPlan.fromSpec(lowered.spec, { maxMemory: options.maxMemory });
   // Native failures of the passes (over the memory limit; a plan value holding NaN or infinity, named with the node
   // that produced it) get the data's name.
   const observed = async <T>(pass: () => Promise<T>): Promise<T> => {
@@ -60,5 +65,5 @@ export async function calibrate(graph: Graph, data: Dataset, options: Calibratio
   await observed(async () => plan.checkMemory(count, threads, HISTOGRAM_BINS));
   const ranges = await observed(() => plan.observeRanges(images, count, threads));
   const histograms = await observed(() => plan.observeHistograms(images, count, threads, ranges, HISTOGRAM_BINS));
-  return { valueOf: lowerGraph(graph).valueOf, ranges, histograms, settings: { sigma, count, seed, data: data.name } };
+  return { valueOf: lowered.valueOf, ranges, histograms, settings: { sigma, count, seed, data: data.name } };
 }

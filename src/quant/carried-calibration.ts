@@ -13,7 +13,7 @@ import type { Graph } from '../graph/ir.js';
 import { lowerGraph } from '../graph/lower.js';
 import { decodeModel } from '../onnx/import.js';
 import { ArqError } from '../util/errors.js';
-import { HISTOGRAM_BINS } from '../engine/int-plan.js';
+import { checkStatistics } from '../engine/int-plan.js';
 import type { Calibration } from './calibrate.js';
 
 export const CALIBRATION_KEY = 'arq.calibration';
@@ -62,14 +62,17 @@ export function carriedCalibration(bytes: Uint8Array, graph: Graph, source: stri
     throw new ArqError(`${source}: metadata ${CALIBRATION_KEY} is not JSON (${(error as Error).message})`);
   }
   if (record.format !== FORMAT) throw new ArqError(`${source}: metadata ${CALIBRATION_KEY} is not ${FORMAT}`);
-  const { valueOf, spec } = lowerGraph(graph);
-  const stored = new Map(record.values);
-  const mismatch = [...valueOf].find(([name, value]) => stored.get(name) !== value) ?? [...stored].find(([name]) => !valueOf.has(name));
-  if (mismatch) throw new ArqError(`${source}: the carried calibration does not fit the graph (value '${mismatch[0]}')`);
-  const ranges = unpack(record.ranges, Float32Array, source);
-  const histograms = unpack(record.histograms, Float64Array, source);
-  if (ranges.length !== 2 * spec.values || histograms.length !== HISTOGRAM_BINS * spec.values) {
-    throw new ArqError(`${source}: the carried calibration has ${ranges.length / 2} values, the graph ${spec.values}`);
+  const calibration: Calibration = {
+    valueOf: new Map(record.values),
+    ranges: unpack(record.ranges, Float32Array, source),
+    histograms: unpack(record.histograms, Float64Array, source),
+    settings: record.settings,
+  };
+  // Checked here, before anything runs, so that the message names the file; every plan build checks again.
+  try {
+    checkStatistics(lowerGraph(graph), calibration, 'the carried calibration');
+  } catch (error) {
+    throw new ArqError(`${source}: ${(error as Error).message}`, { cause: error });
   }
-  return { valueOf, ranges, histograms, settings: record.settings };
+  return calibration;
 }

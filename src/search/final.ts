@@ -11,7 +11,7 @@ import type { Policy } from '../quant/policy.js';
 import { certifyDataset } from '../smoothing/run.js';
 import { runIdentity } from '../smoothing/run-identity.js';
 import { settingsPath } from '../smoothing/results.js';
-import { nativeSampler } from '../smoothing/samplers.js';
+import { nativeSampler } from '../smoothing/sampler.js';
 import type { CandidateBuilder } from './candidate.js';
 import type { FinalEntry } from '../report/types.js';
 import { shapeSize } from '../graph/ir.js';

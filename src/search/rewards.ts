@@ -21,7 +21,7 @@ import type { Dataset } from '../data/index.js';
 import { accuracyOf } from '../engine/predict.js';
 import { certifyIncremental, type IrsResult } from '../smoothing/irs.js';
 import { normalQuantile } from '../smoothing/bounds.js';
-import { nativeSampler } from '../smoothing/samplers.js';
+import { nativeSampler } from '../smoothing/sampler.js';
 import type { IrsCacheEntry } from '../smoothing/irs-cache.js';
 import { averageCertifiedRadius, certifiedAccuracy } from '../smoothing/results.js';
 import { policyKey, type CandidateBuilder } from './candidate.js';

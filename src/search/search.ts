@@ -23,7 +23,7 @@ import { intPlanSpec } from '../engine/int-plan.js';
 import { exportQdq } from '../onnx/qdq.js';
 import { certifyDataset } from '../smoothing/run.js';
 import { runIdentity } from '../smoothing/run-identity.js';
-import { nativeSampler } from '../smoothing/samplers.js';
+import { nativeSampler } from '../smoothing/sampler.js';
 import { readIrsCache } from '../smoothing/irs-cache.js';
 import { defaultNp } from '../smoothing/irs.js';
 import type { JsonValue } from '../smoothing/results.js';

@@ -1,5 +1,5 @@
 /**
- * Worker thread of the ONNX Runtime sampler (samplers.ts): owns one ONNX Runtime session and runs the sampling loop
+ * Worker thread of the ONNX Runtime sampler (sampler.ts): owns one ONNX Runtime session and runs the sampling loop
  * with the native counter-based noise, so the main thread's event loop stays free while ONNX Runtime computes.
  *
  * It is never terminated from outside: onnxruntime-node's run() computes synchronously on this thread, and a
@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { argmax } from '../engine/classifier.js';
-import { cpuInfo, noise } from '../native.js';
+import { noisyCopies } from '../engine/noise.js';
 import { OrtModel } from '../ort/session.js';
 
 export interface OrtWorkerSetup {
@@ -39,7 +39,6 @@ export interface OrtWorkerReply {
 function main(): void {
   const setup = workerData as OrtWorkerSetup;
   const session = OrtModel.load(setup.model, setup.inputShape, setup.rank, { threads: setup.threads });
-  const isa = cpuInfo().active;
   let closing = false;
   const answering = new Set<Promise<void>>();
   // Every failure is caught and posted back, so the handler's promise never rejects.
@@ -55,7 +54,7 @@ function main(): void {
       for (let done = 0; done < request.count; done += setup.batch) {
         if (closing) throw new Error('the ort sampler is closed');
         const rows = Math.min(setup.batch, request.count - done);
-        const noisy = noise().addGaussian(isa, setup.seedHi, setup.seedLo, request.imageIndex, request.first + done, rows, request.image, setup.sigma);
+        const noisy = noisyCopies(request.image, setup.sigma, setup, request.imageIndex, request.first + done, rows);
         const classes = argmax(await model.run(noisy, rows), setup.classes);
         for (let r = 0; r < rows; r++) {
           counts[classes[r]]++;

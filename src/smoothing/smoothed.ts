@@ -12,8 +12,7 @@ import type { Calibration } from '../quant/calibrate.js';
 import type { Policy } from '../quant/policy.js';
 import { ArqError } from '../util/errors.js';
 import { CERTIFY_DEFAULTS, certify, predict, type CertifyResult, type SmoothPredictResult } from './certify.js';
-import type { Sampler } from './sampler.js';
-import { createSampler, randomNoiseSeed } from './samplers.js';
+import { createSampler, randomNoiseSeed, type Sampler } from './sampler.js';
 import { NoiseStreams } from './streams.js';
 
 export interface SmoothedClassifierOptions {

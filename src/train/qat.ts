@@ -18,10 +18,10 @@
 import type { Dataset } from '../data/dataset.js';
 import { shapeSize, type Graph } from '../graph/ir.js';
 import { lowerGraph } from '../graph/lower.js';
-import { addon, cpuInfo, type NativeQatNet, type QatNetOp, type QatNetSpec } from '../native.js';
+import { addon, cpuInfo, type FloatPlanOp, type NativeQatNet, type QatNetOp, type QatNetSpec } from '../native.js';
 import { noisyCopy } from '../engine/noise.js';
 import type { Calibration } from '../quant/calibrate.js';
-import { intPlanSpec } from '../engine/int-plan.js';
+import { intPlanSpecOfLowered } from '../engine/int-plan.js';
 import { validatePolicy, type Policy } from '../quant/policy.js';
 import { integerInRange, numberInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
@@ -31,14 +31,17 @@ import { cosineRate } from './schedule.js';
 import { checkBatch, checkSeed, checkSigma, checkThreads } from '../engine/settings.js';
 
 
-/** The native QAT description: the integer plan of intPlanSpec() with each layer's float weights instead of codes. */
+/**
+ * The native QAT description: the integer plan of intPlanSpec() with each layer's float weights instead of codes,
+ * both from one lowering of `graph` (op i of the integer plan is op i of the lowered graph).
+ */
 export function qatNetSpec(graph: Graph, policy: Policy, calibration: Calibration): QatNetSpec {
-  const plan = intPlanSpec(graph, policy, calibration);
-  const float = lowerGraph(graph).spec;
+  const lowered = lowerGraph(graph);
+  const plan = intPlanSpecOfLowered(lowered, policy, calibration);
   const ops = plan.ops.map((op, index): QatNetOp => {
     if (op.op !== 'conv' && op.op !== 'gemm') return op;
-    const source = float.ops[index];
-    if (source.op !== op.op) throw new Error(`qatNetSpec: op #${index} is ${source.op} in the float plan and ${op.op} in the integer plan`);
+    // The integer plan's op at `index` was made from this very op of the lowering (intPlanSpecOfLowered).
+    const source = lowered.spec.ops[index] as Extract<FloatPlanOp, { op: 'conv' | 'gemm' }>;
     const { weightScales: _scales, weight: _codes, ...rest } = op;
     void _scales;
     void _codes;

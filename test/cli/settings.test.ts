@@ -9,6 +9,7 @@ import { checkSelection } from '../../src/data/index.js';
 import { checkBatch, checkFailureProbability, checkN, checkN0, checkSeed, checkSigma, checkThreads } from '../../src/engine/settings.js';
 import { idxImages, idxLabels } from '../data/helpers.js';
 import { fixturePath } from '../support/fixtures.js';
+import { messageOf } from '../support/messages.js';
 import { arq } from './run.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-settings-'));
@@ -18,15 +19,6 @@ const labels = path.join(dir, 'labels');
 writeFileSync(images, idxImages(4, 28, 28));
 writeFileSync(labels, idxLabels([0, 1, 2, 3]));
 const common = ['--model', fixturePath('mnist_cnn'), '--data', `idx:${images},${labels}`];
-
-function messageOf(check: () => unknown): string {
-  try {
-    check();
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('expected the check to throw');
-}
 
 test('each setting out of range: the library message, as the API gives it', async () => {
   const certify = ['certify', ...common, '--out', path.join(dir, 'c.tsv'), '--n', '100'];

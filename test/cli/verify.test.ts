@@ -6,7 +6,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { writeNpySync } from '../../src/data/index.js';
 import { Random } from '../../src/util/random.js';
+import { verifySettings } from '../../src/verify/verify.js';
 import { fixturePath } from '../support/fixtures.js';
+import { messageOf } from '../support/messages.js';
 import { arq } from './run.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-verify-'));
@@ -21,6 +23,9 @@ function randomImages(): string {
   writeNpySync(y, Int32Array.from({ length: 16 }, () => random.integer(10)), [16]);
   return `npy:${x},${y}`;
 }
+
+/** `arq: MESSAGE` and nothing else, as a pattern. */
+const exactly = (message: string) => new RegExp(`^arq: ${message.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
 
 describe('arq verify', () => {
   const data = randomImages();
@@ -71,10 +76,11 @@ describe('arq verify', () => {
     expect(result.stdout).toMatch(/1\/255 +\d+\.\d%/);
   });
 
-  test('bad flags end with one line naming the flag', async () => {
+  test('bad flags end with one line: the library\'s own message, unprefixed as in certify', async () => {
     const cases: [string[], RegExp][] = [
-      [[...common.map((a) => (a === '1/255,0.1' ? '1/255,1.5' : a))], /^arq: --eps: expected a radius in \[0, 1\] such as 0\.01 or 4\/255, got "1\.5"$/],
-      [[...common.map((a) => (a === '1' ? '0' : a))], /^arq: --timeout: expected a number in \(0, 86400\], got 0$/],
+      [[...common.map((a) => (a === '1/255,0.1' ? '1/255,1.5' : a))], exactly(messageOf(() => verifySettings({ eps: '1/255,1.5' })))],
+      [[...common.map((a) => (a === '1' ? '0' : a))], exactly(messageOf(() => verifySettings({ eps: '0.1', timeout: 0 })))],
+      [[...common, '--restarts', '0'], exactly(messageOf(() => verifySettings({ eps: '0.1', restarts: 0 })))],
       [[...common, '--resume'], /^arq: --resume and --overwrite apply to --out$/],
       [[...common, '--out', path.join(dir, 'x.tsv'), '--resume', '--overwrite'], /^arq: --resume and --overwrite are exclusive$/],
     ];

@@ -13,7 +13,7 @@ import { uniformPolicy } from '../../src/quant/policy.js';
 import { runIdentity } from '../../src/smoothing/run-identity.js';
 import { settingsPath, summaryPath } from '../../src/smoothing/results.js';
 import { certifyDataset } from '../../src/smoothing/run.js';
-import { createSampler } from '../../src/smoothing/samplers.js';
+import { createSampler } from '../../src/smoothing/sampler.js';
 import { Random } from '../../src/util/random.js';
 import { verifyDataset, type VerifyDatasetOptions } from '../../src/verify/run.js';
 import { loadFixture } from '../support/fixtures.js';

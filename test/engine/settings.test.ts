@@ -10,19 +10,11 @@ import { calibrate } from '../../src/quant/calibrate.js';
 import { certifyDataset, smoothPredictDataset } from '../../src/smoothing/run.js';
 import { SmoothedClassifier } from '../../src/smoothing/smoothed.js';
 import { loadFixture } from '../support/fixtures.js';
+import { messageOf } from '../support/messages.js';
 import { thresholdSampler } from '../support/plan-sampler.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-settings-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function messageOf(check: () => unknown): string {
-  try {
-    check();
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('expected the check to throw');
-}
 
 describe('one range per setting, edges included', () => {
   const cases: [string, (value: number) => number, number[], number[], string][] = [

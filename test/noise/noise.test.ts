@@ -1,7 +1,8 @@
 // Gaussian noise (native/noise): Philox4x32-10 against Random123's known answers, the documented counter mapping and
 // Box-Muller transform against a double-precision reference, every ISA level bit-identical to scalar, results
 // independent of how samples are batched or threaded, and the statistics of the stream (moments, Kolmogorov-Smirnov,
-// binned chi-square, correlations across elements, samples and images). Plus argument validation of _noise.
+// binned chi-square, correlations across elements, samples and images). Plus argument validation of _noise and of
+// addGaussianNoise, the production entry.
 import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
 import { addon, type IsaName, type NativeNoise } from '../../src/native.js';
@@ -336,5 +337,27 @@ describe('_noise argument checks', () => {
 
   test.skipIf(detected === LEVELS.length - 1)('levels above the CPU throw "not supported by this CPU"', () => {
     expect(gaussian(LEVELS[detected + 1], 0, 1, 2, 3, 4, 5, 0.5)).toThrow(/not supported by this CPU/);
+  });
+});
+
+// ---- The production entry ----------------------------------------------------------------------------------------
+
+describe('addGaussianNoise (the production entry)', () => {
+  const add = (...args: unknown[]) => () => (addon().addGaussianNoise as (...x: unknown[]) => unknown)(...args);
+  const image = Float32Array.from({ length: 12 }, (_, j) => j / 12);
+
+  test('gives _noise.addGaussian\'s values (every level gives the same)', () => {
+    const active = addon().cpuInfo().active;
+    expect(add(7, 9, 2, 3, 4, image, 0.5)()).toEqual(noise.addGaussian(active, 7, 9, 2, 3, 4, image, 0.5));
+    expect(add(7, 9, 2, 3, 4, image, 0.5)()).toEqual(noise.addGaussian('scalar', 7, 9, 2, 3, 4, image, 0.5));
+  });
+
+  test('validates its arguments, naming itself', () => {
+    expect(add(0, 1, 2, 3, 4, image)).toThrow(TypeError);
+    expect(add(0, 1.5, 2, 3, 4, image, 0.5)).toThrow(/^addGaussianNoise: seedLo/);
+    expect(add(0, 1, 2, 0xffffffff, 2, image, 0.5)).toThrow(/samples/);
+    expect(add(0, 1, 2, 3, 4, new Float64Array(4), 0.5)).toThrow(/^addGaussianNoise: imageData/);
+    expect(add(0, 1, 2, 3, 4, new Float32Array(0), 0.5)).toThrow(RangeError);
+    expect(add(0, 1, 2, 3, 4, image, -0.5)).toThrow(/sigma/);
   });
 });

@@ -10,7 +10,7 @@ import { IntPlan } from '../../src/engine/int-plan.js';
 import { FloatPlan } from '../../src/engine/float-plan.js';
 import { uniformPolicy, type Policy } from '../../src/quant/policy.js';
 import { certifyDataset } from '../../src/smoothing/run.js';
-import { nativeSampler } from '../../src/smoothing/samplers.js';
+import { nativeSampler } from '../../src/smoothing/sampler.js';
 import { readIrsCache } from '../../src/smoothing/irs-cache.js';
 import { certifyIncremental } from '../../src/smoothing/irs.js';
 import { normalQuantile } from '../../src/smoothing/bounds.js';

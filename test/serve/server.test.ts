@@ -7,7 +7,7 @@ import { IntPlan } from '../../src/engine/int-plan.js';
 import { uniformPolicy } from '../../src/quant/policy.js';
 import { createServer, type ServeOptions } from '../../src/serve/server.js';
 import { certify, predict } from '../../src/smoothing/certify.js';
-import { nativeSampler } from '../../src/smoothing/samplers.js';
+import { nativeSampler } from '../../src/smoothing/sampler.js';
 import { loadFixture } from '../support/fixtures.js';
 
 // The real server on a free loopback port. sigma 1 keeps class counts noisy, so answers drawn from the wrong noise

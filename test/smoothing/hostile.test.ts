@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { SmoothedClassifier } from '../../src/smoothing/smoothed.js';
-import { createSampler } from '../../src/smoothing/samplers.js';
+import { createSampler } from '../../src/smoothing/sampler.js';
 import type { EngineName } from '../../src/engine/classifier.js';
 import { loadFixture } from '../support/fixtures.js';
 
@@ -89,7 +89,7 @@ test('closing ONNX Runtime samplers while ONNX Runtime computes never aborts the
 const [root, rounds] = process.argv.slice(1);
 const { readFileSync } = require('node:fs');
 const { modelFromBytes } = await import(root + '/dist/onnx/model.js');
-const { createSampler } = await import(root + '/dist/smoothing/samplers.js');
+const { createSampler } = await import(root + '/dist/smoothing/sampler.js');
 const file = root + '/test/fixtures/mnist_cnn.onnx';
 const model = modelFromBytes(readFileSync(file), file);
 const image = Float32Array.from({ length: 784 }, (_, i) => (i % 17) / 17);

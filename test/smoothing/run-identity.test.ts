@@ -9,7 +9,7 @@ import { loadModel } from '../../src/onnx/model.js';
 import { settingsPath } from '../../src/smoothing/results.js';
 import { openSettingsFile, runIdentity } from '../../src/smoothing/run-identity.js';
 import { certifyDataset } from '../../src/smoothing/run.js';
-import { createSampler } from '../../src/smoothing/samplers.js';
+import { createSampler } from '../../src/smoothing/sampler.js';
 import { arq } from '../cli/run.js';
 import { idxImages, idxLabels } from '../data/helpers.js';
 import { fixturePath } from '../support/fixtures.js';

@@ -39,7 +39,7 @@ describe('native sampling loop', () => {
 
 describe('samplers', () => {
   test('ONNX Runtime in a worker and the native fp32 plan give identical counts with the same seed', async () => {
-    const { nativeSampler, ortSampler } = await import('../../src/smoothing/samplers.js');
+    const { nativeSampler, ortSampler } = await import('../../src/smoothing/sampler.js');
     const model = loadFixture('mnist_cnn');
     const options = { sigma: 0.25, seed: 9, batch: 64, threads: 1 };
     const ort = await ortSampler(model, options);
@@ -59,7 +59,7 @@ describe('samplers', () => {
 
 describe('engines agree statistically', () => {
   test('ONNX Runtime and the native fp32 plan give statistically indistinguishable counts with independent seeds', async () => {
-    const { nativeSampler, ortSampler } = await import('../../src/smoothing/samplers.js');
+    const { nativeSampler, ortSampler } = await import('../../src/smoothing/sampler.js');
     const { loadModel } = await import('../../src/onnx/model.js');
     const { loadDataset } = await import('../../src/data/index.js');
     const model = await loadModel(new URL('../../models/mnist-cnn-s025.onnx', import.meta.url).pathname);

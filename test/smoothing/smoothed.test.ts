@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { SmoothedClassifier } from '../../src/smoothing/smoothed.js';
-import { randomNoiseSeed } from '../../src/smoothing/samplers.js';
+import { randomNoiseSeed } from '../../src/smoothing/sampler.js';
 import { loadFixture } from '../support/fixtures.js';
 
 // sigma 1 on [0,1] images puts the base classifier's top class well below probability 1, so the class counts of
