@@ -103,7 +103,7 @@ void im2col(const OpGeometry& s, const Pass& p, const ConvDims& d, int64_t g, co
     for (int64_t i = 0; i < s.kernel_h; ++i) {
       const TapRange t = inside_taps(s, p, oh * s.stride_h - s.pads[0] + i, ow);
       const int64_t c0 = i * s.kernel_w * d.cin_g;
-      const float* src = image + ((oh * s.stride_h - s.pads[0] + i) * p.in.w + t.iw) * p.in.c;
+      const float* src = t.hi > t.lo ? image + ((oh * s.stride_h - s.pads[0] + i) * p.in.w + t.iw) * p.in.c : nullptr;
       put_run(layout, dst, r, c0, t.lo * d.cin_g, nullptr);
       if (whole_pixels) {
         put_run(layout, dst, r, c0 + t.lo * d.cin_g, (t.hi - t.lo) * d.cin_g, src);
@@ -126,6 +126,7 @@ void col2im_add(const OpGeometry& s, const Pass& p, const ConvDims& d, int64_t g
     float* image = dx + b * p.in.size() + g * d.cin_g;
     for (int64_t i = 0; i < s.kernel_h; ++i) {
       const TapRange t = inside_taps(s, p, oh * s.stride_h - s.pads[0] + i, ow);
+      if (t.hi == t.lo) continue;
       const float* from = col + r * d.k + (i * s.kernel_w + t.lo) * d.cin_g;
       float* to = image + ((oh * s.stride_h - s.pads[0] + i) * p.in.w + t.iw) * p.in.c;
       if (whole_pixels) {
@@ -311,11 +312,8 @@ void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const 
           kernels::f32_gemm_pack_kn(gemm, images + row0 * p.in.c + g * d.cin_g, p.in.c, d.k, block, packed);
         } else {
           const ColLayout layout{nr, nr * (block + 1), nr};
-          const int64_t panels = (d.k + nr - 1) / nr;
-          for (int64_t panel = 0; panel < panels; ++panel) std::fill_n(packed + panel * layout.panel, nr, 0.0f);
-          const int64_t tail = d.k % nr;  // columns past k in the last panel stay zero
-          for (int64_t r = 0; tail != 0 && r < block; ++r)
-            std::fill_n(packed + (panels - 1) * layout.panel + nr + r * nr + tail, nr - tail, 0.0f);
+          // Each panel leads with its bias row (zero); columns past k only feed outputs the GEMM never stores.
+          for (int64_t c = 0; c < d.k; c += nr) std::fill_n(packed + c / nr * layout.panel, nr, 0.0f);
           im2col(op.geo, p, d, g, images, row0, block, layout, packed);
         }
         for (int64_t r = 0; r < block; ++r) {
