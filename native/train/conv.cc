@@ -12,6 +12,7 @@
 // loops over channels, where a GEMM would be one column wide.
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <vector>
 
 #include "engine/nhwc_ops.h"
@@ -58,27 +59,55 @@ float* sized(std::vector<float>& v, size_t size) {
   return v.data();
 }
 
-// Where im2col puts column c of row r: dst + (c / width) * panel + lead + r * width + c % width. A row-major
-// [rows][k] block is one panel of width k; f32-gemm's packed panels have width nr and a leading bias row.
-struct ColLayout {
-  int64_t width, panel, lead;
-};
-
-// Columns [c, c + count) of row r from src (zeros when src is null), split at panel edges.
-void put_run(const ColLayout& l, float* dst, int64_t r, int64_t c, int64_t count, const float* src) {
-  while (count > 0) {
-    const int64_t offset = c % l.width, run = std::min(count, l.width - offset);
-    float* to = dst + (c / l.width) * l.panel + l.lead + r * l.width + offset;
-    if (src != nullptr) {
-      std::copy(src, src + run, to);
-      src += run;
-    } else {
-      std::fill(to, to + run, 0.0f);
+// Calls fn(r, image, oh, ow) for the output pixels [row0, row0 + rows) of a chunk (row = image * pixels + pixel),
+// stepping the coordinates rather than dividing per row.
+template <typename Fn>
+void for_rows(const Pass& p, const ConvDims& d, int64_t row0, int64_t rows, Fn&& fn) {
+  int64_t b = row0 / d.pixels, oh = row0 % d.pixels / p.out.w, ow = row0 % p.out.w;
+  for (int64_t r = 0; r < rows; ++r) {
+    fn(r, b, oh, ow);
+    if (++ow == p.out.w) {
+      ow = 0;
+      if (++oh == p.out.h) oh = 0, ++b;
     }
-    c += run;
-    count -= run;
   }
 }
+
+// im2col destinations: put(r, c, count, src) writes columns [c, c + count) of row r from src (zeros when null).
+// A row-major [rows][k] block:
+struct ColRows {
+  float* dst;
+  int64_t k;
+  void put(int64_t r, int64_t c, int64_t count, const float* src) const {
+    float* to = dst + r * k + c;
+    if (src != nullptr) {
+      std::copy(src, src + count, to);
+    } else {
+      std::fill(to, to + count, 0.0f);
+    }
+  }
+};
+// f32-gemm's packed panels of width nr (a power of two) over K = rows, each led by a bias row: column c of row r
+// lies at dst + (c / nr) * panel + nr + r * nr + c % nr.
+struct ColPanels {
+  float* dst;
+  int64_t shift, panel;  // nr = 1 << shift
+  void put(int64_t r, int64_t c, int64_t count, const float* src) const {
+    const int64_t nr = int64_t{1} << shift;
+    while (count > 0) {
+      const int64_t offset = c & (nr - 1), run = std::min(count, nr - offset);
+      float* to = dst + (c >> shift) * panel + nr + r * nr + offset;
+      if (src != nullptr) {
+        std::copy(src, src + run, to);
+        src += run;
+      } else {
+        std::fill(to, to + run, 0.0f);
+      }
+      c += run;
+      count -= run;
+    }
+  }
+};
 
 // The taps [lo, hi) of kernel row i that fall inside the image for output column ow (lo = hi when none does).
 struct TapRange {
@@ -91,44 +120,44 @@ TapRange inside_taps(const OpGeometry& s, const Pass& p, int64_t ih, int64_t ow)
   return {lo, std::max(lo, hi), left + lo};
 }
 
-// im2col of group g for output pixels [row0, row0 + rows) of the images at x (row = image * pixels + pixel). The
-// taps of one kernel row are neighbouring pixels: without groups their channels form one contiguous run.
+// im2col of group g for output pixels [row0, row0 + rows) of the images at x. The taps of one kernel row are
+// neighbouring pixels: without groups their channels form one contiguous run.
+template <typename Cols>
 void im2col(const OpGeometry& s, const Pass& p, const ConvDims& d, int64_t g, const float* x, int64_t row0,
-            int64_t rows, const ColLayout& layout, float* dst) {
+            int64_t rows, const Cols& cols) {
   const bool whole_pixels = d.cin_g == p.in.c;
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t b = (row0 + r) / d.pixels, q = (row0 + r) % d.pixels;
-    const int64_t oh = q / p.out.w, ow = q % p.out.w;
+  for_rows(p, d, row0, rows, [&](int64_t r, int64_t b, int64_t oh, int64_t ow) {
     const float* image = x + b * p.in.size() + g * d.cin_g;
     for (int64_t i = 0; i < s.kernel_h; ++i) {
-      const TapRange t = inside_taps(s, p, oh * s.stride_h - s.pads[0] + i, ow);
+      const int64_t ih = oh * s.stride_h - s.pads[0] + i;
+      const TapRange t = inside_taps(s, p, ih, ow);
       const int64_t c0 = i * s.kernel_w * d.cin_g;
-      const float* src = t.hi > t.lo ? image + ((oh * s.stride_h - s.pads[0] + i) * p.in.w + t.iw) * p.in.c : nullptr;
-      put_run(layout, dst, r, c0, t.lo * d.cin_g, nullptr);
-      if (whole_pixels) {
-        put_run(layout, dst, r, c0 + t.lo * d.cin_g, (t.hi - t.lo) * d.cin_g, src);
-      } else {
-        for (int64_t j = t.lo; j < t.hi; ++j)
-          put_run(layout, dst, r, c0 + j * d.cin_g, d.cin_g, src + (j - t.lo) * p.in.c);
+      if (t.lo > 0) cols.put(r, c0, t.lo * d.cin_g, nullptr);
+      if (t.hi > t.lo) {
+        const float* src = image + (ih * p.in.w + t.iw) * p.in.c;
+        if (whole_pixels) {
+          cols.put(r, c0 + t.lo * d.cin_g, (t.hi - t.lo) * d.cin_g, src);
+        } else {
+          for (int64_t j = t.lo; j < t.hi; ++j) cols.put(r, c0 + j * d.cin_g, d.cin_g, src + (j - t.lo) * p.in.c);
+        }
       }
-      put_run(layout, dst, r, c0 + t.hi * d.cin_g, (s.kernel_w - t.hi) * d.cin_g, nullptr);
+      if (t.hi < s.kernel_w) cols.put(r, c0 + t.hi * d.cin_g, (s.kernel_w - t.hi) * d.cin_g, nullptr);
     }
-  }
+  });
 }
 
 // The adjoint of im2col: adds the rows of a [rows][k] block back onto the gradients of the images at dx.
 void col2im_add(const OpGeometry& s, const Pass& p, const ConvDims& d, int64_t g, const float* col, int64_t row0,
                 int64_t rows, float* dx) {
   const bool whole_pixels = d.cin_g == p.in.c;
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t b = (row0 + r) / d.pixels, q = (row0 + r) % d.pixels;
-    const int64_t oh = q / p.out.w, ow = q % p.out.w;
+  for_rows(p, d, row0, rows, [&](int64_t r, int64_t b, int64_t oh, int64_t ow) {
     float* image = dx + b * p.in.size() + g * d.cin_g;
     for (int64_t i = 0; i < s.kernel_h; ++i) {
-      const TapRange t = inside_taps(s, p, oh * s.stride_h - s.pads[0] + i, ow);
+      const int64_t ih = oh * s.stride_h - s.pads[0] + i;
+      const TapRange t = inside_taps(s, p, ih, ow);
       if (t.hi == t.lo) continue;
       const float* from = col + r * d.k + (i * s.kernel_w + t.lo) * d.cin_g;
-      float* to = image + ((oh * s.stride_h - s.pads[0] + i) * p.in.w + t.iw) * p.in.c;
+      float* to = image + (ih * p.in.w + t.iw) * p.in.c;
       if (whole_pixels) {
         for (int64_t e = 0; e < (t.hi - t.lo) * d.cin_g; ++e) to[e] += from[e];
       } else {
@@ -137,7 +166,7 @@ void col2im_add(const OpGeometry& s, const Pass& p, const ConvDims& d, int64_t g
         }
       }
     }
-  }
+  });
 }
 
 // The weights of every group reordered to [cout_g][taps][cin_g] (one im2col row per output channel).
@@ -259,7 +288,7 @@ void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const P
       float* col = sized(scratch().col, d.block * d.k);
       for (int64_t row0 = 0; row0 < rows; row0 += d.block) {
         const int64_t block = std::min(d.block, rows - row0);
-        im2col(op.geo, p, d, g, images, row0, block, {d.k, 0, 0}, col);
+        im2col(op.geo, p, d, g, images, row0, block, ColRows{col, d.k});
         kernels::f32_gemm(gemm, block, d.cout_g, d.k, col, d.k, packed[g].data(), out + row0 * p.out.c + g * d.cout_g,
                           p.out.c, -INFINITY, INFINITY);
       }
@@ -277,6 +306,9 @@ void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const 
   const bool has_bias = op.tensors.size() > 1;
   const std::vector<float> weight = tap_major_weights(t[op.tensors[0]].value, d);
   const int64_t nr = static_cast<int64_t>(gemm.nr);
+  int64_t nr_shift = 0;
+  while (int64_t{1} << nr_shift < nr) ++nr_shift;
+  if (int64_t{1} << nr_shift != nr) throw std::logic_error("f32-gemm panel width is not a power of two");
   const size_t packed_col_size = kernels::f32_gemm_packed_size(gemm, d.k, d.block);
   const size_t packed_w_size = kernels::f32_gemm_packed_size(gemm, d.k, d.cout_g);
   // dcol = dy * W: the reordered weights of group g are already K-major for this product ([cout_g][k]).
@@ -295,7 +327,7 @@ void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const 
     float* dw = partials + task * part_size;
     float* db = dw + weight.size();
     std::fill(dw, dw + part_size, 0.0f);
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t r = 0; has_bias && r < rows; ++r) {
       for (int64_t c = 0; c < p.out.c; ++c) db[c] += grads[r * p.out.c + c];
     }
     Scratch& s = scratch();
@@ -311,10 +343,10 @@ void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const 
         if (d.pointwise) {
           kernels::f32_gemm_pack_kn(gemm, images + row0 * p.in.c + g * d.cin_g, p.in.c, d.k, block, packed);
         } else {
-          const ColLayout layout{nr, nr * (block + 1), nr};
+          const ColPanels panels{packed, nr_shift, nr * (block + 1)};
           // Each panel leads with its bias row (zero); columns past k only feed outputs the GEMM never stores.
-          for (int64_t c = 0; c < d.k; c += nr) std::fill_n(packed + c / nr * layout.panel, nr, 0.0f);
-          im2col(op.geo, p, d, g, images, row0, block, layout, packed);
+          for (int64_t c = 0; c < d.k; c += nr) std::fill_n(packed + c / nr * panels.panel, nr, 0.0f);
+          im2col(op.geo, p, d, g, images, row0, block, panels);
         }
         for (int64_t r = 0; r < block; ++r) {
           for (int64_t co = 0; co < d.cout_g; ++co) dyt[co * block + r] = grad[r * p.out.c + co];
