@@ -2,8 +2,8 @@
  * The trainer's conv and Gemm passes (native/train/conv.cc) on every ISA path, against plain loops in double written
  * here from the operator's definition: logits, the loss gradients of weight and bias, and the input gradient. Each
  * case reaches one code path: a pointwise conv or a Gemm multiplies the input rows, a conv without groups copies
- * whole pixel runs, a grouped one per tap; the 18x18 cases span more than one block of GEMM rows per chunk, and K
- * (taps * channels per group) is no multiple of any kernel's panel width.
+ * whole pixel runs, a grouped one per tap. The 3x3 case fills several blocks of GEMM rows per chunk, and its K
+ * (taps * channels per group, 45) is no multiple of any kernel's panel width and spans several panels on every ISA.
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { ISA_LEVELS, setIsaCap, supportedIsas } from '../../src/native.js';
@@ -24,7 +24,7 @@ interface ConvCase {
 const CASES: Record<string, ConvCase> = {
   'pointwise': { input: [5, 4, 3], out: 7, kernel: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0], group: 1 },
   'pointwise, 2 groups': { input: [6, 3, 3], out: 4, kernel: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0], group: 2 },
-  '3x3, pad 1': { input: [3, 18, 18], out: 5, kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], group: 1 },
+  '3x3, pad 1': { input: [5, 18, 18], out: 5, kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], group: 1 },
   '3x2, stride 2, asymmetric pads, 3 groups': { input: [6, 7, 6], out: 9, kernel: [3, 2], strides: [2, 2], pads: [0, 1, 2, 0], group: 3 },
   '1x1, stride 2': { input: [4, 18, 18], out: 3, kernel: [1, 1], strides: [2, 2], pads: [0, 0, 0, 0], group: 1 },
 };
