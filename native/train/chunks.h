@@ -22,12 +22,15 @@ int64_t for_chunks(int64_t batch, int threads, Fn&& fn) {
 }
 
 // Sums per-chunk partials [tasks][size] in chunk order into out[size].
-inline void reduce_partials(const std::vector<float>& partials, int64_t tasks, size_t size, float* out) {
+inline void reduce_partials(const float* partials, int64_t tasks, size_t size, float* out) {
   for (size_t i = 0; i < size; ++i) out[i] = 0.0f;
   for (int64_t task = 0; task < tasks; ++task) {
-    const float* part = partials.data() + task * size;
+    const float* part = partials + task * size;
     for (size_t i = 0; i < size; ++i) out[i] += part[i];
   }
+}
+inline void reduce_partials(const std::vector<float>& partials, int64_t tasks, size_t size, float* out) {
+  reduce_partials(partials.data(), tasks, size, out);
 }
 
 }  // namespace arq::train

@@ -1,18 +1,32 @@
-// Conv and Gemm training passes. Grouped convolutions run as im2col + f32-gemm per group: the forward pass and the
-// input gradient multiply by the (packed) weights, the weight gradient multiplies the transposed output gradient by
-// the im2col rows of a whole chunk. Depthwise convolutions (one input and one output channel per group) run as
-// direct loops over channels, where a GEMM would be one column wide.
+// Conv and Gemm training passes. Grouped convolutions are GEMMs over im2col rows whose K runs tap-major, (i, j, ci):
+// the channels of one tap are contiguous in NHWC, so a row is assembled from runs of copies. The weights are
+// reordered to match (engine::reorder_conv_weights, as the fp32 plan does) and the weight gradient back to ONNX order.
+// - forward: y = col * W^T + bias (f32-gemm over packed weights); a pointwise conv (1x1, stride 1, no padding) and a
+//   Gemm multiply the input rows themselves;
+// - weight gradient: dW = dy^T * col, with im2col writing straight into the packed panels of the GEMM's right side
+//   and dy^T a transpose of cout columns;
+// - input gradient: dcol = dy * W (the reordered weights are K-major for this product), added back onto dx.
+// Each chunk of images (chunks.h) runs in blocks of output pixels sized to stay in L2; the sums over pixels follow
+// the blocks, which depend on the shapes only, so results never depend on the thread count. Scratch lives per thread
+// and is reused from step to step. Depthwise convolutions (one input and one output channel per group) run as direct
+// loops over channels, where a GEMM would be one column wide.
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <vector>
 
+#include "engine/nhwc_ops.h"
 #include "train/ops.h"
 
 namespace arq::train {
 namespace {
 
+constexpr int64_t kBlockFloats = 32 * 1024;  // one block's im2col rows (128 KiB)
+
 struct ConvDims {
-  int64_t groups, cin_g, cout_g, k, pixels;  // k = cin_g * kh * kw; pixels = output H * W
+  int64_t groups, cin_g, cout_g, taps, k, pixels;  // k = taps * cin_g; pixels = output H * W
+  bool pointwise;                                  // im2col would copy the input rows unchanged
+  int64_t block;                                   // output pixels (GEMM rows) per block
 };
 
 ConvDims dims_of(const OpGeometry& s, const Pass& p) {
@@ -20,43 +34,147 @@ ConvDims dims_of(const OpGeometry& s, const Pass& p) {
   d.groups = s.group;
   d.cin_g = p.in.c / s.group;
   d.cout_g = p.out.c / s.group;
-  d.k = d.cin_g * s.kernel_h * s.kernel_w;
+  d.taps = s.kernel_h * s.kernel_w;
+  d.k = d.cin_g * d.taps;
   d.pixels = p.out.h * p.out.w;
+  d.pointwise = d.taps == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pads[0] == 0 && s.pads[1] == 0 &&
+                s.pads[2] == 0 && s.pads[3] == 0;
+  d.block = std::max<int64_t>(8, kBlockFloats / d.k);
   return d;
 }
 
 bool is_depthwise(const ConvDims& d) { return d.cin_g == 1 && d.cout_g == 1; }
 
-// Rows of one image's im2col for group g: row p (output pixel), column (ci * kh + i) * kw + j, as the weights.
-void im2col(const OpGeometry& s, const Pass& p, const ConvDims& d, int64_t g, const float* image, float* col) {
-  for (int64_t oh = 0; oh < p.out.h; ++oh) {
-    for (int64_t ow = 0; ow < p.out.w; ++ow) {
-      float* row = col + (oh * p.out.w + ow) * d.k;
-      for (int64_t i = 0; i < s.kernel_h; ++i) {
-        const int64_t ih = oh * s.stride_h - s.pads[0] + i;
-        for (int64_t j = 0; j < s.kernel_w; ++j) {
-          const int64_t iw = ow * s.stride_w - s.pads[1] + j;
-          const bool inside = ih >= 0 && ih < p.in.h && iw >= 0 && iw < p.in.w;
-          const float* src = image + (ih * p.in.w + iw) * p.in.c + g * d.cin_g;
-          for (int64_t ci = 0; ci < d.cin_g; ++ci)
-            row[(ci * s.kernel_h + i) * s.kernel_w + j] = inside ? src[ci] : 0.0f;
-        }
-      }
+// Scratch of one thread, kept across calls so that a warm training step allocates no im2col or GEMM buffers.
+struct Scratch {
+  std::vector<float> col, packed, dyt, out;
+  std::vector<float> partials;  // the calling thread's per-chunk weight gradients
+};
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+float* sized(std::vector<float>& v, size_t size) {
+  if (v.size() < size) v.resize(size);
+  return v.data();
+}
+
+// Calls fn(r, image, oh, ow) for the output pixels [row0, row0 + rows) of a chunk (row = image * pixels + pixel),
+// stepping the coordinates rather than dividing per row.
+template <typename Fn>
+void for_rows(const Pass& p, const ConvDims& d, int64_t row0, int64_t rows, Fn&& fn) {
+  int64_t b = row0 / d.pixels, oh = row0 % d.pixels / p.out.w, ow = row0 % p.out.w;
+  for (int64_t r = 0; r < rows; ++r) {
+    fn(r, b, oh, ow);
+    if (++ow == p.out.w) {
+      ow = 0;
+      if (++oh == p.out.h) oh = 0, ++b;
     }
   }
 }
 
-// The adjoint of im2col: adds the column gradients back onto the image gradient.
-void col2im_add(const OpGeometry& s, const Pass& p, const ConvDims& d, int64_t g, const float* col, float* image) {
-  for (int64_t oh = 0; oh < p.out.h; ++oh) {
-    for (int64_t ow = 0; ow < p.out.w; ++ow) {
-      const float* row = col + (oh * p.out.w + ow) * d.k;
-      engine::for_window(s, p.in, oh, ow, [&](int64_t r, int64_t tap) {
-        float* dst = image + r * p.in.c + g * d.cin_g;
-        for (int64_t ci = 0; ci < d.cin_g; ++ci) dst[ci] += row[ci * s.kernel_h * s.kernel_w + tap];
-      });
+// im2col destinations: put(r, c, count, src) writes columns [c, c + count) of row r from src (zeros when null).
+// A row-major [rows][k] block:
+struct ColRows {
+  float* dst;
+  int64_t k;
+  void put(int64_t r, int64_t c, int64_t count, const float* src) const {
+    float* to = dst + r * k + c;
+    if (src != nullptr) {
+      std::copy(src, src + count, to);
+    } else {
+      std::fill(to, to + count, 0.0f);
     }
   }
+};
+// f32-gemm's packed panels of width nr (a power of two) over K = rows, each led by a bias row: column c of row r
+// lies at dst + (c / nr) * panel + nr + r * nr + c % nr.
+struct ColPanels {
+  float* dst;
+  int64_t shift, panel;  // nr = 1 << shift
+  void put(int64_t r, int64_t c, int64_t count, const float* src) const {
+    const int64_t nr = int64_t{1} << shift;
+    while (count > 0) {
+      const int64_t offset = c & (nr - 1), run = std::min(count, nr - offset);
+      float* to = dst + (c >> shift) * panel + nr + r * nr + offset;
+      if (src != nullptr) {
+        std::copy(src, src + run, to);
+        src += run;
+      } else {
+        std::fill(to, to + run, 0.0f);
+      }
+      c += run;
+      count -= run;
+    }
+  }
+};
+
+// The taps [lo, hi) of kernel row i that fall inside the image for output column ow (lo = hi when none does).
+struct TapRange {
+  int64_t lo, hi, iw;  // iw: the input column of tap lo
+};
+TapRange inside_taps(const OpGeometry& s, const Pass& p, int64_t ih, int64_t ow) {
+  if (ih < 0 || ih >= p.in.h) return {0, 0, 0};
+  const int64_t left = ow * s.stride_w - s.pads[1];
+  const int64_t lo = std::max<int64_t>(0, -left), hi = std::min<int64_t>(s.kernel_w, p.in.w - left);
+  return {lo, std::max(lo, hi), left + lo};
+}
+
+// im2col of group g for output pixels [row0, row0 + rows) of the images at x. The taps of one kernel row are
+// neighbouring pixels: without groups their channels form one contiguous run.
+template <typename Cols>
+void im2col(const OpGeometry& s, const Pass& p, const ConvDims& d, int64_t g, const float* x, int64_t row0,
+            int64_t rows, const Cols& cols) {
+  const bool whole_pixels = d.cin_g == p.in.c;
+  for_rows(p, d, row0, rows, [&](int64_t r, int64_t b, int64_t oh, int64_t ow) {
+    const float* image = x + b * p.in.size() + g * d.cin_g;
+    for (int64_t i = 0; i < s.kernel_h; ++i) {
+      const int64_t ih = oh * s.stride_h - s.pads[0] + i;
+      const TapRange t = inside_taps(s, p, ih, ow);
+      const int64_t c0 = i * s.kernel_w * d.cin_g;
+      if (t.lo > 0) cols.put(r, c0, t.lo * d.cin_g, nullptr);
+      if (t.hi > t.lo) {
+        const float* src = image + (ih * p.in.w + t.iw) * p.in.c;
+        if (whole_pixels) {
+          cols.put(r, c0 + t.lo * d.cin_g, (t.hi - t.lo) * d.cin_g, src);
+        } else {
+          for (int64_t j = t.lo; j < t.hi; ++j) cols.put(r, c0 + j * d.cin_g, d.cin_g, src + (j - t.lo) * p.in.c);
+        }
+      }
+      if (t.hi < s.kernel_w) cols.put(r, c0 + t.hi * d.cin_g, (s.kernel_w - t.hi) * d.cin_g, nullptr);
+    }
+  });
+}
+
+// The adjoint of im2col: adds the rows of a [rows][k] block back onto the gradients of the images at dx.
+void col2im_add(const OpGeometry& s, const Pass& p, const ConvDims& d, int64_t g, const float* col, int64_t row0,
+                int64_t rows, float* dx) {
+  const bool whole_pixels = d.cin_g == p.in.c;
+  for_rows(p, d, row0, rows, [&](int64_t r, int64_t b, int64_t oh, int64_t ow) {
+    float* image = dx + b * p.in.size() + g * d.cin_g;
+    for (int64_t i = 0; i < s.kernel_h; ++i) {
+      const int64_t ih = oh * s.stride_h - s.pads[0] + i;
+      const TapRange t = inside_taps(s, p, ih, ow);
+      if (t.hi == t.lo) continue;
+      const float* from = col + r * d.k + (i * s.kernel_w + t.lo) * d.cin_g;
+      float* to = image + (ih * p.in.w + t.iw) * p.in.c;
+      if (whole_pixels) {
+        for (int64_t e = 0; e < (t.hi - t.lo) * d.cin_g; ++e) to[e] += from[e];
+      } else {
+        for (int64_t j = 0; j < t.hi - t.lo; ++j) {
+          for (int64_t ci = 0; ci < d.cin_g; ++ci) to[j * p.in.c + ci] += from[j * d.cin_g + ci];
+        }
+      }
+    }
+  });
+}
+
+// The weights of every group reordered to [cout_g][taps][cin_g] (one im2col row per output channel).
+std::vector<float> tap_major_weights(const std::vector<float>& w, const ConvDims& d) {
+  std::vector<float> out(w.size());
+  for (int64_t g = 0; g < d.groups; ++g)
+    engine::reorder_conv_weights(w.data(), g, d.cout_g, d.cin_g, d.taps, out.data() + g * d.cout_g * d.k);
+  return out;
 }
 
 // Calls fn(pixel_index, input_pixel_index, tap) for every output pixel of one image and every tap inside the image.
@@ -147,24 +265,33 @@ void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const P
   const ConvDims d = dims_of(op.geo, p);
   const float* bias = op.tensors.size() > 1 ? t[op.tensors[1]].value.data() : nullptr;
   if (is_depthwise(d)) {
-    const std::vector<float> w = taps_major(t[op.tensors[0]].value, p.out.c, op.geo.kernel_h * op.geo.kernel_w);
+    const std::vector<float> w = taps_major(t[op.tensors[0]].value, p.out.c, d.taps);
     depthwise_forward(op, p, w.data(), bias, x, y);
     return;
   }
-  const float* weight = t[op.tensors[0]].value.data();
+  const std::vector<float> weight = tap_major_weights(t[op.tensors[0]].value, d);
   std::vector<std::vector<float>> packed(d.groups);
   for (int64_t g = 0; g < d.groups; ++g) {
-    packed[g] = kernels::f32_gemm_pack(gemm, weight + g * d.cout_g * d.k, d.k,
+    packed[g] = kernels::f32_gemm_pack(gemm, weight.data() + g * d.cout_g * d.k, d.k,
                                        bias != nullptr ? bias + g * d.cout_g : nullptr, d.cout_g, d.k);
   }
   for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
     const int64_t rows = (end - first) * d.pixels;
-    std::vector<float> col(rows * d.k);
+    const float* images = x + first * p.in.size();
+    float* out = y + first * p.out.size();
     for (int64_t g = 0; g < d.groups; ++g) {
-      for (int64_t b = first; b < end; ++b)
-        im2col(op.geo, p, d, g, x + b * p.in.size(), col.data() + (b - first) * d.pixels * d.k);
-      kernels::f32_gemm(gemm, rows, d.cout_g, d.k, col.data(), d.k, packed[g].data(),
-                        y + first * p.out.size() + g * d.cout_g, p.out.c, -INFINITY, INFINITY);
+      if (d.pointwise) {
+        kernels::f32_gemm(gemm, rows, d.cout_g, d.k, images + g * d.cin_g, p.in.c, packed[g].data(), out + g * d.cout_g,
+                          p.out.c, -INFINITY, INFINITY);
+        continue;
+      }
+      float* col = sized(scratch().col, d.block * d.k);
+      for (int64_t row0 = 0; row0 < rows; row0 += d.block) {
+        const int64_t block = std::min(d.block, rows - row0);
+        im2col(op.geo, p, d, g, images, row0, block, ColRows{col, d.k});
+        kernels::f32_gemm(gemm, block, d.cout_g, d.k, col, d.k, packed[g].data(), out + row0 * p.out.c + g * d.cout_g,
+                          p.out.c, -INFINITY, INFINITY);
+      }
     }
   });
 }
@@ -177,50 +304,72 @@ void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const 
     return;
   }
   const bool has_bias = op.tensors.size() > 1;
-  const std::vector<float>& weight = t[op.tensors[0]].value;
-  // dcol = dy * W: the weights of group g are already K-major for this product ([cout_g][k]).
-  std::vector<std::vector<float>> packed(d.groups);
-  if (dx != nullptr) {
-    for (int64_t g = 0; g < d.groups; ++g) {
-      packed[g] = kernels::f32_gemm_pack_kn(gemm, weight.data() + g * d.cout_g * d.k, d.k, d.k, d.cout_g);
-    }
+  const std::vector<float> weight = tap_major_weights(t[op.tensors[0]].value, d);
+  const int64_t nr = static_cast<int64_t>(gemm.nr);
+  int64_t nr_shift = 0;
+  while (int64_t{1} << nr_shift < nr) ++nr_shift;
+  if (int64_t{1} << nr_shift != nr) throw std::logic_error("f32-gemm panel width is not a power of two");
+  const size_t packed_col_size = kernels::f32_gemm_packed_size(gemm, d.k, d.block);
+  const size_t packed_w_size = kernels::f32_gemm_packed_size(gemm, d.k, d.cout_g);
+  // dcol = dy * W: the reordered weights of group g are already K-major for this product ([cout_g][k]).
+  std::vector<float> packed_w(dx != nullptr ? d.groups * packed_w_size : 0);
+  for (int64_t g = 0; dx != nullptr && g < d.groups; ++g) {
+    kernels::f32_gemm_pack_kn(gemm, weight.data() + g * d.cout_g * d.k, d.k, d.k, d.cout_g,
+                              packed_w.data() + g * packed_w_size);
   }
   const int64_t tasks = chunk_count(p.batch);
-  const size_t part_size = weight.size() + static_cast<size_t>(p.out.c);  // weight gradient, then bias gradient
-  std::vector<float> partials(tasks * part_size, 0.0f);
+  const size_t part_size = weight.size() + static_cast<size_t>(p.out.c);  // weight gradient (tap-major), bias
+  float* partials = sized(scratch().partials, tasks * part_size);
   for_chunks(p.batch, p.threads, [&](int64_t task, int64_t first, int64_t end, int) {
     const int64_t rows = (end - first) * d.pixels;
-    std::vector<float> col(rows * d.k), dy_t(d.cout_g * rows), dcol(dx != nullptr ? rows * d.k : 0);
-    float* dw = partials.data() + task * part_size;
+    const float* images = x + first * p.in.size();
+    const float* grads = dy + first * p.out.size();
+    float* dw = partials + task * part_size;
     float* db = dw + weight.size();
+    std::fill(dw, dw + part_size, 0.0f);
+    for (int64_t r = 0; has_bias && r < rows; ++r) {
+      for (int64_t c = 0; c < p.out.c; ++c) db[c] += grads[r * p.out.c + c];
+    }
+    Scratch& s = scratch();
+    float* packed = sized(s.packed, packed_col_size);
+    float* dyt = sized(s.dyt, d.cout_g * d.block);
+    float* out = sized(s.out, std::max(d.cout_g, d.block) * d.k);
     for (int64_t g = 0; g < d.groups; ++g) {
-      for (int64_t b = first; b < end; ++b)
-        im2col(op.geo, p, d, g, x + b * p.in.size(), col.data() + (b - first) * d.pixels * d.k);
-      const float* grad = dy + first * p.out.size() + g * d.cout_g;  // row r at grad + r * out.c
-      for (int64_t r = 0; r < rows; ++r) {
-        for (int64_t co = 0; co < d.cout_g; ++co) dy_t[co * rows + r] = grad[r * p.out.c + co];
-      }
-      for (int64_t co = 0; co < d.cout_g; ++co) {
-        float sum = 0.0f;
-        for (int64_t r = 0; r < rows; ++r) sum += dy_t[co * rows + r];
-        db[g * d.cout_g + co] = sum;
-      }
-      // dW_g [cout_g][k] = dy_g^T [cout_g][rows] * col [rows][k] (col is K-major for this product).
-      const std::vector<float> packed_col = kernels::f32_gemm_pack_kn(gemm, col.data(), d.k, d.k, rows);
-      kernels::f32_gemm(gemm, d.cout_g, d.k, rows, dy_t.data(), rows, packed_col.data(), dw + g * d.cout_g * d.k, d.k,
-                        -INFINITY, INFINITY);
-      if (dx != nullptr) {
-        kernels::f32_gemm(gemm, rows, d.k, d.cout_g, grad, p.out.c, packed[g].data(), dcol.data(), d.k, -INFINITY,
-                          INFINITY);
-        for (int64_t b = first; b < end; ++b) {
-          col2im_add(op.geo, p, d, g, dcol.data() + (b - first) * d.pixels * d.k, dx + b * p.in.size());
+      float* dw_g = dw + g * d.cout_g * d.k;
+      for (int64_t row0 = 0; row0 < rows; row0 += d.block) {
+        const int64_t block = std::min(d.block, rows - row0);
+        const float* grad = grads + row0 * p.out.c + g * d.cout_g;  // row r at grad + r * out.c
+        // dW_g [cout_g][k] += dy_g^T [cout_g][block] * col [block][k], col packed as the GEMM's right side.
+        if (d.pointwise) {
+          kernels::f32_gemm_pack_kn(gemm, images + row0 * p.in.c + g * d.cin_g, p.in.c, d.k, block, packed);
+        } else {
+          const ColPanels panels{packed, nr_shift, nr * (block + 1)};
+          // Each panel leads with its bias row (zero); columns past k only feed outputs the GEMM never stores.
+          for (int64_t c = 0; c < d.k; c += nr) std::fill_n(packed + c / nr * panels.panel, nr, 0.0f);
+          im2col(op.geo, p, d, g, images, row0, block, panels);
+        }
+        for (int64_t r = 0; r < block; ++r) {
+          for (int64_t co = 0; co < d.cout_g; ++co) dyt[co * block + r] = grad[r * p.out.c + co];
+        }
+        kernels::f32_gemm(gemm, d.cout_g, d.k, block, dyt, block, packed, out, d.k, -INFINITY, INFINITY);
+        for (int64_t i = 0; i < d.cout_g * d.k; ++i) dw_g[i] += out[i];
+        if (dx != nullptr) {
+          kernels::f32_gemm(gemm, block, d.k, d.cout_g, grad, p.out.c, packed_w.data() + g * packed_w_size, out, d.k,
+                            -INFINITY, INFINITY);
+          col2im_add(op.geo, p, d, g, out, row0, block, dx + first * p.in.size());
         }
       }
     }
   });
   std::vector<float> sum(part_size);
   reduce_partials(partials, tasks, part_size, sum.data());
-  std::copy(sum.begin(), sum.begin() + weight.size(), t[op.tensors[0]].grad.begin());
+  std::vector<float>& wgrad = t[op.tensors[0]].grad;  // back from [cout][taps][cin_g] to [cout][cin_g][taps]
+  for (int64_t o = 0; o < d.groups * d.cout_g; ++o) {
+    for (int64_t ci = 0; ci < d.cin_g; ++ci) {
+      for (int64_t tap = 0; tap < d.taps; ++tap)
+        wgrad[(o * d.cin_g + ci) * d.taps + tap] = sum[(o * d.taps + tap) * d.cin_g + ci];
+    }
+  }
   if (has_bias) std::copy(sum.begin() + weight.size(), sum.end(), t[op.tensors[1]].grad.begin());
 }
 

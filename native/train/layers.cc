@@ -50,17 +50,77 @@ float elementwise_slope(ElementwiseKind kind, bool constant_first, float x, floa
   return 0.0f;
 }
 
-// Per-channel sums of f(image, pixel, channel) over the batch in double, reduced in chunk order.
+// The elementwise loops below take __restrict pointers and their constants by value: with possible aliasing (dx
+// against dy, a constant read through `op` against the output) the compiler would reload per element and not
+// vectorise them.
+void clamp_forward(const float* __restrict x, float* __restrict y, int64_t n, float lo, float hi) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i], lo), hi);
+}
+void clamp_backward(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t n, float lo,
+                    float hi) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = dy[i];  // loaded unconditionally, so that the select is branch-free
+    dx[i] += (x[i] > lo) & (x[i] < hi) ? g : 0.0f;
+  }
+}
+void add_into(const float* __restrict a, float* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a[i];
+}
+void add_forward(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+// y = x * a[c] + shift[c] over `pixels` rows of `channels`.
+void affine_rows(const float* __restrict x, float* __restrict y, int64_t pixels, int64_t channels,
+                 const float* __restrict a, const float* __restrict shift) {
+  for (int64_t q = 0; q < pixels; ++q) {
+    for (int64_t c = 0; c < channels; ++c) y[q * channels + c] = x[q * channels + c] * a[c] + shift[c];
+  }
+}
+// part[c] += x[c], part[C + c] += x[c]^2 in double over `pixels` rows.
+void moment_rows(const float* __restrict x, int64_t pixels, int64_t channels, double* __restrict part) {
+  for (int64_t q = 0; q < pixels; ++q) {
+    const float* row = x + q * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      part[c] += row[c];
+      part[channels + c] += static_cast<double>(row[c]) * row[c];
+    }
+  }
+}
+// part[c] += dy[c], part[C + c] += dy[c] * (x[c] - mean[c]) * invstd[c] in double over `pixels` rows.
+void gradient_moment_rows(const float* __restrict x, const float* __restrict dy, int64_t pixels, int64_t channels,
+                          const double* __restrict mean, const double* __restrict invstd, double* __restrict part) {
+  for (int64_t q = 0; q < pixels; ++q) {
+    const float* xr = x + q * channels;
+    const float* gr = dy + q * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      part[c] += gr[c];
+      part[channels + c] += gr[c] * ((xr[c] - mean[c]) * invstd[c]);
+    }
+  }
+}
+// dx += scale[c] * (dy - mean_dy[c] - (x - mu[c]) * inv[c] * mean_dyx[c]) over `pixels` rows.
+void batchnorm_dx_rows(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t pixels,
+                       int64_t channels, const float* __restrict scale, const float* __restrict mean_dy,
+                       const float* __restrict mean_dyx, const float* __restrict mu, const float* __restrict inv) {
+  for (int64_t q = 0; q < pixels; ++q) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const int64_t at = q * channels + c;
+      const float xhat = (x[at] - mu[c]) * inv[c];
+      dx[at] += scale[c] * (dy[at] - mean_dy[c] - xhat * mean_dyx[c]);
+    }
+  }
+}
+
+// Per-channel sums of `terms` quantities over the batch in double: fn(image, part) adds one image's, per chunk;
+// the chunks' partial sums are reduced in chunk order.
 template <typename Fn>
 std::vector<double> channel_sums(const Pass& p, int64_t terms, Fn&& fn) {
-  const int64_t channels = p.in.c, pixels = p.in.h * p.in.w;
+  const int64_t channels = p.in.c;
   const int64_t tasks = chunk_count(p.batch);
   std::vector<double> partials(tasks * terms * channels, 0.0);
   for_chunks(p.batch, p.threads, [&](int64_t task, int64_t first, int64_t end, int) {
     double* part = partials.data() + task * terms * channels;
-    for (int64_t b = first; b < end; ++b) {
-      for (int64_t q = 0; q < pixels; ++q) fn(b, q, part);
-    }
+    for (int64_t b = first; b < end; ++b) fn(b, part);
   });
   std::vector<double> sums(terms * channels, 0.0);
   for (int64_t task = 0; task < tasks; ++task) {
@@ -104,13 +164,8 @@ void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
   mean.assign(channels, 0.0);
   invstd.assign(channels, 0.0);
   if (training) {
-    const std::vector<double> sums = channel_sums(p, 2, [&](int64_t b, int64_t q, double* part) {
-      const float* row = x + (b * pixels + q) * channels;
-      for (int64_t c = 0; c < channels; ++c) {
-        part[c] += row[c];
-        part[channels + c] += static_cast<double>(row[c]) * row[c];
-      }
-    });
+    const std::vector<double> sums = channel_sums(
+        p, 2, [&](int64_t b, double* part) { moment_rows(x + b * pixels * channels, pixels, channels, part); });
     const double count = static_cast<double>(p.batch * pixels);
     for (int64_t c = 0; c < channels; ++c) {
       mean[c] = sums[c] / count;
@@ -135,9 +190,8 @@ void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
     shift[c] = static_cast<float>(t[op.tensors[1]].value[c] - mean[c] * t[op.tensors[0]].value[c] * invstd[c]);
   }
   for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
-    for (int64_t i = first * pixels; i < end * pixels; ++i) {
-      for (int64_t c = 0; c < channels; ++c) y[i * channels + c] = x[i * channels + c] * a[c] + shift[c];
-    }
+    const int64_t at = first * pixels * channels;
+    affine_rows(x + at, y + at, (end - first) * pixels, channels, a.data(), shift.data());
   });
 }
 
@@ -145,12 +199,9 @@ void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
                         float* dx, const std::vector<double>& mean, const std::vector<double>& invstd, bool training) {
   const int64_t channels = p.in.c, pixels = p.in.h * p.in.w;
   // sums[c] = sum(dy), sums[C + c] = sum(dy * xhat)
-  const std::vector<double> sums = channel_sums(p, 2, [&](int64_t b, int64_t q, double* part) {
-    const int64_t at = (b * pixels + q) * channels;
-    for (int64_t c = 0; c < channels; ++c) {
-      part[c] += dy[at + c];
-      part[channels + c] += dy[at + c] * ((x[at + c] - mean[c]) * invstd[c]);
-    }
+  const std::vector<double> sums = channel_sums(p, 2, [&](int64_t b, double* part) {
+    const int64_t at = b * pixels * channels;
+    gradient_moment_rows(x + at, dy + at, pixels, channels, mean.data(), invstd.data(), part);
   });
   const std::vector<float>& gamma = t[op.tensors[0]].value;
   for (int64_t c = 0; c < channels; ++c) {
@@ -170,13 +221,9 @@ void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
     inv[c] = static_cast<float>(invstd[c]);
   }
   for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
-    for (int64_t i = first * pixels; i < end * pixels; ++i) {
-      for (int64_t c = 0; c < channels; ++c) {
-        const int64_t at = i * channels + c;
-        const float xhat = (x[at] - mu[c]) * inv[c];
-        dx[at] += scale[c] * (dy[at] - mean_dy[c] - xhat * mean_dyx[c]);
-      }
-    }
+    const int64_t at = first * pixels * channels;
+    batchnorm_dx_rows(x + at, dy + at, dx + at, (end - first) * pixels, channels, scale.data(), mean_dy.data(),
+                      mean_dyx.data(), mu.data(), inv.data());
   });
 }
 
@@ -192,13 +239,11 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
       float* out = y + b * p.out.size();
       switch (op.kind) {
         case Kind::kClamp:
-          for (int64_t i = 0; i < p.in.size(); ++i) out[i] = std::min(std::max(in[i], s.min), s.max);
+          clamp_forward(in, out, p.in.size(), s.min, s.max);
           break;
-        case Kind::kAdd: {
-          const float* other = xs[1] + b * p.in.size();
-          for (int64_t i = 0; i < p.in.size(); ++i) out[i] = in[i] + other[i];
+        case Kind::kAdd:
+          add_forward(in, xs[1] + b * p.in.size(), out, p.in.size());
           break;
-        }
         case Kind::kElementwise: {
           const bool per_channel = s.constant.size() > 1;
           for (int64_t i = 0; i < p.in.size(); ++i) {
@@ -267,14 +312,11 @@ void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const f
       float* dx = dxs[0] != nullptr ? dxs[0] + b * p.in.size() : nullptr;
       switch (op.kind) {
         case Kind::kClamp:
-          if (dx == nullptr) break;
-          for (int64_t i = 0; i < p.in.size(); ++i) dx[i] += in[i] > s.min && in[i] < s.max ? grad[i] : 0.0f;
+          if (dx != nullptr) clamp_backward(in, grad, dx, p.in.size(), s.min, s.max);
           break;
         case Kind::kAdd:
           for (float* d : dxs) {
-            if (d == nullptr) continue;
-            float* target = d + b * p.in.size();
-            for (int64_t i = 0; i < p.in.size(); ++i) target[i] += grad[i];
+            if (d != nullptr) add_into(grad, d + b * p.in.size(), p.in.size());
           }
           break;
         case Kind::kElementwise: {

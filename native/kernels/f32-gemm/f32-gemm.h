@@ -33,9 +33,13 @@ const F32GemmConfig& f32_gemm_config(Isa isa);
 std::vector<float> f32_gemm_pack(const F32GemmConfig& config, const float* weights, size_t ldw, const float* bias,
                                  size_t n, size_t k);
 
-// The same panel layout from weights given K-major ([K][N], row stride ldw), no bias: training multiplies by
-// activations and by transposed weights, which are stored this way, without a transposing copy first.
-std::vector<float> f32_gemm_pack_kn(const F32GemmConfig& config, const float* weights, size_t ldw, size_t n, size_t k);
+// Floats in the packed form of an n-column, K = k matrix (what the packers write).
+size_t f32_gemm_packed_size(const F32GemmConfig& config, size_t n, size_t k);
+
+// The same panel layout from weights given K-major ([K][N], row stride ldw), no bias, written into `packed`
+// (f32_gemm_packed_size floats): training multiplies by activations and by transposed weights, which are stored this
+// way, without a transposing copy first, and packs them into scratch it reuses from step to step.
+void f32_gemm_pack_kn(const F32GemmConfig& config, const float* weights, size_t ldw, size_t n, size_t k, float* packed);
 
 // Full single-threaded GEMM over packed weights; allocates nothing.
 void f32_gemm(const F32GemmConfig& config, size_t m, size_t n, size_t k, const float* a, size_t lda,

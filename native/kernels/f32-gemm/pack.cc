@@ -28,18 +28,26 @@ std::vector<float> f32_gemm_pack(const F32GemmConfig& config, const float* weigh
   return packed;
 }
 
-std::vector<float> f32_gemm_pack_kn(const F32GemmConfig& config, const float* weights, size_t ldw, size_t n, size_t k) {
+size_t f32_gemm_packed_size(const F32GemmConfig& config, size_t n, size_t k) {
+  return (n + config.nr - 1) / config.nr * config.nr * (k + 1);
+}
+
+void f32_gemm_pack_kn(const F32GemmConfig& config, const float* weights, size_t ldw, size_t n, size_t k,
+                      float* packed) {
   const size_t nr = config.nr;
   const size_t panels = (n + nr - 1) / nr;
   const size_t panel_stride = nr * (k + 1);
-  std::vector<float> packed(panels * panel_stride, 0.0f);
   for (size_t panel = 0; panel < panels; ++panel) {
-    float* out = packed.data() + panel * panel_stride + nr;
+    float* out = packed + panel * panel_stride;
     const size_t n0 = panel * nr;
     const size_t cols = n - n0 < nr ? n - n0 : nr;
-    for (size_t p = 0; p < k; ++p) std::copy(weights + p * ldw + n0, weights + p * ldw + n0 + cols, out + p * nr);
+    std::fill(out, out + nr, 0.0f);  // no bias
+    out += nr;
+    for (size_t p = 0; p < k; ++p) {
+      std::copy(weights + p * ldw + n0, weights + p * ldw + n0 + cols, out + p * nr);
+      std::fill(out + p * nr + cols, out + (p + 1) * nr, 0.0f);
+    }
   }
-  return packed;
 }
 
 }  // namespace arq::kernels
