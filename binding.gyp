@@ -34,6 +34,7 @@
         'native/kernels/qu8-qs8-gemm/12x16c4-avx512vnni.cc',
         'native/kernels/qu8-qs8-gemm/strided-avx512vnni.cc',
         'native/kernels/qu8-qs8-gemm/dot-peak-avx512vnni.cc',
+        'native/kernels/qu8-qs8-gemm/lowbit-peak-avx512.cc',
         'native/kernels/qu8-qs8-dwconv/c16-avx512vnni.cc',
         'native/noise/gauss-avx512.cc',
       ],

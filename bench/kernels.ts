@@ -1,5 +1,6 @@
 /**
- * Integer kernel throughput on one thread: the measured int8 dot-product peak per ISA level, then qu8-qs8-gemm
+ * Integer kernel throughput on one thread: the measured int8 dot-product peak per ISA level, the bound the sub-byte
+ * families (bit-serial popcount, table lookup) put on W2A2..W4A8 against it (AVX-512), then qu8-qs8-gemm
  * GOPS (2 operations per multiply-add) and fraction of that peak for compute-bound shapes at 8-, 4- and 2-bit
  * weights, and a memory-bound shape (M = 8) with weights hot in cache and streamed from memory (several weight
  * sets in turn, larger than the last-level cache), to show what packed sub-byte weights save.
@@ -10,7 +11,7 @@
  * slow a run down). Timing loops run inside C++ on internal pseudo-random data (_kernelTiming.qgemmTime / dotPeak).
  */
 import { parseArgs } from 'node:util';
-import { cpuInfo, ISA_LEVELS, kernelTiming, qu8Kernels, type IsaName } from '../src/native.js';
+import { cpuInfo, ISA_LEVELS, kernelTiming, qu8Kernels, type IsaName, type LowbitFamily } from '../src/native.js';
 
 
 
@@ -55,6 +56,42 @@ for (const isa of isas) {
   const peak = timing.dotPeak(isa, seconds);  // best of many short rounds (timing_bind.cc)
   peaks.set(isa, peak);
   console.log(`  ${pad(isa, 10)}  ${pad(fmt(peak / 1e9), 8)} GOPS   (${q.names(isa).gemm})`);
+}
+
+// The bound a sub-byte kernel family puts on low widths (kernels/qu8-qs8-gemm/peak.h): its inner step's measured
+// rate in bit-plane products per second, divided by the products one W_w A_a multiply-add costs, against vpdpbusd's
+// multiply-adds per second. Real kernels add loads, activation packing, widening and the epilogue to each side.
+if (isas.includes('avx512vnni')) {
+  const families = timing.lowbitFamilies();
+  const int8Macs = timing.dotPeak('avx512vnni', seconds) / 2;
+  const plane = new Map(families.map((f) => [f, timing.lowbitPeak(f, seconds)] as const));
+  console.log('\nSub-byte families: the bound of each inner step against vpdpbusd (avx512vnni, 1 thread, register-resident)');
+  console.log(`  int8 vpdpbusd: ${fmt(int8Macs / 1e9)} G multiply-adds/s (64 per instruction at any width up to 8)`);
+  for (const f of families) {
+    const step = f === 'bitserial' ? 'vpandq + vpopcntq + vpaddq, 512' : 'vpermb + vpaddb, 384';
+    console.log(`  ${f}: ${fmt(plane.get(f)! / 1e9)} G bit-plane products/s (${step} per step)`);
+  }
+  for (const f of ['bitserial', 'lut'] as const) {
+    if (!families.includes(f)) console.log(`  ${f}: not supported by this CPU (needs AVX-512 ${f === 'lut' ? 'VBMI' : 'VPOPCNTDQ'})`);
+  }
+  // Products per multiply-add: bit-serial pairs every weight plane with every activation plane; a table holds the
+  // sums of up to 4-bit codes of one operand (weights, offline, or activations, at run time) indexed by the other's
+  // bit planes, so its cost is the narrower operand's plane count.
+  const cost = (f: LowbitFamily, w: number, a: number): number | undefined => {
+    if (f === 'bitserial') return w * a;
+    const cheapest = Math.min(w <= 4 ? a : Infinity, a <= 4 ? w : Infinity);
+    return Number.isFinite(cheapest) ? cheapest : undefined;
+  };
+  console.log(`  ${pad('widths', 6)}  ${families.map((f) => pad(`${f} G MAC/s (x int8)`, 28)).join('  ')}`);
+  for (const [w, a] of [[2, 2], [2, 4], [4, 2], [3, 3], [4, 4], [2, 8], [4, 8]]) {
+    const cells = families.map((f) => {
+      const c = cost(f, w, a);
+      if (c === undefined) return pad('-', 28);
+      const macs = plane.get(f)! / c;
+      return pad(`${fmt(macs / 1e9)} (${fmt(macs / int8Macs, 2)}x)`, 28);
+    });
+    console.log(`  ${pad(`W${w}A${a}`, 6)}  ${cells.join('  ')}`);
+  }
 }
 
 const computeShapes: [string, number, number, number][] = [

@@ -280,7 +280,18 @@ export interface NativeKernelTiming {
   qgemmTime(isa: IsaName, m: number, n: number, k: number, wbits: number, iterations: number, copies?: number, repeats?: number): number;
   /** Measured int8 multiply-add throughput of one thread (ops/s, a multiply-add counted as 2). */
   dotPeak(isa: IsaName, seconds: number): number;
+  /** The sub-byte kernel families whose inner step this CPU runs (kernels/qu8-qs8-gemm/peak.h). */
+  lowbitFamilies(): LowbitFamily[];
+  /**
+   * Bit-plane products per second of a sub-byte family's register-resident inner step on one thread: bit-serial
+   * (vpandq + vpopcntq + vpaddq; a W_w A_a multiply-add is w * a products) or table lookup (vpermb + vpaddb; a
+   * multiply-add is `a` products). Throws a RangeError for a family the CPU lacks.
+   */
+  lowbitPeak(family: LowbitFamily, seconds: number): number;
 }
+
+/** Sub-byte GEMM families measured by `bench kernels` against the int8 dot product. */
+export type LowbitFamily = 'bitserial' | 'lut';
 
 /** A training network (native/train): plan ops without fused clamps, plus batch norm. `momenta` resumes SGD. */
 export type TrainNetOp =

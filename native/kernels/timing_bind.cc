@@ -8,14 +8,20 @@
 //       weight sets are used in turn, so weights larger than the caches stream from memory as in a network.
 //   dotPeak(isa, seconds) -> operations per second of a register-resident integer dot-product loop (peak.h; one
 //       u8 x s8 multiply-add = 2 operations), run for about `seconds`.
+//   lowbitFamilies() -> the sub-byte families of peak.h this CPU runs ("bitserial": AVX-512 VPOPCNTDQ, "lut":
+//       AVX-512 VBMI; none below the avx512vnni level).
+//   lowbitPeak(family, seconds) -> bit-plane products per second of the family's register-resident inner step
+//       (peak.h), run for about `seconds`; a family this CPU lacks throws a RangeError ("not supported by this CPU").
 //
 // `isa` is "scalar" | "avx2" | "avx512vnni"; an unknown name, or a level above the CPU's (detected_isa()), throws a
 // RangeError (the latter's message says "not supported by this CPU").
 #include <napi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -96,20 +102,23 @@ Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, best);
 }
 
-Napi::Value DotPeak(const Napi::CallbackInfo& info) {
-  const std::string where = "_kernelTiming.dotPeak";
-  Napi::Env env = info.Env();
-  expect_args(info, 2, where);
-  const Isa isa = isa_arg(info, 0, where);
-  const double seconds = napi::number_value(env, info[1], where, "seconds");
-  if (!(seconds > 0 && seconds <= 60)) napi::throw_range(env, where, "seconds must be in (0, 60]");
-  // Rounds of a few milliseconds; the best round's rate is the peak (a preempted round only lowers its own rate).
+// The seconds argument of the peak loops: (0, 60].
+double peak_seconds(const Napi::CallbackInfo& info, const std::string& where) {
+  const double seconds = napi::number_value(info.Env(), info[1], where, "seconds");
+  if (!(seconds > 0 && seconds <= 60)) napi::throw_range(info.Env(), where, "seconds must be in (0, 60]");
+  return seconds;
+}
+
+// Best rate of loop(iterations) -> operations over rounds of a few milliseconds for about `seconds` (a preempted
+// round only lowers its own rate).
+template <typename Loop>
+double best_rate(double seconds, Loop&& loop) {
   uint64_t chunk = 1 << 14;
   double best = 0;
   const auto start = std::chrono::steady_clock::now();
   do {
     const auto round = std::chrono::steady_clock::now();
-    const uint64_t ops = qu8_qs8_dot_peak(isa, chunk);
+    const uint64_t ops = loop(chunk);
     const double elapsed = seconds_since(round);
     if (elapsed < 2e-3) {
       chunk *= 2;
@@ -118,7 +127,50 @@ Napi::Value DotPeak(const Napi::CallbackInfo& info) {
     const double rate = static_cast<double>(ops) / elapsed;
     if (rate > best) best = rate;
   } while (seconds_since(start) < seconds);
-  return Napi::Number::New(env, best);
+  return best;
+}
+
+Napi::Value DotPeak(const Napi::CallbackInfo& info) {
+  const std::string where = "_kernelTiming.dotPeak";
+  expect_args(info, 2, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const double seconds = peak_seconds(info, where);
+  return Napi::Number::New(
+      info.Env(), best_rate(seconds, [isa](uint64_t iterations) { return qu8_qs8_dot_peak(isa, iterations); }));
+}
+
+constexpr struct {
+  const char* name;
+  LowbitFamily family;
+} kLowbitFamilies[] = {{"bitserial", LowbitFamily::kBitSerial}, {"lut", LowbitFamily::kLut}};
+
+Napi::Value LowbitFamilies(const Napi::CallbackInfo& info) {
+  expect_args(info, 0, "_kernelTiming.lowbitFamilies");
+  Napi::Array names = Napi::Array::New(info.Env());
+  for (const auto& f : kLowbitFamilies) {
+    if (lowbit_family_supported(f.family)) names.Set(names.Length(), f.name);
+  }
+  return names;
+}
+
+Napi::Value LowbitPeak(const Napi::CallbackInfo& info) {
+  const std::string where = "_kernelTiming.lowbitPeak";
+  Napi::Env env = info.Env();
+  expect_args(info, 2, where);
+  if (!info[0].IsString()) napi::throw_type(env, where, "family must be a string");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  const auto* found = std::find_if(std::begin(kLowbitFamilies), std::end(kLowbitFamilies),
+                                   [&](const auto& f) { return name == f.name; });
+  if (found == std::end(kLowbitFamilies)) {
+    napi::throw_range(env, where, "family must be bitserial or lut, got '" + name + "'");
+  }
+  if (!lowbit_family_supported(found->family)) {
+    napi::throw_range(env, where, "family '" + name + "' is not supported by this CPU");
+  }
+  const double seconds = peak_seconds(info, where);
+  const LowbitFamily family = found->family;
+  return Napi::Number::New(
+      env, best_rate(seconds, [family](uint64_t iterations) { return lowbit_peak(family, iterations); }));
 }
 
 }  // namespace
@@ -127,6 +179,9 @@ void register_timing_bindings(Napi::Env env, Napi::Object exports) {
   Napi::Object timing = Napi::Object::New(env);
   timing.Set("qgemmTime", napi::guarded_function<QGemmTime>(env, "qgemmTime", "_kernelTiming.qgemmTime"));
   timing.Set("dotPeak", napi::guarded_function<DotPeak>(env, "dotPeak", "_kernelTiming.dotPeak"));
+  timing.Set("lowbitFamilies",
+             napi::guarded_function<LowbitFamilies>(env, "lowbitFamilies", "_kernelTiming.lowbitFamilies"));
+  timing.Set("lowbitPeak", napi::guarded_function<LowbitPeak>(env, "lowbitPeak", "_kernelTiming.lowbitPeak"));
   exports.Set("_kernelTiming", timing);
 }
 
