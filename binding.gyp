@@ -46,6 +46,7 @@
       'sources': [
         'native/kernels/qu8-elementwise/lookup-avx512vbmi.cc',
         'native/kernels/qu8-elementwise/vadd-avx512vbmi.cc',
+        'native/kernels/qu8-qs8-lutgemm/64x16-avx512vbmi.cc',
       ],
     },
     {
@@ -87,6 +88,8 @@
         'native/kernels/qu8-qs8-gemm/pack.cc',
         'native/kernels/qu8-qs8-gemm/scalar.cc',
         'native/kernels/qu8-qs8-gemm/dot-peak-scalar.cc',
+        'native/kernels/qu8-qs8-lutgemm/pack.cc',
+        'native/kernels/qu8-qs8-lutgemm/scalar.cc',
         'native/kernels/qu8-qs8-dwconv/config.cc',
         'native/kernels/qu8-qs8-dwconv/scalar.cc',
         'native/noise/bind.cc',

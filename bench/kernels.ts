@@ -1,6 +1,7 @@
 /**
  * Integer kernel throughput on one thread: the measured int8 dot-product peak per ISA level, the bound the sub-byte
- * families (bit-serial popcount, table lookup) put on W2A2..W4A8 against it (AVX-512), then qu8-qs8-gemm
+ * families (bit-serial popcount, table lookup) put on W2A2..W4A8 against it and the table-lookup kernel's measured
+ * rate against qgemm on ResNet-20's shapes (AVX-512), then qu8-qs8-gemm
  * GOPS (2 operations per multiply-add) and fraction of that peak for compute-bound shapes at 8-, 4- and 2-bit
  * weights, and a memory-bound shape (M = 8) with weights hot in cache and streamed from memory (several weight
  * sets in turn, larger than the last-level cache), to show what packed sub-byte weights save.
@@ -91,6 +92,29 @@ if (isas.includes('avx512vnni')) {
       return pad(`${fmt(macs / 1e9)} (${fmt(macs / int8Macs, 2)}x)`, 28);
     });
     console.log(`  ${pad(`W${w}A${a}`, 6)}  ${cells.join('  ')}`);
+  }
+}
+
+// The table-lookup family as a whole kernel (lutgemm: lookups, widening, requantization, transposition into rows)
+// against qgemm on the same shapes and weight widths: ResNet-20's three 3x3 stages as GEMMs (M = 1024 output pixels,
+// N = channels, K = 9 x channels). The activations are packed into index bytes before the timing (in a network the
+// layer before would write them).
+if (isas.includes('avx512vnni') && timing.lowbitFamilies().includes('lut')) {
+  const lutRate = (m: number, n: number, k: number, wbits: number, abits: number): number => {
+    const once = timing.lutgemmTime('avx512vnni', m, n, k, wbits, abits, 1);
+    const iterations = Math.max(1, Math.ceil(seconds / repeats / Math.max(once, 1e-7)));
+    return (m * n * k * iterations) / timing.lutgemmTime('avx512vnni', m, n, k, wbits, abits, iterations, repeats);
+  };
+  const pairs: [number, number][] = [[2, 2], [4, 2], [2, 4], [3, 3], [4, 4]];
+  console.log(`\nlutgemm (${q.names('avx512vnni').lutgemm}) against qgemm: G MAC/s and the ratio on the same shape`);
+  console.log(`  ${pad('M x N x K', 14)}  ${pairs.map(([w, a]) => pad(`W${w}A${a} lut / int8`, 22)).join('  ')}`);
+  for (const [m, n, k] of [[1024, 16, 144], [1024, 32, 288], [1024, 64, 576]]) {
+    const cells = pairs.map(([w, a]) => {
+      const lut = lutRate(m, n, k, w, a);
+      const int8 = gemmRate('avx512vnni', m, n, k, w) / 2;
+      return pad(`${fmt(lut / 1e9, 0)} / ${fmt(int8 / 1e9, 0)} (${fmt(lut / int8, 2)}x)`, 22);
+    });
+    console.log(`  ${pad(`${m}x${n}x${k}`, 14)}  ${cells.join('  ')}`);
   }
 }
 

@@ -6,6 +6,10 @@
 //   qgemmTime(isa, m, n, k, wbits, iterations, copies = 1, repeats = 1) -> seconds for `iterations` qgemm calls
 //       (after one warm-up) on internal pseudo-random data, the shortest of `repeats` timed runs; `copies` distinct
 //       weight sets are used in turn, so weights larger than the caches stream from memory as in a network.
+//   lutgemmTime(isa, m, n, k, wbits, abits, iterations, repeats = 1) -> seconds for `iterations` lutgemm calls (after
+//       one warm-up) on internal pseudo-random codes (weights of wbits 2..4, activations below 2^abits, abits 1..4),
+//       packed once before the timing (the kernel alone: packing activations belongs to the layer before), the
+//       shortest of `repeats` timed runs.
 //   dotPeak(isa, seconds) -> operations per second of a register-resident integer dot-product loop (peak.h; one
 //       u8 x s8 multiply-add = 2 operations), run for about `seconds`.
 //   lowbitFamilies() -> the sub-byte families of peak.h this CPU runs ("bitserial": AVX-512 VPOPCNTDQ, "lut":
@@ -33,6 +37,7 @@
 #include "kernels/bind_args.h"
 #include "kernels/qu8-qs8-gemm/peak.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
+#include "kernels/qu8-qs8-lutgemm/lutgemm.h"
 
 namespace arq::kernels {
 namespace {
@@ -96,6 +101,47 @@ Napi::Value QGemmTime(const Napi::CallbackInfo& info) {
   for (int64_t r = 0; r < repeats; ++r) {
     const auto start = std::chrono::steady_clock::now();
     for (int64_t it = 0; it < iterations; ++it) run(weights[static_cast<size_t>(it % copies)]);
+    const double elapsed = seconds_since(start);
+    if (r == 0 || elapsed < best) best = elapsed;
+  }
+  return Napi::Number::New(env, best);
+}
+
+Napi::Value LutGemmTime(const Napi::CallbackInfo& info) {
+  const std::string where = "_kernelTiming.lutgemmTime";
+  Napi::Env env = info.Env();
+  expect_args(info, 7, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const GemmDims dims = gemm_dims(info, where);
+  if (dims.wbits > kLutMaxWbits) napi::throw_range(env, where, "wbits must be 2..4");
+  const int abits = static_cast<int>(napi::int_value(env, info[5], 1, kLutMaxAbits, where, "abits"));
+  const int64_t iterations = napi::int_value(env, info[6], 1, 1000000, where, "iterations");
+  const int64_t repeats =
+      info.Length() > 7 && !info[7].IsUndefined() ? napi::int_value(env, info[7], 1, 1000, where, "repeats") : 1;
+  napi::check_elements(env, dims.m * dims.k, kMaxElements, where, "a");
+  napi::check_elements(env, dims.m * dims.n, kMaxElements, where, "the result");
+  napi::check_elements(env, dims.n * dims.k, kMaxElements, where, "the weights");
+  const size_t m = static_cast<size_t>(dims.m), n = static_cast<size_t>(dims.n), k = static_cast<size_t>(dims.k);
+  std::mt19937 rng(12345);
+  const uint32_t qmax = (1u << (dims.wbits - 1)) - 1;
+  std::vector<int8_t> w(n * k);
+  for (int8_t& v : w) v = static_cast<int8_t>(static_cast<int32_t>(rng() % (2 * qmax + 1) - qmax));
+  std::vector<uint8_t> a(m * k);
+  for (uint8_t& v : a) v = static_cast<uint8_t>(rng() % (1u << abits));
+  const LutWeights packed = lutgemm_pack_weights(w.data(), k, n, k, dims.wbits);
+  std::vector<uint8_t> index(lutgemm_index_bytes(m, k, abits));
+  lutgemm_pack_activations(a.data(), k, m, k, abits, index.data());
+  std::vector<float> multiplier(n, 1.0f / 64.0f), bias(n, 128.0f);
+  std::vector<int32_t> correction(n, 0);
+  std::vector<uint8_t> out(m * n);
+  const RequantParams params{multiplier.data(), bias.data(), correction.data(), 0.0f, 255.0f};
+  const LutGemmConfig& config = lutgemm_config(isa);
+  const auto run = [&] { lutgemm(config, m, abits, index.data(), packed, out.data(), n, params); };
+  run();  // warm-up
+  double best = 0;
+  for (int64_t r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t it = 0; it < iterations; ++it) run();
     const double elapsed = seconds_since(start);
     if (r == 0 || elapsed < best) best = elapsed;
   }
@@ -178,6 +224,7 @@ Napi::Value LowbitPeak(const Napi::CallbackInfo& info) {
 void register_timing_bindings(Napi::Env env, Napi::Object exports) {
   Napi::Object timing = Napi::Object::New(env);
   timing.Set("qgemmTime", napi::guarded_function<QGemmTime>(env, "qgemmTime", "_kernelTiming.qgemmTime"));
+  timing.Set("lutgemmTime", napi::guarded_function<LutGemmTime>(env, "lutgemmTime", "_kernelTiming.lutgemmTime"));
   timing.Set("dotPeak", napi::guarded_function<DotPeak>(env, "dotPeak", "_kernelTiming.dotPeak"));
   timing.Set("lowbitFamilies",
              napi::guarded_function<LowbitFamilies>(env, "lowbitFamilies", "_kernelTiming.lowbitFamilies"));
