@@ -41,7 +41,8 @@ void quad_sums(size_t groups, int flush, const uint8_t* index, const int8_t* tab
         __m512i idx[kPlanes];
         for (int p = 0; p < kPlanes; ++p) idx[p] = _mm512_loadu_si512(index + (g * kPlanes + p) * kLutRows);
         for (size_t c = 0; c < kQuad; ++c) {
-          const __m512i t = _mm512_loadu_si512(tables + (c * groups + g) * 64);
+          __m512i t = _mm512_loadu_si512(tables + (c * groups + g) * 64);
+          asm("" : "+v"(t));  // one load per table: GCC would otherwise fold it into every plane's vpermb
           for (int p = 0; p < kPlanes; ++p) {
             bytes[c][p] = _mm512_add_epi8(bytes[c][p], _mm512_permutexvar_epi8(idx[p], t));
           }
