@@ -58,8 +58,8 @@ struct LutGemmConfig {
 };
 
 // The config at this ISA level: the AVX-512 VBMI kernel where the level is kAvx512Vnni and the CPU has VBMI, else
-// the scalar reference (there is no AVX2 kernel: without a 64-entry byte permute a lookup covers 4 positions of 16
-// rows, below the int8 path's rate).
+// the scalar reference (no AVX2 kernel yet: its lookup would be vpshufb's 16-entry tables over 4 positions, another
+// table layout).
 const LutGemmConfig& lutgemm_config(Isa isa);
 
 // out[m][n] (uint8 codes, row stride ldc) for the packed activations of m rows against the packed weights, in blocks
