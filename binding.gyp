@@ -18,6 +18,7 @@
         'native/kernels/f32-dwconv/c8-avx2.cc',
         'native/kernels/qu8-qs8-gemm/6x8c4-avx2.cc',
         'native/kernels/qu8-qs8-gemm/dot-peak-avx2.cc',
+        'native/kernels/qu8-qs8-lutgemm/32x16-avx2.cc',
         'native/kernels/qu8-qs8-dwconv/c8-avx2.cc',
         'native/noise/gauss-avx2.cc',
       ],

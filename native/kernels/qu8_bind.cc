@@ -25,7 +25,8 @@
 //   lutgemm(isa, m, n, k, wbits, abits, a: Uint8Array[m*k] (codes below 2^abits, abits 1..4),
 //           w: Int8Array[n*k] (codes within +-(2^(wbits-1)-1), wbits 2..4), multiplier, bias, correction | null, min,
 //           max) -> Uint8Array[m*n]: qgemm's codes (floatOut false) by qu8-qs8-lutgemm (the config
-//           lutgemm_config(isa) picks: VBMI at avx512vnni where the CPU has it, else the scalar reference).
+//           lutgemm_config(isa) picks: VBMI at avx512vnni where the CPU has it, AVX2 at avx2 and on AVX-512 CPUs
+//           without VBMI, the scalar reference at scalar).
 //   names(isa) -> { gemm, dwconv, gemmTile: [mr, nr, kr], indirect, strided, lutgemm }: the kernels chosen for that
 //       level (the widest qgemm config; indirect / strided: whether it has indirect / strided microkernels).
 //   vadd(isa, a: Uint8Array, b: Uint8Array[a.length], {aScale, aZero, bScale, bZero, invScale, zero, min, max},
@@ -213,17 +214,18 @@ Napi::Value LutGemm(const Napi::CallbackInfo& info) {
   float min, max;
   napi::min_max_args(info, 11, where, &min, &max, true);
   const size_t rows = static_cast<size_t>(m), cols = static_cast<size_t>(n), depth = static_cast<size_t>(k);
+  const LutGemmConfig& config = lutgemm_config(isa);
   LutWeights packed;
-  std::vector<uint8_t> index(lutgemm_index_bytes(rows, depth, abits));
+  std::vector<uint8_t> index(lutgemm_index_bytes(config, rows, depth, abits));
   try {
-    packed = lutgemm_pack_weights(w.data(), depth, cols, depth, wbits);
-    lutgemm_pack_activations(a.data(), depth, rows, depth, abits, index.data());
+    packed = lutgemm_pack_weights(config, w.data(), depth, cols, depth, wbits);
+    lutgemm_pack_activations(config, a.data(), depth, rows, depth, abits, index.data());
   } catch (const std::invalid_argument& error) {
     napi::throw_range(env, where, error.what());
   }
   const RequantParams params{multiplier.data(), bias.data(), has_correction ? correction.data() : nullptr, min, max};
   Napi::Uint8Array out = Napi::Uint8Array::New(env, rows * cols);
-  lutgemm(lutgemm_config(isa), rows, abits, index.data(), packed, out.Data(), cols, params);
+  lutgemm(config, rows, abits, index.data(), packed, out.Data(), cols, params);
   return out;
 }
 

@@ -128,14 +128,14 @@ Napi::Value LutGemmTime(const Napi::CallbackInfo& info) {
   for (int8_t& v : w) v = static_cast<int8_t>(static_cast<int32_t>(rng() % (2 * qmax + 1) - qmax));
   std::vector<uint8_t> a(m * k);
   for (uint8_t& v : a) v = static_cast<uint8_t>(rng() % (1u << abits));
-  const LutWeights packed = lutgemm_pack_weights(w.data(), k, n, k, dims.wbits);
-  std::vector<uint8_t> index(lutgemm_index_bytes(m, k, abits));
-  lutgemm_pack_activations(a.data(), k, m, k, abits, index.data());
+  const LutGemmConfig& config = lutgemm_config(isa);
+  const LutWeights packed = lutgemm_pack_weights(config, w.data(), k, n, k, dims.wbits);
+  std::vector<uint8_t> index(lutgemm_index_bytes(config, m, k, abits));
+  lutgemm_pack_activations(config, a.data(), k, m, k, abits, index.data());
   std::vector<float> multiplier(n, 1.0f / 64.0f), bias(n, 128.0f);
   std::vector<int32_t> correction(n, 0);
   std::vector<uint8_t> out(m * n);
   const RequantParams params{multiplier.data(), bias.data(), correction.data(), 0.0f, 255.0f};
-  const LutGemmConfig& config = lutgemm_config(isa);
   const auto run = [&] { lutgemm(config, m, abits, index.data(), packed, out.data(), n, params); };
   run();  // warm-up
   double best = 0;

@@ -101,10 +101,11 @@ describe('qu8-qs8-lutgemm arguments and names', () => {
     expect(call({ min: 20, max: 10 })).toThrow(RangeError);
   });
 
-  test('names: the VBMI kernel at avx512vnni where the CPU has VBMI, else the scalar reference', () => {
+  test('names: the VBMI kernel at avx512vnni where the CPU has VBMI (else AVX2), AVX2 at avx2, scalar at scalar', () => {
     expect(q.names('scalar').lutgemm).toBe('qu8_qs8_lutgemm_ukernel_64x16__scalar');
+    if (detected >= LEVELS.indexOf('avx2')) expect(q.names('avx2').lutgemm).toBe('qu8_qs8_lutgemm_ukernel_32x16__avx2');
     if (detected === LEVELS.indexOf('avx512vnni')) {
-      expect(q.names('avx512vnni').lutgemm).toMatch(/^qu8_qs8_lutgemm_ukernel_64x16__(avx512vbmi|scalar)$/);
+      expect(q.names('avx512vnni').lutgemm).toMatch(/^qu8_qs8_lutgemm_ukernel_(64x16__avx512vbmi|32x16__avx2)$/);
     }
   });
 });

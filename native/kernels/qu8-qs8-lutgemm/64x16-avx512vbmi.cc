@@ -13,6 +13,8 @@
 namespace arq::kernels {
 namespace {
 
+constexpr size_t kLutRows = 64;  // rows per block: one index byte per row in a zmm (the config's rows, group 6)
+
 constexpr size_t kQuad = 4;  // columns per pass over the groups: their lookups share the index loads
 
 // Sums over all groups of 4 columns for 64 rows: acc[c][q] holds column c's rows 16q .. 16q + 15 (int32). Byte sums of
@@ -126,7 +128,7 @@ void run(size_t m, size_t n, size_t groups, int flush, const uint8_t* index, con
   const __m512i min_bytes = code_bytes(params.min);
   const size_t blocks = (m + kLutRows - 1) / kLutRows;
   const size_t block_bytes = groups * kPlanes * kLutRows;
-  __m512i codes[kLutRunRows / kLutRows][16];
+  __m512i codes[kLutRunBlocks][16];
   for (size_t c0 = 0; c0 < kLutCols; c0 += kQuad) {
     for (size_t b = 0; b < blocks; ++b) {
       if (c0 >= n) {

@@ -6,6 +6,9 @@
 #include "kernels/qu8-qs8-lutgemm/lutgemm.h"
 
 namespace arq::kernels {
+namespace {
+constexpr size_t kRows = 64;  // the scalar config's block rows; its groups are 6 positions (tables of 64 entries)
+}  // namespace
 
 void qu8_qs8_lutgemm_ukernel_64x16__scalar(size_t m, size_t n, size_t groups, int abits, int /*flush*/,
                                            const uint8_t* index, const int8_t* tables, uint8_t* out, size_t ldc,
@@ -17,7 +20,7 @@ void qu8_qs8_lutgemm_ukernel_64x16__scalar(size_t m, size_t n, size_t groups, in
       for (size_t g = 0; g < groups; ++g) {
         const int8_t* table = tables + (c * groups + g) * 64;
         for (size_t p = 0; p < planes; ++p) {
-          const uint8_t s = index[((i / kLutRows * groups + g) * planes + p) * kLutRows + i % kLutRows];
+          const uint8_t s = index[((i / kRows * groups + g) * planes + p) * kRows + i % kRows];
           acc += static_cast<uint32_t>(int32_t{table[s & 63]}) << p;
         }
       }
