@@ -1,7 +1,7 @@
 // qu8-qs8-lutgemm: the qu8-qs8-gemm product (qgemm.h: acc[i][c] = sum_k A[i][k] * W[c][k] - correction[c], then the
 // requant.h code epilogue) for narrow activation codes (A < 2^abits, abits 1..4) and weights of 2..4 bits, computed by
-// table lookup instead of multiplication (docs/benchmarks.md: on AVX-512 VBMI its inner step bounds W2A2 and W4A2 at
-// 1.5x the vpdpbusd peak; at W4A4 it is slower than vpdpbusd).
+// table lookup instead of multiplication (docs/benchmarks.md: with AVX-512 VBMI its inner step bounds W2A2 and W4A2
+// at 1.5x the vpdpbusd peak and W4A4 below it; with AVX2 it runs W2A2 about 3x faster than the vpmaddwd path).
 //
 // k is cut into groups of G positions (the config's group: 6 for vpermb's 64-entry tables, 4 for vpshufb's 16). For
 // each column c and group g a table of 2^G int8 entries holds the sum of the group's weights selected by the bits of
