@@ -18,6 +18,7 @@
         'native/kernels/f32-dwconv/c8-avx2.cc',
         'native/kernels/qu8-qs8-gemm/6x8c4-avx2.cc',
         'native/kernels/qu8-qs8-gemm/dot-peak-avx2.cc',
+        'native/kernels/qu8-qs8-lutgemm/32x16-avx2.cc',
         'native/kernels/qu8-qs8-dwconv/c8-avx2.cc',
         'native/noise/gauss-avx2.cc',
       ],
@@ -34,6 +35,7 @@
         'native/kernels/qu8-qs8-gemm/12x16c4-avx512vnni.cc',
         'native/kernels/qu8-qs8-gemm/strided-avx512vnni.cc',
         'native/kernels/qu8-qs8-gemm/dot-peak-avx512vnni.cc',
+        'native/kernels/qu8-qs8-gemm/lowbit-peak-avx512.cc',
         'native/kernels/qu8-qs8-dwconv/c16-avx512vnni.cc',
         'native/noise/gauss-avx512.cc',
       ],
@@ -45,6 +47,7 @@
       'sources': [
         'native/kernels/qu8-elementwise/lookup-avx512vbmi.cc',
         'native/kernels/qu8-elementwise/vadd-avx512vbmi.cc',
+        'native/kernels/qu8-qs8-lutgemm/64x16-avx512vbmi.cc',
       ],
     },
     {
@@ -86,6 +89,8 @@
         'native/kernels/qu8-qs8-gemm/pack.cc',
         'native/kernels/qu8-qs8-gemm/scalar.cc',
         'native/kernels/qu8-qs8-gemm/dot-peak-scalar.cc',
+        'native/kernels/qu8-qs8-lutgemm/pack.cc',
+        'native/kernels/qu8-qs8-lutgemm/scalar.cc',
         'native/kernels/qu8-qs8-dwconv/config.cc',
         'native/kernels/qu8-qs8-dwconv/scalar.cc',
         'native/noise/bind.cc',

@@ -8,13 +8,16 @@
  * the batch.
  *
  *   npm run bench -- network [--model test/fixtures/resnet20.onnx] [--batch 256[,1024,...]] [--threads 1,2]
- *     [--repeats 5] [--min-ms 500]
+ *     [--repeats 5] [--min-ms 500] [--policy P.json]
+ *
+ * Besides W8A8 over ONNX Runtime, it prints W4A4, W2A2 and (with --policy, a mixed policy of the model such as a
+ * search's winner) that policy over W8A8: what the lower BitOps buy in speed on this CPU.
  */
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/onnx/model.js';
 import { createClassifier } from '../src/engine/classifier.js';
 import { intPlanSpec } from '../src/engine/int-plan.js';
-import { uniformPolicy } from '../src/quant/policy.js';
+import { loadPolicy, uniformPolicy } from '../src/quant/policy.js';
 import { exportQdq } from '../src/onnx/qdq.js';
 import { OrtModel } from '../src/ort/session.js';
 import { cpuInfo } from '../src/native.js';
@@ -28,6 +31,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1,2' },
     repeats: { type: 'string', default: '5' },
     'min-ms': { type: 'string', default: '500' },
+    policy: { type: 'string' },
   },
 });
 
@@ -41,12 +45,14 @@ const images = patternImages(largest * size);
 // Calibration on noisy copies of the first benchmark images (sigma 0.25): the speed does not depend on the grids.
 const calibrationCount = Math.min(largest, 128);
 const calibration = await benchCalibration(model.graph, images.subarray(0, calibrationCount * size), { count: calibrationCount });
-const policies = [[8, 8], [4, 8], [4, 4], [2, 8]] as const;
+const policies = [[8, 8], [4, 8], [4, 4], [2, 8], [2, 2]] as const;
+const mixed = values.policy === undefined ? undefined : await loadPolicy(values.policy, model.graph, model.sha256);
 const qdq = exportQdq(model.graph, intPlanSpec(model.graph, uniformPolicy(model.graph, model.sha256, 8, 8), calibration));
 
 const cpu = cpuInfo();
 console.log(`model ${values.model}, CPU ${cpu.detected} (${cpu.threads} hardware threads); images/second`);
-const header = ['threads', 'batch', 'ort fp32', 'ort int8 (QDQ)', 'arq fp32', ...policies.map(([w, a]) => `arq W${w}A${a}`), 'W8A8/ort fp32', 'W8A8/ort int8'];
+const header = ['threads', 'batch', 'ort fp32', 'ort int8 (QDQ)', 'arq fp32', ...policies.map(([w, a]) => `arq W${w}A${a}`),
+  ...(mixed ? ['arq policy'] : []), 'W8A8/ort fp32', 'W8A8/ort int8', 'W4A4/W8A8', 'W2A2/W8A8', ...(mixed ? ['policy/W8A8'] : [])];
 console.log(header.join('\t'));
 for (const threads of values.threads.split(',').map(Number)) {
   const ort = await createClassifier(model, 'ort', { threads });
@@ -61,15 +67,22 @@ for (const threads of values.threads.split(',').map(Number)) {
     const int = await createClassifier(model, 'int', { threads, quantization: { policy: uniformPolicy(model.graph, model.sha256, wbits, abits), calibration } });
     engines.push({ label: `arq W${wbits}A${abits}`, run: (x, n) => int.logits(x, n) });
   }
+  if (mixed) {
+    const int = await createClassifier(model, 'int', { threads, quantization: { policy: mixed, calibration } });
+    engines.push({ label: 'arq policy', run: (x, n) => int.logits(x, n) });
+  }
+  const at = (label: string) => engines.findIndex((e) => e.label === label);
   for (const batch of batches) {
     const samples = await interleavedSamples(engines, images.subarray(0, batch * size), batch, Number(values.repeats), Number(values['min-ms']));
     const rates = samples.map(median);
-    // W8A8 over each ONNX Runtime engine: the ratio of the medians, and the range of the per-round ratios.
-    const ratio = (other: number) => {
-      const perRound = samples[3].map((rate, round) => rate / samples[other][round]);
-      return `${(rates[3] / rates[other]).toFixed(2)} (${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`;
+    // One engine over another: the ratio of the medians, and the range of the per-round ratios.
+    const ratio = (label: string, other: string) => {
+      const [i, j] = [at(label), at(other)];
+      const perRound = samples[i].map((rate, round) => rate / samples[j][round]);
+      return `${(rates[i] / rates[j]).toFixed(2)} (${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`;
     };
-    console.log([threads, batch, ...rates.map((r) => r.toFixed(0)), ratio(0), ratio(1)].join('\t'));
+    const lowBits = [ratio('arq W4A4', 'arq W8A8'), ratio('arq W2A2', 'arq W8A8'), ...(mixed ? [ratio('arq policy', 'arq W8A8')] : [])];
+    console.log([threads, batch, ...rates.map((r) => r.toFixed(0)), ratio('arq W8A8', 'ort fp32'), ratio('arq W8A8', 'ort int8'), ...lowBits].join('\t'));
   }
   await ort.close();
   await ortQdq.release();

@@ -263,7 +263,7 @@ export interface NativeQu8Kernels {
   qdwconv(isa: IsaName, shape: QDwconvShape, input: Uint8Array, inputZero: number, weights: Int8Array,
     multiplier: Float32Array, bias: Float32Array, min: number, max: number): Uint8Array;
   /** indirect: whether the level's widest qgemm config has an indirect microkernel. */
-  names(isa: IsaName): { gemm: string; dwconv: string; gemmTile: [number, number, number]; indirect: boolean; strided: boolean };
+  names(isa: IsaName): { gemm: string; dwconv: string; gemmTile: [number, number, number]; indirect: boolean; strided: boolean; lutgemm: string };
   /** qu8-elementwise: residual add of two code arrays into a third grid (vbmi: the VBMI or the plain AVX-512 kernel). */
   vadd(isa: IsaName, a: Uint8Array, b: Uint8Array, p: { aScale: number; aZero: number; bScale: number; bZero: number; invScale: number; zero: number; min: number; max: number }, vbmi?: boolean): Uint8Array;
   /** qu8-elementwise: float values onto a grid (t = x / scale clamped to [lo, hi], rounded half to even, + zero). */
@@ -272,15 +272,36 @@ export interface NativeQu8Kernels {
   convert(isa: IsaName, x: Uint8Array, p: { fromScale: number; fromZero: number; scale: number; lo: number; hi: number; zero: number }): Uint8Array;
   /** qu8-elementwise: table[x[i]]; throws a RangeError where the level has no lookup kernel. */
   lookup(isa: IsaName, x: Uint8Array, table: Uint8Array): Uint8Array;
+  /**
+   * qu8-qs8-lutgemm: qgemm's codes (no float output) by table lookup, for activation codes below 2^abits (abits 1..4)
+   * and weights of 2..4 bits (kernels/qu8-qs8-lutgemm/lutgemm.h).
+   */
+  lutgemm(
+    isa: IsaName, m: number, n: number, k: number, wbits: number, abits: number, a: Uint8Array, w: Int8Array,
+    multiplier: Float32Array, bias: Float32Array, correction: Int32Array | null, min: number, max: number,
+  ): Uint8Array;
 }
 
 /** Internal kernel timing loops (native/kernels/timing_bind.cc) for benchmarks. */
 export interface NativeKernelTiming {
   /** Seconds for `iterations` GEMMs of the shape on internal data (copies: distinct weight sets cycled). */
   qgemmTime(isa: IsaName, m: number, n: number, k: number, wbits: number, iterations: number, copies?: number, repeats?: number): number;
+  /** Seconds for `iterations` lutgemm calls on internal codes packed beforehand (kernels/qu8-qs8-lutgemm). */
+  lutgemmTime(isa: IsaName, m: number, n: number, k: number, wbits: number, abits: number, iterations: number, repeats?: number): number;
   /** Measured int8 multiply-add throughput of one thread (ops/s, a multiply-add counted as 2). */
   dotPeak(isa: IsaName, seconds: number): number;
+  /** The sub-byte kernel families whose inner step this CPU runs (kernels/qu8-qs8-gemm/peak.h). */
+  lowbitFamilies(): LowbitFamily[];
+  /**
+   * Bit-plane products per second of a sub-byte family's register-resident inner step on one thread: bit-serial
+   * (vpandq + vpopcntq + vpaddq; a W_w A_a multiply-add is w * a products) or table lookup (vpermb + vpaddb; a
+   * multiply-add is `a` products). Throws a RangeError for a family the CPU lacks.
+   */
+  lowbitPeak(family: LowbitFamily, seconds: number): number;
 }
+
+/** Sub-byte GEMM families measured by `bench kernels` against the int8 dot product. */
+export type LowbitFamily = 'bitserial' | 'lut';
 
 /** A training network (native/train): plan ops without fused clamps, plus batch norm. `momenta` resumes SGD. */
 export type TrainNetOp =

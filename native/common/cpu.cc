@@ -53,6 +53,15 @@ bool has_avx512_vbmi() {
 #endif
 }
 
+bool has_avx512_vpopcntdq() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool vpopcntdq = detected_isa() == Isa::kAvx512Vnni && __builtin_cpu_supports("avx512vpopcntdq");
+  return vpopcntdq;
+#else
+  return false;
+#endif
+}
+
 void set_isa_cap(Isa cap) { g_cap.store(static_cast<int>(cap), std::memory_order_relaxed); }
 
 const char* isa_name(Isa isa) {

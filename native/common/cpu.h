@@ -17,6 +17,8 @@ void set_isa_cap(Isa cap);
 // Whether the CPU has AVX-512 VBMI (byte permutes), an extension some kernels of the kAvx512Vnni level use when
 // present (the level itself does not require it).
 bool has_avx512_vbmi();
+// Whether the CPU has AVX-512 VPOPCNTDQ (vector popcount of 32-/64-bit lanes), at the kAvx512Vnni level.
+bool has_avx512_vpopcntdq();
 const char* isa_name(Isa isa);
 // Parses "scalar" | "avx2" | "avx512vnni"; returns false on anything else.
 bool parse_isa(const std::string& text, Isa* out);

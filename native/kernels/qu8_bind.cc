@@ -22,8 +22,13 @@
 //           weights: Int8Array[channels*kernelH*kernelW], multiplier: Float32Array[channels],
 //           bias: Float32Array[channels], min, max) -> Uint8Array[outH*outW*channels] (HWC); integers 0 <= min <= max
 //           <= 255
-//   names(isa) -> { gemm, dwconv, gemmTile: [mr, nr, kr], indirect, strided }: the kernels chosen for that level (the
-//       widest qgemm config; indirect / strided: whether it has indirect / strided microkernels).
+//   lutgemm(isa, m, n, k, wbits, abits, a: Uint8Array[m*k] (codes below 2^abits, abits 1..4),
+//           w: Int8Array[n*k] (codes within +-(2^(wbits-1)-1), wbits 2..4), multiplier, bias, correction | null, min,
+//           max) -> Uint8Array[m*n]: qgemm's codes (floatOut false) by qu8-qs8-lutgemm (the config
+//           lutgemm_config(isa) picks: VBMI at avx512vnni where the CPU has it, AVX2 at avx2 and on AVX-512 CPUs
+//           without VBMI, the scalar reference at scalar).
+//   names(isa) -> { gemm, dwconv, gemmTile: [mr, nr, kr], indirect, strided, lutgemm }: the kernels chosen for that
+//       level (the widest qgemm config; indirect / strided: whether it has indirect / strided microkernels).
 //   vadd(isa, a: Uint8Array, b: Uint8Array[a.length], {aScale, aZero, bScale, bZero, invScale, zero, min, max},
 //       vbmi?: boolean), min, max integer codes -> Uint8Array: qu8-elementwise's residual add; at avx512vnni vbmi
 //       picks the VBMI or the plain AVX-512 kernel (default: VBMI where the CPU has it; true where it has not throws
@@ -52,6 +57,7 @@
 #include "kernels/qu8-elementwise/elementwise.h"
 #include "kernels/qu8-qs8-dwconv/qdwconv.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
+#include "kernels/qu8-qs8-lutgemm/lutgemm.h"
 
 namespace arq::kernels {
 namespace {
@@ -183,6 +189,46 @@ Napi::Value QGemm(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value LutGemm(const Napi::CallbackInfo& info) {
+  const std::string where = "_qu8Kernels.lutgemm";
+  Napi::Env env = info.Env();
+  expect_args(info, 13, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const auto [m, n, k, wbits] = gemm_dims(info, where);
+  const int abits = static_cast<int>(napi::int_value(env, info[5], 1, kLutMaxAbits, where, "abits"));
+  napi::check_elements(env, m * k, kMaxElements, where, "a");
+  napi::check_elements(env, n * k, kMaxElements, where, "w");
+  napi::check_elements(env, m * n, kMaxElements, where, "the result");
+  const std::vector<uint8_t> a =
+      napi::typed_array<uint8_t>(env, info[6], napi_uint8_array, "Uint8Array", m * k, where, "a");
+  const std::vector<int8_t> w =
+      napi::typed_array<int8_t>(env, info[7], napi_int8_array, "Int8Array", n * k, where, "w");
+  const std::vector<float> multiplier = napi::float_array(env, info[8], n, where, "multiplier");
+  const std::vector<float> bias = napi::float_array(env, info[9], n, where, "bias");
+  std::vector<int32_t> correction;
+  const bool has_correction = !info[10].IsNull() && !info[10].IsUndefined();
+  if (has_correction) {
+    correction =
+        napi::typed_array<int32_t>(env, info[10], napi_int32_array, "Int32Array (or null)", n, where, "correction");
+  }
+  float min, max;
+  napi::min_max_args(info, 11, where, &min, &max, true);
+  const size_t rows = static_cast<size_t>(m), cols = static_cast<size_t>(n), depth = static_cast<size_t>(k);
+  const LutGemmConfig& config = lutgemm_config(isa);
+  LutWeights packed;
+  std::vector<uint8_t> index(lutgemm_index_bytes(config, rows, depth, abits));
+  try {
+    packed = lutgemm_pack_weights(config, w.data(), depth, cols, depth, wbits);
+    lutgemm_pack_activations(config, a.data(), depth, rows, depth, abits, index.data());
+  } catch (const std::invalid_argument& error) {
+    napi::throw_range(env, where, error.what());
+  }
+  const RequantParams params{multiplier.data(), bias.data(), has_correction ? correction.data() : nullptr, min, max};
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, rows * cols);
+  lutgemm(config, rows, abits, index.data(), packed, out.Data(), cols, params);
+  return out;
+}
+
 Napi::Value QDwconv(const Napi::CallbackInfo& info) {
   const std::string where = "_qu8Kernels.qdwconv";
   Napi::Env env = info.Env();
@@ -228,6 +274,7 @@ Napi::Value Names(const Napi::CallbackInfo& info) {
   out.Set("gemmTile", tile);
   out.Set("indirect", gemm.iukernel != nullptr);
   out.Set("strided", gemm.sukernel != nullptr);
+  out.Set("lutgemm", lutgemm_config(isa).name);
   return out;
 }
 
@@ -319,6 +366,7 @@ Napi::Value Lookup(const Napi::CallbackInfo& info) {
 void register_qu8_bindings(Napi::Env env, Napi::Object exports) {
   Napi::Object kernels = Napi::Object::New(env);
   kernels.Set("qgemm", napi::guarded_function<QGemm>(env, "qgemm", "_qu8Kernels.qgemm"));
+  kernels.Set("lutgemm", napi::guarded_function<LutGemm>(env, "lutgemm", "_qu8Kernels.lutgemm"));
   kernels.Set("qdwconv", napi::guarded_function<QDwconv>(env, "qdwconv", "_qu8Kernels.qdwconv"));
   kernels.Set("names", napi::guarded_function<Names>(env, "names", "_qu8Kernels.names"));
   kernels.Set("vadd", napi::guarded_function<Vadd>(env, "vadd", "_qu8Kernels.vadd"));

@@ -1,4 +1,4 @@
-// qu8-qs8 dot-product peak loop, scalar (see peak.h), and the dispatch over ISA levels.
+// qu8-qs8 dot-product peak loop, scalar (see peak.h), and the dispatch over ISA levels and sub-byte families.
 #include <cstdint>
 
 #include "kernels/qu8-qs8-gemm/peak.h"
@@ -7,6 +7,8 @@ namespace arq::kernels {
 
 uint64_t qu8_qs8_dot_peak__avx2(uint64_t iterations);
 uint64_t qu8_qs8_dot_peak__avx512vnni(uint64_t iterations);
+uint64_t lowbit_peak_bitserial__avx512(uint64_t iterations);
+uint64_t lowbit_peak_lut__avx512(uint64_t iterations);
 
 namespace {
 
@@ -60,6 +62,15 @@ uint64_t qu8_qs8_dot_peak(Isa isa, uint64_t iterations) {
       break;
   }
   return dot_peak_scalar(iterations);
+}
+
+bool lowbit_family_supported(LowbitFamily family) {
+  return family == LowbitFamily::kBitSerial ? has_avx512_vpopcntdq() : has_avx512_vbmi();
+}
+
+uint64_t lowbit_peak(LowbitFamily family, uint64_t iterations) {
+  return family == LowbitFamily::kBitSerial ? lowbit_peak_bitserial__avx512(iterations)
+                                            : lowbit_peak_lut__avx512(iterations);
 }
 
 }  // namespace arq::kernels

@@ -17,6 +17,22 @@ namespace arq::kernels {
 // Runs the loop for `isa` (the caller checks the CPU supports it). Returns the operation count.
 uint64_t qu8_qs8_dot_peak(Isa isa, uint64_t iterations);
 
+// The inner steps of the two sub-byte GEMM families that could replace vpdpbusd at low widths, as register-resident
+// loops on zmm (16 accumulators), for the bound bench/kernels.ts derives from them (docs/benchmarks.md). Each returns
+// the bit-plane products done: one product of one activation bit by one weight bit (bit-serial), or of one activation
+// bit by one weight code of up to 4 bits (table lookup). A W_w A_a multiply-add costs w * a bit-serial plane
+// products or a table-lookup ones (the tables hold sums of weight codes, indexed by activation bits).
+//   bitserial (AVX-512 VPOPCNTDQ): vpandq + vpopcntq + vpaddq: 8 columns x 64 k positions of one plane pair.
+//   lut (AVX-512 VBMI): vpermb + vpaddb: 64 rows, each indexing a 64-entry table of one column by the 6 bits of 6
+//       k positions of one activation plane.
+enum class LowbitFamily { kBitSerial, kLut };
+constexpr uint64_t kLowbitBitSerialPlaneProducts = 8 * 64;  // per vpopcntq
+constexpr uint64_t kLowbitLutPlaneProducts = 64 * 6;        // per vpermb
+// Whether this CPU runs the family's loop (AVX-512 VNNI level and the family's extension).
+bool lowbit_family_supported(LowbitFamily family);
+// Runs the family's loop (the caller checks lowbit_family_supported). Returns the plane products done.
+uint64_t lowbit_peak(LowbitFamily family, uint64_t iterations);
+
 }  // namespace arq::kernels
 
 #if defined(__x86_64__)
