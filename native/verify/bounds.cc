@@ -10,6 +10,8 @@
 #include <stdexcept>
 
 #include "common/cpu.h"
+#include "engine/nhwc_ops.h"
+#include "kernels/qu8-elementwise/elementwise.h"
 #include "kernels/requant.h"
 
 namespace arq::verify {
@@ -28,14 +30,6 @@ constexpr FloatInterval kTop{-kInf, kInf};
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 bool in_int32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
-
-// Layer codes of a float interval. quantize_value is t = x / scale (scale > 0), a clamp, nearbyint: each step is
-// nondecreasing in x, so the ends give the bounds. A non-point interval never has a NaN end (elementwise_interval
-// widens to [-inf, +inf] instead), and the NaN a point may hold maps to the zero code, as in the engine.
-void quantize_interval(float a, float b, const Grid& grid, int32_t* lo, int32_t* hi) {
-  *lo = engine::quantize_value(a, grid);
-  *hi = same_bits(a, b) ? *lo : engine::quantize_value(b, grid);
-}
 
 // A carrier code on a layer's grid: op.lut (quantize(dequantize(c))), by formula for a code outside 0..255 (the -1 of
 // a max pool window lying wholly in the padding, which the reference keeps as an int32). dequantize_value is
@@ -139,18 +133,20 @@ FloatInterval elementwise_interval(ElementwiseKind kind, float k, bool constant_
   const auto f = [&](float x) {
     return constant_first ? elementwise_value(kind, k, x) : elementwise_value(kind, x, k);
   };
-  if (same_bits(a, b)) {
-    const float y = f(a);
-    return {y, y};
-  }
+  return elementwise_ends(kind, k, constant_first, a, b, f(a), f(b));
+}
+
+FloatInterval elementwise_ends(ElementwiseKind kind, float k, bool constant_first, float a, float b, float ya,
+                               float yb) {
+  if (same_bits(a, b)) return {ya, ya};
   if (!std::isfinite(a) || !std::isfinite(b) || !std::isfinite(k)) return kTop;
   if (kind == ElementwiseKind::kDiv && (constant_first ? !(a > 0.0f || b < 0.0f) : k == 0.0f)) return kTop;
-  const float ya = f(a), yb = f(b);
   if (std::isnan(ya) || std::isnan(yb)) return kTop;
   return {std::fmin(ya, yb), std::fmax(ya, yb)};
 }
 
-IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net, bool paired) : net_(net) {
+IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net, bool paired)
+    : net_(net), elementwise_(&kernels::elementwise_config(active_isa())) {
   output_op_ = net.layout.producer[net.output];
   add_tables_.resize(net.ops.size());
   add_once_ = std::make_unique<std::once_flag[]>(net.ops.size());
@@ -229,7 +225,7 @@ IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net, bool paire
 }
 
 // Conv and Gemm (a Gemm is a 1x1 conv of a 1x1 image with in.c inputs).
-// Input codes: see quantize_interval and layer_code. Accumulator acc = sum_k w_k * (q_k - z) over independent
+// Input codes: see layer_codes and layer_code. Accumulator acc = sum_k w_k * (q_k - z) over independent
 // q_k in [lo_k, hi_k]: each term is smallest at lo_k when w_k > 0 and at hi_k when w_k < 0 (the sign split), and the
 // sum of per-term minima is the minimum of the sum; padded taps read z and add 0. Summed in int64, exact. The engine
 // sums in int32 (two's complement, wrapping), so an accumulator whose exact value fits int32 is exact there too;
@@ -247,7 +243,19 @@ void IntervalPropagator::layer_codes(size_t index, Bounds& b) const {
   ql.resize(in_size);
   qh.resize(in_size);
   if (op.float_in) {
-    for (int64_t i = 0; i < in_size; ++i) quantize_interval(x.lo[i], x.hi[i], s.input_grid, &ql[i], &qh[i]);
+    // Layer codes of a float interval. quantize_value is t = x / scale (scale > 0), a clamp, nearbyint: each step is
+    // nondecreasing in x, so the ends give the bounds. A non-point interval never has a NaN end (elementwise_ends
+    // widens to [-inf, +inf] instead), and the NaN a point may hold maps to the zero code, as in the engine. Both
+    // ends by the engine's vectorised quantization, quantize_value bit for bit.
+    const Grid& g = s.input_grid;
+    const kernels::QuantizeParams params{g.scale, static_cast<float>(-g.zero), static_cast<float>(g.levels() - g.zero),
+                                         g.zero};
+    b.pixels_lo.resize(in_size);
+    b.pixels_hi.resize(in_size);
+    elementwise_->quantize(static_cast<size_t>(in_size), x.lo.data(), b.pixels_lo.data(), params);
+    elementwise_->quantize(static_cast<size_t>(in_size), x.hi.data(), b.pixels_hi.data(), params);
+    std::copy(b.pixels_lo.begin(), b.pixels_lo.begin() + in_size, ql.begin());
+    std::copy(b.pixels_hi.begin(), b.pixels_hi.begin() + in_size, qh.begin());
   } else {
     const Grid& carrier = *net_.grids[s.inputs[0]];
     for (int64_t i = 0; i < in_size; ++i) {
@@ -605,12 +613,19 @@ void IntervalPropagator::step(size_t index, Bounds& b) const {
       break;
     }
     case OpKind::kElementwise: {
+      // The step at both ends by the engine's own vectorised loop (the same float operation per element), then
+      // ordered (elementwise_ends).
       const int64_t hw = in.h * in.w;
-      for (int64_t i = 0; i < in.size(); ++i) {
-        const float k = s.constant[s.constant.size() == 1 ? 0 : i / hw];
-        const FloatInterval r = elementwise_interval(s.elementwise, k, s.constant_first, x.lo[i], x.hi[i]);
-        y.lo[i] = r.lo;
-        y.hi[i] = r.hi;
+      for (int64_t c = 0; c < in.c; ++c) {
+        const float k = s.constant[s.constant.size() == 1 ? 0 : c];
+        engine::apply_constant(x.lo.data() + c * hw, y.lo.data() + c * hw, hw, s.elementwise, s.constant_first, k);
+        engine::apply_constant(x.hi.data() + c * hw, y.hi.data() + c * hw, hw, s.elementwise, s.constant_first, k);
+        for (int64_t i = c * hw; i < (c + 1) * hw; ++i) {
+          const FloatInterval r =
+              elementwise_ends(s.elementwise, k, s.constant_first, x.lo[i], x.hi[i], y.lo[i], y.hi[i]);
+          y.lo[i] = r.lo;
+          y.hi[i] = r.hi;
+        }
       }
       break;
     }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/int_network.h"
+#include "kernels/qu8-elementwise/elementwise.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
 #include "verify/paired_plan.h"
 
@@ -45,6 +46,9 @@ struct FloatInterval {
 // The result of one elementwise step on [a, b] (a == b bitwise: the engine's value itself). Monotone rules need finite
 // ends and a constant away from a pole; otherwise the whole real line [-inf, +inf] ("top").
 FloatInterval elementwise_interval(engine::ElementwiseKind kind, float k, bool constant_first, float a, float b);
+// The same from the step's values at the ends, ya = f(a) and yb = f(b) (computed by the caller, vectorised).
+FloatInterval elementwise_ends(engine::ElementwiseKind kind, float k, bool constant_first, float a, float b, float ya,
+                               float yb);
 // The engine's float32 elementwise step (int_reference.cc's switch): l op r.
 float elementwise_value(engine::ElementwiseKind kind, float l, float r);
 
@@ -84,6 +88,7 @@ class IntervalPropagator {
   double fused_margin(const Bounds& b, int64_t label, int64_t j) const;
 
   const engine::IntNetwork& net_;
+  const kernels::ElementwiseConfig* elementwise_;  // the engine's quantization kernel (first layers' codes)
   std::vector<bool> narrow_;  // per op: a Conv/Gemm whose sums fit int32 for any codes (sum |w| * levels <= 2^31 - 1)
   // Per op: an Add's code for each pair of operand codes (q1 * 256 + q2), by the engine's add_codes, built once by the
   // first propagation that reaches the op (add_once_), so that building a propagator stays cheap.
