@@ -140,6 +140,8 @@ export interface IntervalBounds {
    * every input in the box (j < label needs margin > 0, j > label needs margin >= 0), else 0.
    */
   verified: Uint8Array;
+  /** True when the paired plan computed the bounds (options.values false, on a plan that has one). */
+  paired: boolean;
 }
 
 /** Per-box outcomes of verifyBoxes. */

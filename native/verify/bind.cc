@@ -73,6 +73,7 @@ struct IntervalJob {
   int threads = 1;
   // false: only the output value's bounds (and the margins), by the paired plan where the network has one.
   bool all_values = true;
+  bool used_paired = false;                            // the bounds came from the paired plan
   std::vector<std::vector<float>> value_lo, value_hi;  // per value: batch x size (only the output without all_values)
   std::vector<double> margins;
   std::vector<uint8_t> verified;
@@ -93,6 +94,7 @@ struct IntervalJob {
     const int slots = static_cast<int>(std::min<int64_t>(threads, batch));
     std::vector<Bounds> bounds(slots);
     const PairedPlan* paired = all_values ? nullptr : propagator->paired();
+    used_paired = paired != nullptr;
     std::vector<uint8_t> codes;
     if (paired != nullptr) {  // every box in one batched engine run
       std::vector<float> pairs(static_cast<size_t>(batch * 2 * n));
@@ -151,6 +153,7 @@ struct IntervalJob {
     auto verified_array = Napi::Uint8Array::New(env, verified.size());
     std::copy(verified.begin(), verified.end(), verified_array.Data());
     out.Set("verified", verified_array);
+    out.Set("paired", Napi::Boolean::New(env, used_paired));
     return out;
   }
 };

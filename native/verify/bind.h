@@ -3,7 +3,7 @@
 //                       options?: { values?: boolean (default true) })
 //       [async] -> Promise<{ values: [{ lo: Float32Array, hi: Float32Array, codes: boolean }] (per plan value,
 //       batch x size; with values false only the output's, the others empty), marginLower: Float64Array (batch x
-//       classes; NaN without labels), verified: Uint8Array }>
+//       classes; NaN without labels), verified: Uint8Array, paired: boolean (the paired plan computed them) }>
 //   plan.verifyBoxes({ lo, hi, labels: Int32Array, timeoutMs, maxSplits?, threads, cancel?: CancelFlag,
 //                      onProgress?: (done) => void, concretePoints?: boolean (default true) })
 //       [async] -> Promise<{ outcome: Int8Array, stage: Int8Array, splits: Float64Array, seconds: Float64Array,
