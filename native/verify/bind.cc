@@ -226,7 +226,7 @@ struct VerifyJob {
 
 std::shared_ptr<const IntervalPropagator> PropagatorCache::get(const engine::IntPlan& plan) {
   if (!propagator_ || isa_ != active_isa()) {
-    propagator_ = std::make_shared<const IntervalPropagator>(plan.network(), true);
+    propagator_ = std::make_shared<const IntervalPropagator>(plan.network());
     isa_ = active_isa();
   }
   return propagator_;
@@ -282,8 +282,9 @@ Napi::Value queue_verify_boxes(const Napi::CallbackInfo& info, const char* where
   if (!labels.IsTypedArray()) napi::throw_type(env, where, "labels must be an Int32Array");
   const int64_t boxes = static_cast<int64_t>(labels.As<Napi::TypedArray>().ElementLength());
   if (boxes < 1 || boxes > (int64_t{1} << 24)) napi::throw_range(env, where, "labels must hold 1 to 2^24 boxes");
-  plan->check_memory(1, 1);  // the engine runs one image at a time
-  check_memory(net, 3.0 * 4.0 * static_cast<double>(boxes) * static_cast<double>(job->input_size), job->threads);
+  plan->check_memory(1, 1);  // the engine runs one image at a time (the paired plan: every box, IntPlan::run_codes)
+  // lo, hi and the counterexamples, and the paired plan's [lo | hi] of every box (its codes are smaller).
+  check_memory(net, 5.0 * 4.0 * static_cast<double>(boxes) * static_cast<double>(job->input_size), job->threads);
   job->labels = read_labels(env, labels, boxes, plan->classes(), where);
   read_boxes(env, napi::field(o, "lo", where), napi::field(o, "hi", where), boxes, job->input_size, where, &job->lo,
              &job->hi);

@@ -145,7 +145,7 @@ FloatInterval elementwise_ends(ElementwiseKind kind, float k, bool constant_firs
   return {std::fmin(ya, yb), std::fmax(ya, yb)};
 }
 
-IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net, bool paired)
+IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net)
     : net_(net), elementwise_(&kernels::elementwise_config(active_isa())) {
   output_op_ = net.layout.producer[net.output];
   add_tables_.resize(net.ops.size());
@@ -221,7 +221,7 @@ IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net, bool paire
       fused_ = std::isfinite(op.layer.multiplier[c]) && std::isfinite(op.layer.bias[c]);
     }
   }
-  if (paired) paired_ = PairedPlan::build(net, narrow_);
+  paired_ = PairedPlan::build(net, narrow_);
 }
 
 // Conv and Gemm (a Gemm is a 1x1 conv of a 1x1 image with in.c inputs).

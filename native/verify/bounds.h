@@ -55,8 +55,8 @@ float elementwise_value(engine::ElementwiseKind kind, float l, float r);
 class IntervalPropagator {
  public:
   // Throws std::invalid_argument when the network cannot be bounded (a multiplier that is negative or NaN, which the
-  // plan's validated scales never give). paired: also build the paired plan (paired_plan.h), where the network has one.
-  explicit IntervalPropagator(const engine::IntNetwork& net, bool paired = false);
+  // plan's validated scales never give). Also builds the paired plan (paired_plan.h) where the network has one.
+  explicit IntervalPropagator(const engine::IntNetwork& net);
 
   const engine::IntNetwork& network() const { return net_; }
   int64_t classes() const { return net_.layout.output.size(); }
@@ -70,7 +70,7 @@ class IntervalPropagator {
   // lower[j] >= 0 for j > label.
   bool margins(const Bounds& b, int64_t label, double* lower) const;
 
-  // The paired plan, or null (not asked for, or the network has none).
+  // The paired plan, or null where the network has none.
   const PairedPlan* paired() const { return paired_.get(); }
   // From one box's codes of the paired plan (PairedPlan::run): the bounds margins() reads, the same as propagate()
   // gives them (the output value, and for a float-logit output layer its input codes and accumulators).
