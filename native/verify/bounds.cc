@@ -142,7 +142,9 @@ FloatInterval elementwise_ends(ElementwiseKind kind, float k, bool constant_firs
   if (!std::isfinite(a) || !std::isfinite(b) || !std::isfinite(k)) return kTop;
   if (kind == ElementwiseKind::kDiv && (constant_first ? !(a > 0.0f || b < 0.0f) : k == 0.0f)) return kTop;
   if (std::isnan(ya) || std::isnan(yb)) return kTop;
-  return {std::fmin(ya, yb), std::fmax(ya, yb)};
+  // Ordered by <, which keeps two zeros of opposite signs in their order: equal reals, which every later step
+  // (quantization, the monotone steps, the pole test of k / x) treats alike.
+  return yb < ya ? FloatInterval{yb, ya} : FloatInterval{ya, yb};
 }
 
 IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net)
@@ -620,9 +622,20 @@ void IntervalPropagator::step(size_t index, Bounds& b) const {
         const float k = s.constant[s.constant.size() == 1 ? 0 : c];
         engine::apply_constant(x.lo.data() + c * hw, y.lo.data() + c * hw, hw, s.elementwise, s.constant_first, k);
         engine::apply_constant(x.hi.data() + c * hw, y.hi.data() + c * hw, hw, s.elementwise, s.constant_first, k);
+        // The common case inline: finite ends, no pole, no NaN (then elementwise_ends only orders the two values);
+        // anything else through elementwise_ends.
+        const bool simple_constant =
+            std::isfinite(k) && !(s.elementwise == ElementwiseKind::kDiv && !s.constant_first && k == 0.0f);
+        const bool pole = s.elementwise == ElementwiseKind::kDiv && s.constant_first;
         for (int64_t i = c * hw; i < (c + 1) * hw; ++i) {
-          const FloatInterval r =
-              elementwise_ends(s.elementwise, k, s.constant_first, x.lo[i], x.hi[i], y.lo[i], y.hi[i]);
+          const float a = x.lo[i], b = x.hi[i], ya = y.lo[i], yb = y.hi[i];
+          if (simple_constant && !pole && std::isfinite(a) && std::isfinite(b) && !std::isnan(ya) && !std::isnan(yb)) {
+            // A point (a, b the same bits) has ya and yb the same bits too: the same operation on the same float.
+            y.lo[i] = yb < ya ? yb : ya;
+            y.hi[i] = yb < ya ? ya : yb;
+            continue;
+          }
+          const FloatInterval r = elementwise_ends(s.elementwise, k, s.constant_first, a, b, ya, yb);
           y.lo[i] = r.lo;
           y.hi[i] = r.hi;
         }
