@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from 'vitest';
 import { addon, setIsaCap, supportedIsas, type IntPlanSpec, type NativeIntPlan } from '../../src/native.js';
 import { rng } from '../support/native.js';
-import { convNet, denseNet } from '../support/verify-nets.js';
+import { convNet, denseNet, residualNet } from '../support/verify-nets.js';
 
 const f = Math.fround;
 const isas = supportedIsas();
@@ -44,6 +44,8 @@ const nets: [string, IntPlanSpec][] = [
   ['conv w8a8 w8a8 w8a8', convNet([[8, 8], [8, 8], [8, 8]], 33)],
   ['conv w4a3 w2a8 w5a6', convNet([[4, 3], [2, 8], [5, 6]], 34)],
   ['conv w6a2 w7a5 w3a4', convNet([[6, 2], [7, 5], [3, 4]], 35)],
+  ['residual w8a8 x5', residualNet([[8, 8], [8, 8], [8, 8], [8, 8], [8, 8]], 36)],
+  ['residual w4a4 w2a8 w8a3 w4a4 w6a5', residualNet([[4, 4], [2, 8], [8, 3], [4, 4], [6, 5]], 37)],
 ];
 
 describe.each(nets)('%s', (_, spec) => {
@@ -88,6 +90,32 @@ describe.each(nets)('%s', (_, spec) => {
     }
   });
 
+  test('the engine\'s logits at random points and corners of each box lie within the paired bounds', async () => {
+    const plan = new (addon().IntPlan)(spec);
+    const n = sizeOf(spec);
+    const bounds = (await plan.intervalBounds(lo, hi, count, 2, labels, { values: false })).values[spec.output];
+    const random = rng(8);
+    const points = 24;
+    const x = new Float32Array(count * points * n);
+    for (let b = 0; b < count; b++) {
+      for (let p = 0; p < points; p++) {
+        for (let i = 0; i < n; i++) {
+          const [l, h] = [lo[b * n + i], hi[b * n + i]];
+          x[(b * points + p) * n + i] = p === 0 ? l : p === 1 ? h : f(l + (h - l) * random());
+        }
+      }
+    }
+    const logits = await plan.run(x, count * points, 2);
+    for (let b = 0; b < count; b++) {
+      for (let p = 0; p < points; p++) {
+        for (let c = 0; c < classes; c++) {
+          const y = logits[(b * points + p) * classes + c];
+          if (!(bounds.lo[b * classes + c] <= y && y <= bounds.hi[b * classes + c])) expect.fail(`box ${b}, point ${p}, logit ${c}: ${y} outside`);
+        }
+      }
+    }
+  });
+
   test('the verifier\'s verdicts are the same on every ISA level and thread count', async () => {
     let first: unknown;
     for (const isa of isas) {
@@ -100,6 +128,22 @@ describe.each(nets)('%s', (_, spec) => {
       }
     }
   });
+});
+
+test('the residual nets take the engine\'s fused residual add (the paths of ResNet-20)', async () => {
+  const spec = residualNet([[8, 8], [8, 8], [8, 8], [8, 8], [8, 8]], 36);
+  const plan = new (addon().IntPlan)(spec);
+  const seconds = await plan.profile(new Float32Array(4 * sizeOf(spec)).fill(0.5), 4, 1);
+  const add = spec.ops.findIndex((op) => op.op === 'add');
+  expect(seconds[1 + add]).toBe(0);
+  expect(seconds[1 + add - 1]).toBeGreaterThan(0);
+});
+
+test('intervalBounds rejects options that are not an object or a values that is not a boolean', () => {
+  const plan = new (addon().IntPlan)(denseNet([[8, 8], [8, 8]], 31));
+  const x = new Float32Array(9).fill(0.5);
+  expect(() => plan.intervalBounds(x, x, 1, 1, undefined, 3 as never)).toThrow(TypeError);
+  expect(() => plan.intervalBounds(x, x, 1, 1, undefined, { values: 1 as never })).toThrow(/options\.values must be a boolean/);
 });
 
 describe('networks without a paired plan', () => {
