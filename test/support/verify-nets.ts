@@ -102,20 +102,21 @@ export function residualNet(policy: Bits[], seed: number): IntPlanSpec {
   const random = rng(seed);
   const act = carrier(0, 4);
   const mixed = carrier(-3, 3);
-  const conv = (input: number, output: number, inChannels: number, outChannels: number, [wbits, abits]: Bits, grid: NativeGrid, stride: number, relu: boolean): IntPlanOp => ({
+  // A conv reading codes in [lo, hi] (zero point 0 when lo is 0) with abits bits.
+  const conv = (input: number, output: number, inChannels: number, outChannels: number, [wbits, abits]: Bits, [lo, hi]: [number, number], stride: number, relu: boolean): IntPlanOp => ({
     op: 'conv', inputs: [input], output, ...(relu ? { clamp: [0, Infinity] as [number, number] } : {}), weight: weights(outChannels * inChannels * 9, wbits, random), wbits,
     weightScales: new Float32Array(outChannels).fill(f(0.4 / (2 ** (wbits - 1) - 1))), bias: Float32Array.from({ length: outChannels }, () => f(random() - 0.5)), outChannels,
-    kernel: [3, 3], strides: [stride, stride], pads: [1, 1, 1, 1], group: 1, inputGrid: { ...layerGrid(grid === mixed ? -3 : 0, grid === mixed ? 3 : 4, abits), ...(grid === act ? { zero: 0 } : {}) },
+    kernel: [3, 3], strides: [stride, stride], pads: [1, 1, 1, 1], group: 1, inputGrid: { ...layerGrid(lo, hi, abits), ...(lo === 0 ? { zero: 0 } : {}) },
   });
   const [p1, p2, p3, p4, p5] = policy;
   const ops: IntPlanOp[] = [
     { op: 'elementwise', inputs: [0], output: 1, operation: 'sub', constant: Float32Array.of(0.1), constantFirst: false },
     { op: 'elementwise', inputs: [1], output: 2, operation: 'div', constant: Float32Array.of(0.3), constantFirst: false },
-    { ...conv(2, 3, 1, 4, p1, mixed, 1, true), inputGrid: layerGrid(-0.4, 3.4, p1[1]) },
-    conv(3, 4, 4, 4, p2, act, 1, true),
-    conv(4, 5, 4, 4, p3, act, 1, false),
+    conv(2, 3, 1, 4, p1, [-0.4, 3.4], 1, true),
+    conv(3, 4, 4, 4, p2, [0, 4], 1, true),
+    conv(4, 5, 4, 4, p3, [0, 4], 1, false),
     { op: 'add', inputs: [5, 3], output: 6, clamp: [0, Infinity] },
-    conv(6, 7, 4, 8, p4, act, 2, true),
+    conv(6, 7, 4, 8, p4, [0, 4], 2, true),
     { op: 'globalavgpool', inputs: [7], output: 8 },
     { op: 'flatten', inputs: [8], output: 9 },
     {
