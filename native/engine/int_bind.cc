@@ -118,10 +118,10 @@ class IntPlanWrap : public arq::napi::GuardedWrap<IntPlanWrap> {
     return Napi::Number::New(env, plan_->check_memory(batch, threads));
   }
   Napi::Value IntervalBounds(const Napi::CallbackInfo& info) {
-    return verify::queue_interval_bounds(info, "IntPlan.intervalBounds", plan_);
+    return verify::queue_interval_bounds(info, "IntPlan.intervalBounds", plan_, bounds_);
   }
   Napi::Value VerifyBoxes(const Napi::CallbackInfo& info) {
-    return verify::queue_verify_boxes(info, "IntPlan.verifyBoxes", plan_);
+    return verify::queue_verify_boxes(info, "IntPlan.verifyBoxes", plan_, bounds_);
   }
   Napi::Value Classes(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(plan_->classes()));
@@ -129,6 +129,7 @@ class IntPlanWrap : public arq::napi::GuardedWrap<IntPlanWrap> {
   Napi::Value Kernels(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), plan_->kernels()); }
 
   std::shared_ptr<const IntPlan> plan_;
+  verify::PropagatorCache bounds_;  // the verifier's propagator, packed once per plan
 };
 
 Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 #include <utility>
 
 #include "common/aligned.h"
@@ -156,8 +157,9 @@ class IntPlan::ChunkRun {
         images_(images),
         ws_(ws) {}
 
-  // logits: images x classes, NCHW order. op_seconds: nullptr, or the steps IntPlan::run describes.
-  void run(float* logits, double* op_seconds) {
+  // logits: images x classes, NCHW order, or (logits null) codes: the carrier output's codes in the same order.
+  // op_seconds: nullptr, or the steps IntPlan::run describes.
+  void run(float* logits, uint8_t* output_codes, double* op_seconds) {
     using Clock = std::chrono::steady_clock;
     Clock::time_point started = op_seconds != nullptr ? Clock::now() : Clock::time_point{};
     // Adds the time since the last lap to step `step` of the profile (a no-op unless profiling).
@@ -174,7 +176,7 @@ class IntPlan::ChunkRun {
       run_op(net_.ops[index], layout_.layers[index]);
       lap(1 + index);
     }
-    write_logits(logits);
+    write_output(logits, output_codes);
     lap(net_.ops.size() + 1);
   }
 
@@ -547,8 +549,8 @@ class IntPlan::ChunkRun {
     }
   }
 
-  // Logits in NCHW order: float values as they are, codes dequantized.
-  void write_logits(float* logits) const {
+  // Logits in NCHW order: float values as they are, codes dequantized; or the codes themselves (output_codes).
+  void write_output(float* logits, uint8_t* output_codes) const {
     const Shape& shape = net_.layout.output;
     const int64_t hw = shape.h * shape.w;
     const auto& grid = net_.grids[net_.output];
@@ -557,8 +559,12 @@ class IntPlan::ChunkRun {
     for (int64_t n = 0; n < images_; ++n)
       for (int64_t p = 0; p < hw; ++p)
         for (int64_t c = 0; c < shape.c; ++c) {
-          const int64_t at = (n * hw + p) * shape.c + c;
-          logits[(n * shape.c + c) * hw + p] = grid ? dequantize_value(result_codes[at], *grid) : result[at];
+          const int64_t at = (n * hw + p) * shape.c + c, to = (n * shape.c + c) * hw + p;
+          if (output_codes != nullptr) {
+            output_codes[to] = result_codes[at];
+          } else {
+            logits[to] = grid ? dequantize_value(result_codes[at], *grid) : result[at];
+          }
         }
   }
 
@@ -596,6 +602,16 @@ std::string IntPlan::kernels() const {
 
 void IntPlan::run(const float* input, int64_t batch, float* logits, int threads,
                   std::vector<double>* op_seconds) const {
+  run_chunks(input, batch, logits, nullptr, threads, op_seconds);
+}
+
+void IntPlan::run_codes(const float* input, int64_t batch, uint8_t* codes, int threads) const {
+  if (!net_.grids[net_.output]) throw std::invalid_argument("run_codes needs a plan whose output is a carrier");
+  run_chunks(input, batch, nullptr, codes, threads, nullptr);
+}
+
+void IntPlan::run_chunks(const float* input, int64_t batch, float* logits, uint8_t* codes, int threads,
+                         std::vector<double>* op_seconds) const {
   const size_t steps = net_.ops.size() + 2;
   if (op_seconds != nullptr) op_seconds->assign(steps, 0.0);
   if (batch <= 0) return;
@@ -614,7 +630,9 @@ void IntPlan::run(const float* input, int64_t batch, float* logits, int threads,
     const int64_t first = task * chunk;
     const int64_t images = std::min(chunk, batch - first);
     ChunkRun(*this, input + first * in_size, images, ws)
-        .run(logits + first * out_size, op_seconds != nullptr ? ws.op_seconds.data() : nullptr);
+        .run(logits != nullptr ? logits + first * out_size : nullptr,
+             codes != nullptr ? codes + first * out_size : nullptr,
+             op_seconds != nullptr ? ws.op_seconds.data() : nullptr);
   });
   if (op_seconds != nullptr)
     for (int slot = 0; slot < chunks.slots; ++slot)

@@ -41,10 +41,17 @@ class IntPlan {
   // counted in the conv and reads 0), [ops + 1] the logits' conversion. Two clock reads per op and image chunk.
   void run(const float* input, int64_t batch, float* logits, int threads,
            std::vector<double>* op_seconds = nullptr) const;
+  // The same run for a plan whose output is a carrier: codes (batch x output size, NCHW order) get the output's
+  // codes themselves rather than their dequantized values (the verifier's paired plan, native/verify/bounds.h).
+  // Throws std::invalid_argument for a float output.
+  void run_codes(const float* input, int64_t batch, uint8_t* codes, int threads) const;
 
  private:
   struct Workspace;  // one pool slot's buffers
   class ChunkRun;    // one chunk of images through every op
+  // run() and run_codes(): exactly one of logits and codes is non-null.
+  void run_chunks(const float* input, int64_t batch, float* logits, uint8_t* codes, int threads,
+                  std::vector<double>* op_seconds) const;
   IntNetwork net_;
   IntLayout layout_;
   WorkspacePool<Workspace> workspaces_;

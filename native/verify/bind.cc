@@ -66,21 +66,26 @@ void check_memory(const engine::IntNetwork& net, double result_bytes, int thread
 
 struct IntervalJob {
   std::shared_ptr<const engine::IntPlan> plan;
+  std::shared_ptr<const IntervalPropagator> propagator;
   std::vector<float> lo, hi;
   std::vector<int32_t> labels;  // empty: no margins
   int64_t batch = 0;
   int threads = 1;
-  std::vector<std::vector<float>> value_lo, value_hi;  // per value: batch x size
+  // false: only the output value's bounds (and the margins), by the paired plan where the network has one.
+  bool all_values = true;
+  bool used_paired = false;                            // the bounds came from the paired plan
+  std::vector<std::vector<float>> value_lo, value_hi;  // per value: batch x size (only the output without all_values)
   std::vector<double> margins;
   std::vector<uint8_t> verified;
 
   void execute() {
     const engine::IntNetwork& net = plan->network();
-    const IntervalPropagator propagator(net);
     const int64_t n = net.input.size(), classes = plan->classes();
     value_lo.resize(net.shapes.size());
     value_hi.resize(net.shapes.size());
+    const auto wanted = [&](size_t v) { return all_values || static_cast<int>(v) == net.output; };
     for (size_t v = 0; v < net.shapes.size(); ++v) {
+      if (!wanted(v)) continue;
       value_lo[v].resize(static_cast<size_t>(batch * net.shapes[v].size()));
       value_hi[v].resize(static_cast<size_t>(batch * net.shapes[v].size()));
     }
@@ -88,10 +93,27 @@ struct IntervalJob {
     verified.assign(static_cast<size_t>(batch), 0);
     const int slots = static_cast<int>(std::min<int64_t>(threads, batch));
     std::vector<Bounds> bounds(slots);
+    const PairedPlan* paired = all_values ? nullptr : propagator->paired();
+    used_paired = paired != nullptr;
+    std::vector<uint8_t> codes;
+    if (paired != nullptr) {  // every box in one batched engine run
+      std::vector<float> pairs(static_cast<size_t>(batch * 2 * n));
+      for (int64_t image = 0; image < batch; ++image) {
+        std::copy_n(lo.data() + image * n, n, pairs.data() + image * 2 * n);
+        std::copy_n(hi.data() + image * n, n, pairs.data() + image * 2 * n + n);
+      }
+      codes.resize(static_cast<size_t>(batch * paired->output_size()));
+      paired->run(pairs.data(), batch, codes.data(), threads);
+    }
     global_pool().parallel_for(batch, slots, [&](int64_t image, int slot) {
       Bounds& b = bounds[slot];
-      propagator.propagate(lo.data() + image * n, hi.data() + image * n, b);
+      if (paired != nullptr) {
+        propagator->finish_paired(codes.data() + image * paired->output_size(), b);
+      } else {
+        propagator->propagate(lo.data() + image * n, hi.data() + image * n, b);
+      }
       for (size_t v = 0; v < net.shapes.size(); ++v) {
+        if (!wanted(v)) continue;
         const int64_t size = net.shapes[v].size();
         const ValueBounds& value = b.values[v];
         float* out_lo = value_lo[v].data() + image * size;
@@ -105,7 +127,7 @@ struct IntervalJob {
         }
       }
       if (!labels.empty())
-        verified[image] = propagator.margins(b, labels[image], margins.data() + image * classes) ? 1 : 0;
+        verified[image] = propagator->margins(b, labels[image], margins.data() + image * classes) ? 1 : 0;
     });
   }
 
@@ -131,6 +153,7 @@ struct IntervalJob {
     auto verified_array = Napi::Uint8Array::New(env, verified.size());
     std::copy(verified.begin(), verified.end(), verified_array.Data());
     out.Set("verified", verified_array);
+    out.Set("paired", Napi::Boolean::New(env, used_paired));
     return out;
   }
 };
@@ -201,8 +224,16 @@ struct VerifyJob {
 
 }  // namespace
 
+std::shared_ptr<const IntervalPropagator> PropagatorCache::get(const engine::IntPlan& plan) {
+  if (!propagator_ || isa_ != active_isa()) {
+    propagator_ = std::make_shared<const IntervalPropagator>(plan.network());
+    isa_ = active_isa();
+  }
+  return propagator_;
+}
+
 Napi::Value queue_interval_bounds(const Napi::CallbackInfo& info, const char* where,
-                                  std::shared_ptr<const engine::IntPlan> plan) {
+                                  std::shared_ptr<const engine::IntPlan> plan, PropagatorCache& cache) {
   Napi::Env env = info.Env();
   napi::expect_args(info, 4, where);
   const engine::IntNetwork& net = plan->network();
@@ -216,13 +247,20 @@ Napi::Value queue_interval_bounds(const Napi::CallbackInfo& info, const char* wh
   read_boxes(env, info[0], info[1], job->batch, net.input.size(), where, &job->lo, &job->hi);
   if (info.Length() > 4 && !info[4].IsUndefined())
     job->labels = read_labels(env, info[4], job->batch, plan->classes(), where);
-  IntervalPropagator check(net);  // rejects an unboundable plan here, before the job is queued
+  if (info.Length() > 5 && !info[5].IsUndefined()) {
+    const Napi::Object options = napi::object_arg(info, 5, where);
+    if (options.Has("values") && !options.Get("values").IsUndefined()) {
+      if (!options.Get("values").IsBoolean()) napi::throw_type(env, where, "options.values must be a boolean");
+      job->all_values = options.Get("values").As<Napi::Boolean>().Value();
+    }
+  }
+  job->propagator = cache.get(*plan);  // rejects an unboundable plan here, before the job is queued
   job->plan = std::move(plan);
   return napi::PromiseWorker<IntervalJob>::queue(env, where, std::move(job));
 }
 
 Napi::Value queue_verify_boxes(const Napi::CallbackInfo& info, const char* where,
-                               std::shared_ptr<const engine::IntPlan> plan) {
+                               std::shared_ptr<const engine::IntPlan> plan, PropagatorCache& cache) {
   Napi::Env env = info.Env();
   const Napi::Object o = napi::object_arg(info, 0, where);
   const engine::IntNetwork& net = plan->network();
@@ -244,14 +282,16 @@ Napi::Value queue_verify_boxes(const Napi::CallbackInfo& info, const char* where
   if (!labels.IsTypedArray()) napi::throw_type(env, where, "labels must be an Int32Array");
   const int64_t boxes = static_cast<int64_t>(labels.As<Napi::TypedArray>().ElementLength());
   if (boxes < 1 || boxes > (int64_t{1} << 24)) napi::throw_range(env, where, "labels must hold 1 to 2^24 boxes");
-  plan->check_memory(1, 1);  // the engine runs one image at a time
-  check_memory(net, 3.0 * 4.0 * static_cast<double>(boxes) * static_cast<double>(job->input_size), job->threads);
+  plan->check_memory(1, 1);  // the engine runs one image at a time (the paired plan: every box, IntPlan::run_codes)
+  // lo, hi and the counterexamples, and the paired plan's [lo | hi] of every box (its codes are smaller).
+  check_memory(net, 5.0 * 4.0 * static_cast<double>(boxes) * static_cast<double>(job->input_size), job->threads);
   job->labels = read_labels(env, labels, boxes, plan->classes(), where);
   read_boxes(env, napi::field(o, "lo", where), napi::field(o, "hi", where), boxes, job->input_size, where, &job->lo,
              &job->hi);
   if (o.Has("cancel") && !o.Get("cancel").IsUndefined())
     job->limits.cancel = certify::cancel_flag(env, o.Get("cancel"), where);
-  job->verifier = std::make_shared<const BranchAndBound>(std::move(plan));
+  std::shared_ptr<const IntervalPropagator> propagator = cache.get(*plan);
+  job->verifier = std::make_shared<const BranchAndBound>(std::move(plan), std::move(propagator));
   if (o.Has("onProgress") && !o.Get("onProgress").IsUndefined()) {
     const Napi::Value callback = o.Get("onProgress");
     if (!callback.IsFunction()) napi::throw_type(env, where, "onProgress must be a function");

@@ -1,7 +1,9 @@
 // Bindings of the verifier, as methods of the IntPlan object (engine/int_bind.cc registers them through the guard):
-//   plan.intervalBounds(lo: Float32Array, hi: Float32Array, batch, threads, labels?: Int32Array)
+//   plan.intervalBounds(lo: Float32Array, hi: Float32Array, batch, threads, labels?: Int32Array,
+//                       options?: { values?: boolean (default true) })
 //       [async] -> Promise<{ values: [{ lo: Float32Array, hi: Float32Array, codes: boolean }] (per plan value,
-//       batch x size), marginLower: Float64Array (batch x classes; NaN without labels), verified: Uint8Array }>
+//       batch x size; with values false only the output's, the others empty), marginLower: Float64Array (batch x
+//       classes; NaN without labels), verified: Uint8Array, paired: boolean (the paired plan computed them) }>
 //   plan.verifyBoxes({ lo, hi, labels: Int32Array, timeoutMs, maxSplits?, threads, cancel?: CancelFlag,
 //                      onProgress?: (done) => void, concretePoints?: boolean (default true) })
 //       [async] -> Promise<{ outcome: Int8Array, stage: Int8Array, splits: Float64Array, seconds: Float64Array,
@@ -16,13 +18,27 @@
 
 #include <memory>
 
+#include "common/cpu.h"
 #include "engine/int_plan.h"
+#include "verify/bounds.h"
 
 namespace arq::verify {
 
+// One plan's interval propagator with its paired plan (bounds.h), built by the first verifier call on the plan, so
+// that the split weights are packed once per plan rather than once per call; rebuilt when the active ISA changes
+// (the kernels are chosen when it is built). Owned by the plan's JS object; used on the main thread.
+class PropagatorCache {
+ public:
+  std::shared_ptr<const IntervalPropagator> get(const engine::IntPlan& plan);
+
+ private:
+  std::shared_ptr<const IntervalPropagator> propagator_;
+  Isa isa_ = Isa::kScalar;
+};
+
 Napi::Value queue_interval_bounds(const Napi::CallbackInfo& info, const char* where,
-                                  std::shared_ptr<const engine::IntPlan> plan);
+                                  std::shared_ptr<const engine::IntPlan> plan, PropagatorCache& cache);
 Napi::Value queue_verify_boxes(const Napi::CallbackInfo& info, const char* where,
-                               std::shared_ptr<const engine::IntPlan> plan);
+                               std::shared_ptr<const engine::IntPlan> plan, PropagatorCache& cache);
 
 }  // namespace arq::verify

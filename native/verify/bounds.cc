@@ -10,6 +10,8 @@
 #include <stdexcept>
 
 #include "common/cpu.h"
+#include "engine/nhwc_ops.h"
+#include "kernels/qu8-elementwise/elementwise.h"
 #include "kernels/requant.h"
 
 namespace arq::verify {
@@ -28,14 +30,6 @@ constexpr FloatInterval kTop{-kInf, kInf};
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 bool in_int32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
-
-// Layer codes of a float interval. quantize_value is t = x / scale (scale > 0), a clamp, nearbyint: each step is
-// nondecreasing in x, so the ends give the bounds. A non-point interval never has a NaN end (elementwise_interval
-// widens to [-inf, +inf] instead), and the NaN a point may hold maps to the zero code, as in the engine.
-void quantize_interval(float a, float b, const Grid& grid, int32_t* lo, int32_t* hi) {
-  *lo = engine::quantize_value(a, grid);
-  *hi = same_bits(a, b) ? *lo : engine::quantize_value(b, grid);
-}
 
 // A carrier code on a layer's grid: op.lut (quantize(dequantize(c))), by formula for a code outside 0..255 (the -1 of
 // a max pool window lying wholly in the padding, which the reference keeps as an int32). dequantize_value is
@@ -139,18 +133,22 @@ FloatInterval elementwise_interval(ElementwiseKind kind, float k, bool constant_
   const auto f = [&](float x) {
     return constant_first ? elementwise_value(kind, k, x) : elementwise_value(kind, x, k);
   };
-  if (same_bits(a, b)) {
-    const float y = f(a);
-    return {y, y};
-  }
-  if (!std::isfinite(a) || !std::isfinite(b) || !std::isfinite(k)) return kTop;
-  if (kind == ElementwiseKind::kDiv && (constant_first ? !(a > 0.0f || b < 0.0f) : k == 0.0f)) return kTop;
-  const float ya = f(a), yb = f(b);
-  if (std::isnan(ya) || std::isnan(yb)) return kTop;
-  return {std::fmin(ya, yb), std::fmax(ya, yb)};
+  return elementwise_ends(kind, k, constant_first, a, b, f(a), f(b));
 }
 
-IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net) {
+FloatInterval elementwise_ends(ElementwiseKind kind, float k, bool constant_first, float a, float b, float ya,
+                               float yb) {
+  if (same_bits(a, b)) return {ya, ya};
+  if (!std::isfinite(a) || !std::isfinite(b) || !std::isfinite(k)) return kTop;
+  if (kind == ElementwiseKind::kDiv && (constant_first ? !(a > 0.0f || b < 0.0f) : k == 0.0f)) return kTop;
+  if (std::isnan(ya) || std::isnan(yb)) return kTop;
+  // Ordered by <, which keeps two zeros of opposite signs in their order: equal reals, which every later step
+  // (quantization, the monotone steps, the pole test of k / x) treats alike.
+  return yb < ya ? FloatInterval{yb, ya} : FloatInterval{ya, yb};
+}
+
+IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net)
+    : net_(net), elementwise_(&kernels::elementwise_config(active_isa())) {
   output_op_ = net.layout.producer[net.output];
   add_tables_.resize(net.ops.size());
   add_once_ = std::make_unique<std::once_flag[]>(net.ops.size());
@@ -225,10 +223,11 @@ IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net
       fused_ = std::isfinite(op.layer.multiplier[c]) && std::isfinite(op.layer.bias[c]);
     }
   }
+  paired_ = PairedPlan::build(net, narrow_);
 }
 
 // Conv and Gemm (a Gemm is a 1x1 conv of a 1x1 image with in.c inputs).
-// Input codes: see quantize_interval and layer_code. Accumulator acc = sum_k w_k * (q_k - z) over independent
+// Input codes: see layer_codes and layer_code. Accumulator acc = sum_k w_k * (q_k - z) over independent
 // q_k in [lo_k, hi_k]: each term is smallest at lo_k when w_k > 0 and at hi_k when w_k < 0 (the sign split), and the
 // sum of per-term minima is the minimum of the sum; padded taps read z and add 0. Summed in int64, exact. The engine
 // sums in int32 (two's complement, wrapping), so an accumulator whose exact value fits int32 is exact there too;
@@ -236,20 +235,29 @@ IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net) : net_(net
 // Epilogue: requant_code and requant_float are fma(float(acc), m, b) (float(acc) and the single rounding of fma are
 // nondecreasing, m >= 0), a clamp by fmin/fmax (nondecreasing; a NaN becomes the lower clamp, and one only arises
 // where every smaller acc also gives the lower clamp) and nearbyint: nondecreasing in acc, so the ends give the bounds.
-void IntervalPropagator::layer(size_t index, Bounds& b) const {
+void IntervalPropagator::layer_codes(size_t index, Bounds& b) const {
   const IntOp& op = net_.ops[index];
   const engine::IntOpSpec& s = op.spec;
-  const Shape& in = op.in;
-  const Shape& out = op.out;
   const ValueBounds& x = b.values[s.inputs[0]];
   std::vector<int32_t>& ql = b.layer_lo[index];
   std::vector<int32_t>& qh = b.layer_hi[index];
-  const int64_t in_size = in.size();
+  const int64_t in_size = op.in.size();
   ql.resize(in_size);
   qh.resize(in_size);
-  const int32_t z = s.input_grid.zero;
   if (op.float_in) {
-    for (int64_t i = 0; i < in_size; ++i) quantize_interval(x.lo[i], x.hi[i], s.input_grid, &ql[i], &qh[i]);
+    // Layer codes of a float interval. quantize_value is t = x / scale (scale > 0), a clamp, nearbyint: each step is
+    // nondecreasing in x, so the ends give the bounds. A non-point interval never has a NaN end (elementwise_ends
+    // widens to [-inf, +inf] instead), and the NaN a point may hold maps to the zero code, as in the engine. Both
+    // ends by the engine's vectorised quantization, quantize_value bit for bit.
+    const Grid& g = s.input_grid;
+    const kernels::QuantizeParams params{g.scale, static_cast<float>(-g.zero), static_cast<float>(g.levels() - g.zero),
+                                         g.zero};
+    b.pixels_lo.resize(in_size);
+    b.pixels_hi.resize(in_size);
+    elementwise_->quantize(static_cast<size_t>(in_size), x.lo.data(), b.pixels_lo.data(), params);
+    elementwise_->quantize(static_cast<size_t>(in_size), x.hi.data(), b.pixels_hi.data(), params);
+    std::copy(b.pixels_lo.begin(), b.pixels_lo.begin() + in_size, ql.begin());
+    std::copy(b.pixels_hi.begin(), b.pixels_hi.begin() + in_size, qh.begin());
   } else {
     const Grid& carrier = *net_.grids[s.inputs[0]];
     for (int64_t i = 0; i < in_size; ++i) {
@@ -257,7 +265,17 @@ void IntervalPropagator::layer(size_t index, Bounds& b) const {
       qh[i] = layer_code(op, carrier, x.code_hi[i]);
     }
   }
+}
 
+void IntervalPropagator::layer(size_t index, Bounds& b) const {
+  const IntOp& op = net_.ops[index];
+  const engine::IntOpSpec& s = op.spec;
+  const Shape& out = op.out;
+  layer_codes(index, b);
+  const std::vector<int32_t>& ql = b.layer_lo[index];
+  const std::vector<int32_t>& qh = b.layer_hi[index];
+  const int64_t in_size = op.in.size();
+  const int32_t z = s.input_grid.zero;
   const int64_t out_hw = out.h * out.w;
   std::vector<int64_t>& acc_lo = b.acc_lo;
   std::vector<int64_t>& acc_hi = b.acc_hi;
@@ -407,7 +425,7 @@ bool IntervalPropagator::packed_sums(size_t index, Bounds& b, std::vector<int64_
   return false;
 }
 
-void IntervalPropagator::propagate(const float* lo, const float* hi, Bounds& b) const {
+void IntervalPropagator::resize(Bounds& b) const {
   const size_t values = net_.shapes.size();
   b.values.resize(values);
   b.layer_lo.resize(net_.ops.size());
@@ -423,163 +441,210 @@ void IntervalPropagator::propagate(const float* lo, const float* hi, Bounds& b) 
       value.hi.resize(size);
     }
   }
+}
+
+void IntervalPropagator::propagate(const float* lo, const float* hi, Bounds& b) const {
+  resize(b);
   std::copy(lo, lo + net_.input.size(), b.values[0].lo.begin());
   std::copy(hi, hi + net_.input.size(), b.values[0].hi.begin());
+  for (size_t index = 0; index < net_.ops.size(); ++index) step(index, b);
+}
 
+// Only the ops reading float values: the float prefix, and the first layers' input codes.
+void IntervalPropagator::propagate_prefix(const float* lo, const float* hi, Bounds& b) const {
+  resize(b);
+  std::copy(lo, lo + net_.input.size(), b.values[0].lo.begin());
+  std::copy(hi, hi + net_.input.size(), b.values[0].hi.begin());
   for (size_t index = 0; index < net_.ops.size(); ++index) {
     const IntOp& op = net_.ops[index];
-    const engine::IntOpSpec& s = op.spec;
-    const Shape& in = op.in;
-    const Shape& out = op.out;
-    const ValueBounds& x = b.values[s.inputs[0]];
-    ValueBounds& y = b.values[s.output];
-    const auto at = [](const Shape& shape, int64_t c, int64_t h, int64_t w) { return (c * shape.h + h) * shape.w + w; };
-    switch (s.kind) {
-      case OpKind::kConv:
-      case OpKind::kGemm:
-        layer(index, b);
-        break;
-      case OpKind::kAdd: {
-        // add_codes is fma(lhs[q1] + rhs[q2], inv_scale, zero), a clamp and nearbyint: lhs and rhs are
-        // s * float(q - z) with s > 0 (nondecreasing tables), float addition and the fma (inv_scale >= 0) are
-        // nondecreasing, so the result is nondecreasing in each code. The engine's uint8 view of its operands is kept.
-        // The ends are looked up in the op's table of add_codes over every pair of uint8 codes.
-        const ValueBounds& x2 = b.values[s.inputs[1]];
-        std::call_once(add_once_[index], [&] {  // built by the first propagation that needs it, off the event loop
-          std::vector<uint8_t>& t = add_tables_[index];
-          t.resize(256 * 256);
-          for (int q1 = 0; q1 < 256; ++q1)
-            for (int q2 = 0; q2 < 256; ++q2)
-              t[q1 * 256 + q2] = engine::add_codes(static_cast<uint8_t>(q1), static_cast<uint8_t>(q2), op.add);
-        });
-        const uint8_t* table = add_tables_[index].data();
-        const auto pair = [](int32_t q1, int32_t q2) {
-          return static_cast<uint8_t>(q1) * 256 + static_cast<uint8_t>(q2);
-        };
-        for (int64_t i = 0; i < out.size(); ++i) {
-          y.code_lo[i] = table[pair(x.code_lo[i], x2.code_lo[i])];
-          y.code_hi[i] = table[pair(x.code_hi[i], x2.code_hi[i])];
-        }
-        break;
+    if (!op.float_in) continue;
+    const bool layer = op.spec.kind == OpKind::kConv || op.spec.kind == OpKind::kGemm;
+    if (layer) {
+      layer_codes(index, b);
+    } else {
+      step(index, b);
+    }
+  }
+}
+
+void IntervalPropagator::finish_paired(const uint8_t* codes, Bounds& b) const {
+  resize(b);
+  ValueBounds& v = b.values[paired_->value()];
+  paired_->unpack(codes, v.code_lo.data(), v.code_hi.data());
+  if (paired_->tail() >= 0) layer(static_cast<size_t>(paired_->tail()), b);
+}
+
+void IntervalPropagator::step(size_t index, Bounds& b) const {
+  const IntOp& op = net_.ops[index];
+  const engine::IntOpSpec& s = op.spec;
+  const Shape& in = op.in;
+  const Shape& out = op.out;
+  const ValueBounds& x = b.values[s.inputs[0]];
+  ValueBounds& y = b.values[s.output];
+  const auto at = [](const Shape& shape, int64_t c, int64_t h, int64_t w) { return (c * shape.h + h) * shape.w + w; };
+  switch (s.kind) {
+    case OpKind::kConv:
+    case OpKind::kGemm:
+      layer(index, b);
+      break;
+    case OpKind::kAdd: {
+      // add_codes is fma(lhs[q1] + rhs[q2], inv_scale, zero), a clamp and nearbyint: lhs and rhs are
+      // s * float(q - z) with s > 0 (nondecreasing tables), float addition and the fma (inv_scale >= 0) are
+      // nondecreasing, so the result is nondecreasing in each code. The engine's uint8 view of its operands is kept.
+      // The ends are looked up in the op's table of add_codes over every pair of uint8 codes.
+      const ValueBounds& x2 = b.values[s.inputs[1]];
+      std::call_once(add_once_[index], [&] {  // built by the first propagation that needs it, off the event loop
+        std::vector<uint8_t>& t = add_tables_[index];
+        t.resize(256 * 256);
+        for (int q1 = 0; q1 < 256; ++q1)
+          for (int q2 = 0; q2 < 256; ++q2)
+            t[q1 * 256 + q2] = engine::add_codes(static_cast<uint8_t>(q1), static_cast<uint8_t>(q2), op.add);
+      });
+      const uint8_t* table = add_tables_[index].data();
+      const auto pair = [](int32_t q1, int32_t q2) {
+        return static_cast<uint8_t>(q1) * 256 + static_cast<uint8_t>(q2);
+      };
+      for (int64_t i = 0; i < out.size(); ++i) {
+        y.code_lo[i] = table[pair(x.code_lo[i], x2.code_lo[i])];
+        y.code_hi[i] = table[pair(x.code_hi[i], x2.code_hi[i])];
       }
-      case OpKind::kClamp: {
-        // min(max(q, lo), hi): nondecreasing.
-        const auto clamp = [&](int32_t q) {
-          return std::min(std::max(q, static_cast<int32_t>(op.clamp_lo)), static_cast<int32_t>(op.clamp_hi));
-        };
-        for (int64_t i = 0; i < out.size(); ++i) y.code_lo[i] = clamp(x.code_lo[i]), y.code_hi[i] = clamp(x.code_hi[i]);
-        break;
-      }
-      case OpKind::kMaxPool:
-      case OpKind::kAvgPool: {
-        // Max of codes: nondecreasing in each. Average: average_code is nearbyint(float(sum) * inv_count) with
-        // inv_count > 0, nondecreasing in the int32 sum, itself nondecreasing in each code; padding adds the
-        // constant zero code (count_include_pad) or nothing.
-        const int32_t zero = net_.grids[s.inputs[0]]->zero;
-        const bool max_pool = s.kind == OpKind::kMaxPool;
-        // The taps of a window inside the image: ky in [ky0, ky1), kx in [kx0, kx1); the others read padding.
-        const auto inside = [](int64_t start, int64_t kernel, int64_t size, int64_t* k0, int64_t* k1) {
-          *k0 = std::max<int64_t>(0, -start);
-          *k1 = std::max(*k0, std::min(kernel, size - start));
-        };
-        for (int64_t c = 0; c < out.c; ++c) {
-          const int32_t* lo_plane = x.code_lo.data() + c * in.h * in.w;
-          const int32_t* hi_plane = x.code_hi.data() + c * in.h * in.w;
-          for (int64_t oy = 0; oy < out.h; ++oy) {
-            const int64_t y0 = oy * s.stride_h - s.pads[0];
-            int64_t ky0, ky1;
-            inside(y0, s.kernel_h, in.h, &ky0, &ky1);
-            for (int64_t ox = 0; ox < out.w; ++ox) {
-              const int64_t x0 = ox * s.stride_w - s.pads[1];
-              int64_t kx0, kx1;
-              inside(x0, s.kernel_w, in.w, &kx0, &kx1);
-              int32_t best_lo = -1, best_hi = -1, sum_lo = 0, sum_hi = 0;
-              for (int64_t ky = ky0; ky < ky1; ++ky) {
-                const int64_t i0 = (y0 + ky) * in.w + x0;
-                for (int64_t kx = kx0; kx < kx1; ++kx) {
-                  if (max_pool) {
-                    best_lo = std::max(best_lo, lo_plane[i0 + kx]);
-                    best_hi = std::max(best_hi, hi_plane[i0 + kx]);
-                  } else {
-                    sum_lo += lo_plane[i0 + kx];
-                    sum_hi += hi_plane[i0 + kx];
-                  }
+      break;
+    }
+    case OpKind::kClamp: {
+      // min(max(q, lo), hi): nondecreasing.
+      const auto clamp = [&](int32_t q) {
+        return std::min(std::max(q, static_cast<int32_t>(op.clamp_lo)), static_cast<int32_t>(op.clamp_hi));
+      };
+      for (int64_t i = 0; i < out.size(); ++i) y.code_lo[i] = clamp(x.code_lo[i]), y.code_hi[i] = clamp(x.code_hi[i]);
+      break;
+    }
+    case OpKind::kMaxPool:
+    case OpKind::kAvgPool: {
+      // Max of codes: nondecreasing in each. Average: average_code is nearbyint(float(sum) * inv_count) with
+      // inv_count > 0, nondecreasing in the int32 sum, itself nondecreasing in each code; padding adds the
+      // constant zero code (count_include_pad) or nothing.
+      const int32_t zero = net_.grids[s.inputs[0]]->zero;
+      const bool max_pool = s.kind == OpKind::kMaxPool;
+      // The taps of a window inside the image: ky in [ky0, ky1), kx in [kx0, kx1); the others read padding.
+      const auto inside = [](int64_t start, int64_t kernel, int64_t size, int64_t* k0, int64_t* k1) {
+        *k0 = std::max<int64_t>(0, -start);
+        *k1 = std::max(*k0, std::min(kernel, size - start));
+      };
+      for (int64_t c = 0; c < out.c; ++c) {
+        const int32_t* lo_plane = x.code_lo.data() + c * in.h * in.w;
+        const int32_t* hi_plane = x.code_hi.data() + c * in.h * in.w;
+        for (int64_t oy = 0; oy < out.h; ++oy) {
+          const int64_t y0 = oy * s.stride_h - s.pads[0];
+          int64_t ky0, ky1;
+          inside(y0, s.kernel_h, in.h, &ky0, &ky1);
+          for (int64_t ox = 0; ox < out.w; ++ox) {
+            const int64_t x0 = ox * s.stride_w - s.pads[1];
+            int64_t kx0, kx1;
+            inside(x0, s.kernel_w, in.w, &kx0, &kx1);
+            int32_t best_lo = -1, best_hi = -1, sum_lo = 0, sum_hi = 0;
+            for (int64_t ky = ky0; ky < ky1; ++ky) {
+              const int64_t i0 = (y0 + ky) * in.w + x0;
+              for (int64_t kx = kx0; kx < kx1; ++kx) {
+                if (max_pool) {
+                  best_lo = std::max(best_lo, lo_plane[i0 + kx]);
+                  best_hi = std::max(best_hi, hi_plane[i0 + kx]);
+                } else {
+                  sum_lo += lo_plane[i0 + kx];
+                  sum_hi += hi_plane[i0 + kx];
                 }
               }
-              const int64_t o = at(out, c, oy, ox);
-              if (max_pool) {
-                y.code_lo[o] = best_lo;
-                y.code_hi[o] = best_hi;
-                continue;
-              }
-              const int64_t valid = (ky1 - ky0) * (kx1 - kx0), taps = s.kernel_h * s.kernel_w;
-              if (s.count_include_pad) {
-                sum_lo += static_cast<int32_t>(taps - valid) * zero;
-                sum_hi += static_cast<int32_t>(taps - valid) * zero;
-              }
-              const float inv = engine::inverse_count(s.count_include_pad ? taps : valid);
-              y.code_lo[o] = engine::average_code(sum_lo, inv);
-              y.code_hi[o] = engine::average_code(sum_hi, inv);
+            }
+            const int64_t o = at(out, c, oy, ox);
+            if (max_pool) {
+              y.code_lo[o] = best_lo;
+              y.code_hi[o] = best_hi;
+              continue;
+            }
+            const int64_t valid = (ky1 - ky0) * (kx1 - kx0), taps = s.kernel_h * s.kernel_w;
+            if (s.count_include_pad) {
+              sum_lo += static_cast<int32_t>(taps - valid) * zero;
+              sum_hi += static_cast<int32_t>(taps - valid) * zero;
+            }
+            const float inv = engine::inverse_count(s.count_include_pad ? taps : valid);
+            y.code_lo[o] = engine::average_code(sum_lo, inv);
+            y.code_hi[o] = engine::average_code(sum_hi, inv);
+          }
+        }
+      }
+      break;
+    }
+    case OpKind::kGlobalAvgPool: {
+      const int64_t hw = in.h * in.w;
+      const float inv = engine::inverse_count(hw);
+      for (int64_t c = 0; c < in.c; ++c) {
+        int32_t sum_lo = 0, sum_hi = 0;
+        for (int64_t p = 0; p < hw; ++p) sum_lo += x.code_lo[c * hw + p], sum_hi += x.code_hi[c * hw + p];
+        y.code_lo[c] = engine::average_code(sum_lo, inv);
+        y.code_hi[c] = engine::average_code(sum_hi, inv);
+      }
+      break;
+    }
+    case OpKind::kPad:
+    case OpKind::kRepeat: {
+      // Copies, and a constant (the pad value, or the code it quantizes to) outside the input.
+      const bool real = op.float_in;
+      if (real) {
+        std::fill(y.lo.begin(), y.lo.end(), s.pad_value);
+        std::fill(y.hi.begin(), y.hi.end(), s.pad_value);
+      } else {
+        std::fill(y.code_lo.begin(), y.code_lo.end(), static_cast<int32_t>(op.pad_code));
+        std::fill(y.code_hi.begin(), y.code_hi.end(), static_cast<int32_t>(op.pad_code));
+      }
+      for (int64_t c = 0; c < out.c; ++c) {
+        for (int64_t h = 0; h < out.h; ++h) {
+          for (int64_t w = 0; w < out.w; ++w) {
+            const int64_t ih = s.kind == OpKind::kPad ? h - s.pads[0] : h;
+            const int64_t iw = s.kind == OpKind::kPad ? w - s.pads[1] : w;
+            if (ih < 0 || ih >= in.h || iw < 0 || iw >= in.w) continue;
+            const int64_t src = at(in, c % in.c, ih, iw), dst = at(out, c, h, w);
+            if (real) {
+              y.lo[dst] = x.lo[src];
+              y.hi[dst] = x.hi[src];
+            } else {
+              y.code_lo[dst] = x.code_lo[src];
+              y.code_hi[dst] = x.code_hi[src];
             }
           }
         }
-        break;
       }
-      case OpKind::kGlobalAvgPool: {
-        const int64_t hw = in.h * in.w;
-        const float inv = engine::inverse_count(hw);
-        for (int64_t c = 0; c < in.c; ++c) {
-          int32_t sum_lo = 0, sum_hi = 0;
-          for (int64_t p = 0; p < hw; ++p) sum_lo += x.code_lo[c * hw + p], sum_hi += x.code_hi[c * hw + p];
-          y.code_lo[c] = engine::average_code(sum_lo, inv);
-          y.code_hi[c] = engine::average_code(sum_hi, inv);
-        }
-        break;
-      }
-      case OpKind::kPad:
-      case OpKind::kRepeat: {
-        // Copies, and a constant (the pad value, or the code it quantizes to) outside the input.
-        const bool real = op.float_in;
-        if (real) {
-          std::fill(y.lo.begin(), y.lo.end(), s.pad_value);
-          std::fill(y.hi.begin(), y.hi.end(), s.pad_value);
-        } else {
-          std::fill(y.code_lo.begin(), y.code_lo.end(), static_cast<int32_t>(op.pad_code));
-          std::fill(y.code_hi.begin(), y.code_hi.end(), static_cast<int32_t>(op.pad_code));
-        }
-        for (int64_t c = 0; c < out.c; ++c) {
-          for (int64_t h = 0; h < out.h; ++h) {
-            for (int64_t w = 0; w < out.w; ++w) {
-              const int64_t ih = s.kind == OpKind::kPad ? h - s.pads[0] : h;
-              const int64_t iw = s.kind == OpKind::kPad ? w - s.pads[1] : w;
-              if (ih < 0 || ih >= in.h || iw < 0 || iw >= in.w) continue;
-              const int64_t src = at(in, c % in.c, ih, iw), dst = at(out, c, h, w);
-              if (real) {
-                y.lo[dst] = x.lo[src];
-                y.hi[dst] = x.hi[src];
-              } else {
-                y.code_lo[dst] = x.code_lo[src];
-                y.code_hi[dst] = x.code_hi[src];
-              }
-            }
+      break;
+    }
+    case OpKind::kElementwise: {
+      // The step at both ends by the engine's own vectorised loop (the same float operation per element), then
+      // ordered (elementwise_ends).
+      const int64_t hw = in.h * in.w;
+      for (int64_t c = 0; c < in.c; ++c) {
+        const float k = s.constant[s.constant.size() == 1 ? 0 : c];
+        engine::apply_constant(x.lo.data() + c * hw, y.lo.data() + c * hw, hw, s.elementwise, s.constant_first, k);
+        engine::apply_constant(x.hi.data() + c * hw, y.hi.data() + c * hw, hw, s.elementwise, s.constant_first, k);
+        // The common case inline: finite ends, no pole, no NaN (then elementwise_ends only orders the two values);
+        // anything else through elementwise_ends.
+        const bool simple_constant =
+            std::isfinite(k) && !(s.elementwise == ElementwiseKind::kDiv && !s.constant_first && k == 0.0f);
+        const bool pole = s.elementwise == ElementwiseKind::kDiv && s.constant_first;
+        for (int64_t i = c * hw; i < (c + 1) * hw; ++i) {
+          const float a = x.lo[i], b = x.hi[i], ya = y.lo[i], yb = y.hi[i];
+          if (simple_constant && !pole && std::isfinite(a) && std::isfinite(b) && !std::isnan(ya) && !std::isnan(yb)) {
+            // A point (a, b the same bits) has ya and yb the same bits too: the same operation on the same float.
+            y.lo[i] = yb < ya ? yb : ya;
+            y.hi[i] = yb < ya ? ya : yb;
+            continue;
           }
-        }
-        break;
-      }
-      case OpKind::kElementwise: {
-        const int64_t hw = in.h * in.w;
-        for (int64_t i = 0; i < in.size(); ++i) {
-          const float k = s.constant[s.constant.size() == 1 ? 0 : i / hw];
-          const FloatInterval r = elementwise_interval(s.elementwise, k, s.constant_first, x.lo[i], x.hi[i]);
+          const FloatInterval r = elementwise_ends(s.elementwise, k, s.constant_first, a, b, ya, yb);
           y.lo[i] = r.lo;
           y.hi[i] = r.hi;
         }
-        break;
       }
-      case OpKind::kFlatten:
-        y.lo = x.lo, y.hi = x.hi, y.code_lo = x.code_lo, y.code_hi = x.code_hi;  // NCHW is flatten order
-        break;
+      break;
     }
+    case OpKind::kFlatten:
+      y.lo = x.lo, y.hi = x.hi, y.code_lo = x.code_lo, y.code_hi = x.code_hi;  // NCHW is flatten order
+      break;
   }
 }
 

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "engine/int_network.h"
+#include "kernels/qu8-elementwise/elementwise.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
+#include "verify/paired_plan.h"
 
 namespace arq::verify {
 
@@ -44,13 +46,16 @@ struct FloatInterval {
 // The result of one elementwise step on [a, b] (a == b bitwise: the engine's value itself). Monotone rules need finite
 // ends and a constant away from a pole; otherwise the whole real line [-inf, +inf] ("top").
 FloatInterval elementwise_interval(engine::ElementwiseKind kind, float k, bool constant_first, float a, float b);
+// The same from the step's values at the ends, ya = f(a) and yb = f(b) (computed by the caller, vectorised).
+FloatInterval elementwise_ends(engine::ElementwiseKind kind, float k, bool constant_first, float a, float b, float ya,
+                               float yb);
 // The engine's float32 elementwise step (int_reference.cc's switch): l op r.
 float elementwise_value(engine::ElementwiseKind kind, float l, float r);
 
 class IntervalPropagator {
  public:
   // Throws std::invalid_argument when the network cannot be bounded (a multiplier that is negative or NaN, which the
-  // plan's validated scales never give).
+  // plan's validated scales never give). Also builds the paired plan (paired_plan.h) where the network has one.
   explicit IntervalPropagator(const engine::IntNetwork& net);
 
   const engine::IntNetwork& network() const { return net_; }
@@ -65,12 +70,25 @@ class IntervalPropagator {
   // lower[j] >= 0 for j > label.
   bool margins(const Bounds& b, int64_t label, double* lower) const;
 
+  // The paired plan, or null where the network has none.
+  const PairedPlan* paired() const { return paired_.get(); }
+  // From one box's codes of the paired plan (PairedPlan::run): the bounds margins() reads, the same as propagate()
+  // gives them (the output value, and for a float-logit output layer its input codes and accumulators).
+  void finish_paired(const uint8_t* codes, Bounds& b) const;
+  // The bounds of the float values and of the input codes of the layers reading them (b.layer_lo, b.layer_hi),
+  // the same as propagate() gives them: what the branch and bound's split rule reads.
+  void propagate_prefix(const float* lo, const float* hi, Bounds& b) const;
+
  private:
+  void resize(Bounds& b) const;
+  void step(size_t index, Bounds& b) const;  // op `index` of propagate()
+  void layer_codes(size_t index, Bounds& b) const;
   void layer(size_t index, Bounds& b) const;
   void logit_bounds(const Bounds& b, std::vector<float>& lo, std::vector<float>& hi) const;
   double fused_margin(const Bounds& b, int64_t label, int64_t j) const;
 
   const engine::IntNetwork& net_;
+  const kernels::ElementwiseConfig* elementwise_;  // the engine's quantization kernel (first layers' codes)
   std::vector<bool> narrow_;  // per op: a Conv/Gemm whose sums fit int32 for any codes (sum |w| * levels <= 2^31 - 1)
   // Per op: an Add's code for each pair of operand codes (q1 * 256 + q2), by the engine's add_codes, built once by the
   // first propagation that reaches the op (add_once_), so that building a propagator stays cheap.
@@ -90,6 +108,7 @@ class IntervalPropagator {
   std::vector<std::unique_ptr<Packed>> packed_;
   // Returns true when it wrote the output codes (codes_out), else it filled acc_lo and acc_hi.
   bool packed_sums(size_t index, Bounds& b, std::vector<int64_t>& acc_lo, std::vector<int64_t>& acc_hi) const;
+  std::unique_ptr<PairedPlan> paired_;
   int output_op_ = -1;  // the op producing the output value
   bool fused_ = false;  // the output is a float-logit Gemm without a clamp: margins from its input codes directly
 };

@@ -18,6 +18,8 @@ struct BranchAndBound::Workspace {
   Bounds bounds;
   std::vector<float> lo, hi;  // the part of the box being examined
   std::vector<float> point, logits;
+  std::vector<float> pairs;    // the part as the paired plan reads it: [lo | hi]
+  std::vector<uint8_t> codes;  // its codes
   std::vector<double> lower;
   struct Frame {  // a split whose left half is being examined (or whose right half is, once `right`)
     int64_t pixel;
@@ -43,8 +45,9 @@ float float_of(uint32_t bits) {
 
 }  // namespace
 
-BranchAndBound::BranchAndBound(std::shared_ptr<const engine::IntPlan> plan)
-    : plan_(std::move(plan)), bounds_(plan_->network()), inputs_(plan_->network()) {
+BranchAndBound::BranchAndBound(std::shared_ptr<const engine::IntPlan> plan,
+                               std::shared_ptr<const IntervalPropagator> bounds)
+    : plan_(std::move(plan)), bounds_(std::move(bounds)), inputs_(plan_->network()) {
   const engine::IntNetwork& net = plan_->network();
   if (inputs_.layers().empty()) throw std::invalid_argument("the plan has no Conv or Gemm layer reading its input");
   const int producer = net.layout.producer[net.output];
@@ -59,6 +62,25 @@ bool BranchAndBound::misclassified(const float* x, int64_t label, Workspace& ws)
   ws.logits.resize(classes);
   plan_->run(x, 1, ws.logits.data(), 1);
   return certify::argmax_row(ws.logits.data(), classes) != label;
+}
+
+bool BranchAndBound::proved(int64_t label, Workspace& ws, const uint8_t* codes) const {
+  const PairedPlan* paired = bounds_->paired();
+  if (paired == nullptr) {
+    bounds_->propagate(ws.lo.data(), ws.hi.data(), ws.bounds);
+  } else {
+    if (codes == nullptr) {
+      const size_t n = ws.lo.size();
+      ws.pairs.resize(2 * n);
+      ws.codes.resize(static_cast<size_t>(paired->output_size()));
+      std::copy(ws.lo.begin(), ws.lo.end(), ws.pairs.begin());
+      std::copy(ws.hi.begin(), ws.hi.end(), ws.pairs.begin() + static_cast<std::ptrdiff_t>(n));
+      paired->run(ws.pairs.data(), 1, ws.codes.data(), 1);
+      codes = ws.codes.data();
+    }
+    bounds_->finish_paired(codes, ws.bounds);
+  }
+  return bounds_->margins(ws.bounds, label, ws.lower.data());
 }
 
 // The split rule: among the first layers' input elements whose code interval is wider than one code, the one with
@@ -117,7 +139,7 @@ bool BranchAndBound::choose_split(Workspace& ws, int64_t* pixel, float* left_hi,
 }
 
 BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t label, const VerifyLimits& limits,
-                                  Workspace& ws) const {
+                                  Workspace& ws, const uint8_t* box_codes) const {
   const auto start = std::chrono::steady_clock::now();
   const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   const int64_t n = plan_->network().input.size();
@@ -141,8 +163,12 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
       ws.point[i] = std::min(std::max(ws.lo[i] + (ws.hi[i] - ws.lo[i]) * 0.5f, ws.lo[i]), ws.hi[i]);
   };
 
+  // The whole box's bounds, when verify_all computed its paired codes: a box they prove skips the concrete points,
+  // which cannot falsify it.
+  int whole_box = -1;  // unknown, or whether the bounds prove the whole box
+  if (box_codes != nullptr) whole_box = proved(label, ws, box_codes) ? 1 : 0;
   // Concrete points: the centre and the two extreme corners (without them, every falsification comes from a leaf).
-  if (limits.concrete_points) {
+  if (limits.concrete_points && whole_box != 1) {
     centre();
     if (misclassified(ws.point.data(), label, ws)) {
       falsified(ws.point, Stage::kPoints);
@@ -161,8 +187,10 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
       verdict.outcome = Outcome::kTimeout;
       break;
     }
-    bounds_.propagate(ws.lo.data(), ws.hi.data(), ws.bounds);
-    if (!bounds_.margins(ws.bounds, label, ws.lower.data())) {
+    const bool part_proved = whole_box >= 0 ? whole_box == 1 : proved(label, ws, nullptr);
+    whole_box = -1;
+    if (!part_proved) {
+      if (bounds_->paired() != nullptr) bounds_->propagate_prefix(ws.lo.data(), ws.hi.data(), ws.bounds);
       int64_t pixel = 0;
       float left_hi = 0, right_lo = 0;
       if (!choose_split(ws, &pixel, &left_hi, &right_lo)) {
@@ -218,9 +246,31 @@ std::vector<BoxVerdict> BranchAndBound::verify_all(const float* lo, const float*
   std::vector<BoxVerdict> verdicts(boxes);
   const int slots = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, boxes)));
   std::vector<Workspace> workspaces(slots);
+  // The paired plan bounds every whole box in one batched engine run (threads over chunks of boxes); its time is
+  // shared equally between the boxes.
+  const PairedPlan* paired = bounds_->paired();
+  std::vector<uint8_t> box_codes;
+  double shared_seconds = 0;
+  if (paired != nullptr) {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<float> pairs(static_cast<size_t>(boxes * 2 * n));
+    for (int64_t box = 0; box < boxes; ++box) {
+      float* pair = pairs.data() + box * 2 * n;
+      for (int64_t i = 0; i < n; ++i) {
+        pair[i] = lo[box * n + i] == 0.0f ? 0.0f : lo[box * n + i];  // -0 as +0, as verify() reads the box
+        pair[n + i] = hi[box * n + i] == 0.0f ? 0.0f : hi[box * n + i];
+      }
+    }
+    box_codes.resize(static_cast<size_t>(boxes * paired->output_size()));
+    paired->run(pairs.data(), boxes, box_codes.data(), threads);
+    shared_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(boxes);
+  }
   std::atomic<int64_t> done{0};
   global_pool().parallel_for(boxes, slots, [&](int64_t box, int slot) {
-    verdicts[box] = verify(lo + box * n, hi + box * n, labels[box], limits, workspaces[slot]);
+    const uint8_t* codes = paired != nullptr ? box_codes.data() + box * paired->output_size() : nullptr;
+    verdicts[box] = verify(lo + box * n, hi + box * n, labels[box], limits, workspaces[slot], codes);
+    verdicts[box].seconds += shared_seconds;
     const int64_t finished = done.fetch_add(1) + 1;
     if (progress) progress(finished);
   });

@@ -38,8 +38,9 @@ struct BoxVerdict {
 
 class BranchAndBound {
  public:
-  // Throws std::invalid_argument when the plan has no Conv or Gemm layer reading the input (nothing to split).
-  explicit BranchAndBound(std::shared_ptr<const engine::IntPlan> plan);
+  // bounds: the plan's propagator (bounds.h), with its paired plan where the network has one. Throws
+  // std::invalid_argument when the plan has no Conv or Gemm layer reading the input (nothing to split).
+  BranchAndBound(std::shared_ptr<const engine::IntPlan> plan, std::shared_ptr<const IntervalPropagator> bounds);
 
   // Boxes `boxes` x input size (0 <= lo <= hi <= 1), one label in [0, classes) each; threads over boxes on arq's
   // pool; progress(done) after each box (on the worker threads).
@@ -49,14 +50,19 @@ class BranchAndBound {
 
  private:
   struct Workspace;
-  BoxVerdict verify(const float* lo, const float* hi, int64_t label, const VerifyLimits& limits, Workspace& ws) const;
+  // box_codes: the paired plan's codes of the whole box, computed for every box at once by verify_all (null without
+  // a paired plan).
+  BoxVerdict verify(const float* lo, const float* hi, int64_t label, const VerifyLimits& limits, Workspace& ws,
+                    const uint8_t* box_codes) const;
+  // The bounds of the part in ws (from its paired codes when given) and whether they prove `label`.
+  bool proved(int64_t label, Workspace& ws, const uint8_t* codes) const;
   // One engine run of `x`; true when its argmax is not `label`.
   bool misclassified(const float* x, int64_t label, Workspace& ws) const;
   // The next split of the box in ws: pixel and the two halves; false when the box is a leaf.
   bool choose_split(Workspace& ws, int64_t* pixel, float* left_hi, float* right_lo) const;
 
   std::shared_ptr<const engine::IntPlan> plan_;
-  IntervalPropagator bounds_;
+  std::shared_ptr<const IntervalPropagator> bounds_;
   InputCodes inputs_;
 };
 

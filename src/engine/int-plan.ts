@@ -189,8 +189,8 @@ export class IntPlan extends NativePlan<NativeIntPlan> {
   }
 
   /** Interval bounds of `batch` boxes [lo, hi] through every value of the plan (native/verify); labels add margins. */
-  intervalBounds(lo: Float32Array, hi: Float32Array, batch: number, threads: number, labels?: Int32Array): Promise<IntervalBounds> {
-    return withStack(() => this.native.intervalBounds(lo, hi, batch, threads, labels));
+  intervalBounds(lo: Float32Array, hi: Float32Array, batch: number, threads: number, labels?: Int32Array, options?: { values?: boolean }): Promise<IntervalBounds> {
+    return withStack(() => this.native.intervalBounds(lo, hi, batch, threads, labels, options));
   }
 
   /** The complete verifier over boxes (native/verify): verified, falsified with a counterexample, or timeout. */

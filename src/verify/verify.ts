@@ -269,7 +269,7 @@ function packBoxes(group: readonly Pending[], work: Work[][], j: number, open: r
 async function boundStage(context: Context, group: readonly Pending[], work: Work[][], j: number, open: readonly number[]): Promise<void> {
   const { lo, hi } = packBoxes(group, work, j, open);
   const started = performance.now();
-  const bounds = await context.plan.intervalBounds(lo, hi, open.length, context.threads, Int32Array.from(open, (b) => group[b].label));
+  const bounds = await context.plan.intervalBounds(lo, hi, open.length, context.threads, Int32Array.from(open, (b) => group[b].label), { values: false });
   const share = (performance.now() - started) / open.length;
   open.forEach((b, i) => {
     const w = work[b][j];

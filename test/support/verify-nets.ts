@@ -92,6 +92,42 @@ export function convNet(policy: Bits[], seed: number): IntPlanSpec {
   return { input: [1, 4, 4], values: 14, output: 13, grids, ops };
 }
 
+/**
+ * Residual, with channel counts in whole k-groups so that the engine takes its indirect convs, zero-bordered values and
+ * a residual add fused into the conv before it (the paths of ResNet-20): 1x6x6 image -> (x - 0.1) / 0.3 -> conv 3x3
+ * (4 ch) ReLU -> conv 3x3 (4 ch) ReLU -> conv 3x3 (4 ch) -> add (ReLU) -> conv 3x3 stride 2 (8 ch) ReLU -> global
+ * average pool -> flatten -> Gemm 8->3 logits. Policy: 5 layers.
+ */
+export function residualNet(policy: Bits[], seed: number): IntPlanSpec {
+  const random = rng(seed);
+  const act = carrier(0, 4);
+  const mixed = carrier(-3, 3);
+  // A conv reading codes in [lo, hi] (zero point 0 when lo is 0) with abits bits.
+  const conv = (input: number, output: number, inChannels: number, outChannels: number, [wbits, abits]: Bits, [lo, hi]: [number, number], stride: number, relu: boolean): IntPlanOp => ({
+    op: 'conv', inputs: [input], output, ...(relu ? { clamp: [0, Infinity] as [number, number] } : {}), weight: weights(outChannels * inChannels * 9, wbits, random), wbits,
+    weightScales: new Float32Array(outChannels).fill(f(0.4 / (2 ** (wbits - 1) - 1))), bias: Float32Array.from({ length: outChannels }, () => f(random() - 0.5)), outChannels,
+    kernel: [3, 3], strides: [stride, stride], pads: [1, 1, 1, 1], group: 1, inputGrid: { ...layerGrid(lo, hi, abits), ...(lo === 0 ? { zero: 0 } : {}) },
+  });
+  const [p1, p2, p3, p4, p5] = policy;
+  const ops: IntPlanOp[] = [
+    { op: 'elementwise', inputs: [0], output: 1, operation: 'sub', constant: Float32Array.of(0.1), constantFirst: false },
+    { op: 'elementwise', inputs: [1], output: 2, operation: 'div', constant: Float32Array.of(0.3), constantFirst: false },
+    conv(2, 3, 1, 4, p1, [-0.4, 3.4], 1, true),
+    conv(3, 4, 4, 4, p2, [0, 4], 1, true),
+    conv(4, 5, 4, 4, p3, [0, 4], 1, false),
+    { op: 'add', inputs: [5, 3], output: 6, clamp: [0, Infinity] },
+    conv(6, 7, 4, 8, p4, [0, 4], 2, true),
+    { op: 'globalavgpool', inputs: [7], output: 8 },
+    { op: 'flatten', inputs: [8], output: 9 },
+    {
+      op: 'gemm', inputs: [9], output: 10, weight: weights(24, p5[0], random), wbits: p5[0], weightScales: new Float32Array(3).fill(f(1 / (2 ** (p5[0] - 1) - 1))),
+      bias: Float32Array.from({ length: 3 }, () => f(random() * 0.3)), outFeatures: 3, inputGrid: { ...layerGrid(0, 4, p5[1]), zero: 0 },
+    },
+  ];
+  const grids: (NativeGrid | null)[] = [null, null, null, act, act, mixed, act, act, act, act, null];
+  return { input: [1, 6, 6], values: 11, output: 10, grids, ops };
+}
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 const bitsOf = (x: number) => ((f32[0] = x), u32[0]);
