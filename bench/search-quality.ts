@@ -17,7 +17,8 @@
  *
  *     npm run bench -- search-quality end-to-end --model models/mnist-cnn-s025.onnx --budgets 0.015625,0.012 --seeds 0,1,2 --out runs/e2e-cnn
  *
- * Both print a table and write summary.json in --out.
+ * Both print a table and write summary.json in --out. `--threads T` sets the native threads (default: every hardware
+ * thread); on a shared machine run them under `nice`.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -58,11 +59,12 @@ const { values, positionals } = parseArgs({
     'final-n': { type: 'string', default: '2000' },
     'finetune-steps': { type: 'string', default: '0' },
     bootstrap: { type: 'string', default: '2000' },
+    threads: { type: 'string' },
     out: { type: 'string', default: 'runs/search-quality' },
   },
 });
 
-const threads = cpuInfo().threads;
+const threads = values.threads ? Number(values.threads) : cpuInfo().threads;
 const num = (key: keyof typeof values) => Number(values[key]);
 const out = values.out;
 mkdirSync(out, { recursive: true });

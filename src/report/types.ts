@@ -163,7 +163,7 @@ export interface RepairSummary {
 export interface Rescoring {
   /** Highest search-time reward first: the episode, its search-time reward and its reward on the fresh images. */
   candidates: { episode: number; reward: number; fresh_reward: number }[];
-  /** The episode whose policy is the search's winner (best fresh reward). */
+  /** The episode whose policy is the search's winner (best fresh reward; exact ties: least summed sensitivity). */
   winner_episode: number;
   /** Spread of the fresh rewards between candidates, and of one candidate's reward between scorings. */
   between: number;

@@ -31,7 +31,7 @@ import { cpuInfo } from '../native.js';
 import { ArqError } from '../util/errors.js';
 import { integerInRange, numberInRange, oneOf } from '../util/check.js';
 import { writeReport } from '../report/index.js';
-import { QuantizationEnvironment, searchLayers } from './environment.js';
+import { QuantizationEnvironment, searchLayers, type SensitivityCosts } from './environment.js';
 import { measureSensitivity, sensitivityCosts } from './sensitivity.js';
 import { sensitivityKnapsack } from './knapsack.js';
 import { rescore } from './rescore.js';
@@ -268,7 +268,7 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   } finally {
     log.close();
   }
-  if (o.rescore > 0) await timed('rescore', () => rescoreSearches(o, model, candidates, valDataset, log.records, checkpoint, events));
+  if (o.rescore > 0) await timed('rescore', () => rescoreSearches(o, model, candidates, valDataset, log.records, sensitivityCosts(sensitivity), checkpoint, events));
 
   const finals = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, log.records, env, baselines, events));
   events.emit('stage', { stage: 'report', total: 1 });
@@ -403,8 +403,8 @@ const FRESH_SEED_OFFSET = 1_000_003;
 
 /** Re-scores each finished search's top candidates on fresh images and noise (resumable through the checkpoint). */
 async function rescoreSearches(
-  o: Resolved, model: LoadedModel, candidates: CandidateBuilder, valDataset: Dataset, records: readonly EpisodeRecord[], checkpoint: Checkpoint,
-  events: SearchRun,
+  o: Resolved, model: LoadedModel, candidates: CandidateBuilder, valDataset: Dataset, records: readonly EpisodeRecord[],
+  sensitivity: readonly SensitivityCosts[], checkpoint: Checkpoint, events: SearchRun,
 ): Promise<void> {
   const names = SEARCH_NAMES.filter((name) => checkpoint.searches[name] && !checkpoint.rescoring?.[name]);
   if (names.length === 0) return;
@@ -418,7 +418,7 @@ async function rescoreSearches(
     return fresh.get(reward)!;
   };
   for (const [k, name] of names.entries()) {
-    const result = await rescore(records.filter((r) => r.search === name), o.rescore, freshFor(name === 'haq' ? 'haq' : o.reward), model.sha256, o.signal);
+    const result = await rescore(records.filter((r) => r.search === name), o.rescore, freshFor(name === 'haq' ? 'haq' : o.reward), model.sha256, sensitivity, o.signal);
     checkpoint.rescoring = { ...checkpoint.rescoring, [name]: result };
     writeCheckpoint(o.out, checkpoint);
     events.emit('progress', { stage: 'rescore', done: k + 1, total: names.length });

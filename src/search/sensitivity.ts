@@ -94,6 +94,19 @@ export function sensitivityCosts(table: SensitivityTable): SensitivityCosts[] {
   });
 }
 
+/**
+ * A whole policy's summed sensitivity (the knapsack's objective): per layer, its weights' cost at wbits plus its
+ * activations' at abits. `costs` and `policy` are in the environment's layer order.
+ */
+export function summedSensitivity(costs: readonly SensitivityCosts[], policy: readonly Pick<LayerBits, 'wbits' | 'abits'>[]): number {
+  if (costs.length !== policy.length) throw new ArqError(`sensitivity: ${costs.length} layers measured, the policy has ${policy.length}`);
+  return policy.reduce((sum, { wbits, abits }, i) => {
+    const value = costs[i].weights[wbits] + costs[i].activations[abits];
+    if (!Number.isFinite(value)) throw new ArqError(`sensitivity: no measurement of layer ${i} at W${wbits}A${abits}`);
+    return sum + value;
+  }, 0);
+}
+
 /** `copies` noisy copies of each of `count` images spread evenly over `data`, NCHW, seeded. */
 function noisyInputs(data: Dataset, count: number, copies: number, sigma: number, seed: number): Float32Array {
   const per = data.images.length / data.count;
