@@ -1,32 +1,12 @@
-// PREDICT and CERTIFY on hand-checkable counts. The base classifier here is a fixed list: sample k (of any image) is
-// classified as script[k]. Like every Sampler it is a deterministic function of the sample number, so the counts of
-// each call are known in advance and the statistics can be recomputed exactly (binomial tails in BigInt), without
-// the statistical tolerance of certify.test.ts. Also the contract checks of drawSamples, which a real sampler never
-// breaks: a sampler returning the wrong number of counts or predictions.
+// PREDICT and CERTIFY on hand-checkable counts: the base classifier is a fixed list (test/support/scripted-sampler),
+// so the counts of each call are known in advance and the statistics can be recomputed exactly (binomial tails in
+// BigInt), without the statistical tolerance of certify.test.ts. Also the contract checks of drawSamples, which a
+// real sampler never breaks: a sampler returning the wrong number of counts or predictions.
 import { describe, expect, test } from 'vitest';
 import { MAX_SAMPLES } from '../../src/engine/settings.js';
 import { ABSTAIN, certify, drawSamples, predict } from '../../src/smoothing/certify.js';
 import type { Sampler } from '../../src/smoothing/sampler.js';
-
-/** A base classifier that classifies noise sample k as classOf(k), with `classes` classes. */
-function scriptedSampler(classes: number, classOf: (sample: number) => number, sigma = 0.5): Sampler {
-  return {
-    classes,
-    inputSize: 1,
-    sigma,
-    sample: async (_image, _index, first, count, record) => {
-      const counts = new Uint32Array(classes);
-      const predictions = record ? new Uint8Array(count) : null;
-      for (let i = 0; i < count; i++) {
-        const c = classOf(first + i);
-        counts[c]++;
-        if (predictions) predictions[i] = c;
-      }
-      return { counts, predictions };
-    },
-    close: async () => {},
-  };
-}
+import { scriptedSampler } from '../support/scripted-sampler.js';
 
 /** The first counts[0] samples class 0, the next counts[1] class 1, and so on. */
 function blocks(counts: number[]): (sample: number) => number {
