@@ -12,7 +12,7 @@ import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
 import { uniformPolicy, type Policy } from '../../src/quant/policy.js';
 import type { RewardName } from '../../src/report/types.js';
 import { CandidateBuilder } from '../../src/search/candidate.js';
-import { RewardFunction, type FloatReference } from '../../src/search/rewards.js';
+import { floatSoft, RewardFunction, type FloatReference } from '../../src/search/rewards.js';
 import { certify } from '../../src/smoothing/certify.js';
 import type { IrsCacheEntry } from '../../src/smoothing/irs-cache.js';
 import { certifyIncremental, type IrsResult } from '../../src/smoothing/irs.js';
@@ -162,5 +162,58 @@ describe('every reward against its definition', () => {
       expect(r.repeated).toBe(false);
       expect(r.finetuneSeconds).toBe(0);
     }
+  });
+});
+
+describe('measured once, by policy', () => {
+  test('a repeat reuses the reward and parts (a copy), a policy differing in one width is measured, recall counts as measured', async () => {
+    const rewards = new RewardFunction(candidates, reference, { reward: 'arq', lambda: LAMBDA, sigma: SIGMA, seed: SEED, np: NP, threads: 1 });
+    const p = policy(4, 4);
+    const before = performance.now();
+    const first = await rewards.evaluate(p);
+    const elapsed = (performance.now() - before) / 1000;
+    expect(first.repeated).toBe(false);
+    for (const seconds of [first.quantizeSeconds, first.certifySeconds]) {
+      expect(seconds).toBeGreaterThanOrEqual(0);
+      expect(seconds).toBeLessThanOrEqual(elapsed);
+    }
+    first.parts.acr = -1; // the caller's copy: the stored parts stay
+    const again = await rewards.evaluate({ ...p, layers: p.layers.map((l) => ({ ...l })) });
+    expect(again).toEqual({ reward: first.reward, parts: { ...first.parts, acr: (await expected(p)).acr }, finetuneSeconds: 0, quantizeSeconds: 0, certifySeconds: 0, repeated: true });
+    const other = { ...p, layers: p.layers.map((l, i) => (i === 0 ? { ...l, wbits: 2 } : l)) };
+    const measured = await rewards.evaluate(other);
+    expect(measured.repeated).toBe(false);
+    expect(measured.parts.acr).toBe((await expected(other)).acr);
+    const resumed = new RewardFunction(candidates, reference, { reward: 'arq', lambda: LAMBDA, sigma: SIGMA, seed: SEED, np: NP, threads: 1 });
+    const parts = { acr: 0.5, acr_float: 0.25 };
+    resumed.recall([{ policy: other.layers, reward: 0.025, reward_parts: parts }]);
+    parts.acr = 7;
+    expect(await resumed.evaluate(other)).toEqual({ reward: 0.025, parts: { acr: 0.5, acr_float: 0.25 }, finetuneSeconds: 0, quantizeSeconds: 0, certifySeconds: 0, repeated: true });
+  });
+
+  test("floatSoft: the float model's margin from its first m recorded samples", () => {
+    const entry = { idx: 0, label: 1, classA: 1, pALower: 0.6, prediction: 1, radius: 0.1, seconds: 0, predictions: Uint8Array.from([1, 1, 1, 0]) };
+    expect(floatSoft(entry, 1, 2, 0.5)).toBeCloseTo(0.5 * probit(2.5 / 3), 9);
+    expect(floatSoft(entry, 0, 2, 0.5)).toBeCloseTo(0.5 * probit(0.5 / 3), 9);
+    // m past the recorded samples: all four, three of them cA.
+    expect(floatSoft(entry, 1, 10, 0.5)).toBeCloseTo(0.5 * probit(3.5 / 5), 9);
+  });
+});
+
+describe('the candidate builder', () => {
+  test('with fine-tune steps the plan quantizes a fine-tuned copy, the same for the same seed', async () => {
+    const settings = { steps: 2, train: clean, sigma: SIGMA, seed: SEED, threads: 1 };
+    const p = policy(4, 4);
+    const a = await new CandidateBuilder(model.graph, calibration, settings).build(p);
+    const b = await new CandidateBuilder(model.graph, calibration, settings).build(p);
+    expect(a.graph).not.toBe(model.graph);
+    const weights = (g: typeof model.graph) => g.nodes.flatMap((n) => (n.op === 'conv' || n.op === 'gemm' ? Array.from(n.weight) : []));
+    expect(weights(a.graph)).not.toEqual(weights(model.graph));
+    expect(weights(a.graph)).toEqual(weights(b.graph));
+    const logits = await a.plan.run(images, INDICES.length, 1);
+    expect(Array.from(logits)).toEqual(Array.from(await IntPlan.build(a.graph, p, calibration).run(images, INDICES.length, 1)));
+    const plain = await candidates.build(p);
+    expect(plain.graph).toBe(model.graph);
+    expect(plain.finetuneSeconds).toBe(0);
   });
 });
