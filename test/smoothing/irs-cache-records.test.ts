@@ -91,6 +91,15 @@ describe('the header', () => {
     }
   });
 
+  test('a header of another format or version', () => {
+    for (const line of [JSON.stringify({ format: 'other', version: 1, settings }), 'null', '7']) {
+      const file = cacheOf(line);
+      expect(() => readIrsCache(file)).toThrow(`${file}: not an IRS cache (expected format "arq-irs-cache" in the header)`);
+    }
+    const file = cacheOf(JSON.stringify({ format: 'arq-irs-cache', version: 2, settings }));
+    expect(() => readIrsCache(file)).toThrow(`${file}: IRS cache version 2 is not supported (expected 1)`);
+  });
+
   test('a header line that is not JSON; a file holding part of its header', () => {
     const file = cacheOf('{"format":');
     expect(() => readIrsCache(file)).toThrow(`${file}: not an IRS cache (line 1 is not a JSON header)`);
@@ -121,6 +130,18 @@ describe('the writer', () => {
     const nowhere = path.join(dir, 'missing', 'x.irs');
     expect(() => IrsCacheWriter.open(nowhere, settings)).toThrow(`cannot write IRS cache ${nowhere}: ENOENT`);
     expect(() => IrsCacheWriter.open(fresh(), { ...settings, n: 0 })).toThrow('IRS cache settings: header setting n must be a positive integer, got 0');
+  });
+
+  test('resuming: a truncated last record is cut away; a setting only one side has is a difference', () => {
+    const file = fresh();
+    writeFileSync(file, `${header(settings)}\n${record(good)}\n${record({ ...good, idx: 6 }).slice(0, 30)}`);
+    const w = IrsCacheWriter.open(file, settings, { resume: true });
+    expect([...w.existing]).toEqual([5]);
+    w.close();
+    expect(readFileSync(file, 'utf8')).toBe(`${header(settings)}\n${record(good)}\n`);
+    expect(() => IrsCacheWriter.open(file, { ...settings, policy: 'w4a4' }, { resume: true })).toThrow(`cannot resume IRS cache ${file}: it was written with different settings: policy null (now "w4a4")`);
+    writeFileSync(file, `${header({ ...settings, batch: 8 })}\n`);
+    expect(() => IrsCacheWriter.open(file, settings, { resume: true })).toThrow('it was written with different settings: batch 8 (now null)');
   });
 
   test('resuming a file cut inside its header starts it afresh', () => {
