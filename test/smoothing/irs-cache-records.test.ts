@@ -39,20 +39,20 @@ describe('records with a valid checksum', () => {
   });
 
   test.each([
-    [{ idx: -1 }, 'idx must be an integer in [0, 4294967295], got -1'],
-    [{ idx: 2 ** 32 }, 'idx must be an integer in [0, 4294967295], got 4294967296'],
-    [{ idx: 1.5 }, 'idx must be an integer in [0, 4294967295], got 1.5'],
-    [{ idx: '5' }, 'idx must be an integer in [0, 4294967295], got 5'],
-    [{ label: -1 }, 'label must be an integer in [0, 9007199254740991], got -1'],
-    [{ classA: 256 }, 'classA must be an integer in [0, 255], got 256'],
-    [{ prediction: -2 }, 'prediction must be an integer in [-1, 255], got -2'],
-    [{ pALower: 1.5 }, 'pALower must be a number in [0, 1], got 1.5'],
-    [{ pALower: -0.25 }, 'pALower must be a number in [0, 1], got -0.25'],
-    [{ pALower: '0.5' }, 'pALower must be a number in [0, 1], got 0.5'],
-    [{ radius: -1 }, 'radius must be a number in [0, Infinity], got -1'],
-    [{ seconds: -0.5 }, 'seconds must be a number in [0, Infinity], got -0.5'],
-    [{ predictions: [1, 1, 0] }, 'predictions must be a base64 string'],
-  ])('%j is refused', (change, message) => {
+    ['idx below 0', { idx: -1 }, 'idx must be an integer in [0, 4294967295], got -1'],
+    ['idx at 2^32', { idx: 2 ** 32 }, 'idx must be an integer in [0, 4294967295], got 4294967296'],
+    ['a fractional idx', { idx: 1.5 }, 'idx must be an integer in [0, 4294967295], got 1.5'],
+    ['idx as a string', { idx: '5' }, 'idx must be an integer in [0, 4294967295], got 5'],
+    ['a negative label', { label: -1 }, 'label must be an integer in [0, 9007199254740991], got -1'],
+    ['classA 256', { classA: 256 }, 'classA must be an integer in [0, 255], got 256'],
+    ['prediction -2', { prediction: -2 }, 'prediction must be an integer in [-1, 255], got -2'],
+    ['pALower above 1', { pALower: 1.5 }, 'pALower must be a number in [0, 1], got 1.5'],
+    ['pALower below 0', { pALower: -0.25 }, 'pALower must be a number in [0, 1], got -0.25'],
+    ['pALower as a string', { pALower: '0.5' }, 'pALower must be a number in [0, 1], got 0.5'],
+    ['a negative radius', { radius: -1 }, 'radius must be a number in [0, Infinity], got -1'],
+    ['negative seconds', { seconds: -0.5 }, 'seconds must be a number in [0, Infinity], got -0.5'],
+    ['predictions as an array', { predictions: [1, 1, 0] }, 'predictions must be a base64 string'],
+  ])('a record with %s is refused', (_, change, message) => {
     const file = cacheOf(header(settings), record(good), record({ ...good, ...change }));
     expect(() => readIrsCache(file)).toThrow(`${file} line 3: ${message}`);
   });
