@@ -4,6 +4,7 @@
 // abstains, branches or certifies: "if pALower - zeta > 1/2", "pALower < gamma", "if the estimate > 1/2".
 import { describe, expect, test } from 'vitest';
 import { ABSTAIN } from '../../src/smoothing/certify.js';
+import { normalQuantile } from '../../src/smoothing/bounds.js';
 import { certifyIncremental, type IrsReference } from '../../src/smoothing/irs.js';
 import { scriptedSampler } from '../support/scripted-sampler.js';
 
@@ -24,6 +25,7 @@ describe('the branches at their thresholds', () => {
     // Lower bound of 4 of 4 at alpha + alphaZeta = 0.2: 0.2^(1/4) = 0.67.
     expect(r).toMatchObject({ prediction: 1, branch: 'estimate', countA: 4, samples: 4, zeta: null });
     expect(r.pALower).toBeCloseTo(0.2 ** 0.25, 14);
+    expect(r.radius).toBeCloseTo(0.5 * normalQuantile(0.2 ** 0.25), 12);
     expect(progress).toEqual([1, 2, 3, 4]);
   });
 
@@ -41,6 +43,10 @@ describe('the branches at their thresholds', () => {
     // zeta = 1 - 0.5^(1/4); radius sigma Phi^-1(0.9 - zeta), certified since 0.9 - 0.159 > 1/2.
     expect(agreeing.zeta).toBeCloseTo(1 - 0.5 ** 0.25, 14);
     expect(agreeing).toMatchObject({ branch: 'zeta', disagreements: 0, prediction: 1, countA: 4 });
+    expect(agreeing.radius).toBeCloseTo(0.5 * normalQuantile(0.9 - (1 - 0.5 ** 0.25)), 12);
+    // Only the first np of the recorded predictions are compared.
+    const first = await certifyIncremental(scriptedSampler(2, () => 1), image, 0, reference(0.9, [1, 0]), { n0: 1, np: 1 });
+    expect(first.disagreements).toBe(0);
   });
 
   test('estimate branch: a bound of exactly 1/2 abstains, no vote for cA abstains', async () => {
@@ -62,6 +68,8 @@ describe('arguments', () => {
     await expect(certifyIncremental(sampler, image, 0, reference(0.9, [1]), { n0: 1, alpha: 0.75, alphaZeta: 0.5 })).rejects.toThrow('IRS: alpha + alphaZeta must be below 1, got 1.25');
     await expect(certifyIncremental(sampler, image, 0, reference(0.9, [1]), { n0: 1, gamma: 1.5 })).rejects.toThrow(/^gamma: /);
     await expect(certifyIncremental(sampler, image, 0, reference(1.5, [1]), { n0: 1 })).rejects.toThrow(/^pALower: /);
+    await expect(certifyIncremental(sampler, image, 0, reference(0.9, [1], 2), { n0: 1 })).rejects.toThrow(/^classA: expected an integer in \[0, 1\]/);
+    await expect(certifyIncremental(sampler, image, 0, reference(0.9, [1]), { n0: 1, np: 2 })).rejects.toThrow(/^np: expected an integer in \[1, 1\]/);
     await expect(certifyIncremental(sampler, new Float32Array(2), 0, reference(0.9, [1]), { n0: 1 })).rejects.toThrow('image: expected 1 values, got 2');
   });
 
