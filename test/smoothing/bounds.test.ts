@@ -95,6 +95,16 @@ describe('Clopper-Pearson bounds', () => {
     expect(() => clopperPearsonLower(1, 10, 0)).toThrow(/alpha must be in \(0, 1\)/);
     expect(() => clopperPearsonLower(1.5, 10, 0.1)).toThrow(/successes/);
   });
+
+  test('every method refuses each bad argument at both ends of its range, with its own name', () => {
+    expect(() => clopperPearsonLower(-1, 10, 0.05)).toThrow(/^clopperPearsonLower: successes must be an integer in \[0, 10\], got -1$/);
+    expect(() => clopperPearsonUpper(11, 10, 0.05)).toThrow(/^clopperPearsonUpper: successes must be an integer in \[0, 10\], got 11$/);
+    expect(() => clopperPearsonLower(1, 10, 1)).toThrow(/^clopperPearsonLower: alpha must be in \(0, 1\), got 1$/);
+    expect(() => clopperPearsonUpper(1, 10, 1.5)).toThrow(/^clopperPearsonUpper: alpha must be in \(0, 1\), got 1.5$/);
+    expect(() => clopperPearsonUpper(1, 10, -0.1)).toThrow(/^clopperPearsonUpper: alpha must be in \(0, 1\), got -0.1$/);
+    expect(() => binomialTestPValue(11, 10)).toThrow(/^binomialTestPValue: successes must be an integer in \[0, 10\], got 11$/);
+    expect(() => binomialTestPValue(1, 0)).toThrow(/^binomialTestPValue: trials must be a positive integer, got 0$/);
+  });
 });
 
 describe('normal quantile', () => {
@@ -114,6 +124,7 @@ describe('normal quantile', () => {
   test('rejects probabilities outside [0, 1]', () => {
     expect(() => normalQuantile(1.2)).toThrow(/normalQuantile: p must be in \[0, 1\], got 1.2/);
     expect(() => normalQuantile(Number.NaN)).toThrow(/normalQuantile/);
+    expect(() => normalQuantile(-0.5)).toThrow(/normalQuantile: p must be in \[0, 1\], got -0.5/);
   });
 });
 
