@@ -16,7 +16,7 @@ import { floatSoft, RewardFunction, type FloatReference } from '../../src/search
 import { certify } from '../../src/smoothing/certify.js';
 import type { IrsCacheEntry } from '../../src/smoothing/irs-cache.js';
 import { certifyIncremental, type IrsResult } from '../../src/smoothing/irs.js';
-import { nativeSampler } from '../../src/smoothing/samplers.js';
+import { nativeSampler } from '../../src/smoothing/sampler.js';
 import { loadFixture } from '../support/fixtures.js';
 import { normalCdf } from '../support/stats.js';
 
