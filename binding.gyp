@@ -103,6 +103,8 @@
         'native/train/bind.cc',
         'native/train/qat_net.cc',
         'native/train/qat_bind.cc',
+        'native/train/ibp_net.cc',
+        'native/train/ibp_bind.cc',
       ],
     },
   ],

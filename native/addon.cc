@@ -12,6 +12,7 @@
 #include "kernels/bind.h"
 #include "noise/bind.h"
 #include "train/bind.h"
+#include "train/ibp_bind.h"
 #include "train/qat_bind.h"
 
 namespace {
@@ -51,6 +52,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   arq::noise::register_bindings(env, exports);
   arq::train::register_bindings(env, exports);
   arq::train::register_qat_bindings(env, exports);
+  arq::train::register_ibp_bindings(env, exports);
   return exports;
 }
 

@@ -36,6 +36,8 @@ export { TrainNet } from './train/native-net.js';
 export type { TrainGraph, TrainNode, BatchNormNode } from './train/graph.js';
 export { fineTune, QatNet, qatNetSpec, FINE_TUNE_DEFAULTS, type FineTuneOptions, type FineTuneResult, type FineTuneProgress } from './train/qat.js';
 export { qatTrain, type QatTrainOptions, type QatSummary } from './train/qat-train.js';
+export { ibpTrain, ibpAccuracy, ibpSchedule, certifiedCount, withoutBatchNorm, IbpNet, IBP_DEFAULTS, type IbpTrainOptions, type IbpTrainResult, type IbpSettings, type IbpEpochRecord, type IbpProgress, type IbpQuantization } from './train/ibp.js';
+export { saveIbpModel, type SavedIbpModel } from './train/ibp-save.js';
 export { createServer, type ServeOptions } from './serve/server.js';
 export { verify, verifySettings, VERIFY_DEFAULTS, OUTCOMES, STAGES, type VerifyOptions, type VerifyRunResult, type VerifySettings, type ImageVerification, type EpsilonResult, type Outcome, type Stage } from './verify/verify.js';
 export { verifyDataset, type VerifyDatasetOptions, type VerifyDatasetResult } from './verify/run.js';

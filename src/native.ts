@@ -383,6 +383,60 @@ export interface NativeQatNet extends NativeBatchNet {
   codes(): { codes: Int8Array; scales: Float32Array }[];
 }
 
+/** The IBP net's description: an fp32 plan (float IBP) or a QAT description (QA-IBP); conv, gemm, clamp, flatten. */
+export type IbpNetSpec = { mode: 'float'; plan: FloatPlanSpec } | { mode: 'quantized'; plan: QatNetSpec };
+
+/** The loss of one IBP batch (native/train/ibp_net.h): box radius, hinge weight and target, width weight. */
+export interface IbpLossSettings {
+  eps: number;
+  kappa: number;
+  delta: number;
+  lambda: number;
+}
+
+export interface IbpBatch extends IbpLossSettings {
+  /** NCHW images in [0, 1]. */
+  input: Float32Array;
+  labels: Int32Array;
+  batch: number;
+  threads: number;
+}
+
+export interface AdamSettings {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+}
+
+export interface IbpBatchStats {
+  /** ce + kappa * hinge + lambda * width. */
+  loss: number;
+  ce: number;
+  hinge: number;
+  width: number;
+  correct: number;
+  /** Images whose box's lower label logit exceeds every other upper logit. */
+  certified: number;
+}
+
+export interface NativeIbpNet {
+  readonly classes: number;
+  readonly quantized: boolean;
+  readonly adamStep: number;
+  step(request: IbpBatch & AdamSettings): Promise<IbpBatchStats>;
+  gradients(request: IbpBatch): Promise<IbpBatchStats>;
+  /** Per image: the point's logits and the ends of its box's logits, [batch x classes] each. */
+  bounds(request: { input: Float32Array; batch: number; threads: number; eps: number }): Promise<{ logits: Float32Array; lower: Float32Array; upper: Float32Array }>;
+  /** Each layer's weight, then its bias when it has one (grads(): their gradients after gradients() or step()). */
+  tensors(): Float32Array[];
+  grads(): Float32Array[];
+  /** Adam's first moments of every tensor, then its second moments. */
+  moments(): Float32Array[];
+  setMoments(moments: Float32Array[], step: number): void;
+}
+
 interface Addon {
   cpuInfo(): { detected: IsaName; active: IsaName; threads: number };
   /** The memory limit of a plan whose spec has no maxMemory (bytes). */
@@ -402,6 +456,7 @@ interface Addon {
   addGaussianNoise(seedHi: number, seedLo: number, image: number, firstSample: number, samples: number, imageData: Float32Array, sigma: number): Float32Array;
   TrainNet: new (spec: TrainNetSpec) => NativeTrainNet;
   QatNet: new (spec: QatNetSpec) => NativeQatNet;
+  IbpNet: new (spec: IbpNetSpec) => NativeIbpNet;
   CancelFlag: new () => NativeCancelFlag;
   _f32Kernels: NativeF32Kernels;
   _qu8Kernels: NativeQu8Kernels;

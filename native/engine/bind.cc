@@ -27,26 +27,7 @@
 namespace arq::engine {
 namespace {
 
-using arq::napi::field;
 using arq::napi::float_array;
-
-PlanSpec read_spec(const Napi::Object& o) {
-  const std::string where = "FloatPlan";
-  PlanSpec spec;
-  const Napi::Array ops = read_plan_header(o, where, &spec.input, &spec.values, &spec.output);
-  spec.memory_limit = read_memory_limit(o, where);
-  for (uint32_t i = 0; i < ops.Length(); ++i) {
-    const std::string at = where + " op #" + std::to_string(i);
-    OpSpec s;
-    const Napi::Object op = read_geometry(ops.Get(i), s, spec.values, at);
-    if (s.kind == OpKind::kConv || s.kind == OpKind::kGemm) {
-      s.weight = float_array(o.Env(), field(op, "weight", at), -1, at, "weight");
-      s.bias = optional_floats(op, "bias", at);
-    }
-    spec.ops.push_back(std::move(s));
-  }
-  return spec;
-}
 
 struct ObserveJob {
   std::shared_ptr<const FloatPlan> plan;
@@ -94,7 +75,8 @@ class FloatPlanWrap : public arq::napi::GuardedWrap<FloatPlanWrap> {
 
   explicit FloatPlanWrap(const Napi::CallbackInfo& info) : GuardedWrap(info) {
     construct(info, "FloatPlan", [&] {
-      plan_ = std::make_shared<const FloatPlan>(read_spec(arq::napi::object_arg(info, 0, "FloatPlan")));
+      plan_ =
+          std::make_shared<const FloatPlan>(read_float_plan(arq::napi::object_arg(info, 0, "FloatPlan"), "FloatPlan"));
     });
   }
 

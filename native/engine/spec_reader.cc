@@ -182,6 +182,23 @@ std::vector<std::optional<Grid>> read_value_grids(const Napi::Object& o, const s
   return out;
 }
 
+PlanSpec read_float_plan(const Napi::Object& o, const std::string& where) {
+  PlanSpec spec;
+  const Napi::Array ops = read_plan_header(o, where, &spec.input, &spec.values, &spec.output);
+  spec.memory_limit = read_memory_limit(o, where);
+  for (uint32_t i = 0; i < ops.Length(); ++i) {
+    const std::string at = where + " op #" + std::to_string(i);
+    OpSpec s;
+    const Napi::Object op = read_geometry(ops.Get(i), s, spec.values, at);
+    if (s.kind == OpKind::kConv || s.kind == OpKind::kGemm) {
+      s.weight = arq::napi::float_array(o.Env(), arq::napi::field(op, "weight", at), -1, at, "weight");
+      s.bias = optional_floats(op, "bias", at);
+    }
+    spec.ops.push_back(std::move(s));
+  }
+  return spec;
+}
+
 IntPlanSpec read_quantized_plan(const Napi::Object& o, const std::string& where, const LayerWeightsReader& weights) {
   IntPlanSpec spec;
   const Napi::Array ops = read_plan_header(o, where, &spec.input, &spec.values, &spec.output);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/napi_args.h"
+#include "engine/float_plan.h"
 #include "engine/geometry.h"
 #include "engine/int_plan.h"
 #include "engine/int_semantics.h"
@@ -30,6 +31,9 @@ Grid read_grid(const Napi::Value& value, const std::string& where, bool with_bit
 std::vector<std::optional<Grid>> read_value_grids(const Napi::Object& o, const std::string& where, int values);
 // A Float32Array field that may be absent or null (empty result).
 std::vector<float> optional_floats(const Napi::Object& o, const char* key, const std::string& where);
+// An fp32 plan's description as FloatPlan and the float IbpNet read it: the header, `maxMemory`, every op's geometry
+// and, on conv/gemm ops, `weight` and the optional `bias`.
+PlanSpec read_float_plan(const Napi::Object& o, const std::string& where);
 // An integer plan's description as IntPlan and QatNet read it: the header, the value grids, every op's geometry and,
 // on conv/gemm ops, `wbits`, `bias` and `inputGrid`. `weights(index, op, spec, at)` reads a conv/gemm op's weights
 // first, which the two hold differently (codes and scales, or float weights to train).

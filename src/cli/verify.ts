@@ -27,7 +27,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
   describe: 'verify the integer plan against l-infinity perturbations, image by image (verified / falsified / timeout)',
   builder: (yargs: Argv) =>
     withSeedOption(withThreadsOption(withCalibrationOptions(withOutputOptions(yargs))), 'the attack and of the calibration noise')
-      .option('model', { type: 'string', describe: 'ONNX file (default: the bundled MNIST model); a float model is verified as the integer plan it would deploy' })
+      .option('model', { type: 'string', describe: 'ONNX file (default: the bundled QA-IBP MNIST model, models/mnist-qaibp-w8a8.onnx); a float model is verified as the integer plan it would deploy' })
       .option('data', { type: 'string', demandOption: true, describe: 'dataset: mnist | mnist:test | idx:IMAGES,LABELS | cifar10:DIR | npy:X.npy,Y.npy (its test split)' })
       .option('eps', { type: 'string', demandOption: true, describe: 'radii in [0, 1] image units, comma-separated; fractions accepted (1/255,4/255)' })
       .option('timeout', { type: 'number', default: 20, describe: 'seconds per image and radius' })
@@ -40,7 +40,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('overwrite', { type: 'boolean', default: false, describe: 'replace an existing FILE.tsv' })
       .option('shard', { type: 'string', describe: 'only shard i of k of the selection (0 <= i < k; needs --out); join the shards with arq merge' }),
   handler: async (args: ArgumentsCamelCase<VerifyArgs>) => {
-    const { bundledModelPath, loadModel } = await import('../onnx/model.js');
+    const { bundledVerifyModelPath, loadModel } = await import('../onnx/model.js');
     const { loadDataset, selectionReach } = await import('../data/index.js');
     const { prepareQuantization } = await import('../quant/quantize.js');
     const { verify, verifySettings } = await import('../verify/verify.js');
@@ -60,7 +60,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const shard = args.shard === undefined ? undefined : parseShard(args.shard);
     const options = { eps: args.eps, timeout: args.timeout, skip: args.skip, max: args.max, seed: args.seed, restarts: args.restarts, steps: args.steps };
     const settings = verifySettings(options);
-    const modelPath = args.model ?? bundledModelPath();
+    const modelPath = args.model ?? bundledVerifyModelPath();
     if (args.out) {
       const inputs = await inputFiles({ ...args, model: modelPath });
       checkOutputs([args.out, summaryPath(args.out), settingsPath(args.out)], { flag: '--out', inputs, overwrite: args.overwrite || args.resume, resumable: true });

@@ -7,6 +7,7 @@ import type { Dataset, Split } from './dataset.js';
 import { integerInRange } from '../util/check.js';
 import { parseDataSpec } from './spec.js';
 import { loadMnist, mnistFiles } from './mnist.js';
+import { fashionMnistFiles, loadFashionMnist } from './fashion-mnist.js';
 import { loadIdx } from './idx.js';
 import { CIFAR10_ARCHIVE_DIR, CIFAR10_FILES, loadCifar10 } from './cifar10.js';
 import { loadNpyDataset } from './npy-dataset.js';
@@ -15,6 +16,7 @@ export type { Dataset, Split } from './dataset.js';
 export { makeDataset, subset, selectEvery, selectedIndices, checkSelection, selectionReach, classesOf, MAX_LABEL } from './dataset.js';
 export { parseDataSpec, trainingSpec, DATA_SPEC_FORMS, type DataSpec } from './spec.js';
 export { loadMnist, mnistFiles } from './mnist.js';
+export { loadFashionMnist, fashionMnistFiles, fashionMnistInstalled, FASHION_MNIST_DIR, FASHION_MNIST_PACKAGE } from './fashion-mnist.js';
 export { loadIdx, readIdxImages, readIdxLabels } from './idx.js';
 export { MAX_DATA_BYTES } from './files.js';
 export { loadCifar10 } from './cifar10.js';
@@ -33,6 +35,10 @@ export function dataFiles(spec: string, defaultSplit: Split): string[] {
       const files = mnistFiles(s.split);
       return [files.images, files.labels];
     }
+    case 'fashion-mnist': {
+      const files = fashionMnistFiles(s.split);
+      return [files.images, files.labels];
+    }
     case 'idx':
       return [s.images, s.labels];
     case 'cifar10':
@@ -48,7 +54,7 @@ export interface DatasetLoadOptions {
 }
 
 /**
- * Load the dataset a spec names. `defaultSplit` is the split plain `mnist` and `cifar10:DIR` mean: 'test' where a
+ * Load the dataset a spec names. `defaultSplit` is the split plain `mnist`, `fashion-mnist` and `cifar10:DIR` mean: 'test' where a
  * command evaluates, 'train' where it calibrates or trains. Files are checked against their headers before anything
  * is allocated, read off the event loop, and decoded in slices that never hold the loop for long.
  */
@@ -58,6 +64,8 @@ export async function loadDataset(spec: string, defaultSplit: Split, options: Da
   switch (s.kind) {
     case 'mnist':
       return loadMnist(s.split, limit);
+    case 'fashion-mnist':
+      return loadFashionMnist(s.split, limit);
     case 'idx':
       return loadIdx(s.images, s.labels, s.name, limit);
     case 'cifar10':

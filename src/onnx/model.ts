@@ -37,6 +37,11 @@ export async function loadModel(path: string): Promise<LoadedModel> {
   return modelFromBytes(bytes, path);
 }
 
+/** The QA-IBP-trained MNIST model (8-bit) the package ships, with its calibration: `arq verify`'s default. */
+export function bundledVerifyModelPath(): string {
+  return fileURLToPath(new URL('../../models/mnist-qaibp-w8a8.onnx', import.meta.url));
+}
+
 /** The noise-trained MNIST model the package ships (models/, beside dist/ and src/): `arq search`'s default. */
 export function bundledModelPath(): string {
   return fileURLToPath(new URL('../../models/mnist-cnn-s025.onnx', import.meta.url));

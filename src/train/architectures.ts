@@ -2,7 +2,9 @@
  * Trainable architectures as training graphs (batch norm as its own node), for any input size, channel count and
  * class count: the small MNIST CNN of the bundled model, CIFAR-style ResNet-20/32/56/110 (He et al. 2016, 3 stages
  * of 16/32/64 channels, 1x1 conv + BN shortcuts where the shape changes) and MobileNetV2 (Sandler et al. 2018) with
- * a width multiplier. Weights are initialised from `seed`: He-normal convs (fan-in), PyTorch's uniform Linear init,
+ * a width multiplier, and two networks for certified (IBP) training: no batch norm, no pooling, no input
+ * normalisation, strided VALID convolutions and dense layers (IBP's small and medium nets after Gowal et al. 2018, with
+ * the second convolution strided, so that they train in minutes on two cores). Weights are initialised from `seed`: He-normal convs (fan-in), PyTorch's uniform Linear init,
  * BN scale 1 and bias 0.
  */
 import type { ClampRange, Shape } from '../graph/ir.js';
@@ -11,7 +13,7 @@ import { ArqError } from '../util/errors.js';
 import type { BatchNormNode, TrainGraph, TrainNode } from './graph.js';
 import { Random } from '../util/random.js';
 
-export const ARCHITECTURES = ['mnist-cnn', 'resnet20', 'resnet32', 'resnet56', 'resnet110', 'mobilenetv2'] as const;
+export const ARCHITECTURES = ['mnist-cnn', 'ibp-small', 'ibp-medium', 'resnet20', 'resnet32', 'resnet56', 'resnet110', 'mobilenetv2'] as const;
 export type ArchitectureName = (typeof ARCHITECTURES)[number];
 
 export interface ArchitectureOptions {
@@ -69,12 +71,15 @@ export class GraphBuilder {
     return out;
   }
 
-  conv(x: string, name: string, out: number, kernel: number, stride: number, group = 1): string {
+  /**
+   * A convolution, padded to keep the size at stride 1 (`pad` = floor(kernel / 2)) unless `pad` is given (0: VALID);
+   * with a zero bias when `bias` (the nets without batch norm).
+   */
+  conv(x: string, name: string, out: number, kernel: number, stride: number, group = 1, pad = Math.floor(kernel / 2), bias = false): string {
     const fanIn = (this.shape(x)[0] / group) * kernel * kernel;
-    const pad = Math.floor(kernel / 2);
     return this.append({
       op: 'conv', name: `${name}/Conv`, inputs: [x], output: `${name}/Conv_output_0`,
-      weight: this.normal(out * fanIn, Math.sqrt(2 / fanIn)), bias: undefined, outChannels: out,
+      weight: this.normal(out * fanIn, Math.sqrt(2 / fanIn)), bias: bias ? new Float32Array(out) : undefined, outChannels: out,
       kernel: [kernel, kernel], strides: [stride, stride], pads: [pad, pad, pad, pad], group,
     });
   }
@@ -157,6 +162,14 @@ function mnistCnn(b: GraphBuilder, x: string, classes: number): string {
   return b.gemm(x, '/fc2', classes);
 }
 
+/** conv(c1, 4x4, stride 2) -> conv(c2, 4x4, stride 2), both VALID with ReLU -> dense(hidden) -> ReLU -> dense(classes). */
+function ibpCnn(b: GraphBuilder, x: string, classes: number, c1: number, c2: number, hidden: number): string {
+  x = b.clamp(b.conv(x, '/conv1', c1, 4, 2, 1, 0, true), '/relu1', RELU);
+  x = b.clamp(b.conv(x, '/conv2', c2, 4, 2, 1, 0, true), '/relu2', RELU);
+  x = b.clamp(b.gemm(b.flatten(x, '/flatten'), '/fc1', hidden), '/relu3', RELU);
+  return b.gemm(x, '/fc2', classes);
+}
+
 function resnet(b: GraphBuilder, x: string, classes: number, depth: number): string {
   const blocks = (depth - 2) / 6;
   x = b.convBnAct(x, '/stem', 16, 3, 1, RELU);
@@ -207,14 +220,19 @@ export function buildArchitecture(name: ArchitectureName, options: ArchitectureO
   const [channels, height, width] = options.input;
   if (![channels, height, width].every((d) => Number.isInteger(d) && d >= 1)) throw new ArqError(`input shape must be positive integers, got [${options.input.join(', ')}]`);
   if (!Number.isInteger(options.classes) || options.classes < 2) throw new ArqError(`classes must be an integer >= 2, got ${options.classes}`);
-  const minSide = name === 'mnist-cnn' ? 4 : 1; // two 2x2 max pools
+  const minSide = name === 'mnist-cnn' ? 4 : name.startsWith('ibp-') ? 10 : 1; // two 2x2 max pools; two 4x4 stride-2 VALID convs
   if (height < minSide || width < minSide) throw new ArqError(`${name} needs inputs of at least ${minSide}x${minSide}, got ${height}x${width}`);
   const b = new GraphBuilder(options.input, options.seed);
-  const normalization = options.normalize === undefined ? defaultNormalization(channels) : options.normalize;
+  // IBP nets take [0, 1] images as they are: the box of a pixel stays the box of the first layer's input.
+  const normalization = options.normalize === undefined ? (name.startsWith('ibp-') ? null : defaultNormalization(channels)) : options.normalize;
   const x = normalization ? b.normalize('input', normalization) : 'input';
   switch (name) {
     case 'mnist-cnn':
       return b.finish(mnistCnn(b, x, options.classes));
+    case 'ibp-small':
+      return b.finish(ibpCnn(b, x, options.classes, 16, 32, 100));
+    case 'ibp-medium':
+      return b.finish(ibpCnn(b, x, options.classes, 32, 64, 256));
     case 'resnet20':
     case 'resnet32':
     case 'resnet56':

@@ -71,17 +71,26 @@ export class QatNet extends BatchNet<NativeQatNet> {
 
   /** The graph with the net's current float weights and biases. */
   trained(): Graph {
-    const tensors = this.native.tensors();
-    let next = 0;
-    const nodes = this.graph.nodes.map((node) => {
-      if (node.op !== 'conv' && node.op !== 'gemm') return node;
-      const weight = tensors[next++];
-      const bias = node.bias ? tensors[next++] : undefined;
-      return { ...node, weight, bias };
-    });
-    if (next !== tensors.length) throw new Error(`QatNet.trained: ${tensors.length} tensors for a graph with ${next}`);
-    return { ...this.graph, nodes };
+    return withLayerTensors(this.graph, this.native.tensors());
   }
+}
+
+/** `graph` with each conv/gemm's weight, then its bias when it has one, taken in node order from `tensors`. */
+export function withLayerTensors(graph: Graph, tensors: readonly Float32Array[]): Graph {
+  let next = 0;
+  const take = (like: Float32Array, name: string): Float32Array => {
+    const tensor = tensors[next++];
+    if (tensor?.length !== like.length) throw new Error(`${name}: expected ${like.length} values, got ${tensor?.length ?? 'none'}`);
+    return tensor;
+  };
+  const nodes = graph.nodes.map((node) => {
+    if (node.op !== 'conv' && node.op !== 'gemm') return node;
+    const weight = take(node.weight, `${node.name} weight`);
+    const bias = node.bias ? take(node.bias, `${node.name} bias`) : undefined;
+    return { ...node, weight, bias };
+  });
+  if (next !== tensors.length) throw new Error(`${tensors.length} tensors for a graph with ${next}`);
+  return { ...graph, nodes };
 }
 
 export interface FineTuneProgress {

@@ -9,7 +9,7 @@ import { Random } from '../../src/util/random.js';
 import { verifySettings } from '../../src/verify/verify.js';
 import { fixturePath } from '../support/fixtures.js';
 import { messageOf } from '../support/messages.js';
-import { arq } from './run.js';
+import { arq, root } from './run.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-verify-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -93,5 +93,18 @@ describe('arq verify', () => {
     writeFileSync(path.join(dir, 'bad.settings.json'), '{"compared":{}}');
     const bad = await arq([...common, '--out', path.join(dir, 'bad.tsv'), '--resume']);
     expect(bad.stderr.trim()).toMatch(/^arq: .*bad\.tsv line 2: an outcome must be one of verified, falsified, timeout, got "maybe"$/);
+  });
+});
+
+describe('arq verify without --model', () => {
+  test('verifies the bundled QA-IBP model on the grids it carries, and certifies its first MNIST test images', async () => {
+    const { createHash } = await import('node:crypto');
+    const model = path.join(root, 'models/mnist-qaibp-w8a8.onnx');
+    const result = await arq(['verify', '--data', 'mnist', '--eps', '1/255', '--max', '5', '--timeout', '5', '--threads', '2', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout);
+    expect(summary.settings.model).toBe(createHash('sha256').update(readFileSync(model)).digest('hex'));
+    expect(summary.settings.policy).toBe('w8a8');
+    expect(summary.results['1/255'].verified).toBe(1);
   });
 });

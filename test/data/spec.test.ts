@@ -10,6 +10,9 @@ describe('parseDataSpec', () => {
     ['mnist:test', 'train', { kind: 'mnist', name: 'mnist:test', split: 'test' }],
     ['mnist#train', 'test', { kind: 'mnist', name: 'mnist:train', split: 'train' }],
     ['mnist#test', 'train', { kind: 'mnist', name: 'mnist:test', split: 'test' }],
+    ['fashion-mnist', 'test', { kind: 'fashion-mnist', name: 'fashion-mnist:test', split: 'test' }],
+    ['fashion-mnist:train', 'test', { kind: 'fashion-mnist', name: 'fashion-mnist:train', split: 'train' }],
+    ['fashion-mnist#test', 'train', { kind: 'fashion-mnist', name: 'fashion-mnist:test', split: 'test' }],
     ['idx:/a/img.gz,/a/lab', 'test', { kind: 'idx', name: 'idx:/a/img.gz,/a/lab', images: '/a/img.gz', labels: '/a/lab' }],
     ['idx:rel/i#1,C:/x:y', 'train', { kind: 'idx', name: 'idx:rel/i#1,C:/x:y', images: 'rel/i#1', labels: 'C:/x:y' }],
     ['cifar10:/data/c10', 'test', { kind: 'cifar10', name: 'cifar10:/data/c10#test', dir: '/data/c10', split: 'test' }],
@@ -37,6 +40,8 @@ describe('parseDataSpec', () => {
     ['mnist:train#test', 'mnist takes an optional split'],
     ['mnist ', 'mnist takes an optional split'],
     ['mnistx', 'unknown kind "mnistx"'],
+    ['fashion-mnist:val', 'fashion-mnist takes an optional split'],
+    ['fashion', 'unknown kind "fashion"'],
     ['idx', 'idx needs two paths'],
     ['idx:onlyone', 'idx needs exactly two comma-separated paths'],
     ['idx:a,', 'idx needs exactly two comma-separated paths'],
@@ -62,7 +67,7 @@ describe('parseDataSpec', () => {
       const text = (caught as Error).message;
       expect(text).toContain(`data spec ${JSON.stringify(spec)}: `);
       expect(text).toContain(message);
-      expect(text).toContain('expected one of mnist, mnist:train, mnist:test, idx:IMAGES,LABELS, cifar10:DIR[#train|#test], npy:X.npy,Y.npy');
+      expect(text).toContain('expected one of mnist, mnist:train, mnist:test, fashion-mnist[:train|:test], idx:IMAGES,LABELS, cifar10:DIR[#train|#test], npy:X.npy,Y.npy');
     });
   }
 });
