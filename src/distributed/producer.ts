@@ -107,16 +107,16 @@ async function* certifyOnQueue(work: RemoteWork, options: QueueCertifierOptions)
       if (sweep) lastSweep = performance.now();
       const lost: PlannedJob[] = [];
       for (const id of ids) {
-        const job = await queue.getJob(id);
+        // the state first, then the job: a job read before it completed keeps a null returnvalue
+        const state = await queue.getJobState(id);
+        if (state !== 'completed' && state !== 'failed' && state !== 'unknown') continue;
+        const job = state === 'unknown' ? undefined : await queue.getJob(id);
         if (!job) {
           lost.push(pending.get(id)!);
-          continue;
-        }
-        const state = await job.getState();
-        if (state === 'completed') {
+        } else if (state === 'completed') {
           pending.delete(id);
-          yield (job).returnvalue.rows;
-        } else if (state === 'failed') {
+          yield job.returnvalue.rows;
+        } else {
           throw new ArqError(`job ${id} (selection positions ${job.data.start} to ${job.data.end - 1}) failed on a worker: ${job.failedReason}; fix the cause and rerun with --resume`);
         }
       }
