@@ -65,11 +65,6 @@ float bounded(const Napi::Object& o, const char* key, double min, double max, co
   return static_cast<float>(value);
 }
 
-struct BusyRelease {
-  std::shared_ptr<IbpNet> net;
-  ~BusyRelease() { net->busy = false; }
-};
-
 struct StepJob {
   std::shared_ptr<IbpNet> net;
   std::vector<float> input;
@@ -82,7 +77,7 @@ struct StepJob {
   IbpBatchResult out;
 
   void execute() {
-    BusyRelease release{net};
+    BusyRelease<IbpNet> release{net};
     out = net->gradients(input.data(), labels.data(), batch, threads, loss);
     if (update) net->adam(adam);
   }
@@ -107,7 +102,7 @@ struct BoundsJob {
   std::vector<float> logits, lower, upper;
 
   void execute() {
-    BusyRelease release{net};
+    BusyRelease<IbpNet> release{net};
     const size_t n = static_cast<size_t>(batch * net->classes());
     logits.resize(n);
     lower.resize(n);

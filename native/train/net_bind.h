@@ -49,6 +49,13 @@ inline BatchResult job_gradients(QatNet& net, const float* input, const int32_t*
   return net.gradients(input, labels, batch, threads);
 }
 
+// Clears a net's busy flag when its job ends, however it ends (the job owns the net until then).
+template <typename Net>
+struct BusyRelease {
+  std::shared_ptr<Net> net;
+  ~BusyRelease() { net->busy = false; }
+};
+
 // Float32Array copies of select(tensor) for the tensors (the trainable ones only when trainable_only).
 template <typename Select>
 Napi::Array tensor_copies(Napi::Env env, const std::vector<Tensor>& tensors, bool trainable_only, Select select) {
@@ -201,12 +208,6 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
     return arq::napi::PromiseWorker<PredictJob>::queue(env, where, std::move(job));
   }
 
-  // Clears the net's busy flag when a job ends, however it ends.
-  struct BusyRelease {
-    std::shared_ptr<Net> net;
-    ~BusyRelease() { net->busy = false; }
-  };
-
   struct BatchJob {
     std::shared_ptr<Net> net;
     std::vector<float> input;
@@ -218,7 +219,7 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
     BatchResult out;
 
     void execute() {
-      BusyRelease release{net};
+      BusyRelease<Net> release{net};
       out = job_gradients(*net, input.data(), labels.data(), batch, threads, update);
       if (update) net->sgd(sgd);
     }
@@ -238,7 +239,7 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
     std::vector<float> logits;
 
     void execute() {
-      BusyRelease release{net};
+      BusyRelease<Net> release{net};
       logits.resize(batch * net->classes());
       net->predict(input.data(), batch, logits.data(), threads);
     }
@@ -258,7 +259,7 @@ class NetWrap : public arq::napi::GuardedWrap<NetWrap<Traits>> {
     std::vector<float> logits, gradient;
 
     void execute() {
-      BusyRelease release{net};
+      BusyRelease<Net> release{net};
       logits.resize(batch * net->classes());
       gradient.resize(input.size());
       net->input_gradients(input.data(), labels.data(), targets.data(), batch, threads, logits.data(), gradient.data());
