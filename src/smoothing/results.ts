@@ -14,8 +14,9 @@
  * The settings that produced a TSV live beside it in FILE.settings.json (written before the first line, compared
  * on resume), and the summary in FILE.summary.json ("FILE" is the TSV path without its .tsv extension).
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ArqError } from '../util/errors.js';
+import { TsvAppender } from '../util/tsv-appender.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -137,48 +138,12 @@ export function readResults(path: string): ResultsFile {
   return { rows, partial, validBytes: Buffer.byteLength(text.slice(0, end)) };
 }
 
-/** Appends rows to FILE.tsv, one write (and so one flush to the OS) per line. */
-export class ResultsWriter {
-  private constructor(private fd: number | null, readonly path: string, readonly existing: ResultRow[]) {}
-
-  /**
-   * Opens FILE.tsv for writing. Without `resume` the file is created (replaced if present) with the header. With
-   * `resume` an existing file is read, a final partial line cut off, and rows are appended after its complete lines;
-   * `existing` holds the rows already there.
-   */
-  static open(path: string, options: { resume?: boolean } = {}): ResultsWriter {
-    if (options.resume && existsSync(path)) {
-      const file = readResults(path);
-      if (file.validBytes === 0) return ResultsWriter.create(path);
-      truncateSync(path, file.validBytes);
-      return new ResultsWriter(openSync(path, 'a'), path, file.rows);
-    }
-    return ResultsWriter.create(path);
-  }
-
-  private static create(path: string): ResultsWriter {
-    let fd: number;
-    try {
-      fd = openSync(path, 'w');
-    } catch (error) {
-      throw new ArqError(`cannot write results ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-    writeSync(fd, `${RESULT_HEADER}\n`);
-    return new ResultsWriter(fd, path, []);
-  }
-
-  append(row: ResultRow): void {
-    if (this.fd === null) throw new ArqError(`results ${this.path} are closed`);
-    writeSync(this.fd, `${formatResultRow(row)}\n`);
-  }
-
-  close(): void {
-    if (this.fd === null) return;
-    fsyncSync(this.fd);
-    closeSync(this.fd);
-    this.fd = null;
-  }
-}
+/** FILE.tsv of certification rows, appended one line at a time (resumable: see TsvAppender.open). */
+export type ResultsWriter = TsvAppender<ResultRow>;
+export const ResultsWriter = {
+  open: (path: string, options: { resume?: boolean } = {}): ResultsWriter =>
+    TsvAppender.open(path, { header: RESULT_HEADER, format: formatResultRow, read: readResults }, options),
+};
 
 /** Fraction of rows certified correct with radius >= r. */
 export function certifiedAccuracy(rows: readonly Pick<ResultRow, 'correct' | 'radius'>[], radius: number): number {

@@ -10,9 +10,10 @@
  * A final line without its newline is an interrupted write: readers drop it, and resuming truncates it away.
  * FILE.settings.json (compared on resume) and FILE.summary.json sit beside it, named as certify names them.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { JsonValue } from '../smoothing/results.js';
 import { ArqError } from '../util/errors.js';
+import { TsvAppender } from '../util/tsv-appender.js';
 import { OUTCOMES, STAGES, type ImageVerification, type Outcome, type Stage } from './verify.js';
 
 /** One image's line of FILE.tsv. */
@@ -111,45 +112,12 @@ export function readVerifyResults(path: string, eps: readonly string[], context 
   return { rows, partial: end < text.length, validBytes: Buffer.byteLength(text.slice(0, end)) };
 }
 
-/** Appends rows to FILE.tsv, one write per complete line. */
-export class VerifyResultsWriter {
-  private constructor(private fd: number | null, readonly path: string, readonly existing: VerifyRow[]) {}
-
-  /**
-   * Creates FILE.tsv with the header of `eps`, or with `resume` reads an existing one (its header must be this
-   * header), cuts off a final partial line and appends after its complete lines; `existing` holds their rows.
-   */
-  static open(path: string, eps: readonly string[], options: { resume?: boolean } = {}): VerifyResultsWriter {
-    if (options.resume && existsSync(path)) {
-      const file = readVerifyResults(path, eps, 'cannot resume: ');
-      if (file.validBytes > 0) {
-        truncateSync(path, file.validBytes);
-        return new VerifyResultsWriter(openSync(path, 'a'), path, file.rows);
-      }
-    }
-    const header = verifyHeader(eps);
-    let fd: number;
-    try {
-      fd = openSync(path, 'w');
-    } catch (error) {
-      throw new ArqError(`cannot write results ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-    writeSync(fd, `${header}\n`);
-    return new VerifyResultsWriter(fd, path, []);
-  }
-
-  append(row: VerifyRow): void {
-    if (this.fd === null) throw new ArqError(`results ${this.path} are closed`);
-    writeSync(this.fd, `${formatVerifyRow(row)}\n`);
-  }
-
-  close(): void {
-    if (this.fd === null) return;
-    fsyncSync(this.fd);
-    closeSync(this.fd);
-    this.fd = null;
-  }
-}
+/** FILE.tsv of verification rows at the radii `eps`, appended one line at a time (resumable: see TsvAppender.open). */
+export type VerifyResultsWriter = TsvAppender<VerifyRow>;
+export const VerifyResultsWriter = {
+  open: (path: string, eps: readonly string[], options: { resume?: boolean } = {}): VerifyResultsWriter =>
+    TsvAppender.open(path, { header: verifyHeader(eps), format: formatVerifyRow, read: (file) => readVerifyResults(file, eps, 'cannot resume: ') }, options),
+};
 
 /** The summary of rows verified at the radii `eps` (the rows' column order). */
 export function summarizeVerification(rows: readonly VerifyRow[], eps: readonly string[], settings: { [key: string]: JsonValue }): VerifySummary {
