@@ -44,9 +44,11 @@ async function queueOptionsOf(args: QueueArgs & { resume: boolean }, modelPath: 
 }
 
 /** The RemoteCertifier of `arq certify --queue` for the run of `args`; `log` says how many jobs were queued. */
-export async function queueRemote(args: SmoothingArgs & QueueArgs & { resume: boolean }, model: LoadedModel, identity: RunIdentity, log: (line: string) => void) {
+export async function queueRemote(args: SmoothingArgs & QueueArgs & { resume: boolean; jobSamples?: number }, model: LoadedModel, identity: RunIdentity, log: (line: string) => void) {
   const { queueCertifier } = await import('../distributed/producer.js');
-  return queueCertifier({ ...(await queueOptionsOf(args, args.model, model, identity, log)), args: samplerArgsOf(args) });
+  const { integerInRange } = await import('../util/check.js');
+  const jobSamples = args.jobSamples === undefined ? undefined : integerInRange('--job-samples', args.jobSamples, 1, 2 ** 32);
+  return queueCertifier({ ...(await queueOptionsOf(args, args.model, model, identity, log)), args: samplerArgsOf(args), jobSamples });
 }
 
 /** The RemoteVerifier of `arq verify --queue` for the run of `args`; `log` says how many jobs were queued. */

@@ -12,12 +12,13 @@
  */
 import { Queue, QueueEvents } from 'bullmq';
 import type { JsonValue } from '../smoothing/results.js';
-import type { RemoteCertifier } from '../smoothing/run.js';
+import { certificateOf } from '../smoothing/certify.js';
+import { certificateRow, type RemoteCertifier, type RemoteWork } from '../smoothing/run.js';
 import { ArqError } from '../util/errors.js';
 import type { RemoteVerifier } from '../verify/run.js';
 import {
   ARQ_VERSION, connectionOf, imageVerificationOf, jobId, reachRedis, MODEL_IN_REDIS_BYTES, MODEL_TTL_SECONDS, modelKey, QUEUE_NAME, runKey,
-  type CertifiedRow, type CertifyJob, type JobBase, type JobResult, type QuantizationArgs, type QueueJob, type SamplerArgs, type VerifiedImage, type VerifyJob,
+  type CertifiedRow, type CertifyJob, type CertifySamplesJob, type JobBase, type JobResult, type QuantizationArgs, type QueueJob, type SampleCounts, type SamplerArgs, type VerifiedImage, type VerifyJob,
 } from './protocol.js';
 
 export interface QueueOptions<Args> {
@@ -31,6 +32,11 @@ export interface QueueOptions<Args> {
   readonly identity: JobBase['identity'];
   /** Positions per job (default 16). */
   readonly jobImages?: number;
+  /**
+   * Certify only: samples per job, for large n. Each job is then a range of one image's n0 + n samples; the
+   * producer sums an image's counts and decides its certificate as certify() does (jobImages does not apply).
+   */
+  readonly jobSamples?: number;
   /** Keep the finished jobs of an earlier producer of this run, and retry its failed ones. */
   readonly resume?: boolean;
   /** Seconds between full checks of every pending job (default 2): events are only a shortcut. */
@@ -55,17 +61,55 @@ interface PlannedJob<J> {
   readonly data: J;
 }
 
-/** A certifier that runs on the BullMQ queue at `options.url`. */
+/** A certifier that runs on the BullMQ queue at `options.url`: jobs of images, or of sample ranges (jobSamples). */
 export function queueCertifier(options: QueueCertifierOptions): RemoteCertifier {
-  return (work) => runOnQueue<CertifyJob, CertifiedRow>(work, options, (base) => ({
-    ...base, kind: 'certify', args: options.args, n0: work.n0, n: work.n, alpha: work.alpha, skip: work.skip, max: work.max ?? null,
-  }));
+  return (work) => {
+    const certifyJob = (base: JobBase): CertifyJob => ({
+      ...base, kind: 'certify', args: options.args, n0: work.n0, n: work.n, alpha: work.alpha, skip: work.skip, max: work.max ?? null,
+    });
+    if (!options.jobSamples) return runOnQueue<CertifyJob, CertifiedRow>(work, options, (base) => [certifyJob(base)]);
+    const size = options.jobSamples;
+    const total = work.n0 + work.n;
+    const ranges = runOnQueue<CertifySamplesJob, SampleCounts>(work, options, (base) => Array.from({ length: Math.ceil(total / size) }, (_, r) => ({
+      ...certifyJob(base), kind: 'certify-samples', first: r * size, count: Math.min(size, total - r * size),
+    })));
+    return certificatesOf(ranges, work, options.args.sigma);
+  };
+}
+
+/**
+ * The rows of images certified in sample ranges: an image's counts are summed over its ranges (each counted once)
+ * and its certificate decided when all n0 + n samples are in; its time is its ranges' times summed.
+ */
+async function* certificatesOf(ranges: AsyncIterable<SampleCounts[]>, work: RemoteWork, sigma: number): AsyncGenerator<CertifiedRow[]> {
+  const images = new Map<number, { label: number; firsts: Set<number>; samples: number; selection: Uint32Array; estimation: Uint32Array; seconds: number }>();
+  for await (const parts of ranges) {
+    const rows: CertifiedRow[] = [];
+    for (const part of parts) {
+      let image = images.get(part.idx);
+      if (!image) {
+        image = { label: part.label, firsts: new Set(), samples: 0, selection: new Uint32Array(part.selection.length), estimation: new Uint32Array(part.estimation.length), seconds: 0 };
+        images.set(part.idx, image);
+      }
+      if (image.firsts.has(part.first)) continue;
+      image.firsts.add(part.first);
+      image.samples += part.count;
+      part.selection.forEach((c, i) => (image.selection[i] += c));
+      part.estimation.forEach((c, i) => (image.estimation[i] += c));
+      image.seconds += part.seconds;
+      if (image.samples < work.n0 + work.n) continue;
+      const c = certificateOf(image.selection, image.estimation, work.n, work.alpha, sigma);
+      rows.push({ ...certificateRow(part.idx, image.label, { ...c, seconds: image.seconds }), pALower: c.pALower });
+      images.delete(part.idx);
+    }
+    yield rows;
+  }
 }
 
 /** A verifier that runs on the BullMQ queue at `options.url`. */
 export function queueVerifier(options: QueueVerifierOptions): RemoteVerifier {
   return async function* (work) {
-    const jobs = runOnQueue<VerifyJob, VerifiedImage>(work, options, (base) => ({ ...base, kind: 'verify', args: options.args, settings: work.settings }));
+    const jobs = runOnQueue<VerifyJob, VerifiedImage>(work, options, (base) => [{ ...base, kind: 'verify', args: options.args, settings: work.settings }]);
     for await (const images of jobs) yield images.map(imageVerificationOf);
   };
 }
@@ -74,19 +118,17 @@ export function queueVerifier(options: QueueVerifierOptions): RemoteVerifier {
  * The jobs covering the pending positions: fixed ranges of the selection, so their ids do not depend on progress;
  * `kindOf` adds what a job of the run's kind carries.
  */
-function planJobs<J extends QueueJob>(work: QueuedWork, options: QueueOptions<unknown>, run: string, jobImages: number, kindOf: (base: JobBase) => J): PlannedJob<J>[] {
+function planJobs<J extends QueueJob>(work: QueuedWork, options: QueueOptions<unknown>, run: string, jobImages: number, kindOf: (base: JobBase) => J[]): PlannedJob<J>[] {
   const starts = [...new Set(work.pending.map((k) => k - (k % jobImages)))];
   const model = { sha256: options.model.sha256, path: options.model.path, inRedis: options.model.bytes.length <= MODEL_IN_REDIS_BYTES };
-  return starts.map((start) => ({
-    id: jobId(run, start),
-    data: kindOf({ version: ARQ_VERSION, run, identity: options.identity, model, start, end: Math.min(start + jobImages, work.images) }),
-  }));
+  return starts.flatMap((start) => kindOf({ version: ARQ_VERSION, run, identity: options.identity, model, start, end: Math.min(start + jobImages, work.images) }))
+    .map((data) => ({ id: jobId(data), data }));
 }
 
 /** Puts the run's jobs on the queue and yields each job's rows as it completes (see the module comment). */
-async function* runOnQueue<J extends QueueJob, Row>(work: QueuedWork, options: QueueOptions<unknown>, kindOf: (base: JobBase) => J): AsyncGenerator<Row[]> {
-  const jobImages = options.jobImages ?? 16;
-  const run = runKey(work.compared, jobImages);
+async function* runOnQueue<J extends QueueJob, Row>(work: QueuedWork, options: QueueOptions<unknown>, kindOf: (base: JobBase) => J[]): AsyncGenerator<Row[]> {
+  const jobImages = options.jobSamples ? 1 : (options.jobImages ?? 16);
+  const run = runKey(work.compared, jobImages, options.jobSamples);
   const jobs = planJobs(work, options, run, jobImages, kindOf);
   const connection = connectionOf(options.url);
   const redis = await reachRedis(options.url);

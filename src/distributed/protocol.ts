@@ -75,6 +75,28 @@ export interface CertifyJob extends JobBase {
   readonly max: number | null;
 }
 
+/**
+ * One image's samples first .. first+count-1 of CERTIFY's n0 + n (selection samples 0 .. n0-1, then estimation
+ * samples), for certification at large n: its position is `start` (end = start + 1); the producer sums the counts
+ * of an image's ranges and decides its certificate (certificateOf), as certify() decides on one range.
+ */
+export interface CertifySamplesJob extends Omit<CertifyJob, 'kind'> {
+  readonly kind: 'certify-samples';
+  readonly first: number;
+  readonly count: number;
+}
+
+/** What a sample-range job returns: its image's class counts over its selection and its estimation samples. */
+export interface SampleCounts {
+  readonly idx: number;
+  readonly label: number;
+  readonly first: number;
+  readonly count: number;
+  readonly selection: number[];
+  readonly estimation: number[];
+  readonly seconds: number;
+}
+
 /** One verify job: verify() of its positions, on the integer plan its flags describe, with the run's settings. */
 export interface VerifyJob extends JobBase {
   readonly kind: 'verify';
@@ -82,7 +104,7 @@ export interface VerifyJob extends JobBase {
   readonly settings: VerifySettings;
 }
 
-export type QueueJob = CertifyJob | VerifyJob;
+export type QueueJob = CertifyJob | CertifySamplesJob | VerifyJob;
 
 /** A certified image as a worker returns it. */
 export type CertifiedRow = ResultRow & { pALower: number };
@@ -116,13 +138,16 @@ export function imageVerificationOf(image: VerifiedImage): ImageVerification {
   };
 }
 
-/** The run's key: its version, compared settings and job size, so a restarted producer finds its jobs again. */
-export function runKey(compared: { [key: string]: JsonValue }, jobImages: number): string {
-  return createHash('sha256').update(JSON.stringify({ version: ARQ_VERSION, compared, jobImages })).digest('hex').slice(0, 24);
+/**
+ * The run's key: its version, compared settings and job sizes (images, or samples of one image), so a restarted
+ * producer finds its jobs again.
+ */
+export function runKey(compared: { [key: string]: JsonValue }, jobImages: number, jobSamples?: number): string {
+  return createHash('sha256').update(JSON.stringify({ version: ARQ_VERSION, compared, jobImages, ...(jobSamples ? { jobSamples } : {}) })).digest('hex').slice(0, 24);
 }
 
-/** A job's id: its run and first position (BullMQ ids must not hold ':'). */
-export const jobId = (run: string, start: number): string => `${run}-${start}`;
+/** A job's id: its run and first position, and its first sample for a sample range (BullMQ ids must not hold ':'). */
+export const jobId = (job: QueueJob): string => (job.kind === 'certify-samples' ? `${job.run}-${job.start}-s${job.first}` : `${job.run}-${job.start}`);
 
 /** The URL with its password hidden, for messages and logs. */
 export function redactUrl(url: string): string {

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { selectedIndices, selectionReach, loadDataset, type Dataset } from '../data/index.js';
 import { loadModel, modelFromBytes, type LoadedModel } from '../onnx/model.js';
-import { certify } from '../smoothing/certify.js';
+import { certify, drawSamples } from '../smoothing/certify.js';
 import { settingsDifferences } from '../smoothing/irs-cache.js';
 import type { JsonValue } from '../smoothing/results.js';
 import { certificateRow } from '../smoothing/run.js';
@@ -20,7 +20,7 @@ import type { Quantization } from '../quant/quantize.js';
 import { verify } from '../verify/verify.js';
 import {
   ARQ_VERSION, connectionOf, modelKey, QUEUE_NAME, reachRedis, redactUrl, verifiedImageOf,
-  type CertifiedRow, type CertifyJob, type CertifyJobResult, type JobBase, type JobResult, type QuantizationArgs, type QueueJob, type SamplerArgs, type VerifiedImage, type VerifyJob, type VerifyJobResult,
+  type CertifiedRow, type CertifyJob, type CertifyJobResult, type CertifySamplesJob, type JobBase, type JobResult, type QuantizationArgs, type QueueJob, type SampleCounts, type SamplerArgs, type VerifiedImage, type VerifyJob, type VerifyJobResult,
 } from './protocol.js';
 
 /** Who computes a job's results, as the worker builds it from the job's flags (compared with the job's identity). */
@@ -104,7 +104,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     return cached;
   };
 
-  async function acquire(data: CertifyJob): Promise<{ key: string; sampler: Sampler }> {
+  async function acquire(data: CertifyJob | CertifySamplesJob): Promise<{ key: string; sampler: Sampler }> {
     const key = JSON.stringify([data.model.sha256, data.args]);
     const free = idle.get(key)?.pop();
     if (free) return { key, sampler: free };
@@ -168,6 +168,25 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     return { rows };
   }
 
+  /** One image's sample range, its counts split at n0 into selection and estimation samples (see certify.ts). */
+  async function processCertifySamples(data: CertifySamplesJob): Promise<JobResult<SampleCounts>> {
+    const { dataset, indices } = await selectionOf(data, data.args.data, data.skip, data.max);
+    const { key, sampler } = await acquire(data);
+    try {
+      const idx = indices[data.start];
+      const image = dataset.images.subarray(idx * sampler.inputSize, (idx + 1) * sampler.inputSize);
+      const started = performance.now();
+      const last = data.first + data.count;
+      const part = async (from: number, to: number) => (to > from ? (await drawSamples(sampler, image, idx, from, to - from, {})).counts : new Uint32Array(sampler.classes));
+      const selection = await part(data.first, Math.min(last, data.n0));
+      const estimation = await part(Math.max(data.first, data.n0), last);
+      const seconds = (performance.now() - started) / 1000;
+      return { rows: [{ idx, label: dataset.labels[idx], first: data.first, count: data.count, selection: Array.from(selection), estimation: Array.from(estimation), seconds }] };
+    } finally {
+      idle.set(key, [...(idle.get(key) ?? []), sampler]);
+    }
+  }
+
   async function processVerify(job: Job<QueueJob>, data: VerifyJob): Promise<VerifyJobResult> {
     const { settings } = data;
     const { dataset, indices } = await selectionOf(data, data.args.data, settings.skip, settings.max);
@@ -186,7 +205,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     return { rows };
   }
 
-  const worker = new Worker<QueueJob, JobResult<CertifiedRow | VerifiedImage>>(QUEUE_NAME, async (job) => {
+  const worker = new Worker<QueueJob, JobResult<CertifiedRow | SampleCounts | VerifiedImage>>(QUEUE_NAME, async (job) => {
     log(`job ${job.id}: positions ${job.data.start} to ${job.data.end - 1} (${job.data.kind})`);
     try {
       const data = job.data;
@@ -194,6 +213,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       switch (data.kind) {
         case 'certify':
           return await processCertify(job, data);
+        case 'certify-samples':
+          return await processCertifySamples(data);
         case 'verify':
           return await processVerify(job, data);
         default:
@@ -210,7 +231,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     stalledInterval: (options.stalledSeconds ?? 30) * 1000,
     maxStalledCount: 2,
   });
-  worker.on('completed', (job) => log(`job ${job.id}: done, ${job.returnvalue.rows.length} images`));
+  worker.on('completed', (job) => log(`job ${job.id}: done, ${job.data.kind === 'certify-samples' ? `samples ${job.data.first} to ${job.data.first + job.data.count - 1} of one image` : `${job.returnvalue.rows.length} images`}`));
   worker.on('failed', (job, error) => log(`job ${job?.id ?? '?'}: failed: ${error.message}`));
   worker.on('error', (error) => log(`queue ${redactUrl(options.url)}: ${error.message}`));
   await worker.waitUntilReady();

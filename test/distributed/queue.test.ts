@@ -1,5 +1,5 @@
 // certify --queue and arq worker against a real Redis (test/support/redis.ts), run as users run them (compiled CLI):
-// one and two workers give a local run's rows; a worker killed mid-job (SIGKILL) or frozen past its lock (SIGSTOP,
+// one and two workers give a local run's rows, also in sample ranges of one image (--job-samples); a worker killed mid-job (SIGKILL) or frozen past its lock (SIGSTOP,
 // then SIGCONT: its job delivered twice) loses and duplicates no row; a poisoned job fails once, its error shown by
 // the producer; Redis restarting empty mid-run; a producer killed and resumed redoes no finished job; a job of another
 // arq version is refused. Skipped (never passed) without redis-server.
@@ -64,6 +64,18 @@ describe.skipIf(!hasRedis)('certify --queue on a real Redis', () => {
     } finally {
       await queue.close();
     }
+  });
+
+  test('sample ranges of one image (--job-samples) on two workers: counts summed, the local run\'s rows', async () => {
+    const workers = [worker(redis), worker(redis, '--threads', '2')];
+    // n0 + n = 3010 samples: ranges 0-999 (the 10 selection samples and 990 estimation ones), 1000-1999, 2000-2999, 3000-3009
+    const run = produce('samples.tsv', '--job-samples', '1000');
+    expect(await run.exited, run.lines.join('\n')).toBe(0);
+    expect(cells(out('samples.tsv'))).toEqual(local);
+    expect(readFileSync(out('samples.settings.json'), 'utf8')).toBe(readFileSync(out('local.settings.json'), 'utf8'));
+    const jobs = [...starts(...workers).keys()];
+    expect(jobs).toHaveLength(8 * 4);
+    expect(jobs.filter((id) => id.endsWith('-s3000'))).toHaveLength(8);
   });
 
   test('a worker killed mid-job (SIGKILL): another finishes its job, no row lost or duplicated', async () => {
