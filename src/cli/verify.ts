@@ -57,6 +57,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     if ((args.resume || args.overwrite) && !args.out) throw new ArqError('--resume and --overwrite apply to --out');
     if (args.shard !== undefined && !args.out) throw new ArqError('--shard needs --out: arq merge joins the shards\' files');
     if (args.queue !== undefined && !args.out) throw new ArqError('--queue needs --out: the producer writes the workers\' results there');
+    if (args.queue !== undefined) (await import('../distributed/protocol.js')).checkQueueUrl(args.queue);
     const shard = args.shard === undefined ? undefined : parseShard(args.shard);
     const options = { eps: args.eps, timeout: args.timeout, skip: args.skip, max: args.max, seed: args.seed, restarts: args.restarts, steps: args.steps };
     const settings = verifySettings(options);
