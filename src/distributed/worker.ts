@@ -3,8 +3,8 @@
  * loads each model once (by content hash: its bytes from Redis, or the shared path the job names), keeps built
  * samplers (certify) and integer-plan quantizations (verify) for the next job of the same run, reports progress per
  * image, and refuses, without retry, a job of another arq version or one whose model or settings it would not
- * reproduce. A stalled job (its worker killed) goes back to the queue by
- * BullMQ's stalled-job check, after `stalledSeconds`.
+ * reproduce. A stalled job (its worker killed) goes back to the queue by BullMQ's stalled-job check, after
+ * `stalledSeconds`.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
