@@ -6,7 +6,9 @@
  * - end to end: the queue run's wall time against half the local run's (two workers, ideally twice as fast).
  * Needs redis-server and the compiled CLI (npm run build).
  *
- *   npm run bench -- queue [--images 20] [--n 10000] [--job-images 4]
+ * With --job-samples S the jobs are ranges of S samples of one image instead (certify --job-samples).
+ *
+ *   npm run bench -- queue [--images 20] [--n 10000] [--job-images 4 | --job-samples 2500]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { hasRedis, RedisServer } from '../test/support/redis.js';
 
-const { values } = parseArgs({ options: { images: { type: 'string', default: '20' }, n: { type: 'string', default: '10000' }, 'job-images': { type: 'string', default: '4' } } });
+const { values } = parseArgs({ options: { images: { type: 'string', default: '20' }, n: { type: 'string', default: '10000' }, 'job-images': { type: 'string', default: '4' }, 'job-samples': { type: 'string' } } });
 if (!hasRedis) throw new Error('bench queue needs redis-server (Debian package redis-server)');
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-bench-queue-'));
@@ -57,37 +59,35 @@ try {
     return { ...w, up };
   });
   await Promise.all(workers.map((w) => w.up));
-  const queued = await run([...common, '--out', path.join(dir, 'queue.tsv'), '--queue', redis.url, '--job-images', values['job-images']]).done;
+  const split = values['job-samples'] ? ['--job-samples', values['job-samples']] : ['--job-images', values['job-images']];
+  const queued = await run([...common, '--out', path.join(dir, 'queue.tsv'), '--queue', redis.url, ...split]).done;
   workers.forEach((w) => w.kill());
   const logs = await Promise.all(workers.map((w) => w.done));
 
-  // per job, from the workers' logs: start, done, and the wait since the worker's previous job
-  const imageTimes = times(path.join(dir, 'queue.tsv'));
-  const skipless = (start: number, end: number) => Array.from({ length: end - start + 1 }, (_, j) => start + j);
-  let certifying = 0;
-  let overhead = 0;
+  // from the workers' logs: each job's start to done, and the wait since the worker's previous job, less the
+  // certifying time (the queue TSV's time column: an image's time, or its sample ranges' times summed)
+  const certifying = [...times(path.join(dir, 'queue.tsv')).values()].reduce((s, t) => s + t, 0);
+  let busy = 0;
   let jobs = 0;
   for (const { lines } of logs) {
     let previousDone: number | null = null;
-    let current: { at: number; positions: number[] } | null = null;
+    let started: number | null = null;
     for (const line of lines) {
       const at = Date.parse(line.slice(0, 24));
-      const started = / job \S+: positions (\d+) to (\d+)/.exec(line);
-      if (started) {
-        if (previousDone !== null) overhead += (at - previousDone) / 1000;
-        current = { at, positions: skipless(Number(started[1]), Number(started[2])) };
-      } else if (/ job \S+: done/.test(line) && current) {
-        const compute = current.positions.reduce((s, p) => s + imageTimes.get(p)!, 0);
-        certifying += compute;
-        overhead += (at - current.at) / 1000 - compute;
+      if (/ job \S+: positions/.test(line)) {
+        if (previousDone !== null) busy += (at - previousDone) / 1000;
+        started = at;
+      } else if (/ job \S+: done/.test(line) && started !== null) {
+        busy += (at - started) / 1000;
         previousDone = at;
         jobs++;
-        current = null;
+        started = null;
       }
     }
   }
+  const overhead = busy - certifying;
   const localCompute = [...times(path.join(dir, 'local.tsv')).values()].reduce((s, t) => s + t, 0);
-  console.log(`certify --n ${values.n} on ${values.images} images of mnist, bundled model, 1 thread per process; ${jobs} jobs of ${values['job-images']} images, 2 workers`);
+  console.log(`certify --n ${values.n} on ${values.images} images of mnist, bundled model, 1 thread per process; ${jobs} jobs of ${values['job-samples'] ? `${values['job-samples']} samples of one image` : `${values['job-images']} images`}, 2 workers`);
   console.log(`local: ${local.seconds.toFixed(2)} s wall, ${localCompute.toFixed(2)} s certifying`);
   console.log(`queue: ${queued.seconds.toFixed(2)} s wall, ${certifying.toFixed(2)} s certifying over both workers`);
   console.log(`per-job overhead: ${((1000 * overhead) / jobs).toFixed(1)} ms per job, ${((100 * overhead) / certifying).toFixed(2)}% of the certifying time`);

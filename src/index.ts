@@ -40,5 +40,5 @@ export { ibpTrain, ibpAccuracy, ibpSchedule, certifiedCount, withoutBatchNorm, I
 export { saveIbpModel, type SavedIbpModel } from './train/ibp-save.js';
 export { createServer, type ServeOptions } from './serve/server.js';
 export { verify, verifySettings, VERIFY_DEFAULTS, OUTCOMES, STAGES, type VerifyOptions, type VerifyRunResult, type VerifySettings, type ImageVerification, type EpsilonResult, type Outcome, type Stage } from './verify/verify.js';
-export { verifyDataset, type VerifyDatasetOptions, type VerifyDatasetResult } from './verify/run.js';
+export { verifyDataset, type VerifyDatasetOptions, type VerifyDatasetResult, type RemoteVerifier, type RemoteVerifyWork } from './verify/run.js';
 export type { VerifySummary, RadiusSummary, VerifyRow } from './verify/results.js';

@@ -18,6 +18,7 @@ interface CertifyArgs extends SmoothingArgs, QueueArgs {
   alphaZeta?: number;
   fromScratch: boolean;
   shard?: string;
+  jobSamples?: number;
 }
 
 export const certifyCommand: CommandModule<object, CertifyArgs> = {
@@ -39,6 +40,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
       .option('alpha-zeta', { type: 'number', describe: 'IRS: failure probability of the disagreement bound (default 0.001)' })
       .option('from-scratch', { type: 'boolean', default: false, describe: 'with --incremental: certify from scratch at the cache\'s n instead, for comparison' })
       .option('shard', { type: 'string', describe: 'only shard i of k of the selection (0 <= i < k; a Slurm array or Kubernetes Indexed Job task); join the shards with arq merge' })
+      .option('job-samples', { type: 'number', describe: 'with --queue, for large n: each job draws this many of one image\'s n0 + n samples; the counts are summed (instead of --job-images)' })
       .conflicts('cache', 'incremental') as unknown as Argv<CertifyArgs>,
   handler: async (args: ArgumentsCamelCase<CertifyArgs>) => {
     const { loadModel } = await import('../onnx/model.js');
@@ -56,6 +58,7 @@ export const certifyCommand: CommandModule<object, CertifyArgs> = {
       throw new ArqError('--np, --gamma, --alpha-zeta and --from-scratch apply to --incremental');
     }
     if (args.resume && args.overwrite) throw new ArqError('--resume and --overwrite are exclusive');
+    if (args.jobSamples !== undefined && args.queue === undefined) throw new ArqError('--job-samples applies to --queue');
     // A resumed run continues its own files, so they may exist.
     const inputs = [...(await inputFiles(args)), args.incremental];
     const rule = { inputs, overwrite: args.overwrite || args.resume, resumable: true };

@@ -39,6 +39,20 @@ export async function quantizationFromArgs(args: CalibrationArgs & { engine: str
   return prepareQuantization(model, await calibrationFromArgs(args, args.data));
 }
 
+/**
+ * `arq verify`'s integer plan from the flags (the policy, default w8a8, and calibration; or the calibration the model
+ * carries) and who made it, as the verify command and a worker's verify jobs build them.
+ */
+export async function verifyQuantizationFromArgs(args: CalibrationArgs & { data: string }, model: LoadedModel) {
+  const { prepareQuantization } = await import('../quant/quantize.js');
+  const { runIdentity } = await import('../smoothing/run-identity.js');
+  const bits = args.policy ? undefined : (args.bits ?? 'w8a8');
+  const quantization = await prepareQuantization(model, await calibrationFromArgs({ ...args, bits }, args.data));
+  // verify's seed (the attack's) is among its settings, and its engine is always the integer plan.
+  const { model: sha256, policy, calibration } = runIdentity({ model, engine: 'int', seed: args.seed, quantization, bits });
+  return { quantization, bits, identity: { model: sha256, policy, calibration } };
+}
+
 export function withOutputOptions<T>(yargs: Argv<T>) {
   return yargs
     .option('json', { type: 'boolean', default: false, describe: 'print the result as one JSON object on stdout' })

@@ -3,9 +3,10 @@
  * finishes, a summary JSON, resumable like `arq certify`.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { calibrationFromArgs, inputFiles, withCalibrationOptions, withOutputOptions, withSeedOption, withThreadsOption, type CalibrationArgs } from './options.js';
+import { inputFiles, verifyQuantizationFromArgs, withCalibrationOptions, withOutputOptions, withSeedOption, withThreadsOption, type CalibrationArgs } from './options.js';
+import { withQueueOptions, type QueueArgs } from './queue.js';
 
-interface VerifyArgs extends CalibrationArgs {
+interface VerifyArgs extends CalibrationArgs, QueueArgs {
   model?: string;
   data: string;
   eps: string;
@@ -26,7 +27,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: 'verify',
   describe: 'verify the integer plan against l-infinity perturbations, image by image (verified / falsified / timeout)',
   builder: (yargs: Argv) =>
-    withSeedOption(withThreadsOption(withCalibrationOptions(withOutputOptions(yargs))), 'the attack and of the calibration noise')
+    withQueueOptions(withSeedOption(withThreadsOption(withCalibrationOptions(withOutputOptions(yargs))), 'the attack and of the calibration noise'))
       .option('model', { type: 'string', describe: 'ONNX file (default: the bundled QA-IBP MNIST model, models/mnist-qaibp-w8a8.onnx); a float model is verified as the integer plan it would deploy' })
       .option('data', { type: 'string', demandOption: true, describe: 'dataset: mnist | mnist:test | idx:IMAGES,LABELS | cifar10:DIR | npy:X.npy,Y.npy (its test split)' })
       .option('eps', { type: 'string', demandOption: true, describe: 'radii in [0, 1] image units, comma-separated; fractions accepted (1/255,4/255)' })
@@ -38,14 +39,12 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('out', { type: 'string', describe: 'FILE.tsv; FILE.summary.json and FILE.settings.json go beside it' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue an interrupted run (needs --out), keeping its finished lines' })
       .option('overwrite', { type: 'boolean', default: false, describe: 'replace an existing FILE.tsv' })
-      .option('shard', { type: 'string', describe: 'only shard i of k of the selection (0 <= i < k; needs --out); join the shards with arq merge' }),
+      .option('shard', { type: 'string', describe: 'only shard i of k of the selection (0 <= i < k; needs --out); join the shards with arq merge' }) as unknown as Argv<VerifyArgs>,
   handler: async (args: ArgumentsCamelCase<VerifyArgs>) => {
     const { bundledVerifyModelPath, loadModel } = await import('../onnx/model.js');
     const { loadDataset, selectionReach } = await import('../data/index.js');
-    const { prepareQuantization } = await import('../quant/quantize.js');
     const { verify, verifySettings } = await import('../verify/verify.js');
     const { verifyDataset } = await import('../verify/run.js');
-    const { runIdentity } = await import('../smoothing/run-identity.js');
     const { rowOf, summarizeVerification } = await import('../verify/results.js');
     const { ArqError } = await import('../util/errors.js');
     const { progressBar } = await import('./progress.js');
@@ -57,6 +56,8 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     if (args.resume && args.overwrite) throw new ArqError('--resume and --overwrite are exclusive');
     if ((args.resume || args.overwrite) && !args.out) throw new ArqError('--resume and --overwrite apply to --out');
     if (args.shard !== undefined && !args.out) throw new ArqError('--shard needs --out: arq merge joins the shards\' files');
+    if (args.queue !== undefined && !args.out) throw new ArqError('--queue needs --out: the producer writes the workers\' results there');
+    if (args.queue !== undefined) (await import('../distributed/protocol.js')).checkQueueUrl(args.queue);
     const shard = args.shard === undefined ? undefined : parseShard(args.shard);
     const options = { eps: args.eps, timeout: args.timeout, skip: args.skip, max: args.max, seed: args.seed, restarts: args.restarts, steps: args.steps };
     const settings = verifySettings(options);
@@ -66,12 +67,10 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       checkOutputs([args.out, summaryPath(args.out), settingsPath(args.out)], { flag: '--out', inputs, overwrite: args.overwrite || args.resume, resumable: true });
     }
     const model = await loadModel(modelPath);
-    const bits = args.policy ? undefined : (args.bits ?? 'w8a8');
-    const quantization = await prepareQuantization(model, await calibrationFromArgs({ ...args, bits }, args.data));
+    const { quantization, bits, identity } = await verifyQuantizationFromArgs(args, model);
     const dataset = await loadDataset(args.data, 'test', { limit: selectionReach(args.skip, args.max) });
-    // verify's seed (the attack's) is among its settings, and its engine is always the integer plan.
-    const { model: sha256, policy, calibration } = runIdentity({ model, engine: 'int', seed: settings.seed, quantization, bits });
-    const identity = { model: sha256, policy, calibration };
+    const { queueVerifierOf } = await import('./queue.js');
+    const remote = args.queue === undefined ? undefined : await queueVerifierOf(args, modelPath, model, identity, (line) => args.json || console.error(line));
     const bar = progressBar('verify', args);
     const controller = new AbortController();
     const stop = () => controller.abort(new ArqError(`interrupted${args.out ? ': finished images are kept; rerun with --resume to continue' : ''}`));
@@ -82,7 +81,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
         onImage: (done: number, total: number) => bar.update(done, total),
       };
       const summary = args.out
-        ? (await verifyDataset({ ...common, out: args.out, identity, info: { threads: args.threads ?? null }, resume: args.resume, overwrite: args.overwrite, shard })).summary
+        ? (await verifyDataset({ ...common, out: args.out, identity, info: { threads: args.threads ?? null }, resume: args.resume, overwrite: args.overwrite, shard, remote })).summary
         : await (async () => {
           const run = await verify(common);
           return summarizeVerification(run.images.map(rowOf), settings.eps, { ...settings, data: dataset.name, ...identity, threads: args.threads ?? null });

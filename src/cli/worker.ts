@@ -1,4 +1,4 @@
-/** `arq worker --queue redis://...`: certifies the jobs of `arq certify --queue` producers until SIGTERM or Ctrl-C. */
+/** `arq worker --queue redis://...`: runs the jobs of `arq certify --queue` and `arq verify --queue` producers until SIGTERM or Ctrl-C. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { withThreadsOption } from './options.js';
 
@@ -11,7 +11,7 @@ interface WorkerArgs {
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
   command: 'worker',
-  describe: 'take certify jobs from a Redis queue (arq certify --queue) until SIGTERM; finishes its current jobs first',
+  describe: 'take certify and verify jobs from a Redis queue (arq certify|verify --queue) until SIGTERM; finishes its current jobs first',
   builder: (yargs: Argv) =>
     withThreadsOption(yargs)
       .option('queue', { type: 'string', demandOption: true, describe: 'redis://[user:password@]host:port[/db] (rediss:// for TLS)' })
@@ -21,12 +21,15 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     const { checkQueueUrl, redactUrl } = await import('../distributed/protocol.js');
     const { startWorker } = await import('../distributed/worker.js');
     const { integerInRange, numberInRange } = await import('../util/check.js');
-    const { jobSampler } = await import('./queue.js');
+    const { jobQuantization, jobSampler } = await import('./queue.js');
     const url = checkQueueUrl(args.queue);
     const concurrency = integerInRange('--concurrency', args.concurrency, 1, 256);
     const stalledSeconds = numberInRange('--stalled-seconds', args.stalledSeconds, 0.1, 86400);
     const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
-    const worker = await startWorker({ url, concurrency, stalledSeconds, samplerFor: (job, model) => jobSampler(job, model, args.threads), log });
+    const worker = await startWorker({
+      url, concurrency, stalledSeconds, samplerFor: (job, model) => jobSampler(job, model, args.threads),
+      quantizationFor: (job, model) => jobQuantization(job, model, args.threads), threads: args.threads, log,
+    });
     log(`worker on ${redactUrl(url)}: ${concurrency} job(s) at once; SIGTERM or Ctrl-C stops it after its current jobs`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {

@@ -1,30 +1,42 @@
 /**
- * The producer's side of the queue: a RemoteCertifier (smoothing/run.ts) that splits the pending images into jobs
- * of `jobImages` positions, puts them on the BullMQ queue, and yields each job's rows as it completes. certifyDataset
- * writes them, in selection order, into the same files a local run writes.
+ * The producer's side of the queue: a RemoteCertifier (smoothing/run.ts) or RemoteVerifier (verify/run.ts) that
+ * splits the pending images into jobs of `jobImages` positions, puts them on the BullMQ queue, and yields each job's
+ * images as it completes. certifyDataset and verifyDataset write them, in selection order, into the same files a
+ * local run writes. Both kinds share runOnQueue; they differ only in what a job carries besides its positions.
  *
  * Jobs are named by the run's key and their first position, so a restarted producer (--resume) finds the jobs of the
  * previous one: completed jobs are not redone, failed ones are retried. A fresh run replaces finished jobs of the
- * same key. A job that Redis lost (a restart without persistence) is put back; its rows may then arrive twice, and
+ * same key. A job that Redis lost (a restart without persistence) is put back; its images may then arrive twice, and
  * the driver writes each image once. A failed job stops the run with the worker's error (jobs fail once: no retries
  * besides BullMQ's stalled-job handling, which gives a killed worker's job to another).
  */
 import { Queue, QueueEvents } from 'bullmq';
-import type { RemoteCertifier, RemoteWork } from '../smoothing/run.js';
+import type { JsonValue } from '../smoothing/results.js';
+import { certificateOf } from '../smoothing/certify.js';
+import { certificateRow, type RemoteCertifier, type RemoteWork } from '../smoothing/run.js';
 import { ArqError } from '../util/errors.js';
-import { ARQ_VERSION, connectionOf, jobId, reachRedis, MODEL_IN_REDIS_BYTES, MODEL_TTL_SECONDS, modelKey, QUEUE_NAME, runKey, type CertifyJob, type CertifyJobResult, type SamplerArgs } from './protocol.js';
+import type { RemoteVerifier } from '../verify/run.js';
+import {
+  ARQ_VERSION, connectionOf, imageVerificationOf, jobId, reachRedis, MODEL_IN_REDIS_BYTES, MODEL_TTL_SECONDS, modelKey, QUEUE_NAME, runKey,
+  type CertifiedRow, type CertifyJob, type CertifySamplesJob, type JobBase, type JobResult, type QuantizationArgs, type QueueJob, type SampleCounts, type SamplerArgs, type VerifiedImage, type VerifyJob,
+} from './protocol.js';
 
-export interface QueueCertifierOptions {
+export interface QueueOptions<Args> {
   /** redis://host:port[/db] (checkQueueUrl). */
   readonly url: string;
   /** The model: its sha256, the path workers read when its bytes are not in Redis, and the bytes. */
   readonly model: { readonly sha256: string; readonly path: string; readonly bytes: Uint8Array };
-  /** The flags the workers rebuild the sampler from. */
-  readonly args: SamplerArgs;
-  /** The run's identity (runIdentity): a worker whose sampler has another refuses the job. */
-  readonly identity: CertifyJob['identity'];
+  /** The flags the workers rebuild the run's sampler (certify) or integer plan (verify) from. */
+  readonly args: Args;
+  /** The run's identity (runIdentity): a worker whose own identity differs refuses the job. */
+  readonly identity: JobBase['identity'];
   /** Positions per job (default 16). */
   readonly jobImages?: number;
+  /**
+   * Certify only: samples per job, for large n. Each job is then a range of one image's n0 + n samples; the
+   * producer sums an image's counts and decides its certificate as certify() does (jobImages does not apply).
+   */
+  readonly jobSamples?: number;
   /** Keep the finished jobs of an earlier producer of this run, and retry its failed ones. */
   readonly resume?: boolean;
   /** Seconds between full checks of every pending job (default 2): events are only a shortcut. */
@@ -33,36 +45,94 @@ export interface QueueCertifierOptions {
   readonly onQueued?: (jobs: number, finished: number) => void;
 }
 
-interface PlannedJob {
-  readonly id: string;
-  readonly data: CertifyJob;
+export type QueueCertifierOptions = QueueOptions<SamplerArgs>;
+export type QueueVerifierOptions = QueueOptions<QuantizationArgs>;
+
+/** What runOnQueue needs of a run: the pending positions of its selection, its size and compared settings. */
+interface QueuedWork {
+  readonly pending: readonly number[];
+  readonly images: number;
+  readonly compared: { readonly [key: string]: JsonValue };
+  readonly signal?: AbortSignal;
 }
 
-/** The jobs covering the pending positions: fixed ranges of the selection, so their ids do not depend on progress. */
-function planJobs(work: RemoteWork, options: QueueCertifierOptions, run: string, jobImages: number): PlannedJob[] {
+interface PlannedJob<J> {
+  readonly id: string;
+  readonly data: J;
+}
+
+/** A certifier that runs on the BullMQ queue at `options.url`: jobs of images, or of sample ranges (jobSamples). */
+export function queueCertifier(options: QueueCertifierOptions): RemoteCertifier {
+  return (work) => {
+    const certifyJob = (base: JobBase): CertifyJob => ({
+      ...base, kind: 'certify', args: options.args, n0: work.n0, n: work.n, alpha: work.alpha, skip: work.skip, max: work.max ?? null,
+    });
+    if (!options.jobSamples) return runOnQueue<CertifyJob, CertifiedRow>(work, options, (base) => [certifyJob(base)]);
+    const size = options.jobSamples;
+    const total = work.n0 + work.n;
+    const ranges = runOnQueue<CertifySamplesJob, SampleCounts>(work, options, (base) => Array.from({ length: Math.ceil(total / size) }, (_, r) => ({
+      ...certifyJob(base), kind: 'certify-samples', first: r * size, count: Math.min(size, total - r * size),
+    })));
+    return certificatesOf(ranges, work, options.args.sigma);
+  };
+}
+
+/**
+ * The rows of images certified in sample ranges: an image's counts are summed over its ranges (each counted once)
+ * and its certificate decided when all n0 + n samples are in; its time is its ranges' times summed.
+ */
+async function* certificatesOf(ranges: AsyncIterable<SampleCounts[]>, work: RemoteWork, sigma: number): AsyncGenerator<CertifiedRow[]> {
+  const images = new Map<number, { label: number; firsts: Set<number>; samples: number; selection: Uint32Array; estimation: Uint32Array; seconds: number }>();
+  for await (const parts of ranges) {
+    const rows: CertifiedRow[] = [];
+    for (const part of parts) {
+      let image = images.get(part.idx);
+      if (!image) {
+        image = { label: part.label, firsts: new Set(), samples: 0, selection: new Uint32Array(part.selection.length), estimation: new Uint32Array(part.estimation.length), seconds: 0 };
+        images.set(part.idx, image);
+      }
+      if (image.firsts.has(part.first)) continue;
+      image.firsts.add(part.first);
+      image.samples += part.count;
+      part.selection.forEach((c, i) => (image.selection[i] += c));
+      part.estimation.forEach((c, i) => (image.estimation[i] += c));
+      image.seconds += part.seconds;
+      if (image.samples < work.n0 + work.n) continue;
+      const c = certificateOf(image.selection, image.estimation, work.n, work.alpha, sigma);
+      rows.push({ ...certificateRow(part.idx, image.label, { ...c, seconds: image.seconds }), pALower: c.pALower });
+      images.delete(part.idx);
+    }
+    yield rows;
+  }
+}
+
+/** A verifier that runs on the BullMQ queue at `options.url`. */
+export function queueVerifier(options: QueueVerifierOptions): RemoteVerifier {
+  return async function* (work) {
+    const jobs = runOnQueue<VerifyJob, VerifiedImage>(work, options, (base) => [{ ...base, kind: 'verify', args: options.args, settings: work.settings }]);
+    for await (const images of jobs) yield images.map(imageVerificationOf);
+  };
+}
+
+/**
+ * The jobs covering the pending positions: fixed ranges of the selection, so their ids do not depend on progress;
+ * `kindOf` adds what a job of the run's kind carries.
+ */
+function planJobs<J extends QueueJob>(work: QueuedWork, options: QueueOptions<unknown>, run: string, jobImages: number, kindOf: (base: JobBase) => J[]): PlannedJob<J>[] {
   const starts = [...new Set(work.pending.map((k) => k - (k % jobImages)))];
   const model = { sha256: options.model.sha256, path: options.model.path, inRedis: options.model.bytes.length <= MODEL_IN_REDIS_BYTES };
-  return starts.map((start) => ({
-    id: jobId(run, start),
-    data: {
-      version: ARQ_VERSION, kind: 'certify', run, identity: options.identity, model, args: options.args,
-      n0: work.n0, n: work.n, alpha: work.alpha, skip: work.skip, max: work.max ?? null, start, end: Math.min(start + jobImages, work.images),
-    },
-  }));
+  return starts.flatMap((start) => kindOf({ version: ARQ_VERSION, run, identity: options.identity, model, start, end: Math.min(start + jobImages, work.images) }))
+    .map((data) => ({ id: jobId(data), data }));
 }
 
-/** A certifier that runs on the BullMQ queue at `options.url`. */
-export function queueCertifier(options: QueueCertifierOptions): RemoteCertifier {
-  return (work) => certifyOnQueue(work, options);
-}
-
-async function* certifyOnQueue(work: RemoteWork, options: QueueCertifierOptions): AsyncGenerator<CertifyJobResult['rows']> {
-  const jobImages = options.jobImages ?? 16;
-  const run = runKey(work.compared, jobImages);
-  const jobs = planJobs(work, options, run, jobImages);
+/** Puts the run's jobs on the queue and yields each job's rows as it completes (see the module comment). */
+async function* runOnQueue<J extends QueueJob, Row>(work: QueuedWork, options: QueueOptions<unknown>, kindOf: (base: JobBase) => J[]): AsyncGenerator<Row[]> {
+  const jobImages = options.jobSamples ? 1 : (options.jobImages ?? 16);
+  const run = runKey(work.compared, jobImages, options.jobSamples);
+  const jobs = planJobs(work, options, run, jobImages, kindOf);
   const connection = connectionOf(options.url);
   const redis = await reachRedis(options.url);
-  const queue = new Queue<CertifyJob, CertifyJobResult>(QUEUE_NAME, { connection });
+  const queue = new Queue<QueueJob, JobResult<Row>, string>(QUEUE_NAME, { connection });
   const events = new QueueEvents(QUEUE_NAME, { connection });
   let wake: (() => void) | null = null;
   const dirty = new Set<string>();
@@ -77,8 +147,8 @@ async function* certifyOnQueue(work: RemoteWork, options: QueueCertifierOptions)
   const storeModel = async () => {
     if (jobs[0].data.model.inRedis) await redis.set(modelKey(options.model.sha256), Buffer.from(options.model.bytes), 'EX', MODEL_TTL_SECONDS);
   };
-  const add = (list: readonly PlannedJob[]) => queue.addBulk(list.map((j) => ({
-    name: 'certify', data: j.data,
+  const add = (list: readonly PlannedJob<J>[]) => queue.addBulk(list.map((j) => ({
+    name: j.data.kind, data: j.data,
     // attempts 1: a job that throws fails once; a stalled one (its worker died) is retried via maxStalledCount
     opts: { jobId: j.id, attempts: 1, removeOnComplete: false, removeOnFail: false },
   })));
@@ -105,7 +175,7 @@ async function* certifyOnQueue(work: RemoteWork, options: QueueCertifierOptions)
       const ids = sweep ? [...pending.keys()] : [...dirty].filter((id) => pending.has(id));
       dirty.clear();
       if (sweep) lastSweep = performance.now();
-      const lost: PlannedJob[] = [];
+      const lost: PlannedJob<J>[] = [];
       for (const id of ids) {
         // the state first, then the job: a job read before it completed keeps a null returnvalue
         const state = await queue.getJobState(id);

@@ -1,12 +1,13 @@
 /**
- * What the producer (`arq certify --queue`) and the workers (`arq worker`) agree on: the queue, the Redis URL, the
- * job's data and result, and the version and identity checks that make a worker refuse a job it would certify
- * differently. BullMQ on Redis carries the jobs; arq schedules nothing itself.
+ * What the producers (`arq certify --queue`, `arq verify --queue`) and the workers (`arq worker`) agree on: the
+ * queue, the Redis URL, the jobs' data and results, and the version and identity checks that make a worker refuse a
+ * job it would compute differently. BullMQ on Redis carries the jobs; arq schedules nothing itself.
  */
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import type { ResultRow, JsonValue } from '../smoothing/results.js';
+import type { EpsilonResult, ImageVerification, VerifySettings } from '../verify/verify.js';
 import { ArqError } from '../util/errors.js';
 
 /** The BullMQ queue every arq producer and worker of one Redis database shares. */
@@ -39,39 +40,114 @@ export interface SamplerArgs {
   calibrationData?: string;
 }
 
-/** One certify job: positions [start, end) of the selection of a run. */
-export interface CertifyJob {
+/** The flags a worker rebuilds a verify run's integer plan from (as `arq verify` takes them). */
+export interface QuantizationArgs {
+  [key: string]: JsonValue | undefined;
+  data: string;
+  policy?: string;
+  bits?: string;
+  sigma: number;
+  seed: number;
+  calibration: number;
+  calibrationData?: string;
+}
+
+/** What every job carries: positions [start, end) of the selection of a run, and who must compute them. */
+export interface JobBase {
   readonly version: string;
-  readonly kind: 'certify';
   /** The run's key (runKey): jobs of one run share it. */
   readonly run: string;
-  /** The run's identity (model sha256, engine, seed, policy, calibration): the worker's sampler must have it. */
+  /** The run's identity (model sha256, policy, calibration, ...): the worker's own must equal it. */
   readonly identity: { [key: string]: JsonValue };
   readonly model: { readonly sha256: string; readonly path: string; readonly inRedis: boolean };
+  readonly start: number;
+  readonly end: number;
+}
+
+/** One certify job: Cohen CERTIFY of its positions with the sampler its flags describe. */
+export interface CertifyJob extends JobBase {
+  readonly kind: 'certify';
   readonly args: SamplerArgs;
   readonly n0: number;
   readonly n: number;
   readonly alpha: number;
   readonly skip: number;
   readonly max: number | null;
-  readonly start: number;
-  readonly end: number;
 }
+
+/**
+ * One image's samples first .. first+count-1 of CERTIFY's n0 + n (selection samples 0 .. n0-1, then estimation
+ * samples), for certification at large n: its position is `start` (end = start + 1); the producer sums the counts
+ * of an image's ranges and decides its certificate (certificateOf), as certify() decides on one range.
+ */
+export interface CertifySamplesJob extends Omit<CertifyJob, 'kind'> {
+  readonly kind: 'certify-samples';
+  readonly first: number;
+  readonly count: number;
+}
+
+/** What a sample-range job returns: its image's class counts over its selection and its estimation samples. */
+export interface SampleCounts {
+  readonly idx: number;
+  readonly label: number;
+  readonly first: number;
+  readonly count: number;
+  readonly selection: number[];
+  readonly estimation: number[];
+  readonly seconds: number;
+}
+
+/** One verify job: verify() of its positions, on the integer plan its flags describe, with the run's settings. */
+export interface VerifyJob extends JobBase {
+  readonly kind: 'verify';
+  readonly args: QuantizationArgs;
+  readonly settings: VerifySettings;
+}
+
+export type QueueJob = CertifyJob | CertifySamplesJob | VerifyJob;
 
 /** A certified image as a worker returns it. */
 export type CertifiedRow = ResultRow & { pALower: number };
 
-export interface CertifyJobResult {
-  readonly rows: CertifiedRow[];
+/** A verified image as a worker returns it: ImageVerification with its counterexamples as plain arrays (JSON). */
+export type VerifiedImage = Omit<ImageVerification, 'results'> & {
+  readonly results: readonly (Omit<EpsilonResult, 'counterexample'> & { readonly counterexample?: { readonly image: number[]; readonly prediction: number } })[];
+};
+
+/** What a job returns: its images, in selection order. */
+export interface JobResult<Row> {
+  readonly rows: Row[];
 }
 
-/** The run's key: its version, compared settings and job size, so a restarted producer finds its jobs again. */
-export function runKey(compared: { [key: string]: JsonValue }, jobImages: number): string {
-  return createHash('sha256').update(JSON.stringify({ version: ARQ_VERSION, compared, jobImages })).digest('hex').slice(0, 24);
+export type CertifyJobResult = JobResult<CertifiedRow>;
+export type VerifyJobResult = JobResult<VerifiedImage>;
+
+/** An image's verification as it travels (float32 values are exact in JSON's doubles). */
+export function verifiedImageOf(image: ImageVerification): VerifiedImage {
+  return {
+    ...image,
+    results: image.results.map(({ counterexample, ...r }) => (counterexample ? { ...r, counterexample: { image: Array.from(counterexample.image), prediction: counterexample.prediction } } : r)),
+  };
 }
 
-/** A job's id: its run and first position (BullMQ ids must not hold ':'). */
-export const jobId = (run: string, start: number): string => `${run}-${start}`;
+/** The ImageVerification a worker's VerifiedImage stands for. */
+export function imageVerificationOf(image: VerifiedImage): ImageVerification {
+  return {
+    ...image,
+    results: image.results.map(({ counterexample, ...r }) => (counterexample ? { ...r, counterexample: { image: Float32Array.from(counterexample.image), prediction: counterexample.prediction } } : r)),
+  };
+}
+
+/**
+ * The run's key: its version, compared settings and job sizes (images, or samples of one image), so a restarted
+ * producer finds its jobs again.
+ */
+export function runKey(compared: { [key: string]: JsonValue }, jobImages: number, jobSamples?: number): string {
+  return createHash('sha256').update(JSON.stringify({ version: ARQ_VERSION, compared, jobImages, ...(jobSamples ? { jobSamples } : {}) })).digest('hex').slice(0, 24);
+}
+
+/** A job's id: its run and first position, and its first sample for a sample range (BullMQ ids must not hold ':'). */
+export const jobId = (job: QueueJob): string => (job.kind === 'certify-samples' ? `${job.run}-${job.start}-s${job.first}` : `${job.run}-${job.start}`);
 
 /** The URL with its password hidden, for messages and logs. */
 export function redactUrl(url: string): string {

@@ -153,6 +153,19 @@ export async function predict(sampler: Sampler, image: Float32Array, imageIndex:
 }
 
 /**
+ * CERTIFY's decision from its class counts: cA the top class of the n0 selection samples (the first on ties), pALower
+ * the (1 - alpha) Clopper-Pearson lower bound of cA's count among the n estimation samples, and the certificate when
+ * pALower > 1/2. The counts may have been drawn in any number of parts (the queue's sample ranges), summed.
+ */
+export function certificateOf(selectionCounts: Uint32Array, estimationCounts: Uint32Array, n: number, alpha: number, sigma: number): Pick<CertifyResult, 'prediction' | 'radius' | 'pALower' | 'classA' | 'countA'> {
+  const classA = indexOfMax(selectionCounts);
+  const countA = estimationCounts[classA];
+  const pALower = clopperPearsonLower(countA, n, alpha);
+  const certified = pALower > 0.5;
+  return { prediction: certified ? classA : ABSTAIN, radius: certified ? sigma * normalQuantile(pALower) : 0, pALower, classA, countA };
+}
+
+/**
  * Cohen's CERTIFY: selects cA as the top class over n0 selection samples, counts cA over n fresh estimation
  * samples, and bounds pA = P(f(x + e) = cA) from below by the one-sided (1 - alpha) Clopper-Pearson bound pALower.
  * If pALower > 1/2 it returns (cA, sigma * Phi^-1(pALower)), else (ABSTAIN, 0).
@@ -169,17 +182,9 @@ export async function certify(sampler: Sampler, image: Float32Array, imageIndex:
   const start = performance.now();
   const common = { chunk: options.chunk, signal: options.signal };
   const selection = await drawSamples(sampler, image, imageIndex, 0, n0, { ...common, onChunk: (d) => options.onSamples?.(d) });
-  const classA = indexOfMax(selection.counts);
   const estimation = await drawSamples(sampler, image, imageIndex, n0, n, { ...common, record, onChunk: (d) => options.onSamples?.(n0 + d) });
-  const countA = estimation.counts[classA];
-  const pALower = clopperPearsonLower(countA, n, alpha);
-  const certified = pALower > 0.5;
   const result: CertifyResult = {
-    prediction: certified ? classA : ABSTAIN,
-    radius: certified ? sampler.sigma * normalQuantile(pALower) : 0,
-    pALower,
-    classA,
-    countA,
+    ...certificateOf(selection.counts, estimation.counts, n, alpha, sampler.sigma),
     counts: estimation.counts,
     selectionCounts: selection.counts,
     samples: n0 + n,

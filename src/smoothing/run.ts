@@ -23,6 +23,7 @@ import { checkFailureProbability, checkN, checkN0 } from '../engine/settings.js'
 import { openSettingsFile, type RunIdentity } from './run-identity.js';
 import { ArqError } from '../util/errors.js';
 import { integerInRange, numberInRange } from '../util/check.js';
+import { inKeyOrder } from '../util/in-order.js';
 
 export interface IncrementalOptions {
   /** The IRS cache written while certifying f. */
@@ -338,23 +339,14 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
     };
     if (options.remote) {
       const pending = Array.from({ length: end - start }, (_, j) => start + j).filter((k) => !done.has(indices[k]));
-      const positionOf = new Map(pending.map((k) => [indices[k], k]));
-      const arrived = new Map<number, ResultRow & { pALower: number }>();
-      let next = 0;
       const work = { pending, images: indices.length, compared, n0: run.n0, n: run.n, alpha: run.alpha, skip, max, signal: options.signal };
-      for await (const batch of pending.length ? options.remote(work) : []) {
-        for (const row of batch) {
-          const k = positionOf.get(row.idx);
-          // a repeated delivery, or an image of a job already written: each image is written once
-          if (k === undefined || done.has(row.idx)) continue;
-          if (row.label !== selected.labels[k]) throw new ArqError(`a worker certified image ${row.idx} with label ${row.label}, but it has label ${selected.labels[k]} in ${dataset.name} here: producer and workers must read the same data`);
-          arrived.set(row.idx, row);
-        }
-        for (; next < pending.length && arrived.has(indices[pending[next]]); next++) {
-          const { pALower, ...row } = arrived.get(indices[pending[next]])!;
-          record(certificateRow(row.idx, row.label, { prediction: row.predict, radius: row.radius, seconds: row.time }), { samples: run.n0 + run.n, pALower });
-        }
-      }
+      const keys = pending.map((k) => indices[k]);
+      const next = await inKeyOrder(keys, pending.length ? options.remote(work) : [], (row) => row.idx, ({ pALower, ...row }) => {
+        record(certificateRow(row.idx, row.label, { prediction: row.predict, radius: row.radius, seconds: row.time }), { samples: run.n0 + run.n, pALower });
+      }, (row, j) => {
+        const label = selected.labels[pending[j]];
+        if (row.label !== label) throw new ArqError(`a worker certified image ${row.idx} with label ${row.label}, but it has label ${label} in ${dataset.name} here: producer and workers must read the same data`);
+      });
       if (next < pending.length) throw new ArqError(`the queue ended with ${pending.length - next} image(s) uncertified (first: ${indices[pending[next]]}); rerun with --resume`);
     }
     for (let k = start; k < end; k++) {

@@ -151,6 +151,8 @@ describe('arq certify and smooth-predict', () => {
     expect(bad.stderr.trim()).toBe('arq: alpha: expected a number in (0, 1), got 0');
     const irsFlags = await arq('certify', ...common, '--out', '/tmp/never.tsv', '--np', '10');
     expect(irsFlags.stderr.trim()).toBe('arq: --np, --gamma, --alpha-zeta and --from-scratch apply to --incremental');
+    const samplesAlone = await arq('certify', ...common, '--out', '/tmp/never.tsv', '--job-samples', '1000');
+    expect(samplesAlone.stderr.trim()).toBe('arq: --job-samples applies to --queue');
   });
 });
 

@@ -83,6 +83,8 @@ describe('arq verify', () => {
       [[...common, '--restarts', '0'], exactly(messageOf(() => verifySettings({ eps: '0.1', restarts: 0 })))],
       [[...common, '--resume'], /^arq: --resume and --overwrite apply to --out$/],
       [[...common, '--out', path.join(dir, 'x.tsv'), '--resume', '--overwrite'], /^arq: --resume and --overwrite are exclusive$/],
+      [[...common, '--queue', 'redis://127.0.0.1:1'], /^arq: --queue needs --out: the producer writes the workers' results there$/],
+      [[...common, '--out', path.join(dir, 'x.tsv'), '--queue', 'http://127.0.0.1:1'], /^arq: --queue: expected a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/127\.0\.0\.1:1"$/],
     ];
     for (const [args, message] of cases) {
       const result = await arq(args);
