@@ -1,0 +1,127 @@
+/**
+ * The measured cost of a policy: seconds per image of its plan on this CPU, beside the modelled BitOps of cost.ts,
+ * with W8A8 of the same model timed in the same rounds, so that the ratio says what the lower widths buy in time.
+ * BitOps models arithmetic at the policy's widths; arq's integer engine runs every layer on its int8 path whatever
+ * its widths (README, "Sub-byte kernels"), so on this engine time does not follow BitOps, and only a measurement
+ * tells. When a layer gets a faster kernel for its widths, the measurement sees it without a change here.
+ *
+ * Measured, not modelled: each distinct policy's plan is built and run on `batch` images drawn uniformly from [0, 1)
+ * (the seeded generator). A plan's speed depends on neither its inputs nor its grids, so a calibration on those same
+ * images serves when the caller has none. Warm-up (three runs of each plan), then `repeats` interleaved rounds in
+ * rotating order, each plan running enough batches to last `roundMs` (util/timing.ts): the median round gives a
+ * plan's time, its fastest and slowest rounds the spread, and each round's ratio to the W8A8 round beside it the
+ * ratio's spread. Defaults keep it to about a second per plan.
+ */
+import type { Graph } from '../graph/ir.js';
+import { FloatPlan } from '../engine/float-plan.js';
+import { IntPlan, type ActivationStatistics, type BitWidths } from '../engine/int-plan.js';
+import { checkBatch, checkSeed, checkThreads } from '../engine/settings.js';
+import { makeDataset } from '../data/index.js';
+import { cpuInfo, type IsaName } from '../native.js';
+import { integerInRange } from '../util/check.js';
+import { Random } from '../util/random.js';
+import { interleavedSamples, median, type Engine } from '../util/timing.js';
+import { calibrate } from './calibrate.js';
+import { policyKey, uniformPolicy } from './policy.js';
+
+export interface TimeOptions {
+  /** Images per run of a plan. Default 64. */
+  readonly batch?: number;
+  /** Threads of arq's pool. Default: the machine's hardware threads. */
+  readonly threads?: number;
+  /** Timed rounds; the median is reported. Default 5. */
+  readonly repeats?: number;
+  /** Milliseconds each plan runs per round (at least one batch). Default 100. */
+  readonly roundMs?: number;
+  /** Seed of the random images. Default 0. */
+  readonly seed?: number;
+  /** The grids' statistics (a search passes its own); default: a calibration on the random images. */
+  readonly calibration?: ActivationStatistics;
+  /** Each plan's memory limit per call (PlanOptions.maxMemory). */
+  readonly maxMemory?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** How the times were measured (field names are part of `arq info --json` and report.json). */
+export interface TimeSettings {
+  /** 'int' for every policy; the float model's time (a null entry) comes from arq's fp32 plan. */
+  readonly engine: 'int';
+  /** The ISA level the kernels ran at, and the best this CPU has. */
+  readonly isa: IsaName;
+  readonly cpu: IsaName;
+  readonly batch: number;
+  readonly threads: number;
+  readonly repeats: number;
+  readonly round_ms: number;
+  /** What the plans ran on. */
+  readonly inputs: string;
+}
+
+/** One plan's measured time. */
+export interface MeasuredTime {
+  /** 'float' for the float model (arq's fp32 plan), 'int' for a policy's integer plan. */
+  readonly engine: 'int' | 'float';
+  /** The median round's seconds per image. */
+  readonly seconds_per_image: number;
+  /** Fastest and slowest round. */
+  readonly seconds_per_image_range: readonly [number, number];
+  /** seconds_per_image over W8A8's (above 1: slower than W8A8). */
+  readonly time_vs_w8a8: number;
+  /** Lowest and highest per-round ratio to W8A8's round: how far the machine's drift moves the ratio. */
+  readonly time_vs_w8a8_range: readonly [number, number];
+}
+
+export interface TimeMeasurement {
+  readonly settings: TimeSettings;
+  /** Uniform W8A8 of the same model, the reference every ratio divides by. */
+  readonly w8a8: MeasuredTime;
+  /** One per requested entry, in order (null: the float model). */
+  readonly times: readonly MeasuredTime[];
+}
+
+/** Times `entries` (policies of `graph`, or null for the float model) and W8A8 of the same graph, in the same rounds. */
+export async function measureTimes(graph: Graph, entries: readonly (BitWidths | null)[], options: TimeOptions = {}): Promise<TimeMeasurement> {
+  const batch = checkBatch(options.batch ?? 64);
+  const threads = checkThreads(options.threads ?? cpuInfo().threads);
+  const repeats = integerInRange('repeats', options.repeats ?? 5, 1, 1000);
+  const roundMs = integerInRange('roundMs', options.roundMs ?? 100, 1, 600_000);
+  const seed = checkSeed(options.seed ?? 0);
+  const [c, h, w] = graph.input.shape;
+  const random = Random.fromSeed(seed);
+  const images = Float32Array.from({ length: batch * c * h * w }, () => random.uniform());
+  const inputs = `${batch} images uniform on [0, 1), seed ${seed}`;
+  const calibration = options.calibration ??
+    (await calibrate(graph, makeDataset({ name: inputs, shape: [c, h, w], images, labels: new Int32Array(batch) }), { sigma: 0, count: batch, threads, maxMemory: options.maxMemory }));
+  // One plan per distinct entry, W8A8 first: a policy equal to W8A8 (or to another entry) is timed once and shares it.
+  const keyOf = (entry: BitWidths | null) => (entry ? policyKey(entry.layers) : 'float');
+  const planOptions = { maxMemory: options.maxMemory };
+  const plans = new Map<string, { engine: 'int' | 'float'; run: Engine['run'] }>();
+  for (const entry of [uniformPolicy(graph, '', 8, 8), ...entries]) {
+    const key = keyOf(entry);
+    if (plans.has(key)) continue;
+    const plan = entry ? IntPlan.build(graph, entry, calibration, planOptions) : FloatPlan.build(graph, planOptions);
+    plans.set(key, { engine: entry ? 'int' : 'float', run: (x, n) => plan.run(x, n, threads) });
+  }
+  const keys = [...plans.keys()];
+  const engines = keys.map((label) => ({ label, run: plans.get(label)!.run }));
+  const rates = await interleavedSamples(engines, images, batch, repeats, roundMs, options.signal);
+  const seconds = rates.map((round) => round.map((rate) => 1 / rate));
+  const timeOf = (key: string): MeasuredTime => {
+    const mine = seconds[keys.indexOf(key)];
+    const perImage = median(mine);
+    const ratios = mine.map((s, round) => s / seconds[0][round]);
+    return {
+      engine: plans.get(key)!.engine,
+      seconds_per_image: perImage,
+      seconds_per_image_range: [Math.min(...mine), Math.max(...mine)],
+      time_vs_w8a8: perImage / median(seconds[0]),
+      time_vs_w8a8_range: [Math.min(...ratios), Math.max(...ratios)],
+    };
+  };
+  const { active, detected } = cpuInfo();
+  return {
+    settings: { engine: 'int', isa: active, cpu: detected, batch, threads, repeats, round_ms: roundMs, inputs },
+    w8a8: timeOf(keys[0]),
+    times: entries.map((entry) => timeOf(keyOf(entry))),
+  };
+}
