@@ -6,6 +6,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { LoadedModel } from '../onnx/model.js';
 import type { Policy } from '../quant/policy.js';
 import type { TimeMeasurement } from '../quant/time.js';
+import { microseconds } from '../report/format.js';
 import { withOutputOptions, withPolicyOptions, withThreadsOption } from './options.js';
 
 interface InfoArgs {
@@ -33,6 +34,7 @@ function timeJson(measured: TimeMeasurement, bitopsVsW8a8: number) {
   const [policy] = measured.times;
   return {
     ...measured.settings,
+    kernels: policy.kernels, w8a8_kernels: measured.w8a8.kernels,
     seconds_per_image: policy.seconds_per_image, seconds_per_image_range: policy.seconds_per_image_range, images_per_second: 1 / policy.seconds_per_image,
     w8a8_seconds_per_image: measured.w8a8.seconds_per_image, w8a8_seconds_per_image_range: measured.w8a8.seconds_per_image_range,
     time_vs_w8a8: policy.time_vs_w8a8, time_vs_w8a8_range: policy.time_vs_w8a8_range, bitops_vs_w8a8: bitopsVsW8a8,
@@ -43,15 +45,14 @@ function timeJson(measured: TimeMeasurement, bitopsVsW8a8: number) {
 function timeLines(measured: TimeMeasurement, bitopsVsW8a8: number): string[] {
   const [policy] = measured.times;
   const { isa, batch, threads, repeats } = measured.settings;
-  const us = (seconds: number) => String(Number((1e6 * seconds).toPrecision(3)));
-  const range = (r: readonly [number, number], f: (x: number) => string) => `${f(r[0])}-${f(r[1])}`;
+  const range = (r: readonly [number, number], f: (x: number) => string) => `${f(r[0])} - ${f(r[1])}`;
   const ratio = (x: number) => x.toFixed(2);
   const { w8a8 } = measured;
   return [
     `time per image on this CPU (integer engine, ${isa}, batch ${batch}, ${threads} thread${threads === 1 ? '' : 's'}, median of ${repeats} rounds): ` +
-      `${us(policy.seconds_per_image)} us (rounds ${range(policy.seconds_per_image_range, us)}); W8A8 ${us(w8a8.seconds_per_image)} us (${range(w8a8.seconds_per_image_range, us)})`,
-    `vs W8A8: ${ratio(policy.time_vs_w8a8)}x the time (rounds ${range(policy.time_vs_w8a8_range, ratio)}) for ${ratio(bitopsVsW8a8)}x the BitOps. ` +
-      'BitOps is not time here: every layer runs its int8 path whatever its widths.',
+      `${microseconds(policy.seconds_per_image)} (rounds ${range(policy.seconds_per_image_range, microseconds)}); W8A8 ${microseconds(w8a8.seconds_per_image)} (${range(w8a8.seconds_per_image_range, microseconds)})`,
+    `vs W8A8: ${ratio(policy.time_vs_w8a8)}x the time (rounds ${range(policy.time_vs_w8a8_range, ratio)}) for ${ratio(bitopsVsW8a8)}x the BitOps: BitOps is a model, not time` +
+      (policy.kernels === w8a8.kernels ? `; this policy runs W8A8's kernels (${policy.kernels}), so its lower widths buy no speed on this CPU.` : '.'),
   ];
 }
 

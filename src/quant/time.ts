@@ -14,7 +14,7 @@
  */
 import type { Graph } from '../graph/ir.js';
 import { FloatPlan } from '../engine/float-plan.js';
-import { IntPlan, type ActivationStatistics, type BitWidths } from '../engine/int-plan.js';
+import { IntPlan, type ActivationStatistics } from '../engine/int-plan.js';
 import { checkBatch, checkSeed, checkThreads } from '../engine/settings.js';
 import { makeDataset } from '../data/index.js';
 import { cpuInfo, type IsaName } from '../native.js';
@@ -22,7 +22,7 @@ import { integerInRange } from '../util/check.js';
 import { Random } from '../util/random.js';
 import { interleavedSamples, median, type Engine } from '../util/timing.js';
 import { calibrate } from './calibrate.js';
-import { policyKey, uniformPolicy } from './policy.js';
+import { policyKey, uniformPolicy, validatePolicy, type Policy } from './policy.js';
 
 export interface TimeOptions {
   /** Images per run of a plan. Default 64. */
@@ -61,6 +61,8 @@ export interface TimeSettings {
 export interface MeasuredTime {
   /** 'float' for the float model (arq's fp32 plan), 'int' for a policy's integer plan. */
   readonly engine: 'int' | 'float';
+  /** The kernels the plan chose on this CPU (NativePlan.kernels): a policy whose list is W8A8's ran W8A8's kernels. */
+  readonly kernels: string;
   /** The median round's seconds per image. */
   readonly seconds_per_image: number;
   /** Fastest and slowest round. */
@@ -79,8 +81,12 @@ export interface TimeMeasurement {
   readonly times: readonly MeasuredTime[];
 }
 
-/** Times `entries` (policies of `graph`, or null for the float model) and W8A8 of the same graph, in the same rounds. */
-export async function measureTimes(graph: Graph, entries: readonly (BitWidths | null)[], options: TimeOptions = {}): Promise<TimeMeasurement> {
+/**
+ * Times `entries` (policies of `graph`, or null for the float model) and W8A8 of the same graph, in the same rounds.
+ * Throws an ArqError naming the entry and layer when a policy does not fit the graph (validatePolicy's rules).
+ */
+export async function measureTimes(graph: Graph, entries: readonly (Policy | null)[], options: TimeOptions = {}): Promise<TimeMeasurement> {
+  entries.forEach((entry, i) => entry && validatePolicy(entry, graph, entry.model, { source: `policy ${i + 1} of ${entries.length}` }));
   const batch = checkBatch(options.batch ?? 64);
   const threads = checkThreads(options.threads ?? cpuInfo().threads);
   const repeats = integerInRange('repeats', options.repeats ?? 5, 1, 1000);
@@ -93,14 +99,14 @@ export async function measureTimes(graph: Graph, entries: readonly (BitWidths | 
   const calibration = options.calibration ??
     (await calibrate(graph, makeDataset({ name: inputs, shape: [c, h, w], images, labels: new Int32Array(batch) }), { sigma: 0, count: batch, threads, maxMemory: options.maxMemory }));
   // One plan per distinct entry, W8A8 first: a policy equal to W8A8 (or to another entry) is timed once and shares it.
-  const keyOf = (entry: BitWidths | null) => (entry ? policyKey(entry.layers) : 'float');
+  const keyOf = (entry: Policy | null) => (entry ? policyKey(entry.layers) : 'float');
   const planOptions = { maxMemory: options.maxMemory };
-  const plans = new Map<string, { engine: 'int' | 'float'; run: Engine['run'] }>();
-  for (const entry of [uniformPolicy(graph, '', 8, 8), ...entries]) {
+  const plans = new Map<string, { engine: 'int' | 'float'; kernels: string; run: Engine['run'] }>();
+  for (const entry of [uniformPolicy(graph, entries.find((e) => e)?.model ?? '', 8, 8), ...entries]) {
     const key = keyOf(entry);
     if (plans.has(key)) continue;
     const plan = entry ? IntPlan.build(graph, entry, calibration, planOptions) : FloatPlan.build(graph, planOptions);
-    plans.set(key, { engine: entry ? 'int' : 'float', run: (x, n) => plan.run(x, n, threads) });
+    plans.set(key, { engine: entry ? 'int' : 'float', kernels: plan.kernels, run: (x, n) => plan.run(x, n, threads) });
   }
   const keys = [...plans.keys()];
   const engines = keys.map((label) => ({ label, run: plans.get(label)!.run }));
@@ -112,6 +118,7 @@ export async function measureTimes(graph: Graph, entries: readonly (BitWidths | 
     const ratios = mine.map((s, round) => s / seconds[0][round]);
     return {
       engine: plans.get(key)!.engine,
+      kernels: plans.get(key)!.kernels,
       seconds_per_image: perImage,
       seconds_per_image_range: [Math.min(...mine), Math.max(...mine)],
       time_vs_w8a8: perImage / median(seconds[0]),

@@ -24,6 +24,64 @@ describe('arq info', () => {
     expect(info.macs).toBe(info.layers.reduce((s: number, l: { macs: number }) => s + l.macs, 0));
   });
 
+  test('with a policy, --json adds its measured time per image beside W8A8\'s, the ratio of the two, and how they were measured', async () => {
+    const { code, stdout } = await arq('info', fixturePath('mnist_cnn'), '--bits', 'w4a4', '--threads', '1', '--batch', '16', '--json');
+    expect(code).toBe(0);
+    const info = JSON.parse(stdout);
+    expect(info.bitops_percent).toBeCloseTo(100 * 16 / 1024, 12);
+    const { time } = info;
+    expect(time).toMatchObject({ engine: 'int', batch: 16, threads: 1, repeats: 5 });
+    expect(['scalar', 'avx2', 'avx512vnni']).toContain(time.isa);
+    for (const field of ['seconds_per_image', 'w8a8_seconds_per_image', 'images_per_second', 'time_vs_w8a8', 'bitops_vs_w8a8', 'round_ms']) {
+      expect(Number.isFinite(time[field]) && time[field] > 0, field).toBe(true);
+    }
+    for (const field of ['seconds_per_image_range', 'w8a8_seconds_per_image_range', 'time_vs_w8a8_range']) {
+      expect(time[field].every((x: number) => Number.isFinite(x) && x > 0), field).toBe(true);
+    }
+    // Both ratios come from the printed figures: the two measured times, and BitOps over W8A8's 6.25%.
+    expect(time.time_vs_w8a8).toBe(time.seconds_per_image / time.w8a8_seconds_per_image);
+    expect(time.images_per_second).toBe(1 / time.seconds_per_image);
+    expect(time.bitops_vs_w8a8).toBeCloseTo(0.25, 12);
+    expect(time.kernels).toBeTypeOf('string');
+    expect(time.w8a8_kernels).toBeTypeOf('string');
+  });
+
+  test('prints the time and both ratios to W8A8; --no-time and a model without a policy measure nothing', async () => {
+    const { code, stdout } = await arq('info', fixturePath('mnist_cnn'), '--bits', 'w2a8', '--threads', '1');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/time per image on this CPU \(integer engine, \w+, batch 64, 1 thread, median of 5 rounds\): [\d.]+ µs .*; W8A8 [\d.]+ µs/);
+    expect(stdout).toMatch(/vs W8A8: [\d.]+x the time \(rounds [\d.]+ - [\d.]+\) for 0\.25x the BitOps: BitOps is a model, not time/);
+    const skipped = await arq('info', fixturePath('mnist_cnn'), '--bits', 'w2a8', '--no-time', '--json');
+    expect(JSON.parse(skipped.stdout).time).toBeUndefined();
+    expect(JSON.parse(skipped.stdout).bitops_percent).toBeGreaterThan(0);
+    expect(JSON.parse((await arq('info', fixturePath('mnist_cnn'), '--json')).stdout).time).toBeUndefined();
+  });
+
+  test('a bad policy or timing setting fails with one line naming it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-'));
+    const model = fixturePath('mnist_cnn');
+    const { stdout } = await arq('info', model, '--json');
+    const sha256 = (JSON.parse(stdout) as { sha256: string }).sha256;
+    const layers = (JSON.parse(stdout) as { layers: { name: string }[] }).layers.map((l) => ({ name: l.name, wbits: 4, abits: 4 }));
+    const write = (name: string, value: unknown) => {
+      writeFileSync(path.join(dir, name), JSON.stringify(value));
+      return path.join(dir, name);
+    };
+    const cases: [string[], RegExp][] = [
+      [['--policy', write('missing.json', { format: 'arq-policy/1', model: sha256, layers: layers.slice(1) })], /has no bit widths/],
+      [['--policy', write('wide.json', { format: 'arq-policy/1', model: sha256, layers: layers.map((l, i) => (i ? l : { ...l, abits: 9 })) })], /abits must be an integer in 2\.\.8, got 9/],
+      [['--policy', write('other.json', { format: 'arq-policy/1', model: 'f'.repeat(64), layers })], /made for model ffffffffffff/],
+      [['--bits', 'w4a4', '--threads', '0'], /^arq: threads: expected an integer in \[1, 256\], got 0$/],
+      [['--bits', 'w4a4', '--batch', '0'], /^arq: batch: expected an integer in \[1, 65536\], got 0$/],
+    ];
+    for (const [flags, message] of cases) {
+      const run = await arq('info', model, ...flags);
+      expect(run.code, flags.join(' ')).not.toBe(0);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr.trim()).toMatch(message);
+    }
+  });
+
   test('a missing file or a non-ONNX file fails with one line and a non-zero exit', async () => {
     const missing = await arq('info', '/nonexistent/model.onnx');
     expect(missing.code).not.toBe(0);
