@@ -24,6 +24,7 @@ import { interleavedSamples, median, type Engine } from '../util/timing.js';
 import { calibrate } from './calibrate.js';
 import { policyKey, uniformPolicy, validatePolicy, type Policy } from './policy.js';
 
+/** Options of measureTimes. */
 export interface TimeOptions {
   /** Images per run of a plan. Default 64. */
   readonly batch?: number;
@@ -39,6 +40,7 @@ export interface TimeOptions {
   readonly calibration?: ActivationStatistics;
   /** Each plan's memory limit per call (PlanOptions.maxMemory). */
   readonly maxMemory?: number;
+  /** Checked before each plan's turn: an aborted signal stops the measurement with its reason. */
   readonly signal?: AbortSignal;
 }
 
@@ -46,12 +48,17 @@ export interface TimeOptions {
 export interface TimeSettings {
   /** 'int' for every policy; the float model's time (a null entry) comes from arq's fp32 plan. */
   readonly engine: 'int';
-  /** The ISA level the kernels ran at, and the best this CPU has. */
+  /** The ISA level the kernels ran at (ARQ_ISA may cap it). */
   readonly isa: IsaName;
+  /** The best ISA level this CPU has. */
   readonly cpu: IsaName;
+  /** Images per run of a plan. */
   readonly batch: number;
+  /** Threads of arq's pool each run had. */
   readonly threads: number;
+  /** Timed rounds (the reported time is the median round's). */
   readonly repeats: number;
+  /** Milliseconds each plan ran per round, at least (at least one batch). */
   readonly round_ms: number;
   /** What the plans ran on. */
   readonly inputs: string;
@@ -73,7 +80,9 @@ export interface MeasuredTime {
   readonly time_vs_w8a8_range: readonly [number, number];
 }
 
+/** What measureTimes returns: how it measured, W8A8's time, and each entry's. */
 export interface TimeMeasurement {
+  /** How the times were measured. */
   readonly settings: TimeSettings;
   /** Uniform W8A8 of the same model, the reference every ratio divides by. */
   readonly w8a8: MeasuredTime;
