@@ -15,6 +15,7 @@ interface InfoArgs {
   bits?: string;
   time: boolean;
   batch: number;
+  repeats: number;
   threads?: number;
   json: boolean;
   quiet: boolean;
@@ -25,7 +26,7 @@ async function measurePolicy(model: LoadedModel, policy: Policy, bitopsPercent: 
   const { measureTimes } = await import('../quant/time.js');
   const { uniformPolicy } = await import('../quant/policy.js');
   const { policyCost } = await import('../quant/cost.js');
-  const measured = await measureTimes(model.graph, [policy], { batch: args.batch, threads: args.threads });
+  const measured = await measureTimes(model.graph, [policy], { batch: args.batch, threads: args.threads, repeats: args.repeats });
   return { measured, bitopsVsW8a8: bitopsPercent / policyCost(model.graph, uniformPolicy(model.graph, model.sha256, 8, 8)).bitopsPercent };
 }
 
@@ -62,7 +63,8 @@ export const infoCommand: CommandModule<object, InfoArgs> = {
   builder: (yargs: Argv) =>
     withThreadsOption(withPolicyOptions(withOutputOptions(yargs.positional('model', { type: 'string', demandOption: true, describe: 'ONNX file' }))))
       .option('time', { type: 'boolean', default: true, describe: 'with --policy/--bits, measure its time per image and W8A8\'s on this CPU (about a second each; --no-time skips it)' })
-      .option('batch', { type: 'number', default: 64, describe: 'images per timed run' }),
+      .option('batch', { type: 'number', default: 64, describe: 'images per timed run' })
+      .option('repeats', { type: 'number', default: 5, describe: 'timed rounds of 100 ms per plan; the median is reported, with the range' }),
   handler: async (args: ArgumentsCamelCase<InfoArgs>) => {
     const { loadModel } = await import('../onnx/model.js');
     const { layerCosts, totalCost } = await import('../graph/cost.js');
