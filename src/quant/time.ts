@@ -68,10 +68,7 @@ export interface TimeSettings {
 export interface MeasuredTime {
   /** 'float' for the float model (arq's fp32 plan), 'int' for a policy's integer plan. */
   readonly engine: 'int' | 'float';
-  /**
-   * The kernel families the plan chose on this CPU (NativePlan.kernels; 2- and 4-bit weights run in variants of the
-   * same family, expanded in registers): a policy whose list is W8A8's ran on W8A8's int8 kernels.
-   */
+  /** The kernel families of the plan at this CPU's ISA level (NativePlan.kernels; the same list for every width today). */
   readonly kernels: string;
   /** The median round's seconds per image. */
   readonly seconds_per_image: number;

@@ -5,9 +5,8 @@ import type { SearchReport } from '../../src/report/types.js';
 import { sampleReport } from '../report/sample-report.js';
 
 const base = sampleReport({ episodes: 10, images: 20 });
-const kernels = 'qu8_qs8_gemm_ukernel_8x32c4__avx512vnni';
-const measured = (seconds: number, ratio: number, kernel = kernels) => ({
-  engine: 'int' as const, kernels: kernel, seconds_per_image: seconds, seconds_per_image_range: [0.9 * seconds, 1.1 * seconds] as const, time_vs_w8a8: ratio, time_vs_w8a8_range: [0.9 * ratio, 1.1 * ratio] as const,
+const measured = (seconds: number, ratio: number) => ({
+  engine: 'int' as const, kernels: 'qu8_qs8_gemm_ukernel_8x32c4__avx512vnni', seconds_per_image: seconds, seconds_per_image_range: [0.9 * seconds, 1.1 * seconds] as const, time_vs_w8a8: ratio, time_vs_w8a8_range: [0.9 * ratio, 1.1 * ratio] as const,
 });
 const report: SearchReport = {
   ...base,
@@ -26,12 +25,11 @@ describe('arq search: the final table\'s measured time', () => {
     expect(finalTable(base).split('\n')[0]).toMatch(/ACR\/float$/);
   });
 
-  it('says how the times were measured and, when every policy ran W8A8\'s kernels, that BitOps bought no speed', () => {
+  it('says how the times were measured, and that BitOps is not time', () => {
     expect(timeLine(report)).toBe(
       'time per image on this CPU: integer engine (float: arq\'s fp32 plan), avx2, batch 400, 2 threads, median of 5 rounds; W8A8 30 µs; ' +
-        `BitOps is a model, not time: every policy ran W8A8's kernels (${kernels}), so lower BitOps bought no speed here`,
+        'BitOps is a model of arithmetic, not time on this CPU: compare the BitOps and time columns',
     );
-    expect(timeLine({ ...report, arq: { ...report.arq!, time: measured(20e-6, 0.67, 'other') } })).toMatch(/BitOps is a model, not time$/);
     expect(timeLine(base)).toBe('time: not measured');
   });
 });
