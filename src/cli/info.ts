@@ -21,13 +21,24 @@ interface InfoArgs {
   quiet: boolean;
 }
 
-/** The policy's time and W8A8's, measured in the same rounds, and its BitOps over W8A8's. */
-async function measurePolicy(model: LoadedModel, policy: Policy, bitopsPercent: number, args: InfoArgs): Promise<{ measured: TimeMeasurement; bitopsVsW8a8: number }> {
-  const { measureTimes } = await import('../quant/time.js');
+/**
+ * The policy's time and W8A8's, measured in the same rounds, and its BitOps over W8A8's; or why it could not be
+ * measured (a graph the integer plan cannot run still has its BitOps shown). A bad flag fails the command.
+ */
+async function measurePolicy(model: LoadedModel, policy: Policy, bitopsPercent: number, args: InfoArgs): Promise<{ measured: TimeMeasurement; bitopsVsW8a8: number } | { error: string }> {
+  const { checkTimeOptions, measureTimes } = await import('../quant/time.js');
   const { uniformPolicy } = await import('../quant/policy.js');
   const { policyCost } = await import('../quant/cost.js');
-  const measured = await measureTimes(model.graph, [policy], { batch: args.batch, threads: args.threads, repeats: args.repeats });
-  return { measured, bitopsVsW8a8: bitopsPercent / policyCost(model.graph, uniformPolicy(model.graph, model.sha256, 8, 8)).bitopsPercent };
+  const { ArqError } = await import('../util/errors.js');
+  const options = { batch: args.batch, threads: args.threads, repeats: args.repeats };
+  checkTimeOptions(options);
+  try {
+    const measured = await measureTimes(model.graph, [policy], options);
+    return { measured, bitopsVsW8a8: bitopsPercent / policyCost(model.graph, uniformPolicy(model.graph, model.sha256, 8, 8)).bitopsPercent };
+  } catch (error) {
+    if (error instanceof ArqError) return { error: error.message };
+    throw error;
+  }
 }
 
 /** `arq info --json`'s `time`: how it was measured, the policy's and W8A8's times, and both ratios to W8A8. */
@@ -84,7 +95,7 @@ export const infoCommand: CommandModule<object, InfoArgs> = {
         layers: layers.map((l) => ({ name: l.name, op: l.op, macs: l.macs, params: l.params, input_shape: l.inputShape, output_shape: l.outputShape })),
         macs: total.macs, params: total.params, float_bitops: total.floatBitOps,
         ...(cost && policy ? { policy: policy.layers, bitops: cost.bitops, bitops_percent: cost.bitopsPercent, size_bytes: cost.sizeBytes, float_size_bytes: cost.floatSizeBytes } : {}),
-        ...(timing ? { time: timeJson(timing.measured, timing.bitopsVsW8a8) } : {}),
+        ...(timing ? ('error' in timing ? { time_error: timing.error } : { time: timeJson(timing.measured, timing.bitopsVsW8a8) }) : {}),
       });
       return;
     }
@@ -96,7 +107,7 @@ export const infoCommand: CommandModule<object, InfoArgs> = {
     const header = ['layer', 'op', 'output', 'MACs', 'params', ...(policy ? ['W', 'A'] : [])];
     console.log(table(layers.map((l) => [l.name, l.op, `[${l.outputShape.join(',')}]`, formatCount(l.macs), formatCount(l.params), ...(policy ? [bits.get(l.name)!.wbits, bits.get(l.name)!.abits] : [])]), header));
     if (cost) console.log(`\npolicy: BitOps ${formatCount(cost.bitops)} = ${cost.bitopsPercent.toFixed(3)}% of float; weights ${cost.sizeBytes} bytes (float32: ${cost.floatSizeBytes})`);
-    if (timing) console.log(timeLines(timing.measured, timing.bitopsVsW8a8).join('\n'));
+    if (timing) console.log('error' in timing ? `time per image: not measured: ${timing.error}` : timeLines(timing.measured, timing.bitopsVsW8a8).join('\n'));
     console.log(`\n${layers.length} quantizable layers, ${formatCount(total.macs)} MACs and ${formatCount(total.params)} parameters per image; float BitOps ${formatCount(total.floatBitOps)} (MACs x 32 x 32; only Conv and Gemm layers are counted)`);
   },
 };

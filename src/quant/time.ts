@@ -90,17 +90,25 @@ export interface TimeMeasurement {
   readonly times: readonly MeasuredTime[];
 }
 
+/** The settings of `options` with their defaults, each checked (an ArqError names the first bad one). */
+export function checkTimeOptions(options: TimeOptions): { batch: number; threads: number; repeats: number; roundMs: number; seed: number } {
+  return {
+    batch: checkBatch(options.batch ?? 64),
+    threads: checkThreads(options.threads ?? cpuInfo().threads),
+    repeats: integerInRange('repeats', options.repeats ?? 5, 1, 1000),
+    roundMs: integerInRange('roundMs', options.roundMs ?? 100, 1, 600_000),
+    seed: checkSeed(options.seed ?? 0),
+  };
+}
+
 /**
  * Times `entries` (policies of `graph`, or null for the float model) and W8A8 of the same graph, in the same rounds.
- * Throws an ArqError naming the entry and layer when a policy does not fit the graph (validatePolicy's rules).
+ * Throws an ArqError naming the entry and layer when a policy does not fit the graph (validatePolicy's rules), a
+ * setting when one is out of range (checkTimeOptions), and the node when the integer plan cannot run the graph.
  */
 export async function measureTimes(graph: Graph, entries: readonly (Policy | null)[], options: TimeOptions = {}): Promise<TimeMeasurement> {
   entries.forEach((entry, i) => entry && validatePolicy(entry, graph, entry.model, { source: `policy ${i + 1} of ${entries.length}` }));
-  const batch = checkBatch(options.batch ?? 64);
-  const threads = checkThreads(options.threads ?? cpuInfo().threads);
-  const repeats = integerInRange('repeats', options.repeats ?? 5, 1, 1000);
-  const roundMs = integerInRange('roundMs', options.roundMs ?? 100, 1, 600_000);
-  const seed = checkSeed(options.seed ?? 0);
+  const { batch, threads, repeats, roundMs, seed } = checkTimeOptions(options);
   const [c, h, w] = graph.input.shape;
   const random = Random.fromSeed(seed);
   const images = Float32Array.from({ length: batch * c * h * w }, () => random.uniform());

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { decodeNpy } from '../../src/data/index.js';
+import { GraphBuilder } from '../../src/train/architectures.js';
+import { exportTrainGraph } from '../../src/train/export.js';
 import { fixturePath } from '../support/fixtures.js';
 import { arq as arqRun, root } from './run.js';
 
@@ -56,6 +58,23 @@ describe('arq info', () => {
     expect(JSON.parse((await arq('info', fixturePath('mnist_cnn'), '--json')).stdout).time).toBeUndefined();
   });
 
+  test('a model the integer plan cannot run still shows its BitOps, and says why its time was not measured', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-'));
+    const b = new GraphBuilder([1, 4, 4], 1);
+    const out = b.gemm(b.flatten(b.conv(b.maxpool('input', '/pool', 2), '/conv', 2, 1, 1), '/flatten'), '/fc', 2);
+    const file = path.join(dir, 'pool-first.onnx');
+    writeFileSync(file, exportTrainGraph(b.finish(out)));
+    const json = await arq('info', file, '--bits', 'w4a4', '--json');
+    expect(json.code).toBe(0);
+    const info = JSON.parse(json.stdout);
+    expect(info.bitops_percent).toBeCloseTo(100 * 16 / 1024, 12);
+    expect(info.time).toBeUndefined();
+    expect(info.time_error).toBe("node '/pool/MaxPool' (maxpool) needs a quantized input: the integer plan quantizes at the first Conv or Gemm layer");
+    const text = await arq('info', file, '--bits', 'w4a4');
+    expect(text.stdout).toContain("time per image: not measured: node '/pool/MaxPool' (maxpool) needs a quantized input");
+    expect((await arq('info', file, '--bits', 'w4a4', '--threads', '0')).code).not.toBe(0);
+  });
+
   test('a bad policy or timing setting fails with one line naming it', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-'));
     const model = fixturePath('mnist_cnn');
@@ -72,6 +91,7 @@ describe('arq info', () => {
       [['--policy', write('other.json', { format: 'arq-policy/1', model: 'f'.repeat(64), layers })], /made for model ffffffffffff/],
       [['--bits', 'w4a4', '--threads', '0'], /^arq: threads: expected an integer in \[1, 256\], got 0$/],
       [['--bits', 'w4a4', '--batch', '0'], /^arq: batch: expected an integer in \[1, 65536\], got 0$/],
+      [['--bits', 'w4a4', '--repeats', '0'], /^arq: repeats: expected an integer in \[1, 1000\], got 0$/],
     ];
     for (const [flags, message] of cases) {
       const run = await arq('info', model, ...flags);
