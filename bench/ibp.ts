@@ -5,7 +5,7 @@
  * both ends of every value, native/verify/paired_plan.h) where the plan has one. The verifier's step is verifyBoxes
  * with no concrete points and no splits: the same bounds, and for an undecided box the choice of the split it may not
  * make (the first layers' codes at both ends). Images/second are the median of interleaved rounds
- * (bench/support/timing.ts); the ratios are given by wall-clock time and by the process's CPU time over all measured
+ * (src/util/timing.ts); the ratios are given by wall-clock time and by the process's CPU time over all measured
  * rounds (steadier on a shared machine: another process's load slows a call's wall clock, not its CPU time).
  *
  *   npm run bench -- ibp [--model models/mnist-cnn-s025.onnx,models/resnet20-mnist-s025.onnx] [--bits 8x8,4x4]
@@ -17,7 +17,7 @@ import { intPlanSpec } from '../src/engine/int-plan.js';
 import { uniformPolicy } from '../src/quant/policy.js';
 import { addon, cpuInfo } from '../src/native.js';
 import { benchCalibration, patternImages } from './support/inputs.js';
-import { interleavedSamples, median } from './support/timing.js';
+import { interleavedSamples, median } from '../src/util/timing.js';
 
 const { values } = parseArgs({
   options: {

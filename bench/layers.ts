@@ -37,7 +37,7 @@ import { OrtModel } from '../src/ort/session.js';
 import { addon, cpuInfo, withStack, type IntPlanSpec } from '../src/native.js';
 import { Random } from '../src/util/random.js';
 import { benchCalibration } from './support/inputs.js';
-import { interleavedRates, type Engine } from './support/timing.js';
+import { interleavedRates, type Engine } from '../src/util/timing.js';
 
 const { values } = parseArgs({
   options: {

@@ -2,7 +2,7 @@
  * Whole-network throughput in one process on the same model, batch and thread count: ONNX Runtime fp32, arq's
  * native fp32 plan, arq's integer engine under uniform policies, and ONNX Runtime running arq's W8A8 QDQ export
  * (which it fuses into QLinearConv/QGemm: its own int8 path). Prints images/second (the median of interleaved
- * rounds, bench/support/timing.ts) and ratios (of the medians, with the range of the per-round ratios), per thread
+ * rounds, src/util/timing.ts) and ratios (of the medians, with the range of the per-round ratios), per thread
  * count and batch size. ONNX Runtime runs a batch layer by layer over all its images, so its activations leave the
  * caches as the batch grows; arq runs chunks of 8 images through the whole network, so its rate does not depend on
  * the batch.
@@ -22,7 +22,7 @@ import { exportQdq } from '../src/onnx/qdq.js';
 import { OrtModel } from '../src/ort/session.js';
 import { cpuInfo } from '../src/native.js';
 import { benchCalibration, patternImages } from './support/inputs.js';
-import { interleavedSamples, median, type Engine } from './support/timing.js';
+import { interleavedSamples, median, type Engine } from '../src/util/timing.js';
 
 const { values } = parseArgs({
   options: {

@@ -11,6 +11,7 @@ export { loadDataset, parseDataSpec, subset, selectEvery, readNpy, writeNpy, par
 export { cpuInfo, defaultMaxMemory, setMaxMemory, type IsaName } from './native.js';
 export { makePolicy, uniformPolicy, validatePolicy, loadPolicy, savePolicy, resolvePolicy, parseBits, type Policy } from './quant/policy.js';
 export { policyCost, type PolicyCost } from './quant/cost.js';
+export { measureTimes, type MeasuredTime, type TimeMeasurement, type TimeOptions, type TimeSettings } from './quant/time.js';
 export { calibrate, type Calibration, type CalibrationOptions } from './quant/calibrate.js';
 export { prepareQuantization, type Quantization, type QuantizationOptions } from './quant/quantize.js';
 export { IntPlan, intPlanSpec, type LayerBits, type BitWidths, type ActivationStatistics } from './engine/int-plan.js';
@@ -25,7 +26,7 @@ export type { CertifySummary, ResultRow } from './smoothing/results.js';
 export { search, SearchRun, BASELINES, type SearchOptions, type SearchEvents, type SearchResult, type BaselineName } from './search/search.js';
 export { QuantizationEnvironment, actionToBits, widestUniform, STATE_FEATURES } from './search/environment.js';
 export { DdpgAgent, DDPG_DEFAULTS, type AgentState } from './search/agent/index.js';
-export type { EpisodeRecord, FinalEntry, SearchReport, RewardName, SearchName } from './report/types.js';
+export type { EpisodeRecord, FinalEntry, FinalTimes, SearchReport, RewardName, SearchName } from './report/types.js';
 export { bundledModelPath } from './onnx/model.js';
 export { train, evaluate, type TrainOptions, type TrainResult, type TrainSettings, type EpochRecord, type TrainProgress } from './train/train.js';
 export { buildArchitecture, ARCHITECTURES, type ArchitectureName, type ArchitectureOptions } from './train/architectures.js';

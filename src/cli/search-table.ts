@@ -1,4 +1,5 @@
 /** The final table of `arq search`: float vs ARQ vs baselines, from report.json's final entries. */
+import { microseconds } from '../report/format.js';
 import { FINAL_KEYS, type SearchReport } from '../report/types.js';
 import { table } from './print.js';
 
@@ -15,9 +16,18 @@ export function finalTable(report: SearchReport): string {
       entry.label, `${entry.bitops_percent.toFixed(3)}%`, percent(entry.clean_accuracy),
       ...RADII.map((r) => (entry.certified_accuracy[r] === undefined ? '-' : percent(entry.certified_accuracy[r]))),
       entry.acr.toFixed(4), relative,
+      ...(report.time ? (entry.time ? [microseconds(entry.time.seconds_per_image), `${entry.time.time_vs_w8a8.toFixed(2)}x`] : ['-', '-']) : []),
     ]];
   });
-  return table(rows, ['', 'BitOps', 'smoothed acc', ...RADII.map((r) => `r=${r}`), 'ACR', 'ACR/float']);
+  return table(rows, ['', 'BitOps', 'smoothed acc', ...RADII.map((r) => `r=${r}`), 'ACR', 'ACR/float', ...(report.time ? ['time/image', 'time/W8A8'] : [])]);
+}
+
+/** How the table's times were measured, in one line. */
+export function timeLine(report: SearchReport): string {
+  const time = report.time;
+  if (!time) return 'time: not measured';
+  return `time per image on this CPU: integer engine (float: arq's fp32 plan), ${time.isa}, batch ${time.batch}, ${time.threads} threads, median of ${time.repeats} rounds; ` +
+    `W8A8 ${microseconds(time.w8a8.seconds_per_image)}; BitOps is a model of arithmetic, not time on this CPU: compare the BitOps and time columns`;
 }
 
 /** Which rules every budgeted entry of the table obeyed (like-for-like), in one line. */

@@ -85,7 +85,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     const { checkOutputs } = await import('../util/files.js');
 
     const model = args.model ?? bundledModelPath();
-    const { finalTable, rulesLine, repairLine, rescoringLines } = await import('./search-table.js');
+    const { finalTable, rulesLine, repairLine, rescoringLines, timeLine } = await import('./search-table.js');
     checkOutputs([args.out], { flag: '--out', inputs: await inputFiles({ ...args, model }), overwrite: true, directory: true });
 
     let bar = progressBar('', args);
@@ -128,6 +128,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       }
       console.log(`ARQ search on ${report.model.path} (${report.data}, sigma ${report.sigma}, budget ${(100 * report.budget).toFixed(4)}% of float BitOps)`);
       console.log(finalTable(report));
+      console.log(timeLine(report));
       console.log(rulesLine(report));
       console.log(repairLine(report));
       for (const line of rescoringLines(report)) console.log(line);

@@ -35,6 +35,15 @@ export function makePolicy(modelSha256: string, layers: readonly LayerBits[]): P
   return { format: POLICY_FORMAT, model: modelSha256, layers };
 }
 
+/**
+ * A policy's identity: its per-layer widths in order. A plan built from one graph and calibration is a function of
+ * the policy alone (the search's fine-tune included: it is seeded), so equal keys mean equal plans, equal results on
+ * the same images and noise, and equal speed.
+ */
+export function policyKey(layers: readonly LayerBits[]): string {
+  return JSON.stringify(layers.map((l) => [l.name, l.wbits, l.abits]));
+}
+
 export function uniformPolicy(graph: Graph, modelSha256: string, wbits: number, abits: number): Policy {
   return makePolicy(modelSha256, layerNames(graph).map((name) => ({ name, wbits, abits })));
 }

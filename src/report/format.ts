@@ -19,6 +19,11 @@ export function fixed(value: number | null | undefined, decimals = 3): string {
   return ok(value) ? value.toFixed(decimals) : MISSING;
 }
 
+/** Seconds (per image) in microseconds to three significant digits: 2.94e-5 -> "29.4 µs", 1.0937e-3 -> "1090 µs". */
+export function microseconds(seconds: number | null | undefined): string {
+  return ok(seconds) ? `${Number((1e6 * seconds).toPrecision(3))} µs` : MISSING;
+}
+
 /** Seconds as "8.2 s", "3 min 05 s" or "2 h 04 min". */
 export function duration(seconds: number | null | undefined): string {
   if (!ok(seconds)) return MISSING;

@@ -3,7 +3,7 @@
  * forbids both) that draws a SearchReport: header, final table, the four charts, timings and a reading guide.
  */
 import { FINAL_KEYS, type FinalEntry, type SearchReport } from './types.js';
-import { bitops, duration, fixed, MISSING, percent, uniformEquivalent } from './format.js';
+import { bitops, duration, fixed, microseconds, MISSING, percent, uniformEquivalent } from './format.js';
 import { acrChart, bitsChart, episodesBySearch, FINAL_COLOR, radiusChart, rewardChart, SEARCH_STYLE } from './plots.js';
 import { escapeXml } from './svg.js';
 
@@ -97,7 +97,8 @@ function finalTable(report: SearchReport): string {
   if (!entries.length) return `<p class="card">No final certification yet: the table and the certified-accuracy curves appear when the search has certified its winners.</p>`;
   const radii = TABLE_RADII.filter((r) => entries.some(({ entry }) => certifiedAt(entry, r) !== undefined));
   const floatAcr = report.float?.acr;
-  const head = ['policy', 'BitOps', 'smoothed acc.', ...radii.map((r) => `cert. acc.<br>r = ${r}`), 'ACR', 'ACR vs float', 'abstain'];
+  const timed = report.time !== undefined;
+  const head = ['policy', 'BitOps', 'smoothed acc.', ...radii.map((r) => `cert. acc.<br>r = ${r}`), 'ACR', 'ACR vs float', 'abstain', ...(timed ? ['time / image', 'time vs W8A8'] : [])];
   const rows = entries.map(({ key, entry }) => {
     const relative = floatAcr !== undefined && floatAcr > 0 ? percent(entry.acr / floatAcr) : MISSING;
     const cells = [
@@ -108,6 +109,7 @@ function finalTable(report: SearchReport): string {
       `<td>${fixed(entry.acr, 3)}</td>`,
       `<td>${relative}</td>`,
       `<td>${percent(entry.abstain_rate)}</td>`,
+      ...(timed ? timeCells(entry) : []),
     ];
     return [`<tr${key === 'arq' ? ' class="highlight"' : ''} data-entry="${key}">`, ...cells, '</tr>'];
   });
@@ -116,7 +118,31 @@ function finalTable(report: SearchReport): string {
     `<div class="card">${table(head, rows)}` +
     `<p class="caption">Full CERTIFY of each policy on ${images} test images. Smoothed accuracy counts abstentions as wrong; ` +
     `certified accuracy at r is the fraction certified correct with radius ≥ r; ACR is the mean certified radius, 0 for wrong or abstained images.</p>` +
-    `${rulesText(report)}</div>`
+    `${timeText(report)}${rulesText(report)}</div>`
+  );
+}
+
+/** An entry's measured time per image and its ratio to W8A8's, each with the range of its rounds as a tooltip. */
+function timeCells(entry: FinalEntry): string[] {
+  const time = entry.time;
+  if (!time) return [`<td>${MISSING}</td>`, `<td>${MISSING}</td>`];
+  const [fast, slow] = time.seconds_per_image_range;
+  const [low, high] = time.time_vs_w8a8_range;
+  return [
+    `<td title="rounds ${microseconds(fast)} – ${microseconds(slow)}">${microseconds(time.seconds_per_image)}</td>`,
+    `<td title="rounds ${fixed(low, 2)} – ${fixed(high, 2)}">${fixed(time.time_vs_w8a8, 2)}×</td>`,
+  ];
+}
+
+/** How the final table's times were measured, and that BitOps is not time. */
+export function timeText(report: SearchReport): string {
+  const time = report.time;
+  if (!time) return '';
+  return (
+    `<p class="caption" data-time>Time per image measured on the search's CPU once after the certifications: integer engine (float: arq's fp32 plan), ` +
+    `${e(time.isa)}, batch ${time.batch}, ${time.threads} thread${time.threads === 1 ? '' : 's'}, median of ${time.repeats} interleaved rounds on ${e(time.inputs)} ` +
+    `(hover for the range of the rounds); W8A8 ${microseconds(time.w8a8.seconds_per_image)}. BitOps is a model of arithmetic, not time on this CPU: ` +
+    `the BitOps and time columns side by side show what lower widths buy here.</p>`
   );
 }
 

@@ -6,6 +6,7 @@
  * Field names in snake_case are part of the file formats scripts read.
  */
 import type { LayerBits } from '../engine/int-plan.js';
+import type { MeasuredTime, TimeSettings } from '../quant/time.js';
 
 export const SENSITIVITY_FORMAT = 'arq-sensitivity/1';
 
@@ -126,7 +127,15 @@ export interface FinalEntry {
   /** The CERTIFY results file (relative to the search directory). */
   results: string;
   seconds: number;
+  /**
+   * Measured time per image of this entry's plan on the search's CPU, beside W8A8's (quant/time.ts; report.json's
+   * `time` says how), timed once after the final certifications. Absent in reports written before it was measured.
+   */
+  time?: MeasuredTime;
 }
+
+/** How the final table's times were measured, and the W8A8 time every `time_vs_w8a8` divides by. */
+export type FinalTimes = TimeSettings & { w8a8: MeasuredTime };
 
 /** Keys of report.json's final entries, in the order tables and plots list them. */
 export const FINAL_KEYS = ['float', 'arq', 'haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const;
@@ -194,4 +203,6 @@ export type SearchReport = {
   sensitivity?: SensitivityTable;
   /** Per search, the re-scoring that chose its winner (absent with rescore 0). */
   rescoring?: Partial<Record<SearchName, Rescoring>>;
+  /** The measurement behind the final entries' `time` (absent in reports written before it was measured). */
+  time?: FinalTimes;
 } & Partial<Record<FinalKey, FinalEntry>>;

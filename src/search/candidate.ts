@@ -7,7 +7,7 @@
 import type { Dataset } from '../data/index.js';
 import type { Graph } from '../graph/ir.js';
 import type { Calibration } from '../quant/calibrate.js';
-import { IntPlan, type LayerBits } from '../engine/int-plan.js';
+import { IntPlan } from '../engine/int-plan.js';
 import type { Policy } from '../quant/policy.js';
 import { fineTune } from '../train/qat.js';
 
@@ -19,14 +19,6 @@ export interface FineTuneSettings {
   readonly sigma: number;
   readonly seed: number;
   readonly threads: number;
-}
-
-/**
- * A candidate's identity: its per-layer widths in order. The builder's plan (fine-tune included: it is seeded) is a
- * function of the policy alone, so equal keys mean equal plans and equal results on the same images and noise.
- */
-export function policyKey(layers: readonly LayerBits[]): string {
-  return JSON.stringify(layers.map((l) => [l.name, l.wbits, l.abits]));
 }
 
 export interface CandidatePlan {

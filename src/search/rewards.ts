@@ -14,7 +14,7 @@
  * IRS's ACR_q is biased low against ACR_fp by its disagreement bound zeta (n_p samples instead of n); the bias is
  * nearly the same for every candidate, so it shifts rewards without reordering them.
  */
-import type { Policy } from '../quant/policy.js';
+import { policyKey, type Policy } from '../quant/policy.js';
 import type { IntPlan, LayerBits } from '../engine/int-plan.js';
 import type { FloatPlan } from '../engine/float-plan.js';
 import type { Dataset } from '../data/index.js';
@@ -24,7 +24,7 @@ import { normalQuantile } from '../smoothing/bounds.js';
 import { nativeSampler } from '../smoothing/sampler.js';
 import type { IrsCacheEntry } from '../smoothing/irs-cache.js';
 import { averageCertifiedRadius, certifiedAccuracy } from '../smoothing/results.js';
-import { policyKey, type CandidateBuilder } from './candidate.js';
+import type { CandidateBuilder } from './candidate.js';
 import type { RewardName, RewardParts } from '../report/types.js';
 
 /** Images and labels of one validation set, NCHW in [0, 1]. */

@@ -17,7 +17,7 @@ import { loadModel, type LoadedModel } from '../onnx/model.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import { calibrate, type Calibration } from '../quant/calibrate.js';
 import type { LayerBits } from '../engine/int-plan.js';
-import { makePolicy, savePolicy, uniformPolicy, type Policy } from '../quant/policy.js';
+import { makePolicy, policyKey, savePolicy, uniformPolicy, type Policy } from '../quant/policy.js';
 import { policyCost } from '../quant/cost.js';
 import { intPlanSpec } from '../engine/int-plan.js';
 import { exportQdq } from '../onnx/qdq.js';
@@ -39,10 +39,11 @@ import { writeFileAtomic } from '../util/files.js';
 import { cleanAccuracy, DEFAULT_LAMBDA, floatSoft, imageScore, RewardFunction, type FloatReference, type ImageSet } from './rewards.js';
 import { checkResumable, EpisodeLog, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { certifyFinal, copyFinalResults, type FinalSettings } from './final.js';
-import { CandidateBuilder, policyKey } from './candidate.js';
+import { CandidateBuilder } from './candidate.js';
 import { createExplorer } from './explorers.js';
-import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type RepairSummary, type RewardName, type SearchName, type SearchReport, type SensitivityTable } from '../report/types.js';
+import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type FinalTimes, type RepairSummary, type RewardName, type SearchName, type SearchReport, type SensitivityTable } from '../report/types.js';
 import { shapeSize } from '../graph/ir.js';
+import { measureTimes } from '../quant/time.js';
 import { checkBatch, checkFailureProbability, checkN, checkN0, checkSeed, checkSigma, checkThreads, offsetSeed } from '../engine/settings.js';
 
 /** Baselines certified beside ARQ's winner (HAQ and random search also need their searches to run). */
@@ -107,7 +108,7 @@ export interface SearchOptions {
 }
 
 /** A stage of the run, for progress displays. */
-export type SearchStage = 'calibrate' | 'sensitivity' | 'float-validation' | 'float-fresh' | 'rescore' | `search-${SearchName}` | `final-${FinalKey}` | 'report';
+export type SearchStage = 'calibrate' | 'sensitivity' | 'float-validation' | 'float-fresh' | 'rescore' | `search-${SearchName}` | `final-${FinalKey}` | 'speed' | 'report';
 
 export interface SearchEvents {
   stage: [{ stage: SearchStage; total: number }];
@@ -270,7 +271,9 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   }
   if (o.rescore > 0) await timed('rescore', () => rescoreSearches(o, model, candidates, valDataset, log.records, sensitivityCosts(sensitivity), checkpoint, events));
 
-  const finals = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, log.records, env, baselines, events));
+  const certified = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, log.records, env, baselines, events));
+  events.emit('stage', { stage: 'speed', total: 1 });
+  const { time, finals } = await timed('speed', () => timeFinals(o, model, calibration, certified));
   events.emit('stage', { stage: 'report', total: 1 });
   const policy = makePolicy(model.sha256, winnerOf('arq', checkpoint, log.records)!.policy);
   timings.total = (performance.now() - started) / 1000;
@@ -281,7 +284,7 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
     layers: env.layers.map((l) => ({ name: l.name, op: l.op, macs: l.macs, params: l.params })),
     episodes: log.records, timings,
     rules: { budget: o.budget, min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds },
-    repair: repairSummaries(log.records), sensitivity, ...(checkpoint.rescoring ? { rescoring: checkpoint.rescoring } : {}), ...finals,
+    repair: repairSummaries(log.records), sensitivity, ...(checkpoint.rescoring ? { rescoring: checkpoint.rescoring } : {}), time, ...finals,
   };
   const policyFile = path.join(o.out, 'best-policy.json');
   await savePolicy(policyFile, policy);
@@ -471,6 +474,21 @@ async function layerSensitivity(o: Resolved, model: LoadedModel, calibration: Ca
   });
   writeFileAtomic(file, `${JSON.stringify(table)}\n`);
   return table;
+}
+
+/**
+ * The final table's time per image on this CPU (quant/time.ts), once for all entries after their certification, on
+ * the search's threads and batch: the float model on arq's fp32 plan, each policy's integer plan built from the
+ * search's calibration and the model's weights (a fine-tune changes weights, not the plan's work). Returns the
+ * entries with their `time`, and how they were measured.
+ */
+async function timeFinals(
+  o: Resolved, { graph, sha256 }: LoadedModel, calibration: Calibration, certified: Partial<Record<FinalKey, FinalEntry>>,
+): Promise<{ time: FinalTimes; finals: Partial<Record<FinalKey, FinalEntry>> }> {
+  const keys = FINAL_KEYS.filter((key) => certified[key]);
+  const policies = keys.map((key) => certified[key]!.policy);
+  const { settings, w8a8, times } = await measureTimes(graph, policies.map((layers) => (layers ? makePolicy(sha256, layers) : null)), { batch: o.batch, threads: o.threads, calibration, signal: o.signal });
+  return { time: { ...settings, w8a8 }, finals: Object.fromEntries(keys.map((key, i) => [key, { ...certified[key]!, time: times[i] }])) };
 }
 
 /** Full CERTIFY on the test subset of the float model, each search's winner and the baselines. */

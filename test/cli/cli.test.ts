@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { decodeNpy } from '../../src/data/index.js';
+import { GraphBuilder } from '../../src/train/architectures.js';
+import { exportTrainGraph } from '../../src/train/export.js';
 import { fixturePath } from '../support/fixtures.js';
 import { arq as arqRun, root } from './run.js';
 
@@ -22,6 +24,81 @@ describe('arq info', () => {
     expect(info.layers).toHaveLength(4);
     expect(Object.keys(info.layers[0])).toEqual(expect.arrayContaining(['name', 'op', 'macs', 'params']));
     expect(info.macs).toBe(info.layers.reduce((s: number, l: { macs: number }) => s + l.macs, 0));
+  });
+
+  test('with a policy, --json adds its measured time per image beside W8A8\'s, the ratio of the two, and how they were measured', async () => {
+    const { code, stdout } = await arq('info', fixturePath('mnist_cnn'), '--bits', 'w4a4', '--threads', '1', '--batch', '16', '--json');
+    expect(code).toBe(0);
+    const info = JSON.parse(stdout);
+    expect(info.bitops_percent).toBeCloseTo(100 * 16 / 1024, 12);
+    const { time } = info;
+    expect(time).toMatchObject({ engine: 'int', batch: 16, threads: 1, repeats: 5 });
+    expect(['scalar', 'avx2', 'avx512vnni']).toContain(time.isa);
+    for (const field of ['seconds_per_image', 'w8a8_seconds_per_image', 'images_per_second', 'time_vs_w8a8', 'bitops_vs_w8a8', 'round_ms']) {
+      expect(Number.isFinite(time[field]) && time[field] > 0, field).toBe(true);
+    }
+    for (const field of ['seconds_per_image_range', 'w8a8_seconds_per_image_range', 'time_vs_w8a8_range']) {
+      expect(time[field].every((x: number) => Number.isFinite(x) && x > 0), field).toBe(true);
+    }
+    // Both ratios come from the printed figures: the two measured times, and BitOps over W8A8's 6.25%.
+    expect(time.time_vs_w8a8).toBe(time.seconds_per_image / time.w8a8_seconds_per_image);
+    expect(time.images_per_second).toBe(1 / time.seconds_per_image);
+    expect(time.bitops_vs_w8a8).toBeCloseTo(0.25, 12);
+    expect(time.kernels).toBeTypeOf('string');
+  });
+
+  test('prints the time and both ratios to W8A8; --no-time and a model without a policy measure nothing', async () => {
+    const { code, stdout } = await arq('info', fixturePath('mnist_cnn'), '--bits', 'w2a8', '--threads', '1');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/time per image on this CPU \(integer engine, \w+, batch 64, 1 thread, median of 5 rounds\): [\d.]+ µs .*; W8A8 [\d.]+ µs/);
+    expect(stdout).toMatch(/vs W8A8: [\d.]+x the time \(rounds [\d.]+ - [\d.]+\) for 0\.25x the BitOps: BitOps is a model of arithmetic, not time on this CPU/);
+    const skipped = await arq('info', fixturePath('mnist_cnn'), '--bits', 'w2a8', '--no-time', '--json');
+    expect(JSON.parse(skipped.stdout).time).toBeUndefined();
+    expect(JSON.parse(skipped.stdout).bitops_percent).toBeGreaterThan(0);
+    expect(JSON.parse((await arq('info', fixturePath('mnist_cnn'), '--json')).stdout).time).toBeUndefined();
+  });
+
+  test('a model the integer plan cannot run still shows its BitOps, and says why its time was not measured', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-'));
+    const b = new GraphBuilder([1, 4, 4], 1);
+    const out = b.gemm(b.flatten(b.conv(b.maxpool('input', '/pool', 2), '/conv', 2, 1, 1), '/flatten'), '/fc', 2);
+    const file = path.join(dir, 'pool-first.onnx');
+    writeFileSync(file, exportTrainGraph(b.finish(out)));
+    const json = await arq('info', file, '--bits', 'w4a4', '--json');
+    expect(json.code).toBe(0);
+    const info = JSON.parse(json.stdout);
+    expect(info.bitops_percent).toBeCloseTo(100 * 16 / 1024, 12);
+    expect(info.time).toBeUndefined();
+    expect(info.time_error).toBe("node '/pool/MaxPool' (maxpool) needs a quantized input: the integer plan quantizes at the first Conv or Gemm layer");
+    const text = await arq('info', file, '--bits', 'w4a4');
+    expect(text.stdout).toContain("time per image: not measured: node '/pool/MaxPool' (maxpool) needs a quantized input");
+    expect((await arq('info', file, '--bits', 'w4a4', '--threads', '0')).code).not.toBe(0);
+  });
+
+  test('a bad policy or timing setting fails with one line naming it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'arq-cli-'));
+    const model = fixturePath('mnist_cnn');
+    const { stdout } = await arq('info', model, '--json');
+    const sha256 = (JSON.parse(stdout) as { sha256: string }).sha256;
+    const layers = (JSON.parse(stdout) as { layers: { name: string }[] }).layers.map((l) => ({ name: l.name, wbits: 4, abits: 4 }));
+    const write = (name: string, value: unknown) => {
+      writeFileSync(path.join(dir, name), JSON.stringify(value));
+      return path.join(dir, name);
+    };
+    const cases: [string[], RegExp][] = [
+      [['--policy', write('missing.json', { format: 'arq-policy/1', model: sha256, layers: layers.slice(1) })], /has no bit widths/],
+      [['--policy', write('wide.json', { format: 'arq-policy/1', model: sha256, layers: layers.map((l, i) => (i ? l : { ...l, abits: 9 })) })], /abits must be an integer in 2\.\.8, got 9/],
+      [['--policy', write('other.json', { format: 'arq-policy/1', model: 'f'.repeat(64), layers })], /made for model ffffffffffff/],
+      [['--bits', 'w4a4', '--threads', '0'], /^arq: threads: expected an integer in \[1, 256\], got 0$/],
+      [['--bits', 'w4a4', '--batch', '0'], /^arq: batch: expected an integer in \[1, 65536\], got 0$/],
+      [['--bits', 'w4a4', '--repeats', '0'], /^arq: repeats: expected an integer in \[1, 1000\], got 0$/],
+    ];
+    for (const [flags, message] of cases) {
+      const run = await arq('info', model, ...flags);
+      expect(run.code, flags.join(' ')).not.toBe(0);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr.trim()).toMatch(message);
+    }
   });
 
   test('a missing file or a non-ONNX file fails with one line and a non-zero exit', async () => {

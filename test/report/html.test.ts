@@ -164,3 +164,50 @@ describe('renderReportHtml: like-for-like rules, repair counts and layer sensiti
     expect(html).toContain('every other layer as in W8A8');
   });
 });
+
+describe('renderReportHtml: measured time per image beside BitOps', () => {
+  const base = sampleReport();
+  const measured = (seconds: number, ratio: number, engine: 'int' | 'float' = 'int') => ({
+    engine, kernels: engine === 'int' ? 'qu8_qs8_gemm_ukernel_8x32c4__avx512vnni' : 'f32_gemm', seconds_per_image: seconds, seconds_per_image_range: [0.9 * seconds, 1.2 * seconds] as const, time_vs_w8a8: ratio, time_vs_w8a8_range: [0.95 * ratio, 1.1 * ratio] as const,
+  });
+  const w8a8 = measured(30e-6, 1);
+  const report: SearchReport = {
+    ...base,
+    time: { engine: 'int', isa: 'avx512vnni', cpu: 'avx512vnni', batch: 400, threads: 2, repeats: 5, round_ms: 100, inputs: '400 images uniform on [0, 1), seed 0', w8a8 },
+    float: { ...base.float!, time: measured(210e-6, 7, 'float') },
+    arq: { ...base.arq!, time: measured(31.5e-6, 1.05) },
+    haq: { ...base.haq!, time: measured(29.1e-6, 0.97) },
+    random: { ...base.random!, time: measured(30.3e-6, 1.01) },
+    uniform: { ...base.uniform!, time: measured(30.6e-6, 1.02) },
+    w8a8: { ...base.w8a8!, time: w8a8 },
+  };
+  const html = renderReportHtml(report);
+  const rows = () => [...html.matchAll(/<tr[^>]*data-entry="(\w+)"[^>]*>([\s\S]*?)<\/tr>/g)].map((m) => [m[1], [...m[2].matchAll(/<td([^>]*)>([\s\S]*?)<\/td>/g)].map((c) => ({ attributes: c[1], text: c[2] }))] as const);
+
+  it('adds the time per image and its ratio to W8A8 to every entry, the rounds\' range as a tooltip', () => {
+    expectCleanPage(html);
+    expect(html).toMatch(/<th>abstain<\/th><th>time \/ image<\/th><th>time vs W8A8<\/th>/);
+    const table = new Map(rows());
+    expect(table.get('arq')!.slice(-2).map((c) => c.text)).toEqual(['31.5 µs', '1.05×']);
+    expect(table.get('arq')!.at(-2)!.attributes).toContain('title="rounds 28.4 µs – 37.8 µs"');
+    expect(table.get('arq')!.at(-1)!.attributes).toContain('title="rounds 1.00 – 1.16"');
+    expect(table.get('float')!.slice(-2).map((c) => c.text)).toEqual(['210 µs', '7.00×']);
+    expect(table.get('w8a8')!.slice(-2).map((c) => c.text)).toEqual(['30 µs', '1.00×']);
+  });
+
+  it('says how the times were measured, and that BitOps is not time', () => {
+    const caption = /<p class="caption" data-time>([\s\S]*?)<\/p>/.exec(html)![1];
+    expect(caption).toContain('integer engine (float: arq\'s fp32 plan), avx512vnni, batch 400, 2 threads, median of 5 interleaved rounds on 400 images uniform on [0, 1), seed 0');
+    expect(caption).toContain('W8A8 30 µs');
+    expect(caption).toContain('BitOps is a model of arithmetic, not time on this CPU');
+  });
+
+  it('keeps the table of a report without times (written before they were measured) as it was, and dashes an entry without one', () => {
+    expect(renderReportHtml(base)).not.toContain('time / image');
+    expect(renderReportHtml(base)).not.toContain('data-time');
+    const partial = renderReportHtml({ ...report, haq: base.haq });
+    expectCleanPage(partial);
+    const haq = [...partial.matchAll(/<tr[^>]*data-entry="haq"[^>]*>([\s\S]*?)<\/tr>/g)][0][1];
+    expect([...haq.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].slice(-2).map((c) => c[1])).toEqual(['—', '—']);
+  });
+});

@@ -31,7 +31,7 @@ describe('search', () => {
     run.on('stage', ({ stage }) => stages.push(stage));
     const { report, policy, files } = await run;
     first = { dir, report };
-    expect(stages).toEqual(['calibrate', 'sensitivity', 'float-validation', 'search-arq', 'search-haq', 'search-random', 'float-fresh', 'rescore', 'final-float', 'final-arq', 'final-haq', 'final-random', 'final-uniform', 'final-knapsack', 'final-w8a8', 'report']);
+    expect(stages).toEqual(['calibrate', 'sensitivity', 'float-validation', 'search-arq', 'search-haq', 'search-random', 'float-fresh', 'rescore', 'final-float', 'final-arq', 'final-haq', 'final-random', 'final-uniform', 'final-knapsack', 'final-w8a8', 'speed', 'report']);
     for (const file of Object.values(files)) expect(existsSync(file)).toBe(true);
     expect(existsSync(path.join(dir, 'checkpoint.json'))).toBe(true);
 
@@ -97,6 +97,20 @@ describe('search', () => {
     expect(records.filter((r) => r.search === 'haq').every((r) => typeof r.reward_parts.clean_accuracy === 'number')).toBe(true);
     expect(arq.map((r) => r.warmup)).toEqual([true, true, true, false, false, false]);
     expect(existsSync(path.join(dir, 'report.html'))).toBe(true);
+    // The final table's time per image, measured once at the end on the search's batch and threads: every entry,
+    // each ratio the quotient of its time and W8A8's, equal policies one measurement (W8A8's own entry is the reference).
+    expect(json.time).toMatchObject({ engine: 'int', batch: 400, threads: 2, repeats: 5 });
+    for (const key of ['float', 'arq', 'haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const) {
+      const time = json[key]!.time!;
+      expect(time.engine).toBe(key === 'float' ? 'float' : 'int');
+      expect(Number.isFinite(time.seconds_per_image) && time.seconds_per_image > 0).toBe(true);
+      expect(time.time_vs_w8a8).toBe(time.seconds_per_image / json.time!.w8a8.seconds_per_image);
+      for (const other of ['arq', 'haq', 'random', 'uniform', 'knapsack'] as const) {
+        if (JSON.stringify(json[other]!.policy) === JSON.stringify(json[key]!.policy)) expect(json[other]!.time).toEqual(time);
+      }
+    }
+    expect(json.w8a8!.time).toEqual(json.time!.w8a8);
+    expect(readFileSync(files.html, 'utf8')).toContain('<th>time / image</th><th>time vs W8A8</th>');
   }, 120_000);
 
   it('gives the same episodes and final numbers for the same seed, whatever the thread count', async () => {
