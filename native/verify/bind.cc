@@ -142,7 +142,7 @@ struct IntervalJob {
         if (paired != nullptr) propagator->propagate_prefix(lo.data() + image * n, hi.data() + image * n, b);
         LinearBounds::Scratch scratch;
         bounds->margins(b.layer_lo[bounds->first_op()].data(), b.layer_hi[bounds->first_op()].data(), labels[image],
-                        lower, nullptr, scratch);
+                        lower, nullptr, true, scratch);
         verified[image] = 1;
         for (int64_t j = 0; j < classes; ++j) {
           if (j != labels[image] && !(j < labels[image] ? lower[j] > 0 : lower[j] >= 0)) verified[image] = 0;

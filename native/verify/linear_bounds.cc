@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <stdexcept>
 
 #include "kernels/requant.h"
 
@@ -158,15 +159,72 @@ std::unique_ptr<LinearBounds> LinearBounds::build(const engine::IntNetwork& net,
   return bounds;
 }
 
+// A sum the back-substitution carries: constant + lambda . (q - zero) over some layer's input codes, and what its
+// float arithmetic may have lost: `error` outright, beside (terms + 4) 2u `magnitude` (the absolute terms summed,
+// each rounded once or twice, then summed: a generous gamma bound).
+struct LinearBounds::Sum {
+  double constant = 0, error = 0, magnitude = 0, terms = 0;
+};
+
+double LinearBounds::minimum(size_t t, Sum sum, const int32_t* q_lo, const int32_t* q_hi, Scratch& s) const {
+  std::vector<double>& lambda = s.lambda;
+  int32_t zero = layers_[t].zero;
+  for (size_t l = t; l-- > 0;) {
+    // lambda . (q - zero) over this layer's output codes q, each replaced by the line below it (lambda >= 0) or
+    // above it: mu . acc + constant; then acc = W (q' - z') gives lambda' = W^T mu over this layer's input codes.
+    const Layer& layer = layers_[l];
+    const double* line = s.line[l].data();
+    std::vector<double>& mu = s.mu;
+    mu.assign(layer.out, 0.0);
+    double transposed = 0;
+    for (int64_t o = 0; o < layer.out; ++o) {
+      const double lam = lambda[o];
+      if (lam == 0) continue;
+      const double* pick = line + 4 * o + (lam >= 0 ? 0 : 2);
+      const double term = lam * (pick[1] - zero);
+      sum.constant += term;
+      mu[o] = lam * pick[0];
+      const double size =
+          std::max(std::fabs(static_cast<double>(s.acc_lo[l][o])), std::fabs(static_cast<double>(s.acc_hi[l][o])));
+      sum.magnitude += std::fabs(term) + std::fabs(mu[o]) * size, ++sum.terms;
+      transposed += std::fabs(mu[o]) * layer.l1[o];
+    }
+    lambda.assign(layer.in, 0.0);
+    for (int64_t o = 0; o < layer.out; ++o) {
+      const double m = mu[o];
+      if (m == 0) continue;
+      for (int64_t e = layer.start[o]; e < layer.start[o + 1]; ++e) lambda[layer.index[e]] += m * layer.weight[e];
+    }
+    // Each lambda'_i sums at most fan_out products: within (fan_out + 2) u sum |mu w| of W^T mu, times |q' - z'|.
+    const double range_in = std::max(layer.zero, layer.levels - layer.zero);
+    sum.error += static_cast<double>(layer.fan_out + 2) * kUnit * transposed * range_in;
+    zero = layer.zero;
+  }
+  // The minimum over the box of the first layer's input codes, term by term.
+  double total = sum.constant;
+  for (int64_t i = 0; i < layers_[0].in; ++i) {
+    const double c = lambda[i];
+    if (c == 0) continue;
+    const double term = c * ((c >= 0 ? q_lo[i] : q_hi[i]) - zero);
+    total += term;
+    sum.magnitude += std::fabs(term), ++sum.terms;
+  }
+  if (!std::isfinite(total)) return kMinus;
+  return total - (sum.error + (sum.terms + 4) * 2 * kUnit * sum.magnitude) * (1 + 0x1p-20);
+}
+
 void LinearBounds::margins(const int32_t* q_lo, const int32_t* q_hi, int64_t label, double* lower, double* score,
-                           Scratch& s) const {
+                           bool tighten, Scratch& s) const {
   const size_t count = layers_.size();
   s.acc_lo.resize(count), s.acc_hi.resize(count), s.code_lo.resize(count), s.code_hi.resize(count);
   s.line.resize(count);
   s.code_lo[0].assign(q_lo, q_lo + layers_[0].in);
   s.code_hi[0].assign(q_hi, q_hi + layers_[0].in);
-  // Interval bounds, as bounds.cc computes them (exact sign-split sums, requant_code at both ends), and the lines
-  // enclosing each hidden neuron over its accumulator interval.
+  // Layer by layer: interval bounds of the accumulators, as bounds.cc computes them (exact sign-split sums); past the
+  // first layer, each accumulator of a neuron whose codes are not single is also bounded by back-substitution to the
+  // box (its row of W, through the lines of the layers below) where that is tighter (an accumulator is an integer:
+  // the bounds round inward once the float error is taken off); the codes at both ends (requant_code) and the
+  // lines enclosing each hidden neuron over its accumulator interval.
   for (size_t l = 0; l < count; ++l) {
     const Layer& layer = layers_[l];
     std::vector<int64_t>& al = s.acc_lo[l];
@@ -194,8 +252,28 @@ void LinearBounds::margins(const int32_t* q_lo, const int32_t* q_hi, int64_t lab
     for (int64_t o = 0; o < layer.out; ++o) {
       const int64_t c = o / layer.channel_size;
       const float m = layer.multiplier[c], b = layer.bias[c];
-      cl[o] = kernels::requant_code(static_cast<int32_t>(al[o]), m, b, layer.min, layer.max);
-      ch[o] = kernels::requant_code(static_cast<int32_t>(au[o]), m, b, layer.min, layer.max);
+      const auto code = [&](int64_t acc) {
+        return kernels::requant_code(static_cast<int32_t>(acc), m, b, layer.min, layer.max);
+      };
+      if (l > 0 && tighten && code(al[o]) != code(au[o])) {
+        for (const double sign : {1.0, -1.0}) {
+          s.lambda.assign(layer.in, 0.0);
+          Sum sum;
+          for (int64_t e = layer.start[o]; e < layer.start[o + 1]; ++e) {
+            s.lambda[layer.index[e]] = sign * layer.weight[e];
+          }
+          const double bound = minimum(l, sum, q_lo, q_hi, s);  // of sign * acc
+          if (!(bound > -0x1p62)) continue;
+          if (sign > 0) {
+            al[o] = std::max(al[o], static_cast<int64_t>(std::ceil(bound)));
+          } else {
+            au[o] = std::min(au[o], static_cast<int64_t>(std::floor(-bound)));
+          }
+        }
+        if (al[o] > au[o]) throw std::logic_error("linear bounds: an empty accumulator interval");
+      }
+      cl[o] = code(al[o]);
+      ch[o] = code(au[o]);
       enclose(al[o], au[o], cl[o], ch[o], m, b, layer.min, layer.max, s.line[l].data() + 4 * o);
     }
   }
@@ -219,64 +297,22 @@ void LinearBounds::margins(const int32_t* q_lo, const int32_t* q_hi, int64_t lab
     const double my = out.multiplier[label], mj = out.multiplier[j];
     for (int64_t e = out.start[label]; e < out.start[label + 1]; ++e) lambda[out.index[e]] += my * out.weight[e];
     for (int64_t e = out.start[j]; e < out.start[j + 1]; ++e) lambda[out.index[e]] -= mj * out.weight[e];
-    // error: what the float arithmetic may have lost, beside `magnitude` (the absolute terms summed, each rounded).
-    double error = 0, magnitude = 0, terms = 0;
+    Sum sum;
     const double range_out = std::max(out.zero, out.levels - out.zero);
-    for (const double c : lambda) error += kUnit * std::fabs(c) * range_out;
-    double constant = static_cast<double>(out.bias[label]) - static_cast<double>(out.bias[j]);
-    magnitude += std::fabs(constant), ++terms;
-    int32_t zero = out.zero;
-    for (size_t l = count - 1; l-- > 0;) {
-      // lambda . (q - zero) over this layer's output codes q, each replaced by the line below it (lambda >= 0) or
-      // above it: mu . acc + constant; then acc = W (q' - z') gives lambda' = W^T mu over this layer's input codes.
-      const Layer& layer = layers_[l];
-      const double* line = s.line[l].data();
-      std::vector<double>& mu = s.mu;
-      mu.assign(layer.out, 0.0);
-      double transposed = 0;
-      for (int64_t o = 0; o < layer.out; ++o) {
-        const double lam = lambda[o];
-        if (lam == 0) continue;
-        const double* pick = line + 4 * o + (lam >= 0 ? 0 : 2);
-        const double term = lam * (pick[1] - zero);
-        constant += term;
-        mu[o] = lam * pick[0];
-        const double size =
-            std::max(std::fabs(static_cast<double>(s.acc_lo[l][o])), std::fabs(static_cast<double>(s.acc_hi[l][o])));
-        magnitude += std::fabs(term) + std::fabs(mu[o]) * size, ++terms;
-        transposed += std::fabs(mu[o]) * layer.l1[o];
-      }
-      lambda.assign(layer.in, 0.0);
-      for (int64_t o = 0; o < layer.out; ++o) {
-        const double m = mu[o];
-        if (m == 0) continue;
-        for (int64_t e = layer.start[o]; e < layer.start[o + 1]; ++e) lambda[layer.index[e]] += m * layer.weight[e];
-      }
-      // Each lambda'_i sums at most fan_out products: within (fan_out + 2) u sum |mu w| of W^T mu, times |q' - z'|.
-      const double range_in = std::max(layer.zero, layer.levels - layer.zero);
-      error += static_cast<double>(layer.fan_out + 2) * kUnit * transposed * range_in;
-      zero = layer.zero;
-    }
-    // The minimum over the box of the first layer's input codes, term by term.
-    double sum = constant;
-    for (int64_t i = 0; i < layers_[0].in; ++i) {
-      const double c = lambda[i];
-      if (c == 0) continue;
-      const double term = c * ((c >= 0 ? q_lo[i] : q_hi[i]) - zero);
-      sum += term;
-      magnitude += std::fabs(term), ++terms;
-    }
+    for (const double c : lambda) sum.error += kUnit * std::fabs(c) * range_out;
+    sum.constant = static_cast<double>(out.bias[label]) - static_cast<double>(out.bias[j]);
+    sum.magnitude = std::fabs(sum.constant), sum.terms = 1;
     const auto [error_y, size_y] = logit_error(label);
     const auto [error_j, size_j] = logit_error(j);
     double bound = kMinus;
     // A logit near float32's largest value may round to infinity, where no error bound holds.
-    if (std::max(size_y, size_j) * (1 + 0x1p-20) < FLT_MAX && std::isfinite(sum)) {
-      const double total = error + (terms + 4) * 2 * kUnit * magnitude + error_y + error_j;
-      bound = std::nextafter(sum - total * (1 + 0x1p-20), kMinus);
+    if (std::max(size_y, size_j) * (1 + 0x1p-20) < FLT_MAX) {
+      const double d = minimum(count - 1, sum, q_lo, q_hi, s);
+      bound = std::nextafter(d - (error_y + error_j) * (1 + 0x1p-20), kMinus);
     }
     lower[j] = std::max(lower[j], bound);
     if (score != nullptr && !proved(j)) {
-      for (int64_t i = 0; i < layers_[0].in; ++i) score[i] += std::fabs(lambda[i]) * (q_hi[i] - q_lo[i]);
+      for (int64_t i = 0; i < layers_[0].in; ++i) score[i] += std::fabs(s.lambda[i]) * (q_hi[i] - q_lo[i]);
     }
   }
 }

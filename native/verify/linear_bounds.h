@@ -39,9 +39,19 @@ class LinearBounds {
   // [q_lo, q_hi] (for the engine's float32 logits) where that is larger; a margin already proved (j < label needs
   // > 0, j > label >= 0) is left as it is. With `score` (input_size() entries, added to): for each margin still not
   // proved, |coefficient of code i| x (q_hi - q_lo), what its bound loses to the width of code i.
-  void margins(const int32_t* q_lo, const int32_t* q_hi, int64_t label, double* lower, double* score, Scratch& s) const;
+  // tighten: bound the accumulators of every hidden layer past the first by back-substitution too, where tighter
+  // than their interval bounds (two back-substitutions per neuron whose codes are not single: the bounds of deeper
+  // layers, and so the margins, get tighter at a cost of about (neurons) x (one margin's back-substitution)).
+  void margins(const int32_t* q_lo, const int32_t* q_hi, int64_t label, double* lower, double* score, bool tighten,
+               Scratch& s) const;
 
  private:
+  struct Sum;
+  // A lower bound of sum.constant + s.lambda . (q - z_t) over every input of the box, q being layer t's input codes
+  // (t = layers_.size() - 1: the output layer's), through the lines of layers t - 1 .. 0 in s; s.lambda ends as the
+  // coefficients of the first layer's input codes.
+  double minimum(size_t t, Sum sum, const int32_t* q_lo, const int32_t* q_hi, Scratch& s) const;
+
   struct Layer {
     int op = -1;
     int64_t in = 0, out = 0;              // input elements, output elements
