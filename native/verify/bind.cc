@@ -64,10 +64,12 @@ void check_memory(const engine::IntNetwork& net, double result_bytes, int thread
                [](int item) { return item == 0 ? std::string("the results") : std::string("the per-thread bounds"); });
 }
 
-// An optional boolean field of an options object: `fallback` when absent or undefined.
-bool optional_bool(Napi::Env env, const Napi::Object& o, const char* name, bool fallback, const char* where) {
+// An optional boolean field of an options object: `fallback` when absent or undefined. `object` prefixes the name in
+// the message ("options.").
+bool optional_bool(Napi::Env env, const Napi::Object& o, const char* name, bool fallback, const char* where,
+                   const char* object = "") {
   if (!o.Has(name) || o.Get(name).IsUndefined()) return fallback;
-  if (!o.Get(name).IsBoolean()) napi::throw_type(env, where, std::string(name) + " must be a boolean");
+  if (!o.Get(name).IsBoolean()) napi::throw_type(env, where, std::string(object) + name + " must be a boolean");
   return o.Get(name).As<Napi::Boolean>().Value();
 }
 
@@ -269,8 +271,8 @@ Napi::Value queue_interval_bounds(const Napi::CallbackInfo& info, const char* wh
     job->labels = read_labels(env, info[4], job->batch, plan->classes(), where);
   if (info.Length() > 5 && !info[5].IsUndefined()) {
     const Napi::Object options = napi::object_arg(info, 5, where);
-    job->all_values = optional_bool(env, options, "values", true, where);
-    job->linear = optional_bool(env, options, "linear", false, where);
+    job->all_values = optional_bool(env, options, "values", true, where, "options.");
+    job->linear = optional_bool(env, options, "linear", false, where, "options.");
   }
   job->propagator = cache.get(*plan);  // rejects an unboundable plan here, before the job is queued
   job->plan = std::move(plan);
