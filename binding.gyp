@@ -74,6 +74,7 @@
         'native/engine/int_bind.cc',
         'native/engine/clip_search.cc',
         'native/verify/bounds.cc',
+        'native/verify/linear_bounds.cc',
         'native/verify/paired_plan.cc',
         'native/verify/input_codes.cc',
         'native/verify/branch_bound.cc',

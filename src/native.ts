@@ -144,6 +144,12 @@ export interface IntervalBounds {
   paired: boolean;
 }
 
+/** What intervalBounds computes (see NativeIntPlan.intervalBounds). */
+export interface IntervalOptions {
+  values?: boolean;
+  linear?: boolean;
+}
+
 /** Per-box outcomes of verifyBoxes. */
 export const VERIFY_OUTCOME = { timeout: 0, verified: 1, falsified: 2, splitLimit: 3, cancelled: 4 } as const;
 /** Which step decided a box: none (undecided), the concrete points, interval bounds of the whole box, or the branch and bound. */
@@ -168,6 +174,11 @@ export interface VerifyRequest {
    * true); without them every falsification comes from a fully split part (for measuring what each stage decides).
    */
   concretePoints?: boolean;
+  /**
+   * Where the network is a chain of layers (native/verify/linear_bounds.h), try a part the interval bounds leave open
+   * with the back-substituted margin bounds, and split on the input code that costs them the most (default true).
+   */
+  linearBounds?: boolean;
 }
 
 export interface VerifyResult {
@@ -205,9 +216,11 @@ export interface NativeIntPlan {
    * Interval bounds of `batch` boxes [lo, hi] (NCHW, within [0, 1]); labels (one per box) add the margin bounds.
    * options.values false: only the output value's bounds are returned (every other entry of values is empty), and
    * where the plan has a paired plan (native/verify/paired_plan.h) the engine computes them for every box at once:
-   * the same bounds and margins, faster (what the verifier's bounds stage uses).
+   * the same bounds and margins, faster (what the verifier's bounds stage uses). options.linear (default false): a
+   * box its interval bounds leave open gets the back-substituted margin bounds too (native/verify/linear_bounds.h),
+   * each margin the larger of the two, where the network is a chain of layers.
    */
-  intervalBounds(lo: Float32Array, hi: Float32Array, batch: number, threads: number, labels?: Int32Array, options?: { values?: boolean }): Promise<IntervalBounds>;
+  intervalBounds(lo: Float32Array, hi: Float32Array, batch: number, threads: number, labels?: Int32Array, options?: IntervalOptions): Promise<IntervalBounds>;
   /**
    * The complete verifier (native/verify/branch_bound.h): per box, is every input in [lo, hi] classified as its
    * label by the engine? Threads over boxes, off the event loop.

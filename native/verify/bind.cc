@@ -64,6 +64,15 @@ void check_memory(const engine::IntNetwork& net, double result_bytes, int thread
                [](int item) { return item == 0 ? std::string("the results") : std::string("the per-thread bounds"); });
 }
 
+// An optional boolean field of an options object: `fallback` when absent or undefined. `object` prefixes the name in
+// the message ("options.").
+bool optional_bool(Napi::Env env, const Napi::Object& o, const char* name, bool fallback, const char* where,
+                   const char* object = "") {
+  if (!o.Has(name) || o.Get(name).IsUndefined()) return fallback;
+  if (!o.Get(name).IsBoolean()) napi::throw_type(env, where, std::string(object) + name + " must be a boolean");
+  return o.Get(name).As<Napi::Boolean>().Value();
+}
+
 struct IntervalJob {
   std::shared_ptr<const engine::IntPlan> plan;
   std::shared_ptr<const IntervalPropagator> propagator;
@@ -73,7 +82,8 @@ struct IntervalJob {
   int threads = 1;
   // false: only the output value's bounds (and the margins), by the paired plan where the network has one.
   bool all_values = true;
-  bool used_paired = false;                            // the bounds came from the paired plan
+  bool linear = false;       // raise the margins with the back-substituted bounds, where the network has them
+  bool used_paired = false;  // the bounds came from the paired plan
   std::vector<std::vector<float>> value_lo, value_hi;  // per value: batch x size (only the output without all_values)
   std::vector<double> margins;
   std::vector<uint8_t> verified;
@@ -126,8 +136,20 @@ struct IntervalJob {
           std::copy(value.hi.begin(), value.hi.end(), out_hi);
         }
       }
-      if (!labels.empty())
-        verified[image] = propagator->margins(b, labels[image], margins.data() + image * classes) ? 1 : 0;
+      if (labels.empty()) return;
+      double* lower = margins.data() + image * classes;
+      verified[image] = propagator->margins(b, labels[image], lower) ? 1 : 0;
+      const LinearBounds* bounds = propagator->linear();
+      if (linear && bounds != nullptr && verified[image] == 0) {
+        if (paired != nullptr) propagator->propagate_prefix(lo.data() + image * n, hi.data() + image * n, b);
+        LinearBounds::Scratch scratch;
+        bounds->margins(b.layer_lo[bounds->first_op()].data(), b.layer_hi[bounds->first_op()].data(), labels[image],
+                        lower, nullptr, true, scratch);
+        verified[image] = 1;
+        for (int64_t j = 0; j < classes; ++j) {
+          if (j != labels[image] && !(j < labels[image] ? lower[j] > 0 : lower[j] >= 0)) verified[image] = 0;
+        }
+      }
     });
   }
 
@@ -249,10 +271,8 @@ Napi::Value queue_interval_bounds(const Napi::CallbackInfo& info, const char* wh
     job->labels = read_labels(env, info[4], job->batch, plan->classes(), where);
   if (info.Length() > 5 && !info[5].IsUndefined()) {
     const Napi::Object options = napi::object_arg(info, 5, where);
-    if (options.Has("values") && !options.Get("values").IsUndefined()) {
-      if (!options.Get("values").IsBoolean()) napi::throw_type(env, where, "options.values must be a boolean");
-      job->all_values = options.Get("values").As<Napi::Boolean>().Value();
-    }
+    job->all_values = optional_bool(env, options, "values", true, where, "options.");
+    job->linear = optional_bool(env, options, "linear", false, where, "options.");
   }
   job->propagator = cache.get(*plan);  // rejects an unboundable plan here, before the job is queued
   job->plan = std::move(plan);
@@ -274,10 +294,8 @@ Napi::Value queue_verify_boxes(const Napi::CallbackInfo& info, const char* where
   if (o.Has("maxSplits") && !o.Get("maxSplits").IsUndefined()) {
     job->limits.max_splits = napi::int_value(env, o.Get("maxSplits"), 0, int64_t{1} << 53, where, "maxSplits");
   }
-  if (o.Has("concretePoints") && !o.Get("concretePoints").IsUndefined()) {
-    if (!o.Get("concretePoints").IsBoolean()) napi::throw_type(env, where, "concretePoints must be a boolean");
-    job->limits.concrete_points = o.Get("concretePoints").As<Napi::Boolean>().Value();
-  }
+  job->limits.concrete_points = optional_bool(env, o, "concretePoints", true, where);
+  job->limits.linear_bounds = optional_bool(env, o, "linearBounds", true, where);
   const Napi::Value labels = napi::field(o, "labels", where);
   if (!labels.IsTypedArray()) napi::throw_type(env, where, "labels must be an Int32Array");
   const int64_t boxes = static_cast<int64_t>(labels.As<Napi::TypedArray>().ElementLength());

@@ -224,6 +224,7 @@ IntervalPropagator::IntervalPropagator(const engine::IntNetwork& net)
     }
   }
   paired_ = PairedPlan::build(net, narrow_);
+  linear_ = LinearBounds::build(net);
 }
 
 // Conv and Gemm (a Gemm is a 1x1 conv of a 1x1 image with in.c inputs).

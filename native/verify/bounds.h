@@ -13,6 +13,7 @@
 #include "engine/int_network.h"
 #include "kernels/qu8-elementwise/elementwise.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
+#include "verify/linear_bounds.h"
 #include "verify/paired_plan.h"
 
 namespace arq::verify {
@@ -72,6 +73,8 @@ class IntervalPropagator {
 
   // The paired plan, or null where the network has none.
   const PairedPlan* paired() const { return paired_.get(); }
+  // The back-substituted margin bounds (linear_bounds.h), or null where the network is not a chain of layers.
+  const LinearBounds* linear() const { return linear_.get(); }
   // From one box's codes of the paired plan (PairedPlan::run): the bounds margins() reads, the same as propagate()
   // gives them (the output value, and for a float-logit output layer its input codes and accumulators).
   void finish_paired(const uint8_t* codes, Bounds& b) const;
@@ -109,6 +112,7 @@ class IntervalPropagator {
   // Returns true when it wrote the output codes (codes_out), else it filled acc_lo and acc_hi.
   bool packed_sums(size_t index, Bounds& b, std::vector<int64_t>& acc_lo, std::vector<int64_t>& acc_hi) const;
   std::unique_ptr<PairedPlan> paired_;
+  std::unique_ptr<LinearBounds> linear_;
   int output_op_ = -1;  // the op producing the output value
   bool fused_ = false;  // the output is a float-logit Gemm without a clamp: margins from its input codes directly
 };

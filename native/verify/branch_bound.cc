@@ -21,7 +21,9 @@ struct BranchAndBound::Workspace {
   std::vector<float> pairs;    // the part as the paired plan reads it: [lo | hi]
   std::vector<uint8_t> codes;  // its codes
   std::vector<double> lower;
-  struct Frame {  // a split whose left half is being examined (or whose right half is, once `right`)
+  LinearBounds::Scratch linear;
+  std::vector<double> score;  // per input code of the linear bounds' first layer
+  struct Frame {              // a split whose left half is being examined (or whose right half is, once `right`)
     int64_t pixel;
     float saved_lo, saved_hi, right_lo;
     bool right;
@@ -83,19 +85,39 @@ bool BranchAndBound::proved(int64_t label, Workspace& ws, const uint8_t* codes) 
   return bounds_->margins(ws.bounds, label, ws.lower.data());
 }
 
+bool BranchAndBound::linear_proved(int64_t label, Workspace& ws) const {
+  const LinearBounds& linear = *bounds_->linear();
+  const int first = linear.first_op();
+  ws.score.assign(static_cast<size_t>(linear.input_size()), 0.0);
+  // Hidden accumulators tightened by back-substitution for the whole box only: on the bundled model that costs
+  // about ten times a part's bounds, and in the parts of the boxes it leaves open it did not pay for itself
+  // (docs/verify.md).
+  linear.margins(ws.bounds.layer_lo[first].data(), ws.bounds.layer_hi[first].data(), label, ws.lower.data(),
+                 ws.score.data(), ws.frames.empty(), ws.linear);
+  for (int64_t j = 0; j < plan_->classes(); ++j) {
+    if (j != label && !(j < label ? ws.lower[j] > 0 : ws.lower[j] >= 0)) return false;
+  }
+  return true;
+}
+
 // The split rule: among the first layers' input elements whose code interval is wider than one code, the one with
 // the largest (code width) x (sum of |weight| reading its channel), ties to the first; its pixel is cut where that
 // element's code passes the middle code m = floor((l + u) / 2): [l, m] and [m + 1, u], found by bisection over the
 // pixel's floats (the chain from pixel to code is monotone wherever its float interval is finite). A chain the
 // bounds could not follow (an infinite end) is cut at the middle float instead. Either way both halves are nonempty
 // and strictly smaller float intervals, so the search ends; code cuts make it end after O(log width) cuts per element.
-bool BranchAndBound::choose_split(Workspace& ws, int64_t* pixel, float* left_hi, float* right_lo) const {
+bool BranchAndBound::choose_split(Workspace& ws, bool by_score, int64_t* pixel, float* left_hi, float* right_lo) const {
   const engine::IntNetwork& net = plan_->network();
   const Bounds& b = ws.bounds;
   double best = 0;
   int best_op = -1;
   int64_t best_i = -1;
-  for (size_t l = 0; l < inputs_.layers().size(); ++l) {
+  if (by_score) {  // the score is 0 for a single code
+    for (int64_t i = 0; i < static_cast<int64_t>(ws.score.size()); ++i) {
+      if (ws.score[i] > best) best = ws.score[i], best_op = bounds_->linear()->first_op(), best_i = i;
+    }
+  }
+  for (size_t l = 0; best_op < 0 && l < inputs_.layers().size(); ++l) {
     const int op = inputs_.layers()[l];
     const std::vector<int32_t>& ql = b.layer_lo[op];
     const std::vector<int32_t>& qh = b.layer_hi[op];
@@ -165,7 +187,8 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
 
   // The whole box's bounds, when verify_all computed its paired codes: a box they prove skips the concrete points,
   // which cannot falsify it.
-  int whole_box = -1;  // unknown, or whether the bounds prove the whole box
+  int whole_box = -1;      // unknown, or whether the bounds prove the whole box
+  bool by_linear = false;  // the linear bounds proved the whole box
   if (box_codes != nullptr) whole_box = proved(label, ws, box_codes) ? 1 : 0;
   // Concrete points: the centre and the two extreme corners (without them, every falsification comes from a leaf).
   if (limits.concrete_points && whole_box != 1) {
@@ -187,21 +210,26 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
       verdict.outcome = Outcome::kTimeout;
       break;
     }
-    const bool part_proved = whole_box >= 0 ? whole_box == 1 : proved(label, ws, nullptr);
+    bool part_proved = whole_box >= 0 ? whole_box == 1 : proved(label, ws, nullptr);
     whole_box = -1;
+    const bool linear = !part_proved && limits.linear_bounds && bounds_->linear() != nullptr;
+    if (!part_proved && bounds_->paired() != nullptr) bounds_->propagate_prefix(ws.lo.data(), ws.hi.data(), ws.bounds);
+    if (linear && linear_proved(label, ws)) {
+      part_proved = true;
+      by_linear = by_linear || ws.frames.empty();
+    }
     if (!part_proved) {
-      if (bounds_->paired() != nullptr) bounds_->propagate_prefix(ws.lo.data(), ws.hi.data(), ws.bounds);
       int64_t pixel = 0;
       float left_hi = 0, right_lo = 0;
-      if (!choose_split(ws, &pixel, &left_hi, &right_lo)) {
+      if (!choose_split(ws, linear, &pixel, &left_hi, &right_lo)) {
         // A leaf: every input in this part gives the first layers the same codes, hence the same logits.
         if (misclassified(ws.lo.data(), label, ws)) {
           falsified(ws.lo, Stage::kBranchAndBound);
           break;
         }
       } else {
-        if (limits.concrete_points &&
-            !ws.frames.empty()) {  // a part's centre: a cheap chance to falsify before splitting further
+        if (limits.concrete_points && !ws.frames.empty()) {
+          // a part's centre: a cheap chance to falsify before splitting further
           centre();
           if (misclassified(ws.point.data(), label, ws)) {
             falsified(ws.point, Stage::kBranchAndBound);
@@ -227,7 +255,8 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
     }
     if (ws.frames.empty()) {
       verdict.outcome = Outcome::kVerified;
-      verdict.stage = verdict.splits == 0 ? Stage::kBounds : Stage::kBranchAndBound;
+      // The whole box's interval bounds (the verifier's first stage), or anything more.
+      verdict.stage = verdict.splits == 0 && !by_linear ? Stage::kBounds : Stage::kBranchAndBound;
       break;
     }
     Workspace::Frame& f = ws.frames.back();

@@ -26,6 +26,9 @@ struct VerifyLimits {
   int64_t max_splits = INT64_MAX;                   // per box
   std::shared_ptr<const std::atomic<bool>> cancel;  // may be null
   bool concrete_points = true;  // run the centre and corners, and each split part's centre, through the engine
+  // Where the network has them (linear_bounds.h): a part its interval bounds leave open is tried with the
+  // back-substituted margins, and split on the input code that costs those margins the most.
+  bool linear_bounds = true;
 };
 
 struct BoxVerdict {
@@ -58,8 +61,12 @@ class BranchAndBound {
   bool proved(int64_t label, Workspace& ws, const uint8_t* codes) const;
   // One engine run of `x`; true when its argmax is not `label`.
   bool misclassified(const float* x, int64_t label, Workspace& ws) const;
-  // The next split of the box in ws: pixel and the two halves; false when the box is a leaf.
-  bool choose_split(Workspace& ws, int64_t* pixel, float* left_hi, float* right_lo) const;
+  // After proved() left the part open: the back-substituted margins raise ws.lower and fill ws.score; true when
+  // they prove `label`.
+  bool linear_proved(int64_t label, Workspace& ws) const;
+  // The next split of the box in ws: pixel and the two halves; false when the box is a leaf. by_score: choose by
+  // ws.score (linear_proved's) where it is positive somewhere.
+  bool choose_split(Workspace& ws, bool by_score, int64_t* pixel, float* left_hi, float* right_lo) const;
 
   std::shared_ptr<const engine::IntPlan> plan_;
   std::shared_ptr<const IntervalPropagator> bounds_;

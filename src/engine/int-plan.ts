@@ -8,7 +8,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Graph } from '../graph/ir.js';
 import { lowerGraph, type LoweredGraph } from '../graph/lower.js';
-import { addon, withStack, type IntervalBounds, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan, type VerifyRequest, type VerifyResult } from '../native.js';
+import { addon, withStack, type IntervalBounds, type IntervalOptions, type IntPlanOp, type IntPlanSpec, type NativeGrid, type NativeIntPlan, type VerifyRequest, type VerifyResult } from '../native.js';
 import { NativePlan, planMaxMemory, type PlanOptions } from './native-plan.js';
 import { ArqError } from '../util/errors.js';
 import { activationGrid, quantizeWeights } from './grid.js';
@@ -189,7 +189,7 @@ export class IntPlan extends NativePlan<NativeIntPlan> {
   }
 
   /** Interval bounds of `batch` boxes [lo, hi] through every value of the plan (native/verify); labels add margins. */
-  intervalBounds(lo: Float32Array, hi: Float32Array, batch: number, threads: number, labels?: Int32Array, options?: { values?: boolean }): Promise<IntervalBounds> {
+  intervalBounds(lo: Float32Array, hi: Float32Array, batch: number, threads: number, labels?: Int32Array, options?: IntervalOptions): Promise<IntervalBounds> {
     return withStack(() => this.native.intervalBounds(lo, hi, batch, threads, labels, options));
   }
 

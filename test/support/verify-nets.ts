@@ -128,6 +128,36 @@ export function residualNet(policy: Bits[], seed: number): IntPlanSpec {
   return { input: [1, 6, 6], values: 11, output: 10, grids, ops };
 }
 
+/**
+ * A chain of layers, the form the back-substituted bounds take (native/verify/linear_bounds.h): 1x6x6 image -> conv
+ * 3x3 VALID (3 ch) ReLU -> conv 2x2 stride 2 (4 ch) ReLU -> flatten -> Gemm 16->6 ReLU -> Gemm 6->3 logits. Hidden
+ * layers read 8-bit carriers on the carrier's own grid (an identity conversion, as at a8); the first layer reads the
+ * pixels with its policy's abits. Policy: 4 layers, abits 8 after the first.
+ */
+export function chainNet(policy: Bits[], seed: number): IntPlanSpec {
+  const random = rng(seed);
+  const grid = (hi: number, bits: number) => ({ ...layerGrid(0, hi, bits), zero: 0 });
+  const conv = (input: number, output: number, inChannels: number, outChannels: number, [wbits, abits]: Bits, range: number, size: number, kernel: number, stride: number): IntPlanOp => ({
+    op: 'conv', inputs: [input], output, clamp: [0, Infinity], weight: weights(outChannels * inChannels * kernel * kernel, wbits, random), wbits,
+    weightScales: new Float32Array(outChannels).fill(f(size / (2 ** (wbits - 1) - 1))), bias: Float32Array.from({ length: outChannels }, () => f(random() * 0.6 - 0.2)), outChannels,
+    kernel: [kernel, kernel], strides: [stride, stride], pads: [0, 0, 0, 0], group: 1, inputGrid: grid(range, abits),
+  });
+  const gemm = (input: number, output: number, inFeatures: number, outFeatures: number, [wbits, abits]: Bits, range: number, size: number, relu: boolean): IntPlanOp => ({
+    op: 'gemm', inputs: [input], output, ...(relu ? { clamp: [0, Infinity] as [number, number] } : {}), weight: weights(outFeatures * inFeatures, wbits, random), wbits,
+    weightScales: new Float32Array(outFeatures).fill(f(size / (2 ** (wbits - 1) - 1))), bias: Float32Array.from({ length: outFeatures }, () => f(random() * 0.4 - 0.1)), outFeatures,
+    inputGrid: grid(range, abits),
+  });
+  const [p1, p2, p3, p4] = policy;
+  const ops: IntPlanOp[] = [
+    conv(0, 1, 1, 3, p1, 1, 0.5, 3, 1),
+    conv(1, 2, 3, 4, p2, 2, 0.4, 2, 2),
+    { op: 'flatten', inputs: [2], output: 3 },
+    gemm(3, 4, 16, 6, p3, 3, 0.3, true),
+    gemm(4, 5, 6, 3, p4, 3, 1, false),
+  ];
+  return { input: [1, 6, 6], values: 6, output: 5, grids: [null, carrier(0, 2), carrier(0, 3), carrier(0, 3), carrier(0, 3), null], ops };
+}
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 const bitsOf = (x: number) => ((f32[0] = x), u32[0]);

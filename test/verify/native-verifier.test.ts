@@ -8,7 +8,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
 import { addon, cancelFlag, VERIFY_OUTCOME, VERIFY_STAGE, type IntPlanSpec, type NativeIntPlan } from '../../src/native.js';
 import { rng } from '../support/native.js';
-import { convNet, denseNet, firstLayerBits, representatives } from '../support/verify-nets.js';
+import { chainNet, convNet, denseNet, firstLayerBits, representatives } from '../support/verify-nets.js';
 
 const f = Math.fround;
 const build = (spec: IntPlanSpec): NativeIntPlan => new (addon().IntPlan)(spec);
@@ -31,6 +31,9 @@ const nets: [string, IntPlanSpec][] = [
   ['conv w8a8 w8a8 w8a8', convNet([[8, 8], [8, 8], [8, 8]], 24)],
   ['conv w4a3 w2a8 w5a6', convNet([[4, 3], [2, 8], [5, 6]], 25)],
   ['conv w6a2 w7a5 w3a4', convNet([[6, 2], [7, 5], [3, 4]], 26)],
+  // Chains of layers: the branch and bound adds the back-substituted bounds (linear_bounds.h) and their split rule.
+  ['chain w8a8 w8a8 w8a8 w8a8', chainNet([[8, 8], [8, 8], [8, 8], [8, 8]], 27)],
+  ['chain w4a6 w3a8 w5a8 w2a8', chainNet([[4, 6], [3, 8], [5, 8], [2, 8]], 28)],
 ];
 
 interface Box {

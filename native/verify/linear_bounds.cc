@@ -1,0 +1,320 @@
+#include "verify/linear_bounds.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <stdexcept>
+
+#include "kernels/requant.h"
+
+namespace arq::verify {
+
+using engine::IntOp;
+using engine::OpKind;
+
+namespace {
+
+constexpr double kUnit = 0x1p-53;  // double's unit roundoff
+constexpr double kMinus = -std::numeric_limits<double>::infinity();
+
+// Two lines enclosing one hidden neuron's code q = requant_code(acc) for every integer acc in [al, au], whose codes
+// at the ends are ql = f(al) <= qu = f(au) (f is nondecreasing): line[0] * acc + line[1] <= q <= line[2] * acc +
+// line[3]. The engine computes y = fma(float(acc), m, b) (m > 0), clamps it to [mn, mx] and rounds half to even.
+// With g = m acc + b exactly, |y - g| <= 2^-23 (m |acc| + |b|) (1 + 2^-23) + 2^-149 (float(acc) and the fma round
+// once each, relative 2^-24), bounded over the interval by E below; clamping is 1-Lipschitz and rounding moves by at
+// most 1/2, so  max(ql, min(mx, g - E) - 1/2) <= q <= min(qu, max(mn, g + E) + 1/2): two clamped lines of slope m.
+// A line above (below) such a piecewise linear function over [al, au] holds where it holds at the ends and the kinks;
+// of two slopes (the chord's and 0) the one lower (higher) at the middle is kept, its offset found at those points.
+// The offsets are moved outward by far more than the double rounding of these few operations.
+void enclose(int64_t al, int64_t au, int32_t ql, int32_t qu, double m, double b, double mn, double mx, double* line) {
+  if (ql == qu) {
+    line[0] = 0, line[1] = ql, line[2] = 0, line[3] = qu;
+    return;
+  }
+  const double lo = static_cast<double>(al), hi = static_cast<double>(au);
+  const double size = std::max(std::fabs(lo), std::fabs(hi));
+  const double e = 0x1p-22 * (m * size + std::fabs(b)) + 0x1p-140;
+  const auto upper = [&](double a) { return std::min<double>(qu, std::max(mn, m * a + b + e) + 0.5); };
+  const auto lower = [&](double a) { return std::max<double>(ql, std::min(mx, m * a + b - e) - 0.5); };
+  const auto clip = [&](double a) { return std::min(hi, std::max(lo, a)); };
+  const double up_points[4] = {lo, hi, clip((mn - e - b) / m), clip((qu - 0.5 - e - b) / m)};
+  const double low_points[4] = {lo, hi, clip((ql + 0.5 + e - b) / m), clip((mx + e - b) / m)};
+  const double middle = 0.5 * (lo + hi);
+  const auto slack = [&](double slope, double offset) {
+    return 1e-9 * (256 + std::fabs(b) + m * size + std::fabs(slope) * size + std::fabs(offset));
+  };
+  bool first = true;
+  for (const double slope : {(upper(hi) - upper(lo)) / (hi - lo), 0.0}) {
+    double offset = kMinus;
+    for (const double p : up_points) offset = std::max(offset, upper(p) - slope * p);
+    offset += slack(slope, offset);
+    if (first || slope * middle + offset < line[2] * middle + line[3]) line[2] = slope, line[3] = offset;
+    first = false;
+  }
+  first = true;
+  for (const double slope : {(lower(hi) - lower(lo)) / (hi - lo), 0.0}) {
+    double offset = std::numeric_limits<double>::infinity();
+    for (const double p : low_points) offset = std::min(offset, lower(p) - slope * p);
+    offset -= slack(slope, offset);
+    if (first || slope * middle + offset > line[0] * middle + line[1]) line[0] = slope, line[1] = offset;
+    first = false;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<LinearBounds> LinearBounds::build(const engine::IntNetwork& net, int64_t max_entries) {
+  std::vector<int> chain;  // last layer first
+  int value = net.output;
+  for (;;) {
+    const int producer = net.layout.producer[value];
+    if (producer < 0) return nullptr;
+    const IntOp& op = net.ops[producer];
+    if (op.spec.kind == OpKind::kFlatten) {  // NCHW order is kept: element i stays element i
+      value = op.spec.inputs[0];
+      continue;
+    }
+    if (op.spec.kind != OpKind::kConv && op.spec.kind != OpKind::kGemm) return nullptr;
+    if (op.spec.kind == OpKind::kConv && op.spec.group != 1) return nullptr;
+    chain.push_back(producer);
+    if (op.float_in) break;
+    if (!op.lut_identity) return nullptr;  // the layer reads the carrier's codes as they are
+    value = op.spec.inputs[0];
+  }
+  std::reverse(chain.begin(), chain.end());
+  if (chain.size() < 2) return nullptr;  // one layer: the interval bounds' fused margins are already exact
+  const IntOp& last = net.ops[chain.back()];
+  if (last.spec.kind != OpKind::kGemm || !last.float_out || last.spec.min != -INFINITY || last.spec.max != INFINITY)
+    return nullptr;
+
+  auto bounds = std::unique_ptr<LinearBounds>(new LinearBounds());
+  int64_t entries = 0;
+  for (size_t l = 0; l < chain.size(); ++l) {
+    const IntOp& op = net.ops[chain[l]];
+    const engine::IntOpSpec& s = op.spec;
+    if (l + 1 < chain.size() && op.float_out) return nullptr;
+    Layer layer;
+    layer.op = chain[l];
+    layer.in = op.in.size();
+    layer.out = op.out.size();
+    layer.channel_size = op.out.h * op.out.w;
+    layer.zero = s.input_grid.zero;
+    layer.levels = s.input_grid.levels();
+    layer.multiplier = op.layer.multiplier;
+    layer.bias = op.layer.bias;
+    layer.min = op.layer.min;
+    layer.max = op.layer.max;
+    for (int64_t c = 0; c < op.out.c; ++c) {
+      if (!(std::isfinite(layer.multiplier[c]) && layer.multiplier[c] > 0 && std::isfinite(layer.bias[c])))
+        return nullptr;
+    }
+    const bool conv = s.kind == OpKind::kConv;
+    const int64_t kh = conv ? s.kernel_h : 1, kw = conv ? s.kernel_w : 1;
+    const int64_t per_channel = static_cast<int64_t>(s.weight.size()) / s.out_channels;
+    std::vector<int64_t> readers(layer.in, 0);
+    layer.start.push_back(0);
+    for (int64_t o = 0; o < layer.out; ++o) {
+      const int64_t oc = o / layer.channel_size;
+      double l1 = 0;
+      if (conv) {  // padded taps read the zero point and add nothing
+        const int64_t oy = (o % layer.channel_size) / op.out.w, ox = o % op.out.w;
+        for (int64_t ci = 0; ci < op.in.c; ++ci) {
+          for (int64_t ky = 0; ky < kh; ++ky) {
+            const int64_t iy = oy * s.stride_h + ky - s.pads[0];
+            if (iy < 0 || iy >= op.in.h) continue;
+            for (int64_t kx = 0; kx < kw; ++kx) {
+              const int64_t ix = ox * s.stride_w + kx - s.pads[1];
+              const int8_t w = s.weight[((oc * op.in.c + ci) * kh + ky) * kw + kx];
+              if (ix < 0 || ix >= op.in.w || w == 0) continue;
+              layer.index.push_back(static_cast<int32_t>((ci * op.in.h + iy) * op.in.w + ix));
+              layer.weight.push_back(w);
+            }
+          }
+        }
+      } else {
+        for (int64_t k = 0; k < layer.in; ++k) {
+          const int8_t w = s.weight[oc * per_channel + k];
+          if (w == 0) continue;
+          layer.index.push_back(static_cast<int32_t>(k));
+          layer.weight.push_back(w);
+        }
+      }
+      for (int64_t e = layer.start.back(); e < static_cast<int64_t>(layer.index.size()); ++e) {
+        l1 += std::abs(layer.weight[e]);
+        ++readers[layer.index[e]];
+      }
+      // Every sum must fit int32, where the engine's wrapping sums are exact (|code - zero| <= levels).
+      if (l1 * layer.levels > INT32_MAX) return nullptr;
+      layer.l1.push_back(l1);
+      layer.start.push_back(static_cast<int64_t>(layer.index.size()));
+      if (static_cast<int64_t>(layer.index.size()) + entries > max_entries) return nullptr;
+    }
+    entries += static_cast<int64_t>(layer.index.size());
+    layer.fan_out = *std::max_element(readers.begin(), readers.end());
+    bounds->layers_.push_back(std::move(layer));
+  }
+  return bounds;
+}
+
+// A sum the back-substitution carries: constant + lambda . (q - zero) over some layer's input codes, and what its
+// float arithmetic may have lost: `error` outright, beside (terms + 4) 2u `magnitude` (the absolute terms summed,
+// each rounded once or twice, then summed: a generous gamma bound).
+struct LinearBounds::Sum {
+  double constant = 0, error = 0, magnitude = 0, terms = 0;
+};
+
+double LinearBounds::minimum(size_t t, Sum sum, const int32_t* q_lo, const int32_t* q_hi, Scratch& s) const {
+  std::vector<double>& lambda = s.lambda;
+  int32_t zero = layers_[t].zero;
+  for (size_t l = t; l-- > 0;) {
+    // lambda . (q - zero) over this layer's output codes q, each replaced by the line below it (lambda >= 0) or
+    // above it: mu . acc + constant; then acc = W (q' - z') gives lambda' = W^T mu over this layer's input codes.
+    const Layer& layer = layers_[l];
+    const double* line = s.line[l].data();
+    std::vector<double>& mu = s.mu;
+    mu.assign(layer.out, 0.0);
+    double transposed = 0;
+    for (int64_t o = 0; o < layer.out; ++o) {
+      const double lam = lambda[o];
+      if (lam == 0) continue;
+      const double* pick = line + 4 * o + (lam >= 0 ? 0 : 2);
+      const double term = lam * (pick[1] - zero);
+      sum.constant += term;
+      mu[o] = lam * pick[0];
+      const double size =
+          std::max(std::fabs(static_cast<double>(s.acc_lo[l][o])), std::fabs(static_cast<double>(s.acc_hi[l][o])));
+      sum.magnitude += std::fabs(term) + std::fabs(mu[o]) * size, ++sum.terms;
+      transposed += std::fabs(mu[o]) * layer.l1[o];
+    }
+    lambda.assign(layer.in, 0.0);
+    for (int64_t o = 0; o < layer.out; ++o) {
+      const double m = mu[o];
+      if (m == 0) continue;
+      for (int64_t e = layer.start[o]; e < layer.start[o + 1]; ++e) lambda[layer.index[e]] += m * layer.weight[e];
+    }
+    // Each lambda'_i sums at most fan_out products: within (fan_out + 2) u sum |mu w| of W^T mu, times |q' - z'|.
+    const double range_in = std::max(layer.zero, layer.levels - layer.zero);
+    sum.error += static_cast<double>(layer.fan_out + 2) * kUnit * transposed * range_in;
+    zero = layer.zero;
+  }
+  // The minimum over the box of the first layer's input codes, term by term.
+  double total = sum.constant;
+  for (int64_t i = 0; i < layers_[0].in; ++i) {
+    const double c = lambda[i];
+    if (c == 0) continue;
+    const double term = c * ((c >= 0 ? q_lo[i] : q_hi[i]) - zero);
+    total += term;
+    sum.magnitude += std::fabs(term), ++sum.terms;
+  }
+  if (!std::isfinite(total)) return kMinus;
+  return total - (sum.error + (sum.terms + 4) * 2 * kUnit * sum.magnitude) * (1 + 0x1p-20);
+}
+
+void LinearBounds::margins(const int32_t* q_lo, const int32_t* q_hi, int64_t label, double* lower, double* score,
+                           bool tighten, Scratch& s) const {
+  const size_t count = layers_.size();
+  s.acc_lo.resize(count), s.acc_hi.resize(count), s.code_lo.resize(count), s.code_hi.resize(count);
+  s.line.resize(count);
+  s.code_lo[0].assign(q_lo, q_lo + layers_[0].in);
+  s.code_hi[0].assign(q_hi, q_hi + layers_[0].in);
+  // Layer by layer: interval bounds of the accumulators, as bounds.cc computes them (exact sign-split sums); past the
+  // first layer, each accumulator of a neuron whose codes are not single is also bounded by back-substitution to the
+  // box (its row of W, through the lines of the layers below) where that is tighter (an accumulator is an integer:
+  // the bounds round inward once the float error is taken off); the codes at both ends (requant_code) and the
+  // lines enclosing each hidden neuron over its accumulator interval.
+  for (size_t l = 0; l < count; ++l) {
+    const Layer& layer = layers_[l];
+    std::vector<int64_t>& al = s.acc_lo[l];
+    std::vector<int64_t>& au = s.acc_hi[l];
+    al.assign(layer.out, 0);
+    au.assign(layer.out, 0);
+    const int32_t* ql = s.code_lo[l].data();
+    const int32_t* qh = s.code_hi[l].data();
+    for (int64_t o = 0; o < layer.out; ++o) {
+      int64_t lo = 0, hi = 0;
+      for (int64_t e = layer.start[o]; e < layer.start[o + 1]; ++e) {
+        const int64_t w = layer.weight[e], i = layer.index[e];
+        lo += w * ((w > 0 ? ql[i] : qh[i]) - layer.zero);
+        hi += w * ((w > 0 ? qh[i] : ql[i]) - layer.zero);
+      }
+      al[o] = lo;
+      au[o] = hi;
+    }
+    if (l + 1 == count) break;
+    std::vector<int32_t>& cl = s.code_lo[l + 1];
+    std::vector<int32_t>& ch = s.code_hi[l + 1];
+    cl.resize(layer.out);
+    ch.resize(layer.out);
+    s.line[l].resize(4 * layer.out);
+    for (int64_t o = 0; o < layer.out; ++o) {
+      const int64_t c = o / layer.channel_size;
+      const float m = layer.multiplier[c], b = layer.bias[c];
+      const auto code = [&](int64_t acc) {
+        return kernels::requant_code(static_cast<int32_t>(acc), m, b, layer.min, layer.max);
+      };
+      if (l > 0 && tighten && code(al[o]) != code(au[o])) {
+        for (const double sign : {1.0, -1.0}) {
+          s.lambda.assign(layer.in, 0.0);
+          Sum sum;
+          for (int64_t e = layer.start[o]; e < layer.start[o + 1]; ++e) {
+            s.lambda[layer.index[e]] = sign * layer.weight[e];
+          }
+          const double bound = minimum(l, sum, q_lo, q_hi, s);  // of sign * acc
+          if (!(bound > -0x1p62)) continue;
+          if (sign > 0) {
+            al[o] = std::max(al[o], static_cast<int64_t>(std::ceil(bound)));
+          } else {
+            au[o] = std::min(au[o], static_cast<int64_t>(std::floor(-bound)));
+          }
+        }
+        if (al[o] > au[o]) throw std::logic_error("linear bounds: an empty accumulator interval");
+      }
+      cl[o] = code(al[o]);
+      ch[o] = code(au[o]);
+      enclose(al[o], au[o], cl[o], ch[o], m, b, layer.min, layer.max, s.line[l].data() + 4 * o);
+    }
+  }
+
+  const Layer& out = layers_.back();
+  const std::vector<int64_t>& out_lo = s.acc_lo.back();
+  const std::vector<int64_t>& out_hi = s.acc_hi.back();
+  // The engine's logit fl(fma(float(acc), m, b)) against m acc + b exactly (as bounds.cc's fused margin).
+  const auto logit_error = [&](int64_t c) {
+    const double a = std::max(std::fabs(static_cast<double>(out_lo[c])), std::fabs(static_cast<double>(out_hi[c])));
+    const double m = out.multiplier[c], bias = std::fabs(static_cast<double>(out.bias[c]));
+    return std::pair<double, double>{0x1p-24 * ((2 + 0x1p-24) * m * a + bias) + 0x1p-150, m * a + bias};
+  };
+  const auto proved = [&](int64_t j) { return j < label ? lower[j] > 0 : lower[j] >= 0; };
+  for (int64_t j = 0; j < out.out; ++j) {
+    if (j == label || proved(j)) continue;  // nothing to raise
+    // D = E_label - E_j = sum_k c_k (q_k - z) + (b_label - b_j), c_k = m_label w_label,k - m_j w_j,k: the products
+    // are exact in double, the difference rounds once (relative error u).
+    std::vector<double>& lambda = s.lambda;
+    lambda.assign(out.in, 0.0);
+    const double my = out.multiplier[label], mj = out.multiplier[j];
+    for (int64_t e = out.start[label]; e < out.start[label + 1]; ++e) lambda[out.index[e]] += my * out.weight[e];
+    for (int64_t e = out.start[j]; e < out.start[j + 1]; ++e) lambda[out.index[e]] -= mj * out.weight[e];
+    Sum sum;
+    const double range_out = std::max(out.zero, out.levels - out.zero);
+    for (const double c : lambda) sum.error += kUnit * std::fabs(c) * range_out;
+    sum.constant = static_cast<double>(out.bias[label]) - static_cast<double>(out.bias[j]);
+    sum.magnitude = std::fabs(sum.constant), sum.terms = 1;
+    const auto [error_y, size_y] = logit_error(label);
+    const auto [error_j, size_j] = logit_error(j);
+    double bound = kMinus;
+    // A logit near float32's largest value may round to infinity, where no error bound holds.
+    if (std::max(size_y, size_j) * (1 + 0x1p-20) < FLT_MAX) {
+      const double d = minimum(count - 1, sum, q_lo, q_hi, s);
+      bound = std::nextafter(d - (error_y + error_j) * (1 + 0x1p-20), kMinus);
+    }
+    lower[j] = std::max(lower[j], bound);
+    if (score != nullptr && !proved(j)) {
+      for (int64_t i = 0; i < layers_[0].in; ++i) score[i] += std::fabs(s.lambda[i]) * (q_hi[i] - q_lo[i]);
+    }
+  }
+}
+
+}  // namespace arq::verify
