@@ -12,11 +12,12 @@
  * table: clean accuracy, then verified / falsified / timeouts per radius, and training time (the sum over the chain
  * of each `arq train`'s training_time_s, wall clock); then, on the whole test set, clean accuracy and the fraction
  * the integer plan's interval bounds alone certify per radius (verify's first stage: a lower bound on verified),
- * with the calibration arq verify uses (the file's own, else 256 training images at its default sigma 0.25).
+ * with the calibration arq verify uses (the file's own, else 256 training images at --sigma, arq verify's default
+ * 0.25; QA-IBP files carry theirs, made from clean images: --sigma 0 calibrates the PTQ baselines the same way).
  *
  *   npm run bench -- certified-training [--dir /tmp/arq-certified] [--data mnist] [--bits w8a8] [--arch ibp-small]
  *     [--eps 4/255] [--verify-eps 1/255,4/255] [--epochs 5] [--qa-epochs 2] [--max 200] [--timeout 20] [--threads 2]
- *     [--methods standard,ibp,qat,qaibp]
+ *     [--methods standard,ibp,qat,qaibp] [--sigma 0.25]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -43,6 +44,7 @@ const { values: o } = parseArgs({
     timeout: { type: 'string', default: '20' },
     threads: { type: 'string', default: '2' },
     methods: { type: 'string', default: 'standard,ibp,qat,qaibp' },
+    sigma: { type: 'string', default: '0.25' },
   },
 });
 
@@ -89,7 +91,7 @@ const test = await loadDataset(o.data, 'test');
 /** Clean accuracy and the fraction of `test` certified by the integer plan's interval bounds, per radius. */
 async function ibpCertified(model: string): Promise<string[]> {
   const loaded = await loadModel(model);
-  const { policy, calibration } = await prepareQuantization(loaded, { bits: o.bits, data: o.data, sigma: 0.25, calibrationCount: 256, seed: 0, threads: Number(o.threads) });
+  const { policy, calibration } = await prepareQuantization(loaded, { bits: o.bits, data: o.data, sigma: Number(o.sigma), calibrationCount: 256, seed: 0, threads: Number(o.threads) });
   const plan = await IntPlan.create(loaded.graph, policy, calibration);
   const threads = Number(o.threads);
   const logits = await plan.run(test.images, test.count, threads);
@@ -114,14 +116,14 @@ for (const name of o.methods.split(',')) {
   const seconds = method.seconds();
   const out = file(`${name}.verify.tsv`);
   if (!existsSync(`${file(name)}.verify.summary.json`)) {
-    run(['verify', '--model', file(method.model), '--bits', o.bits, '--data', o.data, '--eps', o['verify-eps'], '--max', o.max, '--timeout', o.timeout, '--threads', o.threads, '--out', out, '--overwrite', '--quiet']);
+    run(['verify', '--model', file(method.model), '--bits', o.bits, '--data', o.data, '--eps', o['verify-eps'], '--max', o.max, '--timeout', o.timeout, '--threads', o.threads, '--sigma', o.sigma, '--out', out, '--overwrite', '--quiet']);
   }
   const summary = JSON.parse(readFileSync(`${file(name)}.verify.summary.json`, 'utf8')) as Summary;
   const cells = radii.map((r) => `${pct(summary.results[r].verified)} / ${pct(summary.results[r].falsified)} / ${pct(summary.results[r].timeouts)}`);
   rows.push(`| ${method.label} | ${pct(summary.clean_accuracy)} | ${cells.join(' | ')} | ${seconds.toFixed(0)} | ${summary.seconds_per_image.toFixed(2)} |`);
   ibpRows.push(`| ${method.label} | ${(await ibpCertified(file(method.model))).join(' | ')} |`);
 }
-console.log(`${o.data}, ${o.arch}, ${o.bits}, ${radii.join(' and ')}, first ${o.max} test images, timeout ${o.timeout} s; verified / falsified / timeouts in %\n`);
+console.log(`${o.data}, ${o.arch}, ${o.bits}, ${radii.join(' and ')}, first ${o.max} test images, timeout ${o.timeout} s, PTQ calibration sigma ${o.sigma}; verified / falsified / timeouts in %\n`);
 console.log(`| method | clean % | ${radii.join(' | ')} | training s | verify s/image |`);
 console.log(`|---|---|${radii.map(() => '---|').join('')}---|---|`);
 for (const row of rows) console.log(row);
