@@ -6,7 +6,7 @@
  *   standard + PTQ   --ibp --float --eps 0 --kappa 0 --lambda 0 (plain Adam training), quantized after training
  *   float IBP + PTQ  --ibp --float --eps T: the float network's certificate does not carry over to its quantization
  *   QAT              --ibp --init standard --bits B --eps 0 --kappa 0 --lambda 0 (quantization-aware, no IBP)
- *   QA-IBP           --ibp --init float-IBP --bits B --eps T
+ *   QA-IBP           --ibp --init float-IBP --bits B --eps T [--eps-start S: the fine-tune's ramp starts at S]
  *
  * Each step is skipped when its output exists in --dir (so an interrupted comparison continues). Prints a markdown
  * table: clean accuracy, then verified / falsified / timeouts per radius, and training time (the sum over the chain
@@ -17,7 +17,7 @@
  *
  *   npm run bench -- certified-training [--dir /tmp/arq-certified] [--data mnist] [--bits w8a8] [--arch ibp-small]
  *     [--eps 4/255] [--verify-eps 1/255,4/255] [--epochs 5] [--qa-epochs 2] [--max 200] [--timeout 20] [--threads 2]
- *     [--methods standard,ibp,qat,qaibp] [--sigma 0.25]
+ *     [--methods standard,ibp,qat,qaibp] [--sigma 0.25] [--eps-start S]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -45,6 +45,7 @@ const { values: o } = parseArgs({
     threads: { type: 'string', default: '2' },
     methods: { type: 'string', default: 'standard,ibp,qat,qaibp' },
     sigma: { type: 'string', default: '0.25' },
+    'eps-start': { type: 'string' },
   },
 });
 
@@ -72,7 +73,7 @@ const methods: Record<string, { label: string; model: string; seconds: () => num
   standard: { label: 'standard + PTQ', model: 'standard.onnx', seconds: () => trained('standard.onnx', [...floatArgs, ...plain]) },
   ibp: { label: 'float IBP + PTQ', model: 'ibp.onnx', seconds: () => trained('ibp.onnx', [...floatArgs, '--eps', o.eps]) },
   qat: { label: 'QAT', model: 'qat.onnx', seconds: () => (trained('standard.onnx', [...floatArgs, ...plain]), trained('qat.onnx', [...quantArgs('standard.onnx'), ...plain], 'standard.onnx')) },
-  qaibp: { label: 'QA-IBP', model: 'qaibp.onnx', seconds: () => (trained('ibp.onnx', [...floatArgs, '--eps', o.eps]), trained('qaibp.onnx', [...quantArgs('ibp.onnx'), '--eps', o.eps], 'ibp.onnx')) },
+  qaibp: { label: 'QA-IBP', model: 'qaibp.onnx', seconds: () => (trained('ibp.onnx', [...floatArgs, '--eps', o.eps]), trained('qaibp.onnx', [...quantArgs('ibp.onnx'), '--eps', o.eps, ...(o['eps-start'] ? ['--eps-start', o['eps-start']] : [])], 'ibp.onnx')) },
 };
 
 interface Summary {
