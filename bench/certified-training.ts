@@ -24,11 +24,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset } from '../src/data/index.js';
-import { IntPlan } from '../src/engine/int-plan.js';
-import { loadModel } from '../src/onnx/model.js';
-import { prepareQuantization } from '../src/quant/quantize.js';
-import { certifiedCount } from '../src/train/ibp.js';
 import { parseEpsilon } from '../src/verify/eps.js';
+import { ibpCertified } from './support/ibp-certified.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -89,28 +86,6 @@ const rows: string[] = [];
 const ibpRows: string[] = [];
 const test = await loadDataset(o.data, 'test');
 
-/** Clean accuracy and the fraction of `test` certified by the integer plan's interval bounds, per radius. */
-async function ibpCertified(model: string): Promise<string[]> {
-  const loaded = await loadModel(model);
-  const { policy, calibration } = await prepareQuantization(loaded, { bits: o.bits, data: o.data, sigma: Number(o.sigma), calibrationCount: 256, seed: 0, threads: Number(o.threads) });
-  const plan = await IntPlan.create(loaded.graph, policy, calibration);
-  const threads = Number(o.threads);
-  const logits = await plan.run(test.images, test.count, threads);
-  const cells = [pct(certifiedCount(logits, logits, logits, test.labels, plan.classes).correct / test.count)];
-  for (const radius of radii) {
-    const eps = parseEpsilon(radius).value;
-    let certified = 0;
-    const size = test.images.length / test.count;
-    for (let first = 0; first < test.count; first += 1000) {
-      const images = test.images.subarray(first * size, (first + 1000) * size);
-      const bounds = await plan.intervalBounds(images.map((x) => Math.max(x - eps, 0)), images.map((x) => Math.min(x + eps, 1)), 1000, threads);
-      const out = bounds.values[bounds.values.length - 1];
-      certified += certifiedCount(out.lo, out.hi, logits.subarray(first * plan.classes, (first + 1000) * plan.classes), test.labels.subarray(first, first + 1000), plan.classes).certified;
-    }
-    cells.push(pct(certified / test.count));
-  }
-  return cells;
-}
 for (const name of o.methods.split(',')) {
   const method = methods[name];
   if (!method) throw new Error(`unknown method ${name}; expected ${Object.keys(methods).join(', ')}`);
@@ -122,7 +97,8 @@ for (const name of o.methods.split(',')) {
   const summary = JSON.parse(readFileSync(`${file(name)}.verify.summary.json`, 'utf8')) as Summary;
   const cells = radii.map((r) => `${pct(summary.results[r].verified)} / ${pct(summary.results[r].falsified)} / ${pct(summary.results[r].timeouts)}`);
   rows.push(`| ${method.label} | ${pct(summary.clean_accuracy)} | ${cells.join(' | ')} | ${seconds.toFixed(0)} | ${summary.seconds_per_image.toFixed(2)} |`);
-  ibpRows.push(`| ${method.label} | ${(await ibpCertified(file(method.model))).join(' | ')} |`);
+  const whole = await ibpCertified(file(method.model), test, { bits: o.bits, data: o.data, sigma: Number(o.sigma), threads: Number(o.threads), radii: radii.map((r) => parseEpsilon(r).value) });
+  ibpRows.push(`| ${method.label} | ${[whole.clean, ...whole.certified].map(pct).join(' | ')} |`);
 }
 console.log(`${o.data}, ${o.arch}, ${o.bits}, ${radii.join(' and ')}, first ${o.max} test images, timeout ${o.timeout} s, PTQ calibration sigma ${o.sigma}; verified / falsified / timeouts in %\n`);
 console.log(`| method | clean % | ${radii.join(' | ')} | training s | verify s/image |`);
