@@ -6,28 +6,26 @@
  *   standard + PTQ   --ibp --float --eps 0 --kappa 0 --lambda 0 (plain Adam training), quantized after training
  *   float IBP + PTQ  --ibp --float --eps T: the float network's certificate does not carry over to its quantization
  *   QAT              --ibp --init standard --bits B --eps 0 --kappa 0 --lambda 0 (quantization-aware, no IBP)
- *   QA-IBP           --ibp --init float-IBP --bits B --eps T
+ *   QA-IBP           --ibp --init float-IBP --bits B --eps T [--eps-start S: the fine-tune's ramp starts at S]
  *
  * Each step is skipped when its output exists in --dir (so an interrupted comparison continues). Prints a markdown
  * table: clean accuracy, then verified / falsified / timeouts per radius, and training time (the sum over the chain
  * of each `arq train`'s training_time_s, wall clock); then, on the whole test set, clean accuracy and the fraction
  * the integer plan's interval bounds alone certify per radius (verify's first stage: a lower bound on verified),
- * with the calibration arq verify uses (the file's own, else 256 training images at its default sigma 0.25).
+ * with the calibration arq verify uses (the file's own, else 256 training images at --sigma, arq verify's default
+ * 0.25; QA-IBP files carry theirs, made from clean images: --sigma 0 calibrates the PTQ baselines the same way).
  *
  *   npm run bench -- certified-training [--dir /tmp/arq-certified] [--data mnist] [--bits w8a8] [--arch ibp-small]
  *     [--eps 4/255] [--verify-eps 1/255,4/255] [--epochs 5] [--qa-epochs 2] [--max 200] [--timeout 20] [--threads 2]
- *     [--methods standard,ibp,qat,qaibp]
+ *     [--methods standard,ibp,qat,qaibp] [--sigma 0.25] [--eps-start S]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset } from '../src/data/index.js';
-import { IntPlan } from '../src/engine/int-plan.js';
-import { loadModel } from '../src/onnx/model.js';
-import { prepareQuantization } from '../src/quant/quantize.js';
-import { certifiedCount } from '../src/train/ibp.js';
 import { parseEpsilon } from '../src/verify/eps.js';
+import { ibpCertified } from './support/ibp-certified.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -43,6 +41,8 @@ const { values: o } = parseArgs({
     timeout: { type: 'string', default: '20' },
     threads: { type: 'string', default: '2' },
     methods: { type: 'string', default: 'standard,ibp,qat,qaibp' },
+    sigma: { type: 'string', default: '0.25' },
+    'eps-start': { type: 'string' },
   },
 });
 
@@ -70,7 +70,7 @@ const methods: Record<string, { label: string; model: string; seconds: () => num
   standard: { label: 'standard + PTQ', model: 'standard.onnx', seconds: () => trained('standard.onnx', [...floatArgs, ...plain]) },
   ibp: { label: 'float IBP + PTQ', model: 'ibp.onnx', seconds: () => trained('ibp.onnx', [...floatArgs, '--eps', o.eps]) },
   qat: { label: 'QAT', model: 'qat.onnx', seconds: () => (trained('standard.onnx', [...floatArgs, ...plain]), trained('qat.onnx', [...quantArgs('standard.onnx'), ...plain], 'standard.onnx')) },
-  qaibp: { label: 'QA-IBP', model: 'qaibp.onnx', seconds: () => (trained('ibp.onnx', [...floatArgs, '--eps', o.eps]), trained('qaibp.onnx', [...quantArgs('ibp.onnx'), '--eps', o.eps], 'ibp.onnx')) },
+  qaibp: { label: 'QA-IBP', model: 'qaibp.onnx', seconds: () => (trained('ibp.onnx', [...floatArgs, '--eps', o.eps]), trained('qaibp.onnx', [...quantArgs('ibp.onnx'), '--eps', o.eps, ...(o['eps-start'] ? ['--eps-start', o['eps-start']] : [])], 'ibp.onnx')) },
 };
 
 interface Summary {
@@ -86,42 +86,21 @@ const rows: string[] = [];
 const ibpRows: string[] = [];
 const test = await loadDataset(o.data, 'test');
 
-/** Clean accuracy and the fraction of `test` certified by the integer plan's interval bounds, per radius. */
-async function ibpCertified(model: string): Promise<string[]> {
-  const loaded = await loadModel(model);
-  const { policy, calibration } = await prepareQuantization(loaded, { bits: o.bits, data: o.data, sigma: 0.25, calibrationCount: 256, seed: 0, threads: Number(o.threads) });
-  const plan = await IntPlan.create(loaded.graph, policy, calibration);
-  const threads = Number(o.threads);
-  const logits = await plan.run(test.images, test.count, threads);
-  const cells = [pct(certifiedCount(logits, logits, logits, test.labels, plan.classes).correct / test.count)];
-  for (const radius of radii) {
-    const eps = parseEpsilon(radius).value;
-    let certified = 0;
-    const size = test.images.length / test.count;
-    for (let first = 0; first < test.count; first += 1000) {
-      const images = test.images.subarray(first * size, (first + 1000) * size);
-      const bounds = await plan.intervalBounds(images.map((x) => Math.max(x - eps, 0)), images.map((x) => Math.min(x + eps, 1)), 1000, threads);
-      const out = bounds.values[bounds.values.length - 1];
-      certified += certifiedCount(out.lo, out.hi, logits.subarray(first * plan.classes, (first + 1000) * plan.classes), test.labels.subarray(first, first + 1000), plan.classes).certified;
-    }
-    cells.push(pct(certified / test.count));
-  }
-  return cells;
-}
 for (const name of o.methods.split(',')) {
   const method = methods[name];
   if (!method) throw new Error(`unknown method ${name}; expected ${Object.keys(methods).join(', ')}`);
   const seconds = method.seconds();
   const out = file(`${name}.verify.tsv`);
   if (!existsSync(`${file(name)}.verify.summary.json`)) {
-    run(['verify', '--model', file(method.model), '--bits', o.bits, '--data', o.data, '--eps', o['verify-eps'], '--max', o.max, '--timeout', o.timeout, '--threads', o.threads, '--out', out, '--overwrite', '--quiet']);
+    run(['verify', '--model', file(method.model), '--bits', o.bits, '--data', o.data, '--eps', o['verify-eps'], '--max', o.max, '--timeout', o.timeout, '--threads', o.threads, '--sigma', o.sigma, '--out', out, '--overwrite', '--quiet']);
   }
   const summary = JSON.parse(readFileSync(`${file(name)}.verify.summary.json`, 'utf8')) as Summary;
   const cells = radii.map((r) => `${pct(summary.results[r].verified)} / ${pct(summary.results[r].falsified)} / ${pct(summary.results[r].timeouts)}`);
   rows.push(`| ${method.label} | ${pct(summary.clean_accuracy)} | ${cells.join(' | ')} | ${seconds.toFixed(0)} | ${summary.seconds_per_image.toFixed(2)} |`);
-  ibpRows.push(`| ${method.label} | ${(await ibpCertified(file(method.model))).join(' | ')} |`);
+  const whole = await ibpCertified(file(method.model), test, { bits: o.bits, data: o.data, sigma: Number(o.sigma), threads: Number(o.threads), radii: radii.map((r) => parseEpsilon(r).value) });
+  ibpRows.push(`| ${method.label} | ${[whole.clean, ...whole.certified].map(pct).join(' | ')} |`);
 }
-console.log(`${o.data}, ${o.arch}, ${o.bits}, ${radii.join(' and ')}, first ${o.max} test images, timeout ${o.timeout} s; verified / falsified / timeouts in %\n`);
+console.log(`${o.data}, ${o.arch}, ${o.bits}, ${radii.join(' and ')}, first ${o.max} test images, timeout ${o.timeout} s, PTQ calibration sigma ${o.sigma}; verified / falsified / timeouts in %\n`);
 console.log(`| method | clean % | ${radii.join(' | ')} | training s | verify s/image |`);
 console.log(`|---|---|${radii.map(() => '---|').join('')}---|---|`);
 for (const row of rows) console.log(row);

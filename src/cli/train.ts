@@ -12,6 +12,7 @@ interface TrainArgs {
   ibp: boolean;
   float: boolean;
   eps?: string;
+  epsStart?: string;
   kappa?: number;
   lambda?: number;
   delta?: number;
@@ -56,6 +57,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('lambda', { type: 'number', describe: '--ibp: final weight of the mean hidden interval width (default 0.001)' })
       .option('delta', { type: 'number', describe: '--ibp: hinge target on each certified logit margin (default 0.25)' })
       .option('warmup', { type: 'number', describe: '--ibp: fraction of the steps before eps, kappa and lambda ramp up (default 0.1); the ramp ends at 90%' })
+      .option('eps-start', { type: 'string', describe: '--ibp: eps where the ramp starts (default 0; --eps-start equal to --eps fine-tunes at the target from the first step, kappa and lambda too)' })
       .option('init', { type: 'string', describe: 'the ONNX model to fine-tune (any model arq imports), instead of --arch; with --qat, the model to quantize' })
       .option('policy', { type: 'string', describe: '--qat, --ibp: policy file (arq-policy/1) made for --init' })
       .option('bits', { type: 'string', describe: '--qat, --ibp: uniform policy shorthand, e.g. w4a4' })
@@ -85,7 +87,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const { printJson } = await import('./print.js');
 
     if (args.ibp) return ibpHandler(args);
-    for (const flag of ['eps', 'kappa', 'lambda', 'delta', 'warmup'] as const) if (args[flag] !== undefined) throw new ArqError(`--${flag} applies to --ibp`);
+    for (const flag of ['eps', 'epsStart', 'kappa', 'lambda', 'delta', 'warmup'] as const) if (args[flag] !== undefined) throw new ArqError(`--${flag === 'epsStart' ? 'eps-start' : flag} applies to --ibp`);
     if (args.float) throw new ArqError('--float applies to --ibp');
     const sigma = args.sigma;
     if (sigma === undefined) throw new ArqError('--sigma is required');
@@ -180,6 +182,8 @@ async function ibpHandler(args: ArgumentsCamelCase<TrainArgs>): Promise<void> {
   if (args.steps !== undefined || args.sigma !== undefined) throw new ArqError('--steps and --sigma do not apply to --ibp (give --epochs; training is on clean boxes)');
   if (args.eps === undefined) throw new ArqError('--ibp needs --eps, the radius to train for (e.g. 4/255)');
   const eps = parseEpsilon(args.eps, '--eps').value;
+  const epsStart = args.epsStart === undefined ? undefined : parseEpsilon(args.epsStart, '--eps-start').value;
+  if (epsStart !== undefined && epsStart > eps) throw new ArqError(`--eps-start ${args.epsStart} is above --eps ${args.eps}: the ramp goes up to --eps`);
   const quantized = args.bits !== undefined || args.policy !== undefined;
   if (quantized === args.float) throw new ArqError(args.float ? '--float trains the float network; --bits/--policy make it quantization-aware: give one of them' : '--ibp needs --float (plain IBP) or --bits/--policy (QA-IBP)');
   if ((args.arch === undefined) === (args.init === undefined)) throw new ArqError('give either --arch (train from scratch) or --init MODEL.onnx');
@@ -206,7 +210,7 @@ async function ibpHandler(args: ArgumentsCamelCase<TrainArgs>): Promise<void> {
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
   try {
     const result = await untilInterrupted(() => new Error('interrupted; every finished epoch is in the checkpoint: run the same command with --resume'), (signal) => ibpTrain({
-      graph, start: args.arch ?? model!.sha256, quantization, eps, epochs, train: trainData, test: testData,
+      graph, start: args.arch ?? model!.sha256, quantization, eps, epsStart, epochs, train: trainData, test: testData,
       batch: args.batch, lr: args.lr, kappa: args.kappa, lambda: args.lambda, delta: args.delta, warmup: args.warmup, seed: args.seed,
       threads: args.threads, checkpoint, resume: args.resume, signal,
       onProgress: (p) => bar.update((p.epoch - 1) * p.steps + p.step, p.epochs * p.steps, {

@@ -5,7 +5,9 @@
  *
  * Recipe (the authors' schedule): Adam; a warm-up of `warmup` of the steps with eps = kappa = lambda = 0 (plain
  * training, or plain QAT), then eps, kappa and lambda ramped linearly to their targets at 90% of the steps, held
- * there; the learning rate drops x0.1 for the last 10%. The loss is cross-entropy + kappa * hinge(delta - margin
+ * there; the learning rate drops x0.1 for the last 10%. `epsStart` > 0 starts the ramp (and the warm-up) at that
+ * eps, kappa and lambda at the same fraction of their targets: a fine-tune of a network already certified at the
+ * target (a float IBP one) keeps its certificates instead of training them away at eps 0 first. The loss is cross-entropy + kappa * hinge(delta - margin
  * lower bounds) + lambda * mean hidden width.
  *
  * QA-IBP fine-tunes a trained float network (an IBP-trained one is the warm start that works): the activation grids
@@ -140,6 +142,8 @@ export interface IbpSettings {
   /** The policy's layers as JSON in quantized mode, else null. */
   readonly policy: string | null;
   readonly eps: number;
+  /** eps at the start of the ramp (0 for the authors' schedule; `eps` trains at the target from the first step). */
+  readonly epsStart: number;
   readonly epochs: number;
   readonly batch: number;
   readonly lr: number;
@@ -156,11 +160,14 @@ export const IBP_DEFAULTS = { batch: 128, lr: 1e-3, kappa: 0.5, lambda: 0.001, d
 /** The ramp ends (and the learning rate drops) at this fraction of the steps. */
 export const RAMP_END = 0.9;
 
-/** eps, kappa and lambda as fractions of their targets, and the learning rate factor, at step `step` of `steps`. */
-export function ibpSchedule(step: number, steps: number, warmup: number): { ramp: number; lrFactor: number } {
+/**
+ * eps, kappa and lambda as fractions of their targets, and the learning rate factor, at step `step` of `steps`: `from`
+ * through the warm-up, then linear to 1 at RAMP_END.
+ */
+export function ibpSchedule(step: number, steps: number, warmup: number, from = 0): { ramp: number; lrFactor: number } {
   const f = step / steps;
   const ramp = f <= warmup ? 0 : Math.min(1, (f - warmup) / (RAMP_END - warmup));
-  return { ramp, lrFactor: f < RAMP_END ? 1 : 0.1 };
+  return { ramp: from + (1 - from) * ramp, lrFactor: f < RAMP_END ? 1 : 0.1 };
 }
 
 export interface IbpEpochRecord {
@@ -236,11 +243,13 @@ const decode = (text: string): Float32Array => {
 
 function settingsOf(o: IbpTrainOptions): IbpSettings {
   const d = IBP_DEFAULTS;
+  const eps = numberInRange('eps', o.eps, 0, 1);
   return {
     mode: o.quantization ? 'quantized' : 'float',
     start: o.start,
     policy: o.quantization ? JSON.stringify(o.quantization.policy.layers) : null,
-    eps: numberInRange('eps', o.eps, 0, 1),
+    eps,
+    epsStart: numberInRange('epsStart', o.epsStart ?? 0, 0, eps),
     epochs: integerInRange('epochs', o.epochs, 1, 100000),
     batch: checkBatch(o.batch ?? d.batch),
     lr: numberInRange('lr', o.lr ?? d.lr, 0, 100),
@@ -261,6 +270,8 @@ function loadCheckpoint(file: string, settings: IbpSettings): Checkpoint {
     throw new ArqError(`cannot read checkpoint ${file}: ${(error as Error).message}`);
   }
   if (checkpoint?.format !== CHECKPOINT_FORMAT) throw new ArqError(`${file}: not an ${CHECKPOINT_FORMAT} file`);
+  // Checkpoints written before epsStart existed ramped from 0.
+  if (typeof checkpoint.settings === 'object' && checkpoint.settings !== null) checkpoint.settings = { ...checkpoint.settings, epsStart: checkpoint.settings.epsStart ?? 0 };
   const float32s = (list: unknown) => Array.isArray(list) && list.every((t) => typeof t === 'string' && Buffer.from(t, 'base64').length % 4 === 0);
   if (!float32s(checkpoint.tensors) || !float32s(checkpoint.moments) || !Array.isArray(checkpoint.history) || typeof checkpoint.settings !== 'object' || !Number.isInteger(checkpoint.adamStep)) {
     throw new ArqError(`${file}: corrupt checkpoint: settings, history, tensors, moments and adamStep are required`);
@@ -323,7 +334,7 @@ export async function ibpTrain(options: IbpTrainOptions): Promise<IbpTrainResult
         images.set(data.images.subarray(index * size, (index + 1) * size), i * size);
         labels[i] = data.labels[index];
       }
-      const { ramp, lrFactor } = ibpSchedule(epoch * stepsPerEpoch + step, totalSteps, settings.warmup);
+      const { ramp, lrFactor } = ibpSchedule(epoch * stepsPerEpoch + step, totalSteps, settings.warmup, settings.eps > 0 ? settings.epsStart / settings.eps : 0);
       last = { eps: settings.eps * ramp, kappa: settings.kappa * ramp, lambda: settings.lambda * ramp };
       const stats = await net.step({
         input: images, labels, batch: count, threads, ...last, delta: settings.delta,

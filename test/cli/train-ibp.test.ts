@@ -36,11 +36,11 @@ describe('arq train --ibp', () => {
 
   test('--bits w8a8 --init: the written model is the trained integer network, its IBP-certified count reproduced by the plan', async () => {
     const out = path.join(dir, 'qa.onnx');
-    const result = await arq('train', '--ibp', '--init', float, '--bits', 'w8a8', ...common, '--epochs', '1', '--calibration', '16', '--out', out, '--json');
+    const result = await arq('train', '--ibp', '--init', float, '--bits', 'w8a8', ...common, '--eps-start', '4/255', '--epochs', '1', '--calibration', '16', '--out', out, '--json');
     expect(result.code, result.stderr).toBe(0);
     expect(existsSync(path.join(dir, 'qa.policy.json'))).toBe(true);
     const sidecar = JSON.parse(readFileSync(path.join(dir, 'qa.json'), 'utf8'));
-    expect(sidecar.settings.mode).toBe('quantized');
+    expect(sidecar.settings).toMatchObject({ mode: 'quantized', eps: 4 / 255, epsStart: 4 / 255 });
     const model = await loadModel(out);
     // Other calibration flags: the grids still come from the file.
     const { policy, calibration } = await prepareQuantization(model, { bits: 'w8a8', data, sigma: 0.5, calibrationCount: 8, seed: 7 });
@@ -67,6 +67,7 @@ describe('arq train --ibp', () => {
       [['--arch', 'mnist-cnn', '--eps', '4/255', '--float', '--epochs', '1'], /--arch ibp-small or ibp-medium, not mnist-cnn/],
       [['--arch', 'ibp-small', '--eps', '2', '--float', '--epochs', '1'], /--eps: expected a radius in \[0, 1\]/],
       [['--arch', 'ibp-small', '--eps', '4/255', '--float', '--epochs', '1', '--sigma', '0.25'], /--steps and --sigma do not apply to --ibp/],
+      [['--arch', 'ibp-small', '--eps', '4/255', '--eps-start', '5/255', '--float', '--epochs', '1'], /--eps-start 5\/255 is above --eps 4\/255/],
     ];
     for (const [flags, message] of cases) {
       const result = await arq('train', '--ibp', '--data', data, ...flags, '--out', out);

@@ -153,6 +153,14 @@ describe('the schedule', () => {
     expect(ibpSchedule(90, 100, 0.1)).toEqual({ ramp: 1, lrFactor: 0.1 });
     expect(ibpSchedule(99, 100, 0.1)).toEqual({ ramp: 1, lrFactor: 0.1 });
   });
+
+  test('a ramp from a start fraction holds it through the warm-up and still reaches 1 at 90%', () => {
+    expect(ibpSchedule(0, 100, 0.1, 0.5)).toEqual({ ramp: 0.5, lrFactor: 1 });
+    expect(ibpSchedule(10, 100, 0.1, 0.5).ramp).toBe(0.5);
+    expect(ibpSchedule(50, 100, 0.1, 0.5).ramp).toBeCloseTo(0.75, 12);
+    expect(ibpSchedule(90, 100, 0.1, 0.5)).toEqual({ ramp: 1, lrFactor: 0.1 });
+    for (const step of [0, 10, 50, 95]) expect(ibpSchedule(step, 100, 0.1, 1).ramp).toBe(1);
+  });
 });
 
 describe('ibpTrain', () => {
@@ -177,5 +185,24 @@ describe('ibpTrain', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('epsStart: the first step trains at that eps, kappa and lambda at the same fraction of their targets', async () => {
+    const data = syntheticData([1, 7, 7], 3, 32, 9);
+    const firstStep = async (epsStart?: number) => {
+      const seen: { eps: number; kappa: number; lambda: number }[] = [];
+      const result = await ibpTrain({ graph: tinyGraph(6), start: 'tiny', eps: 0.04, epsStart, epochs: 2, batch: 16, lr: 0.01, kappa: 0.5, lambda: 0.002, threads: 1, train: data, onProgress: (p) => seen.push(p) });
+      return { first: seen[0], settings: result.settings, history: result.history };
+    };
+    const atTarget = await firstStep(0.04);
+    expect(atTarget.first).toMatchObject({ eps: 0.04, kappa: 0.5, lambda: 0.002 });
+    expect(atTarget.history.map((r) => r.eps)).toEqual([0.04, 0.04]);
+    expect(atTarget.settings.epsStart).toBe(0.04);
+    const half = await firstStep(0.02);
+    expect(half.first.eps).toBeCloseTo(0.02, 12);
+    expect(half.first.kappa).toBeCloseTo(0.25, 12);
+    expect(half.first.lambda).toBeCloseTo(0.001, 12);
+    expect((await firstStep()).first).toMatchObject({ eps: 0, kappa: 0, lambda: 0 });
+    await expect(firstStep(0.05)).rejects.toThrow(/epsStart/);
   });
 });
