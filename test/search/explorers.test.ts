@@ -1,5 +1,6 @@
-// The explorers (explorers.ts) against search.md's agent loop, on the tiny MLP's environment (every width fits the
-// budget, so no repair changes what was chosen): the warm-up runs the seed policies first, then uniform random
+// The explorers (explorers.ts) against search.md's agent loop, on the tiny MLP's environment at the W5A5 point (the
+// seed policies fit it, so no repair changes them, and actions map around a fair width of about 5, so that different
+// actions give different widths): the warm-up runs the seed policies first, then uniform random
 // actions from the agent's own generator; past warm-up the actor acts, each episode ends with one update per
 // transition and sigma decaying to FINAL_SIGMA at the last episode; random search acts uniformly and resumes its
 // exact stream from its saved state.
@@ -12,7 +13,7 @@ import { Random } from '../../src/util/random.js';
 import { loadFixture } from '../support/fixtures.js';
 
 const model = loadFixture('tiny_mlp');
-const env = new QuantizationEnvironment(model.graph, { budget: 1, pinEnds: false });
+const env = new QuantizationEnvironment(model.graph, { budget: 25 / 1024, pinEnds: false });
 const widths = (layers: readonly { wbits: number; abits: number }[]) => layers.map((l) => [l.wbits, l.abits]);
 
 describe('explorationDecay', () => {
