@@ -6,7 +6,7 @@
 // exact stream from its saved state.
 import { describe, expect, test } from 'vitest';
 import { DdpgAgent, DDPG_DEFAULTS, type AgentState } from '../../src/search/agent/index.js';
-import { QuantizationEnvironment, STATE_SIZE } from '../../src/search/environment.js';
+import { QuantizationEnvironment, STATE_FEATURES, STATE_SIZE } from '../../src/search/environment.js';
 import { createExplorer, explorationDecay, FINAL_SIGMA } from '../../src/search/explorers.js';
 import type { JsonValue } from '../../src/smoothing/results.js';
 import { Random } from '../../src/util/random.js';
@@ -42,8 +42,10 @@ describe('the agent explorer', () => {
     const updatesOf = () => (explorer.save() as unknown as AgentState).actorOptimizer.step;
 
     expect([0, 1, 2, 3, 5].map((e) => explorer.isWarmup(e))).toEqual([true, true, true, false, false]);
+    const taken: number[] = [];
     for (const [episode, seed] of seeds.entries()) {
       const choice = explorer.choose(episode);
+      taken.push(...choice.outcome.actions);
       expect(widths(choice.outcome.layers)).toEqual(seed);
       expect(choice.states).toHaveLength(env.steps);
       await explorer.learn(episode, choice, 0.1 * episode);
@@ -53,12 +55,18 @@ describe('the agent explorer', () => {
     while (!run.done) run.act(twin.randomAction());
     const warm = explorer.choose(2);
     expect(warm.outcome.layers).toEqual(run.finish().layers);
+    // One uniform draw per step and nothing else: the agent's generator is where the twin's is.
+    expect((explorer.save() as unknown as AgentState).rng).toEqual(twin.save().rng);
+    taken.push(...warm.outcome.actions);
     await explorer.learn(2, warm, 0.3);
     expect({ sigma: sigmaOf(), updates: updatesOf() }).toEqual({ sigma: DDPG_DEFAULTS.initialSigma, updates: 0 });
 
     // Past warm-up: the actor's states are those of the episode, each step's previous action the one taken.
     const learning = explorer.choose(3);
     expect(learning.states[0]).toEqual(env.episode().state(0));
+    const previous = STATE_FEATURES.indexOf('previous_action');
+    expect(learning.states.map((state) => state[previous])).toEqual([0, ...learning.outcome.actions.slice(0, -1)]);
+    taken.push(...learning.outcome.actions);
     await explorer.learn(3, learning, 0.4);
     expect(updatesOf()).toBe(env.steps);
     expect(sigmaOf()).toBeCloseTo(DDPG_DEFAULTS.initialSigma * explorationDecay(6, 3), 15);
@@ -66,6 +74,9 @@ describe('the agent explorer', () => {
     const rewards = Buffer.from((explorer.save() as unknown as AgentState).replay.rewards, 'base64');
     const stored = Array.from(new Float64Array(rewards.buffer, rewards.byteOffset, 4 * env.steps));
     expect(stored).toEqual([0, 0.1, 0.3, 0.4].flatMap((r) => new Array<number>(env.steps).fill(r)));
+    // ... and each transition's action, the action of the width that ran.
+    const actions = Buffer.from((explorer.save() as unknown as AgentState).replay.actions, 'base64');
+    expect(Array.from(new Float64Array(actions.buffer, actions.byteOffset, 4 * env.steps))).toEqual(taken);
   });
 });
 
