@@ -29,6 +29,9 @@ describe('runIdentity', () => {
     const qdq = { ...model, qdq: { bias: 'ort' } } as unknown as Parameters<typeof runIdentity>[0]['model'];
     expect(runIdentity({ model: qdq, engine: 'int', seed: 0 }).policy).toBe('qdq:ort');
     expect(runIdentity({ model: qdq, engine: 'ort', seed: 0 }).policy).toBeNull();
+    // A QDQ file that does not say how its biases are read: its own (`file`).
+    const plain = { ...model, qdq: {} } as unknown as Parameters<typeof runIdentity>[0]['model'];
+    expect(runIdentity({ model: plain, engine: 'int', seed: 0 }).policy).toBe('qdq:file');
   });
 });
 
@@ -46,6 +49,31 @@ describe('the settings file of a results file', () => {
     writeFileSync(settingsPath(out), '{');
     expect(() => openSettingsFile(out, { resume: true })).toThrow(/^cannot resume: .*x\.settings\.json is not a valid settings file/);
   });
+
+  test('every differing setting is named; a settings file without `compared` settings is refused', () => {
+    const out = path.join(dir, 'y.tsv');
+    writeFileSync(out, 'idx\n');
+    openSettingsFile(out, { overwrite: true }).record({ a: 1, b: 'x', c: 3 }, {}, 0);
+    expect(() => openSettingsFile(out, { resume: true }).record({ a: 2, b: 'z', c: 3 }, {}, 1)).toThrow(`cannot resume ${out}: it was written with different settings: a 1 (now 2), b "x" (now "z")`);
+    for (const text of ['{"settings":{}}', '{"compared":null}', '{"compared":3}']) {
+      writeFileSync(settingsPath(out), text);
+      expect(() => openSettingsFile(out, { resume: true })).toThrow(`cannot resume: ${settingsPath(out)} is not a valid settings file (no compared settings)`);
+    }
+  });
+
+  test('a settings file is read only to resume an existing results file, and compared only when lines are kept', () => {
+    const out = path.join(dir, 'z.tsv');
+    // A stale, broken settings file beside no results file: a fresh start, resumed or not, replaces it.
+    writeFileSync(settingsPath(out), '{');
+    expect(() => openSettingsFile(out, { resume: true }).record({ a: 1 }, { a: 1 }, 0)).not.toThrow();
+    writeFileSync(settingsPath(out), '{');
+    writeFileSync(out, 'idx\n');
+    // Overwriting never reads it.
+    expect(() => openSettingsFile(out, { overwrite: true }).record({ a: 1 }, { a: 1 }, 0)).not.toThrow();
+    // Resuming a file with no finished line keeps nothing, so other settings start it afresh.
+    expect(() => openSettingsFile(out, { resume: true }).record({ a: 2 }, { a: 2 }, 0)).not.toThrow();
+    expect(JSON.parse(readFileSync(settingsPath(out), 'utf8'))).toEqual({ compared: { a: 2 }, settings: { a: 2 } });
+  });
 });
 
 test('a library user resumes what `arq certify` wrote, and not with another seed', async () => {
@@ -56,7 +84,7 @@ test('a library user resumes what `arq certify` wrote, and not with another seed
   const spec = `idx:${images},${labels}`;
   const out = path.join(dir, 'c.tsv');
   const cli = await arq(['certify', '--model', fixturePath('mnist_cnn'), '--data', spec, '--n0', '10', '--n', '100', '--max', '2', '--seed', '5', '--threads', '1', '--out', out, '--json']);
-  expect(cli.stderr).toBe('');
+  expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
   expect(existsSync(out)).toBe(true);
 
   const model = await loadModel(fixturePath('mnist_cnn'));
