@@ -3,7 +3,7 @@
  * specs with seeded weights: a dense one (a float prefix with a negative constant, mixed-width Gemm layers) and a
  * convolutional one (a channel repeat and per-channel constants of both signs in the prefix, ReLU6, a residual add,
  * padding on codes, a clamp, max, average and global average pools), each under a policy of (wbits, abits) per layer.
- * Also the per-pixel code representatives that make brute-force enumeration of a box exhaustive.
+ * Also random input boxes, and the per-pixel code representatives that make brute-force enumeration of a box exhaustive.
  */
 import type { IntPlanOp, IntPlanSpec, NativeGrid } from '../../src/native.js';
 import { quantizeOnto, runValues } from '../reference/int-semantics.js';
@@ -204,4 +204,22 @@ export function representatives(spec: IntPlanSpec, image: Float32Array, pixel: n
     }
     from = b;
   }
+}
+
+/** Pixels per input image of a plan spec. */
+export const inputSize = (spec: IntPlanSpec): number => spec.input[0] * spec.input[1] * spec.input[2];
+
+/** `count` boxes around random images: [x - eps, x + eps] clipped to [0, 1], eps random below maxEps, drawn from `random`. */
+export function randomBoxes(spec: IntPlanSpec, count: number, maxEps: number, random: () => number): { lo: Float32Array; hi: Float32Array } {
+  const n = inputSize(spec);
+  const lo = new Float32Array(count * n), hi = new Float32Array(count * n);
+  for (let b = 0; b < count; b++) {
+    const eps = random() * maxEps;
+    for (let i = 0; i < n; i++) {
+      const x = random();
+      lo[b * n + i] = f(Math.max(0, x - eps));
+      hi[b * n + i] = f(Math.min(1, x + eps));
+    }
+  }
+  return { lo, hi };
 }

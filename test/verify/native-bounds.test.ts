@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { addon, type IntPlanSpec, type NativeIntPlan } from '../../src/native.js';
 import { runValues } from '../reference/int-semantics.js';
 import { rng } from '../support/native.js';
-import { convNet, denseNet } from '../support/verify-nets.js';
+import { convNet, denseNet, inputSize, randomBoxes } from '../support/verify-nets.js';
 
 const f = Math.fround;
 const build = (spec: IntPlanSpec): NativeIntPlan => new (addon().IntPlan)(spec);
@@ -20,32 +20,15 @@ const nets: [string, IntPlanSpec][] = [
   ['conv w6a2 w7a5 w3a4', convNet([[6, 2], [7, 5], [3, 4]], 6)],
 ];
 
-const sizeOf = (spec: IntPlanSpec) => spec.input[0] * spec.input[1] * spec.input[2];
-
-/** `count` boxes around random images: [x - eps, x + eps] clipped to [0, 1], eps random below maxEps. */
-function randomBoxes(spec: IntPlanSpec, count: number, maxEps: number, seed: number): { lo: Float32Array; hi: Float32Array } {
-  const random = rng(seed);
-  const n = sizeOf(spec);
-  const lo = new Float32Array(count * n), hi = new Float32Array(count * n);
-  for (let b = 0; b < count; b++) {
-    const eps = random() * maxEps;
-    for (let i = 0; i < n; i++) {
-      const x = random();
-      lo[b * n + i] = f(Math.max(0, x - eps));
-      hi[b * n + i] = f(Math.min(1, x + eps));
-    }
-  }
-  return { lo, hi };
-}
 
 describe.each(nets)('%s', (_, spec) => {
   const plan = build(spec);
-  const n = sizeOf(spec);
+  const n = inputSize(spec);
   const classes = plan.classes;
 
   test('a box of width 0 gives every value as the reference and the logits of the engine, bit for bit', async () => {
     const batch = 6;
-    const { lo: images } = randomBoxes(spec, batch, 0, 11);
+    const { lo: images } = randomBoxes(spec, batch, 0, rng(11));
     const bounds = await plan.intervalBounds(images, images, batch, 2);
     const logits = await plan.run(images, batch, 1);
     expect(await plan._runReference(images, batch)).toEqual(logits);
@@ -65,7 +48,7 @@ describe.each(nets)('%s', (_, spec) => {
 
   test('random points and the corners of random boxes lie inside the bounds at every value', async () => {
     const boxes = 8;
-    const { lo, hi } = randomBoxes(spec, boxes, 0.2, 12);
+    const { lo, hi } = randomBoxes(spec, boxes, 0.2, rng(12));
     const bounds = await plan.intervalBounds(lo, hi, boxes, 2);
     const random = rng(13);
     for (let b = 0; b < boxes; b++) {
@@ -91,7 +74,7 @@ describe.each(nets)('%s', (_, spec) => {
 
   test('the margin bounds hold for the engine logits of every sampled point, and a verified box has no other class', async () => {
     const boxes = 12;
-    const { lo, hi } = randomBoxes(spec, boxes, 0.05, 14);
+    const { lo, hi } = randomBoxes(spec, boxes, 0.05, rng(14));
     const centres = Float32Array.from(lo, (a, i) => f(a + (hi[i] - a) / 2));
     const centreLogits = await plan.run(centres, boxes, 1);
     const labels = Int32Array.from({ length: boxes }, (_, b) => {

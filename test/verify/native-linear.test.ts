@@ -7,11 +7,10 @@
 import { describe, expect, test } from 'vitest';
 import { addon, VERIFY_OUTCOME, VERIFY_STAGE, type IntPlanSpec, type NativeIntPlan } from '../../src/native.js';
 import { rng } from '../support/native.js';
-import { chainNet, convNet, denseNet } from '../support/verify-nets.js';
+import { chainNet, convNet, denseNet, inputSize, randomBoxes } from '../support/verify-nets.js';
 
 const f = Math.fround;
 const build = (spec: IntPlanSpec): NativeIntPlan => new (addon().IntPlan)(spec);
-const sizeOf = (spec: IntPlanSpec) => spec.input[0] * spec.input[1] * spec.input[2];
 
 const chains: [string, IntPlanSpec][] = [
   ['chain w8a8 w8a8 w8a8 w8a8', chainNet([[8, 8], [8, 8], [8, 8], [8, 8]], 31)],
@@ -23,22 +22,13 @@ const chains: [string, IntPlanSpec][] = [
 /** Boxes around random images (eps random below maxEps), each labelled with its centre's class or a random one. */
 async function boxes(spec: IntPlanSpec, plan: NativeIntPlan, count: number, maxEps: number, seed: number) {
   const random = rng(seed);
-  const n = sizeOf(spec);
-  const lo = new Float32Array(count * n), hi = new Float32Array(count * n);
-  for (let b = 0; b < count; b++) {
-    const eps = random() * maxEps;
-    for (let i = 0; i < n; i++) {
-      const x = random();
-      lo[b * n + i] = f(Math.max(0, x - eps));
-      hi[b * n + i] = f(Math.min(1, x + eps));
-    }
-  }
+  const { lo, hi } = randomBoxes(spec, count, maxEps, random);
   const centres = await plan.run(Float32Array.from(lo, (a, i) => f(a + (hi[i] - a) / 2)), count, 1);
   const labels = Int32Array.from({ length: count }, (_, b) => {
     const row = Array.from(centres.subarray(b * plan.classes, (b + 1) * plan.classes));
     return b % 3 === 2 ? Math.floor(random() * plan.classes) : row.indexOf(Math.max(...row));
   });
-  return { lo, hi, labels, n };
+  return { lo, hi, labels, n: inputSize(spec) };
 }
 
 let gained = 0;  // boxes decided with the linear bounds and left open without them, over every chain
