@@ -23,6 +23,7 @@ interface TrainArgs {
   steps?: number;
   calibration: number;
   calibrationData?: string;
+  max?: number;
   testData?: string;
   sigma?: number;
   epochs?: number;
@@ -65,6 +66,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('calibration', { type: 'number', default: 256, describe: '--qat, --ibp: (noisy) training images for calibration (fixed during training)' })
       .option('calibration-data', { type: 'string', describe: '--qat: calibration images (default: the training counterpart of --data)' })
       .option('data', { type: 'string', demandOption: true, describe: 'training data (mnist = mnist:train; see --help of predict for the specs)' })
+      .option('max', { type: 'number', describe: 'train on at most the first N images of --data (default: all of them)' })
       .option('test-data', { type: 'string', describe: 'evaluated after every epoch (default: the test split of --data where it has one)' })
       .option('sigma', { type: 'number', describe: 'Gaussian noise sigma added to every training image (0 = clean; required except with --ibp)' })
       .option('epochs', { type: 'number', describe: 'passes over the data (required without --qat)' })
@@ -79,7 +81,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('checkpoint', { type: 'string', describe: 'checkpoint written after every epoch (default OUT.checkpoint.json)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue from the checkpoint (which must exist)' }),
   handler: async (args: ArgumentsCamelCase<TrainArgs>) => {
-    const { loadDataset } = await import('../data/index.js');
+    const { loadTrainingData } = await import('../data/index.js');
     const { train } = await import('../train/train.js');
     const { saveTrainedModel } = await import('../train/save.js');
     const { loadModel } = await import('../onnx/model.js');
@@ -99,7 +101,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const init = args.init === undefined ? undefined : await loadModel(args.init);
     const checkpoint = args.checkpoint ?? `${args.out}.checkpoint.json`;
     await checkTrainOutputs(args, checkpoint);
-    const trainData = await loadDataset(args.data === 'mnist' ? 'mnist:train' : args.data, 'train');
+    const trainData = await loadTrainingData(args.data, args.max);
     const testData = await testSplit(args);
     const bar = progressBar('train', args, ['epoch', 'loss', 'acc']);
     const training = (signal: AbortSignal) => train({
@@ -142,7 +144,7 @@ async function qatHandler(args: ArgumentsCamelCase<TrainArgs>, sigma: number): P
     const summary = await untilInterrupted(() => new Error('interrupted; nothing was written'), (signal) => qatTrain({
       init, policy: args.policy, bits: args.bits, data: args.data, test, sigma, steps: args.steps, epochs: args.epochs,
       batch: args.batch, lr: args.lr, momentum: args.momentum, weightDecay: args.weightDecay, seed: args.seed, calibrationCount: args.calibration,
-      calibrationData: args.calibrationData, threads: args.threads, out: args.out, command: `npx arq ${process.argv.slice(2).join(' ')}`, signal,
+      calibrationData: args.calibrationData, max: args.max, threads: args.threads, out: args.out, command: `npx arq ${process.argv.slice(2).join(' ')}`, signal,
       onProgress: (p) => bar.update(p.step, p.steps, { loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(2) }),
     }));
     bar.stop();
@@ -165,7 +167,7 @@ async function qatHandler(args: ArgumentsCamelCase<TrainArgs>, sigma: number): P
  * grids of its calibration), src/train/ibp.ts; writes OUT, OUT.json and, for QA-IBP, OUT.policy.json.
  */
 async function ibpHandler(args: ArgumentsCamelCase<TrainArgs>): Promise<void> {
-  const { loadDataset } = await import('../data/index.js');
+  const { loadTrainingData } = await import('../data/index.js');
   const { parseEpsilon } = await import('../verify/eps.js');
   const { ibpTrain, withoutBatchNorm } = await import('../train/ibp.js');
   const { ibpOutputs, saveIbpModel } = await import('../train/ibp-save.js');
@@ -197,7 +199,7 @@ async function ibpHandler(args: ArgumentsCamelCase<TrainArgs>): Promise<void> {
   checkOutputs(ibpOutputs(args.out, quantized), { flag: '--out', inputs, overwrite: args.overwrite || args.resume });
   if (!args.resume) checkOutputs([checkpoint], { flag: args.checkpoint ? '--checkpoint' : '--out (its checkpoint)', inputs, overwrite: args.overwrite, resumable: true });
 
-  const trainData = await loadDataset(args.data === 'mnist' ? 'mnist:train' : args.data, 'train');
+  const trainData = await loadTrainingData(args.data, args.max);
   const testData = await testSplit(args);
   const model = args.init === undefined ? undefined : await loadModel(args.init);
   if (model) checkExportable(model.graph, model.path);

@@ -74,3 +74,12 @@ export async function loadDataset(spec: string, defaultSplit: Split, options: Da
       return loadNpyDataset(s.x, s.y, s.name, limit);
   }
 }
+
+/**
+ * The training data of `spec` (plain `mnist` = mnist:train), only its first `max` images when given; such a subset is
+ * named for what it holds (e.g. mnist:train[:20000]), so sidecars and checkpoints tell it from the whole split.
+ */
+export async function loadTrainingData(spec: string, max?: number): Promise<Dataset> {
+  const data = await loadDataset(spec === 'mnist' ? 'mnist:train' : spec, 'train', { limit: max });
+  return max === undefined ? data : Object.freeze({ ...data, name: `${data.name}[:${data.count}]` });
+}

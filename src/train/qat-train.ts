@@ -14,7 +14,7 @@
  * the output files can be written and are not inputs, the policy names the model's layers, the data fit the model.
  */
 import { createHash } from 'node:crypto';
-import { loadDataset, trainingSpec, type Dataset } from '../data/index.js';
+import { loadTrainingData, trainingSpec, type Dataset } from '../data/index.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import { shapeSize } from '../graph/ir.js';
 import { loadModel } from '../onnx/model.js';
@@ -41,6 +41,8 @@ export interface QatTrainOptions {
   readonly bits?: string;
   /** Training data spec (e.g. mnist = mnist:train); calibration uses its training counterpart. */
   readonly data: string;
+  /** Train on at most the first `max` images of `data` (default: all). */
+  readonly max?: number;
   /** Evaluated before and after (default: none). */
   readonly test?: Dataset;
   readonly sigma: number;
@@ -96,7 +98,7 @@ export async function qatTrain(options: QatTrainOptions): Promise<QatSummary> {
   checkOutputs([options.out, sidecar, policyFile], { flag: 'out', inputs: [options.init], overwrite: true });
   checkExportable(model.graph, options.init);
   checkDataFits(options.init, model.graph.input.shape, shapeSize(model.graph.shapes.get(model.graph.output)!), [options.test]);
-  const train = await loadDataset(options.data === 'mnist' ? 'mnist:train' : options.data, 'train');
+  const train = await loadTrainingData(options.data, options.max);
   const batch = options.batch ?? FINE_TUNE_DEFAULTS.batch;
   const steps = options.steps ?? integerInRange('epochs', options.epochs, 1, 100000) * Math.ceil(train.count / checkBatch(batch));
   const quantizationSettings = {

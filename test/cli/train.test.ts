@@ -42,6 +42,17 @@ describe('arq train on a model it imports', () => {
     expect(JSON.parse(predict.stdout).accuracy).toBe(sidecar.test_accuracy.qat.clean);
   });
 
+  test('--max: plain and QAT training take only the first N images, and the sidecar says so', async () => {
+    const out = path.join(dir, 'first8.onnx');
+    const plain = await arq('train', '--init', model, '--data', data, '--max', '8', '--sigma', '0.25', '--epochs', '1', '--batch', '4', '--threads', '2', '--out', out, '--json');
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(dir, 'first8.json'), 'utf8')).settings.data).toBe(`${data}[:8]`);
+    // One epoch of 8 images in batches of 4 is 2 steps (the whole 32 would be 8).
+    const qat = await arq('train', '--qat', '--init', model, '--bits', 'w8a8', '--data', data, '--max', '8', '--sigma', '0.25', '--epochs', '1', '--batch', '4', '--calibration', '8', '--threads', '2', '--out', path.join(dir, 'first8-qat.onnx'), '--json');
+    expect(qat.code, qat.stderr).toBe(0);
+    expect(JSON.parse(qat.stdout).steps).toBe(2);
+  });
+
   test('a run that could not write its result fails before training', async () => {
     const missing = await arq('train', '--qat', '--init', model, '--bits', 'w4a4', '--data', data, '--sigma', '0.25', '--steps', '1', '--out', path.join(dir, 'no', 'q.onnx'));
     expect(missing.code).not.toBe(0);
