@@ -10,15 +10,20 @@
  * the driver writes each image once. A failed job stops the run with the worker's error (jobs fail once: no retries
  * besides BullMQ's stalled-job handling, which gives a killed worker's job to another).
  */
+import { createHash } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import type { JsonValue } from '../smoothing/results.js';
 import { certificateOf } from '../smoothing/certify.js';
-import { certificateRow, type RemoteCertifier, type RemoteWork } from '../smoothing/run.js';
+import { certificateRow, type RemoteCertifier, type RemoteRow, type RemoteWork } from '../smoothing/run.js';
+import type { CandidateMeasurement } from '../search/rewards.js';
+import type { SearchRemote, SearchSetup, SearchUnit } from '../search/units.js';
+import type { LayerSensitivity } from '../report/types.js';
 import { ArqError } from '../util/errors.js';
+import { inKeyOrder } from '../util/in-order.js';
 import type { RemoteVerifier } from '../verify/run.js';
 import {
-  ARQ_VERSION, connectionOf, imageVerificationOf, jobId, reachRedis, MODEL_IN_REDIS_BYTES, MODEL_TTL_SECONDS, modelKey, QUEUE_NAME, runKey,
-  type CertifiedRow, type CertifyJob, type CertifySamplesJob, type JobBase, type JobResult, type QuantizationArgs, type QueueJob, type SampleCounts, type SamplerArgs, type VerifiedImage, type VerifyJob,
+  ARQ_VERSION, connectionOf, imageVerificationOf, jobId, reachRedis, MODEL_IN_REDIS_BYTES, MODEL_TTL_SECONDS, modelKey, QUEUE_NAME, referenceKey, runKey,
+  type CertifiedRow, type CertifyJob, type CertifySamplesJob, type JobBase, type JobResult, type QuantizationArgs, type QueueJob, type SampleCounts, type SamplerArgs, type SearchJob, type VerifiedImage, type VerifyJob,
 } from './protocol.js';
 
 export interface QueueOptions<Args> {
@@ -47,6 +52,8 @@ export interface QueueOptions<Args> {
 
 export type QueueCertifierOptions = QueueOptions<SamplerArgs>;
 export type QueueVerifierOptions = QueueOptions<QuantizationArgs>;
+/** A search's queue: `args` is its setup, `identity` its state's (units.ts: searchIdentity). */
+export type QueueSearchOptions = QueueOptions<SearchSetup>;
 
 /** What runOnQueue needs of a run: the pending positions of its selection, its size and compared settings. */
 interface QueuedWork {
@@ -115,6 +122,50 @@ export function queueVerifier(options: QueueVerifierOptions): RemoteVerifier {
 }
 
 /**
+ * The units of `arq search --queue` on the BullMQ queue at `options.url` (search/units.ts): a set's certification in
+ * jobs of `jobImages` images, the sensitivity in one job per layer, candidate measurements in one job per policy.
+ * Each unit is a run of its own (its key: the search's identity and setup, and the unit), so that a resumed search
+ * finds the finished jobs of its units.
+ */
+export function queueSearch(options: QueueSearchOptions): SearchRemote {
+  const search = { identity: options.identity, setup: options.args };
+  const jobsOf = (unit: SearchUnit) => (base: JobBase): SearchJob[] => [{ ...base, kind: 'search', setup: options.args, unit }];
+  /** The rows of positions 0 .. count-1 of a unit, one job each, in position order. */
+  async function positions<Row extends { position: number }>(unit: SearchUnit, count: number, stored: readonly Stored[], signal?: AbortSignal, onRow?: (done: number, total: number) => void): Promise<Row[]> {
+    const all = Array.from({ length: count }, (_, k) => k);
+    const rows: Row[] = [];
+    const jobs = runOnQueue<SearchJob, Row>({ pending: all, images: count, compared: { ...search, unit: JSON.stringify(unit) }, signal }, { ...options, jobImages: 1 }, jobsOf(unit), stored);
+    const done = await inKeyOrder(all, jobs, (row) => row.position, (row) => {
+      rows.push(row);
+      onRow?.(rows.length, count);
+    });
+    if (done < count) throw new ArqError(`the queue ended with ${count - done} ${unit.kind} job(s) unfinished; rerun with --resume`);
+    return rows;
+  }
+  let reference: { text: string; sha256: string } | null = null;
+  return {
+    certifier: ({ set, policy }) => (work) => runOnQueue<SearchJob, RemoteRow>({ ...work, compared: { ...work.compared, search } }, options, jobsOf({
+      kind: 'certify', set, policy, n0: work.n0, n: work.n, alpha: work.alpha, skip: work.skip, max: work.max ?? null, record: work.record,
+    })),
+    sensitivity: async (layers, signal, onLayer) => (await positions<{ position: number }>({ kind: 'sensitivity' }, layers, [], signal, onLayer))
+      .map(({ position: _position, ...row }) => row as LayerSensitivity),
+    async measure(unit, text, signal) {
+      if (text !== null && reference?.text !== text) reference = { text, sha256: createHash('sha256').update(text).digest('hex') };
+      const sha256 = text === null ? null : reference!.sha256;
+      const stored = sha256 === null ? [] : [{ key: referenceKey(sha256), value: text! }];
+      const rows = await positions<CandidateMeasurement & { position: number }>({ kind: 'measure', ...unit, reference: sha256 }, unit.policies.length, stored, signal);
+      return rows.map(({ position: _position, ...m }) => m);
+    },
+  };
+}
+
+/** A value the jobs read from Redis besides the model's bytes: stored, when missing, before they are queued. */
+interface Stored {
+  readonly key: string;
+  readonly value: string | Buffer;
+}
+
+/**
  * The jobs covering the pending positions: fixed ranges of the selection, so their ids do not depend on progress;
  * `kindOf` adds what a job of the run's kind carries.
  */
@@ -125,8 +176,11 @@ function planJobs<J extends QueueJob>(work: QueuedWork, options: QueueOptions<un
     .map((data) => ({ id: jobId(data), data }));
 }
 
-/** Puts the run's jobs on the queue and yields each job's rows as it completes (see the module comment). */
-async function* runOnQueue<J extends QueueJob, Row>(work: QueuedWork, options: QueueOptions<unknown>, kindOf: (base: JobBase) => J[]): AsyncGenerator<Row[]> {
+/**
+ * Puts the run's jobs on the queue and yields each job's rows as it completes (see the module comment); `stored`:
+ * what the jobs read from Redis besides the model.
+ */
+async function* runOnQueue<J extends QueueJob, Row>(work: QueuedWork, options: QueueOptions<unknown>, kindOf: (base: JobBase) => J[], stored: readonly Stored[] = []): AsyncGenerator<Row[]> {
   const jobImages = options.jobSamples ? 1 : (options.jobImages ?? 16);
   const run = runKey(work.compared, jobImages, options.jobSamples);
   const jobs = planJobs(work, options, run, jobImages, kindOf);
@@ -144,8 +198,13 @@ async function* runOnQueue<J extends QueueJob, Row>(work: QueuedWork, options: Q
   events.on('failed', onFinished);
   const abort = () => wake?.();
   work.signal?.addEventListener('abort', abort);
+  /** The model's bytes (when they travel in Redis) and `stored`, sent only when Redis lacks them (a search queues many runs). */
   const storeModel = async () => {
-    if (jobs[0].data.model.inRedis) await redis.set(modelKey(options.model.sha256), Buffer.from(options.model.bytes), 'EX', MODEL_TTL_SECONDS);
+    const values = [...(jobs[0].data.model.inRedis ? [{ key: modelKey(options.model.sha256), value: Buffer.from(options.model.bytes) }] : []), ...stored];
+    for (const { key, value } of values) {
+      if (await redis.expire(key, MODEL_TTL_SECONDS)) continue;
+      await redis.set(key, value, 'EX', MODEL_TTL_SECONDS);
+    }
   };
   const add = (list: readonly PlannedJob<J>[]) => queue.addBulk(list.map((j) => ({
     name: j.data.kind, data: j.data,
