@@ -146,15 +146,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     return quantized.built;
   }
 
-  /** The search state of a search job's run, rebuilt once per run (calibration runs the model over many images). */
+  /** The search state of a search job's run, rebuilt once per model and setup (calibration runs the model over many images). */
   function benchOf(data: SearchJob): Promise<SearchBench> {
     const key = JSON.stringify([data.model.sha256, data.setup]);
     if (bench?.key !== key) {
-      const built = (async () => {
-        const opened = await SearchBench.open(await modelOf(data.model), data.setup, options.threads ?? cpuInfo().threads);
-        checkIdentity(data, opened.identity);
-        return opened;
-      })();
+      const built = (async () => SearchBench.open(await modelOf(data.model), data.setup, options.threads ?? cpuInfo().threads))();
       built.catch(() => {
         if (bench?.built === built) bench = null;
       });
@@ -173,7 +169,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   async function processSearch(job: Job<QueueJob>, data: SearchJob): Promise<SearchJobResult> {
     const total = data.end - data.start;
-    const rows = await (await benchOf(data)).run(data.unit, data.start, data.end, referenceText, (done) => job.updateProgress({ done, total }));
+    const bench = await benchOf(data);
+    // each job: the state is kept per model and setup, the identity (data, calibration) is the producer's to compare
+    checkIdentity(data, bench.identity);
+    const rows = await bench.run(data.unit, data.start, data.end, referenceText, (done) => job.updateProgress({ done, total }));
     return { rows };
   }
 

@@ -2,11 +2,14 @@
 // at toy sizes: with one worker, then two, the search's episodes (policies, rewards and their parts), report numbers
 // and certified rows (validation references and final table) are a local search's, apart from timings; --parallel 2
 // on the queue gives --parallel 2's local search, whose agents propose differently from --parallel 1 and whose random
-// search does not. Skipped (never passed) without redis-server.
+// search does not; a job whose worker rebuilds another search state is refused. Skipped (never passed) without
+// redis-server.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { QUEUE_NAME, type SearchJob } from '../../src/distributed/protocol.js';
 import type { EpisodeRecord } from '../../src/report/types.js';
 import { arq, root } from '../cli/run.js';
 import { killStarted, spawnArq, spawnWorker, starts } from '../support/arq-process.js';
@@ -88,4 +91,26 @@ describe.skipIf(!hasRedis)('search --queue on a real Redis', () => {
     expect(of(parallel.episodes, 'random')).toEqual(of(one, 'random'));
     expect(of(parallel.episodes, 'arq')).not.toEqual(of(one, 'arq'));
   }, 240_000);
+
+  test('a search job whose worker rebuilds another state (its calibration differs) is refused without retry, naming the difference', async () => {
+    const producer = search('refused');
+    const queue = new Queue<SearchJob>(QUEUE_NAME, { connection: { url: redis.url } });
+    try {
+      let waiting: SearchJob | undefined;
+      while (!waiting) {
+        waiting = (await queue.getWaiting())[0]?.data;
+        if (!waiting) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const other = { ...waiting, identity: { ...waiting.identity, calibration: 'another calibration' } };
+      const job = await queue.add('search', other, { jobId: 'other-state', attempts: 1 });
+      const w = spawnWorker(redis.url);
+      await w.waitFor(/ job other-state: failed/);
+      const failed = await queue.getJob(job.id!);
+      expect(failed!.failedReason).toMatch(/^this worker would search with other settings than the producer's: calibration/);
+      expect(failed!.attemptsMade).toBe(1);
+      producer.child.kill('SIGKILL');
+    } finally {
+      await queue.close();
+    }
+  }, 120_000);
 });
