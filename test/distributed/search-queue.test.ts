@@ -17,9 +17,10 @@ import { hasRedis, RedisServer } from '../support/redis.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-search-queue-'));
 const out = (name: string) => path.join(dir, name);
-// arq-soft: continuous scores, so a candidate measured differently shows in its reward even on six images
+// arq-soft (continuous scores) at sigma 0.5 (counts not all n): a candidate measured otherwise, with other noise
+// too, shows in its reward even on six images
 const common = [
-  'search', '--model', path.join(root, 'models/mnist-cnn-s025.onnx'), '--reward', 'arq-soft', '--episodes', '5', '--warmup', '2', '--val-images', '6',
+  'search', '--model', path.join(root, 'models/mnist-cnn-s025.onnx'), '--reward', 'arq-soft', '--sigma', '0.5', '--episodes', '5', '--warmup', '2', '--val-images', '6',
   '--clean-images', '100', '--test-images', '5', '--n0', '20', '--n', '300', '--np', '30', '--final-n', '300', '--calibration', '16', '--rescore', '3',
   '--sensitivity-images', '8', '--sensitivity-copies', '2', '--seed', '3', '--threads', '2', '--quiet',
 ];
