@@ -2,7 +2,8 @@
  * The producer's side of the queue: a RemoteCertifier (smoothing/run.ts) or RemoteVerifier (verify/run.ts) that
  * splits the pending images into jobs of `jobImages` positions, puts them on the BullMQ queue, and yields each job's
  * images as it completes. certifyDataset and verifyDataset write them, in selection order, into the same files a
- * local run writes. Both kinds share runOnQueue; they differ only in what a job carries besides its positions.
+ * local run writes. A search's units (queueSearch: search/units.ts) are runs of their own on the same queue. Every
+ * kind shares runOnQueue; they differ only in what a job carries besides its positions.
  *
  * Jobs are named by the run's key and their first position, so a restarted producer (--resume) finds the jobs of the
  * previous one: completed jobs are not redone, failed ones are retried. A fresh run replaces finished jobs of the

@@ -1,5 +1,5 @@
 /**
- * What the producers (`arq certify --queue`, `arq verify --queue`) and the workers (`arq worker`) agree on: the
+ * What the producers (`arq certify|verify|search --queue`) and the workers (`arq worker`) agree on: the
  * queue, the Redis URL, the jobs' data and results, and the version and identity checks that make a worker refuse a
  * job it would compute differently. BullMQ on Redis carries the jobs; arq schedules nothing itself.
  */

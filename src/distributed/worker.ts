@@ -1,9 +1,9 @@
 /**
- * `arq worker`: a BullMQ worker that certifies and verifies the jobs producers put on the queue (protocol.ts). It
- * loads each model once (by content hash: its bytes from Redis, or the shared path the job names), keeps built
- * samplers (certify) and integer-plan quantizations (verify) for the next job of the same run, reports progress per
- * image, and refuses, without retry, a job of another arq version or one whose model or settings it would not
- * reproduce. A stalled job (its worker killed) goes back to the queue by BullMQ's stalled-job check, after
+ * `arq worker`: a BullMQ worker that certifies, verifies and runs search units for the producers that put jobs on
+ * the queue (protocol.ts). It loads each model once (by content hash: its bytes from Redis, or the shared path the
+ * job names), keeps built samplers (certify), integer-plan quantizations (verify) and a search's rebuilt state
+ * (search/units.ts: SearchBench) for the next job of the same run, reports progress per position, and refuses,
+ * without retry, a job of another arq version or one whose model or settings it would not reproduce. A stalled job (its worker killed) goes back to the queue by BullMQ's stalled-job check, after
  * `stalledSeconds`.
  */
 import { createHash } from 'node:crypto';

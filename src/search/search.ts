@@ -357,13 +357,16 @@ export async function floatReference(o: ReferenceOptions, model: LoadedModel, se
   };
 }
 
-/** Episodes per group of random search on a queue: its proposals do not depend on rewards, so a group is measured at once. */
+/** Episodes per group, on a queue, of proposals that do not depend on rewards (random search, the agents' warm-up). */
 const INDEPENDENT_GROUP = 16;
 
 /**
- * One search's episodes, from its checkpointed progress to o.episodes, in groups of o.parallel: the explorer proposes
- * a group's policies from one state, their rewards are measured together, then it learns from each episode in turn;
- * the checkpoint follows every group (a kill loses at most the group in flight, which a resumed run redoes alike).
+ * One search's episodes, from its checkpointed progress to o.episodes, in groups: the explorer proposes a group's
+ * policies from one state, their rewards are measured together, then it learns from each episode in turn; the
+ * checkpoint follows every group (a kill loses at most the group in flight, which a resumed run redoes alike). Past
+ * the agents' warm-up a group is o.parallel episodes; proposals that no reward precedes (random search, the
+ * warm-up, which ends a group) come out the same in groups of any size, so on a queue they go at least
+ * INDEPENDENT_GROUP at once.
  */
 async function runEpisodes(
   name: SearchName, rewards: RewardFunction, o: Resolved, env: QuantizationEnvironment, baselines: BudgetedBaselines, model: LoadedModel,
@@ -373,9 +376,13 @@ async function runEpisodes(
   const progress = checkpoint.searches[name] ?? { episodes: 0, best: null, state: null };
   const seeds = [baselines.knapsack, baselines.uniform].filter((b): b is [number, number][] => b !== null);
   const explorer = createExplorer(name, env, seed, { episodes: o.episodes, warmup: o.warmup, seeds }, progress.state);
-  const group = explorer.independent && o.remote ? Math.max(o.parallel, INDEPENDENT_GROUP) : o.parallel;
+  const free = o.remote ? Math.max(o.parallel, INDEPENDENT_GROUP) : o.parallel;
+  const groupAt = (first: number) => {
+    if (explorer.independent) return free;
+    return explorer.isWarmup(first) ? Math.min(free, o.warmup - first) : o.parallel;
+  };
   events.emit('stage', { stage: `search-${name}`, total: o.episodes });
-  for (let first = progress.episodes; first < o.episodes; first += group) {
+  for (let first = progress.episodes, group = groupAt(first); first < o.episodes; first += group, group = groupAt(first)) {
     o.signal?.throwIfAborted();
     const t0 = performance.now();
     const episodes = Array.from({ length: Math.min(group, o.episodes - first) }, (_, k) => first + k);

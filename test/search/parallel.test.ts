@@ -10,7 +10,7 @@ import { bundledModelPath } from '../../src/onnx/model.js';
 import type { EpisodeRecord } from '../../src/report/types.js';
 
 const TOY: Omit<SearchOptions, 'out'> = {
-  model: bundledModelPath(), data: 'mnist', reward: 'arq-soft', episodes: 6, warmup: 1, valImages: 6, cleanImages: 100, testImages: 4,
+  model: bundledModelPath(), data: 'mnist', reward: 'arq-soft', episodes: 6, warmup: 2, valImages: 6, cleanImages: 100, testImages: 4,
   n0: 20, n: 300, np: 30, finalN: 200, calibrationCount: 16, sensitivityImages: 8, sensitivityCopies: 2, rescore: 2, baselines: ['uniform'], seed: 5, threads: 2,
 };
 
@@ -35,10 +35,11 @@ describe('search --parallel', () => {
     expect(outcome(report.episodes)).toEqual(outcome(whole.report.episodes));
     expect(report.arq!.certified_radii).toEqual(whole.report.arq!.certified_radii);
 
-    // one episode per update: settings without `parallel`, and other proposals past warm-up
+    // one episode per update: settings without `parallel`; the same warm-up and first episode after it (no update
+    // precedes them), other proposals later
     const { report: single } = await search({ ...TOY, out: tempDir() });
     expect(single.settings).not.toHaveProperty('parallel');
-    expect(single.episodes.slice(0, 2).map((r) => r.actions)).toEqual(whole.report.episodes.slice(0, 2).map((r) => r.actions));
+    expect(single.episodes.slice(0, 3).map((r) => r.actions)).toEqual(whole.report.episodes.slice(0, 3).map((r) => r.actions));
     expect(single.episodes.map((r) => r.actions)).not.toEqual(whole.report.episodes.map((r) => r.actions));
   }, 240_000);
 });
