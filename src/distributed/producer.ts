@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { JsonValue } from '../smoothing/results.js';
 import { certificateOf } from '../smoothing/certify.js';
 import { certificateRow, type RemoteCertifier, type RemoteRow, type RemoteWork } from '../smoothing/run.js';
@@ -130,12 +131,15 @@ export function queueVerifier(options: QueueVerifierOptions): RemoteVerifier {
  */
 export function queueSearch(options: QueueSearchOptions): SearchRemote {
   const search = { identity: options.identity, setup: options.args };
+  // one set of connections for all the search's runs (an episode is a run of one or a few jobs)
+  let connections: Promise<QueueConnections> | null = null;
+  const shared = () => (connections ??= openQueue(options.url));
   const jobsOf = (unit: SearchUnit) => (base: JobBase): SearchJob[] => [{ ...base, kind: 'search', setup: options.args, unit }];
   /** The rows of positions 0 .. count-1 of a unit, one job each, in position order. */
   async function positions<Row extends { position: number }>(unit: SearchUnit, count: number, stored: readonly Stored[], signal?: AbortSignal, onRow?: (done: number, total: number) => void): Promise<Row[]> {
     const all = Array.from({ length: count }, (_, k) => k);
     const rows: Row[] = [];
-    const jobs = runOnQueue<SearchJob, Row>({ pending: all, images: count, compared: { ...search, unit: JSON.stringify(unit) }, signal }, { ...options, jobImages: 1 }, jobsOf(unit), stored);
+    const jobs = runOnQueue<SearchJob, Row>({ pending: all, images: count, compared: { ...search, unit: JSON.stringify(unit) }, signal }, { ...options, jobImages: 1 }, jobsOf(unit), stored, shared);
     const done = await inKeyOrder(all, jobs, (row) => row.position, (row) => {
       rows.push(row);
       onRow?.(rows.length, count);
@@ -147,7 +151,7 @@ export function queueSearch(options: QueueSearchOptions): SearchRemote {
   return {
     certifier: ({ set, policy }) => (work) => runOnQueue<SearchJob, RemoteRow>({ ...work, compared: { ...work.compared, search } }, options, jobsOf({
       kind: 'certify', set, policy, n0: work.n0, n: work.n, alpha: work.alpha, skip: work.skip, max: work.max ?? null, record: work.record,
-    })),
+    }), [], shared),
     sensitivity: async (layers, signal, onLayer) => (await positions<{ position: number }>({ kind: 'sensitivity' }, layers, [], signal, onLayer))
       .map(({ position: _position, ...row }) => row as LayerSensitivity),
     async measure(unit, text, signal) {
@@ -156,6 +160,11 @@ export function queueSearch(options: QueueSearchOptions): SearchRemote {
       const stored = sha256 === null ? [] : [{ key: referenceKey(sha256), value: text! }];
       const rows = await positions<CandidateMeasurement & { position: number }>({ kind: 'measure', ...unit, reference: sha256 }, unit.policies.length, stored, signal);
       return rows.map(({ position: _position, ...m }) => m);
+    },
+    async close() {
+      const open = connections;
+      connections = null;
+      if (open) await (await open).close();
     },
   };
 }
@@ -177,18 +186,45 @@ function planJobs<J extends QueueJob>(work: QueuedWork, options: QueueOptions<un
     .map((data) => ({ id: jobId(data), data }));
 }
 
+/** A producer's connections to the queue: a Redis client, the queue and its events. */
+interface QueueConnections {
+  readonly redis: Redis;
+  readonly queue: Queue<QueueJob, JobResult<unknown>, string>;
+  readonly events: QueueEvents;
+  close(): Promise<void>;
+}
+
+async function openQueue(url: string): Promise<QueueConnections> {
+  const connection = connectionOf(url);
+  const redis = await reachRedis(url);
+  const queue = new Queue<QueueJob, JobResult<unknown>, string>(QUEUE_NAME, { connection });
+  const events = new QueueEvents(QUEUE_NAME, { connection });
+  // completions are seen from here on (a run also sweeps its jobs' states: an event missed costs a sweep's wait)
+  await events.waitUntilReady();
+  return {
+    redis, queue, events,
+    async close() {
+      await events.close();
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}
+
 /**
  * Puts the run's jobs on the queue and yields each job's rows as it completes (see the module comment); `stored`:
- * what the jobs read from Redis besides the model.
+ * what the jobs read from Redis besides the model; `shared`: connections kept open across runs (a search's many
+ * small runs), else the run opens and closes its own.
  */
-async function* runOnQueue<J extends QueueJob, Row>(work: QueuedWork, options: QueueOptions<unknown>, kindOf: (base: JobBase) => J[], stored: readonly Stored[] = []): AsyncGenerator<Row[]> {
+async function* runOnQueue<J extends QueueJob, Row>(
+  work: QueuedWork, options: QueueOptions<unknown>, kindOf: (base: JobBase) => J[], stored: readonly Stored[] = [], shared?: () => Promise<QueueConnections>,
+): AsyncGenerator<Row[]> {
   const jobImages = options.jobSamples ? 1 : (options.jobImages ?? 16);
   const run = runKey(work.compared, jobImages, options.jobSamples);
   const jobs = planJobs(work, options, run, jobImages, kindOf);
-  const connection = connectionOf(options.url);
-  const redis = await reachRedis(options.url);
-  const queue = new Queue<QueueJob, JobResult<Row>, string>(QUEUE_NAME, { connection });
-  const events = new QueueEvents(QUEUE_NAME, { connection });
+  const connections = shared ? await shared() : await openQueue(options.url);
+  const { redis, events } = connections;
+  const queue = connections.queue as Queue<QueueJob, JobResult<Row>, string>;
   let wake: (() => void) | null = null;
   const dirty = new Set<string>();
   const onFinished = ({ jobId: id }: { jobId: string }) => {
@@ -270,8 +306,8 @@ async function* runOnQueue<J extends QueueJob, Row>(work: QueuedWork, options: Q
     for (const j of jobs) await queue.remove(j.id).catch(() => 0);
   } finally {
     work.signal?.removeEventListener('abort', abort);
-    await events.close();
-    await queue.close();
-    redis.disconnect();
+    events.off('completed', onFinished);
+    events.off('failed', onFinished);
+    if (!shared) await connections.close();
   }
 }

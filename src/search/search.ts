@@ -262,56 +262,60 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   events.emit('stage', { stage: 'calibrate', total: 1 });
   const { calibration, candidates } = await timed('calibrate', () => searchCandidates(model, setup, valDataset, o.threads));
   const remote = await o.remote?.({ model, setup, identity: searchIdentity(model, { ...data, calibration }) });
-  const sensitivity = await timed('sensitivity', () => layerSensitivity(o, model, calibration, valDataset, events, remote));
-  const env = new QuantizationEnvironment(model.graph, { ...rules, sensitivity: sensitivityCosts(sensitivity) });
-  const baselines = budgetedBaselines(env, sensitivity);
-
-  const valSet = { stem: 'float-val', ...searchSet(setup, 'val', data), stage: 'float-validation' } as const;
-  const reference = await timed('float-validation', () => floatReference(o, model, valSet, events, remote?.certifier({ set: 'val', policy: null })));
-  const rewardFunction = (reward: RewardName) => {
-    const options = { reward, lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads };
-    return new RewardFunction(candidates, reference, options, remote && remoteMeasurer(remote, 'val', options, o.out, valSet.stem));
-  };
-  const rewards = rewardFunction(o.reward);
-  const haqRewards = rewardFunction('haq');
-
-  const log = EpisodeLog.open(o.out, previous);
-  // ARQ and random search share one reward function (and so its measured policies); HAQ's is its own.
-  const rewardsOf = (name: SearchName) => (name === 'haq' ? haqRewards : rewards);
-  for (const name of SEARCH_NAMES) rewardsOf(name).recall(log.records.filter((r) => r.search === name));
   try {
-    const searches: SearchName[] = ['arq', ...(['haq', 'random'] as const).filter((s) => o.baselines.includes(s))];
-    for (const name of searches) {
-      await timed(`search-${name}`, () => runEpisodes(name, rewardsOf(name), o, env, baselines, model, checkpoint, log, events));
-    }
-  } finally {
-    log.close();
-  }
-  if (o.rescore > 0) await timed('rescore', () => rescoreSearches(o, model, candidates, searchSet(setup, 'fresh', data), log.records, sensitivityCosts(sensitivity), checkpoint, events, remote));
+    const sensitivity = await timed('sensitivity', () => layerSensitivity(o, model, calibration, valDataset, events, remote));
+    const env = new QuantizationEnvironment(model.graph, { ...rules, sensitivity: sensitivityCosts(sensitivity) });
+    const baselines = budgetedBaselines(env, sensitivity);
 
-  const certified = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, log.records, env, baselines, events, remote));
-  events.emit('stage', { stage: 'speed', total: 1 });
-  const { time, finals } = await timed('speed', () => timeFinals(o, model, calibration, certified));
-  events.emit('stage', { stage: 'report', total: 1 });
-  const policy = makePolicy(model.sha256, winnerOf('arq', checkpoint, log.records)!.policy);
-  timings.total = (performance.now() - started) / 1000;
-  const report: SearchReport = {
-    format: 'arq-search-report/1', created: new Date().toISOString(),
-    model: { path: o.model, sha256: model.sha256 }, data: testDataset.name, sigma: o.sigma, budget: o.budget, reward: o.reward,
-    settings: { ...settings, threads: o.threads, batch: o.batch, val_data_name: valDataset.name },
-    layers: env.layers.map((l) => ({ name: l.name, op: l.op, macs: l.macs, params: l.params })),
-    episodes: log.records, timings,
-    rules: { budget: o.budget, min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds },
-    repair: repairSummaries(log.records), sensitivity, ...(checkpoint.rescoring ? { rescoring: checkpoint.rescoring } : {}), time, ...finals,
-  };
-  const policyFile = path.join(o.out, 'best-policy.json');
-  await savePolicy(policyFile, policy);
-  // The winner as deployed: a QDQ file of the very plan certified (rebuilt: the fine-tune, if any, is seeded).
-  const qdqFile = path.join(o.out, 'best-policy.qdq.onnx');
-  const { graph: winnerGraph } = await candidates.build(policy, o.signal);
-  writeFileAtomic(qdqFile, exportQdq(winnerGraph, intPlanSpec(winnerGraph, policy, calibration)));
-  const { json, html } = await writeReport(o.out, report);
-  return { report, policy, files: { report: json, html, policy: policyFile, qdq: qdqFile, episodes: path.join(o.out, 'episodes.jsonl') } };
+    const valSet = { stem: 'float-val', ...searchSet(setup, 'val', data), stage: 'float-validation' } as const;
+    const reference = await timed('float-validation', () => floatReference(o, model, valSet, events, remote?.certifier({ set: 'val', policy: null })));
+    const rewardFunction = (reward: RewardName) => {
+      const options = { reward, lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads };
+      return new RewardFunction(candidates, reference, options, remote && remoteMeasurer(remote, 'val', options, o.out, valSet.stem));
+    };
+    const rewards = rewardFunction(o.reward);
+    const haqRewards = rewardFunction('haq');
+
+    const log = EpisodeLog.open(o.out, previous);
+    // ARQ and random search share one reward function (and so its measured policies); HAQ's is its own.
+    const rewardsOf = (name: SearchName) => (name === 'haq' ? haqRewards : rewards);
+    for (const name of SEARCH_NAMES) rewardsOf(name).recall(log.records.filter((r) => r.search === name));
+    try {
+      const searches: SearchName[] = ['arq', ...(['haq', 'random'] as const).filter((s) => o.baselines.includes(s))];
+      for (const name of searches) {
+        await timed(`search-${name}`, () => runEpisodes(name, rewardsOf(name), o, env, baselines, model, checkpoint, log, events));
+      }
+    } finally {
+      log.close();
+    }
+    if (o.rescore > 0) await timed('rescore', () => rescoreSearches(o, model, candidates, searchSet(setup, 'fresh', data), log.records, sensitivityCosts(sensitivity), checkpoint, events, remote));
+
+    const certified = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, log.records, env, baselines, events, remote));
+    events.emit('stage', { stage: 'speed', total: 1 });
+    const { time, finals } = await timed('speed', () => timeFinals(o, model, calibration, certified));
+    events.emit('stage', { stage: 'report', total: 1 });
+    const policy = makePolicy(model.sha256, winnerOf('arq', checkpoint, log.records)!.policy);
+    timings.total = (performance.now() - started) / 1000;
+    const report: SearchReport = {
+      format: 'arq-search-report/1', created: new Date().toISOString(),
+      model: { path: o.model, sha256: model.sha256 }, data: testDataset.name, sigma: o.sigma, budget: o.budget, reward: o.reward,
+      settings: { ...settings, threads: o.threads, batch: o.batch, val_data_name: valDataset.name },
+      layers: env.layers.map((l) => ({ name: l.name, op: l.op, macs: l.macs, params: l.params })),
+      episodes: log.records, timings,
+      rules: { budget: o.budget, min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds },
+      repair: repairSummaries(log.records), sensitivity, ...(checkpoint.rescoring ? { rescoring: checkpoint.rescoring } : {}), time, ...finals,
+    };
+    const policyFile = path.join(o.out, 'best-policy.json');
+    await savePolicy(policyFile, policy);
+    // The winner as deployed: a QDQ file of the very plan certified (rebuilt: the fine-tune, if any, is seeded).
+    const qdqFile = path.join(o.out, 'best-policy.qdq.onnx');
+    const { graph: winnerGraph } = await candidates.build(policy, o.signal);
+    writeFileAtomic(qdqFile, exportQdq(winnerGraph, intPlanSpec(winnerGraph, policy, calibration)));
+    const { json, html } = await writeReport(o.out, report);
+    return { report, policy, files: { report: json, html, policy: policyFile, qdq: qdqFile, episodes: path.join(o.out, 'episodes.jsonl') } };
+  } finally {
+    await remote?.close();
+  }
 }
 
 /** Where a float reference's files go, and its noise seed. */

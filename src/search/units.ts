@@ -93,6 +93,8 @@ export interface SearchRemote {
   sensitivity(layers: number, signal?: AbortSignal, onLayer?: (done: number, total: number) => void): Promise<LayerSensitivity[]>;
   /** The measurements of `unit.policies`, in order, against the float reference whose IRS cache text is `reference` ('irs'). */
   measure(unit: Omit<MeasureUnit, 'kind' | 'reference'>, reference: string | null, signal?: AbortSignal): Promise<CandidateMeasurement[]>;
+  /** Lets go of the queue (after the search, finished or not). */
+  close(): Promise<void>;
 }
 
 /** The search's remote, given its state's identity once it is built (the CLI's --queue). */
