@@ -2,8 +2,8 @@
 // at toy sizes: with one worker, then two, the search's episodes (policies, rewards and their parts), report numbers
 // and certified rows (validation references and final table) are a local search's, apart from timings; --parallel 2
 // on the queue gives --parallel 2's local search, whose agents propose differently from --parallel 1 and whose random
-// search does not; a job whose worker rebuilds another search state is refused. Skipped (never passed) without
-// redis-server.
+// search does not; a worker killed mid-search loses nothing; a job whose worker rebuilds another search state is
+// refused. Skipped (never passed) without redis-server.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -91,6 +91,18 @@ describe.skipIf(!hasRedis)('search --queue on a real Redis', () => {
     const of = (records: EpisodeRecord[], name: string) => records.filter((r) => r.search === name).map((r) => r.actions);
     expect(of(parallel.episodes, 'random')).toEqual(of(one, 'random'));
     expect(of(parallel.episodes, 'arq')).not.toEqual(of(one, 'arq'));
+  }, 240_000);
+
+  test('a worker killed mid-search (SIGKILL): another takes its job, and the search gives the local search\'s numbers', async () => {
+    const victim = spawnWorker(redis.url);
+    await victim.waitFor(/worker on/);
+    const run = search('killed');
+    const [, job] = await victim.waitFor(/ job (\S+): positions \d+ to \d+ \(search measure\)/);
+    victim.child.kill('SIGKILL');
+    const rescuer = spawnWorker(redis.url);
+    expect(await run.exited, run.lines.join('\n')).toBe(0);
+    expect(outcome('killed')).toEqual(outcome('local'));
+    expect(starts(rescuer).get(job)).toBe(1);
   }, 240_000);
 
   test('a search job whose worker rebuilds another state (its calibration differs) is refused without retry, naming the difference', async () => {
