@@ -19,14 +19,14 @@ import { shapeSize } from '../graph/ir.js';
 import type { LoadedModel } from '../onnx/model.js';
 import { calibrate, type Calibration } from '../quant/calibrate.js';
 import { makePolicy, policyKey } from '../quant/policy.js';
-import { parseIrsCache, type IrsCache } from '../smoothing/irs-cache.js';
+import { parseIrsCache } from '../smoothing/irs-cache.js';
 import type { JsonValue } from '../smoothing/results.js';
 import { certifyRange, type RemoteCertifier, type RemoteRow } from '../smoothing/run.js';
 import { nativeSampler, type Sampler } from '../smoothing/sampler.js';
 import type { LayerSensitivity } from '../report/types.js';
 import { ArqError } from '../util/errors.js';
 import { CandidateBuilder } from './candidate.js';
-import { measureCandidate, type CandidateMeasurement, type ImageSet, type MeasureKind } from './rewards.js';
+import { measureCandidate, type CandidateMeasurement, type ImageSet, type MeasureKind, type MeasureTarget } from './rewards.js';
 import { measureLayers } from './sensitivity.js';
 
 /** What a worker rebuilds a search's state from (the search's settings that its units depend on). */
@@ -170,11 +170,12 @@ export function searchIdentity(model: LoadedModel, state: Pick<SearchState, 'val
 
 /**
  * A search's state rebuilt on a worker, and its units run there. Plans are kept for the next unit of the same
- * policy (a final certification's jobs, a fine-tuned candidate), references by their sha256.
+ * policy (a final certification's jobs, a fine-tuned candidate), measure targets by set and float reference.
  */
 export class SearchBench {
   private plan: { key: string; plan: Promise<FloatPlan | IntPlan> } | null = null;
-  private readonly references = new Map<string, IrsCache>();
+  /** Measure targets by set and float reference (its IRS cache parsed once). */
+  private readonly targets = new Map<string, Promise<MeasureTarget>>();
 
   private constructor(readonly model: LoadedModel, readonly setup: SearchSetup, readonly threads: number, readonly state: SearchState, readonly identity: { [key: string]: JsonValue }) {}
 
@@ -205,13 +206,8 @@ export class SearchBench {
         return rows.map((row, k) => ({ ...row, position: start + k }));
       }
       case 'measure': {
-        const { dataset, seed } = searchSet(setup, unit.set, this.state);
-        const cache = unit.reference === null ? null : await this.referenceOf(unit.reference, referenceText);
-        const target = { certified: spread(dataset, setup.valImages).set, cache: cache?.entries ?? new Map(), n0: cache?.settings.n0 ?? 0, alpha: cache?.settings.alpha ?? 0, clean: spread(dataset, setup.cleanImages).selected };
-        if (unit.measure === 'irs') {
-          const missing = target.certified.indices.find((idx) => !target.cache.has(idx));
-          if (missing !== undefined) throw new Error(`the float reference of set ${unit.set} has no record of image ${missing}: producer and workers must read the same data`);
-        }
+        const { seed } = searchSet(setup, unit.set, this.state);
+        const target = await this.targetOf(unit, referenceText);
         const rows: UnitRow[] = [];
         for (let k = start; k < end; k++) {
           const policy = makePolicy(this.model.sha256, unit.policies[k]);
@@ -238,12 +234,24 @@ export class SearchBench {
     return this.plan.plan;
   }
 
-  private async referenceOf(sha256: string, referenceText: (sha256: string) => Promise<string>): Promise<IrsCache> {
-    let cache = this.references.get(sha256);
-    if (!cache) {
-      cache = parseIrsCache(await referenceText(sha256), `float reference ${sha256.slice(0, 12)}`);
-      this.references.set(sha256, cache);
+  /** What a measure unit's candidates are measured against: its set's images and, for 'irs', its float reference. */
+  private targetOf(unit: MeasureUnit, referenceText: (sha256: string) => Promise<string>): Promise<MeasureTarget> {
+    const key = JSON.stringify([unit.set, unit.reference]);
+    let target = this.targets.get(key);
+    if (!target) {
+      target = (async () => {
+        const { dataset } = searchSet(this.setup, unit.set, this.state);
+        const cache = unit.reference === null ? null : parseIrsCache(await referenceText(unit.reference), `float reference ${unit.reference.slice(0, 12)}`);
+        const certified = spread(dataset, this.setup.valImages).set;
+        if (unit.measure === 'irs') {
+          const missing = certified.indices.find((idx) => !cache?.entries.has(idx));
+          if (missing !== undefined) throw new Error(`the float reference of set ${unit.set} has no record of image ${missing}: producer and workers must read the same data`);
+        }
+        return { certified, cache: cache?.entries ?? new Map(), n0: cache?.settings.n0 ?? 0, alpha: cache?.settings.alpha ?? 0, clean: spread(dataset, this.setup.cleanImages).selected };
+      })();
+      this.targets.set(key, target);
+      target.catch(() => this.targets.delete(key));
     }
-    return cache;
+    return target;
   }
 }
