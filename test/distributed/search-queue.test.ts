@@ -2,8 +2,8 @@
 // at toy sizes: with one worker, then two, the search's episodes (policies, rewards and their parts), report numbers
 // and certified rows (validation references and final table) are a local search's, apart from timings; --parallel 2
 // on the queue gives --parallel 2's local search, whose agents propose differently from --parallel 1 and whose random
-// search does not; a worker killed mid-search loses nothing; a job whose worker rebuilds another search state is
-// refused. Skipped (never passed) without redis-server.
+// search does not; a worker killed mid-search, or Redis restarted empty, loses nothing; a job whose worker rebuilds
+// another search state is refused. Skipped (never passed) without redis-server.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -103,6 +103,19 @@ describe.skipIf(!hasRedis)('search --queue on a real Redis', () => {
     expect(await run.exited, run.lines.join('\n')).toBe(0);
     expect(outcome('killed')).toEqual(outcome('local'));
     expect(starts(rescuer).get(job)).toBe(1);
+  }, 240_000);
+
+  test('Redis killed mid-search and restarted empty: producer and workers reconnect, the float reference is stored again, the local search\'s numbers', async () => {
+    const w = spawnWorker(redis.url);
+    await w.waitFor(/worker on/);
+    const run = search('restart');
+    await w.waitFor(/ job \S+: done, \d+ positions/);
+    await w.waitFor(/\(search measure\)$/);
+    await redis.down();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await redis.up();
+    expect(await run.exited, run.lines.join('\n')).toBe(0);
+    expect(outcome('restart')).toEqual(outcome('local'));
   }, 240_000);
 
   test('a search job whose worker rebuilds another state (its calibration differs) is refused without retry, naming the difference', async () => {
