@@ -10,38 +10,17 @@
  *
  *   npm run bench -- queue [--images 20] [--n 10000] [--job-images 4 | --job-samples 2500]
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { hasRedis, RedisServer } from '../test/support/redis.js';
+import { root, runArq as run, startWorkers } from './support/arq-process.js';
 
 const { values } = parseArgs({ options: { images: { type: 'string', default: '20' }, n: { type: 'string', default: '10000' }, 'job-images': { type: 'string', default: '4' }, 'job-samples': { type: 'string' } } });
 if (!hasRedis) throw new Error('bench queue needs redis-server (Debian package redis-server)');
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-bench-queue-'));
-const arq = path.join(root, 'bin/arq.js');
 const common = ['certify', '--model', path.join(root, 'models/mnist-cnn-s025.onnx'), '--data', 'mnist', '--sigma', '0.25', '--max', values.images, '--n', values.n, '--threads', '1', '--quiet'];
-
-/** Runs arq to its end; returns its wall seconds and output lines. */
-function run(args: readonly string[], onLine?: (line: string) => void): { done: Promise<{ seconds: number; lines: string[] }>; kill: () => void } {
-  const start = performance.now();
-  const child = spawn(arq, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const feed = (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach((l) => {
-    lines.push(l);
-    onLine?.(l);
-  });
-  child.stdout.on('data', feed);
-  child.stderr.on('data', feed);
-  const done = new Promise<{ seconds: number; lines: string[] }>((resolve, reject) => child.once('exit', (code) => {
-    if (code !== 0 && child.signalCode !== 'SIGTERM') reject(new Error(`arq ${args[0]} failed:\n${lines.join('\n')}`));
-    else resolve({ seconds: (performance.now() - start) / 1000, lines });
-  }));
-  return { done, kill: () => child.kill('SIGTERM') };
-}
 
 /** Image times (the TSV's time column) by image index. */
 const times = (file: string) => new Map(readFileSync(file, 'utf8').split('\n').slice(1).filter(Boolean).map((l) => {
@@ -52,13 +31,7 @@ const times = (file: string) => new Map(readFileSync(file, 'utf8').split('\n').s
 const redis = await RedisServer.start();
 try {
   const local = await run([...common, '--out', path.join(dir, 'local.tsv')]).done;
-  const workers = [0, 1].map(() => {
-    let ready: () => void = () => {};
-    const up = new Promise<void>((resolve) => (ready = resolve));
-    const w = run(['worker', '--queue', redis.url, '--threads', '1'], (l) => l.includes('worker on') && ready());
-    return { ...w, up };
-  });
-  await Promise.all(workers.map((w) => w.up));
+  const workers = await startWorkers(redis.url, 2);
   const split = values['job-samples'] ? ['--job-samples', values['job-samples']] : ['--job-images', values['job-images']];
   const queued = await run([...common, '--out', path.join(dir, 'queue.tsv'), '--queue', redis.url, ...split]).done;
   workers.forEach((w) => w.kill());

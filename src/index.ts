@@ -18,7 +18,7 @@ export { IntPlan, intPlanSpec, type LayerBits, type BitWidths, type ActivationSt
 export { exportQdq, exportQdqModel, QDQ_DIFFERENCES, type QdqOptions } from './onnx/qdq.js';
 export { SmoothedClassifier, type SmoothedClassifierOptions } from './smoothing/smoothed.js';
 export { ABSTAIN, certify, predict as smoothPredict, type CertifyResult, type SmoothPredictResult } from './smoothing/certify.js';
-export { certifyDataset, smoothPredictDataset, type CertifyDatasetOptions, type SmoothPredictDatasetOptions, type RemoteCertifier, type RemoteWork } from './smoothing/run.js';
+export { certifyDataset, smoothPredictDataset, type CertifyDatasetOptions, type SmoothPredictDatasetOptions, type RemoteCertifier, type RemoteRow, type RemoteWork } from './smoothing/run.js';
 export { runIdentity, type RunIdentity, type RunIdentityOptions } from './smoothing/run-identity.js';
 export { certifyIncremental } from './smoothing/irs.js';
 export { createSampler, nativeSampler, ortSampler, randomNoiseSeed, type Sampler, type SamplerOptions } from './smoothing/sampler.js';

@@ -1,4 +1,4 @@
-/** What `arq certify --queue`, `arq verify --queue` and `arq worker` share: the queue flags, and a job's run from its flags. */
+/** What `arq certify --queue`, `arq verify --queue`, `arq search --queue` and `arq worker` share: the queue flags, and a job's run from its flags. */
 import type { Argv } from 'yargs';
 import type { QuantizationArgs, SamplerArgs } from '../distributed/protocol.js';
 import type { LoadedModel } from '../onnx/model.js';
@@ -6,6 +6,7 @@ import type { JsonValue } from '../smoothing/results.js';
 import type { RunIdentity } from '../smoothing/run-identity.js';
 import type { CalibrationArgs } from './options.js';
 import type { SmoothingArgs } from './smoothing-options.js';
+import type { SearchRemoteFactory } from '../search/units.js';
 
 export interface QueueArgs {
   queue?: string;
@@ -55,6 +56,15 @@ export async function queueRemote(args: SmoothingArgs & QueueArgs & { resume: bo
 export async function queueVerifierOf(args: CalibrationArgs & QueueArgs & { data: string; resume: boolean }, modelPath: string, model: LoadedModel, identity: { [key: string]: JsonValue | undefined }, log: (line: string) => void) {
   const { queueVerifier } = await import('../distributed/producer.js');
   return queueVerifier({ ...(await queueOptionsOf(args, modelPath, model, identity, log)), args: quantizationArgsOf(args) });
+}
+
+/** The remote of `arq search --queue` (its units on the queue's workers), given the search's state once built. */
+export async function queueSearchOf(args: QueueArgs & { resume: boolean }, modelPath: string): Promise<SearchRemoteFactory> {
+  const { queueSearch } = await import('../distributed/producer.js');
+  const { checkQueueUrl } = await import('../distributed/protocol.js');
+  checkQueueUrl(args.queue!);
+  // the search's own progress display says what runs: no line per queued unit
+  return async ({ model, setup, identity }) => queueSearch({ ...(await queueOptionsOf(args, modelPath, model, identity, () => {})), args: setup });
 }
 
 /** A job's sampler (with `threads`) and its identity, as `arq certify` builds them from the same flags. */

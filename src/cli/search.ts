@@ -1,10 +1,11 @@
 /** `arq search`: the ARQ search (search.md) with its baselines, a final table and the report's location. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { inputFiles, withOutputOptions, withSeedOption, withThreadsOption } from './options.js';
+import { queueSearchOf, withQueueOptions, type QueueArgs } from './queue.js';
 import { BASELINES, type BaselineName } from '../search/search.js';
 import { REWARD_NAMES, type RewardName } from '../report/types.js';
 
-interface SearchArgs {
+interface SearchArgs extends QueueArgs {
   model?: string;
   data: string;
   valData?: string;
@@ -34,6 +35,7 @@ interface SearchArgs {
   seed: number;
   threads?: number;
   batch: number;
+  parallel: number;
   out: string;
   resume: boolean;
   overwrite: boolean;
@@ -45,7 +47,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
   command: 'search',
   describe: 'search per-layer bit widths that keep certified robustness under a BitOps budget (ARQ), against HAQ, random, uniform and sensitivity-knapsack baselines',
   builder: (yargs: Argv) =>
-    withSeedOption(withThreadsOption(withOutputOptions(yargs)), 'noise, agents and random search')
+    withQueueOptions(withSeedOption(withThreadsOption(withOutputOptions(yargs)), 'noise, agents and random search'))
       .option('model', { type: 'string', describe: 'float ONNX model (default: the bundled noise-trained MNIST CNN)' })
       .option('data', { type: 'string', default: 'mnist', describe: 'dataset spec; its test split gives the final numbers' })
       .option('val-data', { type: 'string', describe: 'validation data for the search (default: the training split of --data)' })
@@ -73,6 +75,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('sensitivity-images', { type: 'number', default: 64, describe: 'validation images of the layer-sensitivity measurement' })
       .option('sensitivity-copies', { type: 'number', default: 4, describe: 'noisy copies of each sensitivity image' })
       .option('batch', { type: 'number', default: 400, describe: 'noisy copies per classifier call' })
+      .option('parallel', { type: 'number', default: 1, describe: 'agent episodes proposed per policy update, their rewards measured together (at once with --queue); 1: one update between proposals' })
       .option('out', { type: 'string', default: 'arq-search', describe: 'output directory (episodes.jsonl, checkpoint.json, best-policy.json, best-policy.qdq.onnx, report.json, report.html)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue a killed search in --out' })
       .option('overwrite', { type: 'boolean', default: false, describe: 'replace a search in --out' }) as unknown as Argv<SearchArgs>,
@@ -85,6 +88,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     const { checkOutputs } = await import('../util/files.js');
 
     const model = args.model ?? bundledModelPath();
+    const remote = args.queue === undefined ? undefined : await queueSearchOf(args, model);
     const { finalTable, rulesLine, repairLine, rescoringLines, timeLine } = await import('./search-table.js');
     checkOutputs([args.out], { flag: '--out', inputs: await inputFiles({ ...args, model }), overwrite: true, directory: true });
 
@@ -101,6 +105,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         cleanImages: args.cleanImages, testImages: args.testImages, n0: args.n0, n: args.n, alpha: args.alpha, np: args.np,
         finalN: args.finalN, finetuneSteps: args.finetuneSteps, lambda: args.lambda, minBits: args.minBits, maxBits: args.maxBits, pinEnds: args.pinEnds,
         calibrationCount: args.calibration, rescore: args.rescore, sensitivityImages: args.sensitivityImages, sensitivityCopies: args.sensitivityCopies, seed: args.seed, threads: args.threads, batch: args.batch, out: args.out,
+        parallel: args.parallel, remote,
         resume: args.resume, overwrite: args.overwrite, signal,
       });
       run.on('stage', ({ stage, total }) => {

@@ -1,4 +1,4 @@
-/** `arq worker --queue redis://...`: runs the jobs of `arq certify --queue` and `arq verify --queue` producers until SIGTERM or Ctrl-C. */
+/** `arq worker --queue redis://...`: runs the jobs of `arq certify|verify|search --queue` producers until SIGTERM or Ctrl-C. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { withThreadsOption } from './options.js';
 
@@ -11,7 +11,7 @@ interface WorkerArgs {
 
 export const workerCommand: CommandModule<object, WorkerArgs> = {
   command: 'worker',
-  describe: 'take certify and verify jobs from a Redis queue (arq certify|verify --queue) until SIGTERM; finishes its current jobs first',
+  describe: 'take certify, verify and search jobs from a Redis queue (arq certify|verify|search --queue) until SIGTERM; finishes its current jobs first',
   builder: (yargs: Argv) =>
     withThreadsOption(yargs)
       .option('queue', { type: 'string', demandOption: true, describe: 'redis://[user:password@]host:port[/db] (rediss:// for TLS)' })

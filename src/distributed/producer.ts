@@ -2,7 +2,8 @@
  * The producer's side of the queue: a RemoteCertifier (smoothing/run.ts) or RemoteVerifier (verify/run.ts) that
  * splits the pending images into jobs of `jobImages` positions, puts them on the BullMQ queue, and yields each job's
  * images as it completes. certifyDataset and verifyDataset write them, in selection order, into the same files a
- * local run writes. Both kinds share runOnQueue; they differ only in what a job carries besides its positions.
+ * local run writes. A search's units (queueSearch: search/units.ts) are runs of their own on the same queue. Every
+ * kind shares runOnQueue; they differ only in what a job carries besides its positions.
  *
  * Jobs are named by the run's key and their first position, so a restarted producer (--resume) finds the jobs of the
  * previous one: completed jobs are not redone, failed ones are retried. A fresh run replaces finished jobs of the
@@ -10,15 +11,21 @@
  * the driver writes each image once. A failed job stops the run with the worker's error (jobs fail once: no retries
  * besides BullMQ's stalled-job handling, which gives a killed worker's job to another).
  */
+import { createHash } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { JsonValue } from '../smoothing/results.js';
 import { certificateOf } from '../smoothing/certify.js';
-import { certificateRow, type RemoteCertifier, type RemoteWork } from '../smoothing/run.js';
+import { certificateRow, type RemoteCertifier, type RemoteRow, type RemoteWork } from '../smoothing/run.js';
+import type { CandidateMeasurement } from '../search/rewards.js';
+import type { SearchRemote, SearchSetup, SearchUnit } from '../search/units.js';
+import type { LayerSensitivity } from '../report/types.js';
 import { ArqError } from '../util/errors.js';
+import { inKeyOrder } from '../util/in-order.js';
 import type { RemoteVerifier } from '../verify/run.js';
 import {
-  ARQ_VERSION, connectionOf, imageVerificationOf, jobId, reachRedis, MODEL_IN_REDIS_BYTES, MODEL_TTL_SECONDS, modelKey, QUEUE_NAME, runKey,
-  type CertifiedRow, type CertifyJob, type CertifySamplesJob, type JobBase, type JobResult, type QuantizationArgs, type QueueJob, type SampleCounts, type SamplerArgs, type VerifiedImage, type VerifyJob,
+  ARQ_VERSION, connectionOf, imageVerificationOf, jobId, reachRedis, MODEL_IN_REDIS_BYTES, MODEL_TTL_SECONDS, modelKey, QUEUE_NAME, referenceKey, runKey,
+  type CertifiedRow, type CertifyJob, type CertifySamplesJob, type JobBase, type JobResult, type QuantizationArgs, type QueueJob, type SampleCounts, type SamplerArgs, type SearchJob, type VerifiedImage, type VerifyJob,
 } from './protocol.js';
 
 export interface QueueOptions<Args> {
@@ -47,6 +54,8 @@ export interface QueueOptions<Args> {
 
 export type QueueCertifierOptions = QueueOptions<SamplerArgs>;
 export type QueueVerifierOptions = QueueOptions<QuantizationArgs>;
+/** A search's queue: `args` is its setup, `identity` its state's (units.ts: searchIdentity). */
+export type QueueSearchOptions = QueueOptions<SearchSetup>;
 
 /** What runOnQueue needs of a run: the pending positions of its selection, its size and compared settings. */
 interface QueuedWork {
@@ -115,6 +124,58 @@ export function queueVerifier(options: QueueVerifierOptions): RemoteVerifier {
 }
 
 /**
+ * The units of `arq search --queue` on the BullMQ queue at `options.url` (search/units.ts): a set's certification in
+ * jobs of `jobImages` images, the sensitivity in one job per layer, candidate measurements in one job per policy.
+ * Each unit is a run of its own (its key: the search's identity and setup, and the unit), so that a resumed search
+ * finds the finished jobs of its units.
+ */
+export function queueSearch(options: QueueSearchOptions): SearchRemote {
+  const search = { identity: options.identity, setup: options.args };
+  // one set of connections for all the search's runs (an episode is a run of one or a few jobs)
+  let connections: Promise<QueueConnections> | null = null;
+  const shared = () => (connections ??= openQueue(options.url));
+  const jobsOf = (unit: SearchUnit) => (base: JobBase): SearchJob[] => [{ ...base, kind: 'search', setup: options.args, unit }];
+  /** The rows of positions 0 .. count-1 of a unit, one job each, in position order. */
+  async function positions<Row extends { position: number }>(unit: SearchUnit, count: number, stored: readonly Stored[], signal?: AbortSignal, onRow?: (done: number, total: number) => void): Promise<Row[]> {
+    const all = Array.from({ length: count }, (_, k) => k);
+    const rows: Row[] = [];
+    const jobs = runOnQueue<SearchJob, Row>({ pending: all, images: count, compared: { ...search, unit: JSON.stringify(unit) }, signal }, { ...options, jobImages: 1 }, jobsOf(unit), stored, shared);
+    const done = await inKeyOrder(all, jobs, (row) => row.position, (row) => {
+      rows.push(row);
+      onRow?.(rows.length, count);
+    });
+    if (done < count) throw new ArqError(`the queue ended with ${count - done} ${unit.kind} job(s) unfinished; rerun with --resume`);
+    return rows;
+  }
+  let reference: { text: string; sha256: string } | null = null;
+  return {
+    certifier: ({ set, policy }) => (work) => runOnQueue<SearchJob, RemoteRow>({ ...work, compared: { ...work.compared, search } }, options, jobsOf({
+      kind: 'certify', set, policy, n0: work.n0, n: work.n, alpha: work.alpha, skip: work.skip, max: work.max ?? null, record: work.record,
+    }), [], shared),
+    sensitivity: async (layers, signal, onLayer) => (await positions<{ position: number }>({ kind: 'sensitivity' }, layers, [], signal, onLayer))
+      .map(({ position: _position, ...row }) => row as LayerSensitivity),
+    async measure(unit, text, signal) {
+      if (text !== null && reference?.text !== text) reference = { text, sha256: createHash('sha256').update(text).digest('hex') };
+      const sha256 = text === null ? null : reference!.sha256;
+      const stored = sha256 === null ? [] : [{ key: referenceKey(sha256), value: text! }];
+      const rows = await positions<CandidateMeasurement & { position: number }>({ kind: 'measure', ...unit, reference: sha256 }, unit.policies.length, stored, signal);
+      return rows.map(({ position: _position, ...m }) => m);
+    },
+    async close() {
+      const open = connections;
+      connections = null;
+      if (open) await (await open).close();
+    },
+  };
+}
+
+/** A value the jobs read from Redis besides the model's bytes: stored, when missing, before they are queued. */
+interface Stored {
+  readonly key: string;
+  readonly value: string | Buffer;
+}
+
+/**
  * The jobs covering the pending positions: fixed ranges of the selection, so their ids do not depend on progress;
  * `kindOf` adds what a job of the run's kind carries.
  */
@@ -125,15 +186,45 @@ function planJobs<J extends QueueJob>(work: QueuedWork, options: QueueOptions<un
     .map((data) => ({ id: jobId(data), data }));
 }
 
-/** Puts the run's jobs on the queue and yields each job's rows as it completes (see the module comment). */
-async function* runOnQueue<J extends QueueJob, Row>(work: QueuedWork, options: QueueOptions<unknown>, kindOf: (base: JobBase) => J[]): AsyncGenerator<Row[]> {
+/** A producer's connections to the queue: a Redis client, the queue and its events. */
+interface QueueConnections {
+  readonly redis: Redis;
+  readonly queue: Queue<QueueJob, JobResult<unknown>, string>;
+  readonly events: QueueEvents;
+  close(): Promise<void>;
+}
+
+async function openQueue(url: string): Promise<QueueConnections> {
+  const connection = connectionOf(url);
+  const redis = await reachRedis(url);
+  const queue = new Queue<QueueJob, JobResult<unknown>, string>(QUEUE_NAME, { connection });
+  const events = new QueueEvents(QUEUE_NAME, { connection });
+  // completions are seen from here on (a run also sweeps its jobs' states: an event missed costs a sweep's wait)
+  await events.waitUntilReady();
+  return {
+    redis, queue, events,
+    async close() {
+      await events.close();
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/**
+ * Puts the run's jobs on the queue and yields each job's rows as it completes (see the module comment); `stored`:
+ * what the jobs read from Redis besides the model; `shared`: connections kept open across runs (a search's many
+ * small runs), else the run opens and closes its own.
+ */
+async function* runOnQueue<J extends QueueJob, Row>(
+  work: QueuedWork, options: QueueOptions<unknown>, kindOf: (base: JobBase) => J[], stored: readonly Stored[] = [], shared?: () => Promise<QueueConnections>,
+): AsyncGenerator<Row[]> {
   const jobImages = options.jobSamples ? 1 : (options.jobImages ?? 16);
   const run = runKey(work.compared, jobImages, options.jobSamples);
   const jobs = planJobs(work, options, run, jobImages, kindOf);
-  const connection = connectionOf(options.url);
-  const redis = await reachRedis(options.url);
-  const queue = new Queue<QueueJob, JobResult<Row>, string>(QUEUE_NAME, { connection });
-  const events = new QueueEvents(QUEUE_NAME, { connection });
+  const connections = shared ? await shared() : await openQueue(options.url);
+  const { redis, events } = connections;
+  const queue = connections.queue as Queue<QueueJob, JobResult<Row>, string>;
   let wake: (() => void) | null = null;
   const dirty = new Set<string>();
   const onFinished = ({ jobId: id }: { jobId: string }) => {
@@ -144,8 +235,13 @@ async function* runOnQueue<J extends QueueJob, Row>(work: QueuedWork, options: Q
   events.on('failed', onFinished);
   const abort = () => wake?.();
   work.signal?.addEventListener('abort', abort);
+  /** The model's bytes (when they travel in Redis) and `stored`, sent only when Redis lacks them (a search queues many runs). */
   const storeModel = async () => {
-    if (jobs[0].data.model.inRedis) await redis.set(modelKey(options.model.sha256), Buffer.from(options.model.bytes), 'EX', MODEL_TTL_SECONDS);
+    const values = [...(jobs[0].data.model.inRedis ? [{ key: modelKey(options.model.sha256), value: Buffer.from(options.model.bytes) }] : []), ...stored];
+    for (const { key, value } of values) {
+      if (await redis.expire(key, MODEL_TTL_SECONDS)) continue;
+      await redis.set(key, value, 'EX', MODEL_TTL_SECONDS);
+    }
   };
   const add = (list: readonly PlannedJob<J>[]) => queue.addBulk(list.map((j) => ({
     name: j.data.kind, data: j.data,
@@ -210,8 +306,8 @@ async function* runOnQueue<J extends QueueJob, Row>(work: QueuedWork, options: Q
     for (const j of jobs) await queue.remove(j.id).catch(() => 0);
   } finally {
     work.signal?.removeEventListener('abort', abort);
-    await events.close();
-    await queue.close();
-    redis.disconnect();
+    events.off('completed', onFinished);
+    events.off('failed', onFinished);
+    if (!shared) await connections.close();
   }
 }

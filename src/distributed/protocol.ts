@@ -1,5 +1,5 @@
 /**
- * What the producers (`arq certify --queue`, `arq verify --queue`) and the workers (`arq worker`) agree on: the
+ * What the producers (`arq certify|verify|search --queue`) and the workers (`arq worker`) agree on: the
  * queue, the Redis URL, the jobs' data and results, and the version and identity checks that make a worker refuse a
  * job it would compute differently. BullMQ on Redis carries the jobs; arq schedules nothing itself.
  */
@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import type { ResultRow, JsonValue } from '../smoothing/results.js';
 import type { EpsilonResult, ImageVerification, VerifySettings } from '../verify/verify.js';
+import type { SearchSetup, SearchUnit, UnitRow } from '../search/units.js';
 import { ArqError } from '../util/errors.js';
 
 /** The BullMQ queue every arq producer and worker of one Redis database shares. */
@@ -15,6 +16,9 @@ export const QUEUE_NAME = 'arq';
 
 /** Redis key of a model's bytes (stored once, for models up to MODEL_IN_REDIS_BYTES). */
 export const modelKey = (sha256: string): string => `arq:model:${sha256}`;
+
+/** Redis key of a search's float reference (its IRS cache text), by sha256; it stays as long as a model's bytes. */
+export const referenceKey = (sha256: string): string => `arq:reference:${sha256}`;
 
 /** Models up to this size travel in Redis; larger ones are read from a path every worker shares. */
 export const MODEL_IN_REDIS_BYTES = 64 * 1024 * 1024;
@@ -104,7 +108,17 @@ export interface VerifyJob extends JobBase {
   readonly settings: VerifySettings;
 }
 
-export type QueueJob = CertifyJob | CertifySamplesJob | VerifyJob;
+/**
+ * One unit of `arq search --queue` (search/units.ts) over its positions: images of a set's selection, layers, or
+ * candidate policies. The worker rebuilds the search's state from `setup` (cached per model and setup).
+ */
+export interface SearchJob extends JobBase {
+  readonly kind: 'search';
+  readonly setup: SearchSetup;
+  readonly unit: SearchUnit;
+}
+
+export type QueueJob = CertifyJob | CertifySamplesJob | VerifyJob | SearchJob;
 
 /** A certified image as a worker returns it. */
 export type CertifiedRow = ResultRow & { pALower: number };
@@ -121,6 +135,7 @@ export interface JobResult<Row> {
 
 export type CertifyJobResult = JobResult<CertifiedRow>;
 export type VerifyJobResult = JobResult<VerifiedImage>;
+export type SearchJobResult = JobResult<UnitRow>;
 
 /** An image's verification as it travels (float32 values are exact in JSON's doubles). */
 export function verifiedImageOf(image: ImageVerification): VerifiedImage {

@@ -1,9 +1,9 @@
 /**
- * `arq worker`: a BullMQ worker that certifies and verifies the jobs producers put on the queue (protocol.ts). It
- * loads each model once (by content hash: its bytes from Redis, or the shared path the job names), keeps built
- * samplers (certify) and integer-plan quantizations (verify) for the next job of the same run, reports progress per
- * image, and refuses, without retry, a job of another arq version or one whose model or settings it would not
- * reproduce. A stalled job (its worker killed) goes back to the queue by BullMQ's stalled-job check, after
+ * `arq worker`: a BullMQ worker that certifies, verifies and runs search units for the producers that put jobs on
+ * the queue (protocol.ts). It loads each model once (by content hash: its bytes from Redis, or the shared path the
+ * job names), keeps built samplers (certify), integer-plan quantizations (verify) and a search's rebuilt state
+ * (search/units.ts: SearchBench) for the next job of the same run, reports progress per position, and refuses,
+ * without retry, a job of another arq version or one whose model or settings it would not reproduce. A stalled job (its worker killed) goes back to the queue by BullMQ's stalled-job check, after
  * `stalledSeconds`.
  */
 import { createHash } from 'node:crypto';
@@ -11,16 +11,18 @@ import { existsSync } from 'node:fs';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { selectedIndices, selectionReach, loadDataset, type Dataset } from '../data/index.js';
 import { loadModel, modelFromBytes, type LoadedModel } from '../onnx/model.js';
-import { certify, drawSamples } from '../smoothing/certify.js';
+import { drawSamples } from '../smoothing/certify.js';
 import { settingsDifferences } from '../smoothing/irs-cache.js';
 import type { JsonValue } from '../smoothing/results.js';
-import { certificateRow } from '../smoothing/run.js';
+import { certifyRange } from '../smoothing/run.js';
 import type { Sampler } from '../smoothing/sampler.js';
 import type { Quantization } from '../quant/quantize.js';
 import { verify } from '../verify/verify.js';
+import { SearchBench, type UnitRow } from '../search/units.js';
+import { cpuInfo } from '../native.js';
 import {
-  ARQ_VERSION, connectionOf, modelKey, QUEUE_NAME, reachRedis, redactUrl, verifiedImageOf,
-  type CertifiedRow, type CertifyJob, type CertifyJobResult, type CertifySamplesJob, type JobBase, type JobResult, type QuantizationArgs, type QueueJob, type SampleCounts, type SamplerArgs, type VerifiedImage, type VerifyJob, type VerifyJobResult,
+  ARQ_VERSION, connectionOf, modelKey, QUEUE_NAME, reachRedis, redactUrl, referenceKey, verifiedImageOf,
+  type CertifiedRow, type CertifyJob, type CertifyJobResult, type CertifySamplesJob, type JobBase, type JobResult, type QuantizationArgs, type QueueJob, type SampleCounts, type SamplerArgs, type SearchJob, type SearchJobResult, type VerifiedImage, type VerifyJob, type VerifyJobResult,
 } from './protocol.js';
 
 /** Who computes a job's results, as the worker builds it from the job's flags (compared with the job's identity). */
@@ -68,6 +70,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const idle = new Map<string, Sampler[]>();
   /** The quantization of the latest verify run (model and flags), shared by its concurrent jobs. */
   let quantized: { key: string; built: Promise<Quantization> } | null = null;
+  /** The state of the latest search (model and setup: its data, calibration, plans), shared by its concurrent jobs. */
+  let bench: { key: string; built: Promise<SearchBench> } | null = null;
 
   const modelOf = (m: JobBase['model']): Promise<LoadedModel> => {
     const cached = models.get(m.sha256);
@@ -142,6 +146,36 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     return quantized.built;
   }
 
+  /** The search state of a search job's run, rebuilt once per model and setup (calibration runs the model over many images). */
+  function benchOf(data: SearchJob): Promise<SearchBench> {
+    const key = JSON.stringify([data.model.sha256, data.setup]);
+    if (bench?.key !== key) {
+      const built = (async () => SearchBench.open(await modelOf(data.model), data.setup, options.threads ?? cpuInfo().threads))();
+      built.catch(() => {
+        if (bench?.built === built) bench = null;
+      });
+      bench = { key, built };
+    }
+    return bench.built;
+  }
+
+  /** A search's float reference (its IRS cache text) from Redis, checked against its sha256. */
+  async function referenceText(sha: string): Promise<string> {
+    const text = await redis.get(referenceKey(sha));
+    if (text === null) throw new Error(`the search's float reference ${sha.slice(0, 12)} is no longer in Redis`);
+    if (createHash('sha256').update(text).digest('hex') !== sha) throw new Error(`the search's float reference ${sha.slice(0, 12)} in Redis is damaged`);
+    return text;
+  }
+
+  async function processSearch(job: Job<QueueJob>, data: SearchJob): Promise<SearchJobResult> {
+    const total = data.end - data.start;
+    const bench = await benchOf(data);
+    // each job: the state is kept per model and setup, the identity (data, calibration) is the producer's to compare
+    checkIdentity(data, bench.identity);
+    const rows = await bench.run(data.unit, data.start, data.end, referenceText, (done) => job.updateProgress({ done, total }));
+    return { rows };
+  }
+
   /** The dataset a job selects from and the selection's dataset indices, checked to reach the job's positions. */
   async function selectionOf(data: JobBase, spec: string, skip: number, max: number | null) {
     const dataset = await datasetOf(spec, selectionReach(skip, max ?? undefined));
@@ -153,19 +187,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   async function processCertify(job: Job<QueueJob>, data: CertifyJob): Promise<CertifyJobResult> {
     const { dataset, indices } = await selectionOf(data, data.args.data, data.skip, data.max);
     const { key, sampler } = await acquire(data);
-    const per = sampler.inputSize;
-    const rows: CertifiedRow[] = [];
     try {
-      for (let k = data.start; k < data.end; k++) {
-        const idx = indices[k];
-        const r = await certify(sampler, dataset.images.subarray(idx * per, (idx + 1) * per), idx, { n0: data.n0, n: data.n, alpha: data.alpha });
-        rows.push({ ...certificateRow(idx, dataset.labels[idx], r), pALower: r.pALower });
-        await job.updateProgress({ done: rows.length, total: data.end - data.start });
-      }
+      const total = data.end - data.start;
+      return { rows: await certifyRange(sampler, dataset, indices, data.start, data.end, { ...data, onImage: (done) => job.updateProgress({ done, total }) }) };
     } finally {
       idle.set(key, [...(idle.get(key) ?? []), sampler]);
     }
-    return { rows };
   }
 
   /** One image's sample range, its counts split at n0 into selection and estimation samples (see certify.ts). */
@@ -205,8 +232,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     return { rows };
   }
 
-  const worker = new Worker<QueueJob, JobResult<CertifiedRow | SampleCounts | VerifiedImage>>(QUEUE_NAME, async (job) => {
-    log(`job ${job.id}: positions ${job.data.start} to ${job.data.end - 1} (${job.data.kind})`);
+  const worker = new Worker<QueueJob, JobResult<CertifiedRow | SampleCounts | VerifiedImage | UnitRow>>(QUEUE_NAME, async (job) => {
+    log(`job ${job.id}: positions ${job.data.start} to ${job.data.end - 1} (${job.data.kind === 'search' ? `search ${job.data.unit.kind}` : job.data.kind})`);
     try {
       const data = job.data;
       if (data.version !== ARQ_VERSION) throw new Error(`job made by arq ${data.version}, this worker is arq ${ARQ_VERSION}: run one arq version on the producer and every worker`);
@@ -217,6 +244,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           return await processCertifySamples(data);
         case 'verify':
           return await processVerify(job, data);
+        case 'search':
+          return await processSearch(job, data);
         default:
           throw new Error(`unknown job kind ${JSON.stringify((data as { kind: unknown }).kind)}`);
       }
@@ -231,7 +260,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     stalledInterval: (options.stalledSeconds ?? 30) * 1000,
     maxStalledCount: 2,
   });
-  worker.on('completed', (job) => log(`job ${job.id}: done, ${job.data.kind === 'certify-samples' ? `samples ${job.data.first} to ${job.data.first + job.data.count - 1} of one image` : `${job.returnvalue.rows.length} images`}`));
+  worker.on('completed', (job) => log(`job ${job.id}: done, ${job.data.kind === 'certify-samples' ? `samples ${job.data.first} to ${job.data.first + job.data.count - 1} of one image` : `${job.returnvalue.rows.length} ${job.data.kind === 'search' && job.data.unit.kind !== 'certify' ? 'positions' : 'images'}`}`));
   worker.on('failed', (job, error) => log(`job ${job?.id ?? '?'}: failed: ${error.message}`));
   worker.on('error', (error) => log(`queue ${redactUrl(options.url)}: ${error.message}`));
   await worker.waitUntilReady();

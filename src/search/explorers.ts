@@ -27,6 +27,8 @@ export interface Choice {
 }
 
 export interface Explorer {
+  /** Its proposals do not depend on the rewards it learns from (random search): any number can be measured at once. */
+  readonly independent: boolean;
   isWarmup(episode: number): boolean;
   choose(episode: number): Choice;
   /** Learns from the episode's reward (a no-op for random search). */
@@ -49,6 +51,8 @@ export function explorationDecay(episodes: number, warmup: number): number {
 }
 
 class AgentExplorer implements Explorer {
+  readonly independent = false;
+
   constructor(private readonly env: QuantizationEnvironment, private readonly agent: DdpgAgent, private readonly options: ExplorerOptions) {}
 
   isWarmup(episode: number): boolean {
@@ -88,6 +92,8 @@ class AgentExplorer implements Explorer {
 }
 
 class RandomExplorer implements Explorer {
+  readonly independent = true;
+
   constructor(private readonly env: QuantizationEnvironment, private readonly random: Random) {}
 
   isWarmup(): boolean {

@@ -8,13 +8,12 @@ import type { Dataset } from '../data/index.js';
 import type { LoadedModel } from '../onnx/model.js';
 import { FloatPlan } from '../engine/float-plan.js';
 import type { Policy } from '../quant/policy.js';
-import { certifyDataset } from '../smoothing/run.js';
+import { certifyDataset, type RemoteCertifier } from '../smoothing/run.js';
 import { runIdentity } from '../smoothing/run-identity.js';
 import { settingsPath } from '../smoothing/results.js';
-import { nativeSampler } from '../smoothing/sampler.js';
 import type { CandidateBuilder } from './candidate.js';
 import type { FinalEntry } from '../report/types.js';
-import { shapeSize } from '../graph/ir.js';
+import { setSampler } from './units.js';
 
 export interface FinalSettings {
   readonly dir: string;
@@ -36,6 +35,8 @@ export interface FinalSettings {
   /** Continue an existing results file (else it is replaced). */
   readonly resume: boolean;
   readonly signal?: AbortSignal;
+  /** Certifies on a queue's workers (the same rows); the plan is then not built here. */
+  readonly remote?: RemoteCertifier;
   readonly onImage?: (done: number, total: number) => void;
 }
 
@@ -53,16 +54,17 @@ export async function certifyFinal(key: string, label: string, policy: Policy | 
   mkdirSync(path.join(settings.dir, 'final'), { recursive: true });
   const out = resultsOf(settings.dir, key);
   const results = path.relative(settings.dir, out);
-  const plan = policy ? (await settings.candidates.build(policy, settings.signal)).plan : FloatPlan.build(model.graph);
-  const inputSize = shapeSize(model.graph.input.shape);
-  const sampler = nativeSampler(plan, inputSize, { sigma, seed, batch: settings.batch, threads: settings.threads });
+  // A remote run's sampler gives only sigma and the input size: the float plan stands in for the policy's (whose
+  // fine-tune, when the search fine-tunes, would cost as much as the workers' share)
+  const plan = policy && !settings.remote ? (await settings.candidates.build(policy, settings.signal)).plan : FloatPlan.build(model.graph);
+  const sampler = setSampler(model, plan, sigma, seed, settings.batch, settings.threads);
   const resume = settings.resume && existsSync(out);
   const { summary, rows } = await certifyDataset({
     sampler, dataset: settings.test, out,
     identity: runIdentity({ model, engine: policy ? 'int' : 'float', seed, quantization: policy ? { policy, calibration: { settings: settings.calibration } } : undefined }),
     info: { batch: settings.batch, threads: settings.threads },
     n0: settings.n0, n: settings.n, alpha: settings.alpha, skip: settings.skip, max: settings.max,
-    resume, overwrite: !resume, signal: settings.signal,
+    resume, overwrite: !resume, signal: settings.signal, remote: settings.remote,
     onImage: (done, total) => settings.onImage?.(done, total),
   });
   return {

@@ -69,11 +69,9 @@ export async function rescore(
   records: readonly EpisodeRecord[], count: number, fresh: RewardFunction, model: string, sensitivity: readonly SensitivityCosts[], signal?: AbortSignal,
 ): Promise<Rescoring> {
   const candidates = topCandidates(records, count);
-  const scored: Rescoring['candidates'] = [];
-  for (const record of candidates) {
-    const policy = makePolicy(model, record.policy);
-    scored.push({ episode: record.episode, reward: record.reward, fresh_reward: (await fresh.evaluate(policy, signal)).reward });
-  }
+  // measured together: at once on a queue's workers, one after the other here
+  const outcomes = await fresh.evaluateAll(candidates.map((record) => makePolicy(model, record.policy)), signal);
+  const scored: Rescoring['candidates'] = candidates.map((record, k) => ({ episode: record.episode, reward: record.reward, fresh_reward: outcomes[k].reward }));
   const winner = scored[chooseWinner(scored, candidates.map((r) => summedSensitivity(sensitivity, r.policy)))];
   return { candidates: scored, winner_episode: winner.episode, ...signalToNoise(scored.map((c) => c.reward), scored.map((c) => c.fresh_reward)) };
 }

@@ -81,11 +81,46 @@ export function cleanAccuracy(plan: FloatPlan | IntPlan, data: Dataset, threads:
   return accuracyOf((images, batch) => plan.run(images, batch, threads), plan.classes, data, 0, 0);
 }
 
+/** What a reward needs of its float reference to measure a candidate (FloatReference, or the same rebuilt elsewhere). */
+export type MeasureTarget = Pick<FloatReference, 'certified' | 'cache' | 'n0' | 'alpha' | 'clean'>;
+
+/** How a candidate is measured: by IRS on the certified images (every `arq` reward) or by clean accuracy (`haq`). */
+export type MeasureKind = 'irs' | 'clean';
+
+export const measureKindOf = (reward: RewardName): MeasureKind => (reward === 'haq' ? 'clean' : 'irs');
+
+/** The candidate's side of a reward: what its plan measured ('irs': acr, smoothedAccuracy, score; 'clean': accuracy) and the seconds it took. */
+export interface CandidateMeasurement {
+  readonly acr?: number;
+  readonly smoothedAccuracy?: number;
+  readonly score?: number;
+  readonly cleanAccuracy?: number;
+  readonly finetuneSeconds: number;
+  readonly quantizeSeconds: number;
+  readonly certifySeconds: number;
+}
+
+/** Measures policies' candidates elsewhere (a queue's workers), in order: what measureCandidate gives for each. */
+export type RemoteMeasurer = (policies: readonly Policy[], signal?: AbortSignal) => Promise<CandidateMeasurement[]>;
+
+/** Builds a policy's candidate and measures it against `target` (the work of one reward; on a worker as here). */
+export async function measureCandidate(
+  candidates: CandidateBuilder, target: MeasureTarget, kind: MeasureKind, options: Pick<RewardOptions, 'sigma' | 'seed' | 'np' | 'threads'>, policy: Policy, signal?: AbortSignal,
+): Promise<CandidateMeasurement> {
+  const { plan, quantizeSeconds, finetuneSeconds } = await candidates.build(policy, signal);
+  const startCertify = performance.now();
+  const measured = kind === 'clean'
+    ? { cleanAccuracy: await cleanAccuracy(plan, target.clean, options.threads) }
+    : await incrementalAcr(plan, target, options, signal);
+  return { ...measured, finetuneSeconds, quantizeSeconds, certifySeconds: (performance.now() - startCertify) / 1000 };
+}
+
 /**
  * Measures a candidate policy's reward against the float reference. A reward is a function of the policy alone: the
  * same images, the same noise (common random numbers) and a seeded fine-tune give the same plan and the same counts.
  * So each policy is measured once per function and a repeat (an agent that exploits, or another search sharing this
  * function) reuses its reward: the search computes the same numbers without building and sampling the plan again.
+ * Candidates are measured here one after the other, or by `remote` (a queue), in batches, with the same numbers.
  */
 export class RewardFunction {
   /** Reward and parts of every policy measured, by its per-layer widths. */
@@ -95,15 +130,40 @@ export class RewardFunction {
     private readonly candidates: CandidateBuilder,
     private readonly reference: FloatReference,
     private readonly options: RewardOptions,
+    private readonly remote?: RemoteMeasurer,
   ) {}
 
   async evaluate(policy: Policy, signal?: AbortSignal): Promise<RewardOutcome> {
-    const key = policyKey(policy.layers);
-    const known = this.measured.get(key);
-    if (known) return { reward: known.reward, parts: { ...known.parts }, finetuneSeconds: 0, quantizeSeconds: 0, certifySeconds: 0, repeated: true };
-    const outcome = await this.measure(policy, signal);
-    this.measured.set(key, { reward: outcome.reward, parts: { ...outcome.parts } });
-    return outcome;
+    return (await this.evaluateAll([policy], signal))[0];
+  }
+
+  /**
+   * The outcomes of `policies`, in order, as evaluate() one after the other gives them: a policy measured before, or
+   * earlier in the list, is `repeated`; the others are measured (at once, when remote).
+   */
+  async evaluateAll(policies: readonly Policy[], signal?: AbortSignal): Promise<RewardOutcome[]> {
+    const fresh = new Map<string, Policy>();
+    for (const policy of policies) {
+      const key = policyKey(policy.layers);
+      if (!this.measured.has(key) && !fresh.has(key)) fresh.set(key, policy);
+    }
+    const measurements = new Map<string, CandidateMeasurement>();
+    if (this.remote && fresh.size > 0) {
+      const results = await this.remote([...fresh.values()], signal);
+      [...fresh.keys()].forEach((key, k) => measurements.set(key, results[k]));
+    } else {
+      for (const [key, policy] of fresh) measurements.set(key, await measureCandidate(this.candidates, this.reference, measureKindOf(this.options.reward), this.options, policy, signal));
+    }
+    for (const [key, m] of measurements) this.measured.set(key, this.rewardOf(m));
+    const told = new Set<string>();
+    return policies.map((policy) => {
+      const key = policyKey(policy.layers);
+      const { reward, parts } = this.measured.get(key)!;
+      const m = measurements.get(key);
+      if (!m || told.has(key)) return { reward, parts: { ...parts }, finetuneSeconds: 0, quantizeSeconds: 0, certifySeconds: 0, repeated: true };
+      told.add(key);
+      return { reward, parts: { ...parts }, finetuneSeconds: m.finetuneSeconds, quantizeSeconds: m.quantizeSeconds, certifySeconds: m.certifySeconds, repeated: false };
+    });
   }
 
   /** Takes the rewards this function measured before (a resumed search's episodes) as measured. */
@@ -111,48 +171,39 @@ export class RewardFunction {
     for (const r of records) this.measured.set(policyKey(r.policy), { reward: r.reward, parts: { ...r.reward_parts } });
   }
 
-  private async measure(policy: Policy, signal?: AbortSignal): Promise<RewardOutcome> {
-    const { plan, quantizeSeconds, finetuneSeconds } = await this.candidates.build(policy, signal);
-    const startCertify = performance.now();
+  /** The reward of a candidate's measurement against the float reference. */
+  private rewardOf(m: CandidateMeasurement): { reward: number; parts: RewardParts } {
     const { lambda } = this.options;
-    let reward: number;
-    let parts: RewardParts;
+    const ref = this.reference;
     if (this.options.reward === 'haq') {
-      const accuracy = await cleanAccuracy(plan, this.reference.clean, this.options.threads);
-      parts = { clean_accuracy: accuracy, clean_accuracy_float: this.reference.cleanAccuracy };
-      reward = lambda * (accuracy - this.reference.cleanAccuracy);
-    } else {
-      const { acr, smoothedAccuracy, score } = await this.incrementalAcr(plan, signal);
-      parts = { acr, acr_float: this.reference.acr, smoothed_accuracy: smoothedAccuracy, smoothed_accuracy_float: this.reference.smoothedAccuracy };
-      reward = lambda * (acr - this.reference.acr);
-      if (this.options.reward === 'arq-acc') reward += lambda * (smoothedAccuracy - this.reference.smoothedAccuracy);
-      if (this.options.reward === 'arq-soft') {
-        parts = { ...parts, score, score_float: this.reference.score };
-        reward = lambda * (score - this.reference.score);
-      }
+      return { reward: lambda * (m.cleanAccuracy! - ref.cleanAccuracy), parts: { clean_accuracy: m.cleanAccuracy!, clean_accuracy_float: ref.cleanAccuracy } };
     }
-    return { reward, parts, finetuneSeconds, quantizeSeconds, certifySeconds: (performance.now() - startCertify) / 1000, repeated: false };
+    const parts: RewardParts = { acr: m.acr!, acr_float: ref.acr, smoothed_accuracy: m.smoothedAccuracy!, smoothed_accuracy_float: ref.smoothedAccuracy };
+    if (this.options.reward === 'arq-soft') return { reward: lambda * (m.score! - ref.score), parts: { ...parts, score: m.score!, score_float: ref.score } };
+    let reward = lambda * (m.acr! - ref.acr);
+    if (this.options.reward === 'arq-acc') reward += lambda * (m.smoothedAccuracy! - ref.smoothedAccuracy);
+    return { reward, parts };
   }
+}
 
-  /** ACR and smoothed accuracy of the plan's smoothed classifier by IRS over the certified validation images. */
-  private async incrementalAcr(plan: IntPlan, signal?: AbortSignal): Promise<{ acr: number; smoothedAccuracy: number; score: number }> {
-    const { certified, cache, n0, alpha } = this.reference;
-    const { sigma, seed, np, threads } = this.options;
-    const per = certified.images.length / certified.labels.length;
-    const sampler = nativeSampler(plan, per, { sigma, seed, batch: Math.min(np, 1000), threads });
-    const outcomes: { correct: boolean; radius: number }[] = [];
-    let scoreSum = 0;
-    for (let k = 0; k < certified.indices.length; k++) {
-      const idx = certified.indices[k];
-      const entry = cache.get(idx)!;
-      const result = await certifyIncremental(sampler, certified.images.subarray(k * per, (k + 1) * per), idx, entry, { n0, np, alpha, signal });
-      const correct = result.prediction === certified.labels[k];
-      outcomes.push({ correct, radius: result.radius });
-      scoreSum += imageScore(correct ? result.radius : 0, softOfIrs(result, entry, certified.labels[k], np, sigma));
-    }
-    const count = certified.indices.length;
-    return { acr: averageCertifiedRadius(outcomes), smoothedAccuracy: certifiedAccuracy(outcomes, 0), score: scoreSum / count };
+/** ACR and smoothed accuracy of the plan's smoothed classifier by IRS over the certified validation images. */
+async function incrementalAcr(plan: IntPlan, target: MeasureTarget, options: Pick<RewardOptions, 'sigma' | 'seed' | 'np' | 'threads'>, signal?: AbortSignal): Promise<{ acr: number; smoothedAccuracy: number; score: number }> {
+  const { certified, cache, n0, alpha } = target;
+  const { sigma, seed, np, threads } = options;
+  const per = certified.images.length / certified.labels.length;
+  const sampler = nativeSampler(plan, per, { sigma, seed, batch: Math.min(np, 1000), threads });
+  const outcomes: { correct: boolean; radius: number }[] = [];
+  let scoreSum = 0;
+  for (let k = 0; k < certified.indices.length; k++) {
+    const idx = certified.indices[k];
+    const entry = cache.get(idx)!;
+    const result = await certifyIncremental(sampler, certified.images.subarray(k * per, (k + 1) * per), idx, entry, { n0, np, alpha, signal });
+    const correct = result.prediction === certified.labels[k];
+    outcomes.push({ correct, radius: result.radius });
+    scoreSum += imageScore(correct ? result.radius : 0, softOfIrs(result, entry, certified.labels[k], np, sigma));
   }
+  const count = certified.indices.length;
+  return { acr: averageCertifiedRadius(outcomes), smoothedAccuracy: certifiedAccuracy(outcomes, 0), score: scoreSum / count };
 }
 
 /** sigma Phi^-1((k + 1/2) / (m + 1)): a continuous margin of k votes out of m (finite at k = 0 and k = m). */

@@ -12,18 +12,17 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { loadDataset, selectEvery, trainingSpec, type Dataset } from '../data/index.js';
+import { trainingSpec, type Dataset } from '../data/index.js';
 import { loadModel, type LoadedModel } from '../onnx/model.js';
 import { FloatPlan } from '../engine/float-plan.js';
-import { calibrate, type Calibration } from '../quant/calibrate.js';
+import type { Calibration } from '../quant/calibrate.js';
 import type { LayerBits } from '../engine/int-plan.js';
 import { makePolicy, policyKey, savePolicy, uniformPolicy, type Policy } from '../quant/policy.js';
 import { policyCost } from '../quant/cost.js';
 import { intPlanSpec } from '../engine/int-plan.js';
 import { exportQdq } from '../onnx/qdq.js';
-import { certifyDataset } from '../smoothing/run.js';
+import { certifyDataset, type RemoteCertifier } from '../smoothing/run.js';
 import { runIdentity } from '../smoothing/run-identity.js';
-import { nativeSampler } from '../smoothing/sampler.js';
 import { readIrsCache } from '../smoothing/irs-cache.js';
 import { defaultNp } from '../smoothing/irs.js';
 import type { JsonValue } from '../smoothing/results.js';
@@ -36,15 +35,15 @@ import { measureSensitivity, sensitivityCosts } from './sensitivity.js';
 import { sensitivityKnapsack } from './knapsack.js';
 import { rescore } from './rescore.js';
 import { writeFileAtomic } from '../util/files.js';
-import { cleanAccuracy, DEFAULT_LAMBDA, floatSoft, imageScore, RewardFunction, type FloatReference, type ImageSet } from './rewards.js';
+import { cleanAccuracy, DEFAULT_LAMBDA, floatSoft, imageScore, measureKindOf, RewardFunction, type FloatReference, type RemoteMeasurer, type RewardOptions } from './rewards.js';
 import { checkResumable, EpisodeLog, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { certifyFinal, copyFinalResults, type FinalSettings } from './final.js';
-import { CandidateBuilder } from './candidate.js';
+import type { CandidateBuilder } from './candidate.js';
 import { createExplorer } from './explorers.js';
 import { FINAL_KEYS, REWARD_NAMES, SEARCH_NAMES, type EpisodeRecord, type FinalEntry, type FinalKey, type FinalTimes, type RepairSummary, type RewardName, type SearchName, type SearchReport, type SensitivityTable } from '../report/types.js';
-import { shapeSize } from '../graph/ir.js';
 import { measureTimes } from '../quant/time.js';
 import { checkBatch, checkFailureProbability, checkN, checkN0, checkSeed, checkSigma, checkThreads, offsetSeed } from '../engine/settings.js';
+import { searchCandidates, searchData, searchIdentity, searchSet, setSampler, spread, type SearchRemote, type SearchRemoteFactory, type SearchSetup } from './units.js';
 
 /** Baselines certified beside ARQ's winner (HAQ and random search also need their searches to run). */
 export const BASELINES = ['haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const;
@@ -98,6 +97,13 @@ export interface SearchOptions {
   seed?: number;
   threads?: number;
   batch?: number;
+  /**
+   * Agent episodes proposed per policy update (default 1): the actor proposes this many policies from one state,
+   * their rewards are measured together (at once on a queue), then the agent learns from each in turn.
+   */
+  parallel?: number;
+  /** Runs the search's units on a queue's workers (the CLI's --queue); the numbers are those of a local run. */
+  remote?: SearchRemoteFactory;
   /** Output directory. */
   out: string;
   /** Continue a killed search in `out`. */
@@ -152,12 +158,12 @@ const SEARCH_DEFAULTS = {
   data: 'mnist', sigma: 0.25, budget: 0.015625, reward: 'arq' as RewardName, episodes: 120, warmup: 20,
   valImages: 100, cleanImages: 2000, testImages: 200, n0: 100, n: 10_000, alpha: 0.001, finalN: 10_000,
   lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, rescore: 8, sensitivityImages: 64, sensitivityCopies: 4, seed: 0, batch: 400,
-  finetuneSteps: 0,
+  finetuneSteps: 0, parallel: 1,
 } as const;
 
 /** The options, checked and completed with defaults. */
 function resolveOptions(options: SearchOptions) {
-  const o = { ...SEARCH_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<Omit<SearchOptions, 'np' | 'valData' | 'threads' | 'signal' | 'baselines'>> & SearchOptions;
+  const o = { ...SEARCH_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<Omit<SearchOptions, 'np' | 'valData' | 'threads' | 'signal' | 'baselines' | 'remote'>> & SearchOptions;
   const n0 = checkN0(o.n0);
   const n = checkN(o.n, n0);
   const episodes = integerInRange('episodes', o.episodes, 1, 100_000);
@@ -185,6 +191,8 @@ function resolveOptions(options: SearchOptions) {
     seed: checkSeed(o.seed),
     threads: checkThreads(o.threads ?? cpuInfo().threads),
     batch: checkBatch(o.batch),
+    parallel: integerInRange('parallel', o.parallel, 1, 4096),
+    remote: o.remote,
     resume: Boolean(o.resume), overwrite: Boolean(o.overwrite), signal: o.signal,
   };
 }
@@ -198,15 +206,18 @@ function settingsOf(o: Resolved, model: LoadedModel): { [key: string]: JsonValue
     test_images: o.testImages, n0: o.n0, n: o.n, alpha: o.alpha, np: o.np, final_n: o.finalN, finetune_steps: o.finetuneSteps, lambda: o.lambda,
     min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds, calibration_count: o.calibrationCount,
     rescore: o.rescore, sensitivity_images: o.sensitivityImages, sensitivity_copies: o.sensitivityCopies, seed: o.seed,
+    // only where it shapes the agents' episodes: a default search's settings (and checkpoints) stay as they were
+    ...(o.parallel > 1 ? { parallel: o.parallel } : {}),
   };
 }
 
-/** Every skip-th image of a dataset up to `count`: the selection (as an ImageSet and a Dataset) and its skip/max. */
-function spread(dataset: Dataset, count: number): { set: ImageSet; selected: Dataset; skip: number; max: number } {
-  const max = Math.min(count, dataset.count);
-  const skip = Math.max(1, Math.floor(dataset.count / max));
-  const { dataset: selected, indices } = selectEvery(dataset, skip, max);
-  return { set: { images: selected.images, labels: selected.labels, indices }, selected, skip, max };
+/** What a worker rebuilds this search's state from (units.ts). */
+function setupOf(o: Resolved): SearchSetup {
+  return {
+    data: o.data, valData: o.valData, sigma: o.sigma, seed: o.seed, calibrationCount: o.calibrationCount, finetuneSteps: o.finetuneSteps,
+    valImages: o.valImages, cleanImages: o.cleanImages, np: o.np, batch: o.batch, minBits: o.minBits, maxBits: o.maxBits,
+    sensitivityImages: o.sensitivityImages, sensitivityCopies: o.sensitivityCopies,
+  };
 }
 
 const OUTPUT_FILES = ['checkpoint.json', 'episodes.jsonl', 'sensitivity.json', 'report.json', 'report.html', 'best-policy.json', 'best-policy.qdq.onnx', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'float-fresh.tsv', 'float-fresh.settings.json', 'float-fresh.summary.json', 'float-fresh.irs', 'final'];
@@ -241,59 +252,70 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   new QuantizationEnvironment(model.graph, rules); // checks the budget before any work
   const settings = settingsOf(o, model);
   // Data first: a bad spec must fail before the directory holds a checkpoint that would ask for --resume.
-  const [valDataset, testDataset] = await Promise.all([loadDataset(o.valData, 'train'), loadDataset(o.data, 'test')]);
+  const setup = setupOf(o);
+  const data = await searchData(setup);
+  const { val: valDataset, test: testDataset } = data;
   const previous = prepareDirectory(o);
   if (previous) checkResumable(previous, settings, o.out);
   const checkpoint: Checkpoint = previous ?? { format: 'arq-search-checkpoint/1', settings, searches: {} };
   writeCheckpoint(o.out, checkpoint);
   events.emit('stage', { stage: 'calibrate', total: 1 });
-  const calibration = await timed('calibrate', () => calibrate(model.graph, valDataset, { sigma: o.sigma, count: o.calibrationCount, seed: o.seed, threads: o.threads }));
-  const sensitivity = await timed('sensitivity', () => layerSensitivity(o, model, calibration, valDataset, events));
-  const env = new QuantizationEnvironment(model.graph, { ...rules, sensitivity: sensitivityCosts(sensitivity) });
-  const baselines = budgetedBaselines(env, sensitivity);
-
-  const reference = await timed('float-validation', () => floatReference(o, model, { stem: 'float-val', dataset: valDataset, seed: o.seed, stage: 'float-validation' }, events));
-  const candidates = new CandidateBuilder(model.graph, calibration, { steps: o.finetuneSteps, train: valDataset, sigma: o.sigma, seed: o.seed, threads: o.threads });
-  const rewards = new RewardFunction(candidates, reference, { reward: o.reward, lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
-  const haqRewards = new RewardFunction(candidates, reference, { reward: 'haq', lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads });
-
-  const log = EpisodeLog.open(o.out, previous);
-  // ARQ and random search share one reward function (and so its measured policies); HAQ's is its own.
-  const rewardsOf = (name: SearchName) => (name === 'haq' ? haqRewards : rewards);
-  for (const name of SEARCH_NAMES) rewardsOf(name).recall(log.records.filter((r) => r.search === name));
+  const { calibration, candidates } = await timed('calibrate', () => searchCandidates(model, setup, valDataset, o.threads));
+  const remote = await o.remote?.({ model, setup, identity: searchIdentity(model, { ...data, calibration }) });
   try {
-    const searches: SearchName[] = ['arq', ...(['haq', 'random'] as const).filter((s) => o.baselines.includes(s))];
-    for (const name of searches) {
-      await timed(`search-${name}`, () => runEpisodes(name, rewardsOf(name), o, env, baselines, model, checkpoint, log, events));
-    }
-  } finally {
-    log.close();
-  }
-  if (o.rescore > 0) await timed('rescore', () => rescoreSearches(o, model, candidates, valDataset, log.records, sensitivityCosts(sensitivity), checkpoint, events));
+    const sensitivity = await timed('sensitivity', () => layerSensitivity(o, model, calibration, valDataset, events, remote));
+    const env = new QuantizationEnvironment(model.graph, { ...rules, sensitivity: sensitivityCosts(sensitivity) });
+    const baselines = budgetedBaselines(env, sensitivity);
 
-  const certified = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, log.records, env, baselines, events));
-  events.emit('stage', { stage: 'speed', total: 1 });
-  const { time, finals } = await timed('speed', () => timeFinals(o, model, calibration, certified));
-  events.emit('stage', { stage: 'report', total: 1 });
-  const policy = makePolicy(model.sha256, winnerOf('arq', checkpoint, log.records)!.policy);
-  timings.total = (performance.now() - started) / 1000;
-  const report: SearchReport = {
-    format: 'arq-search-report/1', created: new Date().toISOString(),
-    model: { path: o.model, sha256: model.sha256 }, data: testDataset.name, sigma: o.sigma, budget: o.budget, reward: o.reward,
-    settings: { ...settings, threads: o.threads, batch: o.batch, val_data_name: valDataset.name },
-    layers: env.layers.map((l) => ({ name: l.name, op: l.op, macs: l.macs, params: l.params })),
-    episodes: log.records, timings,
-    rules: { budget: o.budget, min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds },
-    repair: repairSummaries(log.records), sensitivity, ...(checkpoint.rescoring ? { rescoring: checkpoint.rescoring } : {}), time, ...finals,
-  };
-  const policyFile = path.join(o.out, 'best-policy.json');
-  await savePolicy(policyFile, policy);
-  // The winner as deployed: a QDQ file of the very plan certified (rebuilt: the fine-tune, if any, is seeded).
-  const qdqFile = path.join(o.out, 'best-policy.qdq.onnx');
-  const { graph: winnerGraph } = await candidates.build(policy, o.signal);
-  writeFileAtomic(qdqFile, exportQdq(winnerGraph, intPlanSpec(winnerGraph, policy, calibration)));
-  const { json, html } = await writeReport(o.out, report);
-  return { report, policy, files: { report: json, html, policy: policyFile, qdq: qdqFile, episodes: path.join(o.out, 'episodes.jsonl') } };
+    const valSet = { stem: 'float-val', ...searchSet(setup, 'val', data), stage: 'float-validation' } as const;
+    const reference = await timed('float-validation', () => floatReference(o, model, valSet, events, remote?.certifier({ set: 'val', policy: null })));
+    const rewardFunction = (reward: RewardName) => {
+      const options = { reward, lambda: o.lambda, sigma: o.sigma, seed: o.seed, np: o.np, threads: o.threads };
+      return new RewardFunction(candidates, reference, options, remote && remoteMeasurer(remote, 'val', options, o.out, valSet.stem));
+    };
+    const rewards = rewardFunction(o.reward);
+    const haqRewards = rewardFunction('haq');
+
+    const log = EpisodeLog.open(o.out, previous);
+    // ARQ and random search share one reward function (and so its measured policies); HAQ's is its own.
+    const rewardsOf = (name: SearchName) => (name === 'haq' ? haqRewards : rewards);
+    for (const name of SEARCH_NAMES) rewardsOf(name).recall(log.records.filter((r) => r.search === name));
+    try {
+      const searches: SearchName[] = ['arq', ...(['haq', 'random'] as const).filter((s) => o.baselines.includes(s))];
+      for (const name of searches) {
+        await timed(`search-${name}`, () => runEpisodes(name, rewardsOf(name), o, env, baselines, model, checkpoint, log, events));
+      }
+    } finally {
+      log.close();
+    }
+    if (o.rescore > 0) await timed('rescore', () => rescoreSearches(o, model, candidates, searchSet(setup, 'fresh', data), log.records, sensitivityCosts(sensitivity), checkpoint, events, remote));
+
+    const certified = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, log.records, env, baselines, events, remote));
+    events.emit('stage', { stage: 'speed', total: 1 });
+    const { time, finals } = await timed('speed', () => timeFinals(o, model, calibration, certified));
+    events.emit('stage', { stage: 'report', total: 1 });
+    const policy = makePolicy(model.sha256, winnerOf('arq', checkpoint, log.records)!.policy);
+    timings.total = (performance.now() - started) / 1000;
+    const report: SearchReport = {
+      format: 'arq-search-report/1', created: new Date().toISOString(),
+      model: { path: o.model, sha256: model.sha256 }, data: testDataset.name, sigma: o.sigma, budget: o.budget, reward: o.reward,
+      settings: { ...settings, threads: o.threads, batch: o.batch, val_data_name: valDataset.name },
+      layers: env.layers.map((l) => ({ name: l.name, op: l.op, macs: l.macs, params: l.params })),
+      episodes: log.records, timings,
+      rules: { budget: o.budget, min_bits: o.minBits, max_bits: o.maxBits, pin_ends: o.pinEnds },
+      repair: repairSummaries(log.records), sensitivity, ...(checkpoint.rescoring ? { rescoring: checkpoint.rescoring } : {}), time, ...finals,
+    };
+    const policyFile = path.join(o.out, 'best-policy.json');
+    await savePolicy(policyFile, policy);
+    // The winner as deployed: a QDQ file of the very plan certified (rebuilt: the fine-tune, if any, is seeded).
+    const qdqFile = path.join(o.out, 'best-policy.qdq.onnx');
+    const { graph: winnerGraph } = await candidates.build(policy, o.signal);
+    writeFileAtomic(qdqFile, exportQdq(winnerGraph, intPlanSpec(winnerGraph, policy, calibration)));
+    const { json, html } = await writeReport(o.out, report);
+    return { report, policy, files: { report: json, html, policy: policyFile, qdq: qdqFile, episodes: path.join(o.out, 'episodes.jsonl') } };
+  } finally {
+    await remote?.close();
+  }
 }
 
 /** Where a float reference's files go, and its noise seed. */
@@ -308,21 +330,23 @@ export interface ReferenceSet {
 /** The settings a float reference depends on (a search's resolved options, or a benchmark's). */
 export type ReferenceOptions = Pick<Resolved, 'valImages' | 'cleanImages' | 'sigma' | 'batch' | 'threads' | 'out' | 'resume' | 'n0' | 'n' | 'alpha' | 'np' | 'signal'>;
 
-/** CERTIFY of the float model on a validation subset (writing the IRS cache, resumable) and its clean accuracy. */
-export async function floatReference(o: ReferenceOptions, model: LoadedModel, set: ReferenceSet, events?: SearchRun): Promise<FloatReference> {
+/**
+ * CERTIFY of the float model on a validation subset (writing the IRS cache, resumable; by `remote` when given) and
+ * its clean accuracy.
+ */
+export async function floatReference(o: ReferenceOptions, model: LoadedModel, set: ReferenceSet, events?: SearchRun, remote?: RemoteCertifier): Promise<FloatReference> {
   const { dataset, seed, stage } = set;
   const certifiedSet = spread(dataset, o.valImages);
   const cleanSet = spread(dataset, o.cleanImages);
   const plan = FloatPlan.build(model.graph);
-  const inputSize = shapeSize(model.graph.input.shape);
-  const sampler = nativeSampler(plan, inputSize, { sigma: o.sigma, seed, batch: o.batch, threads: o.threads });
+  const sampler = setSampler(model, plan, o.sigma, seed, o.batch, o.threads);
   const out = path.join(o.out, `${set.stem}.tsv`);
   const cache = path.join(o.out, `${set.stem}.irs`);
   const resume = o.resume && existsSync(out) && existsSync(cache);
   events?.emit('stage', { stage, total: certifiedSet.max });
   const { summary } = await certifyDataset({
     sampler, dataset, out, cache, identity: runIdentity({ model, engine: 'float', seed }),
-    n0: o.n0, n: o.n, alpha: o.alpha, skip: certifiedSet.skip, max: certifiedSet.max, resume, overwrite: !resume, signal: o.signal,
+    n0: o.n0, n: o.n, alpha: o.alpha, skip: certifiedSet.skip, max: certifiedSet.max, resume, overwrite: !resume, signal: o.signal, remote,
     onImage: (done, total) => events?.emit('progress', { stage, done, total }),
   });
   const entries = readIrsCache(cache).entries;
@@ -337,7 +361,17 @@ export async function floatReference(o: ReferenceOptions, model: LoadedModel, se
   };
 }
 
-/** One search's episodes, from its checkpointed progress to o.episodes; checkpoint after every episode. */
+/** Episodes per group, on a queue, of proposals that do not depend on rewards (random search, the agents' warm-up). */
+const INDEPENDENT_GROUP = 16;
+
+/**
+ * One search's episodes, from its checkpointed progress to o.episodes, in groups: the explorer proposes a group's
+ * policies from one state, their rewards are measured together, then it learns from each episode in turn; the
+ * checkpoint follows every group (a kill loses at most the group in flight, which a resumed run redoes alike). Past
+ * the agents' warm-up a group is o.parallel episodes; proposals that no reward precedes (random search, the
+ * warm-up, which ends a group) come out the same in groups of any size, so on a queue they go at least
+ * INDEPENDENT_GROUP at once.
+ */
 async function runEpisodes(
   name: SearchName, rewards: RewardFunction, o: Resolved, env: QuantizationEnvironment, baselines: BudgetedBaselines, model: LoadedModel,
   checkpoint: Checkpoint, log: EpisodeLog, events: SearchRun,
@@ -346,38 +380,64 @@ async function runEpisodes(
   const progress = checkpoint.searches[name] ?? { episodes: 0, best: null, state: null };
   const seeds = [baselines.knapsack, baselines.uniform].filter((b): b is [number, number][] => b !== null);
   const explorer = createExplorer(name, env, seed, { episodes: o.episodes, warmup: o.warmup, seeds }, progress.state);
+  const free = o.remote ? Math.max(o.parallel, INDEPENDENT_GROUP) : o.parallel;
+  const groupAt = (first: number) => {
+    if (explorer.independent) return free;
+    return explorer.isWarmup(first) ? Math.min(free, o.warmup - first) : o.parallel;
+  };
   events.emit('stage', { stage: `search-${name}`, total: o.episodes });
-  for (let episode = progress.episodes; episode < o.episodes; episode++) {
+  for (let first = progress.episodes, group = groupAt(first); first < o.episodes; first += group, group = groupAt(first)) {
     o.signal?.throwIfAborted();
     const t0 = performance.now();
-    const warmup = explorer.isWarmup(episode);
-    const choice = explorer.choose(episode);
-    const { layers, actions, repair } = choice.outcome;
-    const policy = makePolicy(model.sha256, layers);
-    const agentChoose = (performance.now() - t0) / 1000;
-    const outcome = await rewards.evaluate(policy, o.signal);
-    const t1 = performance.now();
-    await explorer.learn(episode, choice, outcome.reward);
-    const agentLearn = (performance.now() - t1) / 1000;
-    const record: EpisodeRecord = {
-      search: name, episode, warmup, actions, policy: layers,
-      repair: { lowered: repair.lowered, bitops_removed_percent: 100 * repair.bitopsRemoved },
-      bitops_percent: policyCost(model.graph, policy).bitopsPercent, reward: outcome.reward, reward_parts: outcome.parts, repeated: outcome.repeated,
-      timings: {
-        quantize: outcome.quantizeSeconds, finetune: outcome.finetuneSeconds, certify: outcome.certifySeconds, agent: agentChoose + agentLearn,
-        total: (performance.now() - t0) / 1000,
-      },
-    };
-    log.append(record);
-    if (!progress.best || record.reward > progress.best.reward) progress.best = record;
-    progress.episodes = episode + 1;
+    const episodes = Array.from({ length: Math.min(group, o.episodes - first) }, (_, k) => first + k);
+    const choices = episodes.map((episode) => explorer.choose(episode));
+    const agentChoose = (performance.now() - t0) / 1000 / episodes.length;
+    const outcomes = await rewards.evaluateAll(choices.map((choice) => makePolicy(model.sha256, choice.outcome.layers)), o.signal);
+    const measured = performance.now();
+    const records: EpisodeRecord[] = [];
+    for (const [k, episode] of episodes.entries()) {
+      const t1 = performance.now();
+      await explorer.learn(episode, choices[k], outcomes[k].reward);
+      const agentLearn = (performance.now() - t1) / 1000;
+      const { layers, actions, repair } = choices[k].outcome;
+      const outcome = outcomes[k];
+      records.push({
+        search: name, episode, warmup: explorer.isWarmup(episode), actions, policy: layers,
+        repair: { lowered: repair.lowered, bitops_removed_percent: 100 * repair.bitopsRemoved },
+        bitops_percent: policyCost(model.graph, makePolicy(model.sha256, layers)).bitopsPercent, reward: outcome.reward, reward_parts: outcome.parts, repeated: outcome.repeated,
+        timings: {
+          quantize: outcome.quantizeSeconds, finetune: outcome.finetuneSeconds, certify: outcome.certifySeconds, agent: agentChoose + agentLearn,
+          // the group's proposing and measuring shared among its episodes, and this episode's learning
+          total: (measured - t0) / 1000 / episodes.length + agentLearn,
+        },
+      });
+    }
+    const bests = records.map((record) => {
+      log.append(record);
+      if (!progress.best || record.reward > progress.best.reward) progress.best = record;
+      return progress.best;
+    });
+    progress.episodes = first + episodes.length;
     // A finished search needs no state to resume (and the agent's is megabytes of weights).
     progress.state = progress.episodes < o.episodes ? explorer.save() : null;
     checkpoint.searches[name] = progress;
     writeCheckpoint(o.out, checkpoint);
-    events.emit('episode', { record, best: progress.best });
-    events.emit('progress', { stage: `search-${name}`, done: episode + 1, total: o.episodes });
+    for (const [k, record] of records.entries()) {
+      events.emit('episode', { record, best: bests[k] });
+      events.emit('progress', { stage: `search-${name}`, done: record.episode + 1, total: o.episodes });
+    }
   }
+}
+
+/** Measures a set's candidates on the remote, against the float reference whose IRS cache is DIR/STEM.irs. */
+function remoteMeasurer(remote: SearchRemote, set: 'val' | 'fresh', options: RewardOptions, dir: string, stem: string): RemoteMeasurer {
+  const measure = measureKindOf(options.reward);
+  // read at the first measurement: the reference's certification has finished its cache by then
+  let reference: string | null = null;
+  return (policies, signal) => {
+    if (measure === 'irs') reference ??= readFileSync(path.join(dir, `${stem}.irs`), 'utf8');
+    return remote.measure({ set, measure, policies: policies.map((p) => [...p.layers]) }, reference, signal);
+  };
 }
 
 /** A search's winner: the re-scoring's choice when there was one, else its best search-time reward. */
@@ -387,37 +447,22 @@ function winnerOf(name: SearchName, checkpoint: Checkpoint, records: readonly Ep
   return records.find((r) => r.search === name && r.episode === chosen)!;
 }
 
-/**
- * The validation split without the images any search-time reward used: every image offset by half the smaller of
- * the two selections' strides from the images they pick (both pick every skip-th image from 0).
- */
-function freshImages(o: Resolved, dataset: Dataset): Dataset {
-  const stride = Math.min(spread(dataset, o.valImages).skip, spread(dataset, o.cleanImages).skip);
-  const offset = Math.floor(stride / 2);
-  const per = dataset.images.length / dataset.count;
-  return {
-    ...dataset, name: `${dataset.name}+${offset}`, count: dataset.count - offset,
-    images: dataset.images.subarray(offset * per), labels: dataset.labels.subarray(offset),
-  };
-}
-
-/** Noise seed of the fresh re-scoring: any seed the searches do not use. */
-const FRESH_SEED_OFFSET = 1_000_003;
-
 /** Re-scores each finished search's top candidates on fresh images and noise (resumable through the checkpoint). */
 async function rescoreSearches(
-  o: Resolved, model: LoadedModel, candidates: CandidateBuilder, valDataset: Dataset, records: readonly EpisodeRecord[],
-  sensitivity: readonly SensitivityCosts[], checkpoint: Checkpoint, events: SearchRun,
+  o: Resolved, model: LoadedModel, candidates: CandidateBuilder, freshSet: { dataset: Dataset; seed: number }, records: readonly EpisodeRecord[],
+  sensitivity: readonly SensitivityCosts[], checkpoint: Checkpoint, events: SearchRun, remote: SearchRemote | undefined,
 ): Promise<void> {
   const names = SEARCH_NAMES.filter((name) => checkpoint.searches[name] && !checkpoint.rescoring?.[name]);
   if (names.length === 0) return;
-  const seed = offsetSeed(o.seed, FRESH_SEED_OFFSET);
-  const reference = await floatReference(o, model, { stem: 'float-fresh', dataset: freshImages(o, valDataset), seed, stage: 'float-fresh' }, events);
+  const { seed } = freshSet;
+  const set = { stem: 'float-fresh', ...freshSet, stage: 'float-fresh' } as const;
+  const reference = await floatReference(o, model, set, events, remote?.certifier({ set: 'fresh', policy: null }));
   events.emit('stage', { stage: 'rescore', total: names.length });
   // One fresh function per reward, as in the searches: a candidate in two searches' top lists is measured once.
   const fresh = new Map<RewardName, RewardFunction>();
   const freshFor = (reward: RewardName) => {
-    if (!fresh.has(reward)) fresh.set(reward, new RewardFunction(candidates, reference, { reward, lambda: o.lambda, sigma: o.sigma, seed, np: o.np, threads: o.threads }));
+    const options = { reward, lambda: o.lambda, sigma: o.sigma, seed, np: o.np, threads: o.threads };
+    if (!fresh.has(reward)) fresh.set(reward, new RewardFunction(candidates, reference, options, remote && remoteMeasurer(remote, 'fresh', options, o.out, set.stem)));
     return fresh.get(reward)!;
   };
   for (const [k, name] of names.entries()) {
@@ -464,14 +509,15 @@ function budgetedBaselines(env: QuantizationEnvironment, sensitivity: Sensitivit
 }
 
 /** The layer sensitivity of the search's model, measured once and kept in DIR/sensitivity.json for a resumed run. */
-async function layerSensitivity(o: Resolved, model: LoadedModel, calibration: Calibration, valDataset: Dataset, events: SearchRun): Promise<SensitivityTable> {
+async function layerSensitivity(o: Resolved, model: LoadedModel, calibration: Calibration, valDataset: Dataset, events: SearchRun, remote: SearchRemote | undefined): Promise<SensitivityTable> {
   const file = path.join(o.out, 'sensitivity.json');
   if (o.resume && existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as SensitivityTable;
   events.emit('stage', { stage: 'sensitivity', total: searchLayers(model.graph).length });
+  const onLayer = (done: number, total: number) => events.emit('progress', { stage: 'sensitivity', done, total });
   const table = await measureSensitivity(model.graph, calibration, valDataset, {
     sigma: o.sigma, seed: o.seed, images: o.sensitivityImages, copies: o.sensitivityCopies, minBits: o.minBits, maxBits: o.maxBits,
-    threads: o.threads, signal: o.signal, onLayer: (done, total) => events.emit('progress', { stage: 'sensitivity', done, total }),
-  });
+    threads: o.threads, signal: o.signal, onLayer,
+  }, remote && ((layers) => remote.sensitivity(layers, o.signal, onLayer)));
   writeFileAtomic(file, `${JSON.stringify(table)}\n`);
   return table;
 }
@@ -494,7 +540,7 @@ async function timeFinals(
 /** Full CERTIFY on the test subset of the float model, each search's winner and the baselines. */
 async function finalCertifications(
   o: Resolved, model: LoadedModel, candidates: CandidateBuilder, calibration: Calibration, testDataset: Dataset, checkpoint: Checkpoint,
-  records: readonly EpisodeRecord[], env: QuantizationEnvironment, baselines: BudgetedBaselines, events: SearchRun,
+  records: readonly EpisodeRecord[], env: QuantizationEnvironment, baselines: BudgetedBaselines, events: SearchRun, remote: SearchRemote | undefined,
 ): Promise<Partial<Record<FinalKey, FinalEntry>>> {
   const test = spread(testDataset, o.testImages);
   const entries: { key: FinalKey; label: string; policy: Policy | null }[] = [{ key: 'float', label: 'float', policy: null }];
@@ -523,6 +569,7 @@ async function finalCertifications(
     const settings: FinalSettings = {
       dir: o.out, model, candidates, calibration: calibration.settings, test: testDataset, skip: test.skip, max: test.max, sigma: o.sigma, seed: o.seed,
       n0: o.n0, n: o.finalN, alpha: o.alpha, batch: o.batch, threads: o.threads, resume: o.resume || Boolean(same), signal: o.signal,
+      remote: remote?.certifier({ set: 'test', policy: policy ? [...policy.layers] : null }),
       onImage: (done, total) => events.emit('progress', { stage, done, total }),
     };
     const bitops = policy ? policyCost(model.graph, policy).bitopsPercent : 100;

@@ -38,9 +38,43 @@ export interface SensitivityOptions {
   readonly onLayer?: (done: number, total: number) => void;
 }
 
-/** Measures every layer's sensitivity (see the module comment). */
-export async function measureSensitivity(graph: Graph, calibration: Calibration, data: Dataset, options: SensitivityOptions): Promise<SensitivityTable> {
+/** Measures every layer's sensitivity (see the module comment); `elsewhere`, when given, measures the layers' rows. */
+export async function measureSensitivity(
+  graph: Graph, calibration: Calibration, data: Dataset, options: SensitivityOptions,
+  elsewhere?: (layers: number) => Promise<LayerSensitivity[]>,
+): Promise<SensitivityTable> {
   const start = performance.now();
+  const probe = await sensitivityProbe(graph, calibration, data, options);
+  const { layers, baseline } = probe;
+  let rows: LayerSensitivity[];
+  if (elsewhere) {
+    rows = await elsewhere(layers.length);
+  } else {
+    rows = [];
+    for (let i = 0; i < layers.length; i++) {
+      rows.push(await probe.measureLayer(i));
+      options.onLayer?.(i + 1, layers.length);
+    }
+  }
+  return {
+    format: SENSITIVITY_FORMAT, sigma: probe.sigma, seed: options.seed, images: probe.imageCount, samples: probe.samples, bits: probe.bits, base: probe.base,
+    base_kl: baseline.kl, base_disagreement: baseline.disagreement, layers: rows, seconds: (performance.now() - start) / 1000,
+  };
+}
+
+/** The rows of layers [from, to) of measureSensitivity's table, measured as it measures them (a queue job's share). */
+export async function measureLayers(graph: Graph, calibration: Calibration, data: Dataset, options: SensitivityOptions, from: number, to: number): Promise<LayerSensitivity[]> {
+  const probe = await sensitivityProbe(graph, calibration, data, options);
+  const rows: LayerSensitivity[] = [];
+  for (let i = from; i < to; i++) rows.push(await probe.measureLayer(i));
+  return rows;
+}
+
+/**
+ * What every layer's measurement shares: the noisy inputs (seeded), the float model's log-probabilities on them and
+ * the base policy's result; measureLayer(i) then lowers layer i alone to each width.
+ */
+async function sensitivityProbe(graph: Graph, calibration: Calibration, data: Dataset, options: SensitivityOptions) {
   const sigma = checkSigma(options.sigma);
   const imageCount = Math.min(integerInRange('sensitivity images', options.images, 1, 1_000_000), data.count);
   const copies = integerInRange('sensitivity copies', options.copies, 1, 1_000_000);
@@ -62,8 +96,7 @@ export async function measureSensitivity(graph: Graph, calibration: Calibration,
   };
   const baseline = await measure(base);
   const bits = Array.from({ length: maxBits - minBits + 1 }, (_, k) => minBits + k);
-  const rows: LayerSensitivity[] = [];
-  for (let i = 0; i < layers.length; i++) {
+  const measureLayer = async (i: number): Promise<LayerSensitivity> => {
     const row: LayerSensitivity = { name: layers[i].name, macs: layers[i].macs, weights: [], activations: [], weights_disagreement: [], activations_disagreement: [] };
     for (const kind of ['wbits', 'abits'] as const) {
       for (const width of bits) {
@@ -72,13 +105,9 @@ export async function measureSensitivity(graph: Graph, calibration: Calibration,
         (kind === 'wbits' ? row.weights_disagreement : row.activations_disagreement).push(result.disagreement);
       }
     }
-    rows.push(row);
-    options.onLayer?.(i + 1, layers.length);
-  }
-  return {
-    format: SENSITIVITY_FORMAT, sigma, seed: options.seed, images: imageCount, samples, bits, base,
-    base_kl: baseline.kl, base_disagreement: baseline.disagreement, layers: rows, seconds: (performance.now() - start) / 1000,
+    return row;
   };
+  return { sigma, imageCount, samples, layers, base, bits, baseline, measureLayer };
 }
 
 /** The table as the environment and the knapsack read it: per layer, arrays indexed by width. */

@@ -138,6 +138,11 @@ export function readIrsCache(path: string, options: { allowTruncated?: boolean }
   } catch (error) {
     throw new ArqError(`cannot read IRS cache ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+  return parseIrsCache(text, path, options);
+}
+
+/** A cache from its text (a file's, or bytes that travelled elsewhere), `path` naming it in errors; as readIrsCache. */
+export function parseIrsCache(text: string, path: string, options: { allowTruncated?: boolean } = {}): IrsCache {
   const end = text.lastIndexOf('\n') + 1;
   const truncated = end < text.length;
   const lines = text.slice(0, end).split('\n');

@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../util/files.js';
 import type { Sampler } from './sampler.js';
 import { ABSTAIN, CERTIFY_DEFAULTS, certify, predict, type CertifyResult } from './certify.js';
 import { certifyIncremental, defaultNp, IRS_DEFAULTS, type IrsResult } from './irs.js';
-import { IrsCacheWriter, readIrsCache, settingsDifferences, type IrsCacheSettings } from './irs-cache.js';
+import { IrsCacheWriter, readIrsCache, settingsDifferences, type IrsCacheEntry, type IrsCacheSettings } from './irs-cache.js';
 import { formatSummary, ResultsWriter, summarize, summaryPath, type CertifySummary, type JsonValue, type ResultRow } from './results.js';
 import { checkSelection, selectEvery, shardSetting, type Dataset, type Shard } from '../data/index.js';
 import { checkFailureProbability, checkN, checkN0 } from '../engine/settings.js';
@@ -76,8 +76,9 @@ export interface CertifyDatasetOptions {
   shard?: Shard;
   /**
    * Certify the pending images elsewhere (src/distributed: BullMQ workers) instead of with `sampler`, which still
-   * gives the run's sigma and input size; plain certification only. Rows may arrive in any order and more than once:
-   * the driver writes each image once, in selection order, and reads the certifier to its end (its clean-up).
+   * gives the run's sigma and input size; plain certification only (with `cache`, the rows carry what the cache
+   * records). Rows may arrive in any order and more than once: the driver writes each image once, in selection
+   * order, and reads the certifier to its end (its clean-up).
    */
   remote?: RemoteCertifier;
   /** After each newly certified image: images done (resumed ones included), images selected, its result. */
@@ -103,12 +104,37 @@ export interface RemoteWork {
   /** The selection: every skip-th image, at most max of them. */
   readonly skip: number;
   readonly max: number | undefined;
+  /** The run writes an IRS cache: each row must carry CERTIFY's classA and estimation-sample predictions. */
+  readonly record: boolean;
   /** The run's abort signal: a stopped run stops waiting. */
   readonly signal?: AbortSignal;
 }
 
-/** Certifies RemoteWork elsewhere, yielding rows (with CERTIFY's pALower) as they come. */
-export type RemoteCertifier = (work: RemoteWork) => AsyncIterable<readonly (ResultRow & { pALower: number })[]>;
+/** A remotely certified image: its results line, CERTIFY's pALower, and (RemoteWork.record) what the IRS cache keeps. */
+export type RemoteRow = ResultRow & { pALower: number; classA?: number; predictions?: readonly number[] };
+
+/** Certifies RemoteWork elsewhere, yielding rows as they come. */
+export type RemoteCertifier = (work: RemoteWork) => AsyncIterable<readonly RemoteRow[]>;
+
+/**
+ * CERTIFY of selection positions [start, end) of `dataset` (`indices`: the selection's dataset indices), one
+ * RemoteRow each, as a worker certifies its share of a RemoteWork; `record` adds what an IRS cache keeps.
+ */
+export async function certifyRange(
+  sampler: Sampler, dataset: Dataset, indices: readonly number[], start: number, end: number,
+  options: { n0: number; n: number; alpha: number; record?: boolean; onImage?: (done: number) => Promise<void> | void },
+): Promise<RemoteRow[]> {
+  const per = sampler.inputSize;
+  const rows: RemoteRow[] = [];
+  for (let k = start; k < end; k++) {
+    const idx = indices[k];
+    const r = await certify(sampler, dataset.images.subarray(idx * per, (idx + 1) * per), idx, { n0: options.n0, n: options.n, alpha: options.alpha, record: options.record });
+    const row = { ...certificateRow(idx, dataset.labels[idx], r), pALower: r.pALower };
+    rows.push(options.record ? { ...row, classA: r.classA, predictions: Array.from(r.predictions!) } : row);
+    await options.onImage?.(rows.length);
+  }
+  return rows;
+}
 
 /** An image's results line from its certificate (time as written to the file, 4 decimals). */
 export function certificateRow(idx: number, label: number, c: { prediction: number; radius: number; seconds: number }): ResultRow {
@@ -157,6 +183,9 @@ interface ModeRun {
   start(identity: { [key: string]: JsonValue }, finished: readonly ResultRow[]): void;
   /** Noise samples image `idx` takes. */
   samplesOf(idx: number): number;
+  /** Whether the run writes an IRS cache, and keeps an image's record there (a remote certificate's). */
+  readonly records: boolean;
+  keep(entry: IrsCacheEntry): void;
   certifyImage(image: Float32Array, idx: number, label: number): Promise<Certificate>;
   /** The summary's `incremental` part, comparing with the cache's reference run. */
   incrementalSummary?(indices: readonly number[], seconds: number): { [key: string]: JsonValue };
@@ -183,8 +212,11 @@ function certifyMode(options: ModeOptions): ModeRun {
   const alpha = checkFailureProbability(options.alpha ?? CERTIFY_DEFAULTS.alpha);
   const { cache } = options;
   let cacheWriter: IrsCacheWriter | null = null;
+  const keep = (entry: IrsCacheEntry) => {
+    if (cacheWriter && !cacheWriter.existing.has(entry.idx)) cacheWriter.append(entry);
+  };
   return {
-    mode: 'certify', n0, n, alpha, compared: {}, recorded: cache ? { cache } : {},
+    mode: 'certify', n0, n, alpha, compared: {}, recorded: cache ? { cache } : {}, records: Boolean(cache), keep,
     checkImages: () => {},
     start(identity, finished) {
       if (!cache) return;
@@ -198,9 +230,7 @@ function certifyMode(options: ModeOptions): ModeRun {
     samplesOf: () => n0 + n,
     async certifyImage(image, idx, label) {
       const r = await certifyOne(options, { n0, n, alpha }, image, idx, cacheWriter !== null);
-      if (cacheWriter && !cacheWriter.existing.has(idx)) {
-        cacheWriter.append({ idx, label, classA: r.classA, pALower: r.pALower, prediction: r.prediction, radius: r.radius, seconds: r.seconds, predictions: r.predictions! });
-      }
+      keep({ idx, label, classA: r.classA, pALower: r.pALower, prediction: r.prediction, radius: r.radius, seconds: r.seconds, predictions: r.predictions! });
       return r;
     },
     close: () => cacheWriter?.close(),
@@ -233,6 +263,8 @@ function referenceOf(options: ModeOptions, file: string) {
       });
     },
     start: () => {},
+    records: false,
+    keep: () => {},
     close: () => {},
   };
   /** The reference run's time on these images, and this run's speed-up over it. */
@@ -304,7 +336,7 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
   if (per !== sampler.inputSize) throw new ArqError(`${dataset.name}: images of ${per} values do not fit the model's input of ${sampler.inputSize} values`);
   if (options.cache && incremental) throw new ArqError('cache and incremental are exclusive: a cache is written while certifying f, incremental certification reads one');
   if (options.resume && options.overwrite) throw new ArqError('resume and overwrite are exclusive');
-  if (options.remote && (options.cache || incremental)) throw new ArqError('remote certification (a queue) applies to plain certification: an IRS cache and incremental certification run locally');
+  if (options.remote && incremental) throw new ArqError('remote certification (a queue) applies to plain certification: incremental certification runs locally');
   if (options.shard && (options.cache || incremental)) throw new ArqError('shard: applies to plain certification: an IRS cache and incremental certification cover whole runs');
 
   const run = !incremental ? certifyMode(options) : incremental.fromScratch ? fromScratchMode(options, incremental) : incrementalMode(options, incremental);
@@ -339,13 +371,17 @@ export async function certifyDataset(options: CertifyDatasetOptions): Promise<Ce
     };
     if (options.remote) {
       const pending = Array.from({ length: end - start }, (_, j) => start + j).filter((k) => !done.has(indices[k]));
-      const work = { pending, images: indices.length, compared, n0: run.n0, n: run.n, alpha: run.alpha, skip, max, signal: options.signal };
+      const work = { pending, images: indices.length, compared, n0: run.n0, n: run.n, alpha: run.alpha, skip, max, record: run.records, signal: options.signal };
       const keys = pending.map((k) => indices[k]);
-      const next = await inKeyOrder(keys, pending.length ? options.remote(work) : [], (row) => row.idx, ({ pALower, ...row }) => {
+      const next = await inKeyOrder(keys, pending.length ? options.remote(work) : [], (row) => row.idx, ({ pALower, classA, predictions, ...row }) => {
+        if (run.records) {
+          run.keep({ idx: row.idx, label: row.label, classA: classA!, pALower, prediction: row.predict, radius: row.radius, seconds: row.time, predictions: Uint8Array.from(predictions!) });
+        }
         record(certificateRow(row.idx, row.label, { prediction: row.predict, radius: row.radius, seconds: row.time }), { samples: run.n0 + run.n, pALower });
       }, (row, j) => {
         const label = selected.labels[pending[j]];
         if (row.label !== label) throw new ArqError(`a worker certified image ${row.idx} with label ${row.label}, but it has label ${label} in ${dataset.name} here: producer and workers must read the same data`);
+        if (run.records && (row.classA === undefined || row.predictions?.length !== run.n)) throw new ArqError(`a worker certified image ${row.idx} without the ${run.n} predictions the IRS cache records`);
       });
       if (next < pending.length) throw new ArqError(`the queue ended with ${pending.length - next} image(s) uncertified (first: ${indices[pending[next]]}); rerun with --resume`);
     }

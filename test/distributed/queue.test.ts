@@ -1,5 +1,5 @@
 // certify --queue and arq worker against a real Redis (test/support/redis.ts), run as users run them (compiled CLI):
-// one and two workers give a local run's rows, also in sample ranges of one image (--job-samples); a worker killed mid-job (SIGKILL) or frozen past its lock (SIGSTOP,
+// one, two and three workers give a local run's rows, also in sample ranges of one image (--job-samples); a worker killed mid-job (SIGKILL) or frozen past its lock (SIGSTOP,
 // then SIGCONT: its job delivered twice) loses and duplicates no row; a poisoned job fails once, its error shown by
 // the producer; Redis restarting empty mid-run; a producer killed and resumed redoes no finished job; a job of another
 // arq version is refused. Skipped (never passed) without redis-server.
@@ -46,7 +46,7 @@ describe.skipIf(!hasRedis)('certify --queue on a real Redis', () => {
 
   const produce = (name: string, ...extra: string[]) => spawnArq([...common, '--model', model, '--out', out(name), '--queue', redis.url, '--job-images', '2', ...extra]);
 
-  test('one worker, then two (concurrency 2, other thread counts): the local run\'s rows and settings', async () => {
+  test('one worker, then two (concurrency 2, other thread counts), then three: the local run\'s rows and settings', async () => {
     worker(redis);
     const one = produce('one.tsv');
     expect(await one.exited, one.lines.join('\n')).toBe(0);
@@ -57,6 +57,12 @@ describe.skipIf(!hasRedis)('certify --queue on a real Redis', () => {
     const two = produce('two.tsv');
     expect(await two.exited, two.lines.join('\n')).toBe(0);
     expect(cells(out('two.tsv'))).toEqual(local);
+    const third = worker(redis, '--threads', '2');
+    await third.waitFor(/worker on/);
+    const three = produce('three.tsv');
+    expect(await three.exited, three.lines.join('\n')).toBe(0);
+    expect(cells(out('three.tsv'))).toEqual(local);
+    expect(readFileSync(out('three.settings.json'), 'utf8')).toBe(readFileSync(out('local.settings.json'), 'utf8'));
     // a finished run's jobs leave Redis
     const queue = new Queue(QUEUE_NAME, { connection: { url: redis.url } });
     try {

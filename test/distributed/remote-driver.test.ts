@@ -1,13 +1,15 @@
 // certifyDataset's remote path (smoothing/run.ts), which the queue plugs into: rows arriving out of order and more
 // than once (a job delivered twice) are written once each, in selection order, equal to a local run's; a certifier
-// that ends early or reports another label is an error, and a resumed run asks only for the images it lacks.
+// that ends early or reports another label is an error, and a resumed run asks only for the images it lacks. With an
+// IRS cache the rows carry its records (certifyRange, as workers certify), and the cache is a local run's.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { makeDataset, selectEvery } from '../../src/data/index.js';
 import { certify } from '../../src/smoothing/certify.js';
-import { certificateRow, certifyDataset, type RemoteCertifier, type RemoteWork } from '../../src/smoothing/run.js';
+import { certificateRow, certifyDataset, certifyRange, type RemoteCertifier, type RemoteWork } from '../../src/smoothing/run.js';
+import { readIrsCache } from '../../src/smoothing/irs-cache.js';
 import { thresholdSampler } from '../support/plan-sampler.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-remote-'));
@@ -70,4 +72,27 @@ test('a resumed run asks for the images it lacks; a certifier that ends early or
     .rejects.toThrow('the queue ended with 10 image(s) uncertified (first: 0); rerun with --resume');
   await expect(certifyDataset({ sampler: thresholdSampler(0.5, 0.5, 3), dataset, out: path.join(dir, 'label.tsv'), identity, ...settings, remote: reversedTwice([], (row) => (row.label = 7)) }))
     .rejects.toThrow(/a worker certified image \d+ with label 7, but it has label \d in test:remote here: producer and workers must read the same data/);
+});
+
+test('with an IRS cache, the rows carry its records: the cache and rows a local run writes (apart from seconds); a row without them is an error', async () => {
+  /** Jobs of 3 positions certified by certifyRange (recording when `record`), yielded in reverse order. */
+  const ranges = (record: (work: RemoteWork) => boolean): RemoteCertifier => async function* (work) {
+    const { indices } = selectEvery(dataset, work.skip, work.max);
+    const jobs = [];
+    for (let i = 0; i < work.pending.length; i += 3) {
+      const end = work.pending[Math.min(i + 3, work.pending.length) - 1] + 1;
+      jobs.push(await certifyRange(thresholdSampler(0.5, 0.5, 3), dataset, indices, work.pending[i], end, { ...work, record: record(work) }));
+    }
+    yield* jobs.reverse();
+  };
+  const run = (name: string, remote?: RemoteCertifier) => certifyDataset({
+    sampler: thresholdSampler(0.5, 0.5, 3), dataset, out: path.join(dir, `${name}.tsv`), cache: path.join(dir, `${name}.irs`), identity, ...settings, remote,
+  });
+  await run('cache-local');
+  await run('cache-remote', ranges((work) => work.record));
+  const entries = (name: string) => [...readIrsCache(path.join(dir, `${name}.irs`)).entries.values()].map(({ seconds: _seconds, ...entry }) => entry);
+  expect(entries('cache-remote')).toHaveLength(xs.length);
+  expect(entries('cache-remote')).toEqual(entries('cache-local'));
+  expect(lines(path.join(dir, 'cache-remote.tsv'))).toEqual(lines(path.join(dir, 'cache-local.tsv')));
+  await expect(run('cache-unrecorded', ranges(() => false))).rejects.toThrow(/a worker certified image \d+ without the 2000 predictions the IRS cache records/);
 });

@@ -12,7 +12,7 @@ import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
 import { uniformPolicy, type Policy } from '../../src/quant/policy.js';
 import type { RewardName } from '../../src/report/types.js';
 import { CandidateBuilder } from '../../src/search/candidate.js';
-import { floatSoft, RewardFunction, type FloatReference } from '../../src/search/rewards.js';
+import { floatSoft, measureCandidate, RewardFunction, type FloatReference, type RemoteMeasurer, type RewardOutcome } from '../../src/search/rewards.js';
 import { certify } from '../../src/smoothing/certify.js';
 import type { IrsCacheEntry } from '../../src/smoothing/irs-cache.js';
 import { certifyIncremental, type IrsResult } from '../../src/smoothing/irs.js';
@@ -189,6 +189,27 @@ describe('measured once, by policy', () => {
     resumed.recall([{ policy: other.layers, reward: 0.025, reward_parts: parts }]);
     parts.acr = 7;
     expect(await resumed.evaluate(other)).toEqual({ reward: 0.025, parts: { acr: 0.5, acr_float: 0.25 }, finetuneSeconds: 0, quantizeSeconds: 0, certifySeconds: 0, repeated: true });
+  });
+
+  test('evaluateAll: the outcomes of evaluate() one after the other; a remote measurer is asked once per policy not measured yet', async () => {
+    const options = { reward: 'arq-soft', lambda: LAMBDA, sigma: SIGMA, seed: SEED, np: NP, threads: 1 } as const;
+    const [p, q, r] = [policy(4, 4), policy(3, 4), policy(2, 2)];
+    const asked: Policy[][] = [];
+    // the remote measures as a worker does: measureCandidate against the same reference
+    const remote: RemoteMeasurer = async (policies) => {
+      asked.push([...policies]);
+      return Promise.all(policies.map((x) => measureCandidate(candidates, reference, 'irs', options, x)));
+    };
+    const local = new RewardFunction(candidates, reference, options);
+    const queued = new RewardFunction(candidates, reference, options, remote);
+    const sequence = [p, q, p, q];
+    const one: RewardOutcome[] = [];
+    for (const x of sequence) one.push(await local.evaluate(x));
+    const without = (o: RewardOutcome) => ({ reward: o.reward, parts: o.parts, repeated: o.repeated });
+    expect((await queued.evaluateAll(sequence)).map(without)).toEqual(one.map(without));
+    expect(one.map((o) => o.repeated)).toEqual([false, false, true, true]);
+    expect((await queued.evaluateAll([q, r, r])).map(without)).toEqual([without(await local.evaluate(q)), without(await local.evaluate(r)), without(await local.evaluate(r))]);
+    expect(asked).toEqual([[p, q], [r]]);
   });
 
   test("floatSoft: the float model's margin from its first m recorded samples", () => {
