@@ -3,7 +3,9 @@
 // the box (bounds.h); an undecided box is split on one input pixel at a boundary of its first-layer codes, depth
 // first, until each part is proved by its bounds, or holds a single code per first-layer input (a leaf: one engine
 // run decides it), or an engine run of a part's centre misclassifies. Every split strictly narrows a finite code (or
-// float) interval, so the search ends. docs/verify.md gives the split rule and why it terminates.
+// float) interval, so the search ends. With VerifyLimits::neuron_split_depth a part may be split on a hidden
+// neuron's code range first (linear_bounds.h's NeuronClamp), which narrows a finite code range too. docs/verify.md
+// gives the split rules and why they terminate.
 #pragma once
 
 #include <atomic>

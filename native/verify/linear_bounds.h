@@ -96,7 +96,8 @@ class LinearBounds {
   struct Sum;
   // A lower bound of sum.constant + s.lambda . (q - z_t) over every input of the box, q being layer t's input codes
   // (t = layers_.size() - 1: the output layer's), through the lines of layers t - 1 .. 0 in s; s.lambda ends as the
-  // coefficients of the first layer's input codes.
+  // coefficients of the first layer's input codes, s.coef and s.sign hold each hidden layer's coefficients and lines.
+  double minimum(size_t t, Sum sum, const int32_t* q_lo, const int32_t* q_hi, Scratch& s) const;
   // After minimum(t, ...) (s.lambda the first layer's coefficients, s.sign its choices): s.point, the accumulators of
   // hidden layers 0 .. t - 1 at the box corner the bound chose, through the lines it used.
   void attained(size_t t, const int32_t* q_lo, const int32_t* q_hi, Scratch& s) const;
@@ -104,7 +105,6 @@ class LinearBounds {
   // record: keep the last pass in s.last_coef, s.last_line and s.point.
   double optimised(size_t t, const std::function<Sum()>& start, double bound, int steps, const int32_t* q_lo,
                    const int32_t* q_hi, Scratch& s, bool record = false) const;
-  double minimum(size_t t, Sum sum, const int32_t* q_lo, const int32_t* q_hi, Scratch& s) const;
 
   struct Layer {
     int op = -1;
