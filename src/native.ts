@@ -148,6 +148,8 @@ export interface IntervalBounds {
 export interface IntervalOptions {
   values?: boolean;
   linear?: boolean;
+  /** With linear: rounds of optimised relaxation slopes, 0 to 16 (default 0; VerifyRequest.slopeSteps). */
+  slopeSteps?: number;
 }
 
 /** Per-box outcomes of verifyBoxes. */
@@ -162,7 +164,7 @@ export interface VerifyRequest {
   labels: Int32Array;
   /** Per box wall-clock limit in milliseconds (> 0). */
   timeoutMs: number;
-  /** Per box cap on input splits (default unlimited). */
+  /** Per box cap on splits, of input pixels and hidden neurons together (default unlimited). */
   maxSplits?: number;
   threads: number;
   /** Once cancelled, undecided boxes end with outcome cancelled. */
@@ -179,6 +181,17 @@ export interface VerifyRequest {
    * with the back-substituted margin bounds, and split on the input code that costs them the most (default true).
    */
   linearBounds?: boolean;
+  /**
+   * With linearBounds: split a hidden neuron's code range (at its clamp's kink) where its relaxation costs the worst
+   * margin the most, before splitting input pixels, up to this many neuron splits on one path (0 to 4096; default 0,
+   * off; docs/verify.md).
+   */
+  neuronSplitDepth?: number;
+  /**
+   * With linearBounds: rounds of optimising each margin's relaxation slopes (each hidden neuron's line replaced by the
+   * best one where the bound is attained, then the margin bounded again), 0 to 16 (default 2; docs/verify.md).
+   */
+  slopeSteps?: number;
 }
 
 export interface VerifyResult {
@@ -186,8 +199,10 @@ export interface VerifyResult {
   outcome: Int8Array;
   /** Per box: a VERIFY_STAGE value (what decided it). */
   stage: Int8Array;
-  /** Per box: input splits made. */
+  /** Per box: splits made (input pixels and hidden neurons). */
   splits: Float64Array;
+  /** Per box: of those, splits of a hidden neuron's code range (neuronSplitDepth). */
+  neuronSplits: Float64Array;
   /** Per box: seconds spent. */
   seconds: Float64Array;
   /**

@@ -83,6 +83,7 @@ struct IntervalJob {
   // false: only the output value's bounds (and the margins), by the paired plan where the network has one.
   bool all_values = true;
   bool linear = false;       // raise the margins with the back-substituted bounds, where the network has them
+  int slope_steps = 0;       // with them: rounds of optimised slopes (LinearBounds::margins)
   bool used_paired = false;  // the bounds came from the paired plan
   std::vector<std::vector<float>> value_lo, value_hi;  // per value: batch x size (only the output without all_values)
   std::vector<double> margins;
@@ -144,7 +145,7 @@ struct IntervalJob {
         if (paired != nullptr) propagator->propagate_prefix(lo.data() + image * n, hi.data() + image * n, b);
         LinearBounds::Scratch scratch;
         bounds->margins(b.layer_lo[bounds->first_op()].data(), b.layer_hi[bounds->first_op()].data(), labels[image],
-                        lower, nullptr, true, scratch);
+                        lower, nullptr, true, scratch, nullptr, slope_steps);
         verified[image] = 1;
         for (int64_t j = 0; j < classes; ++j) {
           if (j != labels[image] && !(j < labels[image] ? lower[j] > 0 : lower[j] >= 0)) verified[image] = 0;
@@ -222,6 +223,7 @@ struct VerifyJob {
     auto outcome = Napi::Int8Array::New(env, boxes);
     auto stage = Napi::Int8Array::New(env, boxes);
     auto splits = Napi::Float64Array::New(env, boxes);
+    auto neuron_splits = Napi::Float64Array::New(env, boxes);
     auto seconds = Napi::Float64Array::New(env, boxes);
     auto counterexample = Napi::Float32Array::New(env, boxes * static_cast<size_t>(input_size));
     std::fill(counterexample.Data(), counterexample.Data() + counterexample.ElementLength(),
@@ -231,6 +233,7 @@ struct VerifyJob {
       outcome[i] = static_cast<int8_t>(v.outcome);
       stage[i] = static_cast<int8_t>(v.stage);
       splits[i] = static_cast<double>(v.splits);
+      neuron_splits[i] = static_cast<double>(v.neuron_splits);
       seconds[i] = v.seconds;
       std::copy(v.counterexample.begin(), v.counterexample.end(), counterexample.Data() + i * input_size);
     }
@@ -238,6 +241,7 @@ struct VerifyJob {
     out.Set("outcome", outcome);
     out.Set("stage", stage);
     out.Set("splits", splits);
+    out.Set("neuronSplits", neuron_splits);
     out.Set("seconds", seconds);
     out.Set("counterexample", counterexample);
     return out;
@@ -273,6 +277,10 @@ Napi::Value queue_interval_bounds(const Napi::CallbackInfo& info, const char* wh
     const Napi::Object options = napi::object_arg(info, 5, where);
     job->all_values = optional_bool(env, options, "values", true, where, "options.");
     job->linear = optional_bool(env, options, "linear", false, where, "options.");
+    if (options.Has("slopeSteps") && !options.Get("slopeSteps").IsUndefined()) {
+      job->slope_steps =
+          static_cast<int>(napi::int_value(env, options.Get("slopeSteps"), 0, 16, where, "options.slopeSteps"));
+    }
   }
   job->propagator = cache.get(*plan);  // rejects an unboundable plan here, before the job is queued
   job->plan = std::move(plan);
@@ -296,6 +304,13 @@ Napi::Value queue_verify_boxes(const Napi::CallbackInfo& info, const char* where
   }
   job->limits.concrete_points = optional_bool(env, o, "concretePoints", true, where);
   job->limits.linear_bounds = optional_bool(env, o, "linearBounds", true, where);
+  if (o.Has("neuronSplitDepth") && !o.Get("neuronSplitDepth").IsUndefined()) {
+    job->limits.neuron_split_depth =
+        static_cast<int>(napi::int_value(env, o.Get("neuronSplitDepth"), 0, 4096, where, "neuronSplitDepth"));
+  }
+  if (o.Has("slopeSteps") && !o.Get("slopeSteps").IsUndefined()) {
+    job->limits.slope_steps = static_cast<int>(napi::int_value(env, o.Get("slopeSteps"), 0, 16, where, "slopeSteps"));
+  }
   const Napi::Value labels = napi::field(o, "labels", where);
   if (!labels.IsTypedArray()) napi::throw_type(env, where, "labels must be an Int32Array");
   const int64_t boxes = static_cast<int64_t>(labels.As<Napi::TypedArray>().ElementLength());

@@ -23,12 +23,24 @@ struct BranchAndBound::Workspace {
   std::vector<double> lower;
   LinearBounds::Scratch linear;
   std::vector<double> score;  // per input code of the linear bounds' first layer
-  struct Frame {              // a split whose left half is being examined (or whose right half is, once `right`)
-    int64_t pixel;
+  // The whole box's accumulator bounds (tightened), which hold in every part of it; empty until computed.
+  std::vector<std::vector<int64_t>> box_acc_lo, box_acc_hi;
+  std::vector<LinearBounds::NeuronClamp> clamps;  // the hidden-neuron branches the current part lies in
+  struct Frame {    // a split whose left half is being examined (or whose right half is, once `right`)
+    int64_t pixel;  // -1: a split of a hidden neuron (the last clamp)
     float saved_lo, saved_hi, right_lo;
+    LinearBounds::NeuronClamp right_clamp;
     bool right;
+    std::vector<double> lower;  // the margins' lower bounds of the part split, which hold in both halves
   };
   std::vector<Frame> frames;
+};
+
+// The next split of a part: one input pixel's float interval cut in two, or one hidden neuron's accumulator.
+struct BranchAndBound::Split {
+  int64_t pixel = -1;  // -1: a neuron
+  float left_hi = 0, right_lo = 0;
+  LinearBounds::NeuronClamp left, right;
 };
 
 namespace {
@@ -44,6 +56,18 @@ float float_of(uint32_t bits) {
   std::memcpy(&x, &bits, sizeof x);
   return x;
 }
+
+// Whether margin lower bounds prove `label`: the engine's argmax takes the lowest index on a tie.
+bool holds(int64_t label, const std::vector<double>& lower) {
+  for (int64_t j = 0; j < static_cast<int64_t>(lower.size()); ++j) {
+    if (j != label && !(j < label ? lower[j] > 0 : lower[j] >= 0)) return false;
+  }
+  return true;
+}
+
+// A neuron is split only where its line costs the margins more than this (logits): below it the lines are exact up
+// to the double rounding they are widened by.
+constexpr double kNeuronThreshold = 1e-6;
 
 }  // namespace
 
@@ -85,19 +109,22 @@ bool BranchAndBound::proved(int64_t label, Workspace& ws, const uint8_t* codes) 
   return bounds_->margins(ws.bounds, label, ws.lower.data());
 }
 
-bool BranchAndBound::linear_proved(int64_t label, Workspace& ws) const {
+bool BranchAndBound::linear_proved(int64_t label, const VerifyLimits& limits, Workspace& ws) const {
   const LinearBounds& linear = *bounds_->linear();
   const int first = linear.first_op();
   ws.score.assign(static_cast<size_t>(linear.input_size()), 0.0);
   // Hidden accumulators tightened by back-substitution for the whole box only: on the bundled model that costs
   // about ten times a part's bounds, and in the parts of the boxes it leaves open it did not pay for itself
-  // (docs/verify.md).
-  linear.margins(ws.bounds.layer_lo[first].data(), ws.bounds.layer_hi[first].data(), label, ws.lower.data(),
-                 ws.score.data(), ws.frames.empty(), ws.linear);
-  for (int64_t j = 0; j < plan_->classes(); ++j) {
-    if (j != label && !(j < label ? ws.lower[j] > 0 : ws.lower[j] >= 0)) return false;
+  // (docs/verify.md). Every part keeps the whole box's tightened bounds where they are tighter than its own.
+  const bool whole = ws.frames.empty();
+  LinearBounds::Domain domain;
+  if (!whole) domain = {&ws.box_acc_lo, &ws.box_acc_hi, &ws.clamps};
+  if (!linear.margins(ws.bounds.layer_lo[first].data(), ws.bounds.layer_hi[first].data(), label, ws.lower.data(),
+                      ws.score.data(), whole, ws.linear, &domain, limits.slope_steps)) {
+    return true;  // the clamps leave no input of this part: nothing to prove
   }
-  return true;
+  if (whole) ws.box_acc_lo = ws.linear.acc_lo, ws.box_acc_hi = ws.linear.acc_hi;
+  return holds(label, ws.lower);
 }
 
 // The split rule: among the first layers' input elements whose code interval is wider than one code, the one with
@@ -106,9 +133,15 @@ bool BranchAndBound::linear_proved(int64_t label, Workspace& ws) const {
 // pixel's floats (the chain from pixel to code is monotone wherever its float interval is finite). A chain the
 // bounds could not follow (an infinite end) is cut at the middle float instead. Either way both halves are nonempty
 // and strictly smaller float intervals, so the search ends; code cuts make it end after O(log width) cuts per element.
-bool BranchAndBound::choose_split(Workspace& ws, bool by_score, int64_t* pixel, float* left_hi, float* right_lo) const {
+bool BranchAndBound::choose_split(Workspace& ws, bool by_score, bool neurons, Split* split) const {
   const engine::IntNetwork& net = plan_->network();
   const Bounds& b = ws.bounds;
+  // A hidden neuron first, where a split gains its worst margin something (neuron_split_depth; docs/verify.md).
+  if (by_score && neurons &&
+      bounds_->linear()->choose_neuron(ws.linear, kNeuronThreshold, &split->left, &split->right)) {
+    split->pixel = -1;
+    return true;
+  }
   double best = 0;
   int best_op = -1;
   int64_t best_i = -1;
@@ -134,7 +167,7 @@ bool BranchAndBound::choose_split(Workspace& ws, bool by_score, int64_t* pixel, 
   const int value = op.spec.inputs[0];
   const int64_t p = inputs_.pixel_of(value, best_i);
   if (p < 0) throw std::logic_error("a constant first-layer input has a code interval");
-  *pixel = p;
+  split->pixel = p;
   const uint32_t lo_bits = bits_of(ws.lo[p]), hi_bits = bits_of(ws.hi[p]);
   const ValueBounds& v = b.values[value];
   if (std::isfinite(v.lo[best_i]) && std::isfinite(v.hi[best_i])) {
@@ -149,14 +182,14 @@ bool BranchAndBound::choose_split(Workspace& ws, bool by_score, int64_t* pixel, 
         const uint32_t mid = l + (h - l) / 2;
         (low_half(mid) == first ? l : h) = mid;
       }
-      *left_hi = float_of(l);
-      *right_lo = float_of(h);
+      split->left_hi = float_of(l);
+      split->right_lo = float_of(h);
       return true;
     }
   }
   const uint32_t mid = lo_bits + (hi_bits - lo_bits) / 2;  // lo_bits < hi_bits: the element's codes differ
-  *left_hi = float_of(mid);
-  *right_lo = float_of(mid + 1);
+  split->left_hi = float_of(mid);
+  split->right_lo = float_of(mid + 1);
   return true;
 }
 
@@ -170,6 +203,7 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
   ws.point.resize(n);
   ws.lower.resize(plan_->classes());
   ws.frames.clear();
+  ws.clamps.clear();
   for (int64_t i = 0; i < n; ++i) {
     ws.lo[i] = lo[i] == 0.0f ? 0.0f : lo[i];  // -0 as +0
     ws.hi[i] = hi[i] == 0.0f ? 0.0f : hi[i];
@@ -212,23 +246,28 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
     }
     bool part_proved = whole_box >= 0 ? whole_box == 1 : proved(label, ws, nullptr);
     whole_box = -1;
+    if (!part_proved && !ws.frames.empty()) {  // the bounds of the part split hold here too
+      const std::vector<double>& parent = ws.frames.back().lower;
+      for (int64_t j = 0; j < plan_->classes(); ++j) ws.lower[j] = std::max(ws.lower[j], parent[j]);
+      part_proved = holds(label, ws.lower);
+    }
     const bool linear = !part_proved && limits.linear_bounds && bounds_->linear() != nullptr;
     if (!part_proved && bounds_->paired() != nullptr) bounds_->propagate_prefix(ws.lo.data(), ws.hi.data(), ws.bounds);
-    if (linear && linear_proved(label, ws)) {
+    if (linear && linear_proved(label, limits, ws)) {
       part_proved = true;
       by_linear = by_linear || ws.frames.empty();
     }
     if (!part_proved) {
-      int64_t pixel = 0;
-      float left_hi = 0, right_lo = 0;
-      if (!choose_split(ws, linear, &pixel, &left_hi, &right_lo)) {
+      Split split;
+      const bool neurons = static_cast<int64_t>(ws.clamps.size()) < limits.neuron_split_depth;
+      if (!choose_split(ws, linear, neurons, &split)) {
         // A leaf: every input in this part gives the first layers the same codes, hence the same logits.
         if (misclassified(ws.lo.data(), label, ws)) {
           falsified(ws.lo, Stage::kBranchAndBound);
           break;
         }
       } else {
-        if (limits.concrete_points && !ws.frames.empty()) {
+        if (limits.concrete_points && !ws.frames.empty() && split.pixel >= 0) {
           // a part's centre: a cheap chance to falsify before splitting further
           centre();
           if (misclassified(ws.point.data(), label, ws)) {
@@ -241,16 +280,27 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
           break;
         }
         ++verdict.splits;
-        ws.frames.push_back({pixel, ws.lo[pixel], ws.hi[pixel], right_lo, false});
-        ws.hi[pixel] = left_hi;
+        if (split.pixel < 0) {
+          ++verdict.neuron_splits;
+          ws.frames.push_back({-1, 0, 0, 0, split.right, false, ws.lower});
+          ws.clamps.push_back(split.left);
+        } else {
+          const int64_t p = split.pixel;
+          ws.frames.push_back({p, ws.lo[p], ws.hi[p], split.right_lo, {}, false, ws.lower});
+          ws.hi[p] = split.left_hi;
+        }
         continue;
       }
     }
     // This part is proved: go on with the latest right half not yet examined.
     while (!ws.frames.empty() && ws.frames.back().right) {
       const Workspace::Frame& f = ws.frames.back();
-      ws.lo[f.pixel] = f.saved_lo;
-      ws.hi[f.pixel] = f.saved_hi;
+      if (f.pixel < 0) {
+        ws.clamps.pop_back();
+      } else {
+        ws.lo[f.pixel] = f.saved_lo;
+        ws.hi[f.pixel] = f.saved_hi;
+      }
       ws.frames.pop_back();
     }
     if (ws.frames.empty()) {
@@ -261,8 +311,12 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
     }
     Workspace::Frame& f = ws.frames.back();
     f.right = true;
-    ws.lo[f.pixel] = f.right_lo;
-    ws.hi[f.pixel] = f.saved_hi;
+    if (f.pixel < 0) {
+      ws.clamps.back() = f.right_clamp;
+    } else {
+      ws.lo[f.pixel] = f.right_lo;
+      ws.hi[f.pixel] = f.saved_hi;
+    }
   }
   verdict.seconds = elapsed();
   return verdict;

@@ -3,7 +3,9 @@
 // the box (bounds.h); an undecided box is split on one input pixel at a boundary of its first-layer codes, depth
 // first, until each part is proved by its bounds, or holds a single code per first-layer input (a leaf: one engine
 // run decides it), or an engine run of a part's centre misclassifies. Every split strictly narrows a finite code (or
-// float) interval, so the search ends. docs/verify.md gives the split rule and why it terminates.
+// float) interval, so the search ends. With VerifyLimits::neuron_split_depth a part may be split on a hidden
+// neuron's code range first (linear_bounds.h's NeuronClamp), which narrows a finite code range too. docs/verify.md
+// gives the split rules and why they terminate.
 #pragma once
 
 #include <atomic>
@@ -29,12 +31,21 @@ struct VerifyLimits {
   // Where the network has them (linear_bounds.h): a part its interval bounds leave open is tried with the
   // back-substituted margins, and split on the input code that costs those margins the most.
   bool linear_bounds = true;
+  // With the linear bounds: split a hidden neuron's code range (at its clamp's kink) where its line loses to the
+  // margins, before splitting input pixels, up to this many neuron splits on one path from the box (0: never).
+  // Off by default: on the bundled model it decided none of the boxes left open, and on tiny networks the input
+  // splits below every neuron-split leaf multiply the parts (docs/verify.md).
+  int neuron_split_depth = 0;
+  // With the linear bounds: rounds of optimising the lines' slopes per margin (each line replaced by the best one
+  // where the bound is attained, then the margin bounded again; docs/verify.md).
+  int slope_steps = 2;
 };
 
 struct BoxVerdict {
   Outcome outcome = Outcome::kTimeout;
   Stage stage = Stage::kNone;
-  int64_t splits = 0;
+  int64_t splits = 0;         // every split (input pixels and hidden neurons)
+  int64_t neuron_splits = 0;  // of which hidden neurons
   double seconds = 0;
   std::vector<float> counterexample;  // falsified: an input in the box the engine misclassifies (else empty)
 };
@@ -63,10 +74,12 @@ class BranchAndBound {
   bool misclassified(const float* x, int64_t label, Workspace& ws) const;
   // After proved() left the part open: the back-substituted margins raise ws.lower and fill ws.score; true when
   // they prove `label`.
-  bool linear_proved(int64_t label, Workspace& ws) const;
-  // The next split of the box in ws: pixel and the two halves; false when the box is a leaf. by_score: choose by
+  bool linear_proved(int64_t label, const VerifyLimits& limits, Workspace& ws) const;
+  // The next split of the part in ws: a hidden neuron's two clamps (neurons: where linear_proved's estimates
+  // find one), else a pixel and its two halves; false when the part is a leaf. by_score: choose the pixel by
   // ws.score (linear_proved's) where it is positive somewhere.
-  bool choose_split(Workspace& ws, bool by_score, int64_t* pixel, float* left_hi, float* right_lo) const;
+  struct Split;
+  bool choose_split(Workspace& ws, bool by_score, bool neurons, Split* split) const;
 
   std::shared_ptr<const engine::IntPlan> plan_;
   std::shared_ptr<const IntervalPropagator> bounds_;
