@@ -1,6 +1,6 @@
 // qu8-qs8-lutgemm microkernel, AVX2 (lutgemm.h, groups of 4): tiles.h over ymm, 32 rows per block, each group a
 // 16-entry table broadcast to both 128-bit lanes and looked up by vpshufb; codes by requant.h (acc - correction,
-// cvtepi32_ps, fmadd, max/min clamp, cvtps_epi32 under the default MXCSR, saturating packs).
+// cvtepi32_ps, fmadd, max/min clamp, cvtps_epi32 under the default MXCSR, saturating packs); and its packer.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "kernels/qu8-qs8-lutgemm/lutgemm.h"
+#include "kernels/qu8-qs8-lutgemm/pack-rows.h"
 #include "kernels/qu8-qs8-lutgemm/tiles.h"
 
 namespace arq::kernels {
@@ -69,7 +70,41 @@ struct Avx2 {
   }
 };
 
+// The packer's chunk (pack-rows.h): 32 codes, 8 groups of 4. Each half of 4 groups is broadcast to both 128-bit lanes
+// and spread by vpshufb to one group per 8 bytes (4 codes, 4 zeros); per plane, a shift brings bit p of every byte
+// to bit 7 and vpmovmskb collects them: byte q of the word is group q's 4 bits.
+struct Avx2Planes {
+  static constexpr size_t kGroup = 4;
+  static constexpr size_t kRows = 32;
+  static void planes(const uint8_t* src, size_t count, int abits, uint64_t* words) {
+    alignas(32) uint8_t tail[32];
+    if (count < 32) {  // a partial chunk: its codes, then zeros
+      std::memset(tail, 0, sizeof tail);
+      std::memcpy(tail, src, count);
+      src = tail;
+    }
+    constexpr char z = -128;                                                                 // vpshufb writes 0
+    const __m256i spread = _mm256_setr_epi8(0, 1, 2, 3, z, z, z, z, 4, 5, 6, 7, z, z, z, z,  //
+                                            8, 9, 10, 11, z, z, z, z, 12, 13, 14, 15, z, z, z, z);
+    const __m256i lo = _mm256_shuffle_epi8(
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src))), spread);
+    const __m256i hi = _mm256_shuffle_epi8(
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16))), spread);
+    for (int p = 0; p < abits; ++p) {
+      const __m128i shift = _mm_cvtsi32_si128(7 - p);
+      const auto low = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_sll_epi16(lo, shift)));
+      const auto high = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_sll_epi16(hi, shift)));
+      words[p] = low | uint64_t{high} << 32;
+    }
+  }
+};
+
 }  // namespace
+
+void qu8_qs8_lutgemm_pack_32__avx2(const uint8_t* const* rows, size_t m, const ptrdiff_t* tap_offsets, size_t taps,
+                                   size_t tap_bytes, int abits, uint8_t* index) {
+  pack_rows<Avx2Planes>(rows, m, tap_offsets, taps, tap_bytes, abits, index);
+}
 
 void qu8_qs8_lutgemm_ukernel_32x16__avx2(size_t m, size_t n, size_t groups, int abits, int flush, const uint8_t* index,
                                          const int8_t* tables, uint8_t* out, size_t ldc, const RequantParams& params) {
