@@ -16,13 +16,14 @@ struct LutWin {
 
 // From `npm run bench -- kernels --sections lowbit` (docs/benchmarks.md "Table lookup in the integer plan"): the
 // lookup GEMM with its activations packed in every call against the int8 GEMM of the same level, best of
-// alternating runs, at ResNet-20's shapes (M = 1024; N x K = 16 x 144, 32 x 288, 64 x 576). At avx2 W2A2 ran 0.72x /
-// 1.26x / 1.79x and W4A2 0.68x / 1.11x / 1.57x; W3A3, W2A4 and W4A4 stayed below 1x. At avx512vnni (the VBMI kernel
-// against VNNI) nothing reached 1x (W2A2 0.35x / 0.57x / 0.83x): the activations' packing costs more than lookup
-// saves, so that level keeps the int8 path everywhere.
+// alternating runs, at ResNet-20's shapes (M = 1024; N x K = 16 x 144, 32 x 288, 64 x 576), two runs. avx2: W2A2
+// 0.97-1.01x / 1.84-2.10x / 2.34-2.38x, W4A2 0.91-0.93x / 1.50-1.61x / 1.94-1.96x; W3A3 1.00-1.15x from N = 32 (not
+// reliably faster), W2A4 and W4A4 below 1x. avx512vnni (the VBMI kernel against VNNI): W2A2 0.63-0.65x / 0.94-0.96x
+// / 1.11-1.12x, every other pair below 1x from N = 32 up (W3A3 1.03x at N = 64).
 constexpr LutWin kWins[] = {
     {Isa::kAvx2, 2, 2, 32, 288},
     {Isa::kAvx2, 4, 2, 32, 288},
+    {Isa::kAvx512Vnni, 2, 2, 64, 576},
 };
 
 }  // namespace
@@ -41,6 +42,8 @@ bool use_lookup(Isa isa, int wbits, int abits, size_t n, size_t k) {
     case LutDispatch::kMeasured:
       break;
   }
+  // The table measured each level's own lookup kernel (an AVX-512 CPU without VBMI runs the AVX2 one: no entry).
+  if (kernels::lutgemm_config(isa).isa != isa) return false;
   for (const LutWin& win : kWins)
     if (win.isa == isa && win.wbits == wbits && win.abits == abits && n >= win.min_n && k >= win.min_k) return true;
   return false;
