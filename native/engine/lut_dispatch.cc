@@ -19,11 +19,12 @@ struct LutWin {
 // alternating runs, at ResNet-20's shapes (M = 1024; N x K = 16 x 144, 32 x 288, 64 x 576), two runs. avx2: W2A2
 // 0.97-1.01x / 1.84-2.10x / 2.34-2.38x, W4A2 0.91-0.93x / 1.50-1.61x / 1.94-1.96x; W3A3 1.00-1.15x from N = 32 (not
 // reliably faster), W2A4 and W4A4 below 1x. avx512vnni (the VBMI kernel against VNNI): W2A2 0.63-0.65x / 0.94-0.96x
-// / 1.11-1.12x, every other pair below 1x from N = 32 up (W3A3 1.03x at N = 64).
+// / 1.11-1.12x, every other pair below 1x from N = 32 up; and in the network (`bench profile --lookup`, ResNet-20
+// W2A2) its 64-channel layers ran 0.82-0.84x on three of four (392 rows per chunk, and a lookup layer gives up the
+// fused residual add and the bordered output), so that level has no entry: it keeps VNNI everywhere.
 constexpr LutWin kWins[] = {
     {Isa::kAvx2, 2, 2, 32, 288},
     {Isa::kAvx2, 4, 2, 32, 288},
-    {Isa::kAvx512Vnni, 2, 2, 64, 576},
 };
 
 }  // namespace
