@@ -120,6 +120,29 @@ describe('table-lookup layers (native/engine/lut_dispatch.h) equal the plain ref
   });
 });
 
+describe('the measured lookup rule (native/engine/lut_dispatch.cc)', () => {
+  test('W2A2 ResNet-20 takes lookup at avx2 only (its 32- and 64-channel convolutions), W8A8 never', ({ skip }) => {
+    if (!supportedIsas().includes('avx2')) skip('avx2 is not supported by this CPU');
+    const { model, calibration } = cases.get('resnet20')!;
+    const kernelsAt = (isa: (typeof ISA_LEVELS)[number], wbits: number, abits: number) => {
+      setIsaCap(isa);
+      return IntPlan.build(model.graph, uniformPolicy(model.graph, model.sha256, wbits, abits), calibration).kernels;
+    };
+    try {
+      expect(kernelsAt('avx2', 2, 2)).toMatch(/lutgemm/);
+      expect(kernelsAt('avx2', 8, 8)).not.toMatch(/lutgemm/);
+      expect(kernelsAt('scalar', 2, 2)).not.toMatch(/lutgemm/);
+      if (supportedIsas().includes('avx512vnni')) expect(kernelsAt('avx512vnni', 2, 2)).not.toMatch(/lutgemm/);
+    } finally {
+      setIsaCap('avx512vnni');
+    }
+  });
+
+  test('setLutDispatch refuses other modes', () => {
+    expect(() => setLutDispatch('sometimes' as 'always')).toThrow(RangeError);
+  });
+});
+
 describe('policies and plans reject bad input', () => {
   test('a policy missing a layer is rejected naming it', async () => {
     const { model, calibration } = cases.get('tiny_mlp')!;
