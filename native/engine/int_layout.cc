@@ -80,16 +80,16 @@ void plan_conv_gemm(const IntOp& op, Isa isa, IntLayout& layout, IntLayerPlan& l
                       static_cast<size_t>(in_per_group));
       w = widened.data();
     }
-    // An indirect conv stores even sub-byte codes as int8 panels: its GEMM runs per output row (or row block) and
-    // would unpack a sub-byte panel on every call, while a conv's weights are reused across all its rows and stay in
-    // cache, so the packed form saves no memory traffic. Same codes, same sums.
-    if (layer.lookup) {
+    if (layer.lookup) {  // weight-sum tables instead of panels
       layer.lut =
           kernels::lutgemm_pack_weights(lut_config, w, layer.k, static_cast<size_t>(out_per_group), layer.k, s.wbits);
       layout.index_bytes =
           std::max(layout.index_bytes, kernels::lutgemm_index_bytes(lut_config, kIndirectRows, layer.k, layer.abits));
       continue;
     }
+    // An indirect conv stores even sub-byte codes as int8 panels: its GEMM runs per output row (or row block) and
+    // would unpack a sub-byte panel on every call, while a conv's weights are reused across all its rows and stay in
+    // cache, so the packed form saves no memory traffic. Same codes, same sums.
     const int storage_bits = layer.indirect ? 8 : s.wbits;
     layer.packed.push_back(kernels::qgemm_pack(config, w, layer.k, out_per_group, layer.k, storage_bits));
     layout.scratch_bytes = std::max(layout.scratch_bytes, kernels::qgemm_scratch_bytes(config, layer.packed.back()));
