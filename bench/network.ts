@@ -11,7 +11,9 @@
  *     [--repeats 5] [--min-ms 500] [--policy P.json]
  *
  * Besides W8A8 over ONNX Runtime, it prints W4A4, W2A2 and (with --policy, a mixed policy of the model such as a
- * search's winner) that policy over W8A8: what the lower BitOps buy in speed on this CPU.
+ * search's winner) that policy over W8A8: what the lower BitOps buy in speed on this CPU. The plans take the
+ * table-lookup GEMM where its measured rule picks it (native/engine/lut_dispatch.h); "W2A2 int8" is W2A2 with every
+ * layer on the int8 path, so "W2A2/W2A2 int8" is what the lookup layers gain.
  */
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/onnx/model.js';
@@ -20,7 +22,7 @@ import { intPlanSpec } from '../src/engine/int-plan.js';
 import { loadPolicy, uniformPolicy } from '../src/quant/policy.js';
 import { exportQdq } from '../src/onnx/qdq.js';
 import { OrtModel } from '../src/ort/session.js';
-import { cpuInfo } from '../src/native.js';
+import { cpuInfo, setLutDispatch } from '../src/native.js';
 import { benchCalibration, patternImages } from './support/inputs.js';
 import { interleavedSamples, median, type Engine } from '../src/util/timing.js';
 
@@ -52,7 +54,8 @@ const qdq = exportQdq(model.graph, intPlanSpec(model.graph, uniformPolicy(model.
 const cpu = cpuInfo();
 console.log(`model ${values.model}, CPU ${cpu.detected} (${cpu.threads} hardware threads); images/second`);
 const header = ['threads', 'batch', 'ort fp32', 'ort int8 (QDQ)', 'arq fp32', ...policies.map(([w, a]) => `arq W${w}A${a}`),
-  ...(mixed ? ['arq policy'] : []), 'W8A8/ort fp32', 'W8A8/ort int8', 'W4A4/W8A8', 'W2A2/W8A8', ...(mixed ? ['policy/W8A8'] : [])];
+  'arq W2A2 int8', ...(mixed ? ['arq policy'] : []), 'W8A8/ort fp32', 'W8A8/ort int8', 'W4A4/W8A8', 'W2A2/W8A8', 'W2A2/W2A2 int8',
+  ...(mixed ? ['policy/W8A8'] : [])];
 console.log(header.join('\t'));
 for (const threads of values.threads.split(',').map(Number)) {
   const ort = await createClassifier(model, 'ort', { threads });
@@ -67,6 +70,10 @@ for (const threads of values.threads.split(',').map(Number)) {
     const int = await createClassifier(model, 'int', { threads, quantization: { policy: uniformPolicy(model.graph, model.sha256, wbits, abits), calibration } });
     engines.push({ label: `arq W${wbits}A${abits}`, run: (x, n) => int.logits(x, n) });
   }
+  setLutDispatch('never');
+  const int8 = await createClassifier(model, 'int', { threads, quantization: { policy: uniformPolicy(model.graph, model.sha256, 2, 2), calibration } });
+  setLutDispatch('measured');
+  engines.push({ label: 'arq W2A2 int8', run: (x, n) => int8.logits(x, n) });
   if (mixed) {
     const int = await createClassifier(model, 'int', { threads, quantization: { policy: mixed, calibration } });
     engines.push({ label: 'arq policy', run: (x, n) => int.logits(x, n) });
@@ -81,7 +88,7 @@ for (const threads of values.threads.split(',').map(Number)) {
       const perRound = samples[i].map((rate, round) => rate / samples[j][round]);
       return `${(rates[i] / rates[j]).toFixed(2)} (${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`;
     };
-    const lowBits = [ratio('arq W4A4', 'arq W8A8'), ratio('arq W2A2', 'arq W8A8'), ...(mixed ? [ratio('arq policy', 'arq W8A8')] : [])];
+    const lowBits = [ratio('arq W4A4', 'arq W8A8'), ratio('arq W2A2', 'arq W8A8'), ratio('arq W2A2', 'arq W2A2 int8'), ...(mixed ? [ratio('arq policy', 'arq W8A8')] : [])];
     console.log([threads, batch, ...rates.map((r) => r.toFixed(0)), ratio('arq W8A8', 'ort fp32'), ratio('arq W8A8', 'ort int8'), ...lowBits].join('\t'));
   }
   await ort.close();

@@ -6,7 +6,11 @@
  * (2 x MACs / time per thread) and its fraction of the machine's measured int8 dot-product peak.
  *
  *   npm run bench -- profile [--model test/fixtures/resnet20.onnx] [--bits w8a8,w4a4] [--threads 2] [--batch 256]
- *     [--seconds 3]
+ *     [--seconds 3] [--lookup]
+ *
+ * --lookup: per policy, the plan with every layer the table-lookup GEMM can run on it ('always') against the plan on
+ * the int8 path ('never'), profiled in alternating rounds; prints per Conv/Gemm its GEMM shape (N output channels,
+ * depth K), both times and int8 / lookup (above 1: lookup is faster). The table behind native/engine/lut_dispatch.cc.
  */
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/onnx/model.js';
@@ -14,7 +18,7 @@ import { shapeSize } from '../src/graph/ir.js';
 import { layerCosts } from '../src/graph/cost.js';
 import { IntPlan, intPlanSpec } from '../src/engine/int-plan.js';
 import { parseBits, uniformPolicy } from '../src/quant/policy.js';
-import { cpuInfo, kernelTiming, type IntPlanOp } from '../src/native.js';
+import { cpuInfo, kernelTiming, setLutDispatch, type IntPlanOp } from '../src/native.js';
 import { Random } from '../src/util/random.js';
 import { benchCalibration } from './support/inputs.js';
 
@@ -25,6 +29,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     batch: { type: 'string', default: '256' },
     seconds: { type: 'string', default: '3' },
+    lookup: { type: 'boolean', default: false },
   },
 });
 const batch = Number(values.batch);
@@ -46,6 +51,51 @@ function describe(op: IntPlanOp): string {
 }
 
 console.log(`${values.model}, batch ${batch}, ${threads} thread(s), CPU ${cpuInfo().detected}; int8 dot-product peak ${peak.toFixed(0)} GOPS per thread`);
+if (values.lookup) {
+  await lookupTable();
+  process.exit(0);
+}
+
+/** Thread-seconds per step of `plans`' runs summed over alternating rounds for `seconds` (at least 2 rounds each). */
+async function alternatingProfiles(plans: IntPlan[], steps: number): Promise<{ totals: Float64Array[]; batches: number; wall: number }> {
+  for (const plan of plans) await plan.run(images, batch, threads); // warm-up
+  const totals = plans.map(() => new Float64Array(steps));
+  let batches = 0;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000 || batches < 2) {
+    for (const [i, plan] of plans.entries()) (await plan.profile(images, batch, threads)).forEach((s, j) => (totals[i][j] += s));
+    batches++;
+  }
+  return { totals, batches, wall: (performance.now() - start) / 1000 };
+}
+
+async function lookupTable(): Promise<void> {
+  for (const text of values.bits.split(',')) {
+    const { wbits, abits } = parseBits(text);
+    const policy = uniformPolicy(graph, model.sha256, wbits, abits);
+    const spec = intPlanSpec(graph, policy, calibration);
+    const plans = (['never', 'always'] as const).map((mode) => {
+      setLutDispatch(mode);
+      return IntPlan.build(graph, policy, calibration);
+    });
+    setLutDispatch('measured');
+    const { totals, batches } = await alternatingProfiles(plans, spec.ops.length + 2);
+    const perImage = (s: number) => (1e6 * s) / (batches * batch);
+    const sums = totals.map((t) => t.reduce((a, b) => a + b, 0));
+    console.log(`
+W${wbits}A${abits}: int8 ${plans[0].kernels}; lookup ${plans[1].kernels}; ${batches} rounds`);
+    console.log(['step', 'op', 'N', 'K', 'int8 us/img', 'lookup us/img', 'int8/lookup', 'name'].join('\t'));
+    spec.ops.forEach((op, i) => {
+      if (op.op !== 'conv' && op.op !== 'gemm') return;
+      const inputs = op.op === 'conv' ? (op.weight.length / op.outChannels) : op.weight.length / op.outFeatures;
+      const n = op.op === 'conv' ? op.outChannels / op.group : op.outFeatures;
+      const [a, b] = [totals[0][1 + i], totals[1][1 + i]];
+      console.log([i, describe(op), n, inputs, perImage(a).toFixed(2), perImage(b).toFixed(2), (a / b).toFixed(2), op.name ?? ''].join('\t'));
+    });
+    console.log(`all steps: int8 ${perImage(sums[0]).toFixed(1)} us/img, lookup ${perImage(sums[1]).toFixed(1)} us/img, int8/lookup ${(sums[0] / sums[1]).toFixed(2)}`);
+  }
+}
+
 for (const text of values.bits.split(',')) {
   const { wbits, abits } = parseBits(text);
   const policy = uniformPolicy(graph, model.sha256, wbits, abits);

@@ -321,8 +321,8 @@ export interface NativeQu8Kernels {
 export interface NativeKernelTiming {
   /** Seconds for `iterations` GEMMs of the shape on internal data (copies: distinct weight sets cycled). */
   qgemmTime(isa: IsaName, m: number, n: number, k: number, wbits: number, iterations: number, copies?: number, repeats?: number): number;
-  /** Seconds for `iterations` lutgemm calls on internal codes packed beforehand (kernels/qu8-qs8-lutgemm). */
-  lutgemmTime(isa: IsaName, m: number, n: number, k: number, wbits: number, abits: number, iterations: number, repeats?: number): number;
+  /** Seconds for `iterations` lutgemm calls on internal codes packed beforehand, or in every call with `pack` (kernels/qu8-qs8-lutgemm). */
+  lutgemmTime(isa: IsaName, m: number, n: number, k: number, wbits: number, abits: number, iterations: number, repeats?: number, pack?: boolean): number;
   /** Measured int8 multiply-add throughput of one thread (ops/s, a multiply-add counted as 2). */
   dotPeak(isa: IsaName, seconds: number): number;
   /** The sub-byte kernel families whose inner step this CPU runs (kernels/qu8-qs8-gemm/peak.h). */
@@ -470,6 +470,7 @@ interface Addon {
   /** The memory limit of a plan whose spec has no maxMemory (bytes). */
   readonly defaultMaxMemory: number;
   _setIsaCap(isa: IsaName): void;
+  _setLutDispatch(mode: LutDispatch): void;
   FloatPlan: new (spec: FloatPlanSpec) => NativeFloatPlan;
   IntPlan: new (spec: IntPlanSpec) => NativeIntPlan;
   /** Per-output-channel weight codes and scales by the clip search of quantization.md (engine/clip_search.h). */
@@ -530,6 +531,16 @@ export function supportedIsas(): IsaName[] {
 /** Caps the ISA used by plans built afterwards (tests and benchmarks compare the paths in one process). */
 export function setIsaCap(isa: IsaName): void {
   addon()._setIsaCap(isa);
+}
+
+/**
+ * Which conv/gemm layers of integer plans built afterwards run on the table-lookup GEMM (native/engine/lut_dispatch.h):
+ * 'measured' (the default: where bench measured it faster than the int8 path), 'always' (every layer it can run:
+ * tests of the lookup path, and the benchmark that measures it) or 'never'. The codes are the same either way.
+ */
+export type LutDispatch = 'measured' | 'always' | 'never';
+export function setLutDispatch(mode: LutDispatch): void {
+  addon()._setLutDispatch(mode);
 }
 
 let memoryLimitOverride: number | undefined;

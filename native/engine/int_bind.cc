@@ -14,6 +14,7 @@
 // and the clip searches of engine/clip_search.h [sync]:
 //   quantizeWeights(weight: Float32Array, channels, bits) -> { codes: Int8Array, scales: Float32Array }
 //       (weight.length a positive multiple of channels; bits 2..8)
+//   _setLutDispatch(mode) [sync]: "measured" | "always" | "never" (engine/lut_dispatch.h)
 //   activationGrid(lo, hi, counts: Float64Array, bits) -> { scale, zero }  (lo <= hi within float32's finite range;
 //       counts.length >= 1)
 #include "engine/int_bind.h"
@@ -30,6 +31,7 @@
 #include "common/promise_worker.h"
 #include "engine/clip_search.h"
 #include "engine/int_plan.h"
+#include "engine/lut_dispatch.h"
 #include "engine/run_job.h"
 #include "engine/spec_reader.h"
 #include "verify/bind.h"
@@ -167,6 +169,24 @@ Napi::Value ActivationGridOf(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// [sync] _setLutDispatch(mode): "measured" | "always" | "never", for plans built afterwards (lut_dispatch.h; tests
+// and benchmarks). Throws TypeError on a non-string, RangeError on another string.
+Napi::Value SetLutDispatch(const Napi::CallbackInfo& info) {
+  const std::string where = "_setLutDispatch";
+  if (info.Length() < 1 || !info[0].IsString()) arq::napi::throw_type(info.Env(), where, "expected a string");
+  const std::string mode = info[0].As<Napi::String>().Utf8Value();
+  if (mode == "measured") {
+    set_lut_dispatch(LutDispatch::kMeasured);
+  } else if (mode == "always") {
+    set_lut_dispatch(LutDispatch::kAlways);
+  } else if (mode == "never") {
+    set_lut_dispatch(LutDispatch::kNever);
+  } else {
+    arq::napi::throw_range(info.Env(), where, "expected measured, always or never, got '" + mode + "'");
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 Napi::Object weight_codes_object(Napi::Env env, const WeightCodes& codes) {
@@ -185,6 +205,8 @@ void register_int_bindings(Napi::Env env, Napi::Object exports) {
   exports.Set("quantizeWeights",
               arq::napi::guarded_function<QuantizeWeights>(env, "quantizeWeights", "quantizeWeights"));
   exports.Set("activationGrid", arq::napi::guarded_function<ActivationGridOf>(env, "activationGrid", "activationGrid"));
+  exports.Set("_setLutDispatch",
+              arq::napi::guarded_function<SetLutDispatch>(env, "_setLutDispatch", "_setLutDispatch"));
 }
 
 }  // namespace arq::engine

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <utility>
 
+#include "engine/lut_dispatch.h"
 #include "engine/nhwc_ops.h"
 
 namespace arq::engine {
@@ -42,6 +43,28 @@ void plan_conv_gemm(const IntOp& op, Isa isa, IntLayout& layout, IntLayerPlan& l
   layer.fused_quantize = layer.indirect && op.float_in;
   layer.cp = layer.indirect ? (in_per_group + kr - 1) / kr * kr : in_per_group;
   if (layer.cp != in_per_group) layer.k = layer.kc = static_cast<size_t>(taps * layer.cp);
+  // Table lookup where the rule picks it, for layers whose GEMM rows it can pack: a pointwise layer's rows are its
+  // input, read directly whatever k; an ungrouped conv on codes reads them through row pointers into its (padded)
+  // input as an indirect conv does, whatever the int8 kernel has (groups must not straddle the taps).
+  const kernels::LutGemmConfig& lut_config = *layout.lutgemm;
+  const size_t lut_k = static_cast<size_t>(taps * in_per_group);
+  const bool lut_rows = pointwise || (s.kind == OpKind::kConv && group == 1 && !op.float_in &&
+                                      kernels::lutgemm_rows_fit(lut_config, static_cast<size_t>(s.kernel_h),
+                                                                static_cast<size_t>(s.kernel_w * in_per_group)));
+  layer.abits = s.input_grid.bits;
+  layer.lookup = lut_rows && !op.float_out && group == 1 &&
+                 use_lookup(isa, s.wbits, layer.abits, static_cast<size_t>(out_per_group), lut_k);
+  if (layer.lookup) {
+    layer.direct = pointwise;
+    layer.indirect = !pointwise;
+    layer.fused_quantize = false;
+    layer.cp = in_per_group;
+    layer.k = layer.kc = lut_k;
+  }
+  if (layer.lookup && pointwise) {
+    layer.tap_offsets = {0};  // one tap: the whole input row
+    layer.tap_bytes = lut_k;
+  }
   // Reorder each group's weights to [out][ky][kx][in] so one im2col row (NHWC taps) is the GEMM's K.
   std::vector<int8_t> reordered(static_cast<size_t>(out_per_group * taps * in_per_group));
   std::vector<int8_t> widened;
@@ -56,6 +79,13 @@ void plan_conv_gemm(const IntOp& op, Isa isa, IntLayout& layout, IntLayerPlan& l
                       &reordered[static_cast<size_t>((o * taps + t) * in_per_group)],
                       static_cast<size_t>(in_per_group));
       w = widened.data();
+    }
+    if (layer.lookup) {  // weight-sum tables instead of panels
+      layer.lut =
+          kernels::lutgemm_pack_weights(lut_config, w, layer.k, static_cast<size_t>(out_per_group), layer.k, s.wbits);
+      layout.index_bytes =
+          std::max(layout.index_bytes, kernels::lutgemm_index_bytes(lut_config, kIndirectRows, layer.k, layer.abits));
+      continue;
     }
     // An indirect conv stores even sub-byte codes as int8 panels: its GEMM runs per output row (or row block) and
     // would unpack a sub-byte panel on every call, while a conv's weights are reused across all its rows and stay in
@@ -77,7 +107,7 @@ void plan_conv_gemm(const IntOp& op, Isa isa, IntLayout& layout, IntLayerPlan& l
           std::max(layout.padded_bytes, static_cast<size_t>(layer.padded_h * layer.padded_w * layer.cp));
     for (const kernels::QPackedWeights& w : layer.packed)
       layout.scratch_bytes = std::max(layout.scratch_bytes, kernels::qgemm_indirect_scratch_bytes(w));
-  } else if (!layer.direct) {
+  } else if (!layer.direct) {  // (never a lookup layer: it is direct or indirect)
     layout.col_bytes = std::max(layout.col_bytes, static_cast<size_t>(kConvRowBlock) * layer.kc);
   }
 }
@@ -118,8 +148,8 @@ void plan_storage(const IntNetwork& net, IntLayout& layout) {
     const int p = producer[v];
     if (p < 0 || static_cast<int>(v) == net.output || !net.grids[v]) continue;
     const IntOp& pop = net.ops[static_cast<size_t>(p)];
-    const bool producer_ok =
-        pop.spec.kind == OpKind::kAdd || (layout.layers[static_cast<size_t>(p)].indirect && !pop.float_out);
+    const IntLayerPlan& pl = layout.layers[static_cast<size_t>(p)];
+    const bool producer_ok = pop.spec.kind == OpKind::kAdd || (pl.indirect && !pl.lookup && !pop.float_out);
     if (!producer_ok) continue;
     ValueStorage st;
     bool readers_ok = true;
@@ -183,7 +213,8 @@ void plan_fused_adds(const IntNetwork& net, IntLayout& layout) {
     const IntOp& conv = net.ops[i];
     const IntOp& add = net.ops[i + 1];
     IntLayerPlan& l = layout.layers[i];
-    if (!l.indirect || conv.float_out || add.spec.kind != OpKind::kAdd || conv.spec.output == net.output) continue;
+    if (!l.indirect || l.lookup || conv.float_out || add.spec.kind != OpKind::kAdd || conv.spec.output == net.output)
+      continue;
     const int v = conv.spec.output;
     const int a = add.spec.inputs[0], b = add.spec.inputs[1];
     if ((a == v) == (b == v)) continue;  // the conv output exactly once
@@ -232,6 +263,7 @@ IntLayout plan_int_layout(const IntNetwork& net, Isa isa) {
   IntLayout layout;
   layout.dwconv = &kernels::qdwconv_config(isa);
   layout.elementwise = &kernels::elementwise_config(isa);
+  layout.lutgemm = &kernels::lutgemm_config(isa);
   plan_layers(net, isa, layout);
   plan_storage(net, layout);
   plan_views(net, layout);

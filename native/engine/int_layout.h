@@ -14,6 +14,7 @@
 #include "kernels/qu8-elementwise/elementwise.h"
 #include "kernels/qu8-qs8-dwconv/qdwconv.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
+#include "kernels/qu8-qs8-lutgemm/lutgemm.h"
 
 namespace arq::engine {
 
@@ -45,7 +46,12 @@ struct IntLayerPlan {
   size_t tap_bytes = 0;                         // bytes of A per tap (taps * tap_bytes = k)
   const kernels::QGemmConfig* gemm = nullptr;   // per layer: the panel width follows the layer's output channels
   size_t k = 0, kc = 0;                         // per-group GEMM depth, padded to the kernel's k-block
-  std::vector<kernels::QPackedWeights> packed;  // per group
+  std::vector<kernels::QPackedWeights> packed;  // per group (none for a lookup layer)
+  // Table lookup (lut_dispatch.h): the GEMM is qu8-qs8-lutgemm on index bytes packed from the direct rows or the
+  // indirect row pointers (one group; plain output: no border, no fused add); `packed` stays empty.
+  bool lookup = false;
+  int abits = 8;
+  kernels::LutWeights lut;
   std::vector<int8_t> dw_packed;
   kernels::QuantizeParams quantize{};  // float input -> layer grid
   kernels::VaddParams vadd{};          // add
@@ -65,6 +71,7 @@ struct ValueStorage {
 struct IntLayout {
   const kernels::QDwconvConfig* dwconv = nullptr;
   const kernels::ElementwiseConfig* elementwise = nullptr;
+  const kernels::LutGemmConfig* lutgemm = nullptr;
   std::vector<IntLayerPlan> layers;   // per op
   std::vector<ValueStorage> storage;  // per value
   std::vector<bool> nchw;   // per value: a float value kept NCHW (the input's elementwise chain into a fused conv)
@@ -76,6 +83,7 @@ struct IntLayout {
   size_t padded_bytes = 0;     // per image: the spatially padded input of an indirect conv
   size_t converted_bytes = 0;  // per image: a layer input converted to its own grid
   size_t row_out_bytes = 0;    // one output row of the widest op (a conv with a fused add)
+  size_t index_bytes = 0;      // a lookup layer's index bytes for kIndirectRows rows
   size_t sum_channels = 0;     // pooling accumulators: the most input channels of any op
   std::string largest;         // the largest value, named for memory messages
 };

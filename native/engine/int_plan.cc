@@ -126,6 +126,7 @@ struct IntPlan::Workspace {
   AlignedVector<uint8_t> padded;         // input of an indirect conv with padding
   std::vector<const uint8_t*> row_ptrs;  // indirect conv: first tap of each output pixel of a row block
   AlignedVector<uint8_t> row_out;        // one output row of a conv with a fused add
+  AlignedVector<uint8_t> index;          // a lookup layer's index bytes for one block of rows
   std::vector<int32_t> sums;             // pooling accumulators, one per channel
   std::vector<double> op_seconds;        // profiling (IntPlan::run's op_seconds), this slot's share
 
@@ -139,6 +140,7 @@ struct IntPlan::Workspace {
     padded.resize(layout.padded_bytes * static_cast<size_t>(chunk));
     row_ptrs.resize(static_cast<size_t>(kIndirectRows));
     row_out.resize(layout.row_out_bytes);
+    index.resize(layout.index_bytes);
     scratch.resize(layout.scratch_bytes);
     converted.resize(layout.converted_bytes * static_cast<size_t>(chunk));
     sums.resize(layout.sum_channels);
@@ -279,6 +281,8 @@ class IntPlan::ChunkRun {
         return;
       }
       indirect_by_blocks(op, layer, x);
+    } else if (layer.direct && layer.lookup) {
+      lookup_direct(op, layer, x);
     } else if (layer.direct) {
       const RequantParams params = requant_params(op);
       kernels::qgemm(*layer.gemm, images_ * op.out.h * op.out.w, x, layer.kc, layer.packed[0], output(op), op.out.c,
@@ -450,10 +454,37 @@ class IntPlan::ChunkRun {
           if (++oy == out.h) oy = 0, image_start += view.image_bytes, line_start = image_start;
         }
       }
-      kernels::qgemm_indirect(*layer.gemm, static_cast<size_t>(block), row_ptrs, layer.tap_offsets.data(),
-                              layer.tap_offsets.size(), layer.tap_bytes, layer.packed[0], y + row0 * out.c * element,
-                              out.c, params, op.float_out, ws_.scratch.data());
+      gemm_rows(op, layer, static_cast<size_t>(block), row_ptrs, y + row0 * out.c * element, params);
     }
+  }
+
+  // A pointwise lookup layer: its input rows (k codes each) through row pointers, kIndirectRows at a time.
+  void lookup_direct(const IntOp& op, const IntLayerPlan& layer, const uint8_t* x) {
+    const int64_t rows = images_ * op.out.h * op.out.w;
+    const RequantParams params = requant_params(op);
+    uint8_t* y = codes(op.spec.output);
+    const uint8_t** row_ptrs = ws_.row_ptrs.data();
+    for (int64_t row0 = 0; row0 < rows; row0 += kIndirectRows) {
+      const int64_t block = std::min(kIndirectRows, rows - row0);
+      for (int64_t r = 0; r < block; ++r) row_ptrs[r] = x + (row0 + r) * static_cast<int64_t>(layer.k);
+      gemm_rows(op, layer, static_cast<size_t>(block), row_ptrs, y + row0 * op.out.c, params);
+    }
+  }
+
+  // One block of GEMM rows read through row pointers (taps at layer.tap_offsets): the lookup kernel on index bytes
+  // packed from them, or the indirect int8 GEMM.
+  void gemm_rows(const IntOp& op, const IntLayerPlan& layer, size_t rows, const uint8_t** row_ptrs, uint8_t* out,
+                 const RequantParams& params) {
+    if (layer.lookup) {
+      const kernels::LutGemmConfig& config = *layout_.lutgemm;
+      kernels::lutgemm_pack_rows(config, row_ptrs, rows, layer.tap_offsets.data(), layer.tap_offsets.size(),
+                                 layer.tap_bytes, layer.abits, ws_.index.data());
+      kernels::lutgemm(config, rows, layer.abits, ws_.index.data(), layer.lut, out, static_cast<size_t>(op.out.c),
+                       params);
+      return;
+    }
+    kernels::qgemm_indirect(*layer.gemm, rows, row_ptrs, layer.tap_offsets.data(), layer.tap_offsets.size(),
+                            layer.tap_bytes, layer.packed[0], out, op.out.c, params, op.float_out, ws_.scratch.data());
   }
 
   // Per group, im2col over blocks of kConvRowBlock output pixels, then one GEMM per block.
@@ -587,9 +618,10 @@ double IntPlan::check_memory(int64_t batch, int threads) const {
   const ImageChunks chunks = image_chunks(batch, std::max(1, threads), kChunkImages);
   double per_image = static_cast<double>(layout_.padded_bytes + layout_.converted_bytes);
   for (int64_t floats : layout_.slot_floats) per_image += static_cast<double>(floats) * sizeof(float);
-  const double fixed = static_cast<double>(layout_.col_bytes + layout_.scratch_bytes + layout_.row_out_bytes) +
-                       static_cast<double>(kIndirectRows) * sizeof(const uint8_t*) +
-                       static_cast<double>(layout_.sum_channels) * sizeof(int32_t);
+  const double fixed =
+      static_cast<double>(layout_.col_bytes + layout_.scratch_bytes + layout_.row_out_bytes + layout_.index_bytes) +
+      static_cast<double>(kIndirectRows) * sizeof(const uint8_t*) +
+      static_cast<double>(layout_.sum_channels) * sizeof(int32_t);
   const MemoryBudget budget = run_budget(batch, net_.input.size(), classes(), chunks, per_image, fixed);
   budget.check(net_.memory_limit, [&](int item) { return run_item_name(item, chunks, layout_.largest); });
   return budget.total();
@@ -597,7 +629,10 @@ double IntPlan::check_memory(int64_t batch, int threads) const {
 
 // The family names at the active level (a narrow layer may run the family's narrower tile of that level).
 std::string IntPlan::kernels() const {
-  return std::string(kernels::qgemm_config(active_isa()).name) + ", " + layout_.dwconv->name;
+  std::string names = std::string(kernels::qgemm_config(active_isa()).name) + ", " + layout_.dwconv->name;
+  const bool lookup =
+      std::any_of(layout_.layers.begin(), layout_.layers.end(), [](const IntLayerPlan& layer) { return layer.lookup; });
+  return lookup ? names + ", " + layout_.lutgemm->name : names;
 }
 
 void IntPlan::run(const float* input, int64_t batch, float* logits, int threads,

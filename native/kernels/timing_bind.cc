@@ -6,10 +6,11 @@
 //   qgemmTime(isa, m, n, k, wbits, iterations, copies = 1, repeats = 1) -> seconds for `iterations` qgemm calls
 //       (after one warm-up) on internal pseudo-random data, the shortest of `repeats` timed runs; `copies` distinct
 //       weight sets are used in turn, so weights larger than the caches stream from memory as in a network.
-//   lutgemmTime(isa, m, n, k, wbits, abits, iterations, repeats = 1) -> seconds for `iterations` lutgemm calls (after
-//       one warm-up) on internal pseudo-random codes (weights of wbits 2..4, activations below 2^abits, abits 1..4),
-//       packed once before the timing (the kernel alone: packing activations belongs to the layer before), the
-//       shortest of `repeats` timed runs.
+//   lutgemmTime(isa, m, n, k, wbits, abits, iterations, repeats = 1, pack = false) -> seconds for `iterations`
+//       lutgemm calls (after one warm-up) on internal pseudo-random codes (weights of wbits 2..4, activations below
+//       2^abits, abits 1..4), the shortest of `repeats` timed runs; the activations are packed into index bytes once
+//       before the timing (the kernel alone), or with `pack` in every call from row pointers (lutgemm_pack_rows, as
+//       the integer plan's lookup layers run it).
 //   dotPeak(isa, seconds) -> operations per second of a register-resident integer dot-product loop (peak.h; one
 //       u8 x s8 multiply-add = 2 operations), run for about `seconds`.
 //   lowbitFamilies() -> the sub-byte families of peak.h this CPU runs ("bitserial": AVX-512 VPOPCNTDQ, "lut":
@@ -129,14 +130,21 @@ Napi::Value LutGemmTime(const Napi::CallbackInfo& info) {
   std::vector<uint8_t> a(m * k);
   for (uint8_t& v : a) v = static_cast<uint8_t>(rng() % (1u << abits));
   const LutGemmConfig& config = lutgemm_config(isa);
+  const bool pack = info.Length() > 8 && info[8].ToBoolean().Value();
   const LutWeights packed = lutgemm_pack_weights(config, w.data(), k, n, k, dims.wbits);
   std::vector<uint8_t> index(lutgemm_index_bytes(config, m, k, abits));
   lutgemm_pack_activations(config, a.data(), k, m, k, abits, index.data());
+  std::vector<const uint8_t*> rows(m);
+  for (size_t i = 0; i < m; ++i) rows[i] = a.data() + i * k;
+  const ptrdiff_t whole_row = 0;
   std::vector<float> multiplier(n, 1.0f / 64.0f), bias(n, 128.0f);
   std::vector<int32_t> correction(n, 0);
   std::vector<uint8_t> out(m * n);
   const RequantParams params{multiplier.data(), bias.data(), correction.data(), 0.0f, 255.0f};
-  const auto run = [&] { lutgemm(config, m, abits, index.data(), packed, out.data(), n, params); };
+  const auto run = [&] {
+    if (pack) lutgemm_pack_rows(config, rows.data(), m, &whole_row, 1, k, abits, index.data());
+    lutgemm(config, m, abits, index.data(), packed, out.data(), n, params);
+  };
   run();  // warm-up
   double best = 0;
   for (int64_t r = 0; r < repeats; ++r) {

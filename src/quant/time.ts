@@ -68,7 +68,7 @@ export interface TimeSettings {
 export interface MeasuredTime {
   /** 'float' for the float model (arq's fp32 plan), 'int' for a policy's integer plan. */
   readonly engine: 'int' | 'float';
-  /** The kernel families of the plan at this CPU's ISA level (NativePlan.kernels; the same list for every width today). */
+  /** The kernel families of the plan at this CPU's ISA level (NativePlan.kernels; with the table-lookup GEMM where lut_dispatch picks it). */
   readonly kernels: string;
   /** The median round's seconds per image. */
   readonly seconds_per_image: number;

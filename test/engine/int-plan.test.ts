@@ -4,7 +4,7 @@ import { makeDataset, type Dataset } from '../../src/data/index.js';
 import { calibrate, type Calibration } from '../../src/quant/calibrate.js';
 import { IntPlan, intPlanSpec } from '../../src/engine/int-plan.js';
 import { uniformPolicy, layerNames, type Policy } from '../../src/quant/policy.js';
-import { setIsaCap, supportedIsas, ISA_LEVELS } from '../../src/native.js';
+import { setIsaCap, setLutDispatch, supportedIsas, ISA_LEVELS } from '../../src/native.js';
 import type { LoadedModel } from '../../src/onnx/model.js';
 
 function random(seed: number): () => number {
@@ -37,7 +37,10 @@ beforeAll(async () => {
   }
 });
 
-afterAll(() => setIsaCap('avx512vnni'));
+afterAll(() => {
+  setIsaCap('avx512vnni');
+  setLutDispatch('measured');
+});
 
 describe('the integer engine equals the plain reference bit for bit', () => {
   const policies: [string, (m: LoadedModel) => Policy][] = [
@@ -72,6 +75,71 @@ describe('results do not depend on the ISA, the thread count or the batch split'
       expect(single).toEqual(expected.subarray(40, 50));
     }
     setIsaCap('avx512vnni');
+  });
+});
+
+/** Random widths of at most 4 bits (the lookup kernel's), about half the layers at 2 (W2A2, W4A2, W2A4 ...). */
+function lowBitPolicy(model: LoadedModel, seed: number): Policy {
+  const next = random(seed);
+  const bits = () => (next() < 0.5 ? 2 : 2 + Math.floor(next() * 3));
+  return { format: 'arq-policy/1', model: model.sha256, layers: layerNames(model.graph).map((name) => ({ name, wbits: bits(), abits: bits() })) };
+}
+
+describe('table-lookup layers (native/engine/lut_dispatch.h) equal the plain reference bit for bit', () => {
+  // 'always' sends every layer the lookup kernel can run there (pointwise convs and gemms read directly, 3x3 convs
+  // through row pointers, at every thread count and ISA level, the scalar lookup kernel included).
+  const policies: [string, (m: LoadedModel) => Policy][] = [
+    ['w2a2', (m) => uniformPolicy(m.graph, m.sha256, 2, 2)],
+    ['w4a2', (m) => uniformPolicy(m.graph, m.sha256, 4, 2)],
+    ['low-bit mixed', (m) => lowBitPolicy(m, 13)],
+  ];
+  test.for(ISA_LEVELS)('%s path', async (isa, { skip }) => {
+    if (!supportedIsas().includes(isa)) skip(`${isa} is not supported by this CPU`);
+    try {
+      setIsaCap(isa);
+      for (const name of ['resnet20', 'mobilenetv2', 'mnist_cnn'] as const) {
+        const { model, calibration, images } = cases.get(name)!;
+        for (const [label, makePolicy] of policies) {
+          setLutDispatch('always');
+          const plan = IntPlan.build(model.graph, makePolicy(model), calibration);
+          expect(plan.kernels, `${name} ${label}`).toMatch(/lutgemm/);
+          const reference = await plan.runReference(images, 13);
+          for (const threads of [1, 2, 3]) expect(await plan.run(images, 13, threads), `${name} ${label} ${threads}`).toEqual(reference);
+          const size = images.length / 13;
+          expect(await plan.run(images.subarray(4 * size, 5 * size), 1, 1)).toEqual(reference.subarray(40, 50));
+          setLutDispatch('never');
+          const int8 = IntPlan.build(model.graph, makePolicy(model), calibration);
+          expect(int8.kernels).not.toMatch(/lutgemm/);
+          expect(await int8.run(images, 13, 2)).toEqual(reference);
+        }
+      }
+    } finally {
+      setIsaCap('avx512vnni');
+      setLutDispatch('measured');
+    }
+  });
+});
+
+describe('the measured lookup rule (native/engine/lut_dispatch.cc)', () => {
+  test('W2A2 ResNet-20 takes lookup at avx2 only (its 32- and 64-channel convolutions), W8A8 never', ({ skip }) => {
+    if (!supportedIsas().includes('avx2')) skip('avx2 is not supported by this CPU');
+    const { model, calibration } = cases.get('resnet20')!;
+    const kernelsAt = (isa: (typeof ISA_LEVELS)[number], wbits: number, abits: number) => {
+      setIsaCap(isa);
+      return IntPlan.build(model.graph, uniformPolicy(model.graph, model.sha256, wbits, abits), calibration).kernels;
+    };
+    try {
+      expect(kernelsAt('avx2', 2, 2)).toMatch(/lutgemm/);
+      expect(kernelsAt('avx2', 8, 8)).not.toMatch(/lutgemm/);
+      expect(kernelsAt('scalar', 2, 2)).not.toMatch(/lutgemm/);
+      if (supportedIsas().includes('avx512vnni')) expect(kernelsAt('avx512vnni', 2, 2)).not.toMatch(/lutgemm/);
+    } finally {
+      setIsaCap('avx512vnni');
+    }
+  });
+
+  test('setLutDispatch refuses other modes', () => {
+    expect(() => setLutDispatch('sometimes' as 'always')).toThrow(RangeError);
   });
 });
 

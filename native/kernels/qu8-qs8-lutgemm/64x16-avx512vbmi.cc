@@ -1,11 +1,13 @@
 // qu8-qs8-lutgemm microkernel, AVX-512 VBMI (lutgemm.h, groups of 6): tiles.h over zmm, 64 rows per block, each group
-// a 64-entry table looked up by vpermb; codes by the qu8-qs8-gemm fast path's arithmetic (pack_codes_clamp_below).
+// a 64-entry table looked up by vpermb; codes by the qu8-qs8-gemm fast path's arithmetic (pack_codes_clamp_below);
+// and its packer.
 #include <cstddef>
 #include <cstdint>
 
 #include "common/avx512-intrinsics.h"
 #include "kernels/pack-avx512.h"
 #include "kernels/qu8-qs8-lutgemm/lutgemm.h"
+#include "kernels/qu8-qs8-lutgemm/pack-rows.h"
 #include "kernels/qu8-qs8-lutgemm/tiles.h"
 
 namespace arq::kernels {
@@ -59,7 +61,33 @@ struct Vbmi {
   }
 };
 
+// The packer's chunk (pack-rows.h): 48 codes, 8 groups of 6, spread by vpermb to one group per 8 bytes (6 codes, 2
+// zeros); per plane, vptestmb's mask has group q's 6 bits in its byte q.
+struct VbmiPlanes {
+  static constexpr size_t kGroup = 6;
+  static constexpr size_t kRows = 64;
+  static size_t slot(size_t r) { return r; }
+  static void store(const uint64_t (*words)[kRows], size_t planes, size_t groups, uint8_t* dst) {
+    store_chunk_bytes<kRows>(words, planes, groups, dst);
+  }
+  static void planes(const uint8_t* src, size_t count, int abits, uint64_t* words) {
+    const __m512i codes = _mm512_maskz_loadu_epi8((__mmask64{1} << count) - 1, src);  // count <= 48
+    alignas(64) static constexpr uint8_t kSpread[64] = {0,  1,  2,  3,  4,  5,  0, 0, 6,  7,  8,  9,  10, 11, 0, 0,
+                                                        12, 13, 14, 15, 16, 17, 0, 0, 18, 19, 20, 21, 22, 23, 0, 0,
+                                                        24, 25, 26, 27, 28, 29, 0, 0, 30, 31, 32, 33, 34, 35, 0, 0,
+                                                        36, 37, 38, 39, 40, 41, 0, 0, 42, 43, 44, 45, 46, 47, 0, 0};
+    const __m512i spread = _mm512_maskz_permutexvar_epi8(0x3F3F3F3F3F3F3F3Full, _mm512_load_si512(kSpread), codes);
+    for (int p = 0; p < abits; ++p)
+      words[p] = _mm512_test_epi8_mask(spread, _mm512_set1_epi8(static_cast<char>(1 << p)));
+  }
+};
+
 }  // namespace
+
+void qu8_qs8_lutgemm_pack_64__avx512vbmi(const uint8_t* const* rows, size_t m, const ptrdiff_t* tap_offsets,
+                                         size_t taps, size_t tap_bytes, int abits, uint8_t* index) {
+  pack_rows<VbmiPlanes>(rows, m, tap_offsets, taps, tap_bytes, abits, index);
+}
 
 void qu8_qs8_lutgemm_ukernel_64x16__avx512vbmi(size_t m, size_t n, size_t groups, int abits, int flush,
                                                const uint8_t* index, const int8_t* tables, uint8_t* out, size_t ldc,

@@ -35,12 +35,17 @@ constexpr int kLutMaxWbits = 4;      // weight width at most (|T| <= 127 needs |
 using LutGemmUkernel = void (*)(size_t m, size_t n, size_t groups, int abits, int flush, const uint8_t* index,
                                 const int8_t* tables, uint8_t* out, size_t ldc, const RequantParams& params);
 
+// lutgemm_pack_rows at one ISA (the config's group and rows).
+using LutPackRows = void (*)(const uint8_t* const* rows, size_t m, const ptrdiff_t* tap_offsets, size_t taps,
+                             size_t tap_bytes, int abits, uint8_t* index);
+
 struct LutGemmConfig {
   const char* name;  // e.g. "qu8_qs8_lutgemm_ukernel_64x16__avx512vbmi"
   Isa isa;
   size_t group;  // k positions per index (tables of 2^group entries)
   size_t rows;   // rows per block of index bytes
   LutGemmUkernel ukernel;
+  LutPackRows pack;
 };
 
 // The config at this ISA level: the AVX-512 VBMI kernel (group 6, blocks of 64 rows) where the level is kAvx512Vnni
@@ -68,6 +73,18 @@ size_t lutgemm_index_bytes(const LutGemmConfig& config, size_t m, size_t k, int 
 // a: codes [m][k] (row stride lda), each below 2^abits (abits 1..kLutMaxAbits; checked: throws std::invalid_argument).
 void lutgemm_pack_activations(const LutGemmConfig& config, const uint8_t* a, size_t lda, size_t m, size_t k, int abits,
                               uint8_t* index);
+// The same index bytes for rows read through pointers, as the integer plan's indirect convs read them: row i's k =
+// taps * tap_bytes codes are, tap after tap, the tap_bytes codes at rows[i] + tap_offsets[t]. Groups must not
+// straddle taps (taps == 1 or tap_bytes % config.group == 0: lutgemm_rows_fit), and the codes are not checked
+// (each must be below 2^abits, abits 1..kLutMaxAbits): the engine's layer-grid codes are by construction. The
+// config's packer (pack-rows.h) turns 8 groups at a time into bit-plane words (AVX2: vpshufb + vpmovmskb; VBMI:
+// vpermb + vptestmb; scalar: a multiply per group that gathers one bit of each byte into the top byte).
+void lutgemm_pack_rows(const LutGemmConfig& config, const uint8_t* const* rows, size_t m, const ptrdiff_t* tap_offsets,
+                       size_t taps, size_t tap_bytes, int abits, uint8_t* index);
+// Whether rows of taps x tap_bytes codes can be packed by lutgemm_pack_rows for `config`.
+inline bool lutgemm_rows_fit(const LutGemmConfig& config, size_t taps, size_t tap_bytes) {
+  return taps == 1 || tap_bytes % config.group == 0;
+}
 
 // out[m][n] (uint8 codes, row stride ldc) for the packed activations of m rows against the packed weights, in runs
 // of kLutRunBlocks blocks and tiles of 16 columns. Single-threaded, allocates nothing; the same codes as qgemm on the

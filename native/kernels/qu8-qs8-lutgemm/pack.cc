@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "kernels/qu8-qs8-lutgemm/lutgemm.h"
 
@@ -18,16 +19,26 @@ void qu8_qs8_lutgemm_ukernel_64x16__avx512vbmi(size_t m, size_t n, size_t groups
                                                const uint8_t* index, const int8_t* tables, uint8_t* out, size_t ldc,
                                                const RequantParams& params);
 
+void qu8_qs8_lutgemm_pack_64__scalar(const uint8_t* const* rows, size_t m, const ptrdiff_t* tap_offsets, size_t taps,
+                                     size_t tap_bytes, int abits, uint8_t* index);
+void qu8_qs8_lutgemm_pack_32__avx2(const uint8_t* const* rows, size_t m, const ptrdiff_t* tap_offsets, size_t taps,
+                                   size_t tap_bytes, int abits, uint8_t* index);
+void qu8_qs8_lutgemm_pack_64__avx512vbmi(const uint8_t* const* rows, size_t m, const ptrdiff_t* tap_offsets,
+                                         size_t taps, size_t tap_bytes, int abits, uint8_t* index);
+
 namespace {
 
 size_t groups_of(const LutGemmConfig& config, size_t k) { return (k + config.group - 1) / config.group; }
 
-const LutGemmConfig kScalarConfig{"qu8_qs8_lutgemm_ukernel_64x16__scalar", Isa::kScalar, 6, 64,
-                                  qu8_qs8_lutgemm_ukernel_64x16__scalar};
-const LutGemmConfig kAvx2Config{"qu8_qs8_lutgemm_ukernel_32x16__avx2", Isa::kAvx2, 4, 32,
-                                qu8_qs8_lutgemm_ukernel_32x16__avx2};
-const LutGemmConfig kVbmiConfig{"qu8_qs8_lutgemm_ukernel_64x16__avx512vbmi", Isa::kAvx512Vnni, 6, 64,
-                                qu8_qs8_lutgemm_ukernel_64x16__avx512vbmi};
+const LutGemmConfig kScalarConfig{
+    "qu8_qs8_lutgemm_ukernel_64x16__scalar", Isa::kScalar, 6, 64, qu8_qs8_lutgemm_ukernel_64x16__scalar,
+    qu8_qs8_lutgemm_pack_64__scalar};
+const LutGemmConfig kAvx2Config{
+    "qu8_qs8_lutgemm_ukernel_32x16__avx2", Isa::kAvx2, 4, 32, qu8_qs8_lutgemm_ukernel_32x16__avx2,
+    qu8_qs8_lutgemm_pack_32__avx2};
+const LutGemmConfig kVbmiConfig{
+    "qu8_qs8_lutgemm_ukernel_64x16__avx512vbmi", Isa::kAvx512Vnni, 6, 64, qu8_qs8_lutgemm_ukernel_64x16__avx512vbmi,
+    qu8_qs8_lutgemm_pack_64__avx512vbmi};
 
 }  // namespace
 
@@ -78,30 +89,23 @@ void lutgemm_pack_activations(const LutGemmConfig& config, const uint8_t* a, siz
   if (abits < 1 || abits > kLutMaxAbits) {
     throw std::invalid_argument("lutgemm: abits must be 1.." + std::to_string(kLutMaxAbits));
   }
-  const size_t groups = groups_of(config, k);
-  const size_t planes = static_cast<size_t>(abits);
-  const size_t rows = config.rows;
-  const size_t blocks = (m + rows - 1) / rows;
-  for (size_t b = 0; b < blocks; ++b) {
-    for (size_t g = 0; g < groups; ++g) {
-      for (size_t p = 0; p < planes; ++p) {
-        uint8_t* dst = index + ((b * groups + g) * planes + p) * rows;
-        for (size_t r = 0; r < rows; ++r) {
-          const size_t i = b * rows + r;
-          unsigned bits = 0;
-          for (size_t j = 0; i < m && j < config.group && g * config.group + j < k; ++j) {
-            const unsigned code = a[i * lda + g * config.group + j];
-            if (code >> abits != 0) {
-              throw std::invalid_argument("lutgemm: activation code " + std::to_string(code) + " needs more than " +
-                                          std::to_string(abits) + " bits");
-            }
-            bits |= ((code >> p) & 1u) << j;
-          }
-          dst[r] = static_cast<uint8_t>(bits);
-        }
+  std::vector<const uint8_t*> rows(m);
+  for (size_t i = 0; i < m; ++i) {
+    rows[i] = a + i * lda;
+    for (size_t j = 0; j < k; ++j) {
+      if (rows[i][j] >> abits != 0) {
+        throw std::invalid_argument("lutgemm: activation code " + std::to_string(rows[i][j]) + " needs more than " +
+                                    std::to_string(abits) + " bits");
       }
     }
   }
+  const ptrdiff_t whole_row = 0;
+  lutgemm_pack_rows(config, rows.data(), m, &whole_row, 1, k, abits, index);
+}
+
+void lutgemm_pack_rows(const LutGemmConfig& config, const uint8_t* const* rows, size_t m, const ptrdiff_t* tap_offsets,
+                       size_t taps, size_t tap_bytes, int abits, uint8_t* index) {
+  config.pack(rows, m, tap_offsets, taps, tap_bytes, abits, index);
 }
 
 const LutGemmConfig& lutgemm_config(Isa isa) {
