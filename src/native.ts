@@ -255,7 +255,7 @@ export interface DwconvShape {
 export interface NativeF32Kernels {
   f32Gemm(isa: IsaName, m: number, n: number, k: number, a: Float32Array, w: Float32Array, bias: Float32Array | null, min: number, max: number): Float32Array;
   f32Dwconv(isa: IsaName, shape: DwconvShape, input: Float32Array, weights: Float32Array, bias: Float32Array | null, min: number, max: number): Float32Array;
-  names(isa: IsaName): { gemm: string; dwconv: string };
+  names(isa: IsaName): { gemm: string; gemmNarrow: string; dwconv: string };
 }
 
 /**

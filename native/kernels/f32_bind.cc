@@ -8,7 +8,8 @@
 //   f32Dwconv(isa, shape {channels, inH, inW, outH, outW, kernelH, kernelW, strideH, strideW, padTop, padLeft},
 //             input: Float32Array[inH*inW*channels] (HWC), weights: Float32Array[channels*kernelH*kernelW],
 //             bias: Float32Array[channels] | null, min, max) -> Float32Array[outH*outW*channels] (HWC)
-//   names(isa) -> { gemm, dwconv }: the names of the kernels chosen for that level.
+//   names(isa) -> { gemm, gemmNarrow, dwconv }: the names of the kernels chosen for that level (gemmNarrow: the
+//   f32-gemm kernel for products of at most 16 columns, which f32Gemm runs when n <= 16).
 //
 // `isa` is "scalar" | "avx2" | "avx512vnni"; an unknown name, or a level above the CPU's (detected_isa()), throws a
 // RangeError (the latter's message says "not supported by this CPU", so tests can skip that level).
@@ -58,7 +59,7 @@ Napi::Value F32Gemm(const Napi::CallbackInfo& info) {
   float min, max;
   napi::min_max_args(info, 7, where, &min, &max);
 
-  const F32GemmConfig& config = f32_gemm_config(isa);
+  const F32GemmConfig& config = f32_gemm_config(isa, static_cast<size_t>(n));
   const std::vector<float> packed =
       f32_gemm_pack(config, w.data(), static_cast<size_t>(k), has_bias ? bias.data() : nullptr, static_cast<size_t>(n),
                     static_cast<size_t>(k));
@@ -101,6 +102,7 @@ Napi::Value Names(const Napi::CallbackInfo& info) {
   const Isa isa = isa_arg(info, 0, "_f32Kernels.names");
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("gemm", f32_gemm_config(isa).name);
+  out.Set("gemmNarrow", f32_gemm_config(isa, 16).name);
   out.Set("dwconv", f32_dwconv_config(isa).name);
   return out;
 }

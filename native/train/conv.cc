@@ -5,7 +5,10 @@
 //   Gemm multiply the input rows themselves;
 // - weight gradient: dW = dy^T * col, with im2col writing straight into the packed panels of the GEMM's right side
 //   and dy^T a transpose of cout columns;
-// - input gradient: dcol = dy * W (the reordered weights are K-major for this product), added back onto dx.
+// - input gradient of a stride-1 conv without groups: the convolution of dy with the flipped, transposed kernel (pads
+//   kernel - 1 - pad), run like the forward (im2col of dy, f32-gemm with K = taps * cout) and added onto dx;
+// - other input gradients: dcol = dy * W (the reordered weights are K-major for this product), added back onto dx.
+// Every product takes the f32-gemm tile for its column count (f32_gemm_config(isa, n)), which never changes a value.
 // Each chunk of images (chunks.h) runs in blocks of output pixels sized to stay in L2; the sums over pixels follow
 // the blocks, which depend on the shapes only, so results never depend on the thread count. Scratch lives per thread
 // and is reused from step to step. Depthwise convolutions (one input and one output channel per group) run as direct
@@ -47,7 +50,7 @@ bool is_depthwise(const ConvDims& d) { return d.cin_g == 1 && d.cout_g == 1; }
 
 // Scratch of one thread, kept across calls so that a warm training step allocates no im2col or GEMM buffers.
 struct Scratch {
-  std::vector<float> col, packed, dyt, out;
+  std::vector<float> col, packed, dyt, out, dxt;
   std::vector<float> partials;  // the calling thread's per-chunk weight gradients
 };
 Scratch& scratch() {
@@ -177,6 +180,39 @@ std::vector<float> tap_major_weights(const std::vector<float>& w, const ConvDims
   return out;
 }
 
+// The input gradient of a stride-1 conv without groups as a conv of dy: output pixel oh receives dy[oh + pad - i] *
+// W[i], which is dy convolved with the kernel flipped in both axes and with input and output channels swapped, under
+// pads kernel - 1 - pad (the output is then the input's size). Pads of a kernel size or more (taps that only ever
+// see padding) keep the dcol path.
+bool transposes(const OpGeometry& s, const ConvDims& d) {
+  return s.stride_h == 1 && s.stride_w == 1 && d.groups == 1 && !d.pointwise && s.pads[0] < s.kernel_h &&
+         s.pads[2] < s.kernel_h && s.pads[1] < s.kernel_w && s.pads[3] < s.kernel_w;
+}
+OpGeometry transposed_geometry(const OpGeometry& s, int64_t in_channels) {
+  OpGeometry t = s;
+  t.out_channels = in_channels;
+  t.pads[0] = s.kernel_h - 1 - s.pads[0];
+  t.pads[1] = s.kernel_w - 1 - s.pads[1];
+  t.pads[2] = s.kernel_h - 1 - s.pads[2];
+  t.pads[3] = s.kernel_w - 1 - s.pads[3];
+  return t;
+}
+// ONNX weights [cout][cin][kh][kw] as the transposed conv's tap-major rows [cin][kh][kw][cout], flipped in both axes.
+std::vector<float> transposed_weights(const std::vector<float>& w, const OpGeometry& s, int64_t cin, int64_t cout) {
+  const int64_t kh = s.kernel_h, kw = s.kernel_w;
+  std::vector<float> out(w.size());
+  for (int64_t co = 0; co < cout; ++co) {
+    for (int64_t ci = 0; ci < cin; ++ci) {
+      for (int64_t i = 0; i < kh; ++i) {
+        for (int64_t j = 0; j < kw; ++j) {
+          out[((ci * kh + (kh - 1 - i)) * kw + (kw - 1 - j)) * cout + co] = w[((co * cin + ci) * kh + i) * kw + j];
+        }
+      }
+    }
+  }
+  return out;
+}
+
 // Calls fn(pixel_index, input_pixel_index, tap) for every output pixel of one image and every tap inside the image.
 template <typename Fn>
 void for_taps(const OpGeometry& s, const Pass& p, Fn&& fn) {
@@ -260,7 +296,7 @@ void depthwise_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
 
 }  // namespace
 
-void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const Pass& p, const std::vector<Tensor>& t,
+void conv_forward(const kernels::F32GemmConfig& level, const TrainOp& op, const Pass& p, const std::vector<Tensor>& t,
                   const float* x, float* y) {
   const ConvDims d = dims_of(op.geo, p);
   const float* bias = op.tensors.size() > 1 ? t[op.tensors[1]].value.data() : nullptr;
@@ -269,6 +305,7 @@ void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const P
     depthwise_forward(op, p, w.data(), bias, x, y);
     return;
   }
+  const kernels::F32GemmConfig& gemm = kernels::f32_gemm_config(level.isa, static_cast<size_t>(d.cout_g));
   const std::vector<float> weight = tap_major_weights(t[op.tensors[0]].value, d);
   std::vector<std::vector<float>> packed(d.groups);
   for (int64_t g = 0; g < d.groups; ++g) {
@@ -296,7 +333,7 @@ void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const P
   });
 }
 
-void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
+void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
                    const float* x, const float* dy, float* dx) {
   const ConvDims d = dims_of(op.geo, p);
   if (is_depthwise(d)) {
@@ -305,15 +342,29 @@ void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const 
   }
   const bool has_bias = op.tensors.size() > 1;
   const std::vector<float> weight = tap_major_weights(t[op.tensors[0]].value, d);
+  // dW_g = dy_g^T * col, N = k (also the N of dcol = dy * W).
+  const kernels::F32GemmConfig& gemm = kernels::f32_gemm_config(level.isa, static_cast<size_t>(d.k));
   const int64_t nr = static_cast<int64_t>(gemm.nr);
   int64_t nr_shift = 0;
   while (int64_t{1} << nr_shift < nr) ++nr_shift;
   if (int64_t{1} << nr_shift != nr) throw std::logic_error("f32-gemm panel width is not a power of two");
   const size_t packed_col_size = kernels::f32_gemm_packed_size(gemm, d.k, d.block);
+  // The input gradient: as a conv of dy (transposed), or dcol = dy * W, where the reordered weights of group g are
+  // already K-major ([cout_g][k]), added back by col2im (by_cols).
+  const bool transposed = dx != nullptr && transposes(op.geo, d);
+  const bool by_cols = dx != nullptr && !transposed;
+  const OpGeometry tgeo = transposed ? transposed_geometry(op.geo, p.in.c) : op.geo;
+  const Pass tpass{p.out, p.in, p.batch, p.threads};
+  const ConvDims td = dims_of(tgeo, tpass);
+  const kernels::F32GemmConfig& tgemm = kernels::f32_gemm_config(level.isa, static_cast<size_t>(p.in.c));
+  std::vector<float> packed_t;
+  if (transposed) {
+    const std::vector<float> tw = transposed_weights(t[op.tensors[0]].value, op.geo, p.in.c, p.out.c);
+    packed_t = kernels::f32_gemm_pack(tgemm, tw.data(), td.k, nullptr, p.in.c, td.k);
+  }
   const size_t packed_w_size = kernels::f32_gemm_packed_size(gemm, d.k, d.cout_g);
-  // dcol = dy * W: the reordered weights of group g are already K-major for this product ([cout_g][k]).
-  std::vector<float> packed_w(dx != nullptr ? d.groups * packed_w_size : 0);
-  for (int64_t g = 0; dx != nullptr && g < d.groups; ++g) {
+  std::vector<float> packed_w(by_cols ? d.groups * packed_w_size : 0);
+  for (int64_t g = 0; by_cols && g < d.groups; ++g) {
     kernels::f32_gemm_pack_kn(gemm, weight.data() + g * d.cout_g * d.k, d.k, d.k, d.cout_g,
                               packed_w.data() + g * packed_w_size);
   }
@@ -352,13 +403,25 @@ void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const 
           for (int64_t co = 0; co < d.cout_g; ++co) dyt[co * block + r] = grad[r * p.out.c + co];
         }
         kernels::f32_gemm(gemm, d.cout_g, d.k, block, dyt, block, packed, out, d.k, -INFINITY, INFINITY);
-        for (int64_t i = 0; i < d.cout_g * d.k; ++i) dw_g[i] += out[i];
-        if (dx != nullptr) {
+        add_into(out, dw_g, d.cout_g * d.k);
+        if (by_cols) {
           kernels::f32_gemm(gemm, block, d.k, d.cout_g, grad, p.out.c, packed_w.data() + g * packed_w_size, out, d.k,
                             -INFINITY, INFINITY);
           col2im_add(op.geo, p, d, g, out, row0, block, dx + first * p.in.size());
         }
       }
+    }
+    if (!transposed) return;
+    // The chunk's dx rows [rows][cin] += im2col(dy) [rows][taps * cout] * flipped W^T, block by block.
+    const int64_t dx_rows = (end - first) * td.pixels;
+    float* col = sized(s.col, td.block * td.k);
+    float* dxt = sized(s.dxt, td.block * p.in.c);
+    float* dx_chunk = dx + first * p.in.size();
+    for (int64_t row0 = 0; row0 < dx_rows; row0 += td.block) {
+      const int64_t block = std::min(td.block, dx_rows - row0);
+      im2col(tgeo, tpass, td, 0, grads, row0, block, ColRows{col, td.k});
+      kernels::f32_gemm(tgemm, block, p.in.c, td.k, col, td.k, packed_t.data(), dxt, p.in.c, -INFINITY, INFINITY);
+      add_into(dxt, dx_chunk + row0 * p.in.c, block * p.in.c);
     }
   });
   std::vector<float> sum(part_size);

@@ -53,31 +53,28 @@ float elementwise_slope(ElementwiseKind kind, bool constant_first, float x, floa
 // The elementwise loops below take __restrict pointers and their constants by value: with possible aliasing (dx
 // against dy, a constant read through `op` against the output) the compiler would reload per element and not
 // vectorise them.
-void clamp_forward(const float* __restrict x, float* __restrict y, int64_t n, float lo, float hi) {
+ARQ_TRAIN_CLONES void clamp_forward(const float* __restrict x, float* __restrict y, int64_t n, float lo, float hi) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i], lo), hi);
 }
-void clamp_backward(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t n, float lo,
+ARQ_TRAIN_CLONES void clamp_backward(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t n, float lo,
                     float hi) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = dy[i];  // loaded unconditionally, so that the select is branch-free
     dx[i] += (x[i] > lo) & (x[i] < hi) ? g : 0.0f;
   }
 }
-void add_into(const float* __restrict a, float* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a[i];
-}
-void add_forward(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n) {
+ARQ_TRAIN_CLONES void add_forward(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 // y = x * a[c] + shift[c] over `pixels` rows of `channels`.
-void affine_rows(const float* __restrict x, float* __restrict y, int64_t pixels, int64_t channels,
+ARQ_TRAIN_CLONES void affine_rows(const float* __restrict x, float* __restrict y, int64_t pixels, int64_t channels,
                  const float* __restrict a, const float* __restrict shift) {
   for (int64_t q = 0; q < pixels; ++q) {
     for (int64_t c = 0; c < channels; ++c) y[q * channels + c] = x[q * channels + c] * a[c] + shift[c];
   }
 }
 // part[c] += x[c], part[C + c] += x[c]^2 in double over `pixels` rows.
-void moment_rows(const float* __restrict x, int64_t pixels, int64_t channels, double* __restrict part) {
+ARQ_TRAIN_CLONES void moment_rows(const float* __restrict x, int64_t pixels, int64_t channels, double* __restrict part) {
   for (int64_t q = 0; q < pixels; ++q) {
     const float* row = x + q * channels;
     for (int64_t c = 0; c < channels; ++c) {
@@ -87,7 +84,7 @@ void moment_rows(const float* __restrict x, int64_t pixels, int64_t channels, do
   }
 }
 // part[c] += dy[c], part[C + c] += dy[c] * (x[c] - mean[c]) * invstd[c] in double over `pixels` rows.
-void gradient_moment_rows(const float* __restrict x, const float* __restrict dy, int64_t pixels, int64_t channels,
+ARQ_TRAIN_CLONES void gradient_moment_rows(const float* __restrict x, const float* __restrict dy, int64_t pixels, int64_t channels,
                           const double* __restrict mean, const double* __restrict invstd, double* __restrict part) {
   for (int64_t q = 0; q < pixels; ++q) {
     const float* xr = x + q * channels;
@@ -99,7 +96,7 @@ void gradient_moment_rows(const float* __restrict x, const float* __restrict dy,
   }
 }
 // dx += scale[c] * (dy - mean_dy[c] - (x - mu[c]) * inv[c] * mean_dyx[c]) over `pixels` rows.
-void batchnorm_dx_rows(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t pixels,
+ARQ_TRAIN_CLONES void batchnorm_dx_rows(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t pixels,
                        int64_t channels, const float* __restrict scale, const float* __restrict mean_dy,
                        const float* __restrict mean_dyx, const float* __restrict mu, const float* __restrict inv) {
   for (int64_t q = 0; q < pixels; ++q) {
@@ -145,6 +142,10 @@ void for_copies(const OpGeometry& s, const Pass& p, Fn&& fn) {
 }
 
 }  // namespace
+
+ARQ_TRAIN_CLONES void add_into(const float* __restrict a, float* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a[i];
+}
 
 void copy_image(const OpGeometry& s, const Pass& p, const float* in, float* out, float fill) {
   for_copies(s, p, [&](int64_t to, int64_t from) { out[to] = from < 0 ? fill : in[from]; });

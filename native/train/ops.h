@@ -10,6 +10,11 @@
 #include "train/chunks.h"
 #include "train/train_net.h"
 
+// The trainer's elementwise loops, compiled once per vector width and picked at load time (this code is otherwise
+// built for the baseline ISA). Each element goes through the same IEEE operations in every clone and no loop
+// reassociates a sum, so the clones agree to the bit.
+#define ARQ_TRAIN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
 namespace arq::train {
 
 // Where one operator runs: its input and output shapes, the batch and the pool threads.
@@ -20,10 +25,11 @@ struct Pass {
 };
 
 // Conv (any group; depthwise by direct loops, the rest as im2col + f32-gemm) and Gemm, which is a 1x1 conv over a
-// [features, 1, 1] image. Tensors: weight [out][in/group][kh][kw], then bias when the op has one.
-void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const Pass& p, const std::vector<Tensor>& t,
+// [features, 1, 1] image. Tensors: weight [out][in/group][kh][kw], then bias when the op has one. `level`: an f32-gemm
+// config of the ISA level to run (each product takes that level's tile for its column count).
+void conv_forward(const kernels::F32GemmConfig& level, const TrainOp& op, const Pass& p, const std::vector<Tensor>& t,
                   const float* x, float* y);
-void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
+void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
                    const float* x, const float* dy, float* dx);
 
 // Batch norm. Training: normalises by the batch's mean and biased variance (saved in mean/invstd for backward) and,
@@ -40,6 +46,9 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
                     std::vector<int32_t>& argmax);
 void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, const float* dy,
                      const std::vector<float*>& dxs, const std::vector<int32_t>& argmax);
+
+// y[i] += a[i] for i < n.
+void add_into(const float* __restrict a, float* __restrict y, int64_t n);
 
 // Pad and repeat on one image: output (oh, ow, c) is input (oh - top, ow - left, c mod C_in) for a pad and
 // (oh, ow, c mod C_in) for a repeat; positions outside the input hold `fill` (the pad value; QAT passes its code).

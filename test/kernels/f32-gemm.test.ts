@@ -66,9 +66,27 @@ function bitEqual(a: Float32Array, b: Float32Array): boolean {
 for (const [level, isa] of LEVELS.entries()) {
   describe.skipIf(level > detected)(`f32-gemm ${isa}`, () => {
     test('reports its kernel name', () => {
-      const { gemm } = kernels.names(isa);
+      const { gemm, gemmNarrow } = kernels.names(isa);
       expect(gemm).toMatch(/^f32_gemm_ukernel_\d+x\d+__/);
       expect(gemm.endsWith(isa === 'avx512vnni' ? '__avx512' : `__${isa}`)).toBe(true);
+      expect(gemmNarrow).toBe(isa === 'avx512vnni' ? 'f32_gemm_ukernel_16x16__avx512' : gemm);
+    });
+
+    // f32Gemm runs the narrow kernel (names().gemmNarrow) for n <= 16 and the wide one above: both must give every
+    // column the same bits, so that a conv's result does not depend on its output channel count's tile.
+    test('a product of at most 16 columns equals those columns of a wider one, bit for bit', () => {
+      const next = rng(41 + level);
+      for (const [m, n, k] of [[1, 1, 1], [7, 5, 13], [16, 16, 300], [17, 15, 2], [33, 16, 144], [40, 9, 77]]) {
+        const wide = makeCase(m, n + 17, k, next, { min: -3, max: 3 });
+        const narrow = { ...wide, n, w: wide.w.slice(0, n * k), bias: wide.bias!.slice(0, n) };
+        const got = run(isa, narrow);
+        expect(compareWithReference(narrow, got)).toBeNull();
+        const full = run(isa, wide);
+        for (let i = 0; i < m; i++) {
+          const row = full.subarray(i * wide.n, i * wide.n + n);
+          expect(bitEqual(got.subarray(i * n, (i + 1) * n), row), `row ${i} of m=${m} n=${n} k=${k}`).toBe(true);
+        }
+      }
     });
 
     test('matches the reference on shapes with row and column tails', () => {

@@ -6,13 +6,15 @@
 
 namespace arq::kernels {
 
-// Microkernels of this family (scalar.cc, 6x16-avx2.cc, 8x32-avx512.cc); contract at F32GemmUkernel.
+// Microkernels of this family (scalar.cc, 6x16-avx2.cc, 8x32-avx512.cc, 16x16-avx512.cc); contract at F32GemmUkernel.
 void f32_gemm_ukernel_4x8__scalar(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* w, float* c,
                                   size_t ldc, float min, float max);
 void f32_gemm_ukernel_6x16__avx2(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* w, float* c,
                                  size_t ldc, float min, float max);
 void f32_gemm_ukernel_8x32__avx512(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* w, float* c,
                                    size_t ldc, float min, float max);
+void f32_gemm_ukernel_16x16__avx512(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* w, float* c,
+                                    size_t ldc, float min, float max);
 
 namespace {
 
@@ -20,6 +22,8 @@ const F32GemmConfig kScalarConfig{"f32_gemm_ukernel_4x8__scalar", Isa::kScalar, 
 const F32GemmConfig kAvx2Config{"f32_gemm_ukernel_6x16__avx2", Isa::kAvx2, 6, 16, f32_gemm_ukernel_6x16__avx2};
 const F32GemmConfig kAvx512Config{"f32_gemm_ukernel_8x32__avx512", Isa::kAvx512Vnni, 8, 32,
                                   f32_gemm_ukernel_8x32__avx512};
+const F32GemmConfig kAvx512NarrowConfig{"f32_gemm_ukernel_16x16__avx512", Isa::kAvx512Vnni, 16, 16,
+                                        f32_gemm_ukernel_16x16__avx512};
 
 }  // namespace
 
@@ -33,6 +37,11 @@ const F32GemmConfig& f32_gemm_config(Isa isa) {
       break;
   }
   return kScalarConfig;
+}
+
+const F32GemmConfig& f32_gemm_config(Isa isa, size_t n) {
+  const F32GemmConfig& wide = f32_gemm_config(isa);
+  return wide.isa == Isa::kAvx512Vnni && n <= kAvx512NarrowConfig.nr ? kAvx512NarrowConfig : wide;
 }
 
 // Loop order: blocks of rows of A sized to stay in L2 (kABlockBytes), then panels of W, then mr-row tiles. Each

@@ -28,6 +28,9 @@ struct F32GemmConfig {
 
 // The config for `isa`, falling back to the best lower level compiled in.
 const F32GemmConfig& f32_gemm_config(Isa isa);
+// The config of that level for products of n columns: on AVX-512, n <= 16 gets the 16x16 tile, which computes every
+// column with the same bits as the 8x32 tile but without its 16 idle lanes.
+const F32GemmConfig& f32_gemm_config(Isa isa, size_t n);
 
 // Packs weights [N][K] (row stride ldw) and bias[N] (nullptr = zeros) into panels of config.nr columns.
 std::vector<float> f32_gemm_pack(const F32GemmConfig& config, const float* weights, size_t ldw, const float* bias,
