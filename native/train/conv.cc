@@ -2,11 +2,12 @@
 // the channels of one tap are contiguous in NHWC, so a row is assembled from runs of copies. The weights are
 // reordered to match (engine::reorder_conv_weights, as the fp32 plan does) and the weight gradient back to ONNX order.
 // - forward: y = col * W^T + bias (f32-gemm over packed weights); a pointwise conv (1x1, stride 1, no padding) and a
-//   Gemm multiply the input rows themselves;
+//   Gemm multiply the input rows themselves, and a conv without groups reads col's rows straight from a zero-padded
+//   copy of each image (conv_image: f32-gemm's A in segments, one per kernel row);
 // - weight gradient: dW = dy^T * col, with im2col writing straight into the packed panels of the GEMM's right side
 //   and dy^T a transpose of cout columns;
 // - input gradient of a stride-1 conv without groups: the convolution of dy with the flipped, transposed kernel (pads
-//   kernel - 1 - pad), run like the forward (im2col of dy, f32-gemm with K = taps * cout) and added onto dx;
+//   kernel - 1 - pad), run like the forward (K = taps * cout) and added onto dx;
 // - other input gradients: dcol = dy * W (the reordered weights are K-major for this product), added back onto dx.
 // Every product takes the f32-gemm tile for its column count (f32_gemm_config(isa, n)), which never changes a value.
 // Each chunk of images (chunks.h) runs in blocks of output pixels sized to stay in L2; the sums over pixels follow
@@ -50,7 +51,7 @@ bool is_depthwise(const ConvDims& d) { return d.cin_g == 1 && d.cout_g == 1; }
 
 // Scratch of one thread, kept across calls so that a warm training step allocates no im2col or GEMM buffers.
 struct Scratch {
-  std::vector<float> col, packed, dyt, out, dxt;
+  std::vector<float> col, packed, dyt, out, dxt, padded;
   std::vector<float> partials;  // the calling thread's per-chunk weight gradients
 };
 Scratch& scratch() {
@@ -294,6 +295,31 @@ void depthwise_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
   if (has_bias) std::copy(sum.begin() + taps * channels, sum.end(), t[op.tensors[1]].grad.begin());
 }
 
+// A conv without groups on one image, straight from it: each output row is one f32-gemm product whose A rows (the
+// output pixels) start stride_w pixels apart in a zero-padded copy of the image and read K as kernel_h segments of
+// kernel_w * C contiguous values, one padded image row apart. That is im2col's K order (tap-major), so the result
+// equals im2col + f32-gemm bit for bit, without im2col's kernel_h * kernel_w copies of every value.
+void conv_image(const kernels::F32GemmConfig& gemm, const OpGeometry& s, const Pass& p, const float* image,
+                const float* packed, float* out) {
+  const int64_t c = p.in.c, top = s.pads[0], left = s.pads[1], right = s.pads[3];
+  const int64_t wp = p.in.w + left + right, hp = p.in.h + top + s.pads[2];
+  float* padded = sized(scratch().padded, hp * wp * c);
+  std::fill(padded, padded + top * wp * c, 0.0f);
+  for (int64_t ih = 0; ih < p.in.h; ++ih) {
+    float* row = padded + (top + ih) * wp * c;
+    std::fill(row, row + left * c, 0.0f);
+    std::copy(image + ih * p.in.w * c, image + (ih + 1) * p.in.w * c, row + left * c);
+    std::fill(row + (left + p.in.w) * c, row + wp * c, 0.0f);
+  }
+  std::fill(padded + (top + p.in.h) * wp * c, padded + hp * wp * c, 0.0f);
+  const size_t kseg = static_cast<size_t>(s.kernel_w * c);
+  for (int64_t oh = 0; oh < p.out.h; ++oh) {
+    kernels::f32_gemm_segmented(gemm, p.out.w, p.out.c, s.kernel_h * kseg, kseg, padded + oh * s.stride_h * wp * c,
+                                s.stride_w * c, wp * c, packed, out + oh * p.out.w * p.out.c, p.out.c, -INFINITY,
+                                INFINITY);
+  }
+}
+
 }  // namespace
 
 void conv_forward(const kernels::F32GemmConfig& level, const TrainOp& op, const Pass& p, const std::vector<Tensor>& t,
@@ -316,6 +342,12 @@ void conv_forward(const kernels::F32GemmConfig& level, const TrainOp& op, const 
     const int64_t rows = (end - first) * d.pixels;
     const float* images = x + first * p.in.size();
     float* out = y + first * p.out.size();
+    if (d.groups == 1 && !d.pointwise) {
+      for (int64_t b = 0; b < end - first; ++b) {
+        conv_image(gemm, op.geo, p, images + b * p.in.size(), packed[0].data(), out + b * p.out.size());
+      }
+      return;
+    }
     for (int64_t g = 0; g < d.groups; ++g) {
       if (d.pointwise) {
         kernels::f32_gemm(gemm, rows, d.cout_g, d.k, images + g * d.cin_g, p.in.c, packed[g].data(), out + g * d.cout_g,
@@ -355,12 +387,12 @@ void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const
   const bool by_cols = dx != nullptr && !transposed;
   const OpGeometry tgeo = transposed ? transposed_geometry(op.geo, p.in.c) : op.geo;
   const Pass tpass{p.out, p.in, p.batch, p.threads};
-  const ConvDims td = dims_of(tgeo, tpass);
   const kernels::F32GemmConfig& tgemm = kernels::f32_gemm_config(level.isa, static_cast<size_t>(p.in.c));
   std::vector<float> packed_t;
   if (transposed) {
     const std::vector<float> tw = transposed_weights(t[op.tensors[0]].value, op.geo, p.in.c, p.out.c);
-    packed_t = kernels::f32_gemm_pack(tgemm, tw.data(), td.k, nullptr, p.in.c, td.k);
+    const int64_t tk = d.taps * p.out.c;
+    packed_t = kernels::f32_gemm_pack(tgemm, tw.data(), tk, nullptr, p.in.c, tk);
   }
   const size_t packed_w_size = kernels::f32_gemm_packed_size(gemm, d.k, d.cout_g);
   std::vector<float> packed_w(by_cols ? d.groups * packed_w_size : 0);
@@ -412,16 +444,10 @@ void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const
       }
     }
     if (!transposed) return;
-    // The chunk's dx rows [rows][cin] += im2col(dy) [rows][taps * cout] * flipped W^T, block by block.
-    const int64_t dx_rows = (end - first) * td.pixels;
-    float* col = sized(s.col, td.block * td.k);
-    float* dxt = sized(s.dxt, td.block * p.in.c);
-    float* dx_chunk = dx + first * p.in.size();
-    for (int64_t row0 = 0; row0 < dx_rows; row0 += td.block) {
-      const int64_t block = std::min(td.block, dx_rows - row0);
-      im2col(tgeo, tpass, td, 0, grads, row0, block, ColRows{col, td.k});
-      kernels::f32_gemm(tgemm, block, p.in.c, td.k, col, td.k, packed_t.data(), dxt, p.in.c, -INFINITY, INFINITY);
-      add_into(dxt, dx_chunk + row0 * p.in.c, block * p.in.c);
+    float* dxt = sized(s.dxt, p.in.size());
+    for (int64_t b = first; b < end; ++b) {
+      conv_image(tgemm, tgeo, tpass, dy + b * p.out.size(), packed_t.data(), dxt);
+      add_into(dxt, dx + b * p.in.size(), p.in.size());
     }
   });
   std::vector<float> sum(part_size);

@@ -108,6 +108,28 @@ for (const [level, isa] of LEVELS.entries()) {
       for (const c of cases) expect(compareWithReference(c, run(isa, c))).toBeNull();
     });
 
+    // A conv reads its kernel rows straight from a padded image: K in segments of kseg values, segStride apart, rows
+    // lda apart (overlapping). The product must equal f32Gemm on the gathered rows, bit for bit.
+    test('A read in segments equals the gathered matrix, bit for bit', () => {
+      const next = rng(63 + level);
+      // [m, n, k, kseg, lda, segStride]: 3x3 convs over 3, 16 and 64 channels (padded rows of 10, 34 and 10 pixels),
+      // a short last segment with overlapping segments, one segment, and rows that coincide (lda 0).
+      const shapes = [[13, 16, 27, 9, 3, 30], [17, 37, 144, 48, 16, 544], [8, 64, 576, 192, 64, 640], [5, 9, 10, 3, 7, 2],
+        [20, 5, 7, 7, 7, 0], [3, 33, 4, 1, 0, 5]];
+      for (const [m, n, k, kseg, lda, segStride] of shapes) {
+        const extent = (m - 1) * lda + Math.floor((k - 1) / kseg) * segStride + ((k - 1) % kseg) + 1;
+        const a = randomArray(extent, next);
+        const gathered = new Float32Array(m * k);
+        for (let i = 0; i < m; i++) {
+          for (let p = 0; p < k; p++) gathered[i * k + p] = a[i * lda + Math.floor(p / kseg) * segStride + (p % kseg)];
+        }
+        const c = makeCase(m, n, k, next, { a: gathered, min: -4, max: 4 });
+        const got = kernels.f32GemmSegmented(isa, m, n, k, kseg, lda, segStride, a, c.w, c.bias, c.min, c.max);
+        expect(compareWithReference(c, got)).toBeNull();
+        expect(bitEqual(got, run(isa, c)), `m=${m} n=${n} k=${k} kseg=${kseg}`).toBe(true);
+      }
+    });
+
     test('null bias is zero', () => {
       const next = rng(5);
       const c = makeCase(9, 21, 33, next, { bias: null });
@@ -151,6 +173,15 @@ describe('f32-gemm argument checks', () => {
 
   test('valid call returns m*n values', () => {
     expect(call('scalar', 2, 3, 3, a, w, bias, -Infinity, Infinity)()).toHaveLength(6);
+  });
+
+  test('f32GemmSegmented checks kseg and the extent of a', () => {
+    const segmented = (...args: unknown[]) => () => (kernels.f32GemmSegmented as (...x: unknown[]) => unknown)(...args);
+    // m 2, k 3 in segments of 2, 5 apart, rows 4 apart: the last element read is a[4 + 5 + 0] (extent 10).
+    expect(segmented('scalar', 2, 3, 3, 2, 4, 5, new Float32Array(10), w, bias, 0, 1)()).toHaveLength(6);
+    expect(segmented('scalar', 2, 3, 3, 2, 4, 5, new Float32Array(11), w, bias, 0, 1)).toThrow(/10 elements/);
+    expect(segmented('scalar', 2, 3, 3, 4, 4, 5, new Float32Array(10), w, bias, 0, 1)).toThrow(/kseg/);
+    expect(segmented('scalar', 2, 3, 3, 0, 4, 5, new Float32Array(10), w, bias, 0, 1)).toThrow(RangeError);
   });
 
   test('wrong lengths throw RangeError', () => {

@@ -13,8 +13,8 @@
 namespace arq::kernels {
 
 template <size_t kMr, size_t kNv>
-inline void f32_gemm_tile_avx512(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* w, float* c,
-                                 size_t ldc, float min, float max) {
+inline void f32_gemm_tile_avx512(size_t m, size_t n, size_t k, size_t kseg, const float* a, size_t lda,
+                                 size_t seg_stride, const float* w, float* c, size_t ldc, float min, float max) {
   constexpr size_t kNr = 16 * kNv;
   const float* ar[kMr];
   ar[0] = a;
@@ -27,13 +27,19 @@ inline void f32_gemm_tile_avx512(size_t m, size_t n, size_t k, const float* a, s
   }
   w += kNr;
 
-  for (size_t p = 0; p < k; ++p) {
-    __m512 b[kNv];
-    for (size_t v = 0; v < kNv; ++v) b[v] = _mm512_loadu_ps(w + 16 * v);
-    w += kNr;
-    for (size_t i = 0; i < kMr; ++i) {
-      const __m512 va = _mm512_set1_ps(ar[i][p]);
-      for (size_t v = 0; v < kNv; ++v) acc[i][v] = _mm512_fmadd_ps(va, b[v], acc[i][v]);
+  for (size_t s0 = 0; s0 < k; s0 += kseg) {
+    if (s0 != 0) {  // the next segment (the row pointers are indexed by p within one)
+      for (size_t i = 0; i < kMr; ++i) ar[i] += seg_stride;
+    }
+    const size_t len = k - s0 < kseg ? k - s0 : kseg;
+    for (size_t p = 0; p < len; ++p) {
+      __m512 b[kNv];
+      for (size_t v = 0; v < kNv; ++v) b[v] = _mm512_loadu_ps(w + 16 * v);
+      w += kNr;
+      for (size_t i = 0; i < kMr; ++i) {
+        const __m512 va = _mm512_set1_ps(ar[i][p]);
+        for (size_t v = 0; v < kNv; ++v) acc[i][v] = _mm512_fmadd_ps(va, b[v], acc[i][v]);
+      }
     }
   }
 
