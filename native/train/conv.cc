@@ -5,7 +5,7 @@
 //   Gemm multiply the input rows themselves, and a conv without groups reads col's rows straight from a zero-padded
 //   copy of each image (conv_image: f32-gemm's A in segments, one per kernel row);
 // - weight gradient: dW = dy^T * col, with im2col writing straight into the packed panels of the GEMM's right side
-//   and dy^T a transpose of cout columns;
+//   and dy^T read in place (f32-gemm's A in segments of one value);
 // - input gradient of a stride-1 conv without groups: the convolution of dy with the flipped, transposed kernel (pads
 //   kernel - 1 - pad), run like the forward (K = taps * cout) and added onto dx;
 // - other input gradients: dcol = dy * W (the reordered weights are K-major for this product), added back onto dx.
@@ -51,7 +51,7 @@ bool is_depthwise(const ConvDims& d) { return d.cin_g == 1 && d.cout_g == 1; }
 
 // Scratch of one thread, kept across calls so that a warm training step allocates no im2col or GEMM buffers.
 struct Scratch {
-  std::vector<float> col, packed, dyt, out, dxt, padded;
+  std::vector<float> col, packed, out, dxt, padded;
   std::vector<float> partials;  // the calling thread's per-chunk weight gradients
 };
 Scratch& scratch() {
@@ -415,7 +415,6 @@ void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const
     }
     Scratch& s = scratch();
     float* packed = sized(s.packed, packed_col_size);
-    float* dyt = sized(s.dyt, d.cout_g * d.block);
     float* out = sized(s.out, std::max(d.cout_g, d.block) * d.k);
     for (int64_t g = 0; g < d.groups; ++g) {
       float* dw_g = dw + g * d.cout_g * d.k;
@@ -431,10 +430,9 @@ void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const
           for (int64_t c = 0; c < d.k; c += nr) std::fill_n(packed + c / nr * panels.panel, nr, 0.0f);
           im2col(op.geo, p, d, g, images, row0, block, panels);
         }
-        for (int64_t r = 0; r < block; ++r) {
-          for (int64_t co = 0; co < d.cout_g; ++co) dyt[co * block + r] = grad[r * p.out.c + co];
-        }
-        kernels::f32_gemm(gemm, d.cout_g, d.k, block, dyt, block, packed, out, d.k, -INFINITY, INFINITY);
+        // dy_g^T is read in place: row co of A is column co of dy (segments of one value, out.c apart).
+        kernels::f32_gemm_segmented(gemm, d.cout_g, d.k, block, 1, grad, 1, p.out.c, packed, out, d.k, -INFINITY,
+                                    INFINITY);
         add_into(out, dw_g, d.cout_g * d.k);
         if (by_cols) {
           kernels::f32_gemm(gemm, block, d.k, d.cout_g, grad, p.out.c, packed_w.data() + g * packed_w_size, out, d.k,

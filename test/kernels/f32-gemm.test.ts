@@ -113,9 +113,10 @@ for (const [level, isa] of LEVELS.entries()) {
     test('A read in segments equals the gathered matrix, bit for bit', () => {
       const next = rng(63 + level);
       // [m, n, k, kseg, lda, segStride]: 3x3 convs over 3, 16 and 64 channels (padded rows of 10, 34 and 10 pixels),
-      // a short last segment with overlapping segments, one segment, and rows that coincide (lda 0).
+      // a short last segment with overlapping segments, one segment, rows that coincide (lda 0), and A stored
+      // transposed (segments of one value: the weight gradient's dy^T).
       const shapes = [[13, 16, 27, 9, 3, 30], [17, 37, 144, 48, 16, 544], [8, 64, 576, 192, 64, 640], [5, 9, 10, 3, 7, 2],
-        [20, 5, 7, 7, 7, 0], [3, 33, 4, 1, 0, 5]];
+        [20, 5, 7, 7, 7, 0], [3, 33, 4, 1, 0, 5], [16, 40, 50, 1, 1, 16], [9, 70, 13, 1, 1, 9]];
       for (const [m, n, k, kseg, lda, segStride] of shapes) {
         const extent = (m - 1) * lda + Math.floor((k - 1) / kseg) * segStride + ((k - 1) % kseg) + 1;
         const a = randomArray(extent, next);

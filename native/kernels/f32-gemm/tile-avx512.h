@@ -27,19 +27,25 @@ inline void f32_gemm_tile_avx512(size_t m, size_t n, size_t k, size_t kseg, cons
   }
   w += kNr;
 
-  for (size_t s0 = 0; s0 < k; s0 += kseg) {
-    if (s0 != 0) {  // the next segment (the row pointers are indexed by p within one)
-      for (size_t i = 0; i < kMr; ++i) ar[i] += seg_stride;
+  // One k step: the panel's kNv vectors times A's value at ar[i][offset] for every row.
+  auto step = [&](size_t offset) {
+    __m512 b[kNv];
+    for (size_t v = 0; v < kNv; ++v) b[v] = _mm512_loadu_ps(w + 16 * v);
+    w += kNr;
+    for (size_t i = 0; i < kMr; ++i) {
+      const __m512 va = _mm512_set1_ps(ar[i][offset]);
+      for (size_t v = 0; v < kNv; ++v) acc[i][v] = _mm512_fmadd_ps(va, b[v], acc[i][v]);
     }
-    const size_t len = k - s0 < kseg ? k - s0 : kseg;
-    for (size_t p = 0; p < len; ++p) {
-      __m512 b[kNv];
-      for (size_t v = 0; v < kNv; ++v) b[v] = _mm512_loadu_ps(w + 16 * v);
-      w += kNr;
-      for (size_t i = 0; i < kMr; ++i) {
-        const __m512 va = _mm512_set1_ps(ar[i][p]);
-        for (size_t v = 0; v < kNv; ++v) acc[i][v] = _mm512_fmadd_ps(va, b[v], acc[i][v]);
+  };
+  if (kseg == 1) {  // segments of one value: A stored transposed, element p of row i at ar[i][p * seg_stride]
+    for (size_t p = 0, offset = 0; p < k; ++p, offset += seg_stride) step(offset);
+  } else {
+    for (size_t s0 = 0; s0 < k; s0 += kseg) {
+      if (s0 != 0) {  // the next segment (the row pointers are indexed by p within one)
+        for (size_t i = 0; i < kMr; ++i) ar[i] += seg_stride;
       }
+      const size_t len = k - s0 < kseg ? k - s0 : kseg;
+      for (size_t p = 0; p < len; ++p) step(p);
     }
   }
 
