@@ -366,8 +366,11 @@ void conv_forward(const kernels::F32GemmConfig& level, const TrainOp& op, const 
 }
 
 void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
-                   const float* x, const float* dy, float* dx) {
+                   const float* x, const float* dy, float* dx, bool overwrite) {
   const ConvDims d = dims_of(op.geo, p);
+  // Only the transposed input gradient writes whole images; the other paths add into zeros.
+  const bool transposed = dx != nullptr && !is_depthwise(d) && transposes(op.geo, d);
+  if (dx != nullptr && !transposed) zero_if(overwrite, dx, p.batch * p.in.size());
   if (is_depthwise(d)) {
     depthwise_backward(op, p, t, x, dy, dx);
     return;
@@ -383,7 +386,6 @@ void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const
   const size_t packed_col_size = kernels::f32_gemm_packed_size(gemm, d.k, d.block);
   // The input gradient: as a conv of dy (transposed), or dcol = dy * W, where the reordered weights of group g are
   // already K-major ([cout_g][k]), added back by col2im (by_cols).
-  const bool transposed = dx != nullptr && transposes(op.geo, d);
   const bool by_cols = dx != nullptr && !transposed;
   const OpGeometry tgeo = transposed ? transposed_geometry(op.geo, p.in.c) : op.geo;
   const Pass tpass{p.out, p.in, p.batch, p.threads};
@@ -442,10 +444,11 @@ void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const
       }
     }
     if (!transposed) return;
-    float* dxt = sized(s.dxt, p.in.size());
+    float* dxt = overwrite ? nullptr : sized(s.dxt, p.in.size());
     for (int64_t b = first; b < end; ++b) {
-      conv_image(tgemm, tgeo, tpass, dy + b * p.out.size(), packed_t.data(), dxt);
-      add_into(dxt, dx + b * p.in.size(), p.in.size());
+      float* dx_image = dx + b * p.in.size();
+      conv_image(tgemm, tgeo, tpass, dy + b * p.out.size(), packed_t.data(), overwrite ? dx_image : dxt);
+      if (!overwrite) add_into(dxt, dx_image, p.in.size());
     }
   });
   std::vector<float> sum(part_size);

@@ -57,10 +57,11 @@ ARQ_TRAIN_CLONES void clamp_forward(const float* __restrict x, float* __restrict
   for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i], lo), hi);
 }
 ARQ_TRAIN_CLONES void clamp_backward(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t n, float lo,
-                    float hi) {
+                    float hi, bool overwrite) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = dy[i];  // loaded unconditionally, so that the select is branch-free
-    dx[i] += (x[i] > lo) & (x[i] < hi) ? g : 0.0f;
+    const float v = (x[i] > lo) & (x[i] < hi) ? g : 0.0f;
+    dx[i] = overwrite ? v : dx[i] + v;
   }
 }
 ARQ_TRAIN_CLONES void add_forward(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n) {
@@ -98,12 +99,14 @@ ARQ_TRAIN_CLONES void gradient_moment_rows(const float* __restrict x, const floa
 // dx += scale[c] * (dy - mean_dy[c] - (x - mu[c]) * inv[c] * mean_dyx[c]) over `pixels` rows.
 ARQ_TRAIN_CLONES void batchnorm_dx_rows(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t pixels,
                        int64_t channels, const float* __restrict scale, const float* __restrict mean_dy,
-                       const float* __restrict mean_dyx, const float* __restrict mu, const float* __restrict inv) {
+                       const float* __restrict mean_dyx, const float* __restrict mu, const float* __restrict inv,
+                       bool overwrite) {
   for (int64_t q = 0; q < pixels; ++q) {
     for (int64_t c = 0; c < channels; ++c) {
       const int64_t at = q * channels + c;
       const float xhat = (x[at] - mu[c]) * inv[c];
-      dx[at] += scale[c] * (dy[at] - mean_dy[c] - xhat * mean_dyx[c]);
+      const float v = scale[c] * (dy[at] - mean_dy[c] - xhat * mean_dyx[c]);
+      dx[at] = overwrite ? v : dx[at] + v;
     }
   }
 }
@@ -145,6 +148,10 @@ void for_copies(const OpGeometry& s, const Pass& p, Fn&& fn) {
 
 ARQ_TRAIN_CLONES void add_into(const float* __restrict a, float* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a[i];
+}
+
+void zero_if(bool overwrite, float* dx, int64_t n) {
+  if (overwrite) std::fill(dx, dx + n, 0.0f);
 }
 
 void copy_image(const OpGeometry& s, const Pass& p, const float* in, float* out, float fill) {
@@ -197,7 +204,8 @@ void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
 }
 
 void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, const float* dy,
-                        float* dx, const std::vector<double>& mean, const std::vector<double>& invstd, bool training) {
+                        float* dx, const std::vector<double>& mean, const std::vector<double>& invstd, bool training,
+                        bool overwrite) {
   const int64_t channels = p.in.c, pixels = p.in.h * p.in.w;
   // sums[c] = sum(dy), sums[C + c] = sum(dy * xhat)
   const std::vector<double> sums = channel_sums(p, 2, [&](int64_t b, double* part) {
@@ -224,7 +232,7 @@ void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
   for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
     const int64_t at = first * pixels * channels;
     batchnorm_dx_rows(x + at, dy + at, dx + at, (end - first) * pixels, channels, scale.data(), mean_dy.data(),
-                      mean_dyx.data(), mu.data(), inv.data());
+                      mean_dyx.data(), mu.data(), inv.data(), overwrite);
   });
 }
 
@@ -303,8 +311,10 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
 }
 
 void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, const float* dy,
-                     const std::vector<float*>& dxs, const std::vector<int32_t>& argmax) {
+                     const std::vector<float*>& dxs, const std::vector<int32_t>& argmax,
+                     const std::vector<bool>& overwrite) {
   const OpGeometry& s = op.geo;
+  auto overwrites = [&](size_t input) { return input < overwrite.size() && overwrite[input]; };
   for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
     const int64_t channels = p.in.c;
     for (int64_t b = first; b < end; ++b) {
@@ -313,13 +323,24 @@ void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const f
       float* dx = dxs[0] != nullptr ? dxs[0] + b * p.in.size() : nullptr;
       switch (op.kind) {
         case Kind::kClamp:
-          if (dx != nullptr) clamp_backward(in, grad, dx, p.in.size(), s.min, s.max);
-          break;
+          if (dx != nullptr) clamp_backward(in, grad, dx, p.in.size(), s.min, s.max, overwrites(0));
+          continue;
         case Kind::kAdd:
-          for (float* d : dxs) {
-            if (d != nullptr) add_into(grad, d + b * p.in.size(), p.in.size());
+          for (size_t input = 0; input < dxs.size(); ++input) {
+            float* d = dxs[input] != nullptr ? dxs[input] + b * p.in.size() : nullptr;
+            if (d == nullptr) continue;
+            if (overwrites(input)) {
+              std::copy(grad, grad + p.in.size(), d);
+            } else {
+              add_into(grad, d, p.in.size());
+            }
           }
+          continue;
+        default:
           break;
+      }
+      if (dx != nullptr) zero_if(overwrites(0), dx, p.in.size());
+      switch (op.kind) {
         case Kind::kElementwise: {
           if (dx == nullptr) break;
           const bool per_channel = s.constant.size() > 1;

@@ -1,6 +1,7 @@
 // The forward and backward pass of each training operator over a batch of NHWC images (train_net.h describes the
 // layout and the chunking that keeps results independent of the thread count). Backward functions add into dx,
-// which the caller zeroes once per pass, because a value consumed twice receives two gradient contributions;
+// because a value consumed twice receives two gradient contributions, or, where `overwrite` says so (the value's first
+// contribution), write it: then dx may hold anything before the call, and no pass has to zero every gradient first.
 // dx == nullptr means that the input needs no gradient. Parameter gradients are written (not added) to Tensor::grad.
 #pragma once
 
@@ -30,7 +31,7 @@ struct Pass {
 void conv_forward(const kernels::F32GemmConfig& level, const TrainOp& op, const Pass& p, const std::vector<Tensor>& t,
                   const float* x, float* y);
 void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
-                   const float* x, const float* dy, float* dx);
+                   const float* x, const float* dy, float* dx, bool overwrite = false);
 
 // Batch norm. Training: normalises by the batch's mean and biased variance (saved in mean/invstd for backward) and,
 // when update_stats, moves the running statistics (unbiased variance). Inference: the running statistics.
@@ -39,16 +40,21 @@ void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
 // `training` says which forward ran: batch statistics (dx through the batch mean and variance) or running statistics
 // (a fixed affine map per channel, dx = gamma * invstd * dy).
 void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, const float* dy,
-                        float* dx, const std::vector<double>& mean, const std::vector<double>& invstd, bool training);
+                        float* dx, const std::vector<double>& mean, const std::vector<double>& invstd, bool training,
+                        bool overwrite = false);
 
 // Elementwise operators without parameters. maxpool records the input position of each output in argmax.
 void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, float* y,
                     std::vector<int32_t>& argmax);
+// overwrite: per input, as dxs (empty: add into all).
 void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, const float* dy,
-                     const std::vector<float*>& dxs, const std::vector<int32_t>& argmax);
+                     const std::vector<float*>& dxs, const std::vector<int32_t>& argmax,
+                     const std::vector<bool>& overwrite = {});
 
 // y[i] += a[i] for i < n.
 void add_into(const float* __restrict a, float* __restrict y, int64_t n);
+// Zeroes dx[0, n) when `overwrite`, for the backward passes that can only add (scatters, pools).
+void zero_if(bool overwrite, float* dx, int64_t n);
 
 // Pad and repeat on one image: output (oh, ow, c) is input (oh - top, ow - left, c mod C_in) for a pad and
 // (oh, ow, c mod C_in) for a repeat; positions outside the input hold `fill` (the pad value; QAT passes its code).

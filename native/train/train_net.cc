@@ -98,35 +98,51 @@ void TrainNet::forward(const float* images, int64_t batch, int threads, bool tra
 void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int threads, bool training, bool to_input) {
   std::vector<bool> needs_grad(needs_grad_);
   if (to_input) needs_grad.assign(spec_.values, true);
-  for (int v = 0; v < spec_.values; ++v) grads_[v].assign(needs_grad[v] ? batch * shapes_[v].size() : 0, 0.0f);
+  // No gradient is zeroed up front: the first contribution to a value (its last consumer's backward, the ops running
+  // in reverse) overwrites it, and `written` says which values hold one.
+  std::vector<bool> written(spec_.values, false);
+  for (int v = 0; v < spec_.values; ++v) grads_[v].resize(needs_grad[v] ? batch * shapes_[v].size() : 0);
+  auto write = [&](int value) {  // whether this contribution to `value` is its first
+    const bool first = !written[value];
+    written[value] = true;
+    return first;
+  };
   std::copy(dlogits.begin(), dlogits.end(), grads_[spec_.output].begin());
+  write(spec_.output);
   for (size_t index = spec_.ops.size(); index-- > 0;) {
     const TrainOp& op = spec_.ops[index];
     if (!needs_grad[op.geo.output]) continue;
+    // An output no op consumed (a dead branch) has a zero gradient.
+    if (write(op.geo.output)) std::fill(grads_[op.geo.output].begin(), grads_[op.geo.output].end(), 0.0f);
     const Pass p{shapes_[op.geo.inputs[0]], shapes_[op.geo.output], batch, threads};
     auto dx_of = [&](int value) { return needs_grad[value] ? grads_[value].data() : nullptr; };
+    auto first_of = [&](int value) { return needs_grad[value] && write(value); };
     const float* input = acts_[op.geo.inputs[0]].data();
     const float* dy = grads_[op.geo.output].data();
+    const int in = op.geo.inputs[0];
     switch (op.kind) {
       case Kind::kConv:
       case Kind::kGemm:
-        conv_backward(*gemm_, op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0]));
+        conv_backward(*gemm_, op, p, spec_.tensors, input, dy, dx_of(in), first_of(in));
         break;
       case Kind::kBatchNorm:
-        batchnorm_backward(op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0]), bn_mean_[index], bn_invstd_[index],
-                           training);
+        batchnorm_backward(op, p, spec_.tensors, input, dy, dx_of(in), bn_mean_[index], bn_invstd_[index], training,
+                           first_of(in));
         break;
       default: {
         std::vector<const float*> xs;
         std::vector<float*> dxs;
+        std::vector<bool> overwrite;
         for (int value : op.geo.inputs) {
           xs.push_back(acts_[value].data());
           dxs.push_back(dx_of(value));
+          overwrite.push_back(first_of(value));
         }
-        simple_backward(op, p, xs, dy, dxs, argmax_[index]);
+        simple_backward(op, p, xs, dy, dxs, argmax_[index], overwrite);
       }
     }
   }
+  if (to_input && write(0)) std::fill(grads_[0].begin(), grads_[0].end(), 0.0f);
 }
 
 void images_to_nhwc(const float* images, const Shape& in, int64_t batch, float* x) {
