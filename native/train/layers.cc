@@ -67,12 +67,23 @@ ARQ_TRAIN_CLONES void clamp_backward(const float* __restrict x, const float* __r
 ARQ_TRAIN_CLONES void add_forward(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
-// y = x * a[c] + shift[c] over `pixels` rows of `channels`.
+// y = min(max(x * a[c] + shift[c], lo), hi) over `pixels` rows of `channels` (the bounds infinite without a fused
+// clamp: then the min and max return their argument, NaN included).
 ARQ_TRAIN_CLONES void affine_rows(const float* __restrict x, float* __restrict y, int64_t pixels, int64_t channels,
-                 const float* __restrict a, const float* __restrict shift) {
+                 const float* __restrict a, const float* __restrict shift, float lo, float hi) {
   for (int64_t q = 0; q < pixels; ++q) {
-    for (int64_t c = 0; c < channels; ++c) y[q * channels + c] = x[q * channels + c] * a[c] + shift[c];
+    for (int64_t c = 0; c < channels; ++c) {
+      y[q * channels + c] = std::min(std::max(x[q * channels + c] * a[c] + shift[c], lo), hi);
+    }
   }
+}
+// dy where the fused clamp (kClamp) passes the gradient of its input y = x * a + shift (clamp_backward's mask), else
+// 0; dy itself without one. A template argument rather than a test in the loop, which would keep it from vectorising.
+template <bool kClamp>
+inline float clamped_gradient(float dy, float x, float a, float shift, float lo, float hi) {
+  if (!kClamp) return dy;
+  const float y = x * a + shift;
+  return (y > lo) & (y < hi) ? dy : 0.0f;
 }
 // part[c] += x[c], part[C + c] += x[c]^2 in double over `pixels` rows.
 ARQ_TRAIN_CLONES void moment_rows(const float* __restrict x, int64_t pixels, int64_t channels, double* __restrict part) {
@@ -84,30 +95,70 @@ ARQ_TRAIN_CLONES void moment_rows(const float* __restrict x, int64_t pixels, int
     }
   }
 }
-// part[c] += dy[c], part[C + c] += dy[c] * (x[c] - mean[c]) * invstd[c] in double over `pixels` rows.
-ARQ_TRAIN_CLONES void gradient_moment_rows(const float* __restrict x, const float* __restrict dy, int64_t pixels, int64_t channels,
-                          const double* __restrict mean, const double* __restrict invstd, double* __restrict part) {
+// part[c] += g, part[C + c] += g * (x[c] - mean[c]) * invstd[c] in double over `pixels` rows, g = dy[c] through
+// the fused clamp (a, shift: the forward's affine map).
+// The clamped row goes through a buffer (row: `channels` floats): computed in the sums' loop, the select would keep
+// it from vectorising.
+template <bool kClamp>
+inline void gradient_moment_loop(const float* __restrict x, const float* __restrict dy, int64_t pixels,
+                                 int64_t channels, const double* __restrict mean, const double* __restrict invstd,
+                                 const float* __restrict a, const float* __restrict shift, float lo, float hi,
+                                 float* __restrict row, double* __restrict part) {
   for (int64_t q = 0; q < pixels; ++q) {
     const float* xr = x + q * channels;
-    const float* gr = dy + q * channels;
+    const float* g = dy + q * channels;
+    if (kClamp) {
+      for (int64_t c = 0; c < channels; ++c) row[c] = clamped_gradient<kClamp>(g[c], xr[c], a[c], shift[c], lo, hi);
+      g = row;
+    }
     for (int64_t c = 0; c < channels; ++c) {
-      part[c] += gr[c];
-      part[channels + c] += gr[c] * ((xr[c] - mean[c]) * invstd[c]);
+      part[c] += g[c];
+      part[channels + c] += g[c] * ((xr[c] - mean[c]) * invstd[c]);
     }
   }
 }
-// dx += scale[c] * (dy - mean_dy[c] - (x - mu[c]) * inv[c] * mean_dyx[c]) over `pixels` rows.
-ARQ_TRAIN_CLONES void batchnorm_dx_rows(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t pixels,
-                       int64_t channels, const float* __restrict scale, const float* __restrict mean_dy,
-                       const float* __restrict mean_dyx, const float* __restrict mu, const float* __restrict inv,
-                       bool overwrite) {
+ARQ_TRAIN_CLONES void gradient_moment_rows(const float* __restrict x, const float* __restrict dy, int64_t pixels, int64_t channels,
+                          const double* __restrict mean, const double* __restrict invstd, const float* __restrict a,
+                          const float* __restrict shift, FusedClamp clamp, double* __restrict part) {
+  if (clamp.on) {
+    std::vector<float> row(channels);
+    gradient_moment_loop<true>(x, dy, pixels, channels, mean, invstd, a, shift, clamp.lo, clamp.hi, row.data(), part);
+  } else {
+    gradient_moment_loop<false>(x, dy, pixels, channels, mean, invstd, a, shift, clamp.lo, clamp.hi, nullptr, part);
+  }
+}
+// dx += scale[c] * (g - mean_dy[c] - (x - mu[c]) * inv[c] * mean_dyx[c]) over `pixels` rows, g = dy through the
+// fused clamp.
+template <bool kClamp, bool kOverwrite>
+inline void batchnorm_dx_loop(const float* __restrict x, const float* __restrict dy, float* __restrict dx,
+                              int64_t pixels, int64_t channels, const float* __restrict scale,
+                              const float* __restrict mean_dy, const float* __restrict mean_dyx,
+                              const float* __restrict mu, const float* __restrict inv, const float* __restrict shift,
+                              float lo, float hi) {
   for (int64_t q = 0; q < pixels; ++q) {
     for (int64_t c = 0; c < channels; ++c) {
       const int64_t at = q * channels + c;
       const float xhat = (x[at] - mu[c]) * inv[c];
-      const float v = scale[c] * (dy[at] - mean_dy[c] - xhat * mean_dyx[c]);
-      dx[at] = overwrite ? v : dx[at] + v;
+      const float g = clamped_gradient<kClamp>(dy[at], x[at], scale[c], shift[c], lo, hi);
+      const float v = scale[c] * (g - mean_dy[c] - xhat * mean_dyx[c]);
+      dx[at] = kOverwrite ? v : dx[at] + v;
     }
+  }
+}
+// scale = gamma * invstd is also the forward's a.
+ARQ_TRAIN_CLONES void batchnorm_dx_rows(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t pixels,
+                       int64_t channels, const float* __restrict scale, const float* __restrict mean_dy,
+                       const float* __restrict mean_dyx, const float* __restrict mu, const float* __restrict inv,
+                       const float* __restrict shift, FusedClamp clamp, bool overwrite) {
+  const float lo = clamp.lo, hi = clamp.hi;
+  if (clamp.on && overwrite) {
+    batchnorm_dx_loop<true, true>(x, dy, dx, pixels, channels, scale, mean_dy, mean_dyx, mu, inv, shift, lo, hi);
+  } else if (clamp.on) {
+    batchnorm_dx_loop<true, false>(x, dy, dx, pixels, channels, scale, mean_dy, mean_dyx, mu, inv, shift, lo, hi);
+  } else if (overwrite) {
+    batchnorm_dx_loop<false, true>(x, dy, dx, pixels, channels, scale, mean_dy, mean_dyx, mu, inv, shift, lo, hi);
+  } else {
+    batchnorm_dx_loop<false, false>(x, dy, dx, pixels, channels, scale, mean_dy, mean_dyx, mu, inv, shift, lo, hi);
   }
 }
 
@@ -164,8 +215,27 @@ void copy_image_backward(const OpGeometry& s, const Pass& p, const float* dy, fl
   });
 }
 
+namespace {
+
+// The forward's affine map y = x * a + shift per channel: a = gamma * invstd, shift = beta - mean * a (the backward
+// recomputes it, bit for bit, to see where a fused clamp passed the gradient).
+void batchnorm_affine(const TrainOp& op, const std::vector<Tensor>& t, const std::vector<double>& mean,
+                      const std::vector<double>& invstd, std::vector<float>& a, std::vector<float>& shift) {
+  const std::vector<float>& gamma = t[op.tensors[0]].value;
+  const std::vector<float>& beta = t[op.tensors[1]].value;
+  a.resize(mean.size());
+  shift.resize(mean.size());
+  for (size_t c = 0; c < mean.size(); ++c) {
+    a[c] = static_cast<float>(gamma[c] * invstd[c]);
+    shift[c] = static_cast<float>(beta[c] - mean[c] * gamma[c] * invstd[c]);
+  }
+}
+
+}  // namespace
+
 void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, float* y,
-                       bool training, bool update_stats, std::vector<double>& mean, std::vector<double>& invstd) {
+                       bool training, bool update_stats, std::vector<double>& mean, std::vector<double>& invstd,
+                       FusedClamp clamp) {
   const int64_t channels = p.in.c, pixels = p.in.h * p.in.w;
   std::vector<float>& running_mean = t[op.tensors[2]].value;
   std::vector<float>& running_var = t[op.tensors[3]].value;
@@ -191,28 +261,26 @@ void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
       invstd[c] = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + op.epsilon);
     }
   }
-  // y = x * a + b per channel, a = gamma * invstd, b = beta - mean * a.
-  std::vector<float> a(channels), shift(channels);
-  for (int64_t c = 0; c < channels; ++c) {
-    a[c] = static_cast<float>(t[op.tensors[0]].value[c] * invstd[c]);
-    shift[c] = static_cast<float>(t[op.tensors[1]].value[c] - mean[c] * t[op.tensors[0]].value[c] * invstd[c]);
-  }
+  std::vector<float> a, shift;
+  batchnorm_affine(op, t, mean, invstd, a, shift);
   for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
     const int64_t at = first * pixels * channels;
-    affine_rows(x + at, y + at, (end - first) * pixels, channels, a.data(), shift.data());
+    affine_rows(x + at, y + at, (end - first) * pixels, channels, a.data(), shift.data(), clamp.lo, clamp.hi);
   });
 }
 
 void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, const float* dy,
                         float* dx, const std::vector<double>& mean, const std::vector<double>& invstd, bool training,
-                        bool overwrite) {
+                        bool overwrite, FusedClamp clamp) {
   const int64_t channels = p.in.c, pixels = p.in.h * p.in.w;
-  // sums[c] = sum(dy), sums[C + c] = sum(dy * xhat)
+  std::vector<float> a, shift;
+  batchnorm_affine(op, t, mean, invstd, a, shift);
+  // sums[c] = sum(dy), sums[C + c] = sum(dy * xhat), dy through the fused clamp
   const std::vector<double> sums = channel_sums(p, 2, [&](int64_t b, double* part) {
     const int64_t at = b * pixels * channels;
-    gradient_moment_rows(x + at, dy + at, pixels, channels, mean.data(), invstd.data(), part);
+    gradient_moment_rows(x + at, dy + at, pixels, channels, mean.data(), invstd.data(), a.data(), shift.data(), clamp,
+                         part);
   });
-  const std::vector<float>& gamma = t[op.tensors[0]].value;
   for (int64_t c = 0; c < channels; ++c) {
     t[op.tensors[0]].grad[c] = static_cast<float>(sums[channels + c]);
     t[op.tensors[1]].grad[c] = static_cast<float>(sums[c]);
@@ -221,9 +289,9 @@ void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
   // dx = gamma * invstd * (dy - sum(dy) / N - xhat * sum(dy * xhat) / N); on running statistics the two means are
   // constants and drop out.
   const double count = static_cast<double>(p.batch * pixels);
-  std::vector<float> scale(channels), mean_dy(channels), mean_dyx(channels), mu(channels), inv(channels);
+  const std::vector<float>& scale = a;  // gamma * invstd
+  std::vector<float> mean_dy(channels), mean_dyx(channels), mu(channels), inv(channels);
   for (int64_t c = 0; c < channels; ++c) {
-    scale[c] = static_cast<float>(gamma[c] * invstd[c]);
     mean_dy[c] = training ? static_cast<float>(sums[c] / count) : 0.0f;
     mean_dyx[c] = training ? static_cast<float>(sums[channels + c] / count) : 0.0f;
     mu[c] = static_cast<float>(mean[c]);
@@ -232,7 +300,7 @@ void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
   for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
     const int64_t at = first * pixels * channels;
     batchnorm_dx_rows(x + at, dy + at, dx + at, (end - first) * pixels, channels, scale.data(), mean_dy.data(),
-                      mean_dyx.data(), mu.data(), inv.data(), overwrite);
+                      mean_dyx.data(), mu.data(), inv.data(), shift.data(), clamp, overwrite);
   });
 }
 

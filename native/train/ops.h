@@ -5,6 +5,7 @@
 // dx == nullptr means that the input needs no gradient. Parameter gradients are written (not added) to Tensor::grad.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -33,15 +34,25 @@ void conv_forward(const kernels::F32GemmConfig& level, const TrainOp& op, const 
 void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
                    const float* x, const float* dy, float* dx, bool overwrite = false);
 
+// A clamp (ReLU, ReLU6) that is the only consumer of a batch norm's output, run inside the batch norm's passes: the
+// forward writes min(max(y, lo), hi) of the batch norm's y (the clamp's output, bit for bit as clamp_forward gives
+// it; y itself is never stored), and the backward takes the clamp's output gradient, passing it where lo < y < hi
+// (as clamp_backward does) with y recomputed from x by the forward's own float operations.
+struct FusedClamp {
+  bool on = false;
+  float lo = -INFINITY, hi = INFINITY;
+};
+
 // Batch norm. Training: normalises by the batch's mean and biased variance (saved in mean/invstd for backward) and,
 // when update_stats, moves the running statistics (unbiased variance). Inference: the running statistics.
 void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, float* y,
-                       bool training, bool update_stats, std::vector<double>& mean, std::vector<double>& invstd);
+                       bool training, bool update_stats, std::vector<double>& mean, std::vector<double>& invstd,
+                       FusedClamp clamp = {});
 // `training` says which forward ran: batch statistics (dx through the batch mean and variance) or running statistics
-// (a fixed affine map per channel, dx = gamma * invstd * dy).
+// (a fixed affine map per channel, dx = gamma * invstd * dy). With a fused clamp, dy is the clamp's output gradient.
 void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, const float* dy,
                         float* dx, const std::vector<double>& mean, const std::vector<double>& invstd, bool training,
-                        bool overwrite = false);
+                        bool overwrite = false, FusedClamp clamp = {});
 
 // Elementwise operators without parameters. maxpool records the input position of each output in argmax.
 void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, float* y,

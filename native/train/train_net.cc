@@ -45,6 +45,12 @@ std::vector<Shape> validate(const TrainSpec& spec) {
   return shapes;
 }
 
+// The clamp op #`clamp` (-1: none) as its batch norm runs it.
+FusedClamp fused_clamp(const TrainSpec& spec, int clamp) {
+  if (clamp < 0) return {};
+  return {true, spec.ops[clamp].geo.min, spec.ops[clamp].geo.max};
+}
+
 }  // namespace
 
 TrainNet::TrainNet(TrainSpec spec) : spec_(std::move(spec)) {
@@ -67,7 +73,21 @@ TrainNet::TrainNet(TrainSpec spec) : spec_(std::move(spec)) {
   bn_invstd_.resize(spec_.ops.size());
   argmax_.resize(spec_.ops.size());
   gemm_ = &kernels::f32_gemm_config(active_isa());
+  std::vector<int> consumers(spec_.values, 0), consumer(spec_.values, -1);
+  for (size_t index = 0; index < spec_.ops.size(); ++index) {
+    for (int value : spec_.ops[index].geo.inputs) ++consumers[value], consumer[value] = static_cast<int>(index);
+  }
+  fused_clamp_.assign(spec_.ops.size(), -1);
+  fused_.assign(spec_.ops.size(), false);
+  for (size_t index = 0; index < spec_.ops.size(); ++index) {
+    const int value = spec_.ops[index].geo.output;
+    if (spec_.ops[index].kind != Kind::kBatchNorm || value == spec_.output || consumers[value] != 1) continue;
+    if (spec_.ops[consumer[value]].kind != Kind::kClamp) continue;
+    fused_clamp_[index] = consumer[value];
+    fused_[consumer[value]] = true;
+  }
 }
+
 
 void TrainNet::forward(const float* images, int64_t batch, int threads, bool training, bool update_stats) {
   for (int v = 0; v < spec_.values; ++v) acts_[v].resize(batch * shapes_[v].size());
@@ -75,6 +95,7 @@ void TrainNet::forward(const float* images, int64_t batch, int threads, bool tra
   for (size_t index = 0; index < spec_.ops.size(); ++index) {
     const TrainOp& op = spec_.ops[index];
     const Pass p{shapes_[op.geo.inputs[0]], shapes_[op.geo.output], batch, threads};
+    if (fused_[index]) continue;  // its batch norm wrote its output
     const float* input = acts_[op.geo.inputs[0]].data();
     float* output = acts_[op.geo.output].data();
     switch (op.kind) {
@@ -82,10 +103,12 @@ void TrainNet::forward(const float* images, int64_t batch, int threads, bool tra
       case Kind::kGemm:
         conv_forward(*gemm_, op, p, spec_.tensors, input, output);
         break;
-      case Kind::kBatchNorm:
-        batchnorm_forward(op, p, spec_.tensors, input, output, training, update_stats, bn_mean_[index],
-                          bn_invstd_[index]);
+      case Kind::kBatchNorm: {
+        const int clamp = fused_clamp_[index];
+        batchnorm_forward(op, p, spec_.tensors, input, clamp < 0 ? output : acts_[spec_.ops[clamp].geo.output].data(),
+                          training, update_stats, bn_mean_[index], bn_invstd_[index], fused_clamp(spec_, fused_clamp_[index]));
         break;
+      }
       default: {
         std::vector<const float*> xs;
         for (int value : op.geo.inputs) xs.push_back(acts_[value].data());
@@ -112,13 +135,16 @@ void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int th
   for (size_t index = spec_.ops.size(); index-- > 0;) {
     const TrainOp& op = spec_.ops[index];
     if (!needs_grad[op.geo.output]) continue;
+    // The gradient this op receives: a fused clamp's output's, whose backward the batch norm runs.
+    const int out = fused_clamp_[index] < 0 ? op.geo.output : spec_.ops[fused_clamp_[index]].geo.output;
     // An output no op consumed (a dead branch) has a zero gradient.
-    if (write(op.geo.output)) std::fill(grads_[op.geo.output].begin(), grads_[op.geo.output].end(), 0.0f);
+    if (write(out)) std::fill(grads_[out].begin(), grads_[out].end(), 0.0f);
+    if (fused_[index]) continue;
     const Pass p{shapes_[op.geo.inputs[0]], shapes_[op.geo.output], batch, threads};
     auto dx_of = [&](int value) { return needs_grad[value] ? grads_[value].data() : nullptr; };
     auto first_of = [&](int value) { return needs_grad[value] && write(value); };
     const float* input = acts_[op.geo.inputs[0]].data();
-    const float* dy = grads_[op.geo.output].data();
+    const float* dy = grads_[out].data();
     const int in = op.geo.inputs[0];
     switch (op.kind) {
       case Kind::kConv:
@@ -127,7 +153,7 @@ void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int th
         break;
       case Kind::kBatchNorm:
         batchnorm_backward(op, p, spec_.tensors, input, dy, dx_of(in), bn_mean_[index], bn_invstd_[index], training,
-                           first_of(in));
+                           first_of(in), fused_clamp(spec_, fused_clamp_[index]));
         break;
       default: {
         std::vector<const float*> xs;
