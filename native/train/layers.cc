@@ -56,21 +56,22 @@ float elementwise_slope(ElementwiseKind kind, bool constant_first, float x, floa
 ARQ_TRAIN_CLONES void clamp_forward(const float* __restrict x, float* __restrict y, int64_t n, float lo, float hi) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i], lo), hi);
 }
-ARQ_TRAIN_CLONES void clamp_backward(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t n, float lo,
-                    float hi, bool overwrite) {
+ARQ_TRAIN_CLONES void clamp_backward(const float* __restrict x, const float* __restrict dy, float* __restrict dx,
+                                     int64_t n, float lo, float hi, bool overwrite) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = dy[i];  // loaded unconditionally, so that the select is branch-free
     const float v = (x[i] > lo) & (x[i] < hi) ? g : 0.0f;
     dx[i] = overwrite ? v : dx[i] + v;
   }
 }
-ARQ_TRAIN_CLONES void add_forward(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n) {
+ARQ_TRAIN_CLONES void add_forward(const float* __restrict a, const float* __restrict b, float* __restrict y,
+                                  int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 // y = min(max(x * a[c] + shift[c], lo), hi) over `pixels` rows of `channels` (the bounds infinite without a fused
 // clamp: then the min and max return their argument, NaN included).
 ARQ_TRAIN_CLONES void affine_rows(const float* __restrict x, float* __restrict y, int64_t pixels, int64_t channels,
-                 const float* __restrict a, const float* __restrict shift, float lo, float hi) {
+                                  const float* __restrict a, const float* __restrict shift, float lo, float hi) {
   for (int64_t q = 0; q < pixels; ++q) {
     for (int64_t c = 0; c < channels; ++c) {
       y[q * channels + c] = std::min(std::max(x[q * channels + c] * a[c] + shift[c], lo), hi);
@@ -86,7 +87,8 @@ inline float clamped_gradient(float dy, float x, float a, float shift, float lo,
   return (y > lo) & (y < hi) ? dy : 0.0f;
 }
 // part[c] += x[c], part[C + c] += x[c]^2 in double over `pixels` rows.
-ARQ_TRAIN_CLONES void moment_rows(const float* __restrict x, int64_t pixels, int64_t channels, double* __restrict part) {
+ARQ_TRAIN_CLONES void moment_rows(const float* __restrict x, int64_t pixels, int64_t channels,
+                                  double* __restrict part) {
   for (int64_t q = 0; q < pixels; ++q) {
     const float* row = x + q * channels;
     for (int64_t c = 0; c < channels; ++c) {
@@ -117,9 +119,10 @@ inline void gradient_moment_loop(const float* __restrict x, const float* __restr
     }
   }
 }
-ARQ_TRAIN_CLONES void gradient_moment_rows(const float* __restrict x, const float* __restrict dy, int64_t pixels, int64_t channels,
-                          const double* __restrict mean, const double* __restrict invstd, const float* __restrict a,
-                          const float* __restrict shift, FusedClamp clamp, double* __restrict part) {
+ARQ_TRAIN_CLONES void gradient_moment_rows(const float* __restrict x, const float* __restrict dy, int64_t pixels,
+                                           int64_t channels, const double* __restrict mean,
+                                           const double* __restrict invstd, const float* __restrict a,
+                                           const float* __restrict shift, FusedClamp clamp, double* __restrict part) {
   if (clamp.on) {
     std::vector<float> row(channels);
     gradient_moment_loop<true>(x, dy, pixels, channels, mean, invstd, a, shift, clamp.lo, clamp.hi, row.data(), part);
@@ -146,10 +149,11 @@ inline void batchnorm_dx_loop(const float* __restrict x, const float* __restrict
   }
 }
 // scale = gamma * invstd is also the forward's a.
-ARQ_TRAIN_CLONES void batchnorm_dx_rows(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t pixels,
-                       int64_t channels, const float* __restrict scale, const float* __restrict mean_dy,
-                       const float* __restrict mean_dyx, const float* __restrict mu, const float* __restrict inv,
-                       const float* __restrict shift, FusedClamp clamp, bool overwrite) {
+ARQ_TRAIN_CLONES void batchnorm_dx_rows(const float* __restrict x, const float* __restrict dy, float* __restrict dx,
+                                        int64_t pixels, int64_t channels, const float* __restrict scale,
+                                        const float* __restrict mean_dy, const float* __restrict mean_dyx,
+                                        const float* __restrict mu, const float* __restrict inv,
+                                        const float* __restrict shift, FusedClamp clamp, bool overwrite) {
   const float lo = clamp.lo, hi = clamp.hi;
   if (clamp.on && overwrite) {
     batchnorm_dx_loop<true, true>(x, dy, dx, pixels, channels, scale, mean_dy, mean_dyx, mu, inv, shift, lo, hi);

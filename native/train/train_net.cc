@@ -88,7 +88,6 @@ TrainNet::TrainNet(TrainSpec spec) : spec_(std::move(spec)) {
   }
 }
 
-
 void TrainNet::forward(const float* images, int64_t batch, int threads, bool training, bool update_stats) {
   for (int v = 0; v < spec_.values; ++v) acts_[v].resize(batch * shapes_[v].size());
   images_to_nhwc(images, spec_.input, batch, acts_[0].data());
@@ -106,7 +105,8 @@ void TrainNet::forward(const float* images, int64_t batch, int threads, bool tra
       case Kind::kBatchNorm: {
         const int clamp = fused_clamp_[index];
         batchnorm_forward(op, p, spec_.tensors, input, clamp < 0 ? output : acts_[spec_.ops[clamp].geo.output].data(),
-                          training, update_stats, bn_mean_[index], bn_invstd_[index], fused_clamp(spec_, fused_clamp_[index]));
+                          training, update_stats, bn_mean_[index], bn_invstd_[index],
+                          fused_clamp(spec_, fused_clamp_[index]));
         break;
       }
       default: {

@@ -8,7 +8,8 @@
 
 namespace arq::kernels {
 
-void f32_gemm_ukernel_16x16__avx512(size_t m, size_t n, size_t k, size_t kseg, const float* a, size_t lda, size_t seg_stride, const float* w, float* c, size_t ldc, float min, float max) {
+void f32_gemm_ukernel_16x16__avx512(size_t m, size_t n, size_t k, size_t kseg, const float* a, size_t lda,
+                                    size_t seg_stride, const float* w, float* c, size_t ldc, float min, float max) {
   f32_gemm_tile_avx512<16, 1>(m, n, k, kseg, a, lda, seg_stride, w, c, ldc, min, max);
 }
 

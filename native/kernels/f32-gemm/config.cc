@@ -7,14 +7,14 @@
 namespace arq::kernels {
 
 // Microkernels of this family (scalar.cc, 6x16-avx2.cc, 8x32-avx512.cc, 16x16-avx512.cc); contract at F32GemmUkernel.
-void f32_gemm_ukernel_4x8__scalar(size_t m, size_t n, size_t k, size_t kseg, const float* a, size_t lda, size_t seg_stride,
-                                  const float* w, float* c, size_t ldc, float min, float max);
-void f32_gemm_ukernel_6x16__avx2(size_t m, size_t n, size_t k, size_t kseg, const float* a, size_t lda, size_t seg_stride,
-                                 const float* w, float* c, size_t ldc, float min, float max);
-void f32_gemm_ukernel_8x32__avx512(size_t m, size_t n, size_t k, size_t kseg, const float* a, size_t lda, size_t seg_stride,
-                                   const float* w, float* c, size_t ldc, float min, float max);
-void f32_gemm_ukernel_16x16__avx512(size_t m, size_t n, size_t k, size_t kseg, const float* a, size_t lda, size_t seg_stride,
-                                    const float* w, float* c, size_t ldc, float min, float max);
+void f32_gemm_ukernel_4x8__scalar(size_t m, size_t n, size_t k, size_t kseg, const float* a, size_t lda,
+                                  size_t seg_stride, const float* w, float* c, size_t ldc, float min, float max);
+void f32_gemm_ukernel_6x16__avx2(size_t m, size_t n, size_t k, size_t kseg, const float* a, size_t lda,
+                                 size_t seg_stride, const float* w, float* c, size_t ldc, float min, float max);
+void f32_gemm_ukernel_8x32__avx512(size_t m, size_t n, size_t k, size_t kseg, const float* a, size_t lda,
+                                   size_t seg_stride, const float* w, float* c, size_t ldc, float min, float max);
+void f32_gemm_ukernel_16x16__avx512(size_t m, size_t n, size_t k, size_t kseg, const float* a, size_t lda,
+                                    size_t seg_stride, const float* w, float* c, size_t ldc, float min, float max);
 
 namespace {
 
