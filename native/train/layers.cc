@@ -64,9 +64,26 @@ ARQ_TRAIN_CLONES void clamp_backward(const float* __restrict x, const float* __r
     dx[i] = overwrite ? v : dx[i] + v;
   }
 }
-ARQ_TRAIN_CLONES void add_forward(const float* __restrict a, const float* __restrict b, float* __restrict y,
-                                  int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+// A buffer of n floats owned by the calling thread, kept across calls.
+float* sized_row(int64_t n) {
+  thread_local std::vector<float> row;
+  if (static_cast<int64_t>(row.size()) < n) row.resize(n);
+  return row.data();
+}
+
+// y = min(max(a + b, lo), hi) (infinite bounds without a fused clamp: the sum itself).
+ARQ_TRAIN_CLONES void add_forward(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n,
+                                  float lo, float hi) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(a[i] + b[i], lo), hi);
+}
+// g = dy where lo < a + b < hi, else 0: the fused clamp's backward on an add's output.
+ARQ_TRAIN_CLONES void add_clamp_backward(const float* __restrict a, const float* __restrict b,
+                                         const float* __restrict dy, float* __restrict g, int64_t n, float lo,
+                                         float hi) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float y = a[i] + b[i], d = dy[i];
+    g[i] = (y > lo) & (y < hi) ? d : 0.0f;
+  }
 }
 // y = min(max(x * a[c] + shift[c], lo), hi) over `pixels` rows of `channels` (the bounds infinite without a fused
 // clamp: then the min and max return their argument, NaN included).
@@ -124,8 +141,8 @@ ARQ_TRAIN_CLONES void gradient_moment_rows(const float* __restrict x, const floa
                                            const double* __restrict invstd, const float* __restrict a,
                                            const float* __restrict shift, FusedClamp clamp, double* __restrict part) {
   if (clamp.on) {
-    std::vector<float> row(channels);
-    gradient_moment_loop<true>(x, dy, pixels, channels, mean, invstd, a, shift, clamp.lo, clamp.hi, row.data(), part);
+    gradient_moment_loop<true>(x, dy, pixels, channels, mean, invstd, a, shift, clamp.lo, clamp.hi, sized_row(channels),
+                               part);
   } else {
     gradient_moment_loop<false>(x, dy, pixels, channels, mean, invstd, a, shift, clamp.lo, clamp.hi, nullptr, part);
   }
@@ -309,7 +326,7 @@ void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
 }
 
 void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, float* y,
-                    std::vector<int32_t>& argmax) {
+                    std::vector<int32_t>& argmax, FusedClamp clamp) {
   const OpGeometry& s = op.geo;
   const float* x = xs[0];
   if (op.kind == Kind::kMaxPool) argmax.assign(p.batch * p.out.size(), 0);
@@ -323,7 +340,7 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
           clamp_forward(in, out, p.in.size(), s.min, s.max);
           break;
         case Kind::kAdd:
-          add_forward(in, xs[1] + b * p.in.size(), out, p.in.size());
+          add_forward(in, xs[1] + b * p.in.size(), out, p.in.size(), clamp.lo, clamp.hi);
           break;
         case Kind::kElementwise: {
           const bool per_channel = s.constant.size() > 1;
@@ -384,7 +401,7 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
 
 void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, const float* dy,
                      const std::vector<float*>& dxs, const std::vector<int32_t>& argmax,
-                     const std::vector<bool>& overwrite) {
+                     const std::vector<bool>& overwrite, FusedClamp clamp) {
   const OpGeometry& s = op.geo;
   auto overwrites = [&](size_t input) { return input < overwrite.size() && overwrite[input]; };
   for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
@@ -398,6 +415,11 @@ void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const f
           if (dx != nullptr) clamp_backward(in, grad, dx, p.in.size(), s.min, s.max, overwrites(0));
           continue;
         case Kind::kAdd:
+          if (clamp.on) {  // the gradient of the add's output, through the fused clamp
+            float* g = sized_row(p.in.size());
+            add_clamp_backward(in, xs[1] + b * p.in.size(), grad, g, p.in.size(), clamp.lo, clamp.hi);
+            grad = g;
+          }
           for (size_t input = 0; input < dxs.size(); ++input) {
             float* d = dxs[input] != nullptr ? dxs[input] + b * p.in.size() : nullptr;
             if (d == nullptr) continue;

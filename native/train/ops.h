@@ -34,10 +34,10 @@ void conv_forward(const kernels::F32GemmConfig& level, const TrainOp& op, const 
 void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
                    const float* x, const float* dy, float* dx, bool overwrite = false);
 
-// A clamp (ReLU, ReLU6) that is the only consumer of a batch norm's output, run inside the batch norm's passes: the
-// forward writes min(max(y, lo), hi) of the batch norm's y (the clamp's output, bit for bit as clamp_forward gives
-// it; y itself is never stored), and the backward takes the clamp's output gradient, passing it where lo < y < hi
-// (as clamp_backward does) with y recomputed from x by the forward's own float operations.
+// A clamp (ReLU, ReLU6) that is the only consumer of a batch norm's or an add's output, run inside that op's passes:
+// the forward writes min(max(y, lo), hi) of the op's y (the clamp's output, bit for bit as clamp_forward gives it; y
+// itself is never stored), and the backward takes the clamp's output gradient, passing it where lo < y < hi (as
+// clamp_backward does) with y recomputed from the op's inputs by the forward's own float operations.
 struct FusedClamp {
   bool on = false;
   float lo = -INFINITY, hi = INFINITY;
@@ -54,13 +54,14 @@ void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
                         float* dx, const std::vector<double>& mean, const std::vector<double>& invstd, bool training,
                         bool overwrite = false, FusedClamp clamp = {});
 
-// Elementwise operators without parameters. maxpool records the input position of each output in argmax.
+// Elementwise operators without parameters. maxpool records the input position of each output in argmax. `clamp`:
+// only for an add.
 void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, float* y,
-                    std::vector<int32_t>& argmax);
+                    std::vector<int32_t>& argmax, FusedClamp clamp = {});
 // overwrite: per input, as dxs (empty: add into all).
 void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, const float* dy,
                      const std::vector<float*>& dxs, const std::vector<int32_t>& argmax,
-                     const std::vector<bool>& overwrite = {});
+                     const std::vector<bool>& overwrite = {}, FusedClamp clamp = {});
 
 // y[i] += a[i] for i < n.
 void add_into(const float* __restrict a, float* __restrict y, int64_t n);

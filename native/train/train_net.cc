@@ -81,7 +81,8 @@ TrainNet::TrainNet(TrainSpec spec) : spec_(std::move(spec)) {
   fused_.assign(spec_.ops.size(), false);
   for (size_t index = 0; index < spec_.ops.size(); ++index) {
     const int value = spec_.ops[index].geo.output;
-    if (spec_.ops[index].kind != Kind::kBatchNorm || value == spec_.output || consumers[value] != 1) continue;
+    const Kind kind = spec_.ops[index].kind;
+    if ((kind != Kind::kBatchNorm && kind != Kind::kAdd) || value == spec_.output || consumers[value] != 1) continue;
     if (spec_.ops[consumer[value]].kind != Kind::kClamp) continue;
     fused_clamp_[index] = consumer[value];
     fused_[consumer[value]] = true;
@@ -112,7 +113,9 @@ void TrainNet::forward(const float* images, int64_t batch, int threads, bool tra
       default: {
         std::vector<const float*> xs;
         for (int value : op.geo.inputs) xs.push_back(acts_[value].data());
-        simple_forward(op, p, xs, output, argmax_[index]);
+        const int clamp = fused_clamp_[index];
+        simple_forward(op, p, xs, clamp < 0 ? output : acts_[spec_.ops[clamp].geo.output].data(), argmax_[index],
+                       fused_clamp(spec_, clamp));
       }
     }
   }
@@ -164,7 +167,7 @@ void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int th
           dxs.push_back(dx_of(value));
           overwrite.push_back(first_of(value));
         }
-        simple_backward(op, p, xs, dy, dxs, argmax_[index], overwrite);
+        simple_backward(op, p, xs, dy, dxs, argmax_[index], overwrite, fused_clamp(spec_, fused_clamp_[index]));
       }
     }
   }

@@ -38,7 +38,7 @@ describe('native training passes', () => {
   // slope (a kink very near x even makes the central quotients of two step sizes agree, on the average of both
   // slopes). Such coordinates are skipped (at most half as many as are checked, tested below).
   test.each([
-    ['conv, depthwise, grouped conv, batch norm, ReLU6, add, max pool, flatten, gemm', residualGraph(1)],
+    ['conv, depthwise, grouped conv, batch norm, ReLU6, add, ReLU, max pool, flatten, gemm', residualGraph(1)],
     ['strided conv, ReLU, average pool, global average pool', poolingGraph(2)],
     ['channel repeats, asymmetric pad with a value', copyGraph(3)],
   ])('gradients match finite differences: %s', async (_, graph) => {
