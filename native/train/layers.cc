@@ -414,13 +414,18 @@ void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const f
         case Kind::kClamp:
           if (dx != nullptr) clamp_backward(in, grad, dx, p.in.size(), s.min, s.max, overwrites(0));
           continue;
-        case Kind::kAdd:
+        case Kind::kAdd: {
+          size_t input = 0;
           if (clamp.on) {  // the gradient of the add's output, through the fused clamp
-            float* g = sized_row(p.in.size());
+            // Written straight into the first input's gradient when it is that value's first contribution (and the
+            // second input is another value), else into a buffer; the inputs then receive it as without a clamp.
+            const bool direct = dx != nullptr && overwrites(0) && dxs[1] != dxs[0];
+            float* g = direct ? dx : sized_row(p.in.size());
             add_clamp_backward(in, xs[1] + b * p.in.size(), grad, g, p.in.size(), clamp.lo, clamp.hi);
             grad = g;
+            input = direct ? 1 : 0;
           }
-          for (size_t input = 0; input < dxs.size(); ++input) {
+          for (; input < dxs.size(); ++input) {
             float* d = dxs[input] != nullptr ? dxs[input] + b * p.in.size() : nullptr;
             if (d == nullptr) continue;
             if (overwrites(input)) {
@@ -430,6 +435,7 @@ void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const f
             }
           }
           continue;
+        }
         default:
           break;
       }
