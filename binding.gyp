@@ -30,6 +30,7 @@
       'sources': [
         'native/kernels/qu8-elementwise/x16-avx512.cc',
         'native/kernels/f32-gemm/8x32-avx512.cc',
+        'native/kernels/f32-gemm/16x16-avx512.cc',
         'native/kernels/f32-dwconv/c16-avx512.cc',
         'native/kernels/qu8-qs8-gemm/8x32c4-avx512vnni.cc',
         'native/kernels/qu8-qs8-gemm/12x16c4-avx512vnni.cc',

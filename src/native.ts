@@ -269,8 +269,10 @@ export interface DwconvShape {
 /** Internal entry points of the float kernel families (native/kernels/f32_bind.cc) for tests. */
 export interface NativeF32Kernels {
   f32Gemm(isa: IsaName, m: number, n: number, k: number, a: Float32Array, w: Float32Array, bias: Float32Array | null, min: number, max: number): Float32Array;
+  /** f32Gemm with A[i][p] = a[i*lda + floor(p / kseg)*segStride + p % kseg] (a holds exactly the elements up to the last one read). */
+  f32GemmSegmented(isa: IsaName, m: number, n: number, k: number, kseg: number, lda: number, segStride: number, a: Float32Array, w: Float32Array, bias: Float32Array | null, min: number, max: number): Float32Array;
   f32Dwconv(isa: IsaName, shape: DwconvShape, input: Float32Array, weights: Float32Array, bias: Float32Array | null, min: number, max: number): Float32Array;
-  names(isa: IsaName): { gemm: string; dwconv: string };
+  names(isa: IsaName): { gemm: string; gemmNarrow: string; dwconv: string };
 }
 
 /**

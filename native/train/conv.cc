@@ -2,10 +2,14 @@
 // the channels of one tap are contiguous in NHWC, so a row is assembled from runs of copies. The weights are
 // reordered to match (engine::reorder_conv_weights, as the fp32 plan does) and the weight gradient back to ONNX order.
 // - forward: y = col * W^T + bias (f32-gemm over packed weights); a pointwise conv (1x1, stride 1, no padding) and a
-//   Gemm multiply the input rows themselves;
+//   Gemm multiply the input rows themselves, and a conv without groups reads col's rows straight from a zero-padded
+//   copy of each image (conv_image: f32-gemm's A in segments, one per kernel row);
 // - weight gradient: dW = dy^T * col, with im2col writing straight into the packed panels of the GEMM's right side
-//   and dy^T a transpose of cout columns;
-// - input gradient: dcol = dy * W (the reordered weights are K-major for this product), added back onto dx.
+//   and dy^T read in place (f32-gemm's A in segments of one value);
+// - input gradient of a stride-1 conv without groups: the convolution of dy with the flipped, transposed kernel (pads
+//   kernel - 1 - pad), run like the forward (K = taps * cout) and added onto dx;
+// - other input gradients: dcol = dy * W (the reordered weights are K-major for this product), added back onto dx.
+// Every product takes the f32-gemm tile for its column count (f32_gemm_config(isa, n)), which never changes a value.
 // Each chunk of images (chunks.h) runs in blocks of output pixels sized to stay in L2; the sums over pixels follow
 // the blocks, which depend on the shapes only, so results never depend on the thread count. Scratch lives per thread
 // and is reused from step to step. Depthwise convolutions (one input and one output channel per group) run as direct
@@ -47,7 +51,7 @@ bool is_depthwise(const ConvDims& d) { return d.cin_g == 1 && d.cout_g == 1; }
 
 // Scratch of one thread, kept across calls so that a warm training step allocates no im2col or GEMM buffers.
 struct Scratch {
-  std::vector<float> col, packed, dyt, out;
+  std::vector<float> col, packed, out, dxt, padded;
   std::vector<float> partials;  // the calling thread's per-chunk weight gradients
 };
 Scratch& scratch() {
@@ -177,6 +181,39 @@ std::vector<float> tap_major_weights(const std::vector<float>& w, const ConvDims
   return out;
 }
 
+// The input gradient of a stride-1 conv without groups as a conv of dy: output pixel oh receives dy[oh + pad - i] *
+// W[i], which is dy convolved with the kernel flipped in both axes and with input and output channels swapped, under
+// pads kernel - 1 - pad (the output is then the input's size). Pads of a kernel size or more (taps that only ever
+// see padding) keep the dcol path.
+bool transposes(const OpGeometry& s, const ConvDims& d) {
+  return s.stride_h == 1 && s.stride_w == 1 && d.groups == 1 && !d.pointwise && s.pads[0] < s.kernel_h &&
+         s.pads[2] < s.kernel_h && s.pads[1] < s.kernel_w && s.pads[3] < s.kernel_w;
+}
+OpGeometry transposed_geometry(const OpGeometry& s, int64_t in_channels) {
+  OpGeometry t = s;
+  t.out_channels = in_channels;
+  t.pads[0] = s.kernel_h - 1 - s.pads[0];
+  t.pads[1] = s.kernel_w - 1 - s.pads[1];
+  t.pads[2] = s.kernel_h - 1 - s.pads[2];
+  t.pads[3] = s.kernel_w - 1 - s.pads[3];
+  return t;
+}
+// ONNX weights [cout][cin][kh][kw] as the transposed conv's tap-major rows [cin][kh][kw][cout], flipped in both axes.
+std::vector<float> transposed_weights(const std::vector<float>& w, const OpGeometry& s, int64_t cin, int64_t cout) {
+  const int64_t kh = s.kernel_h, kw = s.kernel_w;
+  std::vector<float> out(w.size());
+  for (int64_t co = 0; co < cout; ++co) {
+    for (int64_t ci = 0; ci < cin; ++ci) {
+      for (int64_t i = 0; i < kh; ++i) {
+        for (int64_t j = 0; j < kw; ++j) {
+          out[((ci * kh + (kh - 1 - i)) * kw + (kw - 1 - j)) * cout + co] = w[((co * cin + ci) * kh + i) * kw + j];
+        }
+      }
+    }
+  }
+  return out;
+}
+
 // Calls fn(pixel_index, input_pixel_index, tap) for every output pixel of one image and every tap inside the image.
 template <typename Fn>
 void for_taps(const OpGeometry& s, const Pass& p, Fn&& fn) {
@@ -258,9 +295,34 @@ void depthwise_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
   if (has_bias) std::copy(sum.begin() + taps * channels, sum.end(), t[op.tensors[1]].grad.begin());
 }
 
+// A conv without groups on one image, straight from it: each output row is one f32-gemm product whose A rows (the
+// output pixels) start stride_w pixels apart in a zero-padded copy of the image and read K as kernel_h segments of
+// kernel_w * C contiguous values, one padded image row apart. That is im2col's K order (tap-major), so the result
+// equals im2col + f32-gemm bit for bit, without im2col's kernel_h * kernel_w copies of every value.
+void conv_image(const kernels::F32GemmConfig& gemm, const OpGeometry& s, const Pass& p, const float* image,
+                const float* packed, float* out) {
+  const int64_t c = p.in.c, top = s.pads[0], left = s.pads[1], right = s.pads[3];
+  const int64_t wp = p.in.w + left + right, hp = p.in.h + top + s.pads[2];
+  float* padded = sized(scratch().padded, hp * wp * c);
+  std::fill(padded, padded + top * wp * c, 0.0f);
+  for (int64_t ih = 0; ih < p.in.h; ++ih) {
+    float* row = padded + (top + ih) * wp * c;
+    std::fill(row, row + left * c, 0.0f);
+    std::copy(image + ih * p.in.w * c, image + (ih + 1) * p.in.w * c, row + left * c);
+    std::fill(row + (left + p.in.w) * c, row + wp * c, 0.0f);
+  }
+  std::fill(padded + (top + p.in.h) * wp * c, padded + hp * wp * c, 0.0f);
+  const size_t kseg = static_cast<size_t>(s.kernel_w * c);
+  for (int64_t oh = 0; oh < p.out.h; ++oh) {
+    kernels::f32_gemm_segmented(gemm, p.out.w, p.out.c, s.kernel_h * kseg, kseg, padded + oh * s.stride_h * wp * c,
+                                s.stride_w * c, wp * c, packed, out + oh * p.out.w * p.out.c, p.out.c, -INFINITY,
+                                INFINITY);
+  }
+}
+
 }  // namespace
 
-void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const Pass& p, const std::vector<Tensor>& t,
+void conv_forward(const kernels::F32GemmConfig& level, const TrainOp& op, const Pass& p, const std::vector<Tensor>& t,
                   const float* x, float* y) {
   const ConvDims d = dims_of(op.geo, p);
   const float* bias = op.tensors.size() > 1 ? t[op.tensors[1]].value.data() : nullptr;
@@ -269,6 +331,7 @@ void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const P
     depthwise_forward(op, p, w.data(), bias, x, y);
     return;
   }
+  const kernels::F32GemmConfig& gemm = kernels::f32_gemm_config(level.isa, static_cast<size_t>(d.cout_g));
   const std::vector<float> weight = tap_major_weights(t[op.tensors[0]].value, d);
   std::vector<std::vector<float>> packed(d.groups);
   for (int64_t g = 0; g < d.groups; ++g) {
@@ -279,6 +342,12 @@ void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const P
     const int64_t rows = (end - first) * d.pixels;
     const float* images = x + first * p.in.size();
     float* out = y + first * p.out.size();
+    if (d.groups == 1 && !d.pointwise) {
+      for (int64_t b = 0; b < end - first; ++b) {
+        conv_image(gemm, op.geo, p, images + b * p.in.size(), packed[0].data(), out + b * p.out.size());
+      }
+      return;
+    }
     for (int64_t g = 0; g < d.groups; ++g) {
       if (d.pointwise) {
         kernels::f32_gemm(gemm, rows, d.cout_g, d.k, images + g * d.cin_g, p.in.c, packed[g].data(), out + g * d.cout_g,
@@ -296,24 +365,40 @@ void conv_forward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const P
   });
 }
 
-void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
-                   const float* x, const float* dy, float* dx) {
+void conv_backward(const kernels::F32GemmConfig& level, const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
+                   const float* x, const float* dy, float* dx, bool overwrite) {
   const ConvDims d = dims_of(op.geo, p);
+  // Only the transposed input gradient writes whole images; the other paths add into zeros.
+  const bool transposed = dx != nullptr && !is_depthwise(d) && transposes(op.geo, d);
+  if (dx != nullptr && !transposed) zero_if(overwrite, dx, p.batch * p.in.size());
   if (is_depthwise(d)) {
     depthwise_backward(op, p, t, x, dy, dx);
     return;
   }
   const bool has_bias = op.tensors.size() > 1;
   const std::vector<float> weight = tap_major_weights(t[op.tensors[0]].value, d);
+  // dW_g = dy_g^T * col, N = k (also the N of dcol = dy * W).
+  const kernels::F32GemmConfig& gemm = kernels::f32_gemm_config(level.isa, static_cast<size_t>(d.k));
   const int64_t nr = static_cast<int64_t>(gemm.nr);
   int64_t nr_shift = 0;
   while (int64_t{1} << nr_shift < nr) ++nr_shift;
   if (int64_t{1} << nr_shift != nr) throw std::logic_error("f32-gemm panel width is not a power of two");
   const size_t packed_col_size = kernels::f32_gemm_packed_size(gemm, d.k, d.block);
+  // The input gradient: as a conv of dy (transposed), or dcol = dy * W, where the reordered weights of group g are
+  // already K-major ([cout_g][k]), added back by col2im (by_cols).
+  const bool by_cols = dx != nullptr && !transposed;
+  const OpGeometry tgeo = transposed ? transposed_geometry(op.geo, p.in.c) : op.geo;
+  const Pass tpass{p.out, p.in, p.batch, p.threads};
+  const kernels::F32GemmConfig& tgemm = kernels::f32_gemm_config(level.isa, static_cast<size_t>(p.in.c));
+  std::vector<float> packed_t;
+  if (transposed) {
+    const std::vector<float> tw = transposed_weights(t[op.tensors[0]].value, op.geo, p.in.c, p.out.c);
+    const int64_t tk = d.taps * p.out.c;
+    packed_t = kernels::f32_gemm_pack(tgemm, tw.data(), tk, nullptr, p.in.c, tk);
+  }
   const size_t packed_w_size = kernels::f32_gemm_packed_size(gemm, d.k, d.cout_g);
-  // dcol = dy * W: the reordered weights of group g are already K-major for this product ([cout_g][k]).
-  std::vector<float> packed_w(dx != nullptr ? d.groups * packed_w_size : 0);
-  for (int64_t g = 0; dx != nullptr && g < d.groups; ++g) {
+  std::vector<float> packed_w(by_cols ? d.groups * packed_w_size : 0);
+  for (int64_t g = 0; by_cols && g < d.groups; ++g) {
     kernels::f32_gemm_pack_kn(gemm, weight.data() + g * d.cout_g * d.k, d.k, d.k, d.cout_g,
                               packed_w.data() + g * packed_w_size);
   }
@@ -332,7 +417,6 @@ void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const 
     }
     Scratch& s = scratch();
     float* packed = sized(s.packed, packed_col_size);
-    float* dyt = sized(s.dyt, d.cout_g * d.block);
     float* out = sized(s.out, std::max(d.cout_g, d.block) * d.k);
     for (int64_t g = 0; g < d.groups; ++g) {
       float* dw_g = dw + g * d.cout_g * d.k;
@@ -348,17 +432,23 @@ void conv_backward(const kernels::F32GemmConfig& gemm, const TrainOp& op, const 
           for (int64_t c = 0; c < d.k; c += nr) std::fill_n(packed + c / nr * panels.panel, nr, 0.0f);
           im2col(op.geo, p, d, g, images, row0, block, panels);
         }
-        for (int64_t r = 0; r < block; ++r) {
-          for (int64_t co = 0; co < d.cout_g; ++co) dyt[co * block + r] = grad[r * p.out.c + co];
-        }
-        kernels::f32_gemm(gemm, d.cout_g, d.k, block, dyt, block, packed, out, d.k, -INFINITY, INFINITY);
-        for (int64_t i = 0; i < d.cout_g * d.k; ++i) dw_g[i] += out[i];
-        if (dx != nullptr) {
+        // dy_g^T is read in place: row co of A is column co of dy (segments of one value, out.c apart).
+        kernels::f32_gemm_segmented(gemm, d.cout_g, d.k, block, 1, grad, 1, p.out.c, packed, out, d.k, -INFINITY,
+                                    INFINITY);
+        add_into(out, dw_g, d.cout_g * d.k);
+        if (by_cols) {
           kernels::f32_gemm(gemm, block, d.k, d.cout_g, grad, p.out.c, packed_w.data() + g * packed_w_size, out, d.k,
                             -INFINITY, INFINITY);
           col2im_add(op.geo, p, d, g, out, row0, block, dx + first * p.in.size());
         }
       }
+    }
+    if (!transposed) return;
+    float* dxt = overwrite ? nullptr : sized(s.dxt, p.in.size());
+    for (int64_t b = first; b < end; ++b) {
+      float* dx_image = dx + b * p.in.size();
+      conv_image(tgemm, tgeo, tpass, dy + b * p.out.size(), packed_t.data(), overwrite ? dx_image : dxt);
+      if (!overwrite) add_into(dxt, dx_image, p.in.size());
     }
   });
   std::vector<float> sum(part_size);

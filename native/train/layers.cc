@@ -53,31 +53,59 @@ float elementwise_slope(ElementwiseKind kind, bool constant_first, float x, floa
 // The elementwise loops below take __restrict pointers and their constants by value: with possible aliasing (dx
 // against dy, a constant read through `op` against the output) the compiler would reload per element and not
 // vectorise them.
-void clamp_forward(const float* __restrict x, float* __restrict y, int64_t n, float lo, float hi) {
+ARQ_TRAIN_CLONES void clamp_forward(const float* __restrict x, float* __restrict y, int64_t n, float lo, float hi) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i], lo), hi);
 }
-void clamp_backward(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t n, float lo,
-                    float hi) {
+ARQ_TRAIN_CLONES void clamp_backward(const float* __restrict x, const float* __restrict dy, float* __restrict dx,
+                                     int64_t n, float lo, float hi, bool overwrite) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = dy[i];  // loaded unconditionally, so that the select is branch-free
-    dx[i] += (x[i] > lo) & (x[i] < hi) ? g : 0.0f;
+    const float v = (x[i] > lo) & (x[i] < hi) ? g : 0.0f;
+    dx[i] = overwrite ? v : dx[i] + v;
   }
 }
-void add_into(const float* __restrict a, float* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a[i];
+// A buffer of n floats owned by the calling thread, kept across calls.
+float* sized_row(int64_t n) {
+  thread_local std::vector<float> row;
+  if (static_cast<int64_t>(row.size()) < n) row.resize(n);
+  return row.data();
 }
-void add_forward(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+
+// y = min(max(a + b, lo), hi) (infinite bounds without a fused clamp: the sum itself).
+ARQ_TRAIN_CLONES void add_forward(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n,
+                                  float lo, float hi) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(a[i] + b[i], lo), hi);
 }
-// y = x * a[c] + shift[c] over `pixels` rows of `channels`.
-void affine_rows(const float* __restrict x, float* __restrict y, int64_t pixels, int64_t channels,
-                 const float* __restrict a, const float* __restrict shift) {
+// g = dy where lo < a + b < hi, else 0: the fused clamp's backward on an add's output.
+ARQ_TRAIN_CLONES void add_clamp_backward(const float* __restrict a, const float* __restrict b,
+                                         const float* __restrict dy, float* __restrict g, int64_t n, float lo,
+                                         float hi) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float y = a[i] + b[i], d = dy[i];
+    g[i] = (y > lo) & (y < hi) ? d : 0.0f;
+  }
+}
+// y = min(max(x * a[c] + shift[c], lo), hi) over `pixels` rows of `channels` (the bounds infinite without a fused
+// clamp: then the min and max return their argument, NaN included).
+ARQ_TRAIN_CLONES void affine_rows(const float* __restrict x, float* __restrict y, int64_t pixels, int64_t channels,
+                                  const float* __restrict a, const float* __restrict shift, float lo, float hi) {
   for (int64_t q = 0; q < pixels; ++q) {
-    for (int64_t c = 0; c < channels; ++c) y[q * channels + c] = x[q * channels + c] * a[c] + shift[c];
+    for (int64_t c = 0; c < channels; ++c) {
+      y[q * channels + c] = std::min(std::max(x[q * channels + c] * a[c] + shift[c], lo), hi);
+    }
   }
+}
+// dy where the fused clamp (kClamp) passes the gradient of its input y = x * a + shift (clamp_backward's mask), else
+// 0; dy itself without one. A template argument rather than a test in the loop, which would keep it from vectorising.
+template <bool kClamp>
+inline float clamped_gradient(float dy, float x, float a, float shift, float lo, float hi) {
+  if (!kClamp) return dy;
+  const float y = x * a + shift;
+  return (y > lo) & (y < hi) ? dy : 0.0f;
 }
 // part[c] += x[c], part[C + c] += x[c]^2 in double over `pixels` rows.
-void moment_rows(const float* __restrict x, int64_t pixels, int64_t channels, double* __restrict part) {
+ARQ_TRAIN_CLONES void moment_rows(const float* __restrict x, int64_t pixels, int64_t channels,
+                                  double* __restrict part) {
   for (int64_t q = 0; q < pixels; ++q) {
     const float* row = x + q * channels;
     for (int64_t c = 0; c < channels; ++c) {
@@ -86,28 +114,72 @@ void moment_rows(const float* __restrict x, int64_t pixels, int64_t channels, do
     }
   }
 }
-// part[c] += dy[c], part[C + c] += dy[c] * (x[c] - mean[c]) * invstd[c] in double over `pixels` rows.
-void gradient_moment_rows(const float* __restrict x, const float* __restrict dy, int64_t pixels, int64_t channels,
-                          const double* __restrict mean, const double* __restrict invstd, double* __restrict part) {
+// part[c] += g, part[C + c] += g * (x[c] - mean[c]) * invstd[c] in double over `pixels` rows, g = dy[c] through
+// the fused clamp (a, shift: the forward's affine map).
+// The clamped row goes through a buffer (row: `channels` floats): computed in the sums' loop, the select would keep
+// it from vectorising.
+template <bool kClamp>
+inline void gradient_moment_loop(const float* __restrict x, const float* __restrict dy, int64_t pixels,
+                                 int64_t channels, const double* __restrict mean, const double* __restrict invstd,
+                                 const float* __restrict a, const float* __restrict shift, float lo, float hi,
+                                 float* __restrict row, double* __restrict part) {
   for (int64_t q = 0; q < pixels; ++q) {
     const float* xr = x + q * channels;
-    const float* gr = dy + q * channels;
+    const float* g = dy + q * channels;
+    if (kClamp) {
+      for (int64_t c = 0; c < channels; ++c) row[c] = clamped_gradient<kClamp>(g[c], xr[c], a[c], shift[c], lo, hi);
+      g = row;
+    }
     for (int64_t c = 0; c < channels; ++c) {
-      part[c] += gr[c];
-      part[channels + c] += gr[c] * ((xr[c] - mean[c]) * invstd[c]);
+      part[c] += g[c];
+      part[channels + c] += g[c] * ((xr[c] - mean[c]) * invstd[c]);
     }
   }
 }
-// dx += scale[c] * (dy - mean_dy[c] - (x - mu[c]) * inv[c] * mean_dyx[c]) over `pixels` rows.
-void batchnorm_dx_rows(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t pixels,
-                       int64_t channels, const float* __restrict scale, const float* __restrict mean_dy,
-                       const float* __restrict mean_dyx, const float* __restrict mu, const float* __restrict inv) {
+ARQ_TRAIN_CLONES void gradient_moment_rows(const float* __restrict x, const float* __restrict dy, int64_t pixels,
+                                           int64_t channels, const double* __restrict mean,
+                                           const double* __restrict invstd, const float* __restrict a,
+                                           const float* __restrict shift, FusedClamp clamp, double* __restrict part) {
+  if (clamp.on) {
+    gradient_moment_loop<true>(x, dy, pixels, channels, mean, invstd, a, shift, clamp.lo, clamp.hi, sized_row(channels),
+                               part);
+  } else {
+    gradient_moment_loop<false>(x, dy, pixels, channels, mean, invstd, a, shift, clamp.lo, clamp.hi, nullptr, part);
+  }
+}
+// dx += scale[c] * (g - mean_dy[c] - (x - mu[c]) * inv[c] * mean_dyx[c]) over `pixels` rows, g = dy through the
+// fused clamp.
+template <bool kClamp, bool kOverwrite>
+inline void batchnorm_dx_loop(const float* __restrict x, const float* __restrict dy, float* __restrict dx,
+                              int64_t pixels, int64_t channels, const float* __restrict scale,
+                              const float* __restrict mean_dy, const float* __restrict mean_dyx,
+                              const float* __restrict mu, const float* __restrict inv, const float* __restrict shift,
+                              float lo, float hi) {
   for (int64_t q = 0; q < pixels; ++q) {
     for (int64_t c = 0; c < channels; ++c) {
       const int64_t at = q * channels + c;
       const float xhat = (x[at] - mu[c]) * inv[c];
-      dx[at] += scale[c] * (dy[at] - mean_dy[c] - xhat * mean_dyx[c]);
+      const float g = clamped_gradient<kClamp>(dy[at], x[at], scale[c], shift[c], lo, hi);
+      const float v = scale[c] * (g - mean_dy[c] - xhat * mean_dyx[c]);
+      dx[at] = kOverwrite ? v : dx[at] + v;
     }
+  }
+}
+// scale = gamma * invstd is also the forward's a.
+ARQ_TRAIN_CLONES void batchnorm_dx_rows(const float* __restrict x, const float* __restrict dy, float* __restrict dx,
+                                        int64_t pixels, int64_t channels, const float* __restrict scale,
+                                        const float* __restrict mean_dy, const float* __restrict mean_dyx,
+                                        const float* __restrict mu, const float* __restrict inv,
+                                        const float* __restrict shift, FusedClamp clamp, bool overwrite) {
+  const float lo = clamp.lo, hi = clamp.hi;
+  if (clamp.on && overwrite) {
+    batchnorm_dx_loop<true, true>(x, dy, dx, pixels, channels, scale, mean_dy, mean_dyx, mu, inv, shift, lo, hi);
+  } else if (clamp.on) {
+    batchnorm_dx_loop<true, false>(x, dy, dx, pixels, channels, scale, mean_dy, mean_dyx, mu, inv, shift, lo, hi);
+  } else if (overwrite) {
+    batchnorm_dx_loop<false, true>(x, dy, dx, pixels, channels, scale, mean_dy, mean_dyx, mu, inv, shift, lo, hi);
+  } else {
+    batchnorm_dx_loop<false, false>(x, dy, dx, pixels, channels, scale, mean_dy, mean_dyx, mu, inv, shift, lo, hi);
   }
 }
 
@@ -146,6 +218,14 @@ void for_copies(const OpGeometry& s, const Pass& p, Fn&& fn) {
 
 }  // namespace
 
+ARQ_TRAIN_CLONES void add_into(const float* __restrict a, float* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a[i];
+}
+
+void zero_if(bool overwrite, float* dx, int64_t n) {
+  if (overwrite) std::fill(dx, dx + n, 0.0f);
+}
+
 void copy_image(const OpGeometry& s, const Pass& p, const float* in, float* out, float fill) {
   for_copies(s, p, [&](int64_t to, int64_t from) { out[to] = from < 0 ? fill : in[from]; });
 }
@@ -156,8 +236,27 @@ void copy_image_backward(const OpGeometry& s, const Pass& p, const float* dy, fl
   });
 }
 
+namespace {
+
+// The forward's affine map y = x * a + shift per channel: a = gamma * invstd, shift = beta - mean * a (the backward
+// recomputes it, bit for bit, to see where a fused clamp passed the gradient).
+void batchnorm_affine(const TrainOp& op, const std::vector<Tensor>& t, const std::vector<double>& mean,
+                      const std::vector<double>& invstd, std::vector<float>& a, std::vector<float>& shift) {
+  const std::vector<float>& gamma = t[op.tensors[0]].value;
+  const std::vector<float>& beta = t[op.tensors[1]].value;
+  a.resize(mean.size());
+  shift.resize(mean.size());
+  for (size_t c = 0; c < mean.size(); ++c) {
+    a[c] = static_cast<float>(gamma[c] * invstd[c]);
+    shift[c] = static_cast<float>(beta[c] - mean[c] * gamma[c] * invstd[c]);
+  }
+}
+
+}  // namespace
+
 void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, float* y,
-                       bool training, bool update_stats, std::vector<double>& mean, std::vector<double>& invstd) {
+                       bool training, bool update_stats, std::vector<double>& mean, std::vector<double>& invstd,
+                       FusedClamp clamp) {
   const int64_t channels = p.in.c, pixels = p.in.h * p.in.w;
   std::vector<float>& running_mean = t[op.tensors[2]].value;
   std::vector<float>& running_var = t[op.tensors[3]].value;
@@ -183,27 +282,26 @@ void batchnorm_forward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t,
       invstd[c] = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + op.epsilon);
     }
   }
-  // y = x * a + b per channel, a = gamma * invstd, b = beta - mean * a.
-  std::vector<float> a(channels), shift(channels);
-  for (int64_t c = 0; c < channels; ++c) {
-    a[c] = static_cast<float>(t[op.tensors[0]].value[c] * invstd[c]);
-    shift[c] = static_cast<float>(t[op.tensors[1]].value[c] - mean[c] * t[op.tensors[0]].value[c] * invstd[c]);
-  }
+  std::vector<float> a, shift;
+  batchnorm_affine(op, t, mean, invstd, a, shift);
   for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
     const int64_t at = first * pixels * channels;
-    affine_rows(x + at, y + at, (end - first) * pixels, channels, a.data(), shift.data());
+    affine_rows(x + at, y + at, (end - first) * pixels, channels, a.data(), shift.data(), clamp.lo, clamp.hi);
   });
 }
 
 void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t, const float* x, const float* dy,
-                        float* dx, const std::vector<double>& mean, const std::vector<double>& invstd, bool training) {
+                        float* dx, const std::vector<double>& mean, const std::vector<double>& invstd, bool training,
+                        bool overwrite, FusedClamp clamp) {
   const int64_t channels = p.in.c, pixels = p.in.h * p.in.w;
-  // sums[c] = sum(dy), sums[C + c] = sum(dy * xhat)
+  std::vector<float> a, shift;
+  batchnorm_affine(op, t, mean, invstd, a, shift);
+  // sums[c] = sum(dy), sums[C + c] = sum(dy * xhat), dy through the fused clamp
   const std::vector<double> sums = channel_sums(p, 2, [&](int64_t b, double* part) {
     const int64_t at = b * pixels * channels;
-    gradient_moment_rows(x + at, dy + at, pixels, channels, mean.data(), invstd.data(), part);
+    gradient_moment_rows(x + at, dy + at, pixels, channels, mean.data(), invstd.data(), a.data(), shift.data(), clamp,
+                         part);
   });
-  const std::vector<float>& gamma = t[op.tensors[0]].value;
   for (int64_t c = 0; c < channels; ++c) {
     t[op.tensors[0]].grad[c] = static_cast<float>(sums[channels + c]);
     t[op.tensors[1]].grad[c] = static_cast<float>(sums[c]);
@@ -212,9 +310,9 @@ void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
   // dx = gamma * invstd * (dy - sum(dy) / N - xhat * sum(dy * xhat) / N); on running statistics the two means are
   // constants and drop out.
   const double count = static_cast<double>(p.batch * pixels);
-  std::vector<float> scale(channels), mean_dy(channels), mean_dyx(channels), mu(channels), inv(channels);
+  const std::vector<float>& scale = a;  // gamma * invstd
+  std::vector<float> mean_dy(channels), mean_dyx(channels), mu(channels), inv(channels);
   for (int64_t c = 0; c < channels; ++c) {
-    scale[c] = static_cast<float>(gamma[c] * invstd[c]);
     mean_dy[c] = training ? static_cast<float>(sums[c] / count) : 0.0f;
     mean_dyx[c] = training ? static_cast<float>(sums[channels + c] / count) : 0.0f;
     mu[c] = static_cast<float>(mean[c]);
@@ -223,12 +321,12 @@ void batchnorm_backward(const TrainOp& op, const Pass& p, std::vector<Tensor>& t
   for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
     const int64_t at = first * pixels * channels;
     batchnorm_dx_rows(x + at, dy + at, dx + at, (end - first) * pixels, channels, scale.data(), mean_dy.data(),
-                      mean_dyx.data(), mu.data(), inv.data());
+                      mean_dyx.data(), mu.data(), inv.data(), shift.data(), clamp, overwrite);
   });
 }
 
 void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, float* y,
-                    std::vector<int32_t>& argmax) {
+                    std::vector<int32_t>& argmax, FusedClamp clamp) {
   const OpGeometry& s = op.geo;
   const float* x = xs[0];
   if (op.kind == Kind::kMaxPool) argmax.assign(p.batch * p.out.size(), 0);
@@ -242,7 +340,7 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
           clamp_forward(in, out, p.in.size(), s.min, s.max);
           break;
         case Kind::kAdd:
-          add_forward(in, xs[1] + b * p.in.size(), out, p.in.size());
+          add_forward(in, xs[1] + b * p.in.size(), out, p.in.size(), clamp.lo, clamp.hi);
           break;
         case Kind::kElementwise: {
           const bool per_channel = s.constant.size() > 1;
@@ -302,8 +400,10 @@ void simple_forward(const TrainOp& op, const Pass& p, const std::vector<const fl
 }
 
 void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const float*>& xs, const float* dy,
-                     const std::vector<float*>& dxs, const std::vector<int32_t>& argmax) {
+                     const std::vector<float*>& dxs, const std::vector<int32_t>& argmax,
+                     const std::vector<bool>& overwrite, FusedClamp clamp) {
   const OpGeometry& s = op.geo;
+  auto overwrites = [&](size_t input) { return input < overwrite.size() && overwrite[input]; };
   for_chunks(p.batch, p.threads, [&](int64_t, int64_t first, int64_t end, int) {
     const int64_t channels = p.in.c;
     for (int64_t b = first; b < end; ++b) {
@@ -312,13 +412,35 @@ void simple_backward(const TrainOp& op, const Pass& p, const std::vector<const f
       float* dx = dxs[0] != nullptr ? dxs[0] + b * p.in.size() : nullptr;
       switch (op.kind) {
         case Kind::kClamp:
-          if (dx != nullptr) clamp_backward(in, grad, dx, p.in.size(), s.min, s.max);
-          break;
-        case Kind::kAdd:
-          for (float* d : dxs) {
-            if (d != nullptr) add_into(grad, d + b * p.in.size(), p.in.size());
+          if (dx != nullptr) clamp_backward(in, grad, dx, p.in.size(), s.min, s.max, overwrites(0));
+          continue;
+        case Kind::kAdd: {
+          size_t input = 0;
+          if (clamp.on) {  // the gradient of the add's output, through the fused clamp
+            // Written straight into the first input's gradient when it is that value's first contribution (and the
+            // second input is another value), else into a buffer; the inputs then receive it as without a clamp.
+            const bool direct = dx != nullptr && overwrites(0) && dxs[1] != dxs[0];
+            float* g = direct ? dx : sized_row(p.in.size());
+            add_clamp_backward(in, xs[1] + b * p.in.size(), grad, g, p.in.size(), clamp.lo, clamp.hi);
+            grad = g;
+            input = direct ? 1 : 0;
           }
+          for (; input < dxs.size(); ++input) {
+            float* d = dxs[input] != nullptr ? dxs[input] + b * p.in.size() : nullptr;
+            if (d == nullptr) continue;
+            if (overwrites(input)) {
+              std::copy(grad, grad + p.in.size(), d);
+            } else {
+              add_into(grad, d, p.in.size());
+            }
+          }
+          continue;
+        }
+        default:
           break;
+      }
+      if (dx != nullptr) zero_if(overwrites(0), dx, p.in.size());
+      switch (op.kind) {
         case Kind::kElementwise: {
           if (dx == nullptr) break;
           const bool per_channel = s.constant.size() > 1;

@@ -45,6 +45,12 @@ std::vector<Shape> validate(const TrainSpec& spec) {
   return shapes;
 }
 
+// The clamp op #`clamp` (-1: none) as its batch norm runs it.
+FusedClamp fused_clamp(const TrainSpec& spec, int clamp) {
+  if (clamp < 0) return {};
+  return {true, spec.ops[clamp].geo.min, spec.ops[clamp].geo.max};
+}
+
 }  // namespace
 
 TrainNet::TrainNet(TrainSpec spec) : spec_(std::move(spec)) {
@@ -67,6 +73,20 @@ TrainNet::TrainNet(TrainSpec spec) : spec_(std::move(spec)) {
   bn_invstd_.resize(spec_.ops.size());
   argmax_.resize(spec_.ops.size());
   gemm_ = &kernels::f32_gemm_config(active_isa());
+  std::vector<int> consumers(spec_.values, 0), consumer(spec_.values, -1);
+  for (size_t index = 0; index < spec_.ops.size(); ++index) {
+    for (int value : spec_.ops[index].geo.inputs) ++consumers[value], consumer[value] = static_cast<int>(index);
+  }
+  fused_clamp_.assign(spec_.ops.size(), -1);
+  fused_.assign(spec_.ops.size(), false);
+  for (size_t index = 0; index < spec_.ops.size(); ++index) {
+    const int value = spec_.ops[index].geo.output;
+    const Kind kind = spec_.ops[index].kind;
+    if ((kind != Kind::kBatchNorm && kind != Kind::kAdd) || value == spec_.output || consumers[value] != 1) continue;
+    if (spec_.ops[consumer[value]].kind != Kind::kClamp) continue;
+    fused_clamp_[index] = consumer[value];
+    fused_[consumer[value]] = true;
+  }
 }
 
 void TrainNet::forward(const float* images, int64_t batch, int threads, bool training, bool update_stats) {
@@ -75,6 +95,7 @@ void TrainNet::forward(const float* images, int64_t batch, int threads, bool tra
   for (size_t index = 0; index < spec_.ops.size(); ++index) {
     const TrainOp& op = spec_.ops[index];
     const Pass p{shapes_[op.geo.inputs[0]], shapes_[op.geo.output], batch, threads};
+    if (fused_[index]) continue;  // its batch norm wrote its output
     const float* input = acts_[op.geo.inputs[0]].data();
     float* output = acts_[op.geo.output].data();
     switch (op.kind) {
@@ -82,14 +103,19 @@ void TrainNet::forward(const float* images, int64_t batch, int threads, bool tra
       case Kind::kGemm:
         conv_forward(*gemm_, op, p, spec_.tensors, input, output);
         break;
-      case Kind::kBatchNorm:
-        batchnorm_forward(op, p, spec_.tensors, input, output, training, update_stats, bn_mean_[index],
-                          bn_invstd_[index]);
+      case Kind::kBatchNorm: {
+        const int clamp = fused_clamp_[index];
+        batchnorm_forward(op, p, spec_.tensors, input, clamp < 0 ? output : acts_[spec_.ops[clamp].geo.output].data(),
+                          training, update_stats, bn_mean_[index], bn_invstd_[index],
+                          fused_clamp(spec_, fused_clamp_[index]));
         break;
+      }
       default: {
         std::vector<const float*> xs;
         for (int value : op.geo.inputs) xs.push_back(acts_[value].data());
-        simple_forward(op, p, xs, output, argmax_[index]);
+        const int clamp = fused_clamp_[index];
+        simple_forward(op, p, xs, clamp < 0 ? output : acts_[spec_.ops[clamp].geo.output].data(), argmax_[index],
+                       fused_clamp(spec_, clamp));
       }
     }
   }
@@ -98,35 +124,54 @@ void TrainNet::forward(const float* images, int64_t batch, int threads, bool tra
 void TrainNet::backward(const std::vector<float>& dlogits, int64_t batch, int threads, bool training, bool to_input) {
   std::vector<bool> needs_grad(needs_grad_);
   if (to_input) needs_grad.assign(spec_.values, true);
-  for (int v = 0; v < spec_.values; ++v) grads_[v].assign(needs_grad[v] ? batch * shapes_[v].size() : 0, 0.0f);
+  // No gradient is zeroed up front: the first contribution to a value (its last consumer's backward, the ops running
+  // in reverse) overwrites it, and `written` says which values hold one.
+  std::vector<bool> written(spec_.values, false);
+  for (int v = 0; v < spec_.values; ++v) grads_[v].resize(needs_grad[v] ? batch * shapes_[v].size() : 0);
+  auto write = [&](int value) {  // whether this contribution to `value` is its first
+    const bool first = !written[value];
+    written[value] = true;
+    return first;
+  };
   std::copy(dlogits.begin(), dlogits.end(), grads_[spec_.output].begin());
+  write(spec_.output);
   for (size_t index = spec_.ops.size(); index-- > 0;) {
     const TrainOp& op = spec_.ops[index];
     if (!needs_grad[op.geo.output]) continue;
+    // The gradient this op receives: a fused clamp's output's, whose backward the batch norm runs.
+    const int out = fused_clamp_[index] < 0 ? op.geo.output : spec_.ops[fused_clamp_[index]].geo.output;
+    // An output no op consumed (a dead branch) has a zero gradient.
+    if (write(out)) std::fill(grads_[out].begin(), grads_[out].end(), 0.0f);
+    if (fused_[index]) continue;
     const Pass p{shapes_[op.geo.inputs[0]], shapes_[op.geo.output], batch, threads};
     auto dx_of = [&](int value) { return needs_grad[value] ? grads_[value].data() : nullptr; };
+    auto first_of = [&](int value) { return needs_grad[value] && write(value); };
     const float* input = acts_[op.geo.inputs[0]].data();
-    const float* dy = grads_[op.geo.output].data();
+    const float* dy = grads_[out].data();
+    const int in = op.geo.inputs[0];
     switch (op.kind) {
       case Kind::kConv:
       case Kind::kGemm:
-        conv_backward(*gemm_, op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0]));
+        conv_backward(*gemm_, op, p, spec_.tensors, input, dy, dx_of(in), first_of(in));
         break;
       case Kind::kBatchNorm:
-        batchnorm_backward(op, p, spec_.tensors, input, dy, dx_of(op.geo.inputs[0]), bn_mean_[index], bn_invstd_[index],
-                           training);
+        batchnorm_backward(op, p, spec_.tensors, input, dy, dx_of(in), bn_mean_[index], bn_invstd_[index], training,
+                           first_of(in), fused_clamp(spec_, fused_clamp_[index]));
         break;
       default: {
         std::vector<const float*> xs;
         std::vector<float*> dxs;
+        std::vector<bool> overwrite;
         for (int value : op.geo.inputs) {
           xs.push_back(acts_[value].data());
           dxs.push_back(dx_of(value));
+          overwrite.push_back(first_of(value));
         }
-        simple_backward(op, p, xs, dy, dxs, argmax_[index]);
+        simple_backward(op, p, xs, dy, dxs, argmax_[index], overwrite, fused_clamp(spec_, fused_clamp_[index]));
       }
     }
   }
+  if (to_input && write(0)) std::fill(grads_[0].begin(), grads_[0].end(), 0.0f);
 }
 
 void images_to_nhwc(const float* images, const Shape& in, int64_t batch, float* x) {

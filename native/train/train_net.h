@@ -106,6 +106,10 @@ class TrainNet {
   std::vector<std::vector<float>> grads_;                 // per value, same layout
   std::vector<std::vector<double>> bn_mean_, bn_invstd_;  // per op, the batch statistics of the last forward
   std::vector<std::vector<int32_t>> argmax_;              // per op, maxpool: input position of each output
+  // Per op: for a batch norm or an add whose output only a clamp consumes (not the network's output), that clamp's
+  // index, which the op's passes run (FusedClamp in ops.h); -1 elsewhere. fused_[clamp] marks the clamps they skip.
+  std::vector<int> fused_clamp_;
+  std::vector<bool> fused_;
   const kernels::F32GemmConfig* gemm_ = nullptr;
 };
 

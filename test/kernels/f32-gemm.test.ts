@@ -66,9 +66,27 @@ function bitEqual(a: Float32Array, b: Float32Array): boolean {
 for (const [level, isa] of LEVELS.entries()) {
   describe.skipIf(level > detected)(`f32-gemm ${isa}`, () => {
     test('reports its kernel name', () => {
-      const { gemm } = kernels.names(isa);
+      const { gemm, gemmNarrow } = kernels.names(isa);
       expect(gemm).toMatch(/^f32_gemm_ukernel_\d+x\d+__/);
       expect(gemm.endsWith(isa === 'avx512vnni' ? '__avx512' : `__${isa}`)).toBe(true);
+      expect(gemmNarrow).toBe(isa === 'avx512vnni' ? 'f32_gemm_ukernel_16x16__avx512' : gemm);
+    });
+
+    // f32Gemm runs the narrow kernel (names().gemmNarrow) for n <= 16 and the wide one above: both must give every
+    // column the same bits, so that a conv's result does not depend on its output channel count's tile.
+    test('a product of at most 16 columns equals those columns of a wider one, bit for bit', () => {
+      const next = rng(41 + level);
+      for (const [m, n, k] of [[1, 1, 1], [7, 5, 13], [16, 16, 300], [17, 15, 2], [33, 16, 144], [40, 9, 77]]) {
+        const wide = makeCase(m, n + 17, k, next, { min: -3, max: 3 });
+        const narrow = { ...wide, n, w: wide.w.slice(0, n * k), bias: wide.bias!.slice(0, n) };
+        const got = run(isa, narrow);
+        expect(compareWithReference(narrow, got)).toBeNull();
+        const full = run(isa, wide);
+        for (let i = 0; i < m; i++) {
+          const row = full.subarray(i * wide.n, i * wide.n + n);
+          expect(bitEqual(got.subarray(i * n, (i + 1) * n), row), `row ${i} of m=${m} n=${n} k=${k}`).toBe(true);
+        }
+      }
     });
 
     test('matches the reference on shapes with row and column tails', () => {
@@ -88,6 +106,29 @@ for (const [level, isa] of LEVELS.entries()) {
       for (const k of [255, 256, 257, 512, 1024]) cases.push(makeCase(11, 37, k, next));
       cases.push(makeCase(70, 19, 2100, next));
       for (const c of cases) expect(compareWithReference(c, run(isa, c))).toBeNull();
+    });
+
+    // A conv reads its kernel rows straight from a padded image: K in segments of kseg values, segStride apart, rows
+    // lda apart (overlapping). The product must equal f32Gemm on the gathered rows, bit for bit.
+    test('A read in segments equals the gathered matrix, bit for bit', () => {
+      const next = rng(63 + level);
+      // [m, n, k, kseg, lda, segStride]: 3x3 convs over 3, 16 and 64 channels (padded rows of 10, 34 and 10 pixels),
+      // a short last segment with overlapping segments, one segment, rows that coincide (lda 0), and A stored
+      // transposed (segments of one value: the weight gradient's dy^T).
+      const shapes = [[13, 16, 27, 9, 3, 30], [17, 37, 144, 48, 16, 544], [8, 64, 576, 192, 64, 640], [5, 9, 10, 3, 7, 2],
+        [20, 5, 7, 7, 7, 0], [3, 33, 4, 1, 0, 5], [16, 40, 50, 1, 1, 16], [9, 70, 13, 1, 1, 9]];
+      for (const [m, n, k, kseg, lda, segStride] of shapes) {
+        const extent = (m - 1) * lda + Math.floor((k - 1) / kseg) * segStride + ((k - 1) % kseg) + 1;
+        const a = randomArray(extent, next);
+        const gathered = new Float32Array(m * k);
+        for (let i = 0; i < m; i++) {
+          for (let p = 0; p < k; p++) gathered[i * k + p] = a[i * lda + Math.floor(p / kseg) * segStride + (p % kseg)];
+        }
+        const c = makeCase(m, n, k, next, { a: gathered, min: -4, max: 4 });
+        const got = kernels.f32GemmSegmented(isa, m, n, k, kseg, lda, segStride, a, c.w, c.bias, c.min, c.max);
+        expect(compareWithReference(c, got)).toBeNull();
+        expect(bitEqual(got, run(isa, c)), `m=${m} n=${n} k=${k} kseg=${kseg}`).toBe(true);
+      }
     });
 
     test('null bias is zero', () => {
@@ -133,6 +174,15 @@ describe('f32-gemm argument checks', () => {
 
   test('valid call returns m*n values', () => {
     expect(call('scalar', 2, 3, 3, a, w, bias, -Infinity, Infinity)()).toHaveLength(6);
+  });
+
+  test('f32GemmSegmented checks kseg and the extent of a', () => {
+    const segmented = (...args: unknown[]) => () => (kernels.f32GemmSegmented as (...x: unknown[]) => unknown)(...args);
+    // m 2, k 3 in segments of 2, 5 apart, rows 4 apart: the last element read is a[4 + 5 + 0] (extent 10).
+    expect(segmented('scalar', 2, 3, 3, 2, 4, 5, new Float32Array(10), w, bias, 0, 1)()).toHaveLength(6);
+    expect(segmented('scalar', 2, 3, 3, 2, 4, 5, new Float32Array(11), w, bias, 0, 1)).toThrow(/10 elements/);
+    expect(segmented('scalar', 2, 3, 3, 4, 4, 5, new Float32Array(10), w, bias, 0, 1)).toThrow(/kseg/);
+    expect(segmented('scalar', 2, 3, 3, 0, 4, 5, new Float32Array(10), w, bias, 0, 1)).toThrow(RangeError);
   });
 
   test('wrong lengths throw RangeError', () => {

@@ -2,7 +2,9 @@
  * The trainer's conv and Gemm passes (native/train/conv.cc) on every ISA path, against plain loops in double written
  * here from the operator's definition: logits, the loss gradients of weight and bias, and the input gradient. Each
  * case reaches one code path: a pointwise conv or a Gemm multiplies the input rows, a conv without groups copies
- * whole pixel runs, a grouped one per tap. The 3x3 case fills several blocks of GEMM rows per chunk, and its K
+ * whole pixel runs, a grouped one per tap; the input gradient of a stride-1 conv without groups is a conv of the output
+ * gradient with the flipped kernel (pads kernel - 1 - pad: the asymmetric 3x2 case), other convs add columns back
+ * (strided, grouped, and a pad as tall as the kernel). The 3x3 case fills several blocks of GEMM rows per chunk, and its K
  * (taps * channels per group, 45) is no multiple of any kernel's panel width and spans several panels on every ISA.
  */
 import { afterAll, describe, expect, test } from 'vitest';
@@ -27,6 +29,9 @@ const CASES: Record<string, ConvCase> = {
   '3x3, pad 1': { input: [5, 18, 18], out: 5, kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], group: 1 },
   '3x2, stride 2, asymmetric pads, 3 groups': { input: [6, 7, 6], out: 9, kernel: [3, 2], strides: [2, 2], pads: [0, 1, 2, 0], group: 3 },
   '1x1, stride 2': { input: [4, 18, 18], out: 3, kernel: [1, 1], strides: [2, 2], pads: [0, 0, 0, 0], group: 1 },
+  '3x3, 20 to 18 channels (panels wider than 16)': { input: [20, 6, 5], out: 18, kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], group: 1 },
+  '3x2, asymmetric pads': { input: [4, 7, 6], out: 6, kernel: [3, 2], strides: [1, 1], pads: [0, 1, 2, 0], group: 1 },
+  '1x3, a pad as tall as the kernel': { input: [3, 5, 5], out: 4, kernel: [1, 3], strides: [1, 1], pads: [1, 1, 0, 1], group: 1 },
 };
 const BATCH = 11; // two chunks of images, the second partial
 

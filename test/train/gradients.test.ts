@@ -38,7 +38,7 @@ describe('native training passes', () => {
   // slope (a kink very near x even makes the central quotients of two step sizes agree, on the average of both
   // slopes). Such coordinates are skipped (at most half as many as are checked, tested below).
   test.each([
-    ['conv, depthwise, grouped conv, batch norm, ReLU6, add, max pool, flatten, gemm', residualGraph(1)],
+    ['conv, depthwise, grouped conv, batch norm, ReLU6, add, ReLU, max pool, flatten, gemm', residualGraph(1)],
     ['strided conv, ReLU, average pool, global average pool', poolingGraph(2)],
     ['channel repeats, asymmetric pad with a value', copyGraph(3)],
   ])('gradients match finite differences: %s', async (_, graph) => {
@@ -80,6 +80,28 @@ describe('native training passes', () => {
     expect(results[1].stats).toEqual(results[0].stats);
     expect(results[1].grads).toEqual(results[0].grads);
     expect(results[1].tensors).toEqual(results[0].tensors);
+  });
+
+  // The backward pass overwrites each value's gradient with its first contribution instead of zeroing every gradient
+  // first: a pass on a net that already ran one must give what a fresh net gives (nothing left over from the last).
+  test.each([
+    ['residual', residualGraph(7)],
+    ['pooling', poolingGraph(8)],
+    ['copies', copyGraph(9)],
+  ])('a second pass gives the gradients of the first: %s', async (_, graph) => {
+    const net = TrainNet.build(graph);
+    const size = graph.input.shape.reduce((a, b) => a * b, 1);
+    const first = { input: uniformValues(BATCH * size, 11), labels: Int32Array.from({ length: BATCH }, (_, i) => i % net.classes), batch: BATCH, threads: 2 };
+    const other = { ...first, input: uniformValues(BATCH * size, 12) };
+    const targets = Int32Array.from(first.labels, (l) => (l + 1) % net.classes);
+    await net.gradients(first);
+    const grads = net.grads();
+    const { gradient } = await net.inputGradients({ ...first, targets });
+    await net.gradients(other);
+    await net.inputGradients({ ...other, targets });
+    await net.gradients(first);
+    expect(net.grads()).toEqual(grads);
+    expect((await net.inputGradients({ ...first, targets })).gradient).toEqual(gradient);
   });
 
   test('SGD follows g = grad + wd * w; v = momentum * v + g; w -= lr * v', async () => {

@@ -2,14 +2,17 @@
 import { GraphBuilder } from '../../src/train/architectures.js';
 import type { TrainGraph } from '../../src/train/graph.js';
 
-/** Conv, depthwise and grouped conv, batch norm, ReLU6, a residual add, max pool, flatten, gemm: input [3, 6, 6]. */
+/**
+ * Conv, depthwise and grouped conv, batch norm, ReLU6, a residual add with a ReLU (the trainer runs a clamp inside the
+ * batch norm or add it follows), max pool, flatten, gemm: input [3, 6, 6].
+ */
 export function residualGraph(seed: number, classes = 5): TrainGraph {
   const b = new GraphBuilder([3, 6, 6], seed);
   const x = b.normalize('input', { mean: [0.5, 0.4, 0.3], std: [0.25, 0.3, 0.2] });
   const a = b.convBnAct(x, '/a', 4, 3, 1, { min: 0, max: 6 });
   const dw = b.convBnAct(a, '/dw', 4, 3, 1, null, 4);
   const grouped = b.conv(dw, '/grouped', 4, 1, 1, 2);
-  const sum = b.add2(a, grouped, '/res');
+  const sum = b.clamp(b.add2(a, grouped, '/res'), '/res/relu', { min: 0, max: Infinity });
   return b.finish(b.gemm(b.flatten(b.maxpool(sum, '/pool', 2), '/flatten'), '/fc', classes));
 }
 

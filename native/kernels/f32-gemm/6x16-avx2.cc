@@ -1,7 +1,7 @@
 // f32-gemm microkernel, 6x16 tile, AVX2 + FMA: 12 ymm accumulators (6 rows x 2 vectors of 8 columns); each k step
 // loads two vectors of the packed panel and broadcasts one A value per row. Every row runs the same instruction
-// sequence (bias, then one FMA per k in order), so a value does not depend on the row it occupies in the tile;
-// rows past m alias the last valid row (computed, never stored) and columns past n are not stored.
+// sequence (bias, then one FMA per k in order, segment by segment), so a value does not depend on the row it occupies
+// in the tile; rows past m alias the last valid row (computed, never stored) and columns past n are not stored.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -44,8 +44,8 @@ inline void store_row(float* c, __m256 v0, __m256 v1, size_t n) {
 
 }  // namespace
 
-void f32_gemm_ukernel_6x16__avx2(size_t m, size_t n, size_t k, const float* a, size_t lda, const float* w, float* c,
-                                 size_t ldc, float min, float max) {
+void f32_gemm_ukernel_6x16__avx2(size_t m, size_t n, size_t k, size_t kseg, const float* a, size_t lda,
+                                 size_t seg_stride, const float* w, float* c, size_t ldc, float min, float max) {
   const float* a0 = a;
   const float* a1 = m > 1 ? a0 + lda : a0;
   const float* a2 = m > 2 ? a1 + lda : a1;
@@ -58,28 +58,34 @@ void f32_gemm_ukernel_6x16__avx2(size_t m, size_t n, size_t k, const float* a, s
   __m256 c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01, c40 = c00, c41 = c01, c50 = c00, c51 = c01;
   w += 16;
 
-  for (size_t p = 0; p < k; ++p) {
-    const __m256 b0 = _mm256_loadu_ps(w);
-    const __m256 b1 = _mm256_loadu_ps(w + 8);
-    w += 16;
-    __m256 va = _mm256_broadcast_ss(a0 + p);
-    c00 = _mm256_fmadd_ps(va, b0, c00);
-    c01 = _mm256_fmadd_ps(va, b1, c01);
-    va = _mm256_broadcast_ss(a1 + p);
-    c10 = _mm256_fmadd_ps(va, b0, c10);
-    c11 = _mm256_fmadd_ps(va, b1, c11);
-    va = _mm256_broadcast_ss(a2 + p);
-    c20 = _mm256_fmadd_ps(va, b0, c20);
-    c21 = _mm256_fmadd_ps(va, b1, c21);
-    va = _mm256_broadcast_ss(a3 + p);
-    c30 = _mm256_fmadd_ps(va, b0, c30);
-    c31 = _mm256_fmadd_ps(va, b1, c31);
-    va = _mm256_broadcast_ss(a4 + p);
-    c40 = _mm256_fmadd_ps(va, b0, c40);
-    c41 = _mm256_fmadd_ps(va, b1, c41);
-    va = _mm256_broadcast_ss(a5 + p);
-    c50 = _mm256_fmadd_ps(va, b0, c50);
-    c51 = _mm256_fmadd_ps(va, b1, c51);
+  for (size_t s0 = 0; s0 < k; s0 += kseg) {
+    if (s0 != 0) {  // the next segment (the row pointers are indexed by p within one)
+      a0 += seg_stride, a1 += seg_stride, a2 += seg_stride, a3 += seg_stride, a4 += seg_stride, a5 += seg_stride;
+    }
+    const size_t len = k - s0 < kseg ? k - s0 : kseg;
+    for (size_t p = 0; p < len; ++p) {
+      const __m256 b0 = _mm256_loadu_ps(w);
+      const __m256 b1 = _mm256_loadu_ps(w + 8);
+      w += 16;
+      __m256 va = _mm256_broadcast_ss(a0 + p);
+      c00 = _mm256_fmadd_ps(va, b0, c00);
+      c01 = _mm256_fmadd_ps(va, b1, c01);
+      va = _mm256_broadcast_ss(a1 + p);
+      c10 = _mm256_fmadd_ps(va, b0, c10);
+      c11 = _mm256_fmadd_ps(va, b1, c11);
+      va = _mm256_broadcast_ss(a2 + p);
+      c20 = _mm256_fmadd_ps(va, b0, c20);
+      c21 = _mm256_fmadd_ps(va, b1, c21);
+      va = _mm256_broadcast_ss(a3 + p);
+      c30 = _mm256_fmadd_ps(va, b0, c30);
+      c31 = _mm256_fmadd_ps(va, b1, c31);
+      va = _mm256_broadcast_ss(a4 + p);
+      c40 = _mm256_fmadd_ps(va, b0, c40);
+      c41 = _mm256_fmadd_ps(va, b1, c41);
+      va = _mm256_broadcast_ss(a5 + p);
+      c50 = _mm256_fmadd_ps(va, b0, c50);
+      c51 = _mm256_fmadd_ps(va, b1, c51);
+    }
   }
 
   const __m256 vmin = _mm256_set1_ps(min);
