@@ -69,6 +69,7 @@
         'native/engine/bind.cc',
         'native/engine/spec_reader.cc',
         'native/engine/int_network.cc',
+        'native/engine/lut_dispatch.cc',
         'native/engine/int_layout.cc',
         'native/engine/int_plan.cc',
         'native/engine/int_reference.cc',
