@@ -1,0 +1,58 @@
+// certifyDataset's refusals of options that do not go together (smoothing/run.ts), each by its own message and
+// before any file is written, and the settings an IRS cache fixes: a base classifier given as a list
+// (scripted-sampler.ts) keeps every run here to a few hundred samples.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { makeDataset } from '../../src/data/index.js';
+import { readIrsCache } from '../../src/smoothing/irs-cache.js';
+import { certifyDataset, type CertifyDatasetOptions } from '../../src/smoothing/run.js';
+import { scriptedSampler } from '../support/scripted-sampler.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'arq-run-options-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+const fresh = (name: string): string => path.join(dir, `${files++}-${name}`);
+
+const dataset = makeDataset({ name: 'test:options', shape: [1, 1, 1], images: Float32Array.from([0, 1, 2]), labels: Int32Array.from([0, 0, 1]) });
+const identity = { seed: 4, model: 'd'.repeat(64), engine: 'float', policy: null };
+/** Every sample is class 0: CERTIFY certifies class 0 on every image. */
+const base = (out: string): CertifyDatasetOptions => ({ sampler: scriptedSampler(2, () => 0), dataset, out, identity, n0: 10, n: 100, alpha: 0.01 });
+
+describe('certifyDataset refuses options that exclude each other, before writing anything', () => {
+  const remote = async function* () {};
+  // Inside the scratch folder: a mutant that lets an option through must not write into the working directory.
+  const c = path.join(dir, 'c.irs');
+  test.each<[string, Partial<CertifyDatasetOptions>, string]>([
+    ['cache and incremental', { cache: c, incremental: { cache: c } }, 'cache and incremental are exclusive'],
+    ['resume and overwrite', { resume: true, overwrite: true }, 'resume and overwrite are exclusive'],
+    ['remote and cache', { remote, cache: c }, 'remote certification (a queue) applies to plain certification'],
+    ['remote and incremental', { remote, incremental: { cache: c } }, 'remote certification (a queue) applies to plain certification'],
+    ['shard and cache', { shard: { index: 0, count: 2 }, cache: c }, 'shard: applies to plain certification'],
+    ['shard and incremental', { shard: { index: 0, count: 2 }, incremental: { cache: c } }, 'shard: applies to plain certification'],
+  ])('%s', async (_, extra, message) => {
+    const out = fresh('x.tsv');
+    await expect(certifyDataset({ ...base(out), ...extra })).rejects.toThrow(message);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('an IRS cache fixes n0, n and alpha, and is kept unless overwritten', () => {
+  test('an alpha other than the cache\'s is refused by name; a given value equal to the cache\'s is accepted', async () => {
+    const cache = fresh('f.irs');
+    await certifyDataset({ ...base(fresh('f.tsv')), cache });
+    const incremental = { ...base(fresh('inc.tsv')), n0: undefined, n: undefined, alpha: undefined, incremental: { cache } };
+    await expect(certifyDataset({ ...incremental, alpha: 0.02 })).rejects.toThrow(`alpha: incremental certification uses the IRS cache's alpha = 0.01 (${cache}), got 0.02`);
+    const same = await certifyDataset({ ...incremental, n0: 10, n: 100, alpha: 0.01 });
+    expect(same.summary.settings).toMatchObject({ mode: 'incremental', n0: 10, n: 100, alpha: 0.01 });
+  });
+
+  test('an existing cache is refused without resume or overwrite, and replaced with overwrite', async () => {
+    const cache = fresh('f.irs');
+    await certifyDataset({ ...base(fresh('a.tsv')), max: 1, cache });
+    await expect(certifyDataset({ ...base(fresh('b.tsv')), cache })).rejects.toThrow(`IRS cache ${cache} exists: resume the run or overwrite it`);
+    await certifyDataset({ ...base(fresh('c.tsv')), cache, overwrite: true });
+    expect([...readIrsCache(cache).entries.keys()]).toEqual([0, 1, 2]);
+  });
+});
