@@ -1,13 +1,15 @@
 // certifyDataset's refusals of options that do not go together (smoothing/run.ts), each by its own message and
 // before any file is written, and the settings an IRS cache fixes: a base classifier given as a list
-// (scripted-sampler.ts) keeps every run here to a few hundred samples.
+// (scripted-sampler.ts) keeps every run here to a few hundred samples. Then smoothPredictDataset over a selection, on
+// a base classifier whose classes follow the image.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { makeDataset } from '../../src/data/index.js';
 import { readIrsCache } from '../../src/smoothing/irs-cache.js';
-import { certifyDataset, type CertifyDatasetOptions } from '../../src/smoothing/run.js';
+import { certifyDataset, smoothPredictDataset, type CertifyDatasetOptions } from '../../src/smoothing/run.js';
+import type { Sampler } from '../../src/smoothing/sampler.js';
 import { scriptedSampler } from '../support/scripted-sampler.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'arq-run-options-'));
@@ -54,5 +56,51 @@ describe('an IRS cache fixes n0, n and alpha, and is kept unless overwritten', (
     await expect(certifyDataset({ ...base(fresh('b.tsv')), cache })).rejects.toThrow(`IRS cache ${cache} exists: resume the run or overwrite it`);
     await certifyDataset({ ...base(fresh('c.tsv')), cache, overwrite: true });
     expect([...readIrsCache(cache).entries.keys()]).toEqual([0, 1, 2]);
+  });
+});
+
+describe('smoothPredictDataset', () => {
+  /** Every sample of an image is class x (its one value), or alternates 0, 1 when x < 0 (PREDICT abstains). */
+  const pixelSampler: Sampler = {
+    classes: 3, inputSize: 1, sigma: 0.25,
+    sample: async (image, _index, first, count) => {
+      const counts = new Uint32Array(3);
+      for (let k = first; k < first + count; k++) counts[image[0] < 0 ? k % 2 : image[0]]++;
+      return { counts, predictions: null };
+    },
+    close: async () => {},
+  };
+  const images = makeDataset({ name: 'test:pixels', shape: [1, 1, 1], images: Float32Array.from([2, -1, 1, 0, 1]), labels: Int32Array.from([2, 0, 0, 0, 1]) });
+
+  test('every skip-th image up to max: predictions, accuracy with abstentions wrong, timing and settings', async () => {
+    const seen: unknown[] = [];
+    const samples: [number, number][] = [];
+    const r = await smoothPredictDataset({
+      sampler: pixelSampler, dataset: images, n: 50, alpha: 0.01, skip: 2, max: 2, chunk: 20, info: { engine: 'scripted' },
+      onImage: (done, total, image) => seen.push([done, total, image.idx, image.label, image.prediction]),
+      onSamples: (done, total) => samples.push([done, total]),
+    });
+    // Images 0 and 2 (every second, at most two): 2 (label 2, correct) and 1 (label 0, wrong).
+    expect(r.indices).toEqual([0, 2]);
+    expect(r.predictions).toEqual([2, 1]);
+    expect(seen).toEqual([[1, 2, 0, 2, 2], [2, 2, 2, 0, 1]]);
+    expect(samples).toEqual([[20, 50], [40, 50], [50, 50], [20, 50], [40, 50], [50, 50]]);
+    expect(r).toMatchObject({ count: 2, accuracy: 0.5, abstain_rate: 0 });
+    expect(r.settings).toEqual({ sigma: 0.25, n: 50, alpha: 0.01, skip: 2, max: 2, data: 'test:pixels', engine: 'scripted' });
+    expect(r.samples_per_second).toBeCloseTo(r.seconds > 0 ? 100 / r.seconds : 0, 6);
+
+    const all = await smoothPredictDataset({ sampler: pixelSampler, dataset: images, n: 50, alpha: 0.01 });
+    expect(all.predictions).toEqual([2, -1, 1, 0, 1]);
+    // Correct: images 0, 3, 4; image 1 abstains (wrong), image 2 predicts 1 against label 0.
+    expect(all).toMatchObject({ count: 5, accuracy: 0.6, abstain_rate: 0.2 });
+    expect(all.settings).toEqual({ sigma: 0.25, n: 50, alpha: 0.01, skip: 1, max: null, data: 'test:pixels' });
+  });
+
+  test('bad settings are refused by name', async () => {
+    const options = { sampler: pixelSampler, dataset: images, n: 50, alpha: 0.01 };
+    await expect(smoothPredictDataset({ ...options, sampler: { ...pixelSampler, inputSize: 2 } })).rejects.toThrow("test:pixels: images of 1 values do not fit the model's input of 2 values");
+    await expect(smoothPredictDataset({ ...options, n: 0 })).rejects.toThrow(/^n: /);
+    await expect(smoothPredictDataset({ ...options, alpha: 1 })).rejects.toThrow(/alpha/);
+    await expect(smoothPredictDataset({ ...options, skip: 0 })).rejects.toThrow(/skip/);
   });
 });
