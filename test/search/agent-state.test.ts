@@ -34,6 +34,17 @@ describe('DdpgAgent options', () => {
   });
 });
 
+describe('DdpgAgent inputs', () => {
+  test('states of the wrong length or with a non-finite value, rewards that are not numbers, an update before any memory', () => {
+    const agent = new DdpgAgent(base);
+    expect(() => agent.act(null as unknown as number[])).toThrow('state: expected a vector of length 2, got null');
+    expect(() => agent.actDeterministic([Number.NaN, 0])).toThrow('state: expected finite numbers');
+    expect(() => agent.actDeterministic([0, Number.POSITIVE_INFINITY])).toThrow('state: expected finite numbers');
+    expect(() => agent.remember([{ state: [0, 0], action: 0.5 }], Number.NaN)).toThrow('reward: expected a number in [-Infinity, Infinity], got NaN');
+    expect(() => agent.update()).toThrow('replay memory: cannot sample from an empty memory');
+  });
+});
+
 describe('DdpgAgent.restore', () => {
   /** A saved agent that has remembered one episode and updated once: every part of its state is set. */
   function saved(): AgentState {
@@ -67,7 +78,11 @@ describe('DdpgAgent.restore', () => {
     ['reward mean', (s) => { s.rewards.mean = Number.POSITIVE_INFINITY; }, 'agent state reward mean: expected a number in [-Infinity, Infinity], got Infinity'],
     ['reward variance', (s) => { s.rewards.variance = -1; }, 'agent state reward variance: expected a number in [0, Infinity], got -1'],
     ['sigma', (s) => { s.sigma = 0; }, 'agent state sigma: expected a number in (0, Infinity], got 0'],
+    ['reward statistics', (s) => { delete (s as Partial<AgentState>).rewards; }, `agent state reward count: expected an integer in [0, ${MAX}], got undefined`],
+    ['replay memory', (s) => { delete (s as Partial<AgentState>).replay; }, 'replay memory state: position and size must fit a capacity of 4'],
     ['replay position', (s) => { s.replay.position = 4; }, 'replay memory state: position and size must fit a capacity of 4'],
+    ['replay position sign', (s) => { s.replay.position = -1; }, 'replay memory state: position and size must fit a capacity of 4'],
+    ['replay position type', (s) => { s.replay.position = 1.5; }, 'replay memory state: position and size must fit a capacity of 4'],
     ['replay size', (s) => { s.replay.size = 5; }, 'replay memory state: position and size must fit a capacity of 4'],
     ['replay states', (s) => { s.replay.states = s.replay.actions; }, 'replay states: expected 8 float64 values, got 32 bytes'],
     ['replay actions', (s) => { s.replay.actions = s.replay.states; }, 'replay actions: expected 4 float64 values, got 64 bytes'],
