@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { makeDataset } from '../../src/data/index.js';
 import { readIrsCache } from '../../src/smoothing/irs-cache.js';
-import { certifyDataset, smoothPredictDataset, type CertifyDatasetOptions } from '../../src/smoothing/run.js';
+import { certifyDataset, smoothPredictDataset, type CertifyDatasetOptions, type ImageResult, type RemoteCertifier } from '../../src/smoothing/run.js';
 import type { Sampler } from '../../src/smoothing/sampler.js';
 import { scriptedSampler } from '../support/scripted-sampler.js';
 
@@ -102,5 +102,45 @@ describe('smoothPredictDataset', () => {
     await expect(smoothPredictDataset({ ...options, n: 0 })).rejects.toThrow(/^n: /);
     await expect(smoothPredictDataset({ ...options, alpha: 1 })).rejects.toThrow(/alpha/);
     await expect(smoothPredictDataset({ ...options, skip: 0 })).rejects.toThrow(/skip/);
+  });
+});
+
+describe('certifyDataset: what each mode reports and records', () => {
+  test('onSamples totals, the samples behind the summary, info recorded, the reference policy', async () => {
+    const cache = fresh('p.irs');
+    const totals = new Set<number>();
+    const onSamples = (_done: number, total: number): void => { totals.add(total); };
+    const f = await certifyDataset({ ...base(fresh('f.tsv')), identity: { ...identity, policy: 'w4a4' }, cache, onSamples, info: { threads: 3 } });
+    expect([...totals]).toEqual([110]);
+    expect(f.summary.settings).toMatchObject({ threads: 3, cache });
+    totals.clear();
+    const inc = await certifyDataset({ ...base(fresh('inc.tsv')), n0: undefined, n: undefined, alpha: undefined, incremental: { cache, np: 7 }, onSamples });
+    expect([...totals]).toEqual([7]);
+    expect(inc.summary.settings).toMatchObject({ reference: { model: identity.model, engine: 'float', policy: 'w4a4' } });
+    totals.clear();
+    const scratch = await certifyDataset({ ...base(fresh('s.tsv')), n0: undefined, n: undefined, alpha: undefined, incremental: { cache, fromScratch: true }, onSamples });
+    expect([...totals]).toEqual([110]);
+    // samples_per_second * seconds: 110 samples for each of the 3 images.
+    if (scratch.summary.seconds > 0) expect(scratch.summary.samples_per_second * scratch.summary.seconds).toBeCloseTo(330, 6);
+    await expect(certifyDataset({ ...base(fresh('x.tsv')), sampler: scriptedSampler(2, () => 0, 0.3), identity: { ...identity, seed: 5 }, n0: undefined, n: undefined, alpha: undefined, incremental: { cache } }))
+      .rejects.toThrow(`IRS cache ${cache} does not match this run: it was written with sigma 0.5 (now 0.3), seed 4 (now 5)`);
+  });
+
+  test('a shard certifies its part of the selection only', async () => {
+    const part = await certifyDataset({ ...base(fresh('shard.tsv')), shard: { index: 1, count: 2 } });
+    // Positions [floor(3/2), 3) of the three images.
+    expect(part.rows.map((r) => r.idx)).toEqual([1, 2]);
+    expect(part.summary.settings).toMatchObject({ shard: { index: 1, count: 2, start: 1, end: 3, images: 3 } });
+  });
+
+  test('rows from a remote certifier are written as they came, with their pALower and the samples of n0 + n', async () => {
+    const images: ImageResult[] = [];
+    const remote: RemoteCertifier = async function* (work) {
+      yield work.pending.map((k) => ({ idx: k, label: dataset.labels[k], predict: 0, radius: 0.125, correct: dataset.labels[k] === 0, time: 0.5, pALower: 0.75 }));
+    };
+    const out = fresh('remote.tsv');
+    const r = await certifyDataset({ ...base(out), remote, onImage: (_d, _t, image) => images.push(image) });
+    expect(r.rows.map((row) => [row.idx, row.radius, row.time])).toEqual([[0, 0.125, 0.5], [1, 0.125, 0.5], [2, 0.125, 0.5]]);
+    expect(images.map((image) => [image.samples, image.pALower])).toEqual([[110, 0.75], [110, 0.75], [110, 0.75]]);
   });
 });
