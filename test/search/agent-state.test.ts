@@ -71,6 +71,10 @@ describe('DdpgAgent.restore', () => {
     expect(DdpgAgent.restore(fresh).save()).toEqual(fresh);
   });
 
+  test('a state that is not an object is refused as a user error', () => {
+    expect(() => DdpgAgent.restore(null as unknown as AgentState)).toThrow('agent state format: expected "arq-ddpg/1", got undefined');
+  });
+
   test.each<[string, (state: AgentState) => void, string]>([
     ['format', (s) => { (s as { format: string }).format = 'arq-ddpg/0'; }, 'agent state format: expected "arq-ddpg/1", got "arq-ddpg/0"'],
     ['baseline', (s) => { s.baseline = Number.NaN; }, 'agent state baseline: expected a number in [-Infinity, Infinity], got NaN'],

@@ -46,6 +46,9 @@ describe('an IRS cache fixes n0, n and alpha, and is kept unless overwritten', (
     await certifyDataset({ ...base(fresh('f.tsv')), cache });
     const incremental = { ...base(fresh('inc.tsv')), n0: undefined, n: undefined, alpha: undefined, incremental: { cache } };
     await expect(certifyDataset({ ...incremental, alpha: 0.02 })).rejects.toThrow(`alpha: incremental certification uses the IRS cache's alpha = 0.01 (${cache}), got 0.02`);
+    await expect(certifyDataset({ ...incremental, incremental: { cache, np: 101 } })).rejects.toThrow('np: expected an integer in [1, 100], got 101');
+    await expect(certifyDataset({ ...incremental, incremental: { cache, gamma: 2 } })).rejects.toThrow('gamma: expected a number in [0, 1], got 2');
+    await expect(certifyDataset({ ...incremental, incremental: { cache, alphaZeta: 0 } })).rejects.toThrow(/^alphaZeta: /);
     const same = await certifyDataset({ ...incremental, n0: 10, n: 100, alpha: 0.01 });
     expect(same.summary.settings).toMatchObject({ mode: 'incremental', n0: 10, n: 100, alpha: 0.01 });
   });
@@ -60,24 +63,28 @@ describe('an IRS cache fixes n0, n and alpha, and is kept unless overwritten', (
 });
 
 describe('smoothPredictDataset', () => {
-  /** Every sample of an image is class x (its one value), or alternates 0, 1 when x < 0 (PREDICT abstains). */
+  /** Images of 2 x 2 values [9, 9, 9, x]: every sample is class x, or alternates 0, 1 when x < 0 (PREDICT abstains). */
   const pixelSampler: Sampler = {
-    classes: 3, inputSize: 1, sigma: 0.25,
+    classes: 3, inputSize: 4, sigma: 0.25,
     sample: async (image, _index, first, count) => {
       const counts = new Uint32Array(3);
-      for (let k = first; k < first + count; k++) counts[image[0] < 0 ? k % 2 : image[0]]++;
+      for (let k = first; k < first + count; k++) counts[image[3] < 0 ? k % 2 : image[3]]++;
       return { counts, predictions: null };
     },
     close: async () => {},
   };
-  const images = makeDataset({ name: 'test:pixels', shape: [1, 1, 1], images: Float32Array.from([2, -1, 1, 0, 1]), labels: Int32Array.from([2, 0, 0, 0, 1]) });
+  const images = makeDataset({ name: 'test:pixels', shape: [1, 2, 2], images: Float32Array.from([2, -1, 1, 0, 1].flatMap((x) => [9, 9, 9, x])), labels: Int32Array.from([2, 0, 0, 0, 1]) });
 
   test('every skip-th image up to max: predictions, accuracy with abstentions wrong, timing and settings', async () => {
     const seen: unknown[] = [];
     const samples: [number, number][] = [];
+    const seconds: number[] = [];
     const r = await smoothPredictDataset({
       sampler: pixelSampler, dataset: images, n: 50, alpha: 0.01, skip: 2, max: 2, chunk: 20, info: { engine: 'scripted' },
-      onImage: (done, total, image) => seen.push([done, total, image.idx, image.label, image.prediction]),
+      onImage: (done, total, image) => {
+        seen.push([done, total, image.idx, image.label, image.prediction]);
+        seconds.push(image.seconds);
+      },
       onSamples: (done, total) => samples.push([done, total]),
     });
     // Images 0 and 2 (every second, at most two): 2 (label 2, correct) and 1 (label 0, wrong).
@@ -87,6 +94,7 @@ describe('smoothPredictDataset', () => {
     expect(samples).toEqual([[20, 50], [40, 50], [50, 50], [20, 50], [40, 50], [50, 50]]);
     expect(r).toMatchObject({ count: 2, accuracy: 0.5, abstain_rate: 0 });
     expect(r.settings).toEqual({ sigma: 0.25, n: 50, alpha: 0.01, skip: 2, max: 2, data: 'test:pixels', engine: 'scripted' });
+    expect(r.seconds).toBe(seconds[0] + seconds[1]);
     expect(r.samples_per_second).toBeCloseTo(r.seconds > 0 ? 100 / r.seconds : 0, 6);
 
     const all = await smoothPredictDataset({ sampler: pixelSampler, dataset: images, n: 50, alpha: 0.01 });
@@ -98,7 +106,7 @@ describe('smoothPredictDataset', () => {
 
   test('bad settings are refused by name', async () => {
     const options = { sampler: pixelSampler, dataset: images, n: 50, alpha: 0.01 };
-    await expect(smoothPredictDataset({ ...options, sampler: { ...pixelSampler, inputSize: 2 } })).rejects.toThrow("test:pixels: images of 1 values do not fit the model's input of 2 values");
+    await expect(smoothPredictDataset({ ...options, sampler: { ...pixelSampler, inputSize: 2 } })).rejects.toThrow("test:pixels: images of 4 values do not fit the model's input of 2 values");
     await expect(smoothPredictDataset({ ...options, n: 0 })).rejects.toThrow(/^n: /);
     await expect(smoothPredictDataset({ ...options, alpha: 1 })).rejects.toThrow(/alpha/);
     await expect(smoothPredictDataset({ ...options, skip: 0 })).rejects.toThrow(/skip/);
@@ -142,5 +150,9 @@ describe('certifyDataset: what each mode reports and records', () => {
     const r = await certifyDataset({ ...base(out), remote, onImage: (_d, _t, image) => images.push(image) });
     expect(r.rows.map((row) => [row.idx, row.radius, row.time])).toEqual([[0, 0.125, 0.5], [1, 0.125, 0.5], [2, 0.125, 0.5]]);
     expect(images.map((image) => [image.samples, image.pALower])).toEqual([[110, 0.75], [110, 0.75], [110, 0.75]]);
+    const asked: number[][] = [];
+    const shard = await certifyDataset({ ...base(fresh('remote-shard.tsv')), shard: { index: 1, count: 2 }, remote: (work) => { asked.push([...work.pending]); return remote(work); } });
+    expect(asked).toEqual([[1, 2]]);
+    expect(shard.rows.map((row) => row.idx)).toEqual([1, 2]);
   });
 });
