@@ -29,7 +29,6 @@ describe('certifyDataset refuses options that exclude each other, before writing
   test.each<[string, Partial<CertifyDatasetOptions>, string]>([
     ['cache and incremental', { cache: c, incremental: { cache: c } }, 'cache and incremental are exclusive'],
     ['resume and overwrite', { resume: true, overwrite: true }, 'resume and overwrite are exclusive'],
-    ['remote and cache', { remote, cache: c }, 'remote certification (a queue) applies to plain certification'],
     ['remote and incremental', { remote, incremental: { cache: c } }, 'remote certification (a queue) applies to plain certification'],
     ['shard and cache', { shard: { index: 0, count: 2 }, cache: c }, 'shard: applies to plain certification'],
     ['shard and incremental', { shard: { index: 0, count: 2 }, incremental: { cache: c } }, 'shard: applies to plain certification'],
