@@ -5,7 +5,7 @@
  * padding on codes, a clamp, max, average and global average pools), each under a policy of (wbits, abits) per layer.
  * Also random input boxes, and the per-pixel code representatives that make brute-force enumeration of a box exhaustive.
  */
-import type { IntPlanOp, IntPlanSpec, NativeGrid } from '../../src/native.js';
+import type { IntPlanOp, IntPlanSpec, NativeGrid, NativeIntPlan } from '../../src/native.js';
 import { quantizeOnto, runValues } from '../reference/int-semantics.js';
 import { rng } from './native.js';
 
@@ -222,4 +222,82 @@ export function randomBoxes(spec: IntPlanSpec, count: number, maxEps: number, ra
     }
   }
   return { lo, hi };
+}
+
+/** The engine's prediction per row of `logits`: the first index of the largest logit (the lowest index wins a tie). */
+export function predictions(logits: Float32Array, classes: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < logits.length / classes; r++) {
+    const row = Array.from(logits.subarray(r * classes, (r + 1) * classes));
+    out.push(row.indexOf(Math.max(...row)));
+  }
+  return out;
+}
+
+/** A box small enough to enumerate: every first-layer code combination of its free pixels, one input each. */
+export interface EnumeratedBox {
+  readonly lo: Float32Array;
+  readonly hi: Float32Array;
+  /** The engine's class at the box's centre. */
+  readonly centreClass: number;
+  /** `count` inputs of inputSize(spec) values, one per code combination (together they cover the box). */
+  readonly points: Float32Array;
+  readonly count: number;
+}
+
+/** How enumerable boxes are drawn: free pixels, widths of 0.5 to 0.5 + `extraSteps` first-layer code steps, limits. */
+export interface EnumerationLimits {
+  readonly freePixels: number;
+  readonly extraSteps: number;
+  readonly codesPerPixel: number;
+  readonly combinations: number;
+}
+
+/**
+ * `count` boxes around random images (drawn from rng(seed)) with `freePixels` pixels widened by half a code step of the
+ * first layer's grid up to 0.5 + extraSteps steps, kept when each pixel has at most codesPerPixel code signatures and
+ * the box at most `combinations` inputs: the brute-force ground truth of the verifier tests.
+ */
+export async function enumeratedBoxes(spec: IntPlanSpec, plan: NativeIntPlan, count: number, seed: number, limits: EnumerationLimits): Promise<EnumeratedBox[]> {
+  const random = rng(seed);
+  const n = inputSize(spec);
+  const boxes: EnumeratedBox[] = [];
+  while (boxes.length < count) {
+    const image = Float32Array.from({ length: n }, () => f(random()));
+    const lo = Float32Array.from(image), hi = Float32Array.from(image);
+    const free = new Set<number>();
+    while (free.size < limits.freePixels) free.add(Math.floor(random() * n));
+    const eps = (0.5 + random() * limits.extraSteps) / (2 ** firstLayerBits(spec) - 1);
+    const choices: number[][] = [];
+    for (const p of free) {
+      lo[p] = f(Math.max(0, image[p] - eps));
+      hi[p] = f(Math.min(1, image[p] + eps));
+      const values = representatives(spec, image, p, lo[p], hi[p], limits.codesPerPixel);
+      if (values) choices.push(values);
+    }
+    const combinations = choices.reduce((a, c) => a * c.length, 1);
+    if (choices.length < free.size || combinations > limits.combinations) continue;
+    const points = new Float32Array(combinations * n);
+    const pixels = [...free];
+    for (let k = 0; k < combinations; k++) {
+      const point = points.subarray(k * n, (k + 1) * n);
+      point.set(lo);
+      let rest = k;
+      pixels.forEach((p, c) => {
+        point[p] = choices[c][rest % choices[c].length];
+        rest = Math.floor(rest / choices[c].length);
+      });
+    }
+    const [centreClass] = predictions(await plan.run(Float32Array.from(lo, (a, i) => f(a + (hi[i] - a) / 2)), 1, 1), plan.classes);
+    boxes.push({ lo, hi, centreClass, points, count: combinations });
+  }
+  return boxes;
+}
+
+/** The arrays one after the other in one array. */
+export function concatenated(arrays: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(arrays.reduce((a, x) => a + x.length, 0));
+  let at = 0;
+  for (const a of arrays) out.set(a, at), (at += a.length);
+  return out;
 }

@@ -7,7 +7,7 @@
 import { describe, expect, test } from 'vitest';
 import { addon, VERIFY_OUTCOME, type IntPlanSpec, type NativeIntPlan } from '../../src/native.js';
 import { rng } from '../support/native.js';
-import { chainNet, firstLayerBits, inputSize, randomBoxes, representatives } from '../support/verify-nets.js';
+import { chainNet, concatenated, enumeratedBoxes, inputSize, predictions, randomBoxes } from '../support/verify-nets.js';
 
 const f = Math.fround;
 const build = (spec: IntPlanSpec): NativeIntPlan => new (addon().IntPlan)(spec);
@@ -19,63 +19,6 @@ const chains: [string, IntPlanSpec][] = [
   ['chain w6a4 w8a8 w2a8 w8a8', chainNet([[6, 4], [8, 8], [2, 8], [8, 8]], 53)],
 ];
 
-const argmax = (logits: Float32Array, classes: number, r: number) => {
-  const row = Array.from(logits.subarray(r * classes, (r + 1) * classes));
-  return row.indexOf(Math.max(...row));
-};
-
-interface Box {
-  lo: Float32Array;
-  hi: Float32Array;
-  label: number;
-  points: Float32Array;  // every first-layer code combination, one input each
-  count: number;
-}
-
-/** Boxes with six free pixels (1 to 6 codes each, at most 3,000 combinations), labelled with the centre's class. */
-async function bruteForceBoxes(spec: IntPlanSpec, plan: NativeIntPlan, count: number, seed: number): Promise<Box[]> {
-  const random = rng(seed);
-  const n = inputSize(spec);
-  const boxes: Box[] = [];
-  while (boxes.length < count) {
-    const image = Float32Array.from({ length: n }, () => f(random()));
-    const lo = Float32Array.from(image), hi = Float32Array.from(image);
-    const free = new Set<number>();
-    while (free.size < 6) free.add(Math.floor(random() * n));
-    const eps = (0.5 + random() * 2.5) / (2 ** firstLayerBits(spec) - 1);
-    const choices: number[][] = [];
-    for (const p of free) {
-      lo[p] = f(Math.max(0, image[p] - eps));
-      hi[p] = f(Math.min(1, image[p] + eps));
-      const values = representatives(spec, image, p, lo[p], hi[p], 6);
-      if (values) choices.push(values);
-    }
-    const combinations = choices.reduce((a, c) => a * c.length, 1);
-    if (choices.length < free.size || combinations > 3000) continue;
-    const points = new Float32Array(combinations * n);
-    const pixels = [...free];
-    for (let k = 0; k < combinations; k++) {
-      const point = points.subarray(k * n, (k + 1) * n);
-      point.set(lo);
-      let rest = k;
-      pixels.forEach((p, c) => {
-        point[p] = choices[c][rest % choices[c].length];
-        rest = Math.floor(rest / choices[c].length);
-      });
-    }
-    const centre = await plan.run(Float32Array.from(lo, (a, i) => f(a + (hi[i] - a) / 2)), 1, 1);
-    boxes.push({ lo, hi, label: argmax(centre, plan.classes, 0), points, count: combinations });
-  }
-  return boxes;
-}
-
-const concat = (arrays: Float32Array[]) => {
-  const out = new Float32Array(arrays.reduce((a, x) => a + x.length, 0));
-  let at = 0;
-  for (const a of arrays) out.set(a, at), (at += a.length);
-  return out;
-};
-
 let neuronSplits = 0;  // over every brute-force box
 let raised = 0, lowered = 0;  // margins the optimised slopes raised and lowered, over every chain
 
@@ -85,16 +28,16 @@ describe.each(chains)('%s', (_, spec) => {
   const n = inputSize(spec);
 
   test('verdicts with hidden-neuron splits and optimised slopes agree with every code combination of the box', async () => {
-    const boxes = await bruteForceBoxes(spec, plan, 8, spec.ops.length * 11 + n);
+    const boxes = await enumeratedBoxes(spec, plan, 8, spec.ops.length * 11 + n, { freePixels: 6, extraSteps: 2.5, codesPerPixel: 6, combinations: 3000 });
     // Without concrete points every falsification comes from a leaf and its engine run.
     const result = await plan.verifyBoxes({
-      lo: concat(boxes.map((b) => b.lo)), hi: concat(boxes.map((b) => b.hi)), labels: Int32Array.from(boxes, (b) => b.label),
+      lo: concatenated(boxes.map((b) => b.lo)), hi: concatenated(boxes.map((b) => b.hi)), labels: Int32Array.from(boxes, (b) => b.centreClass),
       timeoutMs: 60_000, threads: 2, concretePoints: false, neuronSplitDepth: 6, slopeSteps: 2,
     });
     for (let i = 0; i < boxes.length; i++) {
       const box = boxes[i];
       const logits = await plan.run(box.points, box.count, 2);
-      const wrong = Array.from({ length: box.count }, (_, r) => argmax(logits, classes, r)).some((p) => p !== box.label);
+      const wrong = predictions(logits, classes).some((p) => p !== box.centreClass);
       expect(result.outcome[i], `box ${i}: decided`).toBeOneOf([VERIFY_OUTCOME.verified, VERIFY_OUTCOME.falsified]);
       expect(result.outcome[i] === VERIFY_OUTCOME.falsified, `box ${i}: falsified exactly when one of ${box.count} inputs is misclassified`).toBe(wrong);
       expect(result.neuronSplits[i]).toBeLessThanOrEqual(result.splits[i]);
@@ -102,7 +45,7 @@ describe.each(chains)('%s', (_, spec) => {
       if (result.outcome[i] === VERIFY_OUTCOME.falsified) {
         const x = result.counterexample.slice(i * n, (i + 1) * n);
         x.forEach((v, k) => expect(box.lo[k] <= v && v <= box.hi[k], `box ${i}: counterexample[${k}] inside`).toBe(true));
-        expect(argmax(await plan.run(x, 1, 1), classes, 0), `box ${i}: the counterexample is misclassified`).not.toBe(box.label);
+        expect(predictions(await plan.run(x, 1, 1), classes)[0], `box ${i}: the counterexample is misclassified`).not.toBe(box.centreClass);
       }
     }
   });
@@ -112,7 +55,7 @@ describe.each(chains)('%s', (_, spec) => {
     const random = rng(61);
     const { lo, hi } = randomBoxes(spec, count, 0.12, random);
     const centres = await plan.run(Float32Array.from(lo, (a, i) => f(a + (hi[i] - a) / 2)), count, 1);
-    const labels = Int32Array.from({ length: count }, (_, b) => argmax(centres, classes, b));
+    const labels = Int32Array.from(predictions(centres, classes));
     const plain = await plan.intervalBounds(lo, hi, count, 2, labels, { values: false, linear: true });
     const optimised = await plan.intervalBounds(lo, hi, count, 2, labels, { values: false, linear: true, slopeSteps: 4 });
     for (let b = 0; b < count; b++) {
@@ -124,7 +67,7 @@ describe.each(chains)('%s', (_, spec) => {
           return corner ? (random() < 0.5 ? a : c) : Math.min(c, Math.max(a, f(a + random() * (c - a))));
         }));
       }
-      const logits = await plan.run(concat(points), points.length, 1);
+      const logits = await plan.run(concatenated(points), points.length, 1);
       const y = labels[b];
       for (let j = 0; j < classes; j++) {
         if (j === y) continue;
@@ -137,7 +80,7 @@ describe.each(chains)('%s', (_, spec) => {
         }
       }
       if (optimised.verified[b] === 1) {
-        for (let p = 0; p < points.length; p++) expect(argmax(logits, classes, p), `box ${b}, point ${p}`).toBe(y);
+        predictions(logits, classes).forEach((p, k) => expect(p, `box ${b}, point ${k}`).toBe(y));
       }
     }
   });
@@ -147,7 +90,7 @@ describe.each(chains)('%s', (_, spec) => {
     const random = rng(71);
     const { lo, hi } = randomBoxes(spec, count, 0.05, random);
     const centres = await plan.run(Float32Array.from(lo, (a, i) => f(a + (hi[i] - a) / 2)), count, 1);
-    const labels = Int32Array.from({ length: count }, (_, b) => (b % 3 === 2 ? (argmax(centres, classes, b) + 1) % classes : argmax(centres, classes, b)));
+    const labels = Int32Array.from(predictions(centres, classes), (c, b) => (b % 3 === 2 ? (c + 1) % classes : c));
     const request = { lo, hi, labels, timeoutMs: 600_000, maxSplits: 3000, threads: 2 };
     const on = await plan.verifyBoxes({ ...request, neuronSplitDepth: 6, slopeSteps: 2 });
     const off = await plan.verifyBoxes({ ...request, neuronSplitDepth: 0, slopeSteps: 0 });

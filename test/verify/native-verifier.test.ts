@@ -8,21 +8,10 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, test } from 'vitest';
 import { addon, cancelFlag, VERIFY_OUTCOME, VERIFY_STAGE, type IntPlanSpec, type NativeIntPlan } from '../../src/native.js';
 import { rng } from '../support/native.js';
-import { chainNet, convNet, denseNet, firstLayerBits, representatives } from '../support/verify-nets.js';
+import { chainNet, concatenated, convNet, denseNet, enumeratedBoxes, inputSize, predictions } from '../support/verify-nets.js';
 
 const f = Math.fround;
 const build = (spec: IntPlanSpec): NativeIntPlan => new (addon().IntPlan)(spec);
-const sizeOf = (spec: IntPlanSpec) => spec.input[0] * spec.input[1] * spec.input[2];
-
-/** The engine's prediction per row: the first index of the largest logit (lowest index wins a tie). */
-function predictions(logits: Float32Array, classes: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < logits.length / classes; r++) {
-    const row = Array.from(logits.subarray(r * classes, (r + 1) * classes));
-    out.push(row.indexOf(Math.max(...row)));
-  }
-  return out;
-}
 
 const nets: [string, IntPlanSpec][] = [
   ['dense w8a8 w8a8', denseNet([[8, 8], [8, 8]], 21)],
@@ -36,80 +25,33 @@ const nets: [string, IntPlanSpec][] = [
   ['chain w4a6 w3a8 w5a8 w2a8', chainNet([[4, 6], [3, 8], [5, 8], [2, 8]], 28)],
 ];
 
-interface Box {
-  lo: Float32Array;
-  hi: Float32Array;
-  label: number;
-  points: Float32Array[];  // one input per first-layer code combination
-}
-
-/** Boxes with three free pixels of random width around random images, at most 600 code combinations each. */
-async function smallBoxes(spec: IntPlanSpec, plan: NativeIntPlan, count: number, seed: number): Promise<Box[]> {
-  const random = rng(seed);
-  const n = sizeOf(spec);
-  const boxes: Box[] = [];
-  while (boxes.length < count) {
-    const image = Float32Array.from({ length: n }, () => f(random()));
-    const lo = Float32Array.from(image), hi = Float32Array.from(image);
-    const free = new Set<number>();
-    while (free.size < 3) free.add(Math.floor(random() * n));
-    // Half a code step of the first layer's grid (in pixel units, the prefix scales by at most 2) up to two steps.
-    const eps = (0.5 + random() * 1.5) / (2 ** firstLayerBits(spec) - 1);
-    const choices: number[][] = [];
-    for (const p of free) {
-      lo[p] = f(Math.max(0, image[p] - eps));
-      hi[p] = f(Math.min(1, image[p] + eps));
-      const values = representatives(spec, image, p, lo[p], hi[p], 12);
-      if (values) choices.push(values);
-    }
-    if (choices.length < free.size || choices.reduce((a, c) => a * c.length, 1) > 600) continue;
-    let points = [Float32Array.from(lo)];
-    [...free].forEach((p, k) => {
-      points = points.flatMap((point) => choices[k].map((x) => {
-        const next = Float32Array.from(point);
-        next[p] = x;
-        return next;
-      }));
-    });
-    const [centre] = predictions(await plan.run(Float32Array.from(lo, (a, i) => f(a + (hi[i] - a) / 2)), 1, 1), plan.classes);
-    // Half the boxes ask for the centre's class (verified or falsified inside), half for the next class.
-    const label = boxes.length % 2 === 0 ? centre : (centre + 1) % plan.classes;
-    boxes.push({ lo, hi, label, points });
-  }
-  return boxes;
-}
-
-const concat = (arrays: Float32Array[]) => {
-  const out = new Float32Array(arrays.reduce((a, x) => a + x.length, 0));
-  let at = 0;
-  for (const a of arrays) out.set(a, at), (at += a.length);
-  return out;
-};
-
 const stages = new Map<number, number>();
 
 describe.each(nets)('%s', (_, spec) => {
   // Without concrete points every falsification comes from a fully split part (a leaf) and its engine run.
   test.each([true, false])('verdicts agree with the engine on every code combination of small boxes (concrete points: %s)', async (concretePoints) => {
     const plan = build(spec);
-    const n = sizeOf(spec);
-    const boxes = await smallBoxes(spec, plan, 10, n * 7 + spec.ops.length);
+    const n = inputSize(spec);
+    // Three free pixels of half a code step to two steps, at most 600 code combinations per box.
+    const boxes = await enumeratedBoxes(spec, plan, 10, n * 7 + spec.ops.length, { freePixels: 3, extraSteps: 1.5, codesPerPixel: 12, combinations: 600 });
+    // Half the boxes ask for the centre's class (verified or falsified inside), half for the next class.
+    const labels = boxes.map((b, i) => (i % 2 === 0 ? b.centreClass : (b.centreClass + 1) % plan.classes));
     const result = await plan.verifyBoxes({
-      lo: concat(boxes.map((b) => b.lo)), hi: concat(boxes.map((b) => b.hi)), labels: Int32Array.from(boxes, (b) => b.label), timeoutMs: 60_000, threads: 2, concretePoints,
+      lo: concatenated(boxes.map((b) => b.lo)), hi: concatenated(boxes.map((b) => b.hi)), labels: Int32Array.from(labels), timeoutMs: 60_000, threads: 2, concretePoints,
     });
     for (let i = 0; i < boxes.length; i++) {
       const box = boxes[i];
-      const predicted = predictions(await plan.run(concat(box.points), box.points.length, 2), plan.classes);
-      const wrong = predicted.some((p) => p !== box.label);
+      const predicted = predictions(await plan.run(box.points, box.count, 2), plan.classes);
+      const wrong = predicted.some((p) => p !== labels[i]);
       const outcome = result.outcome[i];
       stages.set(result.stage[i], (stages.get(result.stage[i]) ?? 0) + 1);
       expect(outcome, `box ${i}: decided`).toBeOneOf([VERIFY_OUTCOME.verified, VERIFY_OUTCOME.falsified]);
-      expect(outcome === VERIFY_OUTCOME.falsified, `box ${i}: falsified exactly when an input is misclassified (${box.points.length} combinations)`).toBe(wrong);
+      expect(outcome === VERIFY_OUTCOME.falsified, `box ${i}: falsified exactly when an input is misclassified (${box.count} combinations)`).toBe(wrong);
       const counterexample = result.counterexample.subarray(i * n, (i + 1) * n);
       if (outcome === VERIFY_OUTCOME.falsified) {
         counterexample.forEach((x, k) => expect(box.lo[k] <= x && x <= box.hi[k], `box ${i}: counterexample[${k}] inside`).toBe(true));
         const [p] = predictions(await plan.run(Float32Array.from(counterexample), 1, 1), plan.classes);
-        expect(p, `box ${i}: the counterexample is misclassified`).not.toBe(box.label);
+        expect(p, `box ${i}: the counterexample is misclassified`).not.toBe(labels[i]);
       } else {
         expect(counterexample.every(Number.isNaN)).toBe(true);
       }
@@ -124,7 +66,7 @@ test('the brute-force boxes were decided by each stage: concrete points, bounds 
 describe('limits, progress and arguments', () => {
   const spec = convNet([[8, 8], [8, 8], [8, 8]], 24);
   const plan = build(spec);
-  const n = sizeOf(spec);
+  const n = inputSize(spec);
 
   /** A box that the verifier decides by branch and bound (so neither the concrete points nor the bounds alone decide it). */
   async function hardBox(): Promise<{ lo: Float32Array; hi: Float32Array; labels: Int32Array }> {
