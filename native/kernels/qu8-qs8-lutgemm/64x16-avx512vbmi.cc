@@ -63,13 +63,7 @@ struct Vbmi {
 
 // The packer's chunk (pack-rows.h): 48 codes, 8 groups of 6, spread by vpermb to one group per 8 bytes (6 codes, 2
 // zeros); per plane, vptestmb's mask has group q's 6 bits in its byte q.
-struct VbmiPlanes {
-  static constexpr size_t kGroup = 6;
-  static constexpr size_t kRows = 64;
-  static size_t slot(size_t r) { return r; }
-  static void store(const uint64_t (*words)[kRows], size_t planes, size_t groups, uint8_t* dst) {
-    store_chunk_bytes<kRows>(words, planes, groups, dst);
-  }
+struct VbmiPlanes : PlainStore64 {
   static void planes(const uint8_t* src, size_t count, int abits, uint64_t* words) {
     const __m512i codes = _mm512_maskz_loadu_epi8((__mmask64{1} << count) - 1, src);  // count <= 48
     alignas(64) static constexpr uint8_t kSpread[64] = {0,  1,  2,  3,  4,  5,  0, 0, 6,  7,  8,  9,  10, 11, 0, 0,

@@ -12,18 +12,22 @@
 
 namespace arq::kernels {
 
-// Stores a chunk's words of a block's kRows rows (words[p][r], row r of the block) where the kernel reads them:
-// group q's plane p byte of row r at dst[(q * planes + p) * kRows + r], for the chunk's first `groups` groups. The
-// plain form, one byte at a time; an ISA may transpose in registers instead (and then choose its own row order in
-// words through V::slot).
-template <size_t kRows>
-void store_chunk_bytes(const uint64_t (*words)[kRows], size_t planes, size_t groups, uint8_t* dst) {
-  for (size_t q = 0; q < groups; ++q) {
-    for (size_t p = 0; p < planes; ++p, dst += kRows) {
-      for (size_t r = 0; r < kRows; ++r) dst[r] = static_cast<uint8_t>(words[p][r] >> (8 * q));
+// The packers of 64-row blocks of 6-code groups (scalar, VBMI): rows in order in `words`, stored the plain way, one
+// byte at a time (group q's plane p byte of row r at dst[(q * planes + p) * kRows + r], for the chunk's first `groups`
+// groups). A packer derives from it and adds its `planes`; an ISA that transposes in registers instead (AVX2) gives
+// its own store and row order in words (V::slot).
+struct PlainStore64 {
+  static constexpr size_t kGroup = 6;
+  static constexpr size_t kRows = 64;
+  static size_t slot(size_t r) { return r; }
+  static void store(const uint64_t (*words)[kRows], size_t planes, size_t groups, uint8_t* dst) {
+    for (size_t q = 0; q < groups; ++q) {
+      for (size_t p = 0; p < planes; ++p, dst += kRows) {
+        for (size_t r = 0; r < kRows; ++r) dst[r] = static_cast<uint8_t>(words[p][r] >> (8 * q));
+      }
     }
   }
-}
+};
 
 template <class V>
 void pack_rows(const uint8_t* const* rows, size_t m, const ptrdiff_t* tap_offsets, size_t taps, size_t tap_bytes,

@@ -11,15 +11,9 @@
 namespace arq::kernels {
 namespace {
 constexpr size_t kRows = 64;  // the scalar config's block rows; its groups are 6 positions (tables of 64 entries)
-struct ScalarPlanes {
-  static constexpr size_t kGroup = 6;
-  static constexpr size_t kRows = 64;
+struct ScalarPlanes : PlainStore64 {
   // Per group, its codes as one little-endian word (code j at bit 8j); bit p of each, masked to bit 8j, times the
   // multiplier lands at bit 56 + j: its partial products fall on distinct bits, so nothing carries into the top byte.
-  static size_t slot(size_t r) { return r; }
-  static void store(const uint64_t (*words)[kRows], size_t planes, size_t groups, uint8_t* dst) {
-    store_chunk_bytes<kRows>(words, planes, groups, dst);
-  }
   static void planes(const uint8_t* src, size_t count, int abits, uint64_t* words) {
     constexpr uint64_t kLowBits = 0x0000010101010101ull;
     constexpr uint64_t kGather = 0x0102040810204080ull;
