@@ -17,6 +17,9 @@
  *
  *     npm run bench -- search-quality end-to-end --model models/mnist-cnn-s025.onnx --budgets 0.015625,0.012 --seeds 0,1,2 --out runs/e2e-cnn
  *
+ *   Rerun with `--final-finetune-steps S` on the same --out: the searches are kept and only their final numbers are
+ *   redone with every final policy fine-tuned (summary.qatS.json beside summary.json).
+ *
  * Both print a table and write summary.json in --out. `--threads T` sets the native threads (default: every hardware
  * thread); on a shared machine run them under `nice`.
  */
@@ -58,6 +61,7 @@ const { values, positionals } = parseArgs({
     np: { type: 'string' },
     'final-n': { type: 'string', default: '2000' },
     'finetune-steps': { type: 'string', default: '0' },
+    'final-finetune-steps': { type: 'string', default: '0' },
     bootstrap: { type: 'string', default: '2000' },
     threads: { type: 'string' },
     out: { type: 'string', default: 'runs/search-quality' },
@@ -202,14 +206,15 @@ async function endToEnd(): Promise<void> {
       const { report } = await search({
         model: values.model, data: values.data, sigma: num('sigma'), budget, seed, episodes: num('episodes'), warmup: Math.min(20, Math.floor(num('episodes') / 3)),
         valImages: num('val-images'), testImages: num('test-images'), n: num('n'), np: values.np ? Number(values.np) : undefined, finalN: num('final-n'),
-        finetuneSteps: num('finetune-steps'), baselines, out: dir, resume, threads,
+        finetuneSteps: num('finetune-steps'), finalFinetuneSteps: num('final-finetune-steps'), baselines, out: dir, resume, threads,
       });
       console.error(`budget ${budget} seed ${seed}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
       reports.set(`${budget}/${seed}`, report);
     }
   }
   const draws = num('bootstrap');
-  const summary: Record<string, unknown> = { model: values.model, budgets, seeds, episodes: num('episodes'), test_images: num('test-images'), final_n: num('final-n') };
+  const qat = num('final-finetune-steps');
+  const summary: Record<string, unknown> = { model: values.model, budgets, seeds, episodes: num('episodes'), test_images: num('test-images'), final_n: num('final-n'), final_finetune_steps: qat };
   const keys: FinalKey[] = ['arq', 'haq', 'random', 'uniform', 'knapsack'];
   for (const budget of budgets) {
     const runs = seeds.map((s) => reports.get(`${budget}/${s}`)!);
@@ -235,7 +240,8 @@ async function endToEnd(): Promise<void> {
     }
     summary[String(budget)] = line;
   }
-  writeFileSync(path.join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  // The same searches' final numbers with and without their final fine-tune sit side by side.
+  writeFileSync(path.join(out, qat > 0 ? `summary.qat${qat}.json` : 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
 }
 
 const mode = positionals[0];

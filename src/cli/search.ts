@@ -24,6 +24,7 @@ interface SearchArgs extends QueueArgs {
   np?: number;
   finalN: number;
   finetuneSteps: number;
+  finalFinetuneSteps: number;
   lambda: number;
   minBits: number;
   maxBits: number;
@@ -66,6 +67,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('np', { type: 'number', describe: 'IRS samples per candidate and image (default 5% of --n)' })
       .option('final-n', { type: 'number', default: 10_000, describe: 'estimation samples of the final CERTIFY on the test images' })
       .option('finetune-steps', { type: 'number', default: 0, describe: 'QAT steps (batches of 128 noisy training images) before each candidate is rewarded and certified' })
+      .option('final-finetune-steps', { type: 'number', default: 0, describe: 'QAT steps of each final policy (winners and baselines) before its final certification, instead of --finetune-steps (HAQ\'s protocol); a finished search resumes with another value and redoes only its final numbers' })
       .option('lambda', { type: 'number', default: 0.1, describe: 'reward scale' })
       .option('min-bits', { type: 'number', default: 2, describe: 'lowest bit width' })
       .option('max-bits', { type: 'number', default: 8, describe: 'highest bit width' })
@@ -103,7 +105,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
         model, data: args.data, valData: args.valData, sigma: args.sigma, budget: args.budget,
         reward: args.reward, episodes: args.episodes, warmup: args.warmup, baselines: args.baselines, valImages: args.valImages,
         cleanImages: args.cleanImages, testImages: args.testImages, n0: args.n0, n: args.n, alpha: args.alpha, np: args.np,
-        finalN: args.finalN, finetuneSteps: args.finetuneSteps, lambda: args.lambda, minBits: args.minBits, maxBits: args.maxBits, pinEnds: args.pinEnds,
+        finalN: args.finalN, finetuneSteps: args.finetuneSteps, finalFinetuneSteps: args.finalFinetuneSteps, lambda: args.lambda, minBits: args.minBits, maxBits: args.maxBits, pinEnds: args.pinEnds,
         calibrationCount: args.calibration, rescore: args.rescore, sensitivityImages: args.sensitivityImages, sensitivityCopies: args.sensitivityCopies, seed: args.seed, threads: args.threads, batch: args.batch, out: args.out,
         parallel: args.parallel, remote,
         resume: args.resume, overwrite: args.overwrite, signal,

@@ -58,9 +58,12 @@ export function readCheckpoint(dir: string): Checkpoint | null {
   return value;
 }
 
-/** Rejects resuming a checkpoint written with other settings, naming every difference. */
-export function checkResumable(checkpoint: Checkpoint, settings: { [key: string]: JsonValue }, dir: string): void {
-  const keys = [...new Set([...Object.keys(checkpoint.settings), ...Object.keys(settings)])];
+/**
+ * Rejects resuming a checkpoint written with other settings, naming every difference, except in `free` settings
+ * (which shape only what a resume redoes).
+ */
+export function checkResumable(checkpoint: Checkpoint, settings: { [key: string]: JsonValue }, dir: string, free: readonly string[] = []): void {
+  const keys = [...new Set([...Object.keys(checkpoint.settings), ...Object.keys(settings)])].filter((key) => !free.includes(key));
   const diff = settingsDifferences(checkpoint.settings, settings, keys);
   if (diff.length) throw new ArqError(`cannot resume the search in ${dir}: it was started with different settings: ${diff.join(', ')}`);
 }

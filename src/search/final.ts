@@ -12,6 +12,7 @@ import { certifyDataset, type RemoteCertifier } from '../smoothing/run.js';
 import { runIdentity } from '../smoothing/run-identity.js';
 import { settingsPath } from '../smoothing/results.js';
 import type { CandidateBuilder } from './candidate.js';
+import type { FineTuneProgress } from '../train/qat.js';
 import type { FinalEntry } from '../report/types.js';
 import { setSampler } from './units.js';
 
@@ -37,6 +38,10 @@ export interface FinalSettings {
   readonly signal?: AbortSignal;
   /** Certifies on a queue's workers (the same rows); the plan is then not built here. */
   readonly remote?: RemoteCertifier;
+  /** Each step of the policy's fine-tune, when its builder fine-tunes (and it is not kept from an earlier run). */
+  readonly onFineTune?: (progress: FineTuneProgress) => void;
+  /** Once the plan is built, before the first image. */
+  readonly onPlan?: () => void;
   readonly onImage?: (done: number, total: number) => void;
 }
 
@@ -48,7 +53,10 @@ export function copyFinalResults(dir: string, from: string, to: string): void {
   copyFileSync(settingsPath(resultsOf(dir, from)), settingsPath(resultsOf(dir, to)));
 }
 
-/** CERTIFY of the float model (policy null: arq's fp32 plan) or of a policy's integer plan on the test subset. */
+/**
+ * CERTIFY of the float model (policy null: arq's fp32 plan) or of a policy's integer plan on the test subset, into
+ * DIR/final/KEY.tsv.
+ */
 export async function certifyFinal(key: string, label: string, policy: Policy | null, bitopsPercent: number, settings: FinalSettings): Promise<FinalEntry> {
   const { model, sigma, seed } = settings;
   mkdirSync(path.join(settings.dir, 'final'), { recursive: true });
@@ -56,7 +64,8 @@ export async function certifyFinal(key: string, label: string, policy: Policy | 
   const results = path.relative(settings.dir, out);
   // A remote run's sampler gives only sigma and the input size: the float plan stands in for the policy's (whose
   // fine-tune, when the search fine-tunes, would cost as much as the workers' share)
-  const plan = policy && !settings.remote ? (await settings.candidates.build(policy, settings.signal)).plan : FloatPlan.build(model.graph);
+  const plan = policy && !settings.remote ? (await settings.candidates.build(policy, settings.signal, settings.onFineTune)).plan : FloatPlan.build(model.graph);
+  settings.onPlan?.();
   const sampler = setSampler(model, plan, sigma, seed, settings.batch, settings.threads);
   const resume = settings.resume && existsSync(out);
   const { summary, rows } = await certifyDataset({

@@ -83,6 +83,12 @@ export interface SearchOptions {
   finalN?: number;
   /** QAT steps (batches of 128 noisy validation-split images) before each candidate's reward and final CERTIFY. Default 0. */
   finetuneSteps?: number;
+  /**
+   * QAT steps of each policy of the final numbers (every winner and baseline, HAQ's protocol: search, then fine-tune
+   * the result), from the model, instead of the search's own fine-tune; the float entry is not fine-tuned. Default 0.
+   * A finished or killed search resumes with another value: only its final numbers are redone (in other files).
+   */
+  finalFinetuneSteps?: number;
   lambda?: number;
   minBits?: number;
   maxBits?: number;
@@ -114,7 +120,7 @@ export interface SearchOptions {
 }
 
 /** A stage of the run, for progress displays. */
-export type SearchStage = 'calibrate' | 'sensitivity' | 'float-validation' | 'float-fresh' | 'rescore' | `search-${SearchName}` | `final-${FinalKey}` | 'speed' | 'report';
+export type SearchStage = 'calibrate' | 'sensitivity' | 'float-validation' | 'float-fresh' | 'rescore' | `search-${SearchName}` | `qat-${FinalKey}` | `final-${FinalKey}` | 'speed' | 'report';
 
 export interface SearchEvents {
   stage: [{ stage: SearchStage; total: number }];
@@ -158,7 +164,7 @@ const SEARCH_DEFAULTS = {
   data: 'mnist', sigma: 0.25, budget: 0.015625, reward: 'arq' as RewardName, episodes: 120, warmup: 20,
   valImages: 100, cleanImages: 2000, testImages: 200, n0: 100, n: 10_000, alpha: 0.001, finalN: 10_000,
   lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, rescore: 8, sensitivityImages: 64, sensitivityCopies: 4, seed: 0, batch: 400,
-  finetuneSteps: 0, parallel: 1,
+  finetuneSteps: 0, finalFinetuneSteps: 0, parallel: 1,
 } as const;
 
 /** The options, checked and completed with defaults. */
@@ -182,6 +188,7 @@ function resolveOptions(options: SearchOptions) {
     np: integerInRange('np', o.np ?? defaultNp(n), 1, n),
     finalN: integerInRange('finalN', o.finalN, 1, 10_000_000),
     finetuneSteps: integerInRange('finetuneSteps', o.finetuneSteps, 0, 10_000_000),
+    finalFinetuneSteps: integerInRange('finalFinetuneSteps', o.finalFinetuneSteps, 0, 10_000_000),
     lambda: numberInRange('lambda', o.lambda, 0, 1e6, { exclusiveMin: true }),
     minBits: o.minBits, maxBits: o.maxBits, pinEnds: Boolean(o.pinEnds),
     calibrationCount: integerInRange('calibrationCount', o.calibrationCount, 1, 1_000_000),
@@ -208,13 +215,18 @@ function settingsOf(o: Resolved, model: LoadedModel): { [key: string]: JsonValue
     rescore: o.rescore, sensitivity_images: o.sensitivityImages, sensitivity_copies: o.sensitivityCopies, seed: o.seed,
     // only where it shapes the agents' episodes: a default search's settings (and checkpoints) stay as they were
     ...(o.parallel > 1 ? { parallel: o.parallel } : {}),
+    ...(o.finalFinetuneSteps > 0 ? { [FINAL_ONLY_SETTING]: o.finalFinetuneSteps } : {}),
   };
 }
+
+/** The one setting that shapes only the final numbers: a resume may change it (finalCertifications' file names follow it). */
+const FINAL_ONLY_SETTING = 'final_finetune_steps';
 
 /** What a worker rebuilds this search's state from (units.ts). */
 function setupOf(o: Resolved): SearchSetup {
   return {
     data: o.data, valData: o.valData, sigma: o.sigma, seed: o.seed, calibrationCount: o.calibrationCount, finetuneSteps: o.finetuneSteps,
+    finalFinetuneSteps: o.finalFinetuneSteps,
     valImages: o.valImages, cleanImages: o.cleanImages, np: o.np, batch: o.batch, minBits: o.minBits, maxBits: o.maxBits,
     sensitivityImages: o.sensitivityImages, sensitivityCopies: o.sensitivityCopies,
   };
@@ -256,11 +268,11 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
   const data = await searchData(setup);
   const { val: valDataset, test: testDataset } = data;
   const previous = prepareDirectory(o);
-  if (previous) checkResumable(previous, settings, o.out);
-  const checkpoint: Checkpoint = previous ?? { format: 'arq-search-checkpoint/1', settings, searches: {} };
+  if (previous) checkResumable(previous, settings, o.out, [FINAL_ONLY_SETTING]);
+  const checkpoint: Checkpoint = previous ? { ...previous, settings } : { format: 'arq-search-checkpoint/1', settings, searches: {} };
   writeCheckpoint(o.out, checkpoint);
   events.emit('stage', { stage: 'calibrate', total: 1 });
-  const { calibration, candidates } = await timed('calibrate', () => searchCandidates(model, setup, valDataset, o.threads));
+  const { calibration, candidates, finals: finalCandidates } = await timed('calibrate', () => searchCandidates(model, setup, valDataset, o.threads, path.join(o.out, 'final', 'finetuned')));
   const remote = await o.remote?.({ model, setup, identity: searchIdentity(model, { ...data, calibration }) });
   try {
     const sensitivity = await timed('sensitivity', () => layerSensitivity(o, model, calibration, valDataset, events, remote));
@@ -290,7 +302,7 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
     }
     if (o.rescore > 0) await timed('rescore', () => rescoreSearches(o, model, candidates, searchSet(setup, 'fresh', data), log.records, sensitivityCosts(sensitivity), checkpoint, events, remote));
 
-    const certified = await timed('final', () => finalCertifications(o, model, candidates, calibration, testDataset, checkpoint, log.records, env, baselines, events, remote));
+    const certified = await timed('final', () => finalCertifications(o, model, finalCandidates, calibration, testDataset, checkpoint, log.records, env, baselines, events, remote));
     events.emit('stage', { stage: 'speed', total: 1 });
     const { time, finals } = await timed('speed', () => timeFinals(o, model, calibration, certified));
     events.emit('stage', { stage: 'report', total: 1 });
@@ -309,7 +321,7 @@ async function runSearch(options: SearchOptions, events: SearchRun): Promise<Sea
     await savePolicy(policyFile, policy);
     // The winner as deployed: a QDQ file of the very plan certified (rebuilt: the fine-tune, if any, is seeded).
     const qdqFile = path.join(o.out, 'best-policy.qdq.onnx');
-    const { graph: winnerGraph } = await candidates.build(policy, o.signal);
+    const { graph: winnerGraph } = await finalCandidates.build(policy, o.signal);
     writeFileAtomic(qdqFile, exportQdq(winnerGraph, intPlanSpec(winnerGraph, policy, calibration)));
     const { json, html } = await writeReport(o.out, report);
     return { report, policy, files: { report: json, html, policy: policyFile, qdq: qdqFile, episodes: path.join(o.out, 'episodes.jsonl') } };
@@ -559,21 +571,25 @@ async function finalCertifications(
   const finals: Partial<Record<FinalKey, FinalEntry>> = {};
   // The same policy certified again gives the same results (same plan, test images and noise): an entry whose policy
   // an earlier entry holds (a winner that is also a baseline) continues a copy of that entry's finished results.
-  const certifiedAs = new Map<string, FinalKey>();
+  const certifiedAs = new Map<string, string>();
   for (const { key, label, policy } of entries) {
-    const stage = `final-${key}` as const;
-    events.emit('stage', { stage, total: test.max });
+    // A fine-tuned policy's results go to their own file: a resume with another --final-finetune-steps keeps both.
+    const file = policy && o.finalFinetuneSteps > 0 ? `${key}.qat${o.finalFinetuneSteps}` : key;
     const same = policy && certifiedAs.get(policyKey(policy.layers));
-    if (same) copyFinalResults(o.out, same, key);
-    else if (policy) certifiedAs.set(policyKey(policy.layers), key);
+    if (same) copyFinalResults(o.out, same, file);
+    else if (policy) certifiedAs.set(policyKey(policy.layers), file);
+    if (policy && o.finalFinetuneSteps > 0 && !remote) events.emit('stage', { stage: `qat-${key}`, total: o.finalFinetuneSteps });
+    const stage = `final-${key}` as const;
     const settings: FinalSettings = {
       dir: o.out, model, candidates, calibration: calibration.settings, test: testDataset, skip: test.skip, max: test.max, sigma: o.sigma, seed: o.seed,
       n0: o.n0, n: o.finalN, alpha: o.alpha, batch: o.batch, threads: o.threads, resume: o.resume || Boolean(same), signal: o.signal,
       remote: remote?.certifier({ set: 'test', policy: policy ? [...policy.layers] : null }),
+      onFineTune: ({ step, steps }) => events.emit('progress', { stage: `qat-${key}`, done: step, total: steps }),
+      onPlan: () => events.emit('stage', { stage, total: test.max }),
       onImage: (done, total) => events.emit('progress', { stage, done, total }),
     };
     const bitops = policy ? policyCost(model.graph, policy).bitopsPercent : 100;
-    finals[key] = await certifyFinal(key, label, policy, bitops, settings);
+    finals[key] = await certifyFinal(file, label, policy, bitops, settings);
     events.emit('final', { key, entry: finals[key] });
   }
   return Object.fromEntries(FINAL_KEYS.filter((k) => finals[k]).map((k) => [k, finals[k]!]));

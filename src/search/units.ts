@@ -38,6 +38,8 @@ export interface SearchSetup {
   seed: number;
   calibrationCount: number;
   finetuneSteps: number;
+  /** QAT steps of each policy of the final numbers (0: they are built as the search's candidates). */
+  finalFinetuneSteps: number;
   valImages: number;
   cleanImages: number;
   np: number;
@@ -131,6 +133,8 @@ export interface SearchState {
   readonly test: Dataset;
   readonly calibration: Calibration;
   readonly candidates: CandidateBuilder;
+  /** Builds the plans of the final numbers (the test set's certifications). */
+  readonly finals: CandidateBuilder;
 }
 
 /** The search's validation and test data (the validation split for search-time figures, the test split for final numbers). */
@@ -139,11 +143,19 @@ export async function searchData(setup: SearchSetup): Promise<{ val: Dataset; te
   return { val, test };
 }
 
-/** The search's calibration and candidate builder on its validation data (`threads` change no number). */
-export async function searchCandidates(model: LoadedModel, setup: SearchSetup, val: Dataset, threads: number): Promise<{ calibration: Calibration; candidates: CandidateBuilder }> {
+/**
+ * The search's calibration and candidate builders on its validation data (`threads` change no number): the
+ * search's, and the final numbers' (search.md, HAQ's protocol: with finalFinetuneSteps, each final policy is
+ * fine-tuned that long from the model, its network kept in `finalStore` when given).
+ */
+export async function searchCandidates(
+  model: LoadedModel, setup: SearchSetup, val: Dataset, threads: number, finalStore?: string,
+): Promise<{ calibration: Calibration; candidates: CandidateBuilder; finals: CandidateBuilder }> {
   const calibration = await calibrate(model.graph, val, { sigma: setup.sigma, count: setup.calibrationCount, seed: setup.seed, threads });
-  const candidates = new CandidateBuilder(model.graph, calibration, { steps: setup.finetuneSteps, train: val, sigma: setup.sigma, seed: setup.seed, threads });
-  return { calibration, candidates };
+  const finetune = { train: val, sigma: setup.sigma, seed: setup.seed, threads };
+  const candidates = new CandidateBuilder(model.graph, calibration, { ...finetune, steps: setup.finetuneSteps });
+  const finals = setup.finalFinetuneSteps > 0 ? new CandidateBuilder(model.graph, calibration, { ...finetune, steps: setup.finalFinetuneSteps, store: finalStore }) : candidates;
+  return { calibration, candidates, finals };
 }
 
 /** The images and noise seed of one of a search's sets. */
@@ -181,8 +193,7 @@ export class SearchBench {
 
   static async open(model: LoadedModel, setup: SearchSetup, threads: number): Promise<SearchBench> {
     const data = await searchData(setup);
-    const { calibration, candidates } = await searchCandidates(model, setup, data.val, threads);
-    const state = { ...data, calibration, candidates };
+    const state = { ...data, ...(await searchCandidates(model, setup, data.val, threads)) };
     return new SearchBench(model, setup, threads, state, searchIdentity(model, state));
   }
 
@@ -197,7 +208,7 @@ export class SearchBench {
         const { dataset, seed } = searchSet(setup, unit.set, this.state);
         const indices = selectedIndices(dataset.count, unit.skip, unit.max ?? undefined);
         if (end > indices.length) throw new Error(`${dataset.name} selects ${indices.length} images on this worker, the job needs positions up to ${end - 1}: producer and workers must read the same data`);
-        const sampler = setSampler(this.model, await this.planOf(unit.policy), setup.sigma, seed, setup.batch, threads);
+        const sampler = setSampler(this.model, await this.planOf(unit.policy, unit.set === 'test' ? this.state.finals : this.state.candidates), setup.sigma, seed, setup.batch, threads);
         return certifyRange(sampler, dataset, indices, start, end, { ...unit, onImage: onDone });
       }
       case 'sensitivity': {
@@ -221,11 +232,11 @@ export class SearchBench {
     }
   }
 
-  /** The float plan, or a policy's candidate plan (fine-tuned when the search fine-tunes), kept for the next unit. */
-  private planOf(policy: LayerBits[] | null): Promise<FloatPlan | IntPlan> {
-    const key = policy ? policyKey(policy) : 'float';
+  /** The float plan, or a policy's plan by `builder` (fine-tuned when it fine-tunes), kept for the next unit. */
+  private planOf(policy: LayerBits[] | null, builder: CandidateBuilder): Promise<FloatPlan | IntPlan> {
+    const key = policy ? `${builder.finetuneSteps} ${policyKey(policy)}` : 'float';
     if (this.plan?.key !== key) {
-      const plan = policy ? this.state.candidates.build(makePolicy(this.model.sha256, policy)).then((c) => c.plan) : Promise.resolve(FloatPlan.build(this.model.graph));
+      const plan = policy ? builder.build(makePolicy(this.model.sha256, policy)).then((c) => c.plan) : Promise.resolve(FloatPlan.build(this.model.graph));
       this.plan = { key, plan };
       plan.catch(() => {
         if (this.plan?.plan === plan) this.plan = null;

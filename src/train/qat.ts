@@ -26,6 +26,7 @@ import { validatePolicy, type Policy } from '../quant/policy.js';
 import { integerInRange, numberInRange } from '../util/check.js';
 import { ArqError } from '../util/errors.js';
 import { Random } from '../util/random.js';
+import { nodeTensors } from './graph.js';
 import { BatchNet } from './native-net.js';
 import { cosineRate } from './schedule.js';
 import { checkBatch, checkSeed, checkSigma, checkThreads } from '../engine/settings.js';
@@ -73,6 +74,11 @@ export class QatNet extends BatchNet<NativeQatNet> {
   trained(): Graph {
     return withLayerTensors(this.graph, this.native.tensors());
   }
+}
+
+/** What withLayerTensors takes, from `graph` itself: each conv/gemm's weight, then its bias when it has one, in node order. */
+export function layerTensorsOf(graph: Graph): Float32Array[] {
+  return graph.nodes.flatMap(nodeTensors);
 }
 
 /** `graph` with each conv/gemm's weight, then its bias when it has one, taken in node order from `tensors`. */

@@ -4,7 +4,7 @@
 // on the queue gives --parallel 2's local search, whose agents propose differently from --parallel 1 and whose random
 // search does not; a worker killed mid-search, or Redis restarted empty, loses nothing; a job whose worker rebuilds
 // another search state is refused. Skipped (never passed) without redis-server.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -76,6 +76,20 @@ describe.skipIf(!hasRedis)('search --queue on a real Redis', () => {
     expect(await two.exited, two.lines.join('\n')).toBe(0);
     expect(outcome('two')).toEqual(local);
     expect(starts(second).size).toBeGreaterThan(0);
+  }, 240_000);
+
+  test('--final-finetune-steps on a finished search: the workers certify the fine-tuned finals a local resume does', async () => {
+    cpSync(out('local'), out('qat-local'), { recursive: true });
+    cpSync(out('local'), out('qat-queued'), { recursive: true });
+    spawnWorker(redis.url);
+    const queued = search('qat-queued', '--resume', '--final-finetune-steps', '2');
+    const local = await arq([...common, '--out', out('qat-local'), '--resume', '--final-finetune-steps', '2']);
+    expect(local.code, local.stderr).toBe(0);
+    expect(await queued.exited, queued.lines.join('\n')).toBe(0);
+    const finals = outcome('qat-local').finals;
+    expect(Object.keys(finals)).toEqual(expect.arrayContaining(['arq.qat2.tsv', 'uniform.qat2.tsv', 'float.tsv']));
+    expect(finals['arq.qat2.tsv']).not.toEqual(finals['arq.tsv']);
+    expect(outcome('qat-queued')).toEqual(outcome('qat-local'));
   }, 240_000);
 
   test('--parallel 2 on the queue gives --parallel 2\'s local search: agents propose otherwise than with --parallel 1, random search alike', async () => {
