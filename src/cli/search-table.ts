@@ -1,5 +1,5 @@
 /** The final table of `arq search`: float vs ARQ vs baselines, from report.json's final entries. */
-import { microseconds } from '../report/format.js';
+import { fineTuneText, microseconds } from '../report/format.js';
 import { FINAL_KEYS, type SearchReport } from '../report/types.js';
 import { table } from './print.js';
 
@@ -35,7 +35,8 @@ export function rulesLine(report: SearchReport): string {
   const rules = report.rules;
   if (!rules) return 'rules: not recorded';
   const pin = rules.pin_ends ? `first and last layers at ${rules.max_bits} bits` : 'no layer pinned';
-  return `rules of every budgeted policy (all but float and W8A8): BitOps <= ${(100 * rules.budget).toFixed(4)}% of float, widths ${rules.min_bits}..${rules.max_bits}, ${pin}; uniform = the widest uniform choice for the other layers`;
+  const finetune = fineTuneText(report.settings);
+  return `rules of every budgeted policy (all but float and W8A8): BitOps <= ${(100 * rules.budget).toFixed(4)}% of float, widths ${rules.min_bits}..${rules.max_bits}, ${pin}; uniform = the widest uniform choice for the other layers${finetune ? `; ${finetune}` : ''}`;
 }
 
 /** How often each search's end-of-episode repair had to act, in one line. */

@@ -66,3 +66,15 @@ export function uniformEquivalent(budget: number): string {
   if (nearestBelow && above) return `between uniform ${costed(nearestBelow)} and ${costed(above)}`;
   return nearestBelow ? `above uniform ${costed(nearestBelow)}` : `below uniform ${costed(UNIFORM[0])}`;
 }
+
+/**
+ * How a search's quantized final rows were fine-tuned, in words ('' when they were not), from its report settings
+ * (`final_finetune_steps`, `finetune_steps`): the final table and report.html say it beside the rules.
+ */
+export function fineTuneText(settings: { readonly [key: string]: unknown }): string {
+  const final = Number(settings.final_finetune_steps ?? 0);
+  const each = Number(settings.finetune_steps ?? 0);
+  if (final > 0) return `every quantized row fine-tuned for ${final} QAT steps from the model before its final certification (HAQ's protocol; float not)`;
+  if (each > 0) return `every candidate, and so every quantized row, fine-tuned for ${each} QAT steps before its reward and certification`;
+  return '';
+}

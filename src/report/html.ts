@@ -3,7 +3,7 @@
  * forbids both) that draws a SearchReport: header, final table, the four charts, timings and a reading guide.
  */
 import { FINAL_KEYS, type FinalEntry, type SearchReport } from './types.js';
-import { bitops, duration, fixed, microseconds, MISSING, percent, uniformEquivalent } from './format.js';
+import { bitops, duration, fineTuneText, fixed, microseconds, MISSING, percent, uniformEquivalent } from './format.js';
 import { acrChart, bitsChart, episodesBySearch, FINAL_COLOR, radiusChart, rewardChart, SEARCH_STYLE } from './plots.js';
 import { escapeXml } from './svg.js';
 
@@ -151,9 +151,11 @@ export function rulesText(report: SearchReport): string {
   const rules = report.rules;
   if (!rules) return '';
   const pin = rules.pin_ends ? `first and last layers pinned at ${rules.max_bits} bits` : 'no layer pinned';
+  const finetune = fineTuneText(report.settings);
   return (
     `<p class="caption" data-rules>Rules of every budgeted policy (ARQ, HAQ, random search, uniform, knapsack): BitOps ≤ ${e(bitops(100 * rules.budget))} of float, ` +
-    `widths ${rules.min_bits}..${rules.max_bits}, ${e(pin)}; the uniform entry is the widest uniform choice for the other layers under these rules.</p>`
+    `widths ${rules.min_bits}..${rules.max_bits}, ${e(pin)}; the uniform entry is the widest uniform choice for the other layers under these rules` +
+    `${finetune ? `; ${e(finetune)}` : ''}.</p>`
   );
 }
 

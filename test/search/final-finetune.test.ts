@@ -12,6 +12,7 @@ import { calibrate } from '../../src/quant/calibrate.js';
 import { makePolicy } from '../../src/quant/policy.js';
 import { fineTune, layerTensorsOf } from '../../src/train/qat.js';
 import type { EpisodeRecord } from '../../src/report/types.js';
+import { rulesLine } from '../../src/cli/search-table.js';
 
 const TOY: Omit<SearchOptions, 'out'> = {
   model: bundledModelPath(), data: 'mnist', episodes: 2, warmup: 1, baselines: ['uniform'], valImages: 6, cleanImages: 200, testImages: 6,
@@ -45,6 +46,10 @@ describe('final fine-tune', () => {
     expect(report.arq!.results).toBe(path.join('final', `arq.qat${STEPS}.tsv`));
     expect(report.uniform!.results).toBe(path.join('final', `uniform.qat${STEPS}.tsv`));
     expect(existsSync(path.join(dir, plain.report.arq!.results))).toBe(true);
+    // The table and report.html say so beside the rules.
+    expect(rulesLine(report)).toContain(`every quantized row fine-tuned for ${STEPS} QAT steps from the model`);
+    expect(rulesLine(plain.report)).not.toContain('fine-tuned');
+    expect(readFileSync(path.join(dir, 'report.html'), 'utf8')).toContain(`every quantized row fine-tuned for ${STEPS} QAT steps from the model`);
     // The deployed winner is the fine-tuned network.
     expect(readFileSync(path.join(dir, 'best-policy.qdq.onnx')).equals(plainQdq)).toBe(false);
 
