@@ -183,6 +183,30 @@ export const MUTANTS: Mutant[] = [
     what: 'QAT\'s straight-through estimator passes the gradient of weights clipped away',
     tests: ['test/train/qat.test.ts', 'test/reference/qat.test.ts'],
   },
+  {
+    id: 'verify-corner-opposite',
+    file: 'native/verify/branch_bound.cc',
+    from: 'ws.point[p] = (coefficient[i] >= 0) == low_end_is_low ? ws.lo[p] : ws.hi[p];',
+    to: 'ws.point[p] = (coefficient[i] < 0) == low_end_is_low ? ws.lo[p] : ws.hi[p];',
+    what: 'the worst margin\'s corner takes each pixel at the end its linear bound does not use',
+    tests: ['test/verify/native-corner.test.ts'],
+  },
+  {
+    id: 'verify-corner-half-twice',
+    file: 'native/verify/branch_bound.cc',
+    from: 'ws.frames.push_back({p, ws.lo[p], ws.hi[p], ws.lo[p], split.left_hi, {}, false, ws.lower});',
+    to: 'ws.frames.push_back({p, ws.lo[p], ws.hi[p], split.right_lo, ws.hi[p], {}, false, ws.lower});',
+    what: 'a split that examines the corner\'s (upper) half first examines it again instead of the lower half',
+    tests: ['test/verify/native-corner.test.ts'],
+  },
+  {
+    id: 'verify-linear-negative-ends',
+    file: 'native/verify/linear_bounds.cc',
+    from: '        lo += w * (qh[i] - layer.zero);\n        hi += w * (ql[i] - layer.zero);',
+    to: '        lo += w * (ql[i] - layer.zero);\n        hi += w * (qh[i] - layer.zero);',
+    what: 'the linear bounds\' interval sums take a negative weight at the same end as a positive one',
+    tests: ['test/verify/native-linear.test.ts', 'test/verify/native-verifier.test.ts'],
+  },
 ];
 
 /** Mutants known to survive, with the reason (none at present: docs/mutation.md keeps the history). */

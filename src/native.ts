@@ -192,6 +192,11 @@ export interface VerifyRequest {
    * best one where the bound is attained, then the margin bounded again), 0 to 16 (default 2; docs/verify.md).
    */
   slopeSteps?: number;
+  /**
+   * With linearBounds: a pixel split examines first the half holding the corner of the part where its worst margin's
+   * linear bound is attained, else the lower half (default true); a proof makes the same splits in either order.
+   */
+  cornerFirst?: boolean;
 }
 
 export interface VerifyResult {

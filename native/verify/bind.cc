@@ -304,6 +304,7 @@ Napi::Value queue_verify_boxes(const Napi::CallbackInfo& info, const char* where
   }
   job->limits.concrete_points = optional_bool(env, o, "concretePoints", true, where);
   job->limits.linear_bounds = optional_bool(env, o, "linearBounds", true, where);
+  job->limits.corner_first = optional_bool(env, o, "cornerFirst", true, where);
   if (o.Has("neuronSplitDepth") && !o.Get("neuronSplitDepth").IsUndefined()) {
     job->limits.neuron_split_depth =
         static_cast<int>(napi::int_value(env, o.Get("neuronSplitDepth"), 0, 4096, where, "neuronSplitDepth"));

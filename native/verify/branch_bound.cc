@@ -26,9 +26,9 @@ struct BranchAndBound::Workspace {
   // The whole box's accumulator bounds (tightened), which hold in every part of it; empty until computed.
   std::vector<std::vector<int64_t>> box_acc_lo, box_acc_hi;
   std::vector<LinearBounds::NeuronClamp> clamps;  // the hidden-neuron branches the current part lies in
-  struct Frame {    // a split whose left half is being examined (or whose right half is, once `right`)
+  struct Frame {    // a split whose first half is being examined (or whose second half is, once `right`)
     int64_t pixel;  // -1: a split of a hidden neuron (the last clamp)
-    float saved_lo, saved_hi, right_lo;
+    float saved_lo, saved_hi, second_lo, second_hi;  // the pixel's interval, and its half examined second
     LinearBounds::NeuronClamp right_clamp;
     bool right;
     std::vector<double> lower;  // the margins' lower bounds of the part split, which hold in both halves
@@ -40,6 +40,7 @@ struct BranchAndBound::Workspace {
 struct BranchAndBound::Split {
   int64_t pixel = -1;  // -1: a neuron
   float left_hi = 0, right_lo = 0;
+  bool right_first = false;  // examine the pixel's upper half first
   LinearBounds::NeuronClamp left, right;
 };
 
@@ -63,6 +64,11 @@ bool holds(int64_t label, const std::vector<double>& lower) {
     if (j != label && !(j < label ? lower[j] > 0 : lower[j] >= 0)) return false;
   }
   return true;
+}
+
+// The part's centre, inside it.
+void centre_of(const std::vector<float>& lo, const std::vector<float>& hi, std::vector<float>& point) {
+  for (size_t i = 0; i < lo.size(); ++i) point[i] = std::min(std::max(lo[i] + (hi[i] - lo[i]) * 0.5f, lo[i]), hi[i]);
 }
 
 // A neuron is split only where its line costs the margins more than this (logits): below it the lines are exact up
@@ -107,6 +113,24 @@ bool BranchAndBound::proved(int64_t label, Workspace& ws, const uint8_t* codes) 
     bounds_->finish_paired(codes, ws.bounds);
   }
   return bounds_->margins(ws.bounds, label, ws.lower.data());
+}
+
+bool BranchAndBound::corner_misclassified(int64_t label, Workspace& ws) const {
+  const LinearBounds& linear = *bounds_->linear();
+  const int first = linear.first_op();
+  const engine::IntOpSpec& spec = plan_->network().ops[first].spec;
+  const int value = spec.inputs[0];
+  const std::vector<double>& coefficient = ws.linear.worst_input;
+  centre_of(ws.lo, ws.hi, ws.point);
+  for (int64_t i = 0; i < static_cast<int64_t>(coefficient.size()); ++i) {
+    const int64_t p = inputs_.pixel_of(value, i);
+    if (p < 0 || coefficient[i] == 0) continue;
+    // The pixel's end that gives the code the corner wants (the float chain may be decreasing).
+    const auto code = [&](float x) { return engine::quantize_value(inputs_.value_at(value, i, x), spec.input_grid); };
+    const bool low_end_is_low = code(ws.lo[p]) <= code(ws.hi[p]);
+    ws.point[p] = (coefficient[i] >= 0) == low_end_is_low ? ws.lo[p] : ws.hi[p];
+  }
+  return misclassified(ws.point.data(), label, ws);
 }
 
 bool BranchAndBound::linear_proved(int64_t label, const VerifyLimits& limits, Workspace& ws) const {
@@ -184,6 +208,11 @@ bool BranchAndBound::choose_split(Workspace& ws, bool by_score, bool neurons, Sp
       }
       split->left_hi = float_of(l);
       split->right_lo = float_of(h);
+      // The worst margin's corner holds this element's low code where its coefficient is >= 0; the left half
+      // holds the low codes where `first`.
+      const std::vector<double>& corner = ws.linear.worst_input;
+      if (by_score && best_op == bounds_->linear()->first_op() && best_i < static_cast<int64_t>(corner.size()))
+        split->right_first = (corner[best_i] >= 0) != first;
       return true;
     }
   }
@@ -214,10 +243,7 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
     verdict.stage = stage;
     verdict.counterexample = x;
   };
-  const auto centre = [&] {
-    for (int64_t i = 0; i < n; ++i)
-      ws.point[i] = std::min(std::max(ws.lo[i] + (ws.hi[i] - ws.lo[i]) * 0.5f, ws.lo[i]), ws.hi[i]);
-  };
+  const auto centre = [&] { centre_of(ws.lo, ws.hi, ws.point); };
 
   // The whole box's bounds, when verify_all computed its paired codes: a box they prove skips the concrete points,
   // which cannot falsify it.
@@ -257,6 +283,10 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
       part_proved = true;
       by_linear = by_linear || ws.frames.empty();
     }
+    if (linear && !part_proved && limits.concrete_points && corner_misclassified(label, ws)) {
+      falsified(ws.point, Stage::kBranchAndBound);
+      break;
+    }
     if (!part_proved) {
       Split split;
       const bool neurons = static_cast<int64_t>(ws.clamps.size()) < limits.neuron_split_depth;
@@ -282,12 +312,19 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
         ++verdict.splits;
         if (split.pixel < 0) {
           ++verdict.neuron_splits;
-          ws.frames.push_back({-1, 0, 0, 0, split.right, false, ws.lower});
+          ws.frames.push_back({-1, 0, 0, 0, 0, split.right, false, ws.lower});
           ws.clamps.push_back(split.left);
         } else {
           const int64_t p = split.pixel;
-          ws.frames.push_back({p, ws.lo[p], ws.hi[p], split.right_lo, {}, false, ws.lower});
-          ws.hi[p] = split.left_hi;
+          // The half holding the worst margin's corner first (a counterexample, where there is one, is found
+          // sooner); both halves are examined either way.
+          if (split.right_first && limits.corner_first) {
+            ws.frames.push_back({p, ws.lo[p], ws.hi[p], ws.lo[p], split.left_hi, {}, false, ws.lower});
+            ws.lo[p] = split.right_lo;
+          } else {
+            ws.frames.push_back({p, ws.lo[p], ws.hi[p], split.right_lo, ws.hi[p], {}, false, ws.lower});
+            ws.hi[p] = split.left_hi;
+          }
         }
         continue;
       }
@@ -314,8 +351,8 @@ BoxVerdict BranchAndBound::verify(const float* lo, const float* hi, int64_t labe
     if (f.pixel < 0) {
       ws.clamps.back() = f.right_clamp;
     } else {
-      ws.lo[f.pixel] = f.right_lo;
-      ws.hi[f.pixel] = f.saved_hi;
+      ws.lo[f.pixel] = f.second_lo;
+      ws.hi[f.pixel] = f.second_hi;
     }
   }
   verdict.seconds = elapsed();

@@ -27,7 +27,9 @@ struct VerifyLimits {
   double timeout_seconds = 1.0;                     // per box
   int64_t max_splits = INT64_MAX;                   // per box
   std::shared_ptr<const std::atomic<bool>> cancel;  // may be null
-  bool concrete_points = true;  // run the centre and corners, and each split part's centre, through the engine
+  // Run the centre and corners, each split part's centre, and (with the linear bounds) the corner of each open part
+  // where its worst margin's bound is attained, through the engine.
+  bool concrete_points = true;
   // Where the network has them (linear_bounds.h): a part its interval bounds leave open is tried with the
   // back-substituted margins, and split on the input code that costs those margins the most.
   bool linear_bounds = true;
@@ -36,6 +38,10 @@ struct VerifyLimits {
   // Off by default: on the bundled model it decided none of the boxes left open, and on tiny networks the input
   // splits below every neuron-split leaf multiply the parts (docs/verify.md).
   int neuron_split_depth = 0;
+  // With the linear bounds: a pixel split examines first the half holding the corner of the box where the worst
+  // margin's bound is attained (where a counterexample is likeliest); otherwise the lower half. A proof makes the
+  // same splits in either order.
+  bool corner_first = true;
   // With the linear bounds: rounds of optimising the lines' slopes per margin (each line replaced by the best one
   // where the bound is attained, then the margin bounded again; docs/verify.md).
   int slope_steps = 2;
@@ -75,6 +81,9 @@ class BranchAndBound {
   // After proved() left the part open: the back-substituted margins raise ws.lower and fill ws.score; true when
   // they prove `label`.
   bool linear_proved(int64_t label, const VerifyLimits& limits, Workspace& ws) const;
+  // After linear_proved() left the part open: one engine run of the box's corner where the worst margin's linear
+  // bound is attained (the other pixels at the centre), in ws.point; true when its argmax is not `label`.
+  bool corner_misclassified(int64_t label, Workspace& ws) const;
   // The next split of the part in ws: a hidden neuron's two clamps (neurons: where linear_proved's estimates
   // find one), else a pixel and its two halves; false when the part is a leaf. by_score: choose the pixel by
   // ws.score (linear_proved's) where it is positive somewhere.

@@ -96,6 +96,11 @@ void best_line(const Bends& k, bool upper, double x, bool every, double* line) {
 
 }  // namespace
 
+int32_t LinearBounds::Layer::code(int64_t o, int64_t acc) const {
+  const int64_t c = o / channel_size;
+  return kernels::requant_code(static_cast<int32_t>(acc), multiplier[c], bias[c], min, max);
+}
+
 std::unique_ptr<LinearBounds> LinearBounds::build(const engine::IntNetwork& net, int64_t max_entries) {
   std::vector<int> chain;  // last layer first
   int value = net.output;
@@ -172,7 +177,14 @@ std::unique_ptr<LinearBounds> LinearBounds::build(const engine::IntNetwork& net,
           layer.weight.push_back(w);
         }
       }
-      for (int64_t e = layer.start.back(); e < static_cast<int64_t>(layer.index.size()); ++e) {
+      // Positive weights first, so that the interval sums need no branch on the sign (margins()).
+      const int64_t first = layer.start.back(), end = static_cast<int64_t>(layer.index.size());
+      std::vector<std::pair<int8_t, int32_t>> row;
+      for (int64_t e = first; e < end; ++e) row.emplace_back(layer.weight[e], layer.index[e]);
+      const auto negative = std::stable_partition(row.begin(), row.end(), [](const auto& x) { return x.first > 0; });
+      layer.negative.push_back(first + (negative - row.begin()));
+      for (int64_t e = first; e < end; ++e) {
+        layer.weight[e] = row[e - first].first, layer.index[e] = row[e - first].second;
         l1 += std::abs(layer.weight[e]);
         ++readers[layer.index[e]];
       }
@@ -268,12 +280,28 @@ bool LinearBounds::margins(const int32_t* q_lo, const int32_t* q_hi, int64_t lab
     au.assign(layer.out, 0);
     const int32_t* ql = s.code_lo[l].data();
     const int32_t* qh = s.code_hi[l].data();
+    const bool hidden = l + 1 < count;
     for (int64_t o = 0; o < layer.out; ++o) {
+      if (hidden && domain.acc_lo != nullptr) {
+        // A hidden neuron of one code over the larger box has that code here: its interval sums can only narrow an
+        // accumulator interval that changes nothing (its lines are that code either way), so they are skipped.
+        const int64_t box_lo = (*domain.acc_lo)[l][o], box_hi = (*domain.acc_hi)[l][o];
+        if (layer.code(o, box_lo) == layer.code(o, box_hi)) {
+          al[o] = box_lo;
+          au[o] = box_hi;
+          continue;
+        }
+      }
       int64_t lo = 0, hi = 0;
-      for (int64_t e = layer.start[o]; e < layer.start[o + 1]; ++e) {
+      for (int64_t e = layer.start[o]; e < layer.negative[o]; ++e) {
         const int64_t w = layer.weight[e], i = layer.index[e];
-        lo += w * ((w > 0 ? ql[i] : qh[i]) - layer.zero);
-        hi += w * ((w > 0 ? qh[i] : ql[i]) - layer.zero);
+        lo += w * (ql[i] - layer.zero);
+        hi += w * (qh[i] - layer.zero);
+      }
+      for (int64_t e = layer.negative[o]; e < layer.start[o + 1]; ++e) {
+        const int64_t w = layer.weight[e], i = layer.index[e];
+        lo += w * (qh[i] - layer.zero);
+        hi += w * (ql[i] - layer.zero);
       }
       al[o] = lo;
       au[o] = hi;
@@ -385,6 +413,7 @@ bool LinearBounds::margins(const int32_t* q_lo, const int32_t* q_hi, int64_t lab
       if (lower[j] < s.worst) {
         s.worst = lower[j];
         s.worst_coef.swap(s.last_coef), s.worst_point.swap(s.point), s.worst_line.swap(s.last_line);
+        s.worst_input.assign(s.lambda.begin(), s.lambda.end());
       }
     }
   }
@@ -437,11 +466,16 @@ void LinearBounds::attained(size_t t, const int32_t* q_lo, const int32_t* q_hi, 
     next.assign(layer.out, 0.0);
     const double* line = s.line[l].data();
     for (int64_t o = 0; o < layer.out; ++o) {
+      const double* li = line + 4 * o;
+      if (s.bends[l][o].single) {  // its lines are its one code, whatever the accumulator: no sum needed
+        acc[o] = static_cast<double>(s.acc_lo[l][o]);
+        next[o] = li[1];
+        continue;
+      }
       double a = 0;
       for (int64_t e = layer.start[o]; e < layer.start[o + 1]; ++e)
         a += layer.weight[e] * (value[layer.index[e]] - layer.zero);
       acc[o] = a;
-      const double* li = line + 4 * o;
       const int8_t sign = s.sign[l][o];
       next[o] = sign > 0   ? li[0] * a + li[1]
                 : sign < 0 ? li[2] * a + li[3]

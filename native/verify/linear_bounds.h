@@ -64,8 +64,11 @@ class LinearBounds {
     std::vector<std::vector<double>> coef;   // per hidden layer: each code's coefficient in minimum()'s last pass
     std::vector<std::vector<double>> base_line;
     // With margins()' score: the last pass of a margin (its coefficients and lines), and of the worst margin still
-    // open (its lower bound `worst`, +infinity where none) with the point where its bound is attained.
+    // open (its lower bound `worst`, +infinity where none) with the point where its bound is attained, and the
+    // coefficients of the first layer's input codes in that pass (the box's corner where it is attained: each code
+    // at its low end where its coefficient is >= 0, else at its high end).
     std::vector<std::vector<double>> last_coef, last_line, worst_coef, worst_line, worst_point;
+    std::vector<double> worst_input;
     double worst = 0;
     std::vector<double> lambda, mu, input_score, next;
   };
@@ -99,7 +102,8 @@ class LinearBounds {
   // coefficients of the first layer's input codes, s.coef and s.sign hold each hidden layer's coefficients and lines.
   double minimum(size_t t, Sum sum, const int32_t* q_lo, const int32_t* q_hi, Scratch& s) const;
   // After minimum(t, ...) (s.lambda the first layer's coefficients, s.sign its choices): s.point, the accumulators of
-  // hidden layers 0 .. t - 1 at the box corner the bound chose, through the lines it used.
+  // hidden layers 0 .. t - 1 at the box corner the bound chose, through the lines it used (for a neuron of one code,
+  // whose lines do not depend on it, its lower accumulator bound).
   void attained(size_t t, const int32_t* q_lo, const int32_t* q_hi, Scratch& s) const;
   // `bound`, from minimum(t, start(), ...), raised by `steps` rounds of optimised slopes (start() gives the sum again).
   // record: keep the last pass in s.last_coef, s.last_line and s.point.
@@ -113,12 +117,15 @@ class LinearBounds {
     int32_t zero = 0;                     // the input grid's zero point
     int32_t levels = 255;                 // the input grid's largest code
     std::vector<int64_t> start;           // CSR: output o reads entries start[o] .. start[o + 1]
+    std::vector<int64_t> negative;        // per output: its first entry of a negative weight (positive ones first)
     std::vector<int32_t> index;           // input element
     std::vector<int8_t> weight;           // weight code
     std::vector<double> l1;               // per output: sum |w|
     int64_t fan_out = 0;                  // the most outputs reading one input
     std::vector<float> multiplier, bias;  // per channel
     float min = 0, max = 255;             // code clamp (hidden layers)
+    // The engine's code of output o at accumulator acc (hidden layers).
+    int32_t code(int64_t o, int64_t acc) const;
   };
   std::vector<Layer> layers_;  // first to last; the last writes float logits
 };
