@@ -8,13 +8,15 @@
  * the batch.
  *
  *   npm run bench -- network [--model test/fixtures/resnet20.onnx] [--batch 256[,1024,...]] [--threads 1,2]
- *     [--repeats 5] [--min-ms 500] [--policy P.json]
+ *     [--repeats 5] [--min-ms 500] [--policy P.json[,Q.json]]
  *
- * Besides W8A8 over ONNX Runtime, it prints W4A4, W2A2 and (with --policy, a mixed policy of the model such as a
- * search's winner) that policy over W8A8: what the lower BitOps buy in speed on this CPU. The plans take the
+ * Besides W8A8 over ONNX Runtime, it prints W4A4, W2A2 and (with --policy, mixed policies of the model such as a
+ * search's winners, each labelled by its file name) each policy over W8A8: what the lower BitOps buy in speed on this
+ * CPU. The plans take the
  * table-lookup GEMM where its measured rule picks it (native/engine/lut_dispatch.h); "W2A2 int8" is W2A2 with every
  * layer on the int8 path, so "W2A2/W2A2 int8" is what the lookup layers gain.
  */
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/onnx/model.js';
 import { createClassifier } from '../src/engine/classifier.js';
@@ -48,14 +50,14 @@ const images = patternImages(largest * size);
 const calibrationCount = Math.min(largest, 128);
 const calibration = await benchCalibration(model.graph, images.subarray(0, calibrationCount * size), { count: calibrationCount });
 const policies = [[8, 8], [4, 8], [4, 4], [2, 8], [2, 2]] as const;
-const mixed = values.policy === undefined ? undefined : await loadPolicy(values.policy, model.graph, model.sha256);
+const mixed = await Promise.all((values.policy?.split(',') ?? []).map(async (file) => ({ label: basename(file, '.json'), policy: await loadPolicy(file, model.graph, model.sha256) })));
 const qdq = exportQdq(model.graph, intPlanSpec(model.graph, uniformPolicy(model.graph, model.sha256, 8, 8), calibration));
 
 const cpu = cpuInfo();
 console.log(`model ${values.model}, CPU ${cpu.detected} (${cpu.threads} hardware threads); images/second`);
 const header = ['threads', 'batch', 'ort fp32', 'ort int8 (QDQ)', 'arq fp32', ...policies.map(([w, a]) => `arq W${w}A${a}`),
-  'arq W2A2 int8', ...(mixed ? ['arq policy'] : []), 'W8A8/ort fp32', 'W8A8/ort int8', 'W4A4/W8A8', 'W2A2/W8A8', 'W2A2/W2A2 int8',
-  ...(mixed ? ['policy/W8A8'] : [])];
+  'arq W2A2 int8', ...mixed.map((m) => `arq ${m.label}`), 'W8A8/ort fp32', 'W8A8/ort int8', 'W4A4/W8A8', 'W2A2/W8A8', 'W2A2/W2A2 int8',
+  ...mixed.map((m) => `${m.label}/W8A8`)];
 console.log(header.join('\t'));
 for (const threads of values.threads.split(',').map(Number)) {
   const ort = await createClassifier(model, 'ort', { threads });
@@ -74,9 +76,9 @@ for (const threads of values.threads.split(',').map(Number)) {
   const int8 = await createClassifier(model, 'int', { threads, quantization: { policy: uniformPolicy(model.graph, model.sha256, 2, 2), calibration } });
   setLutDispatch('measured');
   engines.push({ label: 'arq W2A2 int8', run: (x, n) => int8.logits(x, n) });
-  if (mixed) {
-    const int = await createClassifier(model, 'int', { threads, quantization: { policy: mixed, calibration } });
-    engines.push({ label: 'arq policy', run: (x, n) => int.logits(x, n) });
+  for (const { label, policy } of mixed) {
+    const int = await createClassifier(model, 'int', { threads, quantization: { policy, calibration } });
+    engines.push({ label: `arq ${label}`, run: (x, n) => int.logits(x, n) });
   }
   const at = (label: string) => engines.findIndex((e) => e.label === label);
   for (const batch of batches) {
@@ -88,7 +90,7 @@ for (const threads of values.threads.split(',').map(Number)) {
       const perRound = samples[i].map((rate, round) => rate / samples[j][round]);
       return `${(rates[i] / rates[j]).toFixed(2)} (${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`;
     };
-    const lowBits = [ratio('arq W4A4', 'arq W8A8'), ratio('arq W2A2', 'arq W8A8'), ratio('arq W2A2', 'arq W2A2 int8'), ...(mixed ? [ratio('arq policy', 'arq W8A8')] : [])];
+    const lowBits = [ratio('arq W4A4', 'arq W8A8'), ratio('arq W2A2', 'arq W8A8'), ratio('arq W2A2', 'arq W2A2 int8'), ...mixed.map((m) => ratio(`arq ${m.label}`, 'arq W8A8'))];
     console.log([threads, batch, ...rates.map((r) => r.toFixed(0)), ratio('arq W8A8', 'ort fp32'), ratio('arq W8A8', 'ort int8'), ...lowBits].join('\t'));
   }
   await ort.close();
