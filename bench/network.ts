@@ -8,23 +8,29 @@
  * network, so its rate does not depend on the batch.
  *
  *   npm run bench -- network [--model test/fixtures/resnet20.onnx] [--batch 256[,1024,...]] [--threads 1,2]
- *     [--repeats 5] [--min-ms 500] [--policy P.json[,Q.json]]
+ *     [--repeats 5] [--min-ms 500] [--policy P.json[,Q.json]] [--profile-seconds 0]
  *
  * Besides W8A8 over ONNX Runtime, it prints W4A4, W2A2 and (with --policy, mixed policies of the model such as a
  * search's winners, each labelled by its file name) each policy over W8A8: what the lower BitOps buy in speed on this
  * CPU. The plans take the
  * table-lookup GEMM where its measured rule picks it (native/engine/lut_dispatch.h); "W2A2 int8" is W2A2 with every
  * layer on the int8 path, so "W2A2/W2A2 int8" is what the lookup layers gain.
+ *
+ * --profile-seconds S (on a shared machine, where a whole run's rate moves with the other work): after the rates,
+ * the integer plans of W8A8, W4A4, W2A2, W2A2 int8 and the policies profiled in alternating rounds for S seconds at
+ * the first batch and each thread count; each plan's thread-time per image is the sum over its steps of each step's
+ * least time in a round (a preempted step only grows), and each ratio is W8A8's time over the plan's (its speed).
  */
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/onnx/model.js';
 import { createClassifier } from '../src/engine/classifier.js';
-import { intPlanSpec } from '../src/engine/int-plan.js';
+import { IntPlan, intPlanSpec, type BitWidths } from '../src/engine/int-plan.js';
 import { loadPolicy, uniformPolicy } from '../src/quant/policy.js';
 import { exportQdq } from '../src/onnx/qdq.js';
 import { OrtModel } from '../src/ort/session.js';
 import { cpuInfo, setLutDispatch } from '../src/native.js';
+import { alternatingProfiles } from './support/lookup.js';
 import { benchCalibration, patternImages } from './support/inputs.js';
 import { interleavedSamples, median, type Engine } from '../src/util/timing.js';
 
@@ -36,6 +42,7 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '5' },
     'min-ms': { type: 'string', default: '500' },
     policy: { type: 'string' },
+    'profile-seconds': { type: 'string', default: '0' },
   },
 });
 
@@ -97,4 +104,26 @@ for (const threads of values.threads.split(',').map(Number)) {
   }
   await ort.close();
   await ortQdq.release();
+}
+
+const profileSeconds = Number(values['profile-seconds']);
+if (profileSeconds > 0) {
+  const batch = batches[0];
+  const plans: { label: string; plan: IntPlan; steps: number }[] = [];
+  const add = (label: string, policy: BitWidths, mode: 'measured' | 'never' = 'measured') => {
+    setLutDispatch(mode);
+    plans.push({ label, plan: IntPlan.build(model.graph, policy, calibration), steps: intPlanSpec(model.graph, policy, calibration).ops.length + 2 });
+    setLutDispatch('measured');
+  };
+  for (const [w, a] of [[8, 8], [4, 4], [2, 2]] as const) add(`W${w}A${a}`, uniformPolicy(model.graph, model.sha256, w, a));
+  add('W2A2 int8', uniformPolicy(model.graph, model.sha256, 2, 2), 'never');
+  for (const { label, policy } of mixed) add(label, policy);
+  console.log(`\nleast thread-time per image (us; sum over each plan's steps of the step's least time in ${profileSeconds} s of alternating profiled rounds, batch ${batch}) and W8A8's over each plan's`);
+  console.log(['threads', 'rounds', ...plans.map((p) => p.label), ...plans.slice(1).map((p) => `${p.label} speed/W8A8`), 'W2A2/W2A2 int8'].join('\t'));
+  for (const threads of values.threads.split(',').map(Number)) {
+    const { best, batches: rounds } = await alternatingProfiles(plans.map((p) => p.plan), images.subarray(0, batch * size), batch, threads, profileSeconds, Math.max(...plans.map((p) => p.steps)));
+    const perImage = best.map((steps, i) => (1e6 * steps.subarray(0, plans[i].steps).reduce((sum, s) => sum + s, 0)) / batch);
+    const at = (label: string) => perImage[plans.findIndex((p) => p.label === label)];
+    console.log([threads, rounds, ...perImage.map((t) => t.toFixed(1)), ...perImage.slice(1).map((t) => (perImage[0] / t).toFixed(2)), (at('W2A2 int8') / at('W2A2')).toFixed(2)].join('\t'));
+  }
 }
