@@ -61,7 +61,7 @@ const mixed = await Promise.all((values.policy?.split(',') ?? []).map(async (fil
 const qdq = exportQdq(model.graph, intPlanSpec(model.graph, uniformPolicy(model.graph, model.sha256, 8, 8), calibration));
 
 const cpu = cpuInfo();
-console.log(`model ${values.model}, CPU ${cpu.detected} (${cpu.threads} hardware threads); images/second`);
+console.log(`model ${values.model}, CPU ${cpu.detected}, kernels at ${cpu.active} (${cpu.threads} hardware threads); images/second`);
 const header = ['threads', 'batch', 'ort fp32', 'ort int8 (QDQ)', 'arq fp32', ...policies.map(([w, a]) => `arq W${w}A${a}`),
   'arq W2A2 int8', ...mixed.map((m) => `arq ${m.label}`), 'W8A8/ort fp32', 'W8A8/ort int8', 'W4A4/W8A8', 'W2A2/W8A8', 'W2A2/W2A2 int8',
   ...mixed.map((m) => `${m.label}/W8A8`)];
