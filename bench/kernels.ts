@@ -13,8 +13,7 @@
  */
 import { parseArgs } from 'node:util';
 import { cpuInfo, ISA_LEVELS, kernelTiming, qu8Kernels, type IsaName, type LowbitFamily } from '../src/native.js';
-
-
+import { lutAndInt8 } from './support/lookup.js';
 
 const q = qu8Kernels();
 const timing = kernelTiming();
@@ -106,34 +105,14 @@ if (sections.has('lowbit') && isas.includes('avx512vnni')) {
 // table compares that with int8).
 const lutLevels = isas.filter((isa) => isa !== 'scalar');
 if (sections.has('lowbit') && lutLevels.length > 0) {
-  // Both kernels' best multiply-adds per second over alternating runs of about 2 ms each for about `seconds` (short
-  // runs, so the best of each fits within one time slice of a shared machine; alternating, so a load change moves
-  // both).
-  const lutAndInt8 = (isa: IsaName, m: number, n: number, k: number, wbits: number, abits: number): [number, number, number] => {
-    const macs = m * n * k;
-    const iterationsFor = (once: number) => Math.max(1, Math.round(2e-3 / Math.max(once, 1e-7)));
-    const lutIterations = iterationsFor(timing.lutgemmTime(isa, m, n, k, wbits, abits, 1));
-    const packIterations = iterationsFor(timing.lutgemmTime(isa, m, n, k, wbits, abits, 1, 1, true));
-    const int8Iterations = iterationsFor(timing.qgemmTime(isa, m, n, k, wbits, 1));
-    let lut = Infinity;
-    let lutPack = Infinity;
-    let int8 = Infinity;
-    const start = performance.now();
-    for (let r = 0; r < repeats || performance.now() - start < seconds * 1000; r++) {
-      lut = Math.min(lut, timing.lutgemmTime(isa, m, n, k, wbits, abits, lutIterations) / lutIterations);
-      lutPack = Math.min(lutPack, timing.lutgemmTime(isa, m, n, k, wbits, abits, packIterations, 1, true) / packIterations);
-      int8 = Math.min(int8, timing.qgemmTime(isa, m, n, k, wbits, int8Iterations) / int8Iterations);
-    }
-    return [macs / lut, macs / lutPack, macs / int8];
-  };
   const pairs: [number, number][] = [[2, 2], [4, 2], [2, 4], [3, 3], [4, 4]];
   for (const isa of lutLevels) {
     console.log(`\nlutgemm (${q.names(isa).lutgemm}) against qgemm at ${isa}: G MAC/s and the ratios on the same shape`);
     console.log(`  ${pad('M x N x K', 14)}  ${pairs.map(([w, a]) => pad(`W${w}A${a} lut / +pack / int8`, 36)).join('  ')}`);
     for (const [m, n, k] of [[1024, 16, 144], [1024, 32, 288], [1024, 64, 576]]) {
       const cells = pairs.map(([w, a]) => {
-        const [lut, lutPack, int8] = lutAndInt8(isa, m, n, k, w, a);
-        return pad(`${fmt(lut / 1e9, 0)} / ${fmt(lutPack / 1e9, 0)} / ${fmt(int8 / 1e9, 0)} (${fmt(lut / int8, 2)}x, ${fmt(lutPack / int8, 2)}x)`, 36);
+        const { lut, lutPack, int8 } = lutAndInt8(isa, m, n, k, w, a, seconds, repeats);
+        return pad(`${fmt(lut, 0)} / ${fmt(lutPack, 0)} / ${fmt(int8, 0)} (${fmt(lut / int8, 2)}x, ${fmt(lutPack / int8, 2)}x)`, 36);
       });
       console.log(`  ${pad(`${m}x${n}x${k}`, 14)}  ${cells.join('  ')}`);
     }

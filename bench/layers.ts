@@ -18,6 +18,21 @@
  * has its real input/output grids; the benchmark inputs are seeded uniform [0,1) values (speed does not depend on
  * them). Residual Adds, pools, Flatten and the input normalisation are not layers and are not timed per layer: they
  * are part of the gap between the sum of the layer shares and 100%.
+ *
+ *   npm run bench -- layers --lookup [--model ...] [--bits w2a2,w4a2,w4a4] [--policy P.json[,Q.json]]
+ *     [--isa avx512vnni,avx2] [--threads 2] [--batch 256] [--seconds 3]
+ *
+ * --lookup: per policy (uniform --bits and/or policy files of the model) and ISA level the CPU has (avx2 forced with
+ * setIsaCap, as ARQ_ISA does), each Conv/Gemm on the table-lookup GEMM (native/kernels/qu8-qs8-lutgemm) against the
+ * int8 path on the same shape, in G multiply-adds per second and the ratio: (1) the two kernels alone on the layer's
+ * GEMM (M = the rows of the plan's chunk of 8 images, N output channels, K depth; one thread; the lookup kernel on
+ * prepacked index bytes, and with the packing in every call as the plan runs it, against qgemm), and (2) the layer
+ * inside the whole network: the plan with every layer lookup can run on it ('always') against the plan on the int8
+ * path ('never'), profiled in alternating rounds (the op's least thread-time in a round: codes in and out, no
+ * boundary passes, and the least is what a preempted round on a shared machine does not inflate).
+ * "lookup" says whether the plan runs the layer on lookup when forced (its widths and shape allow it: wbits 2..4,
+ * abits 1..4, not the float-input or logits layer) and under the measured rule (native/engine/lut_dispatch.cc), as
+ * the native layout decides it for a plan where only that layer has low widths.
  */
 import { parseArgs } from 'node:util';
 import { loadModel, type LoadedModel } from '../src/onnx/model.js';
@@ -29,24 +44,29 @@ import { layerCosts } from '../src/graph/cost.js';
 import { HISTOGRAM_BINS } from '../src/engine/int-plan.js';
 import type { Calibration } from '../src/quant/calibrate.js';
 import { activationGrid } from '../src/engine/grid.js';
-import { intPlanSpec } from '../src/engine/int-plan.js';
-import { parseBits, uniformPolicy } from '../src/quant/policy.js';
+import { IntPlan, intPlanSpec, type BitWidths } from '../src/engine/int-plan.js';
+import { loadPolicy, parseBits, uniformPolicy } from '../src/quant/policy.js';
 import { exportQdq } from '../src/onnx/qdq.js';
 import { OnnxBuilder } from '../src/onnx/write.js';
 import { OrtModel } from '../src/ort/session.js';
-import { addon, cpuInfo, withStack, type IntPlanSpec } from '../src/native.js';
+import { addon, cpuInfo, qu8Kernels, setIsaCap, setLutDispatch, supportedIsas, withStack, type IntPlanSpec, type IsaName } from '../src/native.js';
 import { Random } from '../src/util/random.js';
 import { benchCalibration } from './support/inputs.js';
 import { interleavedRates, type Engine } from '../src/util/timing.js';
+import { alternatingProfiles, lutAndInt8 } from './support/lookup.js';
 
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: 'test/fixtures/resnet20.onnx,test/fixtures/mobilenetv2.onnx' },
     batch: { type: 'string', default: '256' },
     threads: { type: 'string', default: '2' },
-    bits: { type: 'string', default: 'w8a8,w4a8,w4a4,w2a8' },
+    bits: { type: 'string' },
     repeats: { type: 'string', default: '5' },
     'min-ms': { type: 'string', default: '150' },
+    lookup: { type: 'boolean', default: false },
+    policy: { type: 'string' },
+    isa: { type: 'string', default: 'avx512vnni,avx2' },
+    seconds: { type: 'string', default: '3' },
   },
 });
 
@@ -54,7 +74,8 @@ const batch = Number(values.batch);
 const threads = Number(values.threads);
 const repeats = Number(values.repeats);
 const minMs = Number(values['min-ms']);
-const policies = values.bits.split(',').map((text) => ({ label: `W${parseBits(text).wbits}A${parseBits(text).abits}`, ...parseBits(text) }));
+const bitsList = values.bits ?? (values.lookup ? (values.policy === undefined ? 'w2a2,w4a2,w4a4' : '') : 'w8a8,w4a8,w4a4,w2a8');
+const policies = bitsList.split(',').filter((text) => text !== '').map((text) => ({ label: `W${parseBits(text).wbits}A${parseBits(text).abits}`, ...parseBits(text) }));
 const w8a8 = policies.findIndex((p) => p.wbits === 8 && p.abits === 8);
 const reference = w8a8 >= 0 ? w8a8 : 0;
 
@@ -167,6 +188,93 @@ const fmt = (x: number, digits = 0) => x.toFixed(digits);
 const shapeText = (s: readonly number[]) => (s[1] === 1 && s[2] === 1 ? `${s[0]}` : s.join('x'));
 
 const cpu = cpuInfo();
+
+/** Rows of the integer plan's chunk: it runs 8 images at a time through the network (native/engine/int_plan.cc). */
+const CHUNK_IMAGES = 8;
+
+/**
+ * Whether the plan at the active level runs `layer` on the lookup GEMM under `mode`: the native layout's decision,
+ * read from a plan where only this layer has its policy's widths (every other layer W8A8, which no lookup takes).
+ */
+function takesLookup(model: LoadedModel, calibration: Calibration, policy: BitWidths, layer: string, mode: 'always' | 'measured'): boolean {
+  const widths = policy.layers.find((l) => l.name === layer)!;
+  const probe = { layers: uniformPolicy(model.graph, model.sha256, 8, 8).layers.map((l) => (l.name === layer ? widths : l)) };
+  setLutDispatch(mode);
+  const kernels = IntPlan.build(model.graph, probe, calibration).kernels;
+  setLutDispatch('measured');
+  return kernels.includes('lutgemm');
+}
+
+/** --lookup: per policy, ISA level and Conv/Gemm layer, the lookup GEMM against the int8 path (see the header). */
+async function lookupLayers(): Promise<void> {
+  const isas = values.isa.split(',').map((s) => s.trim() as IsaName).filter((isa) => {
+    if (isa !== 'avx2' && isa !== 'avx512vnni') throw new Error(`--isa: avx2 or avx512vnni, got '${isa}'`);
+    if (supportedIsas().includes(isa)) return true;
+    console.log(`${isa}: not supported by this CPU, skipped`);
+    return false;
+  });
+  const seconds = Number(values.seconds);
+  console.log(`CPU ${cpu.detected}; kernels alone: 1 thread, best of alternating ~2 ms runs for ~0.5 s per layer; in the network: batch ${batch}, ${threads} thread(s), plans profiled in alternating rounds for ${seconds} s, each op's least thread-time in a round`);
+  console.log('G MAC/s = 10^9 multiply-adds per second (per thread in the network); ratios above 1: lookup is faster');
+  for (const path of values.model.split(',')) {
+    const model = await loadModel(path);
+    const graph = model.graph;
+    const images = uniformImages(batch * shapeSize(graph.input.shape), 1);
+    const calibration = await benchCalibration(graph, images, { count: Math.min(batch, 128), threads });
+    const named: { label: string; policy: BitWidths }[] = policies.map((p) => ({ label: p.label, policy: uniformPolicy(graph, model.sha256, p.wbits, p.abits) }));
+    for (const file of values.policy?.split(',') ?? []) named.push({ label: file, policy: await loadPolicy(file, graph, model.sha256) });
+    const costs = new Map(layerCosts(graph).map((c) => [c.name, c]));
+    const nodes = new Map(graph.nodes.filter(isQuantizable).map((n) => [n.name, n]));
+    for (const { label, policy } of named) {
+      for (const isa of isas) {
+        setIsaCap(isa);
+        const spec = intPlanSpec(graph, policy, calibration);
+        const plans = (['never', 'always'] as const).map((mode) => {
+          setLutDispatch(mode);
+          return IntPlan.build(graph, policy, calibration);
+        });
+        setLutDispatch('measured');
+        const { best, batches } = await alternatingProfiles(plans, images, batch, threads, seconds, spec.ops.length + 2);
+        const perImage = (s: number) => (1e6 * s) / batch;
+        const gmacs = (macs: number, s: number) => (macs * batch) / s / 1e9;
+        console.log(`\n${path}, policy ${label}, ${isa} (${qu8Kernels().names(isa).gemm} / ${qu8Kernels().names(isa).lutgemm}); ${batches} rounds`);
+        console.log(['#', 'layer', 'W/A', 'M x N x K', 'lookup forced/rule', 'alone lut / +pack / int8 G MAC/s', '+pack/int8',
+          'in net int8 / lookup us/img', 'in net int8 / lookup G MAC/s', 'int8/lookup', 'name'].join('\t'));
+        let [int8Total, lookupTotal, ruleTotal] = [0, 0, 0];
+        spec.ops.forEach((op, i) => {
+          if (op.op !== 'conv' && op.op !== 'gemm') return;
+          const name = op.name ?? '';
+          const node = nodes.get(name)!;
+          const cost = costs.get(name)!;
+          const widths = policy.layers.find((l) => l.name === name)!;
+          const [int8Time, lookupTime] = [best[0][1 + i], best[1][1 + i]];
+          const forced = takesLookup(model, calibration, policy, name, 'always');
+          const rule = forced && takesLookup(model, calibration, policy, name, 'measured');
+          int8Total += int8Time;
+          lookupTotal += forced ? lookupTime : int8Time;
+          ruleTotal += rule ? lookupTime : int8Time;
+          const [m, n, k] = node.op === 'conv'
+            ? [CHUNK_IMAGES * cost.outputShape[1] * cost.outputShape[2], node.outChannels / node.group, node.weight.length / node.outChannels]
+            : [CHUNK_IMAGES, node.outFeatures, node.weight.length / node.outFeatures];
+          const kind = node.op === 'conv' ? `conv${node.kernel[0]}x${node.kernel[1]}${node.group > 1 ? ` g${node.group}` : ''}` : 'gemm';
+          const alone = forced ? lutAndInt8(isa, m, n, k, widths.wbits, widths.abits, 0.5, 5) : undefined;
+          console.log([i, kind, `W${widths.wbits}A${widths.abits}`, `${m}x${n}x${k}`, `${forced ? 'yes' : 'no'}/${rule ? 'yes' : 'no'}`,
+            alone ? `${fmt(alone.lut)} / ${fmt(alone.lutPack)} / ${fmt(alone.int8)}` : '-', alone ? fmt(alone.lutPack / alone.int8, 2) : '-',
+            forced ? `${fmt(perImage(int8Time), 2)} / ${fmt(perImage(lookupTime), 2)}` : fmt(perImage(int8Time), 2),
+            forced ? `${fmt(gmacs(cost.macs, int8Time), 1)} / ${fmt(gmacs(cost.macs, lookupTime), 1)}` : fmt(gmacs(cost.macs, int8Time), 1),
+            forced ? fmt(int8Time / lookupTime, 2) : '-', name].join('\t'));
+        });
+        console.log(`conv/gemm thread-time per image: int8 path ${fmt(perImage(int8Total), 1)} us, every layer lookup can run on it ${fmt(perImage(lookupTotal), 1)} us (int8/lookup ${fmt(int8Total / lookupTotal, 2)}), the measured rule's choice ${fmt(perImage(ruleTotal), 1)} us (${fmt(int8Total / ruleTotal, 2)})`);
+      }
+    }
+  }
+  setIsaCap(cpu.detected);
+}
+
+if (values.lookup) {
+  await lookupLayers();
+  process.exit(0);
+}
 console.log(`batch ${batch}, ${threads} thread(s), CPU ${cpu.detected} (${cpu.threads} hardware threads), median of ${repeats} interleaved rounds of >= ${minMs} ms per engine`);
 console.log('each layer runs alone: float NCHW input quantized onto its input grid and output codes dequantized to float');
 console.log('(arq and ORT int8 alike; ORT fp32 has no such passes), which inside a network arq does not pay: small');

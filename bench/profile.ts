@@ -21,6 +21,7 @@ import { parseBits, uniformPolicy } from '../src/quant/policy.js';
 import { cpuInfo, kernelTiming, setLutDispatch, type IntPlanOp } from '../src/native.js';
 import { Random } from '../src/util/random.js';
 import { benchCalibration } from './support/inputs.js';
+import { alternatingProfiles } from './support/lookup.js';
 
 const { values } = parseArgs({
   options: {
@@ -56,19 +57,6 @@ if (values.lookup) {
   process.exit(0);
 }
 
-/** Thread-seconds per step of `plans`' runs summed over alternating rounds for `seconds` (at least 2 rounds each). */
-async function alternatingProfiles(plans: IntPlan[], steps: number): Promise<{ totals: Float64Array[]; batches: number; wall: number }> {
-  for (const plan of plans) await plan.run(images, batch, threads); // warm-up
-  const totals = plans.map(() => new Float64Array(steps));
-  let batches = 0;
-  const start = performance.now();
-  while (performance.now() - start < seconds * 1000 || batches < 2) {
-    for (const [i, plan] of plans.entries()) (await plan.profile(images, batch, threads)).forEach((s, j) => (totals[i][j] += s));
-    batches++;
-  }
-  return { totals, batches, wall: (performance.now() - start) / 1000 };
-}
-
 async function lookupTable(): Promise<void> {
   for (const text of values.bits.split(',')) {
     const { wbits, abits } = parseBits(text);
@@ -79,7 +67,7 @@ async function lookupTable(): Promise<void> {
       return IntPlan.build(graph, policy, calibration);
     });
     setLutDispatch('measured');
-    const { totals, batches } = await alternatingProfiles(plans, spec.ops.length + 2);
+    const { totals, batches } = await alternatingProfiles(plans, images, batch, threads, seconds, spec.ops.length + 2);
     const perImage = (s: number) => (1e6 * s) / (batches * batch);
     const sums = totals.map((t) => t.reduce((a, b) => a + b, 0));
     console.log(`
