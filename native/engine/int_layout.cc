@@ -72,7 +72,8 @@ void plan_conv_gemm(const IntOp& op, Isa isa, IntLayout& layout, IntLayerPlan& l
       const size_t rows = layer.indirect ? static_cast<size_t>(op.out.w) : static_cast<size_t>(kConvRowBlock);
       layout.interval_floats = std::max(layout.interval_floats, 2 * rows * static_cast<size_t>(iv.outputs));
       if (!layer.indirect)
-        layout.col_bytes = std::max(layout.col_bytes, static_cast<size_t>(kConvRowBlock) * iv.centre.kc);
+        layout.col_bytes =
+            std::max(layout.col_bytes, static_cast<size_t>(kConvRowBlock) * std::max(iv.centre.kc, iv.ends.kc));
     }
   }
   // Reorder each group's weights to [out][ky][kx][in] so one im2col row (NHWC taps) is the GEMM's K.
@@ -220,15 +221,13 @@ void plan_views(const IntNetwork& net, IntLayout& layout) {
       iv.half_tap_bytes = l.tap_bytes / 2;
     }
   }
-  // An interval conv's radius (and centre) codes, per image: C channels over the view, or over the input.
+  // An interval conv's centre and radius codes, per image: C channels each over the view, or over the input.
   for (size_t i = 0; i < net.ops.size(); ++i) {
     const IntLayerPlan& l = layout.layers[i];
     if (!l.interval) continue;
     const Shape& in = net.ops[i].in;
     const int64_t pixels = l.indirect ? l.view_h * l.view_w : in.h * in.w;
-    const int64_t planes = l.interval->centre_from_ends ? 1 : 2;
-    layout.interval_bytes =
-        std::max(layout.interval_bytes, static_cast<size_t>(planes * pixels * l.interval->channels));
+    layout.interval_bytes = std::max(layout.interval_bytes, static_cast<size_t>(2 * pixels * l.interval->channels));
   }
 }
 

@@ -92,7 +92,7 @@ struct IntLayout {
   size_t row_out_bytes = 0;    // one output row of the widest op (a conv with a fused add)
   size_t index_bytes = 0;      // a lookup layer's index bytes for kIndirectRows rows
   size_t sum_channels = 0;     // pooling accumulators: the most input channels of any op
-  size_t interval_bytes = 0;   // per image: an interval conv's radius (and centre) codes
+  size_t interval_bytes = 0;   // per image: an interval conv's centre and radius codes
   size_t interval_floats = 0;  // an interval conv's raw sums, centre then radius, per output row or im2col block
   std::string largest;         // the largest value, named for memory messages
 };

@@ -127,7 +127,7 @@ struct IntPlan::Workspace {
   std::vector<const uint8_t*> row_ptrs;  // indirect conv: first tap of each output pixel of a row block
   AlignedVector<uint8_t> row_out;        // one output row of a conv with a fused add
   AlignedVector<uint8_t> index;          // a lookup layer's index bytes for one block of rows
-  AlignedVector<uint8_t> interval;       // an interval conv's radius (and centre) codes
+  AlignedVector<uint8_t> interval;       // an interval conv's centre and radius codes
   AlignedVector<float> interval_sums;    // an interval conv's raw sums: centre, then radius
   std::vector<int32_t> sums;             // pooling accumulators, one per channel
   std::vector<double> op_seconds;        // profiling (IntPlan::run's op_seconds), this slot's share
@@ -453,69 +453,73 @@ class IntPlan::ChunkRun {
     return {iv.multiplier.data(), iv.bias.data(), iv.correction.data(), iv.min, iv.max};
   }
 
-  // An interval conv on the indirect route: the radius (and centre) codes of the whole view, then per output row the
-  // centre and radius strided GEMMs (the centre over the view itself when it reads the ends) and the epilogue.
+  // An interval conv on the indirect route: the centre and radius codes of the whole view (its border included),
+  // then per output row the centre and radius strided GEMMs and the epilogue. The centre GEMM reads the view itself
+  // with [W | W] where some lo + hi of this chunk passes a byte.
   void interval_by_rows(const IntOp& op, const IntLayerPlan& layer, const uint8_t* x) {
     const IntervalConv& iv = *layer.interval;
     const size_t width = static_cast<size_t>(op.out.w), n = static_cast<size_t>(iv.outputs);
     const View view = indirect_view(op, layer, x);
     const int64_t c = iv.channels, before = layer.view_top * layer.view_w + layer.view_left;
     const int64_t pixels = images_ * layer.view_h * layer.view_w;
-    uint8_t* radius = ws_.interval.data();
-    uint8_t* centre = iv.centre_from_ends ? nullptr : radius + pixels * c;
-    split_ends(view.start - before * layer.cp, static_cast<size_t>(pixels), static_cast<size_t>(c), centre, radius);
+    uint8_t* centre = ws_.interval.data();
+    uint8_t* radius = centre + pixels * c;
+    const bool split =
+        split_ends(view.start - before * layer.cp, static_cast<size_t>(pixels), static_cast<size_t>(c), centre, radius);
     // The halves' views: C of the view's 2C bytes per pixel.
     const int64_t image_bytes = view.image_bytes / 2, row_step = view.row_step / 2, col_step = view.col_step / 2;
     float* centre_sums = ws_.interval_sums.data();
     float* radius_sums = centre_sums + width * n;
     const RequantParams raw = raw_sums(iv), ends = two_ends(iv);
+    auto half_gemm = [&](const uint8_t* a, const kernels::QPackedWeights& w, float* sums) {
+      kernels::qgemm_strided(*iv.gemm, width, a, static_cast<size_t>(col_step), iv.half_tap_offsets.data(),
+                             iv.half_tap_offsets.size(), iv.half_tap_bytes, w, sums, n, raw, true, nullptr);
+    };
     by_rows(op, layer, [&](int64_t image, int64_t oy, uint8_t* dst) {
       const int64_t at = before * c + image * image_bytes + oy * row_step;
-      if (iv.centre_from_ends) {
+      if (split) {
+        half_gemm(centre + at, iv.centre, centre_sums);
+      } else {
         kernels::qgemm_strided(*iv.gemm, width, view.start + image * view.image_bytes + oy * view.row_step,
                                static_cast<size_t>(view.col_step), layer.tap_offsets.data(), layer.tap_offsets.size(),
-                               layer.tap_bytes, iv.centre, centre_sums, n, raw, true, nullptr);
-      } else {
-        kernels::qgemm_strided(*iv.gemm, width, centre + at, static_cast<size_t>(col_step), iv.half_tap_offsets.data(),
-                               iv.half_tap_offsets.size(), iv.half_tap_bytes, iv.centre, centre_sums, n, raw, true,
-                               nullptr);
+                               layer.tap_bytes, iv.ends, centre_sums, n, raw, true, nullptr);
       }
-      kernels::qgemm_strided(*iv.gemm, width, radius + at, static_cast<size_t>(col_step), iv.half_tap_offsets.data(),
-                             iv.half_tap_offsets.size(), iv.half_tap_bytes, iv.radius, radius_sums, n, raw, true,
-                             nullptr);
+      half_gemm(radius + at, iv.radius, radius_sums);
       layout_.interval->epilogue(width, n, centre_sums, radius_sums, ends, dst);
     });
   }
 
-  // An interval conv on the im2col route: the radius (and centre) codes of the input, then per block of
-  // kConvRowBlock output pixels the centre and radius GEMMs over their im2col rows and the epilogue. Padding taps
-  // hold both ends at the zero point: a centre of 2z and a radius of 0.
+  // An interval conv on the im2col route: the centre and radius codes of the input, then per block of kConvRowBlock
+  // output pixels the centre and radius GEMMs over their im2col rows and the epilogue. Padding taps hold both ends at
+  // the zero point: a centre of 2z and a radius of 0. The centre GEMM reads the input itself with [W | W] where some
+  // lo + hi of this chunk (or 2z) passes a byte.
   void interval_by_blocks(const IntOp& op, const IntLayerPlan& layer, const uint8_t* x) {
     const IntOpSpec& s = op.spec;
     const IntervalConv& iv = *layer.interval;
     const size_t n = static_cast<size_t>(iv.outputs);
     const int64_t c = iv.channels, pixels = images_ * op.in.h * op.in.w, rows = images_ * op.out.h * op.out.w;
     const Shape half{c, op.in.h, op.in.w};
-    uint8_t* radius = ws_.interval.data();
-    uint8_t* centre = iv.centre_from_ends ? nullptr : radius + pixels * c;
-    split_ends(x, static_cast<size_t>(pixels), static_cast<size_t>(c), centre, radius);
-    const uint8_t zero = static_cast<uint8_t>(s.input_grid.zero);
+    uint8_t* centre = ws_.interval.data();
+    uint8_t* radius = centre + pixels * c;
+    const int32_t zero = s.input_grid.zero;
+    const bool split =
+        split_ends(x, static_cast<size_t>(pixels), static_cast<size_t>(c), centre, radius) && 2 * zero < 256;
     float* centre_sums = ws_.interval_sums.data();
     float* radius_sums = centre_sums + static_cast<size_t>(kConvRowBlock) * n;
     const RequantParams raw = raw_sums(iv), ends = two_ends(iv);
     uint8_t* y = codes(s.output);
     uint8_t* col = ws_.col.data();
+    const kernels::QPackedWeights& centre_weights = split ? iv.centre : iv.ends;
     for (int64_t row0 = 0; row0 < rows; row0 += kConvRowBlock) {
       const int64_t block = std::min(kConvRowBlock, rows - row0);
-      if (iv.centre_from_ends) {
-        im2col(x, op.in, op.out, s, 0, op.in.c, zero, row0, block, col, iv.centre_k, iv.centre.kc);
+      if (split) {
+        im2col(centre, half, op.out, s, 0, c, static_cast<uint8_t>(2 * zero), row0, block, col, iv.k, iv.centre.kc);
       } else {
-        im2col(centre, half, op.out, s, 0, c, static_cast<uint8_t>(2 * zero), row0, block, col, iv.centre_k,
-               iv.centre.kc);
+        im2col(x, op.in, op.out, s, 0, op.in.c, static_cast<uint8_t>(zero), row0, block, col, iv.ends_k, iv.ends.kc);
       }
-      kernels::qgemm(*iv.gemm, static_cast<size_t>(block), col, iv.centre.kc, iv.centre, centre_sums, n, raw, true,
-                     nullptr);
-      im2col(radius, half, op.out, s, 0, c, 0, row0, block, col, iv.radius_k, iv.radius.kc);
+      kernels::qgemm(*iv.gemm, static_cast<size_t>(block), col, centre_weights.kc, centre_weights, centre_sums, n, raw,
+                     true, nullptr);
+      im2col(radius, half, op.out, s, 0, c, 0, row0, block, col, iv.k, iv.radius.kc);
       kernels::qgemm(*iv.gemm, static_cast<size_t>(block), col, iv.radius.kc, iv.radius, radius_sums, n, raw, true,
                      nullptr);
       layout_.interval->epilogue(static_cast<size_t>(block), n, centre_sums, radius_sums, ends,

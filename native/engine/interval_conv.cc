@@ -45,26 +45,22 @@ std::optional<IntervalConv> plan_interval_conv(const IntOp& op, Isa isa, bool in
   // |centre sum| <= 2 * levels * sum |W| and radius sum <= levels * sum |W|: exact in float below 2^24.
   const int64_t levels = s.input_grid.levels();
   if (2 * levels * largest >= (int64_t{1} << 24)) return std::nullopt;
-  iv.centre_from_ends = 2 * levels > 255;
   std::vector<int8_t> reordered(static_cast<size_t>(n * taps * c)), absolute(reordered.size());
   reorder_conv_weights(w.data(), 0, n, c, taps, reordered.data());
   std::transform(reordered.begin(), reordered.end(), absolute.begin(),
                  [](int8_t v) { return static_cast<int8_t>(std::abs(v)); });
-  iv.radius_k = static_cast<size_t>(taps * c);
-  iv.radius = kernels::qgemm_pack(*iv.gemm, absolute.data(), iv.radius_k, static_cast<size_t>(n), iv.radius_k, 8);
-  if (iv.centre_from_ends) {  // [W | W] in the order of the layer's own K: (ky, kx, [lo c | hi c])
-    std::vector<int8_t> doubled(static_cast<size_t>(n * 2 * c * taps)), twice(doubled.size());
-    for (int64_t o = 0; o < n; ++o)
-      for (int64_t e = 0; e < 2; ++e)
-        std::copy_n(&w[static_cast<size_t>(o * c * taps)], c * taps,
-                    &doubled[static_cast<size_t>((o * 2 + e) * c * taps)]);
-    reorder_conv_weights(doubled.data(), 0, n, 2 * c, taps, twice.data());
-    iv.centre_k = static_cast<size_t>(taps * 2 * c);
-    iv.centre = kernels::qgemm_pack(*iv.gemm, twice.data(), iv.centre_k, static_cast<size_t>(n), iv.centre_k, 8);
-  } else {
-    iv.centre_k = iv.radius_k;
-    iv.centre = kernels::qgemm_pack(*iv.gemm, reordered.data(), iv.centre_k, static_cast<size_t>(n), iv.centre_k, 8);
-  }
+  iv.k = static_cast<size_t>(taps * c);
+  iv.centre = kernels::qgemm_pack(*iv.gemm, reordered.data(), iv.k, static_cast<size_t>(n), iv.k, 8);
+  iv.radius = kernels::qgemm_pack(*iv.gemm, absolute.data(), iv.k, static_cast<size_t>(n), iv.k, 8);
+  // [W | W] in the order of the layer's own K: (ky, kx, [lo c | hi c]).
+  std::vector<int8_t> doubled(static_cast<size_t>(n * 2 * c * taps)), twice(doubled.size());
+  for (int64_t o = 0; o < n; ++o)
+    for (int64_t e = 0; e < 2; ++e)
+      std::copy_n(&w[static_cast<size_t>(o * c * taps)], c * taps,
+                  &doubled[static_cast<size_t>((o * 2 + e) * c * taps)]);
+  reorder_conv_weights(doubled.data(), 0, n, 2 * c, taps, twice.data());
+  iv.ends_k = static_cast<size_t>(taps * 2 * c);
+  iv.ends = kernels::qgemm_pack(*iv.gemm, twice.data(), iv.ends_k, static_cast<size_t>(n), iv.ends_k, 8);
   iv.ones.assign(static_cast<size_t>(n), 1.0f);
   iv.zeros.assign(static_cast<size_t>(n), 0.0f);
   for (int64_t o = 0; o < n; ++o) {
@@ -79,15 +75,19 @@ std::optional<IntervalConv> plan_interval_conv(const IntOp& op, Isa isa, bool in
   return iv;
 }
 
-void split_ends(const uint8_t* ends, size_t pixels, size_t c, uint8_t* centre, uint8_t* radius) {
-  for (size_t p = 0; p < pixels; ++p, ends += 2 * c, radius += c) {
+bool split_ends(const uint8_t* ends, size_t pixels, size_t c, uint8_t* centre, uint8_t* radius) {
+  uint16_t carry = 0;  // the OR of every lo + hi: below 256 when each fits a byte
+  for (size_t p = 0; p < pixels; ++p, ends += 2 * c, centre += c, radius += c) {
     const uint8_t* lo = ends;
     const uint8_t* hi = ends + c;
-    for (size_t i = 0; i < c; ++i) radius[i] = static_cast<uint8_t>(hi[i] - lo[i]);
-    if (centre == nullptr) continue;
-    for (size_t i = 0; i < c; ++i) centre[i] = static_cast<uint8_t>(lo[i] + hi[i]);
-    centre += c;
+    for (size_t i = 0; i < c; ++i) {
+      const auto sum = static_cast<uint16_t>(lo[i] + hi[i]);
+      carry |= sum;
+      centre[i] = static_cast<uint8_t>(sum);
+      radius[i] = static_cast<uint8_t>(hi[i] - lo[i]);
+    }
   }
+  return carry < 256;
 }
 
 }  // namespace arq::engine

@@ -6,9 +6,9 @@
 //   acc_hi - acc_lo = sum_k |W| (hi - lo)                   (the radius GEMM)
 // The kernels' float epilogue with multiplier 1 and bias 0 gives float(sum), the sum itself where |sum| < 2^24 (a
 // layer is planned this way only where every sum is bounded below that), and the qu8-interval epilogue turns both into
-// the two ends' codes. lo + hi needs 9 bits where the layer's codes have 8: there the centre GEMM reads [lo | hi]
-// itself with weights [W | W] (N x 2K), so such a layer costs 3/4 of the paired GEMM rather than 1/2
-// (docs/verify.md).
+// the two ends' codes. lo + hi needs 9 bits where the layer's codes have 8: where some lo + hi of a chunk's input
+// passes 255, the centre GEMM reads [lo | hi] itself with weights [W | W] (N x 2K), so that chunk costs 3/4 of the
+// paired GEMM rather than 1/2 (docs/verify.md); both forms give the same sums.
 #pragma once
 
 #include <cstddef>
@@ -25,11 +25,12 @@ namespace arq::engine {
 struct IntervalConv {
   int64_t channels = 0;                        // C: the original input channels
   int64_t outputs = 0;                         // N: the original output channels
-  bool centre_from_ends = false;               // 8-bit codes: the centre GEMM reads [lo | hi] with [W | W]
   const kernels::QGemmConfig* gemm = nullptr;  // for N columns
-  kernels::QPackedWeights centre, radius;      // [W] (or [W | W]) and [|W|], K in (ky, kx, c) order, int8 storage
-  size_t centre_k = 0, radius_k = 0;           // GEMM depths (taps * C, or taps * 2C for the centre from the ends)
-  // Indirect route: the radius (and the split centre) codes are images of C channels per pixel over the same view as
+  // [W] over lo + hi and [|W|] over hi - lo, K = taps * C in (ky, kx, c) order, and [W | W] over the layer's own
+  // [lo | hi] input (K = taps * 2C) for chunks where some lo + hi passes 255 (only at 8-bit codes). int8 storage.
+  kernels::QPackedWeights centre, radius, ends;
+  size_t k = 0, ends_k = 0;
+  // Indirect route: the centre and radius codes are images of C channels per pixel over the same view as
   // the layer's input, so their taps are the layer's halved.
   std::vector<ptrdiff_t> half_tap_offsets;
   size_t half_tap_bytes = 0;
@@ -45,7 +46,8 @@ struct IntervalConv {
 // paired GEMM runs). Throws std::invalid_argument when the weights are not a sign split.
 std::optional<IntervalConv> plan_interval_conv(const IntOp& op, Isa isa, bool indirect, int64_t cp);
 
-// Per pixel of [lo c | hi c] codes: centre[p][i] = lo + hi (skipped when centre is null) and radius[p][i] = hi - lo.
-void split_ends(const uint8_t* ends, size_t pixels, size_t c, uint8_t* centre, uint8_t* radius);
+// Per pixel of [lo c | hi c] codes: centre[p][i] = lo + hi (mod 256) and radius[p][i] = hi - lo. Returns whether
+// every lo + hi fits a byte (then centre holds them all).
+bool split_ends(const uint8_t* ends, size_t pixels, size_t c, uint8_t* centre, uint8_t* radius);
 
 }  // namespace arq::engine
