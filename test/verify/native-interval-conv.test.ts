@@ -19,10 +19,10 @@ afterAll(() => setIsaCap(isas[isas.length - 1]));
  * code of its padding too: its sums subtract 2 * zero * sum W from the centre), has the multiplier
  * s_a * s_w / s_out = 0.5 exactly and the bias 128 (zero point 128, no clamp), so every odd accumulator is a tie and
  * large ones saturate at 0 and 255; its weights are random within [-limit, limit], or all `limit` when `constant`
- * (with the first conv's bias `bias`, large sums). C = 4 takes the strided route on AVX-512 (kernel rows of 12 codes fill
+ * (with the first conv's bias `bias` and weights up to `size`, large sums). C = 4 takes the strided route on AVX-512 (kernel rows of 12 codes fill
  * k-groups of 4), C = 3 the im2col route.
  */
-function tieNet(channels: number, abits: number, limit: number, seed: number, zero = 0, constant = false, bias = 6): IntPlanSpec {
+function tieNet(channels: number, abits: number, limit: number, seed: number, zero = 0, constant = false, bias = 6, size = 4): IntPlanSpec {
   const random = rng(seed);
   const codes = (count: number, bound: number) => Int8Array.from({ length: count }, () => Math.floor(random() * (2 * bound + 1)) - bound);
   const step = 2 ** (8 - abits);
@@ -34,7 +34,7 @@ function tieNet(channels: number, abits: number, limit: number, seed: number, ze
     kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], group: 1, inputGrid: grid,
   });
   const ops: IntPlanOp[] = [
-    conv(0, codes(channels * 9, 127), 4 / 127, bias, { scale: f(1 / 255), zero: 0, bits: 8 }, [0, Infinity]),
+    conv(0, codes(channels * 9, 127), size / 127, bias, { scale: f(1 / 255), zero: 0, bits: 8 }, [0, Infinity]),
     conv(1, constant ? new Int8Array(channels * channels * 9).fill(limit) : codes(channels * channels * 9, limit), 0.5 / step, 0, { scale: f(step / 16), zero, bits: abits }),
     { op: 'flatten', inputs: [2], output: 3 },
     {
@@ -153,5 +153,22 @@ describe.each([
 ])('%s', (_, spec) => {
   const { lo, hi, count } = boxes(11);
   const labels = Int32Array.from({ length: count }, (_, b) => b % 3);
+  equalToPropagator(spec, lo, hi, count, labels);
+});
+
+// 8-bit codes whose lo + hi all fit a byte (the first conv's outputs stay below 8, codes below 128): the centre GEMM
+// over lo + hi at 8 bits, with the zero point's padding (2z) on the im2col route.
+describe.each([
+  ['strided route, 8-bit codes below 128', tieNet(4, 8, 2, 50, 0, false, 2, 0.5)],
+  ['im2col route, 8-bit codes below 128, zero point 7', tieNet(3, 8, 2, 51, 7, false, 2, 0.5)],
+])('%s', (_, spec) => {
+  const { lo, hi, count } = boxes(12);
+  const labels = Int32Array.from({ length: count }, (_, b) => b % 3);
+  test('every lo + hi of the second conv\'s input fits a byte', async () => {
+    const full = await new (addon().IntPlan)(spec).intervalBounds(lo, hi, count, 1, labels);
+    const { zero } = (spec.ops[1] as Extract<IntPlanOp, { op: 'conv' }>).inputGrid;
+    const [l, h] = [full.values[1].lo, full.values[1].hi];
+    expect(l.every((q, i) => q + zero + h[i] + zero <= 255)).toBe(true);
+  });
   equalToPropagator(spec, lo, hi, count, labels);
 });
