@@ -129,8 +129,6 @@ struct IntPlan::Workspace {
   AlignedVector<uint8_t> index;          // a lookup layer's index bytes for one block of rows
   AlignedVector<uint8_t> interval;       // an interval conv's centre and radius codes
   AlignedVector<float> interval_sums;    // an interval conv's raw sums: centre, then radius
-  std::vector<Excess> excess;            // an interval conv's centre codes past 255
-  std::vector<size_t> excess_rows;       // where each view row's excess begins
   std::vector<int32_t> sums;             // pooling accumulators, one per channel
   std::vector<double> op_seconds;        // profiling (IntPlan::run's op_seconds), this slot's share
 
@@ -456,9 +454,8 @@ class IntPlan::ChunkRun {
   }
 
   // An interval conv on the indirect route: the centre and radius codes of the whole view (its border included),
-  // then per output row the centre and radius strided GEMMs, the excess of the centre codes past 255, and the
-  // epilogue. The centre GEMM reads the view itself with [W | W] where more than an eighth of this chunk's codes
-  // pass 255.
+  // then per output row the centre and radius strided GEMMs and the epilogue. The centre GEMM reads the view itself
+  // with [W | W] where some lo + hi of this chunk passes a byte.
   void interval_by_rows(const IntOp& op, const IntLayerPlan& layer, const uint8_t* x) {
     const IntervalConv& iv = *layer.interval;
     const size_t width = static_cast<size_t>(op.out.w), n = static_cast<size_t>(iv.outputs);
@@ -467,14 +464,8 @@ class IntPlan::ChunkRun {
     const int64_t pixels = images_ * layer.view_h * layer.view_w;
     uint8_t* centre = ws_.interval.data();
     uint8_t* radius = centre + pixels * c;
-    std::vector<Excess>& excess = ws_.excess;
-    const bool split = split_ends(view.start - before * layer.cp, static_cast<size_t>(pixels), static_cast<size_t>(c),
-                                  centre, radius, &excess, static_cast<size_t>(pixels * c / 8));
-    // Where each view row's excess begins: row r (of all the chunk's images) holds excess[row_begin[r], [r + 1]).
-    std::vector<size_t>& row_begin = ws_.excess_rows;
-    row_begin.assign(static_cast<size_t>(images_ * layer.view_h + 1), 0);
-    for (const Excess& e : excess) ++row_begin[e.pixel / static_cast<uint32_t>(layer.view_w) + 1];
-    for (size_t r = 1; r < row_begin.size(); ++r) row_begin[r] += row_begin[r - 1];
+    const bool split =
+        split_ends(view.start - before * layer.cp, static_cast<size_t>(pixels), static_cast<size_t>(c), centre, radius);
     // The halves' views: C of the view's 2C bytes per pixel.
     const int64_t image_bytes = view.image_bytes / 2, row_step = view.row_step / 2, col_step = view.col_step / 2;
     float* centre_sums = ws_.interval_sums.data();
@@ -488,7 +479,6 @@ class IntPlan::ChunkRun {
       const int64_t at = before * c + image * image_bytes + oy * row_step;
       if (split) {
         half_gemm(centre + at, iv.centre, centre_sums);
-        add_excess(op, layer, image * layer.view_h + layer.view_top + oy * op.spec.stride_h, row_begin, centre_sums);
       } else {
         kernels::qgemm_strided(*iv.gemm, width, view.start + image * view.image_bytes + oy * view.row_step,
                                static_cast<size_t>(view.col_step), layer.tap_offsets.data(), layer.tap_offsets.size(),
@@ -497,32 +487,6 @@ class IntPlan::ChunkRun {
       half_gemm(radius + at, iv.radius, radius_sums);
       layout_.interval->epilogue(width, n, centre_sums, radius_sums, ends, dst);
     });
-  }
-
-  // The centre sums of one output row over the codes past 255: a code at view row vr, column vc is tap (ky, kx) of
-  // output pixel ox where vr = first_row + ky and vc = view_left + ox * stride_w + kx; it adds W[.][tap][channel] times
-  // its excess to that pixel's N sums (exact: every partial sum is a sum of W times codes within [0, 510], below
-  // 2^24 by the plan's bound).
-  void add_excess(const IntOp& op, const IntLayerPlan& layer, int64_t first_row, const std::vector<size_t>& row_begin,
-                  float* sums) const {
-    const IntervalConv& iv = *layer.interval;
-    const IntOpSpec& s = op.spec;
-    const size_t n = static_cast<size_t>(iv.outputs);
-    for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-      const size_t row = static_cast<size_t>(first_row + ky);
-      for (size_t e = row_begin[row]; e < row_begin[row + 1]; ++e) {
-        const Excess& x = ws_.excess[e];
-        const int64_t column = static_cast<int64_t>(x.pixel % static_cast<uint32_t>(layer.view_w)) - layer.view_left;
-        const auto amount = static_cast<float>(x.amount);
-        for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-          const int64_t reach = column - kx;  // ox * stride_w
-          if (reach < 0 || reach % s.stride_w != 0 || reach / s.stride_w >= op.out.w) continue;
-          const float* w = &iv.taps_major[static_cast<size_t>((ky * s.kernel_w + kx) * iv.channels + x.channel) * n];
-          float* y = sums + static_cast<size_t>(reach / s.stride_w) * n;
-          for (size_t o = 0; o < n; ++o) y[o] += w[o] * amount;
-        }
-      }
-    }
   }
 
   // An interval conv on the im2col route: the centre and radius codes of the input, then per block of kConvRowBlock
@@ -539,8 +503,7 @@ class IntPlan::ChunkRun {
     uint8_t* radius = centre + pixels * c;
     const int32_t zero = s.input_grid.zero;
     const bool split =
-        split_ends(x, static_cast<size_t>(pixels), static_cast<size_t>(c), centre, radius, &ws_.excess, 0) &&
-        2 * zero < 256;
+        split_ends(x, static_cast<size_t>(pixels), static_cast<size_t>(c), centre, radius) && 2 * zero < 256;
     float* centre_sums = ws_.interval_sums.data();
     float* radius_sums = centre_sums + static_cast<size_t>(kConvRowBlock) * n;
     const RequantParams raw = raw_sums(iv), ends = two_ends(iv);

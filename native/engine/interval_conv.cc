@@ -61,10 +61,6 @@ std::optional<IntervalConv> plan_interval_conv(const IntOp& op, Isa isa, bool in
   reorder_conv_weights(doubled.data(), 0, n, 2 * c, taps, twice.data());
   iv.ends_k = static_cast<size_t>(taps * 2 * c);
   iv.ends = kernels::qgemm_pack(*iv.gemm, twice.data(), iv.ends_k, static_cast<size_t>(n), iv.ends_k, 8);
-  iv.taps_major.resize(reordered.size());
-  for (int64_t o = 0; o < n; ++o)
-    for (int64_t k = 0; k < taps * c; ++k)
-      iv.taps_major[static_cast<size_t>(k * n + o)] = reordered[static_cast<size_t>(o * taps * c + k)];
   iv.ones.assign(static_cast<size_t>(n), 1.0f);
   iv.zeros.assign(static_cast<size_t>(n), 0.0f);
   for (int64_t o = 0; o < n; ++o) {
@@ -79,30 +75,19 @@ std::optional<IntervalConv> plan_interval_conv(const IntOp& op, Isa isa, bool in
   return iv;
 }
 
-bool split_ends(const uint8_t* ends, size_t pixels, size_t c, uint8_t* centre, uint8_t* radius,
-                std::vector<Excess>* excess, size_t cap) {
-  excess->clear();
-  bool listed = true;  // every code past 255 is in excess
+bool split_ends(const uint8_t* ends, size_t pixels, size_t c, uint8_t* centre, uint8_t* radius) {
+  uint16_t carry = 0;  // the OR of every lo + hi: below 256 when each fits a byte
   for (size_t p = 0; p < pixels; ++p, ends += 2 * c, centre += c, radius += c) {
     const uint8_t* lo = ends;
     const uint8_t* hi = ends + c;
-    uint16_t carry = 0;  // the OR of this pixel's lo + hi: below 256 when each fits
     for (size_t i = 0; i < c; ++i) {
       const auto sum = static_cast<uint16_t>(lo[i] + hi[i]);
       carry |= sum;
-      centre[i] = static_cast<uint8_t>(std::min<uint16_t>(sum, 255));
+      centre[i] = static_cast<uint8_t>(sum);
       radius[i] = static_cast<uint8_t>(hi[i] - lo[i]);
     }
-    if (carry < 256 || !listed) continue;
-    for (size_t i = 0; i < c && listed; ++i) {
-      const int sum = lo[i] + hi[i];
-      if (sum <= 255) continue;
-      listed = excess->size() < cap;
-      if (listed)
-        excess->push_back({static_cast<uint32_t>(p), static_cast<uint16_t>(i), static_cast<uint16_t>(sum - 255)});
-    }
   }
-  return listed;
+  return carry < 256;
 }
 
 }  // namespace arq::engine

@@ -6,11 +6,9 @@
 //   acc_hi - acc_lo = sum_k |W| (hi - lo)                   (the radius GEMM)
 // The kernels' float epilogue with multiplier 1 and bias 0 gives float(sum), the sum itself where |sum| < 2^24 (a
 // layer is planned this way only where every sum is bounded below that), and the qu8-interval epilogue turns both into
-// the two ends' codes. lo + hi needs 9 bits where the layer's codes have 8: the centre GEMM reads min(lo + hi, 255),
-// and on the strided route the few codes past 255 (the excess, listed while splitting the ends) add W times their
-// excess to the sums they reach; where more than an eighth of a chunk's codes pass 255 (wide boxes), and on the
-// im2col route wherever one does, the centre GEMM reads [lo | hi] itself with weights [W | W] (N x 2K), 3/4 of the
-// paired GEMM rather than 1/2 (docs/verify.md). Every form gives the same sums.
+// the two ends' codes. lo + hi needs 9 bits where the layer's codes have 8: where some lo + hi of a chunk's input
+// passes 255, the centre GEMM reads [lo | hi] itself with weights [W | W] (N x 2K), so that chunk costs 3/4 of the
+// paired GEMM rather than 1/2 (docs/verify.md); both forms give the same sums.
 #pragma once
 
 #include <cstddef>
@@ -36,7 +34,6 @@ struct IntervalConv {
   // the layer's input, so their taps are the layer's halved.
   std::vector<ptrdiff_t> half_tap_offsets;
   size_t half_tap_bytes = 0;
-  std::vector<float> taps_major;        // W as [t][c][o] (small integers): the excess of a code adds N weights at once
   std::vector<float> ones, zeros;       // the raw-sum epilogue: fma(float(sum), 1, 0) = float(sum)
   std::vector<int32_t> correction;      // 2 z sum_k W[o][k]
   std::vector<float> multiplier, bias;  // the layer's, per original output channel
@@ -49,17 +46,8 @@ struct IntervalConv {
 // paired GEMM runs). Throws std::invalid_argument when the weights are not a sign split.
 std::optional<IntervalConv> plan_interval_conv(const IntOp& op, Isa isa, bool indirect, int64_t cp);
 
-// A code whose lo + hi passed 255 (centre holds 255 there): its pixel (counted from the split's first), channel and
-// lo + hi - 255.
-struct Excess {
-  uint32_t pixel;
-  uint16_t channel, amount;
-};
-
-// Per pixel of [lo c | hi c] codes: centre[p][i] = min(lo + hi, 255) and radius[p][i] = hi - lo; every code whose
-// lo + hi passes 255 goes to `excess` in pixel order (cleared first), up to `cap` of them. Returns whether every one
-// did (false: more than cap passed 255, and excess is incomplete).
-bool split_ends(const uint8_t* ends, size_t pixels, size_t c, uint8_t* centre, uint8_t* radius,
-                std::vector<Excess>* excess, size_t cap);
+// Per pixel of [lo c | hi c] codes: centre[p][i] = lo + hi (mod 256) and radius[p][i] = hi - lo. Returns whether
+// every lo + hi fits a byte (then centre holds them all).
+bool split_ends(const uint8_t* ends, size_t pixels, size_t c, uint8_t* centre, uint8_t* radius);
 
 }  // namespace arq::engine
