@@ -14,6 +14,7 @@
       'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-fPIC'],
       'sources': [
         'native/kernels/qu8-elementwise/x16-avx2.cc',
+        'native/kernels/qu8-interval/x8-avx2.cc',
         'native/kernels/f32-gemm/6x16-avx2.cc',
         'native/kernels/f32-dwconv/c8-avx2.cc',
         'native/kernels/qu8-qs8-gemm/6x8c4-avx2.cc',
@@ -29,6 +30,7 @@
       'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mavx512vnni', '-fPIC'],
       'sources': [
         'native/kernels/qu8-elementwise/x16-avx512.cc',
+        'native/kernels/qu8-interval/x16-avx512.cc',
         'native/kernels/f32-gemm/8x32-avx512.cc',
         'native/kernels/f32-gemm/16x16-avx512.cc',
         'native/kernels/f32-dwconv/c16-avx512.cc',
@@ -59,6 +61,8 @@
         'native/certify/bind.cc',
         'native/kernels/qu8-elementwise/config.cc',
         'native/kernels/qu8-elementwise/scalar.cc',
+        'native/kernels/qu8-interval/config.cc',
+        'native/kernels/qu8-interval/scalar.cc',
         'native/addon.cc',
         'native/common/cpu.cc',
         'native/common/thread_pool.cc',
@@ -72,6 +76,7 @@
         'native/engine/lut_dispatch.cc',
         'native/engine/int_layout.cc',
         'native/engine/int_plan.cc',
+        'native/engine/interval_conv.cc',
         'native/engine/int_reference.cc',
         'native/engine/int_bind.cc',
         'native/engine/clip_search.cc',

@@ -315,6 +315,12 @@ export interface NativeQu8Kernels {
   /** qu8-elementwise: table[x[i]]; throws a RangeError where the level has no lookup kernel. */
   lookup(isa: IsaName, x: Uint8Array, table: Uint8Array): Uint8Array;
   /**
+   * qu8-interval: the two-end epilogue of a conv bounded by centre and radius (native/kernels/qu8-interval/interval.h):
+   * per pixel [lo n | hi n] codes from the raw centre and radius sums (integers below 2^24, radius >= 0,
+   * centre - correction + radius even; RangeError otherwise).
+   */
+  intervalEpilogue(isa: IsaName, pixels: number, n: number, centre: Float32Array, radius: Float32Array, multiplier: Float32Array, bias: Float32Array, correction: Int32Array, min: number, max: number): Uint8Array;
+  /**
    * qu8-qs8-lutgemm: qgemm's codes (no float output) by table lookup, for activation codes below 2^abits (abits 1..4)
    * and weights of 2..4 bits (kernels/qu8-qs8-lutgemm/lutgemm.h).
    */

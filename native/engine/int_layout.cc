@@ -65,10 +65,21 @@ void plan_conv_gemm(const IntOp& op, Isa isa, IntLayout& layout, IntLayerPlan& l
     layer.tap_offsets = {0};  // one tap: the whole input row
     layer.tap_bytes = lut_k;
   }
+  if (!layer.depthwise && !layer.direct && !layer.lookup) {
+    layer.interval = plan_interval_conv(op, isa, layer.indirect, layer.cp);
+    if (layer.interval) {
+      const IntervalConv& iv = *layer.interval;
+      const size_t rows = layer.indirect ? static_cast<size_t>(op.out.w) : static_cast<size_t>(kConvRowBlock);
+      layout.interval_floats = std::max(layout.interval_floats, 2 * rows * static_cast<size_t>(iv.outputs));
+      if (!layer.indirect)
+        layout.col_bytes =
+            std::max(layout.col_bytes, static_cast<size_t>(kConvRowBlock) * std::max(iv.centre.kc, iv.ends.kc));
+    }
+  }
   // Reorder each group's weights to [out][ky][kx][in] so one im2col row (NHWC taps) is the GEMM's K.
   std::vector<int8_t> reordered(static_cast<size_t>(out_per_group * taps * in_per_group));
   std::vector<int8_t> widened;
-  for (int64_t g = 0; g < group; ++g) {
+  for (int64_t g = 0; g < group && !layer.interval; ++g) {
     reorder_conv_weights(s.weight.data(), g, out_per_group, in_per_group, taps, reordered.data());
     const int8_t* w = reordered.data();
     if (layer.cp != in_per_group) {  // zero weights for the padded channels
@@ -204,6 +215,19 @@ void plan_views(const IntNetwork& net, IntLayout& layout) {
       l.view_h = op.in.h, l.view_w = op.in.w;
     }
     for (int64_t ky = 0; ky < op.spec.kernel_h; ++ky) l.tap_offsets.push_back(ky * l.view_w * l.cp);
+    if (l.interval) {  // the halves: C of the 2C channels per pixel of the same view
+      IntervalConv& iv = *l.interval;
+      for (ptrdiff_t offset : l.tap_offsets) iv.half_tap_offsets.push_back(offset / 2);
+      iv.half_tap_bytes = l.tap_bytes / 2;
+    }
+  }
+  // An interval conv's centre and radius codes, per image: C channels each over the view, or over the input.
+  for (size_t i = 0; i < net.ops.size(); ++i) {
+    const IntLayerPlan& l = layout.layers[i];
+    if (!l.interval) continue;
+    const Shape& in = net.ops[i].in;
+    const int64_t pixels = l.indirect ? l.view_h * l.view_w : in.h * in.w;
+    layout.interval_bytes = std::max(layout.interval_bytes, static_cast<size_t>(2 * pixels * l.interval->channels));
   }
 }
 
@@ -264,6 +288,7 @@ IntLayout plan_int_layout(const IntNetwork& net, Isa isa) {
   layout.dwconv = &kernels::qdwconv_config(isa);
   layout.elementwise = &kernels::elementwise_config(isa);
   layout.lutgemm = &kernels::lutgemm_config(isa);
+  layout.interval = &kernels::interval_config(isa);
   plan_layers(net, isa, layout);
   plan_storage(net, layout);
   plan_views(net, layout);

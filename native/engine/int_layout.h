@@ -6,12 +6,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/cpu.h"
 #include "engine/int_network.h"
+#include "engine/interval_conv.h"
 #include "kernels/qu8-elementwise/elementwise.h"
+#include "kernels/qu8-interval/interval.h"
 #include "kernels/qu8-qs8-dwconv/qdwconv.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
 #include "kernels/qu8-qs8-lutgemm/lutgemm.h"
@@ -53,6 +56,9 @@ struct IntLayerPlan {
   int abits = 8;
   kernels::LutWeights lut;
   std::vector<int8_t> dw_packed;
+  // A paired-plan conv run by centre and radius (interval_conv.h) on the indirect or the im2col route; `packed` then
+  // stays empty.
+  std::optional<IntervalConv> interval;
   kernels::QuantizeParams quantize{};  // float input -> layer grid
   kernels::VaddParams vadd{};          // add
   kernels::ConvertParams convert{};    // carrier -> layer grid
@@ -72,6 +78,7 @@ struct IntLayout {
   const kernels::QDwconvConfig* dwconv = nullptr;
   const kernels::ElementwiseConfig* elementwise = nullptr;
   const kernels::LutGemmConfig* lutgemm = nullptr;
+  const kernels::IntervalConfig* interval = nullptr;
   std::vector<IntLayerPlan> layers;   // per op
   std::vector<ValueStorage> storage;  // per value
   std::vector<bool> nchw;   // per value: a float value kept NCHW (the input's elementwise chain into a fused conv)
@@ -85,6 +92,8 @@ struct IntLayout {
   size_t row_out_bytes = 0;    // one output row of the widest op (a conv with a fused add)
   size_t index_bytes = 0;      // a lookup layer's index bytes for kIndirectRows rows
   size_t sum_channels = 0;     // pooling accumulators: the most input channels of any op
+  size_t interval_bytes = 0;   // per image: an interval conv's centre and radius codes
+  size_t interval_floats = 0;  // an interval conv's raw sums, centre then radius, per output row or im2col block
   std::string largest;         // the largest value, named for memory messages
 };
 

@@ -20,6 +20,9 @@ struct IntOpSpec : OpGeometry {
   std::vector<float> weight_scales;  // per output channel
   std::vector<float> bias;           // float32, may be empty
   Grid input_grid;                   // the layer's own input grid (bits = abits)
+  // Conv of the verifier's paired plan: the input holds both ends of a box ([lo | hi] per channel) and the weights are
+  // the sign split of the original's; the executor may compute it by centre and radius (interval_conv.h).
+  bool interval = false;
 };
 
 struct IntPlanSpec {

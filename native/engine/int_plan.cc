@@ -127,6 +127,8 @@ struct IntPlan::Workspace {
   std::vector<const uint8_t*> row_ptrs;  // indirect conv: first tap of each output pixel of a row block
   AlignedVector<uint8_t> row_out;        // one output row of a conv with a fused add
   AlignedVector<uint8_t> index;          // a lookup layer's index bytes for one block of rows
+  AlignedVector<uint8_t> interval;       // an interval conv's centre and radius codes
+  AlignedVector<float> interval_sums;    // an interval conv's raw sums: centre, then radius
   std::vector<int32_t> sums;             // pooling accumulators, one per channel
   std::vector<double> op_seconds;        // profiling (IntPlan::run's op_seconds), this slot's share
 
@@ -141,6 +143,8 @@ struct IntPlan::Workspace {
     row_ptrs.resize(static_cast<size_t>(kIndirectRows));
     row_out.resize(layout.row_out_bytes);
     index.resize(layout.index_bytes);
+    interval.resize(layout.interval_bytes * static_cast<size_t>(chunk));
+    interval_sums.resize(layout.interval_floats);
     scratch.resize(layout.scratch_bytes);
     converted.resize(layout.converted_bytes * static_cast<size_t>(chunk));
     sums.resize(layout.sum_channels);
@@ -274,6 +278,14 @@ class IntPlan::ChunkRun {
       depthwise(op, layer, x);
       return;
     }
+    if (layer.interval) {
+      if (layer.indirect) {
+        interval_by_rows(op, layer, x);
+      } else {
+        interval_by_blocks(op, layer, x);
+      }
+      return;
+    }
     if (layer.indirect) {
       const bool by_rows = storage(op.spec.output).bordered() || layer.fused_add >= 0;
       if (by_rows) {
@@ -395,22 +407,31 @@ class IntPlan::ChunkRun {
             s.stride_h * layer.view_w * layer.cp, s.stride_w * layer.cp};
   }
 
-  // One strided GEMM per output row, written into the interior of the bordered output, or into a row buffer that
-  // the fused add reads at once.
+  // One strided GEMM per output row (by_rows).
   void indirect_by_rows(const IntOp& op, const IntLayerPlan& layer, const uint8_t* x) {
-    const IntOpSpec& s = op.spec;
     const Shape& out = op.out;
     const View view = indirect_view(op, layer, x);
     const RequantParams params = requant_params(op);
+    by_rows(op, layer, [&](int64_t n, int64_t oy, uint8_t* dst) {
+      // The row's pixels read windows col_step bytes apart: the strided GEMM.
+      const uint8_t* row_start = view.start + n * view.image_bytes + oy * view.row_step;
+      kernels::qgemm_strided(*layer.gemm, static_cast<size_t>(out.w), row_start, static_cast<size_t>(view.col_step),
+                             layer.tap_offsets.data(), layer.tap_offsets.size(), layer.tap_bytes, layer.packed[0], dst,
+                             out.c, params, false, ws_.scratch.data());
+    });
+  }
+
+  // The output rows of a conv, each computed by conv_row(n, oy, dst) into the interior of the bordered output, or
+  // into a row buffer that the fused add reads at once; then the output's border.
+  template <typename ConvRow>
+  void by_rows(const IntOp& op, const IntLayerPlan& layer, ConvRow&& conv_row) {
+    const IntOpSpec& s = op.spec;
+    const Shape& out = op.out;
     const IntOp* add = layer.fused_add >= 0 ? &net_.ops[static_cast<size_t>(layer.fused_add)] : nullptr;
     for (int64_t n = 0; n < images_; ++n) {
       for (int64_t oy = 0; oy < out.h; ++oy) {
-        // The row's pixels read windows col_step bytes apart: the strided GEMM.
-        const uint8_t* row_start = view.start + n * view.image_bytes + oy * view.row_step;
         uint8_t* dst = add ? ws_.row_out.data() : row_at(codes(s.output), s.output, n, oy);
-        kernels::qgemm_strided(*layer.gemm, static_cast<size_t>(out.w), row_start, static_cast<size_t>(view.col_step),
-                               layer.tap_offsets.data(), layer.tap_offsets.size(), layer.tap_bytes, layer.packed[0],
-                               dst, out.c, params, false, ws_.scratch.data());
+        conv_row(n, oy, dst);
         if (add) {
           const int a = add->spec.inputs[0], b = add->spec.inputs[1];
           const uint8_t* ra = a == s.output ? dst : row_at(codes(a), a, n, oy);
@@ -424,6 +445,86 @@ class IntPlan::ChunkRun {
     const int written = add ? add->spec.output : s.output;
     const ValueStorage& st = storage(written);
     if (st.bordered()) fill_border(codes(written), images_, st, static_cast<uint8_t>(net_.grids[written]->zero));
+  }
+
+  // The raw-sum parameters of an interval conv's GEMMs and the parameters of its two-end epilogue.
+  static RequantParams raw_sums(const IntervalConv& iv) { return {iv.ones.data(), iv.zeros.data(), nullptr, 0, 0}; }
+  static RequantParams two_ends(const IntervalConv& iv) {
+    return {iv.multiplier.data(), iv.bias.data(), iv.correction.data(), iv.min, iv.max};
+  }
+
+  // An interval conv on the indirect route: the centre and radius codes of the whole view (its border included),
+  // then per output row the centre and radius strided GEMMs and the epilogue. The centre GEMM reads the view itself
+  // with [W | W] where some lo + hi of this chunk passes a byte.
+  void interval_by_rows(const IntOp& op, const IntLayerPlan& layer, const uint8_t* x) {
+    const IntervalConv& iv = *layer.interval;
+    const size_t width = static_cast<size_t>(op.out.w), n = static_cast<size_t>(iv.outputs);
+    const View view = indirect_view(op, layer, x);
+    const int64_t c = iv.channels, before = layer.view_top * layer.view_w + layer.view_left;
+    const int64_t pixels = images_ * layer.view_h * layer.view_w;
+    uint8_t* centre = ws_.interval.data();
+    uint8_t* radius = centre + pixels * c;
+    const bool split =
+        split_ends(view.start - before * layer.cp, static_cast<size_t>(pixels), static_cast<size_t>(c), centre, radius);
+    // The halves' views: C of the view's 2C bytes per pixel.
+    const int64_t image_bytes = view.image_bytes / 2, row_step = view.row_step / 2, col_step = view.col_step / 2;
+    float* centre_sums = ws_.interval_sums.data();
+    float* radius_sums = centre_sums + width * n;
+    const RequantParams raw = raw_sums(iv), ends = two_ends(iv);
+    auto half_gemm = [&](const uint8_t* a, const kernels::QPackedWeights& w, float* sums) {
+      kernels::qgemm_strided(*iv.gemm, width, a, static_cast<size_t>(col_step), iv.half_tap_offsets.data(),
+                             iv.half_tap_offsets.size(), iv.half_tap_bytes, w, sums, n, raw, true, nullptr);
+    };
+    by_rows(op, layer, [&](int64_t image, int64_t oy, uint8_t* dst) {
+      const int64_t at = before * c + image * image_bytes + oy * row_step;
+      if (split) {
+        half_gemm(centre + at, iv.centre, centre_sums);
+      } else {
+        kernels::qgemm_strided(*iv.gemm, width, view.start + image * view.image_bytes + oy * view.row_step,
+                               static_cast<size_t>(view.col_step), layer.tap_offsets.data(), layer.tap_offsets.size(),
+                               layer.tap_bytes, iv.ends, centre_sums, n, raw, true, nullptr);
+      }
+      half_gemm(radius + at, iv.radius, radius_sums);
+      layout_.interval->epilogue(width, n, centre_sums, radius_sums, ends, dst);
+    });
+  }
+
+  // An interval conv on the im2col route: the centre and radius codes of the input, then per block of kConvRowBlock
+  // output pixels the centre and radius GEMMs over their im2col rows and the epilogue. Padding taps hold both ends at
+  // the zero point: a centre of 2z and a radius of 0. The centre GEMM reads the input itself with [W | W] where some
+  // lo + hi of this chunk (or 2z) passes a byte.
+  void interval_by_blocks(const IntOp& op, const IntLayerPlan& layer, const uint8_t* x) {
+    const IntOpSpec& s = op.spec;
+    const IntervalConv& iv = *layer.interval;
+    const size_t n = static_cast<size_t>(iv.outputs);
+    const int64_t c = iv.channels, pixels = images_ * op.in.h * op.in.w, rows = images_ * op.out.h * op.out.w;
+    const Shape half{c, op.in.h, op.in.w};
+    uint8_t* centre = ws_.interval.data();
+    uint8_t* radius = centre + pixels * c;
+    const int32_t zero = s.input_grid.zero;
+    const bool split =
+        split_ends(x, static_cast<size_t>(pixels), static_cast<size_t>(c), centre, radius) && 2 * zero < 256;
+    float* centre_sums = ws_.interval_sums.data();
+    float* radius_sums = centre_sums + static_cast<size_t>(kConvRowBlock) * n;
+    const RequantParams raw = raw_sums(iv), ends = two_ends(iv);
+    uint8_t* y = codes(s.output);
+    uint8_t* col = ws_.col.data();
+    const kernels::QPackedWeights& centre_weights = split ? iv.centre : iv.ends;
+    for (int64_t row0 = 0; row0 < rows; row0 += kConvRowBlock) {
+      const int64_t block = std::min(kConvRowBlock, rows - row0);
+      if (split) {
+        im2col(centre, half, op.out, s, 0, c, static_cast<uint8_t>(2 * zero), row0, block, col, iv.k, iv.centre.kc);
+      } else {
+        im2col(x, op.in, op.out, s, 0, op.in.c, static_cast<uint8_t>(zero), row0, block, col, iv.ends_k, iv.ends.kc);
+      }
+      kernels::qgemm(*iv.gemm, static_cast<size_t>(block), col, centre_weights.kc, centre_weights, centre_sums, n, raw,
+                     true, nullptr);
+      im2col(radius, half, op.out, s, 0, c, 0, row0, block, col, iv.k, iv.radius.kc);
+      kernels::qgemm(*iv.gemm, static_cast<size_t>(block), col, iv.radius.kc, iv.radius, radius_sums, n, raw, true,
+                     nullptr);
+      layout_.interval->epilogue(static_cast<size_t>(block), n, centre_sums, radius_sums, ends,
+                                 y + row0 * static_cast<int64_t>(2 * n));
+    }
   }
 
   // Indirect GEMMs over blocks of kIndirectRows output pixels of the whole chunk, each pixel's row pointer into the
@@ -616,10 +717,11 @@ IntPlan::~IntPlan() = default;
 
 double IntPlan::check_memory(int64_t batch, int threads) const {
   const ImageChunks chunks = image_chunks(batch, std::max(1, threads), kChunkImages);
-  double per_image = static_cast<double>(layout_.padded_bytes + layout_.converted_bytes);
+  double per_image = static_cast<double>(layout_.padded_bytes + layout_.converted_bytes + layout_.interval_bytes);
   for (int64_t floats : layout_.slot_floats) per_image += static_cast<double>(floats) * sizeof(float);
   const double fixed =
       static_cast<double>(layout_.col_bytes + layout_.scratch_bytes + layout_.row_out_bytes + layout_.index_bytes) +
+      static_cast<double>(layout_.interval_floats) * sizeof(float) +
       static_cast<double>(kIndirectRows) * sizeof(const uint8_t*) +
       static_cast<double>(layout_.sum_channels) * sizeof(int32_t);
   const MemoryBudget budget = run_budget(batch, net_.input.size(), classes(), chunks, per_image, fixed);

@@ -37,12 +37,17 @@
 //   convert(isa, x: Uint8Array, {fromScale, fromZero, scale, lo, hi, zero}) -> Uint8Array: codes onto another grid
 //   lookup(isa, x: Uint8Array, table: Uint8Array[256]) -> Uint8Array: table[x[i]] (RangeError where the level's
 //       config has no lookup kernel)
+//   intervalEpilogue(isa, pixels, n, centre: Float32Array[pixels*n], radius: Float32Array[pixels*n],
+//       multiplier: Float32Array[n], bias: Float32Array[n], correction: Int32Array[n], min, max)
+//       -> Uint8Array[pixels*2n]: qu8-interval's two-end epilogue (interval.h); centre and radius must hold integers
+//       below 2^24 in magnitude, radius >= 0, and centre - correction + radius even (RangeError otherwise)
 //
 // `isa` is "scalar" | "avx2" | "avx512vnni"; an unknown name, or a level above the CPU's (detected_isa()), throws a
 // RangeError (the latter's message says "not supported by this CPU", so tests can skip that level).
 #include <napi.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -55,6 +60,7 @@
 #include "kernels/bind.h"
 #include "kernels/bind_args.h"
 #include "kernels/qu8-elementwise/elementwise.h"
+#include "kernels/qu8-interval/interval.h"
 #include "kernels/qu8-qs8-dwconv/qdwconv.h"
 #include "kernels/qu8-qs8-gemm/qgemm.h"
 #include "kernels/qu8-qs8-lutgemm/lutgemm.h"
@@ -361,6 +367,41 @@ Napi::Value Lookup(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value IntervalEpilogue(const Napi::CallbackInfo& info) {
+  const std::string where = "_qu8Kernels.intervalEpilogue";
+  Napi::Env env = info.Env();
+  expect_args(info, 10, where);
+  const Isa isa = isa_arg(info, 0, where);
+  const int64_t pixels = napi::int_value(env, info[1], 1, kMaxDim, where, "pixels");
+  const int64_t n = napi::int_value(env, info[2], 1, kMaxDim, where, "n");
+  napi::check_elements(env, 2 * pixels * n, kMaxElements, where, "the result");
+  const std::vector<float> centre = napi::float_array(env, info[3], pixels * n, where, "centre");
+  const std::vector<float> radius = napi::float_array(env, info[4], pixels * n, where, "radius");
+  const std::vector<float> multiplier = napi::float_array(env, info[5], n, where, "multiplier");
+  const std::vector<float> bias = napi::float_array(env, info[6], n, where, "bias");
+  const std::vector<int32_t> correction =
+      napi::typed_array<int32_t>(env, info[7], napi_int32_array, "Int32Array", n, where, "correction");
+  float min, max;
+  napi::min_max_args(info, 8, where, &min, &max, true);
+  constexpr float kLimit = 16777216.0f;  // 2^24
+  for (size_t e = 0; e < centre.size(); ++e) {
+    const float c = centre[e], r = radius[e];
+    const bool integers =
+        std::abs(c) < kLimit && r >= 0.0f && r < kLimit && c == std::nearbyint(c) && r == std::nearbyint(r);
+    const int64_t sum = static_cast<int64_t>(c) - correction[e % static_cast<size_t>(n)] + static_cast<int64_t>(r);
+    if (!integers || sum % 2 != 0) {
+      napi::throw_range(env, where,
+                        "centre and radius must be integers below 2^24, radius >= 0, centre - correction + radius "
+                        "even");
+    }
+  }
+  const RequantParams params{multiplier.data(), bias.data(), correction.data(), min, max};
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(2 * pixels * n));
+  interval_config(isa).epilogue(static_cast<size_t>(pixels), static_cast<size_t>(n), centre.data(), radius.data(),
+                                params, out.Data());
+  return out;
+}
+
 }  // namespace
 
 void register_qu8_bindings(Napi::Env env, Napi::Object exports) {
@@ -373,6 +414,8 @@ void register_qu8_bindings(Napi::Env env, Napi::Object exports) {
   kernels.Set("quantize", napi::guarded_function<Quantize>(env, "quantize", "_qu8Kernels.quantize"));
   kernels.Set("convert", napi::guarded_function<Convert>(env, "convert", "_qu8Kernels.convert"));
   kernels.Set("lookup", napi::guarded_function<Lookup>(env, "lookup", "_qu8Kernels.lookup"));
+  kernels.Set("intervalEpilogue",
+              napi::guarded_function<IntervalEpilogue>(env, "intervalEpilogue", "_qu8Kernels.intervalEpilogue"));
   exports.Set("_qu8Kernels", kernels);
 }
 

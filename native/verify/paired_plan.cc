@@ -106,6 +106,9 @@ std::unique_ptr<PairedPlan> PairedPlan::build(const engine::IntNetwork& net, con
           }
         }
         s.out_channels = 2 * n;
+        // Where the input's ends are the halves [lo | hi], the engine may compute the same sums by centre and radius
+        // (engine/interval_conv.h: two GEMMs of N x K, or N x 2K and N x K at 8-bit codes, for this one of 2N x 2K).
+        s.interval = s.kind == OpKind::kConv && in == halves(op.in.c);
         s.weight_scales.insert(s.weight_scales.end(), op.spec.weight_scales.begin(), op.spec.weight_scales.end());
         s.bias.insert(s.bias.end(), op.spec.bias.begin(), op.spec.bias.end());
         out = halves(n);

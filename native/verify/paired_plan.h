@@ -4,8 +4,9 @@
 // weights are the sign split, one output row [W+ | W-] for the low end and [W- | W+] for the high end (columns ordered
 // as the input's ends are), so that the engine's own sums are the sign-split sums and its own epilogue requantizes both
 // ends; every other step (quantization, code conversion, pools, adds, clamps, pads) is per channel and monotone, so
-// the engine applied to the ends is the bound rule of bounds.cc. docs/verify.md states when a network has a paired
-// plan.
+// the engine applied to the ends is the bound rule of bounds.cc. A conv whose input ends are the halves [lo | hi] is
+// marked for the engine's centre-radius form (engine/interval_conv.h): the same accumulators from fewer multiply-adds.
+// docs/verify.md states when a network has a paired plan.
 #pragma once
 
 #include <cstdint>
