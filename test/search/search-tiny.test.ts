@@ -3,6 +3,7 @@
 // search.md defines, computed here from the run's own files where the test cannot know the numbers in advance
 // (the float reference's summary and IRS cache, the checkpoint, the log), and the options, the directory rules and
 // the resume against their documented behaviour. search.test.ts runs the same on the bundled model at toy sizes.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,13 +11,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { writeNpySync } from '../../src/data/index.js';
 import { FloatPlan } from '../../src/engine/float-plan.js';
 import { policyCost } from '../../src/quant/cost.js';
-import { makePolicy, uniformPolicy } from '../../src/quant/policy.js';
+import { makePolicy, policyKey, uniformPolicy } from '../../src/quant/policy.js';
 import type { EpisodeRecord, SearchReport } from '../../src/report/types.js';
 import { readCheckpoint } from '../../src/search/checkpoint.js';
 import { QuantizationEnvironment } from '../../src/search/environment.js';
 import { floatSoft, imageScore } from '../../src/search/rewards.js';
 import { search, type SearchOptions, type SearchStage } from '../../src/search/search.js';
+import type { CandidateMeasurement } from '../../src/search/rewards.js';
+import { SearchBench, type SearchRemoteFactory } from '../../src/search/units.js';
 import { readIrsCache } from '../../src/smoothing/irs-cache.js';
+import type { RemoteRow } from '../../src/smoothing/run.js';
 import { fixturePath, loadFixture } from '../support/fixtures.js';
 
 const model = loadFixture('tiny_mlp'); // input [1, 8, 8], two layers: MatMul (64x32) and Gemm (32x10)
@@ -42,6 +46,42 @@ async function stopAt(options: SearchOptions, stage: SearchStage = 'calibrate'):
   await expect(run).rejects.toThrow(`stopped at ${stage}`);
 }
 
+/**
+ * A search's remote that runs every unit here, on a SearchBench of its own (as a queue's worker would), recording
+ * what it is asked: `certify SET POLICY PENDING`, `sensitivity LAYERS`, `measure SET KIND POLICIES`, `close`.
+ */
+function localRemote(calls: string[], references: Map<string, string>): SearchRemoteFactory {
+  return async ({ model: m, setup, identity }) => {
+    const bench = await SearchBench.open(m, setup, 1);
+    expect(identity).toEqual(bench.identity);
+    const text = (sha256: string) => Promise.resolve(references.get(sha256)!);
+    return {
+      certifier: ({ set, policy }) => async function* (work) {
+        calls.push(`certify ${set} ${policy ? policyKey(policy) : 'float'} ${work.pending.length}`);
+        const unit = { kind: 'certify', set, policy, n0: work.n0, n: work.n, alpha: work.alpha, skip: work.skip, max: work.max ?? null, record: work.record } as const;
+        for (const p of work.pending) yield (await bench.run(unit, p, p + 1, text)) as RemoteRow[];
+      },
+      sensitivity: async (layers, _signal, onLayer) => {
+        calls.push(`sensitivity ${layers}`);
+        const rows = await bench.run({ kind: 'sensitivity' }, 0, layers, text);
+        rows.forEach((_, k) => onLayer?.(k + 1, layers));
+        return rows.map(({ position: _p, ...row }) => row) as never;
+      },
+      measure: async (unit, reference) => {
+        calls.push(`measure ${unit.set} ${unit.measure} ${unit.policies.length}`);
+        const sha256 = reference === null ? null : createHash('sha256').update(reference).digest('hex');
+        if (sha256 !== null) references.set(sha256, reference!);
+        const rows = await bench.run({ kind: 'measure', ...unit, reference: sha256 }, 0, unit.policies.length, text);
+        return rows.map(({ position: _p, ...row }) => row as CandidateMeasurement);
+      },
+      close: () => {
+        calls.push('close');
+        return Promise.resolve();
+      },
+    };
+  };
+}
+
 beforeAll(async () => {
   const dir = tempDir();
   images = Float32Array.from({ length: COUNT * SIZE }, (_, i) => ((i * 29 + Math.floor(i / SIZE) * 7) % 31) / 31);
@@ -57,7 +97,7 @@ beforeAll(async () => {
   writeNpySync(path.join(dir, 'y.npy'), labels, [COUNT]);
   data = `npy:${path.join(dir, 'x.npy')},${path.join(dir, 'y.npy')}`;
   TINY = {
-    model: fixturePath('tiny_mlp'), data, reward: 'arq-soft', pinEnds: false, budget: 0.015625, episodes: 4, warmup: 2,
+    model: fixturePath('tiny_mlp'), data, reward: 'arq-soft', pinEnds: false, budget: 0.03, episodes: 4, warmup: 2,
     valImages: 3, cleanImages: 8, testImages: 3, n0: 10, n: 60, np: 12, finalN: 60, calibrationCount: 8,
     sensitivityImages: 4, sensitivityCopies: 1, rescore: 2, sigma: 0.1, seed: 3, threads: 1, batch: 50,
   };
@@ -65,7 +105,7 @@ beforeAll(async () => {
 
 /** The settings TINY records (checkpoint and report). */
 const tinySettings = () => ({
-  model: model.sha256, data, val_data: data, sigma: 0.1, budget: 0.015625, reward: 'arq-soft', episodes: 4, warmup: 2,
+  model: model.sha256, data, val_data: data, sigma: 0.1, budget: 0.03, reward: 'arq-soft', episodes: 4, warmup: 2,
   baselines: ['haq', 'random', 'uniform', 'knapsack', 'w8a8'], val_images: 3, clean_images: 8, test_images: 3, n0: 10, n: 60,
   alpha: 0.001, np: 12, final_n: 60, finetune_steps: 0, lambda: 0.1, min_bits: 2, max_bits: 8, pin_ends: false,
   calibration_count: 8, rescore: 2, sensitivity_images: 4, sensitivity_copies: 1, seed: 3,
@@ -94,12 +134,12 @@ describe('search on the tiny MLP', () => {
     expect(progress.get('rescore')).toEqual([1, 2, 3]);
 
     // the report's header and settings
-    expect(report).toMatchObject({ format: 'arq-search-report/1', model: { path: TINY.model, sha256: model.sha256 }, data, sigma: 0.1, budget: 0.015625, reward: 'arq-soft' });
+    expect(report).toMatchObject({ format: 'arq-search-report/1', model: { path: TINY.model, sha256: model.sha256 }, data, sigma: 0.1, budget: 0.03, reward: 'arq-soft' });
     expect(Date.parse(report.created)).toBeGreaterThan(Date.now() - 600_000);
     expect(report.settings).toEqual({ ...tinySettings(), threads: 1, batch: 50, val_data_name: data });
     expect(readCheckpoint(dir)!.settings).toEqual(tinySettings());
-    expect(report.rules).toEqual({ budget: 0.015625, min_bits: 2, max_bits: 8, pin_ends: false });
-    const env = new QuantizationEnvironment(model.graph, { budget: 0.015625, pinEnds: false });
+    expect(report.rules).toEqual({ budget: 0.03, min_bits: 2, max_bits: 8, pin_ends: false });
+    const env = new QuantizationEnvironment(model.graph, { budget: 0.03, pinEnds: false });
     expect(report.layers).toEqual(env.layers.map((l) => ({ name: l.name, op: l.op, macs: l.macs, params: l.params })));
     expect(Object.keys(report.timings).sort()).toEqual(['calibrate', 'final', 'float-validation', 'rescore', 'search-arq', 'search-haq', 'search-random', 'sensitivity', 'speed', 'total']);
     for (const t of Object.values(report.timings)) expect(t).toBeGreaterThan(0);
@@ -113,7 +153,7 @@ describe('search on the tiny MLP', () => {
     expect(records.map((r) => `${r.search}${r.episode}${r.warmup ? 'w' : ''}`)).toEqual(['arq0w', 'arq1w', 'arq2', 'arq3', 'haq0w', 'haq1w', 'haq2', 'haq3', 'random0', 'random1', 'random2', 'random3']);
     for (const r of records) {
       expect(r.bitops_percent).toBe(policyCost(model.graph, makePolicy(model.sha256, r.policy)).bitopsPercent);
-      expect(r.bitops_percent).toBeLessThanOrEqual(100 * 0.015625 * (1 + 1e-9));
+      expect(r.bitops_percent).toBeLessThanOrEqual(100 * 0.03 * (1 + 1e-9));
       expect(r.actions).toHaveLength(4);
       expect(r.timings.total).toBeGreaterThanOrEqual(r.timings.agent);
     }
@@ -137,7 +177,7 @@ describe('search on the tiny MLP', () => {
         mean_bitops_removed_percent: repaired.length ? repaired.reduce((s, r) => s + r.repair.bitops_removed_percent, 0) / repaired.length : 0,
       });
     }
-    // the warm-up seeds: the knapsack's policy, then the widest uniform one (W4A4 here)
+    // the warm-up seeds: the knapsack's policy, then the widest uniform one (W5A6 here)
     for (const name of ['arq', 'haq'] as const) {
       const mine = records.filter((r) => r.search === name);
       expect(mine[0].policy).toEqual(report.knapsack!.policy);
@@ -173,11 +213,11 @@ describe('search on the tiny MLP', () => {
     expect(json(files.report)).toEqual(JSON.parse(JSON.stringify(report)));
 
     // the final table: every entry with its policy, label, BitOps and results; a repeated policy's results copied
-    expect(finals).toEqual(['float:float', 'arq:ARQ', 'haq:HAQ', 'random:random search', 'uniform:uniform W4A4', 'knapsack:sensitivity knapsack', 'w8a8:W8A8']);
+    expect(finals).toEqual(['float:float', 'arq:ARQ', 'haq:HAQ', 'random:random search', 'uniform:uniform W5A6', 'knapsack:sensitivity knapsack', 'w8a8:W8A8']);
     const w8a8 = uniformPolicy(model.graph, model.sha256, 8, 8).layers;
     const expected = {
       float: null, arq: winner('arq').policy, haq: winner('haq').policy, random: winner('random').policy,
-      uniform: env.named(env.layers.map((): [number, number] => [4, 4])), knapsack: records[0].policy, w8a8,
+      uniform: env.named(env.layers.map((): [number, number] => [5, 6])), knapsack: records[0].policy, w8a8,
     };
     for (const [key, p] of Object.entries(expected) as [keyof typeof expected, typeof w8a8 | null][]) {
       const entry = report[key]!;
@@ -228,6 +268,37 @@ describe('search on the tiny MLP', () => {
       expect(report[key]!.certified_radii).toEqual(first.report[key]!.certified_radii);
     }
     expect(report.rescoring).toEqual(first.report.rescoring);
+  }, 120_000);
+
+  it('gives a local search\'s numbers when its units run remotely, and sends the remote what it needs', async () => {
+    const dir = tempDir();
+    const calls: string[] = [];
+    const references = new Map<string, string>();
+    const progress: string[] = [];
+    const run = search({ ...TINY, out: dir, remote: localRemote(calls, references) });
+    run.on('progress', ({ stage, done }) => progress.push(`${stage}${done}`));
+    const { report } = await run;
+    expect(outcome(report.episodes)).toEqual(outcome(first.report.episodes));
+    expect({ ...report.sensitivity, seconds: 0 }).toEqual({ ...first.report.sensitivity, seconds: 0 });
+    expect(report.rescoring).toEqual(first.report.rescoring);
+    for (const key of ['float', 'arq', 'haq', 'random', 'uniform', 'knapsack', 'w8a8'] as const) {
+      expect(report[key]!.certified_radii).toEqual(first.report[key]!.certified_radii);
+    }
+    expect(progress.filter((p) => p.startsWith('sensitivity'))).toEqual(['sensitivity1', 'sensitivity2']);
+    // the float references' IRS caches, as written in the directory, travel with the measurements
+    expect([...references.values()].sort()).toEqual([readFileSync(path.join(dir, 'float-fresh.irs'), 'utf8'), readFileSync(path.join(dir, 'float-val.irs'), 'utf8')].sort());
+    // Measurements in groups: the agents' warm-up (two episodes) at once, then one per update; random search's four
+    // at once (a remote takes at least 16 independent proposals together); a policy measured before is not sent.
+    expect(calls.filter((c) => c.startsWith('measure val'))).toEqual(['measure val irs 2', 'measure val irs 1', 'measure val irs 1', 'measure val clean 2', 'measure val clean 1', 'measure val irs 4']);
+    expect(calls.filter((c) => c.startsWith('measure fresh'))).toEqual(['measure fresh irs 2', 'measure fresh clean 2', 'measure fresh irs 2']);
+    expect(calls.slice(0, 2)).toEqual(['sensitivity 2', 'certify val float 3']);
+    expect(calls).toContain('certify fresh float 3');
+    // the final table's policies, each certified once (a repeated one copies the results of the first)
+    const finals = ['float', 'arq', 'haq', 'random', 'uniform', 'knapsack', 'w8a8'].map((k) => report[k as 'float']!.policy);
+    const distinct = [...new Set(finals.map((p) => (p ? policyKey(p) : 'float')))];
+    expect(calls.filter((c) => c.startsWith('certify test'))).toEqual(distinct.map((k) => `certify test ${k} 3`));
+    expect(calls.at(-1)).toBe('close');
+    expect(calls.filter((c) => c === 'close')).toHaveLength(1);
   }, 120_000);
 
   it('takes the documented defaults, and an option given as undefined takes its default', async () => {
