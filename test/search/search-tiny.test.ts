@@ -12,13 +12,13 @@ import { writeNpySync } from '../../src/data/index.js';
 import { FloatPlan } from '../../src/engine/float-plan.js';
 import { policyCost } from '../../src/quant/cost.js';
 import { makePolicy, policyKey, uniformPolicy } from '../../src/quant/policy.js';
-import type { EpisodeRecord, SearchReport } from '../../src/report/types.js';
+import type { EpisodeRecord, LayerSensitivity, SearchReport } from '../../src/report/types.js';
 import { readCheckpoint } from '../../src/search/checkpoint.js';
 import { QuantizationEnvironment } from '../../src/search/environment.js';
 import { floatSoft, imageScore } from '../../src/search/rewards.js';
 import { search, type SearchOptions, type SearchStage } from '../../src/search/search.js';
 import type { CandidateMeasurement } from '../../src/search/rewards.js';
-import { SearchBench, type SearchRemoteFactory } from '../../src/search/units.js';
+import { SearchBench, type SearchRemoteFactory, type UnitRow } from '../../src/search/units.js';
 import { readIrsCache } from '../../src/smoothing/irs-cache.js';
 import type { RemoteRow } from '../../src/smoothing/run.js';
 import { fixturePath, loadFixture } from '../support/fixtures.js';
@@ -50,6 +50,11 @@ async function stopAt(options: SearchOptions, stage: SearchStage = 'calibrate'):
  * A search's remote that runs every unit here, on a SearchBench of its own (as a queue's worker would), recording
  * what it is asked: `certify SET POLICY PENDING`, `sensitivity LAYERS`, `measure SET KIND POLICIES`, `close`.
  */
+const withoutPosition = (row: UnitRow) => {
+  const { position: _p, ...rest } = row as UnitRow & { position: number };
+  return rest;
+};
+
 function localRemote(calls: string[], references: Map<string, string>): SearchRemoteFactory {
   return async ({ model: m, setup, identity }) => {
     const bench = await SearchBench.open(m, setup, 1);
@@ -65,14 +70,14 @@ function localRemote(calls: string[], references: Map<string, string>): SearchRe
         calls.push(`sensitivity ${layers}`);
         const rows = await bench.run({ kind: 'sensitivity' }, 0, layers, text);
         rows.forEach((_, k) => onLayer?.(k + 1, layers));
-        return rows.map(({ position: _p, ...row }) => row) as never;
+        return rows.map(withoutPosition) as LayerSensitivity[];
       },
       measure: async (unit, reference) => {
         calls.push(`measure ${unit.set} ${unit.measure} ${unit.policies.length}`);
         const sha256 = reference === null ? null : createHash('sha256').update(reference).digest('hex');
         if (sha256 !== null) references.set(sha256, reference!);
         const rows = await bench.run({ kind: 'measure', ...unit, reference: sha256 }, 0, unit.policies.length, text);
-        return rows.map(({ position: _p, ...row }) => row as CandidateMeasurement);
+        return rows.map(withoutPosition) as CandidateMeasurement[];
       },
       close: () => {
         calls.push('close');
@@ -145,7 +150,7 @@ describe('search on the tiny MLP', () => {
     for (const t of Object.values(report.timings)) expect(t).toBeGreaterThan(0);
     expect(report.timings.total).toBeGreaterThanOrEqual(report.timings['search-arq'] + report.timings.final);
     expect(json(path.join(dir, 'sensitivity.json'))).toEqual(report.sensitivity);
-    expect(report.sensitivity.layers.map((l) => l.name)).toEqual(['/MatMul', '/fc/Gemm']);
+    expect(report.sensitivity!.layers.map((l) => l.name)).toEqual(['/MatMul', '/fc/Gemm']);
 
     // the episodes: the log, each search's seed its own, the warm-up flags, the cost of each policy, the best so far
     const records = logOf(dir);
@@ -172,7 +177,7 @@ describe('search on the tiny MLP', () => {
       // the first of equal rewards stays the best
       expect(checkpoint.searches[name]).toEqual({ episodes: 4, best, state: null });
       const repaired = mine.filter((r) => r.repair.lowered > 0);
-      expect(report.repair[name]).toEqual({
+      expect(report.repair![name]).toEqual({
         episodes: 4, repaired: repaired.length, lowered: repaired.reduce((s, r) => s + r.repair.lowered, 0),
         mean_bitops_removed_percent: repaired.length ? repaired.reduce((s, r) => s + r.repair.bitops_removed_percent, 0) / repaired.length : 0,
       });
