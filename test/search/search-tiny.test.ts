@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeNpySync } from '../../src/data/index.js';
 import { FloatPlan } from '../../src/engine/float-plan.js';
 import { policyCost } from '../../src/quant/cost.js';
@@ -22,6 +22,13 @@ import { SearchBench, type SearchRemoteFactory, type UnitRow } from '../../src/s
 import { readIrsCache } from '../../src/smoothing/irs-cache.js';
 import type { RemoteRow } from '../../src/smoothing/run.js';
 import { fixturePath, loadFixture } from '../support/fixtures.js';
+
+// The final table's timing (quant/time.ts, tested on its own) in one short round per plan instead of five of 100 ms:
+// the search passes its batch and threads, which the report records.
+vi.mock('../../src/quant/time.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/quant/time.js')>();
+  return { ...actual, measureTimes: (...[graph, entries, options]: Parameters<typeof actual.measureTimes>) => actual.measureTimes(graph, entries, { ...options, repeats: 1, roundMs: 1 }) };
+});
 
 const model = loadFixture('tiny_mlp'); // input [1, 8, 8], two layers: MatMul (64x32) and Gemm (32x10)
 const COUNT = 40;
@@ -102,22 +109,91 @@ beforeAll(async () => {
   writeNpySync(path.join(dir, 'y.npy'), labels, [COUNT]);
   data = `npy:${path.join(dir, 'x.npy')},${path.join(dir, 'y.npy')}`;
   TINY = {
-    model: fixturePath('tiny_mlp'), data, reward: 'arq-soft', pinEnds: false, budget: 0.03, episodes: 4, warmup: 2,
-    valImages: 3, cleanImages: 8, testImages: 3, n0: 10, n: 60, np: 12, finalN: 60, calibrationCount: 8,
+    model: fixturePath('tiny_mlp'), data, reward: 'arq-soft', pinEnds: false, budget: 0.03, episodes: 3, warmup: 2,
+    valImages: 3, cleanImages: 8, testImages: 3, n0: 10, n: 60, np: 12, finalN: 80, calibrationCount: 8,
     sensitivityImages: 4, sensitivityCopies: 1, rescore: 2, sigma: 0.1, seed: 3, threads: 1, batch: 50,
   };
 });
 
 /** The settings TINY records (checkpoint and report). */
 const tinySettings = () => ({
-  model: model.sha256, data, val_data: data, sigma: 0.1, budget: 0.03, reward: 'arq-soft', episodes: 4, warmup: 2,
+  model: model.sha256, data, val_data: data, sigma: 0.1, budget: 0.03, reward: 'arq-soft', episodes: 3, warmup: 2,
   baselines: ['haq', 'random', 'uniform', 'knapsack', 'w8a8'], val_images: 3, clean_images: 8, test_images: 3, n0: 10, n: 60,
-  alpha: 0.001, np: 12, final_n: 60, finetune_steps: 0, lambda: 0.1, min_bits: 2, max_bits: 8, pin_ends: false,
+  alpha: 0.001, np: 12, final_n: 80, finetune_steps: 0, lambda: 0.1, min_bits: 2, max_bits: 8, pin_ends: false,
   calibration_count: 8, rescore: 2, sensitivity_images: 4, sensitivity_copies: 1, seed: 3,
 });
 
 describe('search on the tiny MLP', () => {
   let first: { dir: string; report: SearchReport };
+
+  it('takes the documented defaults, and an option given as undefined takes its default', async () => {
+    // the default budget (the W4A4 point) with both ends pinned at 8 bits: more than two 8-bit layers cost
+    await expect(search({ model: TINY.model, data, out: tempDir() })).rejects.toThrow('budget 1.5625% of float BitOps cannot be met: the lowest policy with the first and last layers pinned at 8 bits costs 6.2500%');
+    const dir = tempDir();
+    await stopAt({ model: TINY.model, data, out: dir, budget: 0.1, episodes: undefined, pinEnds: undefined });
+    expect(readCheckpoint(dir)!.settings).toEqual({
+      model: model.sha256, data, val_data: data, sigma: 0.25, budget: 0.1, reward: 'arq', episodes: 120, warmup: 20,
+      baselines: ['haq', 'random', 'uniform', 'knapsack', 'w8a8'], val_images: 100, clean_images: 2000, test_images: 200, n0: 100, n: 10_000,
+      alpha: 0.001, np: 500, final_n: 10_000, finetune_steps: 0, lambda: 0.1, min_bits: 2, max_bits: 8, pin_ends: true,
+      calibration_count: 256, rescore: 8, sensitivity_images: 64, sensitivity_copies: 4, seed: 0,
+    });
+    // repeated baselines count once; parallel is recorded only above 1
+    const other = tempDir();
+    await stopAt({ ...TINY, out: other, baselines: ['uniform', 'haq', 'uniform'], parallel: 3 });
+    expect(readCheckpoint(other)!.settings).toEqual({ ...tinySettings(), baselines: ['uniform', 'haq'], parallel: 3 });
+  });
+
+  it('refuses each bad option by its name before any file is written', async () => {
+    const cases: [Partial<SearchOptions>, string][] = [
+      [{ episodes: 0 }, 'episodes: expected an integer in [1, 100000], got 0'],
+      [{ warmup: 4 }, 'warmup: expected an integer in [0, 3], got 4'],
+      [{ baselines: ['best' as never] }, 'baselines: expected one of haq, random, uniform, knapsack, w8a8, got "best"'],
+      [{ budget: 0 }, 'budget: expected a number in (0, 1], got 0'],
+      [{ budget: 1.5 }, 'budget: expected a number in (0, 1], got 1.5'],
+      [{ reward: 'best' as never }, 'reward: expected one of arq, arq-acc, haq, arq-soft, got "best"'],
+      [{ valImages: 0 }, 'valImages: expected an integer in [1, 1000000], got 0'],
+      [{ cleanImages: 0 }, 'cleanImages: expected an integer in [1, 10000000], got 0'],
+      [{ testImages: 0 }, 'testImages: expected an integer in [1, 10000000], got 0'],
+      [{ np: 61 }, 'np: expected an integer in [1, 60], got 61'],
+      [{ finalN: 0 }, 'finalN: expected an integer in [1, 10000000], got 0'],
+      [{ finetuneSteps: -1 }, 'finetuneSteps: expected an integer in [0, 10000000], got -1'],
+      [{ lambda: 0 }, 'lambda: expected a number in (0, 1000000], got 0'],
+      [{ calibrationCount: 0 }, 'calibrationCount: expected an integer in [1, 1000000], got 0'],
+      [{ rescore: -1 }, 'rescore: expected an integer in [0, 1000], got -1'],
+      [{ sensitivityImages: 0 }, 'sensitivityImages: expected an integer in [1, 1000000], got 0'],
+      [{ sensitivityCopies: 0 }, 'sensitivityCopies: expected an integer in [1, 1000000], got 0'],
+      [{ parallel: 0 }, 'parallel: expected an integer in [1, 4096], got 0'],
+    ];
+    for (const [options, message] of cases) {
+      const dir = path.join(tempDir(), 'out');
+      await expect(search({ ...TINY, ...options, out: dir }), message).rejects.toThrow(message);
+      expect(existsSync(dir)).toBe(false);
+    }
+    // a budget below the cheapest policy: refused before the data is read
+    await expect(search({ ...TINY, data: 'npy:/nonexistent/x.npy,/nonexistent/y.npy', budget: 0.001, out: tempDir() })).rejects.toThrow(/cannot be met/);
+    // bad data: refused before the directory holds a checkpoint
+    const dir = tempDir();
+    await expect(search({ ...TINY, data: 'npy:/nonexistent/x.npy,/nonexistent/y.npy', out: dir })).rejects.toThrow(/nonexistent/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('replaces every output of a search with overwrite, and nothing else; resume and overwrite exclude each other', async () => {
+    const OUTPUTS = ['checkpoint.json', 'episodes.jsonl', 'sensitivity.json', 'report.json', 'report.html', 'best-policy.json', 'best-policy.qdq.onnx', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'float-fresh.tsv', 'float-fresh.settings.json', 'float-fresh.summary.json', 'float-fresh.irs'];
+    const dir = tempDir();
+    for (const file of [...OUTPUTS, 'notes.txt']) writeFileSync(path.join(dir, file), 'old\n');
+    mkdirSync(path.join(dir, 'final'));
+    writeFileSync(path.join(dir, 'final', 'arq.tsv'), 'old\n');
+    await expect(search({ ...TINY, out: dir, resume: true, overwrite: true })).rejects.toThrow('resume and overwrite are exclusive');
+    expect(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')).toBe('old\n');
+    await stopAt({ ...TINY, out: dir, overwrite: true });
+    // only the fresh checkpoint and the file that is no output are left
+    expect(readdirSync(dir).sort()).toEqual(['checkpoint.json', 'notes.txt']);
+    expect(readCheckpoint(dir)).toEqual({ format: 'arq-search-checkpoint/1', settings: tinySettings(), searches: {} });
+    // a directory with only a log holds a search too
+    const logOnly = tempDir();
+    writeFileSync(path.join(logOnly, 'episodes.jsonl'), '');
+    await expect(search({ ...TINY, out: logOnly })).rejects.toThrow(`${logOnly} holds a search`);
+  });
 
   it('runs every search and baseline and writes what search.md says, each figure from its own source', async () => {
     const dir = tempDir();
@@ -135,7 +211,7 @@ describe('search on the tiny MLP', () => {
     expect(stages).toEqual(['calibrate', 'sensitivity', 'float-validation', 'search-arq', 'search-haq', 'search-random', 'float-fresh', 'rescore', 'final-float', 'final-arq', 'final-haq', 'final-random', 'final-uniform', 'final-knapsack', 'final-w8a8', 'speed', 'report']);
     expect(progress.get('sensitivity')).toEqual([1, 2]);
     expect(progress.get('float-validation')).toEqual([1, 2, 3]);
-    for (const s of ['arq', 'haq', 'random']) expect(progress.get(`search-${s}`)).toEqual([1, 2, 3, 4]);
+    for (const s of ['arq', 'haq', 'random']) expect(progress.get(`search-${s}`)).toEqual([1, 2, 3]);
     expect(progress.get('rescore')).toEqual([1, 2, 3]);
 
     // the report's header and settings
@@ -155,7 +231,7 @@ describe('search on the tiny MLP', () => {
     // the episodes: the log, each search's seed its own, the warm-up flags, the cost of each policy, the best so far
     const records = logOf(dir);
     expect(report.episodes).toEqual(records);
-    expect(records.map((r) => `${r.search}${r.episode}${r.warmup ? 'w' : ''}`)).toEqual(['arq0w', 'arq1w', 'arq2', 'arq3', 'haq0w', 'haq1w', 'haq2', 'haq3', 'random0', 'random1', 'random2', 'random3']);
+    expect(records.map((r) => `${r.search}${r.episode}${r.warmup ? 'w' : ''}`)).toEqual(['arq0w', 'arq1w', 'arq2', 'haq0w', 'haq1w', 'haq2', 'random0', 'random1', 'random2']);
     for (const r of records) {
       expect(r.bitops_percent).toBe(policyCost(model.graph, makePolicy(model.sha256, r.policy)).bitopsPercent);
       expect(r.bitops_percent).toBeLessThanOrEqual(100 * 0.03 * (1 + 1e-9));
@@ -175,10 +251,10 @@ describe('search on the tiny MLP', () => {
         expect(bests.find(([k]) => k === `${name}${r.episode}`)![1]).toBe(best.reward);
       }
       // the first of equal rewards stays the best
-      expect(checkpoint.searches[name]).toEqual({ episodes: 4, best, state: null });
+      expect(checkpoint.searches[name]).toEqual({ episodes: 3, best, state: null });
       const repaired = mine.filter((r) => r.repair.lowered > 0);
       expect(report.repair![name]).toEqual({
-        episodes: 4, repaired: repaired.length, lowered: repaired.reduce((s, r) => s + r.repair.lowered, 0),
+        episodes: 3, repaired: repaired.length, lowered: repaired.reduce((s, r) => s + r.repair.lowered, 0),
         mean_bitops_removed_percent: repaired.length ? repaired.reduce((s, r) => s + r.repair.bitops_removed_percent, 0) / repaired.length : 0,
       });
     }
@@ -231,6 +307,9 @@ describe('search on the tiny MLP', () => {
       expect(entry.results).toBe(`final/${key}.tsv`);
       expect(entry.certified_radii).toHaveLength(3);
       expect(entry.time!.engine).toBe(key === 'float' ? 'float' : 'int');
+      // Cohen's CERTIFY with the final n on every 13th test image, its batch and threads recorded
+      const results = json<{ settings: Record<string, unknown> }>(path.join(dir, entry.results.replace(/\.tsv$/, '.settings.json'))).settings;
+      expect(results).toMatchObject({ mode: 'certify', n0: 10, n: 80, alpha: 0.001, skip: 13, max: 3, seed: 3, sigma: 0.1, batch: 50, threads: 1, engine: key === 'float' ? 'float' : 'int' });
       const firstSame = (Object.keys(expected) as (keyof typeof expected)[]).find((k) => JSON.stringify(expected[k]) === JSON.stringify(p))!;
       if (firstSame !== key) expect(readFileSync(path.join(dir, entry.results), 'utf8')).toBe(readFileSync(path.join(dir, report[firstSame]!.results), 'utf8'));
     }
@@ -246,12 +325,12 @@ describe('search on the tiny MLP', () => {
     const controller = new AbortController();
     const killed = search({ ...TINY, out: dir, signal: controller.signal });
     killed.on('episode', ({ record }) => {
-      if (record.search === 'haq' && record.episode === 2) controller.abort(new Error('killed'));
+      if (record.search === 'haq' && record.episode === 1) controller.abort(new Error('killed'));
     });
     await expect(killed).rejects.toThrow('killed');
     const checkpoint = readCheckpoint(dir)!;
-    expect(checkpoint.searches.arq).toMatchObject({ episodes: 4, state: null });
-    expect(checkpoint.searches.haq!.episodes).toBe(3);
+    expect(checkpoint.searches.arq).toMatchObject({ episodes: 3, state: null });
+    expect(checkpoint.searches.haq!.episodes).toBe(2);
     expect(checkpoint.searches.haq!.state).not.toBeNull();
     expect(checkpoint.searches.random).toBeUndefined();
     await expect(search({ ...TINY, out: dir })).rejects.toThrow(`${dir} holds a search: continue it with --resume, replace it with --overwrite, or choose another --out`);
@@ -292,9 +371,9 @@ describe('search on the tiny MLP', () => {
     expect(progress.filter((p) => p.startsWith('sensitivity'))).toEqual(['sensitivity1', 'sensitivity2']);
     // the float references' IRS caches, as written in the directory, travel with the measurements
     expect([...references.values()].sort()).toEqual([readFileSync(path.join(dir, 'float-fresh.irs'), 'utf8'), readFileSync(path.join(dir, 'float-val.irs'), 'utf8')].sort());
-    // Measurements in groups: the agents' warm-up (two episodes) at once, then one per update; random search's four
+    // Measurements in groups: the agents' warm-up (two episodes) at once, then one per update; random search's three
     // at once (a remote takes at least 16 independent proposals together); a policy measured before is not sent.
-    expect(calls.filter((c) => c.startsWith('measure val'))).toEqual(['measure val irs 2', 'measure val irs 1', 'measure val irs 1', 'measure val clean 2', 'measure val clean 1', 'measure val irs 4']);
+    expect(calls.filter((c) => c.startsWith('measure val'))).toEqual(['measure val irs 2', 'measure val irs 1', 'measure val clean 2', 'measure val clean 1', 'measure val irs 3']);
     expect(calls.filter((c) => c.startsWith('measure fresh'))).toEqual(['measure fresh irs 2', 'measure fresh clean 2', 'measure fresh irs 2']);
     expect(calls.slice(0, 2)).toEqual(['sensitivity 2', 'certify val float 3']);
     expect(calls).toContain('certify fresh float 3');
@@ -306,75 +385,6 @@ describe('search on the tiny MLP', () => {
     expect(calls.filter((c) => c === 'close')).toHaveLength(1);
   }, 120_000);
 
-  it('takes the documented defaults, and an option given as undefined takes its default', async () => {
-    // the default budget (the W4A4 point) with both ends pinned at 8 bits: more than two 8-bit layers cost
-    await expect(search({ model: TINY.model, data, out: tempDir() })).rejects.toThrow('budget 1.5625% of float BitOps cannot be met: the lowest policy with the first and last layers pinned at 8 bits costs 6.2500%');
-    const dir = tempDir();
-    await stopAt({ model: TINY.model, data, out: dir, budget: 0.1, episodes: undefined, pinEnds: undefined });
-    expect(readCheckpoint(dir)!.settings).toEqual({
-      model: model.sha256, data, val_data: data, sigma: 0.25, budget: 0.1, reward: 'arq', episodes: 120, warmup: 20,
-      baselines: ['haq', 'random', 'uniform', 'knapsack', 'w8a8'], val_images: 100, clean_images: 2000, test_images: 200, n0: 100, n: 10_000,
-      alpha: 0.001, np: 500, final_n: 10_000, finetune_steps: 0, lambda: 0.1, min_bits: 2, max_bits: 8, pin_ends: true,
-      calibration_count: 256, rescore: 8, sensitivity_images: 64, sensitivity_copies: 4, seed: 0,
-    });
-    // repeated baselines count once; parallel is recorded only above 1
-    const other = tempDir();
-    await stopAt({ ...TINY, out: other, baselines: ['uniform', 'haq', 'uniform'], parallel: 3 });
-    expect(readCheckpoint(other)!.settings).toEqual({ ...tinySettings(), baselines: ['uniform', 'haq'], parallel: 3 });
-  });
-
-  it('refuses each bad option by its name before any file is written', async () => {
-    const cases: [Partial<SearchOptions>, string][] = [
-      [{ episodes: 0 }, 'episodes: expected an integer in [1, 100000], got 0'],
-      [{ warmup: 5 }, 'warmup: expected an integer in [0, 4], got 5'],
-      [{ baselines: ['best' as never] }, 'baselines: expected one of haq, random, uniform, knapsack, w8a8, got "best"'],
-      [{ budget: 0 }, 'budget: expected a number in (0, 1], got 0'],
-      [{ budget: 1.5 }, 'budget: expected a number in (0, 1], got 1.5'],
-      [{ reward: 'best' as never }, 'reward: expected one of arq, arq-acc, haq, arq-soft, got "best"'],
-      [{ valImages: 0 }, 'valImages: expected an integer in [1, 1000000], got 0'],
-      [{ cleanImages: 0 }, 'cleanImages: expected an integer in [1, 10000000], got 0'],
-      [{ testImages: 0 }, 'testImages: expected an integer in [1, 10000000], got 0'],
-      [{ np: 61 }, 'np: expected an integer in [1, 60], got 61'],
-      [{ finalN: 0 }, 'finalN: expected an integer in [1, 10000000], got 0'],
-      [{ finetuneSteps: -1 }, 'finetuneSteps: expected an integer in [0, 10000000], got -1'],
-      [{ lambda: 0 }, 'lambda: expected a number in (0, 1000000], got 0'],
-      [{ calibrationCount: 0 }, 'calibrationCount: expected an integer in [1, 1000000], got 0'],
-      [{ rescore: -1 }, 'rescore: expected an integer in [0, 1000], got -1'],
-      [{ sensitivityImages: 0 }, 'sensitivityImages: expected an integer in [1, 1000000], got 0'],
-      [{ sensitivityCopies: 0 }, 'sensitivityCopies: expected an integer in [1, 1000000], got 0'],
-      [{ parallel: 0 }, 'parallel: expected an integer in [1, 4096], got 0'],
-    ];
-    for (const [options, message] of cases) {
-      const dir = path.join(tempDir(), 'out');
-      await expect(search({ ...TINY, ...options, out: dir }), message).rejects.toThrow(message);
-      expect(existsSync(dir)).toBe(false);
-    }
-    // a budget below the cheapest policy: refused before the data is read
-    await expect(search({ ...TINY, data: 'npy:/nonexistent/x.npy,/nonexistent/y.npy', budget: 0.001, out: tempDir() })).rejects.toThrow(/cannot be met/);
-    // bad data: refused before the directory holds a checkpoint
-    const dir = tempDir();
-    await expect(search({ ...TINY, data: 'npy:/nonexistent/x.npy,/nonexistent/y.npy', out: dir })).rejects.toThrow(/nonexistent/);
-    expect(readdirSync(dir)).toEqual([]);
-  });
-
-  it('replaces every output of a search with overwrite, and nothing else; resume and overwrite exclude each other', async () => {
-    const OUTPUTS = ['checkpoint.json', 'episodes.jsonl', 'sensitivity.json', 'report.json', 'report.html', 'best-policy.json', 'best-policy.qdq.onnx', 'float-val.tsv', 'float-val.settings.json', 'float-val.summary.json', 'float-val.irs', 'float-fresh.tsv', 'float-fresh.settings.json', 'float-fresh.summary.json', 'float-fresh.irs'];
-    const dir = tempDir();
-    for (const file of [...OUTPUTS, 'notes.txt']) writeFileSync(path.join(dir, file), 'old\n');
-    mkdirSync(path.join(dir, 'final'));
-    writeFileSync(path.join(dir, 'final', 'arq.tsv'), 'old\n');
-    await expect(search({ ...TINY, out: dir, resume: true, overwrite: true })).rejects.toThrow('resume and overwrite are exclusive');
-    expect(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')).toBe('old\n');
-    await stopAt({ ...TINY, out: dir, overwrite: true });
-    // only the fresh checkpoint and the file that is no output are left
-    expect(readdirSync(dir).sort()).toEqual(['checkpoint.json', 'notes.txt']);
-    expect(readCheckpoint(dir)).toEqual({ format: 'arq-search-checkpoint/1', settings: tinySettings(), searches: {} });
-    // a directory with only a log holds a search too
-    const logOnly = tempDir();
-    writeFileSync(path.join(logOnly, 'episodes.jsonl'), '');
-    await expect(search({ ...TINY, out: logOnly })).rejects.toThrow(`${logOnly} holds a search`);
-  });
-
   it('without re-scoring, each search\'s best search-time reward wins and no fresh reference is certified', async () => {
     const dir = tempDir();
     const { report, policy } = await search({ ...TINY, out: dir, rescore: 0, baselines: [] });
@@ -383,6 +393,6 @@ describe('search on the tiny MLP', () => {
     const best = report.episodes.reduce((a, b) => (b.reward > a.reward ? b : a));
     expect(policy.layers).toEqual(best.policy);
     expect(Object.keys(report).filter((k) => ['float', 'arq', 'haq', 'random', 'uniform', 'knapsack', 'w8a8'].includes(k))).toEqual(['float', 'arq']);
-    expect(report.repair).toEqual({ arq: { episodes: 4, repaired: 0, lowered: 0, mean_bitops_removed_percent: 0 } });
+    expect(report.repair).toEqual({ arq: { episodes: 3, repaired: 0, lowered: 0, mean_bitops_removed_percent: 0 } });
   }, 120_000);
 });
