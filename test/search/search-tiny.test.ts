@@ -386,8 +386,13 @@ describe('search on the tiny MLP', () => {
   }, 120_000);
 
   it('without re-scoring, each search\'s best search-time reward wins and no fresh reference is certified', async () => {
+    // a directory without a checkpoint or log holds no search: a stale final results file there is replaced
     const dir = tempDir();
+    mkdirSync(path.join(dir, 'final'));
+    writeFileSync(path.join(dir, 'final', 'float.tsv'), 'stale\n');
     const { report, policy } = await search({ ...TINY, out: dir, rescore: 0, baselines: [] });
+    expect(readFileSync(path.join(dir, 'final', 'float.tsv'), 'utf8')).not.toContain('stale');
+    expect(report.float!.certified_radii.map((r) => r !== null)).toEqual([true, true, false]);
     expect(report.rescoring).toBeUndefined();
     expect(existsSync(path.join(dir, 'float-fresh.tsv'))).toBe(false);
     const best = report.episodes.reduce((a, b) => (b.reward > a.reward ? b : a));
