@@ -22,11 +22,12 @@ import { SearchBench, type SearchRemoteFactory, type UnitRow } from '../../src/s
 import { readIrsCache } from '../../src/smoothing/irs-cache.js';
 import type { RemoteRow } from '../../src/smoothing/run.js';
 import { fixturePath, loadFixture } from '../support/fixtures.js';
+import type * as TimeModule from '../../src/quant/time.js';
 
 // The final table's timing (quant/time.ts, tested on its own) in one short round per plan instead of five of 100 ms:
 // the search passes its batch and threads, which the report records.
 vi.mock('../../src/quant/time.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../../src/quant/time.js')>();
+  const actual = await importOriginal<typeof TimeModule>();
   return { ...actual, measureTimes: (...[graph, entries, options]: Parameters<typeof actual.measureTimes>) => actual.measureTimes(graph, entries, { ...options, repeats: 1, roundMs: 1 }) };
 });
 
