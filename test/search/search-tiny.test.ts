@@ -202,6 +202,7 @@ describe('search on the tiny MLP', () => {
     const progress = new Map<string, number[]>();
     const bests: [string, number][] = [];
     const finals: string[] = [];
+    const t0 = performance.now();
     const run = search({ ...TINY, out: dir });
     run.on('stage', ({ stage }) => stages.push(stage));
     run.on('progress', ({ stage, done }) => progress.set(stage, [...(progress.get(stage) ?? []), done]));
@@ -226,6 +227,7 @@ describe('search on the tiny MLP', () => {
     expect(Object.keys(report.timings).sort()).toEqual(['calibrate', 'final', 'float-validation', 'rescore', 'search-arq', 'search-haq', 'search-random', 'sensitivity', 'speed', 'total']);
     for (const t of Object.values(report.timings)) expect(t).toBeGreaterThan(0);
     expect(report.timings.total).toBeGreaterThanOrEqual(report.timings['search-arq'] + report.timings.final);
+    expect(report.timings.total).toBeLessThanOrEqual((performance.now() - t0) / 1000);
     expect(json(path.join(dir, 'sensitivity.json'))).toEqual(report.sensitivity);
     expect(report.sensitivity!.layers.map((l) => l.name)).toEqual(['/MatMul', '/fc/Gemm']);
 
