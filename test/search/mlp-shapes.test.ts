@@ -38,15 +38,24 @@ describe('Dense against plain loops', () => {
         layer.weight.set(values(outSize * inSize, 1));
         layer.bias.set(values(outSize, 2));
         const x = values(batch * inSize, 3 + batch);
-        // some zero gradients, in whole groups of four rows too (the pass skips those)
-        const gy = values(batch * outSize, 5 + batch).map((v, j) => (Math.floor(j / outSize) % 5 === 1 ? 0 : v));
-        const want = reference(inSize, outSize, layer.weight, layer.bias, x, gy, batch);
-        expect(Array.from(layer.forward(x, batch)), `forward, batch ${batch}`).toEqual(Array.from(want.y));
-        expect(Array.from(layer.backward(x, gy, batch, false)), `dL/dx without parameters, batch ${batch}`).toEqual(Array.from(want.gx));
-        expect(Array.from(layer.gradWeight)).toEqual(new Array(outSize * inSize).fill(0));
-        expect(Array.from(layer.backward(x, gy, batch, true)), `dL/dx, batch ${batch}`).toEqual(Array.from(want.gx));
-        expect(Array.from(layer.gradWeight), `dL/dW, batch ${batch}`).toEqual(Array.from(want.gw));
-        expect(Array.from(layer.gradBias), `dL/db, batch ${batch}`).toEqual(Array.from(want.gb));
+        // some zero gradients, in whole groups of four rows too (the pass skips those); then gradients nonzero at one
+        // position of every group of four only (rows, then columns), so that a group is skipped only when all four are 0
+        const patterns = [
+          (j: number) => Math.floor(j / outSize) % 5 !== 1,
+          ...[0, 1, 2, 3].flatMap((k) => [(j: number) => Math.floor(j / outSize) % 4 === k, (j: number) => (j % outSize) % 4 === k]),
+        ];
+        for (const [p, keep] of patterns.entries()) {
+          const gy = values(batch * outSize, 5 + batch).map((v, j) => (keep(j) ? v : 0));
+          const want = reference(inSize, outSize, layer.weight, layer.bias, x, gy, batch);
+          expect(Array.from(layer.forward(x, batch)), `forward, batch ${batch}`).toEqual(Array.from(want.y));
+          expect(Array.from(layer.backward(x, gy, batch, false)), `dL/dx without parameters, batch ${batch}, pattern ${p}`).toEqual(Array.from(want.gx));
+          expect(Array.from(layer.gradWeight)).toEqual(new Array(outSize * inSize).fill(0));
+          expect(Array.from(layer.backward(x, gy, batch, true)), `dL/dx, batch ${batch}, pattern ${p}`).toEqual(Array.from(want.gx));
+          expect(Array.from(layer.gradWeight), `dL/dW, batch ${batch}, pattern ${p}`).toEqual(Array.from(want.gw));
+          expect(Array.from(layer.gradBias), `dL/db, batch ${batch}, pattern ${p}`).toEqual(Array.from(want.gb));
+          layer.gradWeight.fill(0);
+          layer.gradBias.fill(0);
+        }
       }
     });
   }
