@@ -239,6 +239,7 @@ describe('search on the tiny MLP', () => {
       expect(r.bitops_percent).toBe(policyCost(model.graph, makePolicy(model.sha256, r.policy)).bitopsPercent);
       expect(r.bitops_percent).toBeLessThanOrEqual(100 * 0.03 * (1 + 1e-9));
       expect(r.actions).toHaveLength(4);
+      expect(r.repair.lowered === 0 ? r.repair.bitops_removed_percent === 0 : r.repair.bitops_removed_percent > 0).toBe(true);
       expect(r.timings.total).toBeGreaterThanOrEqual(r.timings.agent);
     }
     const random = records.filter((r) => r.search === 'random').map((r) => r.actions);
