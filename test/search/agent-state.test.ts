@@ -95,6 +95,10 @@ describe('DdpgAgent.restore', () => {
     ['critic parameter', (s) => { s.critic[2] = s.critic[3]; }, 'network parameter 2: expected 4 float64 values, got 16 bytes'],
     ['optimizer step', (s) => { s.actorOptimizer.step = -1; }, 'optimizer state: expected a step count and 6 moment arrays of each kind'],
     ['optimizer moments', (s) => { s.criticOptimizer.v.pop(); }, 'optimizer state: expected a step count and 6 moment arrays of each kind'],
+    ['optimizer first moments', (s) => { s.actorOptimizer.m.pop(); }, 'optimizer state: expected a step count and 6 moment arrays of each kind'],
+    ['optimizer without first moments', (s) => { delete (s.actorOptimizer as Partial<AgentState['actorOptimizer']>).m; }, 'optimizer state: expected a step count and 6 moment arrays of each kind'],
+    ['optimizer without second moments', (s) => { delete (s.criticOptimizer as Partial<AgentState['criticOptimizer']>).v; }, 'optimizer state: expected a step count and 6 moment arrays of each kind'],
+    ['optimizer', (s) => { delete (s as Partial<AgentState>).actorOptimizer; }, 'optimizer state: expected a step count and 6 moment arrays of each kind'],
     ['optimizer first moment', (s) => { s.criticOptimizer.m[0] = s.criticOptimizer.m[1]; }, 'optimizer first moment 0: expected 6 float64 values, got 16 bytes'],
     ['optimizer second moment', (s) => { s.actorOptimizer.v[5] = ''; }, 'optimizer second moment 5: expected 1 float64 values, got 0 bytes'],
   ])('a damaged %s is refused by name', (_, change, message) => {

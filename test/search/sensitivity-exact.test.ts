@@ -94,4 +94,27 @@ describe('measureSensitivity against its definition', () => {
     expect(disagreements).toBeGreaterThan(0);
     expect(table.layers[0].weights[0]).toBeGreaterThan(table.layers[0].weights[2] * 2);
   });
+
+  test('the default base is every layer at maxBits, recorded in the table; the table\'s seconds are the call\'s', async () => {
+    const layers = searchLayers(model.graph);
+    const t0 = performance.now();
+    const table = await measureSensitivity(model.graph, calibration, data, OPTIONS);
+    const elapsed = (performance.now() - t0) / 1000;
+    expect(table.base).toEqual(layers.map((l) => ({ name: l.name, wbits: 4, abits: 4 })));
+    const withBase = await measureSensitivity(model.graph, calibration, data, { ...OPTIONS, base: table.base });
+    expect({ ...withBase, seconds: 0 }).toEqual({ ...table, seconds: 0 });
+    expect(table.seconds).toBeGreaterThan(0);
+    expect(table.seconds).toBeLessThanOrEqual(elapsed);
+  });
+
+  test('refuses a base that does not list every layer in order, and image and copy counts out of range, by name', async () => {
+    const layers = searchLayers(model.graph);
+    const base: LayerBits[] = layers.map((l) => ({ name: l.name, wbits: 4, abits: 4 }));
+    const message = 'sensitivity: the base policy must list every layer in order';
+    await expect(measureSensitivity(model.graph, calibration, data, { ...OPTIONS, base: base.slice(1) })).rejects.toThrow(message);
+    await expect(measureSensitivity(model.graph, calibration, data, { ...OPTIONS, base: [...base].reverse() })).rejects.toThrow(message);
+    await expect(measureSensitivity(model.graph, calibration, data, { ...OPTIONS, base: [base[0], { ...base[1], name: 'other' }] })).rejects.toThrow(message);
+    await expect(measureSensitivity(model.graph, calibration, data, { ...OPTIONS, images: 0 })).rejects.toThrow('sensitivity images: expected an integer in [1, 1000000], got 0');
+    await expect(measureSensitivity(model.graph, calibration, data, { ...OPTIONS, copies: 0 })).rejects.toThrow('sensitivity copies: expected an integer in [1, 1000000], got 0');
+  });
 });
