@@ -14,6 +14,7 @@ interface SearchArgs extends QueueArgs {
   reward: RewardName;
   episodes: number;
   warmup: number;
+  localSearch: number;
   baselines: BaselineName[];
   valImages: number;
   cleanImages: number;
@@ -57,6 +58,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('reward', { choices: REWARD_NAMES, default: 'arq', describe: 'arq: ACR difference by IRS; arq-acc: plus smoothed accuracy; haq: clean accuracy' })
       .option('episodes', { type: 'number', default: 120, describe: 'episodes per search (warm-up included)' })
       .option('warmup', { type: 'number', default: 20, describe: 'warm-up episodes of random actions' })
+      .option('local-search', { type: 'number', default: 0, describe: 'last episodes of the ARQ and HAQ searches spent on local search around the best policy so far (one width raised, the rest lowered into the budget by sensitivity) instead of agent episodes' })
       .option('baselines', { type: 'array', choices: BASELINES, default: [...BASELINES], describe: 'baselines run and certified beside ARQ' })
       .option('val-images', { type: 'number', default: 100, describe: 'validation images certified for the arq reward' })
       .option('clean-images', { type: 'number', default: 2000, describe: 'validation images of the haq (clean accuracy) reward' })
@@ -103,7 +105,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
     const running = (signal: AbortSignal) => {
       const run = search({
         model, data: args.data, valData: args.valData, sigma: args.sigma, budget: args.budget,
-        reward: args.reward, episodes: args.episodes, warmup: args.warmup, baselines: args.baselines, valImages: args.valImages,
+        reward: args.reward, episodes: args.episodes, warmup: args.warmup, localSearch: args.localSearch, baselines: args.baselines, valImages: args.valImages,
         cleanImages: args.cleanImages, testImages: args.testImages, n0: args.n0, n: args.n, alpha: args.alpha, np: args.np,
         finalN: args.finalN, finetuneSteps: args.finetuneSteps, finalFinetuneSteps: args.finalFinetuneSteps, lambda: args.lambda, minBits: args.minBits, maxBits: args.maxBits, pinEnds: args.pinEnds,
         calibrationCount: args.calibration, rescore: args.rescore, sensitivityImages: args.sensitivityImages, sensitivityCopies: args.sensitivityCopies, seed: args.seed, threads: args.threads, batch: args.batch, out: args.out,

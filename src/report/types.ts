@@ -91,6 +91,8 @@ export interface EpisodeRecord {
   episode: number;
   /** Warm-up (uniform random actions) rather than the actor's. */
   warmup: boolean;
+  /** A local-search episode (a neighbour of the best policy so far: `--local-search`); absent otherwise. */
+  local_search?: boolean;
   /**
    * Two per layer (weights, then input activation): the action in [0, 1] of the width that ran, relative to the
    * step's fair width (environment.ts), exactly what the agent's replay memory stores.

@@ -220,9 +220,10 @@ export class QuantizationEnvironment {
   /**
    * Lowers `bits` (per layer [wbits, abits], modified in place) into the budget, one bit at a time, each time where
    * the measured sensitivity grows least per BitOps saved (without a sensitivity table: where the most BitOps are
-   * saved; ties go to the later layer, then to activations). Pinned layers are never lowered.
+   * saved; ties go to the later layer, then to activations). Pinned layers are never lowered, nor `keep` (a layer's
+   * weights, kind 0, or input activation, kind 1), the width a local-search move has just raised.
    */
-  repair(bits: [number, number][]): RepairStats {
+  repair(bits: [number, number][], keep?: { layer: number; kind: 0 | 1 }): RepairStats {
     const before = this.bitopsFraction(bits);
     let total = before * this.floatBitops;
     let lowered = 0;
@@ -232,7 +233,7 @@ export class QuantizationEnvironment {
         if (this.pinned(i)) continue;
         for (const kind of [0, 1] as const) {
           const width = bits[i][kind];
-          if (width <= this.minBits) continue;
+          if (width <= this.minBits || (keep?.layer === i && keep.kind === kind)) continue;
           const saved = this.layers[i].macs * bits[i][1 - kind];
           const costs = this.sensitivity?.[i];
           const table = costs ? (kind === 0 ? costs.weights : costs.activations) : null;
@@ -240,12 +241,62 @@ export class QuantizationEnvironment {
           if (!best || price < best.price || (price === best.price && (i > best.layer || (i === best.layer && kind > best.kind)))) best = { layer: i, kind, saved, price };
         }
       }
-      if (!best) throw new ArqError('budget cannot be met'); // unreachable: the constructor checked the floor
+      if (!best) throw new ArqError('budget cannot be met'); // unreachable: the constructor (and raised) checked the floor
       bits[best.layer][best.kind]--;
       total -= best.saved;
       lowered++;
     }
     return { lowered, bitopsRemoved: before - this.bitopsFraction(bits) };
+  }
+
+  /**
+   * The local-search neighbour of a policy that fits the budget: `bits` (not modified) with one layer's weights (kind
+   * 0) or input activation (kind 1) a bit wider, the rest lowered into the budget by the repair's order (that width
+   * kept), then what the lowering left of the budget filled again (fill), never by a width just lowered. Null where
+   * the width cannot grow: pinned, at maxBits, or nothing else left to lower.
+   */
+  raised(bits: readonly (readonly [number, number])[], layer: number, kind: 0 | 1): [number, number][] | null {
+    if (this.pinned(layer) || bits[layer][kind] >= this.maxBits) return null;
+    const next = bits.map((b): [number, number] => [b[0], b[1]]);
+    next[layer][kind]++;
+    // The floor with that width kept: every other unpinned width at minBits.
+    const { macs } = this.layers[layer];
+    const floor = this.floorFrom[0] - macs * this.minBits * this.minBits + macs * this.minBits * next[layer][kind];
+    if (floor > this.budgetBitops * SLACK) return null;
+    this.repair(next, { layer, kind });
+    const frozen = new Set([2 * layer + kind]);
+    next.forEach((b, i) => [0, 1].forEach((k) => b[k] < bits[i][k] && frozen.add(2 * i + k)));
+    this.fill(next, frozen);
+    return next;
+  }
+
+  /**
+   * Raises `bits` (modified in place) one bit at a time while the budget allows, each time where the measured
+   * sensitivity falls most per BitOps added (without a sensitivity table: where the fewest BitOps are added), never a
+   * pinned layer nor a unit (2 layer + kind) in `frozen`. The repair's mirror: a repair that lowered a wide layer
+   * may leave budget that narrower layers can use.
+   */
+  fill(bits: [number, number][], frozen: ReadonlySet<number>): void {
+    let total = this.bitopsFraction(bits) * this.floatBitops;
+    for (;;) {
+      let best: { layer: number; kind: 0 | 1; added: number; gain: number } | null = null;
+      for (let i = 0; i < this.layers.length; i++) {
+        if (this.pinned(i)) continue;
+        for (const kind of [0, 1] as const) {
+          const width = bits[i][kind];
+          if (width >= this.maxBits || frozen.has(2 * i + kind)) continue;
+          const added = this.layers[i].macs * bits[i][1 - kind];
+          if (total + added > this.budgetBitops * SLACK) continue;
+          const costs = this.sensitivity?.[i];
+          const table = costs ? (kind === 0 ? costs.weights : costs.activations) : null;
+          const gain = table ? Math.max(0, table[width] - table[width + 1]) / added : -added;
+          if (!best || gain > best.gain) best = { layer: i, kind, added, gain };
+        }
+      }
+      if (!best) return;
+      bits[best.layer][best.kind]++;
+      total += best.added;
+    }
   }
 
   /**

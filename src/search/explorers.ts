@@ -9,11 +9,19 @@
  * policy: their rewards warm-start the replay memory with policies a careful engineer would try first), then
  * continues with uniform random actions. Exploration narrows geometrically from the agent's initial sigma to
  * FINAL_SIGMA over the learning episodes, whatever their number, so the last episodes exploit what was learned.
+ *
+ * With `localSearch` L, an agent's last L episodes are a local search instead (docs/search-design.md): each proposes
+ * an unmeasured neighbour of the best policy so far (by the search's own reward): one layer's weights or activation
+ * a bit wider, the others lowered into the budget in the repair's sensitivity order. The agent proposes whole
+ * policies from a state that cannot see the sensitivity table; the knapsack it is warm-started with is optimal for
+ * summed sensitivities, so what the reward can still add is the interactions between layers that the sum misses,
+ * and those live next to the knapsack, not where a random episode lands.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { JsonValue } from '../smoothing/results.js';
 import { DDPG_DEFAULTS, DdpgAgent, type AgentState } from './agent/index.js';
 import { Random } from '../util/random.js';
+import { ArqError } from '../util/errors.js';
 import { STATE_SIZE, type EpisodeOutcome, type QuantizationEnvironment } from './environment.js';
 import type { SearchName } from '../report/types.js';
 
@@ -30,6 +38,8 @@ export interface Explorer {
   /** Its proposals do not depend on the rewards it learns from (random search): any number can be measured at once. */
   readonly independent: boolean;
   isWarmup(episode: number): boolean;
+  /** A local-search episode (a neighbour of the incumbent) rather than the agent's or a random one. */
+  isLocalSearch(episode: number): boolean;
   choose(episode: number): Choice;
   /** Learns from the episode's reward (a no-op for random search). */
   learn(episode: number, choice: Choice, reward: number): Promise<void>;
@@ -42,6 +52,8 @@ export interface ExplorerOptions {
   readonly warmup: number;
   /** Per-layer [wbits, abits] of the first warm-up episodes (at most `warmup` are used). */
   readonly seeds: readonly (readonly (readonly [number, number])[])[];
+  /** The agent's last episodes spent on local search around the incumbent (0: none; at most episodes - warmup). */
+  readonly localSearch?: number;
 }
 
 /** The per-episode factor that takes sigma from DDPG's initial value to FINAL_SIGMA over the episodes past warm-up. */
@@ -57,6 +69,10 @@ class AgentExplorer implements Explorer {
 
   isWarmup(episode: number): boolean {
     return episode < this.options.warmup;
+  }
+
+  isLocalSearch(): boolean {
+    return false;
   }
 
   choose(episode: number): Choice {
@@ -100,6 +116,10 @@ class RandomExplorer implements Explorer {
     return false;
   }
 
+  isLocalSearch(): boolean {
+    return false;
+  }
+
   choose(): Choice {
     const run = this.env.episode();
     while (!run.done) run.act(this.random.uniform());
@@ -113,6 +133,80 @@ class RandomExplorer implements Explorer {
   }
 }
 
+type Bits = [number, number][];
+
+/** What a local search keeps between episodes (and in a checkpoint). */
+interface LocalSearchState {
+  incumbent: { bits: Bits; reward: number } | null;
+  /** Keys of every policy proposed so far (by the agent too): a neighbour is proposed once. */
+  proposed: string[];
+  random: number[];
+}
+
+const bitsKey = (bits: readonly (readonly [number, number])[]) => bits.map(([w, a]) => `${w}.${a}`).join(' ');
+
+/**
+ * An agent's episodes up to `start`, then local search: each episode a neighbour of the best policy so far
+ * (QuantizationEnvironment.raised), the widened width drawn uniformly among those that can grow, never a policy
+ * proposed before; once every single-bit neighbour is taken, two (then more) widths are widened at once.
+ */
+class LocalSearchExplorer implements Explorer {
+  readonly independent = false;
+  private readonly proposed: Set<string>;
+  private incumbent: LocalSearchState['incumbent'];
+
+  constructor(private readonly env: QuantizationEnvironment, private readonly agent: Explorer, private readonly start: number, private readonly random: Random, state: Omit<LocalSearchState, 'random'> | null) {
+    this.proposed = new Set(state?.proposed);
+    this.incumbent = state?.incumbent ?? null;
+  }
+
+  isWarmup(episode: number): boolean {
+    return this.agent.isWarmup(episode);
+  }
+
+  isLocalSearch(episode: number): boolean {
+    return episode >= this.start;
+  }
+
+  choose(episode: number): Choice {
+    if (!this.isLocalSearch(episode)) return this.agent.choose(episode);
+    if (!this.incumbent) throw new ArqError('local search needs a rewarded episode first');
+    const units = this.env.layers.flatMap((_, layer) => [{ layer, kind: 0 as const }, { layer, kind: 1 as const }]);
+    let bits: Bits = this.incumbent.bits;
+    // Widen one unit at a time from the incumbent; a neighbour already proposed (or no room) counts as a miss, and
+    // after as many misses as there are units the move widens one more unit, so the loop ends.
+    for (let misses = 0, moves = 1; ; ) {
+      let next: Bits | null = this.incumbent.bits;
+      for (let m = 0; m < moves && next; m++) {
+        const { layer, kind } = units[Math.floor(this.random.uniform() * units.length)];
+        next = this.env.raised(next, layer, kind);
+      }
+      if (next && !this.proposed.has(bitsKey(next))) {
+        bits = next;
+        break;
+      }
+      if (++misses >= units.length) {
+        misses = 0;
+        if (++moves > MAX_MOVES) break; // nothing new found: measure the incumbent again (a repeated reward)
+      }
+    }
+    this.proposed.add(bitsKey(bits));
+    return { outcome: this.env.forced(bits), states: [] };
+  }
+
+  async learn(episode: number, choice: Choice, reward: number): Promise<void> {
+    const bits = choice.outcome.layers.map((l): [number, number] => [l.wbits, l.abits]);
+    this.proposed.add(bitsKey(bits));
+    if (!this.incumbent || reward > this.incumbent.reward) this.incumbent = { bits, reward };
+    if (!this.isLocalSearch(episode)) await this.agent.learn(episode, choice, reward);
+  }
+
+  save(): JsonValue {
+    const local: LocalSearchState = { incumbent: this.incumbent, proposed: [...this.proposed], random: this.random.state() };
+    return { agent: this.agent.save(), local } as unknown as JsonValue;
+  }
+}
+
 /** The explorer of a search, fresh from its seed or restored from a checkpointed state. */
 export function createExplorer(name: SearchName, env: QuantizationEnvironment, seed: number, options: ExplorerOptions, saved: JsonValue): Explorer {
   if (name === 'random') {
@@ -120,8 +214,22 @@ export function createExplorer(name: SearchName, env: QuantizationEnvironment, s
     if (saved !== null) random.setState((saved as { random: number[] }).random);
     return new RandomExplorer(env, random);
   }
-  const agent = saved === null
-    ? new DdpgAgent({ stateSize: STATE_SIZE, stepsPerEpisode: env.steps, seed, sigmaDecay: explorationDecay(options.episodes, options.warmup) })
-    : DdpgAgent.restore(saved as unknown as AgentState);
-  return new AgentExplorer(env, agent, options);
+  const localSearch = options.localSearch ?? 0;
+  const restored = saved as { agent: AgentState; local: LocalSearchState } | null;
+  const agentState = localSearch > 0 ? restored?.agent : (saved as unknown as AgentState | null);
+  const agent = agentState
+    ? DdpgAgent.restore(agentState)
+    : new DdpgAgent({ stateSize: STATE_SIZE, stepsPerEpisode: env.steps, seed, sigmaDecay: explorationDecay(options.episodes - localSearch, options.warmup) });
+  const explorer = new AgentExplorer(env, agent, options);
+  if (localSearch === 0) return explorer;
+  // its own stream: the agent's draws are the same with or without a local search after them
+  const random = Random.fromSeed(seed, LOCAL_SEARCH_STREAM);
+  if (restored) random.setState(restored.local.random);
+  return new LocalSearchExplorer(env, explorer, options.episodes - localSearch, random, restored?.local ?? null);
 }
+
+/** Widths widened at once by a local-search move once the smaller moves found nothing new. */
+const MAX_MOVES = 3;
+
+/** Random stream of the local search (the agent draws from stream-less Random.fromSeed(seed)). */
+const LOCAL_SEARCH_STREAM = 1;

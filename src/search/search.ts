@@ -65,6 +65,11 @@ export interface SearchOptions {
   episodes?: number;
   /** Warm-up episodes of uniform random actions. Default 20. */
   warmup?: number;
+  /**
+   * The last episodes of the ARQ and HAQ searches spent on local search around the best policy so far instead of
+   * agent episodes (the same number of reward evaluations; random search unchanged). Default 0.
+   */
+  localSearch?: number;
   /** Baselines beside ARQ. Default all. */
   baselines?: readonly BaselineName[];
   /** Validation images certified by the float model and by IRS for every candidate. Default 100. */
@@ -164,7 +169,7 @@ const SEARCH_DEFAULTS = {
   data: 'mnist', sigma: 0.25, budget: 0.015625, reward: 'arq' as RewardName, episodes: 120, warmup: 20,
   valImages: 100, cleanImages: 2000, testImages: 200, n0: 100, n: 10_000, alpha: 0.001, finalN: 10_000,
   lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, rescore: 8, sensitivityImages: 64, sensitivityCopies: 4, seed: 0, batch: 400,
-  finetuneSteps: 0, finalFinetuneSteps: 0, parallel: 1,
+  finetuneSteps: 0, finalFinetuneSteps: 0, parallel: 1, localSearch: 0,
 } as const;
 
 /** The options, checked and completed with defaults. */
@@ -173,6 +178,7 @@ function resolveOptions(options: SearchOptions) {
   const n0 = checkN0(o.n0);
   const n = checkN(o.n, n0);
   const episodes = integerInRange('episodes', o.episodes, 1, 100_000);
+  const warmup = integerInRange('warmup', o.warmup, 0, episodes);
   const baselines = [...new Set(o.baselines ?? BASELINES)];
   for (const b of baselines) oneOf('baselines', b, BASELINES);
   return {
@@ -180,7 +186,7 @@ function resolveOptions(options: SearchOptions) {
     sigma: checkSigma(o.sigma),
     budget: numberInRange('budget', o.budget, 0, 1, { exclusiveMin: true }),
     reward: oneOf('reward', o.reward, REWARD_NAMES),
-    episodes, warmup: integerInRange('warmup', o.warmup, 0, episodes), baselines,
+    episodes, warmup, localSearch: integerInRange('localSearch', o.localSearch, 0, episodes - warmup), baselines,
     valImages: integerInRange('valImages', o.valImages, 1, 1_000_000),
     cleanImages: integerInRange('cleanImages', o.cleanImages, 1, 10_000_000),
     testImages: integerInRange('testImages', o.testImages, 1, 10_000_000),
@@ -215,6 +221,7 @@ function settingsOf(o: Resolved, model: LoadedModel): { [key: string]: JsonValue
     rescore: o.rescore, sensitivity_images: o.sensitivityImages, sensitivity_copies: o.sensitivityCopies, seed: o.seed,
     // only where it shapes the agents' episodes: a default search's settings (and checkpoints) stay as they were
     ...(o.parallel > 1 ? { parallel: o.parallel } : {}),
+    ...(o.localSearch > 0 ? { local_search: o.localSearch } : {}),
     ...(o.finalFinetuneSteps > 0 ? { [FINAL_ONLY_SETTING]: o.finalFinetuneSteps } : {}),
   };
 }
@@ -391,7 +398,7 @@ async function runEpisodes(
   const seed = offsetSeed(o.seed, SEARCH_NAMES.indexOf(name));
   const progress = checkpoint.searches[name] ?? { episodes: 0, best: null, state: null };
   const seeds = [baselines.knapsack, baselines.uniform].filter((b): b is [number, number][] => b !== null);
-  const explorer = createExplorer(name, env, seed, { episodes: o.episodes, warmup: o.warmup, seeds }, progress.state);
+  const explorer = createExplorer(name, env, seed, { episodes: o.episodes, warmup: o.warmup, seeds, localSearch: o.localSearch }, progress.state);
   const free = o.remote ? Math.max(o.parallel, INDEPENDENT_GROUP) : o.parallel;
   const groupAt = (first: number) => {
     if (explorer.independent) return free;
@@ -414,7 +421,7 @@ async function runEpisodes(
       const { layers, actions, repair } = choices[k].outcome;
       const outcome = outcomes[k];
       records.push({
-        search: name, episode, warmup: explorer.isWarmup(episode), actions, policy: layers,
+        search: name, episode, warmup: explorer.isWarmup(episode), ...(explorer.isLocalSearch(episode) ? { local_search: true } : {}), actions, policy: layers,
         repair: { lowered: repair.lowered, bitops_removed_percent: 100 * repair.bitopsRemoved },
         bitops_percent: policyCost(model.graph, makePolicy(model.sha256, layers)).bitopsPercent, reward: outcome.reward, reward_parts: outcome.parts, repeated: outcome.repeated,
         timings: {

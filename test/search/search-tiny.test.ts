@@ -142,6 +142,10 @@ describe('search on the tiny MLP', () => {
     const other = tempDir();
     await stopAt({ ...TINY, out: other, baselines: ['uniform', 'haq', 'uniform'], parallel: 3 });
     expect(readCheckpoint(other)!.settings).toEqual({ ...tinySettings(), baselines: ['uniform', 'haq'], parallel: 3 });
+    // so is local_search (a search without it keeps the settings and checkpoints it had)
+    const local = tempDir();
+    await stopAt({ ...TINY, out: local, localSearch: 1 });
+    expect(readCheckpoint(local)!.settings).toEqual({ ...tinySettings(), local_search: 1 });
   });
 
   it('refuses each bad option by its name before any file is written', async () => {
@@ -164,6 +168,8 @@ describe('search on the tiny MLP', () => {
       [{ sensitivityImages: 0 }, 'sensitivityImages: expected an integer in [1, 1000000], got 0'],
       [{ sensitivityCopies: 0 }, 'sensitivityCopies: expected an integer in [1, 1000000], got 0'],
       [{ parallel: 0 }, 'parallel: expected an integer in [1, 4096], got 0'],
+      [{ localSearch: 2 }, 'localSearch: expected an integer in [0, 1], got 2'],
+      [{ localSearch: -1 }, 'localSearch: expected an integer in [0, 1], got -1'],
     ];
     for (const [options, message] of cases) {
       const dir = path.join(tempDir(), 'out');
@@ -356,6 +362,36 @@ describe('search on the tiny MLP', () => {
       expect(report[key]!.certified_radii).toEqual(first.report[key]!.certified_radii);
     }
     expect(report.rescoring).toEqual(first.report.rescoring);
+  }, 120_000);
+
+  it('spends the agents\' last episodes on local search around their best policy, and resumes it exactly', async () => {
+    const options = { ...TINY, episodes: 5, localSearch: 2, rescore: 0 };
+    const straight = await search({ ...options, out: tempDir() });
+    const records = straight.report.episodes;
+    for (const name of ['arq', 'haq'] as const) {
+      const mine = records.filter((r) => r.search === name);
+      expect(mine.map((r) => r.local_search ?? false)).toEqual([false, false, false, true, true]);
+      // each local episode: an unmeasured policy with a width one bit above the best policy before it
+      for (const record of mine.slice(3)) {
+        const before = mine.filter((r) => r.episode < record.episode);
+        const best = before.reduce((b, r) => (r.reward > b.reward ? r : b));
+        expect(before.map((r) => policyKey(r.policy))).not.toContain(policyKey(record.policy));
+        expect(record.policy.some((l, i) => l.wbits === best.policy[i].wbits + 1 || l.abits === best.policy[i].abits + 1)).toBe(true);
+        expect(record.bitops_percent).toBeLessThanOrEqual(100 * 0.03 * (1 + 1e-9));
+      }
+    }
+    expect(records.filter((r) => r.search === 'random').some((r) => r.local_search)).toBe(false);
+
+    const dir = tempDir();
+    const controller = new AbortController();
+    const killed = search({ ...options, out: dir, signal: controller.signal });
+    killed.on('episode', ({ record }) => {
+      if (record.search === 'arq' && record.episode === 3) controller.abort(new Error('killed'));
+    });
+    await expect(killed).rejects.toThrow('killed');
+    expect(readCheckpoint(dir)!.searches.arq!.episodes).toBe(4);
+    const { report } = await search({ ...options, out: dir, resume: true });
+    expect(outcome(report.episodes)).toEqual(outcome(records));
   }, 120_000);
 
   it('gives a local search\'s numbers when its units run remotely, and sends the remote what it needs', async () => {
