@@ -166,11 +166,13 @@ function searchSummary(report: SearchReport): string {
     const scored = episodes.filter((x) => Number.isFinite(x.reward));
     const best = scored.length ? scored.reduce((a, b) => (b.reward > a.reward ? b : a)) : undefined;
     const warmup = episodes.filter((x) => x.warmup).length;
+    const local = episodes.filter((x) => x.local_search).length;
+    const parts = [warmup ? `${warmup} warm-up` : '', local ? `${local} local search` : ''].filter(Boolean).join(', ');
     const seconds = episodes.reduce((sum, x) => sum + (Number.isFinite(x.timings.total) ? x.timings.total : 0), 0);
     return [
       `<tr data-search="${name}">`,
       `<td>${e(SEARCH_STYLE[name].label)}</td>`,
-      `<td>${episodes.length}${warmup ? ` (${warmup} warm-up)` : ''}</td>`,
+      `<td>${episodes.length}${parts ? ` (${parts})` : ''}</td>`,
       `<td>${fixed(best?.reward, 4)}</td>`,
       `<td>${best ? best.episode : MISSING}</td>`,
       `<td>${bitops(best?.bitops_percent)}</td>`,

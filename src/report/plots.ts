@@ -45,7 +45,12 @@ const REWARD_AXIS: Record<SearchReport['reward'], string> = {
   'arq-soft': 'reward  λ·Δ(radius + soft margin)/2',
 };
 
-/** Plot 1: each episode's reward (warm-up episodes hollow, over a shaded band) and each search's best so far. */
+/** A shaded band over the episodes `episodes` (a phase of the searches), or null when there are none. */
+function span(episodes: readonly number[], label: string): { from: number; to: number; label: string } | null {
+  return episodes.length ? { from: Math.min(...episodes) - 0.5, to: Math.max(...episodes) + 0.5, label } : null;
+}
+
+/** Plot 1: each episode's reward (warm-up episodes hollow; warm-up and local search over shaded bands) and each search's best so far. */
 export function rewardChart(report: SearchReport): string {
   const marks: Mark[] = [];
   const legend: LegendItem[] = [];
@@ -62,6 +67,7 @@ export function rewardChart(report: SearchReport): string {
     marks.push({ kind: 'line', series: `${SEARCH_STYLE[name].label} best`, color: SEARCH_STYLE[name].color, step: true, width: 2, points: episodes.map((e, i) => ({ x: e.episode, y: best[i] })) });
   }
   const warmup = report.episodes.filter((e) => e.warmup).map((e) => e.episode);
+  const local = report.episodes.filter((e) => e.local_search).map((e) => e.episode);
   if (groups.length) legend.push({ label: 'best so far', color: NEUTRAL, swatch: 'line' });
   if (warmup.length) legend.push({ label: 'warm-up episode (random actions)', color: NEUTRAL, swatch: 'hollow' });
   return xyChart({
@@ -72,7 +78,7 @@ export function rewardChart(report: SearchReport): string {
     x: { label: 'episode', domain: [0, Math.max(1, ...report.episodes.map((e) => e.episode))] },
     y: { label: REWARD_AXIS[report.reward] },
     marks,
-    bands: warmup.length ? [{ from: Math.min(...warmup) - 0.5, to: Math.max(...warmup) + 0.5, label: 'warm-up' }] : [],
+    bands: [span(warmup, 'warm-up'), span(local, 'local search')].filter((band) => band !== null),
     legend,
     empty: 'no episodes yet',
   });

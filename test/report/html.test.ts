@@ -154,6 +154,17 @@ describe('renderReportHtml: like-for-like rules, repair counts and layer sensiti
     expect(row('random')).toContain('<td>3 of 120, −0.0125 pt BitOps each</td>');
   });
 
+  it('counts each search\'s warm-up and local-search episodes, and shades the local search in the reward chart', () => {
+    const row = (page: string, search: string) => new RegExp(`<tr data-search="${search}">[\\s\\S]*?</tr>`).exec(page)![0];
+    expect(row(html, 'arq')).toContain('<td>60 (20 warm-up)</td>');
+    expect(html).not.toContain('local search');
+    const local = { ...report, episodes: report.episodes.map((x) => (x.search !== 'random' && x.episode >= 40 ? { ...x, local_search: true } : x)) };
+    const page = renderReportHtml(local);
+    expect(row(page, 'arq')).toContain('<td>60 (20 warm-up, 20 local search)</td>');
+    expect(row(page, 'random')).toContain('<td>60</td>');
+    expect(page).toMatch(/>local search</);
+  });
+
   it('tabulates the layer sensitivity: one row per layer, W2..W8 then A2..A8', () => {
     const table = /<table class="sensitivity">([\s\S]*?)<\/table>/.exec(html)![1];
     const rows = [...table.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((m) => [...m[1].matchAll(/<td>([\s\S]*?)<\/td>/g)].map((c) => c[1])).filter((r) => r.length);
