@@ -93,25 +93,26 @@ describe('table-lookup layers (native/engine/lut_dispatch.h) equal the plain ref
     ['w4a2', (m) => uniformPolicy(m.graph, m.sha256, 4, 2)],
     ['low-bit mixed', (m) => lowBitPolicy(m, 13)],
   ];
-  test.for(ISA_LEVELS)('%s path', async (isa, { skip }) => {
+  // One test per ISA level and model: each stays well inside the timeout on a loaded machine (a timed-out test's
+  // body runs on beside the next test, with its dispatch mode still set).
+  const combos = ISA_LEVELS.flatMap((isa) => (['resnet20', 'mobilenetv2', 'mnist_cnn'] as const).map((name) => [isa, name] as const));
+  test.for(combos)('%s path, %s', async ([isa, name], { skip }) => {
     if (!supportedIsas().includes(isa)) skip(`${isa} is not supported by this CPU`);
+    const { model, calibration, images } = cases.get(name)!;
     try {
       setIsaCap(isa);
-      for (const name of ['resnet20', 'mobilenetv2', 'mnist_cnn'] as const) {
-        const { model, calibration, images } = cases.get(name)!;
-        for (const [label, makePolicy] of policies) {
-          setLutDispatch('always');
-          const plan = IntPlan.build(model.graph, makePolicy(model), calibration);
-          expect(plan.kernels, `${name} ${label}`).toMatch(/lutgemm/);
-          const reference = await plan.runReference(images, 13);
-          for (const threads of [1, 2, 3]) expect(await plan.run(images, 13, threads), `${name} ${label} ${threads}`).toEqual(reference);
-          const size = images.length / 13;
-          expect(await plan.run(images.subarray(4 * size, 5 * size), 1, 1)).toEqual(reference.subarray(40, 50));
-          setLutDispatch('never');
-          const int8 = IntPlan.build(model.graph, makePolicy(model), calibration);
-          expect(int8.kernels).not.toMatch(/lutgemm/);
-          expect(await int8.run(images, 13, 2)).toEqual(reference);
-        }
+      for (const [label, makePolicy] of policies) {
+        setLutDispatch('always');
+        const plan = IntPlan.build(model.graph, makePolicy(model), calibration);
+        expect(plan.kernels, `${name} ${label}`).toMatch(/lutgemm/);
+        const reference = await plan.runReference(images, 13);
+        for (const threads of [1, 2, 3]) expect(await plan.run(images, 13, threads), `${name} ${label} ${threads}`).toEqual(reference);
+        const size = images.length / 13;
+        expect(await plan.run(images.subarray(4 * size, 5 * size), 1, 1)).toEqual(reference.subarray(40, 50));
+        setLutDispatch('never');
+        const int8 = IntPlan.build(model.graph, makePolicy(model), calibration);
+        expect(int8.kernels).not.toMatch(/lutgemm/);
+        expect(await int8.run(images, 13, 2)).toEqual(reference);
       }
     } finally {
       setIsaCap('avx512vnni');
@@ -124,6 +125,7 @@ describe('the measured lookup rule (native/engine/lut_dispatch.cc)', () => {
   test('W2A2 ResNet-20 takes lookup at avx2 only (its 32- and 64-channel convolutions), W8A8 never', ({ skip }) => {
     if (!supportedIsas().includes('avx2')) skip('avx2 is not supported by this CPU');
     const { model, calibration } = cases.get('resnet20')!;
+    setLutDispatch('measured');
     const kernelsAt = (isa: (typeof ISA_LEVELS)[number], wbits: number, abits: number) => {
       setIsaCap(isa);
       return IntPlan.build(model.graph, uniformPolicy(model.graph, model.sha256, wbits, abits), calibration).kernels;
