@@ -175,7 +175,7 @@ async function fidelity(): Promise<void> {
   const acr = rows.map((r) => r.acr);
   const summary: Record<string, unknown> = { model: values.model, budget, policies: rows.length, test_images: testCount, final_n: num('final-n'), val_images: num('val-images'), n, np };
   console.log(`reward fidelity on ${values.model} at ${(100 * budget).toFixed(4)}% BitOps: ${rows.length} policies, ${testCount} test images (CERTIFY n = ${num('final-n')}), rewards on ${num('val-images')} validation images (n_p = ${np})`);
-  console.log('reward     Spearman  95% CI            top pick                regret  95% CI');
+  console.log('reward     Spearman  95% CI            minus haq  95% CI (paired)  top pick                regret  95% CI');
   for (const r of REWARD_NAMES) {
     const score = rows.map((row) => row.rewards[r]);
     const rho = spearman(score, acr);
@@ -187,8 +187,16 @@ async function fidelity(): Promise<void> {
       const boot = rows.map((row) => meanOf(idx.map((i) => row.radii[i])));
       return Math.max(...boot) - boot[pick];
     });
-    summary[r] = { spearman: rho, spearman_ci: rhoCi, top_pick: rows[pick].label, regret, regret_ci: regretCi };
-    console.log(`${r.padEnd(9)}  ${fmt(rho).padStart(8)}  [${fmt(rhoCi[0])}, ${fmt(rhoCi[1])}]  ${rows[pick].label.padEnd(22)}  ${fmt(regret).padStart(6)}  [${fmt(regretCi[0])}, ${fmt(regretCi[1])}]`);
+    // Paired with haq's: the same resampled policies for both rewards.
+    const haqScore = rows.map((row) => row.rewards.haq);
+    const overHaq = rho - spearman(haqScore, acr);
+    const overHaqCi = interval(draws, (rand) => {
+      const idx = resample(rows.length, rand);
+      const truth = idx.map((i) => acr[i]);
+      return spearman(idx.map((i) => score[i]), truth) - spearman(idx.map((i) => haqScore[i]), truth);
+    });
+    summary[r] = { spearman: rho, spearman_ci: rhoCi, spearman_minus_haq: overHaq, spearman_minus_haq_ci: overHaqCi, top_pick: rows[pick].label, regret, regret_ci: regretCi };
+    console.log(`${r.padEnd(9)}  ${fmt(rho).padStart(8)}  [${fmt(rhoCi[0])}, ${fmt(rhoCi[1])}]  ${fmt(overHaq, 3).padStart(7)} [${fmt(overHaqCi[0])}, ${fmt(overHaqCi[1])}]  ${rows[pick].label.padEnd(22)}  ${fmt(regret).padStart(6)}  [${fmt(regretCi[0])}, ${fmt(regretCi[1])}]`);
   }
   const best = rows[acr.indexOf(Math.max(...acr))];
   console.log(`best test ACR ${fmt(best.acr)} (${best.label}); uniform ${fmt(rows[0].acr)}, knapsack ${fmt(rows[1].acr)}; median ${fmt([...acr].sort((a, b) => a - b)[Math.floor(acr.length / 2)])}`);
