@@ -231,7 +231,12 @@ function copyTree(scratch: string): void {
   if (!existsSync(path.join(scratch, 'node_modules'))) symlinkSync(path.join(root, 'node_modules'), path.join(scratch, 'node_modules'));
 }
 
-const env = { ...process.env, CMAKE_CXX_COMPILER_LAUNCHER: 'ccache', CCACHE_BASEDIR: root, CCACHE_NOHASHDIR: '1' };
+/**
+ * ccache when installed: the first build and each restored file then come from the cache. Without it the first build
+ * is a full one and every mutant compiles its file twice (mutated, then restored at the next build).
+ */
+const hasCcache = spawnSync('ccache', ['--version']).status === 0;
+const env = hasCcache ? { ...process.env, CMAKE_CXX_COMPILER_LAUNCHER: 'ccache', CCACHE_BASEDIR: root, CCACHE_NOHASHDIR: '1' } : process.env;
 
 function build(scratch: string): boolean {
   const result = spawnSync('npx', ['cmake-js', 'compile', '--CDCMAKE_BUILD_TYPE=Release'], { cwd: scratch, env, encoding: 'utf8' });
@@ -251,6 +256,7 @@ function main(): void {
   const scratch = path.resolve(argument('--dir') ?? path.join(root, 'build/native-mutants/tree'));
   const selected = MUTANTS.filter((m) => !only || only.includes(m.id));
   if (only && selected.length !== only.length) throw new Error(`unknown mutant in --only ${only.join(',')}`);
+  if (!hasCcache) process.stdout.write('ccache not found (apt-get install ccache to reuse compilations): a full first build, then each mutant compiles its file twice\n');
   rmSync(scratch, { recursive: true, force: true });
   copyTree(scratch);
   process.stdout.write(`scratch copy in ${scratch}; building the unmutated addon\n`);
