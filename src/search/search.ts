@@ -24,7 +24,6 @@ import { exportQdq } from '../onnx/qdq.js';
 import { certifyDataset, type RemoteCertifier } from '../smoothing/run.js';
 import { runIdentity } from '../smoothing/run-identity.js';
 import { readIrsCache } from '../smoothing/irs-cache.js';
-import { defaultNp } from '../smoothing/irs.js';
 import type { JsonValue } from '../smoothing/results.js';
 import { cpuInfo } from '../native.js';
 import { ArqError } from '../util/errors.js';
@@ -72,7 +71,7 @@ export interface SearchOptions {
   localSearch?: number;
   /** Baselines beside ARQ. Default all. */
   baselines?: readonly BaselineName[];
-  /** Validation images certified by the float model and by IRS for every candidate. Default 100. */
+  /** Validation images certified by the float model and by IRS for every candidate. Default 200. */
   valImages?: number;
   /** Validation images of the clean-accuracy (`haq`) reward. Default 2000. */
   cleanImages?: number;
@@ -82,7 +81,10 @@ export interface SearchOptions {
   n0?: number;
   n?: number;
   alpha?: number;
-  /** IRS samples per candidate and image. Default 5% of n. */
+  /**
+   * IRS samples per candidate and image. Default SEARCH_NP (at most n): the search spends its candidates' samples on
+   * more images rather than more samples per image, which ranks policies better (docs/search-design.md).
+   */
   np?: number;
   /** Estimation samples of the final CERTIFY on the test subset. Default 10,000. */
   finalN?: number;
@@ -165,9 +167,16 @@ export function search(options: SearchOptions): SearchRun {
   return new SearchRun(options);
 }
 
+/**
+ * IRS samples per candidate and image by default. Measured by reward fidelity (README, "Search quality"): 200 images at
+ * 25 samples rank policies better than 50 at 100 or 200 (Spearman with test ACR 0.973 against 0.855 on the
+ * ResNet-20-style network, 0.868 against 0.815 on the CNN) at the same or lower cost per candidate.
+ */
+export const SEARCH_NP = 25;
+
 const SEARCH_DEFAULTS = {
   data: 'mnist', sigma: 0.25, budget: 0.015625, reward: 'arq' as RewardName, episodes: 120, warmup: 20,
-  valImages: 100, cleanImages: 2000, testImages: 200, n0: 100, n: 10_000, alpha: 0.001, finalN: 10_000,
+  valImages: 200, cleanImages: 2000, testImages: 200, n0: 100, n: 10_000, alpha: 0.001, finalN: 10_000,
   lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, rescore: 8, sensitivityImages: 64, sensitivityCopies: 4, seed: 0, batch: 400,
   finetuneSteps: 0, finalFinetuneSteps: 0, parallel: 1, localSearch: 0,
 } as const;
@@ -191,7 +200,7 @@ function resolveOptions(options: SearchOptions) {
     cleanImages: integerInRange('cleanImages', o.cleanImages, 1, 10_000_000),
     testImages: integerInRange('testImages', o.testImages, 1, 10_000_000),
     n0, n, alpha: checkFailureProbability(o.alpha),
-    np: integerInRange('np', o.np ?? defaultNp(n), 1, n),
+    np: integerInRange('np', o.np ?? Math.min(SEARCH_NP, n), 1, n),
     finalN: integerInRange('finalN', o.finalN, 1, 10_000_000),
     finetuneSteps: integerInRange('finetuneSteps', o.finetuneSteps, 0, 10_000_000),
     finalFinetuneSteps: integerInRange('finalFinetuneSteps', o.finalFinetuneSteps, 0, 10_000_000),

@@ -134,8 +134,8 @@ describe('search on the tiny MLP', () => {
     await stopAt({ model: TINY.model, data, out: dir, budget: 0.1, episodes: undefined, pinEnds: undefined });
     expect(readCheckpoint(dir)!.settings).toEqual({
       model: model.sha256, data, val_data: data, sigma: 0.25, budget: 0.1, reward: 'arq', episodes: 120, warmup: 20,
-      baselines: ['haq', 'random', 'uniform', 'knapsack', 'w8a8'], val_images: 100, clean_images: 2000, test_images: 200, n0: 100, n: 10_000,
-      alpha: 0.001, np: 500, final_n: 10_000, finetune_steps: 0, lambda: 0.1, min_bits: 2, max_bits: 8, pin_ends: true,
+      baselines: ['haq', 'random', 'uniform', 'knapsack', 'w8a8'], val_images: 200, clean_images: 2000, test_images: 200, n0: 100, n: 10_000,
+      alpha: 0.001, np: 25, final_n: 10_000, finetune_steps: 0, lambda: 0.1, min_bits: 2, max_bits: 8, pin_ends: true,
       calibration_count: 256, rescore: 8, sensitivity_images: 64, sensitivity_copies: 4, seed: 0,
     });
     // repeated baselines count once; parallel is recorded only above 1
