@@ -195,7 +195,8 @@ function resolveOptions(options: SearchOptions) {
     sigma: checkSigma(o.sigma),
     budget: numberInRange('budget', o.budget, 0, 1, { exclusiveMin: true }),
     reward: oneOf('reward', o.reward, REWARD_NAMES),
-    episodes, warmup, localSearch: integerInRange('localSearch', o.localSearch, 0, episodes - warmup), baselines,
+    // the local search needs one rewarded episode before it
+    episodes, warmup, localSearch: integerInRange('localSearch', o.localSearch, 0, episodes - Math.max(1, warmup)), baselines,
     valImages: integerInRange('valImages', o.valImages, 1, 1_000_000),
     cleanImages: integerInRange('cleanImages', o.cleanImages, 1, 10_000_000),
     testImages: integerInRange('testImages', o.testImages, 1, 10_000_000),
@@ -409,9 +410,12 @@ async function runEpisodes(
   const seeds = [baselines.knapsack, baselines.uniform].filter((b): b is [number, number][] => b !== null);
   const explorer = createExplorer(name, env, seed, { episodes: o.episodes, warmup: o.warmup, seeds, localSearch: o.localSearch }, progress.state);
   const free = o.remote ? Math.max(o.parallel, INDEPENDENT_GROUP) : o.parallel;
+  // A group ends where the warm-up or the agent's episodes end: the local search starts from a rewarded incumbent.
+  const localStart = o.episodes - o.localSearch;
   const groupAt = (first: number) => {
     if (explorer.independent) return free;
-    return explorer.isWarmup(first) ? Math.min(free, o.warmup - first) : o.parallel;
+    if (explorer.isWarmup(first)) return Math.min(free, o.warmup - first);
+    return first < localStart ? Math.min(o.parallel, localStart - first) : o.parallel;
   };
   events.emit('stage', { stage: `search-${name}`, total: o.episodes });
   for (let first = progress.episodes, group = groupAt(first); first < o.episodes; first += group, group = groupAt(first)) {

@@ -170,6 +170,7 @@ describe('search on the tiny MLP', () => {
       [{ parallel: 0 }, 'parallel: expected an integer in [1, 4096], got 0'],
       [{ localSearch: 2 }, 'localSearch: expected an integer in [0, 1], got 2'],
       [{ localSearch: -1 }, 'localSearch: expected an integer in [0, 1], got -1'],
+      [{ warmup: 0, localSearch: 3 }, 'localSearch: expected an integer in [0, 2], got 3'],
     ];
     for (const [options, message] of cases) {
       const dir = path.join(tempDir(), 'out');
@@ -381,6 +382,10 @@ describe('search on the tiny MLP', () => {
       }
     }
     expect(records.filter((r) => r.search === 'random').some((r) => r.local_search)).toBe(false);
+
+    // Without warm-up and in groups of two, the agent's one episode is rewarded before the local search starts.
+    const grouped = await search({ ...options, episodes: 3, warmup: 0, localSearch: 2, parallel: 2, baselines: [], out: tempDir() });
+    expect(grouped.report.episodes.map((r) => r.local_search ?? false)).toEqual([false, true, true]);
 
     const dir = tempDir();
     const controller = new AbortController();
