@@ -62,7 +62,7 @@ const { values, positionals } = parseArgs({
     'final-n': { type: 'string', default: '2000' },
     'finetune-steps': { type: 'string', default: '0' },
     'final-finetune-steps': { type: 'string', default: '0' },
-    'local-search': { type: 'string', default: '0' },
+    'local-search': { type: 'string' },
     reward: { type: 'string', default: 'arq' },
     bootstrap: { type: 'string', default: '2000' },
     threads: { type: 'string' },
@@ -216,7 +216,7 @@ async function endToEnd(): Promise<void> {
       const { report } = await search({
         model: values.model, data: values.data, sigma: num('sigma'), budget, seed, episodes: num('episodes'), warmup: Math.min(20, Math.floor(num('episodes') / 3)),
         valImages: num('val-images'), testImages: num('test-images'), n: num('n'), np: values.np ? Number(values.np) : undefined, finalN: num('final-n'),
-        finetuneSteps: num('finetune-steps'), finalFinetuneSteps: num('final-finetune-steps'), localSearch: num('local-search'),
+        finetuneSteps: num('finetune-steps'), finalFinetuneSteps: num('final-finetune-steps'), localSearch: values['local-search'] === undefined ? undefined : Number(values['local-search']),
         reward: values.reward as RewardName, baselines, out: dir, resume, threads,
       });
       console.error(`budget ${budget} seed ${seed}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -14,7 +14,7 @@ interface SearchArgs extends QueueArgs {
   reward: RewardName;
   episodes: number;
   warmup: number;
-  localSearch: number;
+  localSearch?: number;
   baselines: BaselineName[];
   valImages: number;
   cleanImages: number;
@@ -58,7 +58,7 @@ export const searchCommand: CommandModule<object, SearchArgs> = {
       .option('reward', { choices: REWARD_NAMES, default: 'arq', describe: 'arq: ACR difference by IRS; arq-acc: plus smoothed accuracy; haq: clean accuracy' })
       .option('episodes', { type: 'number', default: 120, describe: 'episodes per search (warm-up included)' })
       .option('warmup', { type: 'number', default: 20, describe: 'warm-up episodes of random actions' })
-      .option('local-search', { type: 'number', default: 0, describe: 'last episodes of the ARQ and HAQ searches spent on local search around the best policy so far (one width raised, the rest lowered into the budget by sensitivity) instead of agent episodes' })
+      .option('local-search', { type: 'number', describe: 'last episodes of the ARQ and HAQ searches spent on local search around the best policy so far (one width raised, the rest lowered into the budget by sensitivity) instead of agent episodes (default: half of those after the warm-up; 0: none)' })
       .option('baselines', { type: 'array', choices: BASELINES, default: [...BASELINES], describe: 'baselines run and certified beside ARQ' })
       .option('val-images', { type: 'number', default: 200, describe: 'validation images certified for the arq reward' })
       .option('clean-images', { type: 'number', default: 2000, describe: 'validation images of the haq (clean accuracy) reward' })

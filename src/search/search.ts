@@ -66,7 +66,8 @@ export interface SearchOptions {
   warmup?: number;
   /**
    * The last episodes of the ARQ and HAQ searches spent on local search around the best policy so far instead of
-   * agent episodes (the same number of reward evaluations; random search unchanged). Default 0.
+   * agent episodes (the same number of reward evaluations; random search unchanged). Default: half of the episodes
+   * after the warm-up (rounded down); 0 for none.
    */
   localSearch?: number;
   /** Baselines beside ARQ. Default all. */
@@ -178,12 +179,12 @@ const SEARCH_DEFAULTS = {
   data: 'mnist', sigma: 0.25, budget: 0.015625, reward: 'arq' as RewardName, episodes: 120, warmup: 20,
   valImages: 200, cleanImages: 2000, testImages: 200, n0: 100, n: 10_000, alpha: 0.001, finalN: 10_000,
   lambda: DEFAULT_LAMBDA, minBits: 2, maxBits: 8, pinEnds: true, calibrationCount: 256, rescore: 8, sensitivityImages: 64, sensitivityCopies: 4, seed: 0, batch: 400,
-  finetuneSteps: 0, finalFinetuneSteps: 0, parallel: 1, localSearch: 0,
+  finetuneSteps: 0, finalFinetuneSteps: 0, parallel: 1,
 } as const;
 
 /** The options, checked and completed with defaults. */
 function resolveOptions(options: SearchOptions) {
-  const o = { ...SEARCH_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<Omit<SearchOptions, 'np' | 'valData' | 'threads' | 'signal' | 'baselines' | 'remote'>> & SearchOptions;
+  const o = { ...SEARCH_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<Omit<SearchOptions, 'np' | 'valData' | 'threads' | 'signal' | 'baselines' | 'remote' | 'localSearch'>> & SearchOptions;
   const n0 = checkN0(o.n0);
   const n = checkN(o.n, n0);
   const episodes = integerInRange('episodes', o.episodes, 1, 100_000);
@@ -196,7 +197,7 @@ function resolveOptions(options: SearchOptions) {
     budget: numberInRange('budget', o.budget, 0, 1, { exclusiveMin: true }),
     reward: oneOf('reward', o.reward, REWARD_NAMES),
     // the local search needs one rewarded episode before it
-    episodes, warmup, localSearch: integerInRange('localSearch', o.localSearch, 0, episodes - Math.max(1, warmup)), baselines,
+    episodes, warmup, localSearch: integerInRange('localSearch', o.localSearch ?? Math.floor((episodes - warmup) / 2), 0, episodes - Math.max(1, warmup)), baselines,
     valImages: integerInRange('valImages', o.valImages, 1, 1_000_000),
     cleanImages: integerInRange('cleanImages', o.cleanImages, 1, 10_000_000),
     testImages: integerInRange('testImages', o.testImages, 1, 10_000_000),

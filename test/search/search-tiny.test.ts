@@ -136,7 +136,7 @@ describe('search on the tiny MLP', () => {
       model: model.sha256, data, val_data: data, sigma: 0.25, budget: 0.1, reward: 'arq', episodes: 120, warmup: 20,
       baselines: ['haq', 'random', 'uniform', 'knapsack', 'w8a8'], val_images: 200, clean_images: 2000, test_images: 200, n0: 100, n: 10_000,
       alpha: 0.001, np: 25, final_n: 10_000, finetune_steps: 0, lambda: 0.1, min_bits: 2, max_bits: 8, pin_ends: true,
-      calibration_count: 256, rescore: 8, sensitivity_images: 64, sensitivity_copies: 4, seed: 0,
+      calibration_count: 256, rescore: 8, sensitivity_images: 64, sensitivity_copies: 4, seed: 0, local_search: 50,
     });
     // repeated baselines count once; parallel is recorded only above 1
     const other = tempDir();
