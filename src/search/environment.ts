@@ -113,6 +113,9 @@ export function searchLayers(graph: Graph): SearchLayer[] {
 
 const SLACK = 1 + 1e-12;
 
+/** No unit exempt from the repair. */
+const NONE_FROZEN: ReadonlySet<number> = new Set();
+
 export class QuantizationEnvironment {
   readonly layers: readonly SearchLayer[];
   readonly budget: number;
@@ -220,10 +223,11 @@ export class QuantizationEnvironment {
   /**
    * Lowers `bits` (per layer [wbits, abits], modified in place) into the budget, one bit at a time, each time where
    * the measured sensitivity grows least per BitOps saved (without a sensitivity table: where the most BitOps are
-   * saved; ties go to the later layer, then to activations). Pinned layers are never lowered, nor `keep` (a layer's
-   * weights, kind 0, or input activation, kind 1), the width a local-search move has just raised.
+   * saved; ties go to the later layer, then to activations). Pinned layers are never lowered, nor a unit (2 layer +
+   * kind: a layer's weights, kind 0, or input activation, kind 1) in `frozen`, e.g. the width a local-search move has
+   * just raised.
    */
-  repair(bits: [number, number][], keep?: { layer: number; kind: 0 | 1 }): RepairStats {
+  repair(bits: [number, number][], frozen: ReadonlySet<number> = NONE_FROZEN): RepairStats {
     const before = this.bitopsFraction(bits);
     let total = before * this.floatBitops;
     let lowered = 0;
@@ -233,10 +237,9 @@ export class QuantizationEnvironment {
         if (this.pinned(i)) continue;
         for (const kind of [0, 1] as const) {
           const width = bits[i][kind];
-          if (width <= this.minBits || (keep?.layer === i && keep.kind === kind)) continue;
+          if (width <= this.minBits || frozen.has(2 * i + kind)) continue;
           const saved = this.layers[i].macs * bits[i][1 - kind];
-          const costs = this.sensitivity?.[i];
-          const table = costs ? (kind === 0 ? costs.weights : costs.activations) : null;
+          const table = this.costTable(i, kind);
           const price = table ? Math.max(0, table[width - 1] - table[width]) / saved : -saved;
           if (!best || price < best.price || (price === best.price && (i > best.layer || (i === best.layer && kind > best.kind)))) best = { layer: i, kind, saved, price };
         }
@@ -263,8 +266,8 @@ export class QuantizationEnvironment {
     const { macs } = this.layers[layer];
     const floor = this.floorFrom[0] - macs * this.minBits * this.minBits + macs * this.minBits * next[layer][kind];
     if (floor > this.budgetBitops * SLACK) return null;
-    this.repair(next, { layer, kind });
     const frozen = new Set([2 * layer + kind]);
+    this.repair(next, frozen);
     next.forEach((b, i) => [0, 1].forEach((k) => b[k] < bits[i][k] && frozen.add(2 * i + k)));
     this.fill(next, frozen);
     return next;
@@ -287,8 +290,7 @@ export class QuantizationEnvironment {
           if (width >= this.maxBits || frozen.has(2 * i + kind)) continue;
           const added = this.layers[i].macs * bits[i][1 - kind];
           if (total + added > this.budgetBitops * SLACK) continue;
-          const costs = this.sensitivity?.[i];
-          const table = costs ? (kind === 0 ? costs.weights : costs.activations) : null;
+          const table = this.costTable(i, kind);
           const gain = table ? Math.max(0, table[width] - table[width + 1]) / added : -added;
           if (!best || gain > best.gain) best = { layer: i, kind, added, gain };
         }
@@ -297,6 +299,12 @@ export class QuantizationEnvironment {
       bits[best.layer][best.kind]++;
       total += best.added;
     }
+  }
+
+  /** The measured sensitivity of a layer's weights (kind 0) or activation (kind 1) by width; null without a table. */
+  private costTable(layer: number, kind: 0 | 1): readonly number[] | null {
+    const costs = this.sensitivity?.[layer];
+    return costs ? (kind === 0 ? costs.weights : costs.activations) : null;
   }
 
   /**

@@ -154,10 +154,13 @@ class LocalSearchExplorer implements Explorer {
   readonly independent = false;
   private readonly proposed: Set<string>;
   private incumbent: LocalSearchState['incumbent'];
+  /** Every width a move may widen: each layer's weights and activation (raised refuses pinned and full ones). */
+  private readonly units: readonly { layer: number; kind: 0 | 1 }[];
 
   constructor(private readonly env: QuantizationEnvironment, private readonly agent: Explorer, private readonly start: number, private readonly random: Random, state: Omit<LocalSearchState, 'random'> | null) {
     this.proposed = new Set(state?.proposed);
     this.incumbent = state?.incumbent ?? null;
+    this.units = env.layers.flatMap((_, layer) => [{ layer, kind: 0 as const }, { layer, kind: 1 as const }]);
   }
 
   isWarmup(episode: number): boolean {
@@ -171,7 +174,7 @@ class LocalSearchExplorer implements Explorer {
   choose(episode: number): Choice {
     if (!this.isLocalSearch(episode)) return this.agent.choose(episode);
     if (!this.incumbent) throw new ArqError('local search needs a rewarded episode first');
-    const units = this.env.layers.flatMap((_, layer) => [{ layer, kind: 0 as const }, { layer, kind: 1 as const }]);
+    const { units } = this;
     let bits: Bits = this.incumbent.bits;
     // Widen one unit at a time from the incumbent; a neighbour already proposed (or no room) counts as a miss, and
     // after as many misses as there are units the move widens one more unit, so the loop ends.

@@ -60,7 +60,7 @@ describe('a local-search neighbour (QuantizationEnvironment.raised)', () => {
     // The repair alone, keeping the raised width.
     const repaired = start.map((b): [number, number] => [b[0], b[1]]);
     repaired[3][0]++;
-    env.repair(repaired, { layer: 3, kind: 0 });
+    env.repair(repaired, new Set([2 * 3 + 0]));
     const lowered = new Set<number>();
     repaired.forEach((b, i) => [0, 1].forEach((k) => b[k] < start[i][k] && lowered.add(2 * i + k)));
     expect(lowered.size).toBeGreaterThan(0);
