@@ -116,7 +116,8 @@ describe('a local-search neighbour (QuantizationEnvironment.raised)', () => {
     const heavy = tight.layers.reduce((m, l, i) => (!tight.pinned(i) && l.macs > tight.layers[m].macs ? i : m), 1);
     let bits: Bits | null = tight.layers.map((_, i) => (tight.pinned(i) ? [8, 8] : [2, 2]));
     let raises = 0;
-    while (bits) {
+    // at most 6 raises (2 -> 8 bits) can succeed: a bounded loop, so a raised() that never refuses fails, not hangs
+    for (let tries = 0; bits && tries < 7; tries++) {
       bits = tight.raised(bits, heavy, 0);
       if (bits) raises++;
     }
